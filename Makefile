@@ -1,0 +1,36 @@
+# Two commands on a fresh machine: `make run` (the twin + loop, ending in a
+# report) and `make test`. Each creates .venv and installs what it needs.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+ARGS   ?=
+
+.PHONY: run test bench lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.core: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.all: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[spark,dev]"
+	touch $(VENV)/.core $@
+
+run: $(VENV)/.core
+	$(BIN)/gigaloop run --out runs/latest $(ARGS)
+
+test: $(VENV)/.all
+	$(BIN)/python -m pytest -q $(ARGS)
+
+bench: $(VENV)/.all
+	@for f in bench/bench_*.py; do $(BIN)/python $$f; done
+
+lint: $(VENV)/.all
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

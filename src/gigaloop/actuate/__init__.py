@@ -1,0 +1,137 @@
+"""Decisions going back to the source: the actions and the one-method :class:`Actuator`.
+
+The twin implements :class:`Actuator` and changes its world from each action's
+effective day; a real plant implements it with webhooks (CMMS work order, MES
+setpoint, OTA campaign). :class:`LoggingActuator` records what it is given.
+
+>>> act = LoggingActuator()
+>>> receipt = act.apply(MaintenanceOrder(machine_id="ST-010-P1", day=12, reason="RUL < 5 d"))
+>>> receipt.accepted, act.log[0].kind
+(True, 'maintenance_order')
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class Action:
+    """Something the loop decided. ``day`` is the simulated day (or day index) it takes effect."""
+
+    kind: ClassVar[str] = "action"
+    day: int
+
+    def to_json(self) -> str:
+        """The payload a webhook would carry.
+
+        >>> SetpointChange(day=3, station_id="BW-030", parameter="weld_current",
+        ...                setpoint=11.0).to_json()
+        '{"kind": "setpoint_change", "day": 3, "station_id": "BW-030", ...}'
+        """
+        return json.dumps({"kind": self.kind, **asdict(self)}, default=str)
+
+
+@dataclass(frozen=True)
+class MaintenanceOrder(Action):
+    """Service a machine (resets its wear) in the next planned window from ``day``."""
+
+    kind: ClassVar[str] = "maintenance_order"
+    machine_id: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class SetpointChange(Action):
+    """Move a station's process setpoint (run-to-run control, process fix)."""
+
+    kind: ClassVar[str] = "setpoint_change"
+    station_id: str = ""
+    parameter: str = ""
+    setpoint: float = 0.0
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class EngineeringChange(Action):
+    """A process / supplier / design change; applies to units built from ``day`` on.
+
+    ``target`` says what changes: ``{"lot": …}`` contains a lot, ``{"supplier": …}``
+    drops a supplier, ``{"hardware_revision": …}`` retires a revision for the next,
+    ``{"station": …, "machine": …}`` recalibrates equipment.
+    """
+
+    kind: ClassVar[str] = "engineering_change"
+    change_id: str = ""
+    target: dict[str, str] = field(default_factory=dict)
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ServiceCampaign(Action):
+    """Bring listed vehicles in to inspect / replace ``component`` (a recall when safety)."""
+
+    kind: ClassVar[str] = "service_campaign"
+    campaign_id: str = ""
+    vins: tuple[str, ...] = ()
+    component: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class SoftwareRollout(Action):
+    """Deploy ``software_version`` to ``fleet_fraction`` of the fleet (0 rolls it back)."""
+
+    kind: ClassVar[str] = "software_rollout"
+    software_version: str = ""
+    fleet_fraction: float = 1.0
+    stage: Literal["shadow", "canary", "staged", "full", "rollback"] = "staged"
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the target said: accepted or not, and why."""
+
+    accepted: bool
+    detail: str = ""
+
+
+@runtime_checkable
+class Actuator(Protocol):
+    """Anything that carries an action to where it takes effect."""
+
+    def apply(self, action: Action) -> Receipt:
+        """Deliver ``action``; raise :class:`~gigaloop.errors.ActuationError` if it cannot be."""
+        ...
+
+
+class LoggingActuator:
+    """Accepts every action and keeps it in ``log`` (the shipped mock, and a dry run)."""
+
+    def __init__(self) -> None:
+        self.log: list[Action] = []
+
+    def apply(self, action: Action) -> Receipt:
+        self.log.append(action)
+        return Receipt(True, "logged")
+
+
+def action_record(action: Action) -> dict[str, Any]:
+    """A plain dict of the action, for summaries and the decision log."""
+    return {"kind": action.kind, **asdict(action)}
+
+
+__all__ = [
+    "Action",
+    "Actuator",
+    "EngineeringChange",
+    "LoggingActuator",
+    "MaintenanceOrder",
+    "Receipt",
+    "ServiceCampaign",
+    "SetpointChange",
+    "SoftwareRollout",
+    "action_record",
+]

@@ -1,0 +1,97 @@
+"""Every error gigaloop raises, in one tree.
+
+::
+
+    GigaloopError
+    ├── ConfigError            settings or a scenario file that cannot be used
+    │   └── ScenarioError      a scenario TOML that does not validate
+    ├── SchemaError            a table or column the data model does not know
+    ├── StoreError             the store could not read or write (engine errors wrapped)
+    │   └── EngineError        DuckDB / Spark failed underneath; ``__cause__`` holds it
+    ├── IngestError            a source could not be read at all (bad rows are quarantined, not raised)
+    ├── ActuationError         an action could not be delivered or applied
+    ├── ModelError             a fit that cannot be made (too few events, singular design)
+    └── MissingExtraError      an optional extra is not installed; says which ``pip install``
+
+Statistical doubt is a warning (:class:`GigaloopWarning`), impossibility raises.
+Errors carry their context (table, VIN, station, …) as attributes.
+
+>>> try:
+...     raise SchemaError("no such table", table="telemetry_weekly")
+... except GigaloopError as err:
+...     print(err, err.context)
+no such table {'table': 'telemetry_weekly'}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class GigaloopError(Exception):
+    """Root of every error gigaloop raises; ``context`` names what it was about."""
+
+    def __init__(self, message: str, **context: Any) -> None:
+        super().__init__(message)
+        self.context = context
+
+
+class ConfigError(GigaloopError):
+    """Settings or a configuration file that cannot be used."""
+
+
+class ScenarioError(ConfigError):
+    """A scenario file that does not validate."""
+
+
+class SchemaError(GigaloopError):
+    """A table, column or type the data model does not know."""
+
+
+class StoreError(GigaloopError):
+    """The store could not read or write."""
+
+
+class EngineError(StoreError):
+    """The query engine (DuckDB, Spark) failed; the original is ``__cause__``."""
+
+
+class IngestError(GigaloopError):
+    """A source could not be read at all (individual bad rows are quarantined instead)."""
+
+
+class ActuationError(GigaloopError):
+    """An action could not be delivered to, or applied by, its target."""
+
+
+class ModelError(GigaloopError):
+    """A model fit that cannot be made."""
+
+
+class MissingExtraError(GigaloopError, ImportError):
+    """An optional extra is missing; the message names the ``pip install`` to run."""
+
+    def __init__(self, extra: str, package: str) -> None:
+        super().__init__(
+            f"{package} is not installed: run `pip install 'gigaloop[{extra}]'`",
+            extra=extra,
+            package=package,
+        )
+
+
+class GigaloopWarning(UserWarning):
+    """Statistical doubt: the result stands but deserves a second look."""
+
+
+def require(module: str, extra: str) -> Any:
+    """Import an optional dependency or raise :class:`MissingExtraError` naming the extra.
+
+    >>> require("json", "core").__name__
+    'json'
+    """
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingExtraError(extra, module.split(".")[0]) from exc

@@ -1,0 +1,87 @@
+"""Fleet: what vehicles report from the field, and what goes wrong with them."""
+
+from gigaloop.schema.table import Table, col
+
+CLIMATES = ("hot", "temperate", "cold")
+DRIVE_MODES = ("manual", "autopilot")
+CONDITIONS = ("clear", "rain", "night", "snow")
+
+TELEMETRY_DAILY = Table(
+    "telemetry_daily", "fleet",
+    "One vehicle-day summary. Fractions follow Tesla's Safety Score definitions.",
+    key=("vin", "day"), partition_by="day", columns=(
+        col("vin", "string", "vehicle", references="vehicles.vin"),
+        col("day", "date", "day summarised"),
+        col("climate_region", "string", "climate region where driven", choices=CLIMATES),
+        col("software_version", "string", "driver-assistance software running"),
+        col("miles", "float64", "miles driven", unit="mi", min=0, max=1500),
+        col("autopilot_miles", "float64", "miles on Autopilot", unit="mi", min=0),
+        col("rain_miles", "float64", "miles driven in rain", unit="mi", min=0),
+        col("late_night_miles", "float64", "miles 23:00–04:00", unit="mi", min=0),
+        col("hard_braking_fraction", "float64",
+            "share of braking time with deceleration > 0.3 g", min=0, max=1),
+        col("aggressive_turning_fraction", "float64",
+            "share of turning time with lateral acceleration > 0.4 g", min=0, max=1),
+        col("unsafe_following_fraction", "float64",
+            "time with headway < 1.0 s ÷ time with headway < 3.0 s (> 50 mph, manual)",
+            min=0, max=1),
+        col("speeding_fraction", "float64", "share of miles above 85 mph", min=0, max=1),
+        col("fcw_count", "int64", "forward-collision warnings (manual miles)", min=0),
+        col("forced_disengagements", "int64", "Autopilot forced off after 3 warnings", min=0),
+        col("disengagements_clear", "int64", "driver disengagements in clear weather", min=0),
+        col("disengagements_rain", "int64", "driver disengagements in rain", min=0),
+        col("disengagements_night", "int64", "driver disengagements at night", min=0),
+        col("dc_fast_charge_kwh", "float64", "energy from DC fast chargers", unit="kWh", min=0),
+        col("ambient_temp_c", "float64", "mean ambient temperature", unit="°C"),
+        col("battery_soh", "float64", "battery state of health (usable / nominal capacity)",
+            min=0, max=1.2),
+        col("odometer_miles", "float64", "odometer at end of day", unit="mi", min=0),
+    ))
+
+TRIGGER_EVENTS = Table(
+    "trigger_events", "fleet", "A fleet trigger fired: a moment worth uploading.",
+    key=("trigger_id",), partition_by="event_time", columns=(
+        col("trigger_id", "string", "id"),
+        col("vin", "string", "vehicle", references="vehicles.vin"),
+        col("trigger", "string", "hard_brake, disengagement, fcw, …"),
+        col("condition", "string", "driving condition", choices=CONDITIONS),
+        col("software_version", "string", "software running"),
+        col("clip_uri", "string", "uploaded clip", nullable=True),
+    ))
+
+DIAGNOSTIC_CODES = Table(
+    "diagnostic_codes", "fleet", "Diagnostic trouble code raised by a vehicle.",
+    key=("vin", "code", "event_time"), partition_by="event_time", columns=(
+        col("vin", "string", "vehicle", references="vehicles.vin"),
+        col("code", "string", "DTC"),
+        col("ecu", "string", "controller that raised it"),
+        col("severity", "string", "info, warning, critical",
+            choices=("info", "warning", "critical")),
+    ))
+
+COMPONENT_FAILURES = Table(
+    "component_failures", "fleet", "A component failed in the field (warranty claim).",
+    key=("claim_id",), partition_by="event_time", columns=(
+        col("claim_id", "string", "warranty claim id"),
+        col("vin", "string", "vehicle", references="vehicles.vin"),
+        col("component", "string", "body_seam, battery_pack, drive_unit, camera, …"),
+        col("failure_mode", "string", "how it failed"),
+        col("odometer_miles", "float64", "odometer at failure", unit="mi", min=0),
+        col("roadside", "bool", "vehicle stranded"),
+        col("cost_usd", "float64", "warranty cost", unit="USD", min=0),
+    ))
+
+CRASHES = Table(
+    "crashes", "fleet",
+    "A crash: restraint fired or Δv > 8 km/h in 150 ms. Counts as Autopilot if it was on "
+    "within 5 s before impact.",
+    key=("crash_id",), partition_by="event_time", columns=(
+        col("crash_id", "string", "id"),
+        col("vin", "string", "vehicle", references="vehicles.vin"),
+        col("mode", "string", "manual or autopilot", choices=("manual", "autopilot")),
+        col("software_version", "string", "software running"),
+        col("condition", "string", "driving condition", choices=CONDITIONS),
+        col("severity", "string", "major (restraint fired) or minor", choices=("major", "minor")),
+    ))
+
+TABLES = (TELEMETRY_DAILY, TRIGGER_EVENTS, DIAGNOSTIC_CODES, COMPONENT_FAILURES, CRASHES)

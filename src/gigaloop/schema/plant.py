@@ -1,0 +1,111 @@
+"""Plant tables: where things are made, what the machines and processes read."""
+
+from gigaloop.schema.table import Table, col
+
+PROCESSES = ("casting", "stamping", "body_weld", "paint", "battery_pack", "general_assembly",
+             "eol_test")
+SHIFTS = ("A", "B", "C")
+
+SITES = Table("sites", "plant", "Plants.", key=("site_id",), event=False, columns=(
+    col("site_id", "string", "plant id"),
+    col("name", "string", "plant name"),
+    col("region", "string", "grid / climate region of the plant"),
+    col("timezone", "string", "IANA time zone"),
+))
+
+LINES = Table("lines", "plant", "Production lines.", key=("line_id",), event=False, columns=(
+    col("line_id", "string", "line id"),
+    col("site_id", "string", "plant", references="sites.site_id"),
+    col("name", "string", "line name"),
+))
+
+STATIONS = Table("stations", "plant", "Stations on a line.", key=("station_id",), event=False,
+                 columns=(
+    col("station_id", "string", "station id"),
+    col("line_id", "string", "line", references="lines.line_id"),
+    col("process", "string", "process area", choices=PROCESSES),
+    col("sequence", "int64", "order of the station on its line", min=0),
+))
+
+MACHINES = Table("machines", "plant", "Machines at stations.", key=("machine_id",), event=False,
+                 columns=(
+    col("machine_id", "string", "machine id"),
+    col("station_id", "string", "station", references="stations.station_id"),
+    col("kind", "string", "press, weld_robot, paint_robot, …"),
+    col("installed_on", "date", "installation date"),
+))
+
+PROCESS_READINGS = Table(
+    "process_readings", "plant", "One process parameter measured on one unit at one station.",
+    key=("vin", "station_id", "parameter"), partition_by="event_time", columns=(
+        col("vin", "string", "unit measured", references="vehicles.vin"),
+        col("station_id", "string", "station", references="stations.station_id"),
+        col("machine_id", "string", "machine that did the work", nullable=True),
+        col("parameter", "string", "weld_current, torque, paint_thickness, …"),
+        col("value", "float64", "measured value"),
+        col("unit", "string", "unit of value (kA, N·m, µm, °C, …)"),
+        col("setpoint", "float64", "setpoint in force", nullable=True),
+    ))
+
+MACHINE_READINGS = Table(
+    "machine_readings", "plant", "Condition-monitoring snapshot of a machine.",
+    key=("machine_id", "event_time"), partition_by="event_time", columns=(
+        col("machine_id", "string", "machine", references="machines.machine_id"),
+        col("vibration_rms", "float64", "velocity RMS (ISO 10816)", unit="mm/s", min=0),
+        col("kurtosis", "float64", "acceleration kurtosis", min=0),
+        col("crest_factor", "float64", "peak / RMS of acceleration", min=0),
+        col("band_energy_low", "float64", "energy 10–1 kHz", unit="g²", min=0),
+        col("band_energy_bearing", "float64", "energy around bearing defect frequencies",
+            unit="g²", min=0),
+        col("band_energy_high", "float64", "energy 5–20 kHz", unit="g²", min=0),
+        col("temperature_c", "float64", "housing temperature", unit="°C", min=-50, max=300),
+    ))
+
+INSPECTION_RESULTS = Table(
+    "inspection_results", "plant", "Result of an inspection (vision or gauge) of one unit.",
+    key=("vin", "station_id", "inspection"), partition_by="event_time", columns=(
+        col("vin", "string", "unit inspected", references="vehicles.vin"),
+        col("station_id", "string", "inspection station", references="stations.station_id"),
+        col("inspection", "string", "weld_seam, paint_thickness, eol_function, …"),
+        col("passed", "bool", "verdict"),
+        col("defect", "string", "defect class when failed", nullable=True),
+        col("score", "float64", "inspection model / gauge score", nullable=True),
+        col("image_uri", "string", "where the image is kept", nullable=True),
+    ))
+
+ENERGY_READINGS = Table(
+    "energy_readings", "plant", "Hourly energy use of a site with its weather, price and carbon.",
+    key=("site_id", "event_time"), partition_by="event_time", columns=(
+        col("site_id", "string", "plant", references="sites.site_id"),
+        col("hvac_kwh", "float64", "HVAC energy in the hour", unit="kWh", min=0),
+        col("process_kwh", "float64", "process energy in the hour", unit="kWh", min=0),
+        col("lighting_kwh", "float64", "lighting energy in the hour", unit="kWh", min=0),
+        col("outside_temp_c", "float64", "outside air temperature", unit="°C"),
+        col("indoor_temp_c", "float64", "indoor air temperature", unit="°C"),
+        col("tariff_usd_per_kwh", "float64", "energy price", unit="USD/kWh", min=0),
+        col("carbon_g_per_kwh", "float64", "grid carbon intensity", unit="gCO2e/kWh", min=0),
+    ))
+
+MAINTENANCE_EVENTS = Table(
+    "maintenance_events", "plant", "Maintenance done on a machine.",
+    key=("maintenance_id",), partition_by="event_time", columns=(
+        col("maintenance_id", "string", "work order id"),
+        col("machine_id", "string", "machine", references="machines.machine_id"),
+        col("kind", "string", "planned or corrective", choices=("planned", "corrective")),
+        col("reason", "string", "why"),
+        col("duration_h", "float64", "hours the machine was down for it", unit="h", min=0),
+    ))
+
+DOWNTIME_EVENTS = Table(
+    "downtime_events", "plant", "A period a station could not produce.",
+    key=("downtime_id",), partition_by="event_time", columns=(
+        col("downtime_id", "string", "id"),
+        col("station_id", "string", "station", references="stations.station_id"),
+        col("machine_id", "string", "machine that caused it", nullable=True),
+        col("planned", "bool", "planned (maintenance window) or not"),
+        col("cause", "string", "breakdown, maintenance, starved, …"),
+        col("hours", "float64", "duration", unit="h", min=0),
+    ))
+
+TABLES = (SITES, LINES, STATIONS, MACHINES, PROCESS_READINGS, MACHINE_READINGS,
+          INSPECTION_RESULTS, ENERGY_READINGS, MAINTENANCE_EVENTS, DOWNTIME_EVENTS)
