@@ -1,0 +1,117 @@
+"""The run's KPIs, computed from the store alone (Ibis; any engine).
+
+Each KPI is a plain number, or ``None`` when the tables it needs are empty —
+never a made-up value. Rates come with exact Poisson intervals.
+
+>>> poisson_rate_ci(7, 1_000_000, per=1_000_000)
+(7.0, 2.81..., 14.42...)
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import ibis
+from scipy import stats
+
+#: Comfort band for the occupied plant floor (ASHRAE 55-like, for an industrial floor).
+COMFORT_BAND_C = (18.0, 27.0)
+DAYS_PER_MONTH = 365.25 / 12
+
+
+class Tables(Protocol):
+    def table(self, name: str) -> ibis.Table: ...
+
+
+def poisson_rate_ci(
+    count: int, exposure: float, *, per: float = 1.0, level: float = 0.95
+) -> tuple[float, float, float]:
+    """Rate ``count / exposure × per`` with the exact (Garwood) Poisson interval."""
+    alpha = 1 - level
+    low = stats.chi2.ppf(alpha / 2, 2 * count) / 2 if count > 0 else 0.0
+    high = stats.chi2.ppf(1 - alpha / 2, 2 * count + 2) / 2
+    scale = per / exposure
+    return count * scale, float(low * scale), float(high * scale)
+
+
+def _scalar(expr: ibis.Expr) -> Any:
+    value = expr.execute()
+    return None if value is None or value != value else value  # NaN → None
+
+
+def compute_kpis(store: Tables, *, end: datetime) -> dict[str, Any]:
+    """KPIs of everything in ``store`` up to ``end`` (the last simulated instant)."""
+    vehicles = store.table("vehicles")
+    failures = store.table("component_failures")
+    customers = store.table("customers")
+    downtime = store.table("downtime_events")
+    energy = store.table("energy_readings")
+    telemetry = store.table("telemetry_daily")
+    crashes = store.table("crashes")
+
+    units_built = int(vehicles.count().execute())
+    delivered = int(customers.count().execute())
+    n_failures = int(failures.count().execute())
+    last90_start = end - timedelta(days=90)
+    n_failures_90 = int(failures.filter(failures.event_time > last90_start).count().execute())
+    per_1000 = (lambda n: round(1000 * n / delivered, 3)) if delivered else (lambda n: None)
+
+    kwh = energy.hvac_kwh + energy.process_kwh + energy.lighting_kwh
+    energy_cost = _scalar((kwh * energy.tariff_usd_per_kwh).sum())
+    co2e = _scalar((kwh * energy.carbon_g_per_kwh).sum() / 1000.0)
+    low, high = COMFORT_BAND_C
+    deviation = ibis.greatest(low - energy.indoor_temp_c, energy.indoor_temp_c - high, 0)
+    comfort = _scalar(deviation.sum())
+
+    miles = telemetry.aggregate(total=telemetry.miles.sum(), ap=telemetry.autopilot_miles.sum())
+    miles_row = miles.execute().iloc[0]
+    crash_counts = dict(crashes.group_by("mode").aggregate(n=crashes.count()).execute()
+                        .itertuples(index=False, name=None))
+    exposure = {
+        "autopilot": float(miles_row["ap"] or 0.0),
+        "manual": float((miles_row["total"] or 0.0) - (miles_row["ap"] or 0.0)),
+    }
+    crash_rates: dict[str, float | None] = {}
+    crash_ci: dict[str, list[float] | None] = {}
+    for mode, exp in exposure.items():
+        if exp <= 0:
+            crash_rates[mode], crash_ci[mode] = None, None
+            continue
+        rate, lo, hi = poisson_rate_ci(int(crash_counts.get(mode, 0)), exp, per=1e6)
+        crash_rates[mode], crash_ci[mode] = round(rate, 4), [round(lo, 4), round(hi, 4)]
+
+    return {
+        "units_built": units_built,
+        "vehicles_delivered": delivered,
+        "defects_escaped": None,  # the world's count; the runner fills it from the source
+        "field_failures": n_failures,
+        "field_failures_per_1000": per_1000(n_failures),
+        "field_failures_per_1000_last90": per_1000(n_failures_90),
+        "unplanned_downtime_hours": _round(
+            _scalar(downtime.filter(~downtime.planned).hours.sum()) or 0.0
+            if int(downtime.count().execute()) else None),
+        "energy_cost": _round(energy_cost),
+        "energy_co2e_kg": _round(co2e),
+        "comfort_violation_kh": _round(comfort),
+        "crashes_per_million_miles": crash_rates,
+        "crashes_per_million_miles_ci95": crash_ci,
+        "fleet_miles": round(exposure["autopilot"] + exposure["manual"], 1),
+        "roadside_failures": int(failures.filter(failures.roadside).count().execute()),
+        "software_revenue": _round(software_revenue(store, end=end)),
+    }
+
+
+def software_revenue(store: Tables, *, end: datetime) -> float | None:
+    """Subscription revenue earned up to ``end``: active days × monthly price."""
+    subs = store.table("subscriptions")
+    if int(subs.count().execute()) == 0:
+        return None
+    end_date = ibis.literal(end.date())
+    stop = ibis.least(subs.ended_on.fill_null(end_date), end_date)
+    days = (stop.delta(subs.started_on, unit="day")).clip(lower=0)
+    return float(_scalar((days * subs.monthly_price_usd / DAYS_PER_MONTH).sum()) or 0.0)
+
+
+def _round(value: float | None, digits: int = 2) -> float | None:
+    return None if value is None else round(float(value), digits)

@@ -1,0 +1,63 @@
+"""What the plant hands the fleet: the units built on a day, with their hidden latent state.
+
+The visible part (VIN, build day, model, trim, hardware revision) also reaches the store
+through the genealogy tables. The latent part never does: it is how the twin turns
+factory conditions into field behaviour, and only the twin and its truth see it.
+
+>>> units = BuiltUnits.empty()
+>>> len(units), sorted(units.latent)
+(0, ['cell_fade', 'hot_climate_bias', 'pack_defect', 'rain_perception', 'seam_defect'])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: Multipliers (1.0 = nominal) and probabilities carried by every built unit.
+LATENT_KEYS = (
+    "seam_defect",       # body-seam failure hazard multiplier (weld current off nominal)
+    "cell_fade",         # battery fade-rate multiplier (cell lot quality)
+    "pack_defect",       # battery-pack failure hazard multiplier (cell lot quality)
+    "rain_perception",   # rain disengagement / crash multiplier (camera hardware revision)
+    "hot_climate_bias",  # extra probability of delivery to a hot region (0 = none)
+)
+
+#: Which fault (scenario id, "" for none) made each latent differ from nominal.
+FAULT_KEYS = ("seam_defect", "cell_fade", "rain_perception", "hot_climate_bias")
+
+#: Units built per day by scale (a Giga line builds ≈ 714/day: 5,000 Model Y a week).
+SCALES: dict[str, int] = {"small": 80, "medium": 240, "large": 720}
+
+
+@dataclass
+class BuiltUnits:
+    """Units that left end of line on one day; arrays are aligned by position."""
+
+    vin: np.ndarray
+    build_day: np.ndarray
+    model: np.ndarray
+    trim: np.ndarray
+    hardware_revision: np.ndarray
+    latent: dict[str, np.ndarray] = field(default_factory=dict)
+    fault_id: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = len(self.vin)
+        for key in LATENT_KEYS:
+            default = 0.0 if key == "hot_climate_bias" else 1.0
+            self.latent.setdefault(key, np.full(n, default))
+        for key in FAULT_KEYS:
+            self.fault_id.setdefault(key, np.full(n, "", dtype=object))
+        for name, arr in [*self.latent.items(), *self.fault_id.items()]:
+            if len(arr) != n:
+                raise ValueError(f"latent {name!r} has {len(arr)} values for {n} units")
+
+    def __len__(self) -> int:
+        return len(self.vin)
+
+    @classmethod
+    def empty(cls) -> BuiltUnits:
+        none = np.array([], dtype=object)
+        return cls(none, np.array([], dtype=np.int64), none, none, none)

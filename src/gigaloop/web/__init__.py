@@ -1,0 +1,1 @@
+"""What people look at: the run report (and, later, the dashboard served by ``api``)."""
