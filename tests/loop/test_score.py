@@ -1,0 +1,44 @@
+"""Scoring: found only at the right names, rank and window; red herrings count as false."""
+
+from gigaloop.loop.score import score_findings
+
+TRUTH = {"faults": [
+    {"id": "lot", "failure_mode": "battery_pack", "names": {"lot": "L7"},
+     "first_field_failure_day": 100},
+    {"id": "weld", "failure_mode": "body_seam",
+     "names": {"station": "BW-030", "machine": "BW-030-R2", "window": [40, 58]},
+     "first_field_failure_day": 150},
+    {"id": "herring", "failure_mode": "battery_fade", "names": {"shift": "C"},
+     "red_herring": True},
+]}
+
+
+def finding(id_, mode, names, rank=1, day=200):
+    return {"id": id_, "failure_mode": mode, "names": names, "rank": rank, "day_found": day}
+
+
+def test_found_rank_window_and_false_findings():
+    findings = [
+        finding("a", "battery_pack", {"lot": "L7"}, rank=2, day=130),
+        finding("b", "body_seam", {"station": "BW-030", "window": [45, 60]}, day=190),
+        finding("c", "battery_fade", {"shift": "C"}),
+        finding("d", "battery_pack", {"lot": "L8"}),
+    ]
+    score = score_findings(findings, TRUTH)
+    by_id = {f["id"]: f for f in score["faults"]}
+    assert by_id["lot"]["found"] and by_id["lot"]["days_to_find"] == 30
+    assert by_id["weld"]["found"] and by_id["weld"]["days_to_find"] == 40
+    assert by_id["herring"]["flagged"]
+    assert score["false_findings"] == ["c", "d"] and score["recall"] == 1.0
+
+
+def test_wrong_window_low_rank_or_mode_is_not_found():
+    findings = [
+        finding("a", "battery_pack", {"lot": "L7"}, rank=4),
+        finding("b", "body_seam", {"station": "BW-030", "window": [10, 30]}),
+        finding("c", "battery_fade", {"lot": "L7"}),
+    ]
+    score = score_findings(findings, TRUTH)
+    assert score["recall"] == 0.0
+    assert not any(f.get("found") for f in score["faults"])
+    assert score["n_false_findings"] == 2  # b (wrong window) and c (wrong mode); a matched
