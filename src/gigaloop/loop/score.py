@@ -5,8 +5,9 @@ lot, station, machine, hardware revision … — at rank ≤ ``top`` (and, when 
 has a time window, names a window whose ends are within ``window_tolerance_days``).
 A finding that matches no fault, or names a red herring, is a false finding.
 
->>> truth = {"faults": [{"id": "weak-lot", "failure_mode": "battery_pack",
-...     "names": {"lot": "CELL-7"}, "red_herring": False, "first_field_failure_day": 90}]}
+>>> truth = {"scenario": {"start_date": "2025-01-06"}, "faults": [{"id": "weak-lot",
+...     "finding": {"failure_mode": "battery_pack", "names": {"lot": "CELL-7"}},
+...     "happened": {"first_field_failure_day": 90}}]}
 >>> findings = [{"id": "F1", "failure_mode": "battery_pack", "names": {"lot": "CELL-7"},
 ...              "rank": 1, "day_found": 120}]
 >>> score = score_findings(findings, truth)
@@ -17,6 +18,7 @@ A finding that matches no fault, or names a red herring, is a false finding.
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -25,25 +27,44 @@ TRUTH_PATH = Path("truth") / "truth.json"
 
 
 def names_match(
-    finding_names: dict[str, Any], fault_names: dict[str, Any], *, window_tolerance_days: int = 7
+    finding_names: dict[str, Any],
+    fault_names: dict[str, Any],
+    *,
+    start: date | None = None,
+    window_tolerance_days: int = 7,
 ) -> bool:
     """True when the finding names the fault: every identifier the finding shares with the
-    fault agrees, at least one does, and a window (if both have one) agrees within tolerance.
+    fault agrees, at least one does, and when the fault has a time window the finding
+    names one whose ends are within tolerance. Windows are day numbers from ``start``
+    or ISO dates (converted with ``start``).
 
     >>> names_match({"station": "BW-030", "window": [41, 57]},
     ...             {"station": "BW-030", "machine": "BW-030-R2", "window": [40, 58]})
     True
-    >>> names_match({"station": "BW-030", "window": [20, 30]}, {"station": "BW-030",
-    ...             "window": [40, 58]})
+    >>> names_match({"station": "BW-030", "window": ["2025-02-16", "2025-03-04"]},
+    ...             {"station": "BW-030", "window": [40, 58]}, start=date(2025, 1, 6))
+    True
+    >>> names_match({"station": "BW-030"}, {"station": "BW-030", "window": [40, 58]})
     False
     """
     shared = [k for k in fault_names if k != "window" and k in finding_names]
     if not shared or any(str(finding_names[k]) != str(fault_names[k]) for k in shared):
         return False
-    if "window" in fault_names and "window" in finding_names:
-        (f0, f1), (t0, t1) = finding_names["window"], fault_names["window"]
-        return abs(f0 - t0) <= window_tolerance_days and abs(f1 - t1) <= window_tolerance_days
-    return True
+    if "window" not in fault_names:
+        return True
+    if "window" not in finding_names:
+        return False
+    found = [_as_day(v, start) for v in finding_names["window"]]
+    true = [_as_day(v, start) for v in fault_names["window"]]
+    return all(abs(f - t) <= window_tolerance_days for f, t in zip(found, true, strict=True))
+
+
+def _as_day(value: Any, start: date | None) -> int:
+    if isinstance(value, int | float):
+        return int(value)
+    if start is None:
+        raise ValueError("a window given as dates needs the scenario start date")
+    return (date.fromisoformat(str(value)[:10]) - start).days
 
 
 def score_findings(
@@ -58,13 +79,16 @@ def score_findings(
     matched_finding_ids: set[str] = set()
     false_ids: set[str] = set()
     real_faults = 0
+    start = date.fromisoformat(truth["scenario"]["start_date"])
     for fault in truth["faults"]:
+        wanted = fault["finding"]
         hits = [
             f for f in findings
-            if f["failure_mode"] == fault["failure_mode"]
-            and names_match(f["names"], fault["names"], window_tolerance_days=window_tolerance_days)
+            if f["failure_mode"] == wanted["failure_mode"]
+            and names_match(f["names"], wanted["names"], start=start,
+                            window_tolerance_days=window_tolerance_days)
         ]
-        if fault.get("red_herring"):
+        if wanted.get("red_herring"):
             false_ids.update(f["id"] for f in hits)
             faults_out.append({"id": fault["id"], "red_herring": True, "flagged": bool(hits)})
             continue
@@ -73,10 +97,10 @@ def score_findings(
         ranked = sorted((f for f in hits if f.get("rank", top + 1) <= top),
                         key=lambda f: (f["day_found"], f["rank"]))
         first = ranked[0] if ranked else None
-        onset = fault.get("first_field_failure_day")
+        onset = _first_failure_day(fault["happened"])
         faults_out.append({
             "id": fault["id"],
-            "failure_mode": fault["failure_mode"],
+            "failure_mode": wanted["failure_mode"],
             "found": first is not None,
             "rank": first["rank"] if first else None,
             "day_found": first["day_found"] if first else None,
@@ -92,6 +116,14 @@ def score_findings(
         "n_false_findings": len(false_ids),
         "recall": round(found / real_faults, 3) if real_faults else None,
     }
+
+
+def _first_failure_day(happened: dict[str, Any]) -> int | None:
+    """The first field failure, or for plant faults the first breakdown."""
+    if happened.get("first_field_failure_day") is not None:
+        return int(happened["first_field_failure_day"])
+    breakdowns = happened.get("breakdown_days") or []
+    return int(min(breakdowns)) if breakdowns else None
 
 
 def score_run(run_dir: Path | str, **options: Any) -> dict[str, Any]:
