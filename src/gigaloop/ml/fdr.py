@@ -1,0 +1,46 @@
+"""False discovery rate control over many tests (every level of every attribute, every mode)."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+METHODS = ("bh", "by")
+
+
+def benjamini_hochberg(
+    pvalues: ArrayLike, alpha: float = 0.05, *, method: str = "bh"
+) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """Step-up FDR control: q-values (adjusted p-values) and which tests are rejected at ``alpha``.
+
+    ``method="bh"`` is Benjamini–Hochberg (valid for independent or positively dependent tests,
+    e.g. one-sided tests of overlapping groups); ``method="by"`` is Benjamini–Yekutieli, valid
+    under any dependence at the cost of a factor ``sum(1/i)`` (about 7.5 for 1,000 tests).
+    Same q-values as :func:`scipy.stats.false_discovery_control`; any shape is kept.
+
+    >>> q, reject = benjamini_hochberg([0.001, 0.008, 0.039, 0.041, 0.27])
+    >>> q
+    array([0.005  , 0.02   , 0.05125, 0.05125, 0.27   ])
+    >>> reject
+    array([ True,  True, False, False, False])
+    """
+    p = np.asarray(pvalues, dtype=np.float64)
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    if np.isnan(p).any() or (p < 0).any() or (p > 1).any():
+        raise ValueError("pvalues must lie in [0, 1] with no NaN; drop untestable rows first")
+    flat = p.ravel()
+    m = flat.size
+    order = np.argsort(flat, kind="stable")
+    scale = m / np.arange(1, m + 1)
+    if method == "by":
+        scale *= np.sum(1.0 / np.arange(1, m + 1))
+    stepped = np.minimum.accumulate((flat[order] * scale)[::-1])[::-1]
+    q = np.empty(m)
+    q[order] = np.minimum(stepped, 1.0)
+    return q.reshape(p.shape), q.reshape(p.shape) <= alpha
+
+
+__all__ = ["benjamini_hochberg"]

@@ -1,0 +1,235 @@
+"""Survival statistics on whole-day bins: a log-rank scan of every attribute level at once,
+and Kaplan–Meier curves by group.
+
+Durations are days in service, floored to whole days (events on the same day are ties, handled
+with the hypergeometric variance exactly as :func:`lifelines.statistics.logrank_test` does).
+Every count comes from one :func:`numpy.bincount` per attribute over (level, stratum, day), so
+one million subjects × sixty attributes take a fraction of a second.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+from scipy import stats
+
+from gigaloop.ml._validate import as_codes, as_events, as_vector
+
+#: Refuse (level × stratum × event day) tables larger than this many cells per attribute.
+MAX_TABLE_CELLS = 50_000_000
+
+
+def _event_clock(days: NDArray[np.int64], event: NDArray[np.bool_]) -> tuple[NDArray, int]:
+    """For each subject, how many distinct event days are <= its own day; and their count."""
+    seen = np.zeros(int(days.max(initial=0)) + 1, dtype=np.int64)
+    seen[days[event]] = 1
+    events_up_to = np.cumsum(seen)
+    return events_up_to[days], int(events_up_to[-1])
+
+
+def _level_tables(
+    level_codes: NDArray, n_levels: int, offset: NDArray[np.int64], span: int, event_rows: NDArray
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Exit and event counts, shape (n_levels + 1, strata, event days + 1); slot 0 = missing."""
+    index = np.multiply(level_codes, np.int64(span), dtype=np.int64)
+    index += offset
+    size = (n_levels + 1) * span
+    exits = np.bincount(index, minlength=size)
+    events = np.bincount(index[event_rows], minlength=size)
+    return exits, events
+
+
+def _logrank_moments(exits: NDArray, events: NDArray, shape: tuple[int, int, int]) -> tuple:
+    """Per level (excluding slot 0): subjects, observed, expected and hypergeometric variance."""
+    exits = exits.reshape(shape)
+    deaths = events.reshape(shape)[1:, :, 1:]
+    at_risk = np.cumsum(exits[1:, :, ::-1], axis=-1)[:, :, ::-1][:, :, 1:].astype(np.float64)
+    total_at_risk = at_risk.sum(axis=0)
+    total_deaths = deaths.sum(axis=0).astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(total_at_risk > 0, total_deaths / total_at_risk, 0.0)
+        spread = np.where(
+            total_at_risk > 1,
+            total_deaths * (total_at_risk - total_deaths)
+            / (total_at_risk**2 * (total_at_risk - 1)),
+            0.0,
+        )
+    n_levels = shape[0] - 1
+    flat = at_risk.reshape(n_levels, -1)
+    expected = flat @ share.ravel()
+    variance = (flat * (total_at_risk.ravel() - flat)) @ spread.ravel()
+    subjects = exits[1:].sum(axis=(1, 2))
+    observed = deaths.sum(axis=(1, 2))
+    return subjects, observed, expected, variance, float(total_deaths.sum())
+
+
+def logrank_scan(
+    duration: ArrayLike,
+    event: ArrayLike,
+    codes: ArrayLike,
+    *,
+    strata: ArrayLike | None = None,
+    confidence: float = 0.95,
+    n_threads: int = 1,
+) -> pd.DataFrame:
+    """Log-rank test of every level of every attribute against the rest of that attribute.
+
+    ``duration`` (n,) days in service, ``event`` (n,) bool, ``codes`` (n, k) integer level
+    codes (-1 = missing: left out of that attribute's tests; a column-major array avoids a
+    strided read per attribute). ``strata`` (n,) codes >= 0 give the stratified test (O−E and
+    V summed over strata). One row per level present: ``attribute``, ``level``, ``at_risk``
+    (subjects), ``observed``, ``expected``, ``variance``, ``z`` = (O−E)/√V, ``chi2``, ``p``
+    (χ², 1 df), and the Pike hazard ratio (O/E)/(O_rest/E_rest) with its ``confidence``
+    interval ``hr_low``/``hr_high`` (docs/statistics.md says why). ``n_threads`` > 1 scans
+    attributes in a thread pool; NumPy releases the GIL for the index arithmetic but not in
+    ``bincount``, so expect a modest gain.
+
+    >>> rng = np.random.default_rng(0)
+    >>> lot = rng.integers(0, 4, 2000)
+    >>> days = rng.exponential(300 / np.where(lot == 2, 3.0, 1.0)).astype(int)
+    >>> scan = logrank_scan(np.minimum(days, 365), days < 365, lot)
+    >>> top = scan.sort_values("chi2").iloc[-1]
+    >>> int(top.level), bool(top.p < 1e-6), round(float(top.hazard_ratio), 1)
+    (2, True, 2.9)
+    """
+    durations = as_vector("duration", duration, nonnegative=True)
+    n = durations.size
+    events = as_events("event", event, n)
+    level_codes = as_codes("codes", codes, n)
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    days = np.floor(durations).astype(np.int64)
+    clock, n_event_days = _event_clock(days, events)
+    bins = n_event_days + 1
+    if strata is None:
+        n_strata, offset = 1, clock
+    else:
+        stratum = as_codes("strata", strata, n, allow_missing=False)
+        if stratum.shape[1] != 1:
+            raise ValueError("strata must be one code per subject; combine factors first")
+        n_strata = int(stratum.max(initial=0)) + 1
+        offset = stratum[:, 0].astype(np.int64) * bins + clock
+    span = n_strata * bins
+    offset = offset + span  # level code c lands in slot c + 1; missing (-1) in slot 0
+    n_levels = level_codes.max(axis=0, initial=-1).astype(np.int64) + 1
+    if level_codes.shape[1] and int(n_levels.max() + 1) * span > MAX_TABLE_CELLS:
+        raise ValueError(
+            f"{int(n_levels.max())} levels × {n_strata} strata × {n_event_days} event days is too "
+            "large a table; merge rare levels, use fewer strata or coarser day bins"
+        )
+    event_rows = np.flatnonzero(events)
+
+    def scan_attribute(column: int) -> tuple:
+        exits, deaths = _level_tables(
+            level_codes[:, column], int(n_levels[column]), offset, span, event_rows
+        )
+        shape = (int(n_levels[column]) + 1, n_strata, bins)
+        return _logrank_moments(exits, deaths, shape)
+
+    columns = range(level_codes.shape[1])
+    if n_threads > 1:
+        with ThreadPoolExecutor(n_threads) as pool:
+            moments = list(pool.map(scan_attribute, columns))
+    else:
+        moments = [scan_attribute(column) for column in columns]
+    return _scan_frame(moments, n_levels, confidence)
+
+
+def _scan_frame(moments: list[tuple], n_levels: NDArray, confidence: float) -> pd.DataFrame:
+    """Stack per-attribute moments into the tidy result, one row per level with subjects."""
+    attribute = np.repeat(np.arange(n_levels.size), n_levels)
+    level = np.concatenate([np.arange(count) for count in n_levels] or [np.zeros(0, int)])
+    parts = [np.concatenate([m[i] for m in moments] or [np.zeros(0)]) for i in range(4)]
+    subjects, observed, expected, variance = parts
+    total = np.repeat([m[4] for m in moments], n_levels)
+    rest_observed, rest_expected = total - observed, total - expected
+    with np.errstate(divide="ignore", invalid="ignore"):
+        chi2 = np.where(variance > 0, (observed - expected) ** 2 / variance, 0.0)
+        hazard_ratio = (observed / expected) / (rest_observed / rest_expected)
+        # a zero count gets 0.5 in the interval only, so the bound stays finite
+        centre = np.log(np.maximum(observed, 0.5) / expected) - np.log(
+            np.maximum(rest_observed, 0.5) / rest_expected
+        )
+        half_width = stats.norm.ppf(0.5 + confidence / 2) * np.sqrt(
+            1.0 / expected + 1.0 / rest_expected
+        )
+    frame = pd.DataFrame({
+        "attribute": attribute,
+        "level": level,
+        "at_risk": subjects,
+        "observed": observed,
+        "expected": expected,
+        "variance": variance,
+        "z": np.sign(observed - expected) * np.sqrt(chi2),
+        "chi2": chi2,
+        "p": stats.chi2.sf(chi2, 1),
+        "hazard_ratio": hazard_ratio,
+        "hr_low": np.exp(centre - half_width),
+        "hr_high": np.exp(centre + half_width),
+    })
+    return frame[frame["at_risk"] > 0].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class SurvivalCurves:
+    """Kaplan–Meier curves by group at whole days: arrays of shape (groups, days)."""
+
+    days: NDArray[np.int64]
+    groups: NDArray[np.int64]
+    at_risk: NDArray[np.int64]
+    survival: NDArray[np.float64]
+    lower: NDArray[np.float64]
+    upper: NDArray[np.float64]
+
+
+def kaplan_meier(
+    duration: ArrayLike, event: ArrayLike, groups: ArrayLike, *, confidence: float = 0.95
+) -> SurvivalCurves:
+    """Kaplan–Meier survival per group at days 0..max, with exponential-Greenwood bands.
+
+    ``groups`` (n,) integer codes (-1 = left out). ``survival[g, t]`` is S(t) of group
+    ``groups[g]`` just after day t; ``at_risk[g, t]`` the subjects still in service at the
+    start of day t (lifelines' ``KaplanMeierFitter`` conventions).
+
+    >>> curves = kaplan_meier([2, 3, 3, 5, 8], [1, 1, 0, 1, 0], [0, 0, 0, 1, 1])
+    >>> curves.survival[0, [1, 2, 3]]
+    array([1.        , 0.66666667, 0.33333333])
+    >>> curves.at_risk[1, 5], curves.survival[1, -1]
+    (np.int64(2), np.float64(0.5))
+    """
+    durations = as_vector("duration", duration, nonnegative=True)
+    n = durations.size
+    events = as_events("event", event, n)
+    codes = as_codes("groups", groups, n)
+    if codes.shape[1] != 1:
+        raise ValueError("groups must be one code per subject")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    keep = codes[:, 0] >= 0
+    days = np.floor(durations[keep]).astype(np.int64)
+    code = codes[keep, 0].astype(np.int64)
+    horizon = int(days.max(initial=0)) + 1
+    present = np.flatnonzero(np.bincount(code, minlength=1))
+    index = np.searchsorted(present, code) * horizon + days
+    size = present.size * horizon
+    exits = np.bincount(index, minlength=size).reshape(present.size, horizon)
+    deaths = np.bincount(index[events[keep]], minlength=size).reshape(present.size, horizon)
+    at_risk = np.cumsum(exits[:, ::-1], axis=1)[:, ::-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hazard = np.where(at_risk > 0, deaths / at_risk, 0.0)
+        greenwood = np.cumsum(
+            np.where(at_risk > deaths, deaths / (at_risk * (at_risk - deaths)), 0.0), axis=1
+        )
+        survival = np.cumprod(1.0 - hazard, axis=1, dtype=np.float64)
+        log_s = np.log(survival)
+        width = stats.norm.ppf(0.5 + confidence / 2) * np.sqrt(greenwood) / log_s
+        lower = np.nan_to_num(np.exp(-np.exp(np.log(-log_s) - width)), nan=1.0)
+        upper = np.nan_to_num(np.exp(-np.exp(np.log(-log_s) + width)), nan=1.0)
+    return SurvivalCurves(np.arange(horizon), present, at_risk, survival, lower, upper)
+
+
+__all__ = ["SurvivalCurves", "kaplan_meier", "logrank_scan"]
