@@ -1,0 +1,185 @@
+"""EWMA chart (Roberts 1959; Lucas & Saccucci 1990), for one stream or many.
+
+``z_t = λ x_t + (1 - λ) z_{t-1}``, ``z_0 = μ``; it signals when ``z_t`` leaves
+``μ ± L σ √(λ/(2-λ) · (1 - (1-λ)^{2t}))`` (``exact_limits``) or the steady-state
+``μ ± L σ √(λ/(2-λ))``. λ = 0.1, L = 2.814 gives ARL₀ ≈ 500 with steady-state limits.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from gigaloop.ml.spc._base import (
+    Chart,
+    ChartBank,
+    PhaseOne,
+    pack,
+    positive,
+    stream_param,
+)
+
+
+def _check_lam(lam: float) -> float:
+    if not 0 < lam <= 1:
+        raise ValueError(f"lam must be in (0, 1], got {lam!r}")
+    return lam
+
+
+class EWMA(Chart):
+    """Exponentially weighted moving average chart.
+
+    >>> import random
+    >>> rng = random.Random(7)
+    >>> chart = EWMA(lam=0.1, L=2.814, mu=0.0, sigma=1.0)
+    >>> for t in range(200):
+    ...     chart.update(rng.gauss(1.0 if t >= 100 else 0.0, 1.0))
+    ...     if chart.alarm:
+    ...         break
+    >>> t, chart.rule
+    (106, 'ewma_upper')
+    """
+
+    RULES = ("ewma_upper", "ewma_lower")
+
+    def __init__(
+        self,
+        lam: float = 0.1,
+        L: float = 2.814,
+        mu: float | None = None,
+        sigma: float | None = None,
+        exact_limits: bool = False,
+    ) -> None:
+        self.lam = _check_lam(lam)
+        self.L = positive(L, "L")
+        self.mu = mu
+        self.sigma = sigma if sigma is None else positive(sigma, "sigma")
+        self.exact_limits = exact_limits
+        self._phase_one = PhaseOne()
+
+    @property
+    def statistic(self) -> float:
+        """The current EWMA ``z_t``."""
+        return self._z
+
+    def _learn(self, x: float) -> None:
+        self._phase_one.add(x)
+
+    def _start(self) -> None:
+        mu, sigma = self.mu, self.sigma
+        if mu is None or sigma is None:
+            mean, spread = self._phase_one.estimate(type(self).__name__)
+            mu, sigma = (mean if mu is None else mu), (spread if sigma is None else sigma)
+        self.mu_, self.sigma_ = float(mu), float(sigma)
+        self._z = self.mu_
+        self._keep = 1.0 - self.lam
+        self._decay = 1.0
+        self._shrink = self._keep * self._keep
+        self._spread = self.lam / (2.0 - self.lam)
+        self._scale = self.L * self.sigma_
+        self._width = self._scale * math.sqrt(self._spread)
+
+    def _step(self, x: float) -> tuple[str, ...]:
+        self._z = self._keep * self._z + self.lam * x
+        width = self._width
+        if self.exact_limits:
+            self._decay = self._decay * self._shrink
+            width = self._scale * math.sqrt(self._spread * (1.0 - self._decay))
+        if self._z > self.mu_ + width:
+            return ("ewma_upper",)
+        if self._z < self.mu_ - width:
+            return ("ewma_lower",)
+        return ()
+
+    @classmethod
+    def _check_readings(cls, rng: np.random.Generator) -> tuple[list[Any], list[Any]]:
+        return list(rng.normal(size=30)), list(rng.normal(0.8, 1.0, size=60))
+
+
+class EWMABank(ChartBank):
+    """EWMA charts over ``n_streams`` streams, updated in place; alarms equal :class:`EWMA`'s.
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(2)
+    >>> bank = EWMABank(n_streams=3, lam=0.1, L=2.814, mu=0.0, sigma=1.0)
+    >>> shift = np.array([0.0, 1.0, -2.0])
+    >>> bank.process(rng.normal(shift, 1.0, size=(300, 3)))
+    array([-1,  5,  4])
+    """
+
+    RULES = EWMA.RULES
+
+    def __init__(
+        self,
+        n_streams: int,
+        lam: float = 0.1,
+        L: float = 2.814,
+        mu: Any = None,
+        sigma: Any = None,
+        exact_limits: bool = False,
+    ) -> None:
+        super().__init__(n_streams)
+        self.lam = _check_lam(lam)
+        self.L = positive(L, "L")
+        self.mu = mu
+        self.sigma = sigma if sigma is None else positive(sigma, "sigma")
+        self.exact_limits = exact_limits
+        self._phase_one = PhaseOne()
+
+    @property
+    def statistic(self) -> NDArray[np.float64]:
+        """The current EWMA of each stream (read-only view)."""
+        view = self._z.view()
+        view.flags.writeable = False
+        return view
+
+    @property
+    def codes(self) -> NDArray[np.uint8]:
+        return pack(self._upper, self._lower)
+
+    def _alarm_into(self, out: NDArray[np.bool_]) -> None:
+        np.logical_or(self._upper, self._lower, out=out)
+
+    def _learn(self, x: NDArray[np.float64]) -> None:
+        self._phase_one.add(x)
+
+    def _start(self) -> None:
+        n = self.n_streams
+        mu, sigma = self.mu, self.sigma
+        if mu is None or sigma is None:
+            mean, spread = self._phase_one.estimate(type(self).__name__)
+            mu, sigma = (mean if mu is None else mu), (spread if sigma is None else sigma)
+        self.mu_, self.sigma_ = stream_param(mu, n, "mu"), stream_param(sigma, n, "sigma")
+        positive(self.sigma_, "sigma")
+        self._z = self.mu_.copy()
+        self._keep = 1.0 - self.lam
+        self._decay = 1.0
+        self._shrink = self._keep * self._keep
+        self._spread = self.lam / (2.0 - self.lam)
+        self._scale = self.L * self.sigma_
+        width = self._scale * math.sqrt(self._spread)
+        self._ucl, self._lcl = self.mu_ + width, self.mu_ - width
+        self._tmp = np.empty(n)
+        self._upper = np.zeros(n, dtype=np.bool_)
+        self._lower = np.zeros(n, dtype=np.bool_)
+
+    def _step(self, x: NDArray[np.float64]) -> None:
+        z, tmp = self._z, self._tmp
+        np.multiply(z, self._keep, out=z)
+        np.multiply(x, self.lam, out=tmp)
+        np.add(z, tmp, out=z)
+        if self.exact_limits:  # all streams share t, so the width is one number per step
+            self._decay = self._decay * self._shrink
+            root = math.sqrt(self._spread * (1.0 - self._decay))
+            np.multiply(self._scale, root, out=tmp)
+            np.add(self.mu_, tmp, out=self._ucl)
+            np.subtract(self.mu_, tmp, out=self._lcl)
+        np.greater(z, self._ucl, out=self._upper)
+        np.less(z, self._lcl, out=self._lower)
+
+    @classmethod
+    def _check_readings(cls, rng: np.random.Generator) -> tuple[list[Any], list[Any]]:
+        return list(rng.normal(size=(30, 4))), list(rng.normal(0.8, 1.0, size=(60, 4)))
