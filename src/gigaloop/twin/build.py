@@ -1,0 +1,264 @@
+"""From units that left end of line to store rows and latent state.
+
+Given when each unit passed each station, this draws its process readings, lots,
+inspections and hidden latent state (what the fleet turns into field behaviour), and
+writes the genealogy, process and inspection tables of the day.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import numpy as np
+import pyarrow as pa
+
+from gigaloop.twin.clock import Clock, shift_of
+from gigaloop.twin.layout import STATIONS
+from gigaloop.twin.lots import Supply
+from gigaloop.twin.process import ProcessModel
+from gigaloop.twin.scenario import Scenario
+from gigaloop.twin.tables import arrow_table
+from gigaloop.twin.units import BuiltUnits
+
+#: Seam-failure hazard multiplier per kA² of weld current deviation beyond the dead band.
+SEAM_GAIN_PER_KA2 = 2.5
+SEAM_DEADBAND_KA = 0.3
+SEAM_DEFECT_RATE = 0.006          # base share of bodies with a seam flaw the vision can see
+PAINT_SPEC_UM = (95.0, 125.0)
+EOL_DEFECT_RATE = 0.008
+EOL_CLASSES = ("isolation", "alignment", "electrical")
+EOL_DETECTION = np.array([0.99, 0.90, 0.85])
+TRIMS = (("LR-AWD", "L", 0.50), ("RWD", "R", 0.35), ("Performance", "P", 0.15))
+MODEL = "GL-Y"
+
+
+@dataclass
+class DayUnits:
+    """What one day's finished units produced."""
+
+    tables: dict[str, pa.Table]
+    built: BuiltUnits
+    defects_present: int = 0
+    defects_escaped: int = 0
+    affected: dict[str, int] = field(default_factory=dict)
+
+
+class UnitBuilder:
+    """Turns station passage times into rows; keeps the fault lookups of the scenario."""
+
+    def __init__(self, scenario: Scenario, clock: Clock, supply: Supply, process: ProcessModel,
+                 entropy: list[int]) -> None:
+        self.site = scenario.site
+        self.clock = clock
+        self.supply = supply
+        self.process = process
+        self._entropy = entropy
+        self.weak_lots = {f.where["lot"]: f for f in scenario.faults if f.kind == "weak_cell_lot"}
+        self.rain = {f.where["hardware_revision"]: f for f in scenario.faults
+                     if f.kind == "camera_rain"}
+        self.shift_bias = {f.where["shift"]: f for f in scenario.faults
+                           if f.kind == "shift_climate_mix"}
+        self.cell_part = next((p.part_number for p in scenario.parts if p.name == "battery_cell"),
+                              None)
+        self._lot_factor: dict[str, float] = {}
+
+    def lot_fade_factor(self, lot_id: str) -> float:
+        """Lot-to-lot spread of cell fade (lognormal, 3 %), fixed by the seed and the lot id."""
+        if lot_id not in self._lot_factor:
+            rng = np.random.default_rng([*self._entropy, zlib.crc32(lot_id.encode())])
+            self._lot_factor[lot_id] = float(np.exp(0.03 * rng.standard_normal()))
+        return self._lot_factor[lot_id]
+
+    def build(self, day: int, serials: np.ndarray, times: np.ndarray, done_s: np.ndarray,
+              rng: np.random.Generator, design_revision: str) -> DayUnits:
+        n = len(serials)
+        code = (self.site.site_id + "XX")[:2].upper()
+        trim_pick = rng.choice(len(TRIMS), size=n, p=[t[2] for t in TRIMS])
+        vins = np.array([f"7GLY{TRIMS[k][1]}{code}{s:010d}" for k, s in zip(trim_pick, serials,
+                                                                             strict=True)],
+                        dtype=object)
+        lots, opened = self.supply.assign(n)
+        revision_part = self.supply.revision_part
+        revisions = (self.supply.revision_of(lots[revision_part]) if revision_part
+                     else np.full(n, "HW-1", dtype=object))
+        shifts = shift_of(times)
+        cell_lots = (lots[self.cell_part] if self.cell_part else np.full(n, "", dtype=object))
+        latent, fault_ids = self._latent(cell_lots, revisions, shifts[:, -1])
+        readings, seam_defect, seam_fault = self._readings(vins, serials, times, cell_lots, rng)
+        latent["seam_defect"] = seam_defect
+        fault_ids["seam_defect"] = seam_fault
+        inspections, present, escaped = self._inspect(vins, times, readings, latent, rng)
+        built_date = self.clock.date_of(day)
+        done_utc = self.clock.to_utc(done_s)
+        tables = {
+            "lots": arrow_table("lots", {
+                "lot_id": [lot.lot_id for lot in opened],
+                "part_number": [lot.part_number for lot in opened],
+                "supplier_id": [lot.supplier_id for lot in opened],
+                "manufactured_on": [built_date - timedelta(days=7 + zlib.crc32(
+                    lot.lot_id.encode()) % 34) for lot in opened],
+                "quantity": [lot.quantity for lot in opened],
+                "event_time": self.clock.to_utc(np.array(
+                    [times[lot.first_unit, 0] for lot in opened], dtype=float))}),
+            "vehicles": arrow_table("vehicles", {
+                "vin": vins, "build_date": [built_date] * n,
+                "site_id": [self.site.site_id] * n, "line_id": [self.site.line_id] * n,
+                "shift": shifts[:, -1], "model": [MODEL] * n,
+                "trim": [TRIMS[k][0] for k in trim_pick], "hardware_revision": revisions,
+                "design_revision": [design_revision] * n, "event_time": done_utc}),
+            "vehicle_lots": arrow_table("vehicle_lots", {
+                "vin": np.tile(vins, len(lots)),
+                "part_number": np.repeat(np.array(list(lots), dtype=object), n),
+                "lot_id": np.concatenate(list(lots.values())),
+                "event_time": np.tile(done_utc, len(lots))}),
+            "vehicle_stations": self._stations(vins, serials, times, shifts),
+            "process_readings": readings["table"],
+            "inspection_results": inspections,
+        }
+        built = BuiltUnits(vins, np.full(n, day, dtype=np.int64), np.full(n, MODEL, dtype=object),
+                           np.array([TRIMS[k][0] for k in trim_pick], dtype=object), revisions,
+                           latent, fault_ids)
+        affected = {}
+        for ids in fault_ids.values():
+            for fault_id, count in zip(*np.unique(ids[ids != ""], return_counts=True),
+                                       strict=True):
+                affected[str(fault_id)] = int(count)
+        return DayUnits({k: v for k, v in tables.items() if v.num_rows}, built, present, escaped,
+                        affected)
+
+    def _latent(self, cell_lots: np.ndarray, revisions: np.ndarray, shifts: np.ndarray
+                ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        n = len(cell_lots)
+        fade = np.array([self.lot_fade_factor(lot) if lot else 1.0 for lot in cell_lots])
+        pack = np.ones(n)
+        rain = np.ones(n)
+        hot = np.zeros(n)
+        ids = {key: np.full(n, "", dtype=object)
+               for key in ("cell_fade", "rain_perception", "hot_climate_bias")}
+        for lot, fault in self.weak_lots.items():
+            hit = cell_lots == lot
+            fade[hit] *= fault.effect["fade_multiplier"]
+            pack[hit] = fault.effect["pack_hazard_multiplier"]
+            ids["cell_fade"][hit] = fault.id
+        for revision, fault in self.rain.items():
+            hit = revisions == revision
+            rain[hit] = fault.effect["rain_multiplier"]
+            ids["rain_perception"][hit] = fault.id
+        for shift, fault in self.shift_bias.items():
+            hit = shifts == shift
+            hot[hit] = fault.effect["hot_probability"]
+            ids["hot_climate_bias"][hit] = fault.id
+        latent = {"cell_fade": fade, "pack_defect": pack, "rain_perception": rain,
+                  "hot_climate_bias": hot}
+        return latent, ids
+
+    def _readings(self, vins: np.ndarray, serials: np.ndarray, times: np.ndarray,
+                  cell_lots: np.ndarray, rng: np.random.Generator):
+        n = len(vins)
+        cols: dict[str, list[np.ndarray]] = {k: [] for k in (
+            "vin", "station_id", "machine_id", "parameter", "value", "unit", "setpoint", "t")}
+        seam_defect = np.ones(n)
+        seam_fault = np.full(n, "", dtype=object)
+        values: dict[tuple[str, str], np.ndarray] = {}
+        weak = np.zeros(n)
+        for lot, fault in self.weak_lots.items():
+            weak[cell_lots == lot] = fault.effect.get("resistance_shift", 0.0)
+        for k, st in enumerate(STATIONS):
+            machine_index = serials % len(st.machine_ids)
+            machines = np.array(st.machine_ids, dtype=object)[machine_index]
+            for parameter in st.parameters:
+                true, measured, setpoint, drifting = self.process.values(
+                    st, parameter, machine_index, times[:, k], rng)
+                if parameter.name == "module_resistance":
+                    true, measured = true * (1 + weak), measured * (1 + weak)
+                if parameter.name == "isolation_resistance":
+                    true = parameter.nominal * np.exp(0.18 * (true - setpoint) / parameter.sigma)
+                    measured = true * (1 + parameter.gauge_sigma / parameter.nominal
+                                       * rng.standard_normal(n))
+                if parameter.name == "weld_current":
+                    excess = np.maximum(np.abs(true - parameter.nominal) - SEAM_DEADBAND_KA, 0.0)
+                    factor = 1.0 + SEAM_GAIN_PER_KA2 * excess**2
+                    seam_defect *= factor
+                    for drift in self.process.drifts:
+                        hit = drifting & (machines == drift.machine_id) & (factor > 1.01)
+                        seam_fault[hit] = drift.fault_id
+                values[st.station_id, parameter.name] = true
+                for name, column in (("vin", vins), ("machine_id", machines), ("value", measured),
+                                     ("setpoint", setpoint), ("t", times[:, k])):
+                    cols[name].append(column)
+                cols["station_id"].append(np.full(n, st.station_id, dtype=object))
+                cols["parameter"].append(np.full(n, parameter.name, dtype=object))
+                cols["unit"].append(np.full(n, parameter.unit, dtype=object))
+        merged = {k: np.concatenate(v) for k, v in cols.items()}
+        merged["event_time"] = self.clock.to_utc(merged.pop("t"))
+        return {"table": arrow_table("process_readings", merged), "true": values}, \
+            seam_defect, seam_fault
+
+    def _inspect(self, vins: np.ndarray, times: np.ndarray, readings: dict,
+                 latent: dict[str, np.ndarray], rng: np.random.Generator):
+        n = len(vins)
+        u = rng.random((6, n))
+        # weld seam vision: flaw rate follows the seam hazard; the model misses ≈ 11 %
+        seam_flaw = u[0] < np.minimum(SEAM_DEFECT_RATE * latent["seam_defect"], 0.9)
+        seam_score = np.clip(np.where(seam_flaw, 0.72, 0.12) + 0.18 * rng.standard_normal(n), 0, 1)
+        seam_pass = seam_score < 0.5
+        # paint gauge: the true film out of spec is the defect; the gauge reads with noise
+        film = readings["true"]["PT-010", "film_thickness"]
+        gauge = film + 1.5 * rng.standard_normal(n)
+        low, high = PAINT_SPEC_UM
+        paint_flaw = (film < low) | (film > high)
+        paint_pass = (gauge >= low) & (gauge <= high)
+        # end-of-line function test: weak packs add isolation faults
+        eol_rate = EOL_DEFECT_RATE + 0.004 * (latent["pack_defect"] - 1.0)
+        eol_flaw = u[1] < eol_rate
+        eol_class = np.where(latent["pack_defect"] > 1.0, 0, (u[2] * 3).astype(int))
+        caught = u[3] < EOL_DETECTION[eol_class]
+        eol_pass = ~((eol_flaw & caught) | (~eol_flaw & (u[4] < 0.002)))
+        eol_score = np.where(eol_flaw & caught, 0.6 + 0.4 * u[5], 0.3 * u[5])
+        present = int(seam_flaw.sum() + paint_flaw.sum() + eol_flaw.sum())
+        escaped = int((seam_flaw & seam_pass).sum() + (paint_flaw & paint_pass).sum()
+                      + (eol_flaw & eol_pass).sum())
+        seam_k = [s.station_id for s in STATIONS].index("BW-040")
+        paint_k = [s.station_id for s in STATIONS].index("PT-030")
+        eol_k = [s.station_id for s in STATIONS].index("EOL-010")
+        eol_defect = np.array(EOL_CLASSES, dtype=object)[eol_class]
+        eol_defect = np.where(eol_flaw & caught, eol_defect, "electrical")
+        table = arrow_table("inspection_results", {
+            "vin": np.concatenate([vins] * 3),
+            "station_id": np.repeat(np.array(["BW-040", "PT-030", "EOL-010"], dtype=object), n),
+            "inspection": np.repeat(np.array(["weld_seam", "paint_thickness", "eol_function"],
+                                             dtype=object), n),
+            "passed": np.concatenate([seam_pass, paint_pass, eol_pass]),
+            "defect": np.concatenate([
+                _unless(seam_pass, np.full(n, "weld_seam_flaw", dtype=object)),
+                _unless(paint_pass, np.where(gauge < low, "thin_film", "thick_film")),
+                _unless(eol_pass, eol_defect)]),
+            "score": np.concatenate([seam_score, gauge, eol_score]),
+            "image_uri": [None] * (3 * n),
+            "event_time": self.clock.to_utc(np.concatenate(
+                [times[:, seam_k], times[:, paint_k], times[:, eol_k]])),
+        })
+        return table, present, escaped
+
+    def _stations(self, vins: np.ndarray, serials: np.ndarray, times: np.ndarray,
+                  shifts: np.ndarray) -> pa.Table:
+        n = len(vins)
+        machines = [np.array(st.machine_ids, dtype=object)[serials % len(st.machine_ids)]
+                    for st in STATIONS]
+        return arrow_table("vehicle_stations", {
+            "vin": np.tile(vins, len(STATIONS)),
+            "station_id": np.repeat(np.array([s.station_id for s in STATIONS], dtype=object), n),
+            "machine_id": np.concatenate(machines),
+            "shift": shifts.T.reshape(-1),
+            "event_time": self.clock.to_utc(times.T.reshape(-1)),
+        })
+
+
+
+def _unless(passed: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Defect labels where the inspection failed, ``None`` where it passed."""
+    out = np.asarray(labels, dtype=object).copy()
+    out[passed] = None
+    return out

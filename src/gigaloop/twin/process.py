@@ -1,0 +1,114 @@
+"""Process parameters on each machine: setpoints, slow natural drift, injected drift faults.
+
+The value a machine delivers is ``setpoint + slow offset + fault drift + process noise``;
+the value recorded is that plus gauge noise. Quality depends on the delivered value's
+distance from the engineering nominal (not the setpoint), so a setpoint change can
+compensate a drift, or cause defects of its own.
+
+>>> from gigaloop.twin.layout import station
+>>> model = ProcessModel()
+>>> model.add_drift("F2", "BW-030-R2", start_s=0.0, stop_s=86400.0, size=-1.0, ramp_s=43200.0)
+>>> weld = station("BW-030")
+>>> times = np.array([43200.0, 43200.0])
+>>> true, measured, setpoint, drifting = model.values(
+...     weld, weld.parameters[0], np.array([0, 1]), times, np.random.default_rng(0))
+>>> np.round(true - setpoint, 0).tolist(), drifting.tolist()
+([0.0, -1.0], [False, True])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from gigaloop.twin.layout import STATIONS, Parameter, Station
+
+#: Day-to-day persistence of a machine's natural offset, and its step size in process sigmas.
+OFFSET_PERSISTENCE = 0.98
+OFFSET_STEP = 0.05
+
+
+@dataclass
+class Drift:
+    fault_id: str
+    machine_id: str
+    start_s: float
+    stop_s: float
+    size: float
+    ramp_s: float
+
+    def at(self, t: np.ndarray) -> np.ndarray:
+        active = (t >= self.start_s) & (t < self.stop_s)
+        return np.where(active, self.size * np.clip((t - self.start_s) / self.ramp_s, 0, 1), 0.0)
+
+
+class ProcessModel:
+    """Setpoint history, natural offsets and drift faults of every (machine, parameter)."""
+
+    def __init__(self) -> None:
+        self.setpoints: dict[tuple[str, str], list[tuple[float, float]]] = {}
+        self.offsets: dict[tuple[str, str], float] = {}
+        for st in STATIONS:
+            for machine in st.machine_ids:
+                for parameter in st.parameters:
+                    self.setpoints[machine, parameter.name] = [(-np.inf, parameter.nominal)]
+                    self.offsets[machine, parameter.name] = 0.0
+        self.drifts: list[Drift] = []
+
+    def add_drift(self, fault_id: str, machine_id: str, *, start_s: float, stop_s: float,
+                  size: float, ramp_s: float) -> None:
+        self.drifts.append(Drift(fault_id, machine_id, start_s, stop_s, size, ramp_s))
+
+    def new_day(self, rng: np.random.Generator) -> None:
+        """Natural offsets take one AR(1) step (mild, mostly in control)."""
+        keys = list(self.offsets)
+        steps = rng.standard_normal(len(keys))
+        sigma = {p.name: p.sigma for st in STATIONS for p in st.parameters}
+        for key, step in zip(keys, steps, strict=True):
+            self.offsets[key] = (OFFSET_PERSISTENCE * self.offsets[key]
+                                 + OFFSET_STEP * sigma[key[1]] * step)
+
+    def set_point(self, machine_id: str, parameter: str, value: float, from_s: float) -> None:
+        self.setpoints[machine_id, parameter].append((from_s, value))
+
+    def recalibrate(self, machine_id: str, from_s: float) -> list[str]:
+        """End drifts of the machine from ``from_s``; natural offsets cleared. Fault ids hit."""
+        for key in self.offsets:
+            if key[0] == machine_id:
+                self.offsets[key] = 0.0
+        hit = []
+        for drift in self.drifts:
+            if drift.machine_id == machine_id and drift.stop_s > from_s:
+                drift.stop_s = max(from_s, drift.start_s)
+                hit.append(drift.fault_id)
+        return hit
+
+    def setpoint_at(self, machine_id: str, parameter: str, t: np.ndarray) -> np.ndarray:
+        history = self.setpoints[machine_id, parameter]
+        starts = np.array([h[0] for h in history])
+        values = np.array([h[1] for h in history])
+        return values[np.searchsorted(starts, t, side="right") - 1]
+
+    def values(self, st: Station, parameter: Parameter, machine_index: np.ndarray,
+               t: np.ndarray, rng: np.random.Generator
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Delivered and measured values, setpoint in force, and whether a drift fault acted."""
+        n = len(t)
+        setpoint = np.empty(n)
+        shift = np.zeros(n)
+        drifting = np.zeros(n, dtype=bool)
+        for k, machine in enumerate(st.machine_ids):
+            on = machine_index == k
+            if not on.any():
+                continue
+            setpoint[on] = self.setpoint_at(machine, parameter.name, t[on])
+            shift[on] = self.offsets[machine, parameter.name]
+            for drift in self.drifts:
+                if drift.machine_id == machine and parameter.name == "weld_current":
+                    delta = drift.at(t[on])
+                    shift[on] += delta
+                    drifting[np.flatnonzero(on)[delta != 0]] = True
+        noise = rng.standard_normal((2, n))
+        true = setpoint + shift + parameter.sigma * noise[0]
+        return true, true + parameter.gauge_sigma * noise[1], setpoint, drifting

@@ -1,0 +1,263 @@
+"""Scenario files: the site, its supply chain, and the faults injected (with what finds them).
+
+A scenario is TOML (format in ``docs/scenarios.md``), validated with pydantic; any problem
+raises :class:`~gigaloop.errors.ScenarioError` naming the field and what to fix.
+
+>>> scenario = load_scenario()
+>>> scenario.scenario.name, [f.kind for f in scenario.faults][:2]
+('default', ['weak_cell_lot', 'weld_current_drift'])
+>>> load_scenario_text('[scenario]\\nname = "x"')
+Traceback (most recent call last):
+...
+gigaloop.errors.ScenarioError: scenario.start_date: Field required; suppliers: Field required...
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from datetime import date
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from gigaloop.errors import ScenarioError
+from gigaloop.schema.plant import SHIFTS
+from gigaloop.twin.layout import MACHINE_IDS, STATIONS, station
+
+FailureMode = Literal["body_seam", "battery_pack", "battery_fade", "disengagement_rain",
+                      "machine_breakdown"]
+FaultKind = Literal["weak_cell_lot", "weld_current_drift", "bearing_wear", "camera_rain",
+                    "shift_climate_mix"]
+
+#: For each fault kind: the ``where`` keys it needs, and its required / optional effect sizes.
+KIND_RULES: dict[str, tuple[set[str], set[str], set[str]]] = {
+    "weak_cell_lot": ({"lot"}, {"fade_multiplier", "pack_hazard_multiplier"},
+                      {"resistance_shift"}),
+    "weld_current_drift": ({"station", "machine"}, {"drift_ka", "ramp_days"}, set()),
+    "bearing_wear": ({"machine"}, {"pf_interval_days", "repair_hours"}, set()),
+    "camera_rain": ({"hardware_revision"}, {"rain_multiplier"}, set()),
+    "shift_climate_mix": ({"shift"}, {"hot_probability"}, set()),
+}
+NAME_KEYS = {"lot", "station", "machine", "window", "hardware_revision", "supplier", "shift",
+             "part"}
+_LOT_ID = re.compile(r"^(?P<prefix>[A-Z0-9]+)-(?P<supplier>[A-Z0-9]+)-(?P<index>\d{4})$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Header(_Strict):
+    name: str = Field(min_length=1)
+    description: str = ""
+    start_date: date
+
+
+class Site(_Strict):
+    """The plant: ids, climate (°C) and grid (price, carbon); defaults are a Texas plant."""
+
+    site_id: str = "TX1"
+    name: str = "Gigaloop Texas"
+    region: str = "ERCOT"
+    timezone: str = "America/Chicago"
+    line_id: str = "TX1-L1"
+    annual_mean_c: float = 20.8
+    seasonal_amplitude_c: float = Field(default=9.5, ge=0)
+    daily_amplitude_c: float = Field(default=5.5, ge=0)
+    weather_sigma_c: float = Field(default=2.5, ge=0)
+    carbon_mean_g_per_kwh: float = Field(default=336.0, gt=0)
+    carbon_marginal_g_per_kwh: float = Field(default=574.0, gt=0)
+    tariff_offpeak_usd_per_kwh: float = Field(default=0.07, ge=0)
+    tariff_peak_usd_per_kwh: float = Field(default=0.16, ge=0)
+    peak_hours: tuple[int, int] = (16, 21)
+    maintenance_weekday: int = Field(default=6, ge=0, le=6)
+    maintenance_start_hour: int = Field(default=2, ge=0, le=23)
+    maintenance_hours: float = Field(default=4.0, gt=0, le=12)
+
+    @model_validator(mode="after")
+    def _known_timezone(self) -> Site:
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"timezone {self.timezone!r} is not an IANA time zone") from exc
+        if not 0 <= self.peak_hours[0] < self.peak_hours[1] <= 24:
+            raise ValueError("peak_hours must be [start, end) with 0 <= start < end <= 24")
+        return self
+
+
+class Supplier(_Strict):
+    supplier_id: str = Field(pattern=r"^[A-Z0-9]+$")
+    name: str
+    country: str
+
+
+class Part(_Strict):
+    """A part: lots of ``lot_size_days`` of production, from suppliers in ``shares``."""
+
+    part_number: str
+    name: str
+    category: str
+    lot_prefix: str = Field(pattern=r"^[A-Z0-9]+$")
+    lot_size_days: float = Field(gt=0, le=60)
+    shares: dict[str, float] = Field(min_length=1)
+    revisions: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _shares_positive(self) -> Part:
+        if any(share <= 0 for share in self.shares.values()):
+            raise ValueError("every supplier share must be > 0")
+        unknown = set(self.revisions) - set(self.shares)
+        if unknown:
+            raise ValueError(f"revisions name suppliers not in shares: {sorted(unknown)}")
+        return self
+
+
+class Finding(_Strict):
+    """What a correct finding names; for a red herring, what must NOT be flagged."""
+
+    failure_mode: FailureMode
+    related_modes: list[FailureMode] = Field(default_factory=list)
+    names: dict[str, str | list[int]] = Field(min_length=1)
+    red_herring: bool = False
+
+    @model_validator(mode="after")
+    def _known_names(self) -> Finding:
+        unknown = set(self.names) - NAME_KEYS
+        if unknown:
+            raise ValueError(f"names has unknown keys {sorted(unknown)}; use {sorted(NAME_KEYS)}")
+        return self
+
+
+class Fault(_Strict):
+    id: str = Field(min_length=1)
+    kind: FaultKind
+    where: dict[str, str]
+    starts: int = Field(ge=0)
+    stops: int | None = None
+    effect: dict[str, float]
+    finding: Finding
+
+    @model_validator(mode="after")
+    def _fits_kind(self) -> Fault:
+        where_keys, required, optional = KIND_RULES[self.kind]
+        if set(self.where) != where_keys:
+            raise ValueError(f"{self.kind} needs where keys {sorted(where_keys)}, "
+                             f"got {sorted(self.where)}")
+        missing = required - set(self.effect)
+        extra = set(self.effect) - required - optional
+        if missing or extra:
+            raise ValueError(f"{self.kind} effect needs {sorted(required)} (optional "
+                             f"{sorted(optional)}); missing {sorted(missing)}, "
+                             f"unknown {sorted(extra)}")
+        if any(value < 0 for value in self.effect.values() if self.kind != "weld_current_drift"):
+            raise ValueError("effect sizes must be >= 0")
+        if self.stops is not None and self.stops <= self.starts:
+            raise ValueError(f"stops ({self.stops}) must be after starts ({self.starts})")
+        return self
+
+
+class Scenario(_Strict):
+    """A validated scenario file."""
+
+    scenario: Header
+    site: Site = Field(default_factory=Site)
+    suppliers: list[Supplier] = Field(min_length=1)
+    parts: list[Part] = Field(min_length=1)
+    faults: list[Fault] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Scenario:
+        supplier_ids = {s.supplier_id for s in self.suppliers}
+        prefixes = [p.lot_prefix for p in self.parts]
+        if len(set(prefixes)) != len(prefixes):
+            raise ValueError("parts: lot_prefix values must be unique")
+        for part in self.parts:
+            unknown = set(part.shares) - supplier_ids
+            if unknown:
+                raise ValueError(f"parts {part.part_number}: unknown suppliers {sorted(unknown)}")
+        if len([p for p in self.parts if p.revisions]) > 1:
+            raise ValueError("parts: at most one part may carry hardware revisions")
+        ids = [f.id for f in self.faults]
+        if len(set(ids)) != len(ids):
+            raise ValueError("faults: ids must be unique")
+        for fault in self.faults:
+            problem = self._where_problem(fault)
+            if problem:
+                raise ValueError(f"fault {fault.id}: {problem}")
+        return self
+
+    def part_for_lot(self, lot_id: str) -> Part | None:
+        """The part whose lots are named like ``lot_id`` (``None`` if it names no part)."""
+        match = _LOT_ID.match(lot_id)
+        if match is None:
+            return None
+        for part in self.parts:
+            if part.lot_prefix == match["prefix"] and match["supplier"] in part.shares:
+                return part
+        return None
+
+    @property
+    def hardware_revisions(self) -> set[str]:
+        return {rev for p in self.parts for rev in p.revisions.values()}
+
+    def _where_problem(self, fault: Fault) -> str | None:
+        where = fault.where
+        if fault.kind == "weak_cell_lot":
+            part = self.part_for_lot(where["lot"])
+            if part is None or part.name != "battery_cell":
+                return (f"where.lot {where['lot']!r} must look like PREFIX-SUPPLIER-0001 for "
+                        "a battery_cell part and one of its suppliers")
+        if fault.kind == "weld_current_drift":
+            if where["station"] not in {s.station_id for s in STATIONS}:
+                return f"where.station {where['station']!r} is not a station"
+            target = station(where["station"])
+            if where["machine"] not in target.machine_ids:
+                return f"where.machine must be one of {list(target.machine_ids)}"
+            if "weld_current" not in [p.name for p in target.parameters]:
+                return f"station {target.station_id} does not weld"
+        if fault.kind == "bearing_wear" and where["machine"] not in MACHINE_IDS:
+            return f"where.machine {where['machine']!r} is not a machine; use one of {MACHINE_IDS}"
+        revisions = self.hardware_revisions
+        if fault.kind == "camera_rain" and where["hardware_revision"] not in revisions:
+            return f"where.hardware_revision must be one of {sorted(revisions)}"
+        if fault.kind == "shift_climate_mix" and where["shift"] not in SHIFTS:
+            return f"where.shift must be one of {list(SHIFTS)}"
+        return None
+
+
+def load_scenario(source: Path | str | None = None) -> Scenario:
+    """Read and validate a scenario: ``None`` = packaged default, a packaged name, or a path."""
+    if source is None:
+        source = "default"
+    if isinstance(source, str) and re.fullmatch(r"[A-Za-z0-9_]+", source):
+        packaged = resources.files("gigaloop.twin") / "scenarios" / f"{source}.toml"
+        if packaged.is_file():
+            return load_scenario_text(packaged.read_text(encoding="utf-8"), origin=source)
+    path = Path(source)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError(f"cannot read scenario {path}: {exc.strerror}", path=str(path)) from exc
+    return load_scenario_text(text, origin=str(path))
+
+
+def load_scenario_text(text: str, *, origin: str = "<text>") -> Scenario:
+    """Validate scenario TOML given as text."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{origin}: not valid TOML: {exc}", path=origin) from exc
+    try:
+        return Scenario.model_validate(raw)
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(part) for part in err['loc']) or '(file)'}: {err['msg']}"
+            for err in exc.errors()
+        ]
+        first = exc.errors()[0]["loc"]
+        raise ScenarioError("; ".join(problems) + f" (in {origin})", path=origin,
+                            field=".".join(str(p) for p in first)) from exc

@@ -1,0 +1,89 @@
+"""The scenario's hidden truth: the faults injected and what actually happened.
+
+Only the twin writes it and only ``gigaloop.loop.score`` reads it; it never enters the
+store. Everything in it is JSON-able.
+
+>>> from gigaloop.twin.history import History
+>>> from gigaloop.twin.scenario import load_scenario
+>>> truth = assemble_truth(load_scenario(), History(), [], days=0, seed=0, scale="small")
+>>> [f["id"] for f in truth["faults"]][:2], truth["faults"][0]["happened"]["affected_vins"]
+(['F1-weak-cell-lot', 'F2-weld-drift'], 0)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from gigaloop.errors import GigaloopError
+from gigaloop.twin.history import History
+from gigaloop.twin.scenario import Fault, Scenario
+
+
+def assemble_truth(scenario: Scenario, history: History, fleet_events: list[dict[str, Any]],
+                   *, days: int, seed: int, scale: str) -> dict[str, Any]:
+    """The truth dict: scenario, faults with what happened to each, and world events."""
+    return {
+        "scenario": {
+            "name": scenario.scenario.name,
+            "description": scenario.scenario.description,
+            "start_date": scenario.scenario.start_date.isoformat(),
+        },
+        "seed": seed,
+        "scale": scale,
+        "days_simulated": days,
+        "faults": [_fault(fault, history, fleet_events, days) for fault in scenario.faults],
+        "breakdowns": list(history.breakdowns),
+        "maintenance_resets": list(history.maintenance_resets),
+        "actions": list(history.actions),
+        "fleet_events": fleet_events,
+        "world_kpis": {"units_built": history.units_built,
+                       "defects_present": history.defects_present,
+                       "defects_escaped": history.defects_escaped},
+    }
+
+
+def _fault(fault: Fault, history: History, fleet_events: list[dict[str, Any]],
+           days: int) -> dict[str, Any]:
+    fleet_first: dict[str, int] = {}
+    for event in fleet_events:
+        if event.get("fault_id") == fault.id:
+            kind = str(event.get("kind"))
+            fleet_first[kind] = min(int(event["day"]), fleet_first.get(kind, int(event["day"])))
+    breakdowns = [b["day"] for b in history.breakdowns if b["fault_id"] == fault.id]
+    onset = history.onset_day.get(fault.id)
+    if fault.kind == "bearing_wear" and fault.starts < days:
+        onset = fault.starts
+    ended = history.ended_day.get(fault.id)
+    if fault.stops is not None and fault.stops < days:
+        ended = min(ended, fault.stops) if ended is not None else fault.stops
+    return {
+        "id": fault.id,
+        "kind": fault.kind,
+        "where": dict(fault.where),
+        "starts": fault.starts,
+        "stops": fault.stops,
+        "effect": dict(fault.effect),
+        "finding": fault.finding.model_dump(),
+        "happened": {
+            "affected_vins": int(history.affected_vins.get(fault.id, 0)),
+            "onset_day": onset,
+            "last_built_day": history.last_built_day.get(fault.id),
+            "ended_day": ended,
+            "first_field_failure_day": fleet_first.get("first_field_failure"),
+            "fleet_first": fleet_first,
+            "breakdown_days": breakdowns,
+        },
+    }
+
+
+def write_truth(path: Path | str, truth: dict[str, Any]) -> None:
+    """Write ``truth`` as JSON at ``path`` (folders created)."""
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(truth, indent=2, sort_keys=False), encoding="utf-8")
+    except OSError as exc:
+        raise GigaloopError(f"cannot write the truth to {target}: {exc.strerror}",
+                            path=str(target)) from exc

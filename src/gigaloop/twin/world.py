@@ -1,0 +1,128 @@
+"""The twin: plant and fleet in one world, stepped a day at a time, taking the loop's actions.
+
+Plant and fleet draw from independent child streams of one seed, so the plant is the
+same whatever happens in the fleet. Plant actions (maintenance orders, setpoint and
+engineering changes) are checked when given and take effect from their day; service
+campaigns and software rollouts go to the fleet.
+
+>>> twin = Twin.from_scenario(seed=1)
+>>> twin.start_date, twin.day_end(0)
+(datetime.date(2025, 1, 6), datetime.datetime(2025, 1, 7, 6, 0))
+>>> twin.apply(MaintenanceOrder(day=3, machine_id="NO-SUCH-M1")).accepted
+False
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from gigaloop.actuate import (
+    Action,
+    EngineeringChange,
+    MaintenanceOrder,
+    Receipt,
+    ServiceCampaign,
+    SetpointChange,
+    SoftwareRollout,
+)
+from gigaloop.errors import ActuationError, ConfigError, GigaloopError
+from gigaloop.twin.fleet import Fleet
+from gigaloop.twin.plant import Plant
+from gigaloop.twin.scenario import Scenario, load_scenario
+from gigaloop.twin.tables import concat
+from gigaloop.twin.truth import assemble_truth, write_truth
+from gigaloop.twin.units import SCALES
+
+
+class Twin:
+    """The digital twin; implements :class:`gigaloop.actuate.Actuator`."""
+
+    def __init__(self, scenario: Scenario, *, scale: str = "small", seed: int = 0) -> None:
+        if scale not in SCALES:
+            raise ConfigError(f"unknown scale {scale!r}; use one of {sorted(SCALES)}",
+                              scale=scale)
+        self.scenario = scenario
+        self.scale = scale
+        self.seed = seed
+        self.units_per_day = SCALES[scale]
+        plant_seq, fleet_seq = np.random.SeedSequence(seed).spawn(2)
+        self.plant = Plant(scenario, units_per_day=self.units_per_day, seed_seq=plant_seq)
+        self.fleet = Fleet(start_date=self.start_date, rng=np.random.default_rng(fleet_seq),
+                           units_per_day=self.units_per_day)
+        self._next_day = 0
+
+    @classmethod
+    def from_scenario(cls, scenario: Path | str | None = None, *, scale: str = "small",
+                      seed: int = 0) -> Twin:
+        """A twin of ``scenario``: ``None`` = packaged default, a packaged name, or a path."""
+        return cls(load_scenario(scenario), scale=scale, seed=seed)
+
+    @property
+    def start_date(self) -> date:
+        return self.scenario.scenario.start_date
+
+    @property
+    def days_simulated(self) -> int:
+        return self._next_day
+
+    def day_end(self, day: int) -> datetime:
+        """Naive UTC at which the rows of ``day`` are ingested (the plant's local midnight)."""
+        return self.plant.clock.day_end(day)
+
+    def step(self, day: int) -> dict[str, pa.Table]:
+        """Every store row produced on ``day``; days run in order from 0.
+
+        Day 0 also carries the static tables (sites, lines, stations, machines, suppliers,
+        parts). A table appears only when it has rows that day.
+        """
+        if day != self._next_day:
+            raise GigaloopError(f"the twin steps days in order: expected day {self._next_day}, "
+                                f"got {day}", day=day)
+        tables, built = self.plant.step(day)
+        self.fleet.add_built(built)
+        for name, table in self.fleet.step(day).items():
+            if table.num_rows:
+                tables[name] = concat([tables[name], table]) if name in tables else table
+        self._next_day = day + 1
+        return tables
+
+    def apply(self, action: Action) -> Receipt:
+        """Queue ``action``; it takes effect from ``action.day`` (or the next day simulated).
+
+        Unknown targets are refused with ``Receipt(False, reason)``; an action kind the
+        twin cannot carry raises :class:`~gigaloop.errors.ActuationError`.
+        """
+        if isinstance(action, ServiceCampaign | SoftwareRollout):
+            return self.fleet.apply(action)
+        if not isinstance(action, MaintenanceOrder | SetpointChange | EngineeringChange):
+            raise ActuationError(f"the twin cannot apply {type(action).__name__}",
+                                 kind=action.kind)
+        problem = self.plant.actions.check(action)
+        if problem:
+            return Receipt(False, problem)
+        effective = max(action.day, self._next_day)
+        if effective != action.day:
+            action = replace(action, day=effective)
+        self.plant.actions.queue(action)
+        return Receipt(True, f"{action.kind} queued; effective day {effective}")
+
+    def truth(self) -> dict[str, Any]:
+        """The hidden truth (JSON-able): faults, what happened, breakdowns, actions enacted."""
+        return assemble_truth(self.scenario, self.plant.history, self.fleet.truth_events(),
+                              days=self._next_day, seed=self.seed, scale=self.scale)
+
+    def write_truth(self, path: Path | str) -> None:
+        """Write :meth:`truth` as JSON at ``path`` — keep it outside the store."""
+        write_truth(path, self.truth())
+
+    def world_kpis(self) -> dict[str, int]:
+        """What only the world knows: defects that escaped inspection (and those present)."""
+        history = self.plant.history
+        return {"defects_escaped": history.defects_escaped,
+                "defects_present": history.defects_present}
