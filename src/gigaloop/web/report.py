@@ -156,6 +156,8 @@ def write_report(store: Tables, summary: dict[str, Any], path: Path) -> Path:
         for k, v in summary["kpis"].items())
     run = summary["run"]
     quarantine = quarantine_table(store)
+    rejected = (quarantine.to_html(index=False) if len(quarantine)
+                else "<p>No row was rejected.</p>")
     page = f"""<!doctype html><html><head><meta charset="utf-8">
 <title>gigaloop run — {html.escape(str(run['scenario']))}, seed {run['seed']}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:auto;padding:1em}}
@@ -167,8 +169,7 @@ seed {run['seed']}, loop <b>{'on' if run['loop'] else 'off'}</b>, gigaloop {run[
 Generated {datetime.now():%Y-%m-%d %H:%M}.</p>
 <h2>KPIs</h2><table>{kpis}</table>
 <div class="grid">{''.join(parts)}</div>
-<h2>Quarantine</h2>{quarantine.to_html(index=False) if len(quarantine) else '<p>No row was
-rejected.</p>'}
+<h2>Quarantine</h2>{rejected}
 </body></html>"""
     path.write_text(page, encoding="utf-8")
     return path
