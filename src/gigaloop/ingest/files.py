@@ -1,0 +1,87 @@
+"""A source reading CSV and Parquet files named after their tables.
+
+``vehicles.csv``, ``telemetry_daily_2024-03-01.parquet``: a file belongs to the longest
+table name its name starts with. Files are read in write order (referenced tables
+first). CSV values are read as text, so that a bad value is quarantined by the store
+with a reason naming its column, instead of failing the whole file.
+
+>>> import pathlib, tempfile
+>>> folder = pathlib.Path(tempfile.mkdtemp())
+>>> _ = (folder / "vehicles_day1.csv").write_text("vin,build_date\\nV1,2024-01-02\\n")
+>>> _ = (folder / "sites.csv").write_text("site_id,name\\nS1,Fremont\\n")
+>>> for name, rows in FileSource(folder).batches():
+...     print(name, rows.to_pylist())
+sites [{'site_id': 'S1', 'name': 'Fremont'}]
+vehicles [{'vin': 'V1', 'build_date': '2024-01-02'}]
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from gigaloop.errors import IngestError
+from gigaloop.schema import TABLES, write_order
+
+SUFFIXES = (".csv", ".parquet")
+
+
+class FileSource:
+    """Every ``<table>*.csv`` and ``<table>*.parquet`` file directly in ``folder``."""
+
+    def __init__(self, folder: Path | str) -> None:
+        self.folder = Path(folder)
+
+    def files(self) -> list[tuple[str, Path]]:
+        """``(table, path)`` pairs in write order, then by file name."""
+        if not self.folder.is_dir():
+            raise IngestError(f"no such folder: {self.folder}", path=str(self.folder))
+        found = [
+            (_table_of(p), p)
+            for p in sorted(self.folder.iterdir())
+            if p.is_file() and p.suffix in SUFFIXES
+        ]
+        order = {name: i for i, name in enumerate(write_order({t for t, _ in found}))}
+        return sorted(found, key=lambda pair: (order[pair[0]], pair[1].name))
+
+    def batches(self) -> Iterator[tuple[str, pa.Table]]:
+        for table, path in self.files():
+            yield table, _read(path)
+
+    def __repr__(self) -> str:
+        return f"FileSource({str(self.folder)!r})"
+
+
+def _table_of(path: Path) -> str:
+    matches = [name for name in TABLES if path.stem.startswith(name)]
+    if not matches:
+        raise IngestError(
+            f"{path.name} does not start with a table name; rename it <table>….csv|parquet "
+            f"with a table of: {', '.join(sorted(TABLES))}",
+            path=str(path),
+        )
+    return max(matches, key=len)
+
+
+def _read(path: Path) -> pa.Table:
+    try:
+        if path.suffix == ".parquet":
+            return pq.read_table(path)
+        with path.open(newline="", encoding="utf-8") as handle:
+            header = next(csv.reader(handle), None)
+        if not header:
+            raise IngestError(f"{path.name} has no header row", path=str(path))
+        return pacsv.read_csv(
+            path,
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in header},
+                strings_can_be_null=True,
+            ),
+        )
+    except (OSError, UnicodeDecodeError, pa.ArrowException) as exc:
+        raise IngestError(f"cannot read {path.name}: {exc}", path=str(path)) from exc

@@ -1,0 +1,208 @@
+"""Where a table's Parquet files live, and how they are written and merged without tearing.
+
+``root/<table>/<partition>/part-<uuid>.parquet``, the partition being the month
+(``YYYY-MM``) of the table's ``partition_by`` column, or ``all``. Partition folders are
+plain names, not hive ``key=value`` columns, so DuckDB and Spark type every column from
+the file alone.
+
+Every file is written under a hidden temporary name in its final folder and moved into
+place with :func:`os.replace`, so a reader sees a whole file or none. Compaction records
+what it replaces in a small manifest before swapping, so a crash half-way is finished
+(or undone) by :meth:`Layout.recover` when the store is next opened.
+
+>>> import datetime as dt, tempfile
+>>> from gigaloop.schema import get_table
+>>> layout = Layout(tempfile.mkdtemp())
+>>> sites = get_table("sites")
+>>> rows = pa.table({"site_id": ["S1"], "name": ["Fremont"], "region": ["CAISO"],
+...                  "timezone": ["America/Los_Angeles"]}, schema=sites.arrow_schema())
+>>> [p.parent.name for p in layout.write(sites, rows)]
+['all']
+>>> month_of(dt.date(2024, 3, 9))
+'2024-03'
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from gigaloop.errors import StoreError
+from gigaloop.schema import Table
+
+PART_GLOB = "part-*.parquet"
+UNPARTITIONED = "all"
+MANIFEST = "_compaction.json"
+
+
+def month_of(value: date) -> str:
+    """The partition name of a date or datetime."""
+    return f"{value.year:04d}-{value.month:02d}"
+
+
+def months_of(column: pa.ChunkedArray) -> np.ndarray:
+    """The month of every value as ``yyyymm`` integers (dates or timestamps)."""
+    return pc.add(pc.multiply(pc.year(column), 100), pc.month(column)).to_numpy()
+
+
+def month_name(yyyymm: int) -> str:
+    return f"{yyyymm // 100:04d}-{yyyymm % 100:02d}"
+
+
+def partitions_of(column: pa.ChunkedArray) -> list[str]:
+    """Partition names a non-empty date or timestamp column touches."""
+    bounds = pc.min_max(column).as_py()
+    first, last = month_of(bounds["min"]), month_of(bounds["max"])
+    if first == last:
+        return [first]
+    return [month_name(m) for m in np.unique(months_of(column))]
+
+
+class Layout:
+    """The Parquet files of every table under one root folder."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+
+    def table_dir(self, name: str) -> Path:
+        return self.root / name
+
+    def glob(self, name: str) -> str:
+        """A glob matching every live file of the table (what DuckDB views read)."""
+        return str(self.table_dir(name) / "*" / PART_GLOB)
+
+    def partitions(self, name: str) -> list[str]:
+        folder = self.table_dir(name)
+        if not folder.is_dir():
+            return []
+        return sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name[0] not in "._")
+
+    def files(self, name: str, partitions: Iterable[str] | None = None) -> list[Path]:
+        """Live data files of the table, optionally only those of some partitions."""
+        chosen = self.partitions(name) if partitions is None else sorted(set(partitions))
+        found: list[Path] = []
+        for partition in chosen:
+            found.extend(_live_files(self.table_dir(name) / partition))
+        return found
+
+    def has_files(self, name: str) -> bool:
+        return any(self.table_dir(name).glob(f"*/{PART_GLOB}"))
+
+    def split(self, table: Table, rows: pa.Table) -> dict[str, pa.Table]:
+        """Rows grouped by partition name (one pass when a batch sits in one month)."""
+        if table.partition_by is None:
+            return {UNPARTITIONED: rows}
+        column = rows[table.partition_by]
+        names = partitions_of(column)
+        if len(names) == 1:
+            return {names[0]: rows}
+        months = months_of(column)
+        return {month_name(m): rows.filter(pa.array(months == m)) for m in np.unique(months)}
+
+    def write(self, table: Table, rows: pa.Table) -> list[Path]:
+        """Write rows (already validated, in the table's schema) as one file per partition."""
+        if rows.num_rows == 0:
+            return []
+        return [
+            self._write_file(self.table_dir(table.name) / partition, part)
+            for partition, part in self.split(table, rows).items()
+        ]
+
+    def compact(self, table: Table, partitions: Iterable[str] | None = None) -> None:
+        """Merge the files of each partition (or of ``partitions``) into one, atomically."""
+        for partition in self.partitions(table.name) if partitions is None else partitions:
+            folder = self.table_dir(table.name) / partition
+            try:
+                _compact_folder(folder, table.arrow_schema())
+            except (OSError, pa.ArrowException) as exc:
+                message = f"could not compact {table.name}/{partition}: {exc}"
+                raise StoreError(message, table=table.name, partition=partition) from exc
+
+    def recover(self) -> None:
+        """Finish interrupted compactions and drop temporary files left by a crash."""
+        if not self.root.is_dir():
+            return
+        for table_dir in self.root.iterdir():
+            if not table_dir.is_dir():
+                continue
+            for folder in table_dir.iterdir():
+                if not folder.is_dir():
+                    continue
+                if (folder / MANIFEST).exists():
+                    _finish_compaction(folder)
+                for temp in folder.glob(".*.tmp"):
+                    temp.unlink()
+
+    def _write_file(self, folder: Path, rows: pa.Table) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        final = folder / f"part-{uuid.uuid4().hex}.parquet"
+        temp = _temp_path(final)
+        try:
+            pq.write_table(rows, temp, compression="snappy")
+            os.replace(temp, final)
+        except OSError as exc:
+            raise StoreError(f"could not write {final}: {exc}", path=str(final)) from exc
+        return final
+
+
+def _compact_folder(folder: Path, schema: pa.Schema) -> None:
+    old = _live_files(folder)
+    if len(old) < 2:
+        return
+    merged = pq.read_table(old, schema=schema)
+    final = folder / f"part-{uuid.uuid4().hex}.parquet"
+    temp = _temp_path(final)
+    pq.write_table(merged, temp)
+    manifest = {"into": final.name, "replaces": [p.name for p in old]}
+    _write_atomic_text(folder / MANIFEST, json.dumps(manifest))
+    os.replace(temp, final)
+    _finish_compaction(folder)
+
+
+def _temp_path(final: Path) -> Path:
+    return final.with_name(f".{final.name}.tmp")
+
+
+def _write_atomic_text(path: Path, text: str) -> None:
+    temp = _temp_path(path)
+    temp.write_text(text)
+    os.replace(temp, path)
+
+
+def _manifest(folder: Path) -> dict[str, Any] | None:
+    try:
+        manifest: dict[str, Any] = json.loads((folder / MANIFEST).read_text())
+        return manifest
+    except FileNotFoundError:
+        return None
+
+
+def _live_files(folder: Path) -> list[Path]:
+    """Data files of a partition; files a finished compaction replaced are left out."""
+    files = sorted(folder.glob(PART_GLOB))
+    manifest = _manifest(folder)
+    if manifest is None or not (folder / str(manifest["into"])).exists():
+        return files
+    replaced = set(manifest["replaces"])
+    return [f for f in files if f.name not in replaced]
+
+
+def _finish_compaction(folder: Path) -> None:
+    """Delete what a compaction replaced once its merged file is in place, then the manifest."""
+    manifest = _manifest(folder)
+    if manifest is None:
+        return
+    if (folder / str(manifest["into"])).exists():
+        for name in manifest["replaces"]:
+            (folder / name).unlink(missing_ok=True)
+    (folder / MANIFEST).unlink()

@@ -1,0 +1,320 @@
+"""The store: validated, idempotent writes of Parquet files; reads as Ibis tables.
+
+>>> import datetime as dt, tempfile
+>>> store = Store(tempfile.mkdtemp())
+>>> day = dt.datetime(2024, 1, 2)
+>>> store.write("sites", [{"site_id": "S1", "name": "Fremont", "region": "CAISO",
+...                        "timezone": "America/Los_Angeles"}], ingested_at=day)
+WriteResult(table='sites', received=1, written=1, unchanged=0, quarantined=0, reasons={})
+>>> store.write("lines", [{"line_id": "L1", "site_id": "S1", "name": "GA1"},
+...                       {"line_id": "L2", "site_id": "S9", "name": "GA2"}], ingested_at=day)
+WriteResult(table='lines', received=2, written=1, unchanged=0, quarantined=1,
+            reasons={'site_id: unknown sites.site_id': 1})
+>>> store.count("lines"), store.execute(store.quarantine().reason)[0]
+(1, 'site_id: unknown sites.site_id')
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import ibis.expr.types as ir
+import numpy as np
+import pyarrow as pa
+
+from gigaloop.errors import ConfigError, StoreError
+from gigaloop.schema import INGESTED_AT, TABLES, Table, get_table, write_order
+from gigaloop.store.engines import DuckDBEngine, Engine, SparkEngine
+from gigaloop.store.keys import ROW, KeyIndex
+from gigaloop.store.layout import Layout
+from gigaloop.store.validate import Rejections, Rows, check, to_arrow
+
+QUARANTINE = "quarantine"
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What became of a batch: ``received == written + unchanged + quarantined``.
+
+    ``reasons`` counts rows per rejection reason (a row may have several).
+    """
+
+    table: str
+    received: int
+    written: int
+    unchanged: int
+    quarantined: int
+    reasons: Mapping[str, int] = field(default_factory=dict)
+
+    def __add__(self, other: WriteResult) -> WriteResult:
+        """Two results for the same table, summed (several batches of one source)."""
+        if other.table != self.table:
+            raise StoreError("cannot add results of different tables", table=self.table)
+        reasons = dict(self.reasons)
+        for reason, count in other.reasons.items():
+            reasons[reason] = reasons.get(reason, 0) + count
+        return WriteResult(
+            self.table,
+            self.received + other.received,
+            self.written + other.written,
+            self.unchanged + other.unchanged,
+            self.quarantined + other.quarantined,
+            reasons,
+        )
+
+
+class Store:
+    """Tables of :data:`gigaloop.schema.TABLES` as Parquet under ``root``, read through Ibis.
+
+    ``engine`` is ``"duckdb"`` (embedded) or ``"spark"`` (needs ``gigaloop[spark]``;
+    ``spark`` is an existing session, else a small local one is started). One process
+    writes a root at a time; reads see every acknowledged write.
+
+    Small files are merged as they pile up: a partition is compacted once a later month
+    of its table is written, or once it holds more than ``compact_after`` files
+    (``None``: only when :meth:`compact` is called). Daily writes thus leave about one
+    file per past month, which keeps key lookups and scans fast over a long run.
+    """
+
+    def __init__(
+        self,
+        root: Path | str,
+        *,
+        engine: Literal["duckdb", "spark"] = "duckdb",
+        spark: Any = None,
+        compact_after: int | None = 32,
+    ) -> None:
+        self.root = Path(root)
+        self.compact_after = compact_after
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._layout = Layout(self.root)
+        self._layout.recover()
+        self._keys = KeyIndex(self._layout)
+        self._engine: Engine
+        if engine == "duckdb":
+            self._engine = DuckDBEngine()
+        elif engine == "spark":
+            self._engine = SparkEngine(spark)
+        else:
+            raise ConfigError(f"unknown engine {engine!r}; use 'duckdb' or 'spark'", engine=engine)
+
+    @property
+    def con(self) -> Any:
+        """The Ibis backend the tables live in."""
+        return self._engine.con
+
+    @property
+    def engine(self) -> str:
+        return self._engine.name
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.root)!r}, engine={self.engine!r})"
+
+    # ---- reading -------------------------------------------------------------------------
+    def table(self, name: str) -> ir.Table:
+        """The whole table (empty, with its schema, until something is written)."""
+        spec = get_table(name)
+        self._engine.refresh(self._layout)
+        return self._engine.table(spec, self._layout)
+
+    def quarantine(self) -> ir.Table:
+        """Rejected rows: table_name, row_hash, reason, row_json, source, event_time, …"""
+        return self.table(QUARANTINE)
+
+    def as_of(self, cutoff: datetime) -> StoreView:
+        """The store as it was at ``cutoff``: only rows ingested by then."""
+        return StoreView(self, _naive_utc(cutoff))
+
+    def count(self, name: str) -> int:
+        return int(self.execute(self.table(name).count()))
+
+    def to_pyarrow(self, expr: ir.Expr) -> Any:
+        """Run an expression; Arrow table, array or scalar (same types on every engine)."""
+        self._engine.refresh(self._layout)
+        with self._engine.translate("running a query"):
+            return self.con.to_pyarrow(expr)
+
+    def execute(self, expr: ir.Expr) -> Any:
+        """Run an expression; a DataFrame, Series or Python value built from its Arrow result."""
+        result = self.to_pyarrow(expr)
+        if isinstance(result, pa.Scalar):
+            return result.as_py()
+        return result.to_pandas()
+
+    # ---- writing -------------------------------------------------------------------------
+    def write(
+        self, table: str, rows: Rows, *, ingested_at: datetime, source: str | None = None
+    ) -> WriteResult:
+        """Validate and append ``rows``; bad rows go to quarantine, stored keys are skipped.
+
+        A row already stored with the same values is *unchanged*; one whose key is stored
+        with other values is quarantined ("conflicts with stored row"). Writing the same
+        batch again changes nothing. Quarantine rows are written before the data file.
+
+        Rows may be Arrow, pandas or a list of dicts; values are cast to the column types
+        (text such as CSV fields included). A batch that does not fit the table at all (an
+        unknown table, an unknown column, a required column absent) raises
+        :class:`~gigaloop.errors.SchemaError`: that is the sender's mistake, not a bad row.
+        """
+        spec = get_table(table)
+        stamp = _naive_utc(ingested_at)
+        received = to_arrow(rows)
+        typed, rejected = check(spec, received, self._keys.known)
+        candidates = typed.append_column(ROW, pa.array(np.arange(typed.num_rows)))
+        if rejected.count:
+            candidates = candidates.filter(pa.array(~rejected.mask))
+        duplicates = self._keys.later_duplicates(spec, candidates)
+        rejected.add_rows("duplicate key in batch", duplicates)
+        candidates = _drop(candidates, duplicates)
+        stored = self._keys.stored(spec, candidates)
+        unchanged, conflicting = (
+            self._keys.unchanged(spec, _keep(candidates, stored))
+            if len(stored)
+            else (stored, stored)
+        )
+        rejected.add_rows("conflicts with stored row", conflicting)
+        new = _drop(candidates, stored).drop_columns([ROW])
+        self._quarantine(spec, received, rejected, stamp, source)
+        written = self._append(spec, new, stamp)
+        result = WriteResult(
+            spec.name, received.num_rows, written, len(unchanged), rejected.count, rejected.counts()
+        )
+        assert result.received == result.written + result.unchanged + result.quarantined
+        return result
+
+    def write_many(
+        self, batches: Mapping[str, Rows], *, ingested_at: datetime, source: str | None = None
+    ) -> dict[str, WriteResult]:
+        """Write several tables, referenced tables first (:func:`gigaloop.schema.write_order`)."""
+        return {
+            name: self.write(name, batches[name], ingested_at=ingested_at, source=source)
+            for name in write_order(list(batches))
+        }
+
+    def compact(self, name: str | None = None) -> None:
+        """Merge the files of each partition into one (of ``name``, or of every table)."""
+        for table_name in [name] if name is not None else list(TABLES):
+            spec = get_table(table_name)
+            self._layout.compact(spec)
+            self._engine.written(spec, self._layout)
+
+    def close(self) -> None:
+        """Release the store's DuckDB connections (a Spark session is left running)."""
+        self._keys.close()
+        if self.engine == "duckdb":
+            self.con.disconnect()
+
+    def _append(self, spec: Table, rows: pa.Table, stamp: datetime) -> int:
+        if rows.num_rows == 0:
+            return 0
+        columns = list(rows.columns)
+        if INGESTED_AT in spec.column_names:
+            columns.append(pa.repeat(pa.scalar(stamp, pa.timestamp("us")), rows.num_rows))
+        data = pa.Table.from_arrays(columns, schema=spec.arrow_schema())
+        written = self._layout.write(spec, data)
+        self._keys.remember(spec, data)
+        if self.compact_after is not None:
+            self._compact_settled(spec, newest=max(p.parent.name for p in written))
+        self._engine.written(spec, self._layout)
+        return data.num_rows
+
+    def _compact_settled(self, spec: Table, newest: str) -> None:
+        """Compact older months with several files, and any month with too many."""
+        assert self.compact_after is not None
+        for partition in self._layout.partitions(spec.name):
+            files = len(self._layout.files(spec.name, [partition]))
+            if files > 1 and (partition < newest or files > self.compact_after):
+                self._layout.compact(spec, [partition])
+
+    def _quarantine(
+        self,
+        spec: Table,
+        received: pa.Table,
+        rejected: Rejections,
+        stamp: datetime,
+        source: str | None,
+    ) -> None:
+        """Keep every rejected row with its reasons; rows already quarantined are skipped."""
+        if not rejected.count:
+            return
+        positions = np.flatnonzero(rejected.mask)
+        as_received = received.take(positions)
+        if INGESTED_AT in as_received.column_names:
+            as_received = as_received.drop_columns([INGESTED_AT])
+        texts = [json.dumps(r, sort_keys=True, default=str) for r in as_received.to_pylist()]
+        quarantine = get_table(QUARANTINE)
+        rows = pa.table(
+            {
+                "table_name": pa.repeat(pa.scalar(spec.name), len(texts)),
+                "row_hash": [hashlib.sha256(t.encode()).hexdigest()[:32] for t in texts],
+                "reason": rejected.reasons_of(positions),
+                "row_json": texts,
+                "source": pa.repeat(pa.scalar(source, pa.string()), len(texts)),
+                "event_time": pa.repeat(pa.scalar(stamp, pa.timestamp("us")), len(texts)),
+                ROW: np.arange(len(texts)),
+            }
+        )
+        rows = _drop(rows, self._keys.later_duplicates(quarantine, rows))
+        rows = _drop(rows, self._keys.stored(quarantine, rows))
+        self._append(quarantine, rows.drop_columns([ROW]), stamp)
+
+
+class StoreView:
+    """A read-only view of a store at a cutoff: rows ingested after it are hidden.
+
+    Tables without ``ingested_at`` (sites, lines, …: dimensions) are not filtered.
+    """
+
+    def __init__(self, store: Store, cutoff: datetime) -> None:
+        self.store = store
+        self.cutoff = cutoff
+
+    def table(self, name: str) -> ir.Table:
+        table = self.store.table(name)
+        if INGESTED_AT in table.columns:
+            table = table.filter(table[INGESTED_AT] <= self.cutoff)
+        return table
+
+    def quarantine(self) -> ir.Table:
+        return self.table(QUARANTINE)
+
+    def count(self, name: str) -> int:
+        return int(self.store.execute(self.table(name).count()))
+
+    def execute(self, expr: ir.Expr) -> Any:
+        return self.store.execute(expr)
+
+    def __repr__(self) -> str:
+        return f"StoreView({self.store!r}, cutoff={self.cutoff.isoformat()!r})"
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    if not isinstance(moment, datetime):
+        raise StoreError(f"expected a datetime, got {type(moment).__name__}")
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
+def _keep(rows: pa.Table, positions: np.ndarray) -> pa.Table:
+    return rows.filter(_marked(rows, positions))
+
+
+def _drop(rows: pa.Table, positions: np.ndarray) -> pa.Table:
+    if len(positions) == 0:
+        return rows
+    return rows.filter(~_marked(rows, positions))
+
+
+def _marked(rows: pa.Table, positions: np.ndarray) -> np.ndarray:
+    """True for the rows whose ``__row`` is among ``positions``."""
+    row = rows[ROW].to_numpy()
+    marked = np.zeros(int(row.max()) + 1 if len(row) else 0, dtype=bool)
+    marked[positions] = True
+    return marked[row]

@@ -1,0 +1,26 @@
+"""Shared fixtures: one small Spark session, and the engines every store test runs on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """A local Spark session (2 cores, no UI, 2 shuffle partitions, UTC), shared by all tests."""
+    pytest.importorskip("pyspark")
+    from gigaloop.store.engines import local_session
+
+    session = local_session()
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(params=["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
+def engine(request: pytest.FixtureRequest) -> str:
+    """The name of each query engine; Spark tests are marked ``spark``."""
+    return str(request.param)

@@ -1,0 +1,117 @@
+"""Compaction: one file per partition, and a crash half-way is finished on reopen."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import pandas as pd
+import pytest
+from sample_data import load, telemetry_row
+
+from gigaloop.errors import StoreError
+from gigaloop.store import Store
+from gigaloop.store import layout as layout_module
+from gigaloop.store.layout import MANIFEST, Layout
+
+
+@pytest.fixture
+def store(tmp_path) -> Store:
+    store = Store(tmp_path / "store")
+    load(store)
+    for k in range(3):  # three more files in March
+        day = dt.date(2024, 3, 2 + k)
+        store.write(
+            "telemetry_daily",
+            [telemetry_row(i, day) for i in range(4)],
+            ingested_at=dt.datetime(2024, 3, 3 + k),
+        )
+    return store
+
+
+def snapshot(store: Store) -> pd.DataFrame:
+    data = store.execute(store.table("telemetry_daily"))
+    return data.sort_values(["vin", "day"]).reset_index(drop=True)
+
+
+def test_compact_merges_each_partition_into_one_file(store: Store) -> None:
+    layout = Layout(store.root)
+    before = snapshot(store)
+    assert len(layout.files("telemetry_daily", ["2024-03"])) == 4
+
+    store.compact("telemetry_daily")
+
+    assert [len(layout.files("telemetry_daily", [p])) for p in ("2024-02", "2024-03")] == [1, 1]
+    pd.testing.assert_frame_equal(snapshot(store), before)
+    assert (
+        store.write(
+            "telemetry_daily",
+            [telemetry_row(0, dt.date(2024, 3, 2))],
+            ingested_at=dt.datetime(2024, 4, 1),
+        ).unchanged
+        == 1
+    )
+
+
+def test_a_crash_after_the_swap_is_finished_on_reopen(store, monkeypatch) -> None:
+    before = snapshot(store)
+    monkeypatch.setattr(layout_module, "_finish_compaction", _raise)
+    with pytest.raises(StoreError, match="could not compact telemetry_daily/2024-03: killed"):
+        store.compact("telemetry_daily")
+    monkeypatch.undo()
+    march = store.root / "telemetry_daily" / "2024-03"
+    assert (march / MANIFEST).exists() and len(list(march.glob("part-*"))) == 5
+    assert len(Layout(store.root).files("telemetry_daily", ["2024-03"])) == 1  # old ones hidden
+
+    reopened = Store(store.root)
+
+    assert not (march / MANIFEST).exists() and len(list(march.glob("part-*"))) == 1
+    pd.testing.assert_frame_equal(snapshot(reopened), before)
+
+
+def test_a_crash_before_the_swap_leaves_the_old_files(store, monkeypatch) -> None:
+    before = snapshot(store)
+    replace = os.replace
+
+    def crash_on_data_swap(src, dst):
+        if str(dst).endswith(".parquet"):
+            raise OSError("killed")
+        replace(src, dst)
+
+    monkeypatch.setattr(layout_module.os, "replace", crash_on_data_swap)
+    with pytest.raises(StoreError, match="could not compact telemetry_daily/2024-03: killed"):
+        store.compact("telemetry_daily")
+    monkeypatch.undo()
+
+    reopened = Store(store.root)
+
+    assert not list(reopened.root.rglob(MANIFEST)) and not list(reopened.root.rglob("*.tmp"))
+    assert len(Layout(store.root).files("telemetry_daily", ["2024-03"])) == 4
+    pd.testing.assert_frame_equal(snapshot(reopened), before)
+
+
+def test_settled_months_and_crowded_partitions_are_compacted_as_writes_go(tmp_path) -> None:
+    store = Store(tmp_path, compact_after=3)
+    load(store)
+    layout = Layout(store.root)
+    for k in range(3):  # with the file load() wrote: 4 files
+        day = dt.date(2024, 3, 2 + k)
+        store.write("telemetry_daily", [telemetry_row(0, day)], ingested_at=dt.datetime(2024, 4, 1))
+    assert len(layout.files("telemetry_daily", ["2024-03"])) == 1  # 4 files > 3: merged
+    store.write(
+        "telemetry_daily",
+        [telemetry_row(0, dt.date(2024, 3, 9))],
+        ingested_at=dt.datetime(2024, 4, 1),
+    )
+    assert len(layout.files("telemetry_daily", ["2024-03"])) == 2
+    store.write(
+        "telemetry_daily",
+        [telemetry_row(0, dt.date(2024, 4, 1))],
+        ingested_at=dt.datetime(2024, 4, 2),
+    )
+    assert len(layout.files("telemetry_daily", ["2024-03"])) == 1  # a later month was written
+    assert store.count("telemetry_daily") == 65
+
+
+def _raise(folder) -> None:
+    raise OSError("killed")

@@ -1,0 +1,210 @@
+"""Writes: validation, quarantine, idempotence, crash safety, layout."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+from sample_data import LOADED, VINS, load, sample_batches, telemetry_row
+
+from gigaloop.errors import SchemaError, StoreError
+from gigaloop.store import Store
+from gigaloop.store.layout import Layout
+
+DAY = dt.date(2024, 3, 2)
+LATER = dt.datetime(2024, 3, 3)
+
+
+@pytest.fixture
+def store(tmp_path) -> Store:
+    store = Store(tmp_path / "store")
+    load(store)
+    return store
+
+
+def frame(store: Store, name: str) -> pd.DataFrame:
+    data = store.execute(store.table(name))
+    return data.sort_values(list(data.columns)).reset_index(drop=True)
+
+
+def bad_batch() -> list[dict]:
+    """Two good rows and one row for each way a telemetry row can be wrong."""
+    good = [telemetry_row(0, DAY), telemetry_row(1, DAY)]
+    return [
+        *good,
+        telemetry_row(2, DAY, miles="abc"),  # wrong type
+        telemetry_row(3, DAY, vin=None),  # missing key
+        telemetry_row(4, DAY, miles=-3.0),  # negative miles
+        telemetry_row(5, DAY, vin="5YJ3E1EA0PFXXXXXX"),  # unknown VIN
+        telemetry_row(0, DAY, miles=99.0),  # duplicate key in batch
+        telemetry_row(6, dt.date(2024, 2, 27), miles=1.0),  # conflicts with stored row
+        telemetry_row(7, DAY, climate_region="arctic", battery_soh=1.5),  # two reasons
+    ]
+
+
+def test_sample_batches_are_written_whole(store: Store) -> None:
+    counts = {name: store.count(name) for name in sample_batches()}
+    assert counts == {name: len(rows) for name, rows in sample_batches().items()}
+    assert store.count("quarantine") == 0
+
+
+def test_every_invalid_row_is_quarantined_with_its_reason(store: Store) -> None:
+    before = store.count("telemetry_daily")
+    result = store.write("telemetry_daily", bad_batch(), ingested_at=LATER, source="test")
+
+    assert (result.received, result.written, result.unchanged, result.quarantined) == (9, 2, 0, 7)
+    assert result.reasons == {
+        "miles: not a float64": 1,
+        "vin: missing": 1,
+        "miles: below min 0": 1,
+        "vin: unknown vehicles.vin": 1,
+        "duplicate key in batch": 1,
+        "conflicts with stored row": 1,
+        "climate_region: not one of hot, temperate, cold": 1,
+        "battery_soh: above max 1.2": 1,
+    }
+    quarantine = store.execute(store.quarantine())
+    assert len(quarantine) == 7
+    assert set(quarantine.table_name) == {"telemetry_daily"} and set(quarantine.source) == {"test"}
+    assert "climate_region: not one of hot, temperate, cold; battery_soh: above max 1.2" in set(
+        quarantine.reason
+    )
+    as_received = [json.loads(text) for text in quarantine.row_json]
+    assert {"abc", "-3.0", "99.0", "1.0"} <= {row["miles"] for row in as_received}  # mixed: text
+    assert (quarantine.event_time == LATER).all()
+
+    days = store.execute(store.table("telemetry_daily"))
+    assert len(days) == before + 2
+    new = days[days.day == DAY].sort_values("vin")
+    assert new.vin.tolist() == VINS[:2]
+    assert new.miles.tolist() == [telemetry_row(i, DAY)["miles"] for i in (0, 1)]
+    assert (new.ingested_at == LATER).all()
+
+
+def test_same_batch_twice_changes_nothing(store: Store) -> None:
+    first = store.write("telemetry_daily", bad_batch(), ingested_at=LATER)
+    tables, quarantine = frame(store, "telemetry_daily"), frame(store, "quarantine")
+
+    again = store.write("telemetry_daily", bad_batch(), ingested_at=LATER + dt.timedelta(days=1))
+
+    assert (again.written, again.unchanged, again.quarantined) == (0, first.written, 7)
+    pd.testing.assert_frame_equal(frame(store, "telemetry_daily"), tables)
+    pd.testing.assert_frame_equal(frame(store, "quarantine"), quarantine)
+    whole = store.write_many(sample_batches(), ingested_at=LATER)
+    assert all(r.written == 0 and r.quarantined == 0 for r in whole.values())
+
+
+def test_crash_after_quarantine_loses_nothing_and_a_resend_repairs_it(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_files = Layout.write
+
+    def crash_on_data(self: Layout, table, rows):  # the process dies after quarantine is kept
+        if table.name != "quarantine":
+            raise OSError("disk full")
+        return write_files(self, table, rows)
+
+    monkeypatch.setattr(Layout, "write", crash_on_data)
+    with pytest.raises(OSError):
+        store.write("telemetry_daily", bad_batch(), ingested_at=LATER)
+    assert store.count("quarantine") == 7
+    monkeypatch.undo()
+
+    resent = Store(store.root).write("telemetry_daily", bad_batch(), ingested_at=LATER)
+
+    assert (resent.written, resent.quarantined) == (2, 7)
+    assert store.count("quarantine") == 7
+    assert frame(store, "telemetry_daily").query("day == @DAY").vin.tolist() == VINS[:2]
+
+
+def test_references_resolve_within_one_write_many(tmp_path) -> None:
+    store = Store(tmp_path)
+    batches = sample_batches()
+    batches["telemetry_daily"].append(telemetry_row(0, DAY, vin="NEWVIN0000000001"))
+    batches["vehicles"].append({**batches["vehicles"][0], "vin": "NEWVIN0000000001"})
+
+    results = store.write_many(dict(reversed(batches.items())), ingested_at=LOADED)
+
+    order = list(results)
+    assert order.index("vehicles") < order.index("telemetry_daily")
+    assert all(r.quarantined == 0 for r in results.values())
+    assert results["telemetry_daily"].written == len(batches["telemetry_daily"])
+
+
+def test_text_values_are_cast_and_timestamps_made_utc(store: Store) -> None:
+    row = {k: None if v is None else str(v) for k, v in telemetry_row(8, DAY).items()}
+    row["event_time"] = "2024-03-02T23:00:00+02:00"
+    row["fcw_count"] = "2.0"
+
+    result = store.write("telemetry_daily", [row], ingested_at=LATER)
+
+    assert result.written == 1, result.reasons
+    stored = frame(store, "telemetry_daily").query("day == @DAY").iloc[0]
+    assert stored.event_time == pd.Timestamp("2024-03-02 21:00:00")
+    assert stored.fcw_count == 2 and stored.miles == telemetry_row(8, DAY)["miles"]
+    fractional = store.write(
+        "telemetry_daily", [{**row, "vin": VINS[9], "fcw_count": "2.5"}], ingested_at=LATER
+    )
+    assert fractional.reasons == {"fcw_count: not a int64": 1}
+
+
+def test_arrow_and_pandas_batches_are_accepted(store: Store) -> None:
+    rows = [telemetry_row(i, DAY) for i in range(3)]
+    assert store.write("telemetry_daily", pd.DataFrame(rows[:2]), ingested_at=LATER).written == 2
+    table = pa.Table.from_pylist(rows[2:])
+    aware = dt.datetime(2024, 3, 3, 1, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    assert store.write("telemetry_daily", table, ingested_at=aware).written == 1
+    assert frame(store, "telemetry_daily").ingested_at.max() == pd.Timestamp("2024-03-03 00:00")
+
+
+@pytest.mark.parametrize(
+    ("name", "rows", "message"),
+    [
+        ("telemetry_weekly", [{"vin": "x"}], "unknown table"),
+        (
+            "sites",
+            [{"site_id": "S", "name": "n", "region": "r", "timezone": "t", "x": 1}],
+            "unknown columns ['x']",
+        ),
+        ("sites", [{"site_id": "S", "name": "n", "region": "r"}], "required columns ['timezone']"),
+        (
+            "telemetry_daily",
+            [{k: v for k, v in telemetry_row(0, DAY).items() if k != "event_time"}],
+            "required columns ['event_time']",
+        ),
+    ],
+)
+def test_a_batch_that_does_not_fit_the_table_is_refused(store, name, rows, message) -> None:
+    with pytest.raises(SchemaError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        store.write(name, rows, ingested_at=LATER)
+
+
+def test_an_empty_batch_writes_nothing(store: Store) -> None:
+    for rows in ([], pd.DataFrame()):
+        result = store.write("crashes", rows, ingested_at=LATER)
+        assert (result.received, result.written, result.quarantined) == (0, 0, 0)
+    assert store.count("crashes") == 3
+
+
+def test_ingested_at_must_be_a_datetime(store: Store) -> None:
+    with pytest.raises(StoreError, match="expected a datetime"):
+        store.write("sites", [], ingested_at=dt.date(2024, 1, 1))  # type: ignore[arg-type]
+
+
+def test_files_are_laid_out_by_month_without_hive_columns(store: Store) -> None:
+    layout = Layout(store.root)
+    assert layout.partitions("telemetry_daily") == ["2024-02", "2024-03"]
+    assert layout.partitions("sites") == ["all"]
+    assert all(f.name.startswith("part-") for f in layout.files("telemetry_daily"))
+    assert not list(store.root.rglob("*.tmp"))
+
+
+def test_as_of_hides_rows_ingested_after_the_cutoff(store: Store) -> None:
+    store.write("telemetry_daily", [telemetry_row(0, DAY)], ingested_at=LATER)
+    assert store.as_of(LATER - dt.timedelta(seconds=1)).count("telemetry_daily") == 60
+    assert store.as_of(LATER).count("telemetry_daily") == 61
+    assert store.as_of(LOADED - dt.timedelta(days=1)).count("vehicles") == 0
+    assert store.as_of(LOADED - dt.timedelta(days=1)).count("sites") == 2  # a dimension
