@@ -7,7 +7,8 @@ import pytest
 
 from gigaloop.actuate import LoggingActuator, MaintenanceOrder
 from gigaloop.errors import ConfigError
-from gigaloop.loop.cycle import DailyCycle, Decision
+from gigaloop.actuate import Decision
+from gigaloop.loop.cycle import DailyCycle
 
 
 class Recorder:

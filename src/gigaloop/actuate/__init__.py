@@ -123,6 +123,8 @@ def action_record(action: Action) -> dict[str, Any]:
     return {"kind": action.kind, **asdict(action)}
 
 
+from gigaloop.actuate.decisions import DayContext, Decision, DecisionModule  # noqa: E402
+
 __all__ = [
     "Action",
     "Actuator",
@@ -133,5 +135,8 @@ __all__ = [
     "ServiceCampaign",
     "SetpointChange",
     "SoftwareRollout",
+    "DayContext",
+    "Decision",
+    "DecisionModule",
     "action_record",
 ]

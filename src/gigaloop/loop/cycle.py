@@ -5,7 +5,7 @@ so a decision on day d can never use data from after d. Every decision is record
 with its inputs; actions go out through the :class:`~gigaloop.actuate.Actuator`.
 
 >>> from datetime import datetime
->>> from gigaloop.actuate import LoggingActuator, MaintenanceOrder
+>>> from gigaloop.actuate import Decision, LoggingActuator, MaintenanceOrder
 >>> class Greaser:
 ...     name, depends_on, every_days = "greaser", (), 7
 ...     def decide(self, ctx):
@@ -22,57 +22,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from gigaloop.actuate import Action, Actuator, action_record
+from gigaloop.actuate import Actuator
+from gigaloop.actuate.decisions import DayContext, Decision, DecisionModule
 from gigaloop.errors import ConfigError
-
-
-@dataclass
-class Decision:
-    """What a module decided on a day: a finding, an action, or both, and why."""
-
-    day: int
-    module: str
-    summary: str
-    action: Action | None = None
-    finding: dict[str, Any] | None = None
-    inputs: dict[str, Any] = field(default_factory=dict)
-    accepted: bool | None = None
-
-    def record(self) -> dict[str, Any]:
-        return {
-            "day": self.day,
-            "module": self.module,
-            "summary": self.summary,
-            "action": action_record(self.action) if self.action else None,
-            "finding": self.finding,
-            "inputs": self.inputs,
-            "accepted": self.accepted,
-        }
-
-
-@dataclass
-class DayContext:
-    """What a module gets: the day, the instant, the store as of then, the shared board."""
-
-    day: int
-    now: datetime
-    view: Any  # a StoreView: .table(name) limited to rows ingested by ``now``
-    board: dict[str, Any]
-
-
-class DecisionModule(Protocol):
-    """A decision module; ``every_days`` = 1 runs daily, 7 weekly (on days divisible by it)."""
-
-    name: str
-    depends_on: tuple[str, ...]
-    every_days: int
-
-    def decide(self, ctx: DayContext) -> list[Decision]: ...
 
 
 class DailyCycle:
@@ -127,3 +83,6 @@ def _dependency_order(modules: Iterable[DecisionModule]) -> list[DecisionModule]
     for name in by_name:
         visit(name, ())
     return ordered
+
+
+__all__ = ["DailyCycle", "DayContext", "Decision", "DecisionModule"]
