@@ -1,0 +1,188 @@
+"""Customers: who receives each unit, how they drive, what they subscribe to and say.
+
+At delivery every unit gets a pseudonymous customer in a home region (hot / temperate /
+cold; a unit's latent ``hot_climate_bias`` forces a hot one with that probability), hidden
+driving-style parameters that shape its Safety Score measures, consent flags and opening
+subscriptions. Afterwards :class:`Subscriptions` starts and churns FSD and connectivity,
+and :func:`feedback_ratings` draws star ratings that drop after failures.
+
+>>> rng = np.random.default_rng(0)
+>>> drivers = draw_drivers(rng, np.zeros(1000))
+>>> sorted(drivers)[:3], bool(0.2 < drivers["ap_share"].mean() < 0.3)
+(['aggressive_turning', 'ap_share', 'climate'], True)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from gigaloop.twin.climate import REGION_CLIMATE, draw_regions
+
+STYLES = ("calm", "normal", "aggressive")
+#: No published split; "most drivers score 80 or above" (Tesla) suggests a minority of
+#: aggressive drivers.
+STYLE_SHARE = np.array([0.3, 0.5, 0.2])
+STYLE_MILES = np.array([0.9, 1.0, 1.2])       # relative annual miles by style
+#: Median per style of each Safety Score measure (Tesla thresholds: > 0.3 g braking, > 0.4 g
+#: turning, < 1.0 s headway share, > 85 mph) and of warning rates; none is published.
+STYLE_MEDIANS: dict[str, tuple[float, float, float]] = {
+    "hard_braking": (0.004, 0.01, 0.03),
+    "aggressive_turning": (0.015, 0.03, 0.07),
+    "unsafe_following": (0.03, 0.08, 0.20),
+    "speeding": (0.0002, 0.001, 0.01),
+    "night_share": (0.02, 0.04, 0.08),        # miles 23:00–04:00
+    "fcw_rate": (1.5e-3, 4e-3, 12e-3),        # FCW per manual mile (1.5–12 per 1,000 mi)
+    "forced_rate": (5e-5, 2e-4, 1e-3),        # forced disengagements per Autopilot mile
+}
+DRIVER_SPREAD = 0.4            # lognormal sd of each measure across drivers of one style
+MEASURE_CAP = 0.5              # bases stay below this, so base × daily mood stays below 1
+ANNUAL_MILES = 13_500.0        # FHWA (2°)
+ANNUAL_MILES_SPREAD = 0.55     # lognormal sd across drivers (no published figure)
+DRIVE_PROBABILITY = 0.88       # share of days a car is driven (no published figure)
+#: Autopilot share of miles per driver ~ Beta(2, 6): mean 0.25 (MIT AVT study).
+AUTOPILOT_BETA = (2.0, 6.0)
+#: DC fast-charge share of charging energy: most charge at home (≈ 5 %), a quarter rely on
+#: superchargers (≈ 50 %); no published split.
+DCFC_HEAVY_SHARE, DCFC_LIGHT, DCFC_HEAVY = 0.25, 0.05, 0.5
+#: Consent rates (no published figure).
+CONSENT = {"telemetry": 0.9, "marketing": 0.45, "insurance": 0.2}
+
+#: Subscriptions: price (Tesla), share subscribing at delivery, monthly churn and monthly
+#: start rate of non-subscribers. FSD ≈ 12 % of the fleet (Tesla Q3/Q4 2025), held there:
+#: starts × (1 − 0.12) = churn × 0.12. Churn rates are not published.
+PRODUCTS = {
+    "fsd": {"price": 99.0, "at_delivery": 0.12, "churn": 0.04, "start": 0.0055},
+    "connectivity": {"price": 9.99, "at_delivery": 0.6, "churn": 0.02, "start": 0.03},
+}
+UNHAPPY_DAYS = 45              # after a failure: churn ×3, lower ratings, for this long
+UNHAPPY_CHURN = 3.0
+DAYS_PER_MONTH = 30.44
+
+#: Star-rating distributions (1–5) for a content and for a recently failed customer.
+RATINGS_CONTENT = np.array([0.02, 0.04, 0.10, 0.34, 0.50])
+RATINGS_UNHAPPY = np.array([0.25, 0.30, 0.25, 0.15, 0.05])
+RATINGS_ROADSIDE = np.array([0.45, 0.30, 0.15, 0.07, 0.03])
+DELIVERY_SURVEY_DAY, DELIVERY_SURVEY_RESPONSE = 7, 0.35
+APP_FEEDBACK_PER_DAY = 1 / 200
+APP_TOPICS = ("overall", "autopilot", "range", "app", "charging")
+SERVICE_FEEDBACK_RESPONSE = 0.5
+
+
+def draw_drivers(rng: np.random.Generator, hot_bias: np.ndarray) -> dict[str, np.ndarray]:
+    """Hidden per-vehicle driver parameters for ``len(hot_bias)`` new customers."""
+    n = len(hot_bias)
+    region = draw_regions(rng, hot_bias)
+    style = rng.choice(len(STYLES), size=n, p=STYLE_SHARE).astype(np.int8)
+    miles_scale = STYLE_MILES / float(np.dot(STYLE_SHARE, STYLE_MILES))
+    annual = rng.lognormal(np.log(ANNUAL_MILES) - ANNUAL_MILES_SPREAD**2 / 2,
+                           ANNUAL_MILES_SPREAD, n) * miles_scale[style]
+    out = {"region": region, "climate": REGION_CLIMATE[region], "style": style,
+           "mean_miles": annual / 365.0 / DRIVE_PROBABILITY,
+           "ap_share": rng.beta(*AUTOPILOT_BETA, n)}
+    for name, medians in STYLE_MEDIANS.items():
+        value = np.asarray(medians)[style] * rng.lognormal(0.0, DRIVER_SPREAD, n)
+        out[name] = np.minimum(value, MEASURE_CAP)
+    heavy = rng.random(n) < DCFC_HEAVY_SHARE
+    out["dcfc_share"] = np.where(heavy, DCFC_HEAVY, DCFC_LIGHT) * rng.uniform(0.5, 1.5, n)
+    return out
+
+
+def draw_consent(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """Consent flags per new customer."""
+    return {k: rng.random(n) < p for k, p in CONSENT.items()}
+
+
+def customer_ids(rng: np.random.Generator, n: int) -> list[str]:
+    """Pseudonymous customer ids (random, not derived from the VIN)."""
+    return [f"CU-{x:012x}" for x in rng.integers(0, 2**48, n).tolist()]
+
+
+def feedback_ratings(rng: np.random.Generator, unhappy: np.ndarray,
+                     roadside: np.ndarray | None = None) -> np.ndarray:
+    """Star ratings 1–5: content, recently failed (``unhappy``) or stranded (``roadside``).
+
+    >>> r = feedback_ratings(np.random.default_rng(0), np.array([False] * 500 + [True] * 500))
+    >>> bool(r[:500].mean() > r[500:].mean() + 1)
+    True
+    """
+    roadside = np.zeros(len(unhappy), bool) if roadside is None else roadside
+    u = rng.random(len(unhappy))
+    cdfs = np.stack([np.cumsum(RATINGS_CONTENT), np.cumsum(RATINGS_UNHAPPY),
+                     np.cumsum(RATINGS_ROADSIDE)])
+    which = np.where(roadside, 2, np.where(unhappy, 1, 0))
+    return 1 + (u[:, None] > cdfs[which][:, :-1]).sum(axis=1)
+
+
+class Subscriptions:
+    """Active subscriptions per vehicle (by field index) and their daily starts and ends.
+
+    ``active[product]`` holds the subscription serial (−1 when none) and ``started`` its day.
+    """
+
+    def __init__(self) -> None:
+        self.active = {p: np.empty(0, np.int64) for p in PRODUCTS}
+        self.started = {p: np.empty(0, np.int64) for p in PRODUCTS}
+        self._serial = 0
+        self.revenue_usd = 0.0
+
+    def grow(self, n: int) -> None:
+        for p in PRODUCTS:
+            extra = n - len(self.active[p])
+            self.active[p] = np.concatenate([self.active[p], np.full(extra, -1)])
+            self.started[p] = np.concatenate([self.started[p], np.full(extra, -1)])
+
+    def _start(self, product: str, idx: np.ndarray, day: int) -> SubscriptionEvents:
+        serials = np.arange(self._serial, self._serial + len(idx))
+        self._serial += len(idx)
+        self.active[product][idx] = serials
+        self.started[product][idx] = day
+        return SubscriptionEvents.of(product, idx, serials, np.full(len(idx), day), -1)
+
+    def deliver(self, rng: np.random.Generator, idx: np.ndarray,
+                day: int) -> SubscriptionEvents:
+        """Opening subscriptions of new customers at field indices ``idx``."""
+        return SubscriptionEvents.concat([
+            self._start(p, idx[rng.random(len(idx)) < spec["at_delivery"]], day)
+            for p, spec in PRODUCTS.items()])
+
+    def step(self, rng: np.random.Generator, day: int,
+             unhappy: np.ndarray) -> SubscriptionEvents:
+        """One day of churn and new starts (an end repeats the subscription, with its end)."""
+        events = []
+        for product, spec in PRODUCTS.items():
+            active = self.active[product]
+            on = active >= 0
+            self.revenue_usd += spec["price"] / DAYS_PER_MONTH * int(on.sum())
+            churn = spec["churn"] / DAYS_PER_MONTH * np.where(unhappy, UNHAPPY_CHURN, 1.0)
+            u = rng.random(len(active))
+            ending = np.flatnonzero(on & (u < churn))
+            events.append(SubscriptionEvents.of(product, ending, active[ending],
+                                                self.started[product][ending], day))
+            active[ending] = -1
+            starting = np.flatnonzero(~on & (u < spec["start"] / DAYS_PER_MONTH) & ~unhappy)
+            events.append(self._start(product, starting, day))
+        return SubscriptionEvents.concat(events)
+
+
+@dataclass
+class SubscriptionEvents:
+    """Subscription starts and ends: field index, serial, start day, end day (−1 if open)."""
+
+    product: np.ndarray
+    idx: np.ndarray
+    serial: np.ndarray
+    started: np.ndarray
+    ended: np.ndarray
+
+    @classmethod
+    def of(cls, product: str, idx: np.ndarray, serial: np.ndarray, started: np.ndarray,
+           ended: int) -> SubscriptionEvents:
+        return cls(np.full(len(idx), product, dtype=object), idx, serial, started,
+                   np.full(len(idx), ended))
+
+    @classmethod
+    def concat(cls, parts: list[SubscriptionEvents]) -> SubscriptionEvents:
+        return cls(*(np.concatenate([getattr(p, f) for p in parts])
+                     for f in ("product", "idx", "serial", "started", "ended")))

@@ -1,0 +1,325 @@
+"""The fleet side of the twin: deliveries, daily driving, failures, service and customers.
+
+Units built by the plant enter a delivery pipeline (3–10 days), reach a customer, and from
+then on drive every day (:mod:`gigaloop.twin.telemetry`, vectorised over the whole fleet).
+Each :meth:`Fleet.step` returns that day's rows of every fleet and customer table;
+:meth:`Fleet.apply` takes service campaigns and software rollouts.
+
+Only customers who consent to telemetry send ``telemetry_daily`` rows and trigger clips;
+crashes (mandatory reporting), diagnostic codes, warranty claims and service visits come
+from every vehicle.
+
+>>> from datetime import date
+>>> fleet = Fleet(start_date=date(2025, 1, 6), rng=np.random.default_rng(0), units_per_day=20)
+>>> fleet.add_built(demo_units(20, build_day=0))
+>>> tables = [fleet.step(day) for day in range(12)]
+>>> sum(t["customers"].num_rows for t in tables), tables[-1]["telemetry_daily"].num_rows > 10
+(20, True)
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from gigaloop.actuate import Action, Receipt, ServiceCampaign, SoftwareRollout
+from gigaloop.errors import ActuationError
+from gigaloop.twin import customers as cust
+from gigaloop.twin.battery import calendar_stress
+from gigaloop.twin.climate import Weather, mean_rain_share
+from gigaloop.twin.fleet_rows import Rows
+from gigaloop.twin.fleet_tables import FleetTables
+from gigaloop.twin.hazards import COMPONENT_INDEX, COMPONENTS, CRASH
+from gigaloop.twin.service import WORKSHOP_COLUMNS, Workshop
+from gigaloop.twin.software import SoftwareFleet, SoftwareQuality
+from gigaloop.twin.telemetry import (
+    BLOCK,
+    BlockEvents,
+    DayContext,
+    DayOutput,
+    VehicleArrays,
+    drive_day,
+)
+from gigaloop.twin.units import BuiltUnits
+
+DELIVERY_DAYS = (3, 10)
+WEEKEND_FACTOR = 0.9                       # weekend miles relative to the weekly mean
+#: Driver disengagements per Autopilot mile by condition (no published figure; see docs).
+DISENGAGEMENT_PER_MILE = {"clear": 0.02, "rain": 0.05, "night": 0.03}
+THREADS = 2
+#: Latent keys whose fault ids the fleet follows, and the failure they lead to.
+FAULT_MECHANISMS = {"seam_defect": "body_seam", "cell_fade": "battery_pack",
+                    "rain_perception": "disengagement_rain"}
+
+INFO_COLUMNS: dict[str, type] = {
+    "build_day": np.int32, "delivered": np.int32, "consent_telemetry": np.bool_,
+    "consent_marketing": np.bool_, "consent_insurance": np.bool_,
+    "rain_perception": np.float32, "cohort": np.float32, "version": np.int16,
+    "unhappy_until": np.int32,
+    **{f"fault_{k}": np.int16 for k in FAULT_MECHANISMS},
+}
+
+
+def _crash_normalisers() -> tuple[np.ndarray, np.ndarray]:
+    """Per-style crash multipliers (manual, Autopilot) scaled so that the fleet's mileage
+    mix of styles, night and rain reproduces the published per-mile rates."""
+    weight = cust.STYLE_SHARE * cust.STYLE_MILES
+    night = np.asarray(cust.STYLE_MEDIANS["night_share"]) * np.exp(cust.DRIVER_SPREAD**2 / 2)
+    condition = 1 + (CRASH.night - 1) * night + (CRASH.rain - 1) * mean_rain_share()
+    manual = np.asarray(CRASH.style)
+    autopilot = manual**CRASH.autopilot_style_exponent
+    scale = [np.dot(weight, m * condition) / weight.sum() for m in (manual, autopilot)]
+    return manual / scale[0], autopilot / scale[1]
+
+
+STYLE_CRASH_MANUAL, STYLE_CRASH_AUTOPILOT = _crash_normalisers()
+
+
+class Fleet:
+    """Every delivered vehicle, its customer, and the pipeline of units not yet delivered."""
+
+    def __init__(self, *, start_date: date, rng: np.random.Generator, units_per_day: int,
+                 software: dict[str, SoftwareQuality] | None = None,
+                 threads: int = THREADS) -> None:
+        self.start_date = start_date
+        self.threads = threads
+        streams = rng.spawn(6)
+        self._rng, self._blocks_parent = streams[0], streams[1]
+        self._weather = Weather(streams[2])
+        self.software = SoftwareFleet(streams[3], software)
+        capacity = max(units_per_day, 1) * 64
+        self.vehicles = VehicleArrays(capacity)
+        self.info = VehicleArrays(capacity, INFO_COLUMNS | WORKSHOP_COLUMNS)
+        self.workshop = Workshop(streams[4], self.vehicles, self.info,
+                                 campaign_capacity=max(4, units_per_day // 2))
+        self.subscriptions = cust.Subscriptions()
+        self.out = DayOutput()
+        self.tables = FleetTables(self, streams[5])
+        self._blocks: list[np.random.Generator] = []
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: list[tuple[np.ndarray, BuiltUnits]] = []
+        self._pending_actions: list[SoftwareRollout] = []
+        self._stop_sale: dict[str, tuple[str, str]] = {}
+        self._vin_index: dict[str, int] = {}
+        self.vins = pa.array([], pa.string())
+        self.customer_ids = pa.array([], pa.string())
+        self.fault_names: list[str] = []
+        self._truth: list[dict[str, Any]] = []
+        self._reported: set[tuple[str, str]] = set()
+        self.next_day = 0
+        self.counts: dict[str, float] = {k: 0.0 for k in (
+            "miles_manual", "miles_autopilot", "crashes_manual", "crashes_autopilot",
+            "field_failures", "roadside_failures", "campaign_visits", "warranty_cost_usd")}
+        self.failure_days: list[int] = []
+
+    # ---- deliveries --------------------------------------------------------------------
+    def add_built(self, units: BuiltUnits) -> None:
+        """Units leave end of line; each is delivered 3–10 days after its build day."""
+        if len(units):
+            delay = self._rng.integers(DELIVERY_DAYS[0], DELIVERY_DAYS[1] + 1, len(units))
+            due = np.maximum(np.asarray(units.build_day) + delay, self.next_day)
+            self._pending.append((due, units))
+
+    def _deliver_due(self, day: int, rows: Rows) -> None:
+        keep = []
+        for due, units in self._pending:
+            now = due <= day
+            if now.any():
+                self._deliver(_subset(units, now), day, rows)
+            if (~now).any():
+                keep.append((due[~now], _subset(units, ~now)))
+        self._pending = keep
+
+    def _deliver(self, units: BuiltUnits, day: int, rows: Rows) -> None:
+        n, first = len(units), self.vehicles.n
+        idx = np.arange(first, first + n)
+        drivers = cust.draw_drivers(self._rng, np.asarray(units.latent["hot_climate_bias"]))
+        consent = cust.draw_consent(self._rng, n)
+        zeros = np.zeros(n)
+        self.vehicles.append({**drivers, **{k: zeros for k in (
+            "crash_manual", "crash_ap", "ap_rain_extra", "dis_clear", "dis_rain", "dis_night",
+            "odometer", "calendar_stress", "cycle_stress")},
+            "cell_fade": units.latent["cell_fade"]})
+        info = {f"consent_{k}": v for k, v in consent.items()}
+        info.update(build_day=units.build_day, delivered=np.full(n, day), version=zeros,
+                    rain_perception=units.latent["rain_perception"], unhappy_until=zeros - 1,
+                    cohort=self._rng.random(n), seam_defect=units.latent["seam_defect"],
+                    pack_defect=units.latent["pack_defect"])
+        for key in FAULT_MECHANISMS:
+            info[f"fault_{key}"] = np.array([self._fault_code(f) for f in units.fault_id[key]])
+        info.update({k: np.full(n, np.inf) for k in WORKSHOP_COLUMNS if k[:4] in ("life", "dtc_")})
+        self.info.append(info)
+        self.subscriptions.grow(self.vehicles.n)
+        vins = pa.array(list(units.vin), pa.string())
+        self.vins = pa.concat_arrays([self.vins, vins])
+        self.customer_ids = pa.concat_arrays(
+            [self.customer_ids, pa.array(cust.customer_ids(self._rng, n), pa.string())])
+        self._vin_index.update({v: int(i) for v, i in zip(units.vin, idx, strict=True)})
+        self._set_rates(idx)
+        for c in range(len(COMPONENTS)):
+            self.workshop.renew(c, idx, day)
+        self.tables.delivered(rows, idx, day, consent)
+        for vin, i in zip(units.vin, idx.tolist(), strict=True):
+            if vin in self._stop_sale:
+                campaign_id, component = self._stop_sale.pop(vin)
+                self.workshop.book_campaign(campaign_id, component, np.array([i]), day)
+
+    def _fault_code(self, fault_id: str) -> int:
+        if not fault_id:
+            return -1
+        if fault_id not in self.fault_names:
+            self.fault_names.append(fault_id)
+        return self.fault_names.index(fault_id)
+
+    def _set_rates(self, idx: np.ndarray) -> None:
+        """Per-vehicle crash and disengagement rates from style, latent and software."""
+        v, info = self.vehicles, self.info
+        cohort = info.view("cohort")[idx]
+        version = self.software.assign(cohort)
+        info.view("version")[idx] = version
+        q = self.software.multipliers(version)
+        style = v.view("style")[idx]
+        rain = info.view("rain_perception")[idx] * q["rain"]
+        v.view("crash_manual")[idx] = CRASH.manual_per_mile * STYLE_CRASH_MANUAL[style]
+        v.view("crash_ap")[idx] = (CRASH.autopilot_per_mile * STYLE_CRASH_AUTOPILOT[style]
+                                   * q["crash"])
+        v.view("ap_rain_extra")[idx] = CRASH.rain * rain - 1.0
+        v.view("dis_clear")[idx] = DISENGAGEMENT_PER_MILE["clear"] * q["disengagement"]
+        v.view("dis_rain")[idx] = DISENGAGEMENT_PER_MILE["rain"] * q["disengagement"] * rain
+        v.view("dis_night")[idx] = DISENGAGEMENT_PER_MILE["night"] * q["disengagement"]
+
+    # ---- the day -------------------------------------------------------------------------
+    def day_context(self, day: int) -> DayContext:
+        """Weather and calendar of ``day`` (advances the weather: call once per day)."""
+        when = self.start_date + timedelta(days=day)
+        weather = self._weather.day(when)
+        weekday = (7 - 2 * WEEKEND_FACTOR) / 5
+        return DayContext(WEEKEND_FACTOR if when.weekday() >= 5 else weekday,
+                          cust.DRIVE_PROBABILITY, weather.temp_c, weather.rain_share,
+                          calendar_stress(weather.temp_c), CRASH.night, CRASH.rain)
+
+    def drive(self, ctx: DayContext) -> BlockEvents:
+        """Run the vectorised day over every vehicle in the field (threads over blocks)."""
+        blocks = -(-self.vehicles.n // BLOCK)
+        if len(self._blocks) < blocks:
+            self._blocks += self._blocks_parent.spawn(blocks - len(self._blocks))
+        if blocks > 1 and self.threads > 1 and self._pool is None:
+            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="gigaloop-fleet")
+        return drive_day(self.vehicles, ctx, self.out, self._blocks, self._pool)
+
+    def step(self, day: int) -> dict[str, pa.Table]:
+        """Simulate ``day``; rows of every fleet and customer table (some may be empty)."""
+        rows = Rows()
+        self._apply_due(day)
+        self._deliver_due(day, rows)
+        ctx = self.day_context(day)
+        if self.vehicles.n:
+            events = self.drive(ctx)
+            self.tables.driving(rows, day, ctx, events)
+        self.tables.workshop(rows, day)
+        self.tables.customers(rows, day)
+        self.next_day = day + 1
+        return rows.tables()
+
+    # ---- actions -------------------------------------------------------------------------
+    def apply(self, action: Action) -> Receipt:
+        """Take a :class:`ServiceCampaign` or :class:`SoftwareRollout` from ``action.day``."""
+        if isinstance(action, ServiceCampaign):
+            return self._campaign(action)
+        if isinstance(action, SoftwareRollout):
+            if not action.software_version or not 0.0 <= action.fleet_fraction <= 1.0:
+                return Receipt(False, "a rollout needs a version and a fraction in [0, 1]")
+            self._pending_actions.append(action)
+            return Receipt(True, f"{action.software_version} to {action.fleet_fraction:.1%} "
+                                 f"from day {max(action.day, self.next_day)}")
+        raise ActuationError(f"the fleet cannot apply {type(action).__name__}", kind=action.kind)
+
+    def _campaign(self, action: ServiceCampaign) -> Receipt:
+        if action.component not in COMPONENT_INDEX:
+            return Receipt(False, f"unknown component {action.component!r}; known: "
+                                  f"{', '.join(COMPONENT_INDEX)}")
+        start = max(action.day, self.next_day)
+        field = np.array([self._vin_index[v] for v in action.vins if v in self._vin_index],
+                         np.int64)
+        pending = {vin for _, units in self._pending for vin in units.vin}
+        for vin in set(action.vins) & pending:
+            self._stop_sale[vin] = (action.campaign_id, action.component)
+        booked = self.workshop.book_campaign(action.campaign_id, action.component, field, start)
+        unknown = len(set(action.vins) - set(self._vin_index) - pending)
+        return Receipt(True, f"{booked} of {len(field)} owners booked; "
+                             f"{len(set(action.vins) & pending)} held before delivery; "
+                             f"{unknown} unknown VINs")
+
+    def _apply_due(self, day: int) -> None:
+        due = [a for a in self._pending_actions if a.day <= day]
+        self._pending_actions = [a for a in self._pending_actions if a.day > day]
+        for action in due:
+            self.software.rollout(action.software_version, action.fleet_fraction)
+        if due and self.vehicles.n:
+            self._set_rates(np.arange(self.vehicles.n))
+
+    # ---- truth and world counts ----------------------------------------------------------
+    def report(self, key: str, fault: int, kind: str, day: int, vin_index: int) -> None:
+        """Record a truth event the first time (fault, kind) happens."""
+        name = self.fault_names[fault]
+        if (name, kind) in self._reported:
+            return
+        self._reported.add((name, kind))
+        self._truth.append({"fault_id": name, "kind": kind, "day": day,
+                            "vin": self.vins[vin_index].as_py(),
+                            "failure_mode": FAULT_MECHANISMS[key]})
+
+    def truth_events(self) -> list[dict[str, Any]]:
+        """First field failure / symptom / crash caused by each fault's mechanism."""
+        return list(self._truth)
+
+    def kpis(self) -> dict[str, Any]:
+        """World-only counts (exact miles and crashes, every vehicle, consent or not)."""
+        c = self.counts
+        last90 = sum(1 for d in self.failure_days if d > self.next_day - 91)
+        field_n = max(self.vehicles.n, 1)
+        return {
+            "vehicles_in_field": self.vehicles.n,
+            "units_in_pipeline": sum(len(u) for _, u in self._pending),
+            "miles": c["miles_manual"] + c["miles_autopilot"],
+            "crashes_per_million_miles": {
+                "autopilot": _per_million(c["crashes_autopilot"], c["miles_autopilot"]),
+                "manual": _per_million(c["crashes_manual"], c["miles_manual"])},
+            "field_failures": int(c["field_failures"]),
+            "field_failures_per_1000": 1000 * c["field_failures"] / field_n,
+            "field_failures_last90": last90,
+            "field_failures_per_1000_last90": 1000 * last90 / field_n,
+            "roadside_failures": int(c["roadside_failures"]),
+            "warranty_cost_usd": round(c["warranty_cost_usd"], 2),
+            "campaign_visits": int(c["campaign_visits"]),
+            "campaign_queue": self.workshop.queued,
+            "software_revenue": round(self.subscriptions.revenue_usd, 2),
+            "software_shares": self.software.shares(self.info.view("version")),
+        }
+
+
+def _per_million(events: float, miles: float) -> float | None:
+    return None if miles <= 0 else 1e6 * events / miles
+
+
+def _subset(units: BuiltUnits, mask: np.ndarray) -> BuiltUnits:
+    return BuiltUnits(np.asarray(units.vin)[mask], np.asarray(units.build_day)[mask],
+                      np.asarray(units.model)[mask], np.asarray(units.trim)[mask],
+                      np.asarray(units.hardware_revision)[mask],
+                      {k: np.asarray(v)[mask] for k, v in units.latent.items()},
+                      {k: np.asarray(v)[mask] for k, v in units.fault_id.items()})
+
+
+def demo_units(n: int, *, build_day: int, seed: int = 0, **latent: float) -> BuiltUnits:
+    """``n`` units built on ``build_day`` with VINs ``DEMO…`` and the given latent values."""
+    vins = np.array([f"DEMO{seed:03d}{build_day:05d}{i:05d}" for i in range(n)], dtype=object)
+    kinds = np.full(n, "", dtype=object)
+    units = BuiltUnits(vins, np.full(n, build_day, np.int64), kinds + "Model Y",
+                       kinds + "Long Range", kinds + "HW4")
+    for key, value in latent.items():
+        units.latent[key] = np.full(n, value)
+    return units

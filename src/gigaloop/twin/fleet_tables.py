@@ -1,0 +1,250 @@
+"""The fleet's day as table rows: telemetry, triggers, crashes, codes, claims, visits,
+customers, subscriptions and feedback — plus the truth events those rows reveal.
+
+:class:`FleetTables` reads the :class:`~gigaloop.twin.fleet.Fleet`'s arrays; VINs and
+customer ids are taken from Arrow arrays by index.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from gigaloop.schema.fleet import CLIMATES
+from gigaloop.twin import customers as cust
+from gigaloop.twin.climate import REGIONS
+from gigaloop.twin.fleet_rows import Rows, day_times, numbered_ids, serial_ids
+from gigaloop.twin.hazards import CRASH
+from gigaloop.twin.telemetry import COUNT_OUTPUTS, FLOAT_OUTPUTS, TRIGGER_KINDS, BlockEvents
+
+if TYPE_CHECKING:
+    from gigaloop.twin.fleet import Fleet
+    from gigaloop.twin.telemetry import DayContext
+
+CLIP_PREFIX = "s3://gigaloop-fleet/clips/"
+CLIP_UPLOADED = 0.9            # share of requested clips that arrive (no published figure)
+CLIMATE_NAMES = pa.array(CLIMATES, pa.string())
+CONDITIONS = np.array(["clear", "rain", "night", "snow"], dtype=object)
+DAY_S = 86_400.0
+
+
+class FleetTables:
+    """Turns one fleet day into rows; keeps the id counters."""
+
+    def __init__(self, fleet: Fleet, rng: np.random.Generator) -> None:
+        self.f = fleet
+        self._rng = rng
+        self._serial = {k: 0 for k in ("TR", "CR", "CL", "SV", "FB")}
+
+    def _ids(self, prefix: str, n: int) -> pa.Array:
+        ids = serial_ids(prefix, self._serial[prefix], n)
+        self._serial[prefix] += n
+        return ids
+
+    def _times(self, day: int, n: int) -> np.ndarray:
+        return day_times(self.f.start_date, day, self._rng.uniform(0, DAY_S, n))
+
+    def _date(self, day: int) -> np.datetime64:
+        return np.datetime64(self.f.start_date, "D") + np.timedelta64(day, "D")
+
+    def delivered(self, rows: Rows, idx: np.ndarray, day: int,
+                  consent: dict[str, np.ndarray]) -> None:
+        f = self.f
+        region = f.vehicles.view("region")[idx]
+        rows.add("customers", customer_id=f.customer_ids.take(idx), vin=f.vins.take(idx),
+                 region=np.array(REGIONS, dtype=object)[region],
+                 climate_region=CLIMATE_NAMES.take(f.vehicles.view("climate")[idx]),
+                 delivered_on=self._date(day), consent_telemetry=consent["telemetry"],
+                 consent_marketing=consent["marketing"], consent_insurance=consent["insurance"],
+                 event_time=self._times(day, len(idx)))
+        self._subscriptions(rows, f.subscriptions.deliver(self._rng, idx, day), day)
+
+    # ---- driving -------------------------------------------------------------------------
+    def driving(self, rows: Rows, day: int, ctx: DayContext, events: BlockEvents) -> None:
+        f, n = self.f, self.f.vehicles.n
+        out = f.out.view(n)
+        ap = float(out["autopilot_miles"].sum(dtype=np.float64))
+        f.counts["miles_autopilot"] += ap
+        f.counts["miles_manual"] += float(out["miles"].sum(dtype=np.float64)) - ap
+        consenting = np.flatnonzero(f.info.view("consent_telemetry"))
+        columns: dict[str, object] = {
+            k: out[k][consenting].astype(np.float64) for k in FLOAT_OUTPUTS}
+        columns.update({k: out[k][consenting] for k in COUNT_OUTPUTS})
+        columns.update(
+            vin=f.vins.take(consenting), day=self._date(day),
+            climate_region=CLIMATE_NAMES.take(f.vehicles.view("climate")[consenting]),
+            software_version=self._versions(consenting),
+            odometer_miles=f.vehicles.view("odometer")[consenting],
+            event_time=day_times(f.start_date, day, np.full(len(consenting), DAY_S - 1)))
+        rows.add("telemetry_daily", **columns)
+        self._crashes(rows, day, ctx, events)
+        self._triggers(rows, day, ctx, events)
+        self._rain_truth(day)
+
+    def _versions(self, idx: np.ndarray) -> pa.Array:
+        names = pa.array(self.f.software.names, pa.string())
+        return names.take(self.f.info.view("version")[idx])
+
+    def _condition(self, idx: np.ndarray, ctx: DayContext, night_w: float,
+                   rain_w: np.ndarray) -> np.ndarray:
+        """Condition of events on vehicles ``idx``: clear, rain/snow or night, by exposure."""
+        v = self.f.vehicles
+        region = v.view("region")[idx]
+        night = night_w * v.view("night_share")[idx]
+        rain = rain_w * ctx.rain_share[region]
+        clear = np.maximum(1.0 - v.view("night_share")[idx] - ctx.rain_share[region], 0.0)
+        u = self._rng.random(len(idx)) * (clear + night + rain)
+        cond = np.where(u < clear, 0, np.where(u < clear + rain, 1, 2))
+        snow = (cond == 1) & (ctx.temp_c[region] < 0.0)
+        return CONDITIONS[np.where(snow, 3, cond)]
+
+    def _crashes(self, rows: Rows, day: int, ctx: DayContext, events: BlockEvents) -> None:
+        f = self.f
+        manual, auto = events.crash_manual, events.crash_autopilot
+        idx = np.concatenate([manual, auto])
+        if not idx.size:
+            return
+        f.counts["crashes_manual"] += len(manual)
+        f.counts["crashes_autopilot"] += len(auto)
+        ap_rain = 1.0 + f.vehicles.view("ap_rain_extra")[auto]
+        condition = np.concatenate([
+            self._condition(manual, ctx, CRASH.night, np.full(len(manual), CRASH.rain)),
+            self._condition(auto, ctx, CRASH.night, ap_rain)])
+        mode = np.array(["manual"] * len(manual) + ["autopilot"] * len(auto), dtype=object)
+        seconds = self._rng.uniform(0, DAY_S, len(idx))
+        late = self._rng.uniform(23 * 3600, 28 * 3600, len(idx)) % DAY_S
+        seconds = np.where(condition == "night", late, seconds)
+        severity = np.where(self._rng.random(len(idx)) < CRASH.major_share, "major", "minor")
+        rows.add("crashes", crash_id=self._ids("CR", len(idx)), vin=f.vins.take(idx),
+                 mode=mode, software_version=self._versions(idx), condition=condition,
+                 severity=severity.astype(object),
+                 event_time=day_times(f.start_date, day, seconds))
+        rain_crash = np.flatnonzero((mode == "autopilot") & np.isin(condition, ["rain", "snow"]))
+        self._attribute(day, "rain_perception", "first_crash", idx[rain_crash])
+
+    def _triggers(self, rows: Rows, day: int, ctx: DayContext, events: BlockEvents) -> None:
+        f = self.f
+        keep = f.info.view("consent_telemetry")[events.trigger_vehicle]
+        idx, kind = events.trigger_vehicle[keep], events.trigger_kind[keep]
+        if not idx.size:
+            return
+        names = np.array([k.split("_")[0] for k in TRIGGER_KINDS], dtype=object)
+        condition = self._condition(idx, ctx, 1.0, np.ones(len(idx)))
+        by_kind = {2: "clear", 3: "rain", 4: "night"}
+        for k, cond in by_kind.items():
+            condition[kind == k] = cond
+        region = f.vehicles.view("region")[idx]
+        condition[(condition == "rain") & (ctx.temp_c[region] < 0)] = "snow"
+        ids = self._ids("TR", len(idx))
+        uri = pc.binary_join_element_wise(CLIP_PREFIX, ids, ".mp4", "")
+        uploaded = pa.array(self._rng.random(len(idx)) < CLIP_UPLOADED)
+        rows.add("trigger_events", trigger_id=ids, vin=f.vins.take(idx), trigger=names[kind],
+                 condition=condition, software_version=self._versions(idx),
+                 clip_uri=pc.if_else(uploaded, uri, pa.scalar(None, pa.string())),
+                 event_time=self._times(day, len(idx)))
+
+    def _rain_truth(self, day: int) -> None:
+        """First rain disengagement caused by a camera-rain fault (per fault)."""
+        f = self.f
+        faults = f.info.view("fault_rain_perception")
+        if not (faults >= 0).any():
+            return
+        count = f.out.view(f.vehicles.n)["disengagements_rain"]
+        self._attribute(day, "rain_perception", "first_field_failure",
+                        np.flatnonzero((faults >= 0) & (count > 0)), count)
+
+    def _attribute(self, day: int, key: str, kind: str, idx: np.ndarray,
+                   count: np.ndarray | None = None) -> None:
+        """Report events on ``idx`` that the fault caused (share (m − 1) / m of m× hazard)."""
+        f = self.f
+        faults = f.info.view(f"fault_{key}")[idx]
+        idx = idx[faults >= 0]
+        if not idx.size:
+            return
+        latent = {"rain_perception": f.info.view("rain_perception"),
+                  "seam_defect": f.info.view("seam_defect"),
+                  "cell_fade": f.info.view("pack_defect")}[key][idx].astype(np.float64)
+        k = 1 if count is None else count[idx]
+        caused = self._rng.random(len(idx)) < 1.0 - (1.0 / np.maximum(latent, 1.0)) ** k
+        for i in idx[caused].tolist():
+            f.report(key, int(f.info.view(f"fault_{key}")[i]), kind, day, i)
+
+    # ---- workshop ------------------------------------------------------------------------
+    def workshop(self, rows: Rows, day: int) -> None:
+        f, shop = self.f, self.f.workshop
+        for idx, code, ecu, severity in shop.codes(day):
+            if idx.size:
+                rows.add("diagnostic_codes", vin=f.vins.take(idx), code=code, ecu=ecu,
+                         severity=severity, event_time=self._times(day, len(idx)))
+                if code.startswith("BMS"):
+                    self._attribute(day, "cell_fade", "first_symptom", idx)
+        unhappy = f.info.view("unhappy_until")
+        for fail in shop.failures(day):
+            idx, comp = fail.idx, fail.component
+            modes = np.array(comp.failure_modes, dtype=object)
+            rows.add("component_failures", claim_id=self._ids("CL", len(idx)),
+                     vin=f.vins.take(idx), component=comp.name,
+                     failure_mode=modes[self._rng.integers(0, len(modes), len(idx))],
+                     odometer_miles=f.vehicles.view("odometer")[idx], roadside=fail.roadside,
+                     cost_usd=np.round(fail.cost, 2), event_time=self._times(day, len(idx)))
+            f.counts["field_failures"] += len(idx)
+            f.counts["roadside_failures"] += int(fail.roadside.sum())
+            f.counts["warranty_cost_usd"] += float(fail.cost.sum())
+            f.failure_days += [day] * len(idx)
+            unhappy[idx] = day + cust.UNHAPPY_DAYS
+            key = {"body_seam": "seam_defect", "battery_pack": "cell_fade"}.get(comp.name)
+            if key:
+                self._attribute(day, key, "first_field_failure", idx)
+            answer = self._rng.random(len(idx)) < cust.SERVICE_FEEDBACK_RESPONSE
+            self._feedback(rows, day, idx[answer], "service", comp.name, fail.roadside[answer])
+        visit = shop.visits(day)
+        if visit.idx:
+            idx = np.array(visit.idx)
+            f.counts["campaign_visits"] += sum(r == "campaign" for r in visit.reason)
+            rows.add("service_visits", visit_id=self._ids("SV", len(idx)), vin=f.vins.take(idx),
+                     reason=visit.reason, campaign_id=visit.campaign_id,
+                     component=visit.component, cost_usd=visit.cost,
+                     event_time=self._times(day, len(idx)))
+
+    # ---- customers -----------------------------------------------------------------------
+    def customers(self, rows: Rows, day: int) -> None:
+        f = self.f
+        n = f.vehicles.n
+        if not n:
+            return
+        unhappy = f.info.view("unhappy_until") >= day
+        self._subscriptions(rows, f.subscriptions.step(self._rng, day, unhappy), day)
+        survey = np.flatnonzero(f.info.view("delivered") == day - cust.DELIVERY_SURVEY_DAY)
+        survey = survey[self._rng.random(len(survey)) < cust.DELIVERY_SURVEY_RESPONSE]
+        self._feedback(rows, day, survey, "survey", "delivery")
+        app = self._rng.integers(0, n, self._rng.poisson(cust.APP_FEEDBACK_PER_DAY * n))
+        topics = np.array(cust.APP_TOPICS, dtype=object)
+        self._feedback(rows, day, app, "app", topics[self._rng.integers(0, len(topics), len(app))])
+
+    def _feedback(self, rows: Rows, day: int, idx: np.ndarray, channel: str,
+                  topic: object, roadside: np.ndarray | None = None) -> None:
+        if not len(idx):
+            return
+        unhappy = self.f.info.view("unhappy_until")[idx] >= day
+        rating = cust.feedback_ratings(self._rng, unhappy, roadside)
+        rows.add("feedback", feedback_id=self._ids("FB", len(idx)),
+                 customer_id=self.f.customer_ids.take(idx), channel=channel,
+                 rating=rating, topic=topic, event_time=self._times(day, len(idx)))
+
+    def _subscriptions(self, rows: Rows, events: cust.SubscriptionEvents, day: int) -> None:
+        n = len(events.idx)
+        if not n:
+            return
+        origin = np.datetime64(self.f.start_date, "D")
+        ended = events.ended
+        prices = {p: spec["price"] for p, spec in cust.PRODUCTS.items()}
+        rows.add("subscriptions", subscription_id=numbered_ids("SUB", events.serial),
+                 customer_id=self.f.customer_ids.take(events.idx), product=events.product,
+                 started_on=origin + events.started.astype("timedelta64[D]"),
+                 ended_on=pa.array(origin + np.maximum(ended, 0).astype("timedelta64[D]"),
+                                   pa.date32(), mask=ended < 0),
+                 monthly_price_usd=np.array([prices[p] for p in events.product]),
+                 event_time=self._times(day, n))

@@ -1,0 +1,199 @@
+"""The workshop: component lives, failures, their precursor codes, repairs and campaigns.
+
+Each vehicle carries, per component, the clock value (day or odometer) at which it fails
+and at which its precursor code fires. A failure becomes a warranty claim and a repair
+visit a few days later (same day when stranded); the repair renews the component with a
+nominal part. A campaign brings listed vehicles in over the following days, within a daily
+capacity, and renews the component there — for ``body_seam`` that resets ``seam_defect``,
+for ``battery_pack`` ``pack_defect``, ``cell_fade`` and the pack's ageing.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gigaloop.twin.customers import DRIVE_PROBABILITY
+from gigaloop.twin.hazards import (
+    CELL_IMBALANCE_RATE,
+    COMPONENT_INDEX,
+    COMPONENTS,
+    NUISANCE_CODES,
+    NUISANCE_RATE,
+    Component,
+    cost_draw,
+    covariate_multiplier,
+    draw_life,
+)
+from gigaloop.twin.sampling import poisson_positions
+from gigaloop.twin.telemetry import VehicleArrays
+
+#: Per-vehicle columns the workshop keeps: latent multipliers and, per component, the clock
+#: value of its failure and of its precursor code (inf when none is due).
+WORKSHOP_COLUMNS: dict[str, type] = {
+    "seam_defect": np.float32, "pack_defect": np.float32,
+    **{f"life_{c.name}": np.float64 for c in COMPONENTS},
+    **{f"dtc_{c.name}": np.float64 for c in COMPONENTS},
+}
+REPAIR_DELAY_DAYS = (1, 10)          # days from failure to repair unless stranded
+#: Campaign owners: share who ever respond and mean days until they book (not published).
+CAMPAIGN_RESPONSE, CAMPAIGN_BOOKING_DAYS = 0.85, 14.0
+#: Campaign cost as a share of a warranty repair; a pack swap costs a whole pack
+#: (GM's Bolt recall: ≈ $1.9 B for ≈ 141k vehicles ≈ $13k each).
+CAMPAIGN_COST_SHARE = {"battery_pack": 1.0}
+CAMPAIGN_COST_DEFAULT = 0.3
+
+
+@dataclass
+class Failure:
+    """Failures of one component on one day (field indices)."""
+
+    component: Component
+    idx: np.ndarray
+    roadside: np.ndarray
+    cost: np.ndarray
+    latent: np.ndarray
+
+
+@dataclass
+class Visit:
+    """Service visits due on a day (field indices)."""
+
+    idx: list[int] = field(default_factory=list)
+    component: list[str] = field(default_factory=list)
+    reason: list[str] = field(default_factory=list)
+    campaign_id: list[str | None] = field(default_factory=list)
+    cost: list[float] = field(default_factory=list)
+
+
+class Workshop:
+    """Lives, failures, codes and visits of the whole fleet; needs the fleet's arrays."""
+
+    def __init__(self, rng: np.random.Generator, vehicles: VehicleArrays,
+                 shop: VehicleArrays, campaign_capacity: int) -> None:
+        self._rng = rng
+        self._v = vehicles
+        self._shop = shop
+        self.capacity = campaign_capacity
+        self._repairs: dict[int, Visit] = {}
+        self._queue: list[tuple[int, int, int, str, str]] = []   # (day, order, idx, id, comp)
+        self._order = 0
+
+    def clock(self, component: Component, day: int) -> np.ndarray | float:
+        return float(day) if component.clock == "days" else self._v.view("odometer")
+
+    def renew(self, c: int, idx: np.ndarray, day: int) -> None:
+        """Start component ``c`` afresh on vehicles ``idx`` (delivery, repair, campaign)."""
+        comp = COMPONENTS[c]
+        v = self._v
+        mult = covariate_multiplier(comp, v.view("climate")[idx], v.view("mean_miles")[idx]
+                                    * DRIVE_PROBABILITY, v.view("style")[idx] == 2)
+        if comp.latent:
+            mult = mult * self._shop.view(comp.latent)[idx]
+        now = day if comp.clock == "days" else v.view("odometer")[idx]
+        life = now + draw_life(comp, mult, self._rng)
+        self._shop.view(f"life_{comp.name}")[idx] = life
+        dtc = np.full(len(idx), np.inf)
+        if comp.dtc is not None:
+            _, _, _, share, lead_min, lead_max = comp.dtc
+            lead = self._rng.uniform(lead_min, lead_max, len(idx))
+            if comp.clock == "miles":
+                lead = lead * v.view("mean_miles")[idx] * DRIVE_PROBABILITY
+            dtc = np.where(self._rng.random(len(idx)) < share, np.maximum(life - lead, now), dtc)
+        self._shop.view(f"dtc_{comp.name}")[idx] = dtc
+
+    def replace(self, c: int, idx: np.ndarray, day: int) -> None:
+        """Fit a nominal part: reset the component's latent multipliers, then renew."""
+        name = COMPONENTS[c].name
+        if name == "body_seam":
+            self._shop.view("seam_defect")[idx] = 1.0
+        elif name == "battery_pack":
+            self._shop.view("pack_defect")[idx] = 1.0
+            for column, value in (("cell_fade", 1.0), ("calendar_stress", 0.0),
+                                  ("cycle_stress", 0.0)):
+                self._v.view(column)[idx] = value
+        self.renew(c, idx, day)
+
+    def codes(self, day: int) -> list[tuple[np.ndarray, str, str, str]]:
+        """Diagnostic codes raised today: (vehicle indices, code, ecu, severity) groups."""
+        out = []
+        for comp in COMPONENTS:
+            if comp.dtc is None:
+                continue
+            column = self._shop.view(f"dtc_{comp.name}")
+            hit = np.flatnonzero(column <= self.clock(comp, day))
+            column[hit] = np.inf
+            out.append((hit, *comp.dtc[:3]))
+        n = max(self._v.n, 1)
+        nuisance = self._rng.integers(0, n, self._rng.poisson(NUISANCE_RATE * self._v.n))
+        which = self._rng.integers(0, len(NUISANCE_CODES), len(nuisance))
+        for k, (code, ecu, severity) in enumerate(NUISANCE_CODES):
+            out.append((nuisance[which == k], code, ecu, severity))
+        rate = self._shop.view("pack_defect").astype(np.float32) * np.float32(CELL_IMBALANCE_RATE)
+        code, ecu, severity = COMPONENTS[COMPONENT_INDEX["battery_pack"]].dtc[:3]  # type: ignore[index]
+        out.append((poisson_positions(rate, self._rng), code, ecu, "warning"))
+        return out
+
+    def failures(self, day: int) -> list[Failure]:
+        """Components failing today; each waits for its repair visit (life → inf until then)."""
+        out = []
+        for comp in COMPONENTS:
+            life = self._shop.view(f"life_{comp.name}")
+            idx = np.flatnonzero(life <= self.clock(comp, day))
+            if not idx.size:
+                continue
+            life[idx] = np.inf
+            self._shop.view(f"dtc_{comp.name}")[idx] = np.inf
+            latent = (self._shop.view(comp.latent)[idx] if comp.latent
+                      else np.ones(len(idx), np.float32))
+            roadside = self._rng.random(len(idx)) < comp.roadside
+            cost = cost_draw(comp, len(idx), self._rng)
+            delay = np.where(roadside, 0, self._rng.integers(*REPAIR_DELAY_DAYS, len(idx),
+                                                               endpoint=True))
+            for i, d, k in zip(idx.tolist(), delay.tolist(), cost.tolist(), strict=True):
+                visit = self._repairs.setdefault(day + d, Visit())
+                visit.idx.append(i)
+                visit.component.append(comp.name)
+                visit.reason.append("repair")
+                visit.campaign_id.append(None)
+                visit.cost.append(k)
+            out.append(Failure(comp, idx, roadside, cost, latent))
+        return out
+
+    def book_campaign(self, campaign_id: str, component: str, idx: np.ndarray,
+                      day: int) -> int:
+        """Owners of ``idx`` respond (or not) and join the queue; returns how many booked."""
+        respond = idx[self._rng.random(len(idx)) < CAMPAIGN_RESPONSE]
+        ready = day + np.ceil(self._rng.exponential(CAMPAIGN_BOOKING_DAYS, len(respond)))
+        for i, d in zip(respond.tolist(), ready.astype(int).tolist(), strict=True):
+            heapq.heappush(self._queue, (d, self._order, i, campaign_id, component))
+            self._order += 1
+        return len(respond)
+
+    def visits(self, day: int) -> Visit:
+        """Today's visits: due repairs, then campaign bookings up to the daily capacity.
+
+        Repairs renew the failed component; campaign visits replace theirs.
+        """
+        visit = self._repairs.pop(day, Visit())
+        for i, name in zip(visit.idx, visit.component, strict=True):
+            self.replace(COMPONENT_INDEX[name], np.array([i]), day)
+        served = 0
+        while self._queue and self._queue[0][0] <= day and served < self.capacity:
+            _, _, i, campaign_id, name = heapq.heappop(self._queue)
+            comp = COMPONENTS[COMPONENT_INDEX[name]]
+            share = CAMPAIGN_COST_SHARE.get(name, CAMPAIGN_COST_DEFAULT)
+            self.replace(COMPONENT_INDEX[name], np.array([i]), day)
+            visit.idx.append(i)
+            visit.component.append(name)
+            visit.reason.append("campaign")
+            visit.campaign_id.append(campaign_id)
+            visit.cost.append(round(comp.cost_usd * share, 2))
+            served += 1
+        return visit
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)

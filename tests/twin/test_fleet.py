@@ -1,0 +1,163 @@
+"""The fleet twin: schema, reproducibility, actions, truth and customers."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from gigaloop.actuate import ServiceCampaign, SoftwareRollout
+from gigaloop.errors import ActuationError
+from gigaloop.schema import INGESTED_AT, get_table
+from gigaloop.twin.fleet import Fleet, demo_units
+from gigaloop.twin.fleet_rows import FLEET_OUTPUTS
+from gigaloop.twin.units import BuiltUnits
+
+START = date(2025, 1, 6)
+
+
+def run(days: int, batches: dict[int, BuiltUnits], seed: int = 0,
+        actions: dict[int, list] | None = None) -> tuple[Fleet, dict[str, pa.Table]]:
+    fleet = Fleet(start_date=START, rng=np.random.default_rng(seed), units_per_day=100)
+    parts: dict[str, list[pa.Table]] = {name: [] for name in FLEET_OUTPUTS}
+    for day in range(days):
+        for action in (actions or {}).get(day, []):
+            assert fleet.apply(action).accepted
+        if day in batches:
+            fleet.add_built(batches[day])
+        for name, table in fleet.step(day).items():
+            parts[name].append(table)
+    return fleet, {name: pa.concat_tables(p) for name, p in parts.items()}
+
+
+def with_fault(units: BuiltUnits, key: str, fault_id: str) -> BuiltUnits:
+    units.fault_id[key] = np.full(len(units), fault_id, dtype=object)
+    return units
+
+
+def test_tables_match_the_schema_exactly():
+    _, tables = run(40, {0: demo_units(300, build_day=0)})
+    assert set(tables) == set(FLEET_OUTPUTS)
+    for name, table in tables.items():
+        expected = pa.schema([f for f in get_table(name).arrow_schema() if f.name != INGESTED_AT])
+        assert table.schema.equals(expected), name
+    for name in ("telemetry_daily", "trigger_events", "customers", "subscriptions",
+                 "component_failures", "service_visits", "feedback", "diagnostic_codes"):
+        assert tables[name].num_rows > 0, name
+    telemetry = tables["telemetry_daily"]
+    assert pc.min(telemetry["day"]).as_py() >= date(2025, 1, 9)
+    assert pc.max(telemetry["hard_braking_fraction"]).as_py() <= 1.0
+    assert telemetry.group_by(["vin", "day"]).aggregate([]).num_rows == telemetry.num_rows
+
+
+def test_same_seed_same_world_and_another_seed_another():
+    first = run(20, {0: demo_units(200, build_day=0)}, seed=3)[1]
+    second = run(20, {0: demo_units(200, build_day=0)}, seed=3)[1]
+    other = run(20, {0: demo_units(200, build_day=0)}, seed=4)[1]
+    for name in FLEET_OUTPUTS:
+        assert first[name].equals(second[name]), name
+    assert not first["telemetry_daily"].equals(other["telemetry_daily"])
+
+
+def test_deliveries_come_3_to_10_days_after_build_to_consenting_telemetry():
+    fleet, tables = run(15, {2: demo_units(400, build_day=2)})
+    delivered = tables["customers"].column("delivered_on").to_pylist()
+    offsets = {(d - START).days - 2 for d in delivered}
+    assert min(offsets) >= 3 and max(offsets) <= 10
+    consenting = pc.sum(tables["customers"]["consent_telemetry"]).as_py()
+    last = tables["telemetry_daily"].filter(pc.equal(tables["telemetry_daily"]["day"],
+                                                     pa.scalar(date(2025, 1, 20))))
+    assert last.num_rows == consenting < 400
+    assert fleet.kpis()["vehicles_in_field"] == 400
+
+
+def test_hot_climate_bias_moves_deliveries_to_hot_regions():
+    plain = demo_units(1500, build_day=0)
+    biased = demo_units(1500, build_day=0, seed=1, hot_climate_bias=0.6)
+    _, tables = run(12, {0: plain})
+    _, tables_biased = run(12, {0: biased})
+
+    def hot_share(t: pa.Table) -> float:
+        return pc.mean(pc.equal(t["climate_region"], "hot")).as_py()
+
+    assert hot_share(tables["customers"]) == pytest.approx(0.25, abs=0.04)
+    assert hot_share(tables_biased["customers"]) > 0.65
+
+
+def test_software_rollout_changes_shares_and_rollback_restores():
+    rollout = SoftwareRollout(day=15, software_version="2025.32.0", fleet_fraction=0.3)
+    back = SoftwareRollout(day=25, software_version="2025.32.0", fleet_fraction=0.0,
+                           stage="rollback")
+    _, tables = run(30, {0: demo_units(2000, build_day=0)}, actions={5: [rollout, back]})
+    telemetry = tables["telemetry_daily"]
+
+    def share(day: int) -> float:
+        rows = telemetry.filter(pc.equal(telemetry["day"], pa.scalar(START + timedelta(days=day))))
+        return pc.mean(pc.equal(rows["software_version"], "2025.32.0")).as_py()
+
+    assert share(14) == 0.0
+    assert share(20) == pytest.approx(0.3, abs=0.04)
+    assert share(27) == 0.0
+
+
+def test_service_campaign_resets_seam_defect_and_lowers_failures():
+    serviced = with_fault(demo_units(1500, build_day=0, seam_defect=30.0), "seam_defect", "F2")
+    left = with_fault(demo_units(1500, build_day=0, seed=1, seam_defect=30.0), "seam_defect", "F2")
+    both = BuiltUnits(np.concatenate([serviced.vin, left.vin]),
+                      np.zeros(3000, np.int64), *(np.concatenate([a, b]) for a, b in (
+                          (serviced.model, left.model), (serviced.trim, left.trim),
+                          (serviced.hardware_revision, left.hardware_revision))),
+                      {k: np.concatenate([serviced.latent[k], left.latent[k]])
+                       for k in serviced.latent},
+                      {k: np.concatenate([serviced.fault_id[k], left.fault_id[k]])
+                       for k in serviced.fault_id})
+    campaign = ServiceCampaign(day=15, campaign_id="C-SEAM-1", component="body_seam",
+                               vins=tuple(serviced.vin))
+    fleet, tables = run(240, {0: both}, actions={14: [campaign]})
+    claims = tables["component_failures"].filter(
+        pc.equal(tables["component_failures"]["component"], "body_seam"))
+    vins = set(claims["vin"].to_pylist())
+    hit_serviced = len(vins & set(serviced.vin))
+    hit_left = len(vins & set(left.vin))
+    assert hit_left > 3 * max(hit_serviced, 5)
+    visits = tables["service_visits"].filter(
+        pc.equal(tables["service_visits"]["reason"], "campaign"))
+    assert set(visits["campaign_id"].to_pylist()) == {"C-SEAM-1"}
+    assert 0.75 * 1500 < visits.num_rows <= 1500
+    assert set(visits["vin"].to_pylist()) <= set(serviced.vin)
+    # capacity: at most 50 campaign visits a day (units_per_day // 2)
+    per_day = pc.value_counts(pc.strftime(visits["event_time"], "%Y-%m-%d"))
+    assert max(c.as_py() for c in per_day.field("counts")) <= 50
+    assert fleet.kpis()["campaign_visits"] == visits.num_rows
+    # truth: the first seam failure the fault caused, on an affected unit
+    truth = [e for e in fleet.truth_events() if e["kind"] == "first_field_failure"]
+    assert [e["fault_id"] for e in truth] == ["F2"]
+    assert truth[0]["vin"] in set(both.vin) and truth[0]["failure_mode"] == "body_seam"
+
+
+def test_actions_the_fleet_cannot_take():
+    fleet = Fleet(start_date=START, rng=np.random.default_rng(0), units_per_day=10)
+    assert not fleet.apply(ServiceCampaign(day=0, component="flux_capacitor")).accepted
+    assert not fleet.apply(SoftwareRollout(day=0, software_version="", fleet_fraction=1)).accepted
+    from gigaloop.actuate import MaintenanceOrder
+
+    with pytest.raises(ActuationError):
+        fleet.apply(MaintenanceOrder(day=0, machine_id="X"))
+
+
+def test_customers_subscribe_and_rate_lower_after_failures():
+    fleet, tables = run(60, {0: demo_units(3000, build_day=0)})
+    subs = tables["subscriptions"]
+    starts = subs.filter(pc.is_null(subs["ended_on"]))
+    fsd = pc.sum(pc.equal(starts["product"], "fsd")).as_py() / 3000
+    assert fsd == pytest.approx(0.12, abs=0.03)
+    assert set(subs["monthly_price_usd"].to_pylist()) == {99.0, 9.99}
+    assert pc.sum(pc.is_valid(subs["ended_on"])).as_py() > 0
+    feedback = tables["feedback"]
+    service = pc.mean(feedback.filter(pc.equal(feedback["channel"], "service"))["rating"])
+    survey = pc.mean(feedback.filter(pc.equal(feedback["channel"], "survey"))["rating"])
+    assert service.as_py() < survey.as_py() - 1
+    assert fleet.kpis()["software_revenue"] > 0
