@@ -17,9 +17,12 @@ CUSTOMERS = Table(
     ))
 
 SUBSCRIPTIONS = Table(
-    "subscriptions", "customer", "A paid software subscription.",
-    key=("subscription_id",), partition_by="event_time", columns=(
+    "subscriptions", "customer",
+    "A paid software subscription's state changes: one row when it starts (active), one more "
+    "when it ends (ended, with ended_on). Its latest state is its row with the latest status.",
+    key=("subscription_id", "status"), partition_by="event_time", columns=(
         col("subscription_id", "string", "id"),
+        col("status", "string", "state this row records", choices=("active", "ended")),
         col("customer_id", "string", "customer", references="customers.customer_id"),
         col("product", "string", "fsd, connectivity, …"),
         col("started_on", "date", "start"),

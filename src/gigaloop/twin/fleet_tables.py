@@ -204,6 +204,9 @@ class FleetTables:
         if visit.idx:
             idx = np.array(visit.idx)
             f.counts["campaign_visits"] += sum(r == "campaign" for r in visit.reason)
+            cameras = idx[np.array(visit.component) == "camera"]
+            if cameras.size:  # a new camera changes how the car drives in rain from today
+                f._set_rates(cameras)
             rows.add("service_visits", visit_id=self._ids("SV", len(idx)), vin=f.vins.take(idx),
                      reason=visit.reason, campaign_id=visit.campaign_id,
                      component=visit.component, cost_usd=visit.cost,
@@ -247,4 +250,5 @@ class FleetTables:
                  ended_on=pa.array(origin + np.maximum(ended, 0).astype("timedelta64[D]"),
                                    pa.date32(), mask=ended < 0),
                  monthly_price_usd=np.array([prices[p] for p in events.product]),
+                 status=np.where(ended < 0, "active", "ended").astype(object),
                  event_time=self._times(day, n))

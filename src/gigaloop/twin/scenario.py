@@ -29,7 +29,7 @@ from gigaloop.schema.plant import SHIFTS
 from gigaloop.twin.layout import MACHINE_IDS, STATIONS, station
 
 FailureMode = Literal["body_seam", "battery_pack", "battery_fade", "disengagement_rain",
-                      "machine_breakdown"]
+                      "camera", "machine_breakdown"]
 FaultKind = Literal["weak_cell_lot", "weld_current_drift", "bearing_wear", "camera_rain",
                     "shift_climate_mix"]
 
