@@ -66,7 +66,10 @@ def compute_kpis(store: Tables, *, end: datetime) -> dict[str, Any]:
 
     miles = telemetry.aggregate(total=telemetry.miles.sum(), ap=telemetry.autopilot_miles.sum())
     miles_row = miles.execute().iloc[0]
-    crash_counts = dict(crashes.group_by("mode").aggregate(n=crashes.count()).execute()
+    # miles come only from vehicles whose owners share telemetry: count their crashes only
+    sharing = customers.filter(customers.consent_telemetry).select("vin")
+    shared = crashes.semi_join(sharing, "vin")
+    crash_counts = dict(shared.group_by("mode").aggregate(n=shared.count()).execute()
                         .itertuples(index=False, name=None))
     exposure = {
         "autopilot": float(miles_row["ap"] or 0.0),
@@ -104,9 +107,12 @@ def compute_kpis(store: Tables, *, end: datetime) -> dict[str, Any]:
 
 def software_revenue(store: Tables, *, end: datetime) -> float | None:
     """Subscription revenue earned up to ``end``: active days × monthly price."""
-    subs = store.table("subscriptions")
-    if int(subs.count().execute()) == 0:
+    rows = store.table("subscriptions")
+    if int(rows.count().execute()) == 0:
         return None
+    subs = rows.group_by("subscription_id").aggregate(
+        started_on=rows.started_on.min(), ended_on=rows.ended_on.max(),
+        monthly_price_usd=rows.monthly_price_usd.max())
     end_date = ibis.literal(end.date())
     stop = ibis.least(subs.ended_on.fill_null(end_date), end_date)
     days = (stop.delta(subs.started_on, unit="day")).clip(lower=0)

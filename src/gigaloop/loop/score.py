@@ -3,7 +3,9 @@
 A fault counts as *found* when a finding for its failure mode names it — the same
 lot, station, machine, hardware revision … — at rank ≤ ``top`` (and, when the fault
 has a time window, names a window whose ends are within ``window_tolerance_days``).
-A finding that matches no fault, or names a red herring, is a false finding.
+A finding that matches no fault, or names a red herring, is a false finding; one that
+names a fault in one of its ``related_modes`` (a weak lot's pack failures beside its
+fade) is neither.
 
 >>> truth = {"scenario": {"start_date": "2025-01-06"}, "faults": [{"id": "weak-lot",
 ...     "finding": {"failure_mode": "battery_pack", "names": {"lot": "CELL-7"}},
@@ -82,18 +84,20 @@ def score_findings(
     start = date.fromisoformat(truth["scenario"]["start_date"])
     for fault in truth["faults"]:
         wanted = fault["finding"]
-        hits = [
+        related = {wanted["failure_mode"], *wanted.get("related_modes", [])}
+        naming = [
             f for f in findings
-            if f["failure_mode"] == wanted["failure_mode"]
+            if f["failure_mode"] in related
             and names_match(f["names"], wanted["names"], start=start,
                             window_tolerance_days=window_tolerance_days)
         ]
+        hits = [f for f in naming if f["failure_mode"] == wanted["failure_mode"]]
         if wanted.get("red_herring"):
-            false_ids.update(f["id"] for f in hits)
+            false_ids.update(f["id"] for f in naming)
             faults_out.append({"id": fault["id"], "red_herring": True, "flagged": bool(hits)})
             continue
         real_faults += 1
-        matched_finding_ids.update(f["id"] for f in hits)
+        matched_finding_ids.update(f["id"] for f in naming)  # a related mode is no false alarm
         ranked = sorted((f for f in hits if f.get("rank", top + 1) <= top),
                         key=lambda f: (f["day_found"], f["rank"]))
         first = ranked[0] if ranked else None

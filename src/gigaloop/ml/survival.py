@@ -157,6 +157,7 @@ def _scan_frame(moments: list[tuple], n_levels: NDArray, confidence: float) -> p
         half_width = stats.norm.ppf(0.5 + confidence / 2) * np.sqrt(
             1.0 / expected + 1.0 / rest_expected
         )
+        hr_low, hr_high = np.exp(centre - half_width), np.exp(centre + half_width)
     frame = pd.DataFrame({
         "attribute": attribute,
         "level": level,
@@ -168,8 +169,8 @@ def _scan_frame(moments: list[tuple], n_levels: NDArray, confidence: float) -> p
         "chi2": chi2,
         "p": stats.chi2.sf(chi2, 1),
         "hazard_ratio": hazard_ratio,
-        "hr_low": np.exp(centre - half_width),
-        "hr_high": np.exp(centre + half_width),
+        "hr_low": hr_low,
+        "hr_high": hr_high,
     })
     return frame[frame["at_risk"] > 0].reset_index(drop=True)
 

@@ -1,0 +1,104 @@
+"""``gigaloop`` on the command line: run the twin and the loop, score a run.
+
+Errors of ours are printed as one line that says what to do, with exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from gigaloop.errors import GigaloopError
+
+app = typer.Typer(help="gigaloop: factory, fleet and customers in one learning loop.",
+                  no_args_is_help=True, add_completion=False)
+console = Console()
+
+
+@app.command()
+def run(
+    days: Annotated[int, typer.Option(min=1, help="simulated days")] = 365,
+    scale: Annotated[str, typer.Option(help="small | medium | large")] = "small",
+    seed: Annotated[int, typer.Option(help="random seed")] = 1,
+    scenario: Annotated[Path | None, typer.Option(help="scenario TOML (default: packaged)",
+                                                  exists=True, dir_okay=False)] = None,
+    no_loop: Annotated[bool, typer.Option("--no-loop", help="switch every decision off")] = False,
+    out: Annotated[Path, typer.Option(help="run folder")] = Path("runs/latest"),
+) -> None:
+    """Simulate the plant, fleet and customers day by day and run the loop on them."""
+    from gigaloop.run import RunOptions, run_job
+
+    options = RunOptions(days=days, scale=scale, seed=seed, scenario=scenario,
+                         loop=not no_loop, out=out)
+    started = time.perf_counter()
+    with _guard(), Progress(
+        TextColumn("[bold]simulating"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("days"), TimeElapsedColumn(), TextColumn("{task.fields[status]}"),
+        console=console, transient=False,
+    ) as progress:
+        task = progress.add_task("days", total=days, status="")
+
+        def on_day(day: int, results: dict[str, Any]) -> None:
+            written = sum(r.written for r in results.values())
+            quarantined = sum(r.quarantined for r in results.values())
+            progress.update(task, advance=1,
+                            status=f"{written:,} rows, {quarantined} quarantined")
+
+        summary = run_job(options, on_day=on_day)
+    _print_summary(summary)
+    console.print(f"finished in {time.perf_counter() - started:.0f} s")
+    console.print(f"report: [bold]{(out / 'report.html').resolve()}[/]")
+
+
+@app.command()
+def score(run_dir: Annotated[Path, typer.Argument(exists=True, file_okay=False)]) -> None:
+    """Compare a run's findings with its scenario's hidden truth; writes RUN_DIR/score.json."""
+    from gigaloop.loop.score import score_run
+
+    with _guard():
+        result = score_run(run_dir)
+    table = Table("fault", "found", "rank", "days to find", title="score")
+    for fault in result["faults"]:
+        if fault.get("red_herring"):
+            table.add_row(fault["id"], "red herring: " + ("FLAGGED" if fault["flagged"] else
+                                                          "not flagged"), "", "")
+        else:
+            table.add_row(fault["id"], str(fault["found"]), str(fault["rank"]),
+                          str(fault["days_to_find"]))
+    console.print(table)
+    console.print(f"recall {result['recall']}, false findings {result['n_false_findings']}")
+    console.print(f"written: {run_dir / 'score.json'}")
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    table = Table("KPI", "value", title="run summary")
+    for key, value in summary["kpis"].items():
+        shown = json.dumps(value) if isinstance(value, dict) else str(value)
+        table.add_row(key, shown)
+    table.add_row("findings", str(len(summary["findings"])))
+    table.add_row("changes", str(len(summary["changes"])))
+    console.print(table)
+
+
+class _guard:
+    """Turn our errors into one red line and exit code 2 (tracebacks stay for bugs)."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: object) -> bool:
+        if isinstance(exc, GigaloopError):
+            console.print(f"[red]error:[/] {exc}")
+            raise typer.Exit(2)
+        return False
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app()

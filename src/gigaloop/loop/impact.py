@@ -1,0 +1,132 @@
+"""Impact: did an effective change work? Difference in differences on the store's data.
+
+Treated vehicles are those the change's campaign actually serviced (``service_visits``
+rows with its campaign id), each split at its own visit; controls are the vehicles the
+finding did not name, split at the change's effective day. Failure modes compare
+failures per day at risk, rain disengagements per rain mile, and battery fade per day.
+A change is *verified* when the upper bound of the ratio of rate ratios is below 1,
+*failed* when that has not happened ``verify_max_days`` after it took effect.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from gigaloop.actuate import DayContext, Decision
+from gigaloop.errors import ModelError
+from gigaloop.loop.changes import ChangeConfig
+from gigaloop.loop.population import Population, build_population
+from gigaloop.ml.did import rate_ratio_did
+
+
+def verify_changes(ctx: DayContext, config: ChangeConfig) -> list[Decision]:
+    """Check every effective change old enough to judge; record the effect on the change."""
+    pending = [c for c in ctx.board.get("changes", [])
+               if c["state"] == "effective" and c.get("campaign_vins")
+               and ctx.day - c["day_effective"] >= config.verify_min_days]
+    if not pending:
+        return []
+    as_of = ctx.now.date()
+    pop = ctx.board.get("population")
+    if pop is None or pop.as_of != as_of:
+        pop = build_population(ctx.view, as_of)
+    visits = ctx.view.table("service_visits")
+    visits = visits.filter(visits.campaign_id.notnull()).select(
+        "vin", "campaign_id", day=visits.event_time.date()).execute()
+    decisions = []
+    for change in pending:
+        named = set(ctx.board.get("finding_vins", {}).get(change["finding_id"], ()))
+        served = visits[visits.campaign_id == change["id"]]
+        try:
+            effect = _campaign_effect(ctx, pop, change, served, named)
+        except ModelError as exc:
+            change["impact"] = {"note": str(exc)}
+            effect = None
+        if effect is not None:
+            change["impact"] = {"ratio": round(effect.ratio, 3),
+                                "ci": [round(effect.low, 3), round(effect.high, 3)],
+                                "treated": effect.n_treated, "controls": effect.n_control,
+                                "treated_rates": [effect.treated_before, effect.treated_after],
+                                "control_rates": [effect.control_before, effect.control_after]}
+        days_on = ctx.day - change["day_effective"]
+        if effect is not None and effect.high < 1:
+            change.update(state="verified", verified=True, day_verified=ctx.day)
+        elif days_on >= config.verify_max_days:
+            change.update(state="failed", verified=False, day_verified=ctx.day)
+        else:
+            continue
+        decisions.append(Decision(ctx.day, "impact", f"{change['id']} {change['state']}: "
+                                  f"{change.get('impact')}", inputs={"change": change["id"]}))
+    return decisions
+
+
+def _campaign_effect(ctx: DayContext, pop: Population, change: dict[str, Any],
+                     served: pd.DataFrame, named: set[str]) -> Any:
+    if served.empty:
+        raise ModelError("no vehicle of the campaign has been serviced yet")
+    origin = np.datetime64(pop.as_of, "D")
+    effective = origin - np.timedelta64(ctx.day - change["day_effective"], "D")
+    visit = pd.Series(served.groupby("vin").day.min().to_numpy(dtype="datetime64[D]"),
+                      index=served.groupby("vin").day.min().index)
+    treated = pd.Index(pop.vin).isin(visit.index)
+    control = ~pd.Index(pop.vin).isin(list(named))
+    keep = treated | control
+    split = np.where(treated, pd.Series(pop.vin).map(visit).to_numpy(dtype="datetime64[D]"),
+                     effective)
+    mode = change["failure_mode"]
+    if mode in ("battery_fade", "disengagement_rain"):
+        parts = _telemetry_periods(ctx, pop, split, mode)
+    else:
+        parts = _failure_periods(pop, mode, split, origin)
+    parts = [p[keep] for p in parts]
+    return rate_ratio_did(*parts, treated[keep])
+
+
+def _failure_periods(pop: Population, mode: str, split: np.ndarray,
+                     as_of: np.ndarray) -> tuple[np.ndarray, ...]:
+    delivered = pop.delivered_on
+    failed_after = pop.first_failure_days.get(mode, np.full(len(pop), np.nan))
+    fail = np.where(np.isnan(failed_after), np.inf,
+                    (delivered - delivered.min()).astype(float) + failed_after)
+    to_day = (lambda d: (d - delivered.min()).astype(float))
+    start, cut, end = to_day(delivered), to_day(split), float((as_of - delivered.min())
+                                                               .astype(float))
+    before_days = np.clip(np.minimum(np.minimum(fail, cut), end) - start, 0, None)
+    before_event = (fail < cut) & (fail <= end)
+    after_start = np.maximum(cut, start)
+    after_days = np.where(before_event, 0.0,
+                          np.clip(np.minimum(fail, end) - after_start, 0, None))
+    after_event = ~before_event & (fail >= cut) & (fail <= end)
+    return (before_event.astype(float), before_days, after_event.astype(float), after_days)
+
+
+def _telemetry_periods(ctx: DayContext, pop: Population, split: np.ndarray,
+                       mode: str) -> tuple[np.ndarray, ...]:
+    splits = ibis.memtable(pd.DataFrame({"vin": pop.vin, "split": split.astype("datetime64[s]")
+                                         .astype(object)}))
+    t = ctx.view.table("telemetry_daily")
+    t = t.join(splits, "vin").mutate(after=t.day >= splits.split.date())
+    if mode == "disengagement_rain":
+        agg = t.group_by(["vin", "after"]).aggregate(
+            numer=t.disengagements_rain.sum().cast("float64"), denom=t.rain_miles.sum())
+    else:  # fade per day: least-squares slope of SoH against the day, times the days
+        x = t.day.delta(ibis.literal(pop.as_of - timedelta(days=400)), unit="day") \
+            .cast("float64")
+        t = t.mutate(x=x)
+        agg = t.group_by(["vin", "after"]).aggregate(
+            n=t.count(), sx=t.x.sum(), sy=t.battery_soh.sum(), sxx=(t.x * t.x).sum(),
+            sxy=(t.x * t.battery_soh).sum())
+        slope = (agg.n * agg.sxy - agg.sx * agg.sy) / (agg.n * agg.sxx - agg.sx * agg.sx)
+        agg = agg.filter(agg.n >= 14).mutate(numer=-slope * agg.n, denom=agg.n.cast("float64"))
+        agg = agg.select("vin", "after", "numer", "denom")
+    frame = agg.execute()
+    out = []
+    for after in (False, True):
+        rows = frame[frame["after"] == after].set_index("vin").reindex(pop.vin)
+        out += [rows["numer"].fillna(0.0).to_numpy(), rows["denom"].fillna(0.0).to_numpy()]
+    return tuple(out)

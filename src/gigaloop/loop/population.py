@@ -1,0 +1,225 @@
+"""The vehicles in service as of a day, with everything that built them, as arrays.
+
+Root cause analysis works on one row per delivered vehicle: its genealogy
+attributes as integer level codes (lot, supplier, machine, shift, revision, build
+week, binned process readings), its usage covariates (climate, miles per day, DC
+fast charging), and, per component, days in service to its first failure or to
+censoring. Everything comes from the store (any Ibis engine) as of ``as_of``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from gigaloop.loop.kpis import Tables
+
+READING_BINS = 10  # process readings are binned into deciles
+
+
+@dataclass
+class Attribute:
+    """One genealogy attribute: a level code per vehicle (−1 = unknown) and its labels."""
+
+    name: str  # e.g. "lot:BAT-CELL-4680", "reading:BW-030:weld_current"
+    kind: str  # lot | supplier | machine | reading | shift | hardware_revision | …
+    codes: np.ndarray
+    levels: list[Any]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def names(self, level_code: int) -> dict[str, Any]:
+        """What a finding on ``level_code`` of this attribute points at."""
+        level = self.levels[level_code]
+        if self.kind in ("lot", "supplier"):
+            return {self.kind: level, "part": self.meta["part"]}
+        if self.kind == "machine":
+            return {"station": self.meta["station"], "machine": level}
+        if self.kind == "reading":
+            edges = self.meta["edges"]
+            return {"station": self.meta["station"], "parameter": self.meta["parameter"],
+                    "range": [round(float(edges[level_code]), 4),
+                              round(float(edges[level_code + 1]), 4)]}
+        return {self.kind: level}
+
+
+@dataclass
+class Population:
+    """Delivered vehicles as of ``as_of``; arrays aligned with ``vin``."""
+
+    as_of: date
+    vin: np.ndarray
+    build_date: np.ndarray  # datetime64[D]
+    delivered_on: np.ndarray  # datetime64[D]
+    in_service_days: np.ndarray  # float, as of ``as_of``
+    climate: np.ndarray  # str
+    usage: pd.DataFrame  # miles_per_day, dc_share, rain_miles, rain_disengagements, soh fit
+    attributes: list[Attribute]
+    first_failure_days: dict[str, np.ndarray]  # component → days in service (nan = none)
+    readings: dict[tuple[str, str], np.ndarray]  # (station, parameter) → value (nan = none)
+    station_machines: dict[str, np.ndarray]  # station → machine id per vehicle (None = none)
+
+    def __len__(self) -> int:
+        return len(self.vin)
+
+    def survival(self, component: str) -> tuple[np.ndarray, np.ndarray]:
+        """(duration days, event) for ``component``: first failure, else censored at as_of."""
+        failed = self.first_failure_days.get(component, np.full(len(self), np.nan))
+        event = ~np.isnan(failed)
+        duration = np.where(event, failed, self.in_service_days)
+        return np.maximum(duration, 0.0), event
+
+
+def build_population(view: Tables, as_of: date) -> Population:
+    """Read the population from ``view`` (a store or a store as of a day)."""
+    vehicles = view.table("vehicles")
+    customers = view.table("customers")
+    base = vehicles.join(customers.select("vin", "delivered_on", "climate_region"), "vin")
+    base = base.filter(base.delivered_on <= ibis.literal(as_of))
+    frame = base.select(
+        "vin", "build_date", "delivered_on", "climate_region", "shift", "model", "trim",
+        "hardware_revision", "design_revision",
+    ).order_by("vin").execute()
+    vins = frame["vin"].to_numpy()
+    index = pd.Index(vins)
+    delivered = frame["delivered_on"].to_numpy(dtype="datetime64[D]")
+    in_service = (np.datetime64(as_of, "D") - delivered).astype(float)
+
+    attributes = [_categorical(kind, frame[kind]) for kind in
+                  ("shift", "model", "trim", "hardware_revision", "design_revision")]
+    attributes += _lot_attributes(view, index)
+    machine_attrs, station_machines = _machine_attributes(view, index)
+    attributes += machine_attrs
+    reading_attrs, readings = _reading_attributes(view, index)
+    attributes += reading_attrs
+
+    return Population(
+        as_of=as_of,
+        vin=vins,
+        build_date=frame["build_date"].to_numpy(dtype="datetime64[D]"),
+        delivered_on=delivered,
+        in_service_days=in_service,
+        climate=frame["climate_region"].to_numpy(dtype=object),
+        usage=_usage(view, index, in_service),
+        attributes=[a for a in attributes if len(a.levels) > 1],
+        first_failure_days=_first_failures(view, index, delivered),
+        readings=readings,
+        station_machines=station_machines,
+    )
+
+
+def _categorical(kind: str, values: pd.Series, name: str | None = None,
+                 **meta: Any) -> Attribute:
+    codes, levels = pd.factorize(values, sort=True)
+    return Attribute(name or kind, kind, codes.astype(np.int32), list(levels), meta)
+
+
+def _aligned(index: pd.Index, keys: pd.Series, values: pd.Series) -> pd.Series:
+    return pd.Series(values.to_numpy(), index=keys.to_numpy()).reindex(index)
+
+
+def _lot_attributes(view: Tables, index: pd.Index) -> list[Attribute]:
+    used = view.table("vehicle_lots")
+    lots = view.table("lots").select("lot_id", "supplier_id")
+    frame = used.join(lots, "lot_id").select("vin", "part_number", "lot_id",
+                                              "supplier_id").execute()
+    out = []
+    for part, rows in frame.groupby("part_number"):
+        out.append(_categorical("lot", _aligned(index, rows["vin"], rows["lot_id"]),
+                                f"lot:{part}", part=part))
+        out.append(_categorical("supplier", _aligned(index, rows["vin"], rows["supplier_id"]),
+                                f"supplier:{part}", part=part))
+    return out
+
+
+def _machine_attributes(
+    view: Tables, index: pd.Index
+) -> tuple[list[Attribute], dict[str, np.ndarray]]:
+    """Machine per station as an attribute (where a station has several), and per vehicle."""
+    passed = view.table("vehicle_stations")
+    frame = passed.filter(passed.machine_id.notnull()).select(
+        "vin", "station_id", "machine_id").execute()
+    attributes, machines = [], {}
+    for station, rows in frame.groupby("station_id"):
+        per_vehicle = _aligned(index, rows["vin"], rows["machine_id"])
+        machines[str(station)] = per_vehicle.to_numpy(dtype=object)
+        if rows["machine_id"].nunique() > 1:
+            attributes.append(_categorical("machine", per_vehicle, f"machine:{station}",
+                                           station=station))
+    return attributes, machines
+
+
+def _reading_attributes(
+    view: Tables, index: pd.Index
+) -> tuple[list[Attribute], dict[tuple[str, str], np.ndarray]]:
+    table = view.table("process_readings")
+    frame = table.select("vin", "station_id", "parameter", "value").execute()
+    attributes, readings = [], {}
+    for (station, parameter), rows in frame.groupby(["station_id", "parameter"]):
+        values = _aligned(index, rows["vin"], rows["value"]).to_numpy(dtype=float)
+        readings[(station, parameter)] = values
+        known = values[~np.isnan(values)]
+        if len(known) < READING_BINS * 5 or np.ptp(known) == 0:
+            continue
+        edges = np.unique(np.quantile(known, np.linspace(0, 1, READING_BINS + 1)))
+        codes = np.searchsorted(edges[1:-1], values, side="right").astype(np.int32)
+        codes[np.isnan(values)] = -1
+        levels = list(range(len(edges) - 1))
+        attributes.append(Attribute(f"reading:{station}:{parameter}", "reading", codes, levels,
+                                    {"station": station, "parameter": parameter,
+                                     "edges": edges}))
+    return attributes, readings
+
+
+def _usage(view: Tables, index: pd.Index, in_service: np.ndarray) -> pd.DataFrame:
+    """Per-vehicle usage and the battery-fade fit (SoH against √days in service)."""
+    telemetry = view.table("telemetry_daily")
+    customers = view.table("customers").select("vin", "delivered_on")
+    t = telemetry.join(customers, "vin")
+    x = (t.day.delta(t.delivered_on, unit="day").cast("float64") + 1.0).sqrt()
+    t = t.mutate(x=x)
+    agg = t.group_by("vin").aggregate(
+        days=t.count(), miles=t.miles.sum(), dc_kwh=t.dc_fast_charge_kwh.sum(),
+        rain_miles=t.rain_miles.sum(), rain_dis=t.disengagements_rain.sum(),
+        clear_dis=t.disengagements_clear.sum(), ap_miles=t.autopilot_miles.sum(),
+        sx=t.x.sum(), sy=t.battery_soh.sum(), sxx=(t.x * t.x).sum(),
+        sxy=(t.x * t.battery_soh).sum(), temp=t.ambient_temp_c.mean(),
+    ).execute().set_index("vin").reindex(index)
+    n = agg["days"].fillna(0).to_numpy()
+    denominator = n * agg["sxx"] - agg["sx"] ** 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slope = (n * agg["sxy"] - agg["sx"] * agg["sy"]) / denominator
+    return pd.DataFrame({
+        "telemetry_days": n,
+        "miles_per_day": (agg["miles"] / agg["days"]).to_numpy(),
+        "dc_kwh_per_day": (agg["dc_kwh"] / agg["days"]).to_numpy(),
+        "rain_miles": agg["rain_miles"].fillna(0).to_numpy(),
+        "rain_disengagements": agg["rain_dis"].fillna(0).to_numpy(),
+        "clear_disengagements": agg["clear_dis"].fillna(0).to_numpy(),
+        "autopilot_miles": agg["ap_miles"].fillna(0).to_numpy(),
+        "ambient_temp_c": agg["temp"].to_numpy(),
+        "soh_slope_per_sqrt_day": np.where(n >= 14, slope, np.nan),
+        "in_service_days": in_service,
+    }, index=index)
+
+
+def _first_failures(view: Tables, index: pd.Index,
+                    delivered: np.ndarray) -> dict[str, np.ndarray]:
+    failures = view.table("component_failures")
+    first = failures.group_by(["vin", "component"]).aggregate(
+        first=failures.event_time.min()).execute()
+    out = {}
+    position = pd.Series(np.arange(len(index)), index=index)
+    for component, rows in first.groupby("component"):
+        days = np.full(len(index), np.nan)
+        where = position.reindex(rows["vin"].to_numpy()).to_numpy()
+        ok = ~np.isnan(where)
+        idx = where[ok].astype(int)
+        when = rows["first"].to_numpy(dtype="datetime64[D]")[ok]
+        days[idx] = (when - delivered[idx]).astype(float)
+        out[str(component)] = days
+    return out

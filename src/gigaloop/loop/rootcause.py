@@ -1,0 +1,341 @@
+"""Root cause: which factory attributes go with each field failure mode, ranked, with FDR.
+
+For every failure mode — each component's failures (time to first failure, censored
+at the analysis date), battery fade (SoH slope against √days in service) and rain
+disengagements (per rain mile) — every level of every genealogy attribute is tested
+against the rest: a log-rank test stratified by climate × mileage for failures, a
+usage-adjusted Welch test for rates, so usage does not masquerade as a factory
+cause. Benjamini–Hochberg controls the false discovery rate over all tests of all
+modes. Within a mode, findings are picked greedily by the lower bound of their effect;
+each next pick must still stand once the vehicles already explained are set aside, so a
+supplier does not repeat its weak lot. Process-reading and machine findings are
+localised in time (change point on the build date) into a station + window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gigaloop import ml
+from gigaloop.loop.population import Attribute, Population
+
+#: Attribute kinds a finding may rest on (usage such as climate is a covariate, not a cause).
+CAUSE_KINDS = ("lot", "supplier", "machine", "reading", "shift", "model", "trim",
+               "hardware_revision", "design_revision")
+RATE_MODES = ("battery_fade", "disengagement_rain")
+
+
+@dataclass(frozen=True)
+class RootCauseConfig:
+    """Thresholds of the scan; the defaults are what the loop runs with."""
+
+    alpha: float = 0.05
+    min_events: int = 8
+    min_effect_low: float = 1.5  # lower CI bound of the effect ratio to report
+    max_findings_per_mode: int = 5
+    min_rate_units: int = 200
+    min_rain_miles: float = 25.0
+    min_soh_days: int = 30
+    window_max_days: int = 90
+
+
+@dataclass
+class Finding:
+    """One ranked finding; ``members`` marks the vehicles it is about (not serialised)."""
+
+    failure_mode: str
+    attribute: str
+    kind: str
+    names: dict[str, Any]
+    effect: float
+    ci: tuple[float, float]
+    effect_kind: str
+    p: float
+    q: float
+    observed: float
+    expected: float
+    members: np.ndarray = field(repr=False)
+    rank: int = 0
+
+    @property
+    def key(self) -> str:
+        """Identity across re-analyses: mode + what it names (without numeric ranges)."""
+        parts = [f"{k}={v}" for k, v in sorted(self.names.items()) if k not in ("range",
+                                                                                "window")]
+        return "|".join([self.failure_mode, *parts])
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "failure_mode": self.failure_mode, "attribute": self.attribute, "names": self.names,
+            "effect": round(self.effect, 3), "effect_kind": self.effect_kind,
+            "ci": [round(self.ci[0], 3), round(self.ci[1], 3)], "p": float(f"{self.p:.3g}"),
+            "q": float(f"{self.q:.3g}"), "observed": round(self.observed, 1),
+            "expected": round(self.expected, 1), "affected_vins": int(self.members.sum()),
+            "rank": self.rank,
+        }
+
+
+def find_root_causes(pop: Population, config: RootCauseConfig | None = None) -> list[Finding]:
+    """Every finding of every failure mode in ``pop``, ranked within its mode."""
+    config = config or RootCauseConfig()
+    attributes = [a for a in pop.attributes if a.kind in CAUSE_KINDS]
+    if len(pop) == 0 or not attributes:
+        return []
+    codes = np.asfortranarray(np.column_stack([a.codes for a in attributes]))
+    scans = {}
+    for component in sorted(pop.first_failure_days):
+        duration, event = pop.survival(component)
+        if event.sum() >= config.min_events:
+            scans[component] = _survival_scan(pop, duration, event, codes)
+    for mode in RATE_MODES:
+        scan = _rate_scan(pop, mode, codes, config)
+        if scan is not None:
+            scans[mode] = scan
+    if not scans:
+        return []
+    _add_qvalues(scans, config.alpha)
+    findings = []
+    for mode, scan in scans.items():
+        findings += _select(pop, mode, scan, attributes, codes, config)
+    return findings
+
+
+def _strata(pop: Population) -> np.ndarray:
+    climate = pd.factorize(pop.climate, sort=True)[0]
+    miles = pop.usage["miles_per_day"].to_numpy()
+    known = np.isfinite(miles)
+    tercile = np.zeros(len(pop), dtype=np.int64)
+    if known.sum() > 30:
+        edges = np.quantile(miles[known], [1 / 3, 2 / 3])
+        tercile[known] = np.searchsorted(edges, miles[known])
+    return (climate * 3 + tercile).astype(np.int64)
+
+
+def _survival_scan(pop: Population, duration: np.ndarray, event: np.ndarray,
+                   codes: np.ndarray) -> pd.DataFrame:
+    scan = ml.logrank_scan(duration, event, codes, strata=_strata(pop))
+    scan["effect"], scan["low"], scan["high"] = scan.hazard_ratio, scan.hr_low, scan.hr_high
+    scan["effect_kind"] = "hazard_ratio"
+    return scan
+
+
+def _rate(pop: Population, mode: str, config: RootCauseConfig) -> tuple[np.ndarray, ...]:
+    usage = pop.usage
+    if mode == "battery_fade":
+        rate = -usage["soh_slope_per_sqrt_day"].to_numpy()  # fade: larger is worse
+        weight = np.sqrt(np.maximum(usage["telemetry_days"].to_numpy(), 1.0))
+        ok = np.isfinite(rate) & (usage["telemetry_days"].to_numpy() >= config.min_soh_days)
+    else:
+        miles = usage["rain_miles"].to_numpy()
+        rate = usage["rain_disengagements"].to_numpy() / np.maximum(miles, 1e-9)
+        weight = miles
+        ok = miles >= config.min_rain_miles
+    return rate, weight, ok
+
+
+def _covariates(pop: Population) -> np.ndarray:
+    """Usage and exposure a rate is adjusted for: climate, mileage, fast charging, heat,
+    Autopilot share and age (fade per √day is not quite constant in age)."""
+    climate = pd.get_dummies(pd.Series(pop.climate), drop_first=True).to_numpy(float)
+    usage = pop.usage[["miles_per_day", "dc_kwh_per_day", "ambient_temp_c",
+                       "in_service_days"]].to_numpy(float)
+    ap_share = (pop.usage["autopilot_miles"] / np.maximum(
+        pop.usage["miles_per_day"] * pop.usage["telemetry_days"], 1.0)).to_numpy()
+    age = np.sqrt(np.maximum(pop.usage["in_service_days"].to_numpy(float), 0.0))
+    columns = np.column_stack([climate, usage, ap_share, age])
+    means = np.nanmean(columns, axis=0) if len(columns) else np.zeros(columns.shape[1])
+    return np.where(np.isnan(columns), means, columns)
+
+
+def _rate_scan(pop: Population, mode: str, codes: np.ndarray,
+               config: RootCauseConfig) -> pd.DataFrame | None:
+    rate, weight, ok = _rate(pop, mode, config)
+    if ok.sum() < config.min_rate_units:
+        return None
+    scan = ml.adjusted_rate_scan(rate[ok], _covariates(pop)[ok], codes[ok], weight[ok])
+    scan = scan.dropna(subset=["p"]).reset_index(drop=True)
+    base = float(np.average(rate[ok], weights=weight[ok]))
+    if base <= 0:
+        return None
+    scan["effect"] = (base + scan.effect) / base
+    scan["low"], scan["high"] = (base + scan.effect_low) / base, (base + scan.effect_high) / base
+    scan["effect_kind"] = "fade_rate_ratio" if mode == "battery_fade" else "rate_ratio"
+    scan["observed"], scan["expected"] = scan.n, np.nan
+    return scan
+
+
+def _add_qvalues(scans: dict[str, pd.DataFrame], alpha: float) -> None:
+    pvalues = np.concatenate([s.p.to_numpy() for s in scans.values()])
+    q, _ = ml.benjamini_hochberg(np.nan_to_num(pvalues, nan=1.0), alpha)
+    start = 0
+    for scan in scans.values():
+        scan["q"] = q[start:start + len(scan)]
+        start += len(scan)
+
+
+def _candidates(scan: pd.DataFrame, config: RootCauseConfig) -> pd.DataFrame:
+    """Strong-enough levels, strongest evidence first (forward selection order)."""
+    enough = scan.observed >= config.min_events if "at_risk" in scan else scan.n >= 10
+    keep = (scan.q <= config.alpha) & (scan.effect > 1) & (scan.low >= config.min_effect_low)
+    keep &= np.isfinite(scan.effect) & np.isfinite(scan.low) & np.isfinite(scan.high)
+    return scan[keep & enough].sort_values(["p", "low"], ascending=[True, False])
+
+
+def _select(pop: Population, mode: str, scan: pd.DataFrame, attributes: list[Attribute],
+            codes: np.ndarray, config: RootCauseConfig) -> list[Finding]:
+    """Forward selection of one mode's findings, then ranked by effect.
+
+    The level with the strongest evidence is taken first; every later one must still stand
+    once the vehicles already explained are set aside (a lot made entirely of a bad camera
+    revision does not repeat that revision). The chosen are ranked by the lower bound of
+    their effect."""
+    candidates = _candidates(scan, config)
+    covered = np.zeros(len(pop), dtype=bool)
+    chosen: list[Finding] = []
+    while len(candidates) and len(chosen) < config.max_findings_per_mode:
+        if chosen:  # re-test what is left without the vehicles already explained
+            candidates = _still_standing(pop, mode, candidates, codes, covered, config)
+            if not len(candidates):
+                break
+        row = candidates.iloc[0]
+        candidates = candidates.iloc[1:]
+        attribute = attributes[int(row.attribute)]
+        members = attribute.codes == int(row.level)
+        names = attribute.names(int(row.level))
+        if attribute.kind in ("reading", "machine") and mode not in RATE_MODES:
+            names, members = _localise(pop, mode, attribute, members, names, config)
+            row = _restated(pop, mode, members, row)
+        if not np.isfinite([row.effect, row.low, row.high]).all():
+            continue
+        finding = Finding(mode, attribute.name, attribute.kind, names, float(row.effect),
+                          (float(row.low), float(row.high)), str(row.effect_kind), float(row.p),
+                          float(row.q), float(row.observed), float(row.expected), members,
+                          rank=len(chosen) + 1)
+        if any(f.key == finding.key for f in chosen):
+            continue
+        chosen.append(finding)
+        covered |= members
+    chosen.sort(key=lambda f: -f.ci[0])
+    for rank, finding in enumerate(chosen, start=1):
+        finding.rank = rank
+    return chosen
+
+
+def _restated(pop: Population, mode: str, members: np.ndarray, row: pd.Series) -> pd.Series:
+    """The scan row re-computed for a localised set of vehicles (q stays the level's)."""
+    duration, event = pop.survival(mode)
+    scan = ml.logrank_scan(duration, event, members.astype(np.int32)[:, None],
+                           strata=_strata(pop))
+    inside = scan[scan.level == 1]
+    if inside.empty:
+        return row
+    fresh = inside.iloc[0]
+    restated = row.copy()
+    for column, source in (("effect", "hazard_ratio"), ("low", "hr_low"), ("high", "hr_high"),
+                           ("p", "p"), ("observed", "observed"), ("expected", "expected")):
+        restated[column] = fresh[source]
+    return restated
+
+
+def _still_standing(pop: Population, mode: str, candidates: pd.DataFrame, codes: np.ndarray,
+                    covered: np.ndarray, config: RootCauseConfig) -> pd.DataFrame:
+    rest = ~covered
+    columns = np.unique(candidates.attribute.to_numpy().astype(int))
+    sub_codes = np.asfortranarray(codes[np.ix_(rest, columns)])
+    if mode in RATE_MODES:
+        rate, weight, ok = _rate(pop, mode, config)
+        ok = ok[rest]
+        if ok.sum() < config.min_rate_units:
+            return candidates.iloc[0:0]
+        rescan = ml.adjusted_rate_scan(rate[rest][ok], _covariates(pop)[rest][ok],
+                                       sub_codes[ok], weight[rest][ok]).dropna(subset=["p"])
+        better = rescan.effect > 0
+    else:
+        duration, event = pop.survival(mode)
+        rescan = ml.logrank_scan(duration[rest], event[rest], sub_codes,
+                                 strata=_strata(pop)[rest])
+        better = (rescan.hazard_ratio > 1) & (rescan.observed >= config.min_events)
+    standing = rescan[(rescan.p <= config.alpha) & better]
+    alive = {(int(columns[a]), int(lv)) for a, lv in zip(standing.attribute, standing.level,
+                                                         strict=True)}
+    mask = [(int(a), int(lv)) in alive for a, lv in zip(candidates.attribute, candidates.level,
+                                                        strict=True)]
+    return candidates[np.array(mask, dtype=bool)]
+
+
+def _localise(pop: Population, mode: str, attribute: Attribute, members: np.ndarray,
+              names: dict[str, Any], config: RootCauseConfig) -> tuple[dict, np.ndarray]:
+    """Turn a process-reading or machine finding into station (+ machine) + build window."""
+    station = attribute.meta["station"]
+    duration, event = pop.survival(mode)
+    machines = pop.station_machines.get(station)
+    scope = np.ones(len(pop), dtype=bool)
+    located = dict(names)
+    if machines is not None and attribute.kind == "reading":
+        failing = pd.Series(machines[members & event]).value_counts()
+        if len(failing) and failing.iloc[0] >= 0.7 * failing.sum():
+            located["machine"] = failing.index[0]
+            scope = machines == failing.index[0]
+    elif machines is not None:
+        scope = machines == names["machine"]
+    day0 = pop.build_date.min()
+    build_day = (pop.build_date - day0).astype(int)
+    days = int(build_day.max()) + 1
+    if days < 8:
+        return located, members & scope
+    if attribute.kind == "reading":
+        drift = _reading_window(pop, attribute, scope, build_day, days, config)
+        if drift is not None:
+            return _with_window(located, scope, build_day, drift, day0)
+    expected = _cumulative_hazard(duration, event)
+    counts = np.bincount(build_day[scope], event[scope].astype(float), days)
+    exposure = np.bincount(build_day[scope], expected[scope], days)
+    window = ml.rate_window(counts, exposure, min_len=3, max_len=min(config.window_max_days,
+                            days // 2), alternative="greater", n_sim=49)
+    if window.p > config.alpha:
+        return located, members & scope
+    return _with_window(located, scope, build_day, (window.start, window.stop), day0)
+
+
+def _reading_window(pop: Population, attribute: Attribute, scope: np.ndarray,
+                    build_day: np.ndarray, days: int,
+                    config: RootCauseConfig) -> tuple[int, int] | None:
+    """Build-day window in which the flagged reading's daily mean shifted (on its machine)."""
+    values = pop.readings[(attribute.meta["station"], attribute.meta["parameter"])]
+    ok = scope & np.isfinite(values)
+    count = np.bincount(build_day[ok], minlength=days)
+    total = np.bincount(build_day[ok], values[ok], minlength=days)
+    present = np.flatnonzero(count > 0)
+    if len(present) < 8:
+        return None
+    window = ml.mean_shift_window(total[present] / count[present], count[present], min_len=3,
+                                  max_len=min(config.window_max_days, len(present) // 2),
+                                  n_sim=49)
+    if window.p > config.alpha:
+        return None
+    return int(present[window.start]), int(present[window.stop - 1]) + 1
+
+
+def _with_window(names: dict[str, Any], scope: np.ndarray, build_day: np.ndarray,
+                 window: tuple[int, int], day0: np.datetime64) -> tuple[dict, np.ndarray]:
+    start = pd.Timestamp(day0).date()
+    located = {k: v for k, v in names.items() if k != "range"}
+    located["window"] = [(start + timedelta(days=window[0])).isoformat(),
+                         (start + timedelta(days=window[1] - 1)).isoformat()]
+    return located, scope & (build_day >= window[0]) & (build_day < window[1])
+
+
+def _cumulative_hazard(duration: np.ndarray, event: np.ndarray) -> np.ndarray:
+    """Nelson–Aalen cumulative hazard of the whole population at each vehicle's duration."""
+    days = np.floor(duration).astype(np.int64)
+    top = int(days.max()) + 1
+    deaths = np.bincount(days[event], minlength=top).astype(float)
+    exits = np.bincount(days, minlength=top).astype(float)
+    at_risk = exits[::-1].cumsum()[::-1]
+    hazard = np.divide(deaths, at_risk, out=np.zeros(top), where=at_risk > 0)
+    return np.cumsum(hazard)[days]

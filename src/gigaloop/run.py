@@ -1,0 +1,103 @@
+"""The main job: the twin (or a plant) → ingest → store → daily decision cycle → summary.
+
+``run_job`` is what ``gigaloop run`` calls. The run folder holds ``store/`` (Parquet),
+``truth/`` (the scenario's hidden truth, read only by ``gigaloop score``),
+``decisions.jsonl``, ``summary.json`` and ``report.html``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gigaloop import __version__
+from gigaloop.loop.cycle import DailyCycle, DecisionModule
+from gigaloop.loop.kpis import compute_kpis
+from gigaloop.loop.modules import ChangeModule, ImpactModule, RootCauseModule
+from gigaloop.loop.score import TRUTH_PATH
+from gigaloop.store import Store
+from gigaloop.twin import Twin
+from gigaloop.web.report import write_report
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What ``gigaloop run`` was asked for."""
+
+    days: int = 365
+    scale: str = "small"
+    seed: int = 1
+    scenario: Path | None = None
+    loop: bool = True
+    out: Path = Path("runs/latest")
+
+
+def decision_modules() -> list[DecisionModule]:
+    """Every decision module the loop runs, in no particular order (the cycle sorts them)."""
+    return [RootCauseModule(), ChangeModule(), ImpactModule()]
+
+
+def run_job(
+    options: RunOptions, *, on_day: Callable[[int, dict[str, Any]], None] | None = None
+) -> dict[str, Any]:
+    """Simulate ``options.days`` days, run the loop each day, write the run folder.
+
+    ``on_day(day, write_results)`` is called after each day (the CLI's progress bar).
+    Returns the summary that was written to ``summary.json``.
+    """
+    out = options.out
+    for stale in ("store", "truth", "decisions.jsonl", "summary.json", "score.json",
+                  "report.html"):
+        target = out / stale
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+
+    twin = Twin.from_scenario(options.scenario, scale=options.scale, seed=options.seed)
+    store = Store(out / "store")
+    cycle = DailyCycle(decision_modules() if options.loop else [], twin,
+                       log_path=out / "decisions.jsonl")
+
+    for day in range(options.days):
+        now = twin.day_end(day)
+        results = store.write_many(twin.step(day), ingested_at=now, source="twin")
+        cycle.run_day(day, now, store.as_of(now))
+        if on_day is not None:
+            on_day(day, results)
+
+    end = twin.day_end(options.days - 1)
+    twin.write_truth(out / TRUTH_PATH)
+    kpis = compute_kpis(store, end=end)
+    kpis.update({k: v for k, v in twin.world_kpis().items() if k in kpis})
+    summary = {
+        "run": {
+            "days": options.days,
+            "seed": options.seed,
+            "scale": options.scale,
+            "scenario": str(options.scenario) if options.scenario else "default",
+            "loop": options.loop,
+            "version": __version__,
+        },
+        "kpis": kpis,
+        "findings": _findings(cycle),
+        "changes": cycle.board.get("changes", []),
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n",
+                                      encoding="utf-8")
+    write_report(store, summary, out / "report.html")
+    return summary
+
+
+def _findings(cycle: DailyCycle) -> list[dict[str, Any]]:
+    """Every finding once, in its latest state (modules update their records in place)."""
+    seen: dict[str, dict[str, Any]] = {}
+    for decision in cycle.decisions:
+        if decision.finding is not None:
+            seen.setdefault(str(decision.finding.get("id")), decision.finding)
+    return list(seen.values())
