@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,10 +23,18 @@ app = typer.Typer(help="gigaloop: factory, fleet and customers in one learning l
 console = Console()
 
 
+class Scale(str, Enum):
+    """Plant size: units built per day (small 80, medium 240, large 720)."""
+
+    small = "small"
+    medium = "medium"
+    large = "large"
+
+
 @app.command()
 def run(
     days: Annotated[int, typer.Option(min=1, help="simulated days")] = 365,
-    scale: Annotated[str, typer.Option(help="small | medium | large")] = "small",
+    scale: Annotated[Scale, typer.Option(help="units per day: 80, 240 or 720")] = Scale.small,
     seed: Annotated[int, typer.Option(help="random seed")] = 1,
     scenario: Annotated[Path | None, typer.Option(help="scenario TOML (default: packaged)",
                                                   exists=True, dir_okay=False)] = None,
@@ -35,7 +44,7 @@ def run(
     """Simulate the plant, fleet and customers day by day and run the loop on them."""
     from gigaloop.run import RunOptions, run_job
 
-    options = RunOptions(days=days, scale=scale, seed=seed, scenario=scenario,
+    options = RunOptions(days=days, scale=scale.value, seed=seed, scenario=scenario,
                          loop=not no_loop, out=out)
     started = time.perf_counter()
     with _guard(), Progress(

@@ -114,9 +114,54 @@ def advance_changes(ctx: DayContext, config: ChangeConfig) -> list[Decision]:
         actions = plan_actions(finding, change_id=change["id"], day=ctx.day, vins=vins)
         change.update(state="effective", day_approved=ctx.day, day_effective=ctx.day,
                       campaign_vins=len(vins))
+        ctx.board.setdefault("campaigned", {})[change["id"]] = set(vins)
         for action in actions:
             decisions.append(Decision(ctx.day, "changes", f"{change['id']} {action.kind}",
                                       action=action, inputs={"finding": finding["id"],
                                                              "evidence": change["evidence"]}))
         change["decisions"] = len(decisions)
+    return decisions
+
+
+#: Finding attribute kinds whose level can be looked up again in a later population.
+_LEVEL_NAME = {"lot": "lot", "supplier": "supplier", "hardware_revision": "hardware_revision"}
+
+
+def top_up_campaigns(ctx: DayContext, config: ChangeConfig) -> list[Decision]:
+    """Extend effective campaigns to vehicles of the same lot / revision delivered since.
+
+    A finding names what was in the field when it was made; units of the same level
+    delivered later carry the same defect and join the campaign (weekly, with the scan).
+    """
+    pop = ctx.board.get("population")
+    if pop is None or pop.as_of != ctx.now.date():
+        return []
+    findings = {f["id"]: f for f in ctx.board.get("findings", {}).values()}
+    campaigned: dict[str, set[str]] = ctx.board.setdefault("campaigned", {})
+    by_name = {a.name: a for a in pop.attributes}
+    decisions = []
+    for change in ctx.board.get("changes", []):
+        if change["state"] not in ("effective", "verified") or change["id"] not in campaigned:
+            continue
+        finding = findings[change["finding_id"]]
+        attribute = by_name.get(finding["attribute"])
+        kind = attribute.kind if attribute else None
+        if attribute is None or kind not in _LEVEL_NAME:
+            continue
+        label = finding["names"][_LEVEL_NAME[kind]]
+        if label not in attribute.levels:
+            continue
+        members = pop.vin[attribute.codes == attribute.levels.index(label)]
+        new = [v for v in members if v not in campaigned[change["id"]]]
+        room = config.max_campaign_vins - len(campaigned[change["id"]])
+        new = new[: max(room, 0)]
+        if not new:
+            continue
+        campaigned[change["id"]].update(new)
+        change["campaign_vins"] = len(campaigned[change["id"]])
+        action = next(a for a in plan_actions(finding, change_id=change["id"], day=ctx.day,
+                                              vins=new) if isinstance(a, ServiceCampaign))
+        decisions.append(Decision(ctx.day, "changes",
+                                  f"{change['id']} campaign extended by {len(new)} vehicles",
+                                  action=action, inputs={"finding": finding["id"]}))
     return decisions

@@ -11,7 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gigaloop.actuate import DayContext, Decision
-from gigaloop.loop.changes import ChangeConfig, advance_changes, propose_changes
+from gigaloop.loop.changes import (
+    ChangeConfig,
+    advance_changes,
+    propose_changes,
+    top_up_campaigns,
+)
 from gigaloop.loop.impact import verify_changes
 from gigaloop.loop.population import build_population
 from gigaloop.loop.rootcause import RootCauseConfig, find_root_causes
@@ -80,7 +85,8 @@ class ChangeModule:
     every_days: int = 1
 
     def decide(self, ctx: DayContext) -> list[Decision]:
-        return propose_changes(ctx, self.config) + advance_changes(ctx, self.config)
+        return (propose_changes(ctx, self.config) + advance_changes(ctx, self.config)
+                + top_up_campaigns(ctx, self.config))
 
 
 @dataclass

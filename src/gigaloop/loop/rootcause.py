@@ -24,9 +24,11 @@ import pandas as pd
 from gigaloop import ml
 from gigaloop.loop.population import Attribute, Population
 
-#: Attribute kinds a finding may rest on (usage such as climate is a covariate, not a cause).
+#: Attribute kinds a finding may rest on. Usage such as climate is a covariate, not a
+#: cause; a design revision marks a period of builds (each engineering change bumps it),
+#: so its effect is judged by that change's own impact check, not rediscovered here.
 CAUSE_KINDS = ("lot", "supplier", "machine", "reading", "shift", "model", "trim",
-               "hardware_revision", "design_revision")
+               "hardware_revision")
 RATE_MODES = ("battery_fade", "disengagement_rain")
 
 
@@ -75,7 +77,8 @@ class Finding:
             "effect": round(self.effect, 3), "effect_kind": self.effect_kind,
             "ci": [round(self.ci[0], 3), round(self.ci[1], 3)], "p": float(f"{self.p:.3g}"),
             "q": float(f"{self.q:.3g}"), "observed": round(self.observed, 1),
-            "expected": round(self.expected, 1), "affected_vins": int(self.members.sum()),
+            "expected": round(self.expected, 1) if np.isfinite(self.expected) else None,
+            "affected_vins": int(self.members.sum()),
             "rank": self.rank,
         }
 
@@ -183,7 +186,10 @@ def _candidates(scan: pd.DataFrame, config: RootCauseConfig) -> pd.DataFrame:
     enough = scan.observed >= config.min_events if "at_risk" in scan else scan.n >= 10
     keep = (scan.q <= config.alpha) & (scan.effect > 1) & (scan.low >= config.min_effect_low)
     keep &= np.isfinite(scan.effect) & np.isfinite(scan.low) & np.isfinite(scan.high)
-    return scan[keep & enough].sort_values(["p", "low"], ascending=[True, False])
+    kept = scan[keep & enough]
+    evidence = (kept.z if "z" in kept else kept.t).abs()  # p underflows to 0; z does not
+    return kept.assign(evidence=evidence.to_numpy()).sort_values(
+        ["evidence", "low"], ascending=[False, False])
 
 
 def _select(pop: Population, mode: str, scan: pd.DataFrame, attributes: list[Attribute],
@@ -205,12 +211,14 @@ def _select(pop: Population, mode: str, scan: pd.DataFrame, attributes: list[Att
         row = candidates.iloc[0]
         candidates = candidates.iloc[1:]
         attribute = attributes[int(row.attribute)]
-        members = attribute.codes == int(row.level)
+        level_members = attribute.codes == int(row.level)
+        members = level_members
         names = attribute.names(int(row.level))
         if attribute.kind in ("reading", "machine") and mode not in RATE_MODES:
             names, members = _localise(pop, mode, attribute, members, names, config)
             row = _restated(pop, mode, members, row)
-        if not np.isfinite([row.effect, row.low, row.high]).all():
+        if not np.isfinite([row.effect, row.low, row.high]).all() \
+                or row.low < config.min_effect_low:
             continue
         finding = Finding(mode, attribute.name, attribute.kind, names, float(row.effect),
                           (float(row.low), float(row.high)), str(row.effect_kind), float(row.p),
@@ -219,7 +227,7 @@ def _select(pop: Population, mode: str, scan: pd.DataFrame, attributes: list[Att
         if any(f.key == finding.key for f in chosen):
             continue
         chosen.append(finding)
-        covered |= members
+        covered |= members | level_members  # a localised finding explains its whole level
     chosen.sort(key=lambda f: -f.ci[0])
     for rank, finding in enumerate(chosen, start=1):
         finding.rank = rank
@@ -288,18 +296,21 @@ def _localise(pop: Population, mode: str, attribute: Attribute, members: np.ndar
     days = int(build_day.max()) + 1
     if days < 8:
         return located, members & scope
-    if attribute.kind == "reading":
-        drift = _reading_window(pop, attribute, scope, build_day, days, config)
-        if drift is not None:
-            return _with_window(located, scope, build_day, drift, day0)
+    drift = (_reading_window(pop, attribute, scope, build_day, days, config)
+             if attribute.kind == "reading" else None)
     expected = _cumulative_hazard(duration, event)
     counts = np.bincount(build_day[scope], event[scope].astype(float), days)
     exposure = np.bincount(build_day[scope], expected[scope], days)
     window = ml.rate_window(counts, exposure, min_len=3, max_len=min(config.window_max_days,
                             days // 2), alternative="greater", n_sim=49)
-    if window.p > config.alpha:
-        return located, members & scope
-    return _with_window(located, scope, build_day, (window.start, window.stop), day0)
+    failing = (window.start, window.stop) if window.p <= config.alpha else None
+    if drift and failing and drift[0] < failing[1] and failing[0] < drift[1]:
+        # the process drifted and the vehicles it built fail: both windows are evidence
+        return _with_window(located, scope, build_day,
+                            (min(drift[0], failing[0]), max(drift[1], failing[1])), day0)
+    if drift or failing:
+        return _with_window(located, scope, build_day, drift or failing, day0)  # type: ignore[arg-type]
+    return located, members & scope
 
 
 def _reading_window(pop: Population, attribute: Attribute, scope: np.ndarray,

@@ -24,6 +24,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from gigaloop.errors import ConfigError
+
 #: Truth is kept here, beside (never inside) the run's store.
 TRUTH_PATH = Path("truth") / "truth.json"
 
@@ -133,6 +135,10 @@ def _first_failure_day(happened: dict[str, Any]) -> int | None:
 def score_run(run_dir: Path | str, **options: Any) -> dict[str, Any]:
     """Read ``run_dir``'s summary and truth, write and return ``run_dir/score.json``."""
     run_dir = Path(run_dir)
+    for needed in (run_dir / "summary.json", run_dir / TRUTH_PATH):
+        if not needed.exists():
+            raise ConfigError(f"{needed} is missing: score a folder written by "
+                              "`gigaloop run --out DIR` (real data has no truth to score)")
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     truth = json.loads((run_dir / TRUTH_PATH).read_text(encoding="utf-8"))
     score = score_findings(summary.get("findings", []), truth, **options)

@@ -1,0 +1,76 @@
+"""`gigaloop run` and `gigaloop score` end to end: the contract of the main job."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from gigaloop.cli import app
+
+pytestmark = pytest.mark.slow
+runner = CliRunner()
+DAYS = "45"
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("runs")
+    out = {}
+    for name, seed in (("a", "1"), ("b", "1"), ("c", "2")):
+        out[name] = root / name
+        result = runner.invoke(app, ["run", "--days", DAYS, "--seed", seed, "--out",
+                                     str(out[name])])
+        assert result.exit_code == 0, result.output
+    return out
+
+
+def _summary(path: Path) -> dict:
+    return json.loads((path / "summary.json").read_text())
+
+
+def test_the_same_seed_gives_the_same_summary_and_another_seed_does_not(runs):
+    assert (runs["a"] / "summary.json").read_text() == (runs["b"] / "summary.json").read_text()
+    assert _summary(runs["a"])["kpis"] != _summary(runs["c"])["kpis"]
+
+
+def test_summary_has_the_contracted_keys(runs):
+    summary = _summary(runs["a"])
+    assert summary["run"] == {"days": int(DAYS), "seed": 1, "scale": "small",
+                              "scenario": "default", "loop": True, "version": "0.1.0"}
+    for key in ("units_built", "defects_escaped", "field_failures_per_1000",
+                "field_failures_per_1000_last90", "unplanned_downtime_hours", "energy_cost",
+                "energy_co2e_kg", "comfort_violation_kh", "crashes_per_million_miles",
+                "roadside_failures", "software_revenue"):
+        assert key in summary["kpis"]
+    assert set(summary["kpis"]["crashes_per_million_miles"]) == {"autopilot", "manual"}
+    assert summary["kpis"]["units_built"] > 3000
+    assert isinstance(summary["findings"], list) and isinstance(summary["changes"], list)
+
+
+def test_the_report_has_its_plots_and_works_offline(runs):
+    page = (runs["a"] / "report.html").read_text()
+    assert page.count('class="plotly-graph-div"') >= 7
+    assert "cdn.plot.ly" not in page and "Plotly.newPlot" in page
+
+
+def test_truth_is_kept_outside_the_store_and_score_reads_it(runs):
+    truth = runs["a"] / "truth" / "truth.json"
+    assert truth.exists() and not list((runs["a"] / "store").rglob("*truth*"))
+    result = runner.invoke(app, ["score", str(runs["a"])])
+    assert result.exit_code == 0, result.output
+    score = json.loads((runs["a"] / "score.json").read_text())
+    ids = {f["id"] for f in json.loads(truth.read_text())["faults"]}
+    assert {f["id"] for f in score["faults"]} == ids
+    assert set(score) >= {"faults", "false_findings", "recall"}
+
+
+def test_bad_options_say_what_to_do(tmp_path):
+    result = runner.invoke(app, ["run", "--days", "2", "--scale", "huge", "--out",
+                                 str(tmp_path / "x")])
+    assert result.exit_code != 0
+    assert "small" in result.output and "medium" in result.output
+    missing = runner.invoke(app, ["score", str(tmp_path / "nowhere")])
+    assert missing.exit_code != 0
