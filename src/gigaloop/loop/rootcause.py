@@ -36,7 +36,7 @@ RATE_MODES = ("battery_fade", "disengagement_rain")
 class RootCauseConfig:
     """Thresholds of the scan; the defaults are what the loop runs with."""
 
-    alpha: float = 0.05
+    alpha: float = 0.01  # weekly re-tests are many looks: a strict FDR level
     min_events: int = 8
     min_effect_low: float = 1.5  # lower CI bound of the effect ratio to report
     max_findings_per_mode: int = 5
@@ -196,11 +196,19 @@ def _select(pop: Population, mode: str, scan: pd.DataFrame, attributes: list[Att
             codes: np.ndarray, config: RootCauseConfig) -> list[Finding]:
     """Forward selection of one mode's findings, then ranked by effect.
 
-    The level with the strongest evidence is taken first; every later one must still stand
-    once the vehicles already explained are set aside (a lot made entirely of a bad camera
-    revision does not repeat that revision). The chosen are ranked by the lower bound of
-    their effect."""
+    Process readings and machines are first localised into a station + build window and
+    judged on that set. Then the candidate with the strongest evidence is taken; every
+    later one must still stand once the vehicles already explained are set aside (a lot
+    built inside a drift window does not repeat the drift; a lot made entirely of a bad
+    camera revision does not repeat the revision). The chosen are ranked by the lower
+    bound of their effect."""
     candidates = _candidates(scan, config)
+    located = _localised(pop, mode, candidates, attributes, config)
+    if located:
+        evidence = [abs(located[k][2].z) if k in located else e for k, e in
+                    zip(zip(candidates.attribute, candidates.level), candidates.evidence)]
+        candidates = candidates.assign(evidence=evidence).sort_values(
+            ["evidence", "low"], ascending=[False, False])
     covered = np.zeros(len(pop), dtype=bool)
     chosen: list[Finding] = []
     while len(candidates) and len(chosen) < config.max_findings_per_mode:
@@ -212,11 +220,9 @@ def _select(pop: Population, mode: str, scan: pd.DataFrame, attributes: list[Att
         candidates = candidates.iloc[1:]
         attribute = attributes[int(row.attribute)]
         level_members = attribute.codes == int(row.level)
-        members = level_members
-        names = attribute.names(int(row.level))
-        if attribute.kind in ("reading", "machine") and mode not in RATE_MODES:
-            names, members = _localise(pop, mode, attribute, members, names, config)
-            row = _restated(pop, mode, members, row)
+        names, members = attribute.names(int(row.level)), level_members
+        if (row.attribute, row.level) in located:
+            names, members, row = located[row.attribute, row.level]
         if not np.isfinite([row.effect, row.low, row.high]).all() \
                 or row.low < config.min_effect_low:
             continue
@@ -234,6 +240,26 @@ def _select(pop: Population, mode: str, scan: pd.DataFrame, attributes: list[Att
     return chosen
 
 
+def _localised(pop: Population, mode: str, candidates: pd.DataFrame,
+               attributes: list[Attribute], config: RootCauseConfig,
+               most: int = 4) -> dict[tuple[int, int], tuple[dict, np.ndarray, pd.Series]]:
+    """Station + window findings for the strongest reading / machine candidates."""
+    if mode in RATE_MODES:
+        return {}
+    out = {}
+    for _, row in candidates.iterrows():
+        attribute = attributes[int(row.attribute)]
+        if attribute.kind not in ("reading", "machine"):
+            continue
+        level = int(row.level)
+        names, members = _localise(pop, mode, attribute, attribute.codes == level,
+                                   attribute.names(level), config)
+        out[row.attribute, row.level] = (names, members, _restated(pop, mode, members, row))
+        if len(out) == most:
+            break
+    return out
+
+
 def _restated(pop: Population, mode: str, members: np.ndarray, row: pd.Series) -> pd.Series:
     """The scan row re-computed for a localised set of vehicles (q stays the level's)."""
     duration, event = pop.survival(mode)
@@ -245,7 +271,8 @@ def _restated(pop: Population, mode: str, members: np.ndarray, row: pd.Series) -
     fresh = inside.iloc[0]
     restated = row.copy()
     for column, source in (("effect", "hazard_ratio"), ("low", "hr_low"), ("high", "hr_high"),
-                           ("p", "p"), ("observed", "observed"), ("expected", "expected")):
+                           ("p", "p"), ("observed", "observed"), ("expected", "expected"),
+                           ("z", "z")):
         restated[column] = fresh[source]
     return restated
 

@@ -4,7 +4,8 @@ Each unit contributes a numerator and a denominator before and after its own spl
 (a service visit, a change's effective day): failures and days at risk, disengagements
 and rain miles, capacity lost and days. The effect is the ratio of rate ratios,
 (after/before among treated) ÷ (after/before among controls): < 1 means the treated
-units improved more than the controls did over the same ageing.
+units improved more than the controls did over the same ageing. A period with no event
+at all counts half of one (Haldane's correction), so "none since" still has an interval.
 
 >>> rng = np.random.default_rng(1)
 >>> n = 4000
@@ -66,6 +67,10 @@ def rate_ratio_did(
     weights[0] = 1.0  # row 0 is the estimate itself
     sums_t = (weights * group) @ stacked.T  # (n_boot + 1, 4)
     sums_c = (weights * ~group) @ stacked.T
+    for sums in (sums_t, sums_c):  # a period with no events counts half of one (Haldane)
+        numerators = sums[:, [0, 2]]
+        numerators[numerators == 0] = 0.5
+        sums[:, [0, 2]] = numerators
     with np.errstate(divide="ignore", invalid="ignore"):
         rates_t = sums_t[:, [0, 2]] / sums_t[:, [1, 3]]
         rates_c = sums_c[:, [0, 2]] / sums_c[:, [1, 3]]
