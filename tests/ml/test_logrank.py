@@ -141,3 +141,10 @@ def test_bad_input_says_what_to_fix(kwargs: dict, message: str) -> None:
         "codes")
     with pytest.raises(ValueError, match=message):
         logrank_scan(duration, event, codes, **arguments)
+
+
+def test_an_attribute_missing_for_everyone_yields_no_rows():
+    rng = np.random.default_rng(2)
+    codes = np.column_stack([rng.integers(0, 3, 50), np.full(50, -1)])
+    scan = logrank_scan(rng.integers(1, 30, 50), rng.random(50) < 0.3, codes)
+    assert set(scan.attribute) == {0}

@@ -17,9 +17,12 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from gigaloop import ml
 from gigaloop.loop.kpis import Tables
 
 READING_BINS = 10  # process readings are binned into deciles
+DRIFT_MIN_DAYS = 3  # a drift window spans at least this many build days
+DRIFT_MIN_SIGMA = 8.0  # and moves the machine's mean by this many standard errors
 
 
 @dataclass
@@ -39,6 +42,9 @@ class Attribute:
             return {self.kind: level, "part": self.meta["part"]}
         if self.kind == "machine":
             return {"station": self.meta["station"], "machine": level}
+        if self.kind == "drift":
+            return {"station": self.meta["station"], "machine": self.meta["machine"],
+                    "parameter": self.meta["parameter"], "window": self.meta["window"]}
         if self.kind == "reading":
             edges = self.meta["edges"]
             return {"station": self.meta["station"], "parameter": self.meta["parameter"],
@@ -96,11 +102,13 @@ def build_population(view: Tables, as_of: date) -> Population:
     attributes += machine_attrs
     reading_attrs, readings = _reading_attributes(view, index)
     attributes += reading_attrs
+    build_date = frame["build_date"].to_numpy(dtype="datetime64[D]")
+    attributes += _drift_attributes(readings, station_machines, build_date)
 
     return Population(
         as_of=as_of,
         vin=vins,
-        build_date=frame["build_date"].to_numpy(dtype="datetime64[D]"),
+        build_date=build_date,
         delivered_on=delivered,
         in_service_days=in_service,
         climate=frame["climate_region"].to_numpy(dtype=object),
@@ -173,6 +181,79 @@ def _reading_attributes(
                                     {"station": station, "parameter": parameter,
                                      "edges": edges}))
     return attributes, readings
+
+
+def _drift_attributes(readings: dict[tuple[str, str], np.ndarray],
+                      station_machines: dict[str, np.ndarray],
+                      build_date: np.ndarray) -> list[Attribute]:
+    """Units a machine built while one of its process readings had shifted.
+
+    For every machine and parameter, the build-day window in which the daily mean moved
+    most (Gaussian epidemic change point) becomes a two-level attribute when the shift is
+    at least :data:`DRIFT_MIN_SIGMA` standard errors — a process change a control chart
+    would have flagged. Whether the vehicles built inside it fail is for the scan to say.
+    """
+    if not len(build_date):
+        return []
+    day0 = build_date.min()
+    day = (build_date - day0).astype(np.int64)
+    days = int(day.max()) + 1
+    out = []
+    for (station, parameter), values in readings.items():
+        machines = station_machines.get(station)
+        if machines is None or days < 2 * DRIFT_MIN_DAYS:
+            continue
+        for machine in pd.unique(machines[pd.notna(machines)]):
+            mine = (machines == machine) & np.isfinite(values)
+            count = np.bincount(day[mine], minlength=days)
+            present = np.flatnonzero(count >= 3)
+            if len(present) < 2 * DRIFT_MIN_DAYS:
+                continue
+            total = np.bincount(day[mine], values[mine], minlength=days)
+            square = np.bincount(day[mine], values[mine] ** 2, minlength=days)
+            mean = total[present] / count[present]
+            spread = np.sqrt(max(square[present].sum() / count[present].sum()
+                                 - (total[present].sum() / count[present].sum()) ** 2, 1e-12))
+            window = ml.mean_shift_window(mean, count[present], min_len=DRIFT_MIN_DAYS,
+                                          max_len=min(90, len(present) // 2), n_sim=1)
+            lo, hi = widen_window(mean, count[present], window.start, window.stop, spread)
+            start, stop = int(present[lo]), int(present[hi - 1]) + 1
+            inside = mine & (day >= start) & (day < stop)
+            shift = abs(window.inside - window.outside) / (spread / np.sqrt(inside.sum()))
+            if shift < DRIFT_MIN_SIGMA or abs(window.inside - window.outside) < 0.5 * spread:
+                continue
+            first = pd.Timestamp(day0).date()
+            dates = [(first + pd.Timedelta(days=start)).isoformat(),
+                     (first + pd.Timedelta(days=stop - 1)).isoformat()]
+            codes = np.where(inside, 1, np.where(mine, 0, -1)).astype(np.int32)
+            out.append(Attribute(f"drift:{machine}:{parameter}", "drift", codes,
+                                 ["outside", "inside"], {"station": station,
+                                                         "machine": machine,
+                                                         "parameter": parameter,
+                                                         "window": dates}))
+    return out
+
+
+def widen_window(mean: np.ndarray, count: np.ndarray, start: int, stop: int,
+                 spread: float, *, z: float = 3.0) -> tuple[int, int]:
+    """Grow [start, stop) over neighbouring days still shifted the same way by ≥ ``z`` SE.
+
+    The best-scoring window of a ramp leaves out its gentle beginning; a drift starts where
+    the daily mean first leaves its usual level, so the edges move out while it has.
+
+    >>> mean = np.r_[np.zeros(10), 0.2, 0.4, 0.6, 1.0, 1.0, 1.0, np.zeros(10)]
+    >>> widen_window(mean, np.full(26, 100), 13, 16, spread=1.0)
+    (11, 16)
+    """
+    outside = np.r_[mean[:start], mean[stop:]]
+    level = float(np.median(outside)) if outside.size else 0.0
+    direction = np.sign(mean[start:stop].mean() - level)
+    shifted = direction * (mean - level) >= z * spread / np.sqrt(np.maximum(count, 1))
+    while start > 0 and shifted[start - 1]:
+        start -= 1
+    while stop < len(mean) and shifted[stop]:
+        stop += 1
+    return start, stop
 
 
 def _usage(view: Tables, index: pd.Index, in_service: np.ndarray) -> pd.DataFrame:

@@ -22,14 +22,15 @@ import numpy as np
 import pandas as pd
 
 from gigaloop import ml
-from gigaloop.loop.population import Attribute, Population
+from gigaloop.loop.population import DRIFT_MIN_SIGMA, Attribute, Population, widen_window
 
 #: Attribute kinds a finding may rest on. Usage such as climate is a covariate, not a
 #: cause; a design revision marks a period of builds (each engineering change bumps it),
 #: so its effect is judged by that change's own impact check, not rediscovered here.
-CAUSE_KINDS = ("lot", "supplier", "machine", "reading", "shift", "model", "trim",
+CAUSE_KINDS = ("lot", "supplier", "machine", "reading", "drift", "shift", "model", "trim",
                "hardware_revision")
 RATE_MODES = ("battery_fade", "disengagement_rain")
+WINDOW_ALPHA = 0.05  # a localised window must stand out at this level (Monte-Carlo p)
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,12 @@ def _strata(pop: Population) -> np.ndarray:
 def _survival_scan(pop: Population, duration: np.ndarray, event: np.ndarray,
                    codes: np.ndarray) -> pd.DataFrame:
     scan = ml.logrank_scan(duration, event, codes, strata=_strata(pop))
-    scan["effect"], scan["low"], scan["high"] = scan.hazard_ratio, scan.hr_low, scan.hr_high
+    # every failure inside the level: the point estimate is infinite; count half a failure
+    # outside it instead (the interval from the scan already does the same)
+    rest_expected = float(event.sum()) - scan.expected
+    halved = (scan.observed / scan.expected) / (0.5 / rest_expected)
+    hazard = scan.hazard_ratio.where(np.isfinite(scan.hazard_ratio), halved)
+    scan["effect"], scan["low"], scan["high"] = hazard, scan.hr_low, scan.hr_high
     scan["effect_kind"] = "hazard_ratio"
     return scan
 
@@ -187,9 +193,17 @@ def _candidates(scan: pd.DataFrame, config: RootCauseConfig) -> pd.DataFrame:
     keep = (scan.q <= config.alpha) & (scan.effect > 1) & (scan.low >= config.min_effect_low)
     keep &= np.isfinite(scan.effect) & np.isfinite(scan.low) & np.isfinite(scan.high)
     kept = scan[keep & enough]
-    evidence = (kept.z if "z" in kept else kept.t).abs()  # p underflows to 0; z does not
-    return kept.assign(evidence=evidence.to_numpy()).sort_values(
-        ["evidence", "low"], ascending=[False, False])
+    return kept.assign(evidence=_evidence(kept)).sort_values(["evidence", "low"],
+                                                             ascending=[False, False])
+
+
+def _evidence(rows: pd.DataFrame) -> np.ndarray:
+    """Selection order: failures a level explains beyond expectation (O − E) for failure
+    modes — the cause that accounts for most excess failures comes first, not the small
+    pure subset of it with the most extreme ratio; |t| for rates."""
+    if "z" in rows:
+        return (rows.observed - rows.expected).to_numpy(dtype=float)
+    return rows.t.abs().to_numpy(dtype=float)
 
 
 def _select(pop: Population, mode: str, scan: pd.DataFrame, attributes: list[Attribute],
@@ -205,8 +219,9 @@ def _select(pop: Population, mode: str, scan: pd.DataFrame, attributes: list[Att
     candidates = _candidates(scan, config)
     located = _localised(pop, mode, candidates, attributes, config)
     if located:
-        evidence = [abs(located[k][2].z) if k in located else e for k, e in
-                    zip(zip(candidates.attribute, candidates.level), candidates.evidence)]
+        evidence = [_evidence(located[k][2].to_frame().T)[0] if k in located else e
+                    for k, e in zip(zip(candidates.attribute, candidates.level),
+                                    candidates.evidence)]
         candidates = candidates.assign(evidence=evidence).sort_values(
             ["evidence", "low"], ascending=[False, False])
     covered = np.zeros(len(pop), dtype=bool)
@@ -216,8 +231,9 @@ def _select(pop: Population, mode: str, scan: pd.DataFrame, attributes: list[Att
             candidates = _still_standing(pop, mode, candidates, codes, covered, config)
             if not len(candidates):
                 break
-        row = candidates.iloc[0]
-        candidates = candidates.iloc[1:]
+        pick = _tie_break(pop, mode, candidates, attributes, located)
+        row = candidates.iloc[pick]
+        candidates = candidates.drop(candidates.index[pick])
         attribute = attributes[int(row.attribute)]
         level_members = attribute.codes == int(row.level)
         names, members = attribute.names(int(row.level)), level_members
@@ -238,6 +254,43 @@ def _select(pop: Population, mode: str, scan: pd.DataFrame, attributes: list[Att
     for rank, finding in enumerate(chosen, start=1):
         finding.rank = rank
     return chosen
+
+
+def _members(attributes: list[Attribute], row: pd.Series,
+             located: dict[tuple[int, int], tuple[dict, np.ndarray, pd.Series]]) -> np.ndarray:
+    if (row.attribute, row.level) in located:
+        return located[row.attribute, row.level][1]
+    return attributes[int(row.attribute)].codes == int(row.level)
+
+
+def _tie_break(pop: Population, mode: str, candidates: pd.DataFrame,
+               attributes: list[Attribute],
+               located: dict[tuple[int, int], tuple[dict, np.ndarray, pd.Series]]) -> int:
+    """Position of the candidate to take next: the first, unless another explains the same
+    failures (≥ 90 % overlap both ways) and has evidence from the process itself — a drift
+    the readings show — while the first (a lot, say) has none. The data cannot tell such
+    twins apart; the process record can."""
+    first = candidates.iloc[0]
+    if mode in RATE_MODES or _process_backed(attributes, first, located):
+        return 0
+    _, event = pop.survival(mode)
+    failed_first = event & _members(attributes, first, located)
+    for position in range(1, min(len(candidates), 6)):
+        other = candidates.iloc[position]
+        if not _process_backed(attributes, other, located):
+            continue
+        failed_other = event & _members(attributes, other, located)
+        shared = (failed_first & failed_other).sum()
+        if shared >= 0.9 * max(failed_first.sum(), failed_other.sum(), 1):
+            return position
+    return 0
+
+
+def _process_backed(attributes: list[Attribute], row: pd.Series,
+                    located: dict[tuple[int, int], tuple[dict, np.ndarray, pd.Series]]) -> bool:
+    kind = attributes[int(row.attribute)].kind
+    names = located.get((row.attribute, row.level), ({},))[0]
+    return kind == "drift" or (kind == "reading" and "window" in names)
 
 
 def _localised(pop: Population, mode: str, candidates: pd.DataFrame,
@@ -329,8 +382,8 @@ def _localise(pop: Population, mode: str, attribute: Attribute, members: np.ndar
     counts = np.bincount(build_day[scope], event[scope].astype(float), days)
     exposure = np.bincount(build_day[scope], expected[scope], days)
     window = ml.rate_window(counts, exposure, min_len=3, max_len=min(config.window_max_days,
-                            days // 2), alternative="greater", n_sim=49)
-    failing = (window.start, window.stop) if window.p <= config.alpha else None
+                            days // 2), alternative="greater", n_sim=99)
+    failing = (window.start, window.stop) if window.p <= WINDOW_ALPHA else None
     if drift and failing and drift[0] < failing[1] and failing[0] < drift[1]:
         # the process drifted and the vehicles it built fail: both windows are evidence
         return _with_window(located, scope, build_day,
@@ -351,12 +404,17 @@ def _reading_window(pop: Population, attribute: Attribute, scope: np.ndarray,
     present = np.flatnonzero(count > 0)
     if len(present) < 8:
         return None
-    window = ml.mean_shift_window(total[present] / count[present], count[present], min_len=3,
+    mean = total[present] / count[present]
+    window = ml.mean_shift_window(mean, count[present], min_len=3,
                                   max_len=min(config.window_max_days, len(present) // 2),
-                                  n_sim=49)
-    if window.p > config.alpha:
-        return None
-    return int(present[window.start]), int(present[window.stop - 1]) + 1
+                                  n_sim=1)
+    spread = float(np.nanstd(values[ok]))
+    lo, hi = widen_window(mean, count[present], window.start, window.stop, spread)
+    start, stop = int(present[lo]), int(present[hi - 1]) + 1
+    inside = int(count[start:stop].sum())
+    if abs(window.inside - window.outside) * np.sqrt(inside) < DRIFT_MIN_SIGMA * spread:
+        return None  # no process shift a control chart would have flagged
+    return start, stop
 
 
 def _with_window(names: dict[str, Any], scope: np.ndarray, build_day: np.ndarray,

@@ -124,6 +124,9 @@ def logrank_scan(
     event_rows = np.flatnonzero(events)
 
     def scan_attribute(column: int) -> tuple:
+        if n_levels[column] == 0:  # every subject missing this attribute: nothing to test
+            empty = np.zeros(0)
+            return empty, empty, empty, empty, float(events.sum())
         exits, deaths = _level_tables(
             level_codes[:, column], int(n_levels[column]), offset, span, event_rows
         )
