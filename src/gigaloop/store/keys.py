@@ -1,10 +1,25 @@
-"""Key checks, run in DuckDB over Arrow batches and the stored Parquet files.
+"""Key checks: an in-memory index of key hashes, and exact checks in DuckDB where it hits.
 
-* duplicates inside a batch (first copy kept),
-* keys already stored: identical rows are *unchanged*, different ones *conflict*;
-  only key columns are read to find them, and only the partitions a batch touches when
-  the partition column is part of the key (``telemetry_daily``: ``(vin, day)``),
+* duplicates inside a batch (first copy kept): a batch whose key hashes are all distinct
+  has none; otherwise only the rows whose hash repeats are compared, key by key,
+* keys already stored: each table's key hashes are computed once from the key columns of
+  its files and extended on every write (:class:`~gigaloop.store.hashes.HashSet`). Only
+  rows whose hash is stored are compared with the stored rows, in DuckDB: identical rows
+  are *unchanged*, different ones *conflict*, and a row whose hash merely collides is new.
+  A batch of new keys reads no stored file and runs no query,
 * referenced values (``vehicles.vin``), cached in memory and extended on every write.
+
+Keys are hashed by :func:`~gigaloop.store.hashes.hash_rows` (NumPy, no seed), so equal
+keys hash alike in every process; hashes are never saved.
+
+>>> import tempfile
+>>> from gigaloop.schema import get_table
+>>> from gigaloop.store.layout import Layout
+>>> index, sites = KeyIndex(Layout(tempfile.mkdtemp())), get_table("sites")
+>>> rows = pa.table({"site_id": ["S1", "S2", "S1"], ROW: [0, 1, 2]})
+>>> index.later_duplicates(sites, index.with_hashes(sites, rows)).tolist()
+[2]
+>>> index.close()
 """
 
 from __future__ import annotations
@@ -20,9 +35,13 @@ import pyarrow.compute as pc
 
 from gigaloop.errors import EngineError
 from gigaloop.schema import INGESTED_AT, Table, get_table
+from gigaloop.store.hashes import HashSet, hash_rows
 from gigaloop.store.layout import Layout, partitions_of
 
 ROW = "__row"
+HASH = "__hash"
+
+_NONE = np.empty(0, dtype=np.int64)
 
 
 @contextmanager
@@ -38,14 +57,21 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def key_hashes(table: Table, rows: pa.Table) -> np.ndarray:
+    """The hash of each row's key (its key columns, in the table's types)."""
+    schema = pa.schema([pa.field(k, table.column(k).arrow_type) for k in table.key])
+    return hash_rows(rows.select(list(table.key)).cast(schema))
+
+
 class KeyIndex:
-    """Answers key questions for one store; holds the cache of referenced values."""
+    """Answers key questions for one store; holds its key hashes and referenced values."""
 
     def __init__(self, layout: Layout) -> None:
         self._layout = layout
         self._con = duckdb.connect()
         self._con.execute("SET TimeZone = 'UTC'")
         self._known: dict[str, pa.Array] = {}
+        self._hashes: dict[str, HashSet] = {}
 
     def close(self) -> None:
         self._con.close()
@@ -64,78 +90,102 @@ class KeyIndex:
                 self._known[ref] = pa.array([], get_table(name).column(column).arrow_type)
         return self._known[ref]
 
-    def remember(self, table: Table, written: pa.Table) -> None:
-        """Add newly written values to the cached references that point at ``table``."""
+    def with_hashes(self, table: Table, rows: pa.Table) -> pa.Table:
+        """``rows`` with a ``__hash`` column: the 64-bit hash of each row's key."""
+        return rows.append_column(HASH, pa.array(key_hashes(table, rows), pa.uint64()))
+
+    def later_duplicates(self, table: Table, rows: pa.Table) -> np.ndarray:
+        """Positions (``__row``) of rows whose key appeared earlier in ``rows`` (hashed)."""
+        hashes = rows[HASH].to_numpy()
+        ordered = np.sort(hashes)
+        repeated = ordered[1:][ordered[1:] == ordered[:-1]]
+        if len(repeated) == 0:
+            return _NONE
+        suspects = np.isin(hashes, repeated)
+        keys = ", ".join(_quote(k) for k in table.key)
+        sql = (
+            f"SELECT {ROW} FROM batch "
+            f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {ROW}) > 1"
+        )
+        suspected = rows.filter(suspects).select([*table.key, ROW])
+        return self._query(sql, suspected, f"checking duplicate keys of {table.name}")[ROW]
+
+    def stored(self, table: Table, rows: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+        """Positions (``__row``) of rows whose key is stored: (identical rows, different ones).
+
+        Every column but ``ingested_at`` is compared; floats exactly.
+        """
+        if rows.num_rows == 0:
+            return _NONE, _NONE
+        hit = self._stored_hashes(table).contains(rows[HASH].to_numpy())
+        if not hit.any():
+            return _NONE, _NONE
+        return self._compare(table, rows.filter(pa.array(hit)))
+
+    def remember(self, table: Table, written: pa.Table, hashes: np.ndarray) -> None:
+        """Add a written batch: its key hashes, and its values to the cached references."""
+        if table.name in self._hashes:
+            self._hashes[table.name].add(hashes)
         for ref, values in list(self._known.items()):
             name, column = ref.split(".")
             if name == table.name and written.num_rows:
                 merged = pa.concat_arrays([values, written[column].combine_chunks()])
                 self._known[ref] = pc.unique(merged)
 
-    def later_duplicates(self, table: Table, rows: pa.Table) -> np.ndarray:
-        """Positions (``__row``) of rows whose key appeared earlier in ``rows``."""
-        keys = ", ".join(_quote(k) for k in table.key)
-        self._con.register("batch_keys", rows.select([*table.key, ROW]))
-        try:
-            with duckdb_errors(f"checking duplicate keys of {table.name}"):
-                ((distinct,),) = self._con.execute(
-                    f"SELECT count(*) FROM (SELECT DISTINCT {keys} FROM batch_keys)"
-                ).fetchall()
-                if distinct == rows.num_rows:
-                    return np.empty(0, dtype=np.int64)
-                found = self._con.sql(
-                    f"SELECT {ROW} FROM batch_keys "
-                    f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {ROW}) > 1"
-                ).to_arrow_table()
-        finally:
-            self._con.unregister("batch_keys")
-        return found[ROW].to_numpy()
+    def forget(self, table: Table) -> None:
+        """Drop what is cached about ``table``; it is read again from its files when needed.
 
-    def stored(self, table: Table, rows: pa.Table) -> np.ndarray:
-        """Positions (``__row``) of rows whose key is already stored (reads key columns only)."""
-        files = self._files_for(table, rows) if rows.num_rows else []
-        if not files:
-            return np.empty(0, dtype=np.int64)
-        where, params = self._range_filter(table, rows)
-        on = " AND ".join(f"b.{_quote(k)} = s.{_quote(k)}" for k in table.key)
-        keys = ", ".join(_quote(k) for k in table.key)
-        self._con.register("batch_rows", rows.select([*table.key, ROW]))
-        try:
-            with duckdb_errors(f"looking up stored keys of {table.name}"):
-                matched = self._con.sql(
-                    f"SELECT b.{ROW} FROM batch_rows b SEMI JOIN "
-                    f"(SELECT {keys} FROM read_parquet(?) {where}) s ON {on}",
-                    params=[[str(f) for f in files], *params],
-                ).to_arrow_table()
-        finally:
-            self._con.unregister("batch_rows")
-        return matched[ROW].to_numpy()
-
-    def unchanged(self, table: Table, rows: pa.Table) -> tuple[np.ndarray, np.ndarray]:
-        """Split rows whose key is stored into (identical to the stored row, different).
-
-        Every column but ``ingested_at`` is compared; floats exactly.
+        For a write that failed half-way (some of its files may be in place).
         """
+        self._hashes.pop(table.name, None)
+        for ref in [r for r in self._known if r.split(".")[0] == table.name]:
+            del self._known[ref]
+
+    def _stored_hashes(self, table: Table) -> HashSet:
+        if table.name not in self._hashes:
+            index = HashSet()
+            files = self._layout.files(table.name)
+            if files:
+                keys = ", ".join(_quote(k) for k in table.key)
+                sql = f"SELECT {keys} FROM read_parquet(?)"
+                with duckdb_errors(f"reading the keys of {table.name}"):
+                    stored = self._con.sql(sql, params=[[str(f) for f in files]]).to_arrow_table()
+                index.add(key_hashes(table, stored))
+            self._hashes[table.name] = index
+        return self._hashes[table.name]
+
+    def _compare(self, table: Table, rows: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+        """Join rows with the stored files on the key; a row without a match is not stored."""
         files = [str(f) for f in self._files_for(table, rows)]
+        if not files:
+            return _NONE, _NONE
+        where, params = self._range_filter(table, rows)
         columns = [c for c in table.column_names if c != INGESTED_AT]
         on = " AND ".join(f"b.{_quote(k)} = s.{_quote(k)}" for k in table.key)
         equal = " AND ".join(f"b.{_quote(c)} IS NOT DISTINCT FROM s.{_quote(c)}" for c in columns)
-        self._con.register("batch_rows", rows)
-        try:
-            with duckdb_errors(f"comparing rows of {table.name} with stored ones"):
-                same = self._con.sql(
-                    f"SELECT b.{ROW}, bool_or({equal}) AS same FROM batch_rows b "
-                    f"JOIN read_parquet(?) s ON {on} GROUP BY b.{ROW}",
-                    params=[files],
-                ).to_arrow_table()
-        finally:
-            self._con.unregister("batch_rows")
-        positions = same[ROW].to_numpy()
-        identical = same["same"].to_numpy(zero_copy_only=False).astype(bool)
+        sql = (
+            f"SELECT b.{ROW}, bool_or({equal}) AS same FROM batch b "
+            f"JOIN (SELECT * FROM read_parquet(?) {where}) s ON {on} GROUP BY b.{ROW}"
+        )
+        action = f"comparing rows of {table.name} with stored ones"
+        same = self._query(sql, rows.select([*columns, ROW]), action, [files, *params])
+        positions, identical = same[ROW], same["same"].astype(bool)
         return positions[identical], positions[~identical]
 
+    def _query(
+        self, sql: str, batch: pa.Table, action: str, params: list[Any] | None = None
+    ) -> dict[str, np.ndarray]:
+        """Run ``sql`` with ``batch`` registered as ``batch``; columns as NumPy arrays."""
+        self._con.register("batch", batch)
+        try:
+            with duckdb_errors(action):
+                result: dict[str, np.ndarray] = self._con.execute(sql, params).fetchnumpy()
+                return result
+        finally:
+            self._con.unregister("batch")
+
     def _files_for(self, table: Table, rows: pa.Table) -> list[Any]:
-        """Stored files that can hold the batch's keys (pruned by month when possible)."""
+        """Stored files that can hold the rows' keys (pruned by month when possible)."""
         if table.partition_by is None or table.partition_by not in table.key:
             return self._layout.files(table.name)
         return self._layout.files(table.name, partitions_of(rows[table.partition_by]))

@@ -69,10 +69,17 @@ def partitions_of(column: pa.ChunkedArray) -> list[str]:
 
 
 class Layout:
-    """The Parquet files of every table under one root folder."""
+    """The Parquet files of every table under one root folder.
 
-    def __init__(self, root: Path | str) -> None:
+    The layout of the root's one ``writer`` reads each table's file list from disk once and
+    keeps it current as it writes and compacts, so a write lists no folder; any other
+    layout (a reader, a test looking on) lists the folders every time it is asked.
+    """
+
+    def __init__(self, root: Path | str, *, writer: bool = False) -> None:
         self.root = Path(root)
+        self.writer = writer
+        self._listing: dict[str, dict[str, list[Path]]] = {}  # table → partition → live files
 
     def table_dir(self, name: str) -> Path:
         return self.root / name
@@ -82,21 +89,16 @@ class Layout:
         return str(self.table_dir(name) / "*" / PART_GLOB)
 
     def partitions(self, name: str) -> list[str]:
-        folder = self.table_dir(name)
-        if not folder.is_dir():
-            return []
-        return sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name[0] not in "._")
+        return sorted(self._files_of(name))
 
     def files(self, name: str, partitions: Iterable[str] | None = None) -> list[Path]:
         """Live data files of the table, optionally only those of some partitions."""
-        chosen = self.partitions(name) if partitions is None else sorted(set(partitions))
-        found: list[Path] = []
-        for partition in chosen:
-            found.extend(_live_files(self.table_dir(name) / partition))
-        return found
+        listing = self._files_of(name)
+        chosen = sorted(listing) if partitions is None else sorted(set(partitions))
+        return [file for partition in chosen for file in listing.get(partition, [])]
 
     def has_files(self, name: str) -> bool:
-        return any(self.table_dir(name).glob(f"*/{PART_GLOB}"))
+        return any(self._files_of(name).values())
 
     def split(self, table: Table, rows: pa.Table) -> dict[str, pa.Table]:
         """Rows grouped by partition name (one pass when a batch sits in one month)."""
@@ -113,18 +115,24 @@ class Layout:
         """Write rows (already validated, in the table's schema) as one file per partition."""
         if rows.num_rows == 0:
             return []
-        return [
-            self._write_file(self.table_dir(table.name) / partition, part)
-            for partition, part in self.split(table, rows).items()
-        ]
+        listing = self._files_of(table.name)
+        written = []
+        for partition, part in self.split(table, rows).items():
+            written.append(self._write_file(self.table_dir(table.name) / partition, part))
+            listing.setdefault(partition, []).append(written[-1])
+        return written
 
     def compact(self, table: Table, partitions: Iterable[str] | None = None) -> None:
         """Merge the files of each partition (or of ``partitions``) into one, atomically."""
-        for partition in self.partitions(table.name) if partitions is None else partitions:
-            folder = self.table_dir(table.name) / partition
+        listing = self._files_of(table.name)
+        for partition in sorted(listing) if partitions is None else partitions:
+            files = listing.get(partition, [])
+            if len(files) < 2:
+                continue
             try:
-                _compact_folder(folder, table.arrow_schema())
+                listing[partition] = [_compact_folder(files, table.arrow_schema())]
             except (OSError, pa.ArrowException) as exc:
+                self._listing.pop(table.name, None)  # list it again: the swap may be half-done
                 message = f"could not compact {table.name}/{partition}: {exc}"
                 raise StoreError(message, table=table.name, partition=partition) from exc
 
@@ -143,6 +151,17 @@ class Layout:
                 for temp in folder.glob(".*.tmp"):
                     temp.unlink()
 
+    def _files_of(self, name: str) -> dict[str, list[Path]]:
+        """Partition → live files of a table (the writer's kept list, else read from disk)."""
+        listing = self._listing.get(name)
+        if listing is None:
+            folder = self.table_dir(name)
+            names = [p.name for p in folder.iterdir() if p.is_dir()] if folder.is_dir() else []
+            listing = {p: _live_files(folder / p) for p in names if p[0] not in "._"}
+            if self.writer:
+                self._listing[name] = listing
+        return listing
+
     def _write_file(self, folder: Path, rows: pa.Table) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         final = folder / f"part-{uuid.uuid4().hex}.parquet"
@@ -155,10 +174,9 @@ class Layout:
         return final
 
 
-def _compact_folder(folder: Path, schema: pa.Schema) -> None:
-    old = _live_files(folder)
-    if len(old) < 2:
-        return
+def _compact_folder(old: list[Path], schema: pa.Schema) -> Path:
+    """Merge the live files ``old`` of one folder into one; returns the merged file."""
+    folder = old[0].parent
     merged = pq.read_table(old, schema=schema)
     final = folder / f"part-{uuid.uuid4().hex}.parquet"
     temp = _temp_path(final)
@@ -167,6 +185,7 @@ def _compact_folder(folder: Path, schema: pa.Schema) -> None:
     _write_atomic_text(folder / MANIFEST, json.dumps(manifest))
     os.replace(temp, final)
     _finish_compaction(folder)
+    return final
 
 
 def _temp_path(final: Path) -> Path:

@@ -1,0 +1,190 @@
+"""The key index: hashes find stored keys fast, exact checks keep every answer right."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from sample_data import LOADED, VINS, load, sample_batches, telemetry_row
+
+from gigaloop.errors import StoreError
+from gigaloop.schema import get_table
+from gigaloop.store import Store, WriteResult
+from gigaloop.store import keys as keys_module
+from gigaloop.store import layout as layout_module
+from gigaloop.store.hashes import HashSet, hash_rows
+from gigaloop.store.keys import HASH, KeyIndex
+from gigaloop.store.layout import Layout
+
+MARCH = dt.date(2024, 3, 2)
+LATER = dt.datetime(2024, 3, 3)
+
+
+def test_a_hash_set_answers_like_a_python_set() -> None:
+    rng = np.random.default_rng(7)
+    stored: set[int] = set()
+    hashes = HashSet()
+    for size in [1, 3, 0, 500, 20_000, 7, 60_000, 2]:
+        batch = rng.integers(0, 2**64, size, dtype=np.uint64, endpoint=False)
+        hashes.add(batch)
+        stored.update(batch.tolist())
+        probe = np.concatenate([batch[:50], rng.integers(0, 2**64, 5_000, dtype=np.uint64)])
+        assert hashes.contains(probe).tolist() == [int(h) in stored for h in probe]
+    assert len(hashes) == len(stored)
+
+
+def test_row_hashes_tell_apart_what_differs_and_ignore_how_it_is_held() -> None:
+    texts = pa.table(
+        {"a": ["ab", "a", "a", "", None, "x" * 20], "b": ["c", "bc", "bc\x00", "", "", "y"]}
+    )
+    hashes = hash_rows(texts).tolist()
+    assert len(set(hashes)) == 6
+    chunked = pa.Table.from_batches(texts.to_batches(max_chunksize=4))
+    sliced = pa.concat_tables([texts.slice(0, 3), texts.slice(3)])
+    large = texts.cast(pa.schema([("a", pa.large_string()), ("b", pa.large_string())]))
+    assert hash_rows(chunked).tolist() == hash_rows(sliced).tolist() == hashes
+    assert hash_rows(large).tolist() == hashes
+
+
+def test_a_reopened_store_finds_stored_keys_of_every_type(tmp_path) -> None:
+    store = Store(tmp_path)
+    load(store)
+    codes = [
+        {"vin": vin, "code": "P0A80", "ecu": "BMS", "severity": "warning", "event_time": LATER}
+        for vin in VINS[:4]
+    ]
+    assert store.write("diagnostic_codes", codes, ingested_at=LATER).written == 4
+
+    again = Store(tmp_path).write("diagnostic_codes", codes, ingested_at=LATER)
+
+    assert (again.written, again.unchanged) == (0, 4)
+
+
+def test_key_hashes_are_the_same_in_another_process(tmp_path) -> None:
+    codes = get_table("diagnostic_codes")
+    rows = pa.table(
+        {
+            "vin": VINS[:3],
+            "code": ["P0A80"] * 3,
+            "event_time": pa.array([dt.datetime(2024, 3, d) for d in (1, 2, 3)]),
+        }
+    )
+    pq.write_table(rows, tmp_path / "batch.parquet")
+    script = (
+        "import json, sys, pyarrow.parquet as pq; from gigaloop.schema import get_table; "
+        "from gigaloop.store.keys import HASH, KeyIndex; from gigaloop.store.layout import Layout; "
+        "index, rows = KeyIndex(Layout(sys.argv[1])), pq.read_table(sys.argv[2]); "
+        "hashes = index.with_hashes(get_table('diagnostic_codes'), rows)[HASH]; "
+        "print(json.dumps(hashes.to_pylist()))"
+    )
+    command = [sys.executable, "-c", script, str(tmp_path), str(tmp_path / "batch.parquet")]
+    there = json.loads(subprocess.check_output(command, text=True))
+    here = KeyIndex(Layout(tmp_path)).with_hashes(codes, rows)[HASH].to_pylist()
+    assert here == there and len(set(there)) == 3
+
+
+def _resends(root) -> list[dict[str, WriteResult]]:
+    """Load, then send new, stored, changed and repeated rows, also after reopening."""
+    store = Store(root)
+    results = [store.write_many(sample_batches(), ingested_at=LOADED)]
+    mixed = [
+        telemetry_row(0, MARCH),
+        telemetry_row(1, MARCH),
+        telemetry_row(1, MARCH, miles=5.0),  # duplicate key in batch
+        telemetry_row(2, dt.date(2024, 2, 27)),  # unchanged
+        telemetry_row(3, dt.date(2024, 2, 27), miles=1.0),  # conflicts
+    ]
+    for reopen in (False, False, True):
+        store = Store(root) if reopen else store
+        results.append(store.write_many({"telemetry_daily": mixed}, ingested_at=LATER))
+        results.append(store.write_many(sample_batches(), ingested_at=LATER))
+    return results
+
+
+def test_colliding_hashes_change_no_answer(tmp_path, monkeypatch) -> None:
+    honest = _resends(tmp_path / "honest")
+    hash_rows = keys_module.hash_rows
+    monkeypatch.setattr(keys_module, "hash_rows", lambda rows: hash_rows(rows) % 2)  # collide
+
+    colliding = _resends(tmp_path / "colliding")
+
+    assert colliding == honest
+    assert honest[1]["telemetry_daily"] == WriteResult(
+        "telemetry_daily",
+        5,
+        2,
+        1,
+        2,
+        {"duplicate key in batch": 1, "conflicts with stored row": 1},
+    )
+    assert honest[3]["telemetry_daily"].unchanged == 3
+    assert honest[5] == honest[3]  # reopened: stored keys hashed from the files match
+    assert all(r.written == r.quarantined == 0 for r in honest[6].values())
+
+
+def test_a_batch_of_new_keys_reads_no_stored_file(tmp_path) -> None:
+    store = Store(tmp_path)
+    load(store)
+    for file in Layout(tmp_path).files("telemetry_daily"):
+        file.write_bytes(b"PAR1 not really parquet")
+
+    result = store.write("telemetry_daily", [telemetry_row(0, MARCH)], ingested_at=LATER)
+
+    assert (result.written, result.quarantined) == (1, 0)
+
+
+def test_a_write_that_fails_half_way_is_completed_by_a_resend(tmp_path, monkeypatch) -> None:
+    store = Store(tmp_path)
+    load(store)
+    rows = [telemetry_row(0, dt.date(2024, 3, 9)), telemetry_row(0, dt.date(2024, 4, 1))]
+    write_file = Layout._write_file
+
+    def second_file_fails(self, folder, part):
+        if folder.name == "2024-04":
+            raise OSError("disk full")
+        return write_file(self, folder, part)
+
+    monkeypatch.setattr(Layout, "_write_file", second_file_fails)
+    with pytest.raises(OSError, match="disk full"):
+        store.write("telemetry_daily", rows, ingested_at=LATER)  # March is on disk, April not
+    monkeypatch.undo()
+
+    resent = store.write("telemetry_daily", rows, ingested_at=LATER)
+
+    assert (resent.written, resent.unchanged) == (1, 1)
+    assert store.count("telemetry_daily") == 62
+
+
+def test_the_writers_file_list_follows_the_disk(tmp_path, monkeypatch) -> None:
+    store = Store(tmp_path, compact_after=2)
+    load(store)
+    for k in range(4):
+        day = dt.date(2024, 3, 2 + k)
+        store.write("telemetry_daily", [telemetry_row(1, day)], ingested_at=LATER)
+    writer = Layout(tmp_path, writer=True)
+    for table in sample_batches():
+        assert writer.files(table) == Layout(tmp_path).files(table)
+    telemetry = get_table("telemetry_daily")
+    rows = pa.Table.from_pylist(
+        [{**telemetry_row(2, MARCH), "ingested_at": LATER}], schema=telemetry.arrow_schema()
+    )
+    writer.write(telemetry, rows)
+    on_disk = Layout(tmp_path).files("telemetry_daily")
+    assert sorted(writer.files("telemetry_daily")) == sorted(on_disk)
+
+    monkeypatch.setattr(layout_module, "_finish_compaction", _raise)
+    with pytest.raises(StoreError, match="killed"):
+        writer.compact(telemetry)
+    monkeypatch.undo()
+    assert writer.files("telemetry_daily") == Layout(tmp_path).files("telemetry_daily")
+    assert len(writer.files("telemetry_daily", ["2024-03"])) == 1
+
+
+def _raise(folder) -> None:
+    raise OSError("killed")
