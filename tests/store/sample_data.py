@@ -223,8 +223,32 @@ def fleet(days: int = 5, start: dt.date = dt.date(2024, 2, 26)) -> dict[str, lis
             "severity": "minor",
             "event_time": dt.datetime(2024, 3, 1, 8),
         },
+        {  # its owner shares no telemetry: no miles to set it against, so it is not counted
+            "crash_id": "CR-4",
+            "vin": VINS[11],
+            "mode": "manual",
+            "software_version": "2024.2.7",
+            "condition": "clear",
+            "severity": "minor",
+            "event_time": dt.datetime(2024, 3, 1, 9),
+        },
     ]
-    return {"telemetry_daily": telemetry, "component_failures": failures, "crashes": crashes}
+    customers = [
+        {
+            "customer_id": f"CU-{i:04d}",
+            "vin": vin,
+            "region": "TX",
+            "climate_region": "hot",
+            "delivered_on": start - dt.timedelta(days=10),
+            "consent_telemetry": i != 11,
+            "consent_marketing": True,
+            "consent_insurance": False,
+            "event_time": dt.datetime.combine(start - dt.timedelta(days=10), dt.time(12)),
+        }
+        for i, vin in enumerate(VINS)
+    ]
+    return {"telemetry_daily": telemetry, "component_failures": failures, "crashes": crashes,
+            "customers": customers}
 
 
 def sample_batches() -> dict[str, list[Row]]:

@@ -66,10 +66,15 @@ def fleet_miles_by_climate(store: Tables) -> ir.Table:
 def crashes_per_million_miles(store: Tables) -> ir.Table:
     """Crashes per million miles on Autopilot and in manual driving.
 
+    Only vehicles whose owners share telemetry count: their miles are the exposure.
+
     Columns: mode, crashes, miles, crashes_per_million_miles.
     """
     days = store.table("telemetry_daily")
     crashes = store.table("crashes")
+    # miles come only from owners who share telemetry: count only their crashes
+    customers = store.table("customers")
+    crashes = crashes.semi_join(customers.filter(customers.consent_telemetry), "vin")
     miles = ibis.union(
         days.aggregate(miles=days.autopilot_miles.sum()).mutate(mode=ibis.literal("autopilot")),
         days.aggregate(miles=(days.miles - days.autopilot_miles).sum()).mutate(
