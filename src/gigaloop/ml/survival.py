@@ -150,7 +150,7 @@ def _scan_frame(moments: list[tuple], n_levels: NDArray, confidence: float) -> p
     subjects, observed, expected, variance = parts
     total = np.repeat([m[4] for m in moments], n_levels)
     rest_observed, rest_expected = total - observed, total - expected
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         chi2 = np.where(variance > 0, (observed - expected) ** 2 / variance, 0.0)
         hazard_ratio = (observed / expected) / (rest_observed / rest_expected)
         # a zero count gets 0.5 in the interval only, so the bound stays finite

@@ -80,10 +80,13 @@ def machines_figure(store: Tables) -> go.Figure:
         fig.add_hline(y=limit, line_dash="dot", annotation_text=f"ISO 10816 {label}")
     downtime = store.table("downtime_events")
     down = downtime.filter(~downtime.planned).execute()
-    for row in down.itertuples():
-        fig.add_vline(x=row.event_time, line_color="red", opacity=0.4)
-    return fig.update_layout(title="Machine vibration (daily max RMS, six worst) — red: "
-                             "unplanned downtime", yaxis_title="mm/s", **LAYOUT)
+    if len(down):
+        top = float(daily["rms"].max()) if len(daily) else 1.0
+        fig.add_scatter(x=down["event_time"], y=[top * 1.05] * len(down), mode="markers",
+                        marker={"symbol": "x", "color": "red", "size": 9},
+                        text=down["machine_id"], name="unplanned downtime")
+    return fig.update_layout(title="Machine vibration (daily max RMS, six worst) and "
+                             "unplanned downtime (red ×)", yaxis_title="mm/s", **LAYOUT)
 
 
 def energy_figure(store: Tables) -> go.Figure:
