@@ -1,8 +1,10 @@
 """The plant's clock: SimPy seconds of local time since the scenario's first midnight.
 
-Shifts, tariffs and weather follow local time; every stored timestamp is naive UTC.
-The UTC offset of each day is the one in force at local noon (the two DST nights are
-off by one hour for two hours a year).
+Shifts, tariffs and weather follow local *standard* time all year — the plant's clock
+does not jump at daylight-saving changes, so simulated seconds map one-to-one onto UTC
+and no two readings of a machine can share a timestamp (a per-day offset put the last
+hour before spring-forward and the first hour after it on the same UTC instant). Every
+stored timestamp is naive UTC.
 
 >>> from datetime import date
 >>> clock = Clock(date(2025, 1, 6), "America/Chicago")
@@ -30,23 +32,18 @@ class Clock:
     def __init__(self, start: date, timezone: str) -> None:
         self.start = start
         self._zone = ZoneInfo(timezone)
-        self._offsets: dict[int, int] = {}
+        noon = datetime.combine(start, time(12), self._zone)
+        standard = (noon.utcoffset() or timedelta()) - (noon.dst() or timedelta())
+        self._standard_offset = int(standard.total_seconds())
         self._epoch = np.datetime64(datetime.combine(start, time()), "us")
 
-    def offset_s(self, day: int) -> int:
-        """Local minus UTC, in seconds, on simulated ``day``."""
-        if day not in self._offsets:
-            noon = datetime.combine(self.start + timedelta(days=day), time(12), self._zone)
-            offset = noon.utcoffset()
-            self._offsets[day] = int(offset.total_seconds()) if offset else 0
-        return self._offsets[day]
+    def offset_s(self, day: int = 0) -> int:
+        """Local standard time minus UTC, in seconds (the same on every ``day``)."""
+        return self._standard_offset
 
     def to_utc(self, local_s: np.ndarray) -> np.ndarray:
         """Naive-UTC ``datetime64[us]`` of local simulated seconds."""
-        days = np.floor(np.asarray(local_s) / DAY_S).astype(np.int64)
-        offsets = np.array([self.offset_s(int(d)) for d in np.unique(days)])
-        lookup = offsets[np.searchsorted(np.unique(days), days)]
-        micros = np.round((np.asarray(local_s) - lookup) * 1e6).astype(np.int64)
+        micros = np.round((np.asarray(local_s) - self._standard_offset) * 1e6).astype(np.int64)
         return self._epoch + micros.astype("timedelta64[us]")
 
     def day_end(self, day: int) -> datetime:
