@@ -18,7 +18,7 @@ from gigaloop import __version__
 from gigaloop.loop.cycle import DailyCycle, DecisionModule
 from gigaloop.loop.kpis import compute_kpis
 from gigaloop.loop.modules import ChangeModule, ImpactModule, RootCauseModule
-from gigaloop.loop.score import TRUTH_PATH
+from gigaloop.loop.score import TRUTH_PATH, read_truth, truth_timeline
 from gigaloop.store import Store
 from gigaloop.twin import Twin
 from gigaloop.web.report import write_report
@@ -90,7 +90,9 @@ def run_job(
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n",
                                       encoding="utf-8")
-    write_report(store, summary, out / "report.html")
+    truth = read_truth(out)  # shown in the report's timeline only; the loop never saw it
+    write_report(store, summary, out / "report.html",
+                 truth_timeline(truth) if truth is not None else None)
     return summary
 
 

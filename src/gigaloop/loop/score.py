@@ -132,6 +132,31 @@ def _first_failure_day(happened: dict[str, Any]) -> int | None:
     return int(min(breakdowns)) if breakdowns else None
 
 
+def truth_timeline(truth: dict[str, Any]) -> list[dict[str, Any]]:
+    """Fault onsets and first field failures, for the report's loop timeline.
+
+    >>> truth_timeline({"faults": [{"id": "F2", "finding": {"red_herring": False},
+    ...     "happened": {"onset_day": 40, "first_field_failure_day": 105}}]})
+    [{'day': 40, 'what': 'fault onset', 'label': 'F2'}, {'day': 105, 'what': 'first field failure', 'label': 'F2'}]
+    """
+    rows = []
+    for fault in truth["faults"]:
+        if fault["finding"].get("red_herring"):
+            continue
+        happened = fault["happened"]
+        for key, what in (("onset_day", "fault onset"),
+                          ("first_field_failure_day", "first field failure")):
+            if happened.get(key) is not None:
+                rows.append({"day": int(happened[key]), "what": what, "label": fault["id"]})
+    return rows
+
+
+def read_truth(run_dir: Path | str) -> dict[str, Any] | None:
+    """The truth of a simulated run, or None for a run on real data."""
+    path = Path(run_dir) / TRUTH_PATH
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
 def score_run(run_dir: Path | str, **options: Any) -> dict[str, Any]:
     """Read ``run_dir``'s summary and truth, write and return ``run_dir/score.json``."""
     run_dir = Path(run_dir)

@@ -31,9 +31,10 @@ def _daily(expr: ibis.Table, column: str = "event_time") -> ibis.Table:
 def production_figure(store: Tables) -> go.Figure:
     vehicles = store.table("vehicles")
     inspections = store.table("inspection_results")
-    built = vehicles.group_by("build_date").aggregate(units=vehicles.count()).execute()
+    built = vehicles.group_by("build_date").aggregate(units=vehicles.count()).order_by(
+        "build_date").execute()
     failed = _daily(inspections.filter(~inspections.passed))
-    failed = failed.group_by("date").aggregate(failed=failed.count()).execute()
+    failed = failed.group_by("date").aggregate(failed=failed.count()).order_by("date").execute()
     fig = go.Figure()
     fig.add_bar(x=built["build_date"], y=built["units"], name="units built")
     fig.add_scatter(x=failed["date"], y=failed["failed"], name="inspections failed",
@@ -116,20 +117,35 @@ def safety_figure(summary: dict[str, Any]) -> go.Figure:
     return fig.update_layout(title="Crashes per million miles by mode (95 % exact CI)", **LAYOUT)
 
 
-def loop_timeline_figure(summary: dict[str, Any]) -> go.Figure:
-    """Findings and changes over simulated days (onset → finding → effective → verified)."""
-    rows = [{"day": f["day_found"], "what": "finding", "label": _describe(f)}
-            for f in summary.get("findings", [])]
+#: Rows of the loop timeline, top to bottom.
+TIMELINE_ROWS = ("fault onset", "first field failure", "finding", "change effective",
+                 "verified")
+
+
+def loop_timeline_figure(summary: dict[str, Any],
+                         truth_rows: list[dict[str, Any]] | None = None) -> go.Figure:
+    """Fault onset → first field failure → finding → change effective → verified, by day.
+
+    ``truth_rows`` (from ``loop.score.truth_timeline``) are the twin's hidden truth, shown
+    for evaluation only: the loop never saw them.
+    """
+    rows = list(truth_rows or [])
+    rows += [{"day": f["day_found"], "what": "finding", "label": _describe(f)}
+             for f in summary.get("findings", [])]
     for change in summary.get("changes", []):
         for key, what in (("day_effective", "change effective"), ("day_verified", "verified")):
             if change.get(key) is not None:
                 rows.append({"day": change[key], "what": what, "label": change["action"]})
     fig = go.Figure()
     frame = pd.DataFrame(rows, columns=["day", "what", "label"])
-    for what, group in frame.groupby("what"):
-        fig.add_scatter(x=group["day"], y=[what] * len(group), text=group["label"],
-                        mode="markers", marker_size=12, name=str(what))
-    title = "The loop: findings and changes by day"
+    for what in TIMELINE_ROWS:
+        group = frame[frame["what"] == what]
+        if len(group):
+            fig.add_scatter(x=group["day"], y=[what] * len(group), text=group["label"],
+                            mode="markers", marker_size=12, name=what,
+                            hovertemplate="day %{x}: %{text}<extra></extra>")
+    fig.update_yaxes(categoryorder="array", categoryarray=list(TIMELINE_ROWS[::-1]))
+    title = "The loop: fault onset (truth), first field failure (truth), finding, change, verified"
     if frame.empty:
         title += " — no decision modules ran (or nothing was found)"
     return fig.update_layout(title=title, xaxis_title="simulated day", **LAYOUT)
@@ -145,12 +161,13 @@ def _describe(finding: dict[str, Any]) -> str:
     return f"{finding['failure_mode']}: {names}"
 
 
-def write_report(store: Tables, summary: dict[str, Any], path: Path) -> Path:
+def write_report(store: Tables, summary: dict[str, Any], path: Path,
+                 truth_rows: list[dict[str, Any]] | None = None) -> Path:
     """Render the report for ``summary`` and the store behind it to ``path``."""
     figures = [
-        production_figure(store), field_failures_figure(store), battery_figure(store),
-        machines_figure(store), energy_figure(store), safety_figure(summary),
-        loop_timeline_figure(summary),
+        loop_timeline_figure(summary, truth_rows), production_figure(store),
+        field_failures_figure(store), battery_figure(store), machines_figure(store),
+        energy_figure(store), safety_figure(summary),
     ]
     parts = [to_html(fig, full_html=False, include_plotlyjs=(i == 0))
              for i, fig in enumerate(figures)]
