@@ -80,7 +80,7 @@ def run_job(
             "days": options.days,
             "seed": options.seed,
             "scale": options.scale,
-            "scenario": str(options.scenario) if options.scenario else "default",
+            "scenario": twin.scenario.scenario.name,
             "loop": options.loop,
             "version": __version__,
         },
