@@ -91,6 +91,22 @@ class SoftwareRollout(Action):
 
 
 @dataclass(frozen=True)
+class EnergySchedule(Action):
+    """A site's plan for ``day``: 24 hourly HVAC setpoints and shiftable process load moved.
+
+    ``hvac_setpoint_c[h]`` is the hall temperature the HVAC works towards in local hour
+    ``h`` (below the usual setpoint before a price peak = pre-cooling); ``shift_kwh[h]`` is
+    shiftable process energy moved into (+) or out of (−) hour ``h``, summing to zero.
+    """
+
+    kind: ClassVar[str] = "energy_schedule"
+    site_id: str = ""
+    hvac_setpoint_c: tuple[float, ...] = ()
+    shift_kwh: tuple[float, ...] = ()
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class Receipt:
     """What the target said: accepted or not, and why."""
 
@@ -128,6 +144,10 @@ from gigaloop.actuate.decisions import DayContext, Decision, DecisionModule  # n
 __all__ = [
     "Action",
     "Actuator",
+    "DayContext",
+    "Decision",
+    "DecisionModule",
+    "EnergySchedule",
     "EngineeringChange",
     "LoggingActuator",
     "MaintenanceOrder",
@@ -135,8 +155,5 @@ __all__ = [
     "ServiceCampaign",
     "SetpointChange",
     "SoftwareRollout",
-    "DayContext",
-    "Decision",
-    "DecisionModule",
     "action_record",
 ]

@@ -2,8 +2,9 @@
 
 Plant and fleet draw from independent child streams of one seed, so the plant is the
 same whatever happens in the fleet. Plant actions (maintenance orders, setpoint and
-engineering changes) are checked when given and take effect from their day; service
-campaigns and software rollouts go to the fleet.
+engineering changes) are checked when given and take effect from their day; an energy
+schedule runs the site's HVAC and shiftable load on its day (a day not yet simulated);
+service campaigns and software rollouts go to the fleet.
 
 >>> twin = Twin.from_scenario(seed=1)
 >>> twin.start_date, twin.day_end(0)
@@ -24,6 +25,7 @@ import pyarrow as pa
 
 from gigaloop.actuate import (
     Action,
+    EnergySchedule,
     EngineeringChange,
     MaintenanceOrder,
     Receipt,
@@ -100,6 +102,8 @@ class Twin:
         """
         if isinstance(action, ServiceCampaign | SoftwareRollout):
             return self.fleet.apply(action)
+        if isinstance(action, EnergySchedule):
+            return self._schedule_energy(action)
         if not isinstance(action, MaintenanceOrder | SetpointChange | EngineeringChange):
             raise ActuationError(f"the twin cannot apply {type(action).__name__}",
                                  kind=action.kind)
@@ -111,6 +115,15 @@ class Twin:
             action = replace(action, day=effective)
         self.plant.actions.queue(action)
         return Receipt(True, f"{action.kind} queued; effective day {effective}")
+
+    def _schedule_energy(self, schedule: EnergySchedule) -> Receipt:
+        if schedule.day < self._next_day:
+            return Receipt(False, f"day {schedule.day} is already over")
+        problem = self.plant.energy.check(schedule)
+        if problem:
+            return Receipt(False, problem)
+        self.plant.energy.schedule(schedule)
+        return Receipt(True, f"{schedule.kind} queued for day {schedule.day}")
 
     def truth(self) -> dict[str, Any]:
         """The hidden truth (JSON-able): faults, what happened, breakdowns, actions enacted."""

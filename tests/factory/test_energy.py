@@ -1,0 +1,140 @@
+"""Energy scheduling: the LP on a hand-made day, then the module against the twin.
+
+The twin tests run the same seeded world twice from the same day, once held at 22 °C
+(the baseline) and once with :class:`EnergyModule` in the loop, and compare the KPIs the
+loop reports (cost, CO2e, comfort) over the energy readings both worlds wrote.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gigaloop.actuate import EnergySchedule
+from gigaloop.factory.energy import (
+    EnergyConfig,
+    EnergyModule,
+    Forecast,
+    HallModel,
+    baseline_day,
+    fit_hall,
+    plan_day,
+)
+from gigaloop.loop.cycle import DailyCycle
+from gigaloop.store import Store
+from gigaloop.twin import Twin
+
+HOURS = np.arange(24)
+PEAK = (HOURS >= 16) & (HOURS < 21)
+HALL = HallModel(fan_kwh=100, cool_per_k=40, heat_per_k=25, cool_offset_c=2.5,
+                 heat_offset_c=8.5, capacity_kwh=600)
+
+
+def hot_day(**changes: object) -> Forecast:
+    values: dict[str, object] = dict(
+        outside_c=30 + 5 * np.cos(2 * np.pi * (HOURS - 15) / 24),
+        tariff_usd_per_kwh=np.where(PEAK, 0.2, 0.07), carbon_g_per_kwh=np.full(24, 336.0),
+        process_kwh=np.full(24, 1000.0), other_kwh=np.full(24, 100.0), hall=HALL,
+        start_indoor_c=22.5)
+    values.update(changes)
+    return Forecast(**values)  # type: ignore[arg-type]
+
+
+def test_peak_price_precools_before_the_peak_and_moves_load_out_of_it() -> None:
+    config = EnergyConfig()
+    plan = plan_day(hot_day(), config)
+    low, high = config.comfort_c
+    assert plan.comfort_slack_kh == pytest.approx(0.0, abs=1e-9)
+    assert (plan.setpoint_c >= low + config.margin_c - 1e-6).all()
+    assert (plan.setpoint_c <= high - config.margin_c + 1e-6).all()
+    # pre-cooling: colder at the start of the peak than the plan lets it be at its end
+    assert plan.setpoint_c[15] < plan.setpoint_c[20] - 1.5
+    assert plan.hvac_kwh[:16].sum() > 0 and plan.hvac_kwh[PEAK].max() < HALL.fan_kwh + 600
+    # shiftable load leaves every peak hour (as much as allowed) and the day's total holds
+    assert plan.shift_kwh[PEAK] == pytest.approx(np.full(5, -100.0))
+    assert plan.shift_kwh.sum() == pytest.approx(0.0, abs=1e-6)
+    assert (plan.shift_kwh >= -100 - 1e-6).all() and (plan.shift_kwh <= 100 + 1e-6).all()
+    base = baseline_day(hot_day(), config)
+    assert plan.cost_usd < 0.9 * base.cost_usd and plan.co2e_kg < base.co2e_kg
+    assert plan.peak_kw < base.peak_kw
+
+
+def test_a_flat_tariff_moves_nothing_and_an_impossible_day_is_reported_not_refused() -> None:
+    flat = plan_day(hot_day(tariff_usd_per_kwh=np.full(24, 0.1)),
+                    EnergyConfig(carbon_usd_per_t=0.0, demand_usd_per_kw_month=0.0))
+    assert np.abs(flat.shift_kwh).sum() == pytest.approx(0.0, abs=1e-6)
+    weak = plan_day(hot_day(hall=HallModel(100, 40, 25, 2.5, 8.5, capacity_kwh=50)))
+    assert weak.comfort_slack_kh > 1.0  # too little capacity: the slack says by how much
+
+
+def test_the_hall_is_fitted_from_readings_alone() -> None:
+    rng = np.random.default_rng(0)
+    out = rng.uniform(0, 38, 24 * 10)
+    indoor = 22.5 + 0.3 * rng.standard_normal(out.size)
+    hvac = 100 + 40 * np.maximum(out - indoor + 2.5, 0) + 25 * np.maximum(indoor - 8.5 - out, 0)
+    hall = fit_hall(pd.DataFrame({"hvac_kwh": hvac, "outside_temp_c": out,
+                                  "indoor_temp_c": indoor}))
+    assert hall.cool_per_k == pytest.approx(40, rel=0.05)
+    assert hall.heat_per_k == pytest.approx(25, rel=0.05)
+    assert (hall.cool_offset_c, hall.heat_offset_c) == (2.5, 8.5)
+
+
+# -- against the twin ---------------------------------------------------------------------
+
+SEED = 5
+HISTORY_DAYS = 14
+
+
+def _kpis(frames: list[pd.DataFrame]) -> dict[str, float]:
+    energy = pd.concat(frames)
+    kwh = energy[["hvac_kwh", "process_kwh", "lighting_kwh"]].sum(axis=1)
+    low, high = EnergyConfig().comfort_c
+    return {"cost": float((kwh * energy["tariff_usd_per_kwh"]).sum()),
+            "co2e": float((kwh * energy["carbon_g_per_kwh"]).sum() / 1000),
+            "comfort": float(np.maximum.reduce([low - energy["indoor_temp_c"],
+                                                energy["indoor_temp_c"] - high,
+                                                np.zeros(len(energy))]).sum())}
+
+
+def run_month(first: int, days: int, tmp: Path | None) -> dict[str, float]:
+    """KPIs of days ``first`` … ``first + days − 1``; with the module when ``tmp`` is given."""
+    twin = Twin.from_scenario(seed=SEED)
+    store = Store(tmp) if tmp is not None else None
+    cycle = DailyCycle([EnergyModule()], twin) if store is not None else None
+    frames = []
+    sites = None
+    for day in range(first + days):
+        tables = twin.step(day)
+        sites = tables.get("sites", sites)
+        energy = tables["energy_readings"]
+        if day < first - HISTORY_DAYS:
+            continue
+        if store is not None and cycle is not None:
+            now = twin.day_end(day)
+            store.write_many({"sites": sites, "energy_readings": energy}, ingested_at=now)
+            cycle.run_day(day, now, store.as_of(now))
+        if day >= first:
+            frames.append(energy.to_pandas())
+    if cycle is not None:
+        schedules = [d for d in cycle.decisions if isinstance(d.action, EnergySchedule)]
+        assert schedules and all(d.accepted for d in schedules)
+    return _kpis(frames)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("first", "cost_ratio", "co2e_ratio"), [(180, 0.90, 0.92),
+                                                                 (5, 0.96, 0.96)])
+def test_a_month_with_the_module_costs_less_and_stays_comfortable(
+        tmp_path: Path, first: int, cost_ratio: float, co2e_ratio: float) -> None:
+    base = run_month(first, 30, None)
+    loop = run_month(first, 30, tmp_path)
+    print(f"\ndays {first}–{first + 29}: baseline {base}, loop {loop}, "
+          f"cost ×{loop['cost'] / base['cost']:.3f}, CO2e ×{loop['co2e'] / base['co2e']:.3f}")
+    assert loop["cost"] < cost_ratio * base["cost"]
+    assert loop["co2e"] < co2e_ratio * base["co2e"]
+    # measured: summer 0.78 K·h in 720 h vs 0.58 held at 22 °C (a heat wave the persistence
+    # forecast missed, met from 25.5 °C); winter none in both
+    assert loop["comfort"] < base["comfort"] + 0.5
