@@ -107,5 +107,18 @@ DOWNTIME_EVENTS = Table(
         col("hours", "float64", "duration", unit="h", min=0),
     ))
 
+SPC_ALARMS = Table(
+    "spc_alarms", "plant", "A control-chart alarm on one (machine, parameter) stream.",
+    key=("machine_id", "parameter", "rule", "event_time"), partition_by="event_time", columns=(
+        col("machine_id", "string", "machine whose stream signalled",
+            references="machines.machine_id"),
+        col("station_id", "string", "station", references="stations.station_id"),
+        col("parameter", "string", "process parameter"),
+        col("rule", "string", "ewma_upper, ewma_lower, cusum_upper or cusum_lower"),
+        col("statistic", "float64", "chart statistic when it signalled (unit of the parameter)"),
+        col("limit", "float64", "control limit it crossed (unit of the parameter)"),
+        col("first_vin", "string", "unit whose reading signalled", references="vehicles.vin"),
+    ))
+
 TABLES = (SITES, LINES, STATIONS, MACHINES, PROCESS_READINGS, MACHINE_READINGS,
-          INSPECTION_RESULTS, ENERGY_READINGS, MAINTENANCE_EVENTS, DOWNTIME_EVENTS)
+          INSPECTION_RESULTS, ENERGY_READINGS, MAINTENANCE_EVENTS, DOWNTIME_EVENTS, SPC_ALARMS)

@@ -1,0 +1,162 @@
+"""Process control: the charts against textbook run lengths, the module against the twin.
+
+Bounds tested (Markov chain, ``gigaloop.ml.spc.arl``, default design λ = 0.2, L = 4.0,
+k = 1, h = 5): a 1σ step is signalled in at most min(ARL₁ EWMA, ARL₁ CUSUM) ≈ 25.6 readings
+on average plus 4 Monte Carlo standard errors (the mean of a minimum is at most the smaller
+mean); in control, the run length between false alarms lies between 0.8 × the harmonic
+combination of the two ARL₀ (≈ 14,200, as if independent) and 1.1 × the smaller ARL₀
+(≈ 19,300).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gigaloop.actuate import LoggingActuator, SetpointChange
+from gigaloop.errors import ConfigError
+from gigaloop.factory.process_control import (
+    RULES,
+    ProcessControlConfig,
+    ProcessControlModule,
+    StreamCharts,
+)
+from gigaloop.loop.cycle import DailyCycle
+from gigaloop.ml.spc import CUSUM, EWMA, cusum_arl, ewma_arl
+from gigaloop.store import Store
+from gigaloop.twin import Twin
+
+DESIGN = {"lam": 0.2, "L": 4.0, "k": 1.0, "h": 5.0}
+
+
+def test_ragged_blocks_alarm_like_the_one_stream_charts() -> None:
+    rng = np.random.default_rng(11)
+    block = rng.normal(np.linspace(0.0, 1.5, 40), 1.0, size=(300, 40))
+    block[rng.random(block.shape) < 0.4] = np.nan  # streams miss readings at random
+    charts = StreamCharts(**DESIGN)
+    charts.add_streams(np.zeros(40), np.ones(40))
+    signals = charts.process(block)
+    for s in range(40):
+        readings = block[~np.isnan(block[:, s]), s]
+        steps = np.flatnonzero(~np.isnan(block[:, s]))
+        ewma, cusum = EWMA(0.2, 4.0, mu=0.0, sigma=1.0), CUSUM(1.0, 5.0, mu=0.0, sigma=1.0)
+        expected, rule = -1, None
+        for i, x in enumerate(readings):
+            ewma.update(x)
+            cusum.update(x)
+            if ewma.alarm or cusum.alarm:
+                expected, rule = int(steps[i]), ewma.rule or cusum.rule
+                break
+        assert signals.first[s] == expected
+        if expected >= 0:
+            assert RULES[signals.rule[s]] == rule
+
+
+def test_one_sigma_step_is_signalled_within_the_textbook_arl() -> None:
+    bound = min(ewma_arl(0.2, 4.0, shift=1.0), cusum_arl(1.0, 5.0, shift=1.0))
+    rng = np.random.default_rng(5)
+    charts = StreamCharts(**DESIGN)
+    charts.add_streams(np.zeros(4000), np.ones(4000))
+    signals = charts.process(rng.normal(1.0, 1.0, size=(400, 4000)))
+    assert (signals.first >= 0).all()
+    delay = signals.first.mean() + 1  # run length counts the signalling reading
+    standard_error = signals.first.std() / np.sqrt(4000)
+    print(f"mean delay at 1 sigma: {delay:.2f} ± {standard_error:.2f} readings (bound {bound:.2f})")
+    assert 10.0 < delay <= bound + 4 * standard_error, (delay, bound)
+
+
+def test_false_alarm_rate_is_near_the_design_arl0() -> None:
+    arl_ewma, arl_cusum = ewma_arl(0.2, 4.0), cusum_arl(1.0, 5.0)
+    rng = np.random.default_rng(8)
+    charts = StreamCharts(**DESIGN)
+    charts.add_streams(np.zeros(2000), np.ones(2000))
+    alarms = sum(int(charts.process(rng.standard_normal((1000, 2000))).count.sum())
+                 for _ in range(10))
+    arl0 = 2000 * 10_000 / alarms
+    print(f"in-control run length: {arl0:.0f} readings ({alarms} alarms in 2e7 readings)")
+    assert 0.8 / (1 / arl_ewma + 1 / arl_cusum) < arl0 < 1.1 * min(arl_ewma, arl_cusum), arl0
+
+
+def test_bad_input_raises_our_errors() -> None:
+    with pytest.raises(ConfigError):
+        StreamCharts(lam=1.5)
+    with pytest.raises(ConfigError):
+        ProcessControlConfig(max_adjust=1.5)
+    charts = StreamCharts()
+    charts.add_streams([0.0], [1.0])
+    with pytest.raises(ConfigError):
+        charts.process(np.zeros((3, 2)))
+    with pytest.raises(ConfigError):
+        charts.add_streams([0.0], [0.0])
+
+
+def _alarm_rows(decisions: list) -> list[dict]:
+    return [d.inputs["alarm"] for d in decisions if "alarm" in d.inputs]
+
+
+@pytest.mark.slow
+def test_weld_drift_is_alarmed_and_corrected_in_the_loop(tmp_path: Path) -> None:
+    twin, store = Twin.from_scenario(seed=0), Store(tmp_path)
+    module = ProcessControlModule()
+    cycle = DailyCycle([module], twin)
+    board_rows = []
+    for day in range(70):
+        now = twin.day_end(day)
+        store.write_many(twin.step(day), ingested_at=now)
+        cycle.run_day(day, now, store.as_of(now))
+        board_rows += cycle.board["spc_alarms"]
+    assert board_rows == _alarm_rows(cycle.decisions)
+    store.write("spc_alarms", board_rows, ingested_at=twin.day_end(69))
+    assert store.count("spc_alarms") == len(board_rows)
+
+    weld = [d for d in cycle.decisions if "alarm" in d.inputs
+            and d.inputs["alarm"]["machine_id"] == "BW-030-R2"
+            and d.inputs["alarm"]["parameter"] == "weld_current" and d.day >= 40]
+    first = weld[0]
+    assert 40 <= first.day <= 42
+    assert first.finding["names"] == {"station": "BW-030", "machine": "BW-030-R2",
+                                      "parameter": "weld_current", "window": [first.day] * 2}
+    assert first.finding["effect"] < -1.0 and first.inputs["alarm"]["rule"].endswith("lower")
+    readings = store.table("process_readings")
+    alarm_time = first.inputs["alarm"]["event_time"]
+    built = store.execute(readings.filter(
+        (readings.station_id == "BW-030") & (readings.parameter == "weld_current")
+        & (readings.event_time >= twin.day_end(39)) & (readings.event_time <= alarm_time)
+    ).count())
+    assert built < 2 * twin.units_per_day
+    print(f"first alarm day {first.day} at {alarm_time}; units built since drift start: {built}")
+
+    others: dict[tuple[str, str], set[int]] = {}
+    for row, d in ((d.inputs["alarm"], d) for d in cycle.decisions if "alarm" in d.inputs):
+        if (row["machine_id"], row["parameter"]) != ("BW-030-R2", "weld_current"):
+            others.setdefault((row["machine_id"], row["parameter"]), set()).add(d.day)
+    monitored = len(module.charts.mu) - 1
+    alarm_days = sum(len(days) for days in others.values())
+    print(f"other streams: {alarm_days} alarm days over {monitored} streams × 70 days; {others}")
+    assert max(len(days) for days in others.values()) <= 10
+    assert alarm_days <= 0.05 * monitored * 70
+
+    moves = [d.action for d in cycle.decisions if isinstance(d.action, SetpointChange)
+             and d.action.station_id == "BW-030-R2" and d.action.parameter == "weld_current"]
+    assert moves[0].day == first.day + 1 and all(d.accepted for d in cycle.decisions if d.action)
+    assert all(abs(m.setpoint - 10.5) <= 1.05 + 1e-9 for m in moves)
+    weld_r2 = store.execute(readings.filter(
+        (readings.machine_id == "BW-030-R2") & (readings.parameter == "weld_current")))
+    day_of = ((weld_r2.event_time - twin.day_end(-1)) // np.timedelta64(1, "D")).to_numpy()
+    daily = weld_r2.groupby(day_of).value.mean()
+    corrected = daily.loc[first.day + 2: 52]
+    print("daily mean weld current, BW-030-R2:", daily.loc[38:60].round(3).to_dict())
+    assert (corrected - 10.5).abs().max() < 2 * 0.10  # drift alone reaches -1.0 kA by day 52
+
+
+def test_module_reads_nothing_before_data(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    module = ProcessControlModule()
+    cycle = DailyCycle([module], LoggingActuator())
+    now = datetime(2025, 1, 7)
+    assert cycle.run_day(0, now, store.as_of(now)) == []
+    assert cycle.board["spc_alarms"] == []
+
