@@ -43,7 +43,7 @@ Growth = Callable[[NDArray[np.float64], NDArray[np.float64]], NDArray[np.float64
 #: excess over the level as a function of time since onset (d ≥ 0) and shape b.
 GROWTH: dict[str, Growth] = {
     "power": lambda d, b: d**b,
-    "exponential": lambda d, b: np.expm1(b * d),
+    "exponential": lambda d, b: np.expm1(np.minimum(b * d, MAX_EXPONENT)),
 }
 #: time since onset at which the excess reaches ``e`` (the inverse of GROWTH for a = 1).
 INVERSE: dict[str, Growth] = {
@@ -53,6 +53,7 @@ INVERSE: dict[str, Growth] = {
 #: bounds of the shape b: a power law between linear-ish and steeply convex.
 SHAPE_BOUNDS: dict[str, tuple[float, float]] = {"power": (0.5, 6.0), "exponential": (1e-4, 5.0)}
 MIN_POINTS = 8
+MAX_EXPONENT = 50.0  # e^50 ≈ 5e21: far past any threshold, and its square stays finite
 _STARTS = (0.2, 0.4, 0.6, 0.8)
 
 
@@ -179,10 +180,10 @@ def fit_degradation(t: ArrayLike, y: ArrayLike, *, model: str = "power") -> Degr
         scale = max(float(values[-MIN_POINTS:].mean()) - level, 1e-6 * spread) / max(reach, 1e-12)
         start = np.array([level, np.log(scale), shape, onset])
         fit = _least_squares(model, times, values, start, bounds)
-        if fit.success and (best is None or fit.cost < best.cost):
-            best = fit
+        if np.isfinite(fit.cost) and (best is None or fit.cost < best.cost):
+            best = fit  # the best of the starts, converged or out of evaluations
     if best is None:
-        raise ModelError("the degradation trend did not converge", n_points=n)
+        raise ModelError("the degradation trend could not be fitted", n_points=n)
     dof = max(n - 4, 1)
     bread = np.linalg.pinv(best.jac.T @ best.jac)
     meat = (best.jac * best.fun[:, None] ** 2).T @ best.jac * n / dof
@@ -195,7 +196,29 @@ def _least_squares(model: str, t: NDArray[np.float64], y: NDArray[np.float64],
                    bounds: tuple[NDArray[np.float64], NDArray[np.float64]]) -> Any:
     scale = [max(float(np.ptp(y)), 1e-12), 1.0, 1.0, max(float(np.ptp(t)), 1e-12)]
     return optimize.least_squares(lambda p: _trend(model, p, t) - y, np.clip(start, *bounds),
-                                  bounds=bounds, x_scale=scale)
+                                  jac=lambda p: _jacobian(model, p, t), bounds=bounds,
+                                  x_scale=scale)
+
+
+def _jacobian(model: str, params: NDArray[np.float64], t: NDArray[np.float64]) -> NDArray:
+    """d trend / d (level, log a, b, t0); zero growth terms before the onset."""
+    _, log_a, shape, onset = params
+    since = np.clip(t - onset, 0.0, None)
+    after = since > 0
+    a = np.exp(log_a)
+    jac = np.zeros((t.size, 4))
+    jac[:, 0] = 1.0
+    if model == "power":
+        grown = since[after] ** shape
+        jac[after, 1] = a * grown
+        jac[after, 2] = a * grown * np.log(since[after])
+        jac[after, 3] = -a * shape * since[after] ** (shape - 1)
+    else:
+        rise = np.exp(np.minimum(shape * since[after], MAX_EXPONENT))
+        jac[after, 1] = a * (rise - 1)
+        jac[after, 2] = a * since[after] * rise
+        jac[after, 3] = -a * shape * rise
+    return jac
 
 
 def _trend(model: str, params: NDArray[np.float64], t: NDArray[np.float64]) -> NDArray:
