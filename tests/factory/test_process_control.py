@@ -117,9 +117,10 @@ def test_weld_drift_is_alarmed_and_corrected_in_the_loop(tmp_path: Path) -> None
             and d.inputs["alarm"]["parameter"] == "weld_current" and d.day >= 40]
     first = weld[0]
     assert 40 <= first.day <= 42
-    assert first.finding["names"] == {"station": "BW-030", "machine": "BW-030-R2",
-                                      "parameter": "weld_current", "window": [first.day] * 2}
-    assert first.finding["effect"] < -1.0 and first.inputs["alarm"]["rule"].endswith("lower")
+    record = first.inputs["first_alarm_of_stream"]
+    assert record["names"] == {"station": "BW-030", "machine": "BW-030-R2",
+                               "parameter": "weld_current", "window": [first.day] * 2}
+    assert record["effect"] < -1.0 and first.inputs["alarm"]["rule"].endswith("lower")
     readings = store.table("process_readings")
     alarm_time = first.inputs["alarm"]["event_time"]
     built = store.execute(readings.filter(
