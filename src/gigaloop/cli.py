@@ -40,12 +40,17 @@ def run(
                                                   exists=True, dir_okay=False)] = None,
     no_loop: Annotated[bool, typer.Option("--no-loop", help="switch every decision off")] = False,
     out: Annotated[Path, typer.Option(help="run folder")] = Path("runs/latest"),
+    modules: Annotated[str | None, typer.Option(
+        help="comma-separated decision modules (default: rootcause,changes,impact,"
+             "maintenance; also: process_control, energy)")] = None,
 ) -> None:
     """Simulate the plant, fleet and customers day by day and run the loop on them."""
-    from gigaloop.run import RunOptions, run_job
+    from gigaloop.run import DEFAULT_MODULES, RunOptions, run_job
 
+    chosen = tuple(m.strip() for m in modules.split(",") if m.strip()) if modules else \
+        DEFAULT_MODULES
     options = RunOptions(days=days, scale=scale.value, seed=seed, scenario=scenario,
-                         loop=not no_loop, out=out)
+                         loop=not no_loop, out=out, modules=chosen)
     started = time.perf_counter()
     with _guard(), Progress(
         TextColumn("[bold]simulating"), BarColumn(), MofNCompleteColumn(),

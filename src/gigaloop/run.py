@@ -15,6 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from gigaloop import __version__
+from gigaloop.errors import ConfigError
+from gigaloop.factory.energy import EnergyModule
+from gigaloop.factory.maintenance import MaintenanceModule
+from gigaloop.factory.process_control import ProcessControlModule
 from gigaloop.loop.cycle import DailyCycle, DecisionModule
 from gigaloop.loop.kpis import compute_kpis
 from gigaloop.loop.modules import ChangeModule, ImpactModule, RootCauseModule
@@ -22,6 +26,21 @@ from gigaloop.loop.score import TRUTH_PATH, read_truth, truth_timeline
 from gigaloop.store import Store
 from gigaloop.twin import Twin
 from gigaloop.web.report import write_report
+
+
+#: Every decision module there is, by name (the cycle sorts them by their dependencies).
+MODULES: dict[str, Callable[[], DecisionModule]] = {
+    "rootcause": RootCauseModule,
+    "changes": ChangeModule,
+    "impact": ImpactModule,
+    "maintenance": MaintenanceModule,
+    "process_control": ProcessControlModule,
+    "energy": EnergyModule,
+}
+#: What ``gigaloop run`` runs unless told otherwise. Process control and energy are
+#: opt-in (``--modules``) until they meet their own targets: today run-to-run control also
+#: nudges streams a setpoint cannot move, and the energy plan trades comfort for cost.
+DEFAULT_MODULES = ("rootcause", "changes", "impact", "maintenance")
 
 
 @dataclass(frozen=True)
@@ -34,11 +53,15 @@ class RunOptions:
     scenario: Path | None = None
     loop: bool = True
     out: Path = Path("runs/latest")
+    modules: tuple[str, ...] = DEFAULT_MODULES
 
 
-def decision_modules() -> list[DecisionModule]:
-    """Every decision module the loop runs, in no particular order (the cycle sorts them)."""
-    return [RootCauseModule(), ChangeModule(), ImpactModule()]
+def decision_modules(names: tuple[str, ...] = DEFAULT_MODULES) -> list[DecisionModule]:
+    """The named decision modules, fresh; unknown names raise :class:`ConfigError`."""
+    unknown = sorted(set(names) - set(MODULES))
+    if unknown:
+        raise ConfigError(f"unknown decision modules {unknown}; known: {', '.join(MODULES)}")
+    return [MODULES[name]() for name in names]
 
 
 def run_job(
@@ -61,13 +84,15 @@ def run_job(
 
     twin = Twin.from_scenario(options.scenario, scale=options.scale, seed=options.seed)
     store = Store(out / "store")
-    cycle = DailyCycle(decision_modules() if options.loop else [], twin,
+    cycle = DailyCycle(decision_modules(options.modules) if options.loop else [], twin,
                        log_path=out / "decisions.jsonl")
 
     for day in range(options.days):
         now = twin.day_end(day)
         results = store.write_many(twin.step(day), ingested_at=now, source="twin")
         cycle.run_day(day, now, store.as_of(now))
+        if alarms := cycle.board.get("spc_alarms"):  # the module refills it each day
+            store.write("spc_alarms", alarms, ingested_at=now, source="process_control")
         if on_day is not None:
             on_day(day, results)
 
@@ -83,6 +108,7 @@ def run_job(
             "scenario": twin.scenario.scenario.name,
             "loop": options.loop,
             "version": __version__,
+            "modules": list(options.modules) if options.loop else [],
         },
         "kpis": kpis,
         "findings": _findings(cycle),

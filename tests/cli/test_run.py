@@ -39,7 +39,8 @@ def test_the_same_seed_gives_the_same_summary_and_another_seed_does_not(runs):
 def test_summary_has_the_contracted_keys(runs):
     summary = _summary(runs["a"])
     assert summary["run"] == {"days": int(DAYS), "seed": 1, "scale": "small",
-                              "scenario": "default", "loop": True, "version": "0.1.0"}
+                              "scenario": "default", "loop": True, "version": "0.1.0",
+                              "modules": ["rootcause", "changes", "impact", "maintenance"]}
     for key in ("units_built", "defects_escaped", "field_failures_per_1000",
                 "field_failures_per_1000_last90", "unplanned_downtime_hours", "energy_cost",
                 "energy_co2e_kg", "comfort_violation_kh", "crashes_per_million_miles",
@@ -74,3 +75,6 @@ def test_bad_options_say_what_to_do(tmp_path):
     assert "small" in result.output and "medium" in result.output
     missing = runner.invoke(app, ["score", str(tmp_path / "nowhere")])
     assert missing.exit_code != 0
+    unknown = runner.invoke(app, ["run", "--days", "2", "--modules", "rootcause,oracle",
+                                  "--out", str(tmp_path / "y")])
+    assert unknown.exit_code == 2 and "oracle" in unknown.output
