@@ -42,6 +42,14 @@ class Base:
         args = ", ".join(f"{k}={v!r}" for k, v in self._get_params().items())
         return f"{type(self).__name__}({args})"
 
+    def _given_or_estimated(self) -> tuple[Any, Any]:
+        """``mu`` and ``sigma`` as given; a missing one is estimated from Phase I."""
+        mu, sigma = getattr(self, "mu", None), getattr(self, "sigma", None)
+        if mu is None or sigma is None:
+            mean, spread = self._phase_one.estimate(type(self).__name__)  # type: ignore[attr-defined]
+            mu, sigma = (mean if mu is None else mu), (spread if sigma is None else sigma)
+        return mu, sigma
+
     def _trace(self, phase_one: list[Any], phase_two: list[Any]) -> list[Any]:
         """What the component does with Phase I and II readings: alarms, setpoints …"""
         raise NotImplementedError

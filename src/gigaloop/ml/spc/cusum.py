@@ -76,10 +76,7 @@ class CUSUM(Chart):
         self._phase_one.add(x)
 
     def _start(self) -> None:
-        mu, sigma = self.mu, self.sigma
-        if mu is None or sigma is None:
-            mean, spread = self._phase_one.estimate(type(self).__name__)
-            mu, sigma = (mean if mu is None else mu), (spread if sigma is None else sigma)
+        mu, sigma = self._given_or_estimated()
         self.mu_, self.sigma_ = float(mu), float(sigma)
         self._ref_upper = self.mu_ + self.k * self.sigma_
         self._ref_lower = self.mu_ - self.k * self.sigma_
@@ -139,10 +136,7 @@ class CUSUMBank(ChartBank):
 
     def _start(self) -> None:
         n = self.n_streams
-        mu, sigma = self.mu, self.sigma
-        if mu is None or sigma is None:
-            mean, spread = self._phase_one.estimate(type(self).__name__)
-            mu, sigma = (mean if mu is None else mu), (spread if sigma is None else sigma)
+        mu, sigma = self._given_or_estimated()
         self.mu_, self.sigma_ = stream_param(mu, n, "mu"), stream_param(sigma, n, "sigma")
         positive(self.sigma_, "sigma")
         self._ref_upper = self.mu_ + self.k * self.sigma_

@@ -69,10 +69,7 @@ class EWMA(Chart):
         self._phase_one.add(x)
 
     def _start(self) -> None:
-        mu, sigma = self.mu, self.sigma
-        if mu is None or sigma is None:
-            mean, spread = self._phase_one.estimate(type(self).__name__)
-            mu, sigma = (mean if mu is None else mu), (spread if sigma is None else sigma)
+        mu, sigma = self._given_or_estimated()
         self.mu_, self.sigma_ = float(mu), float(sigma)
         self._z = self.mu_
         self._keep = 1.0 - self.lam
@@ -148,10 +145,7 @@ class EWMABank(ChartBank):
 
     def _start(self) -> None:
         n = self.n_streams
-        mu, sigma = self.mu, self.sigma
-        if mu is None or sigma is None:
-            mean, spread = self._phase_one.estimate(type(self).__name__)
-            mu, sigma = (mean if mu is None else mu), (spread if sigma is None else sigma)
+        mu, sigma = self._given_or_estimated()
         self.mu_, self.sigma_ = stream_param(mu, n, "mu"), stream_param(sigma, n, "sigma")
         positive(self.sigma_, "sigma")
         self._z = self.mu_.copy()
