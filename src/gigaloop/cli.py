@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import time
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,7 +23,7 @@ app = typer.Typer(help="gigaloop: factory, fleet and customers in one learning l
 console = Console()
 
 
-class Scale(str, Enum):
+class Scale(StrEnum):
     """Plant size: units built per day (small 80, medium 240, large 720)."""
 
     small = "small"

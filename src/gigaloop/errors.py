@@ -8,7 +8,7 @@
     ├── SchemaError            a table or column the data model does not know
     ├── StoreError             the store could not read or write (engine errors wrapped)
     │   └── EngineError        DuckDB / Spark failed underneath; ``__cause__`` holds it
-    ├── IngestError            a source could not be read at all (bad rows are quarantined, not raised)
+    ├── IngestError            a source could not be read at all (bad rows are quarantined)
     ├── ActuationError         an action could not be delivered or applied
     ├── ModelError             a fit that cannot be made (too few events, singular design)
     └── MissingExtraError      an optional extra is not installed; says which ``pip install``

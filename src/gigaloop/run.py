@@ -27,7 +27,6 @@ from gigaloop.store import Store
 from gigaloop.twin import Twin
 from gigaloop.web.report import write_report
 
-
 #: Every decision module there is, by name (the cycle sorts them by their dependencies).
 MODULES: dict[str, Callable[[], DecisionModule]] = {
     "rootcause": RootCauseModule,

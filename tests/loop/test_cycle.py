@@ -5,9 +5,8 @@ from datetime import datetime
 
 import pytest
 
-from gigaloop.actuate import LoggingActuator, MaintenanceOrder
+from gigaloop.actuate import Decision, LoggingActuator, MaintenanceOrder
 from gigaloop.errors import ConfigError
-from gigaloop.actuate import Decision
 from gigaloop.loop.cycle import DailyCycle
 
 

@@ -39,6 +39,6 @@ def test_every_field_fault_is_found_in_the_top_three_of_its_mode(scored):
 
 
 def test_the_red_herring_is_not_reported_and_false_findings_are_rare(scored):
-    score, truth = scored
+    score, _truth = scored
     assert not any(f.get("flagged") for f in score["faults"] if f.get("red_herring"))
     assert score["n_false_findings"] <= 1

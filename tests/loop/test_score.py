@@ -2,6 +2,7 @@
 
 from gigaloop.loop.score import score_findings
 
+
 def fault(id_, mode, names, first=None, red_herring=False):
     return {"id": id_, "finding": {"failure_mode": mode, "names": names,
                                    "red_herring": red_herring},

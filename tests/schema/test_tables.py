@@ -37,7 +37,7 @@ def test_write_order_puts_references_first() -> None:
 
 
 def test_unknown_table_lists_the_known_ones() -> None:
-    with pytest.raises(SchemaError, match="known: .*telemetry_daily"):
+    with pytest.raises(SchemaError, match=r"known: .*telemetry_daily"):
         get_table("telemetry_weekly")
 
 

@@ -1,5 +1,6 @@
 """The plant clock never puts two instants on one UTC timestamp, DST nights included."""
 
+import itertools
 from datetime import date
 
 import numpy as np
@@ -17,5 +18,5 @@ def test_hourly_readings_over_a_year_map_to_distinct_increasing_utc_instants():
 def test_each_day_ends_where_the_next_begins():
     clock = Clock(date(2025, 3, 1), "America/Chicago")
     ends = [clock.day_end(day) for day in range(20)]  # spans the spring-forward night
-    assert all((b - a).total_seconds() == DAY_S for a, b in zip(ends, ends[1:]))
+    assert all((b - a).total_seconds() == DAY_S for a, b in itertools.pairwise(ends))
     assert clock.to_utc(np.array([DAY_S]))[0] == np.datetime64(ends[0], "us")

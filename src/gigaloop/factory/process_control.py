@@ -7,8 +7,8 @@ in force (the mean where no setpoint is recorded). After that every reading goes
 event-time order, through an EWMA and a two-sided CUSUM kept for all streams at once in
 :class:`StreamCharts`. A stream's first signal of a day becomes a :class:`Decision` (and a row
 for ``spc_alarms`` on ``ctx.board["spc_alarms"]``; the runner writes it, modules never write
-to the store); its first signal ever also carries the stream's first-alarm record in its inputs. The chart then restarts (EWMA at
-the centre, CUSUM sums at 0).
+to the store); its first signal ever also carries the stream's first-alarm record in its
+inputs. The chart then restarts (EWMA at the centre, CUSUM sums at 0).
 
 From its first alarm a stream is under run-to-run control: an :class:`R2RController` (double
 EWMA, one run = one day) learns the day's mean output against the setpoint in force and

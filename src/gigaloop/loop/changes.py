@@ -103,9 +103,8 @@ def advance_changes(ctx: DayContext, config: ChangeConfig) -> list[Decision]:
     decisions = []
     findings = {f["id"]: f for f in ctx.board.get("findings", {}).values()}
     for change in ctx.board.get("changes", []):
-        if change["state"] != "proposed" or not change["campaign_vins"] and \
-                change["action"].startswith("investigate"):
-            continue
+        if change["state"] != "proposed" or change["action"].startswith("investigate"):
+            continue  # investigations wait for people
         if ctx.day < change["day_proposed"] + config.review_delay_days:
             continue
         finding = findings[change["finding_id"]]

@@ -93,7 +93,8 @@ def _failure_periods(pop: Population, mode: str, split: np.ndarray,
     failed_after = pop.first_failure_days.get(mode, np.full(len(pop), np.nan))
     fail = np.where(np.isnan(failed_after), np.inf,
                     (delivered - delivered.min()).astype(float) + failed_after)
-    to_day = (lambda d: (d - delivered.min()).astype(float))
+    def to_day(d):
+        return ((d - delivered.min()).astype(float))
     start, cut, end = to_day(delivered), to_day(split), float((as_of - delivered.min())
                                                                .astype(float))
     before_days = np.clip(np.minimum(np.minimum(fail, cut), end) - start, 0, None)

@@ -220,8 +220,8 @@ def _select(pop: Population, mode: str, scan: pd.DataFrame, attributes: list[Att
     located = _localised(pop, mode, candidates, attributes, config)
     if located:
         evidence = [_evidence(located[k][2].to_frame().T)[0] if k in located else e
-                    for k, e in zip(zip(candidates.attribute, candidates.level),
-                                    candidates.evidence)]
+                    for k, e in zip(zip(candidates.attribute, candidates.level, strict=False),
+                                    candidates.evidence, strict=False)]
         candidates = candidates.assign(evidence=evidence).sort_values(
             ["evidence", "low"], ascending=[False, False])
     covered = np.zeros(len(pop), dtype=bool)

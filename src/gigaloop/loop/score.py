@@ -137,7 +137,8 @@ def truth_timeline(truth: dict[str, Any]) -> list[dict[str, Any]]:
 
     >>> truth_timeline({"faults": [{"id": "F2", "finding": {"red_herring": False},
     ...     "happened": {"onset_day": 40, "first_field_failure_day": 105}}]})
-    [{'day': 40, 'what': 'fault onset', 'label': 'F2'}, {'day': 105, 'what': 'first field failure', 'label': 'F2'}]
+    [{'day': 40, 'what': 'fault onset', 'label': 'F2'},
+     {'day': 105, 'what': 'first field failure', 'label': 'F2'}]
     """
     rows = []
     for fault in truth["faults"]:
