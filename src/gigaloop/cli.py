@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -101,17 +103,14 @@ def _print_summary(summary: dict[str, Any]) -> None:
     console.print(table)
 
 
-class _guard:
+@contextmanager
+def _guard() -> Iterator[None]:
     """Turn our errors into one red line and exit code 2 (tracebacks stay for bugs)."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: object) -> bool:
-        if isinstance(exc, GigaloopError):
-            console.print(f"[red]error:[/] {exc}")
-            raise typer.Exit(2)
-        return False
+    try:
+        yield
+    except GigaloopError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -84,7 +84,7 @@ def propose_changes(ctx: DayContext, config: ChangeConfig) -> list[Decision]:
         actions = plan_actions(finding, change_id=change_id, day=ctx.day, vins=())
         change = {
             "id": change_id, "finding_id": finding["id"], "failure_mode": finding["failure_mode"],
-            "action": actions[0].description if actions else
+            "action": getattr(actions[0], "description", actions[0].kind) if actions else
             f"investigate {finding['failure_mode']}: {finding['names']}",
             "campaign_vins": min(len(vins), config.max_campaign_vins) if actions else 0,
             "evidence": {k: finding[k] for k in ("effect", "effect_kind", "ci", "q",

@@ -83,12 +83,12 @@ def _campaign_effect(ctx: DayContext, pop: Population, change: dict[str, Any],
         parts = _telemetry_periods(ctx, pop, split, mode)
     else:
         parts = _failure_periods(pop, mode, split, origin)
-    parts = [p[keep] for p in parts]
-    return rate_ratio_did(*parts, treated[keep])
+    before_n, before_d, after_n, after_d = (p[keep] for p in parts)
+    return rate_ratio_did(before_n, before_d, after_n, after_d, treated[keep])
 
 
 def _failure_periods(pop: Population, mode: str, split: np.ndarray,
-                     as_of: np.ndarray) -> tuple[np.ndarray, ...]:
+                     as_of: np.datetime64) -> tuple[np.ndarray, ...]:
     delivered = pop.delivered_on
     failed_after = pop.first_failure_days.get(mode, np.full(len(pop), np.nan))
     fail = np.where(np.isnan(failed_after), np.inf,

@@ -82,8 +82,7 @@ class Table:
     def __post_init__(self) -> None:
         cols = list(self.columns)
         if self.event:
-            names = {c.name for c in cols}
-            if EVENT_TIME not in names:
+            if EVENT_TIME not in {c.name for c in cols}:
                 cols.append(Column(EVENT_TIME, "timestamp", "when it happened at the source"))
             cols.append(Column(INGESTED_AT, "timestamp", "when the store took the row"))
         object.__setattr__(self, "all_columns", tuple(cols))
