@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import inspect
 import math
+from abc import ABC, abstractmethod
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -23,7 +24,7 @@ from gigaloop.errors import ModelError
 from gigaloop.ml.spc.constants import D2
 
 
-class Base:
+class Base(ABC):
     """Parameters are the ``__init__`` arguments, stored under their own names."""
 
     #: constructor arguments the conformance checks (:mod:`.checks`) build an example with.
@@ -50,14 +51,16 @@ class Base:
             mu, sigma = (mean if mu is None else mu), (spread if sigma is None else sigma)
         return mu, sigma
 
+    @abstractmethod
     def _trace(self, phase_one: list[Any], phase_two: list[Any]) -> list[Any]:
         """What the component does with Phase I and II readings: alarms, setpoints …"""
-        raise NotImplementedError
+        ...
 
     @classmethod
+    @abstractmethod
     def _check_readings(cls, rng: np.random.Generator) -> tuple[list[Any], list[Any]]:
         """Phase I and Phase II readings that make the component react (for the checks)."""
-        raise NotImplementedError
+        ...
 
 
 class Chart(Base):
@@ -100,13 +103,15 @@ class Chart(Base):
         return finite_float(x)
 
     def _learn(self, x: Any) -> None:
-        raise NotImplementedError
+        self._phase_one.add(x)  # type: ignore[attr-defined]
 
+    @abstractmethod
     def _start(self) -> None:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _step(self, x: Any) -> tuple[str, ...]:
-        raise NotImplementedError
+        ...
 
     def _trace(self, phase_one: list[Any], phase_two: list[Any]) -> list[tuple[str, ...]]:
         for x in phase_one:
@@ -133,9 +138,10 @@ class ChartBank(Base):
         self.n_streams = n_streams
 
     @property
+    @abstractmethod
     def codes(self) -> NDArray[np.uint8]:
         """Per stream, bit ``i`` set when ``RULES[i]`` fired on the last ``update``."""
-        raise NotImplementedError
+        ...
 
     @property
     def alarm(self) -> NDArray[np.bool_]:
@@ -198,13 +204,15 @@ class ChartBank(Base):
         return array
 
     def _learn(self, x: NDArray[np.float64]) -> None:
-        raise NotImplementedError
+        self._phase_one.add(x)  # type: ignore[attr-defined]
 
+    @abstractmethod
     def _start(self) -> None:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _step(self, x: NDArray[np.float64]) -> None:
-        raise NotImplementedError
+        ...
 
     def _trace(self, phase_one: list[Any], phase_two: list[Any]) -> list[tuple[str, ...]]:
         for x in phase_one:

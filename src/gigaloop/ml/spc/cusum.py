@@ -72,8 +72,6 @@ class CUSUM(Chart):
         """``C⁻``, in the units of x."""
         return self._lower
 
-    def _learn(self, x: float) -> None:
-        self._phase_one.add(x)
 
     def _start(self) -> None:
         mu, sigma = self._given_or_estimated()
@@ -131,8 +129,6 @@ class CUSUMBank(ChartBank):
     def _alarm_into(self, out: NDArray[np.bool_]) -> None:
         np.logical_or(self._alarm_upper, self._alarm_lower, out=out)
 
-    def _learn(self, x: NDArray[np.float64]) -> None:
-        self._phase_one.add(x)
 
     def _start(self) -> None:
         n = self.n_streams

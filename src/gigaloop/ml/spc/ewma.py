@@ -65,8 +65,6 @@ class EWMA(Chart):
         """The current EWMA ``z_t``."""
         return self._z
 
-    def _learn(self, x: float) -> None:
-        self._phase_one.add(x)
 
     def _start(self) -> None:
         mu, sigma = self._given_or_estimated()
@@ -140,8 +138,6 @@ class EWMABank(ChartBank):
     def _alarm_into(self, out: NDArray[np.bool_]) -> None:
         np.logical_or(self._upper, self._lower, out=out)
 
-    def _learn(self, x: NDArray[np.float64]) -> None:
-        self._phase_one.add(x)
 
     def _start(self) -> None:
         n = self.n_streams

@@ -81,8 +81,6 @@ class NelsonRules(Chart):
         self.same_side_run = same_side_run
         self._phase_one = PhaseOne()
 
-    def _learn(self, x: float) -> None:
-        self._phase_one.add(x)
 
     def _start(self) -> None:
         mu, sigma = _estimate(self)
@@ -161,8 +159,6 @@ class NelsonRulesBank(ChartBank):
     def codes(self) -> NDArray[np.uint8]:
         return self._codes.copy()
 
-    def _learn(self, x: NDArray[np.float64]) -> None:
-        self._phase_one.add(x)
 
     def _start(self) -> None:
         mu, sigma = _estimate(self)

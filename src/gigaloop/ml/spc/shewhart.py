@@ -64,8 +64,6 @@ class IndividualsMR(Chart):
         self.moving_range = moving_range
         self._phase_one = PhaseOne()
 
-    def _learn(self, x: float) -> None:
-        self._phase_one.add(x)
 
     def _start(self) -> None:
         estimate = lambda: self._phase_one.estimate(type(self).__name__)  # noqa: E731
@@ -205,8 +203,6 @@ class IndividualsMRBank(ChartBank):
     def codes(self) -> NDArray[np.uint8]:
         return self._codes.copy()
 
-    def _learn(self, x: NDArray[np.float64]) -> None:
-        self._phase_one.add(x)
 
     def _start(self) -> None:
         estimate = lambda: self._phase_one.estimate(type(self).__name__)  # noqa: E731
