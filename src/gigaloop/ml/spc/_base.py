@@ -189,6 +189,13 @@ class ChartBank(Base):
     def _alarm_into(self, out: NDArray[np.bool_]) -> None:
         np.not_equal(self.codes, 0, out=out)
 
+    def _set_stream_params(self) -> None:
+        """``mu_`` and ``sigma_`` per stream, from the given values or Phase I."""
+        mu, sigma = self._given_or_estimated()
+        n = self.n_streams
+        self.mu_, self.sigma_ = stream_param(mu, n, "mu"), stream_param(sigma, n, "sigma")
+        positive(self.sigma_, "sigma")
+
     def _readings(self, x: ArrayLike, copy: bool = False) -> NDArray[np.float64]:
         shape = (self.n_streams, *self._reading_shape)
         array = finite_array(x, "x")

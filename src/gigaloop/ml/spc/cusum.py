@@ -18,7 +18,6 @@ from gigaloop.ml.spc._base import (
     PhaseOne,
     pack,
     positive,
-    stream_param,
 )
 
 
@@ -131,10 +130,8 @@ class CUSUMBank(ChartBank):
 
 
     def _start(self) -> None:
+        self._set_stream_params()
         n = self.n_streams
-        mu, sigma = self._given_or_estimated()
-        self.mu_, self.sigma_ = stream_param(mu, n, "mu"), stream_param(sigma, n, "sigma")
-        positive(self.sigma_, "sigma")
         self._ref_upper = self.mu_ + self.k * self.sigma_
         self._ref_lower = self.mu_ - self.k * self.sigma_
         self._limit = self.h * self.sigma_

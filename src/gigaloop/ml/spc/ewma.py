@@ -19,7 +19,6 @@ from gigaloop.ml.spc._base import (
     PhaseOne,
     pack,
     positive,
-    stream_param,
 )
 
 
@@ -140,10 +139,8 @@ class EWMABank(ChartBank):
 
 
     def _start(self) -> None:
+        self._set_stream_params()
         n = self.n_streams
-        mu, sigma = self._given_or_estimated()
-        self.mu_, self.sigma_ = stream_param(mu, n, "mu"), stream_param(sigma, n, "sigma")
-        positive(self.sigma_, "sigma")
         self._z = self.mu_.copy()
         self._keep = 1.0 - self.lam
         self._decay = 1.0
