@@ -53,17 +53,24 @@ class EnergyConfig:
     margin_c: float = 1.5  # kept inside the band: measurement noise and production heat
     nominal_setpoint_c: float = 22.0  # what the plant holds without a plan (the baseline)
     time_constant_h: float = 6.0  # hall thermal mass / envelope (building survey; twin: 8)
+    time_constant_range_h: tuple[float, float] = (6.0, 10.0)  # comfort must hold across it
     shiftable_share: float = 0.10  # process load that may move (formation, compressed air)
     carbon_usd_per_t: float = 51.0  # US interagency social cost of carbon (2021 interim)
     demand_usd_per_kw_month: float = 16.0  # summer peak demand charge (PG&E, FIGURES.md)
     peak_hours: tuple[int, int] = (16, 21)
     comfort_usd_per_kh: float = 1000.0  # penalty that makes comfort win unless impossible
     history_days: int = 28
+    min_airflow: float = 0.6  # ventilation floor of the hall's fans (design data, twin: 0.6)
+    fan_exponent: float = 2.5  # fan power ∝ airflow^n (fan affinity law with duct losses)
+    forecast_z: float = 2.0  # comfort must hold on a day this many forecast σ hotter / colder
 
 
 @dataclass(frozen=True)
 class HallModel:
-    """HVAC kWh per hour = fans + a·max(out − T + d_c, 0) + b·max(T − d_h − out, 0)."""
+    """HVAC kWh per hour = fans·airflow^n + a·max(out − T + d_c, 0) + b·max(T − d_h − out, 0).
+
+    ``capacity_kwh`` is what the coils deliver at design airflow.
+    """
 
     fan_kwh: float
     cool_per_k: float
@@ -81,7 +88,10 @@ class HallModel:
 
 @dataclass(frozen=True)
 class Forecast:
-    """Tomorrow, hour by hour (local hours 0–23), and the fitted hall."""
+    """Tomorrow, hour by hour (local hours 0–23), and the fitted hall.
+
+    ``outside_sd_c`` is the forecast's standard error (0: the forecast is taken as sure).
+    """
 
     outside_c: np.ndarray
     tariff_usd_per_kwh: np.ndarray
@@ -90,6 +100,7 @@ class Forecast:
     other_kwh: np.ndarray  # lighting and anything else that cannot move
     hall: HallModel
     start_indoor_c: float
+    outside_sd_c: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -103,6 +114,7 @@ class Schedule:
     co2e_kg: float
     peak_kw: float
     comfort_slack_kh: float
+    airflow: np.ndarray = field(default_factory=lambda: np.ones(HOURS))
 
 
 def _price(forecast: Forecast, config: EnergyConfig) -> np.ndarray:
@@ -110,13 +122,14 @@ def _price(forecast: Forecast, config: EnergyConfig) -> np.ndarray:
 
 
 def _evaluate(forecast: Forecast, setpoint: np.ndarray, hvac: np.ndarray, shift: np.ndarray,
-              slack: float, config: EnergyConfig) -> Schedule:
+              slack: float, config: EnergyConfig, airflow: np.ndarray | None = None) -> Schedule:
     load = forecast.process_kwh + shift + forecast.other_kwh + hvac
     start, end = config.peak_hours
     return Schedule(setpoint_c=setpoint, shift_kwh=shift, hvac_kwh=hvac,
                     cost_usd=float(load @ forecast.tariff_usd_per_kwh),
                     co2e_kg=float(load @ forecast.carbon_g_per_kwh) / 1000.0,
-                    peak_kw=float(load[start:end].max()), comfort_slack_kh=slack)
+                    peak_kw=float(load[start:end].max()), comfort_slack_kh=slack,
+                    airflow=np.ones(HOURS) if airflow is None else airflow)
 
 
 def baseline_day(forecast: Forecast, config: EnergyConfig = EnergyConfig()) -> Schedule:
@@ -131,21 +144,42 @@ def baseline_day(forecast: Forecast, config: EnergyConfig = EnergyConfig()) -> S
 
 
 def plan_day(forecast: Forecast, config: EnergyConfig = EnergyConfig()) -> Schedule:
-    """The cheapest day (energy, carbon, demand) that keeps the hall comfortable."""
+    """The cheapest day (energy, carbon, demand) that keeps the hall comfortable.
+
+    Comfort is planned robustly: besides the forecast day (which sets the cost), a day
+    ``forecast_z`` σ hotter and one as much colder must stay in the band under the same
+    setpoints and airflow, with the HVAC's real behaviour (it cools only down to the
+    setpoint, within the airflow's share of capacity), for any time constant in
+    ``time_constant_range_h``. Their hall temperatures are upper (hot day) and lower (cold
+    day) bounds of what the 1R1C hall would do.
+    """
     hall, n = forecast.hall, HOURS
-    # variables, blocks of n: T, cool, heat, shift_in, shift_out, slack_hi, slack_lo; then peak
-    T, cool, heat, s_in, s_out, hi, lo, peak = (k * n for k in range(8))
+    # blocks of n: T, cool, heat, shift_in, shift_out, slack_hi, slack_lo, fan, airflow,
+    # hot-day T, hot-day cooling, hot slack, cold-day T, cold-day heating, cold slack; peak
+    (T, cool, heat, s_in, s_out, hi, lo, fan, air, Th, coolh, hih, Tc, heatc,
+     loc) = (k * n for k in range(15))
+    peak = 15 * n
     size = peak + 1
     price = _price(forecast, config)
     cost = np.zeros(size)
-    for block in (cool, heat, s_in):
+    for block in (cool, heat, s_in, fan):
         cost[block:block + n] = price
     cost[s_out:s_out + n] = -price
-    cost[hi:hi + 2 * n] = config.comfort_usd_per_kh
+    for block in (hi, lo, hih, loc):
+        cost[block:block + n] = config.comfort_usd_per_kh
     cost[peak] = config.demand_usd_per_kw_month * 12 / 365.25
 
     mass = config.time_constant_h * hall.cool_per_k
+    masses = [tau * hall.cool_per_k for tau in config.time_constant_range_h]
     regime = hall.regime(forecast.outside_c, config.nominal_setpoint_c)
+    low, high = config.comfort_c
+    top, bottom = high - config.margin_c, low + config.margin_c
+    hot = forecast.outside_c + config.forecast_z * forecast.outside_sd_c
+    cold = forecast.outside_c - config.forecast_z * forecast.outside_sd_c
+    # the hot day needs cooling at every hall temperature up to the band's top (cold: heating
+    # down to its bottom) exactly where the regime is linear; elsewhere no credit is taken
+    hot_cooling = hall.regime(hot, top) > 0
+    cold_heating = hall.regime(cold, bottom) < 0
     rows, lower, upper = [], [], []
 
     def row(entries: dict[int, float], low: float, high: float) -> None:
@@ -156,31 +190,61 @@ def plan_day(forecast: Forecast, config: EnergyConfig = EnergyConfig()) -> Sched
         lower.append(low)
         upper.append(high)
 
+    a, b = hall.cool_per_k, hall.heat_per_k
+    cap = hall.capacity_kwh
+    start = forecast.start_indoor_c
     for h in range(n):
-        previous = {T + h - 1: -1.0} if h else {}
-        start = 0.0 if h else forecast.start_indoor_c
+        first = h == 0
+        prev = {} if first else {T + h - 1: -1.0}
+        prev_h = {} if first else {Th + h - 1: -1.0}
+        prev_c = {} if first else {Tc + h - 1: -1.0}
+        known = start if first else 0.0
         out = forecast.outside_c[h]
         if regime[h] > 0:  # C T_h − (C − a) T_h−1 + cool_h = a (out + d_c)
-            k = hall.cool_per_k
-            rhs = k * (out + hall.cool_offset_c) + (mass - k) * start
-            row({T + h: mass, cool + h: 1.0, **{i: (mass - k) * v for i, v in previous.items()}},
+            rhs = a * (out + hall.cool_offset_c) + (mass - a) * known
+            row({T + h: mass, cool + h: 1.0, **{i: (mass - a) * v for i, v in prev.items()}},
                 rhs, rhs)
         elif regime[h] < 0:  # C T_h − (C − b) T_h−1 − heat_h = b (out + d_h)
-            k = hall.heat_per_k
-            rhs = k * (out + hall.heat_offset_c) + (mass - k) * start
-            row({T + h: mass, heat + h: -1.0, **{i: (mass - k) * v for i, v in previous.items()}},
+            rhs = b * (out + hall.heat_offset_c) + (mass - b) * known
+            row({T + h: mass, heat + h: -1.0, **{i: (mass - b) * v for i, v in prev.items()}},
                 rhs, rhs)
         else:
-            row({T + h: 1.0, **previous}, start, start)
-        low, high = config.comfort_c
-        row({T + h: 1.0, hi + h: -1.0}, -np.inf, high - config.margin_c)
-        row({T + h: 1.0, lo + h: 1.0}, low + config.margin_c, np.inf)
-        row({cool + h: 1.0, heat + h: 1.0}, 0.0, hall.capacity_kwh)
+            row({T + h: 1.0, **prev}, known, known)
+        row({T + h: 1.0, hi + h: -1.0}, -np.inf, top)
+        row({T + h: 1.0, lo + h: 1.0}, bottom, np.inf)
+        row({cool + h: 1.0, heat + h: 1.0, air + h: -cap}, -np.inf, 0.0)
+        # fans: convex airflow^n from below by its tangents
+        for s in np.linspace(config.min_airflow, 1.0, 6):
+            slope = config.fan_exponent * s ** (config.fan_exponent - 1)
+            row({fan + h: 1.0, air + h: -hall.fan_kwh * slope},
+                hall.fan_kwh * (s ** config.fan_exponent - slope * s), np.inf)
+        # hot day: an upper bound of the hall; HVAC cools at most to the setpoint T_h
+        row({Th + h: 1.0, T + h: -1.0}, 0.0, np.inf)
+        if hot_cooling[h]:
+            for m in masses:
+                rhs = a * (hot[h] + hall.cool_offset_c) + (m - a) * known
+                row({Th + h: m, coolh + h: 1.0,
+                     **{i: (m - a) * v for i, v in prev_h.items()}}, rhs, np.inf)
+            row({coolh + h: 1.0, air + h: -cap}, -np.inf, 0.0)
+        else:
+            row({Th + h: 1.0, **prev_h}, known, np.inf)
+        row({Th + h: 1.0, hih + h: -1.0}, -np.inf, top)
+        # cold day: a lower bound; HVAC heats at most to the setpoint
+        row({Tc + h: 1.0, T + h: -1.0}, -np.inf, 0.0)
+        if cold_heating[h]:
+            for m in masses:
+                rhs = b * (cold[h] + hall.heat_offset_c) + (m - b) * known
+                row({Tc + h: m, heatc + h: -1.0,
+                     **{i: (m - b) * v for i, v in prev_c.items()}}, -np.inf, rhs)
+            row({heatc + h: 1.0, air + h: -cap}, -np.inf, 0.0)
+        else:
+            row({Tc + h: 1.0, **prev_c}, -np.inf, known)
+        row({Tc + h: 1.0, loc + h: 1.0}, bottom, np.inf)
     row({**{s_in + h: 1.0 for h in range(n)}, **{s_out + h: -1.0 for h in range(n)}}, 0.0, 0.0)
-    first, last = config.peak_hours
-    for h in range(first, last):
-        row({peak: 1.0, cool + h: -1.0, heat + h: -1.0, s_in + h: -1.0, s_out + h: 1.0},
-            hall.fan_kwh + forecast.process_kwh[h] + forecast.other_kwh[h], np.inf)
+    first_peak, last_peak = config.peak_hours
+    for h in range(first_peak, last_peak):
+        row({peak: 1.0, cool + h: -1.0, heat + h: -1.0, s_in + h: -1.0, s_out + h: 1.0,
+             fan + h: -1.0}, forecast.process_kwh[h] + forecast.other_kwh[h], np.inf)
 
     upper_bounds = np.full(size, np.inf)
     movable = config.shiftable_share * np.maximum(forecast.process_kwh, 0.0)
@@ -188,52 +252,108 @@ def plan_day(forecast: Forecast, config: EnergyConfig = EnergyConfig()) -> Sched
     upper_bounds[s_out:s_out + n] = movable
     upper_bounds[cool:cool + n] = np.where(regime > 0, np.inf, 0.0)
     upper_bounds[heat:heat + n] = np.where(regime < 0, np.inf, 0.0)
+    upper_bounds[air:air + n] = 1.0
     lower_bounds = np.zeros(size)
-    lower_bounds[T:T + n] = -np.inf
+    lower_bounds[air:air + n] = config.min_airflow
+    for block in (T, Th, Tc):
+        lower_bounds[block:block + n] = -np.inf
     result = milp(cost, constraints=LinearConstraint(np.array(rows), lower, upper),
                   bounds=Bounds(lower_bounds, upper_bounds))
     if not result.success:
         raise ModelError(f"energy plan could not be solved: {result.message}")
     x = result.x
-    hvac = hall.fan_kwh + x[cool:cool + n] + x[heat:heat + n]
+    hvac = x[fan:fan + n] + x[cool:cool + n] + x[heat:heat + n]
     shift = x[s_in:s_in + n] - x[s_out:s_out + n]
-    slack = float(x[hi:hi + 2 * n].sum())
-    return _evaluate(forecast, x[T:T + n], hvac, shift, slack, config)
+    slack = float(x[hi:hi + 2 * n].sum() + x[hih:hih + n].sum() + x[loc:loc + n].sum())
+    return _evaluate(forecast, x[T:T + n], hvac, shift, slack, config, x[air:air + n])
 
 
-def fit_hall(readings: pd.DataFrame) -> HallModel:
+def fit_hall(readings: pd.DataFrame, fan_exponent: float = 2.5) -> HallModel:
     """Least-squares HVAC response (non-negative), balance offsets by grid search.
 
-    ``readings`` has ``hvac_kwh``, ``outside_temp_c`` and ``indoor_temp_c`` per hour.
+    ``readings`` has ``hvac_kwh``, ``outside_temp_c`` and ``indoor_temp_c`` per hour, and
+    may have ``airflow`` (share of design; 1 if absent) and ``setpoint_c``: then only
+    hours that held a steady setpoint (unchanged since the hour before, hall within 1 K of
+    it) enter the regression, as the steady-state law only holds there; the capacity is
+    the largest conditioning load of any hour.
     """
     if len(readings) < 3 * HOURS:
         raise ModelError(f"need three days of energy readings, got {len(readings)} hours")
-    y = readings["hvac_kwh"].to_numpy(float)
-    drive = (readings["outside_temp_c"] - readings["indoor_temp_c"]).to_numpy(float)
+    y_all = readings["hvac_kwh"].to_numpy(float)
+    air_all = (readings["airflow"].to_numpy(float) if "airflow" in readings
+               else np.ones_like(y_all))
+    drive_all = (readings["outside_temp_c"] - readings["indoor_temp_c"]).to_numpy(float)
+    steady = np.ones(len(y_all), dtype=bool)
+    if "setpoint_c" in readings:
+        setpoint = readings["setpoint_c"].to_numpy(float)
+        indoor = readings["indoor_temp_c"].to_numpy(float)
+        steady[1:] = np.abs(np.diff(setpoint)) < 0.2
+        steady &= np.abs(indoor - setpoint) < 1.0
+        if steady.sum() < 2 * HOURS:
+            steady[:] = True
+    y, air, drive = y_all[steady], air_all[steady], drive_all[steady]
     best: tuple[float, HallModel] | None = None
     for cool_offset in np.arange(0.0, 8.01, 0.5):
         for heat_offset in np.arange(2.0, 14.01, 0.5):
-            X = np.column_stack([np.ones_like(y), np.maximum(drive + cool_offset, 0.0),
+            X = np.column_stack([air ** fan_exponent, np.maximum(drive + cool_offset, 0.0),
                                  np.maximum(-heat_offset - drive, 0.0)])
             coef, residual = nnls(X, y)
             if best is None or residual < best[0]:
+                conditioning = (y_all - coef[0] * air_all ** fan_exponent) / air_all
                 best = residual, HallModel(
                     fan_kwh=coef[0], cool_per_k=max(coef[1], 1e-6 * y.mean()),
                     heat_per_k=max(coef[2], 1e-6 * y.mean()), cool_offset_c=cool_offset,
-                    heat_offset_c=heat_offset, capacity_kwh=float(y.max() - coef[0]))
+                    heat_offset_c=heat_offset, capacity_kwh=float(conditioning.max()))
     assert best is not None
     return best[1]
 
 
+def forecast_outside(outside_c: np.ndarray) -> tuple[np.ndarray, float]:
+    """Tomorrow's hourly outside temperature and the standard error of its daily level.
+
+    ``outside_c`` is whole days of hourly readings, oldest first. The daily mean follows a
+    local linear trend (the season) plus an AR(1) weather anomaly; the hours follow the
+    last fortnight's mean daily shape. The error is that of the one-day-ahead anomaly.
+
+    >>> days = np.arange(20)  # warming 0.1 °C a day, a 2 °C daily swing
+    >>> hourly = (15 + 0.1 * days)[:, None] + np.cos(np.arange(24) / 24 * 2 * np.pi)
+    >>> mean, sd = forecast_outside(hourly.ravel())
+    >>> round(float(mean.mean()), 2), round(float(mean.max() - mean.min()), 2), round(sd, 2)
+    (17.0, 2.0, 0.0)
+    """
+    k = len(outside_c) // HOURS
+    if k < 3:
+        raise ModelError(f"need three days of outside temperatures, got {len(outside_c)} hours")
+    days = np.asarray(outside_c[-k * HOURS:], dtype=float).reshape(k, HOURS)
+    means = days.mean(axis=1)
+    shape = (days - means[:, None])[-14:].mean(axis=0)
+    t = np.arange(k)
+    trend = np.polyval(np.polyfit(t, means, 1), np.arange(k + 1)) if k >= 7 else np.full(
+        k + 1, means.mean())
+    anomaly = means - trend[:k]
+    phi = float(np.clip(anomaly[1:] @ anomaly[:-1] / max(anomaly[:-1] @ anomaly[:-1], 1e-9),
+                        0.0, 0.95))
+    residual = anomaly[1:] - phi * anomaly[:-1]
+    sd = float(np.sqrt(residual @ residual / max(len(residual) - 2, 1)))
+    return trend[k] + phi * anomaly[-1] + shape, sd
+
+
 def forecast_from_readings(readings: pd.DataFrame, hall: HallModel) -> Forecast:
-    """Persistence forecast from hourly readings ordered in time whose last 24 are yesterday."""
+    """Tomorrow from hourly readings ordered in time whose last 24 are yesterday.
+
+    Outside temperature by :func:`forecast_outside`; tariff and lighting as yesterday;
+    carbon as the last week's mean by hour; process load as last week's mean.
+    """
     yesterday = readings.tail(HOURS)
-    week = readings.tail(7 * HOURS)
+    days = min(len(readings) // HOURS, 7)
+    week = readings.tail(days * HOURS)
     process = np.full(HOURS, week["process_kwh"].mean())  # shift-invariant: the day's mean
+    outside, sd = forecast_outside(readings["outside_temp_c"].to_numpy(float))
+    carbon = week["carbon_g_per_kwh"].to_numpy(float).reshape(days, HOURS).mean(axis=0)
     return Forecast(
-        outside_c=yesterday["outside_temp_c"].to_numpy(float),
+        outside_c=outside, outside_sd_c=sd,
         tariff_usd_per_kwh=yesterday["tariff_usd_per_kwh"].to_numpy(float),
-        carbon_g_per_kwh=yesterday["carbon_g_per_kwh"].to_numpy(float),
+        carbon_g_per_kwh=carbon,
         process_kwh=process, other_kwh=yesterday["lighting_kwh"].to_numpy(float), hall=hall,
         start_indoor_c=float(yesterday["indoor_temp_c"].iloc[-1]))
 
@@ -252,11 +372,21 @@ class EnergyModule:
         since = ctx.now - timedelta(days=self.config.history_days)
         rows = table.filter(table.event_time >= since).order_by("event_time").execute()
         decisions = []
+        sent = ctx.board.setdefault("energy_sent", {})
+        design = (np.ones(HOURS), np.full(HOURS, self.config.nominal_setpoint_c))
         for site_id, readings in rows.groupby("site_id", sort=True):
-            if len(readings) < 3 * HOURS:
+            days = len(readings) // HOURS
+            if days < 3:
                 continue
-            forecast = forecast_from_readings(readings, fit_hall(readings))
-            decisions.append(self._decide_site(ctx, str(site_id), forecast))
+            readings = readings.tail(days * HOURS).copy()
+            # the airflow this module asked for (design on days it did not plan); whole days,
+            # the last one is today
+            asked = [sent.get((site_id, ctx.day - j), design) for j in range(days - 1, -1, -1)]
+            readings["airflow"] = np.concatenate([a for a, _ in asked])
+            readings["setpoint_c"] = np.concatenate([t for _, t in asked])
+            hall = fit_hall(readings, self.config.fan_exponent)
+            decisions.append(self._decide_site(ctx, str(site_id),
+                                               forecast_from_readings(readings, hall)))
         return decisions
 
     def _decide_site(self, ctx: DayContext, site_id: str, forecast: Forecast) -> Decision:
@@ -275,10 +405,17 @@ class EnergyModule:
         shift[int(np.argmax(shift))] -= shift.sum()  # rounding must not break the balance
         precool = [h for h in range(HOURS - 1)
                    if plan.setpoint_c[h] < plan.setpoint_c[h + 1] - 0.5]
+        airflow = np.clip(np.round(plan.airflow, 3), self.config.min_airflow, 1.0)
+        if plan.comfort_slack_kh > 0.05:  # comfort not assured: never warmer or weaker than
+            setpoint = np.minimum(setpoint, self.config.nominal_setpoint_c)  # the baseline
+            airflow = np.ones(HOURS)
+        ctx.board.setdefault("energy_sent", {})[(site_id, ctx.day + 1)] = (
+            airflow, np.round(setpoint, 2))
         action = EnergySchedule(
             day=ctx.day + 1, site_id=site_id,
             hvac_setpoint_c=tuple(float(t) for t in np.round(setpoint, 2)),
             shift_kwh=tuple(float(s) for s in shift),
+            airflow=tuple(float(a) for a in airflow),
             reason=f"expected −{1 - plan.cost_usd / base.cost_usd:.0%} cost, "
                    f"−{1 - plan.co2e_kg / base.co2e_kg:.0%} CO2e")
         inputs: dict[str, Any] = {
@@ -291,6 +428,8 @@ class EnergyModule:
             "comfort_slack_kh": round(plan.comfort_slack_kh, 3),
             "precool_hours": precool,
             "shifted_kwh": round(float(np.maximum(shift, 0).sum()), 1),
+            "mean_airflow": round(float(airflow.mean()), 3),
+            "forecast_outside_sd_c": round(forecast.outside_sd_c, 2),
         }
         summary = (f"{site_id} day {ctx.day + 1}: expected ${plan.cost_usd:,.0f} "
                    f"(baseline ${base.cost_usd:,.0f}), {plan.co2e_kg:,.0f} kg CO2e "

@@ -7,7 +7,11 @@ The hall is one thermal mass (1R1C, time constant 8 h). Its HVAC only works agai
 hall's own drift, towards the hour's setpoint (22 °C unless an :class:`EnergySchedule`
 says otherwise) and within capacity: held at 22 °C it uses exactly the steady-state load
 above. A schedule also moves up to 10 % of each hour's process load (battery formation,
-compressed-air storage, oven preheat) to other hours, keeping the day's total.
+compressed-air storage, oven preheat) to other hours, keeping the day's total, and may
+run the hall's fans below design airflow: fan power follows the fan affinity law
+(∝ airflow^2.5) and the coils deliver at most that share of their capacity. Without a
+schedule the fans run at design airflow around the clock (constant volume, as the hall's
+HVAC is run without an energy management system).
 
 >>> from gigaloop.twin.scenario import Site
 >>> grid = Energy(Site(), units_per_day=80)
@@ -39,16 +43,20 @@ COOL_CAPACITY_K, HEAT_CAPACITY_K = 13.0, 12.0  # holds 22 °C up to 33 °C and d
 TIME_CONSTANT_H = 8.0  # hall air + slab + steel
 SHIFTABLE_SHARE = 0.10  # of each hour's process load
 SETPOINT_RANGE_C = (15.0, 30.0)  # what the building management system accepts
+FAN_EXPONENT = 2.5  # fan kW ∝ airflow^n: 3 in fixed ducts (affinity law), less with VAV
+MIN_AIRFLOW = 0.6  # ventilation floor, share of design airflow (air changes, fume dilution)
 HOURS = np.arange(24)
 
 
 def thermostat(outside: np.ndarray, setpoint: np.ndarray, *, start_c: float, cool_per_k: float,
-               heat_per_k: float) -> tuple[np.ndarray, np.ndarray]:
+               heat_per_k: float, airflow: np.ndarray | None = None,
+               ) -> tuple[np.ndarray, np.ndarray]:
     """Hall temperature at the end of each hour and HVAC heating / cooling kWh (1R1C).
 
     Per hour the hall drifts by its gains (outside, internal) over its thermal mass; the
     HVAC cools a hall that gains heat and heats one that loses it, back to the setpoint at
-    most and within capacity; it never fights a drift that already goes the right way.
+    most and within capacity (times ``airflow``, the share of design airflow, 1 unless
+    given); it never fights a drift that already goes the right way.
 
     >>> hall, kwh = thermostat(np.full(3, 30.0), np.array([22.0, 22.0, 25.0]), start_c=22.0,
     ...                        cool_per_k=1.0, heat_per_k=1.0)
@@ -57,16 +65,19 @@ def thermostat(outside: np.ndarray, setpoint: np.ndarray, *, start_c: float, coo
     """
     mass = TIME_CONSTANT_H * cool_per_k
     hall, kwh = np.empty(len(outside)), np.empty(len(outside))
+    air = np.ones(len(outside)) if airflow is None else airflow
     temp = start_c
     for h, (out, target) in enumerate(zip(outside, setpoint, strict=True)):
         gain = (cool_per_k * max(out - temp + COOL_OFFSET_C, 0.0)
                 - heat_per_k * max(temp - HEAT_OFFSET_C - out, 0.0))
         drift = temp + gain / mass
         if gain > 0:
-            kwh[h] = min(max(mass * (drift - target), 0.0), COOL_CAPACITY_K * cool_per_k)
+            kwh[h] = min(max(mass * (drift - target), 0.0),
+                         air[h] * COOL_CAPACITY_K * cool_per_k)
             temp = drift - kwh[h] / mass
         else:
-            kwh[h] = min(max(mass * (target - drift), 0.0), HEAT_CAPACITY_K * heat_per_k)
+            kwh[h] = min(max(mass * (target - drift), 0.0),
+                         air[h] * HEAT_CAPACITY_K * heat_per_k)
             temp = drift + kwh[h] / mass
         hall[h] = temp
     return hall, kwh
@@ -106,13 +117,17 @@ class Energy:
         """Why the site refuses ``schedule`` (``None`` when it takes it)."""
         setpoint = np.asarray(schedule.hvac_setpoint_c, dtype=float)
         shift = np.asarray(schedule.shift_kwh, dtype=float)
+        airflow = np.asarray(schedule.airflow or np.ones(24), dtype=float)
         low, high = SETPOINT_RANGE_C
         if schedule.site_id != self.site.site_id:
             return f"unknown site {schedule.site_id!r}"
-        if setpoint.shape != (24,) or shift.shape != (24,):
-            return "a schedule needs 24 hourly setpoints and 24 hourly shifts"
-        if not (np.isfinite(setpoint).all() and np.isfinite(shift).all()):
+        if setpoint.shape != (24,) or shift.shape != (24,) or airflow.shape != (24,):
+            return "a schedule needs 24 hourly setpoints, shifts and airflows (or none)"
+        if not (np.isfinite(setpoint).all() and np.isfinite(shift).all()
+                and np.isfinite(airflow).all()):
             return "a schedule must be finite"
+        if airflow.min() < MIN_AIRFLOW - 1e-9 or airflow.max() > 1.0 + 1e-9:
+            return f"airflow must lie within {MIN_AIRFLOW:g}–1 of design"
         if setpoint.min() < low or setpoint.max() > high:
             return f"setpoints must lie within {low}–{high} °C"
         if abs(shift.sum()) > 1e-6 * (1.0 + np.abs(shift).sum()):
@@ -142,12 +157,14 @@ class Energy:
         self._today = self._schedules.pop(self._day, None)
         setpoint = (np.asarray(self._today.hvac_setpoint_c, dtype=float) if self._today
                     else np.full(24, INDOOR_SETPOINT_C))
+        airflow = (np.asarray(self._today.airflow, dtype=float)
+                   if self._today and self._today.airflow else np.ones(24))
         nominal = self._hvac_kwh / HVAC_MEAN_FACTOR
         self._hall, conditioning = thermostat(outside, setpoint, start_c=self._hall_c,
                                               cool_per_k=COOL_PER_K * nominal,
-                                              heat_per_k=HEAT_PER_K * nominal)
+                                              heat_per_k=HEAT_PER_K * nominal, airflow=airflow)
         self._hall_c = float(self._hall[-1])
-        self._hvac = HVAC_FAN_SHARE * nominal + conditioning
+        self._hvac = HVAC_FAN_SHARE * nominal * airflow**FAN_EXPONENT + conditioning
 
     def indoor(self, outside: np.ndarray, running: np.ndarray,
                rng: np.random.Generator) -> np.ndarray:
