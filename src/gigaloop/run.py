@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gigaloop import __version__
+from gigaloop.customer import PredictiveServiceModule
 from gigaloop.errors import ConfigError
 from gigaloop.factory.energy import EnergyModule
 from gigaloop.factory.maintenance import MaintenanceModule
@@ -35,11 +36,12 @@ MODULES: dict[str, Callable[[], DecisionModule]] = {
     "maintenance": MaintenanceModule,
     "process_control": ProcessControlModule,
     "energy": EnergyModule,
+    "predictive_service": PredictiveServiceModule,
 }
 #: What ``gigaloop run`` runs unless told otherwise. Process control and energy are
 #: opt-in (``--modules``) until they meet their own targets: today run-to-run control also
 #: nudges streams a setpoint cannot move, and the energy plan trades comfort for cost.
-DEFAULT_MODULES = ("rootcause", "changes", "impact", "maintenance")
+DEFAULT_MODULES = ("rootcause", "changes", "impact", "maintenance", "predictive_service")
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from gigaloop.actuate import ServiceCampaign, SoftwareRollout
+from gigaloop.actuate import PredictiveService, ServiceCampaign, SoftwareRollout
 from gigaloop.errors import ActuationError
 from gigaloop.schema import INGESTED_AT, get_table
 from gigaloop.twin.fleet import Fleet, demo_units
@@ -161,3 +161,39 @@ def test_customers_subscribe_and_rate_lower_after_failures():
     survey = pc.mean(feedback.filter(pc.equal(feedback["channel"], "survey"))["rating"])
     assert service.as_py() < survey.as_py() - 1
     assert fleet.kpis()["software_revenue"] > 0
+
+
+def test_predictive_service_replaces_the_part_before_it_fails():
+    """Codes of one half of the fleet are booked the next day: their precursor-coded
+    failures mostly vanish; the other half's stay."""
+    fleet = Fleet(start_date=START, rng=np.random.default_rng(2), units_per_day=100)
+    fleet.add_built(demo_units(15_000, build_day=0))
+    booked, claims, visits = set(), [], []
+    for day in range(240):
+        tables = fleet.step(day)
+        codes = tables.get("diagnostic_codes")
+        if codes is not None and codes.num_rows:
+            coded = codes.filter(pc.equal(codes["code"], "CP_a004_latch"))["vin"].to_pylist()
+            half = tuple(v for v in coded if int(v[-1]) % 2 == 0)
+            booked |= set(half)
+            if half:
+                receipt = fleet.apply(PredictiveService(day=day + 1, vins=half,
+                                                        component="charge_port"))
+                assert receipt.accepted, receipt.detail
+        if "component_failures" in tables:
+            claims.append(tables["component_failures"])
+        if "service_visits" in tables:
+            visits.append(tables["service_visits"])
+    failed = pa.concat_tables(claims)
+    ports = failed.filter(pc.equal(failed["component"], "charge_port"))["vin"].to_pylist()
+    even = sum(int(v[-1]) % 2 == 0 for v in ports)
+    odd = len(ports) - even
+    assert odd > 40 and even < 0.8 * odd, (even, odd)   # half the failures have a code
+    served = pa.concat_tables(visits)
+    served = served.filter(pc.equal(served["reason"], "predictive"))
+    assert served.num_rows > 0.5 * (odd - even)
+    assert set(served["component"].to_pylist()) == {"charge_port"}
+    assert set(served["vin"].to_pylist()) <= booked
+    per_day = pc.value_counts(pc.strftime(served["event_time"], "%Y-%m-%d"))
+    assert max(c.as_py() for c in per_day.field("counts")) <= 25   # units_per_day // 4
+    assert not fleet.apply(PredictiveService(day=0, component="warp_core")).accepted

@@ -12,8 +12,8 @@ from gigaloop.twin.scenario import load_scenario, load_scenario_text
 
 DEFAULT_TEXT = (resources.files("gigaloop.twin") / "scenarios" / "default.toml").read_text(
     encoding="utf-8")
-REQUIRED_KINDS = {"weak_cell_lot", "weld_current_drift", "bearing_wear", "camera_rain",
-                  "shift_climate_mix"}
+REQUIRED_KINDS = {"weak_cell_lot", "weld_current_drift", "process_drift", "bearing_wear",
+                  "camera_rain", "shift_climate_mix"}
 
 
 @pytest.mark.parametrize("name", ["default", "alternate"])
@@ -61,8 +61,10 @@ def test_missing_file_and_bad_toml_raise_scenario_error(tmp_path: Path) -> None:
     ("drift_ka = -1.4,", "drift_kA = -1.4,", "faults.1", "missing ['drift_ka']"),
     ('machine = "BW-030-R2" }', 'machine = "BW-030-R9" }', "(file)",
      "where.machine must be one of ['BW-030-R1', 'BW-030-R2']"),
-    ('names = { shift = "C" }', 'names = { shft = "C" }', "faults.4.finding",
+    ('names = { shift = "C" }', 'names = { shft = "C" }', "faults.5.finding",
      "names has unknown keys ['shft']"),
+    ('parameter = "torque" }', 'parameter = "torq" }', "(file)",
+     "where.parameter must be one of ['torque'] at GA-010"),
     ('timezone = "America/Chicago"', 'timezone = "Mars/Olympus"', "site",
      "not an IANA time zone"),
     ('failure_mode = "body_seam"', 'failure_mode = "seams"', "faults.1.finding.failure_mode",

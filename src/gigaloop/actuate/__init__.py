@@ -81,6 +81,17 @@ class ServiceCampaign(Action):
 
 
 @dataclass(frozen=True)
+class PredictiveService(Action):
+    """Invite the owners of ``vins`` to a service visit that replaces ``component`` before
+    it fails (a precursor code said it will); the twin sends a mobile technician."""
+
+    kind: ClassVar[str] = "predictive_service"
+    vins: tuple[str, ...] = ()
+    component: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class SoftwareRollout(Action):
     """Deploy ``software_version`` to ``fleet_fraction`` of the fleet (0 rolls it back)."""
 
@@ -96,13 +107,16 @@ class EnergySchedule(Action):
 
     ``hvac_setpoint_c[h]`` is the hall temperature the HVAC works towards in local hour
     ``h`` (below the usual setpoint before a price peak = pre-cooling); ``shift_kwh[h]`` is
-    shiftable process energy moved into (+) or out of (−) hour ``h``, summing to zero.
+    shiftable process energy moved into (+) or out of (−) hour ``h``, summing to zero;
+    ``airflow[h]`` is the share of design airflow the hall's fans run at (the coils then
+    deliver at most that share of their capacity).
     """
 
     kind: ClassVar[str] = "energy_schedule"
     site_id: str = ""
     hvac_setpoint_c: tuple[float, ...] = ()
     shift_kwh: tuple[float, ...] = ()
+    airflow: tuple[float, ...] = ()  # share of design airflow per hour; () = design all day
     reason: str = ""
 
 
@@ -151,6 +165,7 @@ __all__ = [
     "EngineeringChange",
     "LoggingActuator",
     "MaintenanceOrder",
+    "PredictiveService",
     "Receipt",
     "ServiceCampaign",
     "SetpointChange",

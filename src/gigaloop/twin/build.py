@@ -26,6 +26,13 @@ from gigaloop.twin.units import BuiltUnits
 SEAM_GAIN_PER_KA2 = 300.0
 SEAM_DEADBAND_KA = 0.45
 SEAM_DEFECT_RATE = 0.006          # base share of bodies with a seam flaw the vision can see
+#: Loose-trim hazard multiplier per (N·m)² of under-torque at the trim nutrunner beyond the
+#: dead band: a joint tightened short of its band loses preload and works loose in service.
+#: No published dose-response; chosen so nominal units (σ = 2 N·m) are barely affected
+#: (× 1.01 on average) and a −6 N·m drift makes a unit ≈ 4× likelier to fail (docs/twin-plant.md).
+TRIM_GAIN_PER_NM2 = 0.3
+TRIM_DEADBAND_NM = 3.0
+TRIM_STATION = "GA-010"
 PAINT_SPEC_UM = (95.0, 125.0)
 EOL_DEFECT_RATE = 0.008
 EOL_CLASSES = ("isolation", "alignment", "electrical")
@@ -86,9 +93,9 @@ class UnitBuilder:
         shifts = shift_of(times)
         cell_lots = (lots[self.cell_part] if self.cell_part else np.full(n, "", dtype=object))
         latent, fault_ids = self._latent(cell_lots, revisions, shifts[:, -1])
-        readings, seam_defect, seam_fault = self._readings(vins, serials, times, cell_lots, rng)
-        latent["seam_defect"] = seam_defect
-        fault_ids["seam_defect"] = seam_fault
+        readings, defects, defect_faults = self._readings(vins, serials, times, cell_lots, rng)
+        latent.update(defects)
+        fault_ids.update(defect_faults)
         inspections, present, escaped = self._inspect(vins, times, readings, latent, rng)
         built_date = self.clock.date_of(day)
         done_utc = self.clock.to_utc(done_s)
@@ -159,8 +166,8 @@ class UnitBuilder:
         n = len(vins)
         cols: dict[str, list[np.ndarray]] = {k: [] for k in (
             "vin", "station_id", "machine_id", "parameter", "value", "unit", "setpoint", "t")}
-        seam_defect = np.ones(n)
-        seam_fault = np.full(n, "", dtype=object)
+        defects = {key: np.ones(n) for key in ("seam_defect", "trim_defect")}
+        faults = {key: np.full(n, "", dtype=object) for key in defects}
         values: dict[tuple[str, str], np.ndarray] = {}
         weak = np.zeros(n)
         for lot, fault in self.weak_lots.items():
@@ -177,13 +184,21 @@ class UnitBuilder:
                     true = parameter.nominal * np.exp(0.18 * (true - setpoint) / parameter.sigma)
                     measured = true * (1 + parameter.gauge_sigma / parameter.nominal
                                        * rng.standard_normal(n))
+                key = None
                 if parameter.name == "weld_current":
+                    key = "seam_defect"
                     excess = np.maximum(np.abs(true - parameter.nominal) - SEAM_DEADBAND_KA, 0.0)
                     factor = 1.0 + SEAM_GAIN_PER_KA2 * excess**2
-                    seam_defect *= factor
+                if st.station_id == TRIM_STATION and parameter.name == "torque":
+                    key = "trim_defect"
+                    under = np.maximum(parameter.nominal - true - TRIM_DEADBAND_NM, 0.0)
+                    factor = 1.0 + TRIM_GAIN_PER_NM2 * under**2
+                if key is not None:
+                    defects[key] *= factor
                     for drift in self.process.drifts:
-                        hit = drifting & (machines == drift.machine_id) & (factor > 1.01)
-                        seam_fault[hit] = drift.fault_id
+                        if drift.parameter == parameter.name:
+                            hit = drifting & (machines == drift.machine_id) & (factor > 1.01)
+                            faults[key][hit] = drift.fault_id
                 values[st.station_id, parameter.name] = true
                 for name, column in (("vin", vins), ("machine_id", machines), ("value", measured),
                                      ("setpoint", setpoint), ("t", times[:, k])):
@@ -194,7 +209,7 @@ class UnitBuilder:
         merged = {k: np.concatenate(v) for k, v in cols.items()}
         merged["event_time"] = self.clock.to_utc(merged.pop("t"))
         return {"table": arrow_table("process_readings", merged), "true": values}, \
-            seam_defect, seam_fault
+            defects, faults
 
     def _inspect(self, vins: np.ndarray, times: np.ndarray, readings: dict,
                  latent: dict[str, np.ndarray], rng: np.random.Generator):

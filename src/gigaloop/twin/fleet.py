@@ -26,7 +26,13 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from gigaloop.actuate import Action, Receipt, ServiceCampaign, SoftwareRollout
+from gigaloop.actuate import (
+    Action,
+    PredictiveService,
+    Receipt,
+    ServiceCampaign,
+    SoftwareRollout,
+)
 from gigaloop.errors import ActuationError
 from gigaloop.twin import customers as cust
 from gigaloop.twin.battery import calendar_stress
@@ -52,8 +58,8 @@ WEEKEND_FACTOR = 0.9                       # weekend miles relative to the weekl
 DISENGAGEMENT_PER_MILE = {"clear": 0.02, "rain": 0.05, "night": 0.03}
 THREADS = 2
 #: Latent keys whose fault ids the fleet follows, and the failure they lead to.
-FAULT_MECHANISMS = {"seam_defect": "body_seam", "cell_fade": "battery_pack",
-                    "rain_perception": "disengagement_rain"}
+FAULT_MECHANISMS = {"seam_defect": "body_seam", "trim_defect": "paint_trim",
+                    "cell_fade": "battery_pack", "rain_perception": "disengagement_rain"}
 
 INFO_COLUMNS: dict[str, type] = {
     "build_day": np.int32, "delivered": np.int32, "consent_telemetry": np.bool_,
@@ -95,7 +101,8 @@ class Fleet:
         self.vehicles = VehicleArrays(capacity)
         self.info = VehicleArrays(capacity, INFO_COLUMNS | WORKSHOP_COLUMNS)
         self.workshop = Workshop(streams[4], self.vehicles, self.info,
-                                 campaign_capacity=max(4, units_per_day // 2))
+                                 campaign_capacity=max(4, units_per_day // 2),
+                                 mobile_capacity=max(4, units_per_day // 4))
         self.subscriptions = cust.Subscriptions()
         self.out = DayOutput()
         self.tables = FleetTables(self, streams[5])
@@ -148,6 +155,7 @@ class Fleet:
         info.update(build_day=units.build_day, delivered=np.full(n, day), version=zeros,
                     rain_perception=units.latent["rain_perception"], unhappy_until=zeros - 1,
                     cohort=self._rng.random(n), seam_defect=units.latent["seam_defect"],
+                    trim_defect=units.latent["trim_defect"],
                     pack_defect=units.latent["pack_defect"])
         for key in FAULT_MECHANISMS:
             info[f"fault_{key}"] = np.array([self._fault_code(f) for f in units.fault_id[key]])
@@ -227,9 +235,12 @@ class Fleet:
 
     # ---- actions -------------------------------------------------------------------------
     def apply(self, action: Action) -> Receipt:
-        """Take a :class:`ServiceCampaign` or :class:`SoftwareRollout` from ``action.day``."""
+        """Take a :class:`ServiceCampaign`, :class:`PredictiveService` or
+        :class:`SoftwareRollout` from ``action.day``."""
         if isinstance(action, ServiceCampaign):
             return self._campaign(action)
+        if isinstance(action, PredictiveService):
+            return self._predictive(action)
         if isinstance(action, SoftwareRollout):
             if not action.software_version or not 0.0 <= action.fleet_fraction <= 1.0:
                 return Receipt(False, "a rollout needs a version and a fraction in [0, 1]")
@@ -253,6 +264,17 @@ class Fleet:
         return Receipt(True, f"{booked} of {len(field)} owners booked; "
                              f"{len(set(action.vins) & pending)} held before delivery; "
                              f"{unknown} unknown VINs")
+
+    def _predictive(self, action: PredictiveService) -> Receipt:
+        if action.component not in COMPONENT_INDEX:
+            return Receipt(False, f"unknown component {action.component!r}; known: "
+                                  f"{', '.join(COMPONENT_INDEX)}")
+        field = np.array([self._vin_index[v] for v in action.vins if v in self._vin_index],
+                         np.int64)
+        booked = self.workshop.book_predictive(action.component, field,
+                                               max(action.day, self.next_day))
+        return Receipt(True, f"{booked} of {len(field)} owners booked a mobile visit; "
+                             f"{len(action.vins) - len(field)} VINs not in the field")
 
     def _apply_due(self, day: int) -> None:
         due = [a for a in self._pending_actions if a.day <= day]

@@ -166,6 +166,7 @@ class FleetTables:
             return
         latent = {"rain_perception": f.info.view("rain_perception"),
                   "seam_defect": f.info.view("seam_defect"),
+                  "trim_defect": f.info.view("trim_defect"),
                   "cell_fade": f.info.view("pack_defect")}[key][idx].astype(np.float64)
         k = 1 if count is None else count[idx]
         caused = self._rng.random(len(idx)) < 1.0 - (1.0 / np.maximum(latent, 1.0)) ** k
@@ -195,7 +196,8 @@ class FleetTables:
             f.counts["warranty_cost_usd"] += float(fail.cost.sum())
             f.failure_days += [day] * len(idx)
             unhappy[idx] = day + cust.UNHAPPY_DAYS
-            key = {"body_seam": "seam_defect", "battery_pack": "cell_fade"}.get(comp.name)
+            key = {"body_seam": "seam_defect", "paint_trim": "trim_defect",
+                   "battery_pack": "cell_fade"}.get(comp.name)
             if key:
                 self._attribute(day, key, "first_field_failure", idx)
             answer = self._rng.random(len(idx)) < cust.SERVICE_FEEDBACK_RESPONSE

@@ -67,7 +67,7 @@ class Component:
 #: revision seals badly (latent ``rain_perception``, the scenario's camera fault).
 COMPONENTS: tuple[Component, ...] = (
     Component("paint_trim", "days", 0.5, 0.03, 350, 0.0,
-              ("paint_defect", "panel_gap", "trim_loose")),
+              ("paint_defect", "panel_gap", "trim_loose"), latent="trim_defect"),
     Component("door_handle", "days", 0.8, 0.015, 250, 0.0, ("motor_failure", "stuck_closed"),
               climate=(1.0, 1.0, 1.5)),
     Component("charge_port", "days", 0.9, 0.01, 400, 0.1, ("latch_fault", "door_stuck"),

@@ -99,6 +99,13 @@ class Plant:
                     fault.id, fault.where["machine"], start_s=fault.starts * DAY_S,
                     stop_s=stop * DAY_S, size=fault.effect["drift_ka"],
                     ramp_s=max(fault.effect["ramp_days"], 1e-3) * DAY_S)
+            if fault.kind == "process_drift":
+                stop = fault.stops if fault.stops is not None else np.inf
+                self.process.add_drift(
+                    fault.id, fault.where["machine"], start_s=fault.starts * DAY_S,
+                    stop_s=stop * DAY_S, size=fault.effect["drift"],
+                    ramp_s=max(fault.effect["ramp_days"], 1e-3) * DAY_S,
+                    parameter=fault.where["parameter"])
             if fault.kind == "bearing_wear":
                 rng = np.random.default_rng([*self._entropy, zlib.crc32(fault.id.encode())])
                 machine = fault.where["machine"]

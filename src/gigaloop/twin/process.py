@@ -37,6 +37,7 @@ class Drift:
     stop_s: float
     size: float
     ramp_s: float
+    parameter: str = "weld_current"
 
     def at(self, t: np.ndarray) -> np.ndarray:
         active = (t >= self.start_s) & (t < self.stop_s)
@@ -57,8 +58,8 @@ class ProcessModel:
         self.drifts: list[Drift] = []
 
     def add_drift(self, fault_id: str, machine_id: str, *, start_s: float, stop_s: float,
-                  size: float, ramp_s: float) -> None:
-        self.drifts.append(Drift(fault_id, machine_id, start_s, stop_s, size, ramp_s))
+                  size: float, ramp_s: float, parameter: str = "weld_current") -> None:
+        self.drifts.append(Drift(fault_id, machine_id, start_s, stop_s, size, ramp_s, parameter))
 
     def new_day(self, rng: np.random.Generator) -> None:
         """Natural offsets take one AR(1) step (mild, mostly in control)."""
@@ -105,7 +106,7 @@ class ProcessModel:
             setpoint[on] = self.setpoint_at(machine, parameter.name, t[on])
             shift[on] = self.offsets[machine, parameter.name]
             for drift in self.drifts:
-                if drift.machine_id == machine and parameter.name == "weld_current":
+                if drift.machine_id == machine and parameter.name == drift.parameter:
                     delta = drift.at(t[on])
                     shift[on] += delta
                     drifting[np.flatnonzero(on)[delta != 0]] = True

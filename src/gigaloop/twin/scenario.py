@@ -28,16 +28,17 @@ from gigaloop.errors import ScenarioError
 from gigaloop.schema.plant import SHIFTS
 from gigaloop.twin.layout import MACHINE_IDS, STATIONS, station
 
-FailureMode = Literal["body_seam", "battery_pack", "battery_fade", "disengagement_rain",
-                      "camera", "machine_breakdown"]
-FaultKind = Literal["weak_cell_lot", "weld_current_drift", "bearing_wear", "camera_rain",
-                    "shift_climate_mix"]
+FailureMode = Literal["body_seam", "paint_trim", "battery_pack", "battery_fade",
+                      "disengagement_rain", "camera", "machine_breakdown"]
+FaultKind = Literal["weak_cell_lot", "weld_current_drift", "process_drift", "bearing_wear",
+                    "camera_rain", "shift_climate_mix"]
 
 #: For each fault kind: the ``where`` keys it needs, and its required / optional effect sizes.
 KIND_RULES: dict[str, tuple[set[str], set[str], set[str]]] = {
     "weak_cell_lot": ({"lot"}, {"fade_multiplier", "pack_hazard_multiplier"},
                       {"resistance_shift"}),
     "weld_current_drift": ({"station", "machine"}, {"drift_ka", "ramp_days"}, set()),
+    "process_drift": ({"station", "machine", "parameter"}, {"drift", "ramp_days"}, set()),
     "bearing_wear": ({"machine"}, {"pf_interval_days", "repair_hours"}, set()),
     "camera_rain": ({"hardware_revision"}, {"rain_multiplier"}, set()),
     "shift_climate_mix": ({"shift"}, {"hot_probability"}, set()),
@@ -153,7 +154,8 @@ class Fault(_Strict):
             raise ValueError(f"{self.kind} effect needs {sorted(required)} (optional "
                              f"{sorted(optional)}); missing {sorted(missing)}, "
                              f"unknown {sorted(extra)}")
-        if any(value < 0 for value in self.effect.values() if self.kind != "weld_current_drift"):
+        if any(value < 0 for value in self.effect.values()
+               if self.kind not in ("weld_current_drift", "process_drift")):
             raise ValueError("effect sizes must be >= 0")
         if self.stops is not None and self.stops <= self.starts:
             raise ValueError(f"stops ({self.stops}) must be after starts ({self.starts})")
@@ -219,6 +221,15 @@ class Scenario(_Strict):
                 return f"where.machine must be one of {list(target.machine_ids)}"
             if "weld_current" not in [p.name for p in target.parameters]:
                 return f"station {target.station_id} does not weld"
+        if fault.kind == "process_drift":
+            if where["station"] not in {s.station_id for s in STATIONS}:
+                return f"where.station {where['station']!r} is not a station"
+            target = station(where["station"])
+            if where["machine"] not in target.machine_ids:
+                return f"where.machine must be one of {list(target.machine_ids)}"
+            names = [p.name for p in target.parameters]
+            if where["parameter"] not in names:
+                return f"where.parameter must be one of {names} at {target.station_id}"
         if fault.kind == "bearing_wear" and where["machine"] not in MACHINE_IDS:
             return f"where.machine {where['machine']!r} is not a machine; use one of {MACHINE_IDS}"
         revisions = self.hardware_revisions

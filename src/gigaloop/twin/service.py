@@ -5,7 +5,9 @@ and at which its precursor code fires. A failure becomes a warranty claim and a 
 visit a few days later (same day when stranded); the repair renews the component with a
 nominal part. A campaign brings listed vehicles in over the following days, within a daily
 capacity, and renews the component there — for ``body_seam`` that resets ``seam_defect``,
-for ``battery_pack`` ``pack_defect``, ``cell_fade`` and the pack's ageing.
+for ``battery_pack`` ``pack_defect``, ``cell_fade`` and the pack's ageing. A predictive
+service booking (the loop saw a precursor code) sends a mobile technician within days, up
+to a daily capacity, who replaces the component unless it has failed in the meantime.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from gigaloop.twin.telemetry import VehicleArrays
 #: Per-vehicle columns the workshop keeps: latent multipliers and, per component, the clock
 #: value of its failure and of its precursor code (inf when none is due).
 WORKSHOP_COLUMNS: dict[str, type] = {
-    "seam_defect": np.float32, "pack_defect": np.float32,
+    "seam_defect": np.float32, "trim_defect": np.float32, "pack_defect": np.float32,
     **{f"life_{c.name}": np.float64 for c in COMPONENTS},
     **{f"dtc_{c.name}": np.float64 for c in COMPONENTS},
 }
@@ -44,6 +46,10 @@ CAMPAIGN_RESPONSE, CAMPAIGN_BOOKING_DAYS = 0.85, 14.0
 #: (GM's Bolt recall: ≈ $1.9 B for ≈ 141k vehicles ≈ $13k each).
 CAMPAIGN_COST_SHARE = {"battery_pack": 1.0}
 CAMPAIGN_COST_DEFAULT = 0.3
+#: Predictive service: share of owners who accept an app-booked visit, mean days until the
+#: mobile technician comes, and its cost as a share of a warranty repair (the part and the
+#: labour, no tow or diagnosis). Not published; Tesla Mobile Service books within days.
+PREDICTIVE_RESPONSE, PREDICTIVE_BOOKING_DAYS, PREDICTIVE_COST_SHARE = 0.9, 1.0, 0.8
 
 
 @dataclass
@@ -72,11 +78,13 @@ class Workshop:
     """Lives, failures, codes and visits of the whole fleet; needs the fleet's arrays."""
 
     def __init__(self, rng: np.random.Generator, vehicles: VehicleArrays,
-                 shop: VehicleArrays, campaign_capacity: int) -> None:
+                 shop: VehicleArrays, campaign_capacity: int, mobile_capacity: int) -> None:
         self._rng = rng
         self._v = vehicles
         self._shop = shop
         self.capacity = campaign_capacity
+        self.mobile_capacity = mobile_capacity
+        self._predictive: list[tuple[int, int, int, str]] = []   # (day, order, idx, comp)
         self._repairs: dict[int, Visit] = {}
         self._queue: list[tuple[int, int, int, str, str]] = []   # (day, order, idx, id, comp)
         self._order = 0
@@ -109,6 +117,8 @@ class Workshop:
         name = COMPONENTS[c].name
         if name == "body_seam":
             self._shop.view("seam_defect")[idx] = 1.0
+        elif name == "paint_trim":  # trim refitted at its nominal torque
+            self._shop.view("trim_defect")[idx] = 1.0
         elif name == "camera":  # a fixed-revision camera: rain perception back to nominal
             self._shop.view("rain_perception")[idx] = 1.0
         elif name == "battery_pack":
@@ -174,14 +184,42 @@ class Workshop:
             self._order += 1
         return len(respond)
 
-    def visits(self, day: int) -> Visit:
-        """Today's visits: due repairs, then campaign bookings up to the daily capacity.
+    def book_predictive(self, component: str, idx: np.ndarray, day: int) -> int:
+        """Owners of ``idx`` accept (or not) a mobile visit from ``day``; how many accepted."""
+        accept = idx[self._rng.random(len(idx)) < PREDICTIVE_RESPONSE]
+        ready = day + self._rng.poisson(PREDICTIVE_BOOKING_DAYS, len(accept))
+        for i, d in zip(accept.tolist(), ready.tolist(), strict=True):
+            heapq.heappush(self._predictive, (d, self._order, i, component))
+            self._order += 1
+        return len(accept)
 
-        Repairs renew the failed component; campaign visits replace theirs.
+    def _mobile_visits(self, day: int, visit: Visit) -> None:
+        """Predictive visits due today, up to the mobile capacity; a failed part is skipped
+        (its repair is already booked)."""
+        served = 0
+        while self._predictive and self._predictive[0][0] <= day and served < self.mobile_capacity:
+            _, _, i, name = heapq.heappop(self._predictive)
+            c = COMPONENT_INDEX[name]
+            if not np.isfinite(self._shop.view(f"life_{name}")[i]):
+                continue
+            self.replace(c, np.array([i]), day)
+            visit.idx.append(i)
+            visit.component.append(name)
+            visit.reason.append("predictive")
+            visit.campaign_id.append(None)
+            visit.cost.append(round(COMPONENTS[c].cost_usd * PREDICTIVE_COST_SHARE, 2))
+            served += 1
+
+    def visits(self, day: int) -> Visit:
+        """Today's visits: due repairs, predictive visits and campaign bookings, the last two
+        up to their daily capacities.
+
+        Repairs renew the failed component; predictive and campaign visits replace theirs.
         """
         visit = self._repairs.pop(day, Visit())
         for i, name in zip(visit.idx, visit.component, strict=True):
             self.replace(COMPONENT_INDEX[name], np.array([i]), day)
+        self._mobile_visits(day, visit)
         served = 0
         while self._queue and self._queue[0][0] <= day and served < self.capacity:
             _, _, i, campaign_id, name = heapq.heappop(self._queue)

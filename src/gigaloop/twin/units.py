@@ -5,8 +5,8 @@ through the genealogy tables. The latent part never does: it is how the twin tur
 factory conditions into field behaviour, and only the twin and its truth see it.
 
 >>> units = BuiltUnits.empty()
->>> len(units), sorted(units.latent)
-(0, ['cell_fade', 'hot_climate_bias', 'pack_defect', 'rain_perception', 'seam_defect'])
+>>> len(units), sorted(units.latent)[-3:]
+(0, ['rain_perception', 'seam_defect', 'trim_defect'])
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import numpy as np
 #: Multipliers (1.0 = nominal) and probabilities carried by every built unit.
 LATENT_KEYS = (
     "seam_defect",       # body-seam failure hazard multiplier (weld current off nominal)
+    "trim_defect",       # paint/trim failure hazard multiplier (GA-010 under-torque)
     "cell_fade",         # battery fade-rate multiplier (cell lot quality)
     "pack_defect",       # battery-pack failure hazard multiplier (cell lot quality)
     "rain_perception",   # rain disengagement / crash multiplier (camera hardware revision)
@@ -25,7 +26,7 @@ LATENT_KEYS = (
 )
 
 #: Which fault (scenario id, "" for none) made each latent differ from nominal.
-FAULT_KEYS = ("seam_defect", "cell_fade", "rain_perception", "hot_climate_bias")
+FAULT_KEYS = ("seam_defect", "trim_defect", "cell_fade", "rain_perception", "hot_climate_bias")
 
 #: Units built per day by scale (a Giga line builds ≈ 714/day: 5,000 Model Y a week).
 SCALES: dict[str, int] = {"small": 80, "medium": 240, "large": 720}

@@ -28,6 +28,7 @@ from gigaloop.actuate import (
     EnergySchedule,
     EngineeringChange,
     MaintenanceOrder,
+    PredictiveService,
     Receipt,
     ServiceCampaign,
     SetpointChange,
@@ -100,7 +101,7 @@ class Twin:
         Unknown targets are refused with ``Receipt(False, reason)``; an action kind the
         twin cannot carry raises :class:`~gigaloop.errors.ActuationError`.
         """
-        if isinstance(action, ServiceCampaign | SoftwareRollout):
+        if isinstance(action, ServiceCampaign | PredictiveService | SoftwareRollout):
             return self.fleet.apply(action)
         if isinstance(action, EnergySchedule):
             return self._schedule_energy(action)

@@ -1,0 +1,225 @@
+"""Predictive service: learn which diagnostic codes foretell a part's failure, and book the
+owner in before it fails.
+
+For every code, the store says how often a vehicle that raised it had a warranty claim on
+some component within ``horizon_days`` — after at least ``reaction_days``, or a visit could
+not have come first. Codes whose outcome window has not closed are not used; codes on
+vehicles that were then serviced predictively are censored (the visit changed the outcome),
+and a fixed share of vehicles (``holdout_percent``, by a hash of the VIN) is never booked, so
+the precision stays measured once the module acts. A code is acted on when the lower
+Wilson bound of its precision times the expected cost of the failure (claim cost seen in the
+store, tow when stranded, the owner's lost day) exceeds the cost of a planned replacement.
+
+>>> import pandas as pd
+>>> t = pd.Timestamp("2025-03-01")
+>>> days = lambda *d: [t + pd.Timedelta(days=x) for x in d]
+>>> codes = pd.DataFrame({"vin": [f"V{i}" for i in range(40)],
+...     "code": ["CP_latch"] * 20 + ["UI_wifi"] * 20, "event_time": days(*range(40))})
+>>> failures = pd.DataFrame({"vin": [f"V{i}" for i in range(19)] + ["V30"],
+...     "component": ["charge_port"] * 19 + ["hvac"], "event_time": days(*range(5, 24), 60),
+...     "cost_usd": [400.0] * 20, "roadside": [False] * 20})
+>>> rules = fit_precursors(codes, failures, until=t + pd.Timedelta(days=90))
+>>> rule = rules.loc["CP_latch"]
+>>> rule.component, int(rule.events), int(rule.hits), round(float(rule.precision_low), 2)
+('charge_port', 20, 19, 0.76)
+>>> bool(rules.loc["CP_latch", "act"]), bool(rules.loc["UI_wifi", "act"])
+(True, False)
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import binomtest
+
+from gigaloop.actuate import DayContext, Decision, PredictiveService
+from gigaloop.errors import ConfigError
+
+RULE_COLUMNS = ("component", "events", "hits", "precision", "precision_low",
+                "lead_days_median", "failure_cost_usd", "visit_cost_usd", "act")
+
+
+@dataclass(frozen=True)
+class PredictiveServiceConfig:
+    """Outcome window, evidence needed, and the costs of the rule (USD; not published)."""
+
+    horizon_days: int = 30
+    reaction_days: int = 2
+    min_events: int = 20
+    confidence: float = 0.95
+    tow_usd: float = 250.0
+    owner_day_usd: float = 300.0
+    planned_cost_share: float = 0.8
+    holdout_percent: int = 5
+    refit_days: int = 7
+
+    def __post_init__(self) -> None:
+        if not 0 < self.reaction_days < self.horizon_days:
+            raise ConfigError("need 0 < reaction_days < horizon_days",
+                              reaction_days=self.reaction_days, horizon_days=self.horizon_days)
+        if not 0 <= self.holdout_percent < 100 or self.min_events < 1:
+            raise ConfigError("need 0 <= holdout_percent < 100 and min_events >= 1")
+
+
+def in_holdout(vins: pd.Series, percent: int) -> np.ndarray:
+    """Whether each VIN is in the never-booked control group (a stable hash of the VIN).
+
+    >>> in_holdout(pd.Series(["5YJ0001", "5YJ0002"]), 0).tolist()
+    [False, False]
+    """
+    return np.array([zlib.crc32(v.encode()) % 100 < percent for v in vins], dtype=bool)
+
+
+def fit_precursors(codes: pd.DataFrame, failures: pd.DataFrame, *, until: pd.Timestamp,
+                   serviced: pd.DataFrame | None = None,
+                   config: PredictiveServiceConfig | None = None) -> pd.DataFrame:
+    """One rule per code (index): the component it foretells and whether to act on it.
+
+    ``codes``: vin, code, event_time. ``failures``: vin, component, event_time, cost_usd,
+    roadside. ``serviced``: vin, event_time of predictive visits (their codes are censored).
+    Only codes raised by ``until - horizon_days`` count. Columns: :data:`RULE_COLUMNS`.
+    """
+    cfg = config or PredictiveServiceConfig()
+    horizon = pd.Timedelta(days=cfg.horizon_days)
+    matured = codes[codes.event_time <= until - horizon].reset_index(drop=True)
+    matured = matured.assign(event=np.arange(len(matured)))
+    if serviced is not None and len(serviced):
+        pairs = matured.merge(serviced[["vin", "event_time"]], on="vin", suffixes=("", "_sv"))
+        gap = pairs.event_time_sv - pairs.event_time
+        touched = pairs.event[(gap >= pd.Timedelta(0)) & (gap <= horizon)].unique()
+        matured = matured[~matured.event.isin(touched)]
+    pairs = matured.merge(failures[["vin", "component", "event_time"]], on="vin",
+                          suffixes=("", "_fail"))
+    lead = pairs.event_time_fail - pairs.event_time
+    pairs = pairs.assign(lead_days=lead.dt.total_seconds() / 86400.0)
+    pairs = pairs[(lead >= pd.Timedelta(days=cfg.reaction_days)) & (lead <= horizon)]
+    pairs = pairs.drop_duplicates(["event", "component"])
+    events = matured.groupby("code").size()
+    hits = pairs.groupby(["code", "component"]).agg(hits=("event", "size"),
+                                                   lead_days_median=("lead_days", "median"))
+    rules = pd.DataFrame(index=events.index.rename("code"), columns=list(RULE_COLUMNS))
+    rules["events"], rules["hits"], rules["component"] = events, 0, None
+    if len(hits):
+        best = hits.reset_index().sort_values("hits", ascending=False).drop_duplicates("code")
+        best = best.set_index("code")
+        rules.loc[best.index, ["component", "hits", "lead_days_median"]] = best[
+            ["component", "hits", "lead_days_median"]].to_numpy()
+    rules["hits"] = rules.hits.astype(int)
+    rules["events"] = rules.events.astype(int)
+    rules["precision"] = rules.hits / rules.events
+    rules["precision_low"] = [
+        binomtest(int(k), int(n)).proportion_ci(cfg.confidence, "wilson").low if n else 0.0
+        for k, n in zip(rules.hits, rules.events, strict=True)]
+    claims = failures.groupby("component").agg(cost=("cost_usd", "mean"),
+                                                 stranded=("roadside", "mean"))
+    cost = claims.cost.reindex(rules.component).to_numpy(dtype=float)
+    stranded = claims.stranded.reindex(rules.component).to_numpy(dtype=float)
+    rules["failure_cost_usd"] = cost + stranded * cfg.tow_usd + cfg.owner_day_usd
+    rules["visit_cost_usd"] = cfg.planned_cost_share * cost
+    rules["act"] = ((rules.events >= cfg.min_events) & rules.component.notna()
+                    & (rules.precision_low * rules.failure_cost_usd > rules.visit_cost_usd))
+    return rules.astype({"precision": float, "precision_low": float,
+                         "lead_days_median": float, "act": bool})
+
+
+def held_out_precision(codes: pd.DataFrame, failures: pd.DataFrame, *, split: pd.Timestamp,
+                       until: pd.Timestamp, serviced: pd.DataFrame | None = None,
+                       config: PredictiveServiceConfig | None = None) -> dict[str, Any]:
+    """Rules fitted on codes before ``split``, judged on the codes raised after it whose
+    window closed by ``until``: how many the rules would book and how many of those the
+    foretold component really failed on (precision), and the share of all claims on those
+    components in the test period that a booked code had foretold (recall)."""
+    cfg = config or PredictiveServiceConfig()
+    rules = fit_precursors(codes[codes.event_time < split], failures, until=split,
+                           serviced=serviced, config=cfg)
+    test = fit_precursors(codes[codes.event_time >= split], failures, until=until,
+                          serviced=serviced, config=cfg)
+    acted = rules.index[rules.act].intersection(test.index)
+    same = [c for c in acted if test.loc[c, "component"] == rules.loc[c, "component"]]
+    booked = int(test.loc[acted, "events"].sum())
+    hits = int(test.loc[same, "hits"].sum())
+    components = set(rules.loc[acted, "component"])
+    window = failures[(failures.event_time > split) & (failures.event_time <= until)]
+    claims = int(window.component.isin(components).sum())
+    return {"codes_booked": booked, "precision": hits / booked if booked else None,
+            "claims_foretold": hits, "claims": claims,
+            "recall": hits / claims if claims else None}
+
+
+@dataclass
+class PredictiveServiceModule:
+    """Daily: book a mobile visit for every new code whose rule says act (refitted weekly),
+    unless the part has already failed or the owner was booked for it within the horizon."""
+
+    config: PredictiveServiceConfig = field(default_factory=PredictiveServiceConfig)
+    name: str = "predictive_service"
+    depends_on: tuple[str, ...] = ()
+    every_days: int = 1
+
+    def decide(self, ctx: DayContext) -> list[Decision]:
+        cfg = self.config
+        now = pd.Timestamp(ctx.now)
+        state = ctx.board.setdefault("predictive_service", {"seen": None, "rules": None,
+                                                             "booked": {}})
+        # first day: codes young enough that a visit may still come first
+        since = state["seen"] or now - timedelta(days=cfg.horizon_days - cfg.reaction_days)
+        table = ctx.view.table("diagnostic_codes")
+        new = table.filter(table.event_time > since).select("vin", "code", "event_time")
+        new = new.to_pandas()
+        state["seen"] = max(since, new.event_time.max()) if len(new) else since
+        claims = ctx.view.table("component_failures")
+        claim_columns = ["vin", "component", "event_time", "cost_usd", "roadside"]
+        if state["rules"] is None or ctx.day % cfg.refit_days == 0:
+            codes = table.select("vin", "code", "event_time").to_pandas()
+            failures = claims.select(*claim_columns).to_pandas()
+            visits = ctx.view.table("service_visits")
+            serviced = visits.filter(visits.reason == "predictive").select(
+                "vin", "event_time").to_pandas()
+            state["rules"] = fit_precursors(codes, failures, until=now, serviced=serviced,
+                                            config=cfg)
+            split = now - timedelta(days=cfg.horizon_days + 60)
+            state["held_out"] = held_out_precision(codes, failures, split=split, until=now,
+                                                   serviced=serviced, config=cfg)
+        rules: pd.DataFrame = state["rules"]
+        acting = rules[rules.act]
+        new = new[new.code.isin(acting.index) & ~in_holdout(new.vin, cfg.holdout_percent)]
+        if new.empty:
+            return []
+        failures = claims.filter(claims.vin.isin(list(new.vin.unique()))).select(
+            *claim_columns).to_pandas()
+        booked: dict[tuple[str, str], pd.Timestamp] = state["booked"]
+        decisions = []
+        for code, group in new.groupby("code"):
+            rule = acting.loc[code]
+            failed = group.merge(failures[failures.component == rule.component], on="vin",
+                                 suffixes=("", "_fail"))
+            failed = set(failed.vin[failed.event_time_fail >= failed.event_time])
+            recent = {v for v in group.vin.unique()
+                      if booked.get((v, rule.component), pd.Timestamp.min)
+                      > now - timedelta(days=cfg.horizon_days)}
+            vins = tuple(sorted(set(group.vin) - recent - failed))
+            if not vins:
+                continue
+            for vin in vins:
+                booked[vin, rule.component] = now
+            action = PredictiveService(
+                day=ctx.day + 1, vins=vins, component=rule.component,
+                reason=f"{code}: P({rule.component} fails in {cfg.horizon_days} d) "
+                       f"≥ {rule.precision_low:.2f}")
+            decisions.append(Decision(
+                ctx.day, self.name, f"book {len(vins)} owners for {rule.component} ({code})",
+                action=action, inputs={
+                    "code": code, "events": int(rule.events), "hits": int(rule.hits),
+                    "precision": round(float(rule.precision), 3),
+                    "precision_low": round(float(rule.precision_low), 3),
+                    "lead_days_median": round(float(rule.lead_days_median), 1),
+                    "failure_cost_usd": round(float(rule.failure_cost_usd), 2),
+                    "visit_cost_usd": round(float(rule.visit_cost_usd), 2),
+                    "held_out": state.get("held_out")}))
+        return decisions
+
