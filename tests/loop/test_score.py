@@ -48,3 +48,57 @@ def test_wrong_window_low_rank_or_mode_is_not_found():
     assert score["recall"] == 0.0
     assert not any(f.get("found") for f in score["faults"])
     assert score["false_findings"] == ["b", "c", "e"]  # a named the lot, only too low
+
+
+def test_drift_defects_count_the_drifting_machines_units_in_the_true_window(tmp_path):
+    import json
+    from datetime import date, datetime, timedelta
+
+    import pandas as pd
+
+    from gigaloop.loop.score import TRUTH_PATH, drift_defects
+    from gigaloop.store import Store
+
+    truth = {"scenario": {"start_date": "2025-01-06"}, "days_simulated": 100, "faults": [
+        {"id": "F2", "kind": "weld_current_drift", "starts": 40, "stops": 58,
+         "where": {"station": "BW-030", "machine": "BW-030-R2"},
+         "happened": {"affected_vins": 7, "ended_day": 50}},
+        {"id": "F1", "kind": "weak_cell_lot", "starts": 0, "where": {"lot": "L"},
+         "happened": {"affected_vins": 9}},
+        {"id": "F6", "kind": "process_drift", "starts": 60, "stops": 90,
+         "where": {"station": "GA-010", "machine": "GA-010-T1", "parameter": "torque"},
+         "happened": {"affected_vins": 5, "ended_day": None}}]}
+    (tmp_path / TRUTH_PATH).parent.mkdir(parents=True)
+    (tmp_path / TRUTH_PATH).write_text(json.dumps(truth))
+    # (day built, machine, seam inspection passed): drift days 40..49, inspections to day 51
+    units = [(39, "R2", False), (40, "R2", False), (45, "R2", True), (49, "R2", False),
+             (51, "R2", False), (52, "R2", False), (44, "R1", False), (46, "R1", True)]
+    store, now = Store(tmp_path / "store"), datetime(2025, 6, 1)
+    t0 = datetime(2025, 1, 6)
+
+    def write(table, **columns):
+        n = len(next(iter(columns.values())))
+        stamped = table not in ("sites", "lines", "stations")
+        frame = pd.DataFrame({**({"event_time": [t0] * n} if stamped else {}), **columns})
+        assert store.write(table, frame, ingested_at=now).written == n
+
+    write("sites", site_id=["TX1"], name=["Texas"], region=["ERCOT"], timezone=["UTC"])
+    write("lines", line_id=["L1"], site_id=["TX1"], name=["line"])
+    write("stations", station_id=["BW-030", "BW-040"], line_id=["L1", "L1"],
+          process=["body_weld"] * 2, sequence=[7, 8])
+    vins = [f"V{i}" for i in range(len(units))]
+    built = [date(2025, 1, 6) + timedelta(days=d) for d, _, _ in units]
+    n = len(units)
+    write("vehicles", vin=vins, build_date=built, site_id=["TX1"] * n, line_id=["L1"] * n,
+          shift=["A"] * n, model=["GL-Y"] * n, trim=["RWD"] * n,
+          hardware_revision=["HW-1"] * n, design_revision=["D1"] * n)
+    write("vehicle_stations", vin=vins, station_id=["BW-030"] * n, shift=["A"] * n,
+          machine_id=[f"BW-030-{m}" for _, m, _ in units])
+    write("inspection_results", vin=vins, station_id=["BW-040"] * n,
+          inspection=["weld_seam"] * n, passed=[p for _, _, p in units])
+    assert drift_defects(tmp_path, after_days=2) == [{
+        "id": "F2", "machine": "BW-030-R2", "parameter": "weld_current", "window": [40, 49],
+        "affected_units": 7, "inspection_window": [40, 51],
+        "units_built": 4, "inspection_failures": 3, "sibling_units": 2, "sibling_failures": 1},
+        {"id": "F6", "machine": "GA-010-T1", "parameter": "torque", "window": [60, 89],
+         "affected_units": 5}]

@@ -10,30 +10,33 @@ for ``spc_alarms`` on ``ctx.board["spc_alarms"]``; the runner writes it, modules
 to the store); its first signal ever also carries the stream's first-alarm record in its
 inputs. The chart then restarts (EWMA at the centre, CUSUM sums at 0).
 
-From its first alarm a stream is under run-to-run control: an :class:`R2RController` (double
-EWMA, one run = one day) learns the day's mean output against the setpoint in force and
-proposes the setpoint that puts the next day's output on target. The plant delivers
-``setpoint + offset + noise`` (a setpoint move moves the output one for one), so the process
-gain is 1. A proposal is clipped to ``target ± max_adjust·|target|`` and sent (as a
-:class:`SetpointChange` to the machine, from the next day) only when it differs from the
-setpoint in force by more than ``deadband_sigmas`` σ.
+An alarm puts a stream under run-to-run control: an :class:`R2RController` (double EWMA,
+one run = one day) learns the day's mean output against the setpoint in force and proposes
+the setpoint that puts the next day's output on target (nominal gain 1), clipped to
+``target ± max_adjust·|target|`` and sent (a :class:`SetpointChange` from the next day) when
+it differs from the setpoint in force by more than ``deadband_sigmas`` σ. Only where a setpoint
+demonstrably acts: a stream's first move is an up-and-back probe whose day means give its gain
+(:class:`StepTest`); a stream whose setpoint does not move its readings is only charted. Once
+the disturbance the controller estimates is back within ``release_sigmas`` σ the setpoint
+returns to target and the stream is left alone until its next alarm.
 
-The default design (EWMA λ = 0.2, L = 4.0; CUSUM k = 1, h = 5) has, by Markov chain, ARL₀ of
-about 19,300 and 53,600 readings and detects a 1σ shift in about 26 and 38 readings: streams
-of 40–80 readings a day, whose offsets wander by a few tenths of σ, are rarely alarmed, while
-a shift of 1σ or more is caught within the day.
+The default design (EWMA λ = 0.5, L = 4.5; CUSUM k = 1.5, h = 3) has, by Markov chain, ARL₀ of
+about 148,000 and 24,900 readings and detects a 2σ shift in about 12 and 6 readings; it is
+meant for shifts of 2σ or more, and barely sees the slow wander of a few tenths of σ a
+plant's offsets have.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import ibis
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
+from scipy import stats
 
 from gigaloop.actuate import DayContext, Decision, SetpointChange
 from gigaloop.errors import ConfigError
@@ -140,24 +143,96 @@ class StreamCharts:
 
 @dataclass(frozen=True)
 class ProcessControlConfig:
-    """Chart design, Phase I length and run-to-run controller settings."""
+    """Chart design, Phase I length, run-to-run controller and step-test settings.
+
+    ``min_gain``: a stream is run-to-run controlled only once an up-and-back setpoint probe
+    (at least ``probe_sigmas`` σ, see :class:`StepTest`) has moved its readings by at least
+    this much per unit of setpoint (lower 2-SE bound); after ``max_probes`` probes without
+    that proof, or proof of less, the stream is only charted.
+    ``release_sigmas``: control stops (setpoint back to target) once the disturbance the
+    controller estimates is within this many σ.
+    """
 
     phase_one: int = 200
-    lam: float = 0.2
-    L: float = 4.0
-    k: float = 1.0
-    h: float = 5.0
+    lam: float = 0.5
+    L: float = 4.5
+    k: float = 1.5
+    h: float = 3.0
     gain: float = 1.0
     r2r_lam: float = 0.7
     r2r_drift_weight: float | None = 0.4
     max_adjust: float = 0.10
     deadband_sigmas: float = 0.5
+    min_gain: float = 0.5
+    probe_sigmas: float = 1.0
+    max_probes: int = 3
+    release_sigmas: float = 0.5
 
     def __post_init__(self) -> None:
         if self.phase_one < 20:
             raise ConfigError("phase_one needs at least 20 readings", phase_one=self.phase_one)
         if not (0 <= self.max_adjust < 1 and self.deadband_sigmas >= 0 and self.gain != 0):
             raise ConfigError("need 0 <= max_adjust < 1, deadband_sigmas >= 0, gain != 0")
+        if not (self.min_gain > 0 and self.probe_sigmas > 0 and self.max_probes >= 1
+                and self.release_sigmas >= 0):
+            raise ConfigError("need min_gain > 0, probe_sigmas > 0, max_probes >= 1, "
+                              "release_sigmas >= 0")
+
+
+@dataclass
+class StepTest:
+    """What a stream's setpoint moves did to its day means: the gain, by weighted least squares.
+
+    Three consecutive days with mean readings ``y0, y1, y2`` and setpoints ``s0, s1, s2``
+    give ``y1 − (y0 + y2)/2 = gain · (s1 − (s0 + s2)/2) + noise``: a level and any linear
+    drift cancel, so an up-and-back probe measures the gain even while the process drifts.
+    The noise variance is ``σ²(1/n1 + 1/(4 n0) + 1/(4 n2))`` for days of ``n`` readings.
+
+    >>> test = StepTest()
+    >>> drift = [10.0, 9.9, 9.8]                  # 0.1 a day, unknown to the test
+    >>> setpoints = [10.0, 10.3, 10.0]            # up one day, back the next
+    >>> test.add([d + s - 10.0 for d, s in zip(drift, setpoints)], setpoints, [40, 40, 40], 0.1)
+    True
+    >>> round(test.gain, 2), test.verdict(min_gain=0.5, max_probes=3)
+    (1.0, True)
+    """
+
+    sxy: float = 0.0
+    sxx: float = 0.0
+    probes: int = 0
+
+    @property
+    def gain(self) -> float:
+        return self.sxy / self.sxx if self.sxx > 0 else math.nan
+
+    @property
+    def standard_error(self) -> float:
+        return 1.0 / math.sqrt(self.sxx) if self.sxx > 0 else math.inf
+
+    def add(self, means: ArrayLike, setpoints: ArrayLike, counts: ArrayLike,
+            sigma: float) -> bool:
+        """Add three consecutive days; False (nothing added) when the setpoints are collinear."""
+        y, s, n = (np.asarray(v, dtype=float) for v in (means, setpoints, counts))
+        delta = float(s[1] - (s[0] + s[2]) / 2)
+        if abs(delta) <= 1e-12 * max(1.0, abs(float(s[1]))):
+            return False
+        variance = float(sigma**2 * (1 / n[1] + 1 / (4 * n[0]) + 1 / (4 * n[2])))
+        self.sxy += float(y[1] - (y[0] + y[2]) / 2) * delta / variance
+        self.sxx += delta * delta / variance
+        self.probes += 1
+        return True
+
+    def verdict(self, *, min_gain: float, max_probes: int) -> bool | None:
+        """True: the setpoint moves the output (gain − 2 SE ≥ ``min_gain``); False: it does
+        not (gain + 2 SE < ``min_gain``, or no proof after ``max_probes``); None: not yet."""
+        if self.probes == 0:
+            return None
+        low, high = self.gain - 2 * self.standard_error, self.gain + 2 * self.standard_error
+        if low >= min_gain:
+            return True
+        if high < min_gain or self.probes >= max_probes:
+            return False
+        return None
 
 
 @dataclass
@@ -170,6 +245,13 @@ class _Stream:
     phase_one: pd.DataFrame | None = None
     controller: R2RController | None = None
     first_alarm: int | None = None
+    step: StepTest = field(default_factory=StepTest)
+    controllable: bool | None = None
+    log: bool = False  # charted on the log scale (a skewed, positive parameter)
+    centre: float = math.nan  # Phase I mean and standard deviation, in the parameter's unit
+    spread: float = math.nan
+    days: list[tuple[float, float, int]] = field(default_factory=list)
+    probe: tuple[int, float] | None = None  # (1: probe in force, 2: back; setpoint before it)
 
 
 class ProcessControlModule:
@@ -236,7 +318,11 @@ class ProcessControlModule:
         centres: list[float] = []
         sigmas: list[float] = []
         for stream in starting:
-            centre, sigma, stream.target = _phase_one_estimate(stream.phase_one)
+            stream.centre, stream.spread, stream.target = _phase_one_estimate(stream.phase_one)
+            first = np.asarray(stream.phase_one["value"], dtype=np.float64)  # type: ignore[index]
+            stream.log = _is_log_normal(first)
+            chart = _chart_scale(first, stream.log)
+            centre, sigma = float(np.mean(chart)), float(np.std(chart, ddof=1))
             stream.phase_one = None  # readings that do not vary: Phase I starts over
             if sigma > 0:
                 stream.column = self.charts.n_streams + len(centres)
@@ -254,7 +340,9 @@ class ProcessControlModule:
         step = live.groupby("column").cumcount().to_numpy()
         column = live["column"].to_numpy()
         block = np.full((step.max() + 1, self.charts.n_streams), np.nan)
-        block[step, column] = live["value"].to_numpy()
+        values = live["value"].to_numpy(dtype=float)
+        logged = np.array([self._monitored[c].log for c in column], dtype=bool)
+        block[step, column] = np.where(logged, _chart_scale(values, True), values)
         where = np.full(block.shape, -1)
         where[step, column] = np.arange(len(live))
         signals = self.charts.process(block)
@@ -263,10 +351,15 @@ class ProcessControlModule:
             stream = self._monitored[col]
             reading = live.iloc[where[signals.first[col], col]]
             mu, sigma = self.charts.mu[col], self.charts.sigma[col]
+            statistic, limit = float(signals.statistic[col]), float(signals.limit[col])
+            if stream.log:  # back to the parameter's unit: EWMA by exp, CUSUM sums to first order
+                ewma_rule = signals.rule[col] < 2
+                statistic, limit = (math.exp(x) if ewma_rule else x * math.exp(mu)
+                                    for x in (statistic, limit))
             row = {
                 "machine_id": stream.machine, "station_id": stream.station,
                 "parameter": stream.parameter, "rule": RULES[signals.rule[col]],
-                "statistic": float(signals.statistic[col]), "limit": float(signals.limit[col]),
+                "statistic": statistic, "limit": limit,
                 "first_vin": str(reading["vin"]), "event_time": reading["event_time"],
             }
             ctx.board["spc_alarms"].append(row)
@@ -288,50 +381,102 @@ class ProcessControlModule:
                 ctx.day, self.name,
                 f"{stream.machine} {stream.parameter}: {row['rule']} ({shift:+.1f} σ)",
                 inputs={"alarm": row, "first_alarm_of_stream": finding,
-                        "centre": float(mu), "sigma": float(sigma),
+                        "centre": stream.centre, "sigma": stream.spread, "log_scale": stream.log,
                         "shift_sigmas": float(shift), "signals_today": int(signals.count[col])},
             ))
         return decisions
 
     def _run_to_run(self, ctx: DayContext, live: pd.DataFrame,
                     alarmed: dict[tuple[str, str], Decision]) -> list[Decision]:
-        """Update the controller of every stream that has alarmed; propose tomorrow's setpoint."""
+        """Probe, then control, the streams that have alarmed; propose tomorrow's setpoint.
+
+        A stream's controller starts at an alarm and stops (setpoint back to target) once the
+        disturbance it estimates is within ``release_sigmas`` σ. Before its first move the
+        stream is probed (setpoint moved one day, back the next, :class:`StepTest`); one
+        whose setpoint does not move its readings is only charted (setpoint back to target).
+        """
         c = self.config
         extra = []
-        by_column = live.groupby("column")
-        for col, rows in by_column:
+        for col, rows in live.groupby("column"):
             stream = self._monitored[int(col)]
             if stream.first_alarm is None:
                 continue
-            target, sigma = stream.target, self.charts.sigma[col]
+            target, sigma = stream.target, stream.spread
             setpoints = rows["setpoint"].fillna(target)
             output, setpoint = float(rows["value"].mean()), float(setpoints.mean())
-            if stream.controller is None:
-                stream.controller = R2RController(
+            in_force = float(setpoints.iloc[-1])
+            stream.days = [*stream.days[-2:], (output, setpoint, len(rows))]
+            today = alarmed.get((stream.machine, stream.parameter))
+            controller = stream.controller
+            if controller is None and today is not None and stream.controllable is not False:
+                controller = stream.controller = R2RController(
                     target=target, gain=c.gain, lam=c.r2r_lam, drift_weight=c.r2r_drift_weight,
                     initial_offset=output - c.gain * setpoint)
-            stream.controller.learn_one(output, setpoint)
-            bound = c.max_adjust * abs(target)
-            proposal = float(np.clip(stream.controller.next_setpoint, target - bound,
-                                     target + bound))
-            in_force = float(setpoints.iloc[-1])
-            if abs(proposal - in_force) <= c.deadband_sigmas * sigma:
+            if controller is not None:
+                controller.learn_one(output, setpoint)
+            proposal, why, force = None, "", False
+            if stream.probe is not None and stream.probe[0] == 1:
+                stream.probe = (2, stream.probe[1])
+                proposal, why, force = stream.probe[1], "step test: setpoint back", True
+            else:
+                if stream.probe is not None:
+                    stream.probe = None
+                    means, points, counts = zip(*stream.days, strict=True)
+                    if len(means) == 3 and stream.step.add(means, points, counts, sigma):
+                        stream.controllable = stream.step.verdict(min_gain=c.min_gain,
+                                                                  max_probes=c.max_probes)
+                if stream.controllable is False:
+                    stream.controller = controller = None
+                    proposal, why = target, (f"step test: gain {stream.step.gain:.2f} ± "
+                                             f"{stream.step.standard_error:.2f}, not controllable")
+                if controller is not None:
+                    disturbance = (c.gain * target + controller.offset + controller.trend
+                                   - stream.centre)
+                    if today is None and abs(disturbance) <= c.release_sigmas * sigma:
+                        stream.controller = None
+                        proposal, why = target, f"disturbance {disturbance:+.3g} within deadband"
+                    else:
+                        proposal, why = self._propose(stream, controller, in_force, sigma)
+                        force = stream.probe is not None
+            if proposal is None or abs(proposal - in_force) <= 1e-9 * max(1.0, abs(target)) or (
+                    not force and abs(proposal - in_force) <= c.deadband_sigmas * sigma
+                    and proposal != target):
                 continue
             action = SetpointChange(
                 day=ctx.day + 1, station_id=stream.machine, parameter=stream.parameter,
-                setpoint=round(proposal, 6),
-                reason=f"run-to-run: day mean {output:.4g}, target {target:.4g}, at {setpoint:.4g}")
-            decision = alarmed.get((stream.machine, stream.parameter))
+                setpoint=round(proposal, 6), reason=f"run-to-run: {why}")
+            decision = today
             if decision is None:
                 decision = Decision(ctx.day, self.name,
                                     f"{stream.machine} {stream.parameter}: run-to-run setpoint",
-                                    inputs={"target": target, "sigma": float(sigma)})
+                                    inputs={"target": target, "sigma": sigma})
                 extra.append(decision)
             decision.action = action
-            decision.inputs["r2r"] = {"output": output, "setpoint": setpoint,
-                                      "offset": stream.controller.offset,
-                                      "trend": stream.controller.trend, "proposal": proposal}
+            decision.inputs["r2r"] = {
+                "output": output, "setpoint": setpoint, "proposal": proposal, "why": why,
+                "step_test": {"gain": stream.step.gain, "se": stream.step.standard_error,
+                              "probes": stream.step.probes, "controllable": stream.controllable}}
+            if stream.controller is not None:
+                decision.inputs["r2r"].update(offset=stream.controller.offset,
+                                              trend=stream.controller.trend)
         return extra
+
+    def _propose(self, stream: _Stream, controller: R2RController, in_force: float,
+                 sigma: float) -> tuple[float, str]:
+        """Tomorrow's setpoint (clipped to target ± ``max_adjust``): the controller's, or while
+        the stream's gain is unproven, a probe of at least ``probe_sigmas`` σ its way."""
+        c = self.config
+        target = stream.target
+        bound = c.max_adjust * abs(target)
+        wanted = controller.next_setpoint
+        if stream.controllable is None:
+            direction = 1.0 if wanted >= in_force else -1.0
+            wanted = in_force + direction * max(abs(wanted - in_force), c.probe_sigmas * sigma)
+        proposal = float(np.clip(wanted, target - bound, target + bound))
+        if stream.controllable is None and abs(proposal - in_force) > 1e-9 * max(1.0, abs(target)):
+            stream.probe = (1, in_force)
+            return proposal, "step test: setpoint probe"
+        return proposal, f"offset {controller.offset:+.4g}, trend {controller.trend:+.3g}"
 
 
 def _phase_one_estimate(rows: pd.DataFrame) -> tuple[float, float, float]:
@@ -341,3 +486,27 @@ def _phase_one_estimate(rows: pd.DataFrame) -> tuple[float, float, float]:
     mean = float(values.mean())
     target = float(setpoints.median()) if len(setpoints) else mean
     return mean, float(values.std(ddof=1)), target
+
+
+def _is_log_normal(values: NDArray[np.float64]) -> bool:
+    """Positive Phase I readings, significantly right-skewed (D'Agostino, p < 0.05), whose
+    logs are less skewed: charted on the log scale.
+
+    >>> rng = np.random.default_rng(2)
+    >>> _is_log_normal(800 * np.exp(0.2 * rng.standard_normal(200)))
+    True
+    >>> _is_log_normal(10 + 0.1 * rng.standard_normal(200))
+    False
+    """
+    if len(values) < 20 or (values <= 0).any():
+        return False
+    return bool(stats.skewtest(values).pvalue < 0.05 and stats.skew(values) > 0
+                and abs(stats.skew(np.log(values))) < abs(stats.skew(values)))
+
+
+def _chart_scale(values: NDArray[np.float64], log: bool) -> NDArray[np.float64]:
+    """Readings as charted: their logs on a log-scale stream (NaN, no reading, where ≤ 0)."""
+    if not log:
+        return values
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(values > 0, np.log(np.where(values > 0, values, 1.0)), np.nan)
