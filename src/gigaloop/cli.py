@@ -89,6 +89,13 @@ def score(run_dir: Annotated[Path, typer.Argument(exists=True, file_okay=False)]
             table.add_row(fault["id"], str(fault["found"]), str(fault["rank"]),
                           str(fault["days_to_find"]))
     console.print(table)
+    drifts = result.get("drift_defects") or []
+    if drifts:
+        harmed = Table("drift fault", "units harmed", "inspection failures", title="drifts")
+        for row in drifts:
+            harmed.add_row(row["id"], str(row["affected_units"]),
+                           str(row.get("inspection_failures", "–")))
+        console.print(harmed)
     console.print(f"recall {result['recall']}, false findings {result['n_false_findings']}")
     console.print(f"written: {run_dir / 'score.json'}")
 

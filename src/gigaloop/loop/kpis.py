@@ -49,6 +49,7 @@ def compute_kpis(store: Tables, *, end: datetime) -> dict[str, Any]:
     energy = store.table("energy_readings")
     telemetry = store.table("telemetry_daily")
     crashes = store.table("crashes")
+    visits = store.table("service_visits")
 
     units_built = int(vehicles.count().execute())
     delivered = int(customers.count().execute())
@@ -101,6 +102,8 @@ def compute_kpis(store: Tables, *, end: datetime) -> dict[str, Any]:
         "crashes_per_million_miles_ci95": crash_ci,
         "fleet_miles": round(exposure["autopilot"] + exposure["manual"], 1),
         "roadside_failures": int(failures.filter(failures.roadside).count().execute()),
+        "predictive_service_visits": int(
+            visits.filter(visits.reason == "predictive").count().execute()),
         "software_revenue": _round(software_revenue(store, end=end)),
     }
 
