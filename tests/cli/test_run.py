@@ -40,7 +40,8 @@ def test_summary_has_the_contracted_keys(runs):
     summary = _summary(runs["a"])
     assert summary["run"] == {"days": int(DAYS), "seed": 1, "scale": "small",
                               "scenario": "default", "loop": True, "version": "0.1.0",
-                              "modules": ["rootcause", "changes", "impact", "maintenance"]}
+                              "modules": ["rootcause", "changes", "impact", "maintenance",
+                                          "predictive_service"]}
     for key in ("units_built", "defects_escaped", "field_failures_per_1000",
                 "field_failures_per_1000_last90", "unplanned_downtime_hours", "energy_cost",
                 "energy_co2e_kg", "comfort_violation_kh", "crashes_per_million_miles",
