@@ -165,3 +165,35 @@ def test_an_order_is_open_until_the_work_is_done(tmp_path: Path) -> None:
             ordered += module.decide(_ctx(store, day, board))
     assert serviced is not None and len(ordered) == 1
     assert board["maintenance_orders"] == {}
+
+
+def test_stops_that_follow_condition_are_learnt_and_the_machine_serviced(tmp_path: Path) -> None:
+    """M3 alternates 10 worn days (w = 0.15) and 10 restored ones and stops when worn;
+    the module learns it from the store and services M3, and only M3, before Sunday."""
+    store = Store(tmp_path)
+    _static(store)
+    rng = np.random.default_rng(11)
+    config = MaintenanceConfig(alarm_level=1e9, alert_mm_s=4.4, min_stops=5)  # stops only
+    worn = [day >= 21 and (day // 10) % 2 == 0 for day in range(83)]
+    for day in range(83):
+        now = START + timedelta(days=day + 1)
+        store.write("machine_readings", _readings(day, {"M3": 0.15 * worn[day]}, rng),
+                    ingested_at=now)
+        stops = [(m, k) for m, rate in (("M1", 0.01), ("M2", 0.01), ("M3", 0.01 + 0.6 * worn[day]))
+                 for k in range(rng.poisson(rate)) if day > 0]
+        if stops:
+            store.write("downtime_events", [{
+                "downtime_id": f"DT-{day}-{m}-{k}", "station_id": f"ST-{m}", "machine_id": m,
+                "planned": False, "cause": "minor_stop", "hours": 0.4,
+                "event_time": START + timedelta(days=day, hours=8 + k)} for m, k in stops],
+                ingested_at=now)
+    board: dict = {}
+    assert (START + timedelta(days=82)).weekday() == 5  # Saturday: the window is next
+    decisions = MaintenanceModule(config).decide(_ctx(store, 82, board))
+    assert worn[82] and [d.action.machine_id for d in decisions] == ["M3"]
+    assert decisions[0].action.reason.startswith("condition-based service")
+    assert decisions[0].inputs["stop_hours_avoided_7d"] > Costs().service_cost / 16_000
+    assert board["stop_model"]["heldout_d2"] > 0.2  # held-out days, by time
+    assert decisions[0].finding is None  # not in health alarm: a service, not a fault finding
+    board = {}
+    assert MaintenanceModule(config).decide(_ctx(store, 81, board)) == []  # Friday: not yet

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from importlib import resources
 
 import pandas as pd
 import pyarrow as pa
@@ -11,7 +12,7 @@ from plant_helpers import NOMINAL_KA, Plant, day_of, latent_frame, make_plant, r
 
 from gigaloop.schema import INGESTED_AT, get_table
 from gigaloop.twin.layout import MACHINE_IDS
-from gigaloop.twin.scenario import Scenario, load_scenario
+from gigaloop.twin.scenario import Scenario, load_scenario, load_scenario_text
 
 
 @pytest.fixture(scope="module")
@@ -170,6 +171,21 @@ def test_maintenance_order_prevents_the_breakdown() -> None:
     assert plant.history.ended_day == {"F3-press-bearing": 6}  # first Sunday window
 
 
+def test_machines_wear_at_their_own_rates_and_worn_ones_stop_more() -> None:
+    plant, again = make_plant(), make_plant()
+    rates = plant.machines.wear_rate
+    assert (rates == again.machines.wear_rate).all() and rates.max() > 2 * rates.min()
+    i = plant.machines.index["EOL-010-T1"]  # end of line: its routine comes in week 7
+    plant.machines.wear_rate[i] = 0.02 / 24  # neglected: w = 0.2 after ten days
+    frames, _ = run(plant, 35)
+    stops = frames["downtime_events"].query("cause == 'minor_stop'")["machine_id"].value_counts()
+    others = stops.drop("EOL-010-T1", errors="ignore").sum() / (len(MACHINE_IDS) - 1)
+    assert stops.get("EOL-010-T1", 0) >= 4 and stops.get("EOL-010-T1", 0) > 5 * others
+    readings = frames["machine_readings"].query("machine_id == 'EOL-010-T1'")
+    early, late = readings["vibration_rms"].iloc[:24].median(), readings["vibration_rms"].iloc[-24:]
+    assert late.median() > early + 0.3  # the condition shows (w ≈ 0.7 by day 35)
+
+
 def test_line_stops_cost_units_and_energy_follows_the_clock() -> None:
     plant = make_plant()
     frames, built = run(plant, 14)
@@ -202,3 +218,22 @@ def test_a_small_year_simulates_fast() -> None:
     print(f"365 small days: {elapsed:.1f} s, {units} units, {kwh / units:.0f} kWh/vehicle")
     assert elapsed < 30
     assert 1800 < kwh / units < 2400  # ≈ 2.1 MWh per vehicle (BMW 2020)
+
+
+def test_a_torque_drift_loosens_trim_on_the_units_it_tightened() -> None:
+    text = (resources.files("gigaloop.twin") / "scenarios" / "default.toml").read_text()
+    text = text.replace("starts = 150\nstops = 330", "starts = 4\nstops = 12").replace(
+        "drift = -6.0, ramp_days = 30", "drift = -6.0, ramp_days = 2")
+    plant = make_plant(load_scenario_text(text), seed=2)
+    frames, built = run(plant, 16)
+    readings = frames["process_readings"]
+    torque = readings[(readings.station_id == "GA-010") & (readings.parameter == "torque")]
+    torque = torque.assign(day=day_of(plant, torque))
+    assert abs(torque[torque.day.between(7, 11)].value.mean() - 104.0) < 0.5
+    assert abs(torque[(torque.day < 4) | (torque.day > 12)].value.mean() - 110.0) < 0.3
+    latent = latent_frame(built)
+    hit = latent[latent.fault_trim_defect == "F6-trim-torque-drift"]
+    assert hit.build_day.between(4, 13).all() and len(hit) > 200
+    assert hit.trim_defect.mean() > 4.0
+    calm = latent[latent.build_day < 3]
+    assert calm.trim_defect.mean() < 1.1 and (calm.fault_trim_defect == "").all()

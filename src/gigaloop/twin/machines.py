@@ -1,14 +1,17 @@
 """Machine condition: hidden wear, and the vibration / heat readings it shows.
 
-Each machine carries ``wear`` (slow, background, reset by routine planned maintenance)
-and ``defect`` (a bearing defect growing over its P-F interval; only a targeted
-maintenance order or a breakdown repair clears it). With ``w = wear + defect``:
+Each machine carries ``wear`` (lubrication, contamination, adjustment: grows at the
+machine's own rate, reset by routine planned maintenance or a maintenance order) and
+``defect`` (a bearing defect growing over its P-F interval; only a targeted maintenance
+order or a breakdown repair clears it). With ``w = wear + defect``:
 
 * velocity RMS = healthy level + 6 mm/s · w², so w = 1 sits at ≈ 7 mm/s, deep in
   ISO 10816 zone D (> 4.5 mm/s); the machine breaks down when w reaches 1;
 * kurtosis and crest factor rise early (impacts of a local defect) and fall back as
   damage spreads; bearing-band energy grows with w²; housing heat only shows at the
-  very end (w⁶: heat warns days, vibration months ahead).
+  very end (w⁶: heat warns days, vibration months ahead);
+* minor stops (jams, trips, resets) come at a floor rate plus a part that grows with
+  ``(w / 0.05)²`` (capped): a neglected machine stops more often.
 
 >>> machines = Machines()
 >>> i = machines.index["ST-010-P1"]
@@ -18,6 +21,13 @@ maintenance order or a breakdown repair clears it). With ``w = wear + defect``:
 >>> rows = machines.readings(np.random.default_rng(0), indoor_c=22.0)
 >>> bool(rows["vibration_rms"][i] > 4.5)
 True
+>>> fresh = Machines()
+>>> p = fresh.minor_stop_probability()
+>>> round(float(p[0]) * 24, 4), float(fresh.wear[0])
+(0.005, 0.0)
+>>> fresh.wear[0] = 0.1   # twice the reference wear: 4 × the condition rate
+>>> round(float(fresh.minor_stop_probability()[0]) * 24, 4)
+0.085
 """
 
 from __future__ import annotations
@@ -32,15 +42,28 @@ TEMPERATURE_RISE: dict[str, float] = {
     "paint_robot": 10.0, "oven": 45.0, "thickness_gauge": 4.0, "module_line": 10.0,
     "nutrunner": 8.0, "calibration_rig": 5.0, "eol_rig": 14.0,
 }
-#: Background wear per running hour: w ≈ 0.25 after a year with no routine maintenance.
-BACKGROUND_WEAR_PER_H = 0.25 / 8760
+#: Background wear per running hour of the median machine: w ≈ 0.5 after a year with no
+#: routine maintenance, a breakdown (w = 1) within about two years.
+BACKGROUND_WEAR_PER_H = 0.5 / 8760
+#: Machines wear at different rates: lognormal spread (σ of the log) around the median.
+WEAR_RATE_SPREAD = 0.6
+#: Minor stops per machine and day: a floor no maintenance removes, plus a condition part
+#: ``MINOR_STOP_CONDITION_PER_DAY · min((w / MINOR_STOP_W_REF)², MINOR_STOP_CAP)``.
+MINOR_STOP_FLOOR_PER_DAY = 0.005
+MINOR_STOP_CONDITION_PER_DAY = 0.02
+MINOR_STOP_W_REF = 0.05
+MINOR_STOP_CAP = 16.0
+#: A bearing defect an on-site inspection during a service finds (and replaces): ≈ 0.25
+#: mm/s above healthy, with the bearing-band energy ≈ 13× its healthy level.
+DETECTABLE_DEFECT = 0.2
 ZONE_D_MM_S = 4.5
 
 
 class Machines:
     """State of every machine on the line, as arrays aligned with ``ids``."""
 
-    def __init__(self) -> None:
+    def __init__(self, rng: np.random.Generator | None = None) -> None:
+        """``rng`` draws each machine's wear rate; without one every machine wears at the median."""
         self.ids = np.array(MACHINE_IDS, dtype=object)
         self.index = {machine: i for i, machine in enumerate(MACHINE_IDS)}
         kinds = [machine_station(m).machine_kind for m in MACHINE_IDS]
@@ -48,6 +71,8 @@ class Machines:
         self.temperature_rise = np.array([TEMPERATURE_RISE[k] for k in kinds])
         n = len(MACHINE_IDS)
         self.wear = np.zeros(n)
+        spread = WEAR_RATE_SPREAD * rng.standard_normal(n) if rng is not None else np.zeros(n)
+        self.wear_rate = BACKGROUND_WEAR_PER_H * np.exp(spread)
         self.defect = np.zeros(n)
         self.defect_rate = np.zeros(n)
         self.defect_from_hour = np.full(n, np.inf)
@@ -62,7 +87,7 @@ class Machines:
     def advance(self, hour: float) -> np.ndarray:
         """Age every running machine by one hour; indices of machines that just broke."""
         running = ~self.down
-        self.wear[running] += BACKGROUND_WEAR_PER_H
+        self.wear[running] += self.wear_rate[running]
         growing = running & (hour >= self.defect_from_hour)
         self.defect[growing] += self.defect_rate[growing]
         return np.flatnonzero(running & (self.wear + self.defect >= 1.0))
@@ -74,9 +99,24 @@ class Machines:
         self.defect_rate[i] = 0.0
         self.defect_from_hour[i] = np.inf
 
+    def service(self, i: int) -> bool:
+        """A maintenance order: wear cleared, and the bearing replaced when its defect is far
+        enough along for the technician to see it; ``True`` when it was replaced."""
+        self.wear[i] = 0.0
+        if self.defect[i] < DETECTABLE_DEFECT:
+            return False  # an incipient (or future) defect stays: lubrication cannot fix it
+        self.repair(i)
+        return True
+
     def routine_maintenance(self, i: int) -> None:
         """Lubrication and adjustment: background wear cleared, a bearing defect is not."""
         self.wear[i] = 0.0
+
+    def minor_stop_probability(self) -> np.ndarray:
+        """Chance of a minor stop of each machine within the next hour (running or not)."""
+        w = self.wear + self.defect
+        condition = np.minimum((w / MINOR_STOP_W_REF) ** 2, MINOR_STOP_CAP)
+        return (MINOR_STOP_FLOOR_PER_DAY + MINOR_STOP_CONDITION_PER_DAY * condition) / 24
 
     def readings(self, rng: np.random.Generator, *, indoor_c: float) -> dict[str, np.ndarray]:
         """One condition-monitoring snapshot of every machine (stopped ones read at rest)."""

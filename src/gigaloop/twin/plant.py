@@ -6,7 +6,7 @@ seconds since the scenario's first midnight:
 * ``_launcher`` starts a batch of units every takt while the line runs;
 * ``_unit`` carries a batch through every station (it waits while the line is stopped);
 * ``_monitor`` ages every machine each hour, takes a condition snapshot, breaks the ones
-  worn out and draws minor stops;
+  worn out and draws minor stops (more often on a machine in poor condition);
 * ``_maintenance_windows`` opens the weekly planned window: targeted maintenance orders
   and one process area's routine maintenance.
 
@@ -44,7 +44,6 @@ from gigaloop.twin.tables import arrow_table, static_tables
 from gigaloop.twin.units import BuiltUnits
 
 STREAMS = ("units", "process", "machines", "energy")
-MINOR_STOP_PER_MACHINE_HOUR = 0.02 / 24
 MINOR_STOP_MEAN_H = 0.4
 DEFAULT_REPAIR_H = 8.0
 Process = Generator[simpy.Event, Any, None]
@@ -63,7 +62,7 @@ class Plant:
         self.clock = Clock(scenario.scenario.start_date, self.site.timezone)
         self._entropy = [int(x) for x in seed_seq.generate_state(4)]
         self.env = simpy.Environment()
-        self.machines = Machines()
+        self.machines = Machines(np.random.default_rng([*self._entropy, zlib.crc32(b"wear")]))
         self.supply = Supply(scenario.parts, units_per_day=units_per_day)
         self.process = ProcessModel()
         self.energy = Energy(self.site, units_per_day=units_per_day)
@@ -225,7 +224,8 @@ class Plant:
             for i in machines.advance(now / 3600.0):
                 self.env.process(self._stop_machine(
                     int(i), self._repair_h.get(int(i), DEFAULT_REPAIR_H), "breakdown"))
-            jams = (rng.random(len(machines.ids)) < MINOR_STOP_PER_MACHINE_HOUR) & ~machines.down
+            jams = (rng.random(len(machines.ids)) < machines.minor_stop_probability()
+                    ) & ~machines.down
             for i in np.flatnonzero(jams):
                 hours = 0.05 + rng.exponential(MINOR_STOP_MEAN_H)
                 self.env.process(self._stop_machine(int(i), hours, "minor_stop"))
@@ -270,8 +270,9 @@ class Plant:
             for i, reason in work.items():
                 machine = str(self.machines.ids[i])
                 if machine in orders:
-                    self.machines.repair(i)
-                    self.history.maintained(machine, day)
+                    replaced = self.machines.service(i)
+                    if replaced or machine not in self.history.defects:
+                        self.history.maintained(machine, day)
                 else:
                     self.machines.routine_maintenance(i)
                 self.machines.down[i] = False

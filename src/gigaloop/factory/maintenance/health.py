@@ -82,7 +82,7 @@ def fit_baseline(daily: pd.DataFrame, *, baseline_days: int = 21) -> Baseline:
 
 
 def health_index(daily: pd.DataFrame, baseline: Baseline) -> pd.DataFrame:
-    """``daily`` (machines with a baseline) with ``z_<feature>`` columns and ``hi``."""
+    """``daily`` (machines with a baseline) with ``z_<feature>``, ``d_<feature>`` and ``hi``."""
     daily = daily[daily.machine_id.isin(baseline.median.index)]
     daily = daily.sort_values(["machine_id", "day"]).reset_index(drop=True)
     values = _transformed(daily)
@@ -97,6 +97,7 @@ def health_index(daily: pd.DataFrame, baseline: Baseline) -> pd.DataFrame:
     out = daily.copy()
     for k, feature in enumerate(FEATURES):
         out[f"z_{feature}"] = z[:, k]
+        out[f"d_{feature}"] = deviation[:, k]
     out["hi"] = np.sqrt(np.mean(z**2, axis=1))
     return out
 

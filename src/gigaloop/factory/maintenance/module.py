@@ -1,12 +1,20 @@
 """The maintenance decision module: health → remaining life → an order in a planned window.
 
 Every day, for every machine: the health index against its own baseline; a machine whose
-index (or ISO 10816 velocity, zone C from 2.8 mm/s) stays in alarm for ``confirm_days``
-gets a degradation trend fitted to its daily vibration RMS since its last repair; once
-``min_days_after_onset`` days of the trend are seen (or zone C is reached), its
-remaining life to zone D (4.5 mm/s, where damage is expected) with an interval. The cost
-rule then says whether to maintain in the next window. A machine already ordered is not
+index (or ISO 10816 velocity, zone C from 2.8 mm/s) stays in alarm for ``confirm_days``,
+with its velocity RMS itself out of its baseline (z ≥ the alarm level), gets a degradation
+trend fitted to its daily vibration RMS since its last maintenance; once
+``min_days_after_onset`` days of the trend are seen (or zone C is reached) and the fitted
+trend reaches zone D (4.5 mm/s, where damage is expected) within ``screen_factor`` times
+the horizon, its remaining life with an interval. The cost rule then says whether to
+maintain in the next window. A machine already ordered is not
 ordered again until ``maintenance_events`` shows the work done.
+
+Minor stops are the other half (:mod:`.stops`): a Poisson model of a machine's stops on
+its condition, learnt from ``machine_readings`` and ``downtime_events`` and checked on
+held-out days, says how many stop hours a service (clean, lubricate, adjust) in the next
+window would avoid before the window after it; the machine is serviced when they are
+worth more than the job.
 """
 
 from __future__ import annotations
@@ -21,7 +29,13 @@ import pandas as pd
 from gigaloop.actuate import DayContext, Decision, MaintenanceOrder
 from gigaloop.errors import ConfigError, ModelError
 from gigaloop.factory.maintenance.health import daily_condition, fit_baseline, health_index
-from gigaloop.factory.maintenance.schedule import Costs, days_to_next_window, should_maintain
+from gigaloop.factory.maintenance.schedule import (
+    Costs,
+    days_to_next_window,
+    should_maintain,
+    should_service,
+)
+from gigaloop.factory.maintenance.stops import StopModel, daily_stops, fit_stop_model, stop_panel
 from gigaloop.ml.rul import GROWTH, RulEstimate, fit_degradation
 
 DAY = timedelta(days=1)
@@ -42,11 +56,19 @@ class MaintenanceConfig:
     draws: int = 200
     min_fit_days: int = 14
     min_days_after_onset: float = 10.0
+    screen_factor: float = 6.0
+    finding_rise_mm_s: float = 0.2
     horizons_days: tuple[float, ...] = (7.0, 14.0)
     window_weekday: int = 6
     window_hour: float = 2.0
     running_min_mm_s: float = 0.05
     reason_prefix: str = "predictive maintenance"
+    service_prefix: str = "condition-based service"
+    stop_model: bool = True
+    holdout_share: float = 0.3
+    min_stops: int = 10
+    min_heldout_d2: float = 0.02
+    stop_alpha: float = 1e-4
     costs: Costs = field(default_factory=Costs)
     seed: int = 0
 
@@ -58,6 +80,8 @@ class MaintenanceConfig:
                               alert_mm_s=self.alert_mm_s, failure_mm_s=self.failure_mm_s)
         if self.baseline_days < 3 or self.confirm_days < 1 or self.min_fit_days < 8:
             raise ConfigError("need baseline_days >= 3, confirm_days >= 1, min_fit_days >= 8")
+        if not 0 < self.holdout_share < 1:
+            raise ConfigError(f"holdout_share must be in (0, 1), got {self.holdout_share}")
 
 
 @dataclass(frozen=True)
@@ -65,7 +89,8 @@ class MachineHealth:
     """One machine on one day: index, alarm, latest RMS and, when alarmed, its prognosis.
 
     ``p_fail`` maps a horizon in days to P(zone D within it); ``horizon_days`` is the time
-    to the window after next and ``p_following`` the probability of failing before it.
+    to the window after next and ``p_following`` the probability of failing before it;
+    ``rms_alarm`` says the alarm holds for the velocity RMS itself (its z or zone C).
     """
 
     machine_id: str
@@ -76,6 +101,7 @@ class MachineHealth:
     p_fail: dict[float, float] = field(default_factory=dict)
     horizon_days: float = float("nan")
     p_following: float = 0.0
+    rms_alarm: bool = False
 
 
 def assess_machines(daily: pd.DataFrame, *, now: datetime, days_to_window: int,
@@ -101,8 +127,10 @@ def assess_machines(daily: pd.DataFrame, *, now: datetime, days_to_window: int,
         alarm = len(recent) == config.confirm_days and bool(
             (recent.hi >= config.alarm_level).all()
             or (recent.vibration_rms >= config.alert_mm_s).all())
+        rms_alarm = alarm and bool((recent.z_vibration_rms >= config.alarm_level).all()
+                                   or (recent.vibration_rms >= config.alert_mm_s).all())
         health = MachineHealth(str(machine), float(rows.hi.iloc[-1]),
-                               float(rows.vibration_rms.iloc[-1]), alarm)
+                               float(rows.vibration_rms.iloc[-1]), alarm, rms_alarm=rms_alarm)
         if alarm:
             health = _prognosis(health, rows, now, resets.get(str(machine)), following, config)
         out.append(health)
@@ -112,6 +140,8 @@ def assess_machines(daily: pd.DataFrame, *, now: datetime, days_to_window: int,
 def _prognosis(health: MachineHealth, rows: pd.DataFrame, now: datetime,
                reset: datetime | None, following: float,
                config: MaintenanceConfig) -> MachineHealth:
+    if not health.rms_alarm:
+        return health  # the RMS itself has not left its baseline: nothing to extrapolate
     if reset is not None:
         rows = rows[rows.day + DAY > reset]
     if len(rows) < config.min_fit_days:
@@ -123,11 +153,13 @@ def _prognosis(health: MachineHealth, rows: pd.DataFrame, now: datetime,
         return health
     if trend.onset > -config.min_days_after_onset and health.rms < config.alert_mm_s:
         return health  # too little of the trend seen yet to extrapolate it
+    if trend.crossing_time(config.failure_mm_s) > config.screen_factor * following:
+        return health  # the fitted trend is far from zone D: no bootstrap, no prognosis
     rul = trend.rul(0.0, config.failure_mm_s, level=config.interval_level,
                     method=config.interval_method, draws=config.draws, seed=config.seed)
     p_fail = {h: rul.prob_within(h) for h in config.horizons_days}
     return MachineHealth(health.machine_id, health.hi, health.rms, True, rul, p_fail,
-                         following, rul.prob_within(following))
+                         following, rul.prob_within(following), rms_alarm=True)
 
 
 @dataclass
@@ -149,21 +181,87 @@ class MaintenanceModule:
             daily_condition(readings, running_min_mm_s=config.running_min_mm_s))
         if daily.empty:
             return []
-        resets = self._resets(ctx)
+        done, serviced = self._resets(ctx)
         open_orders: dict[str, dict[str, Any]] = ctx.board.setdefault("maintenance_orders", {})
         for machine in [m for m, order in open_orders.items()
-                        if resets.get(m, datetime.min) >= order["ordered_at"]]:
+                        if done.get(m, datetime.min) >= order["ordered_at"]]:
             del open_orders[machine]
         today = (ctx.now - DAY / 2).date()
-        health = assess_machines(
-            daily, now=ctx.now, resets=resets, config=config,
-            days_to_window=days_to_next_window(today, weekday=config.window_weekday))
+        to_window = days_to_next_window(today, weekday=config.window_weekday)
+        health = assess_machines(daily, now=ctx.now, resets=serviced, config=config,
+                                 days_to_window=to_window)
         due = sorted((h for h in health if h.rul is not None and h.machine_id not in open_orders
                       and should_maintain(h.p_following, config.costs)),
                      key=lambda h: -h.p_following)
         stations = self._stations(ctx) if due else {}
-        return [self._order(ctx, h, rank, stations.get(h.machine_id), open_orders)
-                for rank, h in enumerate(due, start=1)]
+        decisions = [self._order(ctx, h, rank, stations.get(h.machine_id), open_orders)
+                     for rank, h in enumerate(due, start=1)]
+        if config.stop_model and to_window == 1:  # the window is next: decide with the latest
+            prognosed = {h.machine_id: h for h in health if h.rul is not None}
+            decisions += self._services(ctx, daily, open_orders, prognosed, len(decisions))
+        return decisions
+
+    def _services(self, ctx: DayContext, daily: pd.DataFrame,
+                  open_orders: dict[str, dict[str, Any]], prognosed: dict[str, MachineHealth],
+                  ranked: int) -> list[Decision]:
+        """Condition-based service where the stops it avoids pay for the job."""
+        config = self.config
+        daily = daily.assign(day=pd.to_datetime(daily["day"]))
+        index = health_index(daily, fit_baseline(daily, baseline_days=config.baseline_days))
+        stops = ctx.view.execute(daily_stops(ctx.view.table("downtime_events")))
+        if index.empty or stops.empty:
+            return []
+        try:
+            model = fit_stop_model(stop_panel(index, stops),
+                                   mean_stop_hours=stops.stop_hours.sum() / stops.stops.sum(),
+                                   holdout_share=config.holdout_share, alpha=config.stop_alpha,
+                                   min_stops=config.min_stops)
+        except ModelError:
+            return []
+        ctx.board["stop_model"] = {"day": ctx.day, "heldout_d2": round(model.heldout_d2, 4),
+                                   "heldout_days": model.heldout_days,
+                                   "train_stops": model.train_stops}
+        if model.heldout_d2 < config.min_heldout_d2:
+            return []
+        latest = index[index.day == index.day.max()].machine_id
+        recent = index[index.machine_id.isin(latest)].groupby("machine_id").tail(
+            config.confirm_days)
+        condition = recent.groupby("machine_id")[[c for c in index if c.startswith("d_")]].mean()
+        avoided = pd.Series(model.stop_hours_avoided(condition, days=7.0), index=condition.index)
+        due = [(str(m), float(h)) for m, h in avoided.sort_values(ascending=False).items()
+               if m not in open_orders and should_service(h, config.costs)]
+        rise = condition["d_vibration_rms"]
+        found = {m for m, _ in due if m in prognosed or rise[m] >= config.finding_rise_mm_s}
+        stations = self._stations(ctx) if found else {}
+        decisions = []
+        for machine, hours in due:
+            finding = None
+            if machine in found:  # heading for zone D, or plainly up: a fault found and fixed
+                ranked += 1
+                health = prognosed.get(machine, MachineHealth(machine, 0.0, 0.0, True))
+                rul = health.rul
+                finding = {"id": f"PM-{machine}-d{ctx.day}", "failure_mode": "machine_breakdown",
+                           "names": {"machine": machine, **({"station": stations[machine]}
+                                                           if machine in stations else {})},
+                           "effect": round(health.p_following, 4),
+                           "ci": [_finite(rul.low), _finite(rul.high)] if rul else None,
+                           "rank": ranked, "day_found": ctx.day}
+            decisions.append(self._service(ctx, machine, hours, model, open_orders, finding))
+        return decisions
+
+    def _service(self, ctx: DayContext, machine: str, hours: float, model: StopModel,
+                 open_orders: dict[str, dict[str, Any]],
+                 finding: dict[str, Any] | None) -> Decision:
+        open_orders[machine] = {"day": ctx.day, "ordered_at": ctx.now}
+        reason = (f"{self.config.service_prefix}: {hours:.2f} h of minor stops a week avoided "
+                  f"(held-out D² {model.heldout_d2:.2f})")
+        return Decision(ctx.day, self.name, f"service {machine}: {reason}",
+                        action=MaintenanceOrder(day=ctx.day + 1, machine_id=machine,
+                                                reason=reason), finding=finding,
+                        inputs={"stop_hours_avoided_7d": round(hours, 4),
+                                "heldout_d2": round(model.heldout_d2, 4),
+                                "heldout_days": model.heldout_days,
+                                "mean_stop_hours": round(model.mean_stop_hours, 4)})
 
     def _order(self, ctx: DayContext, health: MachineHealth, rank: int, station: str | None,
                open_orders: dict[str, dict[str, Any]]) -> Decision:
@@ -190,14 +288,19 @@ class MaintenanceModule:
                                                 reason=reason),
                         finding=finding, inputs=inputs)
 
-    def _resets(self, ctx: DayContext) -> dict[str, datetime]:
-        """Last repair of each machine: a breakdown repair or an order of ours carried out."""
+    def _resets(self, ctx: DayContext) -> tuple[dict[str, datetime], dict[str, datetime]]:
+        """Per machine: the last order of ours carried out (or breakdown repair), and the
+        last maintenance of any kind (routine lubrication included: it clears wear)."""
         events = ctx.view.table("maintenance_events")
-        done = events.filter((events.kind == "corrective")
-                             | events.reason.startswith(self.config.reason_prefix))
-        frame = ctx.view.execute(done.group_by("machine_id").aggregate(last=done.event_time.max()))
-        return {str(m): pd.Timestamp(t).to_pydatetime() for m, t in zip(frame.machine_id,
-                                                                      frame["last"], strict=True)}
+        ours = ((events.kind == "corrective") | events.reason.startswith(self.config.reason_prefix)
+                | events.reason.startswith(self.config.service_prefix))
+        frame = ctx.view.execute(events.group_by("machine_id").aggregate(
+            last=events.event_time.max(), ours=events.event_time.max(where=ours)))
+        stamp = {str(m): pd.Timestamp(t) for m, t in zip(frame.machine_id, frame["last"],
+                                                        strict=True)}
+        done = {str(m): pd.Timestamp(t).to_pydatetime() for m, t in zip(
+            frame.machine_id, frame["ours"], strict=True) if not pd.isna(t)}
+        return done, {m: t.to_pydatetime() for m, t in stamp.items()}
 
     @staticmethod
     def _stations(ctx: DayContext) -> dict[str, str]:
