@@ -30,7 +30,7 @@ since the HVAC still holds every setpoint the plan sends.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -57,12 +57,13 @@ class EnergyConfig:
     shiftable_share: float = 0.10  # process load that may move (formation, compressed air)
     carbon_usd_per_t: float = 51.0  # US interagency social cost of carbon (2021 interim)
     demand_usd_per_kw_month: float = 16.0  # summer peak demand charge (PG&E, FIGURES.md)
-    peak_hours: tuple[int, int] = (16, 21)
     comfort_usd_per_kh: float = 1000.0  # penalty that makes comfort win unless impossible
     history_days: int = 28
     min_airflow: float = 0.6  # ventilation floor of the hall's fans (design data, twin: 0.6)
     fan_exponent: float = 2.5  # fan power ∝ airflow^n (fan affinity law with duct losses)
     forecast_z: float = 2.0  # comfort must hold on a day this many forecast σ hotter / colder
+    stress_z: float = 3.0  # …and a day this much hotter no warmer than the baseline's hall
+    max_fit_error: float = 0.30  # fall back above this CV(RMSE) (ASHRAE Guideline 14, hourly)
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class HallModel:
     cool_offset_c: float
     heat_offset_c: float
     capacity_kwh: float
+    fit_error: float = 0.0  # RMS residual of the fit over its mean HVAC kWh (0: not fitted)
 
     def regime(self, outside_c: np.ndarray, indoor_c: float) -> np.ndarray:
         """+1 where the hall needs cooling at ``indoor_c``, −1 heating, 0 neither."""
@@ -101,6 +103,7 @@ class Forecast:
     hall: HallModel
     start_indoor_c: float
     outside_sd_c: float = 0.0
+    peak_to_date_kw: float = 0.0  # this billing month's largest hour so far (free to reach)
 
 
 @dataclass(frozen=True)
@@ -124,11 +127,10 @@ def _price(forecast: Forecast, config: EnergyConfig) -> np.ndarray:
 def _evaluate(forecast: Forecast, setpoint: np.ndarray, hvac: np.ndarray, shift: np.ndarray,
               slack: float, config: EnergyConfig, airflow: np.ndarray | None = None) -> Schedule:
     load = forecast.process_kwh + shift + forecast.other_kwh + hvac
-    start, end = config.peak_hours
     return Schedule(setpoint_c=setpoint, shift_kwh=shift, hvac_kwh=hvac,
                     cost_usd=float(load @ forecast.tariff_usd_per_kwh),
                     co2e_kg=float(load @ forecast.carbon_g_per_kwh) / 1000.0,
-                    peak_kw=float(load[start:end].max()), comfort_slack_kh=slack,
+                    peak_kw=float(load.max()), comfort_slack_kh=slack,
                     airflow=np.ones(HOURS) if airflow is None else airflow)
 
 
@@ -143,6 +145,63 @@ def baseline_day(forecast: Forecast, config: EnergyConfig = EnergyConfig()) -> S
     return _evaluate(forecast, np.full(HOURS, nominal), hvac, np.zeros(HOURS), 0.0, config)
 
 
+def held_day(forecast: Forecast, setpoint: np.ndarray,
+             config: EnergyConfig = EnergyConfig()) -> Schedule:
+    """The forecast day under ``setpoint`` at design airflow, from tomorrow's start.
+
+    The fitted hall as a 1R1C mass (the slowest of ``time_constant_range_h``: the longest
+    recovery), the HVAC only pulling back to the setpoint within capacity (a warm start
+    costs hours at full capacity). The load to move is then chosen for this HVAC
+    (:func:`shift_for`), so that it does not pile onto the recovery.
+    """
+    hall = forecast.hall
+    mass = config.time_constant_range_h[1] * hall.cool_per_k
+    temp, hvac = forecast.start_indoor_c, np.empty(HOURS)
+    for h, (out, target) in enumerate(zip(forecast.outside_c, setpoint, strict=True)):
+        gain = (hall.cool_per_k * max(out - temp + hall.cool_offset_c, 0.0)
+                - hall.heat_per_k * max(temp - hall.heat_offset_c - out, 0.0))
+        drift = temp + gain / mass
+        work = min(abs(mass * (drift - target)) if (drift - target) * gain > 0 else 0.0,
+                   hall.capacity_kwh)
+        temp = drift - np.sign(gain) * work / mass
+        hvac[h] = hall.fan_kwh + work
+    return _evaluate(forecast, setpoint, hvac, shift_for(forecast, hvac, config), 0.0, config)
+
+
+def shift_for(forecast: Forecast, hvac: np.ndarray,
+              config: EnergyConfig = EnergyConfig()) -> np.ndarray:
+    """The cheapest move of shiftable load (energy, carbon, the day's peak) for fixed HVAC.
+
+    >>> hours = np.arange(24)
+    >>> day = Forecast(outside_c=np.full(24, 25.0),
+    ...     tariff_usd_per_kwh=np.where((hours >= 16) & (hours < 21), 0.2, 0.07),
+    ...     carbon_g_per_kwh=np.full(24, 336.0), process_kwh=np.full(24, 1000.0),
+    ...     other_kwh=np.full(24, 100.0), start_indoor_c=22.0, hall=HallModel(
+    ...     fan_kwh=100, cool_per_k=40, heat_per_k=25, cool_offset_c=2.5,
+    ...     heat_offset_c=8.5, capacity_kwh=600))
+    >>> shift_for(day, np.full(24, 300.0)).round().tolist()[14:22]  # the month's peak: this
+    [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    >>> shift = shift_for(replace(day, peak_to_date_kw=1500), np.full(24, 300.0))  # ..or more
+    >>> shift[16:21].round().tolist(), round(float(shift.max()), 1), round(float(shift.sum()), 6)
+    ([-100.0, -100.0, -100.0, -100.0, -100.0], 100.0, 0.0)
+    """
+    n = HOURS
+    price = _price(forecast, config)
+    base = forecast.process_kwh + forecast.other_kwh + hvac
+    movable = config.shiftable_share * np.maximum(forecast.process_kwh, 0.0)
+    # shift_in, shift_out, peak
+    cost = np.concatenate([price, -price, [config.demand_usd_per_kw_month]])
+    balance = np.concatenate([np.ones(n), -np.ones(n), [0.0]])
+    peak = np.hstack([-np.eye(n), np.eye(n), np.ones((n, 1))])
+    result = milp(cost, constraints=[LinearConstraint(balance[None, :], 0.0, 0.0),
+                                     LinearConstraint(peak, base, np.inf)],
+                  bounds=Bounds(np.concatenate([np.zeros(2 * n), [forecast.peak_to_date_kw]]),
+                                np.concatenate([movable, movable, [np.inf]])))
+    if not result.success:
+        raise ModelError(f"load shift could not be solved: {result.message}")
+    return np.asarray(result.x[:n] - result.x[n:2 * n])
+
+
 def plan_day(forecast: Forecast, config: EnergyConfig = EnergyConfig()) -> Schedule:
     """The cheapest day (energy, carbon, demand) that keeps the hall comfortable.
 
@@ -151,23 +210,27 @@ def plan_day(forecast: Forecast, config: EnergyConfig = EnergyConfig()) -> Sched
     setpoints and airflow, with the HVAC's real behaviour (it cools only down to the
     setpoint, within the airflow's share of capacity), for any time constant in
     ``time_constant_range_h``. Their hall temperatures are upper (hot day) and lower (cold
-    day) bounds of what the 1R1C hall would do.
+    day) bounds of what the 1R1C hall would do. A stress day ``stress_z`` σ hotter must
+    keep the same upper bound within the band or, where capacity cannot, no warmer than
+    the bound gives the baseline (22 °C, design airflow): the plan never spends the cool
+    the baseline keeps in store for a heat wave. The demand charge bills what the day's
+    largest hour adds to ``peak_to_date_kw``.
     """
     hall, n = forecast.hall, HOURS
     # blocks of n: T, cool, heat, shift_in, shift_out, slack_hi, slack_lo, fan, airflow,
     # hot-day T, hot-day cooling, hot slack, cold-day T, cold-day heating, cold slack; peak
     (T, cool, heat, s_in, s_out, hi, lo, fan, air, Th, coolh, hih, Tc, heatc,
-     loc) = (k * n for k in range(15))
-    peak = 15 * n
+     loc, Ts, cools, his) = (k * n for k in range(18))
+    peak = 18 * n
     size = peak + 1
     price = _price(forecast, config)
     cost = np.zeros(size)
     for block in (cool, heat, s_in, fan):
         cost[block:block + n] = price
     cost[s_out:s_out + n] = -price
-    for block in (hi, lo, hih, loc):
+    for block in (hi, lo, hih, loc, his):
         cost[block:block + n] = config.comfort_usd_per_kh
-    cost[peak] = config.demand_usd_per_kw_month * 12 / 365.25
+    cost[peak] = config.demand_usd_per_kw_month  # only what tomorrow adds to the month's
 
     mass = config.time_constant_h * hall.cool_per_k
     masses = [tau * hall.cool_per_k for tau in config.time_constant_range_h]
@@ -179,6 +242,17 @@ def plan_day(forecast: Forecast, config: EnergyConfig = EnergyConfig()) -> Sched
     # the hot day needs cooling at every hall temperature up to the band's top (cold: heating
     # down to its bottom) exactly where the regime is linear; elsewhere no credit is taken
     hot_cooling = hall.regime(hot, top) > 0
+    # the stress day (stress_z σ hotter): never warmer than the baseline would let it be
+    stress = forecast.outside_c + config.stress_z * forecast.outside_sd_c
+    stress_cooling = hall.regime(stress, top) > 0
+    stress_cap = np.empty(n)
+    held = forecast.start_indoor_c
+    for h in range(n):
+        held = max(held, config.nominal_setpoint_c)
+        if stress_cooling[h]:
+            held = max(held + (hall.cool_per_k * (stress[h] + hall.cool_offset_c - held)
+                               - hall.capacity_kwh) / m for m in masses)
+        stress_cap[h] = max(top, held, config.nominal_setpoint_c)
     cold_heating = hall.regime(cold, bottom) < 0
     rows, lower, upper = [], [], []
 
@@ -229,6 +303,18 @@ def plan_day(forecast: Forecast, config: EnergyConfig = EnergyConfig()) -> Sched
         else:
             row({Th + h: 1.0, **prev_h}, known, np.inf)
         row({Th + h: 1.0, hih + h: -1.0}, -np.inf, top)
+        # stress day: the same upper bound, held to what the baseline would reach
+        prev_s = {} if first else {Ts + h - 1: -1.0}
+        row({Ts + h: 1.0, T + h: -1.0}, 0.0, np.inf)
+        if stress_cooling[h]:
+            for m in masses:
+                rhs = a * (stress[h] + hall.cool_offset_c) + (m - a) * known
+                row({Ts + h: m, cools + h: 1.0,
+                     **{i: (m - a) * v for i, v in prev_s.items()}}, rhs, np.inf)
+            row({cools + h: 1.0, air + h: -cap}, -np.inf, 0.0)
+        else:
+            row({Ts + h: 1.0, **prev_s}, known, np.inf)
+        row({Ts + h: 1.0, his + h: -1.0}, -np.inf, stress_cap[h])
         # cold day: a lower bound; HVAC heats at most to the setpoint
         row({Tc + h: 1.0, T + h: -1.0}, -np.inf, 0.0)
         if cold_heating[h]:
@@ -241,8 +327,7 @@ def plan_day(forecast: Forecast, config: EnergyConfig = EnergyConfig()) -> Sched
             row({Tc + h: 1.0, **prev_c}, -np.inf, known)
         row({Tc + h: 1.0, loc + h: 1.0}, bottom, np.inf)
     row({**{s_in + h: 1.0 for h in range(n)}, **{s_out + h: -1.0 for h in range(n)}}, 0.0, 0.0)
-    first_peak, last_peak = config.peak_hours
-    for h in range(first_peak, last_peak):
+    for h in range(n):  # the demand charge bills the day's largest hour, wherever it falls
         row({peak: 1.0, cool + h: -1.0, heat + h: -1.0, s_in + h: -1.0, s_out + h: 1.0,
              fan + h: -1.0}, forecast.process_kwh[h] + forecast.other_kwh[h], np.inf)
 
@@ -255,7 +340,8 @@ def plan_day(forecast: Forecast, config: EnergyConfig = EnergyConfig()) -> Sched
     upper_bounds[air:air + n] = 1.0
     lower_bounds = np.zeros(size)
     lower_bounds[air:air + n] = config.min_airflow
-    for block in (T, Th, Tc):
+    lower_bounds[peak] = forecast.peak_to_date_kw
+    for block in (T, Th, Tc, Ts):
         lower_bounds[block:block + n] = -np.inf
     result = milp(cost, constraints=LinearConstraint(np.array(rows), lower, upper),
                   bounds=Bounds(lower_bounds, upper_bounds))
@@ -264,8 +350,33 @@ def plan_day(forecast: Forecast, config: EnergyConfig = EnergyConfig()) -> Sched
     x = result.x
     hvac = x[fan:fan + n] + x[cool:cool + n] + x[heat:heat + n]
     shift = x[s_in:s_in + n] - x[s_out:s_out + n]
-    slack = float(x[hi:hi + 2 * n].sum() + x[hih:hih + n].sum() + x[loc:loc + n].sum())
+    slack = float(x[hi:hi + 2 * n].sum() + x[hih:hih + n].sum() + x[loc:loc + n].sum()
+                  + x[his:his + n].sum())
     return _evaluate(forecast, x[T:T + n], hvac, shift, slack, config, x[air:air + n])
+
+
+def fallback_reason(forecast: Forecast, config: EnergyConfig = EnergyConfig()) -> str | None:
+    """Why tomorrow should be run as without a plan (``None``: the plan may be used).
+
+    The hall fit is unreliable when it misses its own data by more than
+    ``max_fit_error`` (CV(RMSE) of the hourly fit; ASHRAE Guideline 14 calibrates hourly
+    models to 30 %). The other reason, a plan that cannot assure comfort, is the plan's own.
+
+    >>> hall = HallModel(fan_kwh=100, cool_per_k=40, heat_per_k=25, cool_offset_c=2.5,
+    ...                  heat_offset_c=8.5, capacity_kwh=600, fit_error=0.35)
+    >>> day = Forecast(outside_c=np.full(24, 30.0), tariff_usd_per_kwh=np.full(24, 0.1),
+    ...     carbon_g_per_kwh=np.full(24, 336.0), process_kwh=np.full(24, 1000.0),
+    ...     other_kwh=np.full(24, 100.0), hall=hall, start_indoor_c=22.5)
+    >>> fallback_reason(day)
+    'hall model misses its data by 35% (> 30%)'
+    >>> fallback_reason(replace(day, hall=replace(hall, fit_error=0.1))) is None
+    True
+    """
+    hall = forecast.hall
+    if hall.fit_error > config.max_fit_error:
+        return (f"hall model misses its data by {hall.fit_error:.0%} "
+                f"(> {config.max_fit_error:.0%})")
+    return None
 
 
 def fit_hall(readings: pd.DataFrame, fan_exponent: float = 2.5) -> HallModel:
@@ -303,7 +414,8 @@ def fit_hall(readings: pd.DataFrame, fan_exponent: float = 2.5) -> HallModel:
                 best = residual, HallModel(
                     fan_kwh=coef[0], cool_per_k=max(coef[1], 1e-6 * y.mean()),
                     heat_per_k=max(coef[2], 1e-6 * y.mean()), cool_offset_c=cool_offset,
-                    heat_offset_c=heat_offset, capacity_kwh=float(conditioning.max()))
+                    heat_offset_c=heat_offset, capacity_kwh=float(conditioning.max()),
+                    fit_error=float(residual / np.sqrt(len(y)) / max(y.mean(), 1e-9)))
     assert best is not None
     return best[1]
 
@@ -348,6 +460,13 @@ def forecast_from_readings(readings: pd.DataFrame, hall: HallModel) -> Forecast:
     days = min(len(readings) // HOURS, 7)
     week = readings.tail(days * HOURS)
     process = np.full(HOURS, week["process_kwh"].mean())  # shift-invariant: the day's mean
+    peak = 0.0  # the billing month's largest hour so far, unless tomorrow starts a new one
+    if "event_time" in readings:
+        times = pd.to_datetime(readings["event_time"])
+        tomorrow = times.iloc[-1] + pd.Timedelta(hours=1)
+        month = (times.dt.year == tomorrow.year) & (times.dt.month == tomorrow.month)
+        load = readings[["hvac_kwh", "process_kwh", "lighting_kwh"]].sum(axis=1)
+        peak = float(load[month.to_numpy()].max()) if month.any() else 0.0
     outside, sd = forecast_outside(readings["outside_temp_c"].to_numpy(float))
     carbon = week["carbon_g_per_kwh"].to_numpy(float).reshape(days, HOURS).mean(axis=0)
     return Forecast(
@@ -355,7 +474,7 @@ def forecast_from_readings(readings: pd.DataFrame, hall: HallModel) -> Forecast:
         tariff_usd_per_kwh=yesterday["tariff_usd_per_kwh"].to_numpy(float),
         carbon_g_per_kwh=carbon,
         process_kwh=process, other_kwh=yesterday["lighting_kwh"].to_numpy(float), hall=hall,
-        start_indoor_c=float(yesterday["indoor_temp_c"].iloc[-1]))
+        start_indoor_c=float(yesterday["indoor_temp_c"].iloc[-1]), peak_to_date_kw=peak)
 
 
 @dataclass
@@ -392,11 +511,6 @@ class EnergyModule:
     def _decide_site(self, ctx: DayContext, site_id: str, forecast: Forecast) -> Decision:
         plan = plan_day(forecast, self.config)
         base = baseline_day(forecast, self.config)
-        ledger = ctx.board.setdefault("co2e_ledger", {"expected_kg_saved": 0.0,
-                                                      "expected_usd_saved": 0.0, "days": 0})
-        ledger["expected_kg_saved"] += base.co2e_kg - plan.co2e_kg
-        ledger["expected_usd_saved"] += base.cost_usd - plan.cost_usd
-        ledger["days"] += 1
         # where the plan cannot hold the band, ask for its edge: a milder day than forecast
         low, high = self.config.comfort_c  # then stays comfortable
         setpoint = np.clip(plan.setpoint_c, low + self.config.margin_c,
@@ -406,9 +520,27 @@ class EnergyModule:
         precool = [h for h in range(HOURS - 1)
                    if plan.setpoint_c[h] < plan.setpoint_c[h + 1] - 0.5]
         airflow = np.clip(np.round(plan.airflow, 3), self.config.min_airflow, 1.0)
-        if plan.comfort_slack_kh > 0.05:  # comfort not assured: never warmer or weaker than
-            setpoint = np.minimum(setpoint, self.config.nominal_setpoint_c)  # the baseline
-            airflow = np.ones(HOURS)
+        fallback = fallback_reason(forecast, self.config)
+        if fallback is None and plan.comfort_slack_kh > 0.05:
+            fallback = f"comfort not assured ({plan.comfort_slack_kh:.2f} K·h short)"
+        nominal = self.config.nominal_setpoint_c
+        if fallback is not None:  # the baseline's airflow, never warmer on a day that needs
+            airflow = np.ones(HOURS)  # cooling (pre-cooling may stay), never colder on one
+            if forecast.hall.fit_error > self.config.max_fit_error:  # that needs heating
+                setpoint = np.full(HOURS, nominal)  # model unreliable: the baseline itself
+            elif forecast.hall.regime(forecast.outside_c, nominal).sum() >= 0:
+                setpoint = np.minimum(setpoint, nominal)
+            else:
+                setpoint = np.maximum(setpoint, nominal)
+            held = held_day(forecast, setpoint, self.config)  # the load moved around it
+            shift = np.round(held.shift_kwh, 3)
+            shift[int(np.argmax(shift))] -= shift.sum()
+            plan = replace(held, comfort_slack_kh=plan.comfort_slack_kh)
+        ledger = ctx.board.setdefault("co2e_ledger", {"expected_kg_saved": 0.0,
+                                                      "expected_usd_saved": 0.0, "days": 0})
+        ledger["expected_kg_saved"] += base.co2e_kg - plan.co2e_kg
+        ledger["expected_usd_saved"] += base.cost_usd - plan.cost_usd
+        ledger["days"] += 1
         ctx.board.setdefault("energy_sent", {})[(site_id, ctx.day + 1)] = (
             airflow, np.round(setpoint, 2))
         action = EnergySchedule(
@@ -416,8 +548,9 @@ class EnergyModule:
             hvac_setpoint_c=tuple(float(t) for t in np.round(setpoint, 2)),
             shift_kwh=tuple(float(s) for s in shift),
             airflow=tuple(float(a) for a in airflow),
-            reason=f"expected −{1 - plan.cost_usd / base.cost_usd:.0%} cost, "
-                   f"−{1 - plan.co2e_kg / base.co2e_kg:.0%} CO2e")
+            reason=(f"expected −{1 - plan.cost_usd / base.cost_usd:.0%} cost, "
+                    f"−{1 - plan.co2e_kg / base.co2e_kg:.0%} CO2e" if fallback is None
+                    else f"held at the baseline: {fallback}"))
         inputs: dict[str, Any] = {
             "expected_cost_usd": round(plan.cost_usd, 2),
             "baseline_cost_usd": round(base.cost_usd, 2),
@@ -430,6 +563,8 @@ class EnergyModule:
             "shifted_kwh": round(float(np.maximum(shift, 0).sum()), 1),
             "mean_airflow": round(float(airflow.mean()), 3),
             "forecast_outside_sd_c": round(forecast.outside_sd_c, 2),
+            "hall_fit_error": round(forecast.hall.fit_error, 3),
+            "fallback": fallback,
         }
         summary = (f"{site_id} day {ctx.day + 1}: expected ${plan.cost_usd:,.0f} "
                    f"(baseline ${base.cost_usd:,.0f}), {plan.co2e_kg:,.0f} kg CO2e "
