@@ -3,7 +3,8 @@
 For each scenario and seed it runs the twin with the loop and without (`--no-loop`),
 scores the findings against the hidden truth and prints recall, false findings, whether
 the red herring was flagged, each fault's rank / days to find, the drift window's error
-and field failures per 1000 in the last 90 days, loop ÷ no loop.
+(against the window the drift really had), field failures per 1000 in the last 90 days,
+unplanned downtime and the units the process drifts harmed, loop and no loop.
 
     python bench/eval_loop.py --seeds 1 2 3 --scenarios default alternate --days 365
 """
@@ -38,6 +39,9 @@ def evaluate(scenario: str, seed: int, days: int, root: Path) -> dict:
         row = {"id": fault["id"], **{k: result.get(k) for k in
                                       ("found", "rank", "days_to_find", "flagged")}}
         window = fault["finding"]["names"].get("window")
+        ended = fault["happened"].get("ended_day")
+        if window and ended is not None and ended < window[1]:
+            window = [window[0], ended]   # the loop stopped the drift early: its real window
         if window and result.get("finding_id"):
             found = findings[result["finding_id"]]["names"]["window"]
             row["window_error_days"] = [
@@ -54,6 +58,10 @@ def evaluate(scenario: str, seed: int, days: int, root: Path) -> dict:
                                            "ratio": round(loop90 / base90, 3) if base90 else None},
         "unplanned_downtime_hours": {"loop": with_loop["kpis"]["unplanned_downtime_hours"],
                                      "no_loop": without["kpis"]["unplanned_downtime_hours"]},
+        "units_harmed_by_drifts": {
+            "loop": sum(d["affected_units"] for d in score["drift_defects"]),
+            "no_loop": sum(d["affected_units"]
+                           for d in score_run(root / f"{scenario}-{seed}-base")["drift_defects"])},
         "loop_run_seconds": round(seconds, 1),
     }
 

@@ -38,9 +38,9 @@ MODULES: dict[str, Callable[[], DecisionModule]] = {
     "energy": EnergyModule,
     "predictive_service": PredictiveServiceModule,
 }
-#: What ``gigaloop run`` runs unless told otherwise. Process control and energy are
-#: opt-in (``--modules``) until they meet their own targets: today run-to-run control also
-#: nudges streams a setpoint cannot move, and the energy plan trades comfort for cost.
+#: What ``gigaloop run`` runs unless told otherwise. Process control and energy are opt-in
+#: (``--modules``): process control stops drifts in the plant before any vehicle fails, which
+#: the field-based scoring cannot credit yet; the energy plan misses its own target.
 DEFAULT_MODULES = ("rootcause", "changes", "impact", "maintenance", "predictive_service")
 
 

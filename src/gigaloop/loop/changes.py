@@ -5,6 +5,9 @@ review delay; in a real plant a person approves) → ``effective`` (the actions 
 through the actuator) → ``verified`` or ``failed`` (see :mod:`gigaloop.loop.impact`).
 A target the source refuses leaves the change ``rejected`` with its reason; a finding
 with no physical lever (a shift, a trim) stays ``proposed`` for people to investigate.
+A campaign goes out in ``campaign_waves`` weekly waves, the cars likeliest to fail in the
+next month first (:func:`campaign_priority`): service capacity is finite, and who waits
+matters.
 
 >>> plan_actions({"failure_mode": "body_seam", "names": {"station": "BW-030",
 ...     "machine": "BW-030-R2", "window": ["2025-02-15", "2025-03-04"]}},
@@ -16,11 +19,18 @@ vins=('V1', 'V2'), component='body_seam', ...)]
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import pandas as pd
+from lifelines import WeibullFitter
+from lifelines.exceptions import ConvergenceError
+
 from gigaloop.actuate import Action, DayContext, Decision, EngineeringChange, ServiceCampaign
+from gigaloop.loop.population import Population
 
 #: The component a campaign services for each failure mode measured as a rate.
 RATE_MODE_COMPONENT = {"battery_fade": "battery_pack", "disengagement_rain": "camera"}
@@ -33,9 +43,12 @@ class ChangeConfig:
     max_rank: int = 3
     min_effect_low: float = 1.5  # lower CI bound of the effect ratio to raise a change
     review_delay_days: int = 3
-    max_campaign_vins: int = 5_000
+    max_campaign_vins: int = 20_000  # a recall covers every affected car; this guards a runaway
     verify_min_days: int = 28
     verify_max_days: int = 120
+    campaign_waves: int = 6
+    min_wave_vins: int = 50
+    risk_horizon_days: float = 30.0
 
 
 def plan_actions(finding: dict[str, Any], *, change_id: str, day: int,
@@ -67,6 +80,56 @@ def plan_actions(finding: dict[str, Any], *, change_id: str, day: int,
         actions.append(ServiceCampaign(day=day, campaign_id=change_id, vins=tuple(vins),
                                        component=component, reason=description))
     return actions
+
+
+def campaign_priority(pop: Population | None, vins: Sequence[str], component: str, *,
+                      horizon_days: float = 30.0) -> list[str]:
+    """``vins`` ordered by P(``component`` fails within ``horizon_days`` | in service now),
+    from a Weibull fit (lifelines) of its first failures among them: the newest cars first
+    when failures come early in life (shape < 1), the oldest first when they wear out.
+    Unknown VINs go last; with fewer than 10 failures the order is kept.
+
+    >>> campaign_priority(None, ["V2", "V1"], "paint_trim")
+    ['V2', 'V1']
+    """
+    if pop is None or not len(vins):
+        return list(vins)
+    position = pd.Index(pop.vin).get_indexer(list(vins))
+    known = position >= 0
+    duration, event = pop.survival(component)
+    duration, event = duration[position[known]], event[position[known]]
+    if event.sum() < 10:
+        return list(vins)
+    try:
+        fit = WeibullFitter().fit(np.maximum(duration, 0.5), event)
+    except ConvergenceError:
+        return list(vins)
+    age = pop.in_service_days[position]
+    alive = fit.survival_function_at_times(np.maximum(age, 0.0)).to_numpy()
+    later = fit.survival_function_at_times(np.maximum(age, 0.0) + horizon_days).to_numpy()
+    risk = np.where(known, 1.0 - later / np.maximum(alive, 1e-300), -1.0)
+    return [vins[i] for i in np.argsort(-risk, kind="stable")]
+
+
+def _send_wave(ctx: DayContext, config: ChangeConfig, change: dict[str, Any],
+               finding: dict[str, Any]) -> list[Decision]:
+    """The next wave of a campaign's backlog, riskiest first (re-ranked on today's data)."""
+    backlog: list[str] = ctx.board.setdefault("campaign_backlog", {}).get(change["id"], [])
+    if not backlog:
+        return []
+    component = RATE_MODE_COMPONENT.get(finding["failure_mode"], finding["failure_mode"])
+    ranked = campaign_priority(ctx.board.get("population"), backlog, component,
+                               horizon_days=config.risk_horizon_days)
+    total = change["campaign_vins"]
+    size = max(config.min_wave_vins, math.ceil(total / config.campaign_waves))
+    wave, ctx.board["campaign_backlog"][change["id"]] = ranked[:size], ranked[size:]
+    ctx.board.setdefault("campaigned", {}).setdefault(change["id"], set()).update(wave)
+    action = next(a for a in plan_actions(finding, change_id=change["id"], day=ctx.day,
+                                          vins=wave) if isinstance(a, ServiceCampaign))
+    return [Decision(ctx.day, "changes",
+                     f"{change['id']} campaign wave: {len(wave)} vehicles, "
+                     f"{len(ranked) - len(wave)} to follow", action=action,
+                     inputs={"finding": finding["id"]})]
 
 
 def propose_changes(ctx: DayContext, config: ChangeConfig) -> list[Decision]:
@@ -110,14 +173,16 @@ def advance_changes(ctx: DayContext, config: ChangeConfig) -> list[Decision]:
         finding = findings[change["finding_id"]]
         vins = list(ctx.board.get("finding_vins", {}).get(finding["id"], ()))
         vins = vins[: config.max_campaign_vins]
-        actions = plan_actions(finding, change_id=change["id"], day=ctx.day, vins=vins)
+        actions = plan_actions(finding, change_id=change["id"], day=ctx.day, vins=())
         change.update(state="effective", day_approved=ctx.day, day_effective=ctx.day,
                       campaign_vins=len(vins))
-        ctx.board.setdefault("campaigned", {})[change["id"]] = set(vins)
+        ctx.board.setdefault("campaigned", {})[change["id"]] = set()
+        ctx.board.setdefault("campaign_backlog", {})[change["id"]] = vins if actions else []
         for action in actions:
             decisions.append(Decision(ctx.day, "changes", f"{change['id']} {action.kind}",
                                       action=action, inputs={"finding": finding["id"],
                                                              "evidence": change["evidence"]}))
+        decisions += _send_wave(ctx, config, change, finding)
         change["decisions"] = len(decisions)
     return decisions
 
@@ -127,10 +192,13 @@ _LEVEL_NAME = {"lot": "lot", "supplier": "supplier", "hardware_revision": "hardw
 
 
 def top_up_campaigns(ctx: DayContext, config: ChangeConfig) -> list[Decision]:
-    """Extend effective campaigns to vehicles of the same lot / revision delivered since.
+    """Extend effective campaigns to vehicles of the same lot / revision delivered since,
+    and to those a drift made while it lasted.
 
     A finding names what was in the field when it was made; units of the same level
     delivered later carry the same defect and join the campaign (weekly, with the scan).
+    A drift found while it still runs ends only with the recalibration: its window, as
+    the latest scan sees it in the readings, holds the units built until then.
     """
     pop = ctx.board.get("population")
     if pop is None or pop.as_of != ctx.now.date():
@@ -143,24 +211,26 @@ def top_up_campaigns(ctx: DayContext, config: ChangeConfig) -> list[Decision]:
         if change["state"] not in ("effective", "verified") or change["id"] not in campaigned:
             continue
         finding = findings[change["finding_id"]]
-        attribute = by_name.get(finding["attribute"])
-        kind = attribute.kind if attribute else None
-        if attribute is None or kind not in _LEVEL_NAME:
-            continue
-        label = finding["names"][_LEVEL_NAME[kind]]
-        if label not in attribute.levels:
-            continue
-        members = pop.vin[attribute.codes == attribute.levels.index(label)]
-        new = [v for v in members if v not in campaigned[change["id"]]]
-        room = config.max_campaign_vins - len(campaigned[change["id"]])
-        new = new[: max(room, 0)]
-        if not new:
-            continue
-        campaigned[change["id"]].update(new)
-        change["campaign_vins"] = len(campaigned[change["id"]])
-        action = next(a for a in plan_actions(finding, change_id=change["id"], day=ctx.day,
-                                              vins=new) if isinstance(a, ServiceCampaign))
-        decisions.append(Decision(ctx.day, "changes",
-                                  f"{change['id']} campaign extended by {len(new)} vehicles",
-                                  action=action, inputs={"finding": finding["id"]}))
+        members = _members(by_name.get(finding.get("attribute", "")), finding, pop)
+        backlog = ctx.board.setdefault("campaign_backlog", {}).setdefault(change["id"], [])
+        known = campaigned[change["id"]] | set(backlog)
+        new = [v for v in members if v not in known]
+        new = new[: max(config.max_campaign_vins - len(known), 0)]
+        if new:
+            backlog += new
+            change["campaign_vins"] = len(known) + len(new)
+        decisions += _send_wave(ctx, config, change, finding)
     return decisions
+
+
+def _members(attribute: Any, finding: dict[str, Any], pop: Population) -> np.ndarray:
+    """Vehicles of the finding's level in today's population (none when it cannot say)."""
+    if attribute is None:
+        return pop.vin[:0]
+    if attribute.kind == "drift":
+        return pop.vin[attribute.codes == attribute.levels.index("inside")]
+    if attribute.kind in _LEVEL_NAME:
+        label = finding["names"][_LEVEL_NAME[attribute.kind]]
+        if label in attribute.levels:
+            return pop.vin[attribute.codes == attribute.levels.index(label)]
+    return pop.vin[:0]
