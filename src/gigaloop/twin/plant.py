@@ -92,19 +92,14 @@ class Plant:
 
     def _inject_faults(self) -> None:
         for fault in self.scenario.faults:
-            if fault.kind == "weld_current_drift":
+            if fault.kind in ("weld_current_drift", "process_drift"):
                 stop = fault.stops if fault.stops is not None else np.inf
                 self.process.add_drift(
                     fault.id, fault.where["machine"], start_s=fault.starts * DAY_S,
-                    stop_s=stop * DAY_S, size=fault.effect["drift_ka"],
-                    ramp_s=max(fault.effect["ramp_days"], 1e-3) * DAY_S)
-            if fault.kind == "process_drift":
-                stop = fault.stops if fault.stops is not None else np.inf
-                self.process.add_drift(
-                    fault.id, fault.where["machine"], start_s=fault.starts * DAY_S,
-                    stop_s=stop * DAY_S, size=fault.effect["drift"],
+                    stop_s=stop * DAY_S,
+                    size=fault.effect.get("drift_ka", fault.effect.get("drift", 0.0)),
                     ramp_s=max(fault.effect["ramp_days"], 1e-3) * DAY_S,
-                    parameter=fault.where["parameter"])
+                    parameter=fault.where.get("parameter", "weld_current"))
             if fault.kind == "bearing_wear":
                 rng = np.random.default_rng([*self._entropy, zlib.crc32(fault.id.encode())])
                 machine = fault.where["machine"]

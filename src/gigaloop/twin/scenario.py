@@ -213,22 +213,16 @@ class Scenario(_Strict):
             if part is None or part.name != "battery_cell":
                 return (f"where.lot {where['lot']!r} must look like PREFIX-SUPPLIER-0001 for "
                         "a battery_cell part and one of its suppliers")
-        if fault.kind == "weld_current_drift":
-            if where["station"] not in {s.station_id for s in STATIONS}:
-                return f"where.station {where['station']!r} is not a station"
-            target = station(where["station"])
-            if where["machine"] not in target.machine_ids:
-                return f"where.machine must be one of {list(target.machine_ids)}"
-            if "weld_current" not in [p.name for p in target.parameters]:
-                return f"station {target.station_id} does not weld"
-        if fault.kind == "process_drift":
+        if fault.kind in ("weld_current_drift", "process_drift"):
             if where["station"] not in {s.station_id for s in STATIONS}:
                 return f"where.station {where['station']!r} is not a station"
             target = station(where["station"])
             if where["machine"] not in target.machine_ids:
                 return f"where.machine must be one of {list(target.machine_ids)}"
             names = [p.name for p in target.parameters]
-            if where["parameter"] not in names:
+            if fault.kind == "weld_current_drift" and "weld_current" not in names:
+                return f"station {target.station_id} does not weld"
+            if fault.kind == "process_drift" and where["parameter"] not in names:
                 return f"where.parameter must be one of {names} at {target.station_id}"
         if fault.kind == "bearing_wear" and where["machine"] not in MACHINE_IDS:
             return f"where.machine {where['machine']!r} is not a machine; use one of {MACHINE_IDS}"
