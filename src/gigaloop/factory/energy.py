@@ -267,10 +267,27 @@ def plan_day(forecast: Forecast, config: EnergyConfig = EnergyConfig()) -> Sched
     a, b = hall.cool_per_k, hall.heat_per_k
     cap = hall.capacity_kwh
     start = forecast.start_indoor_c
+
+    def warm_bound(h: int, temp: int, cooling: int, slack: int, outside: float,
+                   cools: bool, limit: float) -> None:
+        """Hour ``h`` of a warmer day's hall (columns from ``temp``), kept below ``limit``."""
+        first = h == 0
+        prev = {} if first else {temp + h - 1: -1.0}
+        known = start if first else 0.0
+        row({temp + h: 1.0, T + h: -1.0}, 0.0, np.inf)
+        if cools:
+            for m in masses:
+                rhs = a * (outside + hall.cool_offset_c) + (m - a) * known
+                row({temp + h: m, cooling + h: 1.0,
+                     **{i: (m - a) * v for i, v in prev.items()}}, rhs, np.inf)
+            row({cooling + h: 1.0, air + h: -cap}, -np.inf, 0.0)
+        else:
+            row({temp + h: 1.0, **prev}, known, np.inf)
+        row({temp + h: 1.0, slack + h: -1.0}, -np.inf, limit)
+
     for h in range(n):
         first = h == 0
         prev = {} if first else {T + h - 1: -1.0}
-        prev_h = {} if first else {Th + h - 1: -1.0}
         prev_c = {} if first else {Tc + h - 1: -1.0}
         known = start if first else 0.0
         out = forecast.outside_c[h]
@@ -293,28 +310,9 @@ def plan_day(forecast: Forecast, config: EnergyConfig = EnergyConfig()) -> Sched
             row({fan + h: 1.0, air + h: -hall.fan_kwh * slope},
                 hall.fan_kwh * (s ** config.fan_exponent - slope * s), np.inf)
         # hot day: an upper bound of the hall; HVAC cools at most to the setpoint T_h
-        row({Th + h: 1.0, T + h: -1.0}, 0.0, np.inf)
-        if hot_cooling[h]:
-            for m in masses:
-                rhs = a * (hot[h] + hall.cool_offset_c) + (m - a) * known
-                row({Th + h: m, coolh + h: 1.0,
-                     **{i: (m - a) * v for i, v in prev_h.items()}}, rhs, np.inf)
-            row({coolh + h: 1.0, air + h: -cap}, -np.inf, 0.0)
-        else:
-            row({Th + h: 1.0, **prev_h}, known, np.inf)
-        row({Th + h: 1.0, hih + h: -1.0}, -np.inf, top)
+        warm_bound(h, Th, coolh, hih, hot[h], hot_cooling[h], top)
         # stress day: the same upper bound, held to what the baseline would reach
-        prev_s = {} if first else {Ts + h - 1: -1.0}
-        row({Ts + h: 1.0, T + h: -1.0}, 0.0, np.inf)
-        if stress_cooling[h]:
-            for m in masses:
-                rhs = a * (stress[h] + hall.cool_offset_c) + (m - a) * known
-                row({Ts + h: m, cools + h: 1.0,
-                     **{i: (m - a) * v for i, v in prev_s.items()}}, rhs, np.inf)
-            row({cools + h: 1.0, air + h: -cap}, -np.inf, 0.0)
-        else:
-            row({Ts + h: 1.0, **prev_s}, known, np.inf)
-        row({Ts + h: 1.0, his + h: -1.0}, -np.inf, stress_cap[h])
+        warm_bound(h, Ts, cools, his, stress[h], stress_cooling[h], stress_cap[h])
         # cold day: a lower bound; HVAC heats at most to the setpoint
         row({Tc + h: 1.0, T + h: -1.0}, -np.inf, 0.0)
         if cold_heating[h]:
