@@ -26,6 +26,7 @@ from gigaloop.factory.process_control import (
     ProcessControlModule,
     StepTest,
     StreamCharts,
+    phase_one_baseline,
 )
 from gigaloop.loop.cycle import DailyCycle
 from gigaloop.ml.spc import CUSUM, EWMA, cusum_arl, ewma_arl
@@ -95,6 +96,96 @@ def test_bad_input_raises_our_errors() -> None:
         charts.process(np.zeros((3, 2)))
     with pytest.raises(ConfigError):
         charts.add_streams([0.0], [0.0])
+
+
+def _wandering_days(rng: np.random.Generator, streams: int, days: int, *, per_day: int = 40,
+                    step: float = 0.05, ramp: float = 0.0, ramp_from: int = 0) -> np.ndarray:
+    """Readings ``(days, per_day, streams)`` of σ = 1 around a level that wanders from day to
+    day as the twin's offsets do (AR(1), persistence 0.98, from 0), plus a ramp per day."""
+    level, out = np.zeros(streams), np.empty((days, per_day, streams))
+    for day in range(days):
+        level = 0.98 * level + step * rng.standard_normal(streams)
+        drift = ramp * max(day - ramp_from + 0.5, 0.0)
+        out[day] = level + drift + rng.standard_normal((per_day, streams))
+    return out
+
+
+def _chart(readings: np.ndarray, config: ProcessControlConfig) -> tuple[int, int, np.ndarray]:
+    """As the module charts them: Phase I baselines, then the charts and the moving centre.
+    Signals and readings charted, and each stream's first signal (day; -1 none)."""
+    days, per_day, streams = readings.shape
+    p1 = config.phase_one_days
+    day_of = np.repeat(np.arange(p1), per_day)
+    bases = [phase_one_baseline(readings[:p1, :, s].ravel(), day_of, config.centre_weight)
+             for s in range(streams)]
+    charts = StreamCharts(lam=config.lam, L=config.L, k=config.k, h=config.h)
+    charts.add_streams([b.level for b in bases], [b.sigma for b in bases])
+    anchors = np.array([b.mean for b in bases])
+    signals, first = 0, np.full(streams, -1)
+    for day in range(p1, days):
+        seen = charts.process(readings[day])
+        charts.follow(readings[day], seen, config.centre_weight, anchors, config.centre_band)
+        signals += int(seen.count.sum())
+        first[(first < 0) & (seen.first >= 0)] = day
+    return signals, (days - p1) * per_day * streams, first
+
+
+def test_phase_one_sigma_takes_in_the_day_to_day_wander() -> None:
+    """Method of moments, on average over streams: the fixed-centre level variance is the
+    between-days variance of the true levels, the moving-centre one the mean squared error
+    of the true level's forecast; both add to the within-day variance."""
+    rng = np.random.default_rng(21)
+    days, per_day, streams = 30, 40, 300
+    levels = np.cumsum(0.1 * rng.standard_normal((days, streams)), axis=0)
+    readings = levels[:, None, :] + rng.standard_normal((days, per_day, streams))
+    day_of = np.repeat(np.arange(days), per_day)
+    for weight in (0.0, 0.05):
+        bases = [phase_one_baseline(readings[:, :, s].ravel(), day_of, weight)
+                 for s in range(streams)]
+        if weight == 0:
+            truth = levels.var(axis=0, ddof=1)
+        else:
+            means, forecast, errors = readings.mean(axis=1), readings[0].mean(axis=0), []
+            for day in range(1, days):
+                errors.append(levels[day] - forecast)
+                forecast = (1 - weight) * forecast + weight * means[day]
+            truth = np.mean(np.square(errors), axis=0)
+        estimate = np.mean([b.level_sd**2 for b in bases])
+        within = np.mean([b.within for b in bases])
+        print(f"weight {weight}: level variance {estimate:.4f} (truth {truth.mean():.4f}), "
+              f"within σ {within:.3f}")
+        assert abs(estimate / truth.mean() - 1) < 0.1
+        assert abs(within - 1) < 0.01
+        assert np.mean([b.sigma**2 for b in bases]) == pytest.approx(within**2 + estimate, 0.01)
+
+
+def test_false_alarms_on_wandering_streams_come_near_the_design_arl0() -> None:
+    """The twin's offset wander (AR(1), 0.98, step 0.05σ, 40 readings a day, a year): the
+    default Phase I and moving centre keep false alarms near the design ARL₀; a fixed centre
+    from a 5-day Phase I (the module before) alarms about 4 times as often."""
+    config = ProcessControlConfig()
+    design = 1 / (1 / ewma_arl(config.lam, config.L) + 1 / cusum_arl(config.k, config.h))
+    readings = _wandering_days(np.random.default_rng(9), 300, 365)
+    ratios = {}
+    for name, trial in (("default", config),
+                        ("5-day fixed", ProcessControlConfig(phase_one_days=5, centre_weight=0))):
+        signals, charted, _ = _chart(readings, trial)
+        ratios[name] = charted / signals / design
+        print(f"{name}: {signals} false alarms in {charted} readings, "
+              f"{ratios[name]:.2f} × design ARL0 {design:.0f}")
+    assert 0.6 < ratios["default"] < 1.6
+    assert ratios["5-day fixed"] < 0.4
+
+
+def test_moving_centre_does_not_absorb_a_slow_drift() -> None:
+    """A ramp of 0.02σ a day (under half the wander's daily step) from day 40: the centre
+    follows it only to 1σ from the Phase I mean, so every stream alarms within 120 days."""
+    rng = np.random.default_rng(13)
+    readings = _wandering_days(rng, 40, 160, step=0.0, ramp=0.02, ramp_from=40)
+    _, _, first = _chart(readings, ProcessControlConfig())
+    print(f"first signal, days after the ramp starts: median {np.median(first - 40):.0f}, "
+          f"last {np.max(first - 40)}")
+    assert (first >= 40).all()
 
 
 def _alarm_rows(decisions: list) -> list[dict]:

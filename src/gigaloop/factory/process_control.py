@@ -1,14 +1,28 @@
 """Process control: EWMA + CUSUM on every (machine, parameter) stream, run-to-run setpoints.
 
-Each day the module reads the ``process_readings`` ingested since its last run. A stream's
-first ``phase_one`` readings fix its chart: centre = their mean, σ = their standard deviation
-(which takes in the slow day-to-day wander a plant's offsets have), target = the setpoint then
-in force (the mean where no setpoint is recorded). After that every reading goes, in
-event-time order, through an EWMA and a two-sided CUSUM kept for all streams at once in
-:class:`StreamCharts`. A stream's first signal of a day becomes a :class:`Decision` (and a row
-for ``spc_alarms`` on ``ctx.board["spc_alarms"]``; the runner writes it, modules never write
-to the store); its first signal ever also carries the stream's first-alarm record in its
-inputs. The chart then restarts (EWMA at the centre, CUSUM sums at 0).
+Each day the module reads the ``process_readings`` ingested since its last run
+(:meth:`ProcessControlModule.observe` takes them as a frame, so a replay can feed it).
+
+**Phase I** is a stream's first ``phase_one_days`` days of readings (subgroups; and at least
+``phase_one`` readings). A plant's offsets wander slowly from day to day (common-cause
+variation a few days cannot show), so the readings are modelled as *day level + within-day
+noise* and the chart is a moving-centre one (Montgomery, *Introduction to SPC*, §10.4, the
+EWMA centre line of Montgomery & Mastrangelo 1991): the centre for a day is the forecast of
+its level, an EWMA (weight ``centre_weight``) of the previous days' means, and the chart's σ
+comes from two variance components estimated over Phase I (:func:`phase_one_baseline`),
+``σ² = σ_within² + σ_level²``: the pooled within-day variance and the variance of the day
+level around its forecast (day-mean forecast errors less their within-day part; with
+``centre_weight = 0`` the centre is fixed at the Phase I mean and ``σ_level²`` is the
+between-days component of a one-way random-effects model). In Phase II a day without a
+signal moves the centre; a day with one does not, and the centre stays within
+``centre_band`` σ of the Phase I mean, so a drift, however slow, is not absorbed.
+
+Every reading goes, in event-time order, through an EWMA and a two-sided CUSUM kept for all
+streams at once in :class:`StreamCharts`. A stream's first signal of a day becomes a
+:class:`Decision` (and a row for ``spc_alarms`` on ``ctx.board["spc_alarms"]``; the runner
+writes it, modules never write to the store); its first signal ever also carries the stream's
+first-alarm record in its inputs. The chart then restarts (EWMA at the centre, CUSUM sums
+at 0). Target = the setpoint in force in Phase I (the mean where no setpoint is recorded).
 
 An alarm puts a stream under run-to-run control: an :class:`R2RController` (double EWMA,
 one run = one day) learns the day's mean output against the setpoint in force and proposes
@@ -22,8 +36,8 @@ returns to target and the stream is left alone until its next alarm.
 
 The default design (EWMA λ = 0.5, L = 4.5; CUSUM k = 1.5, h = 3) has, by Markov chain, ARL₀ of
 about 148,000 and 24,900 readings and detects a 2σ shift in about 12 and 6 readings; it is
-meant for shifts of 2σ or more, and barely sees the slow wander of a few tenths of σ a
-plant's offsets have.
+meant for shifts of 2σ or more. Its ARL₀ falls fast with a persistent offset (to a quarter at
+0.3σ), which is why the centre follows the day level.
 """
 
 from __future__ import annotations
@@ -140,11 +154,54 @@ class StreamCharts:
         self._upper[index] = 0.0
         self._lower[index] = 0.0
 
+    def recentre(self, streams: ArrayLike, mu: ArrayLike) -> None:
+        """Move streams' centres to ``mu``; the EWMA moves with them (its distance from the
+        centre, like the CUSUM sums, is kept), as on a chart of residuals from the centre.
+
+        >>> charts = StreamCharts()
+        >>> charts.add_streams([10.0], [1.0])
+        >>> _ = charts.process([[11.0]])
+        >>> charts.recentre([0], [10.5])
+        >>> charts.mu.tolist(), (charts.ewma - charts.mu).round(3).tolist()
+        ([10.5], [0.2])
+        """
+        index = np.asarray(streams, dtype=np.intp)
+        target = np.asarray(mu, dtype=np.float64)
+        self._z[index] += target - self.mu[index]
+        self.mu[index] = target
+
+    def follow(self, block: ArrayLike, signals: Signals, weight: float, anchor: ArrayLike,
+               band: float) -> None:
+        """Move each centre toward the stream's mean reading in ``block`` (an EWMA step of
+        ``weight``), except for streams without a reading or with a signal in it, and keep it
+        within ``band`` σ of ``anchor`` (the Phase I mean): a moving centre line.
+
+        >>> charts = StreamCharts()
+        >>> charts.add_streams([10.0, 10.0], [1.0, 1.0])
+        >>> block = [[10.8, 10.8], [11.2, np.nan]]
+        >>> charts.follow(block, charts.process(block), 0.5, [10.0, 10.0], band=0.4)
+        >>> charts.mu.tolist()
+        [10.4, 10.4]
+        """
+        rows = np.asarray(block, dtype=np.float64)
+        quiet = np.flatnonzero((~np.isnan(rows)).any(axis=0) & (signals.first < 0))
+        if weight == 0 or not len(quiet):
+            return
+        means = np.nanmean(rows[:, quiet], axis=0)
+        centre = np.asarray(anchor, dtype=np.float64)[quiet]
+        reach = band * self.sigma[quiet]
+        level = (1.0 - weight) * self.mu[quiet] + weight * means
+        self.recentre(quiet, np.clip(level, centre - reach, centre + reach))
+
 
 @dataclass(frozen=True)
 class ProcessControlConfig:
     """Chart design, Phase I length, run-to-run controller and step-test settings.
 
+    Phase I: a stream's first ``phase_one_days`` days with readings, and at least
+    ``phase_one`` readings. ``centre_weight``: the weight of a day's mean in the moving centre
+    (0: the centre stays at the Phase I mean); ``centre_band``: how far (in σ) the centre may
+    move from the Phase I mean.
     ``min_gain``: a stream is run-to-run controlled only once an up-and-back setpoint probe
     (at least ``probe_sigmas`` σ, see :class:`StepTest`) has moved its readings by at least
     this much per unit of setpoint (lower 2-SE bound); after ``max_probes`` probes without
@@ -154,6 +211,9 @@ class ProcessControlConfig:
     """
 
     phase_one: int = 200
+    phase_one_days: int = 30
+    centre_weight: float = 0.05
+    centre_band: float = 1.0
     lam: float = 0.5
     L: float = 4.5
     k: float = 1.5
@@ -171,6 +231,11 @@ class ProcessControlConfig:
     def __post_init__(self) -> None:
         if self.phase_one < 20:
             raise ConfigError("phase_one needs at least 20 readings", phase_one=self.phase_one)
+        if not (self.phase_one_days >= 1 and 0 <= self.centre_weight < 1
+                and self.centre_band >= 0):
+            raise ConfigError("need phase_one_days >= 1, 0 <= centre_weight < 1, "
+                              "centre_band >= 0", phase_one_days=self.phase_one_days,
+                              centre_weight=self.centre_weight, centre_band=self.centre_band)
         if not (0 <= self.max_adjust < 1 and self.deadband_sigmas >= 0 and self.gain != 0):
             raise ConfigError("need 0 <= max_adjust < 1, deadband_sigmas >= 0, gain != 0")
         if not (self.min_gain > 0 and self.probe_sigmas > 0 and self.max_probes >= 1
@@ -250,6 +315,7 @@ class _Stream:
     log: bool = False  # charted on the log scale (a skewed, positive parameter)
     centre: float = math.nan  # Phase I mean and standard deviation, in the parameter's unit
     spread: float = math.nan
+    anchor: float = math.nan  # Phase I mean on the chart's scale: the moving centre's anchor
     days: list[tuple[float, float, int]] = field(default_factory=list)
     probe: tuple[int, float] | None = None  # (1: probe in force, 2: back; setpoint before it)
 
@@ -274,12 +340,21 @@ class ProcessControlModule:
         self._monitored: list[_Stream] = []
         self._seen_until: datetime | None = None
 
+    @property
+    def charted(self) -> set[tuple[str, str]]:
+        """The (machine, parameter) streams past Phase I: their next readings are charted."""
+        return {(s.machine, s.parameter) for s in self._monitored}
+
     def decide(self, ctx: DayContext) -> list[Decision]:
-        readings = self._new_readings(ctx)
+        return self.observe(ctx, self._new_readings(ctx))
+
+    def observe(self, ctx: DayContext, readings: pd.DataFrame) -> list[Decision]:
+        """Decide on ``ctx.day``'s ``readings`` (``vin, station_id, machine_id, parameter, value,
+        setpoint, event_time``, in event-time order); ``ctx.view`` is not read."""
         ctx.board["spc_alarms"] = []
         if readings.empty:
             return []
-        live = self._phase_one(readings)
+        live = self._phase_one(ctx.day, readings)
         if live.empty:
             return []
         decisions = self._alarms(ctx, live)
@@ -298,8 +373,10 @@ class ProcessControlModule:
         ).order_by(["event_time", "vin"])
         return ctx.view.execute(expr)
 
-    def _phase_one(self, readings: pd.DataFrame) -> pd.DataFrame:
-        """Feed streams still in Phase I; start those that have enough; the rest to monitor."""
+    def _phase_one(self, day: int, readings: pd.DataFrame) -> pd.DataFrame:
+        """Feed streams still in Phase I (whole days); start those that have enough; return
+        the readings of monitored streams."""
+        c = self.config
         keep = np.ones(len(readings), dtype=bool)
         starting: list[_Stream] = []
         for (machine, parameter), rows in readings.groupby(["machine_id", "parameter"], sort=False):
@@ -309,28 +386,33 @@ class ProcessControlModule:
                 self._streams[machine, parameter] = stream
             if stream.column >= 0:
                 continue
-            seen = 0 if stream.phase_one is None else len(stream.phase_one)
-            take = rows.iloc[: self.config.phase_one - seen]
-            stream.phase_one = pd.concat([stream.phase_one, take]) if seen else take
-            keep[readings.index.get_indexer(take.index)] = False
-            if len(stream.phase_one) == self.config.phase_one:
+            take = rows.assign(day=day)
+            stream.phase_one = take if stream.phase_one is None else pd.concat(
+                [stream.phase_one, take])
+            keep[readings.index.get_indexer(rows.index)] = False
+            if (len(stream.phase_one) >= c.phase_one
+                    and stream.phase_one["day"].nunique() >= c.phase_one_days):
                 starting.append(stream)
-        centres: list[float] = []
+        levels: list[float] = []
         sigmas: list[float] = []
         for stream in starting:
-            stream.centre, stream.spread, stream.target = _phase_one_estimate(stream.phase_one)
-            first = np.asarray(stream.phase_one["value"], dtype=np.float64)  # type: ignore[index]
+            rows = stream.phase_one
+            assert rows is not None
+            stream.centre, stream.spread, stream.target = _phase_one_estimate(rows)
+            first = rows["value"].to_numpy(dtype=np.float64)
             stream.log = _is_log_normal(first)
             chart = _chart_scale(first, stream.log)
-            centre, sigma = float(np.mean(chart)), float(np.std(chart, ddof=1))
+            on = ~np.isnan(chart)
+            baseline = phase_one_baseline(chart[on], rows["day"].to_numpy()[on], c.centre_weight)
             stream.phase_one = None  # readings that do not vary: Phase I starts over
-            if sigma > 0:
-                stream.column = self.charts.n_streams + len(centres)
+            if baseline.sigma > 0:
+                stream.column = self.charts.n_streams + len(levels)
+                stream.anchor = baseline.mean
                 self._monitored.append(stream)
-                centres.append(centre)
-                sigmas.append(sigma)
-        if centres:
-            self.charts.add_streams(centres, sigmas)
+                levels.append(baseline.level)
+                sigmas.append(baseline.sigma)
+        if levels:
+            self.charts.add_streams(levels, sigmas)
         live = readings[keep]
         columns = {(s.machine, s.parameter): s.column for s in self._monitored}
         column = [columns.get(key, -1) for key in zip(live.machine_id, live.parameter, strict=True)]
@@ -346,11 +428,15 @@ class ProcessControlModule:
         where = np.full(block.shape, -1)
         where[step, column] = np.arange(len(live))
         signals = self.charts.process(block)
+        mu_today = self.charts.mu.copy()
+        anchors = np.array([stream.anchor for stream in self._monitored])
+        self.charts.follow(block, signals, self.config.centre_weight, anchors,
+                           self.config.centre_band)
         decisions = []
         for col in np.flatnonzero(signals.first >= 0):
             stream = self._monitored[col]
             reading = live.iloc[where[signals.first[col], col]]
-            mu, sigma = self.charts.mu[col], self.charts.sigma[col]
+            mu, sigma = mu_today[col], self.charts.sigma[col]
             statistic, limit = float(signals.statistic[col]), float(signals.limit[col])
             if stream.log:  # back to the parameter's unit: EWMA by exp, CUSUM sums to first order
                 ewma_rule = signals.rule[col] < 2
@@ -486,6 +572,66 @@ def _phase_one_estimate(rows: pd.DataFrame) -> tuple[float, float, float]:
     mean = float(values.mean())
     target = float(setpoints.median()) if len(setpoints) else mean
     return mean, float(values.std(ddof=1)), target
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A stream's Phase I on the chart's scale: the mean, the level forecast for the next day
+    (the first centre), the within-day and level standard deviations and the chart's σ."""
+
+    mean: float
+    level: float
+    within: float
+    level_sd: float
+
+    @property
+    def sigma(self) -> float:
+        return math.hypot(self.within, self.level_sd)
+
+
+def phase_one_baseline(values: ArrayLike, days: ArrayLike, weight: float) -> Baseline:
+    """Variance components of Phase I readings grouped by day: ``σ² = σ_within² + σ_level²``.
+
+    ``σ_within²`` pools the within-day variances. The level of day d is forecast by an EWMA
+    (``weight``) of the means of the days before it (``weight = 0``: by the Phase I mean);
+    ``σ_level²`` is the mean squared forecast error of the day means less its within-day part
+    ``σ_within²/n_d`` (at least 0). With ``weight = 0`` that is the between-days component of
+    a one-way random-effects model (method of moments); with ``weight > 0`` it is the error
+    of the moving centre that :class:`ProcessControlModule` charts around, which a level
+    wandering from day to day makes larger than the within-day σ alone suggests.
+
+    >>> rng = np.random.default_rng(4)
+    >>> days = np.repeat(np.arange(30), 40)
+    >>> level = np.repeat(np.cumsum(0.3 * rng.standard_normal(30)), 40)  # a wandering level
+    >>> base = phase_one_baseline(level + rng.standard_normal(1200), days, weight=0.2)
+    >>> round(base.within, 1), round(base.level_sd, 1), base.sigma > base.within
+    (1.0, 0.5, True)
+    """
+    x, d = np.asarray(values, dtype=np.float64), np.asarray(days)
+    _, group = np.unique(d, return_inverse=True)
+    counts = np.bincount(group).astype(np.float64)
+    means = np.bincount(group, weights=x) / counts
+    spread_df = len(x) - len(counts)
+    if spread_df > 0:
+        within2 = float(((x - means[group]) ** 2).sum() / spread_df)
+    else:  # one reading a day: no within-day estimate, the total variance stands for it
+        within2 = float(np.var(x, ddof=1)) if len(x) > 1 else 0.0
+    mean = float(x.mean())
+    if weight > 0:
+        level, forecasts = float(means[0]), []
+        for day_mean in means:
+            forecasts.append(level)
+            level = (1.0 - weight) * level + weight * float(day_mean)
+        errors, sizes = means[1:] - np.asarray(forecasts[1:]), counts[1:]
+    else:
+        level, errors, sizes = mean, means - mean, counts
+    level2 = 0.0
+    if len(errors) > (weight == 0):
+        squares = float(np.mean(errors**2))
+        if weight == 0:  # deviations from a mean fitted on them
+            squares *= len(errors) / (len(errors) - 1)
+        level2 = squares - float(np.mean(within2 / sizes))
+    return Baseline(mean, level, math.sqrt(within2), math.sqrt(max(level2, 0.0)))
 
 
 def _is_log_normal(values: NDArray[np.float64]) -> bool:
