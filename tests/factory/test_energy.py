@@ -161,8 +161,8 @@ def run_month(first: int, days: int, tmp: Path | None) -> dict[str, float]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("first", "cost_ratio", "co2e_ratio"), [(180, 0.90, 0.93),
-                                                                 (5, 0.96, 0.96)])
+@pytest.mark.parametrize(("first", "cost_ratio", "co2e_ratio"), [(180, 0.85, 0.88),
+                                                                 (5, 0.92, 0.92)])
 def test_a_month_with_the_module_costs_less_and_stays_comfortable(
         tmp_path: Path, first: int, cost_ratio: float, co2e_ratio: float) -> None:
     base = run_month(first, 30, None)
@@ -171,7 +171,7 @@ def test_a_month_with_the_module_costs_less_and_stays_comfortable(
           f"cost ×{loop['cost'] / base['cost']:.3f}, CO2e ×{loop['co2e'] / base['co2e']:.3f}")
     assert loop["cost"] < cost_ratio * base["cost"]
     assert loop["co2e"] < co2e_ratio * base["co2e"]
-    # measured (seed 5): summer ×0.896 cost, ×0.924 CO2e, 0.57 K·h vs 0.58 held at 22 °C
-    # (one heat-wave afternoon both worlds share); winter ×0.887 / ×0.889, none in both.
-    # The loop must add no discomfort: the 3σ stress day bounds its hall by the baseline's
-    assert loop["comfort"] <= base["comfort"] + 0.05
+    # measured (seed 5): summer ×0.820 cost, ×0.850 CO2e; winter ×0.887 / ×0.889; no
+    # discomfort in either world (the hall's cooling is sized to the 0.4 % design hour).
+    assert base["comfort"] == 0.0
+    assert loop["comfort"] == 0.0

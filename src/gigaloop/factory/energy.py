@@ -50,7 +50,8 @@ class EnergyConfig:
     """Prices, comfort and plant facts the plan needs (assumptions, not fitted)."""
 
     comfort_c: tuple[float, float] = (18.0, 27.0)  # the comfort KPI's band
-    margin_c: float = 1.5  # kept inside the band: measurement noise and production heat
+    margin_c: float = 1.5  # kept inside the band at least (production heat, sensor noise)
+    margin_sigmas: float = 4.5  # …and as far as the readings' offset + this many σ of noise
     nominal_setpoint_c: float = 22.0  # what the plant holds without a plan (the baseline)
     time_constant_h: float = 6.0  # hall thermal mass / envelope (building survey; twin: 8)
     time_constant_range_h: tuple[float, float] = (6.0, 10.0)  # comfort must hold across it
@@ -80,6 +81,23 @@ class HallModel:
     heat_offset_c: float
     capacity_kwh: float
     fit_error: float = 0.0  # RMS residual of the fit over its mean HVAC kWh (0: not fitted)
+    reading_offset_c: float = 0.0  # indoor reading − setpoint while the HVAC holds it: mean
+    reading_sd_c: float = 0.0  # …and standard deviation (production heat, sensor noise)
+
+    def band(self, config: EnergyConfig) -> tuple[float, float]:
+        """The hall temperatures a plan may use: the comfort band less what readings add.
+
+        A reading is the hall + ``reading_offset_c`` ± noise of ``reading_sd_c``; a hall at
+        the returned edge has its readings ``margin_sigmas`` σ inside the band.
+
+        >>> HallModel(1, 1, 1, 2, 8, 10, reading_offset_c=0.5, reading_sd_c=0.3).band(
+        ...     EnergyConfig())
+        (19.5, 25.15)
+        """
+        low, high = config.comfort_c
+        spread = config.margin_sigmas * self.reading_sd_c
+        return (low + max(config.margin_c, spread - self.reading_offset_c),
+                high - max(config.margin_c, spread + self.reading_offset_c))
 
     def regime(self, outside_c: np.ndarray, indoor_c: float) -> np.ndarray:
         """+1 where the hall needs cooling at ``indoor_c``, −1 heating, 0 neither."""
@@ -235,8 +253,7 @@ def plan_day(forecast: Forecast, config: EnergyConfig = EnergyConfig()) -> Sched
     mass = config.time_constant_h * hall.cool_per_k
     masses = [tau * hall.cool_per_k for tau in config.time_constant_range_h]
     regime = hall.regime(forecast.outside_c, config.nominal_setpoint_c)
-    low, high = config.comfort_c
-    top, bottom = high - config.margin_c, low + config.margin_c
+    bottom, top = hall.band(config)
     hot = forecast.outside_c + config.forecast_z * forecast.outside_sd_c
     cold = forecast.outside_c - config.forecast_z * forecast.outside_sd_c
     # the hot day needs cooling at every hall temperature up to the band's top (cold: heating
@@ -384,7 +401,9 @@ def fit_hall(readings: pd.DataFrame, fan_exponent: float = 2.5) -> HallModel:
     may have ``airflow`` (share of design; 1 if absent) and ``setpoint_c``: then only
     hours that held a steady setpoint (unchanged since the hour before, hall within 1 K of
     it) enter the regression, as the steady-state law only holds there; the capacity is
-    the largest conditioning load of any hour.
+    the largest conditioning load of any hour. The readings' offset from the setpoint (and
+    its spread) comes from the hours the HVAC held a setpoint unchanged for three hours,
+    neither idle nor at capacity: there the hall is at the setpoint, the rest is the reading.
     """
     if len(readings) < 3 * HOURS:
         raise ModelError(f"need three days of energy readings, got {len(readings)} hours")
@@ -415,7 +434,20 @@ def fit_hall(readings: pd.DataFrame, fan_exponent: float = 2.5) -> HallModel:
                     heat_offset_c=heat_offset, capacity_kwh=float(conditioning.max()),
                     fit_error=float(residual / np.sqrt(len(y)) / max(y.mean(), 1e-9)))
     assert best is not None
-    return best[1]
+    hall = best[1]
+    if "setpoint_c" not in readings:
+        return hall
+    setpoint = readings["setpoint_c"].to_numpy(float)
+    indoor = readings["indoor_temp_c"].to_numpy(float)
+    conditioning = (y_all - hall.fan_kwh * air_all ** fan_exponent) / air_all
+    held = np.zeros(len(y_all), dtype=bool)
+    held[2:] = (np.abs(np.diff(setpoint)[1:]) < 0.2) & (np.abs(np.diff(setpoint)[:-1]) < 0.2)
+    held &= (conditioning > 0.05 * hall.capacity_kwh) & (conditioning < 0.9 * hall.capacity_kwh)
+    if held.sum() < 2 * HOURS:
+        return hall
+    offset = indoor[held] - setpoint[held]
+    return replace(hall, reading_offset_c=float(offset.mean()),
+                   reading_sd_c=float(offset.std(ddof=1)))
 
 
 def forecast_outside(outside_c: np.ndarray) -> tuple[np.ndarray, float]:
@@ -510,9 +542,8 @@ class EnergyModule:
         plan = plan_day(forecast, self.config)
         base = baseline_day(forecast, self.config)
         # where the plan cannot hold the band, ask for its edge: a milder day than forecast
-        low, high = self.config.comfort_c  # then stays comfortable
-        setpoint = np.clip(plan.setpoint_c, low + self.config.margin_c,
-                           high - self.config.margin_c)
+        setpoint = np.clip(plan.setpoint_c, *forecast.hall.band(self.config))  # then stays
+        # comfortable
         shift = np.round(plan.shift_kwh, 3)
         shift[int(np.argmax(shift))] -= shift.sum()  # rounding must not break the balance
         precool = [h for h in range(HOURS - 1)
