@@ -4,9 +4,11 @@ For each scenario and seed it runs the twin with the loop and without (`--no-loo
 scores the findings against the hidden truth and prints recall, false findings, whether
 the red herring was flagged, each fault's rank / days to find, the drift window's error
 (against the window the drift really had), field failures per 1000 in the last 90 days,
-unplanned downtime and the units the process drifts harmed, loop and no loop.
+unplanned downtime, the units the process drifts harmed and the energy KPIs (site and
+HVAC cost and CO2e, peak kW, comfort K·h), loop and no loop.
 
     python bench/eval_loop.py --seeds 1 2 3 --scenarios default alternate --days 365
+    python bench/eval_loop.py --modules rootcause,changes,impact,maintenance,energy
 """
 
 from __future__ import annotations
@@ -19,13 +21,17 @@ from datetime import date
 from pathlib import Path
 
 from gigaloop.loop.score import score_run
-from gigaloop.run import RunOptions, run_job
+from gigaloop.run import DEFAULT_MODULES, RunOptions, run_job
+
+ENERGY_KPIS = ("energy_cost", "energy_co2e_kg", "hvac_energy_cost", "hvac_co2e_kg",
+               "peak_power_kw", "comfort_violation_kh")
 
 
-def evaluate(scenario: str, seed: int, days: int, root: Path) -> dict:
+def evaluate(scenario: str, seed: int, days: int, root: Path,
+             modules: tuple[str, ...] = DEFAULT_MODULES) -> dict:
     started = time.perf_counter()
     with_loop = run_job(RunOptions(days=days, seed=seed, scenario=_scenario(scenario),
-                                   out=root / f"{scenario}-{seed}-loop"))
+                                   out=root / f"{scenario}-{seed}-loop", modules=modules))
     seconds = time.perf_counter() - started
     without = run_job(RunOptions(days=days, seed=seed, scenario=_scenario(scenario),
                                  loop=False, out=root / f"{scenario}-{seed}-base"))
@@ -62,8 +68,16 @@ def evaluate(scenario: str, seed: int, days: int, root: Path) -> dict:
             "loop": sum(d["affected_units"] for d in score["drift_defects"]),
             "no_loop": sum(d["affected_units"]
                            for d in score_run(root / f"{scenario}-{seed}-base")["drift_defects"])},
+        "energy": {name: _versus(with_loop["kpis"][name], without["kpis"][name])
+                   for name in ENERGY_KPIS},
+        "modules": list(modules),
         "loop_run_seconds": round(seconds, 1),
     }
+
+
+def _versus(loop: float | None, no_loop: float | None) -> dict:
+    ratio = round(loop / no_loop, 3) if loop is not None and no_loop else None
+    return {"loop": loop, "no_loop": no_loop, "ratio": ratio}
 
 
 def _scenario(name: str) -> Path | None:
@@ -81,11 +95,15 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1])
     parser.add_argument("--scenarios", nargs="+", default=["default"])
     parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--modules", default=",".join(DEFAULT_MODULES),
+                        help="comma-separated decision modules of the loop run")
     args = parser.parse_args()
+    modules = tuple(name.strip() for name in args.modules.split(",") if name.strip())
     with tempfile.TemporaryDirectory() as folder:
         for scenario in args.scenarios:
             for seed in args.seeds:
-                print(json.dumps(evaluate(scenario, seed, args.days, Path(folder))), flush=True)
+                line = evaluate(scenario, seed, args.days, Path(folder), modules)
+                print(json.dumps(line), flush=True)
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ def run(
     out: Annotated[Path, typer.Option(help="run folder")] = Path("runs/latest"),
     modules: Annotated[str | None, typer.Option(
         help="comma-separated decision modules (default: rootcause,changes,impact,"
-             "maintenance; also: process_control, energy)")] = None,
+             "maintenance,predictive_service,energy; also: process_control)")] = None,
 ) -> None:
     """Simulate the plant, fleet and customers day by day and run the loop on them."""
     from gigaloop.run import DEFAULT_MODULES, RunOptions, run_job

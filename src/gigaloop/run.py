@@ -38,10 +38,11 @@ MODULES: dict[str, Callable[[], DecisionModule]] = {
     "energy": EnergyModule,
     "predictive_service": PredictiveServiceModule,
 }
-#: What ``gigaloop run`` runs unless told otherwise. Process control and energy are opt-in
-#: (``--modules``): process control stops drifts in the plant before any vehicle fails, which
-#: the field-based scoring cannot credit yet; the energy plan misses its own target.
-DEFAULT_MODULES = ("rootcause", "changes", "impact", "maintenance", "predictive_service")
+#: What ``gigaloop run`` runs unless told otherwise. Process control is opt-in
+#: (``--modules``): it stops drifts in the plant before any vehicle fails, which the
+#: field-based scoring cannot credit yet.
+DEFAULT_MODULES = ("rootcause", "changes", "impact", "maintenance", "predictive_service",
+                   "energy")
 
 
 @dataclass(frozen=True)

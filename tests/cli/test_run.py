@@ -41,10 +41,11 @@ def test_summary_has_the_contracted_keys(runs):
     assert summary["run"] == {"days": int(DAYS), "seed": 1, "scale": "small",
                               "scenario": "default", "loop": True, "version": "0.1.0",
                               "modules": ["rootcause", "changes", "impact", "maintenance",
-                                          "predictive_service"]}
+                                          "predictive_service", "energy"]}
     for key in ("units_built", "defects_escaped", "field_failures_per_1000",
                 "field_failures_per_1000_last90", "unplanned_downtime_hours", "energy_cost",
-                "energy_co2e_kg", "comfort_violation_kh", "crashes_per_million_miles",
+                "energy_co2e_kg", "hvac_energy_cost", "hvac_co2e_kg", "peak_power_kw",
+                "comfort_violation_kh", "crashes_per_million_miles",
                 "roadside_failures", "software_revenue"):
         assert key in summary["kpis"]
     assert set(summary["kpis"]["crashes_per_million_miles"]) == {"autopilot", "manual"}

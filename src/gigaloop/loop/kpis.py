@@ -61,6 +61,10 @@ def compute_kpis(store: Tables, *, end: datetime) -> dict[str, Any]:
     kwh = energy.hvac_kwh + energy.process_kwh + energy.lighting_kwh
     energy_cost = _scalar((kwh * energy.tariff_usd_per_kwh).sum())
     co2e = _scalar((kwh * energy.carbon_g_per_kwh).sum() / 1000.0)
+    # BOPTEST's cost and emissions KPIs cover the HVAC the controller commands
+    hvac_cost = _scalar((energy.hvac_kwh * energy.tariff_usd_per_kwh).sum())
+    hvac_co2e = _scalar((energy.hvac_kwh * energy.carbon_g_per_kwh).sum() / 1000.0)
+    peak_kw = _scalar(kwh.max())  # hourly readings: an hour's kWh is its mean kW
     low, high = COMFORT_BAND_C
     deviation = ibis.greatest(low - energy.indoor_temp_c, energy.indoor_temp_c - high, 0)
     comfort = _scalar(deviation.sum())
@@ -97,6 +101,9 @@ def compute_kpis(store: Tables, *, end: datetime) -> dict[str, Any]:
             if int(downtime.count().execute()) else None),
         "energy_cost": _round(energy_cost),
         "energy_co2e_kg": _round(co2e),
+        "hvac_energy_cost": _round(hvac_cost),
+        "hvac_co2e_kg": _round(hvac_co2e),
+        "peak_power_kw": _round(peak_kw),
         "comfort_violation_kh": _round(comfort),
         "crashes_per_million_miles": crash_rates,
         "crashes_per_million_miles_ci95": crash_ci,
