@@ -103,18 +103,21 @@ class SoftwareRollout(Action):
 
 @dataclass(frozen=True)
 class EnergySchedule(Action):
-    """A site's plan for ``day``: 24 hourly HVAC setpoints and shiftable process load moved.
+    """A site's plan for ``day``: hourly HVAC setpoints, fan airflow and process load moved.
 
-    ``hvac_setpoint_c[h]`` is the hall temperature the HVAC works towards in local hour
-    ``h`` (below the usual setpoint before a price peak = pre-cooling); ``shift_kwh[h]`` is
-    shiftable process energy moved into (+) or out of (−) hour ``h``, summing to zero;
-    ``airflow[h]`` is the share of design airflow the hall's fans run at (the coils then
-    deliver at most that share of their capacity).
+    Per local hour ``h``: the HVAC cools the hall down to ``cooling_setpoint_c[h]`` and heats
+    it up to ``heating_setpoint_c[h]`` (no higher than the cooling one) and lets it float in
+    between, as a building management system's two setpoints do (BOPTEST's ``TSetCoo`` /
+    ``TSetHea``); a cooling setpoint below the usual one before a price peak is pre-cooling.
+    ``shift_kwh[h]`` is shiftable process energy moved into (+) or out of (−) hour ``h``,
+    summing to zero; ``airflow[h]`` is the share of design airflow the hall's fans run at
+    (the coils then deliver at most that share of their capacity).
     """
 
     kind: ClassVar[str] = "energy_schedule"
     site_id: str = ""
-    hvac_setpoint_c: tuple[float, ...] = ()
+    cooling_setpoint_c: tuple[float, ...] = ()
+    heating_setpoint_c: tuple[float, ...] = ()
     shift_kwh: tuple[float, ...] = ()
     airflow: tuple[float, ...] = ()  # share of design airflow per hour; () = design all day
     reason: str = ""

@@ -99,6 +99,14 @@ class HallModel:
         return (low + max(config.margin_c, spread - self.reading_offset_c),
                 high - max(config.margin_c, spread + self.reading_offset_c))
 
+    def hvac_kwh(self, outside_c: np.ndarray, indoor_c: np.ndarray, airflow: np.ndarray,
+                 fan_exponent: float = 2.5) -> np.ndarray:
+        """The steady-state law: fans + conditioning at these temperatures and airflows."""
+        drive = outside_c - indoor_c
+        return (self.fan_kwh * airflow ** fan_exponent
+                + self.cool_per_k * np.maximum(drive + self.cool_offset_c, 0.0)
+                + self.heat_per_k * np.maximum(-self.heat_offset_c - drive, 0.0))
+
     def regime(self, outside_c: np.ndarray, indoor_c: float) -> np.ndarray:
         """+1 where the hall needs cooling at ``indoor_c``, −1 heating, 0 neither."""
         cooling = outside_c - indoor_c + self.cool_offset_c > 0
@@ -398,56 +406,72 @@ def fit_hall(readings: pd.DataFrame, fan_exponent: float = 2.5) -> HallModel:
     """Least-squares HVAC response (non-negative), balance offsets by grid search.
 
     ``readings`` has ``hvac_kwh``, ``outside_temp_c`` and ``indoor_temp_c`` per hour, and
-    may have ``airflow`` (share of design; 1 if absent) and ``setpoint_c``: then only
-    hours that held a steady setpoint (unchanged since the hour before, hall within 1 K of
-    it) enter the regression, as the steady-state law only holds there; the capacity is
-    the largest conditioning load of any hour. The readings' offset from the setpoint (and
-    its spread) comes from the hours the HVAC held a setpoint unchanged for three hours,
-    neither idle nor at capacity: there the hall is at the setpoint, the rest is the reading.
+    may have ``airflow`` (share of design; 1 if absent) and the ``cooling_setpoint_c`` /
+    ``heating_setpoint_c`` in force. With setpoints, only steady hours enter the regression
+    (setpoints unchanged since the hour before, the reading within 1 K of one of them): the
+    steady-state law only holds there. The readings' offset from the setpoint (and its
+    spread) comes from the hours the HVAC held a setpoint unchanged for three hours, neither
+    idle nor at capacity: there the hall is at the setpoint, the rest is the reading. The
+    law is then refitted without the steady hours it misses by more than 4 robust σ
+    (recoveries and floating halls the filter let through), and its balance offsets are
+    given for the hall itself, not its readings. The capacity is the largest conditioning
+    load of any hour.
     """
     if len(readings) < 3 * HOURS:
         raise ModelError(f"need three days of energy readings, got {len(readings)} hours")
-    y_all = readings["hvac_kwh"].to_numpy(float)
-    air_all = (readings["airflow"].to_numpy(float) if "airflow" in readings
-               else np.ones_like(y_all))
-    drive_all = (readings["outside_temp_c"] - readings["indoor_temp_c"]).to_numpy(float)
-    steady = np.ones(len(y_all), dtype=bool)
-    if "setpoint_c" in readings:
-        setpoint = readings["setpoint_c"].to_numpy(float)
-        indoor = readings["indoor_temp_c"].to_numpy(float)
-        steady[1:] = np.abs(np.diff(setpoint)) < 0.2
-        steady &= np.abs(indoor - setpoint) < 1.0
-        if steady.sum() < 2 * HOURS:
-            steady[:] = True
-    y, air, drive = y_all[steady], air_all[steady], drive_all[steady]
-    best: tuple[float, HallModel] | None = None
-    for cool_offset in np.arange(0.0, 8.01, 0.5):
-        for heat_offset in np.arange(2.0, 14.01, 0.5):
-            X = np.column_stack([air ** fan_exponent, np.maximum(drive + cool_offset, 0.0),
-                                 np.maximum(-heat_offset - drive, 0.0)])
-            coef, residual = nnls(X, y)
-            if best is None or residual < best[0]:
-                conditioning = (y_all - coef[0] * air_all ** fan_exponent) / air_all
-                best = residual, HallModel(
-                    fan_kwh=coef[0], cool_per_k=max(coef[1], 1e-6 * y.mean()),
-                    heat_per_k=max(coef[2], 1e-6 * y.mean()), cool_offset_c=cool_offset,
-                    heat_offset_c=heat_offset, capacity_kwh=float(conditioning.max()),
-                    fit_error=float(residual / np.sqrt(len(y)) / max(y.mean(), 1e-9)))
-    assert best is not None
-    hall = best[1]
-    if "setpoint_c" not in readings:
-        return hall
-    setpoint = readings["setpoint_c"].to_numpy(float)
+    y = readings["hvac_kwh"].to_numpy(float)
+    air = readings["airflow"].to_numpy(float) if "airflow" in readings else np.ones_like(y)
     indoor = readings["indoor_temp_c"].to_numpy(float)
-    conditioning = (y_all - hall.fan_kwh * air_all ** fan_exponent) / air_all
-    held = np.zeros(len(y_all), dtype=bool)
-    held[2:] = (np.abs(np.diff(setpoint)[1:]) < 0.2) & (np.abs(np.diff(setpoint)[:-1]) < 0.2)
+    drive = readings["outside_temp_c"].to_numpy(float) - indoor
+    if "cooling_setpoint_c" not in readings:
+        return _fit_law(y, air, drive, np.ones(len(y), dtype=bool), fan_exponent)
+    cooling = readings["cooling_setpoint_c"].to_numpy(float)
+    heating = readings["heating_setpoint_c"].to_numpy(float)
+    nearer = np.where(np.abs(indoor - cooling) <= np.abs(indoor - heating), cooling, heating)
+    unchanged = np.zeros(len(y), dtype=bool)
+    unchanged[1:] = (np.abs(np.diff(cooling)) < 0.2) & (np.abs(np.diff(heating)) < 0.2)
+    steady = unchanged & (np.abs(indoor - nearer) < 1.0)
+    if steady.sum() < 2 * HOURS:
+        steady[:] = True
+    hall = _fit_law(y, air, drive, steady, fan_exponent)
+    residual = y - hall.hvac_kwh(readings["outside_temp_c"].to_numpy(float), indoor, air,
+                                 fan_exponent)
+    scale = 1.4826 * np.median(np.abs(residual[steady] - np.median(residual[steady])))
+    kept = steady & (np.abs(residual) <= 4.0 * max(scale, 1e-9))
+    if kept.sum() >= 2 * HOURS:
+        hall = _fit_law(y, air, drive, kept, fan_exponent)
+    conditioning = (y - hall.fan_kwh * air ** fan_exponent) / air
+    held = unchanged & np.roll(unchanged, 1) & np.roll(unchanged, 2)
+    held[:2] = False
     held &= (conditioning > 0.05 * hall.capacity_kwh) & (conditioning < 0.9 * hall.capacity_kwh)
     if held.sum() < 2 * HOURS:
         return hall
-    offset = indoor[held] - setpoint[held]
-    return replace(hall, reading_offset_c=float(offset.mean()),
+    offset = indoor[held] - nearer[held]
+    mean = float(offset.mean())
+    return replace(hall, cool_offset_c=hall.cool_offset_c - mean,
+                   heat_offset_c=hall.heat_offset_c - mean, reading_offset_c=mean,
                    reading_sd_c=float(offset.std(ddof=1)))
+
+
+def _fit_law(y: np.ndarray, air: np.ndarray, drive: np.ndarray, use: np.ndarray,
+             fan_exponent: float) -> HallModel:
+    """The grid-searched non-negative least-squares law on the hours ``use`` marks."""
+    yu, au, du = y[use], air[use], drive[use]
+    best: tuple[float, HallModel] | None = None
+    for cool_offset in np.arange(0.0, 8.01, 0.5):
+        for heat_offset in np.arange(2.0, 14.01, 0.5):
+            X = np.column_stack([au ** fan_exponent, np.maximum(du + cool_offset, 0.0),
+                                 np.maximum(-heat_offset - du, 0.0)])
+            coef, residual = nnls(X, yu)
+            if best is None or residual < best[0]:
+                conditioning = (y - coef[0] * air ** fan_exponent) / air
+                best = residual, HallModel(
+                    fan_kwh=coef[0], cool_per_k=max(coef[1], 1e-6 * yu.mean()),
+                    heat_per_k=max(coef[2], 1e-6 * yu.mean()), cool_offset_c=cool_offset,
+                    heat_offset_c=heat_offset, capacity_kwh=float(conditioning.max()),
+                    fit_error=float(residual / np.sqrt(len(yu)) / max(yu.mean(), 1e-9)))
+    assert best is not None
+    return best[1]
 
 
 def forecast_outside(outside_c: np.ndarray) -> tuple[np.ndarray, float]:
@@ -504,7 +528,8 @@ def forecast_from_readings(readings: pd.DataFrame, hall: HallModel) -> Forecast:
         tariff_usd_per_kwh=yesterday["tariff_usd_per_kwh"].to_numpy(float),
         carbon_g_per_kwh=carbon,
         process_kwh=process, other_kwh=yesterday["lighting_kwh"].to_numpy(float), hall=hall,
-        start_indoor_c=float(yesterday["indoor_temp_c"].iloc[-1]), peak_to_date_kw=peak)
+        start_indoor_c=float(yesterday["indoor_temp_c"].iloc[-1]) - hall.reading_offset_c,
+        peak_to_date_kw=peak)
 
 
 @dataclass
@@ -522,7 +547,8 @@ class EnergyModule:
         rows = table.filter(table.event_time >= since).order_by("event_time").execute()
         decisions = []
         sent = ctx.board.setdefault("energy_sent", {})
-        design = (np.ones(HOURS), np.full(HOURS, self.config.nominal_setpoint_c))
+        held = np.full(HOURS, self.config.nominal_setpoint_c)
+        design = (np.ones(HOURS), held, held)
         for site_id, readings in rows.groupby("site_id", sort=True):
             days = len(readings) // HOURS
             if days < 3:
@@ -531,8 +557,9 @@ class EnergyModule:
             # the airflow this module asked for (design on days it did not plan); whole days,
             # the last one is today
             asked = [sent.get((site_id, ctx.day - j), design) for j in range(days - 1, -1, -1)]
-            readings["airflow"] = np.concatenate([a for a, _ in asked])
-            readings["setpoint_c"] = np.concatenate([t for _, t in asked])
+            for column, values in zip(("airflow", "cooling_setpoint_c", "heating_setpoint_c"),
+                                      zip(*asked, strict=True), strict=True):
+                readings[column] = np.concatenate(values)
             hall = fit_hall(readings, self.config.fan_exponent)
             decisions.append(self._decide_site(ctx, str(site_id),
                                                forecast_from_readings(readings, hall)))
@@ -542,8 +569,8 @@ class EnergyModule:
         plan = plan_day(forecast, self.config)
         base = baseline_day(forecast, self.config)
         # where the plan cannot hold the band, ask for its edge: a milder day than forecast
-        setpoint = np.clip(plan.setpoint_c, *forecast.hall.band(self.config))  # then stays
-        # comfortable
+        bottom, top = forecast.hall.band(self.config)  # then stays comfortable
+        setpoint = np.clip(plan.setpoint_c, bottom, top)
         shift = np.round(plan.shift_kwh, 3)
         shift[int(np.argmax(shift))] -= shift.sum()  # rounding must not break the balance
         precool = [h for h in range(HOURS - 1)
@@ -565,16 +592,22 @@ class EnergyModule:
             shift = np.round(held.shift_kwh, 3)
             shift[int(np.argmax(shift))] -= shift.sum()
             plan = replace(held, comfort_slack_kh=plan.comfort_slack_kh)
+            cooling = heating = np.round(setpoint, 2)  # one setpoint, both ways, as without
+        else:  # the planned hall where the plan conditions it; elsewhere it floats in the band
+            regime = forecast.hall.regime(forecast.outside_c, nominal)
+            cooling = np.round(np.where(regime > 0, setpoint, top), 2)
+            heating = np.round(np.where(regime < 0, setpoint, bottom), 2)
         ledger = ctx.board.setdefault("co2e_ledger", {"expected_kg_saved": 0.0,
                                                       "expected_usd_saved": 0.0, "days": 0})
         ledger["expected_kg_saved"] += base.co2e_kg - plan.co2e_kg
         ledger["expected_usd_saved"] += base.cost_usd - plan.cost_usd
         ledger["days"] += 1
         ctx.board.setdefault("energy_sent", {})[(site_id, ctx.day + 1)] = (
-            airflow, np.round(setpoint, 2))
+            airflow, cooling, heating)
         action = EnergySchedule(
             day=ctx.day + 1, site_id=site_id,
-            hvac_setpoint_c=tuple(float(t) for t in np.round(setpoint, 2)),
+            cooling_setpoint_c=tuple(float(t) for t in cooling),
+            heating_setpoint_c=tuple(float(t) for t in heating),
             shift_kwh=tuple(float(s) for s in shift),
             airflow=tuple(float(a) for a in airflow),
             reason=(f"expected −{1 - plan.cost_usd / base.cost_usd:.0%} cost, "

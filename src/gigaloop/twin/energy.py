@@ -3,11 +3,12 @@
 Sized so that a year averages ≈ 2.1 MWh per vehicle built (BMW 2020), split process
 65 % (paint-heavy), HVAC 28 %, lighting 7 % (split: no published figure, see docs).
 
-The hall is one thermal mass (1R1C, time constant 8 h). Its HVAC only works against the
-hall's own drift, towards the hour's setpoint (22 °C unless an :class:`EnergySchedule`
-says otherwise) and within capacity: held at 22 °C it uses exactly the steady-state load
-above. A schedule also moves up to 10 % of each hour's process load (battery formation,
-compressed-air storage, oven preheat) to other hours, keeping the day's total, and may
+The hall is one thermal mass (1R1C, time constant 8 h). Its HVAC cools the hall down to
+the hour's cooling setpoint and heats it up to the heating one, within capacity, and lets
+it float in between (both 22 °C unless an :class:`EnergySchedule` says otherwise): held at
+22 °C it uses exactly the steady-state load above. A schedule also moves up to 10 % of
+each hour's process load (battery formation, compressed-air storage, oven preheat) to
+other hours, keeping the day's total, and may
 run the hall's fans below design airflow: fan power follows the fan affinity law
 (∝ airflow^2.5) and the coils deliver at most that share of their capacity. Without a
 schedule the fans run at design airflow around the clock (constant volume, as the hall's
@@ -48,18 +49,19 @@ MIN_AIRFLOW = 0.6  # ventilation floor, share of design airflow (air changes, fu
 HOURS = np.arange(24)
 
 
-def thermostat(outside: np.ndarray, setpoint: np.ndarray, *, start_c: float, cool_per_k: float,
-               heat_per_k: float, airflow: np.ndarray | None = None,
-               ) -> tuple[np.ndarray, np.ndarray]:
+def thermostat(outside: np.ndarray, cooling: np.ndarray, heating: np.ndarray, *,
+               start_c: float, cool_per_k: float, heat_per_k: float,
+               airflow: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Hall temperature at the end of each hour and HVAC heating / cooling kWh (1R1C).
 
     Per hour the hall drifts by its gains (outside, internal) over its thermal mass; the
-    HVAC cools a hall that gains heat and heats one that loses it, back to the setpoint at
-    most and within capacity (times ``airflow``, the share of design airflow, 1 unless
-    given); it never fights a drift that already goes the right way.
+    HVAC then cools it back down to the ``cooling`` setpoint or heats it up to the
+    ``heating`` one, within capacity (times ``airflow``, the share of design airflow, 1
+    unless given), and lets it float in between.
 
-    >>> hall, kwh = thermostat(np.full(3, 30.0), np.array([22.0, 22.0, 25.0]), start_c=22.0,
-    ...                        cool_per_k=1.0, heat_per_k=1.0)
+    >>> cool, heat = np.array([22.0, 22.0, 25.0]), np.full(3, 20.0)
+    >>> hall, kwh = thermostat(np.full(3, 30.0), cool, heat, start_c=22.0, cool_per_k=1.0,
+    ...                        heat_per_k=1.0)
     >>> hall.round(2).tolist(), kwh.round(2).tolist()
     ([22.0, 22.0, 23.25], [10.0, 10.0, 0.0])
     """
@@ -67,18 +69,18 @@ def thermostat(outside: np.ndarray, setpoint: np.ndarray, *, start_c: float, coo
     hall, kwh = np.empty(len(outside)), np.empty(len(outside))
     air = np.ones(len(outside)) if airflow is None else airflow
     temp = start_c
-    for h, (out, target) in enumerate(zip(outside, setpoint, strict=True)):
+    for h, (out, top, bottom) in enumerate(zip(outside, cooling, heating, strict=True)):
         gain = (cool_per_k * max(out - temp + COOL_OFFSET_C, 0.0)
                 - heat_per_k * max(temp - HEAT_OFFSET_C - out, 0.0))
         drift = temp + gain / mass
-        if gain > 0:
-            kwh[h] = min(max(mass * (drift - target), 0.0),
-                         air[h] * COOL_CAPACITY_K * cool_per_k)
+        if drift > top:
+            kwh[h] = min(mass * (drift - top), air[h] * COOL_CAPACITY_K * cool_per_k)
             temp = drift - kwh[h] / mass
-        else:
-            kwh[h] = min(max(mass * (target - drift), 0.0),
-                         air[h] * HEAT_CAPACITY_K * heat_per_k)
+        elif drift < bottom:
+            kwh[h] = min(mass * (bottom - drift), air[h] * HEAT_CAPACITY_K * heat_per_k)
             temp = drift + kwh[h] / mass
+        else:
+            kwh[h], temp = 0.0, drift
         hall[h] = temp
     return hall, kwh
 
@@ -115,21 +117,23 @@ class Energy:
 
     def check(self, schedule: EnergySchedule) -> str | None:
         """Why the site refuses ``schedule`` (``None`` when it takes it)."""
-        setpoint = np.asarray(schedule.hvac_setpoint_c, dtype=float)
+        cooling = np.asarray(schedule.cooling_setpoint_c, dtype=float)
+        heating = np.asarray(schedule.heating_setpoint_c, dtype=float)
         shift = np.asarray(schedule.shift_kwh, dtype=float)
         airflow = np.asarray(schedule.airflow or np.ones(24), dtype=float)
         low, high = SETPOINT_RANGE_C
         if schedule.site_id != self.site.site_id:
             return f"unknown site {schedule.site_id!r}"
-        if setpoint.shape != (24,) or shift.shape != (24,) or airflow.shape != (24,):
-            return "a schedule needs 24 hourly setpoints, shifts and airflows (or none)"
-        if not (np.isfinite(setpoint).all() and np.isfinite(shift).all()
-                and np.isfinite(airflow).all()):
+        if any(v.shape != (24,) for v in (cooling, heating, shift, airflow)):
+            return "a schedule needs 24 hourly setpoints (cooling, heating), shifts and airflows"
+        if not all(np.isfinite(v).all() for v in (cooling, heating, shift, airflow)):
             return "a schedule must be finite"
         if airflow.min() < MIN_AIRFLOW - 1e-9 or airflow.max() > 1.0 + 1e-9:
             return f"airflow must lie within {MIN_AIRFLOW:g}–1 of design"
-        if setpoint.min() < low or setpoint.max() > high:
+        if min(cooling.min(), heating.min()) < low or max(cooling.max(), heating.max()) > high:
             return f"setpoints must lie within {low}–{high} °C"
+        if (heating > cooling + 1e-9).any():
+            return "the heating setpoint may not exceed the cooling setpoint"
         if abs(shift.sum()) > 1e-6 * (1.0 + np.abs(shift).sum()):
             return f"shifted load must sum to zero over the day, got {shift.sum():g} kWh"
         return None
@@ -155,12 +159,15 @@ class Energy:
         """The next day's hall temperature and HVAC load, under its schedule if one came."""
         self._day += 1
         self._today = self._schedules.pop(self._day, None)
-        setpoint = (np.asarray(self._today.hvac_setpoint_c, dtype=float) if self._today
-                    else np.full(24, INDOOR_SETPOINT_C))
+        held = np.full(24, INDOOR_SETPOINT_C)
+        cooling = (np.asarray(self._today.cooling_setpoint_c, dtype=float) if self._today
+                   else held)
+        heating = (np.asarray(self._today.heating_setpoint_c, dtype=float) if self._today
+                   else held)
         airflow = (np.asarray(self._today.airflow, dtype=float)
                    if self._today and self._today.airflow else np.ones(24))
         nominal = self._hvac_kwh / HVAC_MEAN_FACTOR
-        self._hall, conditioning = thermostat(outside, setpoint, start_c=self._hall_c,
+        self._hall, conditioning = thermostat(outside, cooling, heating, start_c=self._hall_c,
                                               cool_per_k=COOL_PER_K * nominal,
                                               heat_per_k=HEAT_PER_K * nominal, airflow=airflow)
         self._hall_c = float(self._hall[-1])
