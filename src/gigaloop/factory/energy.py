@@ -83,6 +83,7 @@ class HallModel:
     fit_error: float = 0.0  # RMS residual of the fit over its mean HVAC kWh (0: not fitted)
     reading_offset_c: float = 0.0  # indoor reading − setpoint while the HVAC holds it: mean
     reading_sd_c: float = 0.0  # …and standard deviation (production heat, sensor noise)
+    envelope_per_k: float = 0.0  # conductance for the thermal mass (0: ``cool_per_k``)
 
     def band(self, config: EnergyConfig) -> tuple[float, float]:
         """The hall temperatures a plan may use: the comfort band less what readings add.
@@ -98,6 +99,16 @@ class HallModel:
         spread = config.margin_sigmas * self.reading_sd_c
         return (low + max(config.margin_c, spread - self.reading_offset_c),
                 high - max(config.margin_c, spread + self.reading_offset_c))
+
+    def mass(self, time_constant_h: float) -> float:
+        """Thermal mass (kWh per K) for a time constant: τ × the envelope's conductance,
+        ``envelope_per_k`` (the slope the data showed most; the cooling one if not given).
+
+        >>> HallModel(1, 40, 25, 2, 8, 10).mass(6.0), HallModel(1, 0, 25, 2, 8, 10, 0, 0, 0,
+        ...                                                     envelope_per_k=25).mass(6.0)
+        (240.0, 150.0)
+        """
+        return time_constant_h * (self.envelope_per_k or self.cool_per_k)
 
     def hvac_kwh(self, outside_c: np.ndarray, indoor_c: np.ndarray, airflow: np.ndarray,
                  fan_exponent: float = 2.5) -> np.ndarray:
@@ -130,6 +141,17 @@ class Forecast:
     start_indoor_c: float
     outside_sd_c: float = 0.0
     peak_to_date_kw: float = 0.0  # this billing month's largest hour so far (free to reach)
+    process_floor_kwh: np.ndarray | None = None  # each hour's least process load of late
+
+
+def movable(forecast: Forecast, config: EnergyConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Process kWh each hour may take in, and may give up: the shiftable share of its load,
+    for giving up of the least load the hour has run lately (a line stopped for planned
+    maintenance runs only its base load, and the site moves no more than that allows)."""
+    into = config.shiftable_share * np.maximum(forecast.process_kwh, 0.0)
+    floor = (forecast.process_kwh if forecast.process_floor_kwh is None
+             else np.minimum(forecast.process_floor_kwh, forecast.process_kwh))
+    return into, config.shiftable_share * np.maximum(floor, 0.0)
 
 
 @dataclass(frozen=True)
@@ -181,7 +203,7 @@ def held_day(forecast: Forecast, setpoint: np.ndarray,
     (:func:`shift_for`), so that it does not pile onto the recovery.
     """
     hall = forecast.hall
-    mass = config.time_constant_range_h[1] * hall.cool_per_k
+    mass = hall.mass(config.time_constant_range_h[1])
     temp, hvac = forecast.start_indoor_c, np.empty(HOURS)
     for h, (out, target) in enumerate(zip(forecast.outside_c, setpoint, strict=True)):
         gain = (hall.cool_per_k * max(out - temp + hall.cool_offset_c, 0.0)
@@ -214,7 +236,7 @@ def shift_for(forecast: Forecast, hvac: np.ndarray,
     n = HOURS
     price = _price(forecast, config)
     base = forecast.process_kwh + forecast.other_kwh + hvac
-    movable = config.shiftable_share * np.maximum(forecast.process_kwh, 0.0)
+    into, out = movable(forecast, config)
     # shift_in, shift_out, peak
     cost = np.concatenate([price, -price, [config.demand_usd_per_kw_month]])
     balance = np.concatenate([np.ones(n), -np.ones(n), [0.0]])
@@ -222,7 +244,7 @@ def shift_for(forecast: Forecast, hvac: np.ndarray,
     result = milp(cost, constraints=[LinearConstraint(balance[None, :], 0.0, 0.0),
                                      LinearConstraint(peak, base, np.inf)],
                   bounds=Bounds(np.concatenate([np.zeros(2 * n), [forecast.peak_to_date_kw]]),
-                                np.concatenate([movable, movable, [np.inf]])))
+                                np.concatenate([into, out, [np.inf]])))
     if not result.success:
         raise ModelError(f"load shift could not be solved: {result.message}")
     return np.asarray(result.x[:n] - result.x[n:2 * n])
@@ -258,8 +280,8 @@ def plan_day(forecast: Forecast, config: EnergyConfig = EnergyConfig()) -> Sched
         cost[block:block + n] = config.comfort_usd_per_kh
     cost[peak] = config.demand_usd_per_kw_month  # only what tomorrow adds to the month's
 
-    mass = config.time_constant_h * hall.cool_per_k
-    masses = [tau * hall.cool_per_k for tau in config.time_constant_range_h]
+    mass = hall.mass(config.time_constant_h)
+    masses = [hall.mass(tau) for tau in config.time_constant_range_h]
     regime = hall.regime(forecast.outside_c, config.nominal_setpoint_c)
     bottom, top = hall.band(config)
     hot = forecast.outside_c + config.forecast_z * forecast.outside_sd_c
@@ -355,9 +377,7 @@ def plan_day(forecast: Forecast, config: EnergyConfig = EnergyConfig()) -> Sched
              fan + h: -1.0}, forecast.process_kwh[h] + forecast.other_kwh[h], np.inf)
 
     upper_bounds = np.full(size, np.inf)
-    movable = config.shiftable_share * np.maximum(forecast.process_kwh, 0.0)
-    upper_bounds[s_in:s_in + n] = movable
-    upper_bounds[s_out:s_out + n] = movable
+    upper_bounds[s_in:s_in + n], upper_bounds[s_out:s_out + n] = movable(forecast, config)
     upper_bounds[cool:cool + n] = np.where(regime > 0, np.inf, 0.0)
     upper_bounds[heat:heat + n] = np.where(regime < 0, np.inf, 0.0)
     upper_bounds[air:air + n] = 1.0
@@ -465,11 +485,14 @@ def _fit_law(y: np.ndarray, air: np.ndarray, drive: np.ndarray, use: np.ndarray,
             coef, residual = nnls(X, yu)
             if best is None or residual < best[0]:
                 conditioning = (y - coef[0] * air ** fan_exponent) / air
+                # a slope the window hardly exercised (no heating in July) is not a conductance
+                cools = (X[:, 1] > 0).sum() >= (X[:, 2] > 0).sum()
                 best = residual, HallModel(
                     fan_kwh=coef[0], cool_per_k=max(coef[1], 1e-6 * yu.mean()),
                     heat_per_k=max(coef[2], 1e-6 * yu.mean()), cool_offset_c=cool_offset,
                     heat_offset_c=heat_offset, capacity_kwh=float(conditioning.max()),
-                    fit_error=float(residual / np.sqrt(len(yu)) / max(yu.mean(), 1e-9)))
+                    fit_error=float(residual / np.sqrt(len(yu)) / max(yu.mean(), 1e-9)),
+                    envelope_per_k=float((coef[1] if cools else coef[2]) or max(coef[1:])))
     assert best is not None
     return best[1]
 
@@ -508,12 +531,14 @@ def forecast_from_readings(readings: pd.DataFrame, hall: HallModel) -> Forecast:
     """Tomorrow from hourly readings ordered in time whose last 24 are yesterday.
 
     Outside temperature by :func:`forecast_outside`; tariff and lighting as yesterday;
-    carbon as the last week's mean by hour; process load as last week's mean.
+    carbon as the last week's mean by hour; process load as last week's mean, and the least
+    each hour ran in it (what it may give up).
     """
     yesterday = readings.tail(HOURS)
     days = min(len(readings) // HOURS, 7)
     week = readings.tail(days * HOURS)
     process = np.full(HOURS, week["process_kwh"].mean())  # shift-invariant: the day's mean
+    floor = week["process_kwh"].to_numpy(float).reshape(days, HOURS).min(axis=0)
     peak = 0.0  # the billing month's largest hour so far, unless tomorrow starts a new one
     if "event_time" in readings:
         times = pd.to_datetime(readings["event_time"])
@@ -529,7 +554,7 @@ def forecast_from_readings(readings: pd.DataFrame, hall: HallModel) -> Forecast:
         carbon_g_per_kwh=carbon,
         process_kwh=process, other_kwh=yesterday["lighting_kwh"].to_numpy(float), hall=hall,
         start_indoor_c=float(yesterday["indoor_temp_c"].iloc[-1]) - hall.reading_offset_c,
-        peak_to_date_kw=peak)
+        peak_to_date_kw=peak, process_floor_kwh=floor)
 
 
 @dataclass
@@ -566,8 +591,12 @@ class EnergyModule:
         return decisions
 
     def _decide_site(self, ctx: DayContext, site_id: str, forecast: Forecast) -> Decision:
-        plan = plan_day(forecast, self.config)
         base = baseline_day(forecast, self.config)
+        try:
+            plan = plan_day(forecast, self.config)
+            unsolved = None
+        except ModelError as error:  # hold the baseline rather than stop the loop
+            plan, unsolved = base, str(error)
         # where the plan cannot hold the band, ask for its edge: a milder day than forecast
         bottom, top = forecast.hall.band(self.config)  # then stays comfortable
         setpoint = np.clip(plan.setpoint_c, bottom, top)
@@ -576,7 +605,7 @@ class EnergyModule:
         precool = [h for h in range(HOURS - 1)
                    if plan.setpoint_c[h] < plan.setpoint_c[h + 1] - 0.5]
         airflow = np.clip(np.round(plan.airflow, 3), self.config.min_airflow, 1.0)
-        fallback = fallback_reason(forecast, self.config)
+        fallback = unsolved or fallback_reason(forecast, self.config)
         if fallback is None and plan.comfort_slack_kh > 0.05:
             fallback = f"comfort not assured ({plan.comfort_slack_kh:.2f} K·h short)"
         nominal = self.config.nominal_setpoint_c
