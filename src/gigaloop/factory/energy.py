@@ -102,7 +102,8 @@ class HallModel:
 
     def mass(self, time_constant_h: float) -> float:
         """Thermal mass (kWh per K) for a time constant: τ × the envelope's conductance,
-        ``envelope_per_k`` (the slope the data showed most; the cooling one if not given).
+        ``envelope_per_k`` (the slope that carried more of the fitted load; the cooling one
+        if not given).
 
         >>> HallModel(1, 40, 25, 2, 8, 10).mass(6.0), HallModel(1, 0, 25, 2, 8, 10, 0, 0, 0,
         ...                                                     envelope_per_k=25).mass(6.0)
@@ -485,8 +486,9 @@ def _fit_law(y: np.ndarray, air: np.ndarray, drive: np.ndarray, use: np.ndarray,
             coef, residual = nnls(X, yu)
             if best is None or residual < best[0]:
                 conditioning = (y - coef[0] * air ** fan_exponent) / air
-                # a slope the window hardly exercised (no heating in July) is not a conductance
-                cools = (X[:, 1] > 0).sum() >= (X[:, 2] > 0).sum()
+                # a slope the window hardly exercised (no heating in July) is not a conductance:
+                # the mass goes with the term that carried more of the load
+                cools = coef[1] * X[:, 1].sum() >= coef[2] * X[:, 2].sum()
                 best = residual, HallModel(
                     fan_kwh=coef[0], cool_per_k=max(coef[1], 1e-6 * yu.mean()),
                     heat_per_k=max(coef[2], 1e-6 * yu.mean()), cool_offset_c=cool_offset,
