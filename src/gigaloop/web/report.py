@@ -96,10 +96,11 @@ def energy_figure(store: Tables) -> go.Figure:
     daily = energy.group_by("date").aggregate(
         cost=(kwh * energy.tariff_usd_per_kwh).sum(),
         co2=(kwh * energy.carbon_g_per_kwh).sum() / 1e6,
-        hvac=energy.hvac_kwh.sum() / 1000,
+        hvac_cost=(energy.hvac_kwh * energy.tariff_usd_per_kwh).sum(),
     ).order_by("date").execute()
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     fig.add_scatter(x=daily["date"], y=daily["cost"], name="energy cost (USD)")
+    fig.add_scatter(x=daily["date"], y=daily["hvac_cost"], name="of which HVAC (USD)")
     fig.add_scatter(x=daily["date"], y=daily["co2"], name="CO2e (t)", secondary_y=True)
     return fig.update_layout(title="Plant energy per day", **LAYOUT)
 
