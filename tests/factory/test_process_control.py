@@ -249,6 +249,15 @@ def test_weld_drift_is_alarmed_and_corrected_in_the_loop(tmp_path: Path) -> None
     probe = moves[0].reason, moves[1].reason
     assert probe == ("run-to-run: step test: setpoint probe",
                      "run-to-run: step test: setpoint back")
+    # the planned calibration ends the drift on day 58 and is in the store: the compensating
+    # setpoint goes back to target the next day, and the stream is left alone
+    events = store.execute(store.table("maintenance_events"))
+    calibration = events[(events.machine_id == "BW-030-R2") & (events.kind == "calibration")]
+    assert len(calibration) == 1
+    after = [m for m in moves if m.day > 58]
+    assert after[0].day == 59 and after[0].setpoint == 10.5
+    assert after[0].reason == "run-to-run: machine calibrated"
+    assert all(m.setpoint == 10.5 for m in after)
 
 
 def test_module_reads_nothing_before_data(tmp_path: Path) -> None:

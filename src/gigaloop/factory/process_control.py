@@ -346,11 +346,16 @@ class ProcessControlModule:
         return {(s.machine, s.parameter) for s in self._monitored}
 
     def decide(self, ctx: DayContext) -> list[Decision]:
-        return self.observe(ctx, self._new_readings(ctx))
+        since = self._seen_until
+        readings = self._new_readings(ctx)
+        return self.observe(ctx, readings, self._calibrated(ctx, since))
 
-    def observe(self, ctx: DayContext, readings: pd.DataFrame) -> list[Decision]:
+    def observe(self, ctx: DayContext, readings: pd.DataFrame,
+                calibrated: frozenset[str] = frozenset()) -> list[Decision]:
         """Decide on ``ctx.day``'s ``readings`` (``vin, station_id, machine_id, parameter, value,
-        setpoint, event_time``, in event-time order); ``ctx.view`` is not read."""
+        setpoint, event_time``, in event-time order) and the machines ``calibrated`` since the
+        last run (their controllers stop, setpoints go back to target, charts restart);
+        ``ctx.view`` is not read."""
         ctx.board["spc_alarms"] = []
         if readings.empty:
             return []
@@ -360,7 +365,18 @@ class ProcessControlModule:
         decisions = self._alarms(ctx, live)
         alarmed = {(d.inputs["alarm"]["machine_id"], d.inputs["alarm"]["parameter"]): d
                    for d in decisions}
-        return decisions + self._run_to_run(ctx, live, alarmed)
+        decisions += self._run_to_run(ctx, live, alarmed, calibrated)
+        self.charts.reset([s.column for s in self._monitored if s.machine in calibrated])
+        return decisions
+
+    @staticmethod
+    def _calibrated(ctx: DayContext, since: datetime | None) -> frozenset[str]:
+        """Machines whose calibration (``maintenance_events``) was ingested after ``since``."""
+        events = ctx.view.table("maintenance_events")
+        events = events.filter(events.kind == "calibration")
+        if since is not None:
+            events = events.filter(events.ingested_at > since)
+        return frozenset(map(str, ctx.view.execute(events.select("machine_id")).machine_id))
 
     def _new_readings(self, ctx: DayContext) -> pd.DataFrame:
         table = ctx.view.table("process_readings")
@@ -473,13 +489,16 @@ class ProcessControlModule:
         return decisions
 
     def _run_to_run(self, ctx: DayContext, live: pd.DataFrame,
-                    alarmed: dict[tuple[str, str], Decision]) -> list[Decision]:
+                    alarmed: dict[tuple[str, str], Decision],
+                    calibrated: frozenset[str] = frozenset()) -> list[Decision]:
         """Probe, then control, the streams that have alarmed; propose tomorrow's setpoint.
 
         A stream's controller starts at an alarm and stops (setpoint back to target) once the
         disturbance it estimates is within ``release_sigmas`` σ. Before its first move the
         stream is probed (setpoint moved one day, back the next, :class:`StepTest`); one
         whose setpoint does not move its readings is only charted (setpoint back to target).
+        A calibrated machine's streams stop being controlled: whatever the controller was
+        compensating is gone, and its setpoint would now push the other way.
         """
         c = self.config
         extra = []
@@ -493,6 +512,12 @@ class ProcessControlModule:
             in_force = float(setpoints.iloc[-1])
             stream.days = [*stream.days[-2:], (output, setpoint, len(rows))]
             today = alarmed.get((stream.machine, stream.parameter))
+            if stream.machine in calibrated:
+                stream.controller = stream.probe = None
+                if abs(target - in_force) > 1e-9 * max(1.0, abs(target)):
+                    extra += self._send(ctx, stream, today, target, "machine calibrated",
+                                        output, setpoint)
+                continue
             controller = stream.controller
             if controller is None and today is not None and stream.controllable is not False:
                 controller = stream.controller = R2RController(
@@ -528,24 +553,30 @@ class ProcessControlModule:
                     not force and abs(proposal - in_force) <= c.deadband_sigmas * sigma
                     and proposal != target):
                 continue
-            action = SetpointChange(
-                day=ctx.day + 1, station_id=stream.machine, parameter=stream.parameter,
-                setpoint=round(proposal, 6), reason=f"run-to-run: {why}")
-            decision = today
-            if decision is None:
-                decision = Decision(ctx.day, self.name,
-                                    f"{stream.machine} {stream.parameter}: run-to-run setpoint",
-                                    inputs={"target": target, "sigma": sigma})
-                extra.append(decision)
-            decision.action = action
-            decision.inputs["r2r"] = {
-                "output": output, "setpoint": setpoint, "proposal": proposal, "why": why,
-                "step_test": {"gain": stream.step.gain, "se": stream.step.standard_error,
-                              "probes": stream.step.probes, "controllable": stream.controllable}}
-            if stream.controller is not None:
-                decision.inputs["r2r"].update(offset=stream.controller.offset,
-                                              trend=stream.controller.trend)
+            extra += self._send(ctx, stream, today, proposal, why, output, setpoint)
         return extra
+
+    def _send(self, ctx: DayContext, stream: _Stream, today: Decision | None, proposal: float,
+              why: str, output: float, setpoint: float) -> list[Decision]:
+        """Put tomorrow's setpoint on today's alarm decision, or on a new one (returned)."""
+        action = SetpointChange(
+            day=ctx.day + 1, station_id=stream.machine, parameter=stream.parameter,
+            setpoint=round(proposal, 6), reason=f"run-to-run: {why}")
+        decision, new = today, []
+        if decision is None:
+            decision = Decision(ctx.day, self.name,
+                                f"{stream.machine} {stream.parameter}: run-to-run setpoint",
+                                inputs={"target": stream.target, "sigma": stream.spread})
+            new.append(decision)
+        decision.action = action
+        decision.inputs["r2r"] = {
+            "output": output, "setpoint": setpoint, "proposal": proposal, "why": why,
+            "step_test": {"gain": stream.step.gain, "se": stream.step.standard_error,
+                          "probes": stream.step.probes, "controllable": stream.controllable}}
+        if stream.controller is not None:
+            decision.inputs["r2r"].update(offset=stream.controller.offset,
+                                          trend=stream.controller.trend)
+        return new
 
     def _propose(self, stream: _Stream, controller: R2RController, in_force: float,
                  sigma: float) -> tuple[float, str]:

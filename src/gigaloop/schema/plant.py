@@ -91,7 +91,9 @@ MAINTENANCE_EVENTS = Table(
     key=("maintenance_id",), partition_by="event_time", columns=(
         col("maintenance_id", "string", "work order id"),
         col("machine_id", "string", "machine", references="machines.machine_id"),
-        col("kind", "string", "planned or corrective", choices=("planned", "corrective")),
+        col("kind", "string", "planned, corrective, or calibration (a machine's process "
+            "parameters re-zeroed; wear untouched)",
+            choices=("planned", "corrective", "calibration")),
         col("reason", "string", "why"),
         col("duration_h", "float64", "hours the machine was down for it", unit="h", min=0),
     ))

@@ -167,6 +167,8 @@ class PlantActions:
                         else station(change["station"]).machine_ids)
             for machine in machines:
                 plant.history.ended(plant.process.recalibrate(machine, from_s), day)
+                why = f"recalibration: {action.change_id or 'engineering change'}"
+                plant.record_maintenance(machine, "calibration", why, 0.0, from_s)
             notes.append(f"recalibrated {list(machines)}")
         number = int(plant.design_revision[1:]) + 1
         plant.design_revision = f"D{number}"

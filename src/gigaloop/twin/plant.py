@@ -89,6 +89,11 @@ class Plant:
         self._inject_faults()
         for process in (self._launcher(), self._monitor(), self._maintenance_windows()):
             self.env.process(process)
+        for fault in self.scenario.faults:  # a drift that ends on a date ends by a calibration
+            if fault.kind in ("weld_current_drift", "process_drift") and fault.stops is not None:
+                self.env.process(self._calibration(
+                    fault.where["machine"], fault.where.get("parameter", "weld_current"),
+                    fault.stops * DAY_S))
 
     def _inject_faults(self) -> None:
         for fault in self.scenario.faults:
@@ -238,7 +243,7 @@ class Plant:
         yield self.env.timeout(hours * 3600.0)
         if cause == "breakdown":
             self.machines.repair(i)
-            self._record_maintenance(machine, "corrective", "breakdown: bearing replaced",
+            self.record_maintenance(machine, "corrective", "breakdown: bearing replaced",
                                      hours, start)
         self.machines.down[i] = False
         self._start_line()
@@ -271,7 +276,7 @@ class Plant:
                 else:
                     self.machines.routine_maintenance(i)
                 self.machines.down[i] = False
-                self._record_maintenance(machine, "planned", reason, site.maintenance_hours, start)
+                self.record_maintenance(machine, "planned", reason, site.maintenance_hours, start)
             for station_id in sorted({machine_station(str(self.machines.ids[i])).station_id
                                       for i in work}):
                 self._record_downtime(None, planned=True, cause="planned_maintenance",
@@ -281,8 +286,15 @@ class Plant:
             week += 1
             yield self.env.timeout(7 * DAY_S - site.maintenance_hours * 3600.0)
 
-    def _record_maintenance(self, machine: str, kind: str, reason: str, hours: float,
-                            start: float) -> None:
+    def _calibration(self, machine: str, parameter: str, at_s: float) -> Process:
+        """The machine's scheduled calibration: done in a break, recorded like any work."""
+        yield self.env.timeout(at_s)
+        self.record_maintenance(machine, "calibration", f"scheduled calibration: {parameter}",
+                                0.0, at_s)
+
+    def record_maintenance(self, machine: str, kind: str, reason: str, hours: float,
+                           start: float) -> None:
+        """A row of ``maintenance_events`` (work order) for ``machine``, starting at ``start``."""
         self._maintenance.append({
             "maintenance_id": f"WO-{self.site.site_id}-{self.history.next_id('WO'):06d}",
             "machine_id": machine, "kind": kind, "reason": reason, "duration_h": hours,

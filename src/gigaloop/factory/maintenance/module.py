@@ -290,8 +290,10 @@ class MaintenanceModule:
 
     def _resets(self, ctx: DayContext) -> tuple[dict[str, datetime], dict[str, datetime]]:
         """Per machine: the last order of ours carried out (or breakdown repair), and the
-        last maintenance of any kind (routine lubrication included: it clears wear)."""
+        last maintenance that clears wear (routine lubrication included; a calibration
+        re-zeroes process parameters and leaves wear alone)."""
         events = ctx.view.table("maintenance_events")
+        events = events.filter(events.kind != "calibration")
         ours = ((events.kind == "corrective") | events.reason.startswith(self.config.reason_prefix)
                 | events.reason.startswith(self.config.service_prefix))
         frame = ctx.view.execute(events.group_by("machine_id").aggregate(
