@@ -20,8 +20,9 @@ import time
 from datetime import date
 from pathlib import Path
 
+from gigaloop.errors import ConfigError
 from gigaloop.loop.score import score_run
-from gigaloop.run import DEFAULT_MODULES, RunOptions, run_job
+from gigaloop.run import DEFAULT_MODULES, RunOptions, decision_modules, run_job
 
 ENERGY_KPIS = ("energy_cost", "energy_co2e_kg", "hvac_energy_cost", "hvac_co2e_kg",
                "peak_power_kw", "comfort_violation_kh")
@@ -99,6 +100,12 @@ def main() -> None:
                         help="comma-separated decision modules of the loop run")
     args = parser.parse_args()
     modules = tuple(name.strip() for name in args.modules.split(",") if name.strip())
+    if args.days < 1:
+        parser.error("--days must be at least 1")
+    try:
+        decision_modules(modules)
+    except ConfigError as error:
+        parser.error(str(error))
     with tempfile.TemporaryDirectory() as folder:
         for scenario in args.scenarios:
             for seed in args.seeds:

@@ -34,6 +34,7 @@ import pandas as pd
 import pyarrow as pa
 
 from gigaloop.actuate import DayContext
+from gigaloop.errors import ConfigError
 from gigaloop.factory.process_control import ProcessControlConfig, ProcessControlModule
 from gigaloop.ml.spc import cusum_arl, ewma_arl
 from gigaloop.twin import Twin
@@ -133,8 +134,14 @@ def main() -> None:
     parser.add_argument("--centre-weight", type=float,
                         default=ProcessControlConfig.centre_weight, help="0: fixed centre")
     args = parser.parse_args()
-    config = ProcessControlConfig(phase_one_days=args.phase_one_days,
-                                  centre_weight=args.centre_weight)
+    try:
+        config = ProcessControlConfig(phase_one_days=args.phase_one_days,
+                                      centre_weight=args.centre_weight)
+    except ConfigError as error:
+        parser.error(str(error))
+    if args.days <= config.phase_one_days:
+        parser.error(f"--days must exceed Phase I ({config.phase_one_days} days): nothing "
+                     f"would be charted in {args.days}")
     arl0 = design_arl0(config)
     runs = []
     for seed in args.seeds:
