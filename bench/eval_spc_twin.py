@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from gigaloop.actuate import DayContext
+from gigaloop.loop.contract import DayContext
 from gigaloop.errors import ConfigError
 from gigaloop.factory.process_control import ProcessControlConfig, ProcessControlModule
 from gigaloop.ml.spc import cusum_arl, ewma_arl

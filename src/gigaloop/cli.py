@@ -42,6 +42,7 @@ def run(
                                                   exists=True, dir_okay=False)] = None,
     no_loop: Annotated[bool, typer.Option("--no-loop", help="switch every decision off")] = False,
     out: Annotated[Path, typer.Option(help="run folder")] = Path("runs/latest"),
+    fleet: Annotated[int, typer.Option(min=0, help="vehicles already on the road at day 0")] = 0,
     modules: Annotated[str | None, typer.Option(
         help="comma-separated decision modules (default: rootcause,changes,impact,"
              "maintenance,predictive_service,energy; also: process_control)")] = None,
@@ -52,7 +53,7 @@ def run(
     chosen = tuple(m.strip() for m in modules.split(",") if m.strip()) if modules else \
         DEFAULT_MODULES
     options = RunOptions(days=days, scale=scale.value, seed=seed, scenario=scenario,
-                         loop=not no_loop, out=out, modules=chosen)
+                         loop=not no_loop, out=out, fleet=fleet, modules=chosen)
     started = time.perf_counter()
     with _guard(), Progress(
         TextColumn("[bold]simulating"), BarColumn(), MofNCompleteColumn(),
@@ -69,7 +70,10 @@ def run(
 
         summary = run_job(options, on_day=on_day)
     _print_summary(summary)
-    console.print(f"finished in {time.perf_counter() - started:.0f} s")
+    timings = summary["run"]["timings"]
+    slowest = sorted(timings.items(), key=lambda kv: -kv[1])[:3]
+    console.print(f"finished in {time.perf_counter() - started:.0f} s; slowest: "
+                  + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in slowest))
     console.print(f"report: [bold]{(out / 'report.html').resolve()}[/]")
 
 

@@ -1,14 +1,18 @@
 """The main job: the twin (or a plant) → ingest → store → daily decision cycle → summary.
 
-``run_job`` is what ``gigaloop run`` calls. The run folder holds ``store/`` (Parquet),
-``truth/`` (the scenario's hidden truth, read only by ``gigaloop score``),
-``decisions.jsonl``, ``summary.json`` and ``report.html``.
+``run_job`` is what ``gigaloop run`` calls. Each day the twin is a
+:class:`~gigaloop.ingest.Source` read through :func:`~gigaloop.ingest.ingest`, exactly as a
+connector's data would be; the decision modules then run on the store as of that day and
+write what they produce (decisions, findings, change requests, alarms) through the same
+path. The run folder holds ``store/`` (Parquet), ``truth/`` (the scenario's hidden truth,
+read only by ``gigaloop score``), ``summary.json`` and ``report.html``.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,19 +24,23 @@ from gigaloop.errors import ConfigError
 from gigaloop.factory.energy import EnergyModule
 from gigaloop.factory.maintenance import MaintenanceModule
 from gigaloop.factory.process_control import ProcessControlModule
-from gigaloop.loop.cycle import DailyCycle, DecisionModule
+from gigaloop.ingest import ingest
+from gigaloop.loop.contract import DecisionModule
+from gigaloop.loop.cycle import DailyCycle
 from gigaloop.loop.kpis import compute_kpis
-from gigaloop.loop.modules import ChangeModule, ImpactModule, RootCauseModule
-from gigaloop.loop.score import TRUTH_PATH, read_truth, truth_timeline
+from gigaloop.loop.modules import loop_modules
+from gigaloop.loop.records import changes_from_store, findings_from_store
+from gigaloop.loop.score import TRUTH_PATH
 from gigaloop.store import Store
-from gigaloop.twin import Twin
+from gigaloop.twin import Twin, TwinDay
 from gigaloop.web.report import write_report
 
 #: Every decision module there is, by name (the cycle sorts them by their dependencies).
+#: Root cause, changes and impact share one state: they are built together.
 MODULES: dict[str, Callable[[], DecisionModule]] = {
-    "rootcause": RootCauseModule,
-    "changes": ChangeModule,
-    "impact": ImpactModule,
+    "rootcause": lambda: loop_modules()[0],
+    "changes": lambda: loop_modules()[1],
+    "impact": lambda: loop_modules()[2],
     "maintenance": MaintenanceModule,
     "process_control": ProcessControlModule,
     "energy": EnergyModule,
@@ -47,7 +55,7 @@ DEFAULT_MODULES = ("rootcause", "changes", "impact", "maintenance", "predictive_
 
 @dataclass(frozen=True)
 class RunOptions:
-    """What ``gigaloop run`` was asked for."""
+    """What ``gigaloop run`` was asked for (``fleet``: vehicles already on the road at day 0)."""
 
     days: int = 365
     scale: str = "small"
@@ -55,6 +63,7 @@ class RunOptions:
     scenario: Path | None = None
     loop: bool = True
     out: Path = Path("runs/latest")
+    fleet: int = 0
     modules: tuple[str, ...] = DEFAULT_MODULES
 
 
@@ -63,7 +72,8 @@ def decision_modules(names: tuple[str, ...] = DEFAULT_MODULES) -> list[DecisionM
     unknown = sorted(set(names) - set(MODULES))
     if unknown:
         raise ConfigError(f"unknown decision modules {unknown}; known: {', '.join(MODULES)}")
-    return [MODULES[name]() for name in names]
+    shared = {m.name: m for m in loop_modules()}  # one LoopState for the three
+    return [shared[name] if name in shared else MODULES[name]() for name in names]
 
 
 def run_job(
@@ -84,50 +94,51 @@ def run_job(
             target.unlink()
     out.mkdir(parents=True, exist_ok=True)
 
-    twin = Twin.from_scenario(options.scenario, scale=options.scale, seed=options.seed)
+    twin = Twin.from_scenario(options.scenario, scale=options.scale, seed=options.seed,
+                              fleet=options.fleet)
     store = Store(out / "store")
-    cycle = DailyCycle(decision_modules(options.modules) if options.loop else [], twin,
-                       log_path=out / "decisions.jsonl")
-
+    cycle = DailyCycle(decision_modules(options.modules) if options.loop else [], twin, store)
+    seconds = {"twin": 0.0, "ingest": 0.0}
     for day in range(options.days):
         now = twin.day_end(day)
-        results = store.write_many(twin.step(day), ingested_at=now, source="twin")
-        cycle.run_day(day, now, store.as_of(now))
-        if alarms := cycle.board.get("spc_alarms"):  # the module refills it each day
-            store.write("spc_alarms", alarms, ingested_at=now, source="process_control")
+        started = time.perf_counter()
+        source = TwinDay(twin, day)
+        source.simulate()
+        simulated = time.perf_counter()
+        results = ingest(source, store, now)
+        seconds["twin"] += simulated - started
+        seconds["ingest"] += time.perf_counter() - simulated
+        cycle.run_day(day, now)
         if on_day is not None:
             on_day(day, results)
 
+    started = time.perf_counter()
     end = twin.day_end(options.days - 1)
     twin.write_truth(out / TRUTH_PATH)
     kpis = compute_kpis(store, end=end)
     kpis.update({k: v for k, v in twin.world_kpis().items() if k in kpis})
+    seconds["summary"] = time.perf_counter() - started
+    timings = {name: round(value, 2) for name, value in {**seconds, **cycle.seconds}.items()}
     summary = {
         "run": {
             "days": options.days,
             "seed": options.seed,
             "scale": options.scale,
+            "fleet": options.fleet,
             "scenario": twin.scenario.scenario.name,
             "loop": options.loop,
             "version": __version__,
             "modules": list(options.modules) if options.loop else [],
+            "timings": timings,
         },
         "kpis": kpis,
-        "findings": _findings(cycle),
-        "changes": cycle.board.get("changes", []),
+        "findings": findings_from_store(store),
+        "changes": changes_from_store(store),
     }
+    started = time.perf_counter()
+    write_report(store, summary, out / "report.html")
+    summary["run"]["timings"]["report"] = round(time.perf_counter() - started, 2)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n",
                                       encoding="utf-8")
-    truth = read_truth(out)  # shown in the report's timeline only; the loop never saw it
-    write_report(store, summary, out / "report.html",
-                 truth_timeline(truth) if truth is not None else None)
+    store.close()
     return summary
-
-
-def _findings(cycle: DailyCycle) -> list[dict[str, Any]]:
-    """Every finding once, in its latest state (modules update their records in place)."""
-    seen: dict[str, dict[str, Any]] = {}
-    for decision in cycle.decisions:
-        if decision.finding is not None:
-            seen.setdefault(str(decision.finding.get("id")), decision.finding)
-    return list(seen.values())

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gigaloop.actuate import DayContext, PredictiveService
+from gigaloop.actuate import PredictiveService
+from gigaloop.loop.contract import DayContext
 from gigaloop.customer import (
     PredictiveServiceConfig,
     PredictiveServiceModule,
@@ -134,11 +135,11 @@ def test_module_books_new_codes_once_and_never_the_holdout():
                            "event_time": pd.Series([], dtype="datetime64[ns]")})
     frames = {"diagnostic_codes": codes, "component_failures": failures,
               "service_visits": visits}
-    module, board = PredictiveServiceModule(), {}
+    module = PredictiveServiceModule()
     booked: list[str] = []
     for day in range(150, 170):
         now = T0 + pd.Timedelta(days=day)
-        ctx = DayContext(day, datetime.fromisoformat(str(now)), View(frames, now), board)
+        ctx = DayContext(day, datetime.fromisoformat(str(now)), View(frames, now))
         for decision in module.decide(ctx):
             action = decision.action
             assert isinstance(action, PredictiveService) and action.component == "charge_port"
@@ -153,5 +154,5 @@ def test_module_books_new_codes_once_and_never_the_holdout():
     expected = set(window.vin[~in_holdout(window.vin, 5)]) - gone
     assert gone and len(expected) > 40
     assert len(booked) == len(set(booked)) and set(booked) == expected
-    assert "WIFI" not in {d for d in board["predictive_service"]["rules"].index[
-        board["predictive_service"]["rules"].act]}
+    assert "WIFI" not in {d for d in module.state["rules"].index[
+        module.state["rules"].act]}

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gigaloop.actuate import DayContext, MaintenanceOrder
+from gigaloop.actuate import MaintenanceOrder
+from gigaloop.loop.contract import DayContext
 from gigaloop.errors import ConfigError
 from gigaloop.factory.maintenance import (
     FEATURES,
@@ -78,9 +79,9 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     return store
 
 
-def _ctx(store: Store, day: int, board: dict) -> DayContext:
+def _ctx(store: Store, day: int) -> DayContext:
     now = START + timedelta(days=day + 1)
-    return DayContext(day, now, store.as_of(now), board)
+    return DayContext(day, now, store.as_of(now))
 
 
 def test_health_index_is_about_one_when_healthy_and_rises_with_wear(store: Store) -> None:
@@ -131,8 +132,8 @@ def test_cost_rule_and_windows() -> None:
 
 
 def test_module_orders_the_worn_machine_once_and_only_it(store: Store) -> None:
-    module, board = MaintenanceModule(MaintenanceConfig(draws=60)), {}
-    decisions = [d for day in range(21, 60) for d in module.decide(_ctx(store, day, board))]
+    module = MaintenanceModule(MaintenanceConfig(draws=60))
+    decisions = [d for day in range(21, 60) for d in module.decide(_ctx(store, day))]
     assert [d.action.machine_id for d in decisions] == ["M3"]  # no re-order while open
     order, finding = decisions[0].action, decisions[0].finding
     assert isinstance(order, MaintenanceOrder) and order.day == decisions[0].day + 1
@@ -149,7 +150,7 @@ def test_an_order_is_open_until_the_work_is_done(tmp_path: Path) -> None:
     store = Store(tmp_path)
     _static(store)
     rng = np.random.default_rng(3)
-    module, board = MaintenanceModule(MaintenanceConfig(draws=60)), {}
+    module = MaintenanceModule(MaintenanceConfig(draws=60))
     ordered, serviced = [], None
     for day in range(75):
         wear = {} if serviced is not None and day > serviced else _wear(day, onset=20)
@@ -162,9 +163,9 @@ def test_an_order_is_open_until_the_work_is_done(tmp_path: Path) -> None:
                 "reason": ordered[0].action.reason, "duration_h": 4.0,
                 "event_time": START + timedelta(days=day, hours=2)}], ingested_at=now)
         if day >= 21:
-            ordered += module.decide(_ctx(store, day, board))
+            ordered += module.decide(_ctx(store, day))
     assert serviced is not None and len(ordered) == 1
-    assert board["maintenance_orders"] == {}
+    assert module.open_orders == {}
 
 
 def test_stops_that_follow_condition_are_learnt_and_the_machine_serviced(tmp_path: Path) -> None:
@@ -187,13 +188,12 @@ def test_stops_that_follow_condition_are_learnt_and_the_machine_serviced(tmp_pat
                 "planned": False, "cause": "minor_stop", "hours": 0.4,
                 "event_time": START + timedelta(days=day, hours=8 + k)} for m, k in stops],
                 ingested_at=now)
-    board: dict = {}
     assert (START + timedelta(days=82)).weekday() == 5  # Saturday: the window is next
-    decisions = MaintenanceModule(config).decide(_ctx(store, 82, board))
+    module = MaintenanceModule(config)
+    decisions = module.decide(_ctx(store, 82))
     assert worn[82] and [d.action.machine_id for d in decisions] == ["M3"]
     assert decisions[0].action.reason.startswith("condition-based service")
     assert decisions[0].inputs["stop_hours_avoided_7d"] > Costs().service_cost / 16_000
-    assert board["stop_model"]["heldout_d2"] > 0.2  # held-out days, by time
+    assert module.stop_model is not None and module.stop_model["heldout_d2"] > 0.2  # held-out days, by time
     assert decisions[0].finding is None  # not in health alarm: a service, not a fault finding
-    board = {}
-    assert MaintenanceModule(config).decide(_ctx(store, 81, board)) == []  # Friday: not yet
+    assert MaintenanceModule(config).decide(_ctx(store, 81)) == []  # Friday: not yet

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from gigaloop.errors import IngestError
-from gigaloop.ingest import FileSource, MockSource, Source, ingest
+from gigaloop.ingest import FileSource, MemorySource, Source, ingest
 from gigaloop.store import Store
 
 NOW = dt.datetime(2024, 3, 1)
@@ -112,7 +112,7 @@ def test_a_missing_folder_is_an_ingest_error(tmp_path) -> None:
 
 def test_mock_source_batches_add_up_per_table(tmp_path) -> None:
     site = {"site_id": "FRE", "name": "Fremont", "region": "CAISO", "timezone": "UTC"}
-    source = MockSource(
+    source = MemorySource(
         [
             ("sites", [site]),
             ("lines", [{"line_id": "L1", "site_id": "FRE", "name": "GA"}]),
@@ -125,7 +125,7 @@ def test_mock_source_batches_add_up_per_table(tmp_path) -> None:
             ),
         ]
     )
-    assert isinstance(source, Source) and repr(source) == "MockSource(3 batches)"
+    assert isinstance(source, Source) and repr(source) == "MemorySource(3 batches)"
 
     results = ingest(source, Store(tmp_path), NOW)
 

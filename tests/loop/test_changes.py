@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from gigaloop.actuate import DayContext, ServiceCampaign
+from gigaloop.actuate import ServiceCampaign
+from gigaloop.loop.contract import DayContext
+from gigaloop.loop.state import LoopState
 from gigaloop.loop.changes import (
     ChangeConfig,
     advance_changes,
@@ -36,19 +40,19 @@ def test_a_running_drift_tops_up_its_campaign_with_units_built_until_the_fix():
                "failure_mode": "paint_trim",
                "names": {"station": "GA-010", "machine": "GA-010-T1", "window": ["a", "b"]}}
     change = {"id": "C004", "finding_id": "F004", "state": "effective"}
-    board = {"findings": {"k": finding}, "changes": [change],
-             "campaigned": {"C004": {"V000", "V001"}},
-             # the latest scan sees the window reach two more units (built until the fix)
-             "population": population(today, [True, True, True, True, False])}
-    ctx = DayContext(120, datetime(2025, 9, 1, 23), None, board)
-    decisions = top_up_campaigns(ctx, ChangeConfig())
+    state = LoopState(findings={"k": finding}, changes=[change],
+                      campaigned={"C004": {"V000", "V001"}},
+                      # the latest scan sees the window reach two more units (built until the fix)
+                      population=population(today, [True, True, True, True, False]))
+    ctx = DayContext(120, datetime(2025, 9, 1, 23), None)
+    decisions = top_up_campaigns(ctx, state, ChangeConfig())
     assert len(decisions) == 1
     action = decisions[0].action
     assert isinstance(action, ServiceCampaign) and action.component == "paint_trim"
     assert action.vins == ("V002", "V003") and change["campaign_vins"] == 4
-    assert top_up_campaigns(ctx, ChangeConfig()) == []        # nothing new: nothing sent
-    small = {**board, "campaigned": {"C004": {"V000", "V001"}}}
-    capped = top_up_campaigns(DayContext(120, ctx.now, None, small),
+    assert top_up_campaigns(ctx, state, ChangeConfig()) == []   # nothing new: nothing sent
+    small = replace(state, campaigned={"C004": {"V000", "V001"}}, campaign_backlog={})
+    capped = top_up_campaigns(DayContext(120, ctx.now, None), small,
                               ChangeConfig(max_campaign_vins=3))
     assert capped[0].action.vins == ("V002",)
 
@@ -84,16 +88,16 @@ def test_an_approved_change_sends_its_campaign_in_waves_riskiest_first():
                "ci": [2.0, 4.0], "effect": 3.0, "effect_kind": "hazard_ratio", "q": 1e-6,
                "affected_vins": 3000,
                "names": {"station": "GA-010", "machine": "GA-010-T1", "window": ["a", "b"]}}
-    board = {"findings": {"k": finding}, "finding_vins": {"F001": list(pop.vin)},
-             "population": pop}
-    ctx = DayContext(100, datetime(2025, 12, 1, 23), None, board)
+    state = LoopState(findings={"k": finding}, finding_vins={"F001": list(pop.vin)},
+                      population=pop)
+    ctx = DayContext(100, datetime(2025, 12, 1, 23), None)
     config = ChangeConfig(review_delay_days=0)
-    propose_changes(ctx, config)
-    decisions = advance_changes(ctx, config)
+    propose_changes(ctx, state, config)
+    decisions = advance_changes(ctx, state, config)
     campaigns = [d.action for d in decisions if isinstance(d.action, ServiceCampaign)]
     assert len(campaigns) == 1 and len(campaigns[0].vins) == 500      # 3,000 in 6 waves
-    assert len(board["campaign_backlog"]["C001"]) == 2500
+    assert len(state.campaign_backlog["C001"]) == 2500
     age = dict(zip(pop.vin, pop.in_service_days, strict=True))
     assert np.mean([age[v] for v in campaigns[0].vins]) < 100          # the newest cars
-    wave = top_up_campaigns(ctx, config)
+    wave = top_up_campaigns(ctx, state, config)
     assert len(wave) == 1 and not set(wave[0].action.vins) & set(campaigns[0].vins)

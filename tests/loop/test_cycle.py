@@ -5,9 +5,11 @@ from datetime import datetime
 
 import pytest
 
-from gigaloop.actuate import Decision, LoggingActuator, MaintenanceOrder
+from gigaloop.actuate import LoggingActuator, MaintenanceOrder
+from gigaloop.loop.contract import Decision
 from gigaloop.errors import ConfigError
 from gigaloop.loop.cycle import DailyCycle
+from gigaloop.store import Store
 
 
 class Recorder:
@@ -17,7 +19,6 @@ class Recorder:
 
     def decide(self, ctx):
         self.calls.append((self.name, ctx.day))
-        ctx.board.setdefault("seen", []).append(self.name)
         return [Decision(ctx.day, self.name, f"{self.name} ran",
                          action=MaintenanceOrder(day=ctx.day, machine_id=self.name))]
 
@@ -27,20 +28,38 @@ def test_modules_run_in_dependency_order_on_their_schedule(tmp_path):
     modules = [Recorder("changes", ("rootcause",), calls=calls),
                Recorder("rootcause", ("trace",), every_days=2, calls=calls),
                Recorder("trace", calls=calls)]
-    actuator = LoggingActuator()
-    cycle = DailyCycle(modules, actuator, log_path=tmp_path / "log.jsonl")
-    for day in range(3):
-        cycle.run_day(day, datetime(2026, 1, 1 + day), view=None)
+    actuator, store = LoggingActuator(), Store(tmp_path)
+    cycle = DailyCycle(modules, actuator, store)
+    made = [d for day in range(3) for d in cycle.run_day(day, datetime(2026, 1, 1 + day))]
     assert calls == [("trace", 0), ("rootcause", 0), ("changes", 0), ("trace", 1),
                      ("changes", 1), ("trace", 2), ("rootcause", 2), ("changes", 2)]
     assert [a.machine_id for a in actuator.log][:3] == ["trace", "rootcause", "changes"]
-    logged = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
-    assert len(logged) == 8 and logged[0]["action"]["kind"] == "maintenance_order"
-    assert all(d.accepted for d in cycle.decisions)
+    logged = store.execute(store.table("decisions").order_by(["day", "module"]))
+    assert len(logged) == 8 and set(logged.action_kind) == {"maintenance_order"}
+    assert json.loads(logged.action_json[0])["machine_id"] == "changes"  # day 0, by name
+    assert all(d.accepted for d in made) and logged.accepted.all()
+    assert set(cycle.seconds) == {"trace", "rootcause", "changes"}
+
+
+def test_rows_a_module_emits_go_through_ingest_and_bad_ones_are_quarantined(tmp_path):
+    class Alarmist:
+        name, depends_on, every_days = "alarmist", (), 1
+
+        def decide(self, ctx):
+            ctx.emit("spc_alarms", [{"machine_id": "NOPE", "station_id": "NOPE",
+                                     "parameter": "p", "rule": "ewma_upper", "statistic": 1.0,
+                                     "limit": 0.5, "first_vin": "V1", "event_time": ctx.now}])
+            return []
+
+    store = Store(tmp_path)
+    DailyCycle([Alarmist()], LoggingActuator(), store).run_day(0, datetime(2026, 1, 1))
+    quarantined = store.execute(store.quarantine())
+    assert store.count("spc_alarms") == 0 and len(quarantined) == 1
+    assert set(quarantined.source) == {"alarmist"}
 
 
 def test_cycles_and_unknown_dependencies_are_refused():
     with pytest.raises(ConfigError, match="cycle"):
-        DailyCycle([Recorder("a", ("b",)), Recorder("b", ("a",))], LoggingActuator())
+        DailyCycle([Recorder("a", ("b",)), Recorder("b", ("a",))], LoggingActuator(), None)
     with pytest.raises(ConfigError, match="unknown 'c'"):
-        DailyCycle([Recorder("a", ("c",))], LoggingActuator())
+        DailyCycle([Recorder("a", ("c",))], LoggingActuator(), None)

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gigaloop.actuate import Decision, LoggingActuator
+from gigaloop.actuate import LoggingActuator
+from gigaloop.loop.contract import Decision
 from gigaloop.loop.cycle import DailyCycle
 from gigaloop.loop.population import build_population
 from gigaloop.loop.rootcause import find_root_causes
@@ -63,8 +64,8 @@ def test_the_cycle_hands_each_module_the_store_as_of_its_day(stores):
             return [Decision(ctx.day, self.name, "peek", inputs={"latest": latest,
                                                                   "now": ctx.now})]
 
-    cycle = DailyCycle([Peek()], LoggingActuator())
+    cycle = DailyCycle([Peek()], LoggingActuator(), full)
     for day in (5, 20, 39):
         now = datetime(2025, 1, 6, 6) + timedelta(days=day)
-        (decision,) = cycle.run_day(day, now, full.as_of(now))
+        (decision,) = cycle.run_day(day, now)
         assert decision.inputs["latest"] <= now

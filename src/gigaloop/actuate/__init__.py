@@ -156,14 +156,9 @@ def action_record(action: Action) -> dict[str, Any]:
     return {"kind": action.kind, **asdict(action)}
 
 
-from gigaloop.actuate.decisions import DayContext, Decision, DecisionModule  # noqa: E402
-
 __all__ = [
     "Action",
     "Actuator",
-    "DayContext",
-    "Decision",
-    "DecisionModule",
     "EnergySchedule",
     "EngineeringChange",
     "LoggingActuator",

@@ -37,7 +37,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
-from gigaloop.actuate import DayContext, Decision, PredictiveService
+from gigaloop.actuate import PredictiveService
+from gigaloop.loop.contract import DayContext, Decision
 from gigaloop.errors import ConfigError
 
 RULE_COLUMNS = ("component", "events", "hits", "precision", "precision_low",
@@ -154,18 +155,24 @@ def held_out_precision(codes: pd.DataFrame, failures: pd.DataFrame, *, split: pd
 @dataclass
 class PredictiveServiceModule:
     """Daily: book a mobile visit for every new code whose rule says act (refitted weekly),
-    unless the part has already failed or the owner was booked for it within the horizon."""
+    unless the part has already failed or the owner was booked for it within the horizon.
+
+    State kept between days (``state``): ``seen`` — the newest code time read; ``rules`` —
+    the fitted precursor rules; ``held_out`` — their held-out precision; ``booked`` —
+    (vin, component) → when the owner was last booked.
+    """
 
     config: PredictiveServiceConfig = field(default_factory=PredictiveServiceConfig)
     name: str = "predictive_service"
     depends_on: tuple[str, ...] = ()
     every_days: int = 1
+    state: dict[str, Any] = field(default_factory=lambda: {"seen": None, "rules": None,
+                                                           "booked": {}}, repr=False)
 
     def decide(self, ctx: DayContext) -> list[Decision]:
         cfg = self.config
         now = pd.Timestamp(ctx.now)
-        state = ctx.board.setdefault("predictive_service", {"seen": None, "rules": None,
-                                                             "booked": {}})
+        state = self.state
         # first day: codes young enough that a visit may still come first
         since = state["seen"] or now - timedelta(days=cfg.horizon_days - cfg.reaction_days)
         table = ctx.view.table("diagnostic_codes")

@@ -38,8 +38,9 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import Bounds, LinearConstraint, milp, nnls
 
-from gigaloop.actuate import Decision, EnergySchedule
-from gigaloop.actuate.decisions import DayContext
+from gigaloop.actuate import EnergySchedule
+from gigaloop.loop.contract import Decision
+from gigaloop.loop.contract import DayContext
 from gigaloop.errors import ModelError
 
 HOURS = 24
@@ -561,19 +562,27 @@ def forecast_from_readings(readings: pd.DataFrame, hall: HallModel) -> Forecast:
 
 @dataclass
 class EnergyModule:
-    """Plans each site's next day; the CO2e ledger on ``ctx.board`` adds up expected savings."""
+    """Plans each site's next day.
+
+    State kept between days: ``sent`` — (site, day) → the airflow, cooling and heating
+    setpoints asked for that day; ``ledger`` — the expected CO2e and cost saved so far.
+    """
 
     config: EnergyConfig = field(default_factory=EnergyConfig)
     name: str = "energy"
     depends_on: tuple[str, ...] = ()
     every_days: int = 1
+    sent: dict[tuple[str, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = field(
+        default_factory=dict, repr=False)
+    ledger: dict[str, float] = field(default_factory=lambda: {
+        "expected_kg_saved": 0.0, "expected_usd_saved": 0.0, "days": 0}, repr=False)
 
     def decide(self, ctx: DayContext) -> list[Decision]:
         table = ctx.view.table("energy_readings")
         since = ctx.now - timedelta(days=self.config.history_days)
         rows = table.filter(table.event_time >= since).order_by("event_time").execute()
         decisions = []
-        sent = ctx.board.setdefault("energy_sent", {})
+        sent = self.sent
         held = np.full(HOURS, self.config.nominal_setpoint_c)
         design = (np.ones(HOURS), held, held)
         for site_id, readings in rows.groupby("site_id", sort=True):
@@ -628,12 +637,11 @@ class EnergyModule:
             regime = forecast.hall.regime(forecast.outside_c, nominal)
             cooling = np.round(np.where(regime > 0, setpoint, top), 2)
             heating = np.round(np.where(regime < 0, setpoint, bottom), 2)
-        ledger = ctx.board.setdefault("co2e_ledger", {"expected_kg_saved": 0.0,
-                                                      "expected_usd_saved": 0.0, "days": 0})
+        ledger = self.ledger
         ledger["expected_kg_saved"] += base.co2e_kg - plan.co2e_kg
         ledger["expected_usd_saved"] += base.cost_usd - plan.cost_usd
         ledger["days"] += 1
-        ctx.board.setdefault("energy_sent", {})[(site_id, ctx.day + 1)] = (
+        self.sent[(site_id, ctx.day + 1)] = (
             airflow, cooling, heating)
         action = EnergySchedule(
             day=ctx.day + 1, site_id=site_id,

@@ -19,8 +19,8 @@ signal moves the centre; a day with one does not, and the centre stays within
 
 Every reading goes, in event-time order, through an EWMA and a two-sided CUSUM kept for all
 streams at once in :class:`StreamCharts`. A stream's first signal of a day becomes a
-:class:`Decision` (and a row for ``spc_alarms`` on ``ctx.board["spc_alarms"]``; the runner
-writes it, modules never write to the store); its first signal ever also carries the stream's
+:class:`Decision` (and a row of ``spc_alarms``, handed to ``ctx.emit``: the cycle writes it
+through the ingest path); its first signal ever also carries the stream's
 first-alarm record in its inputs. The chart then restarts (EWMA at the centre, CUSUM sums
 at 0). Target = the setpoint in force in Phase I (the mean where no setpoint is recorded).
 
@@ -52,7 +52,8 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
-from gigaloop.actuate import DayContext, Decision, SetpointChange
+from gigaloop.actuate import SetpointChange
+from gigaloop.loop.contract import DayContext, Decision
 from gigaloop.errors import ConfigError
 from gigaloop.ml.spc import R2RController
 
@@ -356,7 +357,6 @@ class ProcessControlModule:
         setpoint, event_time``, in event-time order) and the machines ``calibrated`` since the
         last run (their controllers stop, setpoints go back to target, charts restart);
         ``ctx.view`` is not read."""
-        ctx.board["spc_alarms"] = []
         if readings.empty:
             return []
         live = self._phase_one(ctx.day, readings)
@@ -464,7 +464,7 @@ class ProcessControlModule:
                 "statistic": statistic, "limit": limit,
                 "first_vin": str(reading["vin"]), "event_time": reading["event_time"],
             }
-            ctx.board["spc_alarms"].append(row)
+            ctx.emit("spc_alarms", [row])
             shift = (signals.ewma[col] - mu) / sigma
             half = 1.96 * math.sqrt(self.config.lam / (2.0 - self.config.lam))
             finding = None

@@ -6,7 +6,7 @@ used in tests, live beside this module; network connectors follow the same proto
 
 >>> import datetime as dt, tempfile
 >>> from gigaloop.store import Store
->>> source = MockSource([("sites", [{"site_id": "S1", "name": "Fremont", "region": "CAISO",
+>>> source = MemorySource([("sites", [{"site_id": "S1", "name": "Fremont", "region": "CAISO",
 ...                                  "timezone": "America/Los_Angeles"}])])
 >>> ingest(source, Store(tempfile.mkdtemp()), dt.datetime(2024, 1, 1))["sites"].written
 1
@@ -21,7 +21,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 import pyarrow as pa
 
 from gigaloop.ingest.files import FileSource
-from gigaloop.ingest.mock import MockSource
+from gigaloop.ingest.memory import MemorySource
 
 
 @runtime_checkable
@@ -60,4 +60,4 @@ def ingest(source: Source, store: Sink[R], ingested_at: datetime) -> dict[str, R
     return results
 
 
-__all__ = ["FileSource", "MockSource", "Sink", "Source", "ingest"]
+__all__ = ["FileSource", "MemorySource", "Sink", "Source", "ingest"]

@@ -29,8 +29,10 @@ import pandas as pd
 from lifelines import WeibullFitter
 from lifelines.exceptions import ConvergenceError
 
-from gigaloop.actuate import Action, DayContext, Decision, EngineeringChange, ServiceCampaign
+from gigaloop.actuate import Action, EngineeringChange, ServiceCampaign
+from gigaloop.loop.contract import DayContext, Decision
 from gigaloop.loop.population import Population
+from gigaloop.loop.state import LoopState
 
 #: The component a campaign services for each failure mode measured as a rate.
 RATE_MODE_COMPONENT = {"battery_fade": "battery_pack", "disengagement_rain": "camera"}
@@ -111,19 +113,19 @@ def campaign_priority(pop: Population | None, vins: Sequence[str], component: st
     return [vins[i] for i in np.argsort(-risk, kind="stable")]
 
 
-def _send_wave(ctx: DayContext, config: ChangeConfig, change: dict[str, Any],
+def _send_wave(ctx: DayContext, state: LoopState, config: ChangeConfig, change: dict[str, Any],
                finding: dict[str, Any]) -> list[Decision]:
     """The next wave of a campaign's backlog, riskiest first (re-ranked on today's data)."""
-    backlog: list[str] = ctx.board.setdefault("campaign_backlog", {}).get(change["id"], [])
+    backlog: list[str] = state.campaign_backlog.get(change["id"], [])
     if not backlog:
         return []
     component = RATE_MODE_COMPONENT.get(finding["failure_mode"], finding["failure_mode"])
-    ranked = campaign_priority(ctx.board.get("population"), backlog, component,
+    ranked = campaign_priority(state.population, backlog, component,
                                horizon_days=config.risk_horizon_days)
     total = change["campaign_vins"]
     size = max(config.min_wave_vins, math.ceil(total / config.campaign_waves))
-    wave, ctx.board["campaign_backlog"][change["id"]] = ranked[:size], ranked[size:]
-    ctx.board.setdefault("campaigned", {}).setdefault(change["id"], set()).update(wave)
+    wave, state.campaign_backlog[change["id"]] = ranked[:size], ranked[size:]
+    state.campaigned.setdefault(change["id"], set()).update(wave)
     action = next(a for a in plan_actions(finding, change_id=change["id"], day=ctx.day,
                                           vins=wave) if isinstance(a, ServiceCampaign))
     return [Decision(ctx.day, "changes",
@@ -132,17 +134,17 @@ def _send_wave(ctx: DayContext, config: ChangeConfig, change: dict[str, Any],
                      inputs={"finding": finding["id"]})]
 
 
-def propose_changes(ctx: DayContext, config: ChangeConfig) -> list[Decision]:
+def propose_changes(ctx: DayContext, state: LoopState, config: ChangeConfig) -> list[Decision]:
     """Raise a change request for every strong, top-ranked finding that has none yet."""
-    changes: list[dict[str, Any]] = ctx.board.setdefault("changes", [])
+    changes: list[dict[str, Any]] = state.changes
     covered = {c["finding_id"] for c in changes}
     decisions = []
-    for finding in ctx.board.get("findings", {}).values():
+    for finding in state.findings.values():
         if finding["id"] in covered or not finding.get("active", True):
             continue
         if finding["rank"] > config.max_rank or finding["ci"][0] < config.min_effect_low:
             continue
-        vins = ctx.board.get("finding_vins", {}).get(finding["id"], ())
+        vins = state.finding_vins.get(finding["id"], ())
         change_id = f"C{len(changes) + 1:03d}"
         actions = plan_actions(finding, change_id=change_id, day=ctx.day, vins=())
         change = {
@@ -161,28 +163,28 @@ def propose_changes(ctx: DayContext, config: ChangeConfig) -> list[Decision]:
     return decisions
 
 
-def advance_changes(ctx: DayContext, config: ChangeConfig) -> list[Decision]:
+def advance_changes(ctx: DayContext, state: LoopState, config: ChangeConfig) -> list[Decision]:
     """Approve reviewed changes and send their actions; each action is one decision."""
     decisions = []
-    findings = {f["id"]: f for f in ctx.board.get("findings", {}).values()}
-    for change in ctx.board.get("changes", []):
+    findings = {f["id"]: f for f in state.findings.values()}
+    for change in state.changes:
         if change["state"] != "proposed" or change["action"].startswith("investigate"):
             continue  # investigations wait for people
         if ctx.day < change["day_proposed"] + config.review_delay_days:
             continue
         finding = findings[change["finding_id"]]
-        vins = list(ctx.board.get("finding_vins", {}).get(finding["id"], ()))
+        vins = list(state.finding_vins.get(finding["id"], ()))
         vins = vins[: config.max_campaign_vins]
         actions = plan_actions(finding, change_id=change["id"], day=ctx.day, vins=())
         change.update(state="effective", day_approved=ctx.day, day_effective=ctx.day,
                       campaign_vins=len(vins))
-        ctx.board.setdefault("campaigned", {})[change["id"]] = set()
-        ctx.board.setdefault("campaign_backlog", {})[change["id"]] = vins if actions else []
+        state.campaigned[change["id"]] = set()
+        state.campaign_backlog[change["id"]] = vins if actions else []
         for action in actions:
             decisions.append(Decision(ctx.day, "changes", f"{change['id']} {action.kind}",
                                       action=action, inputs={"finding": finding["id"],
                                                              "evidence": change["evidence"]}))
-        decisions += _send_wave(ctx, config, change, finding)
+        decisions += _send_wave(ctx, state, config, change, finding)
         change["decisions"] = len(decisions)
     return decisions
 
@@ -191,7 +193,7 @@ def advance_changes(ctx: DayContext, config: ChangeConfig) -> list[Decision]:
 _LEVEL_NAME = {"lot": "lot", "supplier": "supplier", "hardware_revision": "hardware_revision"}
 
 
-def top_up_campaigns(ctx: DayContext, config: ChangeConfig) -> list[Decision]:
+def top_up_campaigns(ctx: DayContext, state: LoopState, config: ChangeConfig) -> list[Decision]:
     """Extend effective campaigns to vehicles of the same lot / revision delivered since,
     and to those a drift made while it lasted.
 
@@ -200,26 +202,26 @@ def top_up_campaigns(ctx: DayContext, config: ChangeConfig) -> list[Decision]:
     A drift found while it still runs ends only with the recalibration: its window, as
     the latest scan sees it in the readings, holds the units built until then.
     """
-    pop = ctx.board.get("population")
+    pop = state.population
     if pop is None or pop.as_of != ctx.now.date():
         return []
-    findings = {f["id"]: f for f in ctx.board.get("findings", {}).values()}
-    campaigned: dict[str, set[str]] = ctx.board.setdefault("campaigned", {})
+    findings = {f["id"]: f for f in state.findings.values()}
+    campaigned: dict[str, set[str]] = state.campaigned
     by_name = {a.name: a for a in pop.attributes}
     decisions = []
-    for change in ctx.board.get("changes", []):
+    for change in state.changes:
         if change["state"] not in ("effective", "verified") or change["id"] not in campaigned:
             continue
         finding = findings[change["finding_id"]]
         members = _members(by_name.get(finding.get("attribute", "")), finding, pop)
-        backlog = ctx.board.setdefault("campaign_backlog", {}).setdefault(change["id"], [])
+        backlog = state.campaign_backlog.setdefault(change["id"], [])
         known = campaigned[change["id"]] | set(backlog)
         new = [v for v in members if v not in known]
         new = new[: max(config.max_campaign_vins - len(known), 0)]
         if new:
             backlog += new
             change["campaign_vins"] = len(known) + len(new)
-        decisions += _send_wave(ctx, config, change, finding)
+        decisions += _send_wave(ctx, state, config, change, finding)
     return decisions
 
 

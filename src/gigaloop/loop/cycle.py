@@ -1,68 +1,93 @@
 """The daily cycle: every decision module once per (simulated) day, in dependency order.
 
 A module sees the store only *as of* the cycle's instant (rows ingested by then),
-so a decision on day d can never use data from after d. Every decision is recorded
-with its inputs; actions go out through the :class:`~gigaloop.actuate.Actuator`.
+so a decision on day d can never use data from after d. Actions go out through the
+:class:`~gigaloop.actuate.Actuator`; every decision, and every row a module emits, is
+written through the ingest path into the store (table ``decisions`` and the module's
+own tables), stamped with the cycle's instant. The time each module took is kept in
+:attr:`DailyCycle.seconds`.
 
+>>> import tempfile
 >>> from datetime import datetime
->>> from gigaloop.actuate import Decision, LoggingActuator, MaintenanceOrder
+>>> from gigaloop.actuate import LoggingActuator, MaintenanceOrder
+>>> from gigaloop.store import Store
 >>> class Greaser:
 ...     name, depends_on, every_days = "greaser", (), 7
 ...     def decide(self, ctx):
 ...         return [Decision(ctx.day, self.name, "grease the press",
 ...                          action=MaintenanceOrder(day=ctx.day, machine_id="P1"))]
->>> cycle = DailyCycle([Greaser()], LoggingActuator())
->>> [d.summary for d in cycle.run_day(7, datetime(2026, 1, 8), view=None)]
+>>> store = Store(tempfile.mkdtemp())
+>>> cycle = DailyCycle([Greaser()], LoggingActuator(), store)
+>>> [d.summary for d in cycle.run_day(7, datetime(2026, 1, 8))]
 ['grease the press']
->>> cycle.run_day(8, datetime(2026, 1, 9), view=None)
-[]
+>>> cycle.run_day(8, datetime(2026, 1, 9)), store.count("decisions")
+([], 1)
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from gigaloop.actuate import Actuator
-from gigaloop.actuate.decisions import DayContext, Decision, DecisionModule
+from gigaloop.actuate import Actuator, action_record
 from gigaloop.errors import ConfigError
+from gigaloop.ingest import MemorySource, ingest
+from gigaloop.loop.contract import DayContext, Decision, DecisionModule
 
 
 class DailyCycle:
-    """Runs modules in dependency order, sends their actions, keeps the decision log."""
+    """Runs modules in dependency order, sends their actions, writes what they produce.
 
-    def __init__(
-        self,
-        modules: Sequence[DecisionModule],
-        actuator: Actuator,
-        *,
-        log_path: Path | None = None,
-    ) -> None:
+    ``sink`` is the store the modules read (as of each day) and their rows go to.
+    """
+
+    def __init__(self, modules: Sequence[DecisionModule], actuator: Actuator,
+                 sink: Any) -> None:
         self.modules = _dependency_order(modules)
         self.actuator = actuator
-        self.board: dict[str, Any] = {}
-        self.decisions: list[Decision] = []
-        self._log_path = log_path
+        self.sink = sink
+        self.seconds: dict[str, float] = {m.name: 0.0 for m in self.modules}
 
-    def run_day(self, day: int, now: datetime, view: Any) -> list[Decision]:
-        ctx = DayContext(day, now, view, self.board)
+    def run_day(self, day: int, now: datetime) -> list[Decision]:
+        """Run the modules due on ``day``; returns their decisions."""
+        view = self.sink.as_of(now)
         made: list[Decision] = []
         for module in self.modules:
             if day % max(1, module.every_days):
                 continue
-            for decision in module.decide(ctx):
+            started = time.perf_counter()
+            ctx = DayContext(day, now, view)
+            decisions = module.decide(ctx)
+            for decision in decisions:
                 if decision.action is not None:
                     decision.accepted = self.actuator.apply(decision.action).accepted
-                made.append(decision)
-        self.decisions.extend(made)
-        if self._log_path is not None and made:
-            with self._log_path.open("a", encoding="utf-8") as log:
-                for decision in made:
-                    log.write(json.dumps(decision.record(), default=str) + "\n")
+            if decisions:
+                ctx.emit("decisions", [decision_row(d, seq, now)
+                                       for seq, d in enumerate(decisions)])
+            if ctx.emitted:
+                ingest(MemorySource(list(ctx.emitted.items()), name=module.name), self.sink, now)
+            made += decisions
+            self.seconds[module.name] += time.perf_counter() - started
         return made
+
+
+def decision_row(decision: Decision, seq: int, now: datetime) -> dict[str, Any]:
+    """A decision as a row of the ``decisions`` table."""
+    record = decision.record()
+    return {
+        "module": decision.module, "day": decision.day, "seq": seq,
+        "summary": decision.summary,
+        "action_kind": decision.action.kind if decision.action is not None else None,
+        "action_json": json.dumps(action_record(decision.action), default=str)
+        if decision.action is not None else None,
+        "accepted": decision.accepted,
+        "finding_id": (decision.finding or {}).get("id"),
+        "inputs_json": json.dumps(record["inputs"], default=str, sort_keys=True),
+        "event_time": now,
+    }
 
 
 def _dependency_order(modules: Iterable[DecisionModule]) -> list[DecisionModule]:
@@ -85,4 +110,4 @@ def _dependency_order(modules: Iterable[DecisionModule]) -> list[DecisionModule]
     return ordered
 
 
-__all__ = ["DailyCycle", "DayContext", "Decision", "DecisionModule"]
+__all__ = ["DailyCycle", "decision_row"]

@@ -17,22 +17,23 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from gigaloop.actuate import DayContext, Decision
+from gigaloop.loop.contract import DayContext, Decision
 from gigaloop.errors import ModelError
 from gigaloop.loop.changes import ChangeConfig
 from gigaloop.loop.population import Population, build_population
+from gigaloop.loop.state import LoopState
 from gigaloop.ml.did import rate_ratio_did
 
 
-def verify_changes(ctx: DayContext, config: ChangeConfig) -> list[Decision]:
+def verify_changes(ctx: DayContext, state: LoopState, config: ChangeConfig) -> list[Decision]:
     """Check every effective change old enough to judge; record the effect on the change."""
-    pending = [c for c in ctx.board.get("changes", [])
+    pending = [c for c in state.changes
                if c["state"] == "effective" and c.get("campaign_vins")
                and ctx.day - c["day_effective"] >= config.verify_min_days]
     if not pending:
         return []
     as_of = ctx.now.date()
-    pop = ctx.board.get("population")
+    pop = state.population
     if pop is None or pop.as_of != as_of:
         pop = build_population(ctx.view, as_of)
     visits = ctx.view.table("service_visits")
@@ -40,7 +41,7 @@ def verify_changes(ctx: DayContext, config: ChangeConfig) -> list[Decision]:
         "vin", "campaign_id", day=visits.event_time.date()).execute()
     decisions = []
     for change in pending:
-        named = set(ctx.board.get("finding_vins", {}).get(change["finding_id"], ()))
+        named = set(state.finding_vins.get(change["finding_id"], ()))
         served = visits[visits.campaign_id == change["id"]]
         try:
             effect = _campaign_effect(ctx, pop, change, served, named)

@@ -1,16 +1,19 @@
 """The loop's decision modules: root cause → engineering changes → verification.
 
-Each is a :class:`~gigaloop.actuate.DecisionModule` run by the daily cycle; they share
-state through ``ctx.board``: ``findings`` (key → record, updated in place as evidence
-grows), ``finding_vins`` (finding id → affected VINs) and ``changes`` (records).
+Each is a :class:`~gigaloop.loop.contract.DecisionModule` run by the daily cycle; they
+share one :class:`~gigaloop.loop.self.state.LoopState`, given when they are built
+(:func:`loop_modules`). Findings and change requests are also emitted as rows of the
+``findings`` and ``change_requests`` tables, one row per scan or state change.
 """
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
-from gigaloop.actuate import DayContext, Decision
+from gigaloop.loop.contract import DayContext, Decision
 from gigaloop.loop.changes import (
     ChangeConfig,
     advance_changes,
@@ -20,6 +23,7 @@ from gigaloop.loop.changes import (
 from gigaloop.loop.impact import verify_changes
 from gigaloop.loop.population import build_population
 from gigaloop.loop.rootcause import RootCauseConfig, find_root_causes
+from gigaloop.loop.state import LoopState
 
 
 @dataclass
@@ -27,6 +31,7 @@ class RootCauseModule:
     """Weekly scan of every failure mode; findings seen in ``confirm_scans`` scans in a
     row become decisions (a weekly re-test is many looks: one look alone is not enough)."""
 
+    state: LoopState = field(default_factory=LoopState)
     config: RootCauseConfig = field(default_factory=RootCauseConfig)
     first_day: int = 28
     confirm_scans: int = 2
@@ -39,10 +44,10 @@ class RootCauseModule:
             return []
         as_of = ctx.now.date()
         pop = build_population(ctx.view, as_of)
-        ctx.board["population"] = pop
-        registry: dict[str, dict[str, Any]] = ctx.board.setdefault("findings", {})
-        vins: dict[str, Any] = ctx.board.setdefault("finding_vins", {})
-        streak: dict[str, int] = ctx.board.setdefault("finding_streaks", {})
+        self.state.population = pop
+        registry: dict[str, dict[str, Any]] = self.state.findings
+        vins: dict[str, Any] = self.state.finding_vins
+        streak: dict[str, int] = self.state.streaks
         seen, decisions = set(), []
         for finding in find_root_causes(pop, self.config):
             seen.add(finding.key)
@@ -72,6 +77,8 @@ class RootCauseModule:
         for key, record in registry.items():
             if key not in seen:
                 record["active"] = False
+        ctx.emit("findings", [finding_row(r, ctx.day, ctx.now) for r in registry.values()
+                              if r["active"] or r.get("last_seen_day") == ctx.day - self.every_days])
         return decisions
 
 
@@ -79,27 +86,74 @@ class RootCauseModule:
 class ChangeModule:
     """Daily: findings above threshold → change requests → approved → effective."""
 
+    state: LoopState = field(default_factory=LoopState)
     config: ChangeConfig = field(default_factory=ChangeConfig)
     name: str = "changes"
     depends_on: tuple[str, ...] = ("rootcause",)
     every_days: int = 1
 
     def decide(self, ctx: DayContext) -> list[Decision]:
-        return (propose_changes(ctx, self.config) + advance_changes(ctx, self.config)
-                + top_up_campaigns(ctx, self.config))
+        decisions = (propose_changes(ctx, self.state, self.config)
+                     + advance_changes(ctx, self.state, self.config)
+                     + top_up_campaigns(ctx, self.state, self.config))
+        emit_changes(ctx, self.state)
+        return decisions
 
 
 @dataclass
 class ImpactModule:
     """Weekly: effective changes are verified (or failed) against before/after data."""
 
+    state: LoopState = field(default_factory=LoopState)
     config: ChangeConfig = field(default_factory=ChangeConfig)
     name: str = "impact"
     depends_on: tuple[str, ...] = ("changes",)
     every_days: int = 7
 
     def decide(self, ctx: DayContext) -> list[Decision]:
-        return verify_changes(ctx, self.config)
+        decisions = verify_changes(ctx, self.state, self.config)
+        emit_changes(ctx, self.state)
+        return decisions
+
+
+def loop_modules() -> list[RootCauseModule | ChangeModule | ImpactModule]:
+    """Root cause, changes and impact, sharing one fresh :class:`LoopState`."""
+    state = LoopState()
+    return [RootCauseModule(state), ChangeModule(state), ImpactModule(state)]
+
+
+def finding_row(record: dict[str, Any], day: int, now: datetime) -> dict[str, Any]:
+    """A finding as a row of ``findings``, as the scan of ``day`` saw it."""
+    latest = record.get("latest", record)
+    return {
+        "finding_id": record["id"], "day": day, "failure_mode": record["failure_mode"],
+        "attribute": record["attribute"], "names_json": json.dumps(record["names"], default=str),
+        "effect_kind": record["effect_kind"], "effect": latest["effect"],
+        "ci_low": latest["ci"][0], "ci_high": latest["ci"][1], "q": latest["q"],
+        "rank": latest["rank"], "affected_vehicles": latest["affected_vins"],
+        "day_found": record["day_found"], "active": bool(record.get("active", True)),
+        "event_time": now,
+    }
+
+
+def emit_changes(ctx: DayContext, state: LoopState) -> None:
+    """A ``change_requests`` row (a new revision) for every change whose record changed."""
+    rows = []
+    for change in state.changes:
+        text = json.dumps(change, default=str, sort_keys=True)
+        revision, last = state.emitted_changes.get(change["id"], (0, None))
+        if text == last:
+            continue
+        state.emitted_changes[change["id"]] = (revision + 1, text)
+        rows.append({
+            "change_id": change["id"], "revision": revision + 1, "state": change["state"],
+            "day": ctx.day, "finding_id": change["finding_id"],
+            "failure_mode": change["failure_mode"], "action": change["action"],
+            "campaign_vehicles": int(change.get("campaign_vins") or 0),
+            "record_json": text, "event_time": ctx.now,
+        })
+    if rows:
+        ctx.emit("change_requests", rows)
 
 
 def _describe(names: dict[str, Any]) -> str:

@@ -9,12 +9,12 @@
 from __future__ import annotations
 
 from gigaloop.errors import SchemaError
-from gigaloop.schema import customer, fleet, genealogy, plant, software, system
+from gigaloop.schema import customer, fleet, genealogy, loop, plant, software, system
 from gigaloop.schema.table import EVENT_TIME, INGESTED_AT, Column, Table
 
 #: Every table, by name, in dependency order (a referenced table comes first).
 TABLES: dict[str, Table] = {}
-for _module in (plant, genealogy, fleet, customer, software, system):
+for _module in (plant, genealogy, fleet, customer, software, system, loop):
     for _table in _module.TABLES:
         TABLES[_table.name] = _table
 

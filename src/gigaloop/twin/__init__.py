@@ -9,6 +9,7 @@ Analytics never import this package; they read the store the twin writes into.
 """
 
 from gigaloop.twin.scenario import Scenario, load_scenario
+from gigaloop.twin.source import TwinDay
 from gigaloop.twin.world import Twin
 
-__all__ = ["Scenario", "Twin", "load_scenario"]
+__all__ = ["Scenario", "Twin", "TwinDay", "load_scenario"]

@@ -46,7 +46,8 @@ from gigaloop.twin.units import SCALES
 class Twin:
     """The digital twin; implements :class:`gigaloop.actuate.Actuator`."""
 
-    def __init__(self, scenario: Scenario, *, scale: str = "small", seed: int = 0) -> None:
+    def __init__(self, scenario: Scenario, *, scale: str = "small", seed: int = 0,
+                 fleet: int = 0) -> None:
         if scale not in SCALES:
             raise ConfigError(f"unknown scale {scale!r}; use one of {sorted(SCALES)}",
                               scale=scale)
@@ -59,12 +60,15 @@ class Twin:
         self.fleet = Fleet(start_date=self.start_date, rng=np.random.default_rng(fleet_seq),
                            units_per_day=self.units_per_day)
         self._next_day = 0
+        if fleet:
+            raise ConfigError("an installed base (fleet > 0) is not built yet", fleet=fleet)
 
     @classmethod
     def from_scenario(cls, scenario: Path | str | None = None, *, scale: str = "small",
-                      seed: int = 0) -> Twin:
-        """A twin of ``scenario``: ``None`` = packaged default, a packaged name, or a path."""
-        return cls(load_scenario(scenario), scale=scale, seed=seed)
+                      seed: int = 0, fleet: int = 0) -> Twin:
+        """A twin of ``scenario``: ``None`` = packaged default, a packaged name, or a path;
+        ``fleet`` vehicles already on the road at day 0."""
+        return cls(load_scenario(scenario), scale=scale, seed=seed, fleet=fleet)
 
     @property
     def start_date(self) -> date:

@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gigaloop.actuate import DayContext, Decision, MaintenanceOrder
+from gigaloop.actuate import MaintenanceOrder
+from gigaloop.loop.contract import DayContext, Decision
 from gigaloop.errors import ConfigError, ModelError
 from gigaloop.factory.maintenance.health import daily_condition, fit_baseline, health_index
 from gigaloop.factory.maintenance.schedule import (
@@ -166,13 +167,16 @@ def _prognosis(health: MachineHealth, rows: pd.DataFrame, now: datetime,
 class MaintenanceModule:
     """Daily predictive maintenance as a :class:`~gigaloop.actuate.DecisionModule`.
 
-    Open orders are kept on ``ctx.board["maintenance_orders"]`` (machine → day ordered).
+    State kept between days: ``open_orders`` (machine → the order, until the store shows
+    it done) and ``stop_model`` (the last stop model's held-out figures).
     """
 
     config: MaintenanceConfig = field(default_factory=MaintenanceConfig)
     name: str = "maintenance"
     depends_on: tuple[str, ...] = ()
     every_days: int = 1
+    open_orders: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    stop_model: dict[str, Any] | None = field(default=None, repr=False)
 
     def decide(self, ctx: DayContext) -> list[Decision]:
         config = self.config
@@ -182,7 +186,7 @@ class MaintenanceModule:
         if daily.empty:
             return []
         done, serviced = self._resets(ctx)
-        open_orders: dict[str, dict[str, Any]] = ctx.board.setdefault("maintenance_orders", {})
+        open_orders = self.open_orders
         for machine in [m for m, order in open_orders.items()
                         if done.get(m, datetime.min) >= order["ordered_at"]]:
             del open_orders[machine]
@@ -218,9 +222,9 @@ class MaintenanceModule:
                                    min_stops=config.min_stops)
         except ModelError:
             return []
-        ctx.board["stop_model"] = {"day": ctx.day, "heldout_d2": round(model.heldout_d2, 4),
-                                   "heldout_days": model.heldout_days,
-                                   "train_stops": model.train_stops}
+        self.stop_model = {"day": ctx.day, "heldout_d2": round(model.heldout_d2, 4),
+                           "heldout_days": model.heldout_days,
+                           "train_stops": model.train_stops}
         if model.heldout_d2 < config.min_heldout_d2:
             return []
         latest = index[index.day == index.day.max()].machine_id

@@ -1,6 +1,6 @@
-"""A source of batches held in memory: what tests and examples feed the store with.
+"""A source of batches held in memory: rows a decision module emits, tests, examples.
 
->>> source = MockSource([("sites", [{"site_id": "S1", "name": "Fremont"}])])
+>>> source = MemorySource([("sites", [{"site_id": "S1", "name": "Fremont"}])])
 >>> [(name, rows.num_rows) for name, rows in source.batches()]
 [('sites', 1)]
 """
@@ -16,22 +16,24 @@ import pyarrow as pa
 Batch: TypeAlias = pa.Table | pd.DataFrame | Sequence[Mapping[str, Any]]
 
 
-class MockSource:
+class MemorySource:
     """Replays the batches it was given, in that order, every time it is read.
 
     Rows may be Arrow tables, DataFrames or lists of dicts; a list column whose values
     have mixed types arrives as text (as a CSV would), for the store to validate.
     """
 
-    def __init__(self, batches: Iterable[tuple[str, Batch]] | Mapping[str, Batch]) -> None:
+    def __init__(self, batches: Iterable[tuple[str, Batch]] | Mapping[str, Batch], *,
+                 name: str | None = None) -> None:
         pairs = batches.items() if isinstance(batches, Mapping) else batches
-        self._batches = [(name, _as_arrow(rows)) for name, rows in pairs]
+        self._batches = [(table, _as_arrow(rows)) for table, rows in pairs]
+        self.name = name
 
     def batches(self) -> Iterator[tuple[str, pa.Table]]:
         yield from self._batches
 
     def __repr__(self) -> str:
-        return f"MockSource({len(self._batches)} batches)"
+        return self.name or f"MemorySource({len(self._batches)} batches)"
 
 
 def _as_arrow(rows: Batch) -> pa.Table:

@@ -1,0 +1,41 @@
+"""What root cause, changes and impact share within a run: one typed, documented object.
+
+The three loop modules are built with the same :class:`LoopState`
+(:func:`gigaloop.loop.modules.loop_modules`); nothing else reads or writes it. What of it
+is data — findings and change requests — the modules also emit as store rows.
+
+>>> LoopState().changes
+[]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from gigaloop.loop.population import Population
+
+
+@dataclass
+class LoopState:
+    """State of the loop modules.
+
+    ``population``: the latest scan's vehicles (impact and campaigns reuse it the same day);
+    ``findings``: finding key → record (``id``, ``failure_mode``, ``names``, ``effect``, ``ci``,
+    ``rank`` …; ``latest`` and ``active`` updated at every scan); ``finding_vins``: finding id →
+    the vehicles it names; ``streaks``: finding key → scans in a row it was seen;
+    ``changes``: change request records in the order raised; ``campaign_backlog``: change id →
+    VINs still to be called in; ``campaigned``: change id → VINs already called in;
+    ``emitted_changes``: change id → (revision, record JSON) last written to the store.
+    """
+
+    population: Population | None = None
+    findings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    finding_vins: dict[str, np.ndarray] = field(default_factory=dict)
+    streaks: dict[str, int] = field(default_factory=dict)
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    campaign_backlog: dict[str, list[str]] = field(default_factory=dict)
+    campaigned: dict[str, set[str]] = field(default_factory=dict)
+    emitted_changes: dict[str, tuple[int, str]] = field(default_factory=dict)
