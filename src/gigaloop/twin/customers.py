@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
 
 from gigaloop.twin.climate import REGION_CLIMATE, draw_regions
 
@@ -94,9 +95,18 @@ def draw_consent(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
     return {k: rng.random(n) < p for k, p in CONSENT.items()}
 
 
-def customer_ids(rng: np.random.Generator, n: int) -> list[str]:
-    """Pseudonymous customer ids (random, not derived from the VIN)."""
-    return [f"CU-{x:012x}" for x in rng.integers(0, 2**48, n).tolist()]
+def customer_ids(rng: np.random.Generator, n: int) -> pa.Array:
+    """Pseudonymous customer ids ``CU-`` and 12 hex digits (random, not derived from the VIN).
+
+    >>> customer_ids(np.random.default_rng(0), 2).to_pylist()
+    ['CU-a30febcfd9c2', 'CU-4510bdf882d9']
+    """
+    x = rng.integers(0, 2**48, n).astype(np.uint64)
+    nibbles = (x[:, None] >> np.arange(44, -1, -4, dtype=np.uint64)) & np.uint64(15)
+    text = np.empty((n, 15), np.uint8)
+    text[:, :3] = np.frombuffer(b"CU-", np.uint8)
+    text[:, 3:] = np.frombuffer(b"0123456789abcdef", np.uint8)[nibbles]
+    return pa.array(text.view("S15").ravel(), pa.binary()).cast(pa.string())
 
 
 def feedback_ratings(rng: np.random.Generator, unhappy: np.ndarray,

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from gigaloop.actuate import (
     Action,
@@ -108,10 +109,12 @@ class Fleet:
         self.tables = FleetTables(self, streams[5])
         self._blocks: list[np.random.Generator] = []
         self._pool: ThreadPoolExecutor | None = None
-        self._pending: list[tuple[np.ndarray, BuiltUnits]] = []
+        self._pending = BuiltUnits.empty()       # built, not yet delivered
+        self._due = np.empty(0, np.int64)          # … the day each is delivered
+        self._batch = np.empty(0, np.int64)        # … and the build batch it came in
+        self._batches = 0
         self._pending_actions: list[SoftwareRollout] = []
         self._stop_sale: dict[str, tuple[str, str]] = {}
-        self._vin_index: dict[str, int] = {}
         self.vins = pa.array([], pa.string())
         self.customer_ids = pa.array([], pa.string())
         self.fault_names: list[str] = []
@@ -129,59 +132,84 @@ class Fleet:
         if len(units):
             delay = self._rng.integers(DELIVERY_DAYS[0], DELIVERY_DAYS[1] + 1, len(units))
             due = np.maximum(np.asarray(units.build_day) + delay, self.next_day)
-            self._pending.append((due, units))
+            self._pending = BuiltUnits.concat([self._pending, units])
+            self._due = np.concatenate([self._due, due])
+            self._batch = np.concatenate([self._batch, np.full(len(units), self._batches)])
+            self._batches += 1
 
     def _deliver_due(self, day: int, rows: Rows) -> None:
-        keep = []
-        for due, units in self._pending:
-            now = due <= day
-            if now.any():
-                self._deliver(_subset(units, now), day, rows)
-            if (~now).any():
-                keep.append((due[~now], _subset(units, ~now)))
-        self._pending = keep
+        now = self._due <= day
+        if now.any():
+            self._deliver(self._pending.take(now), self._batch[now], day, rows)
+            later = ~now
+            self._pending, self._due, self._batch = (
+                self._pending.take(later), self._due[later], self._batch[later])
 
-    def _deliver(self, units: BuiltUnits, day: int, rows: Rows) -> None:
+    def _deliver(self, units: BuiltUnits, batch: np.ndarray, day: int, rows: Rows) -> None:
+        """Deliver ``units`` today. Draws are made build batch by build batch (``batch``), in
+        the order batches were built, so a day's numbers do not depend on how it is grouped."""
+        parts = np.split(np.arange(len(units)), np.flatnonzero(np.diff(batch)) + 1)
+        hot = np.asarray(units.latent["hot_climate_bias"])
+        draws = [(cust.draw_drivers(self._rng, hot[p]), cust.draw_consent(self._rng, len(p)),
+                  self._rng.random(len(p)), cust.customer_ids(self._rng, len(p)))
+                 for p in parts]
+        idx = self.admit(units, _stack([d[0] for d in draws]), _stack([d[1] for d in draws]),
+                         np.concatenate([d[2] for d in draws]),
+                         pa.concat_arrays([d[3] for d in draws]), np.full(len(units), day))
+        first = int(idx[0])
+        batches = [p + first for p in parts]
+        for part in batches:
+            for c in range(len(COMPONENTS)):
+                self.workshop.renew(c, part, day)
+        self.tables.delivered(rows, batches, day)
+        if self._stop_sale:
+            for i in np.flatnonzero(np.isin(units.vin, list(self._stop_sale))).tolist():
+                campaign_id, component = self._stop_sale.pop(str(units.vin[i]))
+                self.workshop.book_campaign(campaign_id, component, np.array([first + i]), day)
+
+    def admit(self, units: BuiltUnits, drivers: dict[str, np.ndarray],
+              consent: dict[str, np.ndarray], cohort: np.ndarray, customer_ids: pa.Array,
+              delivered: np.ndarray) -> np.ndarray:
+        """Put ``units`` on the road with their drivers and customers; their field indices.
+
+        Component lives are left to the caller (:meth:`Workshop.renew`)."""
         n, first = len(units), self.vehicles.n
         idx = np.arange(first, first + n)
-        drivers = cust.draw_drivers(self._rng, np.asarray(units.latent["hot_climate_bias"]))
-        consent = cust.draw_consent(self._rng, n)
         zeros = np.zeros(n)
         self.vehicles.append({**drivers, **{k: zeros for k in (
             "crash_manual", "crash_ap", "ap_rain_extra", "dis_clear", "dis_rain", "dis_night",
             "odometer", "calendar_stress", "cycle_stress")},
             "cell_fade": units.latent["cell_fade"]})
         info = {f"consent_{k}": v for k, v in consent.items()}
-        info.update(build_day=units.build_day, delivered=np.full(n, day), version=zeros,
+        info.update(build_day=units.build_day, delivered=delivered, version=zeros,
                     rain_perception=units.latent["rain_perception"], unhappy_until=zeros - 1,
-                    cohort=self._rng.random(n), seam_defect=units.latent["seam_defect"],
+                    cohort=cohort, seam_defect=units.latent["seam_defect"],
                     trim_defect=units.latent["trim_defect"],
                     pack_defect=units.latent["pack_defect"])
         for key in FAULT_MECHANISMS:
-            info[f"fault_{key}"] = np.array([self._fault_code(f) for f in units.fault_id[key]])
+            info[f"fault_{key}"] = self._fault_codes(np.asarray(units.fault_id[key]))
         info.update({k: np.full(n, np.inf) for k in WORKSHOP_COLUMNS if k[:4] in ("life", "dtc_")})
         self.info.append(info)
         self.subscriptions.grow(self.vehicles.n)
-        vins = pa.array(list(units.vin), pa.string())
-        self.vins = pa.concat_arrays([self.vins, vins])
-        self.customer_ids = pa.concat_arrays(
-            [self.customer_ids, pa.array(cust.customer_ids(self._rng, n), pa.string())])
-        self._vin_index.update({v: int(i) for v, i in zip(units.vin, idx, strict=True)})
+        self.vins = pa.concat_arrays([self.vins, pa.array(units.vin, pa.string())])
+        self.customer_ids = pa.concat_arrays([self.customer_ids, customer_ids])
         self._set_rates(idx)
-        for c in range(len(COMPONENTS)):
-            self.workshop.renew(c, idx, day)
-        self.tables.delivered(rows, idx, day, consent)
-        for vin, i in zip(units.vin, idx.tolist(), strict=True):
-            if vin in self._stop_sale:
-                campaign_id, component = self._stop_sale.pop(vin)
-                self.workshop.book_campaign(campaign_id, component, np.array([i]), day)
+        return idx
 
-    def _fault_code(self, fault_id: str) -> int:
-        if not fault_id:
-            return -1
-        if fault_id not in self.fault_names:
-            self.fault_names.append(fault_id)
-        return self.fault_names.index(fault_id)
+    def _fault_codes(self, fault_ids: np.ndarray) -> np.ndarray:
+        """Index of each fault id in :attr:`fault_names` (−1 for none), registering new ones
+        in the order they first appear."""
+        codes = np.full(len(fault_ids), -1, np.int16)
+        named = np.flatnonzero(fault_ids != "")
+        if named.size:
+            names, first, inverse = np.unique(fault_ids[named].astype(str), return_index=True,
+                                              return_inverse=True)
+            for k in np.argsort(first):
+                if names[k] not in self.fault_names:
+                    self.fault_names.append(str(names[k]))
+            lookup = np.array([self.fault_names.index(str(x)) for x in names], np.int16)
+            codes[named] = lookup[inverse]
+        return codes
 
     def _set_rates(self, idx: np.ndarray) -> None:
         """Per-vehicle crash and disengagement rates from style, latent and software."""
@@ -254,27 +282,30 @@ class Fleet:
             return Receipt(False, f"unknown component {action.component!r}; known: "
                                   f"{', '.join(COMPONENT_INDEX)}")
         start = max(action.day, self.next_day)
-        field = np.array([self._vin_index[v] for v in action.vins if v in self._vin_index],
-                         np.int64)
-        pending = {vin for _, units in self._pending for vin in units.vin}
-        for vin in set(action.vins) & pending:
+        field = self.field_index(action.vins)
+        held = set(action.vins) & set(self._pending.vin.tolist())
+        for vin in held:
             self._stop_sale[vin] = (action.campaign_id, action.component)
         booked = self.workshop.book_campaign(action.campaign_id, action.component, field, start)
-        unknown = len(set(action.vins) - set(self._vin_index) - pending)
+        unknown = len(set(action.vins)) - len(np.unique(field)) - len(held)
         return Receipt(True, f"{booked} of {len(field)} owners booked; "
-                             f"{len(set(action.vins) & pending)} held before delivery; "
+                             f"{len(held)} held before delivery; "
                              f"{unknown} unknown VINs")
 
     def _predictive(self, action: PredictiveService) -> Receipt:
         if action.component not in COMPONENT_INDEX:
             return Receipt(False, f"unknown component {action.component!r}; known: "
                                   f"{', '.join(COMPONENT_INDEX)}")
-        field = np.array([self._vin_index[v] for v in action.vins if v in self._vin_index],
-                         np.int64)
+        field = self.field_index(action.vins)
         booked = self.workshop.book_predictive(action.component, field,
                                                max(action.day, self.next_day))
         return Receipt(True, f"{booked} of {len(field)} owners booked a mobile visit; "
                              f"{len(action.vins) - len(field)} VINs not in the field")
+
+    def field_index(self, vins: list[str] | tuple[str, ...]) -> np.ndarray:
+        """Field indices of the delivered ``vins`` (in their order; unknown ones left out)."""
+        found = pc.index_in(pa.array(list(vins), pa.string()), value_set=self.vins)
+        return found.drop_null().to_numpy().astype(np.int64)
 
     def _apply_due(self, day: int) -> None:
         due = [a for a in self._pending_actions if a.day <= day]
@@ -306,7 +337,7 @@ class Fleet:
         field_n = max(self.vehicles.n, 1)
         return {
             "vehicles_in_field": self.vehicles.n,
-            "units_in_pipeline": sum(len(u) for _, u in self._pending),
+            "units_in_pipeline": len(self._pending),
             "miles": c["miles_manual"] + c["miles_autopilot"],
             "crashes_per_million_miles": {
                 "autopilot": _per_million(c["crashes_autopilot"], c["miles_autopilot"]),
@@ -328,12 +359,8 @@ def _per_million(events: float, miles: float) -> float | None:
     return None if miles <= 0 else 1e6 * events / miles
 
 
-def _subset(units: BuiltUnits, mask: np.ndarray) -> BuiltUnits:
-    return BuiltUnits(np.asarray(units.vin)[mask], np.asarray(units.build_day)[mask],
-                      np.asarray(units.model)[mask], np.asarray(units.trim)[mask],
-                      np.asarray(units.hardware_revision)[mask],
-                      {k: np.asarray(v)[mask] for k, v in units.latent.items()},
-                      {k: np.asarray(v)[mask] for k, v in units.fault_id.items()})
+def _stack(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
 def demo_units(n: int, *, build_day: int, seed: int = 0, **latent: float) -> BuiltUnits:

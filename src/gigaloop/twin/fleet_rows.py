@@ -14,6 +14,7 @@ never rebuilt as Python strings), lists, or a scalar repeated over the batch.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
@@ -32,6 +33,7 @@ FLEET_OUTPUTS = tuple(t.name for t in (*FLEET_TABLES, *CUSTOMER_TABLES))
 US_PER_S = 1_000_000
 
 
+@functools.cache
 def schema_of(name: str) -> pa.Schema:
     """The table's Arrow schema without ``ingested_at`` (the store stamps it)."""
     return pa.schema([f for f in get_table(name).arrow_schema() if f.name != INGESTED_AT])

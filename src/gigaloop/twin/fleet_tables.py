@@ -29,6 +29,8 @@ CLIP_UPLOADED = 0.9            # share of requested clips that arrive (no publis
 CLIMATE_NAMES = pa.array(CLIMATES, pa.string())
 CONDITIONS = np.array(["clear", "rain", "night", "snow"], dtype=object)
 DAY_S = 86_400.0
+PRODUCT_NAMES = pa.array(list(cust.PRODUCTS), pa.string())
+PRICES = pa.array([spec["price"] for spec in cust.PRODUCTS.values()], pa.float64())
 
 
 class FleetTables:
@@ -50,17 +52,29 @@ class FleetTables:
     def _date(self, day: int) -> np.datetime64:
         return np.datetime64(self.f.start_date, "D") + np.timedelta64(day, "D")
 
-    def delivered(self, rows: Rows, idx: np.ndarray, day: int,
-                  consent: dict[str, np.ndarray]) -> None:
+    def delivered(self, rows: Rows, batches: list[np.ndarray], day: int) -> None:
+        """Customers and opening subscriptions of vehicles delivered today, ``batches`` of
+        field indices drawn in order (each one's delivery times, then its subscriptions)."""
+        times, events, event_times = [], [], []
+        for idx in batches:
+            times.append(self._times(day, len(idx)))
+            events.append(self.f.subscriptions.deliver(self._rng, idx, day))
+            event_times.append(self._times(day, len(events[-1].idx)))
+        idx = np.concatenate(batches)
+        self.customers_of(rows, idx, np.full(len(idx), day), np.concatenate(times))
+        self._subscriptions(rows, cust.SubscriptionEvents.concat(events),
+                            np.concatenate(event_times))
+
+    def customers_of(self, rows: Rows, idx: np.ndarray, delivered: np.ndarray,
+                     event_time: np.ndarray) -> None:
+        """``customers`` rows of vehicles ``idx`` delivered on days ``delivered``."""
         f = self.f
-        region = f.vehicles.view("region")[idx]
+        consent = {k: f.info.view(f"consent_{k}")[idx] for k in cust.CONSENT}
         rows.add("customers", customer_id=f.customer_ids.take(idx), vin=f.vins.take(idx),
-                 region=np.array(REGIONS, dtype=object)[region],
+                 region=np.array(REGIONS, dtype=object)[f.vehicles.view("region")[idx]],
                  climate_region=CLIMATE_NAMES.take(f.vehicles.view("climate")[idx]),
-                 delivered_on=self._date(day), consent_telemetry=consent["telemetry"],
-                 consent_marketing=consent["marketing"], consent_insurance=consent["insurance"],
-                 event_time=self._times(day, len(idx)))
-        self._subscriptions(rows, f.subscriptions.deliver(self._rng, idx, day), day)
+                 delivered_on=self._date(0) + delivered.astype("timedelta64[D]"),
+                 **{f"consent_{k}": v for k, v in consent.items()}, event_time=event_time)
 
     # ---- driving -------------------------------------------------------------------------
     def driving(self, rows: Rows, day: int, ctx: DayContext, events: BlockEvents) -> None:
@@ -239,18 +253,22 @@ class FleetTables:
                  customer_id=self.f.customer_ids.take(idx), channel=channel,
                  rating=rating, topic=topic, event_time=self._times(day, len(idx)))
 
-    def _subscriptions(self, rows: Rows, events: cust.SubscriptionEvents, day: int) -> None:
+    def _subscriptions(self, rows: Rows, events: cust.SubscriptionEvents,
+                       event_time: np.ndarray | int) -> None:
+        """Rows of ``events`` at ``event_time`` (or at random times of that day)."""
         n = len(events.idx)
         if not n:
             return
+        if isinstance(event_time, int):
+            event_time = self._times(event_time, n)
         origin = np.datetime64(self.f.start_date, "D")
         ended = events.ended
-        prices = {p: spec["price"] for p, spec in cust.PRODUCTS.items()}
         rows.add("subscriptions", subscription_id=numbered_ids("SUB", events.serial),
                  customer_id=self.f.customer_ids.take(events.idx), product=events.product,
                  started_on=origin + events.started.astype("timedelta64[D]"),
                  ended_on=pa.array(origin + np.maximum(ended, 0).astype("timedelta64[D]"),
                                    pa.date32(), mask=ended < 0),
-                 monthly_price_usd=np.array([prices[p] for p in events.product]),
+                 monthly_price_usd=PRICES.take(pc.index_in(
+                     pa.array(events.product, pa.string()), value_set=PRODUCT_NAMES)),
                  status=np.where(ended < 0, "active", "ended").astype(object),
-                 event_time=self._times(day, n))
+                 event_time=event_time)

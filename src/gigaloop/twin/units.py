@@ -62,3 +62,23 @@ class BuiltUnits:
     def empty(cls) -> BuiltUnits:
         none = np.array([], dtype=object)
         return cls(none, np.array([], dtype=np.int64), none, none, none)
+
+    def take(self, which: np.ndarray) -> BuiltUnits:
+        """The units at ``which`` (a mask or positions), in that order."""
+        return BuiltUnits(*(np.asarray(getattr(self, k))[which] for k in _VISIBLE),
+                          {k: np.asarray(v)[which] for k, v in self.latent.items()},
+                          {k: np.asarray(v)[which] for k, v in self.fault_id.items()})
+
+    @classmethod
+    def concat(cls, parts: list[BuiltUnits]) -> BuiltUnits:
+        """One batch of ``parts``' units, in order."""
+        if len(parts) == 1:
+            return parts[0]
+        return cls(*(np.concatenate([np.asarray(getattr(p, k)) for p in parts])
+                     for k in _VISIBLE),
+                   {k: np.concatenate([p.latent[k] for p in parts]) for k in parts[0].latent},
+                   {k: np.concatenate([p.fault_id[k] for p in parts])
+                    for k in parts[0].fault_id})
+
+
+_VISIBLE = ("vin", "build_day", "model", "trim", "hardware_revision")
