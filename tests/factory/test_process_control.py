@@ -10,7 +10,6 @@ combination of the two ARL₀ (≈ 14,200, as if independent) and 1.1 × the sma
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from pathlib import Path
 
@@ -28,11 +27,12 @@ from gigaloop.factory.process_control import (
     StreamCharts,
     phase_one_baseline,
 )
+from gigaloop.ingest import ingest
 from gigaloop.loop.cycle import DailyCycle
 from gigaloop.ml.spc import CUSUM, EWMA, cusum_arl, ewma_arl
 from gigaloop.run import RunOptions, run_job
 from gigaloop.store import Store
-from gigaloop.twin import Twin
+from gigaloop.twin import Twin, TwinDay
 
 DESIGN = {"lam": 0.2, "L": 4.0, "k": 1.0, "h": 5.0}
 
@@ -192,22 +192,33 @@ def _alarm_rows(decisions: list) -> list[dict]:
     return [d.inputs["alarm"] for d in decisions if "alarm" in d.inputs]
 
 
+def _rows(frame: pd.DataFrame) -> list[tuple]:
+    """Rows as sorted tuples, times as naive UTC (the store keeps them so)."""
+    times = pd.to_datetime(frame["event_time"], utc=True).dt.tz_localize(None)
+    return sorted(map(tuple, frame.assign(event_time=times).astype(str).to_numpy()))
+
+
 @pytest.mark.slow
 def test_weld_drift_is_alarmed_and_corrected_in_the_loop(tmp_path: Path) -> None:
     twin, store = Twin.from_scenario(seed=0), Store(tmp_path)
     module = ProcessControlModule()
-    cycle = DailyCycle([module], twin)
-    board_rows = []
+    cycle = DailyCycle([module], twin, store)
+    decisions = []
     for day in range(70):
         now = twin.day_end(day)
-        store.write_many(twin.step(day), ingested_at=now)
-        cycle.run_day(day, now, store.as_of(now))
-        board_rows += cycle.board["spc_alarms"]
-    assert board_rows == _alarm_rows(cycle.decisions)
-    store.write("spc_alarms", board_rows, ingested_at=twin.day_end(69))
-    assert store.count("spc_alarms") == len(board_rows)
+        ingest(TwinDay(twin, day), store, now)
+        decisions += cycle.run_day(day, now)
+    # every alarm decision's row went through ingest into spc_alarms, and nothing else did
+    key = ["machine_id", "parameter", "rule", "event_time", "first_vin"]
+    stored = store.execute(store.table("spc_alarms").select(*key))
+    emitted = pd.DataFrame(_alarm_rows(decisions), columns=key)
+    rejected = store.quarantine()
+    assert len(emitted) and store.execute(
+        rejected.filter(rejected.table_name == "spc_alarms").count()) == 0
+    assert _rows(stored) == _rows(emitted)
+    assert store.count("decisions") == len(decisions)
 
-    weld = [d for d in cycle.decisions if "alarm" in d.inputs
+    weld = [d for d in decisions if "alarm" in d.inputs
             and d.inputs["alarm"]["machine_id"] == "BW-030-R2"
             and d.inputs["alarm"]["parameter"] == "weld_current" and d.day >= 40]
     first = weld[0]
@@ -226,7 +237,7 @@ def test_weld_drift_is_alarmed_and_corrected_in_the_loop(tmp_path: Path) -> None
     print(f"first alarm day {first.day} at {alarm_time}; units built since drift start: {built}")
 
     others: dict[tuple[str, str], set[int]] = {}
-    for row, d in ((d.inputs["alarm"], d) for d in cycle.decisions if "alarm" in d.inputs):
+    for row, d in ((d.inputs["alarm"], d) for d in decisions if "alarm" in d.inputs):
         if (row["machine_id"], row["parameter"]) != ("BW-030-R2", "weld_current"):
             others.setdefault((row["machine_id"], row["parameter"]), set()).add(d.day)
     monitored = len(module.charts.mu) - 1
@@ -235,9 +246,9 @@ def test_weld_drift_is_alarmed_and_corrected_in_the_loop(tmp_path: Path) -> None
     assert max(len(days) for days in others.values()) <= 10
     assert alarm_days <= 0.05 * monitored * 70
 
-    moves = [d.action for d in cycle.decisions if isinstance(d.action, SetpointChange)
+    moves = [d.action for d in decisions if isinstance(d.action, SetpointChange)
              and d.action.station_id == "BW-030-R2" and d.action.parameter == "weld_current"]
-    assert moves[0].day == first.day + 1 and all(d.accepted for d in cycle.decisions if d.action)
+    assert moves[0].day == first.day + 1 and all(d.accepted for d in decisions if d.action)
     assert all(abs(m.setpoint - 10.5) <= 1.05 + 1e-9 for m in moves)
     weld_r2 = store.execute(readings.filter(
         (readings.machine_id == "BW-030-R2") & (readings.parameter == "weld_current")))
@@ -262,12 +273,9 @@ def test_weld_drift_is_alarmed_and_corrected_in_the_loop(tmp_path: Path) -> None
 
 def test_module_reads_nothing_before_data(tmp_path: Path) -> None:
     store = Store(tmp_path)
-    module = ProcessControlModule()
-    cycle = DailyCycle([module], LoggingActuator())
-    now = datetime(2025, 1, 7)
-    assert cycle.run_day(0, now, store.as_of(now)) == []
-    assert cycle.board["spc_alarms"] == []
-
+    cycle = DailyCycle([ProcessControlModule()], LoggingActuator(), store)
+    assert cycle.run_day(0, datetime(2025, 1, 7)) == []
+    assert store.count("spc_alarms") == 0 and store.count("decisions") == 0
 
 
 def test_step_test_sees_the_gain_through_a_drift_and_refuses_a_dead_setpoint() -> None:
@@ -323,6 +331,7 @@ def test_weld_drift_is_alarmed_before_its_vehicles_fail_in_the_field(tmp_path: P
     assert 40 <= alarm_day <= 43
     assert base_claims and alarm_day < base_claims[0]
     assert all(alarm_day < day for day in loop_claims) and len(loop_claims) < len(base_claims)
-    decisions = [json.loads(line) for line in (tmp_path / "loop" / "decisions.jsonl").open()]
-    moves = [d for d in decisions if d["module"] == "process_control" and d["action"]]
-    assert len(moves) <= days // 2, len(moves)
+    table = loop.table("decisions")
+    moves = loop.execute(table.filter((table.module == "process_control")
+                                      & table.action_kind.notnull()).count())
+    assert 0 < moves <= days // 2, moves

@@ -5,6 +5,10 @@ Two families follow one protocol, ``learn_one`` (Phase I) then ``update`` (Phase
 - a :class:`Chart` watches one stream, one Python float (or one subgroup) at a time;
 - a :class:`ChartBank` watches ``n_streams`` streams at once with NumPy arrays of state.
 
+Banks with a :class:`Restartable` mixin (EWMA, CUSUM) also serve streams whose readings come
+ragged and that start at different times: ``update(x, where=...)`` skips streams without a
+reading, ``add_streams`` starts more streams, ``restart`` and ``recentre`` act per stream.
+
 The first ``update`` ends Phase I: whatever was not given (``mu``, ``sigma`` …) is estimated
 from the Phase I readings and frozen.
 """
@@ -164,20 +168,33 @@ class ChartBank(Base):
         for row in self._block(block):
             self.learn_one(row)
 
-    def update(self, x: ArrayLike) -> None:
-        """Monitor one Phase II reading per stream; ``alarm`` and ``codes`` then describe it."""
-        readings = self._readings(x)
+    def update(self, x: ArrayLike, where: ArrayLike | None = None) -> None:
+        """Monitor one Phase II reading per stream; ``alarm`` and ``codes`` then describe it.
+
+        ``where`` (a :class:`Restartable` bank only): per stream, whether it has a reading;
+        the others keep their state and do not alarm, and their entries of ``x`` (NaN
+        allowed) are ignored.
+        """
+        if where is None:
+            readings = self._readings(x)
+            self._start_once()
+            self._step(readings)
+        elif isinstance(self, Restartable):
+            readings, on = self._readings_where(x, where)
+            self._start_once()
+            self._step_where(readings, on)
+        else:
+            raise ValueError(f"{type(self).__name__} needs a reading for every stream")
+
+    def _start_once(self) -> None:
         if not self._started:
             self._start()
             self._started = True
-        self._step(readings)
 
     def process(self, block: ArrayLike) -> NDArray[np.intp]:
         """Run ``update`` over each step of ``block``; per stream, the first alarm's step or -1."""
         rows = self._block(block)
-        if not self._started:
-            self._start()
-            self._started = True
+        self._start_once()
         hits = np.empty((len(rows), self.n_streams), dtype=np.bool_)
         for t, row in enumerate(rows):
             self._step(row)
@@ -202,6 +219,21 @@ class ChartBank(Base):
         if array.shape != shape:
             raise ValueError(f"x must have shape {shape} (a reading per stream), got {array.shape}")
         return array.copy() if copy else array
+
+    def _readings_where(self, x: ArrayLike,
+                        where: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+        on = np.asarray(where, dtype=np.bool_)
+        array = np.asarray(x)
+        if array.dtype.kind not in "biuf":
+            raise ValueError(f"x must be numeric, got dtype {array.dtype}")
+        array = array.astype(np.float64, copy=False)
+        if array.shape != (self.n_streams,) or on.shape != array.shape:
+            raise ValueError(f"x and where must have shape ({self.n_streams},) (a reading per "
+                             f"stream), got {array.shape} and {on.shape}")
+        if not np.isfinite(array[on]).all():
+            raise ValueError("x has NaN or infinite values where `where` is True; set it False "
+                             "for streams without a reading")
+        return array, on
 
     def _block(self, block: ArrayLike) -> NDArray[np.float64]:
         array = finite_array(block, "block")
@@ -229,6 +261,78 @@ class ChartBank(Base):
             self.update(x)
             fired.extend(self.rules_fired(s) for s in range(self.n_streams))
         return fired
+
+
+class Restartable(ChartBank):
+    """A bank of one-value-per-reading charts whose streams come and go on their own time.
+
+    Its ``mu`` and ``sigma`` are given (per stream); subclasses implement ``_step_where``,
+    ``_grow``, ``_restart`` and ``_move``. With these a bank charts streams that start Phase II
+    on different days (:meth:`add_streams`), miss readings (``update(x, where=...)``),
+    restart after a signal (:meth:`restart`) and follow a moving centre (:meth:`recentre`).
+    """
+
+    mu: Any
+    sigma: Any
+
+    def add_streams(self, mu: ArrayLike, sigma: ArrayLike) -> None:
+        """Start monitoring ``len(mu)`` more streams, in control, from the next ``update``.
+
+        The bank's parameters grow with them, so ``clone()`` watches every stream.
+        """
+        if self.mu is None or self.sigma is None:
+            raise ModelError(f"{type(self).__name__}: add_streams needs mu and sigma given")
+        new_mu = finite_array(np.atleast_1d(mu), "mu")
+        new_sigma = positive(finite_array(np.atleast_1d(sigma), "sigma"), "sigma")
+        if new_mu.ndim != 1 or new_mu.shape != new_sigma.shape:
+            raise ValueError(f"mu and sigma need one value per new stream, got shapes "
+                             f"{new_mu.shape} and {new_sigma.shape}")
+        self._start_once()
+        n = self.n_streams
+        self.mu = np.concatenate([stream_param(self.mu, n, "mu"), new_mu])
+        self.sigma = np.concatenate([stream_param(self.sigma, n, "sigma"), new_sigma])
+        self.n_streams = n + len(new_mu)
+        self.mu_ = np.concatenate([self.mu_, new_mu])
+        self.sigma_ = np.concatenate([self.sigma_, new_sigma])
+        self._grow(len(new_mu))
+
+    def restart(self, streams: ArrayLike) -> None:
+        """Start ``streams`` (indices) afresh at their centres, as after a signal."""
+        self._restart(self._indices(streams))
+
+    def recentre(self, streams: ArrayLike, mu: ArrayLike) -> None:
+        """Move the centres of ``streams`` to ``mu``; each statistic keeps its distance from the
+        centre, as on a chart of residuals from a moving centre line."""
+        index = self._indices(streams)
+        target = finite_array(stream_param(mu, len(index), "mu"), "mu")
+        self._move(index, target)
+        self.mu_[index] = target
+
+    def _indices(self, streams: ArrayLike) -> NDArray[np.intp]:
+        if not self._started:
+            raise ModelError(f"{type(self).__name__}: restart and recentre act in Phase II")
+        index = np.asarray(streams, dtype=np.intp).reshape(-1)
+        if ((index < 0) | (index >= self.n_streams)).any():
+            raise ValueError(f"streams must be indices below {self.n_streams}, got {index}")
+        return index
+
+    @abstractmethod
+    def _step_where(self, x: NDArray[np.float64], on: NDArray[np.bool_]) -> None:
+        ...
+
+    @abstractmethod
+    def _grow(self, added: int) -> None:
+        """Extend the state arrays by ``added`` streams (``mu_``, ``sigma_`` already are)."""
+        ...
+
+    @abstractmethod
+    def _restart(self, index: NDArray[np.intp]) -> None:
+        ...
+
+    @abstractmethod
+    def _move(self, index: NDArray[np.intp], mu: NDArray[np.float64]) -> None:
+        """Shift the state of ``index`` to centres ``mu`` (``mu_`` still holds the old ones)."""
+        ...
 
 
 class PhaseOne:
@@ -265,6 +369,13 @@ class PhaseOne:
         if np.any(np.asarray(sigma) <= 0):
             raise ModelError(f"{chart}: Phase I readings do not vary, sigma cannot be estimated")
         return self.total / self.count, sigma
+
+
+def read_only(array: NDArray[Any]) -> NDArray[Any]:
+    """A view of ``array`` that cannot be written through."""
+    view = array.view()
+    view.flags.writeable = False
+    return view
 
 
 def pack(*flags: NDArray[np.bool_]) -> NDArray[np.uint8]:

@@ -14,10 +14,11 @@ from numpy.typing import NDArray
 
 from gigaloop.ml.spc._base import (
     Chart,
-    ChartBank,
     PhaseOne,
+    Restartable,
     pack,
     positive,
+    read_only,
 )
 
 
@@ -91,7 +92,7 @@ class CUSUM(Chart):
         return list(rng.normal(size=30)), list(rng.normal(-0.8, 1.0, size=60))
 
 
-class CUSUMBank(ChartBank):
+class CUSUMBank(Restartable):
     """Tabular CUSUM over ``n_streams`` streams, in place; alarms equal :class:`CUSUM`'s.
 
     >>> import numpy as np
@@ -99,6 +100,21 @@ class CUSUMBank(ChartBank):
     >>> bank = CUSUMBank(n_streams=3, k=0.5, h=4.0, mu=0.0, sigma=1.0)
     >>> bank.process(rng.normal([0.0, 1.0, -1.0], 1.0, size=(400, 3)))
     array([-1, 18,  6])
+
+    Streams that miss readings, start late, follow a moving centre and restart:
+
+    >>> bank = CUSUMBank(n_streams=1, k=0.5, h=4.0, mu=0.0, sigma=1.0)
+    >>> bank.add_streams([5.0], [2.0])
+    >>> bank.update([np.nan, 8.0], where=[False, True])
+    >>> bank.upper_sum.tolist(), bank.limit.tolist()
+    ([0.0, 2.0], [4.0, 8.0])
+    >>> bank.recentre([1], [6.0])                    # the sums are kept
+    >>> bank.update([0.0, 14.0])
+    >>> bank.upper_sum.tolist(), bank.rules_fired(1)
+    ([0.0, 9.0], ('cusum_upper',))
+    >>> bank.restart([1])
+    >>> bank.upper_sum.tolist()
+    [0.0, 0.0]
     """
 
     RULES = CUSUM.RULES
@@ -120,6 +136,21 @@ class CUSUMBank(ChartBank):
         self.sigma = sigma if sigma is None else positive(sigma, "sigma")
         self.headstart = headstart
         self._phase_one = PhaseOne()
+
+    @property
+    def upper_sum(self) -> NDArray[np.float64]:
+        """``C⁺`` of each stream, in the units of x (read-only view)."""
+        return read_only(self._upper)
+
+    @property
+    def lower_sum(self) -> NDArray[np.float64]:
+        """``C⁻`` of each stream, in the units of x (read-only view)."""
+        return read_only(self._lower)
+
+    @property
+    def limit(self) -> NDArray[np.float64]:
+        """``hσ`` of each stream (read-only view)."""
+        return read_only(self._limit)
 
     @property
     def codes(self) -> NDArray[np.uint8]:
@@ -151,6 +182,34 @@ class CUSUMBank(ChartBank):
         np.add(lower, tmp, out=lower)
         np.maximum(lower, 0.0, out=lower)
         np.greater(lower, self._limit, out=self._alarm_lower)
+
+    def _step_where(self, x: NDArray[np.float64], on: NDArray[np.bool_]) -> None:
+        x = np.where(on, x, self.mu_)
+        for total, gap, alarm in ((self._upper, x - self._ref_upper, self._alarm_upper),
+                                  (self._lower, self._ref_lower - x, self._alarm_lower)):
+            np.add(total, gap, out=gap)
+            np.maximum(gap, 0.0, out=gap)
+            np.copyto(total, gap, where=on)
+            np.greater(total, self._limit, out=alarm)
+            alarm &= on
+
+    def _grow(self, added: int) -> None:
+        self._ref_upper = self.mu_ + self.k * self.sigma_
+        self._ref_lower = self.mu_ - self.k * self.sigma_
+        self._limit = self.h * self.sigma_
+        start = self.headstart * self.sigma_[-added:]
+        self._upper = np.concatenate([self._upper, start])
+        self._lower = np.concatenate([self._lower, start])
+        self._tmp = np.empty(self.n_streams)
+        self._alarm_upper = np.concatenate([self._alarm_upper, np.zeros(added, dtype=np.bool_)])
+        self._alarm_lower = np.concatenate([self._alarm_lower, np.zeros(added, dtype=np.bool_)])
+
+    def _restart(self, index: NDArray[np.intp]) -> None:
+        self._upper[index] = self._lower[index] = self.headstart * self.sigma_[index]
+
+    def _move(self, index: NDArray[np.intp], mu: NDArray[np.float64]) -> None:
+        self._ref_upper[index] = mu + self.k * self.sigma_[index]
+        self._ref_lower[index] = mu - self.k * self.sigma_[index]
 
     @classmethod
     def _check_readings(cls, rng: np.random.Generator) -> tuple[list[Any], list[Any]]:

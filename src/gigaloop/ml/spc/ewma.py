@@ -15,10 +15,11 @@ from numpy.typing import NDArray
 
 from gigaloop.ml.spc._base import (
     Chart,
-    ChartBank,
     PhaseOne,
+    Restartable,
     pack,
     positive,
+    read_only,
 )
 
 
@@ -93,7 +94,7 @@ class EWMA(Chart):
         return list(rng.normal(size=30)), list(rng.normal(0.8, 1.0, size=60))
 
 
-class EWMABank(ChartBank):
+class EWMABank(Restartable):
     """EWMA charts over ``n_streams`` streams, updated in place; alarms equal :class:`EWMA`'s.
 
     >>> import numpy as np
@@ -102,6 +103,21 @@ class EWMABank(ChartBank):
     >>> shift = np.array([0.0, 1.0, -2.0])
     >>> bank.process(rng.normal(shift, 1.0, size=(300, 3)))
     array([-1,  5,  4])
+
+    Streams that miss readings, start late, restart and follow a moving centre (steady-state
+    limits only: with ``exact_limits`` the limits count the bank's steps, not a stream's):
+
+    >>> bank = EWMABank(n_streams=1, lam=0.5, L=3.0, mu=10.0, sigma=1.0)
+    >>> bank.add_streams([20.0], [2.0])
+    >>> bank.update([np.nan, 21.0], where=[False, True])
+    >>> bank.statistic.tolist(), bank.alarm.tolist()
+    ([10.0, 20.5], [False, False])
+    >>> bank.recentre([1], [21.0])                   # the EWMA keeps its distance, +0.5
+    >>> bank.statistic.tolist(), bank.upper_limit.round(3).tolist()
+    ([10.0, 21.5], [11.732, 24.464])
+    >>> bank.restart([1])
+    >>> bank.statistic.tolist()
+    [10.0, 21.0]
     """
 
     RULES = EWMA.RULES
@@ -126,9 +142,17 @@ class EWMABank(ChartBank):
     @property
     def statistic(self) -> NDArray[np.float64]:
         """The current EWMA of each stream (read-only view)."""
-        view = self._z.view()
-        view.flags.writeable = False
-        return view
+        return read_only(self._z)
+
+    @property
+    def upper_limit(self) -> NDArray[np.float64]:
+        """Each stream's upper control limit (read-only view)."""
+        return read_only(self._ucl)
+
+    @property
+    def lower_limit(self) -> NDArray[np.float64]:
+        """Each stream's lower control limit (read-only view)."""
+        return read_only(self._lcl)
 
     @property
     def codes(self) -> NDArray[np.uint8]:
@@ -147,8 +171,8 @@ class EWMABank(ChartBank):
         self._shrink = self._keep * self._keep
         self._spread = self.lam / (2.0 - self.lam)
         self._scale = self.L * self.sigma_
-        width = self._scale * math.sqrt(self._spread)
-        self._ucl, self._lcl = self.mu_ + width, self.mu_ - width
+        self._width = self._scale * math.sqrt(self._spread)
+        self._ucl, self._lcl = self.mu_ + self._width, self.mu_ - self._width
         self._tmp = np.empty(n)
         self._upper = np.zeros(n, dtype=np.bool_)
         self._lower = np.zeros(n, dtype=np.bool_)
@@ -166,6 +190,41 @@ class EWMABank(ChartBank):
             np.subtract(self.mu_, tmp, out=self._lcl)
         np.greater(z, self._ucl, out=self._upper)
         np.less(z, self._lcl, out=self._lower)
+
+    def _steady(self) -> None:
+        if self.exact_limits:
+            raise ValueError("EWMABank: streams on their own time (missing readings, added "
+                             "streams, restarts) need exact_limits=False")
+
+    def _step_where(self, x: NDArray[np.float64], on: NDArray[np.bool_]) -> None:
+        self._steady()
+        tmp = self._tmp
+        np.multiply(self._z, self._keep, out=tmp)
+        np.add(tmp, np.where(on, x, 0.0) * self.lam, out=tmp)
+        np.copyto(self._z, tmp, where=on)
+        np.greater(self._z, self._ucl, out=self._upper)
+        np.less(self._z, self._lcl, out=self._lower)
+        self._upper &= on
+        self._lower &= on
+
+    def _grow(self, added: int) -> None:
+        self._steady()
+        self._z = np.concatenate([self._z, self.mu_[-added:]])
+        self._scale = self.L * self.sigma_
+        self._width = self._scale * math.sqrt(self._spread)
+        self._ucl, self._lcl = self.mu_ + self._width, self.mu_ - self._width
+        self._tmp = np.empty(self.n_streams)
+        self._upper = np.concatenate([self._upper, np.zeros(added, dtype=np.bool_)])
+        self._lower = np.concatenate([self._lower, np.zeros(added, dtype=np.bool_)])
+
+    def _restart(self, index: NDArray[np.intp]) -> None:
+        self._steady()
+        self._z[index] = self.mu_[index]
+
+    def _move(self, index: NDArray[np.intp], mu: NDArray[np.float64]) -> None:
+        self._z[index] += mu - self.mu_[index]
+        self._ucl[index] = mu + self._width[index]
+        self._lcl[index] = mu - self._width[index]
 
     @classmethod
     def _check_readings(cls, rng: np.random.Generator) -> tuple[list[Any], list[Any]]:

@@ -1,0 +1,168 @@
+"""Phase I of a stream: its first ``phase_one_days`` days of readings, as variance components.
+
+A plant's offsets wander slowly from day to day (common-cause variation a few days cannot
+show), so a stream's readings are modelled as *day level + within-day noise*:
+``σ² = σ_within² + σ_level²`` (:func:`phase_one_baseline`), with the level forecast by the
+moving centre the charts follow. A skewed, positive parameter (isolation resistance) is
+charted on the log scale (:func:`is_log_normal`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+from scipy import stats
+
+
+class PhaseOneWindow:
+    """A stream's Phase I readings, whole days, until there are at least ``readings`` of them
+    over at least ``days`` days.
+
+    >>> window = PhaseOneWindow(readings=3, days=2)
+    >>> window.add(0, pd.DataFrame({"value": [1.0, 2.0]}))
+    False
+    >>> window.add(1, pd.DataFrame({"value": [3.0]}))
+    True
+    >>> window.rows()["day"].tolist()
+    [0, 0, 1]
+    """
+
+    def __init__(self, readings: int, days: int) -> None:
+        self.readings, self.days = readings, days
+        self._frames: list[pd.DataFrame] = []
+        self._count = 0
+        self._days: set[int] = set()
+
+    def add(self, day: int, rows: pd.DataFrame) -> bool:
+        """Add a day's ``rows`` (stamped with ``day``); whether Phase I is now complete."""
+        self._frames.append(rows.assign(day=day))
+        self._count += len(rows)
+        self._days.add(day)
+        return self._count >= self.readings and len(self._days) >= self.days
+
+    def rows(self) -> pd.DataFrame:
+        """Every reading added, in order, with its ``day``."""
+        return pd.concat(self._frames)
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A stream's Phase I on the chart's scale: the mean, the level forecast for the next day
+    (the first centre), the within-day and level standard deviations and the chart's σ."""
+
+    mean: float
+    level: float
+    within: float
+    level_sd: float
+
+    @property
+    def sigma(self) -> float:
+        return math.hypot(self.within, self.level_sd)
+
+
+@dataclass(frozen=True)
+class PhaseOneFit:
+    """A stream's Phase I: in the parameter's unit its mean (``centre``), standard deviation
+    (``spread``) and ``target`` (the setpoint in force, else the mean); whether it is charted
+    on the ``log`` scale; its :class:`Baseline` on the chart's scale."""
+
+    centre: float
+    spread: float
+    target: float
+    log: bool
+    baseline: Baseline = field(repr=False)
+
+
+def fit_phase_one(rows: pd.DataFrame, weight: float) -> PhaseOneFit:
+    """Fit a stream's Phase I ``rows`` (``value``, ``setpoint``, ``day``); ``weight``: the
+    moving centre's.
+
+    >>> rng = np.random.default_rng(1)
+    >>> rows = pd.DataFrame({"value": 10 + rng.standard_normal(400), "setpoint": 10.0,
+    ...                      "day": np.repeat(np.arange(20), 20)})
+    >>> fit = fit_phase_one(rows, weight=0.05)
+    >>> fit.target, fit.log, round(fit.baseline.sigma, 1)
+    (10.0, False, 1.0)
+    """
+    values = rows["value"].to_numpy(dtype=np.float64)
+    setpoints = rows["setpoint"].dropna()
+    mean = float(values.mean())
+    target = float(setpoints.median()) if len(setpoints) else mean
+    log = is_log_normal(values)
+    chart = chart_scale(values, log)
+    on = ~np.isnan(chart)
+    baseline = phase_one_baseline(chart[on], rows["day"].to_numpy()[on], weight)
+    return PhaseOneFit(mean, float(values.std(ddof=1)), target, log, baseline)
+
+
+def phase_one_baseline(values: ArrayLike, days: ArrayLike, weight: float) -> Baseline:
+    """Variance components of Phase I readings grouped by day: ``σ² = σ_within² + σ_level²``.
+
+    ``σ_within²`` pools the within-day variances. The level of day d is forecast by an EWMA
+    (``weight``) of the means of the days before it (``weight = 0``: by the Phase I mean);
+    ``σ_level²`` is the mean squared forecast error of the day means less its within-day part
+    ``σ_within²/n_d`` (at least 0). With ``weight = 0`` that is the between-days component of
+    a one-way random-effects model (method of moments); with ``weight > 0`` it is the error
+    of the moving centre that :class:`ProcessControlModule` charts around, which a level
+    wandering from day to day makes larger than the within-day σ alone suggests.
+
+    >>> rng = np.random.default_rng(4)
+    >>> days = np.repeat(np.arange(30), 40)
+    >>> level = np.repeat(np.cumsum(0.3 * rng.standard_normal(30)), 40)  # a wandering level
+    >>> base = phase_one_baseline(level + rng.standard_normal(1200), days, weight=0.2)
+    >>> round(base.within, 1), round(base.level_sd, 1), base.sigma > base.within
+    (1.0, 0.5, True)
+    """
+    x, d = np.asarray(values, dtype=np.float64), np.asarray(days)
+    _, group = np.unique(d, return_inverse=True)
+    counts = np.bincount(group).astype(np.float64)
+    means = np.bincount(group, weights=x) / counts
+    spread_df = len(x) - len(counts)
+    if spread_df > 0:
+        within2 = float(((x - means[group]) ** 2).sum() / spread_df)
+    else:  # one reading a day: no within-day estimate, the total variance stands for it
+        within2 = float(np.var(x, ddof=1)) if len(x) > 1 else 0.0
+    mean = float(x.mean())
+    if weight > 0:
+        level, forecasts = float(means[0]), []
+        for day_mean in means:
+            forecasts.append(level)
+            level = (1.0 - weight) * level + weight * float(day_mean)
+        errors, sizes = means[1:] - np.asarray(forecasts[1:]), counts[1:]
+    else:
+        level, errors, sizes = mean, means - mean, counts
+    level2 = 0.0
+    if len(errors) > (weight == 0):
+        squares = float(np.mean(errors**2))
+        if weight == 0:  # deviations from a mean fitted on them
+            squares *= len(errors) / (len(errors) - 1)
+        level2 = squares - float(np.mean(within2 / sizes))
+    return Baseline(mean, level, math.sqrt(within2), math.sqrt(max(level2, 0.0)))
+
+
+def is_log_normal(values: NDArray[np.float64]) -> bool:
+    """Positive Phase I readings, significantly right-skewed (D'Agostino, p < 0.05), whose
+    logs are less skewed: charted on the log scale.
+
+    >>> rng = np.random.default_rng(2)
+    >>> is_log_normal(800 * np.exp(0.2 * rng.standard_normal(200)))
+    True
+    >>> is_log_normal(10 + 0.1 * rng.standard_normal(200))
+    False
+    """
+    if len(values) < 20 or (values <= 0).any():
+        return False
+    return bool(stats.skewtest(values).pvalue < 0.05 and stats.skew(values) > 0
+                and abs(stats.skew(np.log(values))) < abs(stats.skew(values)))
+
+
+def chart_scale(values: NDArray[np.float64], log: bool) -> NDArray[np.float64]:
+    """Readings as charted: their logs on a log-scale stream (NaN, no reading, where ≤ 0)."""
+    if not log:
+        return values
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(values > 0, np.log(np.where(values > 0, values, 1.0)), np.nan)
