@@ -8,9 +8,10 @@ import pytest
 
 import gigaloop.ml.spc as spc
 from gigaloop.ml.spc import Base, Chart, ChartBank
+from gigaloop.ml.spc._base import Restartable
 from gigaloop.ml.spc.checks import yield_checks
 
-ABSTRACT = {Base, Chart, ChartBank}
+ABSTRACT = {Base, Chart, ChartBank, Restartable}
 COMPONENTS = sorted(
     (c for c in vars(spc).values()
      if inspect.isclass(c) and issubclass(c, Base) and c not in ABSTRACT),
