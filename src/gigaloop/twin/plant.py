@@ -3,8 +3,9 @@
 Four plain generator processes share one :class:`simpy.Environment` whose clock is local
 seconds since the scenario's first midnight:
 
-* ``_launcher`` starts a batch of units every takt while the line runs;
-* ``_unit`` carries a batch through every station (it waits while the line is stopped);
+* ``_launcher`` starts a batch of units every takt while the line runs (a
+  :class:`~gigaloop.twin.flow.LineFlow` then times its way through the stations from the
+  line's stops: it waits while the line is stopped);
 * ``_monitor`` ages every machine each hour, takes a condition snapshot, breaks the ones
   worn out and draws minor stops (more often on a machine in poor condition);
 * ``_maintenance_windows`` opens the weekly planned window: targeted maintenance orders
@@ -34,6 +35,7 @@ from gigaloop.twin.actions import PlantActions
 from gigaloop.twin.build import UnitBuilder
 from gigaloop.twin.clock import DAY_S, Clock
 from gigaloop.twin.energy import Energy
+from gigaloop.twin.flow import LineFlow
 from gigaloop.twin.history import History
 from gigaloop.twin.layout import STATIONS, machine_station
 from gigaloop.twin.lots import Supply
@@ -82,7 +84,7 @@ class Plant:
         self._day = -1
         self._rngs: dict[str, np.random.Generator] = {}
         self._indoor = np.full(24, 22.0)
-        self._done: list[tuple[int, list[float]]] = []
+        self.flow = LineFlow(self.cycle_s)
         self._snapshots: list[tuple[float, dict[str, np.ndarray]]] = []
         self._maintenance: list[dict[str, Any]] = []
         self._downtime: list[dict[str, Any]] = []
@@ -147,13 +149,14 @@ class Plant:
         return tables, built
 
     def _finished_units(self, day: int, tables: dict[str, pa.Table]) -> BuiltUnits:
-        done, self._done = self._done, []
-        if not done:
+        stops = [*self._stop_intervals, *([(self._stopped_at, np.inf)] if self._stops else [])]
+        starts, passages = self.flow.advance((day + 1) * DAY_S, stops)
+        if not len(starts):
             return BuiltUnits.empty()
         b = self.batch
-        serials = np.concatenate([np.arange(start, start + b) for start, _ in done])
-        times = np.repeat(np.array([t[:-1] for _, t in done]), b, axis=0)
-        done_s = np.repeat(np.array([t[-1] for _, t in done]), b)
+        serials = (starts[:, None] + np.arange(b)).reshape(-1)
+        times = np.repeat(passages[:, :-1], b, axis=0)
+        done_s = np.repeat(passages[:, -1], b)
         units = self.builder.build(day, serials, times, done_s, self._rngs["units"],
                                    self.design_revision)
         tables.update(units.tables)
@@ -202,19 +205,9 @@ class Plant:
         while True:
             while self._stops:
                 yield self._resume
-            self.env.process(self._unit(self._serial))
+            self.flow.launch(self._serial, self.env.now)
             self._serial += self.batch
             yield self.env.timeout(self.takt_s * self.batch)
-
-    def _unit(self, serial: int) -> Process:
-        times: list[float] = []
-        for cycle in self.cycle_s:
-            while self._stops:
-                yield self._resume
-            times.append(self.env.now)
-            yield self.env.timeout(cycle)
-        times.append(self.env.now)
-        self._done.append((serial, times))
 
     def _monitor(self) -> Process:
         machines = self.machines
