@@ -1,4 +1,4 @@
-"""The shared queries: right on the sample data, and identical on every engine."""
+"""The shared queries (store and fleet): right on the sample data, identical on every engine."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 from sample_data import LOADED, VINS, fleet, load, open_store
 
+from gigaloop.fleet.safety import crash_counts_and_miles
+from gigaloop.fleet.usage import miles_by_climate
 from gigaloop.store import Store, queries
 from gigaloop.store.queries import Tables
 
@@ -62,9 +64,9 @@ QUERIES: dict[str, Callable[[Store], ibis.Table]] = {
     "battery_failures_per_1000": lambda s: queries.failures_per_1000_by_build_week(
         s, component="battery_pack"
     ),
-    "fleet_miles_by_climate": queries.fleet_miles_by_climate,
-    "fleet_miles_as_of": lambda s: queries.fleet_miles_by_climate(s.as_of(LOADED)),
-    "crashes_per_million_miles": queries.crashes_per_million_miles,
+    "fleet_miles_by_climate": miles_by_climate,
+    "fleet_miles_as_of": lambda s: miles_by_climate(s.as_of(LOADED)),
+    "crashes_per_million_miles": crash_counts_and_miles,
     "genealogy": queries.vehicle_genealogy,
     "genealogy_of_one": lambda s: queries.vehicle_genealogy(s, VINS[5]),
     "vins_touched_by_lot": lambda s: queries.vins_touched_by_lot(s, "LOT-CELL-2"),
@@ -96,11 +98,11 @@ def test_fleet_miles_match_a_hand_count(root) -> None:
         + [{**r, "miles": r["miles"] + 1} for r in fleet(1, dt.date(2024, 3, 5))["telemetry_daily"]]
     )
     expected = days.groupby("climate_region").agg(miles=("miles", "sum"), vins=("vin", "nunique"))
-    got = run(store, queries.fleet_miles_by_climate(store)).set_index("climate_region")
+    got = run(store, miles_by_climate(store)).set_index("climate_region")
     assert got.miles.to_dict() == pytest.approx(expected.miles.to_dict())
     assert got.vehicles.to_dict() == expected.vins.to_dict()
     assert got.vehicle_days.sum() == len(days)
-    as_of = run(store, queries.fleet_miles_by_climate(store.as_of(LOADED)))
+    as_of = run(store, miles_by_climate(store.as_of(LOADED)))
     assert as_of.vehicle_days.sum() == len(fleet()["telemetry_daily"])
 
 
@@ -130,5 +132,5 @@ def test_genealogy_and_lot_trace(root) -> None:
     assert links.query("kind == 'lot' and name == '1104-CELL'").value.tolist() == ["LOT-CELL-2"]
     touched = run(store, queries.vins_touched_by_lot(store, "LOT-CELL-2"))
     assert touched.vin.tolist() == VINS[1::2]
-    crashes = run(store, queries.crashes_per_million_miles(store)).set_index("mode")
+    crashes = run(store, crash_counts_and_miles(store)).set_index("mode")
     assert crashes.crashes.to_dict() == {"autopilot": 1, "manual": 2}

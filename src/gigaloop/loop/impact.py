@@ -35,7 +35,7 @@ def verify_changes(ctx: DayContext, state: LoopState, config: ChangeConfig) -> l
     as_of = ctx.now.date()
     pop = state.population
     if pop is None or pop.as_of != as_of:
-        pop = build_population(ctx.view, as_of)
+        pop = build_population(ctx.view, as_of, state.records)
     visits = ctx.view.table("service_visits")
     visits = visits.filter(visits.campaign_id.notnull()).select(
         "vin", "campaign_id", day=visits.event_time.date()).execute()

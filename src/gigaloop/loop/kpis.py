@@ -3,8 +3,7 @@
 Each KPI is a plain number, or ``None`` when the tables it needs are empty —
 never a made-up value. Rates come with exact Poisson intervals.
 
->>> poisson_rate_ci(7, 1_000_000, per=1_000_000)
-(7.0, 2.81..., 14.42...)
+Crash rates come from :func:`gigaloop.fleet.crash_rates` (exact intervals).
 """
 
 from __future__ import annotations
@@ -13,7 +12,8 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import ibis
-from scipy import stats
+
+from gigaloop.fleet.safety import crash_rates
 
 #: Comfort band for the occupied plant floor (ASHRAE 55-like, for an industrial floor).
 COMFORT_BAND_C = (18.0, 27.0)
@@ -21,18 +21,11 @@ DAYS_PER_MONTH = 365.25 / 12
 
 
 class Tables(Protocol):
+    """A store or a view of one."""
+
     def table(self, name: str) -> ibis.Table: ...
 
-
-def poisson_rate_ci(
-    count: int, exposure: float, *, per: float = 1.0, level: float = 0.95
-) -> tuple[float, float, float]:
-    """Rate ``count / exposure × per`` with the exact (Garwood) Poisson interval."""
-    alpha = 1 - level
-    low = stats.chi2.ppf(alpha / 2, 2 * count) / 2 if count > 0 else 0.0
-    high = stats.chi2.ppf(1 - alpha / 2, 2 * count + 2) / 2
-    scale = per / exposure
-    return count * scale, float(low * scale), float(high * scale)
+    def execute(self, expr: ibis.Expr) -> Any: ...
 
 
 def _scalar(expr: ibis.Expr) -> Any:
@@ -69,25 +62,11 @@ def compute_kpis(store: Tables, *, end: datetime) -> dict[str, Any]:
     deviation = ibis.greatest(low - energy.indoor_temp_c, energy.indoor_temp_c - high, 0)
     comfort = _scalar(deviation.sum())
 
-    miles = telemetry.aggregate(total=telemetry.miles.sum(), ap=telemetry.autopilot_miles.sum())
-    miles_row = miles.execute().iloc[0]
-    # miles come only from vehicles whose owners share telemetry: count their crashes only
-    sharing = customers.filter(customers.consent_telemetry).select("vin")
-    shared = crashes.semi_join(sharing, "vin")
-    crash_counts = dict(shared.group_by("mode").aggregate(n=shared.count()).execute()
-                        .itertuples(index=False, name=None))
-    exposure = {
-        "autopilot": float(miles_row["ap"] or 0.0),
-        "manual": float((miles_row["total"] or 0.0) - (miles_row["ap"] or 0.0)),
-    }
-    crash_rates: dict[str, float | None] = {}
-    crash_ci: dict[str, list[float] | None] = {}
-    for mode, exp in exposure.items():
-        if exp <= 0:
-            crash_rates[mode], crash_ci[mode] = None, None
-            continue
-        rate, lo, hi = poisson_rate_ci(int(crash_counts.get(mode, 0)), exp, per=1e6)
-        crash_rates[mode], crash_ci[mode] = round(rate, 4), [round(lo, 4), round(hi, 4)]
+    safety = crash_rates(store)
+    crash_rates_ = {m: None if r["rate"] is None else round(r["rate"], 4)
+                    for m, r in safety.items()}
+    crash_ci = {m: None if r["ci"] is None else [round(v, 4) for v in r["ci"]]
+                for m, r in safety.items()}
 
     return {
         "units_built": units_built,
@@ -105,9 +84,9 @@ def compute_kpis(store: Tables, *, end: datetime) -> dict[str, Any]:
         "hvac_co2e_kg": _round(hvac_co2e),
         "peak_power_kw": _round(peak_kw),
         "comfort_violation_kh": _round(comfort),
-        "crashes_per_million_miles": crash_rates,
+        "crashes_per_million_miles": crash_rates_,
         "crashes_per_million_miles_ci95": crash_ci,
-        "fleet_miles": round(exposure["autopilot"] + exposure["manual"], 1),
+        "fleet_miles": round(sum(r["miles"] for r in safety.values()), 1),
         "roadside_failures": int(failures.filter(failures.roadside).count().execute()),
         "predictive_service_visits": int(
             visits.filter(visits.reason == "predictive").count().execute()),

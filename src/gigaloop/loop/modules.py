@@ -43,7 +43,7 @@ class RootCauseModule:
         if ctx.day < self.first_day:
             return []
         as_of = ctx.now.date()
-        pop = build_population(ctx.view, as_of)
+        pop = build_population(ctx.view, as_of, self.state.records)
         self.state.population = pop
         registry: dict[str, dict[str, Any]] = self.state.findings
         vins: dict[str, Any] = self.state.finding_vins

@@ -4,7 +4,8 @@ Root cause analysis works on one row per delivered vehicle: its genealogy
 attributes as integer level codes (lot, supplier, machine, shift, revision, build
 week, binned process readings), its usage covariates (climate, miles per day, DC
 fast charging), and, per component, days in service to its first failure or to
-censoring. Everything comes from the store (any Ibis engine) as of ``as_of``.
+censoring. Everything comes from the store (any Ibis engine) as of ``as_of``, through
+:class:`~gigaloop.loop.vehicle_records.VehicleRecords`, which reads only new rows.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-import ibis
 import numpy as np
 import pandas as pd
 
 from gigaloop import ml
+from gigaloop.fleet.usage import fade_slopes
 from gigaloop.loop.kpis import Tables
+from gigaloop.loop.vehicle_records import VEHICLE_ATTRIBUTES, VehicleRecords
 
 READING_BINS = 10  # process readings are binned into deciles
 DRIFT_MIN_DAYS = 3  # a drift window spans at least this many build days
@@ -80,29 +82,35 @@ class Population:
         return np.maximum(duration, 0.0), event
 
 
-def build_population(view: Tables, as_of: date) -> Population:
-    """Read the population from ``view`` (a store or a store as of a day)."""
-    vehicles = view.table("vehicles")
-    customers = view.table("customers")
-    base = vehicles.join(customers.select("vin", "delivered_on", "climate_region"), "vin")
-    base = base.filter(base.delivered_on <= ibis.literal(as_of))
-    frame = base.select(
-        "vin", "build_date", "delivered_on", "climate_region", "shift", "model", "trim",
-        "hardware_revision", "design_revision",
-    ).order_by("vin").execute()
-    vins = frame["vin"].to_numpy()
-    index = pd.Index(vins)
-    delivered = frame["delivered_on"].to_numpy(dtype="datetime64[D]")
+def build_population(view: Tables, as_of: date,
+                     records: VehicleRecords | None = None) -> Population:
+    """The population as of ``as_of`` from ``view`` (a store or a store as of a day).
+
+    Given the ``records`` of earlier calls, only rows ingested since are read.
+    """
+    records = records if records is not None else VehicleRecords()
+    records.update(view)
+    return assemble_population(records, as_of)
+
+
+def assemble_population(records: VehicleRecords, as_of: date) -> Population:
+    """The vehicles of ``records`` delivered by ``as_of``, as aligned arrays."""
+    vehicles = records.vehicles
+    vehicles = vehicles[vehicles.delivered_on.notna()]
+    vehicles = vehicles[pd.to_datetime(vehicles.delivered_on) <= pd.Timestamp(as_of)]
+    frame = vehicles.sort_index()
+    vins = frame.index.to_numpy(dtype=object)
+    index = pd.Index(vins, name="vin")
+    delivered = pd.to_datetime(frame["delivered_on"]).to_numpy(dtype="datetime64[D]")
     in_service = (np.datetime64(as_of, "D") - delivered).astype(float)
 
-    attributes = [_categorical(kind, frame[kind]) for kind in
-                  ("shift", "model", "trim", "hardware_revision", "design_revision")]
-    attributes += _lot_attributes(view, index)
-    machine_attrs, station_machines = _machine_attributes(view, index)
+    attributes = [_categorical(kind, frame[kind]) for kind in VEHICLE_ATTRIBUTES]
+    attributes += _lot_attributes(records.lots, index)
+    machine_attrs, station_machines = _machine_attributes(records.machines, index)
     attributes += machine_attrs
-    reading_attrs, readings = _reading_attributes(view, index)
+    reading_attrs, readings = _reading_attributes(records.readings, index)
     attributes += reading_attrs
-    build_date = frame["build_date"].to_numpy(dtype="datetime64[D]")
+    build_date = pd.to_datetime(frame["build_date"]).to_numpy(dtype="datetime64[D]")
     attributes += _drift_attributes(readings, station_machines, build_date)
 
     return Population(
@@ -112,9 +120,9 @@ def build_population(view: Tables, as_of: date) -> Population:
         delivered_on=delivered,
         in_service_days=in_service,
         climate=frame["climate_region"].to_numpy(dtype=object),
-        usage=_usage(view, index, in_service),
+        usage=_usage(records.usage, index, in_service),
         attributes=[a for a in attributes if len(a.levels) > 1],
-        first_failure_days=_first_failures(view, index, delivered),
+        first_failure_days=_first_failures(records.first_failures, index, delivered),
         readings=readings,
         station_machines=station_machines,
     )
@@ -130,11 +138,7 @@ def _aligned(index: pd.Index, keys: pd.Series, values: pd.Series) -> pd.Series:
     return pd.Series(values.to_numpy(), index=keys.to_numpy()).reindex(index)
 
 
-def _lot_attributes(view: Tables, index: pd.Index) -> list[Attribute]:
-    used = view.table("vehicle_lots")
-    lots = view.table("lots").select("lot_id", "supplier_id")
-    frame = used.join(lots, "lot_id").select("vin", "part_number", "lot_id",
-                                              "supplier_id").execute()
+def _lot_attributes(frame: pd.DataFrame, index: pd.Index) -> list[Attribute]:
     out = []
     for part, rows in frame.groupby("part_number"):
         out.append(_categorical("lot", _aligned(index, rows["vin"], rows["lot_id"]),
@@ -145,12 +149,9 @@ def _lot_attributes(view: Tables, index: pd.Index) -> list[Attribute]:
 
 
 def _machine_attributes(
-    view: Tables, index: pd.Index
+    frame: pd.DataFrame, index: pd.Index
 ) -> tuple[list[Attribute], dict[str, np.ndarray]]:
     """Machine per station as an attribute (where a station has several), and per vehicle."""
-    passed = view.table("vehicle_stations")
-    frame = passed.filter(passed.machine_id.notnull()).select(
-        "vin", "station_id", "machine_id").execute()
     attributes, machines = [], {}
     for station, rows in frame.groupby("station_id"):
         per_vehicle = _aligned(index, rows["vin"], rows["machine_id"])
@@ -162,10 +163,8 @@ def _machine_attributes(
 
 
 def _reading_attributes(
-    view: Tables, index: pd.Index
+    frame: pd.DataFrame, index: pd.Index
 ) -> tuple[list[Attribute], dict[tuple[str, str], np.ndarray]]:
-    table = view.table("process_readings")
-    frame = table.select("vin", "station_id", "parameter", "value").execute()
     attributes, readings = [], {}
     for (station, parameter), rows in frame.groupby(["station_id", "parameter"]):
         values = _aligned(index, rows["vin"], rows["value"]).to_numpy(dtype=float)
@@ -256,51 +255,39 @@ def widen_window(mean: np.ndarray, count: np.ndarray, start: int, stop: int,
     return start, stop
 
 
-def _usage(view: Tables, index: pd.Index, in_service: np.ndarray) -> pd.DataFrame:
-    """Per-vehicle usage and the battery-fade fit (SoH against √days in service)."""
-    telemetry = view.table("telemetry_daily")
-    customers = view.table("customers").select("vin", "delivered_on")
-    t = telemetry.join(customers, "vin")
-    x = (t.day.delta(t.delivered_on, unit="day").cast("float64") + 1.0).sqrt()
-    t = t.mutate(x=x)
-    agg = t.group_by("vin").aggregate(
-        days=t.count(), miles=t.miles.sum(), dc_kwh=t.dc_fast_charge_kwh.sum(),
-        rain_miles=t.rain_miles.sum(), rain_dis=t.disengagements_rain.sum(),
-        clear_dis=t.disengagements_clear.sum(), ap_miles=t.autopilot_miles.sum(),
-        sx=t.x.sum(), sy=t.battery_soh.sum(), sxx=(t.x * t.x).sum(),
-        sxy=(t.x * t.battery_soh).sum(), temp=t.ambient_temp_c.mean(),
-    ).execute().set_index("vin").reindex(index)
+def _usage(sums: pd.DataFrame, index: pd.Index, in_service: np.ndarray) -> pd.DataFrame:
+    """Per-vehicle usage and the battery-fade fit (:func:`gigaloop.fleet.fade_slopes`)."""
+    agg = sums.reindex(index)
     n = agg["days"].fillna(0).to_numpy()
-    denominator = n * agg["sxx"] - agg["sx"] ** 2
     with np.errstate(invalid="ignore", divide="ignore"):
-        slope = (n * agg["sxy"] - agg["sx"] * agg["sy"]) / denominator
+        per_day = {k: (agg[k] / agg["days"]).to_numpy() for k in ("miles", "dc_kwh", "temp")}
     return pd.DataFrame({
         "telemetry_days": n,
-        "miles_per_day": (agg["miles"] / agg["days"]).to_numpy(),
-        "dc_kwh_per_day": (agg["dc_kwh"] / agg["days"]).to_numpy(),
+        "miles_per_day": per_day["miles"],
+        "dc_kwh_per_day": per_day["dc_kwh"],
         "rain_miles": agg["rain_miles"].fillna(0).to_numpy(),
         "rain_disengagements": agg["rain_dis"].fillna(0).to_numpy(),
         "clear_disengagements": agg["clear_dis"].fillna(0).to_numpy(),
         "autopilot_miles": agg["ap_miles"].fillna(0).to_numpy(),
-        "ambient_temp_c": agg["temp"].to_numpy(),
-        "soh_slope_per_sqrt_day": np.where(n >= 14, slope, np.nan),
+        "ambient_temp_c": per_day["temp"],
+        "soh_slope_per_sqrt_day": fade_slopes(agg),
         "in_service_days": in_service,
     }, index=index)
 
 
-def _first_failures(view: Tables, index: pd.Index,
+def _first_failures(first: pd.Series, index: pd.Index,
                     delivered: np.ndarray) -> dict[str, np.ndarray]:
-    failures = view.table("component_failures")
-    first = failures.group_by(["vin", "component"]).aggregate(
-        first=failures.event_time.min()).execute()
     out = {}
     position = pd.Series(np.arange(len(index)), index=index)
-    for component, rows in first.groupby("component"):
+    if first.empty:
+        return out
+    rows = first.rename("first").reset_index()
+    for component, group in rows.groupby("component"):
         days = np.full(len(index), np.nan)
-        where = position.reindex(rows["vin"].to_numpy()).to_numpy()
+        where = position.reindex(group["vin"].to_numpy()).to_numpy()
         ok = ~np.isnan(where)
         idx = where[ok].astype(int)
-        when = rows["first"].to_numpy(dtype="datetime64[D]")[ok]
+        when = group["first"].to_numpy(dtype="datetime64[D]")[ok]
         days[idx] = (when - delivered[idx]).astype(float)
         out[str(component)] = days
     return out

@@ -16,12 +16,14 @@ from typing import Any
 import numpy as np
 
 from gigaloop.loop.population import Population
+from gigaloop.loop.vehicle_records import VehicleRecords
 
 
 @dataclass
 class LoopState:
     """State of the loop modules.
 
+    ``records``: per-vehicle records, grown from new rows at each scan;
     ``population``: the latest scan's vehicles (impact and campaigns reuse it the same day);
     ``findings``: finding key → record (``id``, ``failure_mode``, ``names``, ``effect``, ``ci``,
     ``rank`` …; ``latest`` and ``active`` updated at every scan); ``finding_vins``: finding id →
@@ -31,6 +33,7 @@ class LoopState:
     ``emitted_changes``: change id → (revision, record JSON) last written to the store.
     """
 
+    records: VehicleRecords = field(default_factory=VehicleRecords)
     population: Population | None = None
     findings: dict[str, dict[str, Any]] = field(default_factory=dict)
     finding_vins: dict[str, np.ndarray] = field(default_factory=dict)

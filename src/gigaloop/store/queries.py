@@ -1,4 +1,6 @@
-"""Analytic queries written once in Ibis; they run on any engine the store uses.
+"""Genealogy queries written once in Ibis; they run on any engine the store uses.
+
+(Fleet analytics — usage, miles by climate, crash rates — live in :mod:`gigaloop.fleet`.)
 
 Each takes anything with ``table(name)`` (a :class:`~gigaloop.store.Store`, or a
 :class:`~gigaloop.store.StoreView` to see the data as of a day) and returns an
@@ -7,8 +9,8 @@ unexecuted Ibis expression, so later analytics can build on it.
 >>> import tempfile
 >>> from gigaloop.store import Store
 >>> store = Store(tempfile.mkdtemp())
->>> fleet_miles_by_climate(store).columns
-('climate_region', 'vehicles', 'vehicle_days', 'miles', 'autopilot_miles', 'autopilot_share')
+>>> failures_per_1000_by_build_week(store).columns
+('build_week', 'vehicles', 'failures', 'failures_per_1000')
 >>> store.execute(vehicle_genealogy(store, "5YJ3E1EA0PF000001")).empty
 True
 """
@@ -48,45 +50,6 @@ def failures_per_1000_by_build_week(store: Tables, component: str | None = None)
     return weekly.mutate(
         failures_per_1000=weekly.failures.cast("float64") * 1000 / weekly.vehicles
     ).order_by("build_week")
-
-
-def fleet_miles_by_climate(store: Tables) -> ir.Table:
-    """Miles driven per climate region, with the share driven on Autopilot."""
-    days = store.table("telemetry_daily")
-    totals = days.group_by("climate_region").aggregate(
-        vehicles=days.vin.nunique(),
-        vehicle_days=days.count(),
-        miles=days.miles.sum(),
-        autopilot_miles=days.autopilot_miles.sum(),
-    )
-    share = ibis.ifelse(totals.miles > 0, totals.autopilot_miles / totals.miles, ibis.null())
-    return totals.mutate(autopilot_share=share.cast("float64")).order_by("climate_region")
-
-
-def crashes_per_million_miles(store: Tables) -> ir.Table:
-    """Crashes per million miles on Autopilot and in manual driving.
-
-    Only vehicles whose owners share telemetry count: their miles are the exposure.
-
-    Columns: mode, crashes, miles, crashes_per_million_miles.
-    """
-    days = store.table("telemetry_daily")
-    crashes = store.table("crashes")
-    # miles come only from owners who share telemetry: count only their crashes
-    customers = store.table("customers")
-    crashes = crashes.semi_join(customers.filter(customers.consent_telemetry), "vin")
-    miles = ibis.union(
-        days.aggregate(miles=days.autopilot_miles.sum()).mutate(mode=ibis.literal("autopilot")),
-        days.aggregate(miles=(days.miles - days.autopilot_miles).sum()).mutate(
-            mode=ibis.literal("manual")
-        ),
-    )
-    counts = crashes.group_by("mode").aggregate(crashes=crashes.count())
-    joined = miles.left_join(counts, miles["mode"] == counts["mode"]).select(
-        miles["mode"], crashes=counts.crashes.fill_null(0), miles=miles.miles.fill_null(0.0)
-    )
-    rate = ibis.ifelse(joined.miles > 0, joined.crashes * 1e6 / joined.miles, ibis.null())
-    return joined.mutate(crashes_per_million_miles=rate.cast("float64")).order_by("mode")
 
 
 def vehicle_genealogy(store: Tables, vin: str | None = None) -> ir.Table:

@@ -1,0 +1,77 @@
+"""Safety: crashes per million miles, on Autopilot and in manual driving, with exact intervals.
+
+Only vehicles whose owners share telemetry count: their miles are the exposure, so only
+their crashes are counted. Intervals are the exact (Garwood) Poisson interval.
+
+>>> poisson_rate_ci(7, 1_000_000, per=1_000_000)
+(7.0, 2.81..., 14.42...)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import ibis
+import ibis.expr.types as ir
+from scipy import stats
+
+MODES = ("autopilot", "manual")
+
+
+class Tables(Protocol):
+    """Where queries get their tables: a store or a view of one."""
+
+    def table(self, name: str) -> ir.Table: ...
+
+    def execute(self, expr: ir.Expr) -> Any: ...
+
+
+def poisson_rate_ci(
+    count: int, exposure: float, *, per: float = 1.0, level: float = 0.95
+) -> tuple[float, float, float]:
+    """Rate ``count / exposure × per`` with the exact (Garwood) Poisson interval."""
+    alpha = 1 - level
+    low = stats.chi2.ppf(alpha / 2, 2 * count) / 2 if count > 0 else 0.0
+    high = stats.chi2.ppf(1 - alpha / 2, 2 * count + 2) / 2
+    scale = per / exposure
+    return count * scale, float(low * scale), float(high * scale)
+
+
+def crash_counts_and_miles(store: Tables) -> ir.Table:
+    """One row per mode: ``mode``, ``crashes``, ``miles`` (sharing owners only)."""
+    days = store.table("telemetry_daily")
+    customers = store.table("customers")
+    crashes = store.table("crashes").semi_join(customers.filter(customers.consent_telemetry),
+                                               "vin")
+    miles = ibis.union(
+        days.aggregate(miles=days.autopilot_miles.sum()).mutate(mode=ibis.literal("autopilot")),
+        days.aggregate(miles=(days.miles - days.autopilot_miles).sum()).mutate(
+            mode=ibis.literal("manual")),
+    )
+    counts = crashes.group_by("mode").aggregate(crashes=crashes.count())
+    joined = miles.left_join(counts, miles["mode"] == counts["mode"])
+    return joined.select(miles["mode"], crashes=counts.crashes.fill_null(0),
+                         miles=miles.miles.fill_null(0.0)).order_by("mode")
+
+
+def crash_rates(store: Tables, *, level: float = 0.95) -> dict[str, dict[str, Any]]:
+    """Per mode: ``crashes``, ``miles``, ``rate`` per million miles and its ``ci`` (None
+    without miles).
+
+    >>> import tempfile
+    >>> from gigaloop.store import Store
+    >>> crash_rates(Store(tempfile.mkdtemp()))["manual"]
+    {'crashes': 0, 'miles': 0.0, 'rate': None, 'ci': None}
+    """
+    rows = store.execute(crash_counts_and_miles(store))
+    out: dict[str, dict[str, Any]] = {}
+    for mode in MODES:
+        match = rows[rows["mode"] == mode]
+        count = int(match.crashes.iloc[0]) if len(match) else 0
+        miles = float(match.miles.iloc[0]) if len(match) else 0.0
+        if miles > 0:
+            rate, low, high = poisson_rate_ci(count, miles, per=1e6, level=level)
+            out[mode] = {"crashes": count, "miles": miles, "rate": rate, "ci": [low, high]}
+        else:
+            out[mode] = {"crashes": count, "miles": miles, "rate": None, "ci": None}
+    return out

@@ -1,0 +1,77 @@
+"""The population root cause scans: built from new rows only, the same on every engine."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gigaloop.ingest import ingest
+from gigaloop.loop.population import Population, build_population
+from gigaloop.loop.vehicle_records import VehicleRecords
+from gigaloop.store import Store
+from gigaloop.twin import Twin, TwinDay
+
+DAYS = 42  # six weekly scans, the last on the last day
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Twin, list[Population]]:
+    """42 days of the default world; the population built weekly from new rows only."""
+    root = tmp_path_factory.mktemp("population")
+    twin, store = Twin.from_scenario(seed=5), Store(root)
+    records, weekly = VehicleRecords(), []
+    for day in range(DAYS):
+        now = twin.day_end(day)
+        ingest(TwinDay(twin, day), store, now)
+        if day % 7 == 6:
+            weekly.append(build_population(store.as_of(now), now.date(), records))
+    store.close()
+    return root, twin, weekly
+
+
+def assert_same(got: Population, expected: Population) -> None:
+    np.testing.assert_array_equal(got.vin, expected.vin)
+    np.testing.assert_array_equal(got.build_date, expected.build_date)
+    np.testing.assert_array_equal(got.in_service_days, expected.in_service_days)
+    pd.testing.assert_frame_equal(got.usage, expected.usage, rtol=1e-9)
+    assert sorted(got.first_failure_days) == sorted(expected.first_failure_days)
+    for component, days in expected.first_failure_days.items():
+        np.testing.assert_array_equal(got.first_failure_days[component], days)
+    assert [a.name for a in got.attributes] == [a.name for a in expected.attributes]
+    for mine, theirs in zip(got.attributes, expected.attributes, strict=True):
+        np.testing.assert_array_equal(mine.codes, theirs.codes, err_msg=mine.name)
+        assert mine.levels == theirs.levels
+
+
+def test_weekly_updates_equal_one_read_of_everything(world) -> None:
+    root, twin, weekly = world
+    last = weekly[-1]
+    assert len(weekly) == DAYS // 7 and len(last) > len(weekly[0]) > 0
+    assert last.first_failure_days and any(a.kind == "lot" for a in last.attributes)
+    assert_same(last, build_population(Store(root).as_of(twin.day_end(DAYS - 1)), last.as_of))
+
+
+def test_a_vehicle_enters_the_population_on_its_delivery_day(world) -> None:
+    _, _, weekly = world
+    for pop in weekly:
+        assert (pop.delivered_on <= np.datetime64(pop.as_of, "D")).all()
+        assert (pop.in_service_days >= 0).all()
+        assert (pop.build_date <= pop.delivered_on).all()
+    assert set(weekly[0].vin) <= set(weekly[-1].vin)
+
+
+@pytest.mark.spark
+def test_spark_builds_the_same_population(world, spark) -> None:
+    root, twin, weekly = world
+    store = Store(root, engine="spark", spark=spark)
+    now = twin.day_end(DAYS - 1)
+    assert_same(build_population(store.as_of(now), now.date()), weekly[-1])
+
+
+def test_empty_store_gives_an_empty_population(tmp_path: Path) -> None:
+    pop = build_population(Store(tmp_path), date(2025, 1, 1))
+    assert len(pop) == 0 and pop.attributes == [] and pop.first_failure_days == {}
