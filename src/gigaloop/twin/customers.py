@@ -143,19 +143,24 @@ class Subscriptions:
             self.active[p] = np.concatenate([self.active[p], np.full(extra, -1)])
             self.started[p] = np.concatenate([self.started[p], np.full(extra, -1)])
 
-    def _start(self, product: str, idx: np.ndarray, day: int) -> SubscriptionEvents:
+    def _start(self, product: str, idx: np.ndarray, day: int | np.ndarray
+               ) -> SubscriptionEvents:
         serials = np.arange(self._serial, self._serial + len(idx))
         self._serial += len(idx)
         self.active[product][idx] = serials
         self.started[product][idx] = day
-        return SubscriptionEvents.of(product, idx, serials, np.full(len(idx), day), -1)
+        return SubscriptionEvents.of(product, idx, serials,
+                                     np.broadcast_to(day, len(idx)).copy(), -1)
 
     def deliver(self, rng: np.random.Generator, idx: np.ndarray,
-                day: int) -> SubscriptionEvents:
-        """Opening subscriptions of new customers at field indices ``idx``."""
-        return SubscriptionEvents.concat([
-            self._start(p, idx[rng.random(len(idx)) < spec["at_delivery"]], day)
-            for p, spec in PRODUCTS.items()])
+                day: int | np.ndarray) -> SubscriptionEvents:
+        """Opening subscriptions of new customers at field indices ``idx`` delivered on
+        ``day`` (one day, or one per customer)."""
+        events = []
+        for p, spec in PRODUCTS.items():
+            take = rng.random(len(idx)) < spec["at_delivery"]
+            events.append(self._start(p, idx[take], day if np.isscalar(day) else day[take]))
+        return SubscriptionEvents.concat(events)
 
     def step(self, rng: np.random.Generator, day: int,
              unhappy: np.ndarray) -> SubscriptionEvents:

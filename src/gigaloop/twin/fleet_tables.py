@@ -62,7 +62,7 @@ class FleetTables:
             event_times.append(self._times(day, len(events[-1].idx)))
         idx = np.concatenate(batches)
         self.customers_of(rows, idx, np.full(len(idx), day), np.concatenate(times))
-        self._subscriptions(rows, cust.SubscriptionEvents.concat(events),
+        self.subscriptions(rows, cust.SubscriptionEvents.concat(events),
                             np.concatenate(event_times))
 
     def customers_of(self, rows: Rows, idx: np.ndarray, delivered: np.ndarray,
@@ -235,7 +235,7 @@ class FleetTables:
         if not n:
             return
         unhappy = f.info.view("unhappy_until") >= day
-        self._subscriptions(rows, f.subscriptions.step(self._rng, day, unhappy), day)
+        self.subscriptions(rows, f.subscriptions.step(self._rng, day, unhappy), day)
         survey = np.flatnonzero(f.info.view("delivered") == day - cust.DELIVERY_SURVEY_DAY)
         survey = survey[self._rng.random(len(survey)) < cust.DELIVERY_SURVEY_RESPONSE]
         self._feedback(rows, day, survey, "survey", "delivery")
@@ -253,7 +253,7 @@ class FleetTables:
                  customer_id=self.f.customer_ids.take(idx), channel=channel,
                  rating=rating, topic=topic, event_time=self._times(day, len(idx)))
 
-    def _subscriptions(self, rows: Rows, events: cust.SubscriptionEvents,
+    def subscriptions(self, rows: Rows, events: cust.SubscriptionEvents,
                        event_time: np.ndarray | int) -> None:
         """Rows of ``events`` at ``event_time`` (or at random times of that day)."""
         n = len(events.idx)

@@ -114,11 +114,15 @@ def covariate_multiplier(component: Component, climate: np.ndarray, daily_miles:
     return np.where(aggressive, mult * component.aggressive, mult)
 
 
-def draw_life(component: Component, multiplier: np.ndarray,
-              rng: np.random.Generator) -> np.ndarray:
-    """Time to failure in the component's clock units for hazard multipliers ``multiplier``."""
+def draw_life(component: Component, multiplier: np.ndarray, rng: np.random.Generator,
+              age: np.ndarray | None = None) -> np.ndarray:
+    """Time to failure in the component's clock units for hazard multipliers ``multiplier``;
+    with ``age``, the residual life of a part that has survived that long (Weibull)."""
     exp1 = rng.standard_exponential(len(multiplier))
-    return component.scale * (exp1 / multiplier) ** (1.0 / component.shape)
+    if age is None:
+        return component.scale * (exp1 / multiplier) ** (1.0 / component.shape)
+    used = (np.asarray(age) / component.scale) ** component.shape
+    return component.scale * (used + exp1 / multiplier) ** (1.0 / component.shape) - age
 
 
 def cost_draw(component: Component, n: int, rng: np.random.Generator) -> np.ndarray:

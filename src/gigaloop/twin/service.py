@@ -92,8 +92,10 @@ class Workshop:
     def clock(self, component: Component, day: int) -> np.ndarray | float:
         return float(day) if component.clock == "days" else self._v.view("odometer")
 
-    def renew(self, c: int, idx: np.ndarray, day: int) -> None:
-        """Start component ``c`` afresh on vehicles ``idx`` (delivery, repair, campaign)."""
+    def renew(self, c: int, idx: np.ndarray, day: int, age_days: np.ndarray | None = None
+              ) -> None:
+        """Start component ``c`` afresh on vehicles ``idx`` (delivery, repair, campaign);
+        with ``age_days``, parts that have already served that long (the installed base)."""
         comp = COMPONENTS[c]
         v = self._v
         mult = covariate_multiplier(comp, v.view("climate")[idx], v.view("mean_miles")[idx]
@@ -101,7 +103,8 @@ class Workshop:
         if comp.latent:
             mult = mult * self._shop.view(comp.latent)[idx]
         now = day if comp.clock == "days" else v.view("odometer")[idx]
-        life = now + draw_life(comp, mult, self._rng)
+        age = None if age_days is None else (age_days if comp.clock == "days" else now)
+        life = now + draw_life(comp, mult, self._rng, age)
         self._shop.view(f"life_{comp.name}")[idx] = life
         dtc = np.full(len(idx), np.inf)
         if comp.dtc is not None:

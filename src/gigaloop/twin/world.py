@@ -35,6 +35,7 @@ from gigaloop.actuate import (
     SoftwareRollout,
 )
 from gigaloop.errors import ActuationError, ConfigError, GigaloopError
+from gigaloop.twin.base import installed_base
 from gigaloop.twin.fleet import Fleet
 from gigaloop.twin.plant import Plant
 from gigaloop.twin.scenario import Scenario, load_scenario
@@ -60,8 +61,14 @@ class Twin:
         self.fleet = Fleet(start_date=self.start_date, rng=np.random.default_rng(fleet_seq),
                            units_per_day=self.units_per_day)
         self._next_day = 0
+        if fleet < 0:
+            raise ConfigError(f"an installed base needs fleet >= 0, got {fleet}", fleet=fleet)
+        self._base_tables: dict[str, pa.Table] = {}
         if fleet:
-            raise ConfigError("an installed base (fleet > 0) is not built yet", fleet=fleet)
+            base_rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(3)[2])
+            base = installed_base(fleet, scenario, self.plant.clock, base_rng)
+            self._base_tables = base.tables
+            self.fleet.add_base(base, base_rng)
 
     @classmethod
     def from_scenario(cls, scenario: Path | str | None = None, *, scale: str = "small",
@@ -92,6 +99,9 @@ class Twin:
             raise GigaloopError(f"the twin steps days in order: expected day {self._next_day}, "
                                 f"got {day}", day=day)
         tables, built = self.plant.step(day)
+        for name, table in self._base_tables.items():   # the installed base's genealogy
+            tables[name] = concat([table, tables[name]]) if name in tables else table
+        self._base_tables = {}
         self.fleet.add_built(built)
         for name, table in self.fleet.step(day).items():
             if table.num_rows:
