@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import ibis
 import numpy as np
 import pandas as pd
 import pytest
 
 from gigaloop.actuate import PredictiveService
-from gigaloop.loop.contract import DayContext
 from gigaloop.customer import (
     PredictiveServiceConfig,
     PredictiveServiceModule,
@@ -19,6 +16,8 @@ from gigaloop.customer import (
     in_holdout,
 )
 from gigaloop.errors import ConfigError
+from gigaloop.loop.contract import DayContext, Decision
+from gigaloop.loop.cycle import decision_row
 
 T0 = pd.Timestamp("2025-01-06")
 
@@ -119,40 +118,101 @@ def test_bad_config_is_refused():
 
 
 class View:
-    """A store view over in-memory frames, limited to rows up to ``now``."""
+    """A store view over in-memory frames: the rows ingested by ``now``."""
 
     def __init__(self, frames: dict[str, pd.DataFrame], now: pd.Timestamp) -> None:
         self.frames, self.now = frames, now
 
     def table(self, name: str) -> ibis.Table:
         frame = self.frames[name]
-        return ibis.memtable(frame[frame.event_time <= self.now])
+        return ibis.memtable(frame[frame.ingested_at <= self.now])
+
+    def execute(self, expr: ibis.Expr) -> object:
+        return expr.to_pandas()
+
+
+def day_end(day: int) -> pd.Timestamp:
+    return T0 + pd.Timedelta(days=day + 1)
+
+
+def store_frames(codes: pd.DataFrame, failures: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The world as a store holds it: each row ingested at the end of its day, no visits or
+    decisions yet."""
+    def stamped(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.assign(ingested_at=frame.event_time.dt.floor("D") + pd.Timedelta(days=1))
+    visits = pd.DataFrame({"vin": pd.Series([], dtype=str), "reason": pd.Series([], dtype=str),
+                           "event_time": pd.Series([], dtype="datetime64[ns]")})
+    decisions = pd.DataFrame([decision_row(Decision(0, "x", "x"), 0, T0)]).iloc[:0]
+    return {"diagnostic_codes": stamped(codes), "component_failures": stamped(failures),
+            "service_visits": stamped(visits), "decisions": decisions.assign(
+                ingested_at=decisions.event_time)}
+
+
+def run_day(module: PredictiveServiceModule, frames: dict[str, pd.DataFrame], day: int):
+    """One cycle: the module decides on the store as of the day's end; its decisions are
+    written back (as the daily cycle writes them)."""
+    now = day_end(day)
+    decisions = module.decide(DayContext(day, now.to_pydatetime(), View(frames, now)))
+    rows = pd.DataFrame([decision_row(d, seq, now) for seq, d in enumerate(decisions)])
+    if len(rows):
+        frames["decisions"] = pd.concat([frames["decisions"], rows.assign(ingested_at=now)],
+                                        ignore_index=True)
+    return decisions
 
 
 def test_module_books_new_codes_once_and_never_the_holdout():
     codes, failures = world(seed=2, days=260)
-    visits = pd.DataFrame({"vin": pd.Series([], dtype=str), "reason": pd.Series([], dtype=str),
-                           "event_time": pd.Series([], dtype="datetime64[ns]")})
-    frames = {"diagnostic_codes": codes, "component_failures": failures,
-              "service_visits": visits}
+    frames = store_frames(codes, failures)
     module = PredictiveServiceModule()
     booked: list[str] = []
     for day in range(150, 170):
-        now = T0 + pd.Timedelta(days=day)
-        ctx = DayContext(day, datetime.fromisoformat(str(now)), View(frames, now))
-        for decision in module.decide(ctx):
+        for decision in run_day(module, frames, day):
             action = decision.action
             assert isinstance(action, PredictiveService) and action.component == "charge_port"
             assert action.day == day + 1 and decision.inputs["code"] == "CP"
             booked += action.vins
-    first = T0 + pd.Timedelta(days=150)
+    first = day_end(150)
     window = codes[(codes.code == "CP") & (codes.event_time > first - pd.Timedelta(days=28))
-                   & (codes.event_time <= T0 + pd.Timedelta(days=169))]
+                   & (codes.event_time < day_end(169).floor("D"))]
     later = window.merge(failures, on="vin", suffixes=("", "_fail"))
     gone = set(later.vin[(later.event_time_fail >= later.event_time)
-                         & (later.event_time_fail <= first)])     # failed before day 150
+                         & (later.event_time_fail < first)])     # failed before day 150
     expected = set(window.vin[~in_holdout(window.vin, 5)]) - gone
     assert gone and len(expected) > 40
     assert len(booked) == len(set(booked)) and set(booked) == expected
-    assert "WIFI" not in {d for d in module.state["rules"].index[
-        module.state["rules"].act]}
+    rules = module.state.rules
+    assert rules.act["CP"] and not rules.act["WIFI"]
+
+
+def test_a_module_rebuilt_from_the_store_decides_as_one_that_kept_running():
+    codes, failures = world(seed=3, days=260)
+    frames = store_frames(codes, failures)
+    running = PredictiveServiceModule()
+    restarted = PredictiveServiceModule()
+    for day in range(140, 165):
+        if day >= 150:  # mid-week: the last refit was on day 147
+            now = day_end(day)
+            theirs = restarted.decide(DayContext(day, now.to_pydatetime(), View(frames, now)))
+        ours = run_day(running, frames, day)
+        if day >= 150:
+            assert [d.record() for d in theirs] == [d.record() for d in ours]
+    assert restarted.state.booked == running.state.booked
+    assert len(restarted.state.booked) > 20
+    for a, b in zip(restarted.state.history.as_of(day_end(164)),
+                    running.state.history.as_of(day_end(164)), strict=True):
+        pd.testing.assert_frame_equal(a, b)
+
+
+def test_a_day_reads_only_rows_ingested_since_the_last():
+    codes, failures = world(seed=2, days=260)
+    frames = store_frames(codes, failures)
+    module = PredictiveServiceModule()
+    run_day(module, frames, 150)
+    history = module.state.history
+    assert len(history.codes) == (frames["diagnostic_codes"].ingested_at <= day_end(150)).sum()
+    frames["diagnostic_codes"] = frames["diagnostic_codes"][
+        frames["diagnostic_codes"].ingested_at > day_end(150)]   # the past is not read again
+    run_day(module, frames, 151)
+    today = codes[(codes.event_time >= day_end(150)) & (codes.event_time < day_end(151))]
+    assert len(history.codes) > len(today) > 0
+    assert history.codes.tail(len(today)).vin.tolist() == today.vin.tolist()

@@ -28,6 +28,7 @@ store, tow when stranded, the owner's lost day) exceeds the cost of a planned re
 
 from __future__ import annotations
 
+import json
 import zlib
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -38,8 +39,9 @@ import pandas as pd
 from scipy.stats import binomtest
 
 from gigaloop.actuate import PredictiveService
-from gigaloop.loop.contract import DayContext, Decision
+from gigaloop.customer.service_history import ServiceHistory
 from gigaloop.errors import ConfigError
+from gigaloop.loop.contract import DayContext, Decision
 
 RULE_COLUMNS = ("component", "events", "hits", "precision", "precision_low",
                 "lead_days_median", "failure_cost_usd", "visit_cost_usd", "act")
@@ -153,80 +155,122 @@ def held_out_precision(codes: pd.DataFrame, failures: pd.DataFrame, *, split: pd
 
 
 @dataclass
+class PredictiveServiceState:
+    """What the module keeps between days.
+
+    ``history`` — the codes, claims and predictive visits read so far; ``last_run`` — the
+    instant of the previous run (codes ingested after it are new; ``None``: every code young
+    enough for a visit to come first is new); ``rules`` and ``held_out`` — the last weekly
+    fit and its held-out check; ``booked`` — (vin, component) → when that owner was booked,
+    for the last ``horizon_days``.
+    """
+
+    history: ServiceHistory = field(default_factory=ServiceHistory)
+    last_run: pd.Timestamp | None = None
+    rules: pd.DataFrame | None = None
+    held_out: dict[str, Any] | None = None
+    booked: dict[tuple[str, str], pd.Timestamp] = field(default_factory=dict)
+
+
+@dataclass
 class PredictiveServiceModule:
     """Daily: book a mobile visit for every new code whose rule says act (refitted weekly),
     unless the part has already failed or the owner was booked for it within the horizon.
 
-    State kept between days (``state``): ``seen`` — the newest code time read; ``rules`` —
-    the fitted precursor rules; ``held_out`` — their held-out precision; ``booked`` —
-    (vin, component) → when the owner was last booked.
+    ``state`` is ``None`` until the first run, which builds it from the store: everything
+    read once, the bookings from this module's own decisions, and — when it ran before (a
+    restart) — the rules refitted as of the last weekly refit, so it decides as it would
+    have without the restart. Later days read only the rows ingested since.
     """
 
     config: PredictiveServiceConfig = field(default_factory=PredictiveServiceConfig)
     name: str = "predictive_service"
     depends_on: tuple[str, ...] = ()
     every_days: int = 1
-    state: dict[str, Any] = field(default_factory=lambda: {"seen": None, "rules": None,
-                                                           "booked": {}}, repr=False)
+    state: PredictiveServiceState | None = field(default=None, repr=False)
 
     def decide(self, ctx: DayContext) -> list[Decision]:
         cfg = self.config
         now = pd.Timestamp(ctx.now)
-        state = self.state
-        # first day: codes young enough that a visit may still come first
-        since = state["seen"] or now - timedelta(days=cfg.horizon_days - cfg.reaction_days)
-        table = ctx.view.table("diagnostic_codes")
-        new = table.filter(table.event_time > since).select("vin", "code", "event_time")
-        new = new.to_pandas()
-        state["seen"] = max(since, new.event_time.max()) if len(new) else since
-        claims = ctx.view.table("component_failures")
-        claim_columns = ["vin", "component", "event_time", "cost_usd", "roadside"]
-        if state["rules"] is None or ctx.day % cfg.refit_days == 0:
-            codes = table.select("vin", "code", "event_time").to_pandas()
-            failures = claims.select(*claim_columns).to_pandas()
-            visits = ctx.view.table("service_visits")
-            serviced = visits.filter(visits.reason == "predictive").select(
-                "vin", "event_time").to_pandas()
-            state["rules"] = fit_precursors(codes, failures, until=now, serviced=serviced,
-                                            config=cfg)
-            split = now - timedelta(days=cfg.horizon_days + 60)
-            state["held_out"] = held_out_precision(codes, failures, split=split, until=now,
-                                                   serviced=serviced, config=cfg)
-        rules: pd.DataFrame = state["rules"]
+        state = self.state if self.state is not None else self._restore(ctx)
+        self.state = state
+        since, state.last_run = state.last_run, now
+        refit = ctx.day % cfg.refit_days == 0 or state.rules is None
+        if not refit and not state.rules.act.any():  # type: ignore[union-attr]
+            return []  # nothing to book: codes are read at the next refit
+        state.history.read(ctx.view, now)
+        if refit:
+            self._refit(state, now - timedelta(days=ctx.day % cfg.refit_days))
+        rules: pd.DataFrame = state.rules
         acting = rules[rules.act]
+        codes = state.history.codes
+        young = now - timedelta(days=cfg.horizon_days - cfg.reaction_days)
+        new = codes[(codes.event_time > young)
+                    & ((codes.ingested_at > since) if since is not None else True)]
         new = new[new.code.isin(acting.index) & ~in_holdout(new.vin, cfg.holdout_percent)]
+        horizon_ago = now - timedelta(days=cfg.horizon_days)
+        state.booked = {k: t for k, t in state.booked.items() if t > horizon_ago}
         if new.empty:
             return []
-        failures = claims.filter(claims.vin.isin(list(new.vin.unique()))).select(
-            *claim_columns).to_pandas()
-        booked: dict[tuple[str, str], pd.Timestamp] = state["booked"]
+        failures = state.history.failures
+        failures = failures[failures.vin.isin(new.vin)]
         decisions = []
         for code, group in new.groupby("code"):
             rule = acting.loc[code]
             failed = group.merge(failures[failures.component == rule.component], on="vin",
                                  suffixes=("", "_fail"))
             failed = set(failed.vin[failed.event_time_fail >= failed.event_time])
-            recent = {v for v in group.vin.unique()
-                      if booked.get((v, rule.component), pd.Timestamp.min)
-                      > now - timedelta(days=cfg.horizon_days)}
+            recent = {v for v in group.vin.unique() if (v, rule.component) in state.booked}
             vins = tuple(sorted(set(group.vin) - recent - failed))
             if not vins:
                 continue
             for vin in vins:
-                booked[vin, rule.component] = now
-            action = PredictiveService(
-                day=ctx.day + 1, vins=vins, component=rule.component,
-                reason=f"{code}: P({rule.component} fails in {cfg.horizon_days} d) "
-                       f"≥ {rule.precision_low:.2f}")
-            decisions.append(Decision(
-                ctx.day, self.name, f"book {len(vins)} owners for {rule.component} ({code})",
-                action=action, inputs={
-                    "code": code, "events": int(rule.events), "hits": int(rule.hits),
-                    "precision": round(float(rule.precision), 3),
-                    "precision_low": round(float(rule.precision_low), 3),
-                    "lead_days_median": round(float(rule.lead_days_median), 1),
-                    "failure_cost_usd": round(float(rule.failure_cost_usd), 2),
-                    "visit_cost_usd": round(float(rule.visit_cost_usd), 2),
-                    "held_out": state.get("held_out")}))
+                state.booked[vin, rule.component] = now
+            decisions.append(self._booking(ctx, code, rule, vins, state.held_out))
         return decisions
 
+    def _refit(self, state: PredictiveServiceState, at: pd.Timestamp) -> None:
+        """Fit the rules, and their held-out check, on the data the store held at ``at``."""
+        cfg = self.config
+        codes, failures, serviced = state.history.as_of(at)
+        state.rules = fit_precursors(codes, failures, until=at, serviced=serviced, config=cfg)
+        split = at - timedelta(days=cfg.horizon_days + 60)
+        state.held_out = held_out_precision(codes, failures, split=split, until=at,
+                                            serviced=serviced, config=cfg)
+
+    def _restore(self, ctx: DayContext) -> PredictiveServiceState:
+        """The state from the store: bookings of the last ``horizon_days`` from this module's
+        decisions; if it has any, it last ran ``every_days`` ago."""
+        table = ctx.view.table("decisions")
+        since = pd.Timestamp(ctx.now) - timedelta(days=self.config.horizon_days)
+        rows = ctx.view.execute(table.filter(
+            table.module == self.name, table.action_kind == PredictiveService.kind,
+            table.event_time.cast("timestamp") > since).select("action_json", "event_time"))
+        state = PredictiveServiceState()
+        for payload, at in zip(rows.action_json, rows.event_time, strict=True):
+            action = json.loads(payload)
+            for vin in action["vins"]:
+                key = (vin, action["component"])
+                state.booked[key] = max(pd.Timestamp(at), state.booked.get(key, pd.Timestamp(at)))
+        ran = ctx.view.execute(table.filter(table.module == self.name).count())
+        if ran:
+            state.last_run = pd.Timestamp(ctx.now) - timedelta(days=self.every_days)
+        return state
+
+    def _booking(self, ctx: DayContext, code: str, rule: pd.Series, vins: tuple[str, ...],
+                 held_out: dict[str, Any] | None) -> Decision:
+        cfg = self.config
+        action = PredictiveService(
+            day=ctx.day + 1, vins=vins, component=rule.component,
+            reason=f"{code}: P({rule.component} fails in {cfg.horizon_days} d) "
+                   f"≥ {rule.precision_low:.2f}")
+        return Decision(
+            ctx.day, self.name, f"book {len(vins)} owners for {rule.component} ({code})",
+            action=action, inputs={
+                "code": code, "events": int(rule.events), "hits": int(rule.hits),
+                "precision": round(float(rule.precision), 3),
+                "precision_low": round(float(rule.precision_low), 3),
+                "lead_days_median": round(float(rule.lead_days_median), 1),
+                "failure_cost_usd": round(float(rule.failure_cost_usd), 2),
+                "visit_cost_usd": round(float(rule.visit_cost_usd), 2),
+                "held_out": held_out})
