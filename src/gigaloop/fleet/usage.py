@@ -37,8 +37,10 @@ class Tables(Protocol):
     def table(self, name: str) -> ir.Table: ...
 
 
-def usage_sums(telemetry: ir.Table, customers: ir.Table) -> ir.Table:
-    """Sums per vehicle of the given telemetry rows: columns ``vin`` and :data:`USAGE_SUMS`.
+def usage_sums(telemetry: ir.Table, customers: ir.Table,
+               by: tuple[str, ...] = ()) -> ir.Table:
+    """Sums per vehicle (and per ``by`` columns of ``telemetry``) of the given telemetry
+    rows: columns ``vin``, ``by`` and :data:`USAGE_SUMS`.
 
     ``customers`` gives each vehicle's delivery day (x counts days since it).
     """
@@ -46,7 +48,7 @@ def usage_sums(telemetry: ir.Table, customers: ir.Table) -> ir.Table:
     t = telemetry.join(delivered, "vin")
     x = (t.day.delta(t.delivered_on, unit="day").cast("float64") + 1.0).sqrt()
     t = t.mutate(x=x)
-    return t.group_by("vin").aggregate(
+    return t.group_by(["vin", *by]).aggregate(
         days=t.count(), miles=t.miles.sum(), dc_kwh=t.dc_fast_charge_kwh.sum(),
         rain_miles=t.rain_miles.sum(), rain_dis=t.disengagements_rain.sum().cast("float64"),
         clear_dis=t.disengagements_clear.sum().cast("float64"), ap_miles=t.autopilot_miles.sum(),

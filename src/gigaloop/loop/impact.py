@@ -3,14 +3,14 @@
 Treated vehicles are those the change's campaign actually serviced (``service_visits``
 rows with its campaign id), each split at its own visit; controls are the vehicles the
 finding did not name, split at the change's effective day. Failure modes compare
-failures per day at risk, rain disengagements per rain mile, and battery fade per day.
+failures per day at risk, rain disengagements per rain mile, and battery fade per √day
+(:func:`gigaloop.fleet.fade_slopes`).
 A change is *verified* when the upper bound of the ratio of rate ratios is below 1,
 *failed* when that has not happened ``verify_max_days`` after it took effect.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import ibis
@@ -19,6 +19,7 @@ import pandas as pd
 
 from gigaloop.loop.contract import DayContext, Decision
 from gigaloop.errors import ModelError
+from gigaloop.fleet.usage import MIN_FADE_DAYS, fade_slopes, usage_sums
 from gigaloop.loop.changes import ChangeConfig
 from gigaloop.loop.population import Population, build_population
 from gigaloop.loop.state import LoopState
@@ -116,17 +117,11 @@ def _telemetry_periods(ctx: DayContext, pop: Population, split: np.ndarray,
     if mode == "disengagement_rain":
         agg = t.group_by(["vin", "after"]).aggregate(
             numer=t.disengagements_rain.sum().cast("float64"), denom=t.rain_miles.sum())
-    else:  # fade per day: least-squares slope of SoH against the day, times the days
-        x = t.day.delta(ibis.literal(pop.as_of - timedelta(days=400)), unit="day") \
-            .cast("float64")
-        t = t.mutate(x=x)
-        agg = t.group_by(["vin", "after"]).aggregate(
-            n=t.count(), sx=t.x.sum(), sy=t.battery_soh.sum(), sxx=(t.x * t.x).sum(),
-            sxy=(t.x * t.battery_soh).sum())
-        slope = (agg.n * agg.sxy - agg.sx * agg.sy) / (agg.n * agg.sxx - agg.sx * agg.sx)
-        agg = agg.filter(agg.n >= 14).mutate(numer=-slope * agg.n, denom=agg.n.cast("float64"))
-        agg = agg.select("vin", "after", "numer", "denom")
-    frame = agg.execute()
+        frame = ctx.view.execute(agg)
+    else:  # fade per √day (fleet.fade_slopes) over the days of each period, times the days
+        sums = ctx.view.execute(usage_sums(t, ctx.view.table("customers"), by=("after",)))
+        sums = sums[sums.days >= MIN_FADE_DAYS]
+        frame = sums.assign(numer=-fade_slopes(sums) * sums.days, denom=sums.days.astype(float))
     out = []
     for after in (False, True):
         rows = frame[frame["after"] == after].set_index("vin").reindex(pop.vin)

@@ -10,7 +10,7 @@ but the schema and the errors), so factory, fleet and loop code can share it.
 """
 
 from gigaloop.ml.changepoint import ShiftWindow, mean_shift_window, rate_window
-from gigaloop.ml.degradation import UnitSlopes, adjusted_rate_scan, unit_slopes
+from gigaloop.ml.degradation import adjusted_rate_scan
 from gigaloop.ml.fdr import benjamini_hochberg
 from gigaloop.ml.survival import SurvivalCurves, kaplan_meier, logrank_scan
 from gigaloop.ml.survival_models import fit_cox, fit_weibull_aft
@@ -18,7 +18,6 @@ from gigaloop.ml.survival_models import fit_cox, fit_weibull_aft
 __all__ = [
     "ShiftWindow",
     "SurvivalCurves",
-    "UnitSlopes",
     "adjusted_rate_scan",
     "benjamini_hochberg",
     "fit_cox",
@@ -27,5 +26,4 @@ __all__ = [
     "logrank_scan",
     "mean_shift_window",
     "rate_window",
-    "unit_slopes",
 ]

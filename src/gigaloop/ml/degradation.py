@@ -1,11 +1,10 @@
-"""Degradation as a rate: per-unit slopes of a health signal, then a scan of every attribute
-level on the rates left over once usage (climate, miles per day, fast charging) is regressed out.
+"""Degradation as a rate: a scan of every attribute level on per-unit rates (e.g. battery fade
+slopes, :func:`gigaloop.fleet.fade_slopes`) left over once usage (climate, miles per day, fast
+charging) is regressed out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -13,63 +12,6 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
 from gigaloop.ml._validate import as_codes, as_vector, check_same_length
-
-TRANSFORMS: dict[str, Callable[[NDArray[np.float64]], NDArray[np.float64]]] = {
-    "sqrt": np.sqrt, "linear": lambda t: t, "log1p": np.log1p,
-}
-
-
-@dataclass(frozen=True)
-class UnitSlopes:
-    """Least-squares line per unit: arrays indexed by unit code (NaN where undefined)."""
-
-    slope: NDArray[np.float64]
-    intercept: NDArray[np.float64]
-    stderr: NDArray[np.float64]
-    n_points: NDArray[np.int64]
-
-
-def unit_slopes(
-    unit_idx: ArrayLike, t: ArrayLike, y: ArrayLike, transform: str = "sqrt"
-) -> UnitSlopes:
-    """Slope of ``y`` against transformed time in service, for every unit at once.
-
-    ``unit_idx`` (n,) unit codes 0..U-1, ``t`` (n,) time in service (>= 0), ``y`` (n,) the
-    signal (e.g. battery state of health, %). ``transform`` is ``"sqrt"`` (calendar fade of
-    lithium-ion cells goes with √t), ``"linear"`` or ``"log1p"``. Two passes of bincounts
-    (means, then centred sums), so millions of rows take well under a second and large times
-    lose no precision. Units with fewer than 2 points or one distinct time get NaN; fewer than
-    3 points get a NaN ``stderr``.
-
-    >>> days = np.tile([0.0, 100.0, 400.0, 900.0], 2)
-    >>> health = np.r_[100 - 0.2 * np.sqrt(days[:4]), 99 - 0.5 * np.sqrt(days[4:])]
-    >>> fit = unit_slopes(np.repeat([0, 1], 4), days, health)
-    >>> fit.slope, fit.intercept
-    (array([-0.2, -0.5]), array([100.,  99.]))
-    """
-    if transform not in TRANSFORMS:
-        raise ValueError(f"transform must be one of {sorted(TRANSFORMS)}, got {transform!r}")
-    unit = as_codes("unit_idx", unit_idx, np.asarray(unit_idx).size, allow_missing=False)
-    if unit.shape[1] != 1:
-        raise ValueError("unit_idx must be 1-D")
-    unit = unit[:, 0]
-    x = TRANSFORMS[transform](as_vector("t", t, nonnegative=True))
-    signal = as_vector("y", y)
-    check_same_length(unit_idx=unit, t=x, y=signal)
-    units = int(unit.max(initial=-1)) + 1
-    count = np.bincount(unit, minlength=units)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mean_x = np.bincount(unit, x, units) / count
-        mean_y = np.bincount(unit, signal, units) / count
-        dx, dy = x - mean_x[unit], signal - mean_y[unit]
-        sxx = np.bincount(unit, dx * dx, units)
-        sxy = np.bincount(unit, dx * dy, units)
-        syy = np.bincount(unit, dy * dy, units)
-        slope = np.where(sxx > 0, sxy / sxx, np.nan)
-        residual = np.maximum(syy - slope * sxy, 0.0)
-        stderr = np.where(count > 2, np.sqrt(residual / (count - 2) / sxx), np.nan)
-    return UnitSlopes(slope, mean_y - slope * mean_x, stderr, count)
-
 
 def adjusted_rate_scan(
     rates: ArrayLike,
@@ -81,7 +23,7 @@ def adjusted_rate_scan(
 ) -> pd.DataFrame:
     """Test every level of every attribute on rates adjusted for usage, all at once.
 
-    ``rates`` (m,) one rate per unit (e.g. :func:`unit_slopes` slopes, NaNs dropped first),
+    ``rates`` (m,) one rate per unit (e.g. fade slopes, NaNs dropped first),
     ``covariates`` (m, p) usage (climate one-hot, miles/day, DC fast-charge share; an
     intercept is added, collinear columns are fine) or None, ``codes`` (m, k) level codes
     (-1 = missing), ``weights`` (m,) optional (e.g. 1/stderr²). The rates are regressed on the
@@ -116,25 +58,30 @@ def adjusted_rate_scan(
     root = np.sqrt(weight)
     coef = np.linalg.lstsq(design * root[:, None], rate * root, rcond=None)[0]
     residual = rate - design @ coef
-    frames = [
-        _welch_by_level(residual, weight, level_codes[:, column], column, confidence)
-        for column in range(level_codes.shape[1])
-    ]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return _welch_by_level(residual, weight, level_codes, confidence)
 
 
 def _welch_by_level(
-    residual: NDArray, weight: NDArray, code: NDArray, attribute: int, confidence: float
+    residual: NDArray, weight: NDArray, codes: NDArray, confidence: float
 ) -> pd.DataFrame:
-    """Welch's t of each level of one attribute against the rest, from weighted bincounts."""
-    slot = code.astype(np.int64) + 1  # missing (-1) lands in slot 0 and is dropped
-    size = int(slot.max(initial=0)) + 1
+    """Welch's t of each level of each attribute in ``codes`` (m, k) against the rest of its
+    attribute: weighted bincounts per attribute, then one vectorised test of every level."""
+    k = codes.shape[1]
     w2 = weight**2
-    sums = [np.bincount(slot, values, size)[1:] for values in (
-        np.ones_like(weight), weight, weight * residual, w2, w2 * residual, w2 * residual**2
-    )]
+    values = (np.ones_like(weight), weight, weight * residual, w2, w2 * residual,
+              w2 * residual**2)
+    per_attribute = []
+    for column in range(k):
+        slot = codes[:, column].astype(np.int64) + 1  # missing (-1) lands in slot 0: dropped
+        size = int(slot.max(initial=0)) + 1
+        per_attribute.append(np.array([np.bincount(slot, v, size)[1:] for v in values]))
+    sizes = np.array([block.shape[1] for block in per_attribute], dtype=np.int64)
+    stacked = np.concatenate(per_attribute, axis=1) if k else np.zeros((6, 0))
+    attribute = np.repeat(np.arange(k), sizes)
+    level = np.arange(stacked.shape[1]) - np.repeat(np.r_[0, np.cumsum(sizes)[:-1]], sizes)
+    sums = list(stacked)
+    rest = [np.bincount(attribute, values, k)[attribute] - values for values in sums]
     count, sum_w, sum_wr, sum_w2, sum_w2r, sum_w2r2 = sums
-    rest = [level.sum() - level for level in sums]
     with np.errstate(divide="ignore", invalid="ignore"):
         mean, variance = _weighted_mean_variance(count, sum_w, sum_wr, sum_w2, sum_w2r, sum_w2r2)
         mean_rest, variance_rest = _weighted_mean_variance(*rest)
@@ -146,8 +93,8 @@ def _welch_by_level(
     half_width = stats.t.ppf(0.5 + confidence / 2, df) * np.sqrt(spread)
     frame = pd.DataFrame({
         "attribute": attribute,
-        "level": np.arange(count.size),
-        "n": count.astype(np.int64),
+        "level": level,
+        "n": np.rint(count).astype(np.int64),
         "effect": effect,
         "effect_low": effect - half_width,
         "effect_high": effect + half_width,
@@ -168,4 +115,4 @@ def _weighted_mean_variance(
     return mean, squares / sum_w**2 * count / (count - 1)
 
 
-__all__ = ["UnitSlopes", "adjusted_rate_scan", "unit_slopes"]
+__all__ = ["adjusted_rate_scan"]
