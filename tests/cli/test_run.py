@@ -9,6 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from gigaloop.cli import app
+from gigaloop.loop.records import changes_from_store, findings_from_store
+from gigaloop.store import Store
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
@@ -31,17 +33,24 @@ def _summary(path: Path) -> dict:
     return json.loads((path / "summary.json").read_text())
 
 
+def _without_timings(summary: dict) -> dict:
+    return {**summary, "run": {k: v for k, v in summary["run"].items() if k != "timings"}}
+
+
 def test_the_same_seed_gives_the_same_summary_and_another_seed_does_not(runs):
-    assert (runs["a"] / "summary.json").read_text() == (runs["b"] / "summary.json").read_text()
+    assert _without_timings(_summary(runs["a"])) == _without_timings(_summary(runs["b"]))
     assert _summary(runs["a"])["kpis"] != _summary(runs["c"])["kpis"]
 
 
 def test_summary_has_the_contracted_keys(runs):
     summary = _summary(runs["a"])
-    assert summary["run"] == {"days": int(DAYS), "seed": 1, "scale": "small",
+    timings = summary["run"].pop("timings")
+    assert summary["run"] == {"days": int(DAYS), "seed": 1, "scale": "small", "fleet": 0,
                               "scenario": "default", "loop": True, "version": "0.1.0",
                               "modules": ["rootcause", "changes", "impact", "maintenance",
                                           "predictive_service", "energy"]}
+    assert set(timings) >= {"twin", "ingest", "rootcause", "energy", "report"}
+    assert all(seconds >= 0 for seconds in timings.values())
     for key in ("units_built", "defects_escaped", "field_failures_per_1000",
                 "field_failures_per_1000_last90", "unplanned_downtime_hours", "energy_cost",
                 "energy_co2e_kg", "hvac_energy_cost", "hvac_co2e_kg", "peak_power_kw",
@@ -51,6 +60,33 @@ def test_summary_has_the_contracted_keys(runs):
     assert set(summary["kpis"]["crashes_per_million_miles"]) == {"autopilot", "manual"}
     assert summary["kpis"]["units_built"] > 3000
     assert isinstance(summary["findings"], list) and isinstance(summary["changes"], list)
+
+
+def test_kpis_and_records_are_what_the_store_holds(runs):
+    summary, store = _summary(runs["a"]), Store(runs["a"] / "store")
+    kpis = summary["kpis"]
+    failures = store.execute(store.table("component_failures"))
+    assert kpis["units_built"] == store.count("vehicles")
+    assert kpis["vehicles_delivered"] == store.count("customers") > 0
+    assert kpis["field_failures"] == len(failures) > 0
+    assert kpis["roadside_failures"] == int(failures.roadside.sum())
+    assert kpis["field_failures_per_1000"] == round(1000 * len(failures)
+                                                    / kpis["vehicles_delivered"], 3)
+    visits = store.execute(store.table("service_visits"))
+    assert kpis["predictive_service_visits"] == int((visits.reason == "predictive").sum())
+    downtime = store.execute(store.table("downtime_events"))
+    assert kpis["unplanned_downtime_hours"] == pytest.approx(
+        downtime[~downtime.planned].hours.sum(), abs=0.01)
+    energy = store.execute(store.table("energy_readings"))
+    assert kpis["hvac_energy_cost"] == pytest.approx(
+        (energy.hvac_kwh * energy.tariff_usd_per_kwh).sum(), abs=0.01)
+    miles = store.execute(store.table("telemetry_daily").miles.sum())
+    assert kpis["fleet_miles"] == pytest.approx(miles, abs=0.1)
+    assert summary["findings"] == json.loads(json.dumps(findings_from_store(store)))
+    assert summary["changes"] == json.loads(json.dumps(changes_from_store(store), default=str))
+    decisions = store.execute(store.table("decisions"))
+    assert set(decisions.module) >= {"energy", "maintenance"}
+    assert store.count("quarantine") == 0  # the twin's and the modules' rows are all valid
 
 
 def test_the_report_has_its_plots_and_works_offline(runs):
