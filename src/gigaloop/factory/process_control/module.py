@@ -132,7 +132,7 @@ class ProcessControlModule:
         levels: list[float] = []
         sigmas: list[float] = []
         for stream in starting:
-            fit = fit_phase_one(stream.window.rows(), c.centre_weight)
+            fit = fit_phase_one(stream.window, c.centre_weight)
             stream.centre, stream.spread, stream.target = fit.centre, fit.spread, fit.target
             stream.log, baseline = fit.log, fit.baseline
             if baseline.sigma == 0:  # readings that do not vary: Phase I starts over

@@ -19,34 +19,42 @@ from scipy import stats
 
 
 class PhaseOneWindow:
-    """A stream's Phase I readings, whole days, until there are at least ``readings`` of them
-    over at least ``days`` days.
+    """A stream's Phase I readings (value, setpoint in force), whole days, until there are at
+    least ``readings`` of them over at least ``days`` days.
 
     >>> window = PhaseOneWindow(readings=3, days=2)
-    >>> window.add(0, pd.DataFrame({"value": [1.0, 2.0]}))
+    >>> window.add(0, pd.DataFrame({"value": [1.0, 2.0], "setpoint": [1.5, None]}))
     False
-    >>> window.add(1, pd.DataFrame({"value": [3.0]}))
+    >>> window.add(1, pd.DataFrame({"value": [3.0], "setpoint": [1.5]}))
     True
-    >>> window.rows()["day"].tolist()
+    >>> window.days_of_readings().tolist()
     [0, 0, 1]
     """
 
     def __init__(self, readings: int, days: int) -> None:
         self.readings, self.days = readings, days
-        self._frames: list[pd.DataFrame] = []
-        self._count = 0
-        self._days: set[int] = set()
+        self._blocks: list[NDArray[np.float64]] = []
+        self._days: list[int] = []
 
     def add(self, day: int, rows: pd.DataFrame) -> bool:
-        """Add a day's ``rows`` (stamped with ``day``); whether Phase I is now complete."""
-        self._frames.append(rows.assign(day=day))
-        self._count += len(rows)
-        self._days.add(day)
-        return self._count >= self.readings and len(self._days) >= self.days
+        """Add a day's ``rows`` (``value``, ``setpoint``); whether Phase I is now complete."""
+        self._blocks.append(rows[["value", "setpoint"]].to_numpy(dtype=np.float64))
+        self._days.append(day)
+        count = sum(len(block) for block in self._blocks)
+        return count >= self.readings and len(set(self._days)) >= self.days
 
-    def rows(self) -> pd.DataFrame:
-        """Every reading added, in order, with its ``day``."""
-        return pd.concat(self._frames)
+    def values(self) -> NDArray[np.float64]:
+        """Every reading added, in order."""
+        return np.concatenate([block[:, 0] for block in self._blocks])
+
+    def setpoints(self) -> NDArray[np.float64]:
+        """The setpoint in force at each reading (NaN: none recorded)."""
+        return np.concatenate([block[:, 1] for block in self._blocks])
+
+    def days_of_readings(self) -> NDArray[np.int64]:
+        """The day of each reading."""
+        return np.repeat(np.asarray(self._days, dtype=np.int64),
+                         [len(block) for block in self._blocks])
 
 
 @dataclass(frozen=True)
@@ -77,25 +85,26 @@ class PhaseOneFit:
     baseline: Baseline = field(repr=False)
 
 
-def fit_phase_one(rows: pd.DataFrame, weight: float) -> PhaseOneFit:
-    """Fit a stream's Phase I ``rows`` (``value``, ``setpoint``, ``day``); ``weight``: the
-    moving centre's.
+def fit_phase_one(window: PhaseOneWindow, weight: float) -> PhaseOneFit:
+    """Fit a stream's Phase I; ``weight``: the moving centre's.
 
     >>> rng = np.random.default_rng(1)
-    >>> rows = pd.DataFrame({"value": 10 + rng.standard_normal(400), "setpoint": 10.0,
-    ...                      "day": np.repeat(np.arange(20), 20)})
-    >>> fit = fit_phase_one(rows, weight=0.05)
+    >>> window = PhaseOneWindow(readings=400, days=20)
+    >>> for day in range(20):
+    ...     _ = window.add(day, pd.DataFrame({"value": 10 + rng.standard_normal(20),
+    ...                                       "setpoint": 10.0}))
+    >>> fit = fit_phase_one(window, weight=0.05)
     >>> fit.target, fit.log, round(fit.baseline.sigma, 1)
     (10.0, False, 1.0)
     """
-    values = rows["value"].to_numpy(dtype=np.float64)
-    setpoints = rows["setpoint"].dropna()
+    values, setpoints = window.values(), window.setpoints()
+    setpoints = setpoints[~np.isnan(setpoints)]
     mean = float(values.mean())
-    target = float(setpoints.median()) if len(setpoints) else mean
+    target = float(np.median(setpoints)) if len(setpoints) else mean
     log = is_log_normal(values)
     chart = chart_scale(values, log)
     on = ~np.isnan(chart)
-    baseline = phase_one_baseline(chart[on], rows["day"].to_numpy()[on], weight)
+    baseline = phase_one_baseline(chart[on], window.days_of_readings()[on], weight)
     return PhaseOneFit(mean, float(values.std(ddof=1)), target, log, baseline)
 
 
