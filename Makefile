@@ -5,7 +5,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 
-.PHONY: run test bench lint clean
+# Tests run on both cores, a test file per worker (module fixtures are built once).
+PYTEST := $(BIN)/python -m pytest -q -n 2 --dist loadfile
+
+.PHONY: run test test-fast bench lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +26,11 @@ run: $(VENV)/.core
 	$(BIN)/gigaloop run --out runs/latest $(ARGS)
 
 test: $(VENV)/.all
-	$(BIN)/python -m pytest -q $(ARGS)
+	$(PYTEST) $(ARGS)
+
+# The edit-test cycle: everything but the slow and Spark tests (about a minute).
+test-fast: $(VENV)/.all
+	$(PYTEST) -m "not slow and not spark" $(ARGS)
 
 bench: $(VENV)/.all
 	@for f in bench/bench_*.py; do $(BIN)/python $$f; done
