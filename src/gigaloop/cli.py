@@ -1,4 +1,4 @@
-"""``gigaloop`` on the command line: run the twin and the loop, score a run.
+"""``gigaloop`` on the command line: run the twin and the loop, score a run, compare two.
 
 Errors of ours are printed as one line that says what to do, with exit code 2.
 """
@@ -102,15 +102,73 @@ def score(run_dir: Annotated[Path, typer.Argument(exists=True, file_okay=False)]
         console.print(harmed)
     console.print(f"recall {result['recall']}, false findings {result['n_false_findings']}")
     console.print(f"written: {run_dir / 'score.json'}")
+    report = _rerender_with_truth(run_dir, result)
+    if report is not None:
+        console.print(f"report with the truth timeline: [bold]{report.resolve()}[/]")
+
+
+def _rerender_with_truth(run_dir: Path, result: dict[str, Any]) -> Path | None:
+    """Re-render RUN_DIR/report.html with the scenario's truth and the score (the run
+    itself never reads truth; only ``gigaloop score`` hands it to the report)."""
+    from gigaloop.loop.score import read_truth, truth_timeline
+    from gigaloop.store import Store
+    from gigaloop.web.report import write_report
+
+    truth = read_truth(run_dir)
+    if truth is None or not (run_dir / "store").is_dir():
+        return None
+    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    store = Store(run_dir / "store")
+    try:
+        return write_report(store, summary, run_dir / "report.html",
+                            truth_rows=truth_timeline(truth), score=result)
+    finally:
+        store.close()
+
+
+@app.command()
+def compare(
+    run_a: Annotated[Path, typer.Argument(exists=True, file_okay=False,
+                                          help="first run folder (e.g. --no-loop)")],
+    run_b: Annotated[Path, typer.Argument(exists=True, file_okay=False,
+                                          help="second run folder (e.g. the loop)")],
+    out: Annotated[Path, typer.Option(help="comparison page")] = Path("compare.html"),
+) -> None:
+    """Two runs side by side: KPIs with the ratio B/A, and their weekly series (HTML)."""
+    from gigaloop.web.compare import write_comparison
+
+    with _guard():
+        result = write_comparison(run_a, run_b, out)
+    table = Table("KPI", f"A: {result.a.name}", f"B: {result.b.name}", "B/A", title="compare")
+    for pair in result.pairs:
+        style = {"B": "green", "A": "red"}.get(pair.better or "", "")
+        shown = "—" if pair.ratio is None else f"{pair.ratio:,.3f}"
+        table.add_row(pair.label, pair.a.text if pair.a else "—", pair.b.text if pair.b else "—",
+                      f"[{style}]{shown}[/]" if style else shown)
+    for what, key in (("findings", "findings"), ("change requests", "changes")):
+        n_a, n_b = len(result.a.summary.get(key, [])), len(result.b.summary.get(key, []))
+        table.add_row(what, f"{n_a:,}", f"{n_b:,}", "")
+    console.print(table)
+    if result.differences:
+        console.print("[yellow]these runs differ in more than the loop:[/] "
+                      + "; ".join(result.differences))
+    console.print(f"comparison: [bold]{out.resolve()}[/]")
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
+    from gigaloop.web.format import kpi_rows
+
     table = Table("KPI", "value", title="run summary")
-    for key, value in summary["kpis"].items():
-        shown = json.dumps(value) if isinstance(value, dict) else str(value)
-        table.add_row(key, shown)
-    table.add_row("findings", str(len(summary["findings"])))
-    table.add_row("changes", str(len(summary["changes"])))
+    for row in kpi_rows(summary["kpis"]):
+        table.add_row(row.label, row.text)
+    findings, changes = summary["findings"], summary["changes"]
+    table.add_row("findings", f"{len(findings):,} ({sum(bool(f.get('active')) for f in findings)}"
+                  " still active)")
+    states: dict[str, int] = {}
+    for change in changes:
+        states[change.get("state", "?")] = states.get(change.get("state", "?"), 0) + 1
+    table.add_row("change requests", f"{len(changes):,}" + (
+        " (" + ", ".join(f"{n} {s}" for s, n in sorted(states.items())) + ")" if states else ""))
     console.print(table)
 
 

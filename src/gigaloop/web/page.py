@@ -7,7 +7,7 @@ offline, and tables render before the plots arrive.
 
 >>> page = Page("demo")
 >>> page.figure(go.Figure(go.Scatter(y=[1, 3, 2])))
-'<div class="fig" id="fig-0"></div>'
+'<div class="plotly-graph-div" id="fig-0"></div>'
 >>> html = page.render("<h1>demo</h1>")
 >>> html.count("<script"), "Plotly.newPlot" in html
 (3, True)
@@ -39,7 +39,7 @@ th{background:#f6f6f6}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .good{color:#1a7f37}.bad{color:#c62828}.muted{color:#777}.tag{padding:1px 6px;
 border-radius:8px;background:#eee;white-space:nowrap}.tag.verified{background:#d7f5dd}
 .tag.failed,.tag.rejected{background:#fbd9d9}.tag.effective{background:#dde8fb}
-.tag.proposed{background:#fff3c4}.fig{min-height:360px}.note{color:#555;font-size:14px}"""
+.tag.proposed{background:#fff3c4}.plotly-graph-div{min-height:360px}.note{color:#555;font-size:14px}"""
 
 #: Decodes a blob (Base85 of gzip) in the browser; also run by the tests under Node.
 DECODE_JS = """async function gigaloopInflate(text){
@@ -55,7 +55,7 @@ LOADER_JS = """(async()=>{const get=id=>document.getElementById(id).textContent;
  try{const js=document.createElement("script");js.text=await gigaloopInflate(get("plotly-gz"));
   document.head.appendChild(js);const figs=JSON.parse(await gigaloopInflate(get("figs-gz")));
   figs.forEach((f,i)=>Plotly.newPlot("fig-"+i,f.data,f.layout,{responsive:true}));}
- catch(e){document.querySelectorAll(".fig").forEach(el=>{el.textContent=
+ catch(e){document.querySelectorAll(".plotly-graph-div").forEach(el=>{el.textContent=
   "This browser cannot inflate the embedded plots ("+e+"); tables above are complete.";});}
 })();"""
 
@@ -96,7 +96,7 @@ class Page:
     def figure(self, fig: go.Figure) -> str:
         """A placeholder ``div`` for ``fig``; its JSON goes into the page's figure blob."""
         self._figures.append(pio.to_json(fig, validate=False, engine="json"))
-        return f'<div class="fig" id="fig-{len(self._figures) - 1}"></div>'
+        return f'<div class="plotly-graph-div" id="fig-{len(self._figures) - 1}"></div>'
 
     def render(self, body: str) -> str:
         """The whole page: ``body``, then Plotly and the figures, packed."""

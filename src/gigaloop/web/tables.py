@@ -36,7 +36,7 @@ def _tag(state: str | None) -> str:
 def interval(value: float | None, ci: list[float] | None, digits: int = 2) -> str:
     """``1.83 (1.74–1.91)``, or a dash when there is no value.
 
-    >>> interval(1.825, [1.736, 1.914]), interval(None, None)
+    >>> interval(1.826, [1.736, 1.914]), interval(None, None)
     ('1.83 (1.74–1.91)', '—')
     """
     if value is None:
