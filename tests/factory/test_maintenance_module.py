@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 
 from gigaloop.actuate import MaintenanceOrder
-from gigaloop.loop.contract import DayContext
 from gigaloop.errors import ConfigError
 from gigaloop.factory.maintenance import (
     FEATURES,
@@ -25,6 +24,8 @@ from gigaloop.factory.maintenance import (
     health_index,
     should_maintain,
 )
+from gigaloop.factory.maintenance.history import ConditionLog, MaintenanceLog
+from gigaloop.loop.contract import DayContext
 from gigaloop.store import Store
 
 START = datetime(2025, 1, 6)  # a Monday
@@ -194,6 +195,46 @@ def test_stops_that_follow_condition_are_learnt_and_the_machine_serviced(tmp_pat
     assert worn[82] and [d.action.machine_id for d in decisions] == ["M3"]
     assert decisions[0].action.reason.startswith("condition-based service")
     assert decisions[0].inputs["stop_hours_avoided_7d"] > Costs().service_cost / 16_000
-    assert module.stop_model is not None and module.stop_model["heldout_d2"] > 0.2  # held-out days, by time
+    assert module.stop_model is not None
+    assert module.stop_model["heldout_d2"] > 0.2  # on held-out days, by time
     assert decisions[0].finding is None  # not in health alarm: a service, not a fault finding
     assert MaintenanceModule(config).decide(_ctx(store, 81)) == []  # Friday: not yet
+
+
+def test_logs_read_by_increment_equal_one_read_of_everything(tmp_path: Path) -> None:
+    """Days split across two ingests and a late reading of an old day: the log updated
+    each half day holds what one read of the whole store gives."""
+    store = Store(tmp_path)
+    _static(store)
+    rng = np.random.default_rng(5)
+    log, maintenance = ConditionLog(), MaintenanceLog(prefixes=("predictive maintenance",))
+    for day in range(6):
+        frame = _readings(day, _wear(day, onset=0, life=10), rng)
+        for half, rows in enumerate((frame[frame.event_time.dt.hour < 8],
+                                     frame[frame.event_time.dt.hour >= 8])):
+            now = START + timedelta(days=day, hours=8 + 16 * half)
+            store.write("machine_readings", rows, ingested_at=now)
+            if day == 4 and half:
+                late = _readings(1, {"M2": 1.0}, rng)
+                late = late[late.machine_id == "M2"].head(12)  # 12 more snapshots of day 1
+                late["event_time"] += timedelta(minutes=30)
+                store.write("machine_readings", late, ingested_at=now)
+                store.write("maintenance_events", [{
+                    "maintenance_id": f"WO-{k}", "machine_id": "M3", "kind": kind,
+                    "reason": reason, "duration_h": 1.0,
+                    "event_time": START + timedelta(days=k)} for k, kind, reason in (
+                        (1, "planned", "predictive maintenance: due"),
+                        (3, "planned", "routine planned maintenance"),
+                        (4, "calibration", "scheduled calibration"))], ingested_at=now)
+            fresh = log.update(store.as_of(now), now)
+            maintenance.update(store.as_of(now), now)
+            assert len(fresh) <= len(MACHINES) * (2 + (day == 4 and half))
+    whole = store.execute(daily_condition(store.table("machine_readings")))
+    whole["day"] = pd.to_datetime(whole["day"])
+    pd.testing.assert_frame_equal(log.daily, whole.astype({f: float for f in FEATURES}),
+                                  check_dtype=False)
+    day_one = log.daily.set_index(["machine_id", "day"]).loc[("M2", pd.Timestamp(START
+                                                              + timedelta(days=1)))]
+    assert day_one.readings == 36  # the late snapshots joined their day
+    assert maintenance.last_reset == {"M3": START + timedelta(days=3)}  # not the calibration
+    assert maintenance.last_ours == {"M3": START + timedelta(days=1)}

@@ -27,16 +27,17 @@ import numpy as np
 import pandas as pd
 
 from gigaloop.actuate import MaintenanceOrder
-from gigaloop.loop.contract import DayContext, Decision
 from gigaloop.errors import ConfigError, ModelError
-from gigaloop.factory.maintenance.health import daily_condition, fit_baseline, health_index
+from gigaloop.factory.maintenance.health import Baseline, fit_baseline, health_index
+from gigaloop.factory.maintenance.history import ConditionLog, MaintenanceLog, StopLog
 from gigaloop.factory.maintenance.schedule import (
     Costs,
     days_to_next_window,
     should_maintain,
     should_service,
 )
-from gigaloop.factory.maintenance.stops import StopModel, daily_stops, fit_stop_model, stop_panel
+from gigaloop.factory.maintenance.stops import StopModel, fit_stop_model, stop_panel
+from gigaloop.loop.contract import DayContext, Decision
 from gigaloop.ml.rul import GROWTH, RulEstimate, fit_degradation
 
 DAY = timedelta(days=1)
@@ -107,21 +108,36 @@ class MachineHealth:
 
 def assess_machines(daily: pd.DataFrame, *, now: datetime, days_to_window: int,
                     resets: dict[str, datetime] | None = None,
-                    config: MaintenanceConfig | None = None) -> list[MachineHealth]:
+                    config: MaintenanceConfig | None = None,
+                    baseline: Baseline | None = None) -> list[MachineHealth]:
     """Health and prognosis of every machine with a baseline, from daily features.
 
     ``daily`` is :func:`~gigaloop.factory.maintenance.health.daily_condition` as a frame;
     ``resets`` the last repair of each machine (history before it is not fitted);
-    ``days_to_window`` the days from today to the next planned window.
+    ``days_to_window`` the days from today to the next planned window; ``baseline`` that
+    of ``daily`` when already fitted.
     """
     config = config or MaintenanceConfig()
-    resets = resets or {}
+    daily = daily.assign(day=pd.to_datetime(daily["day"]))
+    health = machine_alarms(daily, config=config, baseline=baseline)
+    following = days_to_window - 1 + config.window_hour / 24 + 7
+    return [_prognosis(h, daily, now, (resets or {}).get(h.machine_id), following, config)
+            if h.rms_alarm else h for h in health]
+
+
+def machine_alarms(daily: pd.DataFrame, *, config: MaintenanceConfig,
+                   baseline: Baseline | None = None) -> list[MachineHealth]:
+    """Index, latest RMS and alarms of every machine with a baseline (no prognosis).
+
+    Only the last ``confirm_days`` days of each machine are scored (with every machine of
+    those days, for the hall compensation of temperature).
+    """
     if daily.empty:
         return []
-    daily = daily.assign(day=pd.to_datetime(daily["day"]))
-    index = health_index(daily, fit_baseline(daily, baseline_days=config.baseline_days))
-    next_window = days_to_window - 1 + config.window_hour / 24
-    following = next_window + 7
+    if baseline is None:
+        baseline = fit_baseline(daily, baseline_days=config.baseline_days)
+    days = daily.groupby("machine_id").day.tail(config.confirm_days).unique()
+    index = health_index(daily[daily.day.isin(days)], baseline)
     out = []
     for machine, rows in index.groupby("machine_id", sort=True):
         recent = rows.tail(config.confirm_days)
@@ -130,19 +146,17 @@ def assess_machines(daily: pd.DataFrame, *, now: datetime, days_to_window: int,
             or (recent.vibration_rms >= config.alert_mm_s).all())
         rms_alarm = alarm and bool((recent.z_vibration_rms >= config.alarm_level).all()
                                    or (recent.vibration_rms >= config.alert_mm_s).all())
-        health = MachineHealth(str(machine), float(rows.hi.iloc[-1]),
-                               float(rows.vibration_rms.iloc[-1]), alarm, rms_alarm=rms_alarm)
-        if alarm:
-            health = _prognosis(health, rows, now, resets.get(str(machine)), following, config)
-        out.append(health)
+        out.append(MachineHealth(str(machine), float(recent.hi.iloc[-1]),
+                                 float(recent.vibration_rms.iloc[-1]), alarm,
+                                 rms_alarm=rms_alarm))
     return out
 
 
-def _prognosis(health: MachineHealth, rows: pd.DataFrame, now: datetime,
+def _prognosis(health: MachineHealth, daily: pd.DataFrame, now: datetime,
                reset: datetime | None, following: float,
                config: MaintenanceConfig) -> MachineHealth:
-    if not health.rms_alarm:
-        return health  # the RMS itself has not left its baseline: nothing to extrapolate
+    """The trend of the RMS since ``reset``, once it has left its baseline (``rms_alarm``)."""
+    rows = daily[daily.machine_id == health.machine_id]
     if reset is not None:
         rows = rows[rows.day + DAY > reset]
     if len(rows) < config.min_fit_days:
@@ -168,7 +182,13 @@ class MaintenanceModule:
     """Daily predictive maintenance as a :class:`~gigaloop.actuate.DecisionModule`.
 
     State kept between days: ``open_orders`` (machine → the order, until the store shows
-    it done) and ``stop_model`` (the last stop model's held-out figures).
+    it done); ``stop_model`` (the last stop model's held-out figures); what was read from
+    the store so far, by increment (:mod:`.history`): ``condition`` (daily condition per
+    machine), ``maintenance`` (last maintenance per machine, read on the days it is
+    needed: an open order or a trend to fit), ``stops`` (minor stops per machine and day,
+    read weekly); and ``baseline``, each machine's healthy baseline, refitted only when a
+    machine-day in it changes or a machine has yet to complete it (``baseline_end``: the
+    last day of each machine's baseline).
     """
 
     config: MaintenanceConfig = field(default_factory=MaintenanceConfig)
@@ -177,23 +197,37 @@ class MaintenanceModule:
     every_days: int = 1
     open_orders: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
     stop_model: dict[str, Any] | None = field(default=None, repr=False)
+    condition: ConditionLog = field(default_factory=ConditionLog, repr=False)
+    maintenance: MaintenanceLog = field(default_factory=MaintenanceLog, repr=False)
+    stops: StopLog = field(default_factory=StopLog, repr=False)
+    baseline: Baseline | None = field(default=None, repr=False)
+    baseline_end: pd.Series = field(default_factory=lambda: pd.Series(dtype="datetime64[ns]"),
+                                    repr=False)
+
+    def __post_init__(self) -> None:
+        self.condition.running_min_mm_s = self.config.running_min_mm_s
+        self.maintenance.prefixes = (self.config.reason_prefix, self.config.service_prefix)
 
     def decide(self, ctx: DayContext) -> list[Decision]:
         config = self.config
-        readings = ctx.view.table("machine_readings")
-        daily = ctx.view.execute(
-            daily_condition(readings, running_min_mm_s=config.running_min_mm_s))
+        fresh = self.condition.update(ctx.view, ctx.now)
+        daily = self.condition.daily
         if daily.empty:
             return []
-        done, serviced = self._resets(ctx)
+        self._refit_baseline(fresh)
+        health = machine_alarms(daily, config=config, baseline=self.baseline)
         open_orders = self.open_orders
+        if open_orders or any(h.rms_alarm for h in health):
+            self.maintenance.update(ctx.view, ctx.now)
+        done = self.maintenance.last_ours
         for machine in [m for m, order in open_orders.items()
                         if done.get(m, datetime.min) >= order["ordered_at"]]:
             del open_orders[machine]
         today = (ctx.now - DAY / 2).date()
         to_window = days_to_next_window(today, weekday=config.window_weekday)
-        health = assess_machines(daily, now=ctx.now, resets=serviced, config=config,
-                                 days_to_window=to_window)
+        following = to_window - 1 + config.window_hour / 24 + 7
+        health = [_prognosis(h, daily, ctx.now, self.maintenance.last_reset.get(h.machine_id),
+                             following, config) if h.rms_alarm else h for h in health]
         due = sorted((h for h in health if h.rul is not None and h.machine_id not in open_orders
                       and should_maintain(h.p_following, config.costs)),
                      key=lambda h: -h.p_following)
@@ -205,14 +239,27 @@ class MaintenanceModule:
             decisions += self._services(ctx, daily, open_orders, prognosed, len(decisions))
         return decisions
 
+    def _refit_baseline(self, fresh: pd.DataFrame) -> None:
+        """Fit the baselines again if ``fresh`` touches one (or a machine without one)."""
+        if self.baseline is not None and not fresh.empty:
+            end = fresh.machine_id.map(self.baseline_end)
+            if not (end.isna() | (fresh.day <= end)).any():
+                return
+        elif self.baseline is not None:
+            return
+        first = self.condition.daily.groupby("machine_id").head(self.config.baseline_days)
+        self.baseline = fit_baseline(first, baseline_days=self.config.baseline_days)
+        fitted = first[first.machine_id.isin(self.baseline.median.index)]
+        self.baseline_end = fitted.groupby("machine_id").day.max()
+
     def _services(self, ctx: DayContext, daily: pd.DataFrame,
                   open_orders: dict[str, dict[str, Any]], prognosed: dict[str, MachineHealth],
                   ranked: int) -> list[Decision]:
         """Condition-based service where the stops it avoids pay for the job."""
         config = self.config
-        daily = daily.assign(day=pd.to_datetime(daily["day"]))
-        index = health_index(daily, fit_baseline(daily, baseline_days=config.baseline_days))
-        stops = ctx.view.execute(daily_stops(ctx.view.table("downtime_events")))
+        assert self.baseline is not None
+        index = health_index(daily, self.baseline)
+        stops = self.stops.update(ctx.view, ctx.now)
         if index.empty or stops.empty:
             return []
         try:
@@ -292,22 +339,6 @@ class MaintenanceModule:
                                                 reason=reason),
                         finding=finding, inputs=inputs)
 
-    def _resets(self, ctx: DayContext) -> tuple[dict[str, datetime], dict[str, datetime]]:
-        """Per machine: the last order of ours carried out (or breakdown repair), and the
-        last maintenance that clears wear (routine lubrication included; a calibration
-        re-zeroes process parameters and leaves wear alone)."""
-        events = ctx.view.table("maintenance_events")
-        events = events.filter(events.kind != "calibration")
-        ours = ((events.kind == "corrective") | events.reason.startswith(self.config.reason_prefix)
-                | events.reason.startswith(self.config.service_prefix))
-        frame = ctx.view.execute(events.group_by("machine_id").aggregate(
-            last=events.event_time.max(), ours=events.event_time.max(where=ours)))
-        stamp = {str(m): pd.Timestamp(t) for m, t in zip(frame.machine_id, frame["last"],
-                                                        strict=True)}
-        done = {str(m): pd.Timestamp(t).to_pydatetime() for m, t in zip(
-            frame.machine_id, frame["ours"], strict=True) if not pd.isna(t)}
-        return done, {m: t.to_pydatetime() for m, t in stamp.items()}
-
     @staticmethod
     def _stations(ctx: DayContext) -> dict[str, str]:
         machines = ctx.view.execute(ctx.view.table("machines")[["machine_id", "station_id"]])
@@ -318,4 +349,5 @@ def _finite(value: float) -> float | None:
     return round(value, 2) if np.isfinite(value) else None
 
 
-__all__ = ["MachineHealth", "MaintenanceConfig", "MaintenanceModule", "assess_machines"]
+__all__ = ["MachineHealth", "MaintenanceConfig", "MaintenanceModule", "assess_machines",
+           "machine_alarms"]

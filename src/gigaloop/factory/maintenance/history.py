@@ -1,0 +1,138 @@
+"""What the maintenance module has read from the store, kept between days and read by increment.
+
+Each log remembers up to which instant (``read_until``, compared with the store's
+``ingested_at``) it has read its table, and on :meth:`update` fetches only what was ingested
+after it, so a day costs the same in the first week of a run as in the fifth year. A fresh
+log (a restarted module) reads the whole table once.
+
+* :class:`ConditionLog` — daily condition per machine
+  (:func:`~gigaloop.factory.maintenance.health.daily_condition`). Daily medians do not add
+  up, so a machine-day that new readings touch is aggregated again from all its readings:
+  the query takes the newest day already held (snapshots of one UTC day arrive in two
+  ingests when the plant's day is not a UTC day) and anything newer, or newly ingested;
+  an older machine-day that late readings touch is aggregated again in a second query.
+* :class:`MaintenanceLog` — per machine the last maintenance that clears wear and the
+  last of the module's own orders carried out (maxima: they merge).
+* :class:`StopLog` — minor stops per machine and day
+  (:func:`~gigaloop.factory.maintenance.stops.daily_stops`: counts and hours, which add).
+
+``tests/factory/test_maintenance_module.py`` checks that a log updated day by day (days split
+across ingests, late readings) equals one read at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import ibis.expr.types as ir
+import pandas as pd
+
+from gigaloop.factory.maintenance.health import FEATURES, daily_condition
+from gigaloop.factory.maintenance.stops import daily_stops
+
+KEYS = ["machine_id", "day"]
+DAY = pd.Timedelta(days=1)
+
+
+def _ingested_after(table: ir.Table, since: datetime | None) -> ir.Table:
+    return table if since is None else table.filter(table.ingested_at > since)
+
+
+def _replace(held: pd.DataFrame, fresh: pd.DataFrame) -> pd.DataFrame:
+    """``held`` with the machine-days of ``fresh`` replaced or added, sorted by machine, day."""
+    if held.empty:
+        return fresh.sort_values(KEYS, ignore_index=True)
+    stale = pd.MultiIndex.from_frame(held[KEYS]).isin(pd.MultiIndex.from_frame(fresh[KEYS]))
+    return pd.concat([held[~stale], fresh], ignore_index=True).sort_values(
+        KEYS, ignore_index=True)
+
+
+@dataclass
+class ConditionLog:
+    """Daily condition of every machine read so far: ``daily`` has the columns of
+    :func:`~gigaloop.factory.maintenance.health.daily_condition`, sorted by machine and day."""
+
+    running_min_mm_s: float = 0.05
+    daily: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    read_until: datetime | None = None
+
+    def update(self, view: Any, now: datetime) -> pd.DataFrame:
+        """Read what was ingested since the last update; returns the machine-days (re)made."""
+        readings = view.table("machine_readings")
+        if self.read_until is None or self.daily.empty:
+            fresh = self._execute(view, readings)
+        else:
+            newest = self.daily.day.max()
+            fresh = self._execute(view, readings.filter(
+                (readings.event_time >= newest.to_pydatetime())
+                | (readings.ingested_at > self.read_until)))
+            late = fresh[fresh.day < newest]
+            if not late.empty:  # older machine-days hold only their late readings here
+                again = self._execute(view, readings.filter(
+                    (readings.event_time >= late.day.min().to_pydatetime())
+                    & (readings.event_time < (late.day.max() + DAY).to_pydatetime())))
+                fresh = pd.concat([fresh[fresh.day >= newest],
+                                   again.merge(late[KEYS], on=KEYS)], ignore_index=True)
+        self.read_until = now
+        if not fresh.empty:
+            self.daily = _replace(self.daily, fresh)
+        return fresh
+
+    def _execute(self, view: Any, readings: ir.Table) -> pd.DataFrame:
+        frame = view.execute(daily_condition(readings, running_min_mm_s=self.running_min_mm_s))
+        frame["day"] = pd.to_datetime(frame["day"])
+        return frame.astype(dict.fromkeys(FEATURES, float))
+
+
+@dataclass
+class MaintenanceLog:
+    """Per machine: ``last_reset``, the last maintenance of any kind but calibration (it
+    clears wear; a calibration re-zeroes process parameters only), and ``last_ours``, the
+    last one a reason with one of ``prefixes`` (the module's orders) or a corrective repair
+    names."""
+
+    prefixes: tuple[str, ...] = ()
+    last_reset: dict[str, datetime] = field(default_factory=dict)
+    last_ours: dict[str, datetime] = field(default_factory=dict)
+    read_until: datetime | None = None
+
+    def update(self, view: Any, now: datetime) -> None:
+        """Read the maintenance events ingested since the last update."""
+        events = _ingested_after(view.table("maintenance_events"), self.read_until)
+        events = events.filter(events.kind != "calibration")
+        ours = events.kind == "corrective"
+        for prefix in self.prefixes:
+            ours = ours | events.reason.startswith(prefix)
+        frame = view.execute(events.group_by("machine_id").aggregate(
+            last=events.event_time.max(), ours=events.event_time.max(where=ours)))
+        self.read_until = now
+        for column, held in (("last", self.last_reset), ("ours", self.last_ours)):
+            for machine, moment in zip(frame.machine_id, frame[column], strict=True):
+                if not pd.isna(moment):
+                    moment = pd.Timestamp(moment).to_pydatetime()
+                    held[str(machine)] = max(held.get(str(machine), moment), moment)
+
+
+@dataclass
+class StopLog:
+    """Minor stops read so far: ``daily`` as :func:`~gigaloop.factory.maintenance.stops.
+    daily_stops` (machine, day, stops, stop hours)."""
+
+    daily: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    read_until: datetime | None = None
+
+    def update(self, view: Any, now: datetime) -> pd.DataFrame:
+        """Read the downtime ingested since the last update; returns all stops so far."""
+        fresh = view.execute(daily_stops(_ingested_after(view.table("downtime_events"),
+                                                         self.read_until)))
+        self.read_until = now
+        if not fresh.empty:
+            fresh["day"] = pd.to_datetime(fresh["day"])
+            both = pd.concat([self.daily, fresh], ignore_index=True) if len(self.daily) else fresh
+            self.daily = both.groupby(KEYS, as_index=False)[["stops", "stop_hours"]].sum()
+        return self.daily
+
+
+__all__ = ["ConditionLog", "MaintenanceLog", "StopLog"]
