@@ -33,9 +33,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from gigaloop.loop.contract import DayContext
 from gigaloop.errors import ConfigError
 from gigaloop.factory.process_control import ProcessControlConfig, ProcessControlModule
+from gigaloop.loop.contract import DayContext
 from gigaloop.ml.spc import cusum_arl, ewma_arl
 from gigaloop.twin import Twin
 from gigaloop.twin.clock import DAY_S
@@ -91,7 +91,7 @@ def replay(seed: int, days: int, config: ProcessControlConfig | None = None) -> 
                 charted[key] += len(clean)
             if key in starts and key not in detected:
                 after[key] += list(rows.event_time[rows.event_time >= starts[key]])
-        ctx = DayContext(day, twin.day_end(day), None, {})
+        ctx = DayContext(day, twin.day_end(day), view=None)
         for decision in module.observe(ctx, readings):
             alarm = decision.inputs.get("alarm")
             if alarm is None:

@@ -230,7 +230,7 @@ class ChartBank(Base):
         if array.shape != (self.n_streams,) or on.shape != array.shape:
             raise ValueError(f"x and where must have shape ({self.n_streams},) (a reading per "
                              f"stream), got {array.shape} and {on.shape}")
-        if not np.isfinite(array[on]).all():
+        if not (np.isfinite(array) | ~on).all():
             raise ValueError("x has NaN or infinite values where `where` is True; set it False "
                              "for streams without a reading")
         return array, on

@@ -184,12 +184,13 @@ class CUSUMBank(Restartable):
         np.greater(lower, self._limit, out=self._alarm_lower)
 
     def _step_where(self, x: NDArray[np.float64], on: NDArray[np.bool_]) -> None:
-        x = np.where(on, x, self.mu_)
-        for total, gap, alarm in ((self._upper, x - self._ref_upper, self._alarm_upper),
-                                  (self._lower, self._ref_lower - x, self._alarm_lower)):
-            np.add(total, gap, out=gap)
-            np.maximum(gap, 0.0, out=gap)
-            np.copyto(total, gap, where=on)
+        tmp = self._tmp  # dense arithmetic (NaN where off), then a masked copy
+        for total, step, alarm in ((self._upper, (x, self._ref_upper), self._alarm_upper),
+                                   (self._lower, (self._ref_lower, x), self._alarm_lower)):
+            np.subtract(*step, out=tmp)
+            np.add(total, tmp, out=tmp)
+            np.maximum(tmp, 0.0, out=tmp)
+            np.copyto(total, tmp, where=on)
             np.greater(total, self._limit, out=alarm)
             alarm &= on
 

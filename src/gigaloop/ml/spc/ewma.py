@@ -198,12 +198,12 @@ class EWMABank(Restartable):
 
     def _step_where(self, x: NDArray[np.float64], on: NDArray[np.bool_]) -> None:
         self._steady()
-        tmp = self._tmp
-        np.multiply(self._z, self._keep, out=tmp)
-        np.add(tmp, np.where(on, x, 0.0) * self.lam, out=tmp)
-        np.copyto(self._z, tmp, where=on)
-        np.greater(self._z, self._ucl, out=self._upper)
-        np.less(self._z, self._lcl, out=self._lower)
+        z, tmp = self._z, self._tmp  # dense arithmetic, then a masked copy: faster than where=
+        np.multiply(z, self._keep, out=tmp)
+        np.add(tmp, np.multiply(x, self.lam), out=tmp)
+        np.copyto(z, tmp, where=on)
+        np.greater(z, self._ucl, out=self._upper)
+        np.less(z, self._lcl, out=self._lower)
         self._upper &= on
         self._lower &= on
 
