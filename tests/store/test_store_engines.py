@@ -57,6 +57,7 @@ def test_query_errors_become_engine_errors(store: Store) -> None:
 
 
 def test_a_corrupt_file_is_an_engine_error(store: Store) -> None:
+    store.flush()
     Layout(store.root).files("vehicles")[0].write_bytes(b"PAR1 not really parquet")
     with pytest.raises(EngineError) as raised:
         store.count("vehicles")
@@ -68,6 +69,7 @@ def test_the_internal_key_lookups_translate_duckdb_errors(tmp_path) -> None:
 
     store = Store(tmp_path)
     load(store)
+    store.flush()
     Layout(store.root).files("lines")[0].write_bytes(b"PAR1 not really parquet")
     resent = sample_batches()["lines"][:1]  # a stored key: its row is compared with the file
     new = [{"line_id": "X", "site_id": "FRE", "name": "x"}]  # a reopened store reads the keys

@@ -60,6 +60,7 @@ def test_a_reopened_store_finds_stored_keys_of_every_type(tmp_path) -> None:
         for vin in VINS[:4]
     ]
     assert store.write("diagnostic_codes", codes, ingested_at=LATER).written == 4
+    store.close()
 
     again = Store(tmp_path).write("diagnostic_codes", codes, ingested_at=LATER)
 
@@ -101,7 +102,9 @@ def _resends(root) -> list[dict[str, WriteResult]]:
         telemetry_row(3, dt.date(2024, 2, 27), miles=1.0),  # conflicts
     ]
     for reopen in (False, False, True):
-        store = Store(root) if reopen else store
+        if reopen:
+            store.close()
+            store = Store(root)
         results.append(store.write_many({"telemetry_daily": mixed}, ingested_at=LATER))
         results.append(store.write_many(sample_batches(), ingested_at=LATER))
     return results
@@ -139,26 +142,30 @@ def test_a_batch_of_new_keys_reads_no_stored_file(tmp_path) -> None:
     assert (result.written, result.quarantined) == (1, 0)
 
 
-def test_a_write_that_fails_half_way_is_completed_by_a_resend(tmp_path, monkeypatch) -> None:
+def test_a_flush_that_fails_half_way_loses_nothing_and_writes_nothing_twice(
+    tmp_path, monkeypatch
+) -> None:
     store = Store(tmp_path)
     load(store)
     rows = [telemetry_row(0, dt.date(2024, 3, 9)), telemetry_row(0, dt.date(2024, 4, 1))]
+    assert store.write("telemetry_daily", rows, ingested_at=LATER).written == 2
     write_file = Layout._write_file
 
-    def second_file_fails(self, folder, part):
-        if folder.name == "2024-04":
+    def second_file_fails(self, final, part):
+        if final.parent.name == "2024-04":
             raise OSError("disk full")
-        return write_file(self, folder, part)
+        return write_file(self, final, part)
 
     monkeypatch.setattr(Layout, "_write_file", second_file_fails)
     with pytest.raises(OSError, match="disk full"):
-        store.write("telemetry_daily", rows, ingested_at=LATER)  # March is on disk, April not
+        store.flush("telemetry_daily")  # March is on disk, April not
     monkeypatch.undo()
+    assert store.count("telemetry_daily") == 62  # April still read from the tail
 
     resent = store.write("telemetry_daily", rows, ingested_at=LATER)
-
-    assert (resent.written, resent.unchanged) == (1, 1)
-    assert store.count("telemetry_daily") == 62
+    assert (resent.written, resent.unchanged) == (0, 2)
+    store.close()  # flushes again
+    assert Store(tmp_path).count("telemetry_daily") == 62
 
 
 def test_the_writers_file_list_follows_the_disk(tmp_path, monkeypatch) -> None:
@@ -167,6 +174,7 @@ def test_the_writers_file_list_follows_the_disk(tmp_path, monkeypatch) -> None:
     for k in range(4):
         day = dt.date(2024, 3, 2 + k)
         store.write("telemetry_daily", [telemetry_row(1, day)], ingested_at=LATER)
+        store.flush("telemetry_daily")
     writer = Layout(tmp_path, writer=True)
     for table in sample_batches():
         assert writer.files(table) == Layout(tmp_path).files(table)

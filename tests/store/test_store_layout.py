@@ -19,6 +19,7 @@ from gigaloop.store.layout import MANIFEST, Layout
 def store(tmp_path) -> Store:
     store = Store(tmp_path / "store")
     load(store)
+    store.flush()
     for k in range(3):  # three more files in March
         day = dt.date(2024, 3, 2 + k)
         store.write(
@@ -26,6 +27,7 @@ def store(tmp_path) -> Store:
             [telemetry_row(i, day) for i in range(4)],
             ingested_at=dt.datetime(2024, 3, 3 + k),
         )
+        store.flush("telemetry_daily")
     return store
 
 
@@ -93,22 +95,27 @@ def test_a_crash_before_the_swap_leaves_the_old_files(store, monkeypatch) -> Non
 def test_settled_months_and_crowded_partitions_are_compacted_as_writes_go(tmp_path) -> None:
     store = Store(tmp_path, compact_after=3)
     load(store)
+    store.flush()
     layout = Layout(store.root)
     for k in range(3):  # with the file load() wrote: 4 files
         day = dt.date(2024, 3, 2 + k)
         store.write("telemetry_daily", [telemetry_row(0, day)], ingested_at=dt.datetime(2024, 4, 1))
+        store.flush("telemetry_daily")
     assert len(layout.files("telemetry_daily", ["2024-03"])) == 1  # 4 files > 3: merged
     store.write(
         "telemetry_daily",
         [telemetry_row(0, dt.date(2024, 3, 9))],
         ingested_at=dt.datetime(2024, 4, 1),
     )
+    store.flush("telemetry_daily")
     assert len(layout.files("telemetry_daily", ["2024-03"])) == 2
     store.write(
         "telemetry_daily",
         [telemetry_row(0, dt.date(2024, 4, 1))],
         ingested_at=dt.datetime(2024, 4, 2),
     )
+    assert len(layout.files("telemetry_daily", ["2024-04"])) == 0  # logged, not yet flushed
+    store.flush("telemetry_daily")
     assert len(layout.files("telemetry_daily", ["2024-03"])) == 1  # a later month was written
     assert store.count("telemetry_daily") == 65
 

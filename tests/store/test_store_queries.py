@@ -26,6 +26,7 @@ def root(tmp_path_factory):
         for row in fleet(1, dt.date(2024, 3, 5))["telemetry_daily"]
     ]
     store.write("telemetry_daily", extra, ingested_at=LOADED + dt.timedelta(days=5))
+    store.close()
     return root
 
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
@@ -13,6 +17,7 @@ from sample_data import LOADED, VINS, load, sample_batches, telemetry_row
 from gigaloop.errors import SchemaError, StoreError
 from gigaloop.store import Store
 from gigaloop.store.layout import Layout
+from gigaloop.store.wal import TableLog
 
 DAY = dt.date(2024, 3, 2)
 LATER = dt.datetime(2024, 3, 3)
@@ -97,27 +102,89 @@ def test_same_batch_twice_changes_nothing(store: Store) -> None:
     assert all(r.written == 0 and r.quarantined == 0 for r in whole.values())
 
 
-def test_crash_after_quarantine_loses_nothing_and_a_resend_repairs_it(
+def test_a_failed_log_write_keeps_quarantine_and_a_resend_repairs_it(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    write_files = Layout.write
+    append = TableLog.append
 
-    def crash_on_data(self: Layout, table, rows):  # the process dies after quarantine is kept
-        if table.name != "quarantine":
-            raise OSError("disk full")
-        return write_files(self, table, rows)
+    def crash_on_data(self: TableLog, rows, newest=""):  # the disk fills after quarantine
+        if "table_name" not in rows.column_names:
+            raise StoreError("disk full")
+        return append(self, rows, newest)
 
-    monkeypatch.setattr(Layout, "write", crash_on_data)
-    with pytest.raises(OSError):
+    monkeypatch.setattr(TableLog, "append", crash_on_data)
+    with pytest.raises(StoreError):
         store.write("telemetry_daily", bad_batch(), ingested_at=LATER)
     assert store.count("quarantine") == 7
     monkeypatch.undo()
 
-    resent = Store(store.root).write("telemetry_daily", bad_batch(), ingested_at=LATER)
+    resent = store.write("telemetry_daily", bad_batch(), ingested_at=LATER)
 
     assert (resent.written, resent.quarantined) == (2, 7)
     assert store.count("quarantine") == 7
     assert frame(store, "telemetry_daily").query("day == @DAY").vin.tolist() == VINS[:2]
+
+
+CHILD = """
+import datetime as dt, sys
+sys.path.insert(0, sys.argv[2])
+from sample_data import load, telemetry_row
+from gigaloop.store import Store
+store = Store(sys.argv[1])
+load(store)
+print("loaded", flush=True)
+for k in range(10_000):
+    day = dt.date(2024, 3, 1) + dt.timedelta(days=k % 28)
+    row = telemetry_row(k // 28 % 10, day, miles=float(k))
+    result = store.write("telemetry_daily", [row], ingested_at=dt.datetime(2024, 4, 1))
+    print(k if result.written else -1, flush=True)
+"""
+
+
+def test_a_killed_writer_loses_no_acknowledged_row(tmp_path) -> None:
+    folder = str(Path(__file__).parent)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(tmp_path), folder], stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdout is not None and child.stdout.readline() == "loaded\n"
+    acknowledged = [int(child.stdout.readline()) for _ in range(40)]
+    acknowledged = [k for k in acknowledged if k >= 0]  # the others conflict with load()
+    assert len(acknowledged) > 20
+    child.send_signal(signal.SIGKILL)  # mid-write, with nothing flushed or closed
+    child.wait()
+
+    store = Store(tmp_path)
+    got = frame(store, "telemetry_daily").query("day >= @dt.date(2024, 3, 1)")
+    assert not list(tmp_path.rglob("*.arrows"))  # every log replayed into Parquet
+    assert set(acknowledged) <= set(got.miles.astype(int))
+    assert len(got) >= len(acknowledged) and store.count("vehicles") == len(VINS)
+
+
+def test_a_torn_log_tail_is_dropped_and_the_rest_replayed(tmp_path) -> None:
+    store = Store(tmp_path)
+    load(store)
+    store.write("telemetry_daily", [telemetry_row(0, DAY)], ingested_at=LATER)
+    (log,) = (tmp_path / "telemetry_daily" / "_wal").glob("*.arrows")
+    whole = log.read_bytes()
+    store._lock.close()  # the writer dies: its lock goes, its log stays
+    with log.open("ab") as torn:  # half of a second message, as a crash mid-write leaves it
+        torn.write(whole[len(whole) // 2 :])
+
+    reopened = Store(tmp_path)
+
+    assert reopened.count("telemetry_daily") == 61
+    assert frame(reopened, "telemetry_daily").query("day == @DAY").vin.tolist() == VINS[:1]
+
+
+def test_unflushed_rows_are_read_and_a_resend_after_the_flush_is_unchanged(store: Store) -> None:
+    rows = [telemetry_row(i, DAY) for i in range(3)]
+    store.write("telemetry_daily", rows, ingested_at=LATER)
+    assert store.count("telemetry_daily") == 63
+    store.flush()
+    assert len(Layout(store.root).files("telemetry_daily", ["2024-03"])) >= 1
+    assert store.count("telemetry_daily") == 63
+    again = store.write("telemetry_daily", rows, ingested_at=LATER)
+    assert (again.written, again.unchanged, again.quarantined) == (0, 3, 0)
 
 
 def test_references_resolve_within_one_write_many(tmp_path) -> None:
@@ -195,6 +262,7 @@ def test_ingested_at_must_be_a_datetime(store: Store) -> None:
 
 
 def test_files_are_laid_out_by_month_without_hive_columns(store: Store) -> None:
+    store.flush()
     layout = Layout(store.root)
     assert layout.partitions("telemetry_daily") == ["2024-02", "2024-03"]
     assert layout.partitions("sites") == ["all"]

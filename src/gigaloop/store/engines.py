@@ -2,9 +2,11 @@
 
 An engine turns a table's Parquet files into an Ibis table and translates its own
 errors into :class:`~gigaloop.errors.EngineError`. DuckDB reads each table through a
-view over a glob, so new files are seen without refreshing; Spark reads the table's
-folder once per refresh (its file listing is cached), so the store refreshes a Spark
-view after every write to it. Both report the same Ibis schema for a table.
+view over a glob of its files ``UNION ALL`` its tail (the logged rows not yet in
+Parquet, registered zero-copy from Arrow), re-registered after the tail grows. Spark
+reads files only (``reads_tail = False``): the store flushes tails before Spark reads,
+and Spark's view is re-created after its files change (its file listing is cached).
+Both report the same Ibis schema for a table.
 
 >>> from gigaloop.schema import get_table
 >>> ibis_schema(get_table("sites"))
@@ -20,12 +22,13 @@ from __future__ import annotations
 
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 
 from gigaloop.errors import EngineError, require
 from gigaloop.schema import Table, get_table
@@ -62,6 +65,7 @@ class Engine(ABC):
     """What the store needs from a query engine: views over files, and its error types."""
 
     name: ClassVar[str]
+    reads_tail: ClassVar[bool] = False  # False: the store flushes tails before reading
     con: Any  # the Ibis backend
     errors: tuple[type[BaseException], ...]
 
@@ -109,37 +113,45 @@ class Engine(ABC):
 
 
 class DuckDBEngine(Engine):
-    """Embedded DuckDB, in memory, reading the Parquet files in place through glob views."""
+    """Embedded DuckDB, in memory: glob views over the Parquet files plus each table's tail.
+
+    ``tail(name)`` returns the table's logged rows not yet in Parquet (Arrow, possibly
+    empty); they are registered zero-copy and re-registered when the tail changes.
+    """
 
     name = "duckdb"
+    reads_tail = True
 
-    def __init__(self) -> None:
+    def __init__(self, tail: Callable[[str], pa.Table]) -> None:
         import duckdb
 
         super().__init__()
         self.con = ibis.duckdb.connect()
         self.con.raw_sql("SET TimeZone = 'UTC'")
         self.errors = (duckdb.Error,)
-        self._empty: set[str] = set()
-
-    def written(self, table: Table, layout: Layout) -> None:
-        if table.name in self._empty:  # a glob view sees new files by itself; an empty one not
-            self._register(table, layout)
+        self._tail = tail
 
     def _register(self, table: Table, layout: Layout) -> None:
+        sources = []
         if layout.has_files(table.name):
             glob = layout.glob(table.name).replace("'", "''")
-            source = f"SELECT * FROM read_parquet('{glob}', hive_partitioning = false)"
-            self._empty.discard(table.name)
-        else:
+            sources.append(f"SELECT * FROM read_parquet('{glob}', hive_partitioning = false)")
+        tail, tail_name = self._tail(table.name), f"__tail_{table.name}"
+        if tail.num_rows:
+            self.con.con.register(tail_name, tail)
+            sources.append(f"SELECT * FROM {_quote(tail_name)}")
+        if not sources:
             columns = ", ".join(
                 f"CAST(NULL AS {DUCKDB_TYPES[c.dtype]}) AS {_quote(c.name)}"
                 for c in table.all_columns
             )
-            source = f"SELECT {columns} WHERE false"
-            self._empty.add(table.name)
+            sources.append(f"SELECT {columns} WHERE false")
         with self.translate(f"registering {table.name}"):
-            self.con.raw_sql(f"CREATE OR REPLACE VIEW {_quote(table.name)} AS {source}")
+            self.con.raw_sql(
+                f"CREATE OR REPLACE VIEW {_quote(table.name)} AS {' UNION ALL '.join(sources)}"
+            )
+            if not tail.num_rows:
+                self.con.con.unregister(tail_name)
 
     def _view(self, table: Table) -> ir.Table:
         return self.con.table(table.name)

@@ -3,8 +3,9 @@
 * duplicates inside a batch (first copy kept): a batch whose key hashes are all distinct
   has none; otherwise only the rows whose hash repeats are compared, key by key,
 * keys already stored: each table's key hashes are computed once from the key columns of
-  its files and extended on every write (:class:`~gigaloop.store.hashes.HashSet`). Only
-  rows whose hash is stored are compared with the stored rows, in DuckDB: identical rows
+  its files and tail (the logged rows not yet in Parquet) and extended on every write
+  (:class:`~gigaloop.store.hashes.HashSet`). Only rows whose hash is stored are compared
+  with the stored rows (files and tail), in DuckDB: identical rows
   are *unchanged*, different ones *conflict*, and a row whose hash merely collides is new.
   A batch of new keys reads no stored file and runs no query,
 * referenced values (``vehicles.vin``), cached in memory and extended on every write.
@@ -15,7 +16,8 @@ keys hash alike in every process; hashes are never saved.
 >>> import tempfile
 >>> from gigaloop.schema import get_table
 >>> from gigaloop.store.layout import Layout
->>> index, sites = KeyIndex(Layout(tempfile.mkdtemp())), get_table("sites")
+>>> sites = get_table("sites")
+>>> index = KeyIndex(Layout(tempfile.mkdtemp()))
 >>> rows = pa.table({"site_id": ["S1", "S2", "S1"], ROW: [0, 1, 2]})
 >>> index.later_duplicates(sites, index.with_hashes(sites, rows)).tolist()
 [2]
@@ -24,7 +26,7 @@ keys hash alike in every process; hashes are never saved.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -66,8 +68,10 @@ def key_hashes(table: Table, rows: pa.Table) -> np.ndarray:
 class KeyIndex:
     """Answers key questions for one store; holds its key hashes and referenced values."""
 
-    def __init__(self, layout: Layout) -> None:
+    def __init__(self, layout: Layout, tail: Callable[[str], pa.Table] | None = None) -> None:
+        """``tail(name)``: a table's rows logged but not yet in Parquet (default: none)."""
         self._layout = layout
+        self._tail = tail or (lambda name: get_table(name).arrow_schema().empty_table())
         self._con = duckdb.connect()
         self._con.execute("SET TimeZone = 'UTC'")
         self._known: dict[str, pa.Array] = {}
@@ -81,13 +85,13 @@ class KeyIndex:
         if ref not in self._known:
             name, column = ref.split(".")
             files = self._layout.files(name)
+            values = [self._tail(name)[column].combine_chunks()]
             if files:
                 sql = f"SELECT DISTINCT {_quote(column)} AS v FROM read_parquet(?)"
                 with duckdb_errors(f"reading {ref}"):
-                    values = self._con.sql(sql, params=[[str(f) for f in files]]).to_arrow_table()
-                self._known[ref] = values["v"].combine_chunks()
-            else:
-                self._known[ref] = pa.array([], get_table(name).column(column).arrow_type)
+                    stored = self._con.sql(sql, params=[[str(f) for f in files]]).to_arrow_table()
+                values.append(stored["v"].combine_chunks().cast(values[0].type))
+            self._known[ref] = pc.unique(pa.concat_arrays(values))
         return self._known[ref]
 
     def with_hashes(self, table: Table, rows: pa.Table) -> pa.Table:
@@ -132,19 +136,11 @@ class KeyIndex:
                 merged = pa.concat_arrays([values, written[column].combine_chunks()])
                 self._known[ref] = pc.unique(merged)
 
-    def forget(self, table: Table) -> None:
-        """Drop what is cached about ``table``; it is read again from its files when needed.
-
-        For a write that failed half-way (some of its files may be in place).
-        """
-        self._hashes.pop(table.name, None)
-        for ref in [r for r in self._known if r.split(".")[0] == table.name]:
-            del self._known[ref]
-
     def _stored_hashes(self, table: Table) -> HashSet:
         if table.name not in self._hashes:
             index = HashSet()
             files = self._layout.files(table.name)
+            index.add(key_hashes(table, self._tail(table.name)))
             if files:
                 keys = ", ".join(_quote(k) for k in table.key)
                 sql = f"SELECT {keys} FROM read_parquet(?)"
@@ -155,20 +151,33 @@ class KeyIndex:
         return self._hashes[table.name]
 
     def _compare(self, table: Table, rows: pa.Table) -> tuple[np.ndarray, np.ndarray]:
-        """Join rows with the stored files on the key; a row without a match is not stored."""
+        """Join rows with the stored files and tail on the key; a row without a match is new."""
         files = [str(f) for f in self._files_for(table, rows)]
-        if not files:
+        tail = self._tail(table.name)
+        if not files and not tail.num_rows:
             return _NONE, _NONE
-        where, params = self._range_filter(table, rows)
+        where, bounds = self._range_filter(table, rows)
+        sources, params = [], []
+        if files:
+            sources.append("SELECT * FROM read_parquet(?) " + where)
+            params += [files, *bounds]
+        if tail.num_rows:
+            self._con.register("tail", tail)
+            sources.append("SELECT * FROM tail " + where)
+            params += bounds
         columns = [c for c in table.column_names if c != INGESTED_AT]
         on = " AND ".join(f"b.{_quote(k)} = s.{_quote(k)}" for k in table.key)
         equal = " AND ".join(f"b.{_quote(c)} IS NOT DISTINCT FROM s.{_quote(c)}" for c in columns)
         sql = (
             f"SELECT b.{ROW}, bool_or({equal}) AS same FROM batch b "
-            f"JOIN (SELECT * FROM read_parquet(?) {where}) s ON {on} GROUP BY b.{ROW}"
+            f"JOIN ({' UNION ALL '.join(sources)}) s ON {on} GROUP BY b.{ROW}"
         )
         action = f"comparing rows of {table.name} with stored ones"
-        same = self._query(sql, rows.select([*columns, ROW]), action, [files, *params])
+        try:
+            same = self._query(sql, rows.select([*columns, ROW]), action, params)
+        finally:
+            if tail.num_rows:
+                self._con.unregister("tail")
         positions, identical = same[ROW], same["same"].astype(bool)
         return positions[identical], positions[~identical]
 

@@ -111,15 +111,31 @@ class Layout:
         months = months_of(column)
         return {month_name(m): rows.filter(pa.array(months == m)) for m in np.unique(months)}
 
-    def write(self, table: Table, rows: pa.Table) -> list[Path]:
-        """Write rows (already validated, in the table's schema) as one file per partition."""
+    def write(self, table: Table, rows: pa.Table, stem: str | None = None) -> list[Path]:
+        """Write rows (validated, in the table's schema) as one file per partition.
+
+        With a ``stem`` the files are ``part-<stem>.parquet`` and a partition that already
+        has that file is skipped: writing the same rows with the same stem again (a log
+        replayed after a crash) adds nothing. If a file fails, those written before it are
+        deleted again, so the rows are in Parquet whole or not at all.
+        """
         if rows.num_rows == 0:
             return []
         listing = self._files_of(table.name)
-        written = []
-        for partition, part in self.split(table, rows).items():
-            written.append(self._write_file(self.table_dir(table.name) / partition, part))
-            listing.setdefault(partition, []).append(written[-1])
+        written: list[Path] = []
+        try:
+            for partition, part in self.split(table, rows).items():
+                name = f"part-{stem or uuid.uuid4().hex}.parquet"
+                final = self.table_dir(table.name) / partition / name
+                if stem is not None and final.exists():
+                    continue
+                written.append(self._write_file(final, part))
+                listing.setdefault(partition, []).append(written[-1])
+        except BaseException:
+            for path in written:  # all partitions or none: the rows are still held elsewhere
+                path.unlink(missing_ok=True)
+                listing[path.parent.name].remove(path)
+            raise
         return written
 
     def compact(self, table: Table, partitions: Iterable[str] | None = None) -> None:
@@ -162,9 +178,8 @@ class Layout:
                 self._listing[name] = listing
         return listing
 
-    def _write_file(self, folder: Path, rows: pa.Table) -> Path:
-        folder.mkdir(parents=True, exist_ok=True)
-        final = folder / f"part-{uuid.uuid4().hex}.parquet"
+    def _write_file(self, final: Path, rows: pa.Table) -> Path:
+        final.parent.mkdir(parents=True, exist_ok=True)
         temp = _temp_path(final)
         try:
             pq.write_table(rows, temp, compression="snappy")

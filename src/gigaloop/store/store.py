@@ -16,6 +16,7 @@ WriteResult(table='lines', received=2, written=1, unchanged=0, quarantined=1,
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 from collections.abc import Mapping
@@ -27,15 +28,18 @@ from typing import Any, Literal
 import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from gigaloop.errors import ConfigError, StoreError
 from gigaloop.schema import INGESTED_AT, TABLES, Table, get_table, write_order
 from gigaloop.store.engines import DuckDBEngine, Engine, SparkEngine
 from gigaloop.store.keys import HASH, ROW, KeyIndex
-from gigaloop.store.layout import Layout
+from gigaloop.store.layout import Layout, month_of
 from gigaloop.store.validate import Rejections, Rows, check, to_arrow
+from gigaloop.store.wal import WAL_DIR, TableLog, logs
 
 QUARANTINE = "quarantine"
+WRITER_LOCK = ".writer.lock"
 
 
 @dataclass(frozen=True)
@@ -73,15 +77,23 @@ class Store:
     """Tables of :data:`gigaloop.schema.TABLES` as Parquet under ``root``, read through Ibis.
 
     ``engine`` is ``"duckdb"`` (embedded) or ``"spark"`` (needs ``gigaloop[spark]``;
-    ``spark`` is an existing session, else a small local one is started). One process
-    writes a root at a time; reads see every acknowledged write.
+    ``spark`` is an existing session, else a small local one is started). One store
+    writes a root at a time and holds its lock until :meth:`close`; its reads see every
+    acknowledged write. A store opened on a root whose lock is held leaves the holder's
+    logs alone and reads only what it has flushed.
 
-    Small files are merged as they pile up: a partition is compacted once a later month
-    of its table is written, or once it holds more than ``compact_after`` files
-    (``None``: only when :meth:`compact` is called). Daily writes thus leave about one
-    file per past month, which keeps scans fast over a long run. Key checks run against
-    an in-memory index of key hashes (:mod:`gigaloop.store.keys`): a batch of new keys
-    reads no stored file, so a small daily write costs the same on day 365 as on day 1.
+    A write is acknowledged once its rows are in the table's write-ahead log
+    (:mod:`gigaloop.store.wal`; ``fsync=True`` forces each one to the disk) and in the
+    table's in-memory tail, which DuckDB reads beside the Parquet files. The tail goes to
+    Parquet, one file per partition, when it holds ``flush_rows`` rows, when a later month
+    of the table is written, before Spark reads, and on :meth:`compact` and :meth:`close`;
+    a log left by a crash is replayed into Parquet when the root is next opened. Daily
+    writes thus leave about one file per month. A partition is compacted when a flush
+    leaves it with more than one file and a later month is written, or more than
+    ``compact_after`` files (``None``: only when :meth:`compact` is called). Key checks
+    run against an in-memory index of key hashes (:mod:`gigaloop.store.keys`): a batch of
+    new keys reads no stored file, so a small daily write costs the same on day 365 as on
+    day 1.
     """
 
     def __init__(
@@ -91,16 +103,26 @@ class Store:
         engine: Literal["duckdb", "spark"] = "duckdb",
         spark: Any = None,
         compact_after: int | None = 32,
+        flush_rows: int = 1_000_000,
+        fsync: bool = False,
     ) -> None:
         self.root = Path(root)
         self.compact_after = compact_after
+        self.flush_rows = flush_rows
         self.root.mkdir(parents=True, exist_ok=True)
         self._layout = Layout(self.root, writer=True)
         self._layout.recover()
-        self._keys = KeyIndex(self._layout)
+        self._logs = {
+            name: TableLog(self._layout.table_dir(name) / WAL_DIR, spec.arrow_schema(), fsync=fsync)
+            for name, spec in TABLES.items()
+        }
+        self._lock = _writer_lock(self.root)
+        if self._lock is not None:  # else a live writer owns the logs there: leave them
+            self._replay_logs()
+        self._keys = KeyIndex(self._layout, self._tail)
         self._engine: Engine
         if engine == "duckdb":
-            self._engine = DuckDBEngine()
+            self._engine = DuckDBEngine(self._tail)
         elif engine == "spark":
             self._engine = SparkEngine(spark)
         else:
@@ -122,7 +144,7 @@ class Store:
     def table(self, name: str) -> ir.Table:
         """The whole table (empty, with its schema, until something is written)."""
         spec = get_table(name)
-        self._engine.refresh(self._layout)
+        self._before_reading()
         return self._engine.table(spec, self._layout)
 
     def quarantine(self) -> ir.Table:
@@ -138,7 +160,7 @@ class Store:
 
     def to_pyarrow(self, expr: ir.Expr) -> Any:
         """Run an expression; Arrow table, array or scalar (same types on every engine)."""
-        self._engine.refresh(self._layout)
+        self._before_reading()
         with self._engine.translate("running a query"):
             return self.con.to_pyarrow(expr)
 
@@ -195,21 +217,53 @@ class Store:
             for name in write_order(list(batches))
         }
 
+    def flush(self, name: str | None = None) -> None:
+        """Write the logged rows of ``name`` (or of every table) to Parquet, then drop the log."""
+        for table_name in [name] if name is not None else list(TABLES):
+            self._flush(get_table(table_name))
+
     def compact(self, name: str | None = None) -> None:
         """Merge the files of each partition into one (of ``name``, or of every table)."""
         for table_name in [name] if name is not None else list(TABLES):
             spec = get_table(table_name)
+            self._flush(spec)
             self._layout.compact(spec)
             self._engine.written(spec, self._layout)
 
     def close(self) -> None:
-        """Release the store's DuckDB connections (a Spark session is left running)."""
+        """Flush every log to Parquet and release the store's DuckDB connections.
+
+        A Spark session is left running.
+        """
+        self.flush()
+        for log in self._logs.values():
+            log.close()
         self._keys.close()
         if self.engine == "duckdb":
             self.con.disconnect()
+        if self._lock is not None:
+            self._lock.close()  # releases the writer's lock
+
+    def _tail(self, name: str) -> pa.Table:
+        return self._logs[name].tail()
+
+    def _before_reading(self) -> None:
+        if not self._engine.reads_tail:
+            for name, log in self._logs.items():
+                if log.rows:
+                    self._flush(get_table(name))
+        self._engine.refresh(self._layout)
+
+    def _replay_logs(self) -> None:
+        """Write the logs a crashed writer left to Parquet (skipping partitions already written)."""
+        for name, spec in TABLES.items():
+            for path, rows in logs(self._layout.table_dir(name) / WAL_DIR):
+                if rows.num_rows:
+                    self._layout.write(spec, rows.cast(spec.arrow_schema()), stem=path.stem)
+                path.unlink()
 
     def _append(self, spec: Table, rows: pa.Table, stamp: datetime) -> int:
-        """Write rows (typed, with their key hashes in ``__hash``); the key index follows."""
+        """Log rows (typed, with their key hashes in ``__hash``); the key index follows."""
         if rows.num_rows == 0:
             return 0
         hashes = rows[HASH].to_numpy()
@@ -217,16 +271,29 @@ class Store:
         if INGESTED_AT in spec.column_names:
             columns.append(pa.repeat(pa.scalar(stamp, pa.timestamp("us")), rows.num_rows))
         data = pa.Table.from_arrays(columns, schema=spec.arrow_schema())
-        try:
-            written = self._layout.write(spec, data)
-        except BaseException:
-            self._keys.forget(spec)  # some partitions may be written: read keys from files
-            raise
+        log = self._logs[spec.name]
+        newest = month_of(pc.max(data[spec.partition_by]).as_py()) if spec.partition_by else ""
+        if log.broken or (log.rows and newest > log.newest):
+            self._flush(spec)
+        log.append(data, newest)
         self._keys.remember(spec, data, hashes)
-        if self.compact_after is not None:
-            self._compact_settled(spec, newest=max(p.parent.name for p in written))
+        if log.rows >= self.flush_rows:
+            self._flush(spec)
         self._engine.written(spec, self._layout)
         return data.num_rows
+
+    def _flush(self, spec: Table) -> None:
+        """The table's tail as one Parquet file per partition, named after its log."""
+        log = self._logs[spec.name]
+        if not log.rows:
+            if log.broken:
+                log.discard()
+            return
+        written = self._layout.write(spec, log.tail(), stem=log.generation)
+        log.discard()
+        if self.compact_after is not None and written:
+            self._compact_settled(spec, newest=max(p.parent.name for p in written))
+        self._engine.written(spec, self._layout)
 
     def _compact_settled(self, spec: Table, newest: str) -> None:
         """Compact older months with several files, and any month with too many."""
@@ -297,6 +364,17 @@ class StoreView:
 
     def __repr__(self) -> str:
         return f"StoreView({self.store!r}, cutoff={self.cutoff.isoformat()!r})"
+
+
+def _writer_lock(root: Path) -> Any:
+    """An exclusive lock on ``root`` (an open file), or None when another store holds it."""
+    handle = open(root / WRITER_LOCK, "a")  # noqa: SIM115 (held until close)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        return None
+    return handle
 
 
 def _naive_utc(moment: datetime) -> datetime:

@@ -1,0 +1,150 @@
+"""A table's write-ahead log: rows acknowledged but not yet in Parquet, on disk and in memory.
+
+Each accepted batch is appended to an Arrow IPC stream file,
+``root/<table>/_wal/<generation>.arrows``, and handed to the OS before :meth:`TableLog.append`
+returns (``fsync=True`` also forces it to the disk), so a write that returned survives
+the process. The same batches stay in memory as the table's *tail*, which readers union
+with the Parquet files. When the tail is flushed to Parquet, every partition's file is
+named after the log's generation (``part-<generation>.parquet``) and the log is deleted
+only after all of them are in place; replaying a log after a crash skips the partitions
+whose file is already there, so a row is never written twice.
+
+A crash can leave a torn last message; :func:`read_log` drops it (its write never
+returned, so it was never acknowledged).
+
+>>> import tempfile
+>>> from pathlib import Path
+>>> folder = Path(tempfile.mkdtemp())
+>>> log = TableLog(folder, pa.schema([("n", pa.int64())]))
+>>> log.append(pa.table({"n": [1, 2]})); log.append(pa.table({"n": [3]}))
+>>> log.rows, log.tail().num_rows
+(3, 3)
+>>> [(path == log.path, rows["n"].to_pylist()) for path, rows in logs(folder)]
+[(True, [1, 2, 3])]
+>>> log.close(); log.discard(); list(logs(folder))
+[]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+import pyarrow as pa
+
+from gigaloop.errors import StoreError
+
+WAL_DIR = "_wal"
+SUFFIX = ".arrows"
+
+
+class TableLog:
+    """The open log of one table and its tail (the rows it holds, as Arrow batches)."""
+
+    def __init__(self, folder: Path, schema: pa.Schema, *, fsync: bool = False) -> None:
+        self.folder = Path(folder)
+        self.schema = schema
+        self.fsync = fsync
+        self.generation = uuid.uuid4().hex
+        self.rows = 0
+        self.newest = ""  # the newest partition the tail holds rows of
+        self._batches: list[pa.RecordBatch] = []
+        self._file: BinaryIO | None = None
+        self._writer: pa.ipc.RecordBatchStreamWriter | None = None
+        self._broken = False
+
+    @property
+    def path(self) -> Path:
+        return self.folder / f"{self.generation}{SUFFIX}"
+
+    @property
+    def broken(self) -> bool:
+        """True after a failed append: flush the tail before appending again."""
+        return self._broken
+
+    def append(self, rows: pa.Table, newest: str = "") -> None:
+        """Log ``rows`` (in the log's schema) durably, then add them to the tail."""
+        if self._broken:
+            raise StoreError("the log must be flushed after a failed write", path=str(self.path))
+        batches = rows.to_batches()
+        position = 0
+        try:
+            if self._writer is None:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                self._file = open(self.path, "wb", buffering=0)  # noqa: SIM115 (kept open)
+                self._writer = pa.ipc.new_stream(self._file, self.schema)
+            assert self._file is not None
+            position = self._file.tell()
+            for batch in batches:
+                self._writer.write_batch(batch)
+            if self.fsync:
+                os.fsync(self._file.fileno())
+        except (OSError, pa.ArrowException) as exc:
+            self._tear_down(position)
+            message = f"could not log a write to {self.path}: {exc}"
+            raise StoreError(message, path=str(self.path)) from exc
+        self._batches += batches
+        self.rows += rows.num_rows
+        self.newest = max(self.newest, newest)
+
+    def tail(self) -> pa.Table:
+        """The logged rows, zero-copy (empty with the schema when there are none)."""
+        return pa.Table.from_batches(self._batches, self.schema)
+
+    def close(self) -> None:
+        """Close the log file (its rows stay logged until :meth:`discard`)."""
+        if self._writer is not None:
+            self._writer.close()
+        if self._file is not None:
+            self._file.close()
+        self._writer = self._file = None
+
+    def discard(self) -> None:
+        """The tail is in Parquet: delete the log and start a new generation, empty."""
+        self.close()
+        self.path.unlink(missing_ok=True)
+        self.generation = uuid.uuid4().hex
+        self.rows, self.newest, self._batches, self._broken = 0, "", [], False
+
+    def _tear_down(self, position: int) -> None:
+        """Cut a partly written message off the log; it was never acknowledged."""
+        self._broken = True
+        if self._file is not None:
+            with contextlib.suppress(OSError):  # else the torn message is dropped when read
+                self._file.truncate(position)
+        self._writer = None  # the stream cannot go on after a failed message
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def read_log(path: Path) -> pa.Table | None:
+    """Every whole batch of a log file (a torn last message is dropped); None if unreadable."""
+    batches = []
+    try:
+        with pa.OSFile(str(path), "rb") as source:
+            reader = pa.ipc.open_stream(source)
+            while True:
+                try:
+                    batches.append(reader.read_next_batch())
+                except StopIteration:
+                    break
+                except (pa.ArrowInvalid, OSError):
+                    break  # a torn message: the write it belonged to never returned
+            return pa.Table.from_batches(batches, reader.schema)
+    except (pa.ArrowInvalid, OSError):
+        return None  # torn before its schema was whole: it holds no acknowledged row
+
+
+def logs(folder: Path) -> Iterator[tuple[Path, pa.Table]]:
+    """``(path, rows)`` of every log in ``folder``, oldest first (its stem: the generation)."""
+    if not folder.is_dir():
+        return
+    paths = sorted(folder.glob(f"*{SUFFIX}"), key=lambda p: p.stat().st_mtime_ns)
+    for path in paths:
+        rows = read_log(path)
+        yield path, rows if rows is not None else pa.table({})
