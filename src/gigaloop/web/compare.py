@@ -73,12 +73,12 @@ def kpi_pairs(a: dict[str, Any], b: dict[str, Any]) -> list[KpiPair]:
     pairs = []
     for key in keys:
         ra, rb = rows_a.get(key), rows_b.get(key)
+        either = ra or rows_b[key]
         va, vb = (ra.value if ra else None), (rb.value if rb else None)
-        direction = (ra or rb).lower_is_better  # type: ignore[union-attr]
         better = None
-        if va is not None and vb is not None and va != vb and direction is not None:
-            better = "B" if (vb < va) == direction else "A"
-        pairs.append(KpiPair((ra or rb).label, ra, rb, ratio(va, vb), better))  # type: ignore
+        if va is not None and vb is not None and va != vb and either.lower_is_better is not None:
+            better = "B" if (vb < va) == either.lower_is_better else "A"
+        pairs.append(KpiPair(either.label, ra, rb, ratio(va, vb), better))
     return pairs
 
 

@@ -89,7 +89,7 @@ def findings_table(summary: dict[str, Any], score: dict[str, Any] | None = None)
         head.append("scored against truth")
     rows = []
     for f in summary.get("findings", []):
-        caused = changes.get(f["id"]) or [None]
+        caused: list[dict[str, Any] | None] = [*changes.get(f["id"], [])] or [None]
         for change in caused:
             active = "yes" if f.get("active") else (
                 f"no (last seen day {f['last_seen_day']})" if f.get("last_seen_day") is not None
