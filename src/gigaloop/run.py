@@ -97,9 +97,20 @@ def run_job(
     twin = Twin.from_scenario(options.scenario, scale=options.scale, seed=options.seed,
                               fleet=options.fleet)
     store = Store(out / "store")
-    cycle = DailyCycle(decision_modules(options.modules) if options.loop else [], twin, store)
+    try:
+        cycle = DailyCycle(decision_modules(options.modules) if options.loop else [], twin,
+                           store)
+        seconds = _simulate(options.days, twin, store, cycle, on_day)
+        return _summarise(options, twin, store, {**seconds, **cycle.seconds})
+    finally:
+        store.close()  # the store's log goes to Parquet; the run folder is complete
+
+
+def _simulate(days: int, twin: Twin, store: Store, cycle: DailyCycle,
+              on_day: Callable[[int, dict[str, Any]], None] | None) -> dict[str, float]:
+    """Each day: the twin's rows through ingest, then the decision modules; seconds spent."""
     seconds = {"twin": 0.0, "ingest": 0.0}
-    for day in range(options.days):
+    for day in range(days):
         now = twin.day_end(day)
         started = time.perf_counter()
         source = TwinDay(twin, day)
@@ -111,14 +122,17 @@ def run_job(
         cycle.run_day(day, now)
         if on_day is not None:
             on_day(day, results)
+    return seconds
 
+
+def _summarise(options: RunOptions, twin: Twin, store: Store,
+               seconds: dict[str, float]) -> dict[str, Any]:
+    """Truth to its folder; KPIs, findings and changes from the store; report and summary."""
+    out = options.out
     started = time.perf_counter()
-    end = twin.day_end(options.days - 1)
     twin.write_truth(out / TRUTH_PATH)
-    kpis = compute_kpis(store, end=end)
+    kpis = compute_kpis(store, end=twin.day_end(options.days - 1))
     kpis.update({k: v for k, v in twin.world_kpis().items() if k in kpis})
-    seconds["summary"] = time.perf_counter() - started
-    timings = {name: round(value, 2) for name, value in {**seconds, **cycle.seconds}.items()}
     summary = {
         "run": {
             "days": options.days,
@@ -129,16 +143,17 @@ def run_job(
             "loop": options.loop,
             "version": __version__,
             "modules": list(options.modules) if options.loop else [],
-            "timings": timings,
+            "timings": {},
         },
         "kpis": kpis,
         "findings": findings_from_store(store),
         "changes": changes_from_store(store),
     }
+    seconds["summary"] = time.perf_counter() - started
     started = time.perf_counter()
     write_report(store, summary, out / "report.html")
-    summary["run"]["timings"]["report"] = round(time.perf_counter() - started, 2)
+    seconds["report"] = time.perf_counter() - started
+    summary["run"]["timings"] = {name: round(value, 2) for name, value in seconds.items()}
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n",
                                       encoding="utf-8")
-    store.close()
     return summary
