@@ -59,10 +59,10 @@ class ProcessControlModule:
     def __init__(self, config: ProcessControlConfig | None = None) -> None:
         self.config = config or ProcessControlConfig()
         c = self.config
-        self.charts = StreamCharts(lam=c.lam, L=c.L, k=c.k, h=c.h)
-        self._streams: dict[tuple[str, str], _Stream] = {}
-        self._monitored: list[_Stream] = []
-        self._seen_until: datetime | None = None
+        self.charts = StreamCharts(lam=c.lam, L=c.L, k=c.k, h=c.h)  # streams past Phase I
+        self._streams: dict[tuple[str, str], _Stream] = {}  # every stream seen, by key
+        self._monitored: list[_Stream] = []  # those in the charts, by column
+        self._seen_until: datetime | None = None  # readings ingested by then are read
 
     @property
     def charted(self) -> set[tuple[str, str]]:

@@ -156,6 +156,10 @@ class CUSUMBank(Restartable):
     def codes(self) -> NDArray[np.uint8]:
         return pack(self._alarm_upper, self._alarm_lower)
 
+    @property
+    def alarm(self) -> NDArray[np.bool_]:
+        return self._alarm_upper | self._alarm_lower
+
     def _alarm_into(self, out: NDArray[np.bool_]) -> None:
         np.logical_or(self._alarm_upper, self._alarm_lower, out=out)
 

@@ -158,6 +158,10 @@ class EWMABank(Restartable):
     def codes(self) -> NDArray[np.uint8]:
         return pack(self._upper, self._lower)
 
+    @property
+    def alarm(self) -> NDArray[np.bool_]:
+        return self._upper | self._lower
+
     def _alarm_into(self, out: NDArray[np.bool_]) -> None:
         np.logical_or(self._upper, self._lower, out=out)
 
