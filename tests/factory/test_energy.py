@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.optimize import nnls
 
 from gigaloop.actuate import EnergySchedule
 from gigaloop.factory.energy import (
@@ -24,6 +25,8 @@ from gigaloop.factory.energy import (
     forecast_outside,
     plan_day,
 )
+from gigaloop.factory.energy.hall import COOL_OFFSETS, HEAT_OFFSETS, fit_law
+from gigaloop.loop.contract import DayContext
 from gigaloop.loop.cycle import DailyCycle
 from gigaloop.store import Store
 from gigaloop.twin import Twin
@@ -159,10 +162,60 @@ def test_the_hall_floats_between_its_two_setpoints() -> None:
     assert "heating setpoint" in str(twin.plant.energy.check(schedule))
 
 
+# -- the fit and the reads the module's speed rests on -------------------------------------
+
+
+def test_the_vectorised_fit_is_scipy_nnls_cell_by_cell() -> None:
+    rng = np.random.default_rng(4)
+    out, indoor = rng.uniform(-5, 38, 24 * 28), 22 + rng.standard_normal(24 * 28)
+    air = rng.uniform(0.6, 1.0, out.size)
+    kwh = np.maximum(80 * air**2.5 + 35 * np.maximum(out - indoor + 2, 0)
+                     + 20 * np.maximum(indoor - 9 - out, 0) + rng.normal(0, 20, out.size), 0)
+    use = rng.random(out.size) > 0.2
+    fitted = fit_law(kwh, air, out - indoor, use, 2.5)
+    best = None  # the loop the vectorised pass replaces, first strict minimum kept
+    for cool in COOL_OFFSETS:
+        for heat in HEAT_OFFSETS:
+            drive = out[use] - indoor[use]
+            X = np.column_stack([air[use] ** 2.5, np.maximum(drive + cool, 0),
+                                 np.maximum(-heat - drive, 0)])
+            coef, residual = nnls(X, kwh[use])
+            if best is None or residual < best[0]:
+                best = residual, coef, cool, heat
+    assert best is not None
+    residual, coef, cool, heat = best
+    assert (fitted.cool_offset_c, fitted.heat_offset_c) == (cool, heat)
+    assert [fitted.fan_kwh, fitted.cool_per_k, fitted.heat_per_k] == pytest.approx(coef, rel=1e-9)
+    expected = residual / np.sqrt(use.sum()) / kwh[use].mean()
+    assert fitted.fit_error == pytest.approx(expected, rel=1e-9)
+
+
+def test_the_window_read_day_by_day_is_the_window_read_at_once(tmp_path: Path) -> None:
+    twin, store = Twin.from_scenario(seed=SEED), Store(tmp_path)
+    module = EnergyModule(EnergyConfig(history_days=3))  # short: rows leave the window too
+    sites = None
+    for day in range(6):
+        tables = twin.step(day)
+        sites = tables.get("sites", sites)
+        now = twin.day_end(day)
+        store.write_many({"sites": sites, "energy_readings": tables["energy_readings"]},
+                         ingested_at=now)
+        ctx = DayContext(day, now, store.as_of(now))
+        kept = {site: rows.copy() for site, rows in module.readings(ctx).items()}
+        fresh = EnergyModule(EnergyConfig(history_days=3)).readings(ctx)  # after a restart
+        assert kept.keys() == fresh.keys() and kept
+        for site, rows in fresh.items():
+            pd.testing.assert_frame_equal(kept[site], rows)
+            assert len(rows) == 24 * min(day + 1, 3)
+    again = module.readings(ctx)  # the same day again (a replay) reads it all again
+    pd.testing.assert_frame_equal(again[site], fresh[site])
+
+
 # -- against the twin ---------------------------------------------------------------------
 
 SEED = 5
 HISTORY_DAYS = 14
+GOAL = 0.85  # the target: HVAC cost and CO2e at most 0.85 × the baseline's, no discomfort
 
 
 def _kpis(frames: list[pd.DataFrame]) -> dict[str, float]:
@@ -171,14 +224,16 @@ def _kpis(frames: list[pd.DataFrame]) -> dict[str, float]:
     low, high = EnergyConfig().comfort_c
     return {"cost": float((kwh * energy["tariff_usd_per_kwh"]).sum()),
             "co2e": float((kwh * energy["carbon_g_per_kwh"]).sum() / 1000),
+            "hvac_cost": float((energy["hvac_kwh"] * energy["tariff_usd_per_kwh"]).sum()),
+            "hvac_co2e": float((energy["hvac_kwh"] * energy["carbon_g_per_kwh"]).sum() / 1000),
             "comfort": float(np.maximum.reduce([low - energy["indoor_temp_c"],
                                                 energy["indoor_temp_c"] - high,
                                                 np.zeros(len(energy))]).sum())}
 
 
-def run_month(first: int, days: int, tmp: Path | None) -> dict[str, float]:
+def run_month(seed: int, first: int, days: int, tmp: Path | None) -> dict[str, float]:
     """KPIs of days ``first`` … ``first + days − 1``; with the module when ``tmp`` is given."""
-    twin = Twin.from_scenario(seed=SEED)
+    twin = Twin.from_scenario(seed=seed)
     store = Store(tmp) if tmp is not None else None
     cycle = DailyCycle([EnergyModule()], twin) if store is not None else None
     frames = []
@@ -202,17 +257,17 @@ def run_month(first: int, days: int, tmp: Path | None) -> dict[str, float]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("first", "cost_ratio", "co2e_ratio"), [(180, 0.85, 0.88),
-                                                                 (5, 0.92, 0.92)])
-def test_a_month_with_the_module_costs_less_and_stays_comfortable(
-        tmp_path: Path, first: int, cost_ratio: float, co2e_ratio: float) -> None:
-    base = run_month(first, 30, None)
-    loop = run_month(first, 30, tmp_path)
-    print(f"\ndays {first}–{first + 29}: baseline {base}, loop {loop}, "
-          f"cost ×{loop['cost'] / base['cost']:.3f}, CO2e ×{loop['co2e'] / base['co2e']:.3f}")
-    assert loop["cost"] < cost_ratio * base["cost"]
-    assert loop["co2e"] < co2e_ratio * base["co2e"]
-    # measured (seed 5): summer ×0.836 cost, ×0.866 CO2e; winter ×0.892 / ×0.897; no
-    # discomfort in either world (the hall's cooling is sized to the 0.4 % design hour).
-    assert base["comfort"] == 0.0
-    assert loop["comfort"] == 0.0
+@pytest.mark.parametrize(("seed", "first"), [(5, 180), (6, 5), (7, 90)])  # Jul, Jan, Apr
+def test_a_month_with_the_module_meets_the_goal_and_stays_comfortable(
+        tmp_path: Path, seed: int, first: int) -> None:
+    base = run_month(seed, first, 30, None)
+    loop = run_month(seed, first, 30, tmp_path)
+    ratios = {k: round(loop[k] / base[k], 3) for k in ("hvac_cost", "hvac_co2e", "cost", "co2e")}
+    print(f"\nseed {seed}, days {first}–{first + 29}: {ratios}, comfort K·h loop "
+          f"{loop['comfort']:.2f} (baseline {base['comfort']:.2f})")
+    # the goal, in BOPTEST's scope (the HVAC the module commands), not a measured figure
+    assert loop["hvac_cost"] <= GOAL * base["hvac_cost"]
+    assert loop["hvac_co2e"] <= GOAL * base["hvac_co2e"]
+    # the site as a whole pays nothing for it (moved load and pre-cooling are net savings)
+    assert loop["cost"] < base["cost"] and loop["co2e"] < base["co2e"]
+    assert loop["comfort"] == 0.0  # no K·h outside 18–27 °C, whatever the baseline did

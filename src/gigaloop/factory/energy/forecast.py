@@ -76,11 +76,11 @@ def forecast_from_readings(readings: pd.DataFrame, hall: HallModel) -> Forecast:
     floor = week["process_kwh"].to_numpy(float).reshape(days, HOURS).min(axis=0)
     peak = 0.0  # the billing month's largest hour so far, unless tomorrow starts a new one
     if "event_time" in readings:
-        times = pd.to_datetime(readings["event_time"])
-        tomorrow = times.iloc[-1] + pd.Timedelta(hours=1)
-        month = (times.dt.year == tomorrow.year) & (times.dt.month == tomorrow.month)
-        load = readings[["hvac_kwh", "process_kwh", "lighting_kwh"]].sum(axis=1)
-        peak = float(load[month.to_numpy()].max()) if month.any() else 0.0
+        month = readings["event_time"].to_numpy("datetime64[h]").astype("datetime64[M]")
+        tomorrow = (readings["event_time"].iloc[-1:].to_numpy("datetime64[h]")
+                    + np.timedelta64(1, "h")).astype("datetime64[M]")
+        load = readings[["hvac_kwh", "process_kwh", "lighting_kwh"]].to_numpy(float).sum(axis=1)
+        peak = float(load[month == tomorrow].max()) if (month == tomorrow).any() else 0.0
     outside, sd = forecast_outside(readings["outside_temp_c"].to_numpy(float))
     carbon = week["carbon_g_per_kwh"].to_numpy(float).reshape(days, HOURS).mean(axis=0)
     return Forecast(

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.sparse import coo_array
 
 from gigaloop.errors import ModelError
 from gigaloop.factory.energy.config import DEFAULTS, HOURS, EnergyConfig
@@ -198,13 +199,16 @@ def plan_day(forecast: Forecast, config: EnergyConfig = DEFAULTS) -> Schedule:
                                - hall.capacity_kwh) / m for m in masses)
         stress_cap[h] = max(top, held, config.nominal_setpoint_c)
     cold_heating = hall.regime(cold, bottom) < 0
-    rows, lower, upper = [], [], []
+    rows: list[int] = []  # the constraint matrix as (row, column, value) triplets
+    columns: list[int] = []
+    values: list[float] = []
+    lower: list[float] = []
+    upper: list[float] = []
 
     def row(entries: dict[int, float], low: float, high: float) -> None:
-        vector = np.zeros(size)
-        for index, value in entries.items():
-            vector[index] = value
-        rows.append(vector)
+        rows.extend([len(lower)] * len(entries))
+        columns.extend(entries)
+        values.extend(entries.values())
         lower.append(low)
         upper.append(high)
 
@@ -283,7 +287,8 @@ def plan_day(forecast: Forecast, config: EnergyConfig = DEFAULTS) -> Schedule:
     lower_bounds[peak] = forecast.peak_to_date_kw
     for block in (T, Th, Tc, Ts):
         lower_bounds[block:block + n] = -np.inf
-    result = milp(cost, constraints=LinearConstraint(np.array(rows), lower, upper),
+    matrix = coo_array((values, (rows, columns)), shape=(len(lower), size)).tocsr()
+    result = milp(cost, constraints=LinearConstraint(matrix, lower, upper),
                   bounds=Bounds(lower_bounds, upper_bounds))
     if not result.success:
         raise ModelError(f"energy plan could not be solved: {result.message}")
