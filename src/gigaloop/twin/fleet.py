@@ -111,9 +111,7 @@ class Fleet:
         self._blocks: list[np.random.Generator] = []
         self._pool: ThreadPoolExecutor | None = None
         self._pending = BuiltUnits.empty()       # built, not yet delivered
-        self._due = np.empty(0, np.int64)          # … the day each is delivered
-        self._batch = np.empty(0, np.int64)        # … and the build batch it came in
-        self._batches = 0
+        self._due = np.empty(0, np.int64)          # … and the day each is delivered
         self._base: tuple[Base, np.random.Generator] | None = None
         self._pending_actions: list[SoftwareRollout] = []
         self._stop_sale: dict[str, tuple[str, str]] = {}
@@ -136,8 +134,6 @@ class Fleet:
             due = np.maximum(np.asarray(units.build_day) + delay, self.next_day)
             self._pending = BuiltUnits.concat([self._pending, units])
             self._due = np.concatenate([self._due, due])
-            self._batch = np.concatenate([self._batch, np.full(len(units), self._batches)])
-            self._batches += 1
 
     def add_base(self, base: Base, rng: np.random.Generator) -> None:
         """Vehicles on the road before day 0 (see :mod:`gigaloop.twin.base`); they join the
@@ -170,29 +166,23 @@ class Fleet:
     def _deliver_due(self, day: int, rows: Rows) -> None:
         now = self._due <= day
         if now.any():
-            self._deliver(self._pending.take(now), self._batch[now], day, rows)
+            self._deliver(self._pending.take(now), day, rows)
             later = ~now
-            self._pending, self._due, self._batch = (
-                self._pending.take(later), self._due[later], self._batch[later])
+            self._pending, self._due = self._pending.take(later), self._due[later]
 
-    def _deliver(self, units: BuiltUnits, batch: np.ndarray, day: int, rows: Rows) -> None:
-        """Deliver ``units`` today. Draws are made build batch by build batch (``batch``), in
-        the order batches were built, so a day's numbers do not depend on how it is grouped."""
-        parts = np.split(np.arange(len(units)), np.flatnonzero(np.diff(batch)) + 1)
-        hot = np.asarray(units.latent["hot_climate_bias"])
-        draws = [(cust.draw_drivers(self._rng, hot[p]), cust.draw_consent(self._rng, len(p)),
-                  self._rng.random(len(p)), cust.customer_ids(self._rng, len(p)))
-                 for p in parts]
-        idx = self.admit(units, _stack([d[0] for d in draws]), _stack([d[1] for d in draws]),
-                         np.concatenate([d[2] for d in draws]),
-                         pa.concat_arrays([d[3] for d in draws]), np.full(len(units), day))
-        first = int(idx[0])
-        batches = [p + first for p in parts]
-        for part in batches:
-            for c in range(len(COMPONENTS)):
-                self.workshop.renew(c, part, day)
-        self.tables.delivered(rows, batches, day)
+    def _deliver(self, units: BuiltUnits, day: int, rows: Rows) -> None:
+        """Deliver ``units`` today: drivers, consent, customers and component lives are
+        drawn for the whole day's deliveries at once, in build order."""
+        n = len(units)
+        drivers = cust.draw_drivers(self._rng, np.asarray(units.latent["hot_climate_bias"]))
+        consent = cust.draw_consent(self._rng, n)
+        idx = self.admit(units, drivers, consent, self._rng.random(n),
+                         cust.customer_ids(self._rng, n), np.full(n, day))
+        for c in range(len(COMPONENTS)):
+            self.workshop.renew(c, idx, day)
+        self.tables.delivered(rows, idx, day)
         if self._stop_sale:
+            first = int(idx[0])
             for i in np.flatnonzero(np.isin(units.vin, list(self._stop_sale))).tolist():
                 campaign_id, component = self._stop_sale.pop(str(units.vin[i]))
                 self.workshop.book_campaign(campaign_id, component, np.array([first + i]), day)
@@ -389,10 +379,6 @@ class Fleet:
 
 def _per_million(events: float, miles: float) -> float | None:
     return None if miles <= 0 else 1e6 * events / miles
-
-
-def _stack(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
 def demo_units(n: int, *, build_day: int, seed: int = 0, **latent: float) -> BuiltUnits:

@@ -52,18 +52,10 @@ class FleetTables:
     def _date(self, day: int) -> np.datetime64:
         return np.datetime64(self.f.start_date, "D") + np.timedelta64(day, "D")
 
-    def delivered(self, rows: Rows, batches: list[np.ndarray], day: int) -> None:
-        """Customers and opening subscriptions of vehicles delivered today, ``batches`` of
-        field indices drawn in order (each one's delivery times, then its subscriptions)."""
-        times, events, event_times = [], [], []
-        for idx in batches:
-            times.append(self._times(day, len(idx)))
-            events.append(self.f.subscriptions.deliver(self._rng, idx, day))
-            event_times.append(self._times(day, len(events[-1].idx)))
-        idx = np.concatenate(batches)
-        self.customers_of(rows, idx, np.full(len(idx), day), np.concatenate(times))
-        self.subscriptions(rows, cust.SubscriptionEvents.concat(events),
-                            np.concatenate(event_times))
+    def delivered(self, rows: Rows, idx: np.ndarray, day: int) -> None:
+        """Customers and opening subscriptions of vehicles ``idx`` delivered today."""
+        self.customers_of(rows, idx, np.full(len(idx), day), self._times(day, len(idx)))
+        self.subscriptions(rows, self.f.subscriptions.deliver(self._rng, idx, day), day)
 
     def customers_of(self, rows: Rows, idx: np.ndarray, delivered: np.ndarray,
                      event_time: np.ndarray) -> None:
