@@ -145,9 +145,12 @@ class DegradationTrend:
         return RulEstimate(float(median), float(low), float(high), level, samples)
 
 
-def fit_degradation(t: ArrayLike, y: ArrayLike, *, model: str = "power") -> DegradationTrend:
+def fit_degradation(t: ArrayLike, y: ArrayLike, *, model: str = "power",
+                    start: ArrayLike | None = None) -> DegradationTrend:
     """Fit a flat-then-growing trend of ``y`` (e.g. vibration RMS) over time ``t``.
 
+    ``start`` (level, log a, b, t0), e.g. yesterday's ``params`` when one more day came in,
+    is the one starting point (one least-squares run instead of one per starting onset).
     Raises :class:`~gigaloop.errors.ModelError` with fewer than 8 points or when no fit
     converges; ``ValueError`` for malformed input.
 
@@ -171,15 +174,17 @@ def fit_degradation(t: ArrayLike, y: ArrayLike, *, model: str = "power") -> Degr
     low_b, high_b = SHAPE_BOUNDS[model]
     bounds = (np.array([values.min() - spread, -50.0, low_b, times.min()]),
               np.array([values.max() + spread, 50.0, high_b, times.max()]))
-    best: optimize.OptimizeResult | None = None
-    for fraction in _STARTS:
+    starts = [] if start is None else [as_vector("start", start)]
+    for fraction in () if starts else _STARTS:
         onset = times.min() + fraction * span
         shape = 2.0 if model == "power" else 3.0 / span
         level = float(np.median(values[times <= onset]))
         reach = float(GROWTH[model](np.array(times.max() - onset), np.array(shape)))
         scale = max(float(values[-MIN_POINTS:].mean()) - level, 1e-6 * spread) / max(reach, 1e-12)
-        start = np.array([level, np.log(scale), shape, onset])
-        fit = _least_squares(model, times, values, start, bounds)
+        starts.append(np.array([level, np.log(scale), shape, onset]))
+    best: optimize.OptimizeResult | None = None
+    for initial in starts:
+        fit = _least_squares(model, times, values, initial, bounds)
         if np.isfinite(fit.cost) and (best is None or fit.cost < best.cost):
             best = fit  # the best of the starts, converged or out of evaluations
     if best is None:

@@ -85,21 +85,20 @@ def health_index(daily: pd.DataFrame, baseline: Baseline) -> pd.DataFrame:
     """``daily`` (machines with a baseline) with ``z_<feature>``, ``d_<feature>`` and ``hi``."""
     daily = daily[daily.machine_id.isin(baseline.median.index)]
     daily = daily.sort_values(["machine_id", "day"]).reset_index(drop=True)
-    values = _transformed(daily)
-    median = baseline.median.loc[values.machine_id].to_numpy()
-    scale = baseline.scale.loc[values.machine_id].to_numpy()
-    deviation = values[list(FEATURES)].to_numpy() - median
-    hall = list(FEATURES).index("temperature_c")
-    if values.machine_id.nunique() >= 3:
-        common = pd.Series(deviation[:, hall]).groupby(values.day.to_numpy()).transform("median")
+    values = daily[list(FEATURES)].to_numpy(dtype=float)
+    logs = [FEATURES.index(f) for f in LOG_FEATURES]
+    values[:, logs] = np.log(np.maximum(values[:, logs], 1e-9))
+    row = baseline.median.index.get_indexer(daily.machine_id)
+    deviation = values - baseline.median[list(FEATURES)].to_numpy()[row]
+    hall = FEATURES.index("temperature_c")
+    if daily.machine_id.nunique() >= 3:
+        common = pd.Series(deviation[:, hall]).groupby(daily.day.to_numpy()).transform("median")
         deviation[:, hall] -= common.to_numpy()
-    z = deviation / scale
-    out = daily.copy()
-    for k, feature in enumerate(FEATURES):
-        out[f"z_{feature}"] = z[:, k]
-        out[f"d_{feature}"] = deviation[:, k]
-    out["hi"] = np.sqrt(np.mean(z**2, axis=1))
-    return out
+    z = deviation / baseline.scale[list(FEATURES)].to_numpy()[row]
+    columns = {**{f"z_{f}": z[:, k] for k, f in enumerate(FEATURES)},
+               **{f"d_{f}": deviation[:, k] for k, f in enumerate(FEATURES)},
+               "hi": np.sqrt(np.mean(z**2, axis=1))}
+    return pd.concat([daily, pd.DataFrame(columns, index=daily.index)], axis=1)
 
 
 def _transformed(daily: pd.DataFrame) -> pd.DataFrame:

@@ -59,6 +59,7 @@ class MaintenanceConfig:
     min_fit_days: int = 14
     min_days_after_onset: float = 10.0
     screen_factor: float = 6.0
+    refit_search_days: float = 7.0
     finding_rise_mm_s: float = 0.2
     horizons_days: tuple[float, ...] = (7.0, 14.0)
     window_weekday: int = 6
@@ -152,20 +153,44 @@ def machine_alarms(daily: pd.DataFrame, *, config: MaintenanceConfig,
     return out
 
 
+@dataclass(frozen=True)
+class TrendFit:
+    """A machine's last degradation fit: since which maintenance, when, its parameters
+    (times in days from ``now``), and when its fit last started from every onset."""
+
+    reset: datetime | None
+    now: datetime
+    params: np.ndarray
+    searched: datetime
+
+
 def _prognosis(health: MachineHealth, daily: pd.DataFrame, now: datetime,
-               reset: datetime | None, following: float,
-               config: MaintenanceConfig) -> MachineHealth:
-    """The trend of the RMS since ``reset``, once it has left its baseline (``rms_alarm``)."""
+               reset: datetime | None, following: float, config: MaintenanceConfig,
+               fits: dict[str, TrendFit] | None = None) -> MachineHealth:
+    """The trend of the RMS since ``reset``, once it has left its baseline (``rms_alarm``).
+
+    With ``fits`` (updated here), a machine fitted since the same maintenance starts from
+    its last fit; every ``refit_search_days`` the fit searches from every onset again.
+    """
     rows = daily[daily.machine_id == health.machine_id]
     if reset is not None:
         rows = rows[rows.day + DAY > reset]
     if len(rows) < config.min_fit_days:
         return health
     t = ((rows.day + DAY / 2 - now) / DAY).to_numpy(dtype=float)
+    last = (fits or {}).get(health.machine_id)
+    start, searched = None, now
+    if last is not None and last.reset == reset and (
+            now - last.searched < config.refit_search_days * DAY):
+        start = last.params - np.array([0.0, 0.0, 0.0, (now - last.now) / DAY])
+        searched = last.searched
     try:
-        trend = fit_degradation(t, rows.vibration_rms.to_numpy(dtype=float), model=config.model)
+        trend = fit_degradation(t, rows.vibration_rms.to_numpy(dtype=float), model=config.model,
+                                start=start)
     except ModelError:
         return health
+    if fits is not None:
+        fits[health.machine_id] = TrendFit(reset, now, trend.params, searched)
     if trend.onset > -config.min_days_after_onset and health.rms < config.alert_mm_s:
         return health  # too little of the trend seen yet to extrapolate it
     if trend.crossing_time(config.failure_mm_s) > config.screen_factor * following:
@@ -188,7 +213,8 @@ class MaintenanceModule:
     needed: an open order or a trend to fit), ``stops`` (minor stops per machine and day,
     read weekly); and ``baseline``, each machine's healthy baseline, refitted only when a
     machine-day in it changes or a machine has yet to complete it (``baseline_end``: the
-    last day of each machine's baseline).
+    last day of each machine's baseline); ``trends``, each machine's last degradation fit,
+    the start of the next one.
     """
 
     config: MaintenanceConfig = field(default_factory=MaintenanceConfig)
@@ -201,6 +227,7 @@ class MaintenanceModule:
     maintenance: MaintenanceLog = field(default_factory=MaintenanceLog, repr=False)
     stops: StopLog = field(default_factory=StopLog, repr=False)
     baseline: Baseline | None = field(default=None, repr=False)
+    trends: dict[str, TrendFit] = field(default_factory=dict, repr=False)
     baseline_end: pd.Series = field(default_factory=lambda: pd.Series(dtype="datetime64[ns]"),
                                     repr=False)
 
@@ -227,7 +254,8 @@ class MaintenanceModule:
         to_window = days_to_next_window(today, weekday=config.window_weekday)
         following = to_window - 1 + config.window_hour / 24 + 7
         health = [_prognosis(h, daily, ctx.now, self.maintenance.last_reset.get(h.machine_id),
-                             following, config) if h.rms_alarm else h for h in health]
+                             following, config, self.trends) if h.rms_alarm else h
+                  for h in health]
         due = sorted((h for h in health if h.rul is not None and h.machine_id not in open_orders
                       and should_maintain(h.p_following, config.costs)),
                      key=lambda h: -h.p_following)
