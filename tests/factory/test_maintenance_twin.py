@@ -35,14 +35,15 @@ def _breakdown_day_without_maintenance(days: int = 200) -> int:
 def test_module_in_the_loop_prevents_the_breakdown(tmp_path: Path) -> None:
     breakdown_day = _breakdown_day_without_maintenance()
     twin, store = Twin.from_scenario(seed=SEED), Store(tmp_path)
-    cycle = DailyCycle([MaintenanceModule(MaintenanceConfig(draws=100))], twin)
+    cycle = DailyCycle([MaintenanceModule(MaintenanceConfig(draws=100))], twin, store)
+    decisions = []
     for day in range(breakdown_day + 7):
         now = twin.day_end(day)
         tables = twin.step(day)
         store.write_many({k: v for k, v in tables.items() if k in PLANT_TABLES}, ingested_at=now)
-        cycle.run_day(day, now, store.as_of(now))
+        decisions += cycle.run_day(day, now)
 
-    orders = [d for d in cycle.decisions if d.action is not None]
+    orders = [d for d in decisions if d.action is not None]
     found = [d for d in orders if d.finding is not None]
     press = [d for d in found if d.action.machine_id == "ST-010-P1"]
     assert press[0].accepted and 60 < press[0].day < breakdown_day - 7  # a week or more ahead
