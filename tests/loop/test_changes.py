@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-
 from dataclasses import replace
+from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from gigaloop.actuate import ServiceCampaign
-from gigaloop.loop.contract import DayContext
-from gigaloop.loop.state import LoopState
 from gigaloop.loop.changes import (
     ChangeConfig,
     advance_changes,
@@ -20,7 +17,9 @@ from gigaloop.loop.changes import (
     propose_changes,
     top_up_campaigns,
 )
+from gigaloop.loop.contract import DayContext
 from gigaloop.loop.population import Attribute, Population
+from gigaloop.loop.state import LoopState
 
 
 def population(as_of: date, inside: list[bool]) -> Population:

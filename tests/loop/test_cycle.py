@@ -6,8 +6,8 @@ from datetime import datetime
 import pytest
 
 from gigaloop.actuate import LoggingActuator, MaintenanceOrder
-from gigaloop.loop.contract import Decision
 from gigaloop.errors import ConfigError
+from gigaloop.loop.contract import Decision
 from gigaloop.loop.cycle import DailyCycle
 from gigaloop.store import Store
 

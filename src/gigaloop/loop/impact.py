@@ -17,10 +17,10 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from gigaloop.loop.contract import DayContext, Decision
 from gigaloop.errors import ModelError
 from gigaloop.fleet.usage import MIN_FADE_DAYS, fade_slopes, usage_sums
 from gigaloop.loop.changes import ChangeConfig
+from gigaloop.loop.contract import DayContext, Decision
 from gigaloop.loop.population import Population, build_population
 from gigaloop.loop.state import LoopState
 from gigaloop.ml.did import rate_ratio_did

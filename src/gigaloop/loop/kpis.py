@@ -40,8 +40,6 @@ def compute_kpis(store: Tables, *, end: datetime) -> dict[str, Any]:
     customers = store.table("customers")
     downtime = store.table("downtime_events")
     energy = store.table("energy_readings")
-    telemetry = store.table("telemetry_daily")
-    crashes = store.table("crashes")
     visits = store.table("service_visits")
 
     units_built = int(vehicles.count().execute())

@@ -9,17 +9,17 @@ share one :class:`~gigaloop.loop.self.state.LoopState`, given when they are buil
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from gigaloop.loop.contract import DayContext, Decision
 from gigaloop.loop.changes import (
     ChangeConfig,
     advance_changes,
     propose_changes,
     top_up_campaigns,
 )
+from gigaloop.loop.contract import DayContext, Decision
 from gigaloop.loop.impact import verify_changes
 from gigaloop.loop.population import build_population
 from gigaloop.loop.rootcause import RootCauseConfig, find_root_causes
@@ -77,8 +77,9 @@ class RootCauseModule:
         for key, record in registry.items():
             if key not in seen:
                 record["active"] = False
+        just_dropped = ctx.day - self.every_days  # seen last scan, not this one: a row says so
         ctx.emit("findings", [finding_row(r, ctx.day, ctx.now) for r in registry.values()
-                              if r["active"] or r.get("last_seen_day") == ctx.day - self.every_days])
+                              if r["active"] or r.get("last_seen_day") == just_dropped])
         return decisions
 
 

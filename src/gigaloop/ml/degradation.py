@@ -5,13 +5,13 @@ charging) is regressed out.
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
 from gigaloop.ml._validate import as_codes, as_vector, check_same_length
+
 
 def adjusted_rate_scan(
     rates: ArrayLike,
