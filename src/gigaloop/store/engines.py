@@ -128,6 +128,7 @@ class DuckDBEngine(Engine):
         super().__init__()
         self.con = ibis.duckdb.connect()
         self.con.raw_sql("SET TimeZone = 'UTC'")
+        self.con.raw_sql("SET enable_progress_bar = false")  # no bars in the CLI's output
         self.errors = (duckdb.Error,)
         self._tail = tail
 
