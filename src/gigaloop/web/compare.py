@@ -123,6 +123,8 @@ def series_figure(runs: list[Run], frames: list[pd.DataFrame]) -> go.Figure:
 
 def world_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     """The options that differ between the runs besides the loop (a fair comparison has none)."""
+    defaults = {"fleet": 0}  # runs from before the option existed
+    a, b = {**defaults, **a}, {**defaults, **b}
     return [f"{k}: {a.get(k)} vs {b.get(k)}" for k in SAME_WORLD if a.get(k) != b.get(k)]
 
 
