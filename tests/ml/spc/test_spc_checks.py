@@ -8,7 +8,7 @@ import pytest
 
 import gigaloop.ml.spc as spc
 from gigaloop.ml.spc import Base, Chart, ChartBank
-from gigaloop.ml.spc._base import Restartable
+from gigaloop.ml.spc._restartable import Restartable
 from gigaloop.ml.spc.checks import yield_checks
 
 ABSTRACT = {Base, Chart, ChartBank, Restartable}

@@ -10,7 +10,8 @@ import pytest
 
 from gigaloop.errors import ModelError
 from gigaloop.ml.spc import CUSUM, EWMA, CUSUMBank, EWMABank, IndividualsMRBank
-from gigaloop.ml.spc._base import Chart, Restartable
+from gigaloop.ml.spc._base import Chart
+from gigaloop.ml.spc._restartable import Restartable
 
 CASES = [
     (EWMA, EWMABank, {"lam": 0.3, "L": 2.7}),

@@ -5,9 +5,10 @@ Two families follow one protocol, ``learn_one`` (Phase I) then ``update`` (Phase
 - a :class:`Chart` watches one stream, one Python float (or one subgroup) at a time;
 - a :class:`ChartBank` watches ``n_streams`` streams at once with NumPy arrays of state.
 
-Banks with a :class:`Restartable` mixin (EWMA, CUSUM) also serve streams whose readings come
-ragged and that start at different times: ``update(x, where=...)`` skips streams without a
-reading, ``add_streams`` starts more streams, ``restart`` and ``recentre`` act per stream.
+:class:`~gigaloop.ml.spc._restartable.Restartable` banks (EWMA, CUSUM) also serve streams
+whose readings come ragged and that start at different times: ``update(x, where=...)`` skips
+streams without a reading, ``add_streams`` starts more, ``restart`` and ``recentre`` act per
+stream.
 
 The first ``update`` ends Phase I: whatever was not given (``mu``, ``sigma`` …) is estimated
 from the Phase I readings and frozen.
@@ -135,6 +136,8 @@ class ChartBank(Base):
     _reading_shape: tuple[int, ...] = ()
     _started: bool = False
     _check_params: ClassVar[dict[str, Any]] = {"n_streams": 4}
+    #: whether ``update(x, where=...)`` may leave streams without a reading.
+    takes_missing: ClassVar[bool] = False
 
     def __init__(self, n_streams: int) -> None:
         if int(n_streams) != n_streams or n_streams < 1:
@@ -171,15 +174,15 @@ class ChartBank(Base):
     def update(self, x: ArrayLike, where: ArrayLike | None = None) -> None:
         """Monitor one Phase II reading per stream; ``alarm`` and ``codes`` then describe it.
 
-        ``where`` (a :class:`Restartable` bank only): per stream, whether it has a reading;
-        the others keep their state and do not alarm, and their entries of ``x`` (NaN
-        allowed) are ignored.
+        ``where`` (a bank with ``takes_missing`` only): per stream, whether it has a
+        reading; the others keep their state and do not alarm, and their entries of ``x``
+        (NaN allowed) are ignored.
         """
         if where is None:
             readings = self._readings(x)
             self._start_once()
             self._step(readings)
-        elif isinstance(self, Restartable):
+        elif self.takes_missing:
             readings, on = self._readings_where(x, where)
             self._start_once()
             self._step_where(readings, on)
@@ -253,6 +256,10 @@ class ChartBank(Base):
     def _step(self, x: NDArray[np.float64]) -> None:
         ...
 
+    def _step_where(self, x: NDArray[np.float64], on: NDArray[np.bool_]) -> None:
+        """``_step`` for the streams ``on`` only (banks with ``takes_missing``)."""
+        raise NotImplementedError
+
     def _trace(self, phase_one: list[Any], phase_two: list[Any]) -> list[tuple[str, ...]]:
         for x in phase_one:
             self.learn_one(x)
@@ -261,78 +268,6 @@ class ChartBank(Base):
             self.update(x)
             fired.extend(self.rules_fired(s) for s in range(self.n_streams))
         return fired
-
-
-class Restartable(ChartBank):
-    """A bank of one-value-per-reading charts whose streams come and go on their own time.
-
-    Its ``mu`` and ``sigma`` are given (per stream); subclasses implement ``_step_where``,
-    ``_grow``, ``_restart`` and ``_move``. With these a bank charts streams that start Phase II
-    on different days (:meth:`add_streams`), miss readings (``update(x, where=...)``),
-    restart after a signal (:meth:`restart`) and follow a moving centre (:meth:`recentre`).
-    """
-
-    mu: Any
-    sigma: Any
-
-    def add_streams(self, mu: ArrayLike, sigma: ArrayLike) -> None:
-        """Start monitoring ``len(mu)`` more streams, in control, from the next ``update``.
-
-        The bank's parameters grow with them, so ``clone()`` watches every stream.
-        """
-        if self.mu is None or self.sigma is None:
-            raise ModelError(f"{type(self).__name__}: add_streams needs mu and sigma given")
-        new_mu = finite_array(np.atleast_1d(mu), "mu")
-        new_sigma = positive(finite_array(np.atleast_1d(sigma), "sigma"), "sigma")
-        if new_mu.ndim != 1 or new_mu.shape != new_sigma.shape:
-            raise ValueError(f"mu and sigma need one value per new stream, got shapes "
-                             f"{new_mu.shape} and {new_sigma.shape}")
-        self._start_once()
-        n = self.n_streams
-        self.mu = np.concatenate([stream_param(self.mu, n, "mu"), new_mu])
-        self.sigma = np.concatenate([stream_param(self.sigma, n, "sigma"), new_sigma])
-        self.n_streams = n + len(new_mu)
-        self.mu_ = np.concatenate([self.mu_, new_mu])
-        self.sigma_ = np.concatenate([self.sigma_, new_sigma])
-        self._grow(len(new_mu))
-
-    def restart(self, streams: ArrayLike) -> None:
-        """Start ``streams`` (indices) afresh at their centres, as after a signal."""
-        self._restart(self._indices(streams))
-
-    def recentre(self, streams: ArrayLike, mu: ArrayLike) -> None:
-        """Move the centres of ``streams`` to ``mu``; each statistic keeps its distance from the
-        centre, as on a chart of residuals from a moving centre line."""
-        index = self._indices(streams)
-        target = finite_array(stream_param(mu, len(index), "mu"), "mu")
-        self._move(index, target)
-        self.mu_[index] = target
-
-    def _indices(self, streams: ArrayLike) -> NDArray[np.intp]:
-        if not self._started:
-            raise ModelError(f"{type(self).__name__}: restart and recentre act in Phase II")
-        index = np.asarray(streams, dtype=np.intp).reshape(-1)
-        if ((index < 0) | (index >= self.n_streams)).any():
-            raise ValueError(f"streams must be indices below {self.n_streams}, got {index}")
-        return index
-
-    @abstractmethod
-    def _step_where(self, x: NDArray[np.float64], on: NDArray[np.bool_]) -> None:
-        ...
-
-    @abstractmethod
-    def _grow(self, added: int) -> None:
-        """Extend the state arrays by ``added`` streams (``mu_``, ``sigma_`` already are)."""
-        ...
-
-    @abstractmethod
-    def _restart(self, index: NDArray[np.intp]) -> None:
-        ...
-
-    @abstractmethod
-    def _move(self, index: NDArray[np.intp], mu: NDArray[np.float64]) -> None:
-        """Shift the state of ``index`` to centres ``mu`` (``mu_`` still holds the old ones)."""
-        ...
 
 
 class PhaseOne:

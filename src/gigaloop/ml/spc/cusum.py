@@ -15,11 +15,11 @@ from numpy.typing import NDArray
 from gigaloop.ml.spc._base import (
     Chart,
     PhaseOne,
-    Restartable,
     pack,
     positive,
     read_only,
 )
+from gigaloop.ml.spc._restartable import Restartable
 
 
 def _check_k_headstart(k: float, h: float, headstart: float) -> None:

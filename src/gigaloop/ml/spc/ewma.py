@@ -16,11 +16,11 @@ from numpy.typing import NDArray
 from gigaloop.ml.spc._base import (
     Chart,
     PhaseOne,
-    Restartable,
     pack,
     positive,
     read_only,
 )
+from gigaloop.ml.spc._restartable import Restartable
 
 
 def _check_lam(lam: float) -> float:
