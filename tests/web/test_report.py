@@ -51,7 +51,7 @@ def test_the_findings_table_lists_each_finding_and_the_change_it_caused(run_dir)
     for finding in summary["findings"]:
         assert f"<td>{finding['id']}</td>" in table
         low, high = finding["ci"]
-        assert f"{finding['effect']:.2f} ({low:.2f}–{high:.2f})" in table
+        assert f"{finding['effect']:.2f} ({low:.2f} to {high:.2f})" in table
         assert f"{finding['affected_vins']:,}" in table
     for change in summary["changes"]:
         assert f"<td>{change['id']}</td>" in table and change["state"] in table

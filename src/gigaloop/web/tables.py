@@ -34,15 +34,18 @@ def _tag(state: str | None) -> str:
 
 
 def interval(value: float | None, ci: list[float] | None, digits: int = 2) -> str:
-    """``1.83 (1.74–1.91)``, or a dash when there is no value.
+    """``1.83 (1.74 to 1.91)``, or a dash when there is no value.
 
-    >>> interval(1.826, [1.736, 1.914]), interval(None, None)
-    ('1.83 (1.74–1.91)', '—')
+    >>> interval(1.826, [1.736, 1.914]), interval(0.16, [-0.02, 0.35]), interval(None, None)
+    ('1.83 (1.74 to 1.91)', '0.16 (−0.02 to 0.35)', '—')
     """
     if value is None:
         return MISSING
-    text = f"{value:,.{digits}f}"
-    return text + (f" ({ci[0]:,.{digits}f}–{ci[1]:,.{digits}f})" if ci else "")
+
+    def fmt(x: float) -> str:
+        return f"{x:,.{digits}f}".replace("-", "−")
+
+    return fmt(value) + (f" ({fmt(ci[0])} to {fmt(ci[1])})" if ci else "")
 
 
 def names_text(names: dict[str, Any]) -> str:
@@ -106,7 +109,7 @@ def findings_table(summary: dict[str, Any], score: dict[str, Any] | None = None)
             if change is None:
                 row += [MISSING, "no change raised", "", ""]
             else:
-                row += [escape(change["id"]), escape(str(change["action"])),
+                row += [escape(change["id"]), escape(str(change["action"]).split(" — ")[0]),
                         _tag(change.get("state")), escape(verification(change))]
             if truth is not None:
                 row.append(escape(truth.get(f["id"], "false finding")))
