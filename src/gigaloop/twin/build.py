@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from gigaloop.twin.clock import Clock, shift_of
-from gigaloop.twin.layout import STATIONS
+from gigaloop.twin.layout import MACHINE_IDS, STATIONS
 from gigaloop.twin.lots import Supply
 from gigaloop.twin.process import ProcessModel
 from gigaloop.twin.scenario import Scenario
@@ -39,6 +39,18 @@ EOL_CLASSES = ("isolation", "alignment", "electrical")
 EOL_DETECTION = np.array([0.99, 0.90, 0.85])
 TRIMS = (("LR-AWD", "L", 0.50), ("RWD", "R", 0.35), ("Performance", "P", 0.15))
 MODEL = "GL-Y"
+VIN_LENGTH = 17
+TRIM_NAMES = pa.array([t[0] for t in TRIMS], pa.string())
+TRIM_LETTERS = np.frombuffer("".join(t[1] for t in TRIMS).encode(), np.uint8)
+STATION_IDS = pa.array([st.station_id for st in STATIONS], pa.string())
+MACHINE_NAMES = pa.array(MACHINE_IDS, pa.string())
+#: Line-wide index of each station's first machine.
+MACHINE_FIRST = np.cumsum([0] + [len(st.machine_ids) for st in STATIONS])[:-1]
+#: Every process reading a unit gets: (station position, station, parameter), in line order.
+READINGS = tuple((k, st, p) for k, st in enumerate(STATIONS) for p in st.parameters)
+READING_STATION = np.array([k for k, _, _ in READINGS], np.int64)
+PARAMETER_NAMES = pa.array([p.name for _, _, p in READINGS], pa.string())
+PARAMETER_UNITS = pa.array([p.unit for _, _, p in READINGS], pa.string())
 
 
 @dataclass
@@ -81,11 +93,8 @@ class UnitBuilder:
     def build(self, day: int, serials: np.ndarray, times: np.ndarray, done_s: np.ndarray,
               rng: np.random.Generator, design_revision: str) -> DayUnits:
         n = len(serials)
-        code = (self.site.site_id + "XX")[:2].upper()
         trim_pick = rng.choice(len(TRIMS), size=n, p=[t[2] for t in TRIMS])
-        vins = np.array([f"7GLY{TRIMS[k][1]}{code}{s:010d}" for k, s in zip(trim_pick, serials,
-                                                                             strict=True)],
-                        dtype=object)
+        vins = vins_of(trim_pick, self.site.site_id, serials)
         lots, opened = self.supply.assign(n)
         revision_part = self.supply.revision_part
         revisions = (self.supply.revision_of(lots[revision_part]) if revision_part
@@ -93,12 +102,14 @@ class UnitBuilder:
         shifts = shift_of(times)
         cell_lots = (lots[self.cell_part] if self.cell_part else np.full(n, "", dtype=object))
         latent, fault_ids = self._latent(cell_lots, revisions, shifts[:, -1])
-        readings, defects, defect_faults = self._readings(vins, serials, times, cell_lots, rng)
+        machines = station_machines(serials)
+        readings, defects, defect_faults = self._readings(vins, machines, times, cell_lots, rng)
         latent.update(defects)
         fault_ids.update(defect_faults)
         inspections, present, escaped = self._inspect(vins, times, readings, latent, rng)
         built_date = self.clock.date_of(day)
         done_utc = self.clock.to_utc(done_s)
+        every = np.arange(n)
         tables = {
             "lots": arrow_table("lots", {
                 "lot_id": [lot.lot_id for lot in opened],
@@ -110,22 +121,27 @@ class UnitBuilder:
                 "event_time": self.clock.to_utc(np.array(
                     [times[lot.first_unit, 0] for lot in opened], dtype=float))}),
             "vehicles": arrow_table("vehicles", {
-                "vin": vins, "build_date": [built_date] * n,
-                "site_id": [self.site.site_id] * n, "line_id": [self.site.line_id] * n,
-                "shift": shifts[:, -1], "model": [MODEL] * n,
-                "trim": [TRIMS[k][0] for k in trim_pick], "hardware_revision": revisions,
-                "design_revision": [design_revision] * n, "event_time": done_utc}),
+                "vin": vins, "build_date": built_date, "site_id": self.site.site_id,
+                "line_id": self.site.line_id, "shift": shifts[:, -1], "model": MODEL,
+                "trim": TRIM_NAMES.take(trim_pick), "hardware_revision": revisions,
+                "design_revision": design_revision, "event_time": done_utc}),
             "vehicle_lots": arrow_table("vehicle_lots", {
-                "vin": np.tile(vins, len(lots)),
+                "vin": vins.take(np.tile(every, len(lots))),
                 "part_number": np.repeat(np.array(list(lots), dtype=object), n),
                 "lot_id": np.concatenate(list(lots.values())),
                 "event_time": np.tile(done_utc, len(lots))}),
-            "vehicle_stations": self._stations(vins, serials, times, shifts),
+            "vehicle_stations": arrow_table("vehicle_stations", {
+                "vin": vins.take(np.tile(every, len(STATIONS))),
+                "station_id": STATION_IDS.take(np.repeat(np.arange(len(STATIONS)), n)),
+                "machine_id": MACHINE_NAMES.take(machines.T.reshape(-1)),
+                "shift": shifts.T.reshape(-1),
+                "event_time": self.clock.to_utc(times.T.reshape(-1))}),
             "process_readings": readings["table"],
             "inspection_results": inspections,
         }
-        built = BuiltUnits(vins, np.full(n, day, dtype=np.int64), np.full(n, MODEL, dtype=object),
-                           np.array([TRIMS[k][0] for k in trim_pick], dtype=object), revisions,
+        built = BuiltUnits(vins.to_numpy(zero_copy_only=False), np.full(n, day, dtype=np.int64),
+                           np.full(n, MODEL, dtype=object),
+                           np.array([t[0] for t in TRIMS], dtype=object)[trim_pick], revisions,
                            latent, fault_ids)
         affected = {}
         for ids in fault_ids.values():
@@ -138,7 +154,8 @@ class UnitBuilder:
     def _latent(self, cell_lots: np.ndarray, revisions: np.ndarray, shifts: np.ndarray
                 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         n = len(cell_lots)
-        fade = np.array([self.lot_fade_factor(lot) if lot else 1.0 for lot in cell_lots])
+        names, which = np.unique(cell_lots.astype(str), return_inverse=True)
+        fade = np.array([self.lot_fade_factor(lot) if lot else 1.0 for lot in names])[which]
         pack = np.ones(n)
         rain = np.ones(n)
         hot = np.zeros(n)
@@ -161,55 +178,58 @@ class UnitBuilder:
                   "hot_climate_bias": hot}
         return latent, ids
 
-    def _readings(self, vins: np.ndarray, serials: np.ndarray, times: np.ndarray,
+    def _readings(self, vins: pa.Array, machines: np.ndarray, times: np.ndarray,
                   cell_lots: np.ndarray, rng: np.random.Generator):
+        """Every parameter of every station for each unit; ``machines`` (unit × station) are
+        the line-wide indices of the machines that took them."""
         n = len(vins)
-        cols: dict[str, list[np.ndarray]] = {k: [] for k in (
-            "vin", "station_id", "machine_id", "parameter", "value", "unit", "setpoint", "t")}
+        measured_all, setpoints = [], []
         defects = {key: np.ones(n) for key in ("seam_defect", "trim_defect")}
         faults = {key: np.full(n, "", dtype=object) for key in defects}
-        values: dict[tuple[str, str], np.ndarray] = {}
+        true_of: dict[tuple[str, str], np.ndarray] = {}
         weak = np.zeros(n)
         for lot, fault in self.weak_lots.items():
             weak[cell_lots == lot] = fault.effect.get("resistance_shift", 0.0)
-        for k, st in enumerate(STATIONS):
-            machine_index = machine_of(serials, st.station_id, len(st.machine_ids))
-            machines = np.array(st.machine_ids, dtype=object)[machine_index]
-            for parameter in st.parameters:
-                true, measured, setpoint, drifting = self.process.values(
-                    st, parameter, machine_index, times[:, k], rng)
-                if parameter.name == "module_resistance":
-                    true, measured = true * (1 + weak), measured * (1 + weak)
-                if parameter.name == "isolation_resistance":
-                    true = parameter.nominal * np.exp(0.18 * (true - setpoint) / parameter.sigma)
-                    measured = true * (1 + parameter.gauge_sigma / parameter.nominal
-                                       * rng.standard_normal(n))
-                key = None
-                if parameter.name == "weld_current":
-                    key = "seam_defect"
-                    excess = np.maximum(np.abs(true - parameter.nominal) - SEAM_DEADBAND_KA, 0.0)
-                    factor = 1.0 + SEAM_GAIN_PER_KA2 * excess**2
-                if st.station_id == TRIM_STATION and parameter.name == "torque":
-                    key = "trim_defect"
-                    under = np.maximum(parameter.nominal - true - TRIM_DEADBAND_NM, 0.0)
-                    factor = 1.0 + TRIM_GAIN_PER_NM2 * under**2
-                if key is not None:
-                    defects[key] *= factor
-                    for drift in self.process.drifts:
-                        if drift.parameter == parameter.name:
-                            hit = drifting & (machines == drift.machine_id) & (factor > 1.01)
-                            faults[key][hit] = drift.fault_id
-                values[st.station_id, parameter.name] = true
-                for name, column in (("vin", vins), ("machine_id", machines), ("value", measured),
-                                     ("setpoint", setpoint), ("t", times[:, k])):
-                    cols[name].append(column)
-                cols["station_id"].append(np.full(n, st.station_id, dtype=object))
-                cols["parameter"].append(np.full(n, parameter.name, dtype=object))
-                cols["unit"].append(np.full(n, parameter.unit, dtype=object))
-        merged = {k: np.concatenate(v) for k, v in cols.items()}
-        merged["event_time"] = self.clock.to_utc(merged.pop("t"))
-        return {"table": arrow_table("process_readings", merged), "true": values}, \
-            defects, faults
+        for k, st, parameter in READINGS:
+            machine_index = machines[:, k] - MACHINE_FIRST[k]
+            true, measured, setpoint, drifting = self.process.values(
+                st, parameter, machine_index, times[:, k], rng)
+            if parameter.name == "module_resistance":
+                true, measured = true * (1 + weak), measured * (1 + weak)
+            if parameter.name == "isolation_resistance":
+                true = parameter.nominal * np.exp(0.18 * (true - setpoint) / parameter.sigma)
+                measured = true * (1 + parameter.gauge_sigma / parameter.nominal
+                                   * rng.standard_normal(n))
+            key = None
+            if parameter.name == "weld_current":
+                key = "seam_defect"
+                excess = np.maximum(np.abs(true - parameter.nominal) - SEAM_DEADBAND_KA, 0.0)
+                factor = 1.0 + SEAM_GAIN_PER_KA2 * excess**2
+            if st.station_id == TRIM_STATION and parameter.name == "torque":
+                key = "trim_defect"
+                under = np.maximum(parameter.nominal - true - TRIM_DEADBAND_NM, 0.0)
+                factor = 1.0 + TRIM_GAIN_PER_NM2 * under**2
+            if key is not None:
+                defects[key] *= factor
+                for drift in self.process.drifts:
+                    if drift.parameter == parameter.name:
+                        machine = np.asarray(st.machine_ids, dtype=object)[machine_index]
+                        hit = drifting & (machine == drift.machine_id) & (factor > 1.01)
+                        faults[key][hit] = drift.fault_id
+            true_of[st.station_id, parameter.name] = true
+            measured_all.append(measured)
+            setpoints.append(setpoint)
+        m = len(READINGS)
+        reading = np.repeat(np.arange(m), n)
+        station = READING_STATION[reading]
+        unit = np.tile(np.arange(n), m)
+        table = arrow_table("process_readings", {
+            "vin": vins.take(unit), "station_id": STATION_IDS.take(station),
+            "machine_id": MACHINE_NAMES.take(machines[unit, station]),
+            "parameter": PARAMETER_NAMES.take(reading), "value": np.concatenate(measured_all),
+            "unit": PARAMETER_UNITS.take(reading), "setpoint": np.concatenate(setpoints),
+            "event_time": self.clock.to_utc(times[unit, station])})
+        return {"table": table, "true": true_of}, defects, faults
 
     def _inspect(self, vins: np.ndarray, times: np.ndarray, readings: dict,
                  latent: dict[str, np.ndarray], rng: np.random.Generator):
@@ -241,7 +261,7 @@ class UnitBuilder:
         eol_defect = np.array(EOL_CLASSES, dtype=object)[eol_class]
         eol_defect = np.where(eol_flaw & caught, eol_defect, "electrical")
         table = arrow_table("inspection_results", {
-            "vin": np.concatenate([vins] * 3),
+            "vin": pa.concat_arrays([vins] * 3),
             "station_id": np.repeat(np.array(["BW-040", "PT-030", "EOL-010"], dtype=object), n),
             "inspection": np.repeat(np.array(["weld_seam", "paint_thickness", "eol_function"],
                                              dtype=object), n),
@@ -251,25 +271,11 @@ class UnitBuilder:
                 _unless(paint_pass, np.where(gauge < low, "thin_film", "thick_film")),
                 _unless(eol_pass, eol_defect)]),
             "score": np.concatenate([seam_score, gauge, eol_score]),
-            "image_uri": [None] * (3 * n),
+            "image_uri": None,
             "event_time": self.clock.to_utc(np.concatenate(
                 [times[:, seam_k], times[:, paint_k], times[:, eol_k]])),
         })
         return table, present, escaped
-
-    def _stations(self, vins: np.ndarray, serials: np.ndarray, times: np.ndarray,
-                  shifts: np.ndarray) -> pa.Table:
-        n = len(vins)
-        machines = [np.array(st.machine_ids, dtype=object)[
-            machine_of(serials, st.station_id, len(st.machine_ids))] for st in STATIONS]
-        return arrow_table("vehicle_stations", {
-            "vin": np.tile(vins, len(STATIONS)),
-            "station_id": np.repeat(np.array([s.station_id for s in STATIONS], dtype=object), n),
-            "machine_id": np.concatenate(machines),
-            "shift": shifts.T.reshape(-1),
-            "event_time": self.clock.to_utc(times.T.reshape(-1)),
-        })
-
 
 
 def machine_of(serials: np.ndarray, station_id: str, n_machines: int) -> np.ndarray:
@@ -288,6 +294,35 @@ def machine_of(serials: np.ndarray, station_id: str, n_machines: int) -> np.ndar
         z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     z ^= z >> np.uint64(31)
     return (z % np.uint64(n_machines)).astype(np.int64)
+
+
+def station_machines(serials: np.ndarray) -> np.ndarray:
+    """Line-wide machine index (into :data:`MACHINE_NAMES`) of the machine at each station
+    that takes each unit: an array of units × stations."""
+    out = np.empty((len(serials), len(STATIONS)), np.int64)
+    for k, st in enumerate(STATIONS):
+        out[:, k] = MACHINE_FIRST[k] + machine_of(serials, st.station_id, len(st.machine_ids))
+    return out
+
+
+def vins_of(trim: np.ndarray, site_id: str, serials: np.ndarray) -> pa.Array:
+    """VINs ``7GLY``, the trim letter, two letters of the site and the ten-digit serial,
+    laid out as bytes (no per-unit Python strings).
+
+    >>> vins_of(np.array([2, 0]), "tx1", np.array([42, 5_000_000_001])).to_pylist()
+    ['7GLYPTX0000000042', '7GLYLTX5000000001']
+    """
+    serials = np.asarray(serials, dtype=np.int64)
+    n = len(serials)
+    if n and (serials.min() < 0 or serials.max() >= 10**10):
+        raise ValueError("serials must have at most ten digits")
+    head = np.frombuffer(b"7GLY_" + (site_id + "XX")[:2].upper().encode(), np.uint8)
+    text = np.empty((n, VIN_LENGTH), np.uint8)
+    text[:, :7] = head
+    text[:, 4] = TRIM_LETTERS[trim]
+    text[:, 7:] = serials[:, None] // 10 ** np.arange(9, -1, -1, dtype=np.int64) % 10 + ord("0")
+    offsets = np.arange(0, (n + 1) * VIN_LENGTH, VIN_LENGTH, dtype=np.int32)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(text))
 
 
 def _unless(passed: np.ndarray, labels: np.ndarray) -> np.ndarray:

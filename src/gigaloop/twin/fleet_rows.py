@@ -27,10 +27,13 @@ from gigaloop.errors import SchemaError
 from gigaloop.schema import INGESTED_AT, get_table
 from gigaloop.schema.customer import TABLES as CUSTOMER_TABLES
 from gigaloop.schema.fleet import TABLES as FLEET_TABLES
+from gigaloop.twin.tables import column
 
 #: Every table :meth:`gigaloop.twin.fleet.Fleet.step` returns, in write order.
 FLEET_OUTPUTS = tuple(t.name for t in (*FLEET_TABLES, *CUSTOMER_TABLES))
 US_PER_S = 1_000_000
+ID_DIGITS = 9
+ID_PLACES = 10 ** np.arange(ID_DIGITS - 1, -1, -1, dtype=np.int64)
 
 
 @functools.cache
@@ -39,25 +42,13 @@ def schema_of(name: str) -> pa.Schema:
     return pa.schema([f for f in get_table(name).arrow_schema() if f.name != INGESTED_AT])
 
 
-def to_arrow(values: Any, typ: pa.DataType, n: int) -> pa.Array:
-    """One column of ``n`` values as an Arrow array of type ``typ``."""
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
-    if isinstance(values, pa.Array):
-        return values if values.type == typ else values.cast(typ)
-    if values is None or isinstance(values, str | float | int | bool | np.generic):
-        return pa.array(np.full(n, values, dtype=object) if values is not None
-                        else [None] * n, type=typ)
-    return pa.array(values, type=typ)
-
-
 def build(name: str, columns: Mapping[str, Any], n: int) -> pa.Table:
     """A table of ``n`` rows with exactly the schema's columns and types."""
     schema = schema_of(name)
     missing = set(schema.names) - set(columns)
     if missing:
         raise SchemaError(f"fleet built {name} without columns {sorted(missing)}", table=name)
-    arrays = [to_arrow(columns[f.name], f.type, n) for f in schema]
+    arrays = [column(columns[f.name], f.type, n) for f in schema]
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
@@ -67,9 +58,25 @@ def serial_ids(prefix: str, start: int, n: int) -> pa.Array:
 
 
 def numbered_ids(prefix: str, numbers: np.ndarray) -> pa.Array:
-    """``prefix-`` and each number, zero-padded to nine digits."""
-    text = pc.cast(pa.array(np.asarray(numbers, dtype=np.int64)), pa.string())
-    return pc.binary_join_element_wise(prefix, pc.utf8_lpad(text, 9, "0"), "-")
+    """``prefix-`` and each number (≥ 0), zero-padded to nine digits.
+
+    The text is laid out as bytes and handed to Arrow as one buffer (no per-row strings).
+
+    >>> numbered_ids("SUB", np.array([7, 1_234_567_890])).to_pylist()
+    ['SUB-000000007', 'SUB-1234567890']
+    """
+    numbers = np.asarray(numbers, dtype=np.int64)
+    n = len(numbers)
+    if n and numbers.max() >= 10**ID_DIGITS:   # rare: longer numbers keep all their digits
+        text = pc.utf8_lpad(pc.cast(pa.array(numbers), pa.string()), ID_DIGITS, "0")
+        return pc.binary_join_element_wise(prefix, text, "-")
+    head = np.frombuffer(prefix.encode() + b"-", np.uint8)
+    width = len(head) + ID_DIGITS
+    text = np.empty((n, width), np.uint8)
+    text[:, :len(head)] = head
+    text[:, len(head):] = numbers[:, None] // ID_PLACES % 10 + ord("0")
+    offsets = np.arange(0, (n + 1) * width, width, dtype=np.int32)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(text))
 
 
 def day_times(start: date, day: int, seconds: np.ndarray) -> np.ndarray:

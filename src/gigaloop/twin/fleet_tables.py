@@ -167,7 +167,7 @@ class FleetTables:
         """Report events on ``idx`` that the fault caused (share (m − 1) / m of m× hazard)."""
         f = self.f
         faults = f.info.view(f"fault_{key}")[idx]
-        idx = idx[faults >= 0]
+        idx, faults = idx[faults >= 0], faults[faults >= 0]
         if not idx.size:
             return
         latent = {"rain_perception": f.info.view("rain_perception"),
@@ -176,8 +176,12 @@ class FleetTables:
                   "cell_fade": f.info.view("pack_defect")}[key][idx].astype(np.float64)
         k = 1 if count is None else count[idx]
         caused = self._rng.random(len(idx)) < 1.0 - (1.0 / np.maximum(latent, 1.0)) ** k
-        for i in idx[caused].tolist():
-            f.report(key, int(f.info.view(f"fault_{key}")[i]), kind, day, i)
+        # only the first event of each fault can be new truth: report those, in order
+        codes, first = np.unique(faults[caused], return_index=True)
+        order = np.argsort(first)
+        for code, i in zip(codes[order].tolist(), idx[caused][first[order]].tolist(),
+                           strict=True):
+            f.report(key, code, kind, day, i)
 
     # ---- workshop ------------------------------------------------------------------------
     def workshop(self, rows: Rows, day: int) -> None:

@@ -8,7 +8,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
 
@@ -21,15 +22,45 @@ from gigaloop.twin.layout import STATIONS
 from gigaloop.twin.scenario import Scenario
 
 
-def arrow_table(name: str, columns: Mapping[str, Sequence[Any] | np.ndarray]) -> pa.Table:
-    """``columns`` as a table of the schema's names and types (``ingested_at`` left out)."""
-    schema = get_table(name).arrow_schema()
-    fields = [f for f in schema if f.name != INGESTED_AT]
+def arrow_table(name: str, columns: Mapping[str, Any]) -> pa.Table:
+    """``columns`` as a table of the schema's names and types (``ingested_at`` left out).
+
+    A column may be a NumPy array, a list, an Arrow array, or a scalar repeated on every row.
+    """
+    fields = _fields(name)
     missing = {f.name for f in fields} - set(columns)
     if missing:
         raise SchemaError(f"twin built {name} without columns {sorted(missing)}", table=name)
-    arrays = [pa.array(columns[f.name], type=f.type) for f in fields]
+    lengths = {len(v) for v in columns.values() if not _is_scalar(v)}
+    if len(lengths) > 1:
+        raise SchemaError(f"columns of {name} have lengths {sorted(lengths)}", table=name)
+    n = lengths.pop() if lengths else 1
+    arrays = [column(columns[f.name], f.type, n) for f in fields]
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def column(values: Any, typ: pa.DataType, n: int) -> pa.Array:
+    """``values`` as an Arrow array of ``n`` values of type ``typ`` (a scalar is repeated;
+    ``None`` gives nulls; an Arrow array of another type is cast)."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if isinstance(values, pa.Array):
+        return values if values.type == typ else values.cast(typ)
+    if values is None:
+        return pa.nulls(n, typ)
+    if _is_scalar(values):
+        value = values.item() if isinstance(values, np.generic) else values
+        return pa.repeat(pa.scalar(value, typ), n)
+    return pa.array(values, type=typ)
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, str | float | int | bool | date | np.generic)
+
+
+@functools.cache
+def _fields(name: str) -> tuple[pa.Field, ...]:
+    return tuple(f for f in get_table(name).arrow_schema() if f.name != INGESTED_AT)
 
 
 def concat(parts: list[pa.Table]) -> pa.Table:
