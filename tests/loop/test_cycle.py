@@ -9,6 +9,7 @@ from gigaloop.actuate import LoggingActuator, MaintenanceOrder
 from gigaloop.errors import ConfigError
 from gigaloop.loop.contract import Decision
 from gigaloop.loop.cycle import DailyCycle
+from gigaloop.loop.records import findings_from_store
 from gigaloop.store import Store
 
 
@@ -63,3 +64,21 @@ def test_cycles_and_unknown_dependencies_are_refused():
         DailyCycle([Recorder("a", ("b",)), Recorder("b", ("a",))], LoggingActuator(), None)
     with pytest.raises(ConfigError, match="unknown 'c'"):
         DailyCycle([Recorder("a", ("c",))], LoggingActuator(), None)
+
+
+def test_a_finding_reported_with_a_decision_reaches_the_records(tmp_path):
+    class Watcher:
+        name, depends_on, every_days = "watcher", (), 1
+
+        def decide(self, ctx):
+            finding = {"id": f"PM-P1-d{ctx.day}", "failure_mode": "machine_breakdown",
+                       "names": {"machine": "P1"}, "effect": 0.9, "ci": None, "rank": 1,
+                       "day_found": ctx.day}
+            return [Decision(ctx.day, self.name, "service P1", finding=finding)]
+
+    store = Store(tmp_path)
+    cycle = DailyCycle([Watcher()], LoggingActuator(), store)
+    for day in (3, 4):
+        cycle.run_day(day, datetime(2026, 1, 1 + day))
+    assert [f["id"] for f in findings_from_store(store)] == ["PM-P1-d3", "PM-P1-d4"]
+    assert findings_from_store(store)[0]["names"] == {"machine": "P1"}

@@ -85,6 +85,8 @@ def decision_row(decision: Decision, seq: int, now: datetime) -> dict[str, Any]:
         if decision.action is not None else None,
         "accepted": decision.accepted,
         "finding_id": (decision.finding or {}).get("id"),
+        "finding_json": json.dumps(decision.finding, default=str, sort_keys=True)
+        if decision.finding is not None else None,
         "inputs_json": json.dumps(record["inputs"], default=str, sort_keys=True),
         "event_time": now,
     }

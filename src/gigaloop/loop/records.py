@@ -15,8 +15,14 @@ from gigaloop.loop.kpis import Tables
 
 
 def findings_from_store(store: Tables) -> list[dict[str, Any]]:
-    """Every finding once: evidence when first reported, ``latest`` scan, ``active``."""
+    """Every finding once: root cause's with the evidence it was first reported on, its
+    ``latest`` scan and whether it is ``active``; then those other modules reported with a
+    decision (e.g. maintenance: a machine heading for a breakdown), as reported."""
     rows = store.execute(store.table("findings").order_by(["finding_id", "day"]))
+    decisions = store.table("decisions")
+    reported = store.execute(decisions.filter(decisions.finding_json.notnull()).order_by(
+        ["day", "module", "seq"]).select("finding_id", "finding_json"))
+    scanned = set(rows.finding_id)
     out = []
     for finding_id, scans in rows.groupby("finding_id", sort=True):
         first = scans[scans.day >= scans.day_found].iloc[0]
@@ -28,7 +34,8 @@ def findings_from_store(store: Tables) -> list[dict[str, Any]]:
             "latest": _evidence(last), "last_seen_day": int(scans[scans.active].day.max())
             if scans.active.any() else None, "active": bool(last.active),
         })
-    return out
+    others = reported[~reported.finding_id.isin(scanned)].drop_duplicates("finding_id")
+    return out + [json.loads(text) for text in others.finding_json]
 
 
 def changes_from_store(store: Tables) -> list[dict[str, Any]]:

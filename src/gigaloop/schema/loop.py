@@ -18,6 +18,7 @@ DECISIONS = Table(
         col("action_json", "string", "the action's payload", nullable=True),
         col("accepted", "bool", "whether the actuator accepted it", nullable=True),
         col("finding_id", "string", "the finding it reports", nullable=True),
+        col("finding_json", "string", "that finding's record as reported, JSON", nullable=True),
         col("inputs_json", "string", "the evidence it was decided on, JSON"),
     ))
 
