@@ -28,10 +28,13 @@ A hit only says the *hash* is stored; the caller checks those rows' keys exactly
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+_SMALL_RUN = 2048  # values a ValueSet's small run may hold before it joins the large one
 _MIN_BITS_LOG2 = 16  # 8 KiB of bitmap for a small table
 _BITS_PER_HASH = 8  # rebuild the bitmap, twice as large, when it is fuller than this
 
@@ -95,6 +98,97 @@ class HashSet:
         self._bits[word[first]] |= np.bitwise_or.reduceat(bit, first)
 
 
+class ValueSet:
+    """The distinct values of one column, exactly, found by their hashes.
+
+    Kept as a large sorted run and a small one (hashes sorted, values in the same order);
+    the small run is merged into the large one when it outgrows a quarter of it (and 2,048
+    values), so adding costs ``O(1)`` amortised per value and :meth:`contains` costs two
+    binary searches per value, whatever the set's size. A hash hit is confirmed by comparing
+    the values.
+
+    >>> vins = ValueSet(pa.array(["A1", "B2"]))
+    >>> vins.add(pa.array(["C3", "A1", None]))
+    >>> vins.contains(pa.array(["C3", "Z9", None, "A1"])).tolist(), len(vins)
+    ([True, False, False, True], 3)
+    """
+
+    def __init__(self, values: pa.Array, hasher: Callable[[pa.Table], np.ndarray] | None = None):
+        self._hasher = hasher or hash_rows
+        self._type = values.type
+        self._runs = [_empty(values.type), _empty(values.type)]  # [large, small]
+        self.add(values)
+
+    def __len__(self) -> int:
+        return sum(len(hashes) for hashes, _ in self._runs)
+
+    def add(self, values: pa.Array | pa.ChunkedArray) -> None:
+        """Add values (nulls and values already held are skipped)."""
+        values = _one_array(values).cast(self._type)
+        if values.null_count:
+            values = values.drop_null()
+        hashes = self._hash(values)
+        held = self._contains(values, hashes)
+        if held.any():
+            values, hashes = values.filter(pa.array(~held)), hashes[~held]
+        if len(values) == 0:
+            return
+        first = np.unique(hashes, return_index=True)[1]  # repeats in the batch; rare collisions
+        if len(first) < len(values):  # of distinct values are kept apart by pc.unique
+            values = pc.unique(values)
+            hashes = self._hash(values)
+        large, small = self._runs
+        small = _merge(small, (hashes, values))
+        if len(small[0]) > max(_SMALL_RUN, len(large[0]) // 4):
+            large, small = _merge(large, small), _empty(self._type)
+        self._runs = [large, small]
+
+    def contains(self, values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+        """A boolean mask: True where the value is in the set (null never is)."""
+        values = _one_array(values).cast(self._type)
+        return self._contains(values, self._hash(values))
+
+    def _hash(self, values: pa.Array) -> np.ndarray:
+        return self._hasher(pa.table({"v": values}))
+
+    def _contains(self, values: pa.Array, hashes: np.ndarray) -> np.ndarray:
+        found = np.zeros(len(values), dtype=bool)
+        for stored, held in self._runs:
+            if len(stored) == 0:
+                continue
+            at = np.minimum(np.searchsorted(stored, hashes), len(stored) - 1)
+            hit = np.flatnonzero((stored[at] == hashes) & ~found)
+            if len(hit) == 0:
+                continue
+            same = pc.equal(values.take(hit), held.take(at[hit]))
+            same = pc.fill_null(same, False).to_numpy(zero_copy_only=False)
+            found[hit[same]] = True
+            if not same.all():  # a hash shared by several stored values: compare with all
+                shared = held.filter(pa.array(np.isin(stored, hashes[hit[~same]])))
+                again = pc.is_in(values.take(hit[~same]), value_set=shared)
+                found[hit[~same]] = again.to_numpy(zero_copy_only=False)
+        return found
+
+
+def _one_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
+def _empty(kind: pa.DataType) -> tuple[np.ndarray, pa.Array]:
+    return np.empty(0, dtype=np.uint64), pa.array([], kind)
+
+
+def _merge(
+    run: tuple[np.ndarray, pa.Array], new: tuple[np.ndarray, pa.Array]
+) -> tuple[np.ndarray, pa.Array]:
+    """A sorted run with new values inserted in hash order (linear in the run's size)."""
+    order = np.argsort(new[0])
+    at = np.searchsorted(run[0], new[0][order])
+    hashes = np.insert(run[0], at, new[0][order])
+    take = np.insert(np.arange(len(run[0])), at, len(run[0]) + order)
+    return hashes, pa.concat_arrays([run[1], new[1]]).take(take)
+
+
 _SEED = np.uint64(0x9E3779B97F4A7C15)
 _NULL = np.uint64(0x5BD1E9955BD1E995)
 _LOW_BYTES = np.array([(1 << (8 * n)) - 1 for n in range(9)], dtype=np.uint64)
@@ -112,35 +206,69 @@ def hash_rows(rows: pa.Table) -> np.ndarray:
 def _hash_values(values: pa.Array) -> np.ndarray:
     """One hash per value: text by its bytes, numbers, dates and times by their bits."""
     kind = values.type
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_binary(kind):
-        hashes = _hash_strings(values.cast(pa.binary()))
+    if pa.types.is_string(kind) or pa.types.is_binary(kind):
+        hashes = _hash_strings(values, np.int32)
+    elif pa.types.is_large_string(kind) or pa.types.is_large_binary(kind):
+        hashes = _hash_strings(values, np.int64)
     else:
         if pa.types.is_boolean(kind):
             values = values.cast(pa.int8())
-        numbers = pc.fill_null(values.view(_INTEGERS[values.type.bit_width]), 0)
-        hashes = _mix(numbers.to_numpy().astype(np.int64).view(np.uint64))
+        numbers = values.view(_INTEGERS[values.type.bit_width])
+        if values.null_count:
+            numbers = pc.fill_null(numbers, 0)
+        hashes = _mix(numbers.to_numpy().astype(np.int64, copy=False).view(np.uint64))
     if values.null_count:
         hashes[values.is_null().to_numpy(zero_copy_only=False)] = _NULL
     return hashes
 
 
-def _hash_strings(values: pa.Array) -> np.ndarray:
-    """Each string's bytes, 8 at a time, folded into its length (so ``"a"`` ≠ ``"a\\0"``)."""
+def _hash_strings(values: pa.Array, offset_type: type) -> np.ndarray:
+    """Each string's bytes, 8 at a time, folded into its length (so ``"a"`` ≠ ``"a\\0"``).
+
+    The bytes are laid out as a zero-padded matrix, one row per string, read as 8-byte
+    little-endian words: equal-length strings (VINs, ids) are one reshape, others one
+    scatter. A column with a few very long strings hashes word by word instead.
+    """
     offsets_buffer, data_buffer = values.buffers()[1:]
-    offsets = np.frombuffer(offsets_buffer, np.int32, len(values) + 1, values.offset * 4)
-    starts, lengths = offsets[:-1].astype(np.int64), np.diff(offsets).astype(np.int64)
-    data = np.zeros((data_buffer.size if data_buffer else 0) + 8, dtype=np.uint8)
-    if data_buffer:
-        data[:-8] = np.frombuffer(data_buffer, np.uint8)
-    # the little-endian 8-byte word starting at each byte: overlapping windows, no copy
-    windows = np.lib.stride_tricks.as_strided(data, (len(data) - 7, 8), (1, 1), writeable=False)
-    word_at = windows.view("<u8")[:, 0]
+    size = np.dtype(offset_type).itemsize
+    offsets = np.frombuffer(offsets_buffer, offset_type, len(values) + 1, values.offset * size)
+    offsets = offsets.astype(np.int64)
+    lengths = np.diff(offsets)
     hashes = _mix(lengths.view(np.uint64) ^ _SEED)
-    shortest = int(lengths.min(initial=0))
-    for start in range(0, int(lengths.max(initial=0)), 8):
-        if start + 8 <= shortest:  # a whole word of every string: no masks, no selection
-            hashes = _mix((hashes * _SEED) ^ word_at[starts + start])
-            continue
+    first, total = int(offsets[0]), int(offsets[-1] - offsets[0])
+    if total == 0:
+        return hashes
+    data = np.frombuffer(data_buffer, np.uint8, total, first)
+    shortest, longest = int(lengths.min()), int(lengths.max())
+    width = -(-longest // 8) * 8
+    if len(values) * width > 4 * total + 4096:
+        return _hash_long_strings(hashes, data, offsets - first, lengths)
+    if shortest == longest == width:
+        words = data.view("<u8").reshape(len(values), width // 8)
+    else:
+        padded = np.zeros((len(values), width), dtype=np.uint8)
+        if shortest == longest:
+            padded[:, :longest] = data.reshape(len(values), longest)
+        else:
+            shift = np.arange(len(values)) * width - offsets[:-1] + first  # byte → its slot
+            padded.reshape(-1)[np.arange(total) + np.repeat(shift, lengths)] = data
+        words = padded.view("<u8")
+    for word in range(width // 8):
+        mixed = _mix((hashes * _SEED) ^ words[:, word])
+        hashes = mixed if 8 * word < shortest else np.where(lengths > 8 * word, mixed, hashes)
+    return hashes
+
+
+def _hash_long_strings(
+    hashes: np.ndarray, data: np.ndarray, starts: np.ndarray, lengths: np.ndarray
+) -> np.ndarray:
+    """:func:`_hash_strings` for ragged columns: the 8-byte word at each start, gathered."""
+    padded = np.zeros(len(data) + 8, dtype=np.uint8)
+    padded[:-8] = data
+    # the little-endian 8-byte word starting at each byte: overlapping windows, no copy
+    windows = np.lib.stride_tricks.as_strided(padded, (len(data), 8), (1, 1), writeable=False)
+    word_at = windows.view("<u8")[:, 0]
+    for start in range(0, int(lengths.max()), 8):
         live = np.flatnonzero(lengths > start)
         words = word_at[starts[live] + start] & _LOW_BYTES[np.minimum(lengths[live] - start, 8)]
         hashes[live] = _mix((hashes[live] * _SEED) ^ words)

@@ -8,7 +8,9 @@
   with the stored rows (files and tail), in DuckDB: identical rows
   are *unchanged*, different ones *conflict*, and a row whose hash merely collides is new.
   A batch of new keys reads no stored file and runs no query,
-* referenced values (``vehicles.vin``), cached in memory and extended on every write.
+* referenced values (``vehicles.vin``): read once into a
+  :class:`~gigaloop.store.hashes.ValueSet` and extended by every write, so checking a
+  reference costs the same on day 365 as on day 1.
 
 Keys are hashed by :func:`~gigaloop.store.hashes.hash_rows` (NumPy, no seed), so equal
 keys hash alike in every process; hashes are never saved.
@@ -37,7 +39,7 @@ import pyarrow.compute as pc
 
 from gigaloop.errors import EngineError
 from gigaloop.schema import INGESTED_AT, Table, get_table
-from gigaloop.store.hashes import HashSet, hash_rows
+from gigaloop.store.hashes import HashSet, ValueSet, hash_rows
 from gigaloop.store.layout import Layout, partitions_of
 
 ROW = "__row"
@@ -61,8 +63,11 @@ def _quote(name: str) -> str:
 
 def key_hashes(table: Table, rows: pa.Table) -> np.ndarray:
     """The hash of each row's key (its key columns, in the table's types)."""
-    schema = pa.schema([pa.field(k, table.column(k).arrow_type) for k in table.key])
-    return hash_rows(rows.select(list(table.key)).cast(schema))
+    columns = []
+    for name in table.key:
+        values, kind = rows[name], table.column(name).arrow_type
+        columns.append(values if values.type == kind else values.cast(kind))
+    return hash_rows(pa.table(columns, names=list(table.key)))
 
 
 class KeyIndex:
@@ -74,24 +79,25 @@ class KeyIndex:
         self._tail = tail or (lambda name: get_table(name).arrow_schema().empty_table())
         self._con = duckdb.connect()
         self._con.execute("SET TimeZone = 'UTC'")
-        self._known: dict[str, pa.Array] = {}
+        self._known: dict[str, ValueSet] = {}
         self._hashes: dict[str, HashSet] = {}
 
     def close(self) -> None:
         self._con.close()
 
-    def known(self, ref: str) -> pa.Array:
-        """Distinct stored values of ``"table.column"`` (loaded once, then kept current)."""
+    def known(self, ref: str) -> ValueSet:
+        """Stored values of ``"table.column"`` (read once, then extended by every write)."""
         if ref not in self._known:
             name, column = ref.split(".")
             files = self._layout.files(name)
-            values = [self._tail(name)[column].combine_chunks()]
+            values = self._tail(name)[column].combine_chunks()
+            known = ValueSet(values, hasher=lambda rows: hash_rows(rows))  # looked up late
             if files:
                 sql = f"SELECT DISTINCT {_quote(column)} AS v FROM read_parquet(?)"
                 with duckdb_errors(f"reading {ref}"):
                     stored = self._con.sql(sql, params=[[str(f) for f in files]]).to_arrow_table()
-                values.append(stored["v"].combine_chunks().cast(values[0].type))
-            self._known[ref] = pc.unique(pa.concat_arrays(values))
+                known.add(stored["v"])
+            self._known[ref] = known
         return self._known[ref]
 
     def with_hashes(self, table: Table, rows: pa.Table) -> pa.Table:
@@ -130,11 +136,10 @@ class KeyIndex:
         """Add a written batch: its key hashes, and its values to the cached references."""
         if table.name in self._hashes:
             self._hashes[table.name].add(hashes)
-        for ref, values in list(self._known.items()):
+        for ref, known in self._known.items():
             name, column = ref.split(".")
             if name == table.name and written.num_rows:
-                merged = pa.concat_arrays([values, written[column].combine_chunks()])
-                self._known[ref] = pc.unique(merged)
+                known.add(written[column])
 
     def _stored_hashes(self, table: Table) -> HashSet:
         if table.name not in self._hashes:
