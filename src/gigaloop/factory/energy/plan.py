@@ -233,6 +233,10 @@ def plan_day(forecast: Forecast, config: EnergyConfig = DEFAULTS) -> Schedule:
             row({temp + h: 1.0, **prev}, known, np.inf)
         row({temp + h: 1.0, slack + h: -1.0}, -np.inf, limit)
 
+    points = np.linspace(config.min_airflow, 1.0, 6)  # airflows where the tangents touch
+    slopes = config.fan_exponent * points ** (config.fan_exponent - 1)
+    tangents = list(zip(slopes.tolist(),
+                        (points ** config.fan_exponent - slopes * points).tolist(), strict=True))
     for h in range(n):
         first = h == 0
         prev = {} if first else {T + h - 1: -1.0}
@@ -253,10 +257,8 @@ def plan_day(forecast: Forecast, config: EnergyConfig = DEFAULTS) -> Schedule:
         row({T + h: 1.0, lo + h: 1.0}, bottom, np.inf)
         row({cool + h: 1.0, heat + h: 1.0, air + h: -cap}, -np.inf, 0.0)
         # fans: convex airflow^n from below by its tangents
-        for s in np.linspace(config.min_airflow, 1.0, 6):
-            slope = config.fan_exponent * s ** (config.fan_exponent - 1)
-            row({fan + h: 1.0, air + h: -hall.fan_kwh * slope},
-                hall.fan_kwh * (s ** config.fan_exponent - slope * s), np.inf)
+        for slope, intercept in tangents:
+            row({fan + h: 1.0, air + h: -hall.fan_kwh * slope}, hall.fan_kwh * intercept, np.inf)
         # hot day: an upper bound of the hall; HVAC cools at most to the setpoint T_h
         warm_bound(h, Th, coolh, hih, hot[h], hot_cooling[h], top)
         # stress day: the same upper bound, held to what the baseline would reach
