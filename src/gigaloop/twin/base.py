@@ -7,6 +7,8 @@ line over the :data:`BASE_YEARS` years before the start (build days uniform), de
 as whole arrays (no per-vehicle Python). The scenario's faults act on units built in
 their windows, from day 0 on, so base units carry nominal latent state: background.
 
+:func:`admit_base` puts them on the fleet's road on day 0, aged by their days on it.
+
 >>> from gigaloop.twin.scenario import load_scenario
 >>> from gigaloop.twin.clock import Clock
 >>> sc = load_scenario()
@@ -20,17 +22,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from gigaloop.twin import customers as cust
+from gigaloop.twin.battery import KWH_PER_MILE, calendar_stress, cycle_stress_per_mile
 from gigaloop.twin.build import MODEL, TRIMS, machine_of
+from gigaloop.twin.climate import CLIMATE_TEMP_MEAN
 from gigaloop.twin.clock import DAY_S, Clock, shift_of
+from gigaloop.twin.fleet_rows import Rows, day_times
+from gigaloop.twin.hazards import COMPONENTS
 from gigaloop.twin.layout import STATIONS
 from gigaloop.twin.scenario import Scenario
 from gigaloop.twin.tables import arrow_table
 from gigaloop.twin.units import BuiltUnits
+
+if TYPE_CHECKING:
+    from gigaloop.twin.fleet import Fleet
 
 #: Build dates spread uniformly over this many years before the start (no published
 #: figure: a young EV fleet; J.D. Power's dependability study looks at 3-year-old cars).
@@ -106,6 +117,33 @@ def installed_base(n: int, scenario: Scenario, clock: Clock, rng: np.random.Gene
     }
     units = BuiltUnits(vin_np, build_day, np.full(n, MODEL, dtype=object), trims, revision)
     return Base(units, tables, delivered, rng.uniform(0, DAY_S, n))
+
+
+def admit_base(fleet: Fleet, base: Base, rng: np.random.Generator, rows: Rows) -> None:
+    """Put ``base`` on ``fleet``'s road on day 0, aged by its days on the road: drivers,
+    consent and customers as at delivery, odometer and battery stress from the daily miles,
+    residual component lives, and the customers' and subscriptions' rows (dated in the
+    past)."""
+    n = len(base.units)
+    drivers = cust.draw_drivers(rng, np.zeros(n))
+    consent = cust.draw_consent(rng, n)
+    idx = fleet.admit(base.units, drivers, consent, rng.random(n), cust.customer_ids(rng, n),
+                      base.delivered)
+    age = -base.delivered.astype(np.float64)
+    v = fleet.vehicles
+    miles = v.view("mean_miles")[idx] * cust.DRIVE_PROBABILITY * age
+    v.view("odometer")[idx] = miles
+    climate_temp = CLIMATE_TEMP_MEAN[v.view("climate")[idx]]
+    v.view("calendar_stress")[idx] = calendar_stress(climate_temp) * age
+    per_mile, per_dc_kwh = cycle_stress_per_mile()
+    v.view("cycle_stress")[idx] = miles * (per_mile + per_dc_kwh * KWH_PER_MILE
+                                           * v.view("dcfc_share")[idx])
+    for c in range(len(COMPONENTS)):
+        fleet.workshop.renew(c, idx, 0, age_days=age)
+    when = day_times(fleet.start_date, 0, base.delivered * DAY_S + base.delivered_s)
+    fleet.tables.customers_of(rows, idx, base.delivered, when)
+    events = fleet.subscriptions.deliver(rng, idx, base.delivered)
+    fleet.tables.subscriptions(rows, events, when[events.idx - idx[0]])
 
 
 def _lots(scenario: Scenario, n: int, per_day: float, clock: Clock, first_s: np.ndarray,

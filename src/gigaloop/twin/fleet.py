@@ -36,10 +36,10 @@ from gigaloop.actuate import (
 )
 from gigaloop.errors import ActuationError
 from gigaloop.twin import customers as cust
-from gigaloop.twin.base import Base
-from gigaloop.twin.battery import KWH_PER_MILE, calendar_stress, cycle_stress_per_mile
-from gigaloop.twin.climate import CLIMATE_TEMP_MEAN, Weather, mean_rain_share
-from gigaloop.twin.fleet_rows import Rows, day_times
+from gigaloop.twin.base import Base, admit_base
+from gigaloop.twin.battery import calendar_stress
+from gigaloop.twin.climate import Weather, mean_rain_share
+from gigaloop.twin.fleet_rows import Rows
 from gigaloop.twin.fleet_tables import FleetTables
 from gigaloop.twin.hazards import COMPONENT_INDEX, COMPONENTS, CRASH
 from gigaloop.twin.service import WORKSHOP_COLUMNS, Workshop
@@ -139,29 +139,6 @@ class Fleet:
         """Vehicles on the road before day 0 (see :mod:`gigaloop.twin.base`); they join the
         field on day 0, aged by their days on the road."""
         self._base = (base, rng)
-
-    def _admit_base(self, rows: Rows) -> None:
-        (base, rng), self._base = self._base, None
-        n = len(base.units)
-        drivers = cust.draw_drivers(rng, np.zeros(n))
-        consent = cust.draw_consent(rng, n)
-        idx = self.admit(base.units, drivers, consent, rng.random(n),
-                         cust.customer_ids(rng, n), base.delivered)
-        age = -base.delivered.astype(np.float64)
-        v = self.vehicles
-        miles = v.view("mean_miles")[idx] * cust.DRIVE_PROBABILITY * age
-        v.view("odometer")[idx] = miles
-        climate_temp = CLIMATE_TEMP_MEAN[v.view("climate")[idx]]
-        v.view("calendar_stress")[idx] = calendar_stress(climate_temp) * age
-        per_mile, per_dc_kwh = cycle_stress_per_mile()
-        v.view("cycle_stress")[idx] = miles * (per_mile + per_dc_kwh * KWH_PER_MILE
-                                               * v.view("dcfc_share")[idx])
-        for c in range(len(COMPONENTS)):
-            self.workshop.renew(c, idx, 0, age_days=age)
-        when = day_times(self.start_date, 0, base.delivered * 86_400.0 + base.delivered_s)
-        self.tables.customers_of(rows, idx, base.delivered, when)
-        events = self.subscriptions.deliver(rng, idx, base.delivered)
-        self.tables.subscriptions(rows, events, when[events.idx - idx[0]])
 
     def _deliver_due(self, day: int, rows: Rows) -> None:
         now = self._due <= day
@@ -272,7 +249,8 @@ class Fleet:
         rows = Rows()
         self._apply_due(day)
         if self._base is not None:
-            self._admit_base(rows)
+            (base, rng), self._base = self._base, None
+            admit_base(self, base, rng, rows)
         self._deliver_due(day, rows)
         ctx = self.day_context(day)
         if self.vehicles.n:
