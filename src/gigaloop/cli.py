@@ -9,6 +9,7 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -153,6 +154,51 @@ def compare(
         console.print("[yellow]these runs differ in more than the loop:[/] "
                       + "; ".join(result.differences))
     console.print(f"comparison: [bold]{out.resolve()}[/]")
+
+
+@app.command()
+def trace(
+    run_dir: Annotated[Path, typer.Argument(exists=True, file_okay=False,
+                                            help="run folder (or any folder with store/)")],
+    vin: Annotated[str | None, typer.Option(help="backwards: everything that built VIN")] = None,
+    lot: Annotated[str | None, typer.Option(help="forwards: vehicles with this lot")] = None,
+    station: Annotated[str | None, typer.Option(help="… that passed this station")] = None,
+    machine: Annotated[str | None, typer.Option(help="… built on this machine")] = None,
+    built_from: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"],
+                                                        help="… built on or after")] = None,
+    built_to: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"],
+                                                      help="… built on or before")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="rows shown")] = 20,
+) -> None:
+    """Trace a vehicle back to what built it, or a lot / station / machine / build window
+    forward to every vehicle it touched and where that vehicle is now."""
+    from gigaloop.loop.trace import vehicle_trace, vehicles_touched
+    from gigaloop.store import Store
+
+    forwards = {"lot": lot, "station": station, "machine": machine,
+                "built_from": built_from.date() if built_from else None,
+                "built_to": built_to.date() if built_to else None}
+    if (vin is None) == all(v is None for v in forwards.values()):
+        console.print("[red]error:[/] give --vin (backwards) or at least one of --lot, "
+                      "--station, --machine, --built-from, --built-to (forwards)")
+        raise typer.Exit(2)
+    if not (run_dir / "store").is_dir():
+        console.print(f"[red]error:[/] {run_dir} has no store/; give a run folder")
+        raise typer.Exit(2)
+    with _guard():
+        store = Store(run_dir / "store")
+        try:
+            expr = vehicle_trace(store, vin) if vin else vehicles_touched(store, **forwards)
+            rows = store.execute(expr)
+        finally:
+            store.close()
+    title = f"{vin}: what built it" if vin else f"{len(rows):,} vehicles touched"
+    table = Table(*[str(c) for c in rows.columns], title=title)
+    for values in rows.head(limit).itertuples(index=False):
+        table.add_row(*["—" if v is None or v != v else str(v) for v in values])
+    console.print(table)
+    if len(rows) > limit:
+        console.print(f"{len(rows) - limit:,} more rows (--limit)")
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
