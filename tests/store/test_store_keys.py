@@ -16,9 +16,10 @@ from sample_data import LOADED, VINS, load, sample_batches, telemetry_row
 from gigaloop.errors import StoreError
 from gigaloop.schema import get_table
 from gigaloop.store import Store, WriteResult
+from gigaloop.store import hashes as hashes_module
 from gigaloop.store import keys as keys_module
 from gigaloop.store import layout as layout_module
-from gigaloop.store.hashes import HashSet, hash_rows
+from gigaloop.store.hashes import HashSet, ValueSet, hash_rows
 from gigaloop.store.keys import HASH, KeyIndex
 from gigaloop.store.layout import Layout
 
@@ -196,3 +197,50 @@ def test_the_writers_file_list_follows_the_disk(tmp_path, monkeypatch) -> None:
 
 def _raise(folder) -> None:
     raise OSError("killed")
+
+
+@pytest.mark.parametrize("collide", [False, True])
+def test_a_value_set_answers_like_a_python_set(collide: bool) -> None:
+    rng = np.random.default_rng(3)
+    hasher = (lambda rows: hash_rows(rows) % 3) if collide else None
+    pool = [f"5YJ3E1EA{i:09d}" for i in range(5_000)]
+    stored: set[str] = set()
+    values = ValueSet(pa.array([], pa.string()), hasher)
+    for size in [0, 1, 50, 3_000, 7, 2_000, 600, 1]:
+        batch = [*rng.choice(pool, size).tolist(), None]
+        values.add(pa.array(batch))
+        stored.update(v for v in batch if v is not None)
+        probe = [*rng.choice(pool, 400).tolist(), None, "", "5YJ3E1EA"]
+        assert values.contains(pa.array(probe)).tolist() == [v in stored for v in probe]
+        assert len(values) == len(stored)
+
+
+def test_a_value_set_grows_without_passing_over_what_it_holds(monkeypatch) -> None:
+    merged: list[int] = []
+    merge = hashes_module._merge
+
+    def counting(first, second):
+        merged.append(len(first[0]) + len(second[0]))
+        return merge(first, second)
+
+    monkeypatch.setattr(hashes_module, "_merge", counting)
+    values = ValueSet(pa.array([f"V{i:06d}" for i in range(20_000)]))
+    for day in range(400):  # a daily batch of new vehicles
+        values.add(pa.array([f"N{day:03d}-{k:02d}" for k in range(50)]))
+
+    assert len(values) == 40_000 and values.contains(pa.array(["N399-49", "V000000"])).all()
+    assert sum(merged) < 20 * 20_000  # a pass over the whole set each day: 400 × 30,000
+
+
+def test_remembered_values_extend_the_known_references(tmp_path) -> None:
+    store = Store(tmp_path)
+    load(store)
+    known = store._keys.known("vehicles.vin")
+    new = {**sample_batches()["vehicles"][0], "vin": "NEWVIN0000000001"}
+    row = telemetry_row(0, MARCH, vin="NEWVIN0000000001")
+    assert store.write("telemetry_daily", [row], ingested_at=LATER).quarantined == 1
+
+    assert store.write("vehicles", [new], ingested_at=LATER).written == 1
+
+    assert store._keys.known("vehicles.vin") is known and len(known) == len(VINS) + 1
+    assert store.write("telemetry_daily", [row], ingested_at=LATER).written == 1

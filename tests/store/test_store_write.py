@@ -276,3 +276,25 @@ def test_as_of_hides_rows_ingested_after_the_cutoff(store: Store) -> None:
     assert store.as_of(LATER).count("telemetry_daily") == 61
     assert store.as_of(LOADED - dt.timedelta(days=1)).count("vehicles") == 0
     assert store.as_of(LOADED - dt.timedelta(days=1)).count("sites") == 2  # a dimension
+
+
+def test_ranges_are_checked_in_columns_with_nulls_and_nans(store: Store) -> None:
+    rows = [
+        {
+            "feedback_id": f"F{k}",
+            "customer_id": "CU-0000",
+            "channel": "app",
+            "rating": rating,
+            "topic": "range",
+            "event_time": LATER,
+        }
+        for k, rating in enumerate([None, 0, 6, 3])
+    ]
+    miles = [telemetry_row(k, DAY, miles=m) for k, m in enumerate([float("nan"), 2000.0, 5.0])]
+
+    feedback = store.write("feedback", rows, ingested_at=LATER)
+    telemetry = store.write("telemetry_daily", miles, ingested_at=LATER)
+
+    assert feedback.reasons == {"rating: below min 1": 1, "rating: above max 5": 1}
+    assert telemetry.reasons == {"miles: not a number": 1, "miles: above max 1500": 1}
+    assert (feedback.written, telemetry.written) == (2, 1)

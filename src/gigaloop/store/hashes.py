@@ -34,7 +34,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-_SMALL_RUN = 2048  # values a ValueSet's small run may hold before it joins the large one
 _MIN_BITS_LOG2 = 16  # 8 KiB of bitmap for a small table
 _BITS_PER_HASH = 8  # rebuild the bitmap, twice as large, when it is fuller than this
 
@@ -101,11 +100,11 @@ class HashSet:
 class ValueSet:
     """The distinct values of one column, exactly, found by their hashes.
 
-    Kept as a large sorted run and a small one (hashes sorted, values in the same order);
-    the small run is merged into the large one when it outgrows a quarter of it (and 2,048
-    values), so adding costs ``O(1)`` amortised per value and :meth:`contains` costs two
-    binary searches per value, whatever the set's size. A hash hit is confirmed by comparing
-    the values.
+    Kept in sorted runs (hashes sorted, values in the same order), merged like a binary
+    counter as :class:`HashSet`'s, so adding costs ``O(log n)`` amortised per value, never
+    a pass over all of them. :meth:`contains` searches the largest run for every value and
+    each smaller run only for the values not found yet; a hash hit is confirmed by
+    comparing the values.
 
     >>> vins = ValueSet(pa.array(["A1", "B2"]))
     >>> vins.add(pa.array(["C3", "A1", None]))
@@ -116,7 +115,7 @@ class ValueSet:
     def __init__(self, values: pa.Array, hasher: Callable[[pa.Table], np.ndarray] | None = None):
         self._hasher = hasher or hash_rows
         self._type = values.type
-        self._runs = [_empty(values.type), _empty(values.type)]  # [large, small]
+        self._runs: list[tuple[np.ndarray, pa.Array]] = []  # largest first
         self.add(values)
 
     def __len__(self) -> int:
@@ -124,7 +123,7 @@ class ValueSet:
 
     def add(self, values: pa.Array | pa.ChunkedArray) -> None:
         """Add values (nulls and values already held are skipped)."""
-        values = _one_array(values).cast(self._type)
+        values = self._typed(values)
         if values.null_count:
             values = values.drop_null()
         hashes = self._hash(values)
@@ -133,60 +132,61 @@ class ValueSet:
             values, hashes = values.filter(pa.array(~held)), hashes[~held]
         if len(values) == 0:
             return
-        first = np.unique(hashes, return_index=True)[1]  # repeats in the batch; rare collisions
-        if len(first) < len(values):  # of distinct values are kept apart by pc.unique
-            values = pc.unique(values)
+        if len(np.unique(hashes)) < len(values):  # repeats in the batch (or rare collisions
+            values = pc.unique(values)  # of distinct values, which pc.unique keeps apart)
             hashes = self._hash(values)
-        large, small = self._runs
-        small = _merge(small, (hashes, values))
-        if len(small[0]) > max(_SMALL_RUN, len(large[0]) // 4):
-            large, small = _merge(large, small), _empty(self._type)
-        self._runs = [large, small]
+        order = np.argsort(hashes)
+        self._runs.append((hashes[order], values.take(order)))
+        while len(self._runs) > 1 and len(self._runs[-2][0]) <= len(self._runs[-1][0]):
+            last = self._runs.pop()
+            self._runs[-1] = _merge(self._runs[-1], last)
 
     def contains(self, values: pa.Array | pa.ChunkedArray) -> np.ndarray:
         """A boolean mask: True where the value is in the set (null never is)."""
-        values = _one_array(values).cast(self._type)
+        values = self._typed(values)
         return self._contains(values, self._hash(values))
+
+    def _typed(self, values: pa.Array | pa.ChunkedArray) -> pa.Array:
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        return values if values.type == self._type else values.cast(self._type)
 
     def _hash(self, values: pa.Array) -> np.ndarray:
         return self._hasher(pa.table({"v": values}))
 
     def _contains(self, values: pa.Array, hashes: np.ndarray) -> np.ndarray:
         found = np.zeros(len(values), dtype=bool)
+        left = np.arange(len(values))  # positions not found yet
         for stored, held in self._runs:
-            if len(stored) == 0:
-                continue
-            at = np.minimum(np.searchsorted(stored, hashes), len(stored) - 1)
-            hit = np.flatnonzero((stored[at] == hashes) & ~found)
+            if len(left) == 0:
+                break
+            at = np.minimum(np.searchsorted(stored, hashes[left]), len(stored) - 1)
+            match = stored[at] == hashes[left]
+            hit, at = left[match], at[match]
             if len(hit) == 0:
                 continue
-            same = pc.equal(values.take(hit), held.take(at[hit]))
-            same = pc.fill_null(same, False).to_numpy(zero_copy_only=False)
-            found[hit[same]] = True
+            needles = values if len(hit) == len(values) else values.take(hit)
+            same = pc.equal(needles, held.take(at))
+            if same.null_count:
+                same = pc.fill_null(same, False)
+            same = same.to_numpy(zero_copy_only=False)
             if not same.all():  # a hash shared by several stored values: compare with all
                 shared = held.filter(pa.array(np.isin(stored, hashes[hit[~same]])))
                 again = pc.is_in(values.take(hit[~same]), value_set=shared)
-                found[hit[~same]] = again.to_numpy(zero_copy_only=False)
+                same[~same] = again.to_numpy(zero_copy_only=False)
+            found[hit[same]] = True
+            left = left[~found[left]]
         return found
 
 
-def _one_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-
-
-def _empty(kind: pa.DataType) -> tuple[np.ndarray, pa.Array]:
-    return np.empty(0, dtype=np.uint64), pa.array([], kind)
-
-
 def _merge(
-    run: tuple[np.ndarray, pa.Array], new: tuple[np.ndarray, pa.Array]
+    first: tuple[np.ndarray, pa.Array], second: tuple[np.ndarray, pa.Array]
 ) -> tuple[np.ndarray, pa.Array]:
-    """A sorted run with new values inserted in hash order (linear in the run's size)."""
-    order = np.argsort(new[0])
-    at = np.searchsorted(run[0], new[0][order])
-    hashes = np.insert(run[0], at, new[0][order])
-    take = np.insert(np.arange(len(run[0])), at, len(run[0]) + order)
-    return hashes, pa.concat_arrays([run[1], new[1]]).take(take)
+    """Two sorted runs as one (hashes sorted, values in the same order)."""
+    at = np.searchsorted(first[0], second[0])
+    hashes = np.insert(first[0], at, second[0])
+    order = np.insert(np.arange(len(first[0])), at, len(first[0]) + np.arange(len(second[0])))
+    return hashes, pa.concat_arrays([first[1], second[1]]).take(order)
 
 
 _SEED = np.uint64(0x9E3779B97F4A7C15)
