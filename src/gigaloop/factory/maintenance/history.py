@@ -27,6 +27,7 @@ from datetime import datetime
 from typing import Any
 
 import ibis.expr.types as ir
+import numpy as np
 import pandas as pd
 
 from gigaloop.factory.maintenance.health import FEATURES, daily_condition
@@ -52,38 +53,83 @@ def _replace(held: pd.DataFrame, fresh: pd.DataFrame) -> pd.DataFrame:
 @dataclass
 class ConditionLog:
     """Daily condition of every machine read so far: ``daily`` has the columns of
-    :func:`~gigaloop.factory.maintenance.health.daily_condition`, sorted by machine and day."""
+    :func:`~gigaloop.factory.maintenance.health.daily_condition`, sorted by machine and day.
+
+    The readings of the newest day held (and any newer) are kept as they were read
+    (``pending``), so that the day's next snapshots are aggregated with them without
+    reading them again; the daily medians are taken here, in NumPy, as DuckDB takes them
+    (the two middle values interpolated).
+    """
 
     running_min_mm_s: float = 0.05
     daily: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     read_until: datetime | None = None
+    pending: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
     def update(self, view: Any, now: datetime) -> pd.DataFrame:
         """Read what was ingested since the last update; returns the machine-days (re)made."""
         readings = view.table("machine_readings")
-        if self.read_until is None or self.daily.empty:
-            fresh = self._execute(view, readings)
-        else:
-            newest = self.daily.day.max()
-            fresh = self._execute(view, readings.filter(
-                (readings.event_time >= newest.to_pydatetime())
-                | (readings.ingested_at > self.read_until)))
-            late = fresh[fresh.day < newest]
-            if not late.empty:  # older machine-days hold only their late readings here
-                again = self._execute(view, readings.filter(
-                    (readings.event_time >= late.day.min().to_pydatetime())
-                    & (readings.event_time < (late.day.max() + DAY).to_pydatetime())))
-                fresh = pd.concat([fresh[fresh.day >= newest],
-                                   again.merge(late[KEYS], on=KEYS)], ignore_index=True)
+        query = readings if self.read_until is None or self.daily.empty else readings.filter(
+            readings.ingested_at > self.read_until)  # one filter: the cheapest to compile
+        new = self._running(query.to_pyarrow())
         self.read_until = now
+        if self.daily.empty or self.pending.empty:
+            fresh = _daily_medians(new)
+        else:
+            oldest = self.pending.day.min()
+            late = new[new.day < oldest]
+            new = new[new.day >= oldest]
+            touched = pd.MultiIndex.from_frame(new[KEYS]).unique()
+            kept = self.pending[pd.MultiIndex.from_frame(self.pending[KEYS]).isin(touched)]
+            fresh = _daily_medians(pd.concat([kept, new], ignore_index=True))
+            if not late.empty:  # older machine-days: aggregate them again from all readings
+                keys = late[KEYS].drop_duplicates()
+                again = self._execute(view, readings.filter(
+                    (readings.event_time >= keys.day.min().to_pydatetime())
+                    & (readings.event_time < (keys.day.max() + DAY).to_pydatetime())))
+                fresh = pd.concat([again.merge(keys, on=KEYS), fresh], ignore_index=True)
+            new = pd.concat([self.pending, new], ignore_index=True)
         if not fresh.empty:
             self.daily = _replace(self.daily, fresh)
+        if not self.daily.empty:
+            self.pending = new[new.day >= self.daily.day.max()].reset_index(drop=True)
         return fresh
+
+    def _running(self, rows: Any) -> pd.DataFrame:
+        """Snapshots of a running machine: machine_id, day and the features."""
+        frame = rows.select(["machine_id", "event_time", *FEATURES]).to_pandas()
+        frame = frame[frame.vibration_rms.to_numpy() >= self.running_min_mm_s]
+        day = frame.pop("event_time").to_numpy().astype("datetime64[D]").astype("datetime64[ns]")
+        frame.insert(1, "day", day)
+        return frame.reset_index(drop=True)
 
     def _execute(self, view: Any, readings: ir.Table) -> pd.DataFrame:
         frame = view.execute(daily_condition(readings, running_min_mm_s=self.running_min_mm_s))
         frame["day"] = pd.to_datetime(frame["day"])
         return frame.astype(dict.fromkeys(FEATURES, float))
+
+
+def _daily_medians(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per machine and day: ``readings`` and the median of each feature, sorted."""
+    columns = ["machine_id", "day", "readings", *FEATURES]
+    if rows.empty:
+        return pd.DataFrame({c: pd.Series(dtype=float) for c in columns})
+    machines, machine = np.unique(rows.machine_id.to_numpy(dtype=str), return_inverse=True)
+    days = rows.day.to_numpy().astype("datetime64[D]").astype(np.int64)
+    group = machine.astype(np.int64) * (days.max() - days.min() + 1) + (days - days.min())
+    order = np.argsort(group, kind="stable")
+    group = group[order]
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    counts = np.diff(np.r_[starts, group.size])
+    low, high = starts + (counts - 1) // 2, starts + counts // 2
+    first = order[starts]
+    out = {"machine_id": machines[machine[first]].astype(object),
+           "day": rows.day.to_numpy()[first], "readings": counts}
+    for feature in FEATURES:
+        values = rows[feature].to_numpy(dtype=float)[order]
+        values = values[np.lexsort((values, group))]
+        out[feature] = values[low] * 0.5 + values[high] * 0.5
+    return pd.DataFrame(out)
 
 
 @dataclass
