@@ -25,7 +25,8 @@ def hour_rows(day: int) -> list[dict]:
 
 def write_days(store: Store, days: range) -> None:
     for day in days:
-        store.write("energy_readings", hour_rows(day), ingested_at=DAY0 + dt.timedelta(days=day + 1))
+        store.write("energy_readings", hour_rows(day),
+                    ingested_at=DAY0 + dt.timedelta(days=day + 1))
 
 
 def through_ibis(store: Store, after: dt.datetime | None, until: dt.datetime) -> pa.Table:

@@ -21,10 +21,10 @@ ibis.Schema {
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, ClassVar
 
 import ibis
