@@ -3,7 +3,9 @@
 A unit enters a station when its cycle at the previous one is over, unless the line is
 stopped then: it waits for the restart. So its passage times follow from its launch time
 and the line's stop intervals ``[start, end)`` alone — what a SimPy process per unit
-computed event by event, here a few array operations per station and day.
+computed event by event, here a few array operations per station and day. Launches follow
+the same rule: with ``every_s``, a batch of ``batch`` serials is launched every ``every_s``
+seconds from time 0 while the line runs, and at the restart when one falls in a stop.
 
 >>> flow = LineFlow([10.0, 10.0])
 >>> flow.launch(0, 0.0); flow.launch(1, 5.0)
@@ -36,8 +38,12 @@ def settle(t: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
 class LineFlow:
     """Units in flight: launch times in, finished units (serial, passage times) out."""
 
-    def __init__(self, cycle_s: Sequence[float]) -> None:
+    def __init__(self, cycle_s: Sequence[float], every_s: float | None = None,
+                 batch: int = 1) -> None:
         self.cycle_s = np.asarray(cycle_s, dtype=np.float64)
+        self.every_s, self.batch = every_s, batch
+        self._launch_due: float | None = None if every_s is None else 0.0
+        self._next_serial = 0
         stations = len(self.cycle_s)
         self._serial = np.empty(0, np.int64)
         self._times = np.empty((0, stations + 1))   # entry at each station, then done
@@ -49,13 +55,37 @@ class LineFlow:
         """Unit ``serial`` enters the first station at ``at``."""
         self._launched.append((serial, at))
 
+    def _launch_until(self, until: float, starts: np.ndarray, ends: np.ndarray) -> None:
+        """Scheduled launches before ``until``: runs of ``every_s`` between the stops (the
+        times add up one interval at a time, as a clock stepping by ``every_s`` would)."""
+        due = self._launch_due
+        if due is None or self.every_s is None:
+            return
+        first = not self._next_serial and due == 0.0   # the first launch opens the line
+        while True:
+            t = due if first else float(settle(np.array([due]), starts, ends)[0])
+            first = False
+            if t >= until:
+                break
+            j = np.searchsorted(starts, t, side="right")
+            limit = min(until, float(starts[j])) if j < len(starts) else until
+            count = int((limit - t) // self.every_s) + 2
+            times = np.add.accumulate(np.r_[t, np.full(count, self.every_s)])
+            run = times[times < limit]
+            for at in run.tolist():
+                self._launched.append((self._next_serial, at))
+                self._next_serial += self.batch
+            due = float(times[len(run)])
+        self._launch_due = due
+
     def advance(self, until: float, stops: Sequence[tuple[float, float]]
                 ) -> tuple[np.ndarray, np.ndarray]:
         """Fix every passage before ``until`` given the ``stops`` so far (an open one ends at
         ``inf``); the units finished before ``until``, by finishing time then serial."""
-        self._take_launches()
         starts = np.array([a for a, _ in stops], dtype=np.float64)
         ends = np.array([b for _, b in stops], dtype=np.float64)
+        self._launch_until(until, starts, ends)
+        self._take_launches()
         last = len(self.cycle_s)
         for k in range(1, last + 1):
             sel = np.flatnonzero((self._next == k) & (self._due < until))

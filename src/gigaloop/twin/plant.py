@@ -1,16 +1,15 @@
 """The plant as SimPy processes: the line, its machines, maintenance windows and the meters.
 
-Four plain generator processes share one :class:`simpy.Environment` whose clock is local
+Plain generator processes share one :class:`simpy.Environment` whose clock is local
 seconds since the scenario's first midnight:
 
-* ``_launcher`` starts a batch of units every takt while the line runs (a
-  :class:`~gigaloop.twin.flow.LineFlow` then times its way through the stations from the
-  line's stops: it waits while the line is stopped);
 * ``_monitor`` ages every machine each hour, takes a condition snapshot, breaks the ones
   worn out and draws minor stops (more often on a machine in poor condition);
 * ``_maintenance_windows`` opens the weekly planned window: targeted maintenance orders
   and one process area's routine maintenance.
 
+Units need no process: :class:`~gigaloop.twin.flow.LineFlow` launches a batch every takt
+while the line runs and times it through the stations from the line's stop intervals.
 :meth:`Plant.step` runs one day and turns what happened into store tables.
 
 >>> from gigaloop.twin.scenario import load_scenario
@@ -80,16 +79,17 @@ class Plant:
         self._stopped_at = 0.0
         self._stop_intervals: list[tuple[float, float]] = []
         self._resume = self.env.event()
-        self._serial = 0
         self._day = -1
         self._rngs: dict[str, np.random.Generator] = {}
         self._indoor = np.full(24, 22.0)
-        self.flow = LineFlow(self.cycle_s)
+        # units are launched every takt × batch while the line runs and timed down the line
+        # from its stops (docs/twin-plant.md, "Units down the line")
+        self.flow = LineFlow(self.cycle_s, every_s=self.takt_s * self.batch, batch=self.batch)
         self._snapshots: list[tuple[float, dict[str, np.ndarray]]] = []
         self._maintenance: list[dict[str, Any]] = []
         self._downtime: list[dict[str, Any]] = []
         self._inject_faults()
-        for process in (self._launcher(), self._monitor(), self._maintenance_windows()):
+        for process in (self._monitor(), self._maintenance_windows()):
             self.env.process(process)
         for fault in self.scenario.faults:  # a drift that ends on a date ends by a calibration
             if fault.kind in ("weld_current_drift", "process_drift") and fault.stops is not None:
@@ -200,14 +200,6 @@ class Plant:
             self._resume.succeed()
 
     # -- processes ---------------------------------------------------------------------------
-
-    def _launcher(self) -> Process:
-        while True:
-            while self._stops:
-                yield self._resume
-            self.flow.launch(self._serial, self.env.now)
-            self._serial += self.batch
-            yield self.env.timeout(self.takt_s * self.batch)
 
     def _monitor(self) -> Process:
         machines = self.machines
