@@ -31,14 +31,19 @@ import numpy as np
 import pandas as pd
 
 from gigaloop.factory.maintenance.health import FEATURES, daily_condition
-from gigaloop.factory.maintenance.stops import daily_stops
 
 KEYS = ["machine_id", "day"]
 DAY = pd.Timedelta(days=1)
 
 
-def _ingested_after(table: ir.Table, since: datetime | None) -> ir.Table:
-    return table if since is None else table.filter(table.ingested_at > since)
+def _stops_per_day(downtime: pd.DataFrame) -> pd.DataFrame:
+    """:func:`~gigaloop.factory.maintenance.stops.daily_stops` of rows already read."""
+    stops = downtime[~downtime.planned.astype(bool) & (downtime.cause != "breakdown")
+                     & downtime.machine_id.notna()]
+    stops = stops.assign(day=stops.event_time.to_numpy().astype("datetime64[D]")
+                         .astype("datetime64[ns]"))
+    return stops.groupby(KEYS, as_index=False).agg(stops=("hours", "size"),
+                                                   stop_hours=("hours", "sum"))
 
 
 def _replace(held: pd.DataFrame, fresh: pd.DataFrame) -> pd.DataFrame:
@@ -68,10 +73,9 @@ class ConditionLog:
 
     def update(self, view: Any, now: datetime) -> pd.DataFrame:
         """Read what was ingested since the last update; returns the machine-days (re)made."""
-        readings = view.table("machine_readings")
-        query = readings if self.read_until is None or self.daily.empty else readings.filter(
-            readings.ingested_at > self.read_until)  # one filter: the cheapest to compile
-        new = self._running(query.to_pyarrow())
+        since = None if self.daily.empty else self.read_until
+        new = self._running(view.ingested_since("machine_readings", since,
+                                                ["machine_id", "event_time", *FEATURES]))
         self.read_until = now
         if self.daily.empty or self.pending.empty:
             fresh = _daily_medians(new)
@@ -84,6 +88,7 @@ class ConditionLog:
             fresh = _daily_medians(pd.concat([kept, new], ignore_index=True))
             if not late.empty:  # older machine-days: aggregate them again from all readings
                 keys = late[KEYS].drop_duplicates()
+                readings = view.table("machine_readings")
                 again = self._execute(view, readings.filter(
                     (readings.event_time >= keys.day.min().to_pydatetime())
                     & (readings.event_time < (keys.day.max() + DAY).to_pydatetime())))
@@ -97,7 +102,7 @@ class ConditionLog:
 
     def _running(self, rows: Any) -> pd.DataFrame:
         """Snapshots of a running machine: machine_id, day and the features."""
-        frame = rows.select(["machine_id", "event_time", *FEATURES]).to_pandas()
+        frame = rows.to_pandas()
         frame = frame[frame.vibration_rms.to_numpy() >= self.running_min_mm_s]
         day = frame.pop("event_time").to_numpy().astype("datetime64[D]").astype("datetime64[ns]")
         frame.insert(1, "day", day)
@@ -146,19 +151,18 @@ class MaintenanceLog:
 
     def update(self, view: Any, now: datetime) -> None:
         """Read the maintenance events ingested since the last update."""
-        events = _ingested_after(view.table("maintenance_events"), self.read_until)
-        events = events.filter(events.kind != "calibration")
-        ours = events.kind == "corrective"
-        for prefix in self.prefixes:
-            ours = ours | events.reason.startswith(prefix)
-        frame = view.execute(events.group_by("machine_id").aggregate(
-            last=events.event_time.max(), ours=events.event_time.max(where=ours)))
+        events = view.ingested_since("maintenance_events", self.read_until,
+                                     ["machine_id", "kind", "reason", "event_time"]).to_pandas()
         self.read_until = now
-        for column, held in (("last", self.last_reset), ("ours", self.last_ours)):
-            for machine, moment in zip(frame.machine_id, frame[column], strict=True):
-                if not pd.isna(moment):
-                    moment = pd.Timestamp(moment).to_pydatetime()
-                    held[str(machine)] = max(held.get(str(machine), moment), moment)
+        events = events[events.kind.to_numpy() != "calibration"]
+        reason = events.reason.fillna("").astype(str)
+        ours = (events.kind == "corrective").to_numpy()
+        for prefix in self.prefixes:
+            ours |= reason.str.startswith(prefix).to_numpy()
+        for rows, held in ((events, self.last_reset), (events[ours], self.last_ours)):
+            for machine, moment in rows.groupby("machine_id").event_time.max().items():
+                moment = pd.Timestamp(moment).to_pydatetime()
+                held[str(machine)] = max(held.get(str(machine), moment), moment)
 
 
 @dataclass
@@ -171,11 +175,9 @@ class StopLog:
 
     def update(self, view: Any, now: datetime) -> pd.DataFrame:
         """Read the downtime ingested since the last update; returns all stops so far."""
-        fresh = view.execute(daily_stops(_ingested_after(view.table("downtime_events"),
-                                                         self.read_until)))
+        fresh = _stops_per_day(view.ingested_since("downtime_events", self.read_until).to_pandas())
         self.read_until = now
         if not fresh.empty:
-            fresh["day"] = pd.to_datetime(fresh["day"])
             both = pd.concat([self.daily, fresh], ignore_index=True) if len(self.daily) else fresh
             self.daily = both.groupby(KEYS, as_index=False)[["stops", "stop_hours"]].sum()
         return self.daily
