@@ -3,10 +3,13 @@
 :class:`VehicleRecords` reads, at each :meth:`~VehicleRecords.update`, only the rows
 ingested since its last one (the ``ingested_at`` column; every row is read exactly once)
 and keeps them per vehicle: how it was built (vehicle attributes, lots and suppliers,
-machines, process readings), its delivery, its usage as additive sums
-(:func:`gigaloop.fleet.usage_sums`) and its first failure per component. Each read is one
-Ibis expression, so the same code runs on DuckDB and on Spark. A fresh instance — after a
-restart — reads the whole store once and holds the same records.
+machines, process readings), its delivery, its usage as additive sums and its first
+failure per component. Plain rows come through the store's read of what is new
+(:meth:`gigaloop.store.Store.ingested_between`: the in-memory tail or one statement on
+DuckDB, an Ibis filter on Spark); telemetry is summed per vehicle in the engine
+(:func:`gigaloop.fleet.usage_sums`, an Ibis aggregation), so the same code runs on DuckDB
+and on Spark. A fresh instance — after a restart — reads the whole store once and holds
+the same records.
 
 >>> import tempfile
 >>> from gigaloop.store import Store
@@ -21,11 +24,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import ibis
 import pandas as pd
 
 from gigaloop.fleet.usage import USAGE_SUMS, usage_sums
-from gigaloop.loop.kpis import Tables
 from gigaloop.schema import INGESTED_AT
 
 #: Vehicle columns that are attributes in their own right.
@@ -52,6 +53,7 @@ class VehicleRecords:
         self._lots: list[pd.DataFrame] = []
         self._machines: list[pd.DataFrame] = []
         self._readings: list[pd.DataFrame] = []
+        self._suppliers = pd.Series(dtype=object)  # lot → supplier
 
     @property
     def lots(self) -> pd.DataFrame:
@@ -65,40 +67,44 @@ class VehicleRecords:
     def readings(self) -> pd.DataFrame:
         return _joined(self._readings, ["vin", "station_id", "parameter", "value"])
 
-    def update(self, view: Tables) -> None:
+    def update(self, view: Any) -> None:
         """Read the rows ingested since the last update (all of them the first time).
 
-        ``view`` is a store or a store as of an instant (its ``cutoff`` becomes the cursor).
+        ``view`` is a store as of an instant (:class:`gigaloop.store.StoreView`; its
+        ``cutoff`` becomes the cursor) or a store (read to its newest row).
         """
-        cutoff = getattr(view, "cutoff", None)
+        until = getattr(view, "cutoff", None)
+        store = getattr(view, "store", view)
+        if until is None:
+            newest = store.execute(store.table("vehicles")[INGESTED_AT].max())
+            until = self.cursor if pd.isna(newest) else pd.Timestamp(newest).to_pydatetime()
+        if until is None or (self.cursor is not None and until <= self.cursor):
+            return
 
-        def new(name: str) -> ibis.Table:
-            table = view.table(name)
-            return table if self.cursor is None else table.filter(
-                table[INGESTED_AT] > self.cursor)
+        def new(name: str, *columns: str) -> pd.DataFrame:
+            return store.ingested_between(name, self.cursor, until, list(columns)).to_pandas()
 
-        vehicles = new("vehicles").select("vin", "build_date", *VEHICLE_ATTRIBUTES)
-        customers = new("customers").select("vin", "delivered_on", "climate_region")
-        lots = new("vehicle_lots").join(view.table("lots").select("lot_id", "supplier_id"),
-                                        "lot_id")
-        stations = new("vehicle_stations")
-        readings = new("process_readings")
-        failures = new("component_failures")
-        frames = {name: view.execute(expr) for name, expr in {
-            "vehicles": vehicles, "customers": customers,
-            "lots": lots.select("vin", "part_number", "lot_id", "supplier_id"),
-            "machines": stations.filter(stations.machine_id.notnull()).select(
-                "vin", "station_id", "machine_id"),
-            "readings": readings.select("vin", "station_id", "parameter", "value"),
-            "usage": usage_sums(new("telemetry_daily"), view.table("customers")),
-            "failures": failures.group_by(["vin", "component"]).aggregate(
-                first=failures.event_time.min()),
-            "latest": _latest(view, new),
-        }.items()}
-        self._add(frames)
-        latest = frames["latest"].iloc[0, 0] if len(frames["latest"]) else None
-        self.cursor = cutoff if cutoff is not None else (
-            pd.Timestamp(latest).to_pydatetime() if pd.notna(latest) else self.cursor)
+        lots = new("lots", "lot_id", "supplier_id")
+        self._suppliers = pd.concat([self._suppliers, lots.set_index("lot_id").supplier_id])
+        used = new("vehicle_lots", "vin", "part_number", "lot_id")
+        used["supplier_id"] = self._suppliers.reindex(used.lot_id).to_numpy()
+        stations = new("vehicle_stations", "vin", "station_id", "machine_id")
+        failures = new("component_failures", "vin", "component", "event_time")
+        telemetry = store.table("telemetry_daily")
+        stamp = telemetry[INGESTED_AT]
+        recent = telemetry.filter(stamp <= until) if self.cursor is None else telemetry.filter(
+            (stamp > self.cursor) & (stamp <= until))
+        self._add({
+            "vehicles": new("vehicles", "vin", "build_date", *VEHICLE_ATTRIBUTES),
+            "customers": new("customers", "vin", "delivered_on", "climate_region"),
+            "lots": used,
+            "machines": stations[stations.machine_id.notna()],
+            "readings": new("process_readings", "vin", "station_id", "parameter", "value"),
+            "usage": store.execute(usage_sums(recent, store.table("customers"))),
+            "failures": failures.groupby(["vin", "component"], as_index=False).agg(
+                first=("event_time", "min")),
+        })
+        self.cursor = until
 
     def _add(self, frames: dict[str, pd.DataFrame]) -> None:
         built = frames["vehicles"].set_index("vin")
@@ -106,6 +112,7 @@ class VehicleRecords:
         built["climate_region"] = None
         self.vehicles = built if self.vehicles.empty else pd.concat([self.vehicles, built])
         delivered = frames["customers"].set_index("vin")
+        delivered = delivered[delivered.index.isin(self.vehicles.index)]
         self.vehicles.loc[delivered.index, "delivered_on"] = delivered.delivered_on
         self.vehicles.loc[delivered.index, "climate_region"] = delivered.climate_region
         self._lots.append(frames["lots"])
@@ -116,14 +123,6 @@ class VehicleRecords:
         first = frames["failures"].set_index(["vin", "component"])["first"]
         self.first_failures = first if self.first_failures.empty else pd.concat(
             [self.first_failures, first]).groupby(level=[0, 1]).min()
-
-
-def _latest(view: Tables, new: Any) -> ibis.Table:
-    """The newest ``ingested_at`` among the new vehicle and telemetry rows (the cursor of a
-    store read without a cutoff)."""
-    stamps = [new(name).select(INGESTED_AT) for name in ("vehicles", "telemetry_daily")]
-    union = ibis.union(*stamps)
-    return union.aggregate(latest=union[INGESTED_AT].max())
 
 
 def _joined(chunks: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
