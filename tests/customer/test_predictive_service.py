@@ -5,6 +5,7 @@ from __future__ import annotations
 import ibis
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from gigaloop.actuate import PredictiveService
@@ -129,6 +130,14 @@ class View:
 
     def execute(self, expr: ibis.Expr) -> object:
         return expr.to_pandas()
+
+    def ingested_since(self, name: str, after: pd.Timestamp | None,
+                       columns: list[str]) -> pa.Table:
+        frame = self.frames[name]
+        keep = frame.ingested_at <= self.now
+        if after is not None:
+            keep &= frame.ingested_at > after
+        return pa.Table.from_pandas(frame.loc[keep, columns], preserve_index=False)
 
 
 def day_end(day: int) -> pd.Timestamp:

@@ -1,18 +1,18 @@
 """What predictive service keeps of the store: every diagnostic code, warranty claim and
 predictive visit it has read, in a few columns, read incrementally (rows ingested since the
-last read: one query a day, however large the store has grown).
+last read, however large the store has grown).
 
 ``ingested_at`` is kept with each row, so the data as the store held it at an earlier instant
 (:meth:`ServiceHistory.as_of`) can be refitted exactly — a module restarted mid-week refits
 its rules as of the last scheduled refit, not as of the restart.
 
->>> import ibis, pandas as pd
+>>> import pandas as pd, pyarrow as pa
 >>> t = pd.Timestamp("2025-03-01 06:00")
 >>> class View:   # a store view: rows ingested by ``t`` (a Store's as_of does the same)
-...     def table(self, name):
-...         return ibis.memtable(FRAMES[name])
-...     def execute(self, expr):
-...         return expr.to_pandas()
+...     def ingested_since(self, name, after, columns):
+...         rows = FRAMES[name]
+...         rows = rows if after is None else rows[rows.ingested_at > after]
+...         return pa.Table.from_pandas(rows[columns], preserve_index=False)
 >>> FRAMES = {
 ...     "diagnostic_codes": pd.DataFrame({"vin": ["A", "B"], "code": ["CP_latch"] * 2,
 ...         "event_time": [t - pd.Timedelta(hours=h) for h in (30, 3)],
@@ -37,16 +37,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import ibis
 import pandas as pd
 
 CODE_COLUMNS = ("vin", "code", "event_time", "ingested_at")
 FAILURE_COLUMNS = ("vin", "component", "event_time", "cost_usd", "roadside", "ingested_at")
 VISIT_COLUMNS = ("vin", "event_time", "ingested_at")
-#: kind of row in the query → (attribute, name of its ``what`` column, columns kept)
-_PARTS = {"code": ("codes", "code", CODE_COLUMNS),
-          "claim": ("failures", "component", FAILURE_COLUMNS),
-          "visit": ("serviced", "what", VISIT_COLUMNS)}
 
 
 def _empty(columns: tuple[str, ...]) -> pd.DataFrame:
@@ -68,14 +63,15 @@ class ServiceHistory:
 
     def read(self, view: Any, now: datetime) -> None:
         """Append the rows ``view`` (the store as of ``now``) holds that were ingested after
-        ``read_until``: one query over the three tables."""
-        rows = view.execute(_since(view, self.read_until))
-        for kind, (name, what, columns) in _PARTS.items():
-            part = rows[rows.kind == kind].rename(columns={"what": what})[list(columns)]
+        ``read_until`` (:meth:`gigaloop.store.StoreView.ingested_since`)."""
+        for name, table, columns in (("codes", "diagnostic_codes", CODE_COLUMNS),
+                                     ("failures", "component_failures", FAILURE_COLUMNS),
+                                     ("serviced", "service_visits", (*VISIT_COLUMNS, "reason"))):
+            part = view.ingested_since(table, self.read_until, list(columns)).to_pandas()
+            if name == "serviced":
+                part = part[part.reason == "predictive"].drop(columns="reason")
             if part.empty:
                 continue
-            if kind == "claim":
-                part = part.astype({"roadside": bool})
             old = getattr(self, name)
             setattr(self, name, part.reset_index(drop=True) if old.empty
                     else pd.concat([old, part], ignore_index=True))
@@ -91,27 +87,3 @@ class ServiceHistory:
                                                                       "ingested_at")]],
                 kind="stable", ignore_index=True)
             for frame in (self.codes, self.failures, self.serviced))
-
-
-def _since(view: Any, after: datetime | None) -> ibis.Table:
-    """Codes, claims and predictive visits ingested after ``after`` as one table: kind, vin,
-    what (code or component), event_time, cost_usd, roadside, ingested_at."""
-    parts = []
-    for kind, name in (("code", "diagnostic_codes"), ("claim", "component_failures"),
-                       ("visit", "service_visits")):
-        table = view.table(name)
-        keep = [] if after is None else [table.ingested_at > after]
-        if kind == "visit":
-            keep.append(table.reason == "predictive")
-        if keep:
-            table = table.filter(*keep)
-        claim = kind == "claim"
-        parts.append(table.select(
-            kind=ibis.literal(kind), vin=table.vin.cast("string"),
-            what=(table.code if kind == "code" else table.component if claim
-                  else ibis.literal("")).cast("string"),
-            event_time=table.event_time.cast("timestamp"),
-            cost_usd=table.cost_usd if claim else ibis.null("float64"),
-            roadside=table.roadside if claim else ibis.null("boolean"),
-            ingested_at=table.ingested_at.cast("timestamp")))
-    return parts[0].union(parts[1], distinct=False).union(parts[2], distinct=False)

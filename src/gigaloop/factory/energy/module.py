@@ -23,7 +23,7 @@ from gigaloop.factory.energy.forecast import Forecast, forecast_from_readings
 from gigaloop.factory.energy.hall import fit_hall
 from gigaloop.factory.energy.plan import baseline_day, fallback_reason, held_day, plan_day
 from gigaloop.loop.contract import DayContext, Decision
-from gigaloop.schema import EVENT_TIME, INGESTED_AT
+from gigaloop.schema import EVENT_TIME
 
 COLUMNS = ("site_id", EVENT_TIME, "hvac_kwh", "process_kwh", "lighting_kwh", "outside_temp_c",
            "indoor_temp_c", "tariff_usd_per_kwh", "carbon_g_per_kwh")
@@ -83,12 +83,10 @@ class EnergyModule:
         (a replay). A row read again for an hour already held replaces it.
         """
         since = ctx.now - timedelta(days=self.config.history_days)
-        table = ctx.view.table("energy_readings")
-        if self.read_to is None or ctx.now <= self.read_to:
-            self.window, query = {}, table.filter(table[EVENT_TIME] >= since)
-        else:  # one filter, no projection: the cheapest query to compile
-            query = table.filter(table[INGESTED_AT] > self.read_to)
-        new = query.to_pyarrow().select(list(COLUMNS)).to_pandas()  # Arrow: no Ibis casts
+        after = self.read_to
+        if after is None or ctx.now <= after:
+            self.window, after = {}, None  # everything ingested; the window cuts it below
+        new = ctx.view.ingested_since("energy_readings", after, list(COLUMNS)).to_pandas()
         self.read_to = ctx.now
         window = dict(self.window)
         for site_id, rows in new.groupby("site_id", sort=True):
