@@ -231,8 +231,10 @@ def _hash_strings(values: pa.Array, offset_type: type) -> np.ndarray:
     """
     offsets_buffer, data_buffer = values.buffers()[1:]
     size = np.dtype(offset_type).itemsize
-    offsets = np.frombuffer(offsets_buffer, offset_type, len(values) + 1, values.offset * size)
-    offsets = offsets.astype(np.int64)
+    stored: np.ndarray = np.frombuffer(
+        offsets_buffer, offset_type, len(values) + 1, values.offset * size
+    )
+    offsets: np.ndarray = stored.astype(np.int64)
     lengths = np.diff(offsets)
     hashes = _mix(lengths.view(np.uint64) ^ _SEED)
     first, total = int(offsets[0]), int(offsets[-1] - offsets[0])
