@@ -24,6 +24,7 @@ from gigaloop.factory.maintenance import (
     health_index,
     should_maintain,
 )
+from gigaloop.factory.maintenance.health import recent_index
 from gigaloop.factory.maintenance.history import ConditionLog, MaintenanceLog
 from gigaloop.loop.contract import DayContext
 from gigaloop.store import Store
@@ -93,6 +94,21 @@ def test_health_index_is_about_one_when_healthy_and_rises_with_wear(store: Store
     worn = index[index.machine_id == "M3"].set_index("day").hi
     assert worn.iloc[:30].max() < 3 < worn.iloc[40]
     assert set(index.columns) >= {f"z_{f}" for f in FEATURES}
+
+
+def test_recent_index_is_the_index_of_the_last_days(store: Store) -> None:
+    """The index of each machine's last days alone (as the daily alarms score it) equals the
+    index of the whole history on those rows, with a machine that stopped reporting early."""
+    daily = store.execute(daily_condition(store.table("machine_readings")))
+    daily = daily[(daily.machine_id != "M2") | (daily.day < daily.day.max() - pd.Timedelta(
+        days=4))].sample(frac=1.0, random_state=0)  # M2's last days are others' older ones
+    baseline = fit_baseline(daily, baseline_days=21)
+    recent = recent_index(daily, baseline, 3)
+    whole = health_index(daily, baseline)
+    days = whole.groupby("machine_id").day.tail(3).unique()
+    expected = health_index(daily[daily.day.isin(days)], baseline)
+    assert len(recent) == len(expected) > 9 and set(recent.day) == set(days)
+    pd.testing.assert_frame_equal(recent, expected[list(recent.columns)], check_exact=True)
 
 
 def test_a_hot_hall_is_not_a_fault() -> None:

@@ -85,20 +85,59 @@ def health_index(daily: pd.DataFrame, baseline: Baseline) -> pd.DataFrame:
     """``daily`` (machines with a baseline) with ``z_<feature>``, ``d_<feature>`` and ``hi``."""
     daily = daily[daily.machine_id.isin(baseline.median.index)]
     daily = daily.sort_values(["machine_id", "day"]).reset_index(drop=True)
+    deviation, z = _deviations(daily, baseline)
+    columns = {**{f"z_{f}": z[:, k] for k, f in enumerate(FEATURES)},
+               **{f"d_{f}": deviation[:, k] for k, f in enumerate(FEATURES)},
+               "hi": np.sqrt(np.mean(z**2, axis=1))}
+    return pd.concat([daily, pd.DataFrame(columns, index=daily.index)], axis=1)
+
+
+def recent_index(daily: pd.DataFrame, baseline: Baseline, days: int) -> pd.DataFrame:
+    """The index of each machine's last ``days`` days only, as :func:`health_index` gives it
+    for them (the hall compensated over every machine of those days): ``machine_id``,
+    ``day``, ``vibration_rms``, ``z_vibration_rms``, ``hi``, sorted by machine and day."""
+    known = baseline.median.index.get_indexer(daily.machine_id) >= 0
+    daily = daily[known]
+    machine, _ = pd.factorize(daily.machine_id, sort=True)
+    day = daily.day.to_numpy().astype("datetime64[D]").astype(np.int64)
+    order = np.lexsort((day, machine))
+    machine, day = machine[order], day[order]
+    ends = np.flatnonzero(np.r_[machine[1:] != machine[:-1], True])
+    last = np.repeat(ends, np.diff(np.r_[-1, ends])) - np.arange(machine.size) < days
+    rows = order[np.isin(day, day[last])]
+    recent = daily.iloc[rows].reset_index(drop=True)
+    _, z = _deviations(recent, baseline)
+    vibration = FEATURES.index("vibration_rms")
+    return pd.DataFrame({"machine_id": recent.machine_id, "day": recent.day,
+                         "vibration_rms": recent.vibration_rms.to_numpy(dtype=float),
+                         "z_vibration_rms": z[:, vibration],
+                         "hi": np.sqrt(np.mean(z**2, axis=1))})
+
+
+def group_median(values: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """Median of ``values`` per ``group`` (sorted non-negative integer ids; one per group),
+    the two middle values interpolated as pandas and DuckDB do."""
+    order = np.lexsort((values, group))
+    group, values = group[order], values[order]
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    counts = np.diff(np.r_[starts, group.size])
+    return values[starts + (counts - 1) // 2] * 0.5 + values[starts + counts // 2] * 0.5
+
+
+def _deviations(daily: pd.DataFrame, baseline: Baseline) -> tuple[np.ndarray, np.ndarray]:
+    """Deviations from the baseline (hall-compensated temperature) and z-scores of ``daily``
+    (machines with a baseline)."""
     values = daily[list(FEATURES)].to_numpy(dtype=float)
     logs = [FEATURES.index(f) for f in LOG_FEATURES]
     values[:, logs] = np.log(np.maximum(values[:, logs], 1e-9))
     row = baseline.median.index.get_indexer(daily.machine_id)
     deviation = values - baseline.median[list(FEATURES)].to_numpy()[row]
     hall = FEATURES.index("temperature_c")
-    if daily.machine_id.nunique() >= 3:
-        common = pd.Series(deviation[:, hall]).groupby(daily.day.to_numpy()).transform("median")
-        deviation[:, hall] -= common.to_numpy()
+    if np.unique(row).size >= 3:
+        _, day = np.unique(daily.day.to_numpy(), return_inverse=True)
+        deviation[:, hall] -= group_median(deviation[:, hall], day)[day]
     z = deviation / baseline.scale[list(FEATURES)].to_numpy()[row]
-    columns = {**{f"z_{f}": z[:, k] for k, f in enumerate(FEATURES)},
-               **{f"d_{f}": deviation[:, k] for k, f in enumerate(FEATURES)},
-               "hi": np.sqrt(np.mean(z**2, axis=1))}
-    return pd.concat([daily, pd.DataFrame(columns, index=daily.index)], axis=1)
+    return deviation, z
 
 
 def _transformed(daily: pd.DataFrame) -> pd.DataFrame:
@@ -108,4 +147,5 @@ def _transformed(daily: pd.DataFrame) -> pd.DataFrame:
     return values
 
 
-__all__ = ["FEATURES", "Baseline", "daily_condition", "fit_baseline", "health_index"]
+__all__ = ["FEATURES", "Baseline", "daily_condition", "fit_baseline", "group_median",
+           "health_index", "recent_index"]

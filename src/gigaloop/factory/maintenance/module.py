@@ -28,7 +28,12 @@ import pandas as pd
 
 from gigaloop.actuate import MaintenanceOrder
 from gigaloop.errors import ConfigError, ModelError
-from gigaloop.factory.maintenance.health import Baseline, fit_baseline, health_index
+from gigaloop.factory.maintenance.health import (
+    Baseline,
+    fit_baseline,
+    health_index,
+    recent_index,
+)
 from gigaloop.factory.maintenance.history import ConditionLog, MaintenanceLog, StopLog
 from gigaloop.factory.maintenance.schedule import (
     Costs,
@@ -137,19 +142,22 @@ def machine_alarms(daily: pd.DataFrame, *, config: MaintenanceConfig,
         return []
     if baseline is None:
         baseline = fit_baseline(daily, baseline_days=config.baseline_days)
-    days = daily.groupby("machine_id").day.tail(config.confirm_days).unique()
-    index = health_index(daily[daily.day.isin(days)], baseline)
+    k = config.confirm_days
+    index = recent_index(daily, baseline, k)
+    if index.empty:
+        return []
+    machine = index.machine_id.to_numpy()
+    hi, rms = index.hi.to_numpy(), index.vibration_rms.to_numpy()
+    z_rms = index.z_vibration_rms.to_numpy()
+    ends = np.flatnonzero(np.r_[machine[1:] != machine[:-1], True]) + 1
     out = []
-    for machine, rows in index.groupby("machine_id", sort=True):
-        recent = rows.tail(config.confirm_days)
-        alarm = len(recent) == config.confirm_days and bool(
-            (recent.hi >= config.alarm_level).all()
-            or (recent.vibration_rms >= config.alert_mm_s).all())
-        rms_alarm = alarm and bool((recent.z_vibration_rms >= config.alarm_level).all()
-                                   or (recent.vibration_rms >= config.alert_mm_s).all())
-        out.append(MachineHealth(str(machine), float(recent.hi.iloc[-1]),
-                                 float(recent.vibration_rms.iloc[-1]), alarm,
-                                 rms_alarm=rms_alarm))
+    for start, end in zip(np.r_[0, ends[:-1]], ends, strict=True):
+        recent = slice(max(start, end - k), end)
+        zone_c = bool((rms[recent] >= config.alert_mm_s).all())
+        alarm = end - start >= k and (bool((hi[recent] >= config.alarm_level).all()) or zone_c)
+        rms_alarm = alarm and (bool((z_rms[recent] >= config.alarm_level).all()) or zone_c)
+        out.append(MachineHealth(str(machine[start]), float(hi[end - 1]), float(rms[end - 1]),
+                                 alarm, rms_alarm=rms_alarm))
     return out
 
 
