@@ -30,7 +30,7 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from gigaloop.factory.maintenance.health import FEATURES, daily_condition
+from gigaloop.factory.maintenance.health import FEATURES, daily_condition, group_median
 
 KEYS = ["machine_id", "day"]
 DAY = pd.Timedelta(days=1)
@@ -49,10 +49,20 @@ def _stops_per_day(downtime: pd.DataFrame) -> pd.DataFrame:
 def _replace(held: pd.DataFrame, fresh: pd.DataFrame) -> pd.DataFrame:
     """``held`` with the machine-days of ``fresh`` replaced or added, sorted by machine, day."""
     if held.empty:
-        return fresh.sort_values(KEYS, ignore_index=True)
-    stale = pd.MultiIndex.from_frame(held[KEYS]).isin(pd.MultiIndex.from_frame(fresh[KEYS]))
-    return pd.concat([held[~stale], fresh], ignore_index=True).sort_values(
-        KEYS, ignore_index=True)
+        return _sorted(fresh)
+    recent = np.flatnonzero(held.day.to_numpy() >= fresh.day.min().to_datetime64())
+    keys = set(zip(fresh.machine_id, fresh.day, strict=True))
+    stale = [i for i, key in zip(recent, zip(held.machine_id.to_numpy()[recent],
+                                             held.day.iloc[recent], strict=True), strict=True)
+             if key in keys]
+    return _sorted(pd.concat([held.drop(index=held.index[stale]), fresh], ignore_index=True))
+
+
+def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` sorted by machine and day (integer keys: cheaper than a sort on strings)."""
+    machine, _ = pd.factorize(frame.machine_id, sort=True)
+    day = frame.day.to_numpy().astype("datetime64[D]").astype(np.int64)
+    return frame.take(np.lexsort((day, machine))).reset_index(drop=True)
 
 
 @dataclass
@@ -83,8 +93,9 @@ class ConditionLog:
             oldest = self.pending.day.min()
             late = new[new.day < oldest]
             new = new[new.day >= oldest]
-            touched = pd.MultiIndex.from_frame(new[KEYS]).unique()
-            kept = self.pending[pd.MultiIndex.from_frame(self.pending[KEYS]).isin(touched)]
+            touched = set(zip(new.machine_id, new.day, strict=True))
+            kept = self.pending[[key in touched for key in zip(
+                self.pending.machine_id, self.pending.day, strict=True)]]
             fresh = _daily_medians(pd.concat([kept, new], ignore_index=True))
             if not late.empty:  # older machine-days: aggregate them again from all readings
                 keys = late[KEYS].drop_duplicates()
@@ -122,18 +133,12 @@ def _daily_medians(rows: pd.DataFrame) -> pd.DataFrame:
     machines, machine = np.unique(rows.machine_id.to_numpy(dtype=str), return_inverse=True)
     days = rows.day.to_numpy().astype("datetime64[D]").astype(np.int64)
     group = machine.astype(np.int64) * (days.max() - days.min() + 1) + (days - days.min())
-    order = np.argsort(group, kind="stable")
-    group = group[order]
-    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
-    counts = np.diff(np.r_[starts, group.size])
-    low, high = starts + (counts - 1) // 2, starts + counts // 2
-    first = order[starts]
+    ids, first, counts = np.unique(group, return_index=True, return_counts=True)
+    group = np.searchsorted(ids, group)
     out = {"machine_id": machines[machine[first]].astype(object),
            "day": rows.day.to_numpy()[first], "readings": counts}
     for feature in FEATURES:
-        values = rows[feature].to_numpy(dtype=float)[order]
-        values = values[np.lexsort((values, group))]
-        out[feature] = values[low] * 0.5 + values[high] * 0.5
+        out[feature] = group_median(rows[feature].to_numpy(dtype=float), group)
     return pd.DataFrame(out)
 
 

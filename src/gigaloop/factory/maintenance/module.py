@@ -276,13 +276,14 @@ class MaintenanceModule:
         return decisions
 
     def _refit_baseline(self, fresh: pd.DataFrame) -> None:
-        """Fit the baselines again if ``fresh`` touches one (or a machine without one)."""
-        if self.baseline is not None and not fresh.empty:
+        """Fit the baselines again if ``fresh`` touches one or completes a machine's."""
+        if self.baseline is not None:
             end = fresh.machine_id.map(self.baseline_end)
-            if not (end.isna() | (fresh.day <= end)).any():
+            unfitted = fresh.machine_id[end.isna()].unique()
+            days = self.condition.daily.machine_id.value_counts()
+            if not ((fresh.day <= end).any()  # a baseline day changed, or one is complete
+                    or (days.reindex(unfitted) >= self.config.baseline_days).any()):
                 return
-        elif self.baseline is not None:
-            return
         first = self.condition.daily.groupby("machine_id").head(self.config.baseline_days)
         self.baseline = fit_baseline(first, baseline_days=self.config.baseline_days)
         fitted = first[first.machine_id.isin(self.baseline.median.index)]
