@@ -61,10 +61,11 @@ class LineFlow:
         due = self._launch_due
         if due is None or self.every_s is None:
             return
-        first = not self._next_serial and due == 0.0   # the first launch opens the line
+        if not self._next_serial and due == 0.0 < until:   # the first launch opens the line
+            self._launched.append((0, 0.0))
+            self._next_serial, due = self.batch, self.every_s
         while True:
-            t = due if first else float(settle(np.array([due]), starts, ends)[0])
-            first = False
+            t = float(settle(np.array([due]), starts, ends)[0])
             if t >= until:
                 break
             j = np.searchsorted(starts, t, side="right")
