@@ -10,7 +10,13 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from gigaloop.fleet import crash_rates, fade_slopes, poisson_rate_ci, usage_sums
+from gigaloop.fleet import (
+    crash_rates,
+    fade_slopes,
+    poisson_rate_ci,
+    usage_sums,
+    usage_sums_of_rows,
+)
 from gigaloop.store import Store
 
 
@@ -61,3 +67,23 @@ def test_crash_rates_of_an_empty_store_are_none(tmp_path) -> None:
     assert crash_rates(Store(tmp_path)) == {
         "autopilot": {"crashes": 0, "miles": 0.0, "rate": None, "ci": None},
         "manual": {"crashes": 0, "miles": 0.0, "rate": None, "ci": None}}
+
+
+def test_usage_sums_in_memory_equal_the_engines(tmp_path) -> None:
+    rng = np.random.default_rng(2)
+    store = Store(tmp_path)
+    day0 = dt.date(2025, 3, 1)
+    delivered = {f"V{i}": day0 + dt.timedelta(days=i) for i in range(6)}
+    frame = pd.DataFrame([{
+        "vin": v, "day": start + dt.timedelta(days=d), "miles": float(rng.uniform(0, 80)),
+        "dc_fast_charge_kwh": float(rng.uniform(0, 5)), "rain_miles": float(rng.uniform(0, 9)),
+        "disengagements_rain": int(rng.integers(0, 3)), "disengagements_clear": 1,
+        "autopilot_miles": 2.0, "ambient_temp_c": float(rng.normal(15, 5)),
+        "battery_soh": 100 - 0.2 * np.sqrt(d + 1) + float(rng.normal(0, 0.01)),
+    } for v, start in delivered.items() for d in range(20)])
+    customers = pd.DataFrame({"vin": list(delivered), "delivered_on": list(delivered.values())})
+    engine = store.execute(usage_sums(store.con.create_table("t", frame),
+                                      store.con.create_table("c", customers)))
+    memory = usage_sums_of_rows(frame, customers.set_index("vin").delivered_on)
+    pd.testing.assert_frame_equal(memory.sort_index(), engine.set_index("vin").sort_index()
+                                  .astype(float)[memory.columns], rtol=1e-12)

@@ -134,17 +134,26 @@ def _categorical(kind: str, values: pd.Series, name: str | None = None,
     return Attribute(name or kind, kind, codes.astype(np.int32), list(levels), meta)
 
 
-def _aligned(index: pd.Index, keys: pd.Series, values: pd.Series) -> pd.Series:
-    return pd.Series(values.to_numpy(), index=keys.to_numpy()).reindex(index)
+def _placed(index: pd.Index, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame``'s rows of vehicles in ``index``, with their position there (``pos``)."""
+    pos = index.get_indexer(frame["vin"].to_numpy())
+    return frame.assign(pos=pos)[pos >= 0]
+
+
+def _spread(n: int, rows: pd.DataFrame, column: str, fill: Any = None) -> np.ndarray:
+    """One value per vehicle: ``rows[column]`` put at ``rows.pos`` (``fill`` elsewhere)."""
+    values = rows[column].to_numpy()
+    out = np.full(n, fill, dtype=values.dtype if fill is not None else object)
+    out[rows["pos"].to_numpy()] = values
+    return out
 
 
 def _lot_attributes(frame: pd.DataFrame, index: pd.Index) -> list[Attribute]:
-    out = []
-    for part, rows in frame.groupby("part_number"):
-        out.append(_categorical("lot", _aligned(index, rows["vin"], rows["lot_id"]),
-                                f"lot:{part}", part=part))
-        out.append(_categorical("supplier", _aligned(index, rows["vin"], rows["supplier_id"]),
-                                f"supplier:{part}", part=part))
+    out, n = [], len(index)
+    for part, rows in _placed(index, frame).groupby("part_number"):
+        for kind, column in (("lot", "lot_id"), ("supplier", "supplier_id")):
+            out.append(_categorical(kind, pd.Series(_spread(n, rows, column)),
+                                    f"{kind}:{part}", part=part))
     return out
 
 
@@ -152,22 +161,23 @@ def _machine_attributes(
     frame: pd.DataFrame, index: pd.Index
 ) -> tuple[list[Attribute], dict[str, np.ndarray]]:
     """Machine per station as an attribute (where a station has several), and per vehicle."""
-    attributes, machines = [], {}
-    for station, rows in frame.groupby("station_id"):
-        per_vehicle = _aligned(index, rows["vin"], rows["machine_id"])
-        machines[str(station)] = per_vehicle.to_numpy(dtype=object)
+    attributes, machines, n = [], {}, len(index)
+    for station, rows in _placed(index, frame).groupby("station_id"):
+        per_vehicle = _spread(n, rows, "machine_id")
+        machines[str(station)] = per_vehicle
         if rows["machine_id"].nunique() > 1:
-            attributes.append(_categorical("machine", per_vehicle, f"machine:{station}",
-                                           station=station))
+            attributes.append(_categorical("machine", pd.Series(per_vehicle),
+                                           f"machine:{station}", station=station))
     return attributes, machines
 
 
 def _reading_attributes(
     frame: pd.DataFrame, index: pd.Index
 ) -> tuple[list[Attribute], dict[tuple[str, str], np.ndarray]]:
-    attributes, readings = [], {}
-    for (station, parameter), rows in frame.groupby(["station_id", "parameter"]):
-        values = _aligned(index, rows["vin"], rows["value"]).to_numpy(dtype=float)
+    attributes, readings, n = [], {}, len(index)
+    placed = _placed(index, frame.astype({"value": float}))
+    for (station, parameter), rows in placed.groupby(["station_id", "parameter"]):
+        values = _spread(n, rows, "value", np.nan)
         readings[(station, parameter)] = values
         known = values[~np.isnan(values)]
         if len(known) < READING_BINS * 5 or np.ptp(known) == 0:

@@ -4,12 +4,12 @@
 ingested since its last one (the ``ingested_at`` column; every row is read exactly once)
 and keeps them per vehicle: how it was built (vehicle attributes, lots and suppliers,
 machines, process readings), its delivery, its usage as additive sums and its first
-failure per component. Plain rows come through the store's read of what is new
+failure per component. Rows come through the store's read of what is new
 (:meth:`gigaloop.store.Store.ingested_between`: the in-memory tail or one statement on
-DuckDB, an Ibis filter on Spark); telemetry is summed per vehicle in the engine
-(:func:`gigaloop.fleet.usage_sums`, an Ibis aggregation), so the same code runs on DuckDB
-and on Spark. A fresh instance — after a restart — reads the whole store once and holds
-the same records.
+DuckDB, an Ibis filter on Spark), so the same code runs on DuckDB and on Spark; the new
+telemetry is summed per vehicle in memory (:func:`gigaloop.fleet.usage_sums_of_rows`).
+A fresh instance — after a restart — reads the whole store once and holds the same
+records.
 
 >>> import tempfile
 >>> from gigaloop.store import Store
@@ -26,7 +26,7 @@ from typing import Any
 
 import pandas as pd
 
-from gigaloop.fleet.usage import USAGE_SUMS, usage_sums
+from gigaloop.fleet.usage import TELEMETRY_COLUMNS, USAGE_SUMS, usage_sums_of_rows
 from gigaloop.schema import INGESTED_AT
 
 #: Vehicle columns that are attributes in their own right.
@@ -90,17 +90,13 @@ class VehicleRecords:
         used["supplier_id"] = self._suppliers.reindex(used.lot_id).to_numpy()
         stations = new("vehicle_stations", "vin", "station_id", "machine_id")
         failures = new("component_failures", "vin", "component", "event_time")
-        telemetry = store.table("telemetry_daily")
-        stamp = telemetry[INGESTED_AT]
-        recent = telemetry.filter(stamp <= until) if self.cursor is None else telemetry.filter(
-            (stamp > self.cursor) & (stamp <= until))
         self._add({
             "vehicles": new("vehicles", "vin", "build_date", *VEHICLE_ATTRIBUTES),
             "customers": new("customers", "vin", "delivered_on", "climate_region"),
             "lots": used,
             "machines": stations[stations.machine_id.notna()],
             "readings": new("process_readings", "vin", "station_id", "parameter", "value"),
-            "usage": store.execute(usage_sums(recent, store.table("customers"))),
+            "telemetry": new("telemetry_daily", *TELEMETRY_COLUMNS),
             "failures": failures.groupby(["vin", "component"], as_index=False).agg(
                 first=("event_time", "min")),
         })
@@ -118,7 +114,7 @@ class VehicleRecords:
         self._lots.append(frames["lots"])
         self._machines.append(frames["machines"])
         self._readings.append(frames["readings"])
-        usage = frames["usage"].set_index("vin").astype(float)
+        usage = usage_sums_of_rows(frames["telemetry"], self.vehicles["delivered_on"])
         self.usage = usage if self.usage.empty else self.usage.add(usage, fill_value=0.0)
         first = frames["failures"].set_index(["vin", "component"])["first"]
         self.first_failures = first if self.first_failures.empty else pd.concat(
