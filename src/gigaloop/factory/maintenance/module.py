@@ -261,9 +261,11 @@ class MaintenanceModule:
         today = (ctx.now - DAY / 2).date()
         to_window = days_to_next_window(today, weekday=config.window_weekday)
         following = to_window - 1 + config.window_hour / 24 + 7
+        # an ordered machine is not ordered again nor serviced: its prognosis would go unused,
+        # and the work that closes its order starts its next trend afresh (a new reset)
         health = [_prognosis(h, daily, ctx.now, self.maintenance.last_reset.get(h.machine_id),
-                             following, config, self.trends) if h.rms_alarm else h
-                  for h in health]
+                             following, config, self.trends)
+                  if h.rms_alarm and h.machine_id not in open_orders else h for h in health]
         due = sorted((h for h in health if h.rul is not None and h.machine_id not in open_orders
                       and should_maintain(h.p_following, config.costs)),
                      key=lambda h: -h.p_following)
