@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.stats import binomtest
 from sklearn.linear_model import RidgeClassifier
 from sklearn.model_selection import LeaveOneOut, cross_val_predict
 
@@ -24,6 +25,11 @@ def _bench():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _interval(accuracy: float, n: int):
+    """Exact 99.9 % binomial interval of an accuracy over ``n`` cases."""
+    return binomtest(round(accuracy * n), n).proportion_ci(confidence_level=0.999)
 
 
 def _sines(rng: np.random.Generator, n: int, length: int = 100) -> tuple[np.ndarray, np.ndarray]:
@@ -131,8 +137,10 @@ def test_minirocket_ridge_finds_bursts_that_nearest_neighbour_misses() -> None:
     model = ridge_classifier(len(x_train)).fit(rocket.transform(x_train), y_train)
     accuracy = np.mean(model.predict(rocket.transform(x_test)) == y_test)
     nearest = np.mean(_bench().nearest_neighbour(x_train, y_train, x_test) == y_test)
-    assert accuracy >= 0.9  # 0.94 measured
-    assert nearest <= 0.75  # 0.67 measured
+    # No published figure for these bursts: the claim is that MiniRocket beats 1-NN beyond
+    # the sampling error of 200 test series, i.e. their exact (Clopper-Pearson) 99.9 %
+    # intervals do not overlap (0.94 and 0.67 measured).
+    assert _interval(accuracy, len(y_test)).low > _interval(nearest, len(y_test)).high
 
 
 def test_ford_evaluation_reads_a_wheel_and_a_folder(tmp_path: Path, capsys) -> None:
