@@ -84,7 +84,8 @@ def fit_baseline(daily: pd.DataFrame, *, baseline_days: int = 21) -> Baseline:
 def health_index(daily: pd.DataFrame, baseline: Baseline) -> pd.DataFrame:
     """``daily`` (machines with a baseline) with ``z_<feature>``, ``d_<feature>`` and ``hi``."""
     daily = daily[daily.machine_id.isin(baseline.median.index)]
-    daily = daily.sort_values(["machine_id", "day"]).reset_index(drop=True)
+    machine, _ = pd.factorize(daily.machine_id, sort=True)  # integer keys: a cheaper sort
+    daily = daily.take(np.lexsort((daily.day.to_numpy(), machine))).reset_index(drop=True)
     deviation, z = _deviations(daily, baseline)
     columns = {**{f"z_{f}": z[:, k] for k, f in enumerate(FEATURES)},
                **{f"d_{f}": deviation[:, k] for k, f in enumerate(FEATURES)},

@@ -282,9 +282,10 @@ class MaintenanceModule:
         if self.baseline is not None:
             end = fresh.machine_id.map(self.baseline_end)
             unfitted = fresh.machine_id[end.isna()].unique()
-            days = self.condition.daily.machine_id.value_counts()
-            if not ((fresh.day <= end).any()  # a baseline day changed, or one is complete
-                    or (days.reindex(unfitted) >= self.config.baseline_days).any()):
+            daily = self.condition.daily
+            if not ((fresh.day <= end).any() or (  # a baseline day changed, or one is complete
+                    len(unfitted) and (daily.machine_id[daily.machine_id.isin(unfitted)]
+                                       .value_counts() >= self.config.baseline_days).any())):
                 return
         first = self.condition.daily.groupby("machine_id").head(self.config.baseline_days)
         self.baseline = fit_baseline(first, baseline_days=self.config.baseline_days)
