@@ -47,22 +47,16 @@ def _stops_per_day(downtime: pd.DataFrame) -> pd.DataFrame:
 
 
 def _replace(held: pd.DataFrame, fresh: pd.DataFrame) -> pd.DataFrame:
-    """``held`` with the machine-days of ``fresh`` replaced or added, sorted by machine, day."""
-    if held.empty:
-        return _sorted(fresh)
-    recent = np.flatnonzero(held.day.to_numpy() >= fresh.day.min().to_datetime64())
-    keys = set(zip(fresh.machine_id, fresh.day, strict=True))
-    stale = [i for i, key in zip(recent, zip(held.machine_id.to_numpy()[recent],
-                                             held.day.iloc[recent], strict=True), strict=True)
-             if key in keys]
-    return _sorted(pd.concat([held.drop(index=held.index[stale]), fresh], ignore_index=True))
-
-
-def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` sorted by machine and day (integer keys: cheaper than a sort on strings)."""
-    machine, _ = pd.factorize(frame.machine_id, sort=True)
-    day = frame.day.to_numpy().astype("datetime64[D]").astype(np.int64)
-    return frame.take(np.lexsort((day, machine))).reset_index(drop=True)
+    """``held`` with the machine-days of ``fresh`` replaced or added, sorted by machine, day
+    (on integer keys: cheaper than a sort on strings)."""
+    both = fresh if held.empty else pd.concat([held, fresh], ignore_index=True)
+    machine, _ = pd.factorize(both.machine_id, sort=True)
+    day = both.day.to_numpy().astype("datetime64[D]").astype(np.int64)
+    newer = np.arange(len(both)) >= len(held)
+    order = np.lexsort((newer, day, machine))
+    machine, day = machine[order], day[order]
+    last = np.r_[(machine[1:] != machine[:-1]) | (day[1:] != day[:-1]), True]
+    return both.take(order[last]).reset_index(drop=True)
 
 
 @dataclass
