@@ -1,7 +1,7 @@
 """The data model: every table gigaloop stores, with types, units and keys.
 
 >>> sorted(TABLES)[:3]
-['component_failures', 'crashes', 'customers']
+['change_requests', 'component_failures', 'crashes']
 >>> get_table("telemetry_daily").key
 ('vin', 'day')
 """

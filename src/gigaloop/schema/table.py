@@ -78,6 +78,7 @@ class Table:
     event: bool = True
     partition_by: str | None = None
     all_columns: tuple[Column, ...] = field(init=False, repr=False)
+    _arrow_schema: pa.Schema = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         cols = list(self.columns)
@@ -86,6 +87,8 @@ class Table:
                 cols.append(Column(EVENT_TIME, "timestamp", "when it happened at the source"))
             cols.append(Column(INGESTED_AT, "timestamp", "when the store took the row"))
         object.__setattr__(self, "all_columns", tuple(cols))
+        object.__setattr__(self, "_arrow_schema", pa.schema(
+            [pa.field(c.name, c.arrow_type, nullable=c.nullable) for c in cols]))
         names = [c.name for c in cols]
         if len(set(names)) != len(names):
             raise SchemaError("duplicate column names", table=self.name)
@@ -106,9 +109,8 @@ class Table:
         raise SchemaError(f"table {self.name!r} has no column {name!r}", table=self.name)
 
     def arrow_schema(self) -> pa.Schema:
-        return pa.schema(
-            [pa.field(c.name, c.arrow_type, nullable=c.nullable) for c in self.all_columns]
-        )
+        """The table's Arrow schema (built once: every write asks for it)."""
+        return self._arrow_schema
 
 
 def col(name: str, dtype: DType, description: str, **kw: object) -> Column:

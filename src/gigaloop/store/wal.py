@@ -75,12 +75,13 @@ class TableLog:
         try:
             if self._writer is None:
                 self.folder.mkdir(parents=True, exist_ok=True)
-                self._file = open(self.path, "wb", buffering=0)  # noqa: SIM115 (kept open)
+                self._file = open(self.path, "wb")  # noqa: SIM115 (kept open)
                 self._writer = pa.ipc.new_stream(self._file, self.schema)
             assert self._file is not None
             position = self._file.tell()
             for batch in batches:
                 self._writer.write_batch(batch)
+            self._file.flush()  # handed to the OS (one system call) before write returns
             if self.fsync:
                 os.fsync(self._file.fileno())
         except (OSError, pa.ArrowException) as exc:
