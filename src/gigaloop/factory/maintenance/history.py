@@ -2,15 +2,16 @@
 
 Each log remembers up to which instant (``read_until``, compared with the store's
 ``ingested_at``) it has read its table, and on :meth:`update` fetches only what was ingested
-after it, so a day costs the same in the first week of a run as in the fifth year. A fresh
-log (a restarted module) reads the whole table once.
+after it, through ``StoreView.ingested_since`` (no Ibis expression compiled a day), so a day
+costs the same in the first week of a run as in the fifth year. A fresh log (a restarted
+module) reads the whole table once.
 
 * :class:`ConditionLog` — daily condition per machine
-  (:func:`~gigaloop.factory.maintenance.health.daily_condition`). Daily medians do not add
-  up, so a machine-day that new readings touch is aggregated again from all its readings:
-  the query takes the newest day already held (snapshots of one UTC day arrive in two
-  ingests when the plant's day is not a UTC day) and anything newer, or newly ingested;
-  an older machine-day that late readings touch is aggregated again in a second query.
+  (:func:`~gigaloop.factory.maintenance.health.daily_condition`, the medians taken here in
+  NumPy). Daily medians do not add up, so a machine-day that new readings touch is
+  aggregated again from all its readings: those of the newest day held (snapshots of one
+  UTC day arrive in two ingests when the plant's day is not a UTC day) are kept on the log;
+  an older machine-day that late readings touch is aggregated again by a query.
 * :class:`MaintenanceLog` — per machine the last maintenance that clears wear and the
   last of the module's own orders carried out (maxima: they merge).
 * :class:`StopLog` — minor stops per machine and day
