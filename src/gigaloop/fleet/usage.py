@@ -68,8 +68,9 @@ def usage_sums_of_rows(rows: pd.DataFrame, delivered_on: pd.Series) -> pd.DataFr
     indexed by ``vin``; ``delivered_on`` maps a VIN to its delivery day. The same sums, for
     the few rows a daily or weekly update reads (tested equal to the engine's).
     """
-    delivered = pd.to_datetime(delivered_on.reindex(rows["vin"].to_numpy()).to_numpy())
-    days = (pd.to_datetime(rows["day"]).to_numpy() - delivered) / np.timedelta64(1, "D")
+    delivered = delivered_on.reindex(rows["vin"].to_numpy()).to_numpy(dtype="datetime64[D]")
+    day = rows["day"].to_numpy(dtype="datetime64[D]")
+    days = (day - delivered) / np.timedelta64(1, "D")
     x = np.sqrt(days.astype(float) + 1.0)
     soh = rows["battery_soh"].to_numpy(dtype=float)
     frame = pd.DataFrame({

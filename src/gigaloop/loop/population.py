@@ -96,21 +96,26 @@ def build_population(view: Tables, as_of: date,
 def assemble_population(records: VehicleRecords, as_of: date) -> Population:
     """The vehicles of ``records`` delivered by ``as_of``, as aligned arrays."""
     vehicles = records.vehicles
-    vehicles = vehicles[vehicles.delivered_on.notna()]
-    vehicles = vehicles[pd.to_datetime(vehicles.delivered_on) <= pd.Timestamp(as_of)]
-    frame = vehicles.sort_index()
+    delivered_on = vehicles["delivered_on"].to_numpy(dtype="datetime64[D]")
+    chosen = np.flatnonzero(delivered_on <= np.datetime64(as_of, "D"))  # NaT: not delivered
+    chosen = chosen[np.argsort(vehicles.index.to_numpy()[chosen], kind="stable")]  # by VIN
+    frame = vehicles.iloc[chosen]
     vins = frame.index.to_numpy(dtype=object)
     index = pd.Index(vins, name="vin")
-    delivered = pd.to_datetime(frame["delivered_on"]).to_numpy(dtype="datetime64[D]")
+    place = np.full(len(vehicles), -1, dtype=np.int64)  # vid → position in the population
+    place[chosen] = np.arange(len(chosen))
+    delivered = delivered_on[chosen]
     in_service = (np.datetime64(as_of, "D") - delivered).astype(float)
 
     attributes = [_categorical(kind, frame[kind]) for kind in VEHICLE_ATTRIBUTES]
-    attributes += _lot_attributes(records.lots, index)
-    machine_attrs, station_machines = _machine_attributes(records.machines, index)
+    attributes += _lot_attributes(_placed(place, records.lots), len(index))
+    machine_attrs, station_machines = _machine_attributes(_placed(place, records.machines),
+                                                          len(index))
     attributes += machine_attrs
-    reading_attrs, readings = _reading_attributes(records.readings, index)
+    reading_attrs, readings = _reading_attributes(
+        _placed(place, records.readings.astype({"value": float})), len(index))
     attributes += reading_attrs
-    build_date = pd.to_datetime(frame["build_date"]).to_numpy(dtype="datetime64[D]")
+    build_date = frame["build_date"].to_numpy(dtype="datetime64[D]")
     attributes += _drift_attributes(readings, station_machines, build_date)
 
     return Population(
@@ -134,9 +139,10 @@ def _categorical(kind: str, values: pd.Series, name: str | None = None,
     return Attribute(name or kind, kind, codes.astype(np.int32), list(levels), meta)
 
 
-def _placed(index: pd.Index, frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame``'s rows of vehicles in ``index``, with their position there (``pos``)."""
-    pos = index.get_indexer(frame["vin"].to_numpy())
+def _placed(place: np.ndarray, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame``'s rows of vehicles in the population, with their position there (``pos``);
+    ``place`` maps a record's ``vid`` to it (−1: not in the population)."""
+    pos = place[frame["vid"].to_numpy(dtype=np.int64)]
     return frame.assign(pos=pos)[pos >= 0]
 
 
@@ -148,9 +154,9 @@ def _spread(n: int, rows: pd.DataFrame, column: str, fill: Any = None) -> np.nda
     return out
 
 
-def _lot_attributes(frame: pd.DataFrame, index: pd.Index) -> list[Attribute]:
-    out, n = [], len(index)
-    for part, rows in _placed(index, frame).groupby("part_number"):
+def _lot_attributes(placed: pd.DataFrame, n: int) -> list[Attribute]:
+    out = []
+    for part, rows in placed.groupby("part_number"):
         for kind, column in (("lot", "lot_id"), ("supplier", "supplier_id")):
             out.append(_categorical(kind, pd.Series(_spread(n, rows, column)),
                                     f"{kind}:{part}", part=part))
@@ -158,11 +164,11 @@ def _lot_attributes(frame: pd.DataFrame, index: pd.Index) -> list[Attribute]:
 
 
 def _machine_attributes(
-    frame: pd.DataFrame, index: pd.Index
+    placed: pd.DataFrame, n: int
 ) -> tuple[list[Attribute], dict[str, np.ndarray]]:
     """Machine per station as an attribute (where a station has several), and per vehicle."""
-    attributes, machines, n = [], {}, len(index)
-    for station, rows in _placed(index, frame).groupby("station_id"):
+    attributes, machines = [], {}
+    for station, rows in placed.groupby("station_id"):
         per_vehicle = _spread(n, rows, "machine_id")
         machines[str(station)] = per_vehicle
         if rows["machine_id"].nunique() > 1:
@@ -172,10 +178,9 @@ def _machine_attributes(
 
 
 def _reading_attributes(
-    frame: pd.DataFrame, index: pd.Index
+    placed: pd.DataFrame, n: int
 ) -> tuple[list[Attribute], dict[tuple[str, str], np.ndarray]]:
-    attributes, readings, n = [], {}, len(index)
-    placed = _placed(index, frame.astype({"value": float}))
+    attributes, readings = [], {}
     for (station, parameter), rows in placed.groupby(["station_id", "parameter"]):
         values = _spread(n, rows, "value", np.nan)
         readings[(station, parameter)] = values

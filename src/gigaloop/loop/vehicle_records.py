@@ -36,12 +36,13 @@ VEHICLE_ATTRIBUTES = ("shift", "model", "trim", "hardware_revision", "design_rev
 class VehicleRecords:
     """Per-vehicle records, grown from each update's new rows.
 
-    ``vehicles``: one row per built vehicle (index ``vin``): ``build_date``,
-    :data:`VEHICLE_ATTRIBUTES`, and once delivered ``delivered_on``, ``climate_region``;
-    ``lots``: ``vin, part_number, lot_id, supplier_id``; ``machines``: ``vin, station_id,
-    machine_id``; ``readings``: ``vin, station_id, parameter, value``; ``usage``: the sums
-    of :data:`~gigaloop.fleet.usage.USAGE_SUMS` per ``vin``; ``first_failures``:
-    ``(vin, component)`` → first failure time.
+    ``vehicles``: one row per built vehicle (index ``vin``, in the order they were read):
+    ``build_date``, :data:`VEHICLE_ATTRIBUTES`, and once delivered ``delivered_on``,
+    ``climate_region``; the genealogy refers to a vehicle by ``vid``, its position in
+    ``vehicles``: ``lots``: ``vid, part_number, lot_id, supplier_id``; ``machines``: ``vid,
+    station_id, machine_id``; ``readings``: ``vid, station_id, parameter, value``;
+    ``usage``: the sums of :data:`~gigaloop.fleet.usage.USAGE_SUMS` per ``vin``;
+    ``first_failures``: ``(vin, component)`` → first failure time.
     """
 
     def __init__(self) -> None:
@@ -57,15 +58,15 @@ class VehicleRecords:
 
     @property
     def lots(self) -> pd.DataFrame:
-        return _joined(self._lots, ["vin", "part_number", "lot_id", "supplier_id"])
+        return _joined(self._lots, ["vid", "part_number", "lot_id", "supplier_id"])
 
     @property
     def machines(self) -> pd.DataFrame:
-        return _joined(self._machines, ["vin", "station_id", "machine_id"])
+        return _joined(self._machines, ["vid", "station_id", "machine_id"])
 
     @property
     def readings(self) -> pd.DataFrame:
-        return _joined(self._readings, ["vin", "station_id", "parameter", "value"])
+        return _joined(self._readings, ["vid", "station_id", "parameter", "value"])
 
     def update(self, view: Any) -> None:
         """Read the rows ingested since the last update (all of them the first time).
@@ -104,16 +105,21 @@ class VehicleRecords:
 
     def _add(self, frames: dict[str, pd.DataFrame]) -> None:
         built = frames["vehicles"].set_index("vin")
-        built["delivered_on"] = pd.NaT
+        built["build_date"] = pd.to_datetime(built["build_date"]).astype("datetime64[s]")
+        built["delivered_on"] = pd.Series(pd.NaT, index=built.index, dtype="datetime64[s]")
         built["climate_region"] = None
         self.vehicles = built if self.vehicles.empty else pd.concat([self.vehicles, built])
         delivered = frames["customers"].set_index("vin")
         delivered = delivered[delivered.index.isin(self.vehicles.index)]
-        self.vehicles.loc[delivered.index, "delivered_on"] = delivered.delivered_on
+        self.vehicles.loc[delivered.index, "delivered_on"] = pd.to_datetime(
+            delivered.delivered_on).astype("datetime64[s]")
         self.vehicles.loc[delivered.index, "climate_region"] = delivered.climate_region
-        self._lots.append(frames["lots"])
-        self._machines.append(frames["machines"])
-        self._readings.append(frames["readings"])
+        known = self.vehicles.index
+        for chunks, name in ((self._lots, "lots"), (self._machines, "machines"),
+                             (self._readings, "readings")):
+            rows = frames[name]
+            vid = known.get_indexer(rows["vin"].to_numpy())
+            chunks.append(rows.drop(columns="vin").assign(vid=vid)[vid >= 0])
         usage = usage_sums_of_rows(frames["telemetry"], self.vehicles["delivered_on"])
         self.usage = usage if self.usage.empty else self.usage.add(usage, fill_value=0.0)
         first = frames["failures"].set_index(["vin", "component"])["first"]
