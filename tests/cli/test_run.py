@@ -85,7 +85,7 @@ def test_kpis_and_records_are_what_the_store_holds(runs):
     assert summary["findings"] == json.loads(json.dumps(findings_from_store(store)))
     assert summary["changes"] == json.loads(json.dumps(changes_from_store(store), default=str))
     decisions = store.execute(store.table("decisions"))
-    assert set(decisions.module) >= {"energy", "maintenance"}
+    assert "energy" in set(decisions.module)  # it plans every day
     assert store.count("quarantine") == 0  # the twin's and the modules' rows are all valid
 
 

@@ -96,6 +96,7 @@ def test_drift_defects_count_the_drifting_machines_units_in_the_true_window(tmp_
           machine_id=[f"BW-030-{m}" for _, m, _ in units])
     write("inspection_results", vin=vins, station_id=["BW-040"] * n,
           inspection=["weld_seam"] * n, passed=[p for _, _, p in units])
+    store.close()  # the run is over: its store is on disk for the scorer to open
     assert drift_defects(tmp_path, after_days=2) == [{
         "id": "F2", "machine": "BW-030-R2", "parameter": "weld_current", "window": [40, 49],
         "affected_units": 7, "inspection_window": [40, 51],
