@@ -174,20 +174,15 @@ class ChartBank(Base):
     def update(self, x: ArrayLike, where: ArrayLike | None = None) -> None:
         """Monitor one Phase II reading per stream; ``alarm`` and ``codes`` then describe it.
 
-        ``where`` (a bank with ``takes_missing`` only): per stream, whether it has a
-        reading; the others keep their state and do not alarm, and their entries of ``x``
-        (NaN allowed) are ignored.
+        ``where`` (a bank with ``takes_missing`` only, which overrides this): per stream,
+        whether it has a reading; the others keep their state and do not alarm, and their
+        entries of ``x`` (NaN allowed) are ignored.
         """
-        if where is None:
-            readings = self._readings(x)
-            self._start_once()
-            self._step(readings)
-        elif self.takes_missing:
-            readings, on = self._readings_where(x, where)
-            self._start_once()
-            self._step_where(readings, on)
-        else:
+        if where is not None:
             raise ValueError(f"{type(self).__name__} needs a reading for every stream")
+        readings = self._readings(x)
+        self._start_once()
+        self._step(readings)
 
     def _start_once(self) -> None:
         if not self._started:
@@ -255,10 +250,6 @@ class ChartBank(Base):
     @abstractmethod
     def _step(self, x: NDArray[np.float64]) -> None:
         ...
-
-    def _step_where(self, x: NDArray[np.float64], on: NDArray[np.bool_]) -> None:
-        """``_step`` for the streams ``on`` only (banks with ``takes_missing``)."""
-        raise NotImplementedError
 
     def _trace(self, phase_one: list[Any], phase_two: list[Any]) -> list[tuple[str, ...]]:
         for x in phase_one:

@@ -67,9 +67,19 @@ class Restartable(ChartBank):
             raise ValueError(f"streams must be indices below {self.n_streams}, got {index}")
         return index
 
+    def update(self, x: ArrayLike, where: ArrayLike | None = None) -> None:
+        """As :meth:`ChartBank.update`; streams ``where`` is False had no reading and keep
+        their state."""
+        if where is None:
+            super().update(x)
+            return
+        readings, on = self._readings_where(x, where)
+        self._start_once()
+        self._step_where(readings, on)
+
     @abstractmethod
     def _step_where(self, x: NDArray[np.float64], on: NDArray[np.bool_]) -> None:
-        ...
+        """``_step`` for the streams ``on`` only."""
 
     @abstractmethod
     def _grow(self, added: int) -> None:
