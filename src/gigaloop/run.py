@@ -28,7 +28,7 @@ from gigaloop.ingest import ingest
 from gigaloop.loop.contract import DecisionModule
 from gigaloop.loop.cycle import DailyCycle
 from gigaloop.loop.kpis import compute_kpis
-from gigaloop.loop.modules import loop_modules
+from gigaloop.loop.modules import ChangeModule, ImpactModule, RootCauseModule, loop_modules
 from gigaloop.loop.records import changes_from_store, findings_from_store
 from gigaloop.loop.score import TRUTH_PATH
 from gigaloop.store import Store
@@ -36,11 +36,12 @@ from gigaloop.twin import Twin, TwinDay
 from gigaloop.web.report import write_report
 
 #: Every decision module there is, by name (the cycle sorts them by their dependencies).
-#: Root cause, changes and impact share one state: they are built together.
+#: Root cause, changes and impact share one state: :func:`decision_modules` builds them
+#: together.
 MODULES: dict[str, Callable[[], DecisionModule]] = {
-    "rootcause": lambda: loop_modules()[0],
-    "changes": lambda: loop_modules()[1],
-    "impact": lambda: loop_modules()[2],
+    "rootcause": RootCauseModule,
+    "changes": ChangeModule,
+    "impact": ImpactModule,
     "maintenance": MaintenanceModule,
     "process_control": ProcessControlModule,
     "energy": EnergyModule,

@@ -36,6 +36,7 @@ from gigaloop.store.engines import DuckDBEngine, Engine, SparkEngine
 from gigaloop.store.keys import HASH, ROW, KeyIndex
 from gigaloop.store.layout import Layout, month_of
 from gigaloop.store.validate import Rejections, Rows, check, to_arrow
+from gigaloop.store.view import StoreView
 from gigaloop.store.wal import WAL_DIR, TableLog, logs
 
 QUARANTINE = "quarantine"
@@ -387,40 +388,6 @@ class Store:
         rows = _drop(rows, self._keys.later_duplicates(quarantine, rows))
         rows = _drop(rows, np.concatenate(self._keys.stored(quarantine, rows)))
         self._append(quarantine, rows.drop_columns([ROW]), stamp)
-
-
-class StoreView:
-    """A read-only view of a store at a cutoff: rows ingested after it are hidden.
-
-    Tables without ``ingested_at`` (sites, lines, …: dimensions) are not filtered.
-    """
-
-    def __init__(self, store: Store, cutoff: datetime) -> None:
-        self.store = store
-        self.cutoff = cutoff
-
-    def table(self, name: str) -> ir.Table:
-        table = self.store.table(name)
-        if INGESTED_AT in table.columns:
-            table = table.filter(table[INGESTED_AT] <= self.cutoff)
-        return table
-
-    def quarantine(self) -> ir.Table:
-        return self.table(QUARANTINE)
-
-    def count(self, name: str) -> int:
-        return int(self.store.execute(self.table(name).count()))
-
-    def ingested_since(self, name: str, after: datetime | None,
-                       columns: list[str] | None = None) -> pa.Table:
-        """Rows of ``name`` ingested after ``after`` (all when None) and by the cutoff."""
-        return self.store.ingested_between(name, after, self.cutoff, columns)
-
-    def execute(self, expr: ir.Expr) -> Any:
-        return self.store.execute(expr)
-
-    def __repr__(self) -> str:
-        return f"StoreView({self.store!r}, cutoff={self.cutoff.isoformat()!r})"
 
 
 def _writer_lock(root: Path) -> Any:
