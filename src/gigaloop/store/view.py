@@ -1,0 +1,57 @@
+"""The store as of an instant: what a decision module on day d may see.
+
+>>> import datetime as dt, tempfile
+>>> from gigaloop.store import Store
+>>> store = Store(tempfile.mkdtemp())
+>>> site = [{"site_id": "S1", "name": "F", "region": "CAISO", "timezone": "UTC"}]
+>>> _ = store.write("sites", site, ingested_at=dt.datetime(2025, 1, 1))
+>>> store.as_of(dt.datetime(2025, 1, 1)).count("sites")
+1
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from gigaloop.schema import INGESTED_AT
+
+if TYPE_CHECKING:
+    from gigaloop.store.store import Store
+
+
+class StoreView:
+    """A read-only view of a store at a cutoff: rows ingested after it are hidden.
+
+    Tables without ``ingested_at`` (sites, lines, …: dimensions) are not filtered.
+    """
+
+    def __init__(self, store: Store, cutoff: datetime) -> None:
+        self.store = store
+        self.cutoff = cutoff
+
+    def table(self, name: str) -> ir.Table:
+        table = self.store.table(name)
+        if INGESTED_AT in table.columns:
+            table = table.filter(table[INGESTED_AT] <= self.cutoff)
+        return table
+
+    def quarantine(self) -> ir.Table:
+        return self.table("quarantine")
+
+    def count(self, name: str) -> int:
+        return int(self.store.execute(self.table(name).count()))
+
+    def ingested_since(self, name: str, after: datetime | None,
+                       columns: list[str] | None = None) -> pa.Table:
+        """Rows of ``name`` ingested after ``after`` (all when None) and by the cutoff."""
+        return self.store.ingested_between(name, after, self.cutoff, columns)
+
+    def execute(self, expr: ir.Expr) -> Any:
+        return self.store.execute(expr)
+
+    def __repr__(self) -> str:
+        return f"StoreView({self.store!r}, cutoff={self.cutoff.isoformat()!r})"
