@@ -25,26 +25,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from gigaloop.errors import ScenarioError
-from gigaloop.schema.plant import SHIFTS
-from gigaloop.twin.layout import MACHINE_IDS, STATIONS, station
+from gigaloop.twin.fault_rules import KIND_RULES, where_problem
+from gigaloop.twin.hazards import Component
+from gigaloop.twin.modes import PLANT_MODES, RATE_MODES, FailureModeDecl, components
 
-FailureMode = Literal["body_seam", "paint_trim", "battery_pack", "battery_fade",
-                      "disengagement_rain", "camera", "machine_breakdown"]
 FaultKind = Literal["weak_cell_lot", "weld_current_drift", "process_drift", "bearing_wear",
-                    "camera_rain", "shift_climate_mix"]
-
-#: For each fault kind: the ``where`` keys it needs, and its required / optional effect sizes.
-KIND_RULES: dict[str, tuple[set[str], set[str], set[str]]] = {
-    "weak_cell_lot": ({"lot"}, {"fade_multiplier", "pack_hazard_multiplier"},
-                      {"resistance_shift"}),
-    "weld_current_drift": ({"station", "machine"}, {"drift_ka", "ramp_days"}, set()),
-    "process_drift": ({"station", "machine", "parameter"}, {"drift", "ramp_days"}, set()),
-    "bearing_wear": ({"machine"}, {"pf_interval_days", "repair_hours"}, set()),
-    "camera_rain": ({"hardware_revision"}, {"rain_multiplier"}, set()),
-    "shift_climate_mix": ({"shift"}, {"hot_probability"}, set()),
-}
+                    "camera_rain", "shift_climate_mix", "part_lot_hazard", "process_defect",
+                    "design_revision", "usage_confound", "selection_confound"]
+Climate = Literal["hot", "temperate", "cold"]
 NAME_KEYS = {"lot", "station", "machine", "window", "hardware_revision", "supplier", "shift",
-             "part"}
+             "part", "parameter", "trim"}
+SIGNED_EFFECTS = ("drift_ka", "drift", "shift")
 _LOT_ID = re.compile(r"^(?P<prefix>[A-Z0-9]+)-(?P<supplier>[A-Z0-9]+)-(?P<index>\d{4})$")
 
 
@@ -120,10 +111,16 @@ class Part(_Strict):
 class Finding(_Strict):
     """What a correct finding names; for a red herring, what must NOT be flagged."""
 
-    failure_mode: FailureMode
-    related_modes: list[FailureMode] = Field(default_factory=list)
-    names: dict[str, str | list[int]] = Field(min_length=1)
+    failure_mode: str
+    related_modes: list[str] = Field(default_factory=list)
+    names: dict[str, str | list[int] | list[str]] = Field(min_length=1)
     red_herring: bool = False
+    #: For the evaluation (random scenarios): the hazard ratio of the units it marks, the
+    #: failures it should add within the run, and whether that passes the detectability
+    #: rule (docs/scenarios.md).
+    hazard_ratio: float | None = Field(default=None, ge=1)
+    expected_excess_failures: float | None = Field(default=None, ge=0)
+    detectable: bool | None = None
 
     @model_validator(mode="after")
     def _known_names(self) -> Finding:
@@ -134,29 +131,40 @@ class Finding(_Strict):
 
 
 class Fault(_Strict):
+    """One injected fault; ``mode``, ``climate`` and ``side`` serve the general kinds."""
+
     id: str = Field(min_length=1)
     kind: FaultKind
-    where: dict[str, str]
+    where: dict[str, str | list[str]]
     starts: int = Field(ge=0)
     stops: int | None = None
     effect: dict[str, float]
+    mode: str | None = None
+    climate: Climate | None = None
+    side: Literal["low", "high", "both"] | None = None
     finding: Finding
 
     @model_validator(mode="after")
     def _fits_kind(self) -> Fault:
-        where_keys, required, optional = KIND_RULES[self.kind]
-        if set(self.where) != where_keys:
-            raise ValueError(f"{self.kind} needs where keys {sorted(where_keys)}, "
-                             f"got {sorted(self.where)}")
+        rule = KIND_RULES[self.kind]
+        keys = set(self.where)
+        if not rule.where_fits(keys):
+            raise ValueError(f"{self.kind} needs where keys {rule.where_text()}, "
+                             f"got {sorted(keys)}")
+        required, optional = rule.effect, rule.effect_optional
         missing = required - set(self.effect)
         extra = set(self.effect) - required - optional
         if missing or extra:
             raise ValueError(f"{self.kind} effect needs {sorted(required)} (optional "
                              f"{sorted(optional)}); missing {sorted(missing)}, "
                              f"unknown {sorted(extra)}")
-        if any(value < 0 for value in self.effect.values()
-               if self.kind not in ("weld_current_drift", "process_drift")):
-            raise ValueError("effect sizes must be >= 0")
+        if any(value < 0 for key, value in self.effect.items() if key not in SIGNED_EFFECTS):
+            raise ValueError(f"effect sizes must be >= 0 (except {', '.join(SIGNED_EFFECTS)})")
+        for name in ("mode", "climate", "side"):
+            if getattr(self, name) is not None and name not in rule.fields:
+                raise ValueError(f"{self.kind} takes no {name!r}")
+            if name in rule.required_fields and getattr(self, name) is None:
+                raise ValueError(f"{self.kind} needs {name!r}")
         if self.stops is not None and self.stops <= self.starts:
             raise ValueError(f"stops ({self.stops}) must be after starts ({self.starts})")
         return self
@@ -169,6 +177,7 @@ class Scenario(_Strict):
     site: Site = Field(default_factory=Site)
     suppliers: list[Supplier] = Field(min_length=1)
     parts: list[Part] = Field(min_length=1)
+    failure_modes: list[FailureModeDecl] = Field(default_factory=list)
     faults: list[Fault] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -186,11 +195,29 @@ class Scenario(_Strict):
         ids = [f.id for f in self.faults]
         if len(set(ids)) != len(ids):
             raise ValueError("faults: ids must be unique")
-        for fault in self.faults:
-            problem = self._where_problem(fault)
+        declared = [m.name for m in self.failure_modes]
+        clash = set(declared) & {*RATE_MODES, *PLANT_MODES, *(c.name for c in components([]))}
+        if clash or len(set(declared)) != len(declared):
+            raise ValueError(f"failure_modes: names must be new and unique, got {declared}")
+        modes = {c.name for c in self.components}
+        known = sorted(modes | {*RATE_MODES, *PLANT_MODES})
+        for k, fault in enumerate(self.faults):
+            for mode in (fault.finding.failure_mode, *fault.finding.related_modes):
+                if mode not in known:
+                    raise ValueError(f"faults.{k}.finding.failure_mode {mode!r} is not a "
+                                     f"failure mode; use one of {known} or declare it")
+            if fault.mode is not None and fault.mode not in modes:
+                raise ValueError(f"faults.{k}.mode {fault.mode!r} is not a component failure "
+                                 f"mode; use one of {sorted(modes)} or declare it")
+            problem = where_problem(self, fault)
             if problem:
                 raise ValueError(f"fault {fault.id}: {problem}")
         return self
+
+    @property
+    def components(self) -> tuple[Component, ...]:
+        """Every component the twin fails: built-in, then the scenario's failure modes."""
+        return components(self.failure_modes)
 
     def part_for_lot(self, lot_id: str) -> Part | None:
         """The part whose lots are named like ``lot_id`` (``None`` if it names no part)."""
@@ -205,33 +232,6 @@ class Scenario(_Strict):
     @property
     def hardware_revisions(self) -> set[str]:
         return {rev for p in self.parts for rev in p.revisions.values()}
-
-    def _where_problem(self, fault: Fault) -> str | None:
-        where = fault.where
-        if fault.kind == "weak_cell_lot":
-            part = self.part_for_lot(where["lot"])
-            if part is None or part.name != "battery_cell":
-                return (f"where.lot {where['lot']!r} must look like PREFIX-SUPPLIER-0001 for "
-                        "a battery_cell part and one of its suppliers")
-        if fault.kind in ("weld_current_drift", "process_drift"):
-            if where["station"] not in {s.station_id for s in STATIONS}:
-                return f"where.station {where['station']!r} is not a station"
-            target = station(where["station"])
-            if where["machine"] not in target.machine_ids:
-                return f"where.machine must be one of {list(target.machine_ids)}"
-            names = [p.name for p in target.parameters]
-            if fault.kind == "weld_current_drift" and "weld_current" not in names:
-                return f"station {target.station_id} does not weld"
-            if fault.kind == "process_drift" and where["parameter"] not in names:
-                return f"where.parameter must be one of {names} at {target.station_id}"
-        if fault.kind == "bearing_wear" and where["machine"] not in MACHINE_IDS:
-            return f"where.machine {where['machine']!r} is not a machine; use one of {MACHINE_IDS}"
-        revisions = self.hardware_revisions
-        if fault.kind == "camera_rain" and where["hardware_revision"] not in revisions:
-            return f"where.hardware_revision must be one of {sorted(revisions)}"
-        if fault.kind == "shift_climate_mix" and where["shift"] not in SHIFTS:
-            return f"where.shift must be one of {list(SHIFTS)}"
-        return None
 
 
 def load_scenario(source: Path | str | None = None) -> Scenario:
