@@ -153,8 +153,10 @@ class PlantActions:
         if "supplier" in change:
             parts = plant.supply.drop_supplier(change["supplier"])
             notes.append(f"supplier {change['supplier']} dropped for {parts}")
-            plant.history.ended([f.id for f in plant.scenario.faults if f.where.get("lot", "")
-                                 .split("-")[1:2] == [change["supplier"]]], day)
+            plant.history.ended([f.id for f in plant.scenario.faults
+                                 if str(f.where.get("lot", "")).split("-")[1:2]
+                                 == [change["supplier"]]
+                                 or f.where.get("supplier") == change["supplier"]], day)
         if "hardware_revision" in change:
             old = change["hardware_revision"]
             new = successor_revision(old)

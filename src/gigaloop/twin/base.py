@@ -34,7 +34,6 @@ from gigaloop.twin.build import MODEL, TRIMS, machine_of
 from gigaloop.twin.climate import CLIMATE_TEMP_MEAN
 from gigaloop.twin.clock import DAY_S, Clock, shift_of
 from gigaloop.twin.fleet_rows import Rows, day_times
-from gigaloop.twin.hazards import COMPONENTS
 from gigaloop.twin.layout import STATIONS
 from gigaloop.twin.scenario import Scenario
 from gigaloop.twin.tables import arrow_table
@@ -138,7 +137,7 @@ def admit_base(fleet: Fleet, base: Base, rng: np.random.Generator, rows: Rows) -
     per_mile, per_dc_kwh = cycle_stress_per_mile()
     v.view("cycle_stress")[idx] = miles * (per_mile + per_dc_kwh * KWH_PER_MILE
                                            * v.view("dcfc_share")[idx])
-    for c in range(len(COMPONENTS)):
+    for c in range(len(fleet.workshop.components)):
         fleet.workshop.renew(c, idx, 0, age_days=age)
     when = day_times(fleet.start_date, 0, base.delivered * DAY_S + base.delivered_s)
     fleet.tables.customers_of(rows, idx, base.delivered, when)

@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from gigaloop.twin.clock import Clock, shift_of
+from gigaloop.twin.effects import Effects
 from gigaloop.twin.layout import MACHINE_IDS, STATIONS
 from gigaloop.twin.lots import Supply
 from gigaloop.twin.process import ProcessModel
@@ -82,6 +83,7 @@ class UnitBuilder:
         self.cell_part = next((p.part_number for p in scenario.parts if p.name == "battery_cell"),
                               None)
         self._lot_factor: dict[str, float] = {}
+        self.effects = Effects(scenario)
 
     def lot_fade_factor(self, lot_id: str) -> float:
         """Lot-to-lot spread of cell fade (lognormal, 3 %), fixed by the seed and the lot id."""
@@ -106,6 +108,10 @@ class UnitBuilder:
         readings, defects, defect_faults = self._readings(vins, machines, times, cell_lots, rng)
         latent.update(defects)
         fault_ids.update(defect_faults)
+        trims = np.array([t[0] for t in TRIMS], dtype=object)[trim_pick]
+        excess = self.effects.mark(day, lots, {"shift": shifts[:, -1], "trim": trims,
+                                               "hardware_revision": revisions},
+                                   readings["true"]) if self.effects.faults else {}
         inspections, present, escaped = self._inspect(vins, times, readings, latent, rng)
         built_date = self.clock.date_of(day)
         done_utc = self.clock.to_utc(done_s)
@@ -140,10 +146,9 @@ class UnitBuilder:
             "inspection_results": inspections,
         }
         built = BuiltUnits(vins.to_numpy(zero_copy_only=False), np.full(n, day, dtype=np.int64),
-                           np.full(n, MODEL, dtype=object),
-                           np.array([t[0] for t in TRIMS], dtype=object)[trim_pick], revisions,
-                           latent, fault_ids)
-        affected = {}
+                           np.full(n, MODEL, dtype=object), trims, revisions, latent, fault_ids,
+                           excess)
+        affected = {fault_id: int((marks > 0).sum()) for fault_id, marks in excess.items()}
         for ids in fault_ids.values():
             for fault_id, count in zip(*np.unique(ids[ids != ""], return_counts=True),
                                        strict=True):

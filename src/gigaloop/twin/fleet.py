@@ -39,10 +39,11 @@ from gigaloop.twin import customers as cust
 from gigaloop.twin.base import Base, admit_base
 from gigaloop.twin.battery import calendar_stress
 from gigaloop.twin.climate import Weather, mean_rain_share
+from gigaloop.twin.effects import GeneralFault, place_customers
 from gigaloop.twin.fleet_rows import Rows
 from gigaloop.twin.fleet_tables import FleetTables
-from gigaloop.twin.hazards import COMPONENT_INDEX, COMPONENTS, CRASH
-from gigaloop.twin.service import WORKSHOP_COLUMNS, Workshop
+from gigaloop.twin.hazards import COMPONENTS, CRASH, Component
+from gigaloop.twin.service import Workshop, workshop_columns
 from gigaloop.twin.software import SoftwareFleet, SoftwareQuality
 from gigaloop.twin.telemetry import (
     BLOCK,
@@ -92,7 +93,8 @@ class Fleet:
 
     def __init__(self, *, start_date: date, rng: np.random.Generator, units_per_day: int,
                  software: dict[str, SoftwareQuality] | None = None,
-                 threads: int = THREADS) -> None:
+                 threads: int = THREADS, components: tuple[Component, ...] = COMPONENTS,
+                 general: list[GeneralFault] | None = None) -> None:
         self.start_date = start_date
         self.threads = threads
         streams = rng.spawn(6)
@@ -101,10 +103,13 @@ class Fleet:
         self.software = SoftwareFleet(streams[3], software)
         capacity = max(units_per_day, 1) * 64
         self.vehicles = VehicleArrays(capacity)
-        self.info = VehicleArrays(capacity, INFO_COLUMNS | WORKSHOP_COLUMNS)
+        self.general = general or []
+        self._shop_columns = workshop_columns(components, self.general)
+        self.info = VehicleArrays(capacity, INFO_COLUMNS | self._shop_columns)
         self.workshop = Workshop(streams[4], self.vehicles, self.info,
                                  campaign_capacity=max(4, units_per_day // 2),
-                                 mobile_capacity=max(4, units_per_day // 4))
+                                 mobile_capacity=max(4, units_per_day // 4),
+                                 components=components, general=self.general)
         self.subscriptions = cust.Subscriptions()
         self.out = DayOutput()
         self.tables = FleetTables(self, streams[5])
@@ -120,6 +125,7 @@ class Fleet:
         self.fault_names: list[str] = []
         self._truth: list[dict[str, Any]] = []
         self._reported: set[tuple[str, str]] = set()
+        self.excess_failures: dict[str, int] = {}   # general fault id → failures it caused
         self.next_day = 0
         self.counts: dict[str, float] = {k: 0.0 for k in (
             "miles_manual", "miles_autopilot", "crashes_manual", "crashes_autopilot",
@@ -152,10 +158,11 @@ class Fleet:
         drawn for the whole day's deliveries at once, in build order."""
         n = len(units)
         drivers = cust.draw_drivers(self._rng, np.asarray(units.latent["hot_climate_bias"]))
+        place_customers(self.general, units.excess, drivers, self._rng)
         consent = cust.draw_consent(self._rng, n)
         idx = self.admit(units, drivers, consent, self._rng.random(n),
                          cust.customer_ids(self._rng, n), np.full(n, day))
-        for c in range(len(COMPONENTS)):
+        for c in range(len(self.workshop.components)):
             self.workshop.renew(c, idx, day)
         self.tables.delivered(rows, idx, day)
         if self._stop_sale:
@@ -185,7 +192,13 @@ class Fleet:
                     pack_defect=units.latent["pack_defect"])
         for key in FAULT_MECHANISMS:
             info[f"fault_{key}"] = self._fault_codes(np.asarray(units.fault_id[key]))
-        info.update({k: np.full(n, np.inf) for k in WORKSHOP_COLUMNS if k[:4] in ("life", "dtc_")})
+        for column in self._shop_columns:
+            if column[:4] in ("life", "dtc_"):
+                info[column] = np.full(n, np.inf)
+            elif column.startswith("excess_"):
+                info[column] = units.excess.get(column.removeprefix("excess_"), zeros)
+            elif column.startswith("cause_"):
+                info[column] = zeros - 1
         self.info.append(info)
         self.subscriptions.grow(self.vehicles.n)
         self.vins = pa.concat_arrays([self.vins, pa.array(units.vin, pa.string())])
@@ -278,9 +291,9 @@ class Fleet:
         raise ActuationError(f"the fleet cannot apply {type(action).__name__}", kind=action.kind)
 
     def _campaign(self, action: ServiceCampaign) -> Receipt:
-        if action.component not in COMPONENT_INDEX:
+        if action.component not in self.workshop.index:
             return Receipt(False, f"unknown component {action.component!r}; known: "
-                                  f"{', '.join(COMPONENT_INDEX)}")
+                                  f"{', '.join(self.workshop.index)}")
         start = max(action.day, self.next_day)
         field = self.field_index(action.vins)
         held = set(action.vins) & set(self._pending.vin.tolist())
@@ -293,9 +306,9 @@ class Fleet:
                              f"{unknown} unknown VINs")
 
     def _predictive(self, action: PredictiveService) -> Receipt:
-        if action.component not in COMPONENT_INDEX:
+        if action.component not in self.workshop.index:
             return Receipt(False, f"unknown component {action.component!r}; known: "
-                                  f"{', '.join(COMPONENT_INDEX)}")
+                                  f"{', '.join(self.workshop.index)}")
         field = self.field_index(action.vins)
         booked = self.workshop.book_predictive(action.component, field,
                                                max(action.day, self.next_day))
@@ -325,6 +338,20 @@ class Fleet:
         self._truth.append({"fault_id": name, "kind": kind, "day": day,
                             "vin": self.vins[vin_index].as_py(),
                             "failure_mode": FAULT_MECHANISMS[key]})
+
+    def report_caused(self, cause: np.ndarray, mode: str, day: int, idx: np.ndarray) -> None:
+        """Count failures of ``mode`` on ``idx`` that general faults caused (``cause``: the
+        fault's index, −1 for none); the first of each fault is a truth event."""
+        for k in np.unique(cause[cause >= 0]).tolist():
+            fault_id = self.general[k].id
+            mine = cause == k
+            self.excess_failures[fault_id] = self.excess_failures.get(fault_id, 0) + int(
+                mine.sum())
+            if (fault_id, "first_field_failure") not in self._reported:
+                self._reported.add((fault_id, "first_field_failure"))
+                self._truth.append({"fault_id": fault_id, "kind": "first_field_failure",
+                                    "day": day, "vin": self.vins[int(idx[mine][0])].as_py(),
+                                    "failure_mode": mode})
 
     def truth_events(self) -> list[dict[str, Any]]:
         """First field failure / symptom / crash caused by each fault's mechanism."""

@@ -210,6 +210,8 @@ class FleetTables:
                    "battery_pack": "cell_fade"}.get(comp.name)
             if key:
                 self._attribute(day, key, "first_field_failure", idx)
+            if (fail.cause >= 0).any():
+                f.report_caused(fail.cause, comp.name, day, idx)
             answer = self._rng.random(len(idx)) < cust.SERVICE_FEEDBACK_RESPONSE
             self._feedback(rows, day, idx[answer], "service", comp.name, fail.roadside[answer])
         visit = shop.visits(day)

@@ -88,34 +88,41 @@ class Plant:
         self._snapshots: list[tuple[float, dict[str, np.ndarray]]] = []
         self._maintenance: list[dict[str, Any]] = []
         self._downtime: list[dict[str, Any]] = []
-        self._inject_faults()
+        drifting = self._inject_faults()
         for process in (self._monitor(), self._maintenance_windows()):
             self.env.process(process)
         for fault in self.scenario.faults:  # a drift that ends on a date ends by a calibration
-            if fault.kind in ("weld_current_drift", "process_drift") and fault.stops is not None:
+            if fault.id in drifting and fault.stops is not None:
                 self.env.process(self._calibration(
-                    fault.where["machine"], fault.where.get("parameter", "weld_current"),
+                    str(fault.where["machine"]), str(fault.where.get("parameter",
+                                                                     "weld_current")),
                     fault.stops * DAY_S))
 
-    def _inject_faults(self) -> None:
+    def _inject_faults(self) -> set[str]:
+        """Drifts (a process defect's shift is one) and bearing defects; the drifts' ids."""
+        drifting = set()
         for fault in self.scenario.faults:
-            if fault.kind in ("weld_current_drift", "process_drift"):
+            size = fault.effect.get("drift_ka", fault.effect.get("drift", fault.effect.get(
+                "shift", 0.0)))
+            if fault.kind in ("weld_current_drift", "process_drift") or (
+                    fault.kind == "process_defect" and size):
                 stop = fault.stops if fault.stops is not None else np.inf
                 self.process.add_drift(
-                    fault.id, fault.where["machine"], start_s=fault.starts * DAY_S,
-                    stop_s=stop * DAY_S,
-                    size=fault.effect.get("drift_ka", fault.effect.get("drift", 0.0)),
-                    ramp_s=max(fault.effect["ramp_days"], 1e-3) * DAY_S,
-                    parameter=fault.where.get("parameter", "weld_current"))
+                    fault.id, str(fault.where["machine"]), start_s=fault.starts * DAY_S,
+                    stop_s=stop * DAY_S, size=size,
+                    ramp_s=max(fault.effect.get("ramp_days", 0.0), 1e-3) * DAY_S,
+                    parameter=str(fault.where.get("parameter", "weld_current")))
+                drifting.add(fault.id)
             if fault.kind == "bearing_wear":
                 rng = np.random.default_rng([*self._entropy, zlib.crc32(fault.id.encode())])
-                machine = fault.where["machine"]
+                machine = str(fault.where["machine"])
                 hours = fault.effect["pf_interval_days"] * 24 * float(
                     np.exp(0.15 * rng.standard_normal()))
                 self.machines.add_defect(machine, start_hour=fault.starts * 24 + rng.uniform(0, 24),
                                          hours_to_failure=max(hours, 1.0))
                 self._repair_h[self.machines.index[machine]] = fault.effect["repair_hours"]
                 self.history.defects[machine] = fault.id
+        return drifting
 
     # -- one day ---------------------------------------------------------------------------
 

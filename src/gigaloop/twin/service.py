@@ -8,19 +8,25 @@ capacity, and renews the component there — for ``body_seam`` that resets ``sea
 for ``battery_pack`` ``pack_defect``, ``cell_fade`` and the pack's ageing. A predictive
 service booking (the loop saw a precursor code) sends a mobile technician within days, up
 to a daily capacity, who replaces the component unless it has failed in the meantime.
+
+A scenario's general faults (:mod:`gigaloop.twin.effects`) give a marked unit's component a
+competing life; the per-vehicle ``cause_<component>`` column keeps which fault's life came
+first (−1: the nominal one), so every failure is attributed exactly. Replacing a part that
+a lot or a process made weak fits a nominal one; a design fault stays with the vehicle.
 """
 
 from __future__ import annotations
 
 import heapq
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from gigaloop.twin.customers import DRIVE_PROBABILITY
+from gigaloop.twin.effects import GeneralFault, extra_life
 from gigaloop.twin.hazards import (
     CELL_IMBALANCE_RATE,
-    COMPONENT_INDEX,
     COMPONENTS,
     NUISANCE_CODES,
     NUISANCE_RATE,
@@ -32,13 +38,27 @@ from gigaloop.twin.hazards import (
 from gigaloop.twin.sampling import poisson_positions
 from gigaloop.twin.telemetry import VehicleArrays
 
-#: Per-vehicle columns the workshop keeps: latent multipliers and, per component, the clock
-#: value of its failure and of its precursor code (inf when none is due).
-WORKSHOP_COLUMNS: dict[str, type] = {
-    "seam_defect": np.float32, "trim_defect": np.float32, "pack_defect": np.float32,
-    **{f"life_{c.name}": np.float64 for c in COMPONENTS},
-    **{f"dtc_{c.name}": np.float64 for c in COMPONENTS},
-}
+#: Kinds whose weak part a replacement removes (a design fault stays with the vehicle).
+PART_KINDS = ("part_lot_hazard", "process_defect")
+
+
+def workshop_columns(components: Sequence[Component] = COMPONENTS,
+                     general: Sequence[GeneralFault] = ()) -> dict[str, type]:
+    """Per-vehicle columns the workshop keeps: latent multipliers; per component the clock
+    value of its failure and of its precursor code (inf when none is due); per general
+    hazard fault the unit's excess, and per component one raises the fault that owns its
+    current life.
+
+    >>> sorted(workshop_columns())[:4]
+    ['dtc_12v_battery', 'dtc_battery_pack', 'dtc_body_seam', 'dtc_camera']
+    """
+    hazards = [g for g in general if g.component >= 0]
+    return {"seam_defect": np.float32, "trim_defect": np.float32, "pack_defect": np.float32,
+            **{f"life_{c.name}": np.float64 for c in components},
+            **{f"dtc_{c.name}": np.float64 for c in components},
+            **{f"excess_{g.id}": np.float32 for g in hazards},
+            **{f"cause_{components[g.component].name}": np.int16 for g in hazards}}
+
 REPAIR_DELAY_DAYS = (1, 10)          # days from failure to repair unless stranded
 #: Campaign owners: share who ever respond and mean days until they book (not published).
 CAMPAIGN_RESPONSE, CAMPAIGN_BOOKING_DAYS = 0.85, 14.0
@@ -60,7 +80,7 @@ class Failure:
     idx: np.ndarray
     roadside: np.ndarray
     cost: np.ndarray
-    latent: np.ndarray
+    cause: np.ndarray           # index of the general fault whose life ended, −1 for none
 
 
 @dataclass
@@ -78,8 +98,15 @@ class Workshop:
     """Lives, failures, codes and visits of the whole fleet; needs the fleet's arrays."""
 
     def __init__(self, rng: np.random.Generator, vehicles: VehicleArrays,
-                 shop: VehicleArrays, campaign_capacity: int, mobile_capacity: int) -> None:
+                 shop: VehicleArrays, campaign_capacity: int, mobile_capacity: int,
+                 components: Sequence[Component] = COMPONENTS,
+                 general: Sequence[GeneralFault] = ()) -> None:
         self._rng = rng
+        self.components = tuple(components)
+        self.index = {c.name: i for i, c in enumerate(self.components)}
+        self.general = tuple(general)
+        self._raising = {c: [(k, g) for k, g in enumerate(general) if g.component == c]
+                         for c in {g.component for g in general if g.component >= 0}}
         self._v = vehicles
         self._shop = shop
         self.capacity = campaign_capacity
@@ -96,15 +123,17 @@ class Workshop:
               ) -> None:
         """Start component ``c`` afresh on vehicles ``idx`` (delivery, repair, campaign);
         with ``age_days``, parts that have already served that long (the installed base)."""
-        comp = COMPONENTS[c]
+        comp = self.components[c]
         v = self._v
-        mult = covariate_multiplier(comp, v.view("climate")[idx], v.view("mean_miles")[idx]
-                                    * DRIVE_PROBABILITY, v.view("style")[idx] == 2)
-        if comp.latent:
-            mult = mult * self._shop.view(comp.latent)[idx]
+        covariates = covariate_multiplier(comp, v.view("climate")[idx],
+                                          v.view("mean_miles")[idx] * DRIVE_PROBABILITY,
+                                          v.view("style")[idx] == 2)
+        mult = covariates * self._shop.view(comp.latent)[idx] if comp.latent else covariates
         now = day if comp.clock == "days" else v.view("odometer")[idx]
         age = None if age_days is None else (age_days if comp.clock == "days" else now)
         life = now + draw_life(comp, mult, self._rng, age)
+        if c in self._raising:
+            self._compete(c, idx, life, now, covariates)
         self._shop.view(f"life_{comp.name}")[idx] = life
         dtc = np.full(len(idx), np.inf)
         if comp.dtc is not None:
@@ -115,9 +144,37 @@ class Workshop:
             dtc = np.where(self._rng.random(len(idx)) < share, np.maximum(life - lead, now), dtc)
         self._shop.view(f"dtc_{comp.name}")[idx] = dtc
 
+    def _compete(self, c: int, idx: np.ndarray, life: np.ndarray, now: np.ndarray | float,
+                 covariates: np.ndarray) -> None:
+        """Each general fault raising component ``c`` draws its competing life where its
+        conditions hold; the earlier life wins (in place) and ``cause_`` records whose."""
+        comp, v = self.components[c], self._v
+        cause = self._shop.view(f"cause_{comp.name}")
+        cause[idx] = -1
+        start = np.broadcast_to(now, len(idx))
+        for k, fault in self._raising[c]:
+            excess = self._shop.view(f"excess_{fault.id}")[idx].astype(np.float64)
+            ok = excess > 0
+            if fault.climate >= 0:
+                ok &= v.view("climate")[idx] == fault.climate
+            if fault.min_daily_miles:
+                ok &= v.view("mean_miles")[idx] * DRIVE_PROBABILITY >= fault.min_daily_miles
+            hit = np.flatnonzero(ok)
+            if not hit.size:
+                continue
+            extra = start[hit] + extra_life(comp, excess[hit], covariates[hit], fault.shape,
+                                            self._rng)
+            first = extra < life[hit]
+            life[hit[first]] = extra[first]
+            cause[idx[hit[first]]] = k
+
     def replace(self, c: int, idx: np.ndarray, day: int) -> None:
-        """Fit a nominal part: reset the component's latent multipliers, then renew."""
-        name = COMPONENTS[c].name
+        """Fit a nominal part: reset the component's latent multipliers (and the excess of
+        lot and process faults on it), then renew."""
+        for _, fault in self._raising.get(c, ()):
+            if fault.kind in PART_KINDS:
+                self._shop.view(f"excess_{fault.id}")[idx] = 0.0
+        name = self.components[c].name
         if name == "body_seam":
             self._shop.view("seam_defect")[idx] = 1.0
         elif name == "paint_trim":  # trim refitted at its nominal torque
@@ -134,7 +191,7 @@ class Workshop:
     def codes(self, day: int) -> list[tuple[np.ndarray, str, str, str]]:
         """Diagnostic codes raised today: (vehicle indices, code, ecu, severity) groups."""
         out = []
-        for comp in COMPONENTS:
+        for comp in self.components:
             if comp.dtc is None:
                 continue
             column = self._shop.view(f"dtc_{comp.name}")
@@ -147,22 +204,22 @@ class Workshop:
         for k, (code, ecu, severity) in enumerate(NUISANCE_CODES):
             out.append((nuisance[which == k], code, ecu, severity))
         rate = self._shop.view("pack_defect").astype(np.float32) * np.float32(CELL_IMBALANCE_RATE)
-        code, ecu, severity = COMPONENTS[COMPONENT_INDEX["battery_pack"]].dtc[:3]  # type: ignore[index]
+        code, ecu, severity = self.components[self.index["battery_pack"]].dtc[:3]  # type: ignore[index]
         out.append((poisson_positions(rate, self._rng), code, ecu, "warning"))
         return out
 
     def failures(self, day: int) -> list[Failure]:
         """Components failing today; each waits for its repair visit (life → inf until then)."""
         out = []
-        for comp in COMPONENTS:
+        for c, comp in enumerate(self.components):
             life = self._shop.view(f"life_{comp.name}")
             idx = np.flatnonzero(life <= self.clock(comp, day))
             if not idx.size:
                 continue
             life[idx] = np.inf
             self._shop.view(f"dtc_{comp.name}")[idx] = np.inf
-            latent = (self._shop.view(comp.latent)[idx] if comp.latent
-                      else np.ones(len(idx), np.float32))
+            cause = (self._shop.view(f"cause_{comp.name}")[idx].copy() if c in self._raising
+                     else np.full(len(idx), -1, np.int16))
             roadside = self._rng.random(len(idx)) < comp.roadside
             cost = cost_draw(comp, len(idx), self._rng)
             delay = np.where(roadside, 0, self._rng.integers(*REPAIR_DELAY_DAYS, len(idx),
@@ -174,7 +231,7 @@ class Workshop:
                 visit.reason.append("repair")
                 visit.campaign_id.append(None)
                 visit.cost.append(k)
-            out.append(Failure(comp, idx, roadside, cost, latent))
+            out.append(Failure(comp, idx, roadside, cost, cause))
         return out
 
     def book_campaign(self, campaign_id: str, component: str, idx: np.ndarray,
@@ -202,7 +259,7 @@ class Workshop:
         served = 0
         while self._predictive and self._predictive[0][0] <= day and served < self.mobile_capacity:
             _, _, i, name = heapq.heappop(self._predictive)
-            c = COMPONENT_INDEX[name]
+            c = self.index[name]
             if not np.isfinite(self._shop.view(f"life_{name}")[i]):
                 continue
             self.replace(c, np.array([i]), day)
@@ -210,7 +267,7 @@ class Workshop:
             visit.component.append(name)
             visit.reason.append("predictive")
             visit.campaign_id.append(None)
-            visit.cost.append(round(COMPONENTS[c].cost_usd * PREDICTIVE_COST_SHARE, 2))
+            visit.cost.append(round(self.components[c].cost_usd * PREDICTIVE_COST_SHARE, 2))
             served += 1
 
     def visits(self, day: int) -> Visit:
@@ -221,14 +278,14 @@ class Workshop:
         """
         visit = self._repairs.pop(day, Visit())
         for i, name in zip(visit.idx, visit.component, strict=True):
-            self.replace(COMPONENT_INDEX[name], np.array([i]), day)
+            self.replace(self.index[name], np.array([i]), day)
         self._mobile_visits(day, visit)
         served = 0
         while self._queue and self._queue[0][0] <= day and served < self.capacity:
             _, _, i, campaign_id, name = heapq.heappop(self._queue)
-            comp = COMPONENTS[COMPONENT_INDEX[name]]
+            comp = self.components[self.index[name]]
             share = CAMPAIGN_COST_SHARE.get(name, CAMPAIGN_COST_DEFAULT)
-            self.replace(COMPONENT_INDEX[name], np.array([i]), day)
+            self.replace(self.index[name], np.array([i]), day)
             visit.idx.append(i)
             visit.component.append(name)
             visit.reason.append("campaign")

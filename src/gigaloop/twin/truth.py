@@ -3,7 +3,8 @@
 Only the twin writes it and only ``gigaloop.loop.score`` reads it; it never enters the
 store. Everything in it is JSON-able.
 
->>> from gigaloop.twin.history import History
+>>> from gigaloop.twin.fault_rules import HAZARD_KINDS
+from gigaloop.twin.history import History
 >>> from gigaloop.twin.scenario import load_scenario
 >>> truth = assemble_truth(load_scenario(), History(), [], days=0, seed=0, scale="small")
 >>> [f["id"] for f in truth["faults"]][:2], truth["faults"][0]["happened"]["affected_vins"]
@@ -17,13 +18,17 @@ from pathlib import Path
 from typing import Any
 
 from gigaloop.errors import GigaloopError
+from gigaloop.twin.fault_rules import HAZARD_KINDS
 from gigaloop.twin.history import History
 from gigaloop.twin.scenario import Fault, Scenario
 
 
 def assemble_truth(scenario: Scenario, history: History, fleet_events: list[dict[str, Any]],
-                   *, days: int, seed: int, scale: str) -> dict[str, Any]:
-    """The truth dict: scenario, faults with what happened to each, and world events."""
+                   *, days: int, seed: int, scale: str,
+                   excess_failures: dict[str, int] | None = None) -> dict[str, Any]:
+    """The truth dict: scenario, faults with what happened to each, and world events;
+    ``excess_failures``: the failures each general fault caused (:mod:`twin.effects`)."""
+    excess = excess_failures or {}
     return {
         "scenario": {
             "name": scenario.scenario.name,
@@ -33,7 +38,8 @@ def assemble_truth(scenario: Scenario, history: History, fleet_events: list[dict
         "seed": seed,
         "scale": scale,
         "days_simulated": days,
-        "faults": [_fault(fault, history, fleet_events, days) for fault in scenario.faults],
+        "faults": [_fault(fault, history, fleet_events, days, excess)
+                   for fault in scenario.faults],
         "breakdowns": list(history.breakdowns),
         "maintenance_resets": list(history.maintenance_resets),
         "actions": list(history.actions),
@@ -45,7 +51,7 @@ def assemble_truth(scenario: Scenario, history: History, fleet_events: list[dict
 
 
 def _fault(fault: Fault, history: History, fleet_events: list[dict[str, Any]],
-           days: int) -> dict[str, Any]:
+           days: int, excess: dict[str, int]) -> dict[str, Any]:
     fleet_first: dict[str, int] = {}
     for event in fleet_events:
         if event.get("fault_id") == fault.id:
@@ -58,6 +64,8 @@ def _fault(fault: Fault, history: History, fleet_events: list[dict[str, Any]],
     ended = history.ended_day.get(fault.id)
     if fault.stops is not None and fault.stops < days:
         ended = min(ended, fault.stops) if ended is not None else fault.stops
+    general = {k: getattr(fault, k) for k in ("mode", "climate", "side")
+               if getattr(fault, k) is not None}
     return {
         "id": fault.id,
         "kind": fault.kind,
@@ -65,7 +73,8 @@ def _fault(fault: Fault, history: History, fleet_events: list[dict[str, Any]],
         "starts": fault.starts,
         "stops": fault.stops,
         "effect": dict(fault.effect),
-        "finding": fault.finding.model_dump(),
+        **general,
+        "finding": fault.finding.model_dump(exclude_none=True),
         "happened": {
             "affected_vins": int(history.affected_vins.get(fault.id, 0)),
             "onset_day": onset,
@@ -74,6 +83,8 @@ def _fault(fault: Fault, history: History, fleet_events: list[dict[str, Any]],
             "first_field_failure_day": fleet_first.get("first_field_failure"),
             "fleet_first": fleet_first,
             "breakdown_days": breakdowns,
+            **({"excess_failures": int(excess.get(fault.id, 0))}
+               if fault.kind in HAZARD_KINDS else {}),
         },
     }
 

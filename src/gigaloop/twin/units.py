@@ -7,6 +7,16 @@ factory conditions into field behaviour, and only the twin and its truth see it.
 >>> units = BuiltUnits.empty()
 >>> len(units), sorted(units.latent)[-3:]
 (0, ['rain_perception', 'seam_defect', 'trim_defect'])
+
+A scenario's general faults (:mod:`gigaloop.twin.effects`) mark units in ``excess``: per
+fault id, the unit's extra hazard (multiplier − 1) or its probability of going to the
+confounding customers; a unit a fault left alone has 0 there, or no entry at all.
+
+>>> marked = BuiltUnits(np.array(["V1"]), np.array([3]), *np.full((3, 1), "x"))
+>>> marked.excess["lot-fault"] = np.array([1.5])
+>>> plain = BuiltUnits(np.array(["V2"]), np.array([3]), *np.full((3, 1), "x"))
+>>> BuiltUnits.concat([plain, marked]).excess["lot-fault"].tolist()
+[0.0, 1.5]
 """
 
 from __future__ import annotations
@@ -43,6 +53,7 @@ class BuiltUnits:
     hardware_revision: np.ndarray
     latent: dict[str, np.ndarray] = field(default_factory=dict)
     fault_id: dict[str, np.ndarray] = field(default_factory=dict)
+    excess: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         n = len(self.vin)
@@ -51,7 +62,7 @@ class BuiltUnits:
             self.latent.setdefault(key, np.full(n, default))
         for key in FAULT_KEYS:
             self.fault_id.setdefault(key, np.full(n, "", dtype=object))
-        for name, arr in [*self.latent.items(), *self.fault_id.items()]:
+        for name, arr in [*self.latent.items(), *self.fault_id.items(), *self.excess.items()]:
             if len(arr) != n:
                 raise ValueError(f"latent {name!r} has {len(arr)} values for {n} units")
 
@@ -65,20 +76,27 @@ class BuiltUnits:
 
     def take(self, which: np.ndarray) -> BuiltUnits:
         """The units at ``which`` (a mask or positions), in that order."""
-        return BuiltUnits(*(np.asarray(getattr(self, k))[which] for k in _VISIBLE),
-                          {k: np.asarray(v)[which] for k, v in self.latent.items()},
-                          {k: np.asarray(v)[which] for k, v in self.fault_id.items()})
+        vin, build_day, model, trim, revision = (np.asarray(getattr(self, k))[which]
+                                                 for k in _VISIBLE)
+        return BuiltUnits(vin, build_day, model, trim, revision,
+                          latent={k: np.asarray(v)[which] for k, v in self.latent.items()},
+                          fault_id={k: np.asarray(v)[which] for k, v in self.fault_id.items()},
+                          excess={k: np.asarray(v)[which] for k, v in self.excess.items()})
 
     @classmethod
     def concat(cls, parts: list[BuiltUnits]) -> BuiltUnits:
         """One batch of ``parts``' units, in order."""
         if len(parts) == 1:
             return parts[0]
-        return cls(*(np.concatenate([np.asarray(getattr(p, k)) for p in parts])
-                     for k in _VISIBLE),
-                   {k: np.concatenate([p.latent[k] for p in parts]) for k in parts[0].latent},
-                   {k: np.concatenate([p.fault_id[k] for p in parts])
-                    for k in parts[0].fault_id})
+        vin, build_day, model, trim, revision = (
+            np.concatenate([np.asarray(getattr(p, k)) for p in parts]) for k in _VISIBLE)
+        return cls(vin, build_day, model, trim, revision,
+                   latent={k: np.concatenate([p.latent[k] for p in parts])
+                           for k in parts[0].latent},
+                   fault_id={k: np.concatenate([p.fault_id[k] for p in parts])
+                             for k in parts[0].fault_id},
+                   excess={k: np.concatenate([p.excess.get(k, np.zeros(len(p))) for p in parts])
+                           for k in dict.fromkeys(k for p in parts for k in p.excess)})
 
 
 _VISIBLE = ("vin", "build_day", "model", "trim", "hardware_revision")

@@ -36,6 +36,7 @@ from gigaloop.actuate import (
 )
 from gigaloop.errors import ActuationError, ConfigError, GigaloopError
 from gigaloop.twin.base import installed_base
+from gigaloop.twin.effects import general_faults
 from gigaloop.twin.fleet import Fleet
 from gigaloop.twin.plant import Plant
 from gigaloop.twin.scenario import Scenario, load_scenario
@@ -59,7 +60,8 @@ class Twin:
         plant_seq, fleet_seq = np.random.SeedSequence(seed).spawn(2)
         self.plant = Plant(scenario, units_per_day=self.units_per_day, seed_seq=plant_seq)
         self.fleet = Fleet(start_date=self.start_date, rng=np.random.default_rng(fleet_seq),
-                           units_per_day=self.units_per_day)
+                           units_per_day=self.units_per_day, components=scenario.components,
+                           general=general_faults(scenario))
         self._next_day = 0
         if fleet < 0:
             raise ConfigError(f"an installed base needs fleet >= 0, got {fleet}", fleet=fleet)
@@ -143,7 +145,8 @@ class Twin:
     def truth(self) -> dict[str, Any]:
         """The hidden truth (JSON-able): faults, what happened, breakdowns, actions enacted."""
         return assemble_truth(self.scenario, self.plant.history, self.fleet.truth_events(),
-                              days=self._next_day, seed=self.seed, scale=self.scale)
+                              days=self._next_day, seed=self.seed, scale=self.scale,
+                              excess_failures=self.fleet.excess_failures)
 
     def write_truth(self, path: Path | str) -> None:
         """Write :meth:`truth` as JSON at ``path`` — keep it outside the store."""
