@@ -56,9 +56,12 @@ def names_match(
     True
     >>> names_match({"station": "BW-030"}, {"station": "BW-030", "window": [40, 58]})
     False
+    >>> names_match({"lot": "DU-SUPF-0013", "part": "DU"}, {"lot": ["DU-SUPF-0012",
+    ...             "DU-SUPF-0013"], "part": "DU"})       # a fault on several lots
+    True
     """
     shared = [k for k in fault_names if k != "window" and k in finding_names]
-    if not shared or any(str(finding_names[k]) != str(fault_names[k]) for k in shared):
+    if not shared or not all(_same(finding_names[k], fault_names[k]) for k in shared):
         return False
     if "window" not in fault_names:
         return True
@@ -67,6 +70,13 @@ def names_match(
     found = [_as_day(v, start) for v in finding_names["window"]]
     true = [_as_day(v, start) for v in fault_names["window"]]
     return all(abs(f - t) <= window_tolerance_days for f, t in zip(found, true, strict=True))
+
+
+def _same(found: Any, true: Any) -> bool:
+    """A finding's identifier names the fault's: equal, or one of the fault's list."""
+    if isinstance(true, list):
+        return str(found) in {str(t) for t in true}
+    return str(found) == str(true)
 
 
 def _as_day(value: Any, start: date | None) -> int:
@@ -110,14 +120,18 @@ def score_findings(
                         key=lambda f: (f["day_found"], f["rank"]))
         first = ranked[0] if ranked else None
         onset = _first_failure_day(fault["happened"])
+        began = fault["happened"].get("onset_day")
         faults_out.append({
             "id": fault["id"],
+            "kind": fault.get("kind"),
             "failure_mode": wanted["failure_mode"],
             "found": first is not None,
             "rank": first["rank"] if first else None,
             "day_found": first["day_found"] if first else None,
             "first_field_failure_day": onset,
             "days_to_find": (first["day_found"] - onset) if first and onset is not None else None,
+            "days_from_onset": (first["day_found"] - began) if first and began is not None
+            else None,
             "finding_id": first["id"] if first else None,
         })
     false_ids.update(f["id"] for f in findings if f["id"] not in matched_finding_ids)
