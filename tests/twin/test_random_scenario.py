@@ -1,0 +1,47 @@
+"""The random-scenario generator: deterministic by seed, always valid, the whole vocabulary."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from gigaloop.twin.fault_rules import CONFOUND_KINDS, HAZARD_KINDS
+from gigaloop.twin.modes import catalogue
+from gigaloop.twin.random_scenario import DETECTABLE_EXCESS, HAZARD_RATIO_RANGE, random_scenario
+from gigaloop.twin.scenario import load_scenario_text
+
+SEEDS = range(40)
+
+
+def test_the_same_seed_draws_the_same_scenario_and_another_seed_another() -> None:
+    assert random_scenario(11) == random_scenario(11)
+    assert random_scenario(11) != random_scenario(12)
+
+
+def test_every_draw_is_valid_and_states_its_truth() -> None:
+    kinds: Counter[str] = Counter()
+    for seed in SEEDS:
+        scenario = load_scenario_text(random_scenario(seed))
+        real = [f for f in scenario.faults if not f.finding.red_herring]
+        herrings = [f for f in scenario.faults if f.finding.red_herring]
+        assert 1 <= len(real) <= 3 and len(herrings) <= 2
+        assert {f.kind for f in real} <= set(HAZARD_KINDS)
+        assert {f.kind for f in herrings} <= set(CONFOUND_KINDS)
+        assert {m.name for m in scenario.failure_modes} <= set(catalogue())
+        for fault in real:
+            low, high = HAZARD_RATIO_RANGE
+            assert low <= fault.finding.hazard_ratio <= high  # type: ignore[operator]
+            expected = fault.finding.expected_excess_failures
+            assert fault.finding.detectable == (expected >= DETECTABLE_EXCESS)  # type: ignore[operator]
+        kinds.update(f.kind for f in scenario.faults)
+    assert set(kinds) == {*HAZARD_KINDS, *CONFOUND_KINDS}
+
+
+def test_effect_sizes_span_weak_to_strong_and_some_are_detectable() -> None:
+    ratios, detectable = [], []
+    for seed in SEEDS:
+        for fault in load_scenario_text(random_scenario(seed)).faults:
+            if not fault.finding.red_herring:
+                ratios.append(fault.finding.hazard_ratio)
+                detectable.append(fault.finding.detectable)
+    assert min(ratios) < 1.6 and max(ratios) > 2.5  # type: ignore[type-var]
+    assert 0 < sum(detectable) < len(detectable)
