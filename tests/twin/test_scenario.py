@@ -86,8 +86,8 @@ def test_unknown_top_level_keys_are_refused() -> None:
         load_scenario_text(DEFAULT_TEXT + "\n[surprise]\nx = 1\n")
 
 
-def test_the_documented_example_validates() -> None:
+def test_the_documented_examples_validate() -> None:
     docs = Path(__file__).resolve().parents[2] / "docs" / "scenarios.md"
-    block = docs.read_text(encoding="utf-8").split("```toml\n")[1].split("```")[0]
-    scenario = load_scenario_text(block)
-    assert [f.kind for f in scenario.faults] == ["weld_current_drift"]
+    blocks = [b.split("```")[0] for b in docs.read_text(encoding="utf-8").split("```toml\n")[1:]]
+    kinds = [[f.kind for f in load_scenario_text(block).faults] for block in blocks]
+    assert kinds == [["weld_current_drift"], ["part_lot_hazard"]]
