@@ -3,8 +3,9 @@ and Kaplan–Meier curves by group.
 
 Durations are days in service, floored to whole days (events on the same day are ties, handled
 with the hypergeometric variance exactly as :func:`lifelines.statistics.logrank_test` does).
-Every count comes from one :func:`numpy.bincount` per attribute over (level, stratum, day), so
-one million subjects × sixty attributes take a fraction of a second.
+Every count comes from one :func:`numpy.bincount` per attribute over level × the (stratum,
+event day) cells — only days with an event in a stratum carry a term — so one million
+subjects × sixty attributes take a fraction of a second.
 """
 
 from __future__ import annotations
@@ -19,37 +20,42 @@ from scipy import stats
 
 from gigaloop.ml._validate import as_codes, as_events, as_vector
 
-#: Refuse (level × stratum × event day) tables larger than this many cells per attribute.
+#: Refuse (level × (stratum, event day)) tables larger than this many cells per attribute.
 MAX_TABLE_CELLS = 50_000_000
 
 
-def _event_clock(days: NDArray[np.int64], event: NDArray[np.bool_]) -> tuple[NDArray, int]:
-    """For each subject, how many distinct event days are <= its own day; and their count."""
-    seen = np.zeros(int(days.max(initial=0)) + 1, dtype=np.int64)
-    seen[days[event]] = 1
-    events_up_to = np.cumsum(seen)
-    return events_up_to[days], int(events_up_to[-1])
+def _event_slots(
+    days: NDArray[np.int64], event: NDArray[np.bool_], stratum: NDArray[np.int64], n_strata: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], int]:
+    """Each subject's slot on the axis of (stratum, event day) cells, and each cell's slots.
+
+    Only days with an event in a stratum carry a log-rank term there, so the axis has one
+    slot per such cell plus one "at risk at none" slot per stratum: a subject sits right
+    after the last cell of its stratum on or before its own day. Returns the subjects' slots,
+    each cell's slot (a subject dying there sits in it), the slot just past its stratum, and
+    the axis length.
+    """
+    span = np.int64(days.max(initial=0)) + 1
+    key = stratum * span + days
+    cells = np.unique(key[event])
+    slot = np.searchsorted(cells, key, side="right") + stratum
+    cell_stratum = cells // span
+    cell_slot = np.arange(1, cells.size + 1) + cell_stratum
+    stratum_end = np.searchsorted(cells, (np.arange(n_strata) + 1) * span) + np.arange(
+        1, n_strata + 1)
+    return slot, cell_slot, stratum_end[cell_stratum], cells.size + n_strata
 
 
-def _level_tables(
-    level_codes: NDArray, n_levels: int, offset: NDArray[np.int64], span: int, event_rows: NDArray
-) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """Exit and event counts, shape (n_levels + 1, strata, event days + 1); slot 0 = missing."""
-    index = np.multiply(level_codes, np.int64(span), dtype=np.int64)
-    index += offset
-    size = (n_levels + 1) * span
-    exits = np.bincount(index, minlength=size)
-    events = np.bincount(index[event_rows], minlength=size)
-    return exits, events
-
-
-def _logrank_moments(exits: NDArray, events: NDArray, shape: tuple[int, int, int]) -> tuple:
-    """Per level (excluding slot 0): subjects, observed, expected and hypergeometric variance."""
-    exits = exits.reshape(shape)
-    deaths = events.reshape(shape)[1:, :, 1:]
-    at_risk = np.cumsum(exits[1:, :, ::-1], axis=-1)[:, :, ::-1][:, :, 1:].astype(np.float64)
+def _logrank_moments(exits: NDArray, deaths: NDArray, cell_slot: NDArray,
+                     cell_end: NDArray) -> tuple:
+    """Per level (excluding row 0, the missing): subjects, observed, expected and
+    hypergeometric variance, from exit and death counts per (level + 1, slot)."""
+    beyond = np.zeros((exits.shape[0] - 1, exits.shape[1] + 1), dtype=np.int64)
+    np.cumsum(exits[1:, ::-1], axis=1, out=beyond[:, -2::-1])  # subjects at or past a slot
+    at_risk = (beyond[:, cell_slot] - beyond[:, cell_end]).astype(np.float64)
+    died = deaths[1:, cell_slot]
     total_at_risk = at_risk.sum(axis=0)
-    total_deaths = deaths.sum(axis=0).astype(np.float64)
+    total_deaths = died.sum(axis=0).astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(total_at_risk > 0, total_deaths / total_at_risk, 0.0)
         spread = np.where(
@@ -58,13 +64,9 @@ def _logrank_moments(exits: NDArray, events: NDArray, shape: tuple[int, int, int
             / (total_at_risk**2 * (total_at_risk - 1)),
             0.0,
         )
-    n_levels = shape[0] - 1
-    flat = at_risk.reshape(n_levels, -1)
-    expected = flat @ share.ravel()
-    variance = (flat * (total_at_risk.ravel() - flat)) @ spread.ravel()
-    subjects = exits[1:].sum(axis=(1, 2))
-    observed = deaths.sum(axis=(1, 2))
-    return subjects, observed, expected, variance, float(total_deaths.sum())
+    expected = at_risk @ share
+    variance = (at_risk * (total_at_risk - at_risk)) @ spread
+    return exits[1:].sum(axis=1), died.sum(axis=1), expected, variance, float(total_deaths.sum())
 
 
 def logrank_scan(
@@ -103,35 +105,35 @@ def logrank_scan(
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     days = np.floor(durations).astype(np.int64)
-    clock, n_event_days = _event_clock(days, events)
-    bins = n_event_days + 1
     if strata is None:
-        n_strata, offset = 1, clock
+        n_strata, stratum = 1, np.zeros(n, dtype=np.int64)
     else:
-        stratum = as_codes("strata", strata, n, allow_missing=False)
-        if stratum.shape[1] != 1:
+        codes_2d = as_codes("strata", strata, n, allow_missing=False)
+        if codes_2d.shape[1] != 1:
             raise ValueError("strata must be one code per subject; combine factors first")
+        stratum = codes_2d[:, 0].astype(np.int64)
         n_strata = int(stratum.max(initial=0)) + 1
-        offset = stratum[:, 0].astype(np.int64) * bins + clock
-    span = n_strata * bins
-    offset = offset + span  # level code c lands in slot c + 1; missing (-1) in slot 0
     n_levels = level_codes.max(axis=0, initial=-1).astype(np.int64) + 1
-    if level_codes.shape[1] and int(n_levels.max() + 1) * span > MAX_TABLE_CELLS:
+    n_cells = n_strata + int(events.sum())  # at most: a slot per stratum and per event
+    if level_codes.shape[1] and int(n_levels.max() + 1) * n_cells > MAX_TABLE_CELLS:
         raise ValueError(
-            f"{int(n_levels.max())} levels × {n_strata} strata × {n_event_days} event days is too "
-            "large a table; merge rare levels, use fewer strata or coarser day bins"
+            f"{int(n_levels.max())} levels × {n_strata} strata × event days is too large a "
+            "table; merge rare levels or use fewer strata"
         )
+    slot, cell_slot, cell_end, width = _event_slots(days, events, stratum, n_strata)
+    slot += width  # level code c lands in row c + 1; missing (-1) in row 0
     event_rows = np.flatnonzero(events)
 
     def scan_attribute(column: int) -> tuple:
         if n_levels[column] == 0:  # every subject missing this attribute: nothing to test
             empty = np.zeros(0)
             return empty, empty, empty, empty, float(events.sum())
-        exits, deaths = _level_tables(
-            level_codes[:, column], int(n_levels[column]), offset, span, event_rows
-        )
-        shape = (int(n_levels[column]) + 1, n_strata, bins)
-        return _logrank_moments(exits, deaths, shape)
+        rows = int(n_levels[column]) + 1
+        index = np.multiply(level_codes[:, column], np.int64(width), dtype=np.int64)
+        index += slot
+        exits = np.bincount(index, minlength=rows * width).reshape(rows, width)
+        deaths = np.bincount(index[event_rows], minlength=rows * width).reshape(rows, width)
+        return _logrank_moments(exits, deaths, cell_slot, cell_end)
 
     columns = range(level_codes.shape[1])
     if n_threads > 1:
