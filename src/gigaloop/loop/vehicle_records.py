@@ -83,7 +83,8 @@ class VehicleRecords:
             return
 
         def new(name: str, *columns: str) -> pd.DataFrame:
-            return store.ingested_between(name, self.cursor, until, list(columns)).to_pandas()
+            rows = store.ingested_between(name, self.cursor, until, list(columns))
+            return rows.to_pandas(date_as_object=False)  # dates as datetime64, not objects
 
         lots = new("lots", "lot_id", "supplier_id")
         self._suppliers = pd.concat([self._suppliers, lots.set_index("lot_id").supplier_id])
