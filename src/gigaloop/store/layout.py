@@ -182,11 +182,18 @@ class Layout:
         final.parent.mkdir(parents=True, exist_ok=True)
         temp = _temp_path(final)
         try:
-            pq.write_table(rows, temp, compression="snappy")
+            write_parquet(rows, temp)
             os.replace(temp, final)
         except OSError as exc:
             raise StoreError(f"could not write {final}: {exc}", path=str(final)) from exc
         return final
+
+
+def write_parquet(rows: pa.Table, path: Path) -> None:
+    """One Parquet file, snappy; only text columns are dictionary-encoded (numbers and
+    times rarely repeat, and trying a dictionary on them doubles the cost of a write)."""
+    text = [f.name for f in rows.schema if pa.types.is_string(f.type)]
+    pq.write_table(rows, path, compression="snappy", use_dictionary=text)
 
 
 def _compact_folder(old: list[Path], schema: pa.Schema) -> Path:
@@ -195,7 +202,7 @@ def _compact_folder(old: list[Path], schema: pa.Schema) -> Path:
     merged = pq.read_table(old, schema=schema)
     final = folder / f"part-{uuid.uuid4().hex}.parquet"
     temp = _temp_path(final)
-    pq.write_table(merged, temp)
+    write_parquet(merged, temp)
     manifest = {"into": final.name, "replaces": [p.name for p in old]}
     _write_atomic_text(folder / MANIFEST, json.dumps(manifest))
     os.replace(temp, final)
