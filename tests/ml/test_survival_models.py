@@ -91,3 +91,21 @@ def test_bad_frames_say_what_to_fix(change, message: str) -> None:
 def test_weibull_needs_positive_durations() -> None:
     with pytest.raises(ValueError, match="> 0"):
         fit_weibull_aft(_fleet(300).assign(days=0.0), "days", "failed", ["suspect"])
+
+
+@pytest.mark.parametrize("shape", [0.6, 1.0, 2.5])
+def test_the_exact_weibull_fit_is_lifelines_maximum(shape: float) -> None:
+    from lifelines import WeibullFitter
+
+    from gigaloop.ml.weibull import fit_weibull
+
+    rng = np.random.default_rng(0)
+    life, age = 500 * rng.weibull(shape, 4000), rng.integers(1, 365, 4000).astype(float)
+    duration, failed = np.maximum(np.minimum(life, age), 0.5), life < age
+    ours, theirs = fit_weibull(duration, failed), WeibullFitter().fit(duration, failed)
+    assert ours.shape == pytest.approx(theirs.rho_, rel=1e-6)
+    assert ours.scale == pytest.approx(theirs.lambda_, rel=1e-6)
+    t = np.array([1.0, 100.0, 400.0])
+    np.testing.assert_allclose(ours.survival(t), theirs.survival_function_at_times(t), rtol=1e-6)
+    with pytest.raises(ModelError):
+        fit_weibull(duration, np.zeros(len(duration), dtype=bool))

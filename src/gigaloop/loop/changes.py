@@ -26,13 +26,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from lifelines import WeibullFitter
-from lifelines.exceptions import ConvergenceError
 
 from gigaloop.actuate import Action, EngineeringChange, ServiceCampaign
+from gigaloop.errors import ModelError
 from gigaloop.loop.contract import DayContext, Decision
 from gigaloop.loop.population import Population
 from gigaloop.loop.state import LoopState
+from gigaloop.ml.weibull import fit_weibull
 
 #: The component a campaign services for each failure mode measured as a rate.
 RATE_MODE_COMPONENT = {"battery_fade": "battery_pack", "disengagement_rain": "camera"}
@@ -87,8 +87,9 @@ def plan_actions(finding: dict[str, Any], *, change_id: str, day: int,
 def campaign_priority(pop: Population | None, vins: Sequence[str], component: str, *,
                       horizon_days: float = 30.0) -> list[str]:
     """``vins`` ordered by P(``component`` fails within ``horizon_days`` | in service now),
-    from a Weibull fit (lifelines) of its first failures among them: the newest cars first
-    when failures come early in life (shape < 1), the oldest first when they wear out.
+    from a Weibull fit (:func:`~gigaloop.ml.weibull.fit_weibull`) of its first failures among
+    them: the newest cars first when failures come early in life (shape < 1), the oldest
+    first when they wear out.
     Unknown VINs go last; with fewer than 10 failures the order is kept.
 
     >>> campaign_priority(None, ["V2", "V1"], "paint_trim")
@@ -103,12 +104,12 @@ def campaign_priority(pop: Population | None, vins: Sequence[str], component: st
     if event.sum() < 10:
         return list(vins)
     try:
-        fit = WeibullFitter().fit(np.maximum(duration, 0.5), event)
-    except ConvergenceError:
+        fit = fit_weibull(np.maximum(duration, 0.5), event)
+    except ModelError:
         return list(vins)
     age = pop.in_service_days[position]
-    alive = fit.survival_function_at_times(np.maximum(age, 0.0)).to_numpy()
-    later = fit.survival_function_at_times(np.maximum(age, 0.0) + horizon_days).to_numpy()
+    alive = fit.survival(np.maximum(age, 0.0))
+    later = fit.survival(np.maximum(age, 0.0) + horizon_days)
     risk = np.where(known, 1.0 - later / np.maximum(alive, 1e-300), -1.0)
     return [vins[i] for i in np.argsort(-risk, kind="stable")]
 
