@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binomtest
+from scipy.special import ndtri
 
 from gigaloop.actuate import PredictiveService
 from gigaloop.customer.service_history import ServiceHistory
@@ -88,46 +88,112 @@ def fit_precursors(codes: pd.DataFrame, failures: pd.DataFrame, *, until: pd.Tim
     Only codes raised by ``until - horizon_days`` count. Columns: :data:`RULE_COLUMNS`.
     """
     cfg = config or PredictiveServiceConfig()
-    horizon = pd.Timedelta(days=cfg.horizon_days)
-    matured = codes[codes.event_time <= until - horizon].reset_index(drop=True)
-    matured = matured.assign(event=np.arange(len(matured)))
+    horizon = pd.Timedelta(days=cfg.horizon_days).value
+    code_time = _nanoseconds(codes.event_time)
+    matured = np.flatnonzero(code_time <= (until - pd.Timedelta(days=cfg.horizon_days)).value)
+    vins = codes.vin.to_numpy()[matured]
+    code_time = code_time[matured]
     if serviced is not None and len(serviced):
-        pairs = matured.merge(serviced[["vin", "event_time"]], on="vin", suffixes=("", "_sv"))
-        gap = pairs.event_time_sv - pairs.event_time
-        touched = pairs.event[(gap >= pd.Timedelta(0)) & (gap <= horizon)].unique()
-        matured = matured[~matured.event.isin(touched)]
-    pairs = matured.merge(failures[["vin", "component", "event_time"]], on="vin",
-                          suffixes=("", "_fail"))
-    lead = pairs.event_time_fail - pairs.event_time
-    pairs = pairs.assign(lead_days=lead.dt.total_seconds() / 86400.0)
-    pairs = pairs[(lead >= pd.Timedelta(days=cfg.reaction_days)) & (lead <= horizon)]
-    pairs = pairs.drop_duplicates(["event", "component"])
-    events = matured.groupby("code").size()
-    hits = pairs.groupby(["code", "component"]).agg(hits=("event", "size"),
-                                                   lead_days_median=("lead_days", "median"))
-    rules = pd.DataFrame(index=events.index.rename("code"), columns=list(RULE_COLUMNS))
-    rules["events"], rules["hits"], rules["component"] = events, 0, None
-    if len(hits):
-        best = hits.reset_index().sort_values("hits", ascending=False).drop_duplicates("code")
-        best = best.set_index("code")
-        rules.loc[best.index, ["component", "hits", "lead_days_median"]] = best[
-            ["component", "hits", "lead_days_median"]].to_numpy()
-    rules["hits"] = rules.hits.astype(int)
-    rules["events"] = rules.events.astype(int)
-    rules["precision"] = rules.hits / rules.events
-    rules["precision_low"] = [
-        binomtest(int(k), int(n)).proportion_ci(cfg.confidence, "wilson").low if n else 0.0
-        for k, n in zip(rules.hits, rules.events, strict=True)]
-    claims = failures.groupby("component").agg(cost=("cost_usd", "mean"),
-                                                 stranded=("roadside", "mean"))
-    cost = claims.cost.reindex(rules.component).to_numpy(dtype=float)
-    stranded = claims.stranded.reindex(rules.component).to_numpy(dtype=float)
-    rules["failure_cost_usd"] = cost + stranded * cfg.tow_usd + cfg.owner_day_usd
-    rules["visit_cost_usd"] = cfg.planned_cost_share * cost
-    rules["act"] = ((rules.events >= cfg.min_events) & rules.component.notna()
-                    & (rules.precision_low * rules.failure_cost_usd > rules.visit_cost_usd))
-    return rules.astype({"precision": float, "precision_low": float,
-                         "lead_days_median": float, "act": bool})
+        visit = _next_visit(vins, code_time, serviced.vin.to_numpy(),
+                            _nanoseconds(serviced.event_time))
+        kept = ~(visit - code_time <= horizon)  # no predictive visit in the window
+        matured, vins, code_time = matured[kept], vins[kept], code_time[kept]
+    code, names = pd.factorize(codes.code.to_numpy()[matured], sort=True)
+    events = np.bincount(code, minlength=len(names))
+    event, failure = _same_vin(vins, failures.vin.to_numpy())
+    lead = _nanoseconds(failures.event_time)[failure] - code_time[event]
+    near = (lead >= pd.Timedelta(days=cfg.reaction_days).value) & (lead <= horizon)
+    event, failure, lead = event[near], failure[near], lead[near]
+    component, components = pd.factorize(failures.component.to_numpy()[failure], sort=True)
+    # one hit per code raised and component: its first failure
+    order = np.lexsort((lead, component, event))
+    event, component, lead = event[order], component[order], lead[order]
+    first = np.ones(len(event), dtype=bool)
+    first[1:] = (event[1:] != event[:-1]) | (component[1:] != component[:-1])
+    event, component, lead_days = event[first], component[first], lead[first] / 1e9 / 86400.0
+    foretold = np.full(len(names), None, dtype=object)
+    hits, lead_median = np.zeros(len(names), dtype=np.int64), np.full(len(names), np.nan)
+    if len(event):  # each code's component with the most hits
+        best = _hits(code[event], components[component], lead_days).sort_values(
+            "hits", ascending=False).drop_duplicates("code")
+        row = best.code.to_numpy()
+        foretold[row] = best.component.to_numpy()
+        hits[row], lead_median[row] = best.hits.to_numpy(), best.lead_days_median.to_numpy()
+    claims = failures.groupby("component")[["cost_usd", "roadside"]].mean()
+    cost = claims.cost_usd.reindex(foretold).to_numpy(dtype=float)
+    stranded = claims.roadside.reindex(foretold).to_numpy(dtype=float)
+    low = wilson_low(hits, events, cfg.confidence)
+    failure_cost = cost + stranded * cfg.tow_usd + cfg.owner_day_usd
+    visit_cost = cfg.planned_cost_share * cost
+    return pd.DataFrame({
+        "component": foretold, "events": events, "hits": hits, "precision": hits / events,
+        "precision_low": low, "lead_days_median": lead_median,
+        "failure_cost_usd": failure_cost, "visit_cost_usd": visit_cost,
+        "act": (events >= cfg.min_events) & (foretold != None)  # noqa: E711
+        & (low * failure_cost > visit_cost)}, index=pd.Index(names, name="code"))
+
+
+def wilson_low(hits: np.ndarray, events: np.ndarray, confidence: float) -> np.ndarray:
+    """Lower Wilson bound of each proportion ``hits / events`` (0 without events or hits),
+    as :meth:`scipy.stats.binomtest(k, n).proportion_ci(confidence, "wilson")
+    <scipy.stats.BinomTestResult.proportion_ci>` computes it, element by element.
+
+    >>> wilson_low(np.array([19, 0, 0]), np.array([20, 20, 0]), 0.95).round(4).tolist()
+    [0.7639, 0.0, 0.0]
+    """
+    z = ndtri(0.5 + 0.5 * confidence)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = hits / events
+        denom = 2 * (events + z**2)
+        delta = z / denom * np.sqrt(4 * events * p * (1 - p) + z**2)
+        low = (2 * events * p + z**2) / denom - delta
+    return np.where((events > 0) & (hits > 0), low, 0.0)
+
+
+def _nanoseconds(times: pd.Series) -> np.ndarray:
+    return times.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+
+
+def _same_vin(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every (i, j) with ``left[i] == right[j]``, by i and then j (a merge on the VIN)."""
+    ids, _ = pd.factorize(np.concatenate([left, right]))
+    left_id, right_id = ids[:len(left)], ids[len(left):]
+    order = np.argsort(right_id, kind="stable")
+    ordered = right_id[order]
+    start = np.searchsorted(ordered, left_id, side="left")
+    count = np.searchsorted(ordered, left_id, side="right") - start
+    i = np.repeat(np.arange(len(left)), count)
+    offset = np.arange(len(i)) - np.repeat(np.cumsum(count) - count, count)
+    return i, order[np.repeat(start, count) + offset]
+
+
+def _next_visit(vins: np.ndarray, times: np.ndarray, visit_vins: np.ndarray,
+                visit_times: np.ndarray) -> np.ndarray:
+    """The first visit of each VIN at or after its time (ns; the int64 maximum: none)."""
+    ids, _ = pd.factorize(np.concatenate([vins, visit_vins]))
+    _, ranks = np.unique(np.concatenate([times, visit_times]), return_inverse=True)
+    span = len(ranks) + 1
+    keys = ids * span + ranks
+    code_key, visit_key = keys[:len(vins)], keys[len(vins):]
+    order = np.argsort(visit_key, kind="stable")
+    at = np.searchsorted(visit_key[order], code_key, side="left")
+    found = np.minimum(at, len(order) - 1)
+    same = (at < len(order)) & (ids[len(vins):][order][found] == ids[:len(vins)])
+    return np.where(same, visit_times[order][found], np.iinfo(np.int64).max)
+
+
+def _hits(code: np.ndarray, component: np.ndarray, lead_days: np.ndarray) -> pd.DataFrame:
+    """Per code (its number) and component, sorted by both as a group-by would: ``hits``
+    and the median lead in days."""
+    _, group = np.unique(component, return_inverse=True)
+    key = code * (group.max() + 1) + group
+    order = np.lexsort((lead_days, key))
+    key, lead_days = key[order], lead_days[order]
+    first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    count = np.diff(np.r_[first, len(key)])
+    middle = (lead_days[first + (count - 1) // 2] + lead_days[first + count // 2]) / 2
+    return pd.DataFrame({"code": code[order][first], "component": component[order][first],
+                         "hits": count, "lead_days_median": middle})
 
 
 def held_out_precision(codes: pd.DataFrame, failures: pd.DataFrame, *, split: pd.Timestamp,

@@ -78,12 +78,14 @@ class ServiceHistory:
         self.read_until = pd.Timestamp(now)
 
     def as_of(self, cutoff: datetime) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-        """Codes, claims and predictive visits ingested by ``cutoff``, each sorted by time
-        (so a fit does not depend on the order rows were read in)."""
+        """Codes, claims and predictive visits ingested by ``cutoff``; claims and visits
+        sorted by time, so that a claim's mean cost does not depend on the order rows were
+        read in (a fit does not depend on the order of the codes)."""
         cut = pd.Timestamp(cutoff)
-        return tuple(
+        codes = self.codes[self.codes.ingested_at <= cut].reset_index(drop=True)
+        return (codes, *(
             frame[frame.ingested_at <= cut].sort_values(
                 ["event_time", *[c for c in frame.columns if c not in ("event_time",
                                                                       "ingested_at")]],
                 kind="stable", ignore_index=True)
-            for frame in (self.codes, self.failures, self.serviced))
+            for frame in (self.failures, self.serviced)))
