@@ -7,14 +7,22 @@ the red herring was flagged, each fault's rank / days to find, the drift window'
 unplanned downtime, the units the process drifts harmed and the energy KPIs (site and
 HVAC cost and CO2e, peak kW, comfort K·h), loop and no loop.
 
+With ``--random N`` it runs N scenarios drawn by :mod:`gigaloop.twin.random_scenario`
+(seeds ``--random-seed`` … + N − 1, the loop only) and prints, per fault kind, one JSON line
+per figure — recall at top-3 (all faults, and those the rule calls detectable), the false
+discovery proportion, the days from first field failure and from onset to the finding, the
+smallest hazard ratio found — then a summary table.
+
     python bench/eval_loop.py --seeds 1 2 3 --scenarios default alternate --days 365
     python bench/eval_loop.py --modules rootcause,changes,impact,maintenance,energy
+    python bench/eval_loop.py --random 3 --random-seed 1
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import tempfile
 import time
 from datetime import date
@@ -23,6 +31,7 @@ from pathlib import Path
 from gigaloop.errors import ConfigError
 from gigaloop.loop.score import score_run
 from gigaloop.run import DEFAULT_MODULES, RunOptions, decision_modules, run_job
+from gigaloop.twin.random_scenario import random_scenario
 
 ENERGY_KPIS = ("energy_cost", "energy_co2e_kg", "hvac_energy_cost", "hvac_co2e_kg",
                "peak_power_kw", "comfort_violation_kh")
@@ -76,6 +85,82 @@ def evaluate(scenario: str, seed: int, days: int, root: Path,
     }
 
 
+def evaluate_random(seed: int, days: int, root: Path,
+                    modules: tuple[str, ...] = DEFAULT_MODULES) -> list[dict]:
+    """Run random scenario ``seed`` with the loop; one row per fault, scored."""
+    scenario = root / f"random-{seed}.toml"
+    scenario.write_text(random_scenario(seed, days=days), encoding="utf-8")
+    out = root / f"random-{seed}"
+    summary = run_job(RunOptions(days=days, seed=seed, scenario=scenario, out=out,
+                                 modules=modules))
+    score = score_run(out)
+    truth = json.loads((out / "truth" / "truth.json").read_text())
+    rows = []
+    for fault, result in zip(truth["faults"], score["faults"], strict=True):
+        finding = fault["finding"]
+        rows.append({"seed": seed, "id": fault["id"], "kind": fault["kind"],
+                     "red_herring": bool(finding.get("red_herring")),
+                     "flagged": result.get("flagged"), "found": result.get("found"),
+                     "hazard_ratio": finding.get("hazard_ratio"),
+                     "detectable": finding.get("detectable"),
+                     "expected_excess_failures": finding.get("expected_excess_failures"),
+                     "excess_failures": fault["happened"].get("excess_failures"),
+                     "days_to_find": result.get("days_to_find"),
+                     "days_from_onset": result.get("days_from_onset")})
+    n_findings = len(summary["findings"])
+    rows.append({"seed": seed, "findings": n_findings, "false": score["n_false_findings"]})
+    return rows
+
+
+def random_figures(rows: list[dict]) -> list[dict]:
+    """Per fault kind (and over all): the figures of ``--random``, one dict per figure."""
+    faults = [r for r in rows if "kind" in r]
+    runs = [r for r in rows if "findings" in r]
+    out = []
+    for kind in [*sorted({r["kind"] for r in faults}), "all"]:
+        mine = [r for r in faults if kind in ("all", r["kind"])]
+        real = [r for r in mine if not r["red_herring"]]
+        herrings = [r for r in mine if r["red_herring"]]
+        found = [r for r in real if r["found"]]
+        figures = {
+            "faults": len(real), "recall_top3": _share(len(found), len(real)),
+            "detectable": sum(bool(r["detectable"]) for r in real),
+            "recall_top3_detectable": _share(sum(bool(r["found"]) for r in real
+                                                 if r["detectable"]),
+                                             sum(bool(r["detectable"]) for r in real)),
+            "median_days_from_first_failure": _median([r["days_to_find"] for r in found]),
+            "median_days_from_onset": _median([r["days_from_onset"] for r in found]),
+            "smallest_hazard_ratio_found": min((r["hazard_ratio"] for r in found
+                                                if r["hazard_ratio"]), default=None),
+            "red_herrings": len(herrings),
+            "red_herrings_flagged": sum(bool(r["flagged"]) for r in herrings)}
+        if kind == "all":
+            total = sum(r["findings"] for r in runs)
+            figures["false_discovery_proportion"] = _share(sum(r["false"] for r in runs), total)
+        out += [{"bench": "loop_random", "kind": kind, "figure": name, "value": value}
+                for name, value in figures.items()]
+    return out
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(part / whole, 3) if whole else None
+
+
+def _median(values: list) -> float | None:
+    known = [v for v in values if v is not None]
+    return float(statistics.median(known)) if known else None
+
+
+def _table(figures: list[dict]) -> str:
+    kinds = list(dict.fromkeys(f["kind"] for f in figures))
+    names = list(dict.fromkeys(f["figure"] for f in figures))
+    value = {(f["kind"], f["figure"]): f["value"] for f in figures}
+    lines = [" | ".join(["figure", *kinds])]
+    lines += [" | ".join([name, *(str(value.get((k, name), "")) for k in kinds)])
+              for name in names]
+    return "\n".join(lines)
+
+
 def _versus(loop: float | None, no_loop: float | None) -> dict:
     ratio = round(loop / no_loop, 3) if loop is not None and no_loop else None
     return {"loop": loop, "no_loop": no_loop, "ratio": ratio}
@@ -98,6 +183,10 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--modules", default=",".join(DEFAULT_MODULES),
                         help="comma-separated decision modules of the loop run")
+    parser.add_argument("--random", type=int, default=0, metavar="N",
+                        help="evaluate N random scenarios instead of --scenarios")
+    parser.add_argument("--random-seed", type=int, default=1,
+                        help="the first random scenario's seed")
     args = parser.parse_args()
     modules = tuple(name.strip() for name in args.modules.split(",") if name.strip())
     if args.days < 1:
@@ -107,6 +196,18 @@ def main() -> None:
     except ConfigError as error:
         parser.error(str(error))
     with tempfile.TemporaryDirectory() as folder:
+        if args.random:
+            rows = []
+            for seed in range(args.random_seed, args.random_seed + args.random):
+                rows += evaluate_random(seed, args.days, Path(folder), modules)
+                print(json.dumps({"bench": "loop_random_run", **rows[-1]}), flush=True)
+            for row in rows:
+                print(json.dumps({"bench": "loop_random_fault", **row}), flush=True)
+            figures = random_figures(rows)
+            for figure in figures:
+                print(json.dumps(figure), flush=True)
+            print(_table(figures))
+            return
         for scenario in args.scenarios:
             for seed in args.seeds:
                 line = evaluate(scenario, seed, args.days, Path(folder), modules)
