@@ -90,13 +90,14 @@ def find_root_causes(pop: Population, config: RootCauseConfig | None = None) -> 
     if len(pop) == 0 or not attributes:
         return []
     codes = np.asfortranarray(np.column_stack([a.codes for a in attributes]))
+    adjust = _Adjustment(_strata(pop), _covariates(pop))
     scans = {}
     for component in sorted(pop.first_failure_days):
         duration, event = pop.survival(component)
         if event.sum() >= config.min_events:
-            scans[component] = _survival_scan(pop, duration, event, codes)
+            scans[component] = _survival_scan(duration, event, codes, adjust.strata)
     for mode in RATE_MODES:
-        scan = _rate_scan(pop, mode, codes, config)
+        scan = _rate_scan(pop, mode, codes, adjust.covariates, config)
         if scan is not None:
             scans[mode] = scan
     if not scans:
@@ -104,8 +105,16 @@ def find_root_causes(pop: Population, config: RootCauseConfig | None = None) -> 
     _add_qvalues(scans, config.alpha)
     findings = []
     for mode, scan in scans.items():
-        findings += _select(pop, mode, scan, attributes, codes, config)
+        findings += _select(pop, mode, scan, attributes, codes, adjust, config)
     return findings
+
+
+@dataclass(frozen=True)
+class _Adjustment:
+    """What every test of one scan is adjusted for, computed once per scan."""
+
+    strata: np.ndarray  # climate × mileage tercile, for the log-rank tests
+    covariates: np.ndarray  # usage and exposure, for the rate tests
 
 
 def _strata(pop: Population) -> np.ndarray:
@@ -119,9 +128,9 @@ def _strata(pop: Population) -> np.ndarray:
     return (climate * 3 + tercile).astype(np.int64)
 
 
-def _survival_scan(pop: Population, duration: np.ndarray, event: np.ndarray,
-                   codes: np.ndarray) -> pd.DataFrame:
-    scan = ml.logrank_scan(duration, event, codes, strata=_strata(pop))
+def _survival_scan(duration: np.ndarray, event: np.ndarray, codes: np.ndarray,
+                   strata: np.ndarray) -> pd.DataFrame:
+    scan = ml.logrank_scan(duration, event, codes, strata=strata)
     # every failure inside the level: the point estimate is infinite; count half a failure
     # outside it instead (the interval from the scan already does the same)
     rest_expected = float(event.sum()) - scan.expected
@@ -160,12 +169,12 @@ def _covariates(pop: Population) -> np.ndarray:
     return np.where(np.isnan(columns), means, columns)
 
 
-def _rate_scan(pop: Population, mode: str, codes: np.ndarray,
+def _rate_scan(pop: Population, mode: str, codes: np.ndarray, covariates: np.ndarray,
                config: RootCauseConfig) -> pd.DataFrame | None:
     rate, weight, ok = _rate(pop, mode, config)
     if ok.sum() < config.min_rate_units:
         return None
-    scan = ml.adjusted_rate_scan(rate[ok], _covariates(pop)[ok], codes[ok], weight[ok])
+    scan = ml.adjusted_rate_scan(rate[ok], covariates[ok], codes[ok], weight[ok])
     scan = scan.dropna(subset=["p"]).reset_index(drop=True)
     base = float(np.average(rate[ok], weights=weight[ok]))
     if base <= 0:
@@ -206,7 +215,7 @@ def _evidence(rows: pd.DataFrame) -> np.ndarray:
 
 
 def _select(pop: Population, mode: str, scan: pd.DataFrame, attributes: list[Attribute],
-            codes: np.ndarray, config: RootCauseConfig) -> list[Finding]:
+            codes: np.ndarray, adjust: _Adjustment, config: RootCauseConfig) -> list[Finding]:
     """Forward selection of one mode's findings, then ranked by effect.
 
     Process readings and machines are first localised into a station + build window and
@@ -216,7 +225,7 @@ def _select(pop: Population, mode: str, scan: pd.DataFrame, attributes: list[Att
     camera revision does not repeat the revision). The chosen are ranked by the lower
     bound of their effect."""
     candidates = _candidates(scan, config)
-    located = _localised(pop, mode, candidates, attributes, config)
+    located = _localised(pop, mode, candidates, attributes, adjust.strata, config)
     if located:
         evidence = [_evidence(located[k][2].to_frame().T)[0] if k in located else e
                     for k, e in zip(zip(candidates.attribute, candidates.level, strict=False),
@@ -227,7 +236,7 @@ def _select(pop: Population, mode: str, scan: pd.DataFrame, attributes: list[Att
     chosen: list[Finding] = []
     while len(candidates) and len(chosen) < config.max_findings_per_mode:
         if chosen:  # re-test what is left without the vehicles already explained
-            candidates = _still_standing(pop, mode, candidates, codes, covered, config)
+            candidates = _still_standing(pop, mode, candidates, codes, covered, adjust, config)
             if not len(candidates):
                 break
         pick = _tie_break(pop, mode, candidates, attributes, located)
@@ -293,7 +302,7 @@ def _process_backed(attributes: list[Attribute], row: pd.Series,
 
 
 def _localised(pop: Population, mode: str, candidates: pd.DataFrame,
-               attributes: list[Attribute], config: RootCauseConfig,
+               attributes: list[Attribute], strata: np.ndarray, config: RootCauseConfig,
                most: int = 4) -> dict[tuple[int, int], tuple[dict, np.ndarray, pd.Series]]:
     """Station + window findings for the strongest reading / machine candidates."""
     if mode in RATE_MODES:
@@ -306,17 +315,17 @@ def _localised(pop: Population, mode: str, candidates: pd.DataFrame,
         level = int(row.level)
         names, members = localise(pop, mode, attribute, attribute.codes == level,
                                   attribute.names(level), window_max_days=config.window_max_days)
-        out[row.attribute, row.level] = (names, members, _restated(pop, mode, members, row))
+        out[row.attribute, row.level] = (names, members, _restated(pop, mode, members, row, strata))
         if len(out) == most:
             break
     return out
 
 
-def _restated(pop: Population, mode: str, members: np.ndarray, row: pd.Series) -> pd.Series:
+def _restated(pop: Population, mode: str, members: np.ndarray, row: pd.Series,
+              strata: np.ndarray) -> pd.Series:
     """The scan row re-computed for a localised set of vehicles (q stays the level's)."""
     duration, event = pop.survival(mode)
-    scan = ml.logrank_scan(duration, event, members.astype(np.int32)[:, None],
-                           strata=_strata(pop))
+    scan = ml.logrank_scan(duration, event, members.astype(np.int32)[:, None], strata=strata)
     inside = scan[scan.level == 1]
     if inside.empty:
         return row
@@ -330,7 +339,8 @@ def _restated(pop: Population, mode: str, members: np.ndarray, row: pd.Series) -
 
 
 def _still_standing(pop: Population, mode: str, candidates: pd.DataFrame, codes: np.ndarray,
-                    covered: np.ndarray, config: RootCauseConfig) -> pd.DataFrame:
+                    covered: np.ndarray, adjust: _Adjustment,
+                    config: RootCauseConfig) -> pd.DataFrame:
     rest = ~covered
     columns = np.unique(candidates.attribute.to_numpy().astype(int))
     sub_codes = np.asfortranarray(codes[np.ix_(rest, columns)])
@@ -339,13 +349,13 @@ def _still_standing(pop: Population, mode: str, candidates: pd.DataFrame, codes:
         ok = ok[rest]
         if ok.sum() < config.min_rate_units:
             return candidates.iloc[0:0]
-        rescan = ml.adjusted_rate_scan(rate[rest][ok], _covariates(pop)[rest][ok],
+        rescan = ml.adjusted_rate_scan(rate[rest][ok], adjust.covariates[rest][ok],
                                        sub_codes[ok], weight[rest][ok]).dropna(subset=["p"])
         better = rescan.effect > 0
     else:
         duration, event = pop.survival(mode)
         rescan = ml.logrank_scan(duration[rest], event[rest], sub_codes,
-                                 strata=_strata(pop)[rest])
+                                 strata=adjust.strata[rest])
         better = (rescan.hazard_ratio > 1) & (rescan.observed >= config.min_events)
     standing = rescan[(rescan.p <= config.alpha) & better]
     alive = {(int(columns[a]), int(lv)) for a, lv in zip(standing.attribute, standing.level,
