@@ -3,8 +3,7 @@
 Only the twin writes it and only ``gigaloop.loop.score`` reads it; it never enters the
 store. Everything in it is JSON-able.
 
->>> from gigaloop.twin.fault_rules import HAZARD_KINDS
-from gigaloop.twin.history import History
+>>> from gigaloop.twin.history import History
 >>> from gigaloop.twin.scenario import load_scenario
 >>> truth = assemble_truth(load_scenario(), History(), [], days=0, seed=0, scale="small")
 >>> [f["id"] for f in truth["faults"]][:2], truth["faults"][0]["happened"]["affected_vins"]
