@@ -202,7 +202,8 @@ def main() -> None:
                 rows += evaluate_random(seed, args.days, Path(folder), modules)
                 print(json.dumps({"bench": "loop_random_run", **rows[-1]}), flush=True)
             for row in rows:
-                print(json.dumps({"bench": "loop_random_fault", **row}), flush=True)
+                if "kind" in row:
+                    print(json.dumps({"bench": "loop_random_fault", **row}), flush=True)
             figures = random_figures(rows)
             for figure in figures:
                 print(json.dumps(figure), flush=True)
