@@ -90,12 +90,11 @@ class EnergyModule:
         self.read_to = ctx.now
         window = dict(self.window)
         for site_id, rows in new.groupby("site_id", sort=True):
-            old = window.get(str(site_id))
-            rows = rows if old is None else pd.concat([old, rows])
-            window[str(site_id)] = rows.drop_duplicates(EVENT_TIME, keep="last").sort_values(
-                EVENT_TIME, kind="stable")
-        window = {site_id: rows[rows[EVENT_TIME] >= since].reset_index(drop=True)
-                  for site_id, rows in sorted(window.items())}
+            window[str(site_id)] = _merged(window.get(str(site_id)), rows)
+        cutoff = np.datetime64(since, "ns")
+        window = {site_id: rows.iloc[int(np.searchsorted(
+            rows[EVENT_TIME].to_numpy("datetime64[ns]"), cutoff)):].reset_index(drop=True)
+            for site_id, rows in sorted(window.items())}
         self.window = {site_id: rows for site_id, rows in window.items() if len(rows)}
         return self.window
 
@@ -168,3 +167,15 @@ class EnergyModule:
                    f"(baseline ${base.cost_usd:,.0f}), {plan.co2e_kg:,.0f} kg CO2e "
                    f"(baseline {base.co2e_kg:,.0f})")
         return Decision(ctx.day, self.name, summary, action=action, inputs=inputs)
+
+
+def _merged(held: pd.DataFrame | None, rows: pd.DataFrame) -> pd.DataFrame:
+    """``held`` (in time order) with ``rows`` added, a row read again for an hour held
+    replacing it; in time order. Rows that only extend ``held`` are appended as they are."""
+    times = rows[EVENT_TIME].to_numpy("datetime64[ns]")
+    if held is not None and len(held) and len(times):
+        last = held[EVENT_TIME].to_numpy("datetime64[ns]")[-1]
+        if times[0] > last and (np.diff(times) > np.timedelta64(0)).all():
+            return pd.concat([held, rows])
+    rows = rows if held is None else pd.concat([held, rows])
+    return rows.drop_duplicates(EVENT_TIME, keep="last").sort_values(EVENT_TIME, kind="stable")
