@@ -199,8 +199,10 @@ def _raise(folder) -> None:
     raise OSError("killed")
 
 
-@pytest.mark.parametrize("collide", [False, True])
-def test_a_value_set_answers_like_a_python_set(collide: bool) -> None:
+@pytest.mark.parametrize(("collide", "small_set"), [(False, 4096), (False, 0), (True, 0)])
+def test_a_value_set_answers_like_a_python_set(collide: bool, small_set: int,
+                                               monkeypatch) -> None:
+    monkeypatch.setattr(hashes_module, "_SMALL_SET", small_set)  # 0: always through the runs
     rng = np.random.default_rng(3)
     hasher = (lambda rows: hash_rows(rows) % 3) if collide else None
     pool = [f"5YJ3E1EA{i:09d}" for i in range(5_000)]

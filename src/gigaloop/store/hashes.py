@@ -1,9 +1,10 @@
 """64-bit row hashes, and a growing set of them that answers "stored?" for a batch at once.
 
-:func:`hash_rows` hashes every row of an Arrow table with NumPy alone: splitmix64 over
-the values (strings 8 bytes at a time, their length first), so the same key hashes alike
-in every process and with every library version, and a batch of a few rows costs
-microseconds.
+:func:`hash_rows` hashes every row of an Arrow table with NumPy alone: each value is
+folded from its bits (strings 8 bytes at a time, their length first, a multiply and a
+shift per word), and each column is folded into the row's hash by splitmix64's finaliser,
+so the same key hashes alike in every process and with every library version, and a
+batch of a few rows costs microseconds.
 
 Hashes live in sorted runs, merged like a binary counter (a run is merged with the one
 before it while that one is no longer than it), so adding ``n`` hashes in daily batches
@@ -31,11 +32,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 _MIN_BITS_LOG2 = 16  # 8 KiB of bitmap for a small table
 _BITS_PER_HASH = 8  # rebuild the bitmap, twice as large, when it is fuller than this
+_MANY_NEEDLES = 1024  # from this many lookups, a run's hash table beats binary search
+_SMALL_SET = 4096  # up to this many values, a value set is probed with pyarrow's is_in
 
 
 class HashSet:
@@ -102,8 +106,9 @@ class ValueSet:
 
     Kept in sorted runs (hashes sorted, values in the same order), merged like a binary
     counter as :class:`HashSet`'s, so adding costs ``O(log n)`` amortised per value, never
-    a pass over all of them. :meth:`contains` searches the largest run for every value and
-    each smaller run only for the values not found yet; a hash hit is confirmed by
+    a pass over all of them. :meth:`contains` looks every value up in the largest run and
+    each smaller run only for the values not found yet, through a hash table of the run
+    built on its first lookup (a large run rarely changes); a hash hit is confirmed by
     comparing the values.
 
     >>> vins = ValueSet(pa.array(["A1", "B2"]))
@@ -116,6 +121,8 @@ class ValueSet:
         self._hasher = hasher or hash_rows
         self._type = values.type
         self._runs: list[tuple[np.ndarray, pa.Array]] = []  # largest first
+        self._tables: list[pd.Index | None] = []  # each run's hashes, once looked up
+        self._small: pa.Array | None = None  # every value, while the set is small
         self.add(values)
 
     def __len__(self) -> int:
@@ -137,13 +144,26 @@ class ValueSet:
             hashes = self._hash(values)
         order = np.argsort(hashes)
         self._runs.append((hashes[order], values.take(order)))
+        self._tables.append(None)
+        self._small = None
         while len(self._runs) > 1 and len(self._runs[-2][0]) <= len(self._runs[-1][0]):
             last = self._runs.pop()
-            self._runs[-1] = _merge(self._runs[-1], last)
+            self._tables.pop()
+            self._runs[-1], self._tables[-1] = _merge(self._runs[-1], last), None
 
     def contains(self, values: pa.Array | pa.ChunkedArray) -> np.ndarray:
-        """A boolean mask: True where the value is in the set (null never is)."""
+        """A boolean mask: True where the value is in the set (null never is).
+
+        A small set (a few thousand values: sites, stations, machines) is probed by Arrow's
+        own hash lookup, which beats hashing the batch here; a large one by its runs.
+        """
         values = self._typed(values)
+        if len(self) <= _SMALL_SET:
+            if self._small is None:
+                self._small = pa.concat_arrays([held for _, held in self._runs] or [values[:0]])
+            inside: np.ndarray = pc.is_in(values, value_set=self._small).to_numpy(
+                zero_copy_only=False)
+            return inside
         return self._contains(values, self._hash(values))
 
     def _typed(self, values: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -157,11 +177,11 @@ class ValueSet:
     def _contains(self, values: pa.Array, hashes: np.ndarray) -> np.ndarray:
         found = np.zeros(len(values), dtype=bool)
         left = np.arange(len(values))  # positions not found yet
-        for stored, held in self._runs:
+        for run, (stored, held) in enumerate(self._runs):
             if len(left) == 0:
                 break
-            at = np.minimum(np.searchsorted(stored, hashes[left]), len(stored) - 1)
-            match = stored[at] == hashes[left]
+            at = self._find(run, hashes[left])
+            match = at >= 0
             hit, at = left[match], at[match]
             if len(hit) == 0:
                 continue
@@ -177,6 +197,23 @@ class ValueSet:
             found[hit[same]] = True
             left = left[~found[left]]
         return found
+
+    def _find(self, run: int, needles: np.ndarray) -> np.ndarray:
+        """Where each hash sits in run ``run`` (its first place), -1 where it is absent.
+
+        Many needles go through the run's hash table, a few (or hashes shared by several
+        values) through a binary search: a table lookup costs tens of microseconds more.
+        """
+        stored = self._runs[run][0]
+        if len(needles) >= _MANY_NEEDLES:
+            table = self._tables[run]
+            if table is None:
+                table = self._tables[run] = pd.Index(stored)
+            if table.is_unique:
+                found: np.ndarray = table.get_indexer(needles)
+                return found
+        at = np.minimum(np.searchsorted(stored, needles), len(stored) - 1)
+        return np.where(stored[at] == needles, at, -1)
 
 
 def _merge(
@@ -204,7 +241,8 @@ def hash_rows(rows: pa.Table) -> np.ndarray:
 
 
 def _hash_values(values: pa.Array) -> np.ndarray:
-    """One hash per value: text by its bytes, numbers, dates and times by their bits."""
+    """One value per value, to be finalised by :func:`hash_rows`: text folded from its
+    bytes, numbers, dates and times as their bits."""
     kind = values.type
     if pa.types.is_string(kind) or pa.types.is_binary(kind):
         hashes = _hash_strings(values, np.int32)
@@ -216,9 +254,9 @@ def _hash_values(values: pa.Array) -> np.ndarray:
         numbers = values.view(_INTEGERS[values.type.bit_width])
         if values.null_count:
             numbers = pc.fill_null(numbers, 0)
-        hashes = _mix(numbers.to_numpy().astype(np.int64, copy=False).view(np.uint64))
+        hashes = numbers.to_numpy().astype(np.int64, copy=False).view(np.uint64)
     if values.null_count:
-        hashes[values.is_null().to_numpy(zero_copy_only=False)] = _NULL
+        hashes = np.where(values.is_null().to_numpy(zero_copy_only=False), _NULL, hashes)
     return hashes
 
 
@@ -236,7 +274,7 @@ def _hash_strings(values: pa.Array, offset_type: type) -> np.ndarray:
     )
     offsets: np.ndarray = stored.astype(np.int64)
     lengths = np.diff(offsets)
-    hashes = _mix(lengths.view(np.uint64) ^ _SEED)
+    hashes = lengths.view(np.uint64) ^ _SEED
     first, total = int(offsets[0]), int(offsets[-1] - offsets[0])
     if total == 0:
         return hashes
@@ -256,8 +294,8 @@ def _hash_strings(values: pa.Array, offset_type: type) -> np.ndarray:
             padded.reshape(-1)[np.arange(total) + np.repeat(shift, lengths)] = data
         words = padded.view("<u8")
     for word in range(width // 8):
-        mixed = _mix((hashes * _SEED) ^ words[:, word])
-        hashes = mixed if 8 * word < shortest else np.where(lengths > 8 * word, mixed, hashes)
+        folded = _fold(hashes, words[:, word])
+        hashes = folded if 8 * word < shortest else np.where(lengths > 8 * word, folded, hashes)
     return hashes
 
 
@@ -273,8 +311,17 @@ def _hash_long_strings(
     for start in range(0, int(lengths.max()), 8):
         live = np.flatnonzero(lengths > start)
         words = word_at[starts[live] + start] & _LOW_BYTES[np.minimum(lengths[live] - start, 8)]
-        hashes[live] = _mix((hashes[live] * _SEED) ^ words)
+        hashes[live] = _fold(hashes[live], words)
     return hashes
+
+
+def _fold(hashes: np.ndarray, words: np.ndarray) -> np.ndarray:
+    """One more 8-byte word into each string's running hash (cheap: :func:`hash_rows`
+    finalises every column's hash with :func:`_mix`)."""
+    folded = hashes ^ words  # a new array; the rest works in place
+    folded *= _SEED
+    folded ^= folded >> np.uint64(29)
+    return folded
 
 
 def _mix(values: np.ndarray) -> np.ndarray:
