@@ -17,7 +17,7 @@ equals a fit on all rows (up to the order of floating-point sums).
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import ibis
 import ibis.expr.types as ir
@@ -63,26 +63,35 @@ TELEMETRY_COLUMNS = ("vin", "day", "miles", "dc_fast_charge_kwh", "rain_miles",
                      "ambient_temp_c", "battery_soh")
 
 
+def usage_terms(rows: Any, delivered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each telemetry row's terms of :data:`USAGE_SUMS` (rows × sums; a missing value adds
+    nothing) and whether it counts: ``rows`` has :data:`TELEMETRY_COLUMNS` (Arrow or
+    pandas), ``delivered`` each row's delivery day (NaT: not delivered, the row counts
+    not)."""
+    def column(name: str) -> np.ndarray:
+        return np.asarray(rows[name]).astype(float)
+
+    days = (np.asarray(rows["day"]).astype("datetime64[D]") - delivered) / np.timedelta64(1, "D")
+    x = np.sqrt(days.astype(float) + 1.0)
+    soh = column("battery_soh")
+    terms = np.column_stack([
+        np.ones_like(x), column("miles"), column("dc_fast_charge_kwh"), column("rain_miles"),
+        column("disengagements_rain"), column("disengagements_clear"),
+        column("autopilot_miles"), column("ambient_temp_c"), x, soh, x * x, x * soh])
+    return np.where(np.isnan(terms), 0.0, terms), np.isfinite(x)
+
+
 def usage_sums_of_rows(rows: pd.DataFrame, delivered_on: pd.Series) -> pd.DataFrame:
     """:func:`usage_sums` of telemetry rows already in memory (:data:`TELEMETRY_COLUMNS`),
-    indexed by ``vin``; ``delivered_on`` maps a VIN to its delivery day. The same sums, for
-    the few rows a daily or weekly update reads (tested equal to the engine's).
+    indexed by ``vin``; ``delivered_on`` maps a VIN to its delivery day. The same sums
+    (tested equal to the engine's) as :class:`gigaloop.loop.vehicle_records.VehicleRecords` keeps.
     """
-    delivered = delivered_on.reindex(rows["vin"].to_numpy()).to_numpy(dtype="datetime64[D]")
-    day = rows["day"].to_numpy(dtype="datetime64[D]")
-    days = (day - delivered) / np.timedelta64(1, "D")
-    x = np.sqrt(days.astype(float) + 1.0)
-    soh = rows["battery_soh"].to_numpy(dtype=float)
-    frame = pd.DataFrame({
-        "vin": rows["vin"].to_numpy(), "days": 1.0, "miles": rows["miles"],
-        "dc_kwh": rows["dc_fast_charge_kwh"], "rain_miles": rows["rain_miles"],
-        "rain_dis": rows["disengagements_rain"].astype(float),
-        "clear_dis": rows["disengagements_clear"].astype(float),
-        "ap_miles": rows["autopilot_miles"], "temp": rows["ambient_temp_c"],
-        "sx": x, "sy": soh, "sxx": x * x, "sxy": x * soh,
-    })
-    frame = frame[np.isfinite(x)]  # rows of vehicles not (yet) delivered have no x
-    return frame.groupby("vin", sort=False).sum()[list(USAGE_SUMS)].astype(float)
+    vins = rows["vin"].to_numpy()
+    delivered = delivered_on.reindex(vins).to_numpy(dtype="datetime64[D]")
+    terms, counted = usage_terms(rows, delivered)
+    frame = pd.DataFrame(terms[counted], columns=list(USAGE_SUMS),
+                         index=pd.Index(vins[counted], name="vin"))
+    return frame.groupby(level="vin", sort=False).sum()
 
 
 def fade_slopes(sums: pd.DataFrame, *, min_days: int = MIN_FADE_DAYS) -> np.ndarray:

@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 
 from gigaloop import ml
-from gigaloop.fleet.usage import fade_slopes
+from gigaloop.fleet.usage import USAGE_SUMS, fade_slopes
 from gigaloop.loop.kpis import Tables
-from gigaloop.loop.vehicle_records import VEHICLE_ATTRIBUTES, VehicleRecords
+from gigaloop.loop.vehicle_records import NEVER, VEHICLE_ATTRIBUTES, VehicleRecords
 
 READING_BINS = 10  # process readings are binned into deciles
 DRIFT_MIN_DAYS = 3  # a drift window spans at least this many build days
@@ -94,28 +94,33 @@ def build_population(view: Tables, as_of: date,
 
 
 def assemble_population(records: VehicleRecords, as_of: date) -> Population:
-    """The vehicles of ``records`` delivered by ``as_of``, as aligned arrays."""
-    vehicles = records.vehicles
-    delivered_on = vehicles["delivered_on"].to_numpy(dtype="datetime64[D]")
-    chosen = np.flatnonzero(delivered_on <= np.datetime64(as_of, "D"))  # NaT: not delivered
-    chosen = chosen[np.argsort(vehicles.index.to_numpy()[chosen], kind="stable")]  # by VIN
-    frame = vehicles.iloc[chosen]
-    vins = frame.index.to_numpy(dtype=object)
+    """The vehicles of ``records`` delivered by ``as_of``, as aligned arrays (by VIN)."""
+    chosen = records.delivered_by(as_of)
+    vins = records.vin[chosen]
     index = pd.Index(vins, name="vin")
-    place = np.full(len(vehicles), -1, dtype=np.int64)  # vid → position in the population
-    place[chosen] = np.arange(len(chosen))
-    delivered = delivered_on[chosen]
+    delivered = records.delivered_on[chosen]
     in_service = (np.datetime64(as_of, "D") - delivered).astype(float)
 
-    attributes = [_categorical(kind, frame[kind]) for kind in VEHICLE_ATTRIBUTES]
-    attributes += _lot_attributes(_placed(place, records.lots), len(index))
-    machine_attrs, station_machines = _machine_attributes(_placed(place, records.machines),
-                                                          len(index))
-    attributes += machine_attrs
-    reading_attrs, readings = _reading_attributes(
-        _placed(place, records.readings.astype({"value": float})), len(index))
-    attributes += reading_attrs
-    build_date = frame["build_date"].to_numpy(dtype="datetime64[D]")
+    attributes = [_categorical(kind, records.codes[kind][chosen], records.levels[kind].labels)
+                  for kind in VEHICLE_ATTRIBUTES]
+    for part in sorted(records.lots):
+        for kind, codes, levels in zip(("lot", "supplier"), records.lots[part],
+                                       (records.lot_levels, records.supplier_levels),
+                                       strict=True):
+            attributes.append(_categorical(kind, codes[chosen], levels.labels,
+                                           f"{kind}:{part}", part=part))
+    station_machines = {}
+    machine_ids = np.array([*records.machine_levels.labels, None], dtype=object)
+    for station in sorted(records.machines):
+        codes = records.machines[station][chosen]
+        if (codes >= 0).any():
+            station_machines[station] = machine_ids[codes]
+            attributes.append(_categorical("machine", codes, records.machine_levels.labels,
+                                           f"machine:{station}", station=station))
+    readings = {key: records.readings[key][chosen] for key in sorted(records.readings)
+                if records.read[key][chosen].any()}
+    attributes += _reading_attributes(readings)
+    build_date = records.build_date[chosen]
     attributes += _drift_attributes(readings, station_machines, build_date)
 
     return Population(
@@ -124,66 +129,33 @@ def assemble_population(records: VehicleRecords, as_of: date) -> Population:
         build_date=build_date,
         delivered_on=delivered,
         in_service_days=in_service,
-        climate=frame["climate_region"].to_numpy(dtype=object),
-        usage=_usage(records.usage, index, in_service),
+        climate=records.climate[chosen],
+        usage=_usage(pd.DataFrame(records.usage[chosen], columns=list(USAGE_SUMS)), index,
+                     in_service),
         attributes=[a for a in attributes if len(a.levels) > 1],
-        first_failure_days=_first_failures(records.first_failures, index, delivered),
+        first_failure_days={component: _days_to(records.first_failure[component][chosen],
+                                                delivered)
+                            for component in sorted(records.first_failure)},
         readings=readings,
         station_machines=station_machines,
     )
 
 
-def _categorical(kind: str, values: pd.Series, name: str | None = None,
+def _categorical(kind: str, codes: np.ndarray, labels: list[Any], name: str | None = None,
                  **meta: Any) -> Attribute:
-    codes, levels = pd.factorize(values, sort=True)
-    return Attribute(name or kind, kind, codes.astype(np.int32), list(levels), meta)
+    """The attribute of level ``codes`` (−1: unknown) of ``labels``, recoded to the levels
+    present, in sorted order."""
+    present = sorted(np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(labels))),
+                     key=labels.__getitem__)
+    recode = np.full(len(labels) + 1, -1, dtype=np.int32)  # the last: unknown stays −1
+    recode[present] = np.arange(len(present))
+    return Attribute(name or kind, kind, recode[codes], [labels[c] for c in present], meta)
 
 
-def _placed(place: np.ndarray, frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame``'s rows of vehicles in the population, with their position there (``pos``);
-    ``place`` maps a record's ``vid`` to it (−1: not in the population)."""
-    pos = place[frame["vid"].to_numpy(dtype=np.int64)]
-    return frame.assign(pos=pos)[pos >= 0]
-
-
-def _spread(n: int, rows: pd.DataFrame, column: str, fill: Any = None) -> np.ndarray:
-    """One value per vehicle: ``rows[column]`` put at ``rows.pos`` (``fill`` elsewhere)."""
-    values = rows[column].to_numpy()
-    out = np.full(n, fill, dtype=values.dtype if fill is not None else object)
-    out[rows["pos"].to_numpy()] = values
-    return out
-
-
-def _lot_attributes(placed: pd.DataFrame, n: int) -> list[Attribute]:
-    out = []
-    for part, rows in placed.groupby("part_number"):
-        for kind, column in (("lot", "lot_id"), ("supplier", "supplier_id")):
-            out.append(_categorical(kind, pd.Series(_spread(n, rows, column)),
-                                    f"{kind}:{part}", part=part))
-    return out
-
-
-def _machine_attributes(
-    placed: pd.DataFrame, n: int
-) -> tuple[list[Attribute], dict[str, np.ndarray]]:
-    """Machine per station as an attribute (where a station has several), and per vehicle."""
-    attributes, machines = [], {}
-    for station, rows in placed.groupby("station_id"):
-        per_vehicle = _spread(n, rows, "machine_id")
-        machines[str(station)] = per_vehicle
-        if rows["machine_id"].nunique() > 1:
-            attributes.append(_categorical("machine", pd.Series(per_vehicle),
-                                           f"machine:{station}", station=station))
-    return attributes, machines
-
-
-def _reading_attributes(
-    placed: pd.DataFrame, n: int
-) -> tuple[list[Attribute], dict[tuple[str, str], np.ndarray]]:
-    attributes, readings = [], {}
-    for (station, parameter), rows in placed.groupby(["station_id", "parameter"]):
-        values = _spread(n, rows, "value", np.nan)
-        readings[(station, parameter)] = values
+def _reading_attributes(readings: dict[tuple[str, str], np.ndarray]) -> list[Attribute]:
+    """Each process reading binned into deciles (where it has enough distinct values)."""
+    attributes = []
+    for (station, parameter), values in readings.items():
         known = values[~np.isnan(values)]
         if len(known) < READING_BINS * 5 or np.ptp(known) == 0:
             continue
@@ -194,7 +166,7 @@ def _reading_attributes(
         attributes.append(Attribute(f"reading:{station}:{parameter}", "reading", codes, levels,
                                     {"station": station, "parameter": parameter,
                                      "edges": edges}))
-    return attributes, readings
+    return attributes
 
 
 def _drift_attributes(readings: dict[tuple[str, str], np.ndarray],
@@ -271,38 +243,27 @@ def widen_window(mean: np.ndarray, count: np.ndarray, start: int, stop: int,
 
 
 def _usage(sums: pd.DataFrame, index: pd.Index, in_service: np.ndarray) -> pd.DataFrame:
-    """Per-vehicle usage and the battery-fade fit (:func:`gigaloop.fleet.fade_slopes`)."""
-    agg = sums.reindex(index)
-    n = agg["days"].fillna(0).to_numpy()
+    """Per-vehicle usage and the battery-fade fit (:func:`gigaloop.fleet.fade_slopes`) from
+    ``sums`` (:data:`~gigaloop.fleet.usage.USAGE_SUMS`, zero without telemetry)."""
+    days = sums["days"].to_numpy()
     with np.errstate(invalid="ignore", divide="ignore"):
-        per_day = {k: (agg[k] / agg["days"]).to_numpy() for k in ("miles", "dc_kwh", "temp")}
+        per_day = {k: sums[k].to_numpy() / days for k in ("miles", "dc_kwh", "temp")}
     return pd.DataFrame({
-        "telemetry_days": n,
+        "telemetry_days": days,
         "miles_per_day": per_day["miles"],
         "dc_kwh_per_day": per_day["dc_kwh"],
-        "rain_miles": agg["rain_miles"].fillna(0).to_numpy(),
-        "rain_disengagements": agg["rain_dis"].fillna(0).to_numpy(),
-        "clear_disengagements": agg["clear_dis"].fillna(0).to_numpy(),
-        "autopilot_miles": agg["ap_miles"].fillna(0).to_numpy(),
+        "rain_miles": sums["rain_miles"].to_numpy(),
+        "rain_disengagements": sums["rain_dis"].to_numpy(),
+        "clear_disengagements": sums["clear_dis"].to_numpy(),
+        "autopilot_miles": sums["ap_miles"].to_numpy(),
         "ambient_temp_c": per_day["temp"],
-        "soh_slope_per_sqrt_day": fade_slopes(agg),
+        "soh_slope_per_sqrt_day": fade_slopes(sums),
         "in_service_days": in_service,
     }, index=index)
 
 
-def _first_failures(first: pd.Series, index: pd.Index,
-                    delivered: np.ndarray) -> dict[str, np.ndarray]:
-    out = {}
-    position = pd.Series(np.arange(len(index)), index=index)
-    if first.empty:
-        return out
-    rows = first.rename("first").reset_index()
-    for component, group in rows.groupby("component"):
-        days = np.full(len(index), np.nan)
-        where = position.reindex(group["vin"].to_numpy()).to_numpy()
-        ok = ~np.isnan(where)
-        idx = where[ok].astype(int)
-        when = group["first"].to_numpy(dtype="datetime64[D]")[ok]
-        days[idx] = (when - delivered[idx]).astype(float)
-        out[str(component)] = days
-    return out
+def _days_to(moment: np.ndarray, delivered: np.ndarray) -> np.ndarray:
+    """Days from delivery to a first failure at ``moment`` (µs; NaN where none)."""
+    failed = moment != NEVER
+    day = np.where(failed, moment, 0).astype("datetime64[us]").astype("datetime64[D]")
+    return np.where(failed, (day - delivered).astype(float), np.nan)

@@ -2,71 +2,102 @@
 
 :class:`VehicleRecords` reads, at each :meth:`~VehicleRecords.update`, only the rows
 ingested since its last one (the ``ingested_at`` column; every row is read exactly once)
-and keeps them per vehicle: how it was built (vehicle attributes, lots and suppliers,
-machines, process readings), its delivery, its usage as additive sums and its first
-failure per component. Rows come through the store's read of what is new
-(:meth:`gigaloop.store.Store.ingested_between`: the in-memory tail or one statement on
-DuckDB, an Ibis filter on Spark), so the same code runs on DuckDB and on Spark; the new
-telemetry is summed per vehicle in memory (:func:`gigaloop.fleet.usage_sums_of_rows`).
-A fresh instance — after a restart — reads the whole store once and holds the same
+and keeps them per vehicle, in NumPy arrays indexed by ``vid`` (the order vehicles were
+read in): how it was built (vehicle attributes, lots and suppliers, machines, process
+readings) as integer level codes assigned once as rows arrive, its delivery, its usage as
+additive sums and its first failure per component. Rows come as Arrow through the store's
+read of what is new (:meth:`gigaloop.store.Store.ingested_between`: the in-memory tail or
+one statement on DuckDB, an Ibis filter on Spark), so the same code runs on DuckDB and on
+Spark. A fresh instance — after a restart — reads the whole store once and holds the same
 records.
 
 >>> import tempfile
 >>> from gigaloop.store import Store
 >>> records = VehicleRecords()
 >>> records.update(Store(tempfile.mkdtemp()))
->>> len(records.vehicles)
+>>> len(records)
 0
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from gigaloop.fleet.usage import TELEMETRY_COLUMNS, USAGE_SUMS, usage_sums_of_rows
+from gigaloop.fleet.usage import TELEMETRY_COLUMNS, USAGE_SUMS, usage_terms
 from gigaloop.schema import INGESTED_AT
 
 #: Vehicle columns that are attributes in their own right.
 VEHICLE_ATTRIBUTES = ("shift", "model", "trim", "hardware_revision", "design_revision")
+NEVER = np.iinfo(np.int64).max  # no failure yet (first failure times are µs since 1970)
+
+
+class Levels:
+    """Integer codes for the labels of a column, assigned in order of first sight.
+
+    >>> levels = Levels()
+    >>> levels.encode(pa.array(["b", None, "a", "b"])).tolist(), levels.labels
+    ([0, -1, 1, 0], ['b', 'a'])
+    """
+
+    def __init__(self) -> None:
+        self._code: dict[Any, int] = {}
+        self.labels: list[Any] = []
+
+    def encode(self, values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+        """The code of each value (−1 = null), new labels getting the next codes."""
+        present = pc.unique(values).drop_null()
+        codes = [self._code.setdefault(label, len(self._code)) for label in present.to_pylist()]
+        self.labels = list(self._code)
+        at = pc.index_in(values, value_set=present).fill_null(-1)
+        return np.array([*codes, -1], dtype=np.int64)[at.to_numpy()]
 
 
 class VehicleRecords:
-    """Per-vehicle records, grown from each update's new rows.
+    """Per-vehicle records, grown from each update's new rows; arrays indexed by ``vid``.
 
-    ``vehicles``: one row per built vehicle (index ``vin``, in the order they were read):
-    ``build_date``, :data:`VEHICLE_ATTRIBUTES`, and once delivered ``delivered_on``,
-    ``climate_region``; the genealogy refers to a vehicle by ``vid``, its position in
-    ``vehicles``: ``lots``: ``vid, part_number, lot_id, supplier_id``; ``machines``: ``vid,
-    station_id, machine_id``; ``readings``: ``vid, station_id, parameter, value``;
-    ``usage``: the sums of :data:`~gigaloop.fleet.usage.USAGE_SUMS` per ``vin``;
-    ``first_failures``: ``(vin, component)`` → first failure time.
+    ``vin``, ``build_date``, ``delivered_on`` (NaT until delivered), ``climate`` (None until
+    delivered); ``codes``: :data:`VEHICLE_ATTRIBUTES` kind → level code (labels in
+    ``levels[kind]``); ``lots``: part → (lot code, supplier code) (labels in ``lot_levels``,
+    ``supplier_levels``); ``machines``: station → machine code (``machine_levels``);
+    ``readings``: (station, parameter) → value (NaN: none) and ``read`` the same → whether a
+    row came; ``usage`` (vid, :data:`~gigaloop.fleet.usage.USAGE_SUMS`) sums;
+    ``first_failure``: component → first failure time in µs (``NEVER``: none). Codes are −1
+    where nothing is known.
     """
 
     def __init__(self) -> None:
         self.cursor: datetime | None = None
-        self.vehicles = pd.DataFrame(columns=["build_date", *VEHICLE_ATTRIBUTES,
-                                              "delivered_on", "climate_region"])
-        self.usage = pd.DataFrame(columns=list(USAGE_SUMS), dtype=float)
-        self.first_failures = pd.Series(dtype="datetime64[us]")
-        self._lots: list[pd.DataFrame] = []
-        self._machines: list[pd.DataFrame] = []
-        self._readings: list[pd.DataFrame] = []
-        self._suppliers = pd.Series(dtype=object)  # lot → supplier
+        self.vin = np.empty(0, dtype=object)
+        self.build_date = np.empty(0, dtype="datetime64[D]")
+        self.delivered_on = np.empty(0, dtype="datetime64[D]")
+        self.climate = np.empty(0, dtype=object)
+        self.levels = {kind: Levels() for kind in VEHICLE_ATTRIBUTES}
+        self.codes = {kind: np.empty(0, dtype=np.int64) for kind in VEHICLE_ATTRIBUTES}
+        self.lot_levels, self.supplier_levels, self.machine_levels = Levels(), Levels(), Levels()
+        self.lots: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.machines: dict[str, np.ndarray] = {}
+        self.readings: dict[tuple[str, str], np.ndarray] = {}
+        self.read: dict[tuple[str, str], np.ndarray] = {}
+        self.usage = np.zeros((0, len(USAGE_SUMS)))
+        self.first_failure: dict[str, np.ndarray] = {}
+        self._by_vin = np.empty(0, dtype=np.int64)  # vids in VIN order
+        self._known = pa.array([], pa.string())  # the VINs, vid order, to look rows up in
+        self._supplier_of_lot = np.empty(0, dtype=np.int64)  # lot code → supplier code
+        self._unmatched_failures: pa.Table | None = None  # of VINs not read yet
 
-    @property
-    def lots(self) -> pd.DataFrame:
-        return _joined(self._lots, ["vid", "part_number", "lot_id", "supplier_id"])
+    def __len__(self) -> int:
+        return len(self.vin)
 
-    @property
-    def machines(self) -> pd.DataFrame:
-        return _joined(self._machines, ["vid", "station_id", "machine_id"])
-
-    @property
-    def readings(self) -> pd.DataFrame:
-        return _joined(self._readings, ["vid", "station_id", "parameter", "value"])
+    def delivered_by(self, day: date) -> np.ndarray:
+        """The vids of the vehicles delivered by ``day``, in VIN order."""
+        delivered = self.delivered_on[self._by_vin]
+        return self._by_vin[delivered <= np.datetime64(day, "D")]  # NaT: not delivered
 
     def update(self, view: Any) -> None:
         """Read the rows ingested since the last update (all of them the first time).
@@ -82,56 +113,124 @@ class VehicleRecords:
         if until is None or (self.cursor is not None and until <= self.cursor):
             return
 
-        def new(name: str, *columns: str) -> pd.DataFrame:
-            rows = store.ingested_between(name, self.cursor, until, list(columns))
-            return rows.to_pandas(date_as_object=False)  # dates as datetime64, not objects
+        def new(name: str, *columns: str) -> pa.Table:
+            return store.ingested_between(name, self.cursor, until, list(columns))
 
-        lots = new("lots", "lot_id", "supplier_id")
-        self._suppliers = pd.concat([self._suppliers, lots.set_index("lot_id").supplier_id])
-        used = new("vehicle_lots", "vin", "part_number", "lot_id")
-        used["supplier_id"] = self._suppliers.reindex(used.lot_id).to_numpy()
-        stations = new("vehicle_stations", "vin", "station_id", "machine_id")
-        failures = new("component_failures", "vin", "component", "event_time")
-        self._add({
-            "vehicles": new("vehicles", "vin", "build_date", *VEHICLE_ATTRIBUTES),
-            "customers": new("customers", "vin", "delivered_on", "climate_region"),
-            "lots": used,
-            "machines": stations[stations.machine_id.notna()],
-            "readings": new("process_readings", "vin", "station_id", "parameter", "value"),
-            "telemetry": new("telemetry_daily", *TELEMETRY_COLUMNS),
-            "failures": failures.groupby(["vin", "component"], as_index=False).agg(
-                first=("event_time", "min")),
-        })
+        self._add_lot_suppliers(new("lots", "lot_id", "supplier_id"))
+        self._add_vehicles(new("vehicles", "vin", "build_date", *VEHICLE_ATTRIBUTES))
+        self._add_deliveries(new("customers", "vin", "delivered_on", "climate_region"))
+        self._add_lots(new("vehicle_lots", "vin", "part_number", "lot_id"))
+        self._add_machines(new("vehicle_stations", "vin", "station_id", "machine_id"))
+        self._add_readings(new("process_readings", "vin", "station_id", "parameter", "value"))
+        self._add_usage(new("telemetry_daily", *TELEMETRY_COLUMNS))
+        self._add_failures(new("component_failures", "vin", "component", "event_time"))
         self.cursor = until
 
-    def _add(self, frames: dict[str, pd.DataFrame]) -> None:
-        built = frames["vehicles"].set_index("vin")
-        built["build_date"] = pd.to_datetime(built["build_date"]).astype("datetime64[s]")
-        built["delivered_on"] = pd.Series(pd.NaT, index=built.index, dtype="datetime64[s]")
-        built["climate_region"] = None
-        self.vehicles = built if self.vehicles.empty else pd.concat([self.vehicles, built])
-        delivered = frames["customers"].set_index("vin")
-        delivered = delivered[delivered.index.isin(self.vehicles.index)]
-        self.vehicles.loc[delivered.index, "delivered_on"] = pd.to_datetime(
-            delivered.delivered_on).astype("datetime64[s]")
-        self.vehicles.loc[delivered.index, "climate_region"] = delivered.climate_region
-        known = self.vehicles.index
-        for chunks, name in ((self._lots, "lots"), (self._machines, "machines"),
-                             (self._readings, "readings")):
-            rows = frames[name]
-            vid = known.get_indexer(rows["vin"].to_numpy())
-            chunks.append(rows.drop(columns="vin").assign(vid=vid)[vid >= 0])
-        usage = usage_sums_of_rows(frames["telemetry"], self.vehicles["delivered_on"])
-        self.usage = usage if self.usage.empty else self.usage.add(usage, fill_value=0.0)
-        first = frames["failures"].set_index(["vin", "component"])["first"]
-        self.first_failures = first if self.first_failures.empty else pd.concat(
-            [self.first_failures, first]).groupby(level=[0, 1]).min()
+    def _vids(self, rows: pa.Table) -> np.ndarray:
+        """Each row's vehicle (−1: a VIN not read)."""
+        return pc.index_in(rows["vin"], value_set=self._known).fill_null(-1).to_numpy()
+
+    def _add_lot_suppliers(self, rows: pa.Table) -> None:
+        lots = self.lot_levels.encode(rows["lot_id"])
+        suppliers = self.supplier_levels.encode(rows["supplier_id"])
+        self._supplier_of_lot = _grown(self._supplier_of_lot, len(self.lot_levels.labels), -1)
+        self._supplier_of_lot[lots] = suppliers
+
+    def _add_vehicles(self, rows: pa.Table) -> None:
+        if not rows.num_rows:
+            return
+        first, n = len(self), len(self) + rows.num_rows
+        vins = rows["vin"].to_numpy()
+        self.vin = np.concatenate([self.vin, vins])
+        self._known = pa.array(self.vin, pa.string())
+        self.build_date = np.concatenate([self.build_date, rows["build_date"].to_numpy()])
+        self.delivered_on = _grown(self.delivered_on, n, np.datetime64("NaT"))
+        self.climate = _grown(self.climate, n, None)
+        for kind in VEHICLE_ATTRIBUTES:
+            self.codes[kind] = np.concatenate([self.codes[kind],
+                                               self.levels[kind].encode(rows[kind])])
+        for part, (lot, supplier) in self.lots.items():
+            self.lots[part] = (_grown(lot, n, -1), _grown(supplier, n, -1))
+        for table, fill in ((self.machines, -1), (self.readings, np.nan), (self.read, False),
+                            (self.first_failure, NEVER)):
+            for key, values in table.items():
+                table[key] = _grown(values, n, fill)
+        self.usage = np.concatenate([self.usage, np.zeros((n - first, len(USAGE_SUMS)))])
+        added = first + np.argsort(vins, kind="stable")
+        sorted_vins = self.vin[self._by_vin]
+        self._by_vin = np.insert(self._by_vin, np.searchsorted(sorted_vins, vins[added - first]),
+                                 added)
+        if self._unmatched_failures is not None:
+            unmatched, self._unmatched_failures = self._unmatched_failures, None
+            self._add_failures(unmatched)
+
+    def _add_deliveries(self, rows: pa.Table) -> None:
+        vid = self._vids(rows)
+        known = vid >= 0
+        self.delivered_on[vid[known]] = rows["delivered_on"].to_numpy()[known]
+        self.climate[vid[known]] = rows["climate_region"].to_numpy()[known]
+
+    def _add_lots(self, rows: pa.Table) -> None:
+        vid = self._vids(rows)
+        lots = self.lot_levels.encode(rows["lot_id"])
+        suppliers = np.where(lots >= 0, self._supplier_of_lot[lots], -1)
+        for (part,), at in _grouped(vid, rows["part_number"]):
+            lot, supplier = self.lots.setdefault(part, (np.full(len(self), -1, np.int64),
+                                                       np.full(len(self), -1, np.int64)))
+            lot[vid[at]], supplier[vid[at]] = lots[at], suppliers[at]
+
+    def _add_machines(self, rows: pa.Table) -> None:
+        rows = rows.filter(pc.is_valid(rows["machine_id"]))
+        vid = self._vids(rows)
+        machines = self.machine_levels.encode(rows["machine_id"])
+        for (station,), at in _grouped(vid, rows["station_id"]):
+            codes = self.machines.setdefault(station, np.full(len(self), -1, np.int64))
+            codes[vid[at]] = machines[at]
+
+    def _add_readings(self, rows: pa.Table) -> None:
+        vid = self._vids(rows)
+        values = rows["value"].to_numpy().astype(float)
+        for key, at in _grouped(vid, rows["station_id"], rows["parameter"]):
+            self.readings.setdefault(key, np.full(len(self), np.nan))[vid[at]] = values[at]
+            self.read.setdefault(key, np.zeros(len(self), dtype=bool))[vid[at]] = True
+
+    def _add_usage(self, rows: pa.Table) -> None:
+        vid = self._vids(rows)
+        delivered = np.where(vid >= 0, self.delivered_on[vid], np.datetime64("NaT"))
+        terms, counts = usage_terms(rows, delivered)  # unknown or undelivered: counts not
+        counted = np.flatnonzero(counts)
+        for column in range(terms.shape[1]):
+            self.usage[:, column] += np.bincount(vid[counted], terms[counted, column],
+                                                 minlength=len(self))
+
+    def _add_failures(self, rows: pa.Table) -> None:
+        vid = self._vids(rows)
+        when = rows["event_time"].to_numpy().astype("datetime64[us]")
+        moment = np.where(np.isnat(when), NEVER, when.view(np.int64))
+        for component in pc.unique(rows["component"]).drop_null().to_pylist():
+            self.first_failure.setdefault(component, np.full(len(self), NEVER))
+        for (component,), at in _grouped(vid, rows["component"]):
+            np.minimum.at(self.first_failure[component], vid[at], moment[at])
+        if (vid < 0).any():
+            unmatched = rows.filter(pa.array(vid < 0))
+            self._unmatched_failures = unmatched if self._unmatched_failures is None else \
+                pa.concat_tables([self._unmatched_failures, unmatched])
 
 
-def _joined(chunks: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
-    """Chunks as one frame, merged in place so the next read is free."""
-    if not chunks:
-        return pd.DataFrame(columns=columns)
-    if len(chunks) > 1:
-        chunks[:] = [pd.concat(chunks, ignore_index=True)]
-    return chunks[0]
+def _grouped(vid: np.ndarray, *columns: pa.ChunkedArray):
+    """(labels, row positions) per combination of non-null labels of ``columns``, over the
+    rows of known vehicles (``vid`` ≥ 0), rows in order."""
+    levels = [Levels() for _ in columns]
+    codes = np.column_stack([lv.encode(c) for lv, c in zip(levels, columns, strict=True)])
+    rows = np.flatnonzero((vid >= 0) & (codes >= 0).all(axis=1))
+    if not len(rows):
+        return
+    keys, group = np.unique(codes[rows], axis=0, return_inverse=True)
+    for position, key in enumerate(keys):
+        yield (tuple(lv.labels[k] for lv, k in zip(levels, key, strict=True)),
+               rows[group.ravel() == position])
+
+
+def _grown(values: np.ndarray, n: int, fill: Any) -> np.ndarray:
+    """``values`` extended to length ``n`` with ``fill``."""
+    return np.concatenate([values, np.full(n - len(values), fill, dtype=values.dtype)])
