@@ -63,35 +63,36 @@ TELEMETRY_COLUMNS = ("vin", "day", "miles", "dc_fast_charge_kwh", "rain_miles",
                      "ambient_temp_c", "battery_soh")
 
 
-def usage_terms(rows: Any, delivered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each telemetry row's terms of :data:`USAGE_SUMS` (rows × sums; a missing value adds
-    nothing) and whether it counts: ``rows`` has :data:`TELEMETRY_COLUMNS` (Arrow or
-    pandas), ``delivered`` each row's delivery day (NaT: not delivered, the row counts
-    not)."""
+def usage_terms(rows: Any, delivered: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Each telemetry row's term of every :data:`USAGE_SUMS` (NaN: a missing value, adds
+    nothing) and whether the row counts: ``rows`` has :data:`TELEMETRY_COLUMNS` (Arrow or
+    pandas), ``delivered`` each row's delivery day (NaT: not delivered, the row counts not).
+    """
     def column(name: str) -> np.ndarray:
-        return np.asarray(rows[name]).astype(float)
+        return np.asarray(rows[name], dtype=float)
 
     days = (np.asarray(rows["day"]).astype("datetime64[D]") - delivered) / np.timedelta64(1, "D")
-    x = np.sqrt(days.astype(float) + 1.0)
+    x = np.sqrt(days + 1.0)
     soh = column("battery_soh")
-    terms = np.column_stack([
-        np.ones_like(x), column("miles"), column("dc_fast_charge_kwh"), column("rain_miles"),
-        column("disengagements_rain"), column("disengagements_clear"),
-        column("autopilot_miles"), column("ambient_temp_c"), x, soh, x * x, x * soh])
-    return np.where(np.isnan(terms), 0.0, terms), np.isfinite(x)
+    terms = {"days": np.ones_like(x), "miles": column("miles"),
+             "dc_kwh": column("dc_fast_charge_kwh"), "rain_miles": column("rain_miles"),
+             "rain_dis": column("disengagements_rain"),
+             "clear_dis": column("disengagements_clear"), "ap_miles": column("autopilot_miles"),
+             "temp": column("ambient_temp_c"), "sx": x, "sy": soh, "sxx": x * x, "sxy": x * soh}
+    return terms, np.isfinite(x)
 
 
 def usage_sums_of_rows(rows: pd.DataFrame, delivered_on: pd.Series) -> pd.DataFrame:
     """:func:`usage_sums` of telemetry rows already in memory (:data:`TELEMETRY_COLUMNS`),
     indexed by ``vin``; ``delivered_on`` maps a VIN to its delivery day. The same sums
-    (tested equal to the engine's) as :class:`gigaloop.loop.vehicle_records.VehicleRecords` keeps.
+    (tested equal to the engine's) as :class:`gigaloop.loop.vehicle_records.VehicleRecords`
+    keeps.
     """
     vins = rows["vin"].to_numpy()
-    delivered = delivered_on.reindex(vins).to_numpy(dtype="datetime64[D]")
-    terms, counted = usage_terms(rows, delivered)
-    frame = pd.DataFrame(terms[counted], columns=list(USAGE_SUMS),
-                         index=pd.Index(vins[counted], name="vin"))
-    return frame.groupby(level="vin", sort=False).sum()
+    terms, counted = usage_terms(rows, delivered_on.reindex(vins).to_numpy(
+        dtype="datetime64[D]"))
+    frame = pd.DataFrame(terms, index=pd.Index(vins, name="vin"))[counted]
+    return frame.groupby(level="vin", sort=False).sum()[list(USAGE_SUMS)]
 
 
 def fade_slopes(sums: pd.DataFrame, *, min_days: int = MIN_FADE_DAYS) -> np.ndarray:

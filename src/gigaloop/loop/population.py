@@ -109,19 +109,19 @@ def assemble_population(records: VehicleRecords, as_of: date) -> Population:
                                        strict=True):
             attributes.append(_categorical(kind, codes[chosen], levels.labels,
                                            f"{kind}:{part}", part=part))
-    station_machines = {}
+    machine_codes, station_machines = {}, {}
     machine_ids = np.array([*records.machine_levels.labels, None], dtype=object)
     for station in sorted(records.machines):
         codes = records.machines[station][chosen]
         if (codes >= 0).any():
-            station_machines[station] = machine_ids[codes]
+            machine_codes[station], station_machines[station] = codes, machine_ids[codes]
             attributes.append(_categorical("machine", codes, records.machine_levels.labels,
                                            f"machine:{station}", station=station))
     readings = {key: records.readings[key][chosen] for key in sorted(records.readings)
                 if records.read[key][chosen].any()}
     attributes += _reading_attributes(readings)
     build_date = records.build_date[chosen]
-    attributes += _drift_attributes(readings, station_machines, build_date)
+    attributes += _drift_attributes(readings, machine_codes, machine_ids, build_date)
 
     return Population(
         as_of=as_of,
@@ -170,7 +170,7 @@ def _reading_attributes(readings: dict[tuple[str, str], np.ndarray]) -> list[Att
 
 
 def _drift_attributes(readings: dict[tuple[str, str], np.ndarray],
-                      station_machines: dict[str, np.ndarray],
+                      machine_codes: dict[str, np.ndarray], machine_ids: np.ndarray,
                       build_date: np.ndarray) -> list[Attribute]:
     """Units a machine built while one of its process readings had shifted.
 
@@ -178,25 +178,32 @@ def _drift_attributes(readings: dict[tuple[str, str], np.ndarray],
     most (Gaussian epidemic change point) becomes a two-level attribute when the shift is
     at least :data:`DRIFT_MIN_SIGMA` standard errors — a process change a control chart
     would have flagged. Whether the vehicles built inside it fail is for the scan to say.
+    ``machine_codes``: station → code of its machine per vehicle (−1: none), naming
+    ``machine_ids``; the daily sums of all a station's machines come from one bincount.
     """
     if not len(build_date):
         return []
     day0 = build_date.min()
     day = (build_date - day0).astype(np.int64)
     days = int(day.max()) + 1
+    if days < 2 * DRIFT_MIN_DAYS:
+        return []
     out = []
     for (station, parameter), values in readings.items():
-        machines = station_machines.get(station)
-        if machines is None or days < 2 * DRIFT_MIN_DAYS:
+        codes = machine_codes.get(station)
+        if codes is None:
             continue
-        for machine in pd.unique(machines[pd.notna(machines)]):
-            mine = (machines == machine) & np.isfinite(values)
-            count = np.bincount(day[mine], minlength=days)
+        read = (codes >= 0) & np.isfinite(values)
+        cell = codes[read] * days + day[read]
+        size = (int(codes.max()) + 1) * days
+        counts = np.bincount(cell, minlength=size).reshape(-1, days)
+        totals = np.bincount(cell, values[read], size).reshape(-1, days)
+        squares = np.bincount(cell, values[read] ** 2, size).reshape(-1, days)
+        for machine in pd.unique(codes[codes >= 0]):  # in order of first appearance
+            count, total, square = counts[machine], totals[machine], squares[machine]
             present = np.flatnonzero(count >= 3)
             if len(present) < 2 * DRIFT_MIN_DAYS:
                 continue
-            total = np.bincount(day[mine], values[mine], minlength=days)
-            square = np.bincount(day[mine], values[mine] ** 2, minlength=days)
             mean = total[present] / count[present]
             spread = np.sqrt(max(square[present].sum() / count[present].sum()
                                  - (total[present].sum() / count[present].sum()) ** 2, 1e-12))
@@ -204,17 +211,19 @@ def _drift_attributes(readings: dict[tuple[str, str], np.ndarray],
                                           max_len=min(90, len(present) // 2), n_sim=1)
             lo, hi = widen_window(mean, count[present], window.start, window.stop, spread)
             start, stop = int(present[lo]), int(present[hi - 1]) + 1
-            inside = mine & (day >= start) & (day < stop)
-            shift = abs(window.inside - window.outside) / (spread / np.sqrt(inside.sum()))
-            if shift < DRIFT_MIN_SIGMA or abs(window.inside - window.outside) < 0.5 * spread:
+            gap = abs(window.inside - window.outside)
+            shift = gap / (spread / np.sqrt(count[start:stop].sum()))
+            if shift < DRIFT_MIN_SIGMA or gap < 0.5 * spread:
                 continue
+            mine = read & (codes == machine)
+            inside = mine & (day >= start) & (day < stop)
             first = pd.Timestamp(day0).date()
             dates = [(first + pd.Timedelta(days=start)).isoformat(),
                      (first + pd.Timedelta(days=stop - 1)).isoformat()]
-            codes = np.where(inside, 1, np.where(mine, 0, -1)).astype(np.int32)
-            out.append(Attribute(f"drift:{machine}:{parameter}", "drift", codes,
-                                 ["outside", "inside"], {"station": station,
-                                                         "machine": machine,
+            name = machine_ids[machine]
+            out.append(Attribute(f"drift:{name}:{parameter}", "drift",
+                                 np.where(inside, 1, np.where(mine, 0, -1)).astype(np.int32),
+                                 ["outside", "inside"], {"station": station, "machine": name,
                                                          "parameter": parameter,
                                                          "window": dates}))
     return out

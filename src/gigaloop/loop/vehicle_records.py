@@ -198,10 +198,12 @@ class VehicleRecords:
         vid = self._vids(rows)
         delivered = np.where(vid >= 0, self.delivered_on[vid], np.datetime64("NaT"))
         terms, counts = usage_terms(rows, delivered)  # unknown or undelivered: counts not
-        counted = np.flatnonzero(counts)
-        for column in range(terms.shape[1]):
-            self.usage[:, column] += np.bincount(vid[counted], terms[counted, column],
-                                                 minlength=len(self))
+        n = len(self)
+        slot = np.where(counts, vid, n)  # rows that count not go to a last, dropped slot
+        for column, name in enumerate(USAGE_SUMS):
+            term = terms[name]
+            term = np.where(np.isnan(term) & counts, 0.0, term)  # a missing value adds nothing
+            self.usage[:, column] += np.bincount(slot, term, minlength=n + 1)[:n]
 
     def _add_failures(self, rows: pa.Table) -> None:
         vid = self._vids(rows)
