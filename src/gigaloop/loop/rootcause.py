@@ -15,10 +15,12 @@ localised in time (change point on the build date) into a station + window.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import ThreadpoolController
 
 from gigaloop import ml
 from gigaloop.loop.localise import localise
@@ -85,7 +87,16 @@ class Finding:
 
 def find_root_causes(pop: Population, config: RootCauseConfig | None = None) -> list[Finding]:
     """Every finding of every failure mode in ``pop``, ranked within its mode."""
-    config = config or RootCauseConfig()
+    with _blas().limit(limits=1):  # threads only contend on least squares this small
+        return _find(pop, config or RootCauseConfig())
+
+
+@cache
+def _blas() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
+def _find(pop: Population, config: RootCauseConfig) -> list[Finding]:
     attributes = [a for a in pop.attributes if a.kind in CAUSE_KINDS]
     if len(pop) == 0 or not attributes:
         return []

@@ -65,20 +65,20 @@ def _welch_by_level(
     residual: NDArray, weight: NDArray, codes: NDArray, confidence: float
 ) -> pd.DataFrame:
     """Welch's t of each level of each attribute in ``codes`` (m, k) against the rest of its
-    attribute: weighted bincounts per attribute, then one vectorised test of every level."""
+    attribute: one weighted bincount per sum over every (attribute, level) slot, then one
+    vectorised test of every level."""
     k = codes.shape[1]
+    sizes = codes.max(axis=0, initial=-1).astype(np.int64) + 1
+    offset = np.cumsum(sizes) - sizes
+    # one slot per (attribute, level), columns one after another; missing (-1) is dropped
+    slot = np.where(codes >= 0, codes + offset, sizes.sum()).ravel(order="F")
     w2 = weight**2
     values = (np.ones_like(weight), weight, weight * residual, w2, w2 * residual,
               w2 * residual**2)
-    per_attribute = []
-    for column in range(k):
-        slot = codes[:, column].astype(np.int64) + 1  # missing (-1) lands in slot 0: dropped
-        size = int(slot.max(initial=0)) + 1
-        per_attribute.append(np.array([np.bincount(slot, v, size)[1:] for v in values]))
-    sizes = np.array([block.shape[1] for block in per_attribute], dtype=np.int64)
-    stacked = np.concatenate(per_attribute, axis=1) if k else np.zeros((6, 0))
+    stacked = np.array([np.bincount(slot, np.tile(v, k), sizes.sum() + 1)[:-1]
+                        for v in values]).reshape(6, -1)
     attribute = np.repeat(np.arange(k), sizes)
-    level = np.arange(stacked.shape[1]) - np.repeat(np.r_[0, np.cumsum(sizes)[:-1]], sizes)
+    level = np.arange(stacked.shape[1]) - np.repeat(offset, sizes)
     sums = list(stacked)
     rest = [np.bincount(attribute, values, k)[attribute] - values for values in sums]
     count, sum_w, sum_wr, sum_w2, sum_w2r, sum_w2r2 = sums
