@@ -1,4 +1,5 @@
-"""64-bit row hashes, and a growing set of them that answers "stored?" for a batch at once.
+"""64-bit row hashes, a growing set of them that answers "stored?" for a batch at once,
+and the set of values a reference points at.
 
 :func:`hash_rows` hashes every row of an Arrow table with NumPy alone: each value is
 folded from its bits (strings 8 bytes at a time, their length first, a multiply and a
@@ -29,17 +30,14 @@ A hit only says the *hash* is stored; the caller checks those rows' keys exactly
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 _MIN_BITS_LOG2 = 16  # 8 KiB of bitmap for a small table
 _BITS_PER_HASH = 8  # rebuild the bitmap, twice as large, when it is fuller than this
-_MANY_NEEDLES = 1024  # from this many lookups, a run's hash table beats binary search
-_SMALL_SET = 4096  # up to this many values, a value set is probed with pyarrow's is_in
+_FEW = 64  # a value set probes this many values or fewer in Python
+_BATCH_SHARE = 0.25  # and a batch this large against the set with Arrow's hash lookup
 
 
 class HashSet:
@@ -102,14 +100,12 @@ class HashSet:
 
 
 class ValueSet:
-    """The distinct values of one column, exactly, found by their hashes.
+    """The distinct values of one column (the ids a reference points at), exactly.
 
-    Kept in sorted runs (hashes sorted, values in the same order), merged like a binary
-    counter as :class:`HashSet`'s, so adding costs ``O(log n)`` amortised per value, never
-    a pass over all of them. :meth:`contains` looks every value up in the largest run and
-    each smaller run only for the values not found yet, through a hash table of the run
-    built on its first lookup (a large run rarely changes); a hash hit is confirmed by
-    comparing the values.
+    Held as a Python set, so adding or probing a few values costs microseconds whatever
+    the set's size; a batch at least a quarter of the set's size (a day of telemetry
+    against the fleet's VINs) is probed by Arrow's own hash lookup over every value
+    instead, which beats converting it to Python objects.
 
     >>> vins = ValueSet(pa.array(["A1", "B2"]))
     >>> vins.add(pa.array(["C3", "A1", None]))
@@ -117,113 +113,42 @@ class ValueSet:
     ([True, False, False, True], 3)
     """
 
-    def __init__(self, values: pa.Array, hasher: Callable[[pa.Table], np.ndarray] | None = None):
-        self._hasher = hasher or hash_rows
+    def __init__(self, values: pa.Array) -> None:
         self._type = values.type
-        self._runs: list[tuple[np.ndarray, pa.Array]] = []  # largest first
-        self._tables: list[pd.Index | None] = []  # each run's hashes, once looked up
-        self._small: pa.Array | None = None  # every value, while the set is small
+        self._held: set[object] = set()
+        self._added: list[pa.Array] = []  # what each add brought, for Arrow's lookup
+        self._every: pa.Array | None = None  # their concatenation, once asked for
         self.add(values)
 
     def __len__(self) -> int:
-        return sum(len(hashes) for hashes, _ in self._runs)
+        return len(self._held)
 
     def add(self, values: pa.Array | pa.ChunkedArray) -> None:
         """Add values (nulls and values already held are skipped)."""
         values = self._typed(values)
-        if values.null_count:
-            values = values.drop_null()
-        hashes = self._hash(values)
-        held = self._contains(values, hashes)
-        if held.any():
-            values, hashes = values.filter(pa.array(~held)), hashes[~held]
-        if len(values) == 0:
-            return
-        if len(np.unique(hashes)) < len(values):  # repeats in the batch (or rare collisions
-            values = pc.unique(values)  # of distinct values, which pc.unique keeps apart)
-            hashes = self._hash(values)
-        order = np.argsort(hashes)
-        self._runs.append((hashes[order], values.take(order)))
-        self._tables.append(None)
-        self._small = None
-        while len(self._runs) > 1 and len(self._runs[-2][0]) <= len(self._runs[-1][0]):
-            last = self._runs.pop()
-            self._tables.pop()
-            self._runs[-1], self._tables[-1] = _merge(self._runs[-1], last), None
+        held = self._held
+        new = [v for v in dict.fromkeys(values.to_pylist()) if v is not None and v not in held]
+        if new:
+            held.update(new)
+            self._added.append(pa.array(new, self._type))
+            self._every = None
 
     def contains(self, values: pa.Array | pa.ChunkedArray) -> np.ndarray:
-        """A boolean mask: True where the value is in the set (null never is).
-
-        A small set (a few thousand values: sites, stations, machines) is probed by Arrow's
-        own hash lookup, which beats hashing the batch here; a large one by its runs.
-        """
+        """A boolean mask: True where the value is in the set (null never is)."""
         values = self._typed(values)
-        if len(self) <= _SMALL_SET:
-            if self._small is None:
-                self._small = pa.concat_arrays([held for _, held in self._runs] or [values[:0]])
-            inside: np.ndarray = pc.is_in(values, value_set=self._small).to_numpy(
+        if len(values) > _FEW and len(values) >= _BATCH_SHARE * len(self._held):
+            if self._every is None:
+                self._every = pa.concat_arrays(self._added or [values[:0]])
+            inside: np.ndarray = pc.is_in(values, value_set=self._every).to_numpy(
                 zero_copy_only=False)
             return inside
-        return self._contains(values, self._hash(values))
+        held = self._held
+        return np.fromiter((v in held for v in values.to_pylist()), bool, len(values))
 
     def _typed(self, values: pa.Array | pa.ChunkedArray) -> pa.Array:
         if isinstance(values, pa.ChunkedArray):
             values = values.combine_chunks()
         return values if values.type == self._type else values.cast(self._type)
-
-    def _hash(self, values: pa.Array) -> np.ndarray:
-        return self._hasher(pa.table({"v": values}))
-
-    def _contains(self, values: pa.Array, hashes: np.ndarray) -> np.ndarray:
-        found = np.zeros(len(values), dtype=bool)
-        left = np.arange(len(values))  # positions not found yet
-        for run, (stored, held) in enumerate(self._runs):
-            if len(left) == 0:
-                break
-            at = self._find(run, hashes[left])
-            match = at >= 0
-            hit, at = left[match], at[match]
-            if len(hit) == 0:
-                continue
-            needles = values if len(hit) == len(values) else values.take(hit)
-            same = pc.equal(needles, held.take(at))
-            if same.null_count:
-                same = pc.fill_null(same, False)
-            same = same.to_numpy(zero_copy_only=False)
-            if not same.all():  # a hash shared by several stored values: compare with all
-                shared = held.filter(pa.array(np.isin(stored, hashes[hit[~same]])))
-                again = pc.is_in(values.take(hit[~same]), value_set=shared)
-                same[~same] = again.to_numpy(zero_copy_only=False)
-            found[hit[same]] = True
-            left = left[~found[left]]
-        return found
-
-    def _find(self, run: int, needles: np.ndarray) -> np.ndarray:
-        """Where each hash sits in run ``run`` (its first place), -1 where it is absent.
-
-        Many needles go through the run's hash table, a few (or hashes shared by several
-        values) through a binary search: a table lookup costs tens of microseconds more.
-        """
-        stored = self._runs[run][0]
-        if len(needles) >= _MANY_NEEDLES:
-            table = self._tables[run]
-            if table is None:
-                table = self._tables[run] = pd.Index(stored)
-            if table.is_unique:
-                found: np.ndarray = table.get_indexer(needles)
-                return found
-        at = np.minimum(np.searchsorted(stored, needles), len(stored) - 1)
-        return np.where(stored[at] == needles, at, -1)
-
-
-def _merge(
-    first: tuple[np.ndarray, pa.Array], second: tuple[np.ndarray, pa.Array]
-) -> tuple[np.ndarray, pa.Array]:
-    """Two sorted runs as one (hashes sorted, values in the same order)."""
-    at = np.searchsorted(first[0], second[0])
-    hashes = np.insert(first[0], at, second[0])
-    order = np.insert(np.arange(len(first[0])), at, len(first[0]) + np.arange(len(second[0])))
-    return hashes, pa.concat_arrays([first[1], second[1]]).take(order)
 
 
 _SEED = np.uint64(0x9E3779B97F4A7C15)

@@ -91,7 +91,7 @@ class KeyIndex:
             name, column = ref.split(".")
             files = self._layout.files(name)
             values = self._tail(name)[column].combine_chunks()
-            known = ValueSet(values, hasher=lambda rows: hash_rows(rows))  # looked up late
+            known = ValueSet(values)
             if files:
                 sql = f"SELECT DISTINCT {_quote(column)} AS v FROM read_parquet(?)"
                 with duckdb_errors(f"reading {ref}"):
