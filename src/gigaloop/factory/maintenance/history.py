@@ -47,6 +47,15 @@ def _stops_per_day(downtime: pd.DataFrame) -> pd.DataFrame:
                                                    stop_hours=("hours", "sum"))
 
 
+def _machine_days_in(rows: pd.DataFrame, others: pd.DataFrame) -> np.ndarray:
+    """Whether each row's machine-day is among those of ``others`` (integer keys)."""
+    machine, _ = pd.factorize(np.concatenate([rows.machine_id.to_numpy(),
+                                              others.machine_id.to_numpy()]))
+    day = np.concatenate([rows.day.to_numpy(), others.day.to_numpy()]).astype("datetime64[D]")
+    key = machine.astype(np.int64) << 32 | (day.astype(np.int64) & 0xFFFFFFFF)
+    return np.isin(key[:len(rows)], key[len(rows):])
+
+
 def _replace(held: pd.DataFrame, fresh: pd.DataFrame) -> pd.DataFrame:
     """``held`` with the machine-days of ``fresh`` replaced or added, sorted by machine, day
     (on integer keys: cheaper than a sort on strings)."""
@@ -88,9 +97,7 @@ class ConditionLog:
             oldest = self.pending.day.min()
             late = new[new.day < oldest]
             new = new[new.day >= oldest]
-            touched = set(zip(new.machine_id, new.day, strict=True))
-            kept = self.pending[[key in touched for key in zip(
-                self.pending.machine_id, self.pending.day, strict=True)]]
+            kept = self.pending[_machine_days_in(self.pending, new)]
             fresh = _daily_medians(pd.concat([kept, new], ignore_index=True))
             if not late.empty:  # older machine-days: aggregate them again from all readings
                 keys = late[KEYS].drop_duplicates()
@@ -175,7 +182,9 @@ class StopLog:
 
     def update(self, view: Any, now: datetime) -> pd.DataFrame:
         """Read the downtime ingested since the last update; returns all stops so far."""
-        fresh = _stops_per_day(view.ingested_since("downtime_events", self.read_until).to_pandas())
+        fresh = _stops_per_day(view.ingested_since(
+            "downtime_events", self.read_until,
+            ["machine_id", "planned", "cause", "hours", "event_time"]).to_pandas())
         self.read_until = now
         if not fresh.empty:
             both = pd.concat([self.daily, fresh], ignore_index=True) if len(self.daily) else fresh
