@@ -29,12 +29,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from scipy import optimize
 
 from gigaloop.errors import ModelError
-from gigaloop.ml._trust_region import LeastSquaresFit, trust_region_reflective
 from gigaloop.ml._validate import as_vector, check_same_length
 
 Growth = Callable[[NDArray[np.float64], NDArray[np.float64]], NDArray[np.float64]]
@@ -181,7 +182,7 @@ def fit_degradation(t: ArrayLike, y: ArrayLike, *, model: str = "power",
         reach = float(GROWTH[model](np.array(times.max() - onset), np.array(shape)))
         scale = max(float(values[-MIN_POINTS:].mean()) - level, 1e-6 * spread) / max(reach, 1e-12)
         starts.append(np.array([level, np.log(scale), shape, onset]))
-    best: LeastSquaresFit | None = None
+    best: optimize.OptimizeResult | None = None
     for initial in starts:
         fit = _least_squares(model, times, values, initial, bounds)
         if np.isfinite(fit.cost) and (best is None or fit.cost < best.cost):
@@ -197,13 +198,11 @@ def fit_degradation(t: ArrayLike, y: ArrayLike, *, model: str = "power",
 
 def _least_squares(model: str, t: NDArray[np.float64], y: NDArray[np.float64],
                    start: NDArray[np.float64],
-                   bounds: tuple[NDArray[np.float64], NDArray[np.float64]]) -> LeastSquaresFit:
-    """Bounded least squares of the trend on (t, y) from ``start``, as scipy's
-    ``least_squares(method="trf")`` with an exact Jacobian and ``x_scale``."""
-    scale = np.array([max(float(np.ptp(y)), 1e-12), 1.0, 1.0, max(float(np.ptp(t)), 1e-12)])
-    return trust_region_reflective(lambda p: _trend(model, p, t) - y,
-                                   lambda p: _jacobian(model, p, t),
-                                   np.clip(start, *bounds), *bounds, scale)
+                   bounds: tuple[NDArray[np.float64], NDArray[np.float64]]) -> Any:
+    scale = [max(float(np.ptp(y)), 1e-12), 1.0, 1.0, max(float(np.ptp(t)), 1e-12)]
+    return optimize.least_squares(lambda p: _trend(model, p, t) - y, np.clip(start, *bounds),
+                                  jac=lambda p: _jacobian(model, p, t), bounds=bounds,
+                                  x_scale=scale)
 
 
 def _jacobian(model: str, params: NDArray[np.float64], t: NDArray[np.float64]) -> NDArray:
@@ -214,14 +213,16 @@ def _jacobian(model: str, params: NDArray[np.float64], t: NDArray[np.float64]) -
     a = np.exp(log_a)
     jac = np.zeros((t.size, 4))
     jac[:, 0] = 1.0
-    since = since[after]
     if model == "power":
-        grown = a * since**shape
-        jac[after, 1:] = np.column_stack((grown, grown * np.log(since),
-                                          -a * shape * since ** (shape - 1)))
+        grown = since[after] ** shape
+        jac[after, 1] = a * grown
+        jac[after, 2] = a * grown * np.log(since[after])
+        jac[after, 3] = -a * shape * since[after] ** (shape - 1)
     else:
-        rise = np.exp(np.minimum(shape * since, MAX_EXPONENT))
-        jac[after, 1:] = np.column_stack((a * (rise - 1), a * since * rise, -a * shape * rise))
+        rise = np.exp(np.minimum(shape * since[after], MAX_EXPONENT))
+        jac[after, 1] = a * (rise - 1)
+        jac[after, 2] = a * since[after] * rise
+        jac[after, 3] = -a * shape * rise
     return jac
 
 
