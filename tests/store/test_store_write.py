@@ -107,10 +107,10 @@ def test_a_failed_log_write_keeps_quarantine_and_a_resend_repairs_it(
 ) -> None:
     append = TableLog.append
 
-    def crash_on_data(self: TableLog, rows, newest=""):  # the disk fills after quarantine
+    def crash_on_data(self: TableLog, rows, newest="", stamp=None):  # disk full after quarantine
         if "table_name" not in rows.column_names:
             raise StoreError("disk full")
-        return append(self, rows, newest)
+        return append(self, rows, newest, stamp)
 
     monkeypatch.setattr(TableLog, "append", crash_on_data)
     with pytest.raises(StoreError):

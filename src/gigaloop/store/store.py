@@ -197,11 +197,8 @@ class Store:
         until = _naive_utc(until)
         on_disk = self._on_disk_upto(spec)
         if after is not None and on_disk is not None and after >= on_disk:
-            tail = self._logs[spec.name].tail()  # everything newer is still in memory
-            stamp = tail[INGESTED_AT]
-            keep = pc.and_(pc.greater(stamp, pa.scalar(after, stamp.type)),
-                           pc.less_equal(stamp, pa.scalar(until, stamp.type)))
-            return tail.filter(keep).select(wanted)
+            # everything newer is still in memory
+            return self._logs[spec.name].between(after, until).select(wanted)
         self._before_reading()
         return self._engine.ingested_between(spec, self._layout, after, until, wanted)
 
@@ -324,7 +321,7 @@ class Store:
         newest = month_of(pc.max(data[spec.partition_by]).as_py()) if spec.partition_by else ""
         if log.broken or (log.rows and newest > log.newest):
             self._flush(spec)
-        log.append(data, newest)
+        log.append(data, newest, stamp if INGESTED_AT in spec.column_names else None)
         self._keys.remember(spec, data, hashes)
         if log.rows >= self.flush_rows:
             self._flush(spec)

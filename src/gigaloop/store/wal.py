@@ -31,12 +31,15 @@ import contextlib
 import os
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from gigaloop.errors import StoreError
+from gigaloop.schema import INGESTED_AT
 
 WAL_DIR = "_wal"
 SUFFIX = ".arrows"
@@ -53,6 +56,7 @@ class TableLog:
         self.rows = 0
         self.newest = ""  # the newest partition the tail holds rows of
         self._batches: list[pa.RecordBatch] = []
+        self._stamps: list[datetime | None] = []  # each batch's ingestion instant, if one
         self._file: BinaryIO | None = None
         self._writer: pa.ipc.RecordBatchStreamWriter | None = None
         self._broken = False
@@ -66,8 +70,9 @@ class TableLog:
         """True after a failed append: flush the tail before appending again."""
         return self._broken
 
-    def append(self, rows: pa.Table, newest: str = "") -> None:
-        """Log ``rows`` (in the log's schema) durably, then add them to the tail."""
+    def append(self, rows: pa.Table, newest: str = "", stamp: datetime | None = None) -> None:
+        """Log ``rows`` (in the log's schema) durably, then add them to the tail; ``stamp``
+        is their one ingestion instant, if they share one (:meth:`between` selects by it)."""
         if self._broken:
             raise StoreError("the log must be flushed after a failed write", path=str(self.path))
         batches = rows.to_batches()
@@ -89,12 +94,26 @@ class TableLog:
             message = f"could not log a write to {self.path}: {exc}"
             raise StoreError(message, path=str(self.path)) from exc
         self._batches += batches
+        self._stamps += [stamp] * len(batches)
         self.rows += rows.num_rows
         self.newest = max(self.newest, newest)
 
     def tail(self) -> pa.Table:
         """The logged rows, zero-copy (empty with the schema when there are none)."""
         return pa.Table.from_batches(self._batches, self.schema)
+
+    def between(self, after: datetime, until: datetime) -> pa.Table:
+        """The tail's rows ingested in (``after``, ``until``]: whole batches picked by their
+        stamp, so a daily read costs what it returns, not the size of the tail."""
+        if any(stamp is None for stamp in self._stamps):
+            tail = self.tail()
+            stamp = tail[INGESTED_AT]
+            keep = pc.and_(pc.greater(stamp, pa.scalar(after, stamp.type)),
+                           pc.less_equal(stamp, pa.scalar(until, stamp.type)))
+            return tail.filter(keep)
+        chosen = [batch for batch, stamp in zip(self._batches, self._stamps, strict=True)
+                  if after < stamp <= until]  # type: ignore[operator]
+        return pa.Table.from_batches(chosen, self.schema)
 
     def close(self) -> None:
         """Close the log file (its rows stay logged until :meth:`discard`)."""
@@ -110,6 +129,7 @@ class TableLog:
         self.path.unlink(missing_ok=True)
         self.generation = uuid.uuid4().hex
         self.rows, self.newest, self._batches, self._broken = 0, "", [], False
+        self._stamps = []
 
     def _tear_down(self, position: int) -> None:
         """Cut a partly written message off the log; it was never acknowledged."""
