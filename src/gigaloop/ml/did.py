@@ -65,8 +65,8 @@ def rate_ratio_did(
     stacked = np.stack(parts)  # (4, n)
     weights = np.random.default_rng(seed).poisson(1.0, (n_boot + 1, group.size)).astype(float)
     weights[0] = 1.0  # row 0 is the estimate itself
-    sums_t = (weights * group) @ stacked.T  # (n_boot + 1, 4)
-    sums_c = (weights * ~group) @ stacked.T
+    sums_t = weights @ (stacked * group).T  # (n_boot + 1, 4); the mask on the 4 × n sums,
+    sums_c = weights @ (stacked * ~group).T  # not on the (n_boot + 1) × n weights
     for sums in (sums_t, sums_c):  # a period with no events counts half of one (Haldane)
         numerators = sums[:, [0, 2]]
         numerators[numerators == 0] = 0.5
