@@ -56,9 +56,11 @@ def _machine_days_in(rows: pd.DataFrame, others: pd.DataFrame) -> np.ndarray:
     return np.isin(key[:len(rows)], key[len(rows):])
 
 
-def _replace(held: pd.DataFrame, fresh: pd.DataFrame) -> pd.DataFrame:
+def _replace(held: pd.DataFrame, fresh: pd.DataFrame
+             ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """``held`` with the machine-days of ``fresh`` replaced or added, sorted by machine, day
-    (on integer keys: cheaper than a sort on strings)."""
+    (on integer keys: cheaper than a sort on strings), with its machine codes (in name
+    order) and day numbers."""
     both = fresh if held.empty else pd.concat([held, fresh], ignore_index=True)
     machine, _ = pd.factorize(both.machine_id, sort=True)
     day = both.day.to_numpy().astype("datetime64[D]").astype(np.int64)
@@ -66,7 +68,7 @@ def _replace(held: pd.DataFrame, fresh: pd.DataFrame) -> pd.DataFrame:
     order = np.lexsort((newer, day, machine))
     machine, day = machine[order], day[order]
     last = np.r_[(machine[1:] != machine[:-1]) | (day[1:] != day[:-1]), True]
-    return both.take(order[last]).reset_index(drop=True)
+    return both.take(order[last]).reset_index(drop=True), machine[last], day[last]
 
 
 @dataclass
@@ -84,6 +86,17 @@ class ConditionLog:
     daily: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     read_until: datetime | None = None
     pending: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    machine_codes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
+    day_numbers: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
+    machine_rows: dict[str, slice] = field(default_factory=dict, repr=False)
+
+    def recent(self, days: int) -> pd.DataFrame:
+        """The rows of ``daily`` on any day among some machine's last ``days`` days (all that
+        :func:`~gigaloop.factory.maintenance.health.recent_index` reads of it)."""
+        code, day = self.machine_codes, self.day_numbers
+        ends = np.flatnonzero(np.r_[code[1:] != code[:-1], True])
+        last = np.repeat(ends, np.diff(np.r_[-1, ends])) - np.arange(code.size) < days
+        return self.daily.iloc[np.flatnonzero(np.isin(day, np.unique(day[last])))]
 
     def update(self, view: Any, now: datetime) -> pd.DataFrame:
         """Read what was ingested since the last update; returns the machine-days (re)made."""
@@ -108,7 +121,12 @@ class ConditionLog:
                 fresh = pd.concat([again.merge(keys, on=KEYS), fresh], ignore_index=True)
             new = pd.concat([self.pending, new], ignore_index=True)
         if not fresh.empty:
-            self.daily = _replace(self.daily, fresh)
+            self.daily, self.machine_codes, self.day_numbers = _replace(self.daily, fresh)
+            starts = np.flatnonzero(np.r_[True, self.machine_codes[1:] != self.machine_codes[:-1]])
+            names = self.daily.machine_id.to_numpy()[starts]
+            self.machine_rows = {str(m): slice(a, b) for m, a, b in
+                                 zip(names, starts, np.r_[starts[1:], len(self.daily)],
+                                     strict=True)}
         if not self.daily.empty:
             self.pending = new[new.day >= self.daily.day.max()].reset_index(drop=True)
         return fresh
@@ -132,12 +150,12 @@ def _daily_medians(rows: pd.DataFrame) -> pd.DataFrame:
     columns = ["machine_id", "day", "readings", *FEATURES]
     if rows.empty:
         return pd.DataFrame({c: pd.Series(dtype=float) for c in columns})
-    machines, machine = np.unique(rows.machine_id.to_numpy(dtype=str), return_inverse=True)
+    machine, machines = pd.factorize(rows.machine_id, sort=True)
     days = rows.day.to_numpy().astype("datetime64[D]").astype(np.int64)
     group = machine.astype(np.int64) * (days.max() - days.min() + 1) + (days - days.min())
     ids, first, counts = np.unique(group, return_index=True, return_counts=True)
     group = np.searchsorted(ids, group)
-    out = {"machine_id": machines[machine[first]].astype(object),
+    out = {"machine_id": np.asarray(machines, dtype=object)[machine[first]],
            "day": rows.day.to_numpy()[first], "readings": counts}
     for feature in FEATURES:
         out[feature] = group_median(rows[feature].to_numpy(dtype=float), group)
@@ -159,8 +177,11 @@ class MaintenanceLog:
     def update(self, view: Any, now: datetime) -> None:
         """Read the maintenance events ingested since the last update."""
         events = view.ingested_since("maintenance_events", self.read_until,
-                                     ["machine_id", "kind", "reason", "event_time"]).to_pandas()
+                                     ["machine_id", "kind", "reason", "event_time"])
         self.read_until = now
+        if not events.num_rows:
+            return
+        events = events.to_pandas()
         events = events[events.kind.to_numpy() != "calibration"]
         reason = events.reason.fillna("").astype(str)
         ours = (events.kind == "corrective").to_numpy()

@@ -250,7 +250,8 @@ class MaintenanceModule:
         if daily.empty:
             return []
         self._refit_baseline(fresh)
-        health = machine_alarms(daily, config=config, baseline=self.baseline)
+        health = machine_alarms(self.condition.recent(config.confirm_days), config=config,
+                                baseline=self.baseline)
         open_orders = self.open_orders
         if open_orders or any(h.rms_alarm for h in health):
             self.maintenance.update(ctx.view, ctx.now)
@@ -263,8 +264,9 @@ class MaintenanceModule:
         following = to_window - 1 + config.window_hour / 24 + 7
         # an ordered machine is not ordered again nor serviced: its prognosis would go unused,
         # and the work that closes its order starts its next trend afresh (a new reset)
-        health = [_prognosis(h, daily, ctx.now, self.maintenance.last_reset.get(h.machine_id),
-                             following, config, self.trends)
+        rows, resets = self.condition.machine_rows, self.maintenance.last_reset
+        health = [_prognosis(h, daily.iloc[rows[h.machine_id]], ctx.now,
+                             resets.get(h.machine_id), following, config, self.trends)
                   if h.rms_alarm and h.machine_id not in open_orders else h for h in health]
         due = sorted((h for h in health if h.rul is not None and h.machine_id not in open_orders
                       and should_maintain(h.p_following, config.costs)),
