@@ -30,6 +30,7 @@ from typing import Any
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from gigaloop.factory.maintenance.health import FEATURES, daily_condition, group_median
 
@@ -133,11 +134,11 @@ class ConditionLog:
 
     def _running(self, rows: Any) -> pd.DataFrame:
         """Snapshots of a running machine: machine_id, day and the features."""
-        frame = rows.to_pandas()
-        frame = frame[frame.vibration_rms.to_numpy() >= self.running_min_mm_s]
-        day = frame.pop("event_time").to_numpy().astype("datetime64[D]").astype("datetime64[ns]")
+        rows = rows.filter(pc.greater_equal(rows["vibration_rms"], self.running_min_mm_s))
+        day = rows["event_time"].to_numpy().astype("datetime64[D]").astype("datetime64[ns]")
+        frame = rows.drop_columns(["event_time"]).to_pandas()
         frame.insert(1, "day", day)
-        return frame.reset_index(drop=True)
+        return frame
 
     def _execute(self, view: Any, readings: ir.Table) -> pd.DataFrame:
         frame = view.execute(daily_condition(readings, running_min_mm_s=self.running_min_mm_s))
