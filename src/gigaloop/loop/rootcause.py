@@ -20,11 +20,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 from threadpoolctl import ThreadpoolController
 
 from gigaloop import ml
 from gigaloop.loop.localise import localise
 from gigaloop.loop.population import Attribute, Population
+from gigaloop.loop.windows import mark_window_rows, window_candidates
 
 #: Attribute kinds a finding may rest on. Usage such as climate is a covariate, not a
 #: cause; a design revision marks a period of builds (each engineering change bumps it),
@@ -32,6 +34,9 @@ from gigaloop.loop.population import Attribute, Population
 CAUSE_KINDS = ("lot", "supplier", "machine", "reading", "drift", "shift", "model", "trim",
                "hardware_revision")
 RATE_MODES = ("battery_fade", "disengagement_rain")
+#: Width of a mileage stratum: miles per day within a factor of this.
+MILEAGE_BAND = 1.25
+MIN_BAND_UNITS = 50
 
 
 @dataclass(frozen=True)
@@ -102,21 +107,29 @@ def _find(pop: Population, config: RootCauseConfig) -> list[Finding]:
         return []
     codes = np.asfortranarray(np.column_stack([a.codes for a in attributes]))
     adjust = _Adjustment(_strata(pop), _covariates(pop))
-    scans = {}
+    scans, tested = {}, {}
     for component in sorted(pop.first_failure_days):
         duration, event = pop.survival(component)
-        if event.sum() >= config.min_events:
-            scans[component] = _survival_scan(duration, event, codes, adjust.strata)
+        if event.sum() < config.min_events:
+            continue
+        windows = window_candidates(pop, duration, event, adjust.strata, attributes,
+                                    config.min_events)
+        mode_attributes = attributes + [w.attribute for w in windows]
+        mode_codes = np.asfortranarray(np.column_stack([codes, *(w.attribute.codes
+                                                                  for w in windows)]))
+        scan = _survival_scan(duration, event, mode_codes, adjust.strata)
+        scans[component] = mark_window_rows(scan, windows, len(attributes))
+        tested[component] = (mode_attributes, mode_codes)
     for mode in RATE_MODES:
         scan = _rate_scan(pop, mode, codes, adjust.covariates, config)
         if scan is not None:
-            scans[mode] = scan
+            scans[mode], tested[mode] = scan, (attributes, codes)
     if not scans:
         return []
     _add_qvalues(scans, config.alpha)
     findings = []
     for mode, scan in scans.items():
-        findings += _select(pop, mode, scan, attributes, codes, adjust, config)
+        findings += _select(pop, mode, scan, *tested[mode], adjust, config)
     return findings
 
 
@@ -129,14 +142,34 @@ class _Adjustment:
 
 
 def _strata(pop: Population) -> np.ndarray:
+    """Climate × band of miles per day, bands :data:`MILEAGE_BAND` wide on a log scale
+    (unknown mileage is a band of its own): within a band, mileage differs by under 25 %,
+    so a level sent to high-mileage customers cannot pass for a factory cause.
+
+    Sparse bands at the ends are merged into their neighbours (at least
+    :data:`MIN_BAND_UNITS` units each)."""
     climate = pd.factorize(pop.climate, sort=True)[0]
-    miles = pop.usage["miles_per_day"].to_numpy()
-    known = np.isfinite(miles)
-    tercile = np.zeros(len(pop), dtype=np.int64)
-    if known.sum() > 30:
-        edges = np.quantile(miles[known], [1 / 3, 2 / 3])
-        tercile[known] = np.searchsorted(edges, miles[known])
-    return (climate * 3 + tercile).astype(np.int64)
+    miles = pop.usage["miles_per_day"].to_numpy(float)
+    known = np.isfinite(miles) & (miles > 0)
+    band = np.zeros(len(pop), dtype=np.int64)
+    if known.sum() > MIN_BAND_UNITS:
+        raw = np.floor(np.log(miles[known]) / np.log(MILEAGE_BAND)).astype(np.int64)
+        counts = np.bincount(raw - raw.min())
+        low, high = _dense_span(counts, MIN_BAND_UNITS)
+        band[known] = 1 + np.clip(raw - raw.min(), low, high) - low
+    return (climate * (int(band.max()) + 1) + band).astype(np.int64)
+
+
+def _dense_span(counts: np.ndarray, least: int) -> tuple[int, int]:
+    """First and last band once the sparse tails (under ``least`` units, cumulated from
+    each end) are folded in.
+
+    >>> _dense_span(np.array([1, 2, 50, 60, 3]), 5)
+    (2, 3)
+    """
+    low = int(np.searchsorted(np.cumsum(counts), least, side="left"))
+    high = len(counts) - 1 - int(np.searchsorted(np.cumsum(counts[::-1]), least, side="left"))
+    return min(low, high), max(low, high)
 
 
 def _survival_scan(duration: np.ndarray, event: np.ndarray, codes: np.ndarray,
@@ -148,6 +181,9 @@ def _survival_scan(duration: np.ndarray, event: np.ndarray, codes: np.ndarray,
     halved = (scan.observed / scan.expected) / (0.5 / rest_expected)
     hazard = scan.hazard_ratio.where(np.isfinite(scan.hazard_ratio), halved)
     scan["effect"], scan["low"], scan["high"] = hazard, scan.hr_low, scan.hr_high
+    # the χ² of a level with few expected failures is far too small in the tail: its p is
+    # at least the exact Poisson chance of so many failures given those expected
+    scan["p"] = np.maximum(scan.p, stats.poisson.sf(scan.observed - 1, scan.expected))
     scan["effect_kind"] = "hazard_ratio"
     return scan
 
