@@ -37,6 +37,7 @@ RATE_MODES = ("battery_fade", "disengagement_rain")
 #: Width of a mileage stratum: miles per day within a factor of this.
 MILEAGE_BAND = 1.25
 MIN_BAND_UNITS = 50
+AGE_BANDS = 10  # rates are adjusted for age deciles
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class RootCauseConfig:
 
     alpha: float = 0.01  # weekly re-tests are many looks: a strict FDR level
     min_events: int = 8
-    min_effect_low: float = 1.5  # lower CI bound of the effect ratio to report
+    min_effect_low: float = 1.1  # the 95 % interval must exclude effects under +10 %
     max_findings_per_mode: int = 5
     min_rate_units: int = 200
     min_rain_miles: float = 25.0
@@ -204,14 +205,18 @@ def _rate(pop: Population, mode: str, config: RootCauseConfig) -> tuple[np.ndarr
 
 def _covariates(pop: Population) -> np.ndarray:
     """Usage and exposure a rate is adjusted for: climate, mileage, fast charging, heat,
-    Autopilot share and age (fade per √day is not quite constant in age)."""
+    Autopilot share and age — as :data:`AGE_BANDS` bands, not a line: fade per √day is
+    not quite constant in age, and the oldest lots must not pass for weak ones."""
     climate = pd.get_dummies(pd.Series(pop.climate), drop_first=True).to_numpy(float)
     usage = pop.usage[["miles_per_day", "dc_kwh_per_day", "ambient_temp_c",
                        "in_service_days"]].to_numpy(float)
     ap_share = (pop.usage["autopilot_miles"] / np.maximum(
         pop.usage["miles_per_day"] * pop.usage["telemetry_days"], 1.0)).to_numpy()
-    age = np.sqrt(np.maximum(pop.usage["in_service_days"].to_numpy(float), 0.0))
-    columns = np.column_stack([climate, usage, ap_share, age])
+    age = np.maximum(pop.usage["in_service_days"].to_numpy(float), 0.0)
+    edges = np.unique(np.quantile(age, np.linspace(0, 1, AGE_BANDS + 1)[1:-1])) \
+        if len(age) else np.zeros(0)
+    bands = pd.get_dummies(np.searchsorted(edges, age), drop_first=True).to_numpy(float)
+    columns = np.column_stack([climate, usage, ap_share, np.sqrt(age), bands])
     means = np.nanmean(columns, axis=0) if len(columns) else np.zeros(columns.shape[1])
     return np.where(np.isnan(columns), means, columns)
 
