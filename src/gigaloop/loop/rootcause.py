@@ -3,13 +3,16 @@
 For every failure mode — each component's failures (time to first failure, censored
 at the analysis date), battery fade (SoH slope against √days in service) and rain
 disengagements (per rain mile) — every level of every genealogy attribute is tested
-against the rest: a log-rank test stratified by climate × mileage for failures, a
-usage-adjusted Welch test for rates, so usage does not masquerade as a factory
-cause. Benjamini–Hochberg controls the false discovery rate over all tests of all
-modes. Within a mode, findings are picked greedily by the lower bound of their effect;
-each next pick must still stand once the vehicles already explained are set aside, so a
-supplier does not repeat its weak lot. Process-reading and machine findings are
-localised in time (change point on the build date) into a station + window.
+against the rest: a log-rank test stratified by climate × mileage band for failures
+(:mod:`gigaloop.loop.adjust`), a usage-adjusted Welch test for rates, so usage does not
+masquerade as a factory cause. Suppliers, revisions, trims and runs of consecutive lots
+are also tested inside their best build window (:mod:`gigaloop.loop.windows`, Bonferroni
+over the windows searched). Benjamini–Hochberg controls the false discovery rate over all
+tests of all modes; a finding also needs a credible effect (95 % lower bound ≥
+``min_effect_low``, +10 %). Within a mode, findings are picked greedily by the failures
+they explain; each next pick must still stand once the vehicles already explained are
+set aside, so a supplier does not repeat its weak lot. Process-reading and machine
+findings are localised in time (change point on the build date) into a station + window.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from scipy import stats
 from threadpoolctl import ThreadpoolController
 
 from gigaloop import ml
+from gigaloop.loop.adjust import rate_covariates, usage_strata
 from gigaloop.loop.localise import localise
 from gigaloop.loop.population import Attribute, Population
 from gigaloop.loop.windows import mark_window_rows, window_candidates
@@ -34,10 +38,6 @@ from gigaloop.loop.windows import mark_window_rows, window_candidates
 CAUSE_KINDS = ("lot", "supplier", "machine", "reading", "drift", "shift", "model", "trim",
                "hardware_revision")
 RATE_MODES = ("battery_fade", "disengagement_rain")
-#: Width of a mileage stratum: miles per day within a factor of this.
-MILEAGE_BAND = 1.25
-MIN_BAND_UNITS = 50
-AGE_BANDS = 10  # rates are adjusted for age deciles
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ def _find(pop: Population, config: RootCauseConfig) -> list[Finding]:
     if len(pop) == 0 or not attributes:
         return []
     codes = np.asfortranarray(np.column_stack([a.codes for a in attributes]))
-    adjust = _Adjustment(_strata(pop), _covariates(pop))
+    adjust = _Adjustment(usage_strata(pop), rate_covariates(pop))
     scans, tested = {}, {}
     for component in sorted(pop.first_failure_days):
         duration, event = pop.survival(component)
@@ -138,39 +138,8 @@ def _find(pop: Population, config: RootCauseConfig) -> list[Finding]:
 class _Adjustment:
     """What every test of one scan is adjusted for, computed once per scan."""
 
-    strata: np.ndarray  # climate × mileage tercile, for the log-rank tests
+    strata: np.ndarray  # climate × mileage band, for the log-rank tests
     covariates: np.ndarray  # usage and exposure, for the rate tests
-
-
-def _strata(pop: Population) -> np.ndarray:
-    """Climate × band of miles per day, bands :data:`MILEAGE_BAND` wide on a log scale
-    (unknown mileage is a band of its own): within a band, mileage differs by under 25 %,
-    so a level sent to high-mileage customers cannot pass for a factory cause.
-
-    Sparse bands at the ends are merged into their neighbours (at least
-    :data:`MIN_BAND_UNITS` units each)."""
-    climate = pd.factorize(pop.climate, sort=True)[0]
-    miles = pop.usage["miles_per_day"].to_numpy(float)
-    known = np.isfinite(miles) & (miles > 0)
-    band = np.zeros(len(pop), dtype=np.int64)
-    if known.sum() > MIN_BAND_UNITS:
-        raw = np.floor(np.log(miles[known]) / np.log(MILEAGE_BAND)).astype(np.int64)
-        counts = np.bincount(raw - raw.min())
-        low, high = _dense_span(counts, MIN_BAND_UNITS)
-        band[known] = 1 + np.clip(raw - raw.min(), low, high) - low
-    return (climate * (int(band.max()) + 1) + band).astype(np.int64)
-
-
-def _dense_span(counts: np.ndarray, least: int) -> tuple[int, int]:
-    """First and last band once the sparse tails (under ``least`` units, cumulated from
-    each end) are folded in.
-
-    >>> _dense_span(np.array([1, 2, 50, 60, 3]), 5)
-    (2, 3)
-    """
-    low = int(np.searchsorted(np.cumsum(counts), least, side="left"))
-    high = len(counts) - 1 - int(np.searchsorted(np.cumsum(counts[::-1]), least, side="left"))
-    return min(low, high), max(low, high)
 
 
 def _survival_scan(duration: np.ndarray, event: np.ndarray, codes: np.ndarray,
@@ -201,24 +170,6 @@ def _rate(pop: Population, mode: str, config: RootCauseConfig) -> tuple[np.ndarr
         weight = miles
         ok = miles >= config.min_rain_miles
     return rate, weight, ok
-
-
-def _covariates(pop: Population) -> np.ndarray:
-    """Usage and exposure a rate is adjusted for: climate, mileage, fast charging, heat,
-    Autopilot share and age — as :data:`AGE_BANDS` bands, not a line: fade per √day is
-    not quite constant in age, and the oldest lots must not pass for weak ones."""
-    climate = pd.get_dummies(pd.Series(pop.climate), drop_first=True).to_numpy(float)
-    usage = pop.usage[["miles_per_day", "dc_kwh_per_day", "ambient_temp_c",
-                       "in_service_days"]].to_numpy(float)
-    ap_share = (pop.usage["autopilot_miles"] / np.maximum(
-        pop.usage["miles_per_day"] * pop.usage["telemetry_days"], 1.0)).to_numpy()
-    age = np.maximum(pop.usage["in_service_days"].to_numpy(float), 0.0)
-    edges = np.unique(np.quantile(age, np.linspace(0, 1, AGE_BANDS + 1)[1:-1])) \
-        if len(age) else np.zeros(0)
-    bands = pd.get_dummies(np.searchsorted(edges, age), drop_first=True).to_numpy(float)
-    columns = np.column_stack([climate, usage, ap_share, np.sqrt(age), bands])
-    means = np.nanmean(columns, axis=0) if len(columns) else np.zeros(columns.shape[1])
-    return np.where(np.isnan(columns), means, columns)
 
 
 def _rate_scan(pop: Population, mode: str, codes: np.ndarray, covariates: np.ndarray,
