@@ -8,9 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gigaloop.loop.adjust import usage_strata
 from gigaloop.loop.population import Attribute, Population
 from gigaloop.loop.rootcause import find_root_causes
-from gigaloop.loop.windows import best_window, expected_failures
+from gigaloop.loop.windows import (
+    best_window,
+    contemporaries,
+    expected_failures,
+    window_candidates,
+)
 
 DAYS, PER_DAY = 240, 40  # build days and units a day: 9,600 vehicles
 START = np.datetime64("2025-01-06", "D")
@@ -59,7 +65,8 @@ def test_expected_failures_sum_to_the_failures_in_each_stratum() -> None:
 def test_best_window_counts_the_windows_it_searched() -> None:
     observed, expected = np.ones(20), np.ones(20)
     observed[6:10] = 6
-    start, stop, llr, searched = best_window(observed, expected, 200.0, 200.0, (2, 4), 5)
+    start, stop, llr, searched = best_window((observed, expected), (expected, expected),
+                                             (2, 4), 5)
     assert (start, stop) == (6, 10) and llr > 0
     assert searched == 19 + 17 + 20  # 2-bin, 4-bin and open-ended windows
 
@@ -69,11 +76,25 @@ def test_a_suppliers_build_window_is_found_and_dated() -> None:
     window = (pop.build_date >= START + 80) & (pop.build_date < START + 136)
     bad = window & (pop.attributes[0].codes == 1)
     pop = fleet(1, hazard=np.where(bad, 3.0, 1.0))
-    found = [f for f in find_root_causes(pop) if f.names.get("supplier") == "SUPB"]
-    assert found and found[0].rank == 1
+    found = find_root_causes(pop)
+    assert [f.names["supplier"] for f in found] == ["SUPB"]
+    duration, event = pop.survival("seal")
+    levels = contemporaries(pop, pop.attributes)
+    windows = window_candidates(pop, duration, event, usage_strata(pop), levels, 8)
+    dated = next(w for w in windows if w.attribute.names(1)["supplier"] == "SUPB")
     first, last = ((np.datetime64(d, "D") - START).astype(int)
-                   for d in found[0].names["window"])
-    assert abs(int(first) - 80) <= 14 and abs(int(last) - 135) <= 14
+                   for d in dated.attribute.names(1)["window"])
+    assert abs(first - 80) <= 14 and abs(last - 135) <= 14
+
+
+def test_a_revision_is_compared_with_units_built_beside_it() -> None:
+    pop = fleet(6)
+    late = pop.build_date >= START + 150
+    new_revision = Attribute("hardware_revision", "hardware_revision",
+                             np.where(late, 1, 0).astype(np.int32), ["R-A", "R-B"])
+    # everything built late fails more (a cause of the period), the new revision with it
+    pop = fleet(6, hazard=np.where(late, 2.5, 1.0), extra=[new_revision])
+    assert not [f for f in find_root_causes(pop) if "hardware_revision" in f.names]
 
 
 def test_a_level_sent_to_high_mileage_customers_is_no_cause() -> None:

@@ -9,10 +9,11 @@ masquerade as a factory cause. Suppliers, revisions, trims and runs of consecuti
 are also tested inside their best build window (:mod:`gigaloop.loop.windows`, Bonferroni
 over the windows searched). Benjamini–Hochberg controls the false discovery rate over all
 tests of all modes; a finding also needs a credible effect (95 % lower bound ≥
-``min_effect_low``, +10 %). Within a mode, findings are picked greedily by the failures
-they explain; each next pick must still stand once the vehicles already explained are
-set aside, so a supplier does not repeat its weak lot. Process-reading and machine
-findings are localised in time (change point on the build date) into a station + window.
+``min_effect_low``, +10 %; +25 % for a rate measured on every car). Within a mode,
+findings are picked greedily by the failures they explain; each next pick must still
+stand once the vehicles already explained are set aside, so a supplier does not repeat
+its weak lot. Process-reading and machine findings are localised in time (change point
+on the build date) into a station + window.
 """
 
 from __future__ import annotations
@@ -30,7 +31,12 @@ from gigaloop import ml
 from gigaloop.loop.adjust import rate_covariates, usage_strata
 from gigaloop.loop.localise import localise
 from gigaloop.loop.population import Attribute, Population
-from gigaloop.loop.windows import mark_window_rows, window_candidates
+from gigaloop.loop.windows import (
+    WINDOW_KINDS,
+    contemporaries,
+    mark_window_rows,
+    window_candidates,
+)
 
 #: Attribute kinds a finding may rest on. Usage such as climate is a covariate, not a
 #: cause; a design revision marks a period of builds (each engineering change bumps it),
@@ -47,6 +53,7 @@ class RootCauseConfig:
     alpha: float = 0.01  # weekly re-tests are many looks: a strict FDR level
     min_events: int = 8
     min_effect_low: float = 1.1  # the 95 % interval must exclude effects under +10 %
+    min_rate_effect_low: float = 1.25  # … and under +25 % for a rate measured on every car
     max_findings_per_mode: int = 5
     min_rate_units: int = 200
     min_rain_miles: float = 25.0
@@ -103,9 +110,12 @@ def _blas() -> ThreadpoolController:
 
 
 def _find(pop: Population, config: RootCauseConfig) -> list[Finding]:
-    attributes = [a for a in pop.attributes if a.kind in CAUSE_KINDS]
-    if len(pop) == 0 or not attributes:
+    causes = [a for a in pop.attributes if a.kind in CAUSE_KINDS]
+    if len(pop) == 0 or not causes:
         return []
+    plain = [a for a in causes if a.kind not in WINDOW_KINDS]
+    levels = contemporaries(pop, causes)
+    attributes = plain + levels
     codes = np.asfortranarray(np.column_stack([a.codes for a in attributes]))
     adjust = _Adjustment(usage_strata(pop), rate_covariates(pop))
     scans, tested = {}, {}
@@ -113,18 +123,19 @@ def _find(pop: Population, config: RootCauseConfig) -> list[Finding]:
         duration, event = pop.survival(component)
         if event.sum() < config.min_events:
             continue
-        windows = window_candidates(pop, duration, event, adjust.strata, attributes,
+        windows = window_candidates(pop, duration, event, adjust.strata, levels,
                                     config.min_events)
         mode_attributes = attributes + [w.attribute for w in windows]
         mode_codes = np.asfortranarray(np.column_stack([codes, *(w.attribute.codes
                                                                   for w in windows)]))
         scan = _survival_scan(duration, event, mode_codes, adjust.strata)
-        scans[component] = mark_window_rows(scan, windows, len(attributes))
+        scans[component] = mark_window_rows(scan, windows, len(plain), len(attributes))
         tested[component] = (mode_attributes, mode_codes)
     for mode in RATE_MODES:
         scan = _rate_scan(pop, mode, codes, adjust.covariates, config)
         if scan is not None:
-            scans[mode], tested[mode] = scan, (attributes, codes)
+            scans[mode] = mark_window_rows(scan, [], len(plain), len(attributes))
+            tested[mode] = (attributes, codes)
     if not scans:
         return []
     _add_qvalues(scans, config.alpha)
@@ -201,7 +212,8 @@ def _add_qvalues(scans: dict[str, pd.DataFrame], alpha: float) -> None:
 def _candidates(scan: pd.DataFrame, config: RootCauseConfig) -> pd.DataFrame:
     """Strong-enough levels, strongest evidence first (forward selection order)."""
     enough = scan.observed >= config.min_events if "at_risk" in scan else scan.n >= 10
-    keep = (scan.q <= config.alpha) & (scan.effect > 1) & (scan.low >= config.min_effect_low)
+    floor = config.min_effect_low if "at_risk" in scan else config.min_rate_effect_low
+    keep = (scan.q <= config.alpha) & (scan.effect > 1) & (scan.low >= floor)
     keep &= np.isfinite(scan.effect) & np.isfinite(scan.low) & np.isfinite(scan.high)
     kept = scan[keep & enough]
     return kept.assign(evidence=_evidence(kept)).sort_values(["evidence", "low"],
@@ -251,7 +263,8 @@ def _select(pop: Population, mode: str, scan: pd.DataFrame, attributes: list[Att
         if (row.attribute, row.level) in located:
             names, members, row = located[row.attribute, row.level]
         if not np.isfinite([row.effect, row.low, row.high]).all() \
-                or row.low < config.min_effect_low:
+                or row.low < (config.min_rate_effect_low if mode in RATE_MODES
+                              else config.min_effect_low):
             continue
         finding = Finding(mode, attribute.name, attribute.kind, names, float(row.effect),
                           (float(row.low), float(row.high)), str(row.effect_kind), float(row.p),
