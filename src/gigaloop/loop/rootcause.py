@@ -5,15 +5,16 @@ at the analysis date), battery fade (SoH slope against √days in service) and r
 disengagements (per rain mile) — every level of every genealogy attribute is tested
 against the rest: a log-rank test stratified by climate × mileage band for failures
 (:mod:`gigaloop.loop.adjust`), a usage-adjusted Welch test for rates, so usage does not
-masquerade as a factory cause. Suppliers, revisions, trims and runs of consecutive lots
-are also tested inside their best build window (:mod:`gigaloop.loop.windows`, Bonferroni
-over the windows searched). Benjamini–Hochberg controls the false discovery rate over all
-tests of all modes; a finding also needs a credible effect (95 % lower bound ≥
-``min_effect_low``, +10 %; +25 % for a rate measured on every car). Within a mode,
-findings are picked greedily by the failures they explain; each next pick must still
-stand once the vehicles already explained are set aside, so a supplier does not repeat
-its weak lot. Process-reading and machine findings are localised in time (change point
-on the build date) into a station + window.
+masquerade as a factory cause. Suppliers, revisions and trims are compared with the units
+built beside them, over their whole span and in their best build window
+(:mod:`gigaloop.loop.windows`, Bonferroni over the windows searched). The false discovery
+rate is controlled over all tests of all modes, each mode a family (Benjamini–Bogomolov);
+a finding also needs a credible effect (95 % lower bound ≥ ``min_effect_low``, +10 %;
++25 % for a rate measured on every car). Within a mode, findings are picked greedily by
+the failures they explain; each next pick must still stand once the vehicles already
+explained are set aside, so a supplier does not repeat its weak lot. Process-reading and
+machine findings are localised in time (change point on the build date) into a station +
+window.
 """
 
 from __future__ import annotations
@@ -201,12 +202,25 @@ def _rate_scan(pop: Population, mode: str, codes: np.ndarray, covariates: np.nda
 
 
 def _add_qvalues(scans: dict[str, pd.DataFrame], alpha: float) -> None:
-    pvalues = np.concatenate([s.p.to_numpy() for s in scans.values()])
-    q, _ = ml.benjamini_hochberg(np.nan_to_num(pvalues, nan=1.0), alpha)
-    start = 0
-    for scan in scans.values():
-        scan["q"] = q[start:start + len(scan)]
-        start += len(scan)
+    """q-values with each failure mode a family (Benjamini–Bogomolov): the modes whose
+    Simes p-value passes Benjamini–Hochberg across modes are selected, and within a
+    selected mode a test's q is its within-mode BH q × modes / selected modes (1 in a mode
+    not selected). One mode's strong signal, spread over hundreds of correlated tests,
+    then cannot relax the bar in every other mode, as one pooled BH would.
+
+    >>> scans = {"a": pd.DataFrame({"p": [1e-6, 0.02]}), "b": pd.DataFrame({"p": [0.004]}),
+    ...          "c": pd.DataFrame({"p": [0.5]})}
+    >>> _add_qvalues(scans, 0.01)
+    >>> [scans[m].q.round(6).tolist() for m in "abc"]
+    [[3e-06, 0.03], [0.006], [1.0]]
+    """
+    within = {mode: ml.benjamini_hochberg(np.nan_to_num(scan.p.to_numpy(), nan=1.0),
+                                          alpha)[0] for mode, scan in scans.items()}
+    simes = np.array([q.min(initial=1.0) for q in within.values()])
+    _, selected = ml.benjamini_hochberg(simes, alpha)
+    inflation = len(scans) / max(int(selected.sum()), 1)
+    for (mode, scan), chosen in zip(scans.items(), selected, strict=True):
+        scan["q"] = np.minimum(within[mode] * inflation, 1.0) if chosen else 1.0
 
 
 def _candidates(scan: pd.DataFrame, config: RootCauseConfig) -> pd.DataFrame:
@@ -357,6 +371,8 @@ def _restated(pop: Population, mode: str, members: np.ndarray, row: pd.Series,
 def _still_standing(pop: Population, mode: str, candidates: pd.DataFrame, codes: np.ndarray,
                     covered: np.ndarray, adjust: _Adjustment,
                     config: RootCauseConfig) -> pd.DataFrame:
+    """The candidates that, without the vehicles already explained, are still significant
+    (p ≤ alpha) with an effect credibly above the reporting floor."""
     rest = ~covered
     columns = np.unique(candidates.attribute.to_numpy().astype(int))
     sub_codes = np.asfortranarray(codes[np.ix_(rest, columns)])
@@ -367,12 +383,14 @@ def _still_standing(pop: Population, mode: str, candidates: pd.DataFrame, codes:
             return candidates.iloc[0:0]
         rescan = ml.adjusted_rate_scan(rate[rest][ok], adjust.covariates[rest][ok],
                                        sub_codes[ok], weight[rest][ok]).dropna(subset=["p"])
-        better = rescan.effect > 0
+        base = float(np.average(rate[rest][ok], weights=weight[rest][ok]))
+        better = (base + rescan.effect_low) >= config.min_rate_effect_low * base
     else:
         duration, event = pop.survival(mode)
         rescan = ml.logrank_scan(duration[rest], event[rest], sub_codes,
                                  strata=adjust.strata[rest])
-        better = (rescan.hazard_ratio > 1) & (rescan.observed >= config.min_events)
+        better = (rescan.hr_low >= config.min_effect_low) & (
+            rescan.observed >= config.min_events)
     standing = rescan[(rescan.p <= config.alpha) & better]
     alive = {(int(columns[a]), int(lv)) for a, lv in zip(standing.attribute, standing.level,
                                                          strict=True)}
