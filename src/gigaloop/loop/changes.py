@@ -43,7 +43,7 @@ class ChangeConfig:
     """When findings become changes, how long review takes, how verification decides."""
 
     max_rank: int = 3
-    min_effect_low: float = 1.5  # lower CI bound of the effect ratio to raise a change
+    min_effect_low: float = 1.1  # lower CI bound to raise a change: the reporting floor
     review_delay_days: int = 3
     max_campaign_vins: int = 20_000  # a recall covers every affected car; this guards a runaway
     verify_min_days: int = 28
@@ -143,7 +143,8 @@ def propose_changes(ctx: DayContext, state: LoopState, config: ChangeConfig) -> 
     for finding in state.findings.values():
         if finding["id"] in covered or not finding.get("active", True):
             continue
-        if finding["rank"] > config.max_rank or finding["ci"][0] < config.min_effect_low:
+        latest = finding.get("latest", finding)  # the evidence of the last scan
+        if latest["rank"] > config.max_rank or latest["ci"][0] < config.min_effect_low:
             continue
         vins = state.finding_vins.get(finding["id"], ())
         change_id = f"C{len(changes) + 1:03d}"

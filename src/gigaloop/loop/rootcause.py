@@ -3,13 +3,18 @@
 For every failure mode — each component's failures (time to first failure, censored
 at the analysis date), battery fade (SoH slope against √days in service) and rain
 disengagements (per rain mile) — every level of every genealogy attribute is tested
-against the rest: a log-rank test stratified by climate × mileage for failures, a
-usage-adjusted Welch test for rates, so usage does not masquerade as a factory
-cause. Benjamini–Hochberg controls the false discovery rate over all tests of all
-modes. Within a mode, findings are picked greedily by the lower bound of their effect;
-each next pick must still stand once the vehicles already explained are set aside, so a
-supplier does not repeat its weak lot. Process-reading and machine findings are
-localised in time (change point on the build date) into a station + window.
+against the rest: a log-rank test stratified by climate × mileage band for failures
+(:mod:`gigaloop.loop.adjust`), a usage-adjusted Welch test for rates, so usage does not
+masquerade as a factory cause. Suppliers, revisions and trims are compared with the units
+built beside them, over their whole span and in their best build window
+(:mod:`gigaloop.loop.windows`, Bonferroni over the windows searched). The false discovery
+rate is controlled over all tests of all modes, each mode a family (Benjamini–Bogomolov);
+a finding also needs a credible effect (95 % lower bound ≥ ``min_effect_low``, +10 %;
++25 % for a rate measured on every car). Within a mode, findings are picked greedily by
+the failures they explain; each next pick must still stand once the vehicles already
+explained are set aside, so a supplier does not repeat its weak lot. Process-reading and
+machine findings are localised in time (change point on the build date) into a station +
+window.
 """
 
 from __future__ import annotations
@@ -20,11 +25,19 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 from threadpoolctl import ThreadpoolController
 
 from gigaloop import ml
+from gigaloop.loop.adjust import rate_covariates, usage_strata
 from gigaloop.loop.localise import localise
 from gigaloop.loop.population import Attribute, Population
+from gigaloop.loop.windows import (
+    WINDOW_KINDS,
+    contemporaries,
+    mark_window_rows,
+    window_candidates,
+)
 
 #: Attribute kinds a finding may rest on. Usage such as climate is a covariate, not a
 #: cause; a design revision marks a period of builds (each engineering change bumps it),
@@ -40,7 +53,8 @@ class RootCauseConfig:
 
     alpha: float = 0.01  # weekly re-tests are many looks: a strict FDR level
     min_events: int = 8
-    min_effect_low: float = 1.5  # lower CI bound of the effect ratio to report
+    min_effect_low: float = 1.1  # the 95 % interval must exclude effects under +10 %
+    min_rate_effect_low: float = 1.25  # … and under +25 % for a rate measured on every car
     max_findings_per_mode: int = 5
     min_rate_units: int = 200
     min_rain_miles: float = 25.0
@@ -97,26 +111,38 @@ def _blas() -> ThreadpoolController:
 
 
 def _find(pop: Population, config: RootCauseConfig) -> list[Finding]:
-    attributes = [a for a in pop.attributes if a.kind in CAUSE_KINDS]
-    if len(pop) == 0 or not attributes:
+    causes = [a for a in pop.attributes if a.kind in CAUSE_KINDS]
+    if len(pop) == 0 or not causes:
         return []
+    plain = [a for a in causes if a.kind not in WINDOW_KINDS]
+    levels = contemporaries(pop, causes)
+    attributes = plain + levels
     codes = np.asfortranarray(np.column_stack([a.codes for a in attributes]))
-    adjust = _Adjustment(_strata(pop), _covariates(pop))
-    scans = {}
+    adjust = _Adjustment(usage_strata(pop), rate_covariates(pop))
+    scans, tested = {}, {}
     for component in sorted(pop.first_failure_days):
         duration, event = pop.survival(component)
-        if event.sum() >= config.min_events:
-            scans[component] = _survival_scan(duration, event, codes, adjust.strata)
+        if event.sum() < config.min_events:
+            continue
+        windows = window_candidates(pop, duration, event, adjust.strata, levels,
+                                    config.min_events)
+        mode_attributes = attributes + [w.attribute for w in windows]
+        mode_codes = np.asfortranarray(np.column_stack([codes, *(w.attribute.codes
+                                                                  for w in windows)]))
+        scan = _survival_scan(duration, event, mode_codes, adjust.strata)
+        scans[component] = mark_window_rows(scan, windows, len(plain), len(attributes))
+        tested[component] = (mode_attributes, mode_codes)
     for mode in RATE_MODES:
         scan = _rate_scan(pop, mode, codes, adjust.covariates, config)
         if scan is not None:
-            scans[mode] = scan
+            scans[mode] = mark_window_rows(scan, [], len(plain), len(attributes))
+            tested[mode] = (attributes, codes)
     if not scans:
         return []
     _add_qvalues(scans, config.alpha)
     findings = []
     for mode, scan in scans.items():
-        findings += _select(pop, mode, scan, attributes, codes, adjust, config)
+        findings += _select(pop, mode, scan, *tested[mode], adjust, config)
     return findings
 
 
@@ -124,19 +150,8 @@ def _find(pop: Population, config: RootCauseConfig) -> list[Finding]:
 class _Adjustment:
     """What every test of one scan is adjusted for, computed once per scan."""
 
-    strata: np.ndarray  # climate × mileage tercile, for the log-rank tests
+    strata: np.ndarray  # climate × mileage band, for the log-rank tests
     covariates: np.ndarray  # usage and exposure, for the rate tests
-
-
-def _strata(pop: Population) -> np.ndarray:
-    climate = pd.factorize(pop.climate, sort=True)[0]
-    miles = pop.usage["miles_per_day"].to_numpy()
-    known = np.isfinite(miles)
-    tercile = np.zeros(len(pop), dtype=np.int64)
-    if known.sum() > 30:
-        edges = np.quantile(miles[known], [1 / 3, 2 / 3])
-        tercile[known] = np.searchsorted(edges, miles[known])
-    return (climate * 3 + tercile).astype(np.int64)
 
 
 def _survival_scan(duration: np.ndarray, event: np.ndarray, codes: np.ndarray,
@@ -148,6 +163,9 @@ def _survival_scan(duration: np.ndarray, event: np.ndarray, codes: np.ndarray,
     halved = (scan.observed / scan.expected) / (0.5 / rest_expected)
     hazard = scan.hazard_ratio.where(np.isfinite(scan.hazard_ratio), halved)
     scan["effect"], scan["low"], scan["high"] = hazard, scan.hr_low, scan.hr_high
+    # the χ² of a level with few expected failures is far too small in the tail: its p is
+    # at least the exact Poisson chance of so many failures given those expected
+    scan["p"] = np.maximum(scan.p, stats.poisson.sf(scan.observed - 1, scan.expected))
     scan["effect_kind"] = "hazard_ratio"
     return scan
 
@@ -164,20 +182,6 @@ def _rate(pop: Population, mode: str, config: RootCauseConfig) -> tuple[np.ndarr
         weight = miles
         ok = miles >= config.min_rain_miles
     return rate, weight, ok
-
-
-def _covariates(pop: Population) -> np.ndarray:
-    """Usage and exposure a rate is adjusted for: climate, mileage, fast charging, heat,
-    Autopilot share and age (fade per √day is not quite constant in age)."""
-    climate = pd.get_dummies(pd.Series(pop.climate), drop_first=True).to_numpy(float)
-    usage = pop.usage[["miles_per_day", "dc_kwh_per_day", "ambient_temp_c",
-                       "in_service_days"]].to_numpy(float)
-    ap_share = (pop.usage["autopilot_miles"] / np.maximum(
-        pop.usage["miles_per_day"] * pop.usage["telemetry_days"], 1.0)).to_numpy()
-    age = np.sqrt(np.maximum(pop.usage["in_service_days"].to_numpy(float), 0.0))
-    columns = np.column_stack([climate, usage, ap_share, age])
-    means = np.nanmean(columns, axis=0) if len(columns) else np.zeros(columns.shape[1])
-    return np.where(np.isnan(columns), means, columns)
 
 
 def _rate_scan(pop: Population, mode: str, codes: np.ndarray, covariates: np.ndarray,
@@ -198,18 +202,32 @@ def _rate_scan(pop: Population, mode: str, codes: np.ndarray, covariates: np.nda
 
 
 def _add_qvalues(scans: dict[str, pd.DataFrame], alpha: float) -> None:
-    pvalues = np.concatenate([s.p.to_numpy() for s in scans.values()])
-    q, _ = ml.benjamini_hochberg(np.nan_to_num(pvalues, nan=1.0), alpha)
-    start = 0
-    for scan in scans.values():
-        scan["q"] = q[start:start + len(scan)]
-        start += len(scan)
+    """q-values with each failure mode a family (Benjamini–Bogomolov): the modes whose
+    Simes p-value passes Benjamini–Hochberg across modes are selected, and within a
+    selected mode a test's q is its within-mode BH q × modes / selected modes (1 in a mode
+    not selected). One mode's strong signal, spread over hundreds of correlated tests,
+    then cannot relax the bar in every other mode, as one pooled BH would.
+
+    >>> scans = {"a": pd.DataFrame({"p": [1e-6, 0.02]}), "b": pd.DataFrame({"p": [0.004]}),
+    ...          "c": pd.DataFrame({"p": [0.5]})}
+    >>> _add_qvalues(scans, 0.01)
+    >>> [scans[m].q.round(6).tolist() for m in "abc"]
+    [[3e-06, 0.03], [0.006], [1.0]]
+    """
+    within = {mode: ml.benjamini_hochberg(np.nan_to_num(scan.p.to_numpy(), nan=1.0),
+                                          alpha)[0] for mode, scan in scans.items()}
+    simes = np.array([q.min(initial=1.0) for q in within.values()])
+    _, selected = ml.benjamini_hochberg(simes, alpha)
+    inflation = len(scans) / max(int(selected.sum()), 1)
+    for (mode, scan), chosen in zip(scans.items(), selected, strict=True):
+        scan["q"] = np.minimum(within[mode] * inflation, 1.0) if chosen else 1.0
 
 
 def _candidates(scan: pd.DataFrame, config: RootCauseConfig) -> pd.DataFrame:
     """Strong-enough levels, strongest evidence first (forward selection order)."""
     enough = scan.observed >= config.min_events if "at_risk" in scan else scan.n >= 10
-    keep = (scan.q <= config.alpha) & (scan.effect > 1) & (scan.low >= config.min_effect_low)
+    floor = config.min_effect_low if "at_risk" in scan else config.min_rate_effect_low
+    keep = (scan.q <= config.alpha) & (scan.effect > 1) & (scan.low >= floor)
     keep &= np.isfinite(scan.effect) & np.isfinite(scan.low) & np.isfinite(scan.high)
     kept = scan[keep & enough]
     return kept.assign(evidence=_evidence(kept)).sort_values(["evidence", "low"],
@@ -259,7 +277,8 @@ def _select(pop: Population, mode: str, scan: pd.DataFrame, attributes: list[Att
         if (row.attribute, row.level) in located:
             names, members, row = located[row.attribute, row.level]
         if not np.isfinite([row.effect, row.low, row.high]).all() \
-                or row.low < config.min_effect_low:
+                or row.low < (config.min_rate_effect_low if mode in RATE_MODES
+                              else config.min_effect_low):
             continue
         finding = Finding(mode, attribute.name, attribute.kind, names, float(row.effect),
                           (float(row.low), float(row.high)), str(row.effect_kind), float(row.p),
@@ -352,6 +371,8 @@ def _restated(pop: Population, mode: str, members: np.ndarray, row: pd.Series,
 def _still_standing(pop: Population, mode: str, candidates: pd.DataFrame, codes: np.ndarray,
                     covered: np.ndarray, adjust: _Adjustment,
                     config: RootCauseConfig) -> pd.DataFrame:
+    """The candidates that, without the vehicles already explained, are still significant
+    (p ≤ alpha) with an effect credibly above the reporting floor."""
     rest = ~covered
     columns = np.unique(candidates.attribute.to_numpy().astype(int))
     sub_codes = np.asfortranarray(codes[np.ix_(rest, columns)])
@@ -362,12 +383,14 @@ def _still_standing(pop: Population, mode: str, candidates: pd.DataFrame, codes:
             return candidates.iloc[0:0]
         rescan = ml.adjusted_rate_scan(rate[rest][ok], adjust.covariates[rest][ok],
                                        sub_codes[ok], weight[rest][ok]).dropna(subset=["p"])
-        better = rescan.effect > 0
+        base = float(np.average(rate[rest][ok], weights=weight[rest][ok]))
+        better = (base + rescan.effect_low) >= config.min_rate_effect_low * base
     else:
         duration, event = pop.survival(mode)
         rescan = ml.logrank_scan(duration[rest], event[rest], sub_codes,
                                  strata=adjust.strata[rest])
-        better = (rescan.hazard_ratio > 1) & (rescan.observed >= config.min_events)
+        better = (rescan.hr_low >= config.min_effect_low) & (
+            rescan.observed >= config.min_events)
     standing = rescan[(rescan.p <= config.alpha) & better]
     alive = {(int(columns[a]), int(lv)) for a, lv in zip(standing.attribute, standing.level,
                                                          strict=True)}
