@@ -24,6 +24,7 @@ what it replaces in a small manifest before swapping, so a crash half-way is fin
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import uuid
@@ -247,3 +248,17 @@ def _finish_compaction(folder: Path) -> None:
         for name in manifest["replaces"]:
             (folder / name).unlink(missing_ok=True)
     (folder / MANIFEST).unlink()
+
+
+WRITER_LOCK = ".writer.lock"
+
+
+def writer_lock(root: Path) -> Any:
+    """An exclusive lock on ``root`` (an open file), or None when another store holds it."""
+    handle = open(root / WRITER_LOCK, "a")  # noqa: SIM115 (held until close)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        return None
+    return handle

@@ -16,7 +16,6 @@ WriteResult(table='lines', received=2, written=1, unchanged=0, quarantined=1,
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 from collections.abc import Mapping
@@ -34,13 +33,12 @@ from gigaloop.errors import ConfigError, StoreError
 from gigaloop.schema import INGESTED_AT, TABLES, Table, get_table, write_order
 from gigaloop.store.engines import DuckDBEngine, Engine, SparkEngine
 from gigaloop.store.keys import HASH, ROW, KeyIndex
-from gigaloop.store.layout import Layout, month_of
+from gigaloop.store.layout import Layout, month_of, writer_lock
 from gigaloop.store.validate import Rejections, Rows, check, to_arrow
 from gigaloop.store.view import StoreView
 from gigaloop.store.wal import WAL_DIR, TableLog, logs
 
 QUARANTINE = "quarantine"
-WRITER_LOCK = ".writer.lock"
 
 
 @dataclass(frozen=True)
@@ -117,7 +115,7 @@ class Store:
             name: TableLog(self._layout.table_dir(name) / WAL_DIR, spec.arrow_schema(), fsync=fsync)
             for name, spec in TABLES.items()
         }
-        self._lock = _writer_lock(self.root)
+        self._lock = writer_lock(self.root)
         if self._lock is not None:  # else a live writer owns the logs there: leave them
             self._replay_logs()
         self._keys = KeyIndex(self._layout, self._tail)
@@ -385,17 +383,6 @@ class Store:
         rows = _drop(rows, self._keys.later_duplicates(quarantine, rows))
         rows = _drop(rows, np.concatenate(self._keys.stored(quarantine, rows)))
         self._append(quarantine, rows.drop_columns([ROW]), stamp)
-
-
-def _writer_lock(root: Path) -> Any:
-    """An exclusive lock on ``root`` (an open file), or None when another store holds it."""
-    handle = open(root / WRITER_LOCK, "a")  # noqa: SIM115 (held until close)
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        handle.close()
-        return None
-    return handle
 
 
 def _naive_utc(moment: datetime) -> datetime:
