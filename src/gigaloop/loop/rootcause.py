@@ -37,6 +37,7 @@ from gigaloop.loop.windows import (
     contemporaries,
     mark_window_rows,
     window_candidates,
+    with_codes_of,
 )
 
 #: Attribute kinds a finding may rest on. Usage such as climate is a covariate, not a
@@ -119,24 +120,30 @@ def _find(pop: Population, config: RootCauseConfig) -> list[Finding]:
     attributes = plain + levels
     codes = np.asfortranarray(np.column_stack([a.codes for a in attributes]))
     adjust = _Adjustment(usage_strata(pop), rate_covariates(pop))
-    scans, tested = {}, {}
-    for component in sorted(pop.first_failure_days):
-        duration, event = pop.survival(component)
+
+    def scan(mode: str) -> tuple[pd.DataFrame, list[Attribute]] | None:
+        """One mode's tests (rows cut and p corrected) and the window attributes added."""
+        if mode in RATE_MODES:
+            rates = _rate_scan(pop, mode, codes, adjust.covariates, config)
+            return None if rates is None else (
+                mark_window_rows(rates, [], len(plain), len(attributes)), [])
+        duration, event = pop.survival(mode)
         if event.sum() < config.min_events:
-            continue
+            return None
         windows = window_candidates(pop, duration, event, adjust.strata, levels,
                                     config.min_events)
-        mode_attributes = attributes + [w.attribute for w in windows]
-        mode_codes = np.asfortranarray(np.column_stack([codes, *(w.attribute.codes
-                                                                  for w in windows)]))
-        scan = _survival_scan(duration, event, mode_codes, adjust.strata)
-        scans[component] = mark_window_rows(scan, windows, len(plain), len(attributes))
-        tested[component] = (mode_attributes, mode_codes)
-    for mode in RATE_MODES:
-        scan = _rate_scan(pop, mode, codes, adjust.covariates, config)
-        if scan is not None:
-            scans[mode] = mark_window_rows(scan, [], len(plain), len(attributes))
-            tested[mode] = (attributes, codes)
+        survival = _survival_scan(duration, event,
+                                  with_codes_of(codes, [w.attribute for w in windows]),
+                                  adjust.strata)
+        return (mark_window_rows(survival, windows, len(plain), len(attributes)),
+                [w.attribute for w in windows])
+
+    modes = [*sorted(pop.first_failure_days), *RATE_MODES]
+    scans, tested = {}, {}
+    for mode, result in zip(modes, ml.fork_map(scan, modes), strict=True):
+        if result is not None:
+            scans[mode] = result[0]
+            tested[mode] = (attributes + result[1], with_codes_of(codes, result[1]))
     if not scans:
         return []
     _add_qvalues(scans, config.alpha)

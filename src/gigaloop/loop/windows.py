@@ -161,3 +161,10 @@ def mark_window_rows(scan: pd.DataFrame, candidates: list[WindowCandidate], leve
                                                                           position + 1, 0)]
     scan["p"] = np.minimum(scan.p.to_numpy() * searched, 1.0)
     return scan
+
+
+def with_codes_of(codes: np.ndarray, extra: list[Attribute]) -> np.ndarray:
+    """``codes`` (column-major) with the codes of ``extra`` attributes appended."""
+    if not extra:
+        return codes
+    return np.asfortranarray(np.column_stack([codes, *(a.codes for a in extra)]))

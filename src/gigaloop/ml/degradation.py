@@ -65,18 +65,25 @@ def _welch_by_level(
     residual: NDArray, weight: NDArray, codes: NDArray, confidence: float
 ) -> pd.DataFrame:
     """Welch's t of each level of each attribute in ``codes`` (m, k) against the rest of its
-    attribute: one weighted bincount per sum over every (attribute, level) slot, then one
-    vectorised test of every level."""
+    attribute: per attribute, one weighted bincount per sum over its levels (missing codes
+    left out), then one vectorised test of every level."""
     k = codes.shape[1]
     sizes = codes.max(axis=0, initial=-1).astype(np.int64) + 1
     offset = np.cumsum(sizes) - sizes
-    # one slot per (attribute, level), columns one after another; missing (-1) is dropped
-    slot = np.where(codes >= 0, codes + offset, sizes.sum()).ravel(order="F")
     w2 = weight**2
     values = (np.ones_like(weight), weight, weight * residual, w2, w2 * residual,
               w2 * residual**2)
-    stacked = np.array([np.bincount(slot, np.tile(v, k), sizes.sum() + 1)[:-1]
-                        for v in values]).reshape(6, -1)
+    stacked = np.empty((len(values), int(sizes.sum())))
+    for column, (first, size) in enumerate(zip(offset, sizes, strict=True)):
+        if not size:  # every unit missing this attribute
+            continue
+        level = codes[:, column]
+        present = values
+        if level.min() < 0:
+            known = level >= 0
+            level, present = level[known], [value[known] for value in values]
+        for row, value in enumerate(present):
+            stacked[row, first:first + size] = np.bincount(level, value, size)
     attribute = np.repeat(np.arange(k), sizes)
     level = np.arange(stacked.shape[1]) - np.repeat(offset, sizes)
     sums = list(stacked)
