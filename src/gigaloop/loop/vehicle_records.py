@@ -228,9 +228,10 @@ def _grouped(vid: np.ndarray, *columns: pa.ChunkedArray):
     if not len(rows):
         return
     keys, group = np.unique(codes[rows], axis=0, return_inverse=True)
-    for position, key in enumerate(keys):
-        yield (tuple(lv.labels[k] for lv, k in zip(levels, key, strict=True)),
-               rows[group.ravel() == position])
+    order = np.argsort(group.ravel(), kind="stable")  # rows by group, in order within one
+    ends = np.cumsum(np.bincount(group.ravel(), minlength=len(keys)))
+    for key, at in zip(keys, np.split(rows[order], ends[:-1]), strict=True):
+        yield tuple(lv.labels[k] for lv, k in zip(levels, key, strict=True)), at
 
 
 def _grown(values: np.ndarray, n: int, fill: Any) -> np.ndarray:
