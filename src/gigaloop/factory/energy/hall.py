@@ -163,22 +163,28 @@ def fit_law(y: np.ndarray, air: np.ndarray, drive: np.ndarray, use: np.ndarray,
         if i == j:
             moment[..., i] = _inner(yu, columns[i], 0, i)
     total = float(yu @ yu)
-    best_sq, coef = np.full(cells, total), np.zeros((*cells, 3))  # the empty support: 0
-    for support in _SUPPORTS:
+    best_sq = np.full(cells, total)  # the empty support: 0
+    chosen, solutions = np.full(cells, -1), []  # each cell's best support, their solutions
+    for k, support in enumerate(_SUPPORTS):
         sub, rhs = gram[..., support[:, None], support], moment[..., support]
         # a singular support (a column the window never exercised) is left to its subsets
         scale = np.prod(np.diagonal(sub, axis1=-2, axis2=-1), axis=-1)
-        solvable = np.linalg.det(sub) > 1e-10 * scale
-        sub = np.where(solvable[..., None, None], sub, np.eye(len(support)))
-        x = np.linalg.solve(sub, rhs[..., None])[..., 0]
+        if len(support) == 1:  # what LAPACK's determinant and solve give for 1 × 1 (exactly)
+            solvable = scale > 1e-10 * scale
+            x = rhs / np.where(solvable, scale, 1.0)[..., None]
+        else:
+            solvable = np.linalg.det(sub) > 1e-10 * scale
+            sub = np.where(solvable[..., None, None], sub, np.eye(len(support)))
+            x = np.linalg.solve(sub, rhs[..., None])[..., 0]
         sq = total - np.einsum("...i,...i", x, rhs)  # at the least-squares solution
         better = solvable & (x >= 0).all(axis=-1) & (sq < best_sq)
         best_sq = np.where(better, sq, best_sq)
-        full = np.zeros((*cells, 3))
-        full[..., support] = x
-        coef = np.where(better[..., None], full, coef)
+        chosen[better] = k
+        solutions.append(x)
     ci, hi = np.unravel_index(int(np.argmin(best_sq)), cells)
-    c = coef[ci, hi]
+    c = np.zeros(3)
+    if chosen[ci, hi] >= 0:
+        c[_SUPPORTS[chosen[ci, hi]]] = solutions[chosen[ci, hi]][ci, hi]
     residual = float(np.sqrt(max(best_sq[ci, hi], 0.0)))
     conditioning = (y - c[0] * air ** fan_exponent) / air
     # a slope the window hardly exercised (no heating in July) is not a conductance: the
