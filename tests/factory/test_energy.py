@@ -201,14 +201,21 @@ def test_the_window_read_day_by_day_is_the_window_read_at_once(tmp_path: Path) -
         store.write_many({"sites": sites, "energy_readings": tables["energy_readings"]},
                          ingested_at=now)
         ctx = DayContext(day, now, store.as_of(now))
-        kept = {site: rows.copy() for site, rows in module.readings(ctx).items()}
+        kept = {site: {c: v.copy() for c, v in rows.items()}
+                for site, rows in module.readings(ctx).items()}
         fresh = EnergyModule(EnergyConfig(history_days=3)).readings(ctx)  # after a restart
         assert kept.keys() == fresh.keys() and kept
         for site, rows in fresh.items():
-            pd.testing.assert_frame_equal(kept[site], rows)
-            assert len(rows) == 24 * min(day + 1, 3)
+            _assert_same_columns(kept[site], rows)
+            assert len(rows["event_time"]) == 24 * min(day + 1, 3)
     again = module.readings(ctx)  # the same day again (a replay) reads it all again
-    pd.testing.assert_frame_equal(again[site], fresh[site])
+    _assert_same_columns(again[site], fresh[site])
+
+
+def _assert_same_columns(left: dict[str, np.ndarray], right: dict[str, np.ndarray]) -> None:
+    assert left.keys() == right.keys()
+    for column, values in left.items():
+        np.testing.assert_array_equal(values, right[column], err_msg=column)
 
 
 # -- against the twin ---------------------------------------------------------------------

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -69,7 +70,7 @@ class PredictiveServiceConfig:
             raise ConfigError("need 0 <= holdout_percent < 100 and min_events >= 1")
 
 
-def in_holdout(vins: pd.Series, percent: int) -> np.ndarray:
+def in_holdout(vins: Iterable[str], percent: int) -> np.ndarray:
     """Whether each VIN is in the never-booked control group (a stable hash of the VIN).
 
     >>> in_holdout(pd.Series(["5YJ0001", "5YJ0002"]), 0).tolist()
@@ -269,30 +270,38 @@ class PredictiveServiceModule:
             self._refit(state, now - timedelta(days=ctx.day % cfg.refit_days))
         rules: pd.DataFrame = state.rules
         acting = rules[rules.act]
-        codes = state.history.codes
         young = now - timedelta(days=cfg.horizon_days - cfg.reaction_days)
-        new = codes[(codes.event_time > young)
-                    & ((codes.ingested_at > since) if since is not None else True)]
-        new = new[new.code.isin(acting.index) & ~in_holdout(new.vin, cfg.holdout_percent)]
+        codes = state.history.new_codes  # what this read added: all that may be new
+        assert codes is not None
+        vin, code, raised, ingested = (codes[c].to_numpy(zero_copy_only=False)
+                                       for c in ("vin", "code", "event_time", "ingested_at"))
+        new = raised > young.to_datetime64()
+        if since is not None:
+            new &= ingested > since.to_datetime64()
+        new &= np.isin(code, acting.index.to_numpy())
+        new[new] = ~in_holdout(vin[new], cfg.holdout_percent)
         horizon_ago = now - timedelta(days=cfg.horizon_days)
         state.booked = {k: t for k, t in state.booked.items() if t > horizon_ago}
-        if new.empty:
+        if not new.any():
             return []
+        vin, code, raised = vin[new], code[new], raised[new]
         failures = state.history.failures
-        failures = failures[failures.vin.isin(new.vin)]
+        failed_vin, failed_part, failed_at = (failures[c].to_numpy()
+                                              for c in ("vin", "component", "event_time"))
         decisions = []
-        for code, group in new.groupby("code"):
-            rule = acting.loc[code]
-            failed = group.merge(failures[failures.component == rule.component], on="vin",
-                                 suffixes=("", "_fail"))
-            failed = set(failed.vin[failed.event_time_fail >= failed.event_time])
-            recent = {v for v in group.vin.unique() if (v, rule.component) in state.booked}
-            vins = tuple(sorted(set(group.vin) - recent - failed))
+        for name in np.unique(code):
+            rule = acting.loc[name]
+            group = code == name
+            of_part = failed_part == rule.component
+            failed = {v for v, t in zip(vin[group], raised[group], strict=True)
+                      if (failed_at[of_part & (failed_vin == v)] >= t).any()}
+            recent = {v for v in set(vin[group]) if (v, rule.component) in state.booked}
+            vins = tuple(sorted(set(vin[group]) - recent - failed))
             if not vins:
                 continue
-            for vin in vins:
-                state.booked[vin, rule.component] = now
-            decisions.append(self._booking(ctx, code, rule, vins, state.held_out))
+            for v in vins:
+                state.booked[v, rule.component] = now
+            decisions.append(self._booking(ctx, name, rule, vins, state.held_out))
         return decisions
 
     def _refit(self, state: PredictiveServiceState, at: pd.Timestamp) -> None:

@@ -37,11 +37,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 CODE_COLUMNS = ("vin", "code", "event_time", "ingested_at")
 FAILURE_COLUMNS = ("vin", "component", "event_time", "cost_usd", "roadside", "ingested_at")
 VISIT_COLUMNS = ("vin", "event_time", "ingested_at")
+TABLES = (("codes", "diagnostic_codes", CODE_COLUMNS),
+          ("failures", "component_failures", FAILURE_COLUMNS),
+          ("serviced", "service_visits", VISIT_COLUMNS))
 
 
 def _empty(columns: tuple[str, ...]) -> pd.DataFrame:
@@ -54,27 +60,44 @@ def _empty(columns: tuple[str, ...]) -> pd.DataFrame:
 class ServiceHistory:
     """Codes (vin, code), claims (vin, component, cost_usd, roadside) and predictive visits
     (vin) with their ``event_time`` and ``ingested_at``; ``read_until`` — the view cutoff
-    read up to (``None``: nothing read yet)."""
+    read up to (``None``: nothing read yet); ``new_codes`` — the codes the last read added
+    (Arrow).
 
-    codes: pd.DataFrame = field(default_factory=lambda: _empty(CODE_COLUMNS))
-    failures: pd.DataFrame = field(default_factory=lambda: _empty(FAILURE_COLUMNS))
-    serviced: pd.DataFrame = field(default_factory=lambda: _empty(VISIT_COLUMNS))
+    Rows read are kept as Arrow until a frame is asked for (:attr:`codes`, :attr:`failures`,
+    :attr:`serviced`): one conversion for all the reads since, not one a read.
+    """
+
     read_until: pd.Timestamp | None = None
+    new_codes: pa.Table | None = field(default=None, repr=False)
+    _unconverted: dict[str, list[pa.Table]] = field(
+        default_factory=lambda: {name: [] for name, _, _ in TABLES}, repr=False)
+    _frames: dict[str, pd.DataFrame] = field(default_factory=lambda: {
+        name: _empty(columns) for name, _, columns in TABLES}, repr=False)
+
+    @property
+    def codes(self) -> pd.DataFrame:
+        return self._frame("codes")
+
+    @property
+    def failures(self) -> pd.DataFrame:
+        return self._frame("failures")
+
+    @property
+    def serviced(self) -> pd.DataFrame:
+        return self._frame("serviced")
 
     def read(self, view: Any, now: datetime) -> None:
         """Append the rows ``view`` (the store as of ``now``) holds that were ingested after
         ``read_until`` (:meth:`gigaloop.store.StoreView.ingested_since`)."""
-        for name, table, columns in (("codes", "diagnostic_codes", CODE_COLUMNS),
-                                     ("failures", "component_failures", FAILURE_COLUMNS),
-                                     ("serviced", "service_visits", (*VISIT_COLUMNS, "reason"))):
-            part = view.ingested_since(table, self.read_until, list(columns)).to_pandas()
+        for name, table, columns in TABLES:
+            wanted = [*columns, "reason"] if name == "serviced" else list(columns)
+            part = view.ingested_since(table, self.read_until, wanted)
             if name == "serviced":
-                part = part[part.reason == "predictive"].drop(columns="reason")
-            if part.empty:
-                continue
-            old = getattr(self, name)
-            setattr(self, name, part.reset_index(drop=True) if old.empty
-                    else pd.concat([old, part], ignore_index=True))
+                part = part.filter(pc.equal(part["reason"], "predictive")).select(columns)
+            if name == "codes":
+                self.new_codes = part
+            if part.num_rows:
+                self._unconverted[name].append(part)
         self.read_until = pd.Timestamp(now)
 
     def as_of(self, cutoff: datetime) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -83,9 +106,24 @@ class ServiceHistory:
         read in (a fit does not depend on the order of the codes)."""
         cut = pd.Timestamp(cutoff)
         codes = self.codes[self.codes.ingested_at <= cut].reset_index(drop=True)
-        return (codes, *(
-            frame[frame.ingested_at <= cut].sort_values(
-                ["event_time", *[c for c in frame.columns if c not in ("event_time",
-                                                                      "ingested_at")]],
-                kind="stable", ignore_index=True)
-            for frame in (self.failures, self.serviced)))
+        return (codes, *(_sorted(frame[frame.ingested_at <= cut])
+                         for frame in (self.failures, self.serviced)))
+
+    def _frame(self, name: str) -> pd.DataFrame:
+        parts = self._unconverted[name]
+        if parts:
+            new = pa.concat_tables(parts, promote_options="permissive").to_pandas()
+            held = self._frames[name]
+            self._frames[name] = new if held.empty else pd.concat([held, new],
+                                                                  ignore_index=True)
+            parts.clear()
+        return self._frames[name]
+
+
+def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` by ``event_time``, then its other columns but ``ingested_at`` (a stable
+    sort: ``DataFrame.sort_values`` on those columns, as one NumPy lexsort)."""
+    keys = ["event_time", *[c for c in frame.columns if c not in ("event_time", "ingested_at")]]
+    ranks = [np.unique(frame[c].to_numpy(), return_inverse=True)[1] for c in reversed(keys)]
+    order = np.lexsort(ranks) if len(frame) else np.arange(0)
+    return frame.iloc[order].reset_index(drop=True)

@@ -2,7 +2,8 @@
 
 One concern per file: :mod:`.config` (what the plan assumes), :mod:`.hall` (the hall's
 HVAC law, fitted from readings), :mod:`.forecast` (tomorrow from the readings),
-:mod:`.plan` (the linear programme and the baseline it is measured against) and
+:mod:`.plan` (the linear programme and the baseline it is measured against), :mod:`.layout`
+(the programme's columns and rows, laid out once) and
 :mod:`.module` (the daily :class:`EnergyModule`).
 """
 

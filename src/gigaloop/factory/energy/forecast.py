@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from gigaloop.errors import ModelError
 from gigaloop.factory.energy.config import HOURS
@@ -62,32 +63,34 @@ def forecast_outside(outside_c: np.ndarray) -> tuple[np.ndarray, float]:
     return trend[k] + phi * anomaly[-1] + shape, sd
 
 
-def forecast_from_readings(readings: pd.DataFrame, hall: HallModel) -> Forecast:
-    """Tomorrow from hourly readings ordered in time whose last 24 are yesterday.
+def forecast_from_readings(readings: Mapping[str, Any], hall: HallModel) -> Forecast:
+    """Tomorrow from hourly readings (column → values) ordered in time whose last 24 are
+    yesterday.
 
     Outside temperature by :func:`forecast_outside`; tariff and lighting as yesterday;
     carbon as the last week's mean by hour; process load as last week's mean, and the least
     each hour ran in it (what it may give up).
     """
-    yesterday = readings.tail(HOURS)
-    days = min(len(readings) // HOURS, 7)
-    week = readings.tail(days * HOURS)
-    process = np.full(HOURS, week["process_kwh"].mean())  # shift-invariant: the day's mean
-    floor = week["process_kwh"].to_numpy(float).reshape(days, HOURS).min(axis=0)
+    column = {name: np.asarray(readings[name], dtype=float) for name in (
+        "hvac_kwh", "process_kwh", "lighting_kwh", "outside_temp_c", "indoor_temp_c",
+        "tariff_usd_per_kwh", "carbon_g_per_kwh")}
+    days = min(len(column["process_kwh"]) // HOURS, 7)
+    week = days * HOURS
+    process = np.full(HOURS, column["process_kwh"][-week:].mean())  # shift-invariant
+    floor = column["process_kwh"][-week:].reshape(days, HOURS).min(axis=0)
     peak = 0.0  # the billing month's largest hour so far, unless tomorrow starts a new one
     if "event_time" in readings:
-        month = readings["event_time"].to_numpy("datetime64[h]").astype("datetime64[M]")
-        tomorrow = (readings["event_time"].iloc[-1:].to_numpy("datetime64[h]")
-                    + np.timedelta64(1, "h")).astype("datetime64[M]")
-        load = readings[["hvac_kwh", "process_kwh", "lighting_kwh"]].to_numpy(float).sum(axis=1)
+        hours = np.asarray(readings["event_time"]).astype("datetime64[h]")
+        month = hours.astype("datetime64[M]")
+        tomorrow = (hours[-1:] + np.timedelta64(1, "h")).astype("datetime64[M]")
+        load = column["hvac_kwh"] + column["process_kwh"] + column["lighting_kwh"]
         peak = float(load[month == tomorrow].max()) if (month == tomorrow).any() else 0.0
-    outside, sd = forecast_outside(readings["outside_temp_c"].to_numpy(float))
-    carbon = week["carbon_g_per_kwh"].to_numpy(float).reshape(days, HOURS).mean(axis=0)
+    outside, sd = forecast_outside(column["outside_temp_c"])
+    carbon = column["carbon_g_per_kwh"][-week:].reshape(days, HOURS).mean(axis=0)
     return Forecast(
         outside_c=outside, outside_sd_c=sd,
-        tariff_usd_per_kwh=yesterday["tariff_usd_per_kwh"].to_numpy(float),
+        tariff_usd_per_kwh=column["tariff_usd_per_kwh"][-HOURS:],
         carbon_g_per_kwh=carbon,
-        process_kwh=process, other_kwh=yesterday["lighting_kwh"].to_numpy(float), hall=hall,
-        start_indoor_c=float(yesterday["indoor_temp_c"].iloc[-1]) - hall.reading_offset_c,
+        process_kwh=process, other_kwh=column["lighting_kwh"][-HOURS:], hall=hall,
+        start_indoor_c=float(column["indoor_temp_c"][-1]) - hall.reading_offset_c,
         peak_to_date_kw=peak, process_floor_kwh=floor)
-

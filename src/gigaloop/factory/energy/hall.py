@@ -12,19 +12,19 @@ when it may skip a refit.
 >>> rng = np.random.default_rng(0)
 >>> out, indoor = rng.uniform(0, 38, 240), np.full(240, 22.0)
 >>> kwh = 100 + 40 * np.maximum(out - indoor + 2.5, 0) + 25 * np.maximum(indoor - 8.5 - out, 0)
->>> hall = fit_hall(pd.DataFrame({"hvac_kwh": kwh, "outside_temp_c": out,
-...                               "indoor_temp_c": indoor}))
+>>> hall = fit_hall({"hvac_kwh": kwh, "outside_temp_c": out, "indoor_temp_c": indoor})
 >>> round(hall.cool_per_k, 3), round(hall.heat_per_k, 3), hall.cool_offset_c, hall.heat_offset_c
 (40.0, 25.0, 2.5, 8.5)
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from itertools import product
+from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from gigaloop.errors import ModelError
 from gigaloop.factory.energy.config import HOURS, EnergyConfig
@@ -93,10 +93,11 @@ class HallModel:
         return np.where(cooling, 1, np.where(heating, -1, 0))
 
 
-def fit_hall(readings: pd.DataFrame, fan_exponent: float = 2.5) -> HallModel:
+def fit_hall(readings: Mapping[str, Any], fan_exponent: float = 2.5) -> HallModel:
     """Least-squares HVAC response (non-negative), balance offsets by grid search.
 
-    ``readings`` has ``hvac_kwh``, ``outside_temp_c`` and ``indoor_temp_c`` per hour, and
+    ``readings`` (column → values: a DataFrame, a dict of arrays) has ``hvac_kwh``,
+    ``outside_temp_c`` and ``indoor_temp_c`` per hour, and
     may have ``airflow`` (share of design; 1 if absent) and the ``cooling_setpoint_c`` /
     ``heating_setpoint_c`` in force. With setpoints, only steady hours enter the regression
     (setpoints unchanged since the hour before, the reading within 1 K of one of them): the
@@ -108,16 +109,17 @@ def fit_hall(readings: pd.DataFrame, fan_exponent: float = 2.5) -> HallModel:
     given for the hall itself, not its readings. The capacity is the largest conditioning
     load of any hour.
     """
-    if len(readings) < 3 * HOURS:
-        raise ModelError(f"need three days of energy readings, got {len(readings)} hours")
-    y = readings["hvac_kwh"].to_numpy(float)
-    air = readings["airflow"].to_numpy(float) if "airflow" in readings else np.ones_like(y)
-    indoor = readings["indoor_temp_c"].to_numpy(float)
-    drive = readings["outside_temp_c"].to_numpy(float) - indoor
+    y = np.asarray(readings["hvac_kwh"], dtype=float)
+    if len(y) < 3 * HOURS:
+        raise ModelError(f"need three days of energy readings, got {len(y)} hours")
+    air = np.asarray(readings["airflow"], dtype=float) if "airflow" in readings else np.ones_like(y)
+    indoor = np.asarray(readings["indoor_temp_c"], dtype=float)
+    outside = np.asarray(readings["outside_temp_c"], dtype=float)
+    drive = outside - indoor
     if "cooling_setpoint_c" not in readings:
         return fit_law(y, air, drive, np.ones(len(y), dtype=bool), fan_exponent)
-    cooling = readings["cooling_setpoint_c"].to_numpy(float)
-    heating = readings["heating_setpoint_c"].to_numpy(float)
+    cooling = np.asarray(readings["cooling_setpoint_c"], dtype=float)
+    heating = np.asarray(readings["heating_setpoint_c"], dtype=float)
     nearer = np.where(np.abs(indoor - cooling) <= np.abs(indoor - heating), cooling, heating)
     unchanged = np.zeros(len(y), dtype=bool)
     unchanged[1:] = (np.abs(np.diff(cooling)) < 0.2) & (np.abs(np.diff(heating)) < 0.2)
@@ -125,8 +127,7 @@ def fit_hall(readings: pd.DataFrame, fan_exponent: float = 2.5) -> HallModel:
     if steady.sum() < 2 * HOURS:
         steady[:] = True
     hall = fit_law(y, air, drive, steady, fan_exponent)
-    residual = y - hall.hvac_kwh(readings["outside_temp_c"].to_numpy(float), indoor, air,
-                                 fan_exponent)
+    residual = y - hall.hvac_kwh(outside, indoor, air, fan_exponent)
     scale = 1.4826 * np.median(np.abs(residual[steady] - np.median(residual[steady])))
     kept = steady & (np.abs(residual) <= 4.0 * max(scale, 1e-9))
     if kept.sum() >= 2 * HOURS:
@@ -162,22 +163,28 @@ def fit_law(y: np.ndarray, air: np.ndarray, drive: np.ndarray, use: np.ndarray,
         if i == j:
             moment[..., i] = _inner(yu, columns[i], 0, i)
     total = float(yu @ yu)
-    best_sq, coef = np.full(cells, total), np.zeros((*cells, 3))  # the empty support: 0
-    for support in _SUPPORTS:
+    best_sq = np.full(cells, total)  # the empty support: 0
+    chosen, solutions = np.full(cells, -1), []  # each cell's best support, their solutions
+    for k, support in enumerate(_SUPPORTS):
         sub, rhs = gram[..., support[:, None], support], moment[..., support]
         # a singular support (a column the window never exercised) is left to its subsets
         scale = np.prod(np.diagonal(sub, axis1=-2, axis2=-1), axis=-1)
-        solvable = np.linalg.det(sub) > 1e-10 * scale
-        sub = np.where(solvable[..., None, None], sub, np.eye(len(support)))
-        x = np.linalg.solve(sub, rhs[..., None])[..., 0]
+        if len(support) == 1:  # what LAPACK's determinant and solve give for 1 × 1 (exactly)
+            solvable = scale > 1e-10 * scale
+            x = rhs / np.where(solvable, scale, 1.0)[..., None]
+        else:
+            solvable = np.linalg.det(sub) > 1e-10 * scale
+            sub = np.where(solvable[..., None, None], sub, np.eye(len(support)))
+            x = np.linalg.solve(sub, rhs[..., None])[..., 0]
         sq = total - np.einsum("...i,...i", x, rhs)  # at the least-squares solution
         better = solvable & (x >= 0).all(axis=-1) & (sq < best_sq)
         best_sq = np.where(better, sq, best_sq)
-        full = np.zeros((*cells, 3))
-        full[..., support] = x
-        coef = np.where(better[..., None], full, coef)
+        chosen[better] = k
+        solutions.append(x)
     ci, hi = np.unravel_index(int(np.argmin(best_sq)), cells)
-    c = coef[ci, hi]
+    c = np.zeros(3)
+    if chosen[ci, hi] >= 0:
+        c[_SUPPORTS[chosen[ci, hi]]] = solutions[chosen[ci, hi]][ci, hi]
     residual = float(np.sqrt(max(best_sq[ci, hi], 0.0)))
     conditioning = (y - c[0] * air ** fan_exponent) / air
     # a slope the window hardly exercised (no heating in July) is not a conductance: the

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
 
 from gigaloop.actuate import EnergySchedule
 from gigaloop.errors import ModelError
@@ -27,6 +27,7 @@ from gigaloop.schema import EVENT_TIME
 
 COLUMNS = ("site_id", EVENT_TIME, "hvac_kwh", "process_kwh", "lighting_kwh", "outside_temp_c",
            "indoor_temp_c", "tariff_usd_per_kwh", "carbon_g_per_kwh")
+Readings = dict[str, np.ndarray]  # a site's readings: column → values (``COLUMNS`` but site)
 
 
 @dataclass
@@ -36,8 +37,8 @@ class EnergyModule:
     State kept between days: ``sent`` — (site, day) → the airflow, cooling and heating
     setpoints asked for that day (the days still in the window); ``ledger`` — the expected
     CO2e and cost saved so far; ``window`` — each site's readings of the last
-    ``history_days`` days (the columns of ``COLUMNS``), in time order; ``read_to`` — the
-    ingestion cutoff ``window`` is up to date with (``None``: nothing read yet).
+    ``history_days`` days (:data:`Readings`), in time order; ``read_to`` — the ingestion
+    cutoff ``window`` is up to date with (``None``: nothing read yet).
     """
 
     config: EnergyConfig = field(default_factory=EnergyConfig)
@@ -48,7 +49,7 @@ class EnergyModule:
         default_factory=dict, repr=False)
     ledger: dict[str, float] = field(default_factory=lambda: {
         "expected_kg_saved": 0.0, "expected_usd_saved": 0.0, "days": 0}, repr=False)
-    window: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+    window: dict[str, Readings] = field(default_factory=dict, repr=False)
     read_to: datetime | None = field(default=None, repr=False)
 
     def decide(self, ctx: DayContext) -> list[Decision]:
@@ -57,10 +58,10 @@ class EnergyModule:
         held = np.full(HOURS, self.config.nominal_setpoint_c)
         design = (np.ones(HOURS), held, held)
         for site_id, readings in self.readings(ctx).items():
-            days = len(readings) // HOURS
+            days = len(readings[EVENT_TIME]) // HOURS
             if days < 3:
                 continue
-            readings = readings.tail(days * HOURS).copy()
+            readings = {column: values[-days * HOURS:] for column, values in readings.items()}
             # the airflow this module asked for (design on days it did not plan); whole days,
             # the last one is today
             asked = [sent.get((site_id, ctx.day - j), design) for j in range(days - 1, -1, -1)]
@@ -75,7 +76,7 @@ class EnergyModule:
             del sent[key]
         return decisions
 
-    def readings(self, ctx: DayContext) -> dict[str, pd.DataFrame]:
+    def readings(self, ctx: DayContext) -> dict[str, Readings]:
         """Each site's readings since ``ctx.now`` less ``history_days``, in time order.
 
         Only rows ingested after the last call are read and added to ``window``; the whole
@@ -86,16 +87,18 @@ class EnergyModule:
         after = self.read_to
         if after is None or ctx.now <= after:
             self.window, after = {}, None  # everything ingested; the window cuts it below
-        new = ctx.view.ingested_since("energy_readings", after, list(COLUMNS)).to_pandas()
+        new = ctx.view.ingested_since("energy_readings", after, list(COLUMNS))
         self.read_to = ctx.now
         window = dict(self.window)
-        for site_id, rows in new.groupby("site_id", sort=True):
-            window[str(site_id)] = _merged(window.get(str(site_id)), rows)
+        for site_id, rows in _by_site(new).items():
+            window[site_id] = _merged(window.get(site_id), rows)
         cutoff = np.datetime64(since, "ns")
-        window = {site_id: rows.iloc[int(np.searchsorted(
-            rows[EVENT_TIME].to_numpy("datetime64[ns]"), cutoff)):].reset_index(drop=True)
-            for site_id, rows in sorted(window.items())}
-        self.window = {site_id: rows for site_id, rows in window.items() if len(rows)}
+        starts = {site_id: int(np.searchsorted(rows[EVENT_TIME], cutoff))
+                  for site_id, rows in window.items()}
+        self.window = {site_id: {column: values[starts[site_id]:] for column, values in
+                                 window[site_id].items()}
+                       for site_id in sorted(window)
+                       if starts[site_id] < len(window[site_id][EVENT_TIME])}
         return self.window
 
     def _decide_site(self, ctx: DayContext, site_id: str, forecast: Forecast) -> Decision:
@@ -169,13 +172,25 @@ class EnergyModule:
         return Decision(ctx.day, self.name, summary, action=action, inputs=inputs)
 
 
-def _merged(held: pd.DataFrame | None, rows: pd.DataFrame) -> pd.DataFrame:
+def _by_site(table: pa.Table) -> dict[str, Readings]:
+    """Each site's rows of ``table`` (in the order read) as NumPy columns, times in ns."""
+    site = table["site_id"].to_numpy(zero_copy_only=False)
+    columns = {name: table[name].to_numpy() for name in COLUMNS if name != "site_id"}
+    columns[EVENT_TIME] = columns[EVENT_TIME].astype("datetime64[ns]")
+    return {str(site_id): {name: values[site == site_id] for name, values in columns.items()}
+            for site_id in np.unique(site)}
+
+
+def _merged(held: Readings | None, rows: Readings) -> Readings:
     """``held`` (in time order) with ``rows`` added, a row read again for an hour held
     replacing it; in time order. Rows that only extend ``held`` are appended as they are."""
-    times = rows[EVENT_TIME].to_numpy("datetime64[ns]")
-    if held is not None and len(held) and len(times):
-        last = held[EVENT_TIME].to_numpy("datetime64[ns]")[-1]
-        if times[0] > last and (np.diff(times) > np.timedelta64(0)).all():
-            return pd.concat([held, rows])
-    rows = rows if held is None else pd.concat([held, rows])
-    return rows.drop_duplicates(EVENT_TIME, keep="last").sort_values(EVENT_TIME, kind="stable")
+    times = rows[EVENT_TIME]
+    if (held is not None and len(held[EVENT_TIME]) and len(times)
+            and times[0] > held[EVENT_TIME][-1] and (np.diff(times) > np.timedelta64(0)).all()):
+        return {name: np.concatenate([held[name], rows[name]]) for name in held}
+    if held is not None:
+        rows = {name: np.concatenate([held[name], rows[name]]) for name in held}
+    # the last row of each hour, in time order
+    _, last = np.unique(rows[EVENT_TIME][::-1], return_index=True)
+    kept = len(rows[EVENT_TIME]) - 1 - last
+    return {name: values[kept] for name, values in rows.items()}

@@ -33,11 +33,30 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
-from scipy.sparse import coo_array
 
 from gigaloop.errors import ModelError
 from gigaloop.factory.energy.config import DEFAULTS, HOURS, EnergyConfig
 from gigaloop.factory.energy.forecast import Forecast
+from gigaloop.factory.energy.layout import (
+    AIR,
+    COOL,
+    FAN,
+    HEAT,
+    HI,
+    HIH,
+    HIS,
+    LO,
+    LOC,
+    PEAK,
+    S_IN,
+    S_OUT,
+    SIZE,
+    TC,
+    TH,
+    TS,
+    T,
+    layout,
+)
 
 
 def movable(forecast: Forecast, config: EnergyConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -163,20 +182,14 @@ def plan_day(forecast: Forecast, config: EnergyConfig = DEFAULTS) -> Schedule:
     largest hour adds to ``peak_to_date_kw``.
     """
     hall, n = forecast.hall, HOURS
-    # blocks of n: T, cool, heat, shift_in, shift_out, slack_hi, slack_lo, fan, airflow,
-    # hot-day T, hot-day cooling, hot slack, cold-day T, cold-day heating, cold slack; peak
-    (T, cool, heat, s_in, s_out, hi, lo, fan, air, Th, coolh, hih, Tc, heatc,
-     loc, Ts, cools, his) = (k * n for k in range(18))
-    peak = 18 * n
-    size = peak + 1
     price = _price(forecast, config)
-    cost = np.zeros(size)
-    for block in (cool, heat, s_in, fan):
+    cost = np.zeros(SIZE)
+    for block in (COOL, HEAT, S_IN, FAN):
         cost[block:block + n] = price
-    cost[s_out:s_out + n] = -price
-    for block in (hi, lo, hih, loc, his):
+    cost[S_OUT:S_OUT + n] = -price
+    for block in (HI, LO, HIH, LOC, HIS):
         cost[block:block + n] = config.comfort_usd_per_kh
-    cost[peak] = config.demand_usd_per_kw_month  # only what tomorrow adds to the month's
+    cost[PEAK] = config.demand_usd_per_kw_month  # only what tomorrow adds to the month's
 
     mass = hall.mass(config.time_constant_h)
     masses = [hall.mass(tau) for tau in config.time_constant_range_h]
@@ -199,107 +212,53 @@ def plan_day(forecast: Forecast, config: EnergyConfig = DEFAULTS) -> Schedule:
                                - hall.capacity_kwh) / m for m in masses)
         stress_cap[h] = max(top, held, config.nominal_setpoint_c)
     cold_heating = hall.regime(cold, bottom) < 0
-    rows: list[int] = []  # the constraint matrix as (row, column, value) triplets
-    columns: list[int] = []
-    values: list[float] = []
-    lower: list[float] = []
-    upper: list[float] = []
 
-    def row(entries: dict[int, float], low: float, high: float) -> None:
-        rows.extend([len(lower)] * len(entries))
-        columns.extend(entries)
-        values.extend(entries.values())
-        lower.append(low)
-        upper.append(high)
-
-    a, b = hall.cool_per_k, hall.heat_per_k
-    cap = hall.capacity_kwh
-    start = forecast.start_indoor_c
-
-    def warm_bound(h: int, temp: int, cooling: int, slack: int, outside: float,
-                   cools: bool, limit: float) -> None:
-        """Hour ``h`` of a warmer day's hall (columns from ``temp``), kept below ``limit``."""
-        first = h == 0
-        prev = {} if first else {temp + h - 1: -1.0}
-        known = start if first else 0.0
-        row({temp + h: 1.0, T + h: -1.0}, 0.0, np.inf)
-        if cools:
-            for m in masses:
-                rhs = a * (outside + hall.cool_offset_c) + (m - a) * known
-                row({temp + h: m, cooling + h: 1.0,
-                     **{i: (m - a) * v for i, v in prev.items()}}, rhs, np.inf)
-            row({cooling + h: 1.0, air + h: -cap}, -np.inf, 0.0)
-        else:
-            row({temp + h: 1.0, **prev}, known, np.inf)
-        row({temp + h: 1.0, slack + h: -1.0}, -np.inf, limit)
-
-    points = np.linspace(config.min_airflow, 1.0, 6)  # airflows where the tangents touch
+    a, b, cap = hall.cool_per_k, hall.heat_per_k, hall.capacity_kwh
+    known = np.zeros(n)  # the hall before the hour where it is known: tomorrow's start
+    known[0] = forecast.start_indoor_c
+    points = np.linspace(config.min_airflow, 1.0, 6)  # airflows where the fans' tangents touch
     slopes = config.fan_exponent * points ** (config.fan_exponent - 1)
-    tangents = list(zip(slopes.tolist(),
-                        (points ** config.fan_exponent - slopes * points).tolist(), strict=True))
-    for h in range(n):
-        first = h == 0
-        prev = {} if first else {T + h - 1: -1.0}
-        prev_c = {} if first else {Tc + h - 1: -1.0}
-        known = start if first else 0.0
-        out = forecast.outside_c[h]
-        if regime[h] > 0:  # C T_h − (C − a) T_h−1 + cool_h = a (out + d_c)
-            rhs = a * (out + hall.cool_offset_c) + (mass - a) * known
-            row({T + h: mass, cool + h: 1.0, **{i: (mass - a) * v for i, v in prev.items()}},
-                rhs, rhs)
-        elif regime[h] < 0:  # C T_h − (C − b) T_h−1 − heat_h = b (out + d_h)
-            rhs = b * (out + hall.heat_offset_c) + (mass - b) * known
-            row({T + h: mass, heat + h: -1.0, **{i: (mass - b) * v for i, v in prev.items()}},
-                rhs, rhs)
-        else:
-            row({T + h: 1.0, **prev}, known, known)
-        row({T + h: 1.0, hi + h: -1.0}, -np.inf, top)
-        row({T + h: 1.0, lo + h: 1.0}, bottom, np.inf)
-        row({cool + h: 1.0, heat + h: 1.0, air + h: -cap}, -np.inf, 0.0)
-        # fans: convex airflow^n from below by its tangents
-        for slope, intercept in tangents:
-            row({fan + h: 1.0, air + h: -hall.fan_kwh * slope}, hall.fan_kwh * intercept, np.inf)
-        # hot day: an upper bound of the hall; HVAC cools at most to the setpoint T_h
-        warm_bound(h, Th, coolh, hih, hot[h], hot_cooling[h], top)
-        # stress day: the same upper bound, held to what the baseline would reach
-        warm_bound(h, Ts, cools, his, stress[h], stress_cooling[h], stress_cap[h])
-        # cold day: a lower bound; HVAC heats at most to the setpoint
-        row({Tc + h: 1.0, T + h: -1.0}, -np.inf, 0.0)
-        if cold_heating[h]:
-            for m in masses:
-                rhs = b * (cold[h] + hall.heat_offset_c) + (m - b) * known
-                row({Tc + h: m, heatc + h: -1.0,
-                     **{i: (m - b) * v for i, v in prev_c.items()}}, -np.inf, rhs)
-            row({heatc + h: 1.0, air + h: -cap}, -np.inf, 0.0)
-        else:
-            row({Tc + h: 1.0, **prev_c}, -np.inf, known)
-        row({Tc + h: 1.0, loc + h: 1.0}, bottom, np.inf)
-    row({**{s_in + h: 1.0 for h in range(n)}, **{s_out + h: -1.0 for h in range(n)}}, 0.0, 0.0)
-    for h in range(n):  # the demand charge bills the day's largest hour, wherever it falls
-        row({peak: 1.0, cool + h: -1.0, heat + h: -1.0, s_in + h: -1.0, s_out + h: 1.0,
-             fan + h: -1.0}, forecast.process_kwh[h] + forecast.other_kwh[h], np.inf)
+    intercepts = points ** config.fan_exponent - slopes * points
+    rows = layout(len(masses), len(points))
+    conditions = np.stack([np.ones(n, dtype=bool), regime > 0, regime < 0, regime == 0,
+                           hot_cooling, ~hot_cooling, stress_cooling, ~stress_cooling,
+                           cold_heating, ~cold_heating])
+    coefficients = np.array(
+        [1.0, -1.0, mass, (mass - a) * -1.0, (mass - b) * -1.0, -cap]
+        + [value for m in masses for value in (m, (m - a) * -1.0, (m - b) * -1.0)]
+        + [-hall.fan_kwh * slope for slope in slopes.tolist()])
+    bounds = np.concatenate([
+        [0.0, np.inf, -np.inf, top, bottom],
+        [hall.fan_kwh * intercept for intercept in intercepts.tolist()],
+        a * (forecast.outside_c + hall.cool_offset_c) + (mass - a) * known,
+        b * (forecast.outside_c + hall.heat_offset_c) + (mass - b) * known,
+        known, stress_cap, forecast.process_kwh + forecast.other_kwh,
+        *(part for m in masses for part in (
+            a * (hot + hall.cool_offset_c) + (m - a) * known,
+            a * (stress + hall.cool_offset_c) + (m - a) * known,
+            b * (cold + hall.heat_offset_c) + (m - b) * known))])
+    matrix, lower, upper = rows.matrix(conditions, coefficients, bounds)
 
-    upper_bounds = np.full(size, np.inf)
-    upper_bounds[s_in:s_in + n], upper_bounds[s_out:s_out + n] = movable(forecast, config)
-    upper_bounds[cool:cool + n] = np.where(regime > 0, np.inf, 0.0)
-    upper_bounds[heat:heat + n] = np.where(regime < 0, np.inf, 0.0)
-    upper_bounds[air:air + n] = 1.0
-    lower_bounds = np.zeros(size)
-    lower_bounds[air:air + n] = config.min_airflow
-    lower_bounds[peak] = forecast.peak_to_date_kw
-    for block in (T, Th, Tc, Ts):
+    upper_bounds = np.full(SIZE, np.inf)
+    upper_bounds[S_IN:S_IN + n], upper_bounds[S_OUT:S_OUT + n] = movable(forecast, config)
+    upper_bounds[COOL:COOL + n] = np.where(regime > 0, np.inf, 0.0)
+    upper_bounds[HEAT:HEAT + n] = np.where(regime < 0, np.inf, 0.0)
+    upper_bounds[AIR:AIR + n] = 1.0
+    lower_bounds = np.zeros(SIZE)
+    lower_bounds[AIR:AIR + n] = config.min_airflow
+    lower_bounds[PEAK] = forecast.peak_to_date_kw
+    for block in (T, TH, TC, TS):
         lower_bounds[block:block + n] = -np.inf
-    matrix = coo_array((values, (rows, columns)), shape=(len(lower), size)).tocsr()
     result = milp(cost, constraints=LinearConstraint(matrix, lower, upper),
                   bounds=Bounds(lower_bounds, upper_bounds))
     if not result.success:
         raise ModelError(f"energy plan could not be solved: {result.message}")
     x = result.x
-    hvac = x[fan:fan + n] + x[cool:cool + n] + x[heat:heat + n]
-    shift = x[s_in:s_in + n] - x[s_out:s_out + n]
-    slack = float(x[hi:hi + 2 * n].sum() + x[hih:hih + n].sum() + x[loc:loc + n].sum()
-                  + x[his:his + n].sum())
-    return _evaluate(forecast, x[T:T + n], hvac, shift, slack, config, x[air:air + n])
+    hvac = x[FAN:FAN + n] + x[COOL:COOL + n] + x[HEAT:HEAT + n]
+    shift = x[S_IN:S_IN + n] - x[S_OUT:S_OUT + n]
+    slack = float(x[HI:HI + 2 * n].sum() + x[HIH:HIH + n].sum() + x[LOC:LOC + n].sum()
+                  + x[HIS:HIS + n].sum())
+    return _evaluate(forecast, x[T:T + n], hvac, shift, slack, config, x[AIR:AIR + n])
 
 
 def fallback_reason(forecast: Forecast, config: EnergyConfig = DEFAULTS) -> str | None:
