@@ -23,6 +23,7 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import ibis.expr.types as ir
 import numpy as np
@@ -58,6 +59,11 @@ class Baseline:
 
     median: pd.DataFrame
     scale: pd.DataFrame
+
+    @cached_property
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Median and scale as arrays (a row per machine, a column per feature)."""
+        return (self.median[list(FEATURES)].to_numpy(), self.scale[list(FEATURES)].to_numpy())
 
 
 def fit_baseline(daily: pd.DataFrame, *, baseline_days: int = 21) -> Baseline:
@@ -102,10 +108,7 @@ def recent_index(daily: pd.DataFrame, baseline: Baseline, days: int) -> pd.DataF
     machine, _ = pd.factorize(daily.machine_id, sort=True)
     day = daily.day.to_numpy().astype("datetime64[D]").astype(np.int64)
     order = np.lexsort((day, machine))
-    machine, day = machine[order], day[order]
-    ends = np.flatnonzero(np.r_[machine[1:] != machine[:-1], True])
-    last = np.repeat(ends, np.diff(np.r_[-1, ends])) - np.arange(machine.size) < days
-    rows = order[np.isin(day, day[last])]
+    rows = order[last_days(machine[order], day[order], days)]
     recent = daily.iloc[rows].reset_index(drop=True)
     _, z = _deviations(recent, baseline)
     vibration = FEATURES.index("vibration_rms")
@@ -113,6 +116,14 @@ def recent_index(daily: pd.DataFrame, baseline: Baseline, days: int) -> pd.DataF
                          "vibration_rms": recent.vibration_rms.to_numpy(dtype=float),
                          "z_vibration_rms": z[:, vibration],
                          "hi": np.sqrt(np.mean(z**2, axis=1))})
+
+
+def last_days(machine: np.ndarray, day: np.ndarray, days: int) -> np.ndarray:
+    """Whether each row (sorted by ``machine`` and ``day`` codes) is on a day among some
+    machine's last ``days`` days."""
+    ends = np.flatnonzero(np.r_[machine[1:] != machine[:-1], True])
+    last = np.repeat(ends, np.diff(np.r_[-1, ends])) - np.arange(machine.size) < days
+    return np.isin(day, day[last])
 
 
 def group_median(values: np.ndarray, group: np.ndarray) -> np.ndarray:
@@ -126,18 +137,27 @@ def group_median(values: np.ndarray, group: np.ndarray) -> np.ndarray:
 
 
 def _deviations(daily: pd.DataFrame, baseline: Baseline) -> tuple[np.ndarray, np.ndarray]:
-    """Deviations from the baseline (hall-compensated temperature) and z-scores of ``daily``
-    (machines with a baseline)."""
-    values = daily[list(FEATURES)].to_numpy(dtype=float)
+    """:func:`deviations` of ``daily`` (machines with a baseline)."""
+    return deviations(daily[list(FEATURES)].to_numpy(dtype=float),
+                      baseline.median.index.get_indexer(daily.machine_id),
+                      daily.day.to_numpy(), baseline)
+
+
+def deviations(values: np.ndarray, row: np.ndarray, day: np.ndarray, baseline: Baseline
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Deviations from the baseline (hall-compensated temperature) and z-scores of feature
+    ``values`` (a column per feature) of the machines at ``row`` of the baseline, on ``day``
+    (any day key)."""
+    values = np.array(values, dtype=float, order="F")  # the layout sets the order of sums
     logs = [FEATURES.index(f) for f in LOG_FEATURES]
     values[:, logs] = np.log(np.maximum(values[:, logs], 1e-9))
-    row = baseline.median.index.get_indexer(daily.machine_id)
-    deviation = values - baseline.median[list(FEATURES)].to_numpy()[row]
+    median, scale = baseline.arrays
+    deviation = values - median[row]
     hall = FEATURES.index("temperature_c")
     if np.unique(row).size >= 3:
-        _, day = np.unique(daily.day.to_numpy(), return_inverse=True)
+        _, day = np.unique(day, return_inverse=True)
         deviation[:, hall] -= group_median(deviation[:, hall], day)[day]
-    z = deviation / baseline.scale[list(FEATURES)].to_numpy()[row]
+    z = deviation / scale[row]
     return deviation, z
 
 
@@ -148,5 +168,5 @@ def _transformed(daily: pd.DataFrame) -> pd.DataFrame:
     return values
 
 
-__all__ = ["FEATURES", "Baseline", "daily_condition", "fit_baseline", "group_median",
-           "health_index", "recent_index"]
+__all__ = ["FEATURES", "Baseline", "daily_condition", "deviations", "fit_baseline",
+           "group_median", "health_index", "last_days", "recent_index"]
