@@ -127,13 +127,19 @@ def last_days(machine: np.ndarray, day: np.ndarray, days: int) -> np.ndarray:
 
 
 def group_median(values: np.ndarray, group: np.ndarray) -> np.ndarray:
-    """Median of ``values`` per ``group`` (sorted non-negative integer ids; one per group),
-    the two middle values interpolated as pandas and DuckDB do."""
-    order = np.lexsort((values, group))
-    group, values = group[order], values[order]
+    """Median of ``values`` (a vector, or a column each) per ``group`` (sorted non-negative
+    integer ids; one per group), the two middle values interpolated as pandas and DuckDB do
+    (a missing value sorts last)."""
+    order = np.argsort(group, kind="stable")
+    group = group[order]
     starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
     counts = np.diff(np.r_[starts, group.size])
-    return values[starts + (counts - 1) // 2] * 0.5 + values[starts + counts // 2] * 0.5
+    table = np.full((starts.size, counts.max(), *values.shape[1:]), np.nan)
+    table[np.repeat(np.arange(starts.size), counts),
+          np.arange(group.size) - np.repeat(starts, counts)] = values[order]
+    table.sort(axis=1, kind="stable")
+    at = np.arange(starts.size)
+    return table[at, (counts - 1) // 2] * 0.5 + table[at, counts // 2] * 0.5
 
 
 def _deviations(daily: pd.DataFrame, baseline: Baseline) -> tuple[np.ndarray, np.ndarray]:

@@ -233,8 +233,7 @@ def _daily_medians(rows: Rows) -> Rows:
     ids, first, counts = np.unique(group, return_index=True, return_counts=True)
     group = np.searchsorted(ids, group)
     return Rows(np.asarray(machines, dtype=object)[machine[first]], days[first], counts,
-                np.column_stack([group_median(rows.values[:, k], group)
-                                 for k in range(len(FEATURES))]))
+                group_median(rows.values, group))
 
 
 @dataclass
