@@ -146,17 +146,32 @@ class ConditionLog:
         return (self.day_numbers[rows].astype("datetime64[D]"),
                 self.values[rows, FEATURES.index("vibration_rms")])
 
+    def deviation_index(self, baseline: Baseline) -> pd.DataFrame:
+        """``machine_id``, ``day`` and the ``d_<feature>`` deviations of every machine with a
+        baseline, as :func:`~gigaloop.factory.maintenance.health.health_index` gives them."""
+        row = self._baseline_rows(baseline)
+        rows = np.flatnonzero(row >= 0)
+        deviation, _ = deviations(self.values[rows], row[rows], self.day_numbers[rows], baseline)
+        return pd.DataFrame({"machine_id": self.names[self.machine_codes[rows]],
+                             "day": self.day_numbers[rows].astype("datetime64[D]")
+                             .astype("datetime64[ns]"),
+                             **{f"d_{f}": deviation[:, k] for k, f in enumerate(FEATURES)}})
+
     def recent_index(self, baseline: Baseline, days: int
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """:func:`~gigaloop.factory.maintenance.health.recent_index` of the log: machine,
         ``hi``, ``vibration_rms`` and ``z_vibration_rms`` of the rows it scores."""
-        row = baseline.median.index.get_indexer(self.names)[self.machine_codes]
+        row = self._baseline_rows(baseline)
         known = np.flatnonzero(row >= 0)
         rows = known[last_days(self.machine_codes[known], self.day_numbers[known], days)]
         _, z = deviations(self.values[rows], row[rows], self.day_numbers[rows], baseline)
         vibration = FEATURES.index("vibration_rms")
         return (self.names[self.machine_codes[rows]], np.sqrt(np.mean(z**2, axis=1)),
                 self.values[rows, vibration], z[:, vibration])
+
+    def _baseline_rows(self, baseline: Baseline) -> np.ndarray:
+        """Each row's machine in ``baseline`` (-1: none)."""
+        return baseline.median.index.get_indexer(self.names)[self.machine_codes]
 
     def update(self, view: Any, now: datetime) -> Rows:
         """Read what was ingested since the last update; returns the machine-days (re)made."""

@@ -31,7 +31,6 @@ from gigaloop.errors import ConfigError, ModelError
 from gigaloop.factory.maintenance.health import (
     Baseline,
     fit_baseline,
-    health_index,
     recent_index,
 )
 from gigaloop.factory.maintenance.history import ConditionLog, MaintenanceLog, Rows, StopLog
@@ -282,7 +281,7 @@ class MaintenanceModule:
                      for rank, h in enumerate(due, start=1)]
         if config.stop_model and to_window == 1:  # the window is next: decide with the latest
             prognosed = {h.machine_id: h for h in health if h.rul is not None}
-            decisions += self._services(ctx, log.daily, open_orders, prognosed, len(decisions))
+            decisions += self._services(ctx, open_orders, prognosed, len(decisions))
         return decisions
 
     def _refit_baseline(self, fresh: Rows) -> None:
@@ -300,13 +299,12 @@ class MaintenanceModule:
         self.baseline_end = {m: int(self.condition.day_numbers[rows[m].start + days - 1])
                              for m in self.baseline.median.index}
 
-    def _services(self, ctx: DayContext, daily: pd.DataFrame,
-                  open_orders: dict[str, dict[str, Any]], prognosed: dict[str, MachineHealth],
-                  ranked: int) -> list[Decision]:
+    def _services(self, ctx: DayContext, open_orders: dict[str, dict[str, Any]],
+                  prognosed: dict[str, MachineHealth], ranked: int) -> list[Decision]:
         """Condition-based service where the stops it avoids pay for the job."""
         config = self.config
         assert self.baseline is not None
-        index = health_index(daily, self.baseline)
+        index = self.condition.deviation_index(self.baseline)
         stops = self.stops.update(ctx.view, ctx.now)
         if index.empty or stops.empty:
             return []
