@@ -23,6 +23,7 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import ibis.expr.types as ir
 import numpy as np
@@ -58,6 +59,11 @@ class Baseline:
 
     median: pd.DataFrame
     scale: pd.DataFrame
+
+    @cached_property
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Median and scale as arrays (a row per machine, a column per feature)."""
+        return (self.median[list(FEATURES)].to_numpy(), self.scale[list(FEATURES)].to_numpy())
 
 
 def fit_baseline(daily: pd.DataFrame, *, baseline_days: int = 21) -> Baseline:
@@ -102,10 +108,7 @@ def recent_index(daily: pd.DataFrame, baseline: Baseline, days: int) -> pd.DataF
     machine, _ = pd.factorize(daily.machine_id, sort=True)
     day = daily.day.to_numpy().astype("datetime64[D]").astype(np.int64)
     order = np.lexsort((day, machine))
-    machine, day = machine[order], day[order]
-    ends = np.flatnonzero(np.r_[machine[1:] != machine[:-1], True])
-    last = np.repeat(ends, np.diff(np.r_[-1, ends])) - np.arange(machine.size) < days
-    rows = order[np.isin(day, day[last])]
+    rows = order[last_days(machine[order], day[order], days)]
     recent = daily.iloc[rows].reset_index(drop=True)
     _, z = _deviations(recent, baseline)
     vibration = FEATURES.index("vibration_rms")
@@ -115,29 +118,52 @@ def recent_index(daily: pd.DataFrame, baseline: Baseline, days: int) -> pd.DataF
                          "hi": np.sqrt(np.mean(z**2, axis=1))})
 
 
+def last_days(machine: np.ndarray, day: np.ndarray, days: int) -> np.ndarray:
+    """Whether each row (sorted by ``machine`` and ``day`` codes) is on a day among some
+    machine's last ``days`` days."""
+    ends = np.flatnonzero(np.r_[machine[1:] != machine[:-1], True])
+    last = np.repeat(ends, np.diff(np.r_[-1, ends])) - np.arange(machine.size) < days
+    return np.isin(day, day[last])
+
+
 def group_median(values: np.ndarray, group: np.ndarray) -> np.ndarray:
-    """Median of ``values`` per ``group`` (sorted non-negative integer ids; one per group),
-    the two middle values interpolated as pandas and DuckDB do."""
-    order = np.lexsort((values, group))
-    group, values = group[order], values[order]
+    """Median of ``values`` (a vector, or a column each) per ``group`` (sorted non-negative
+    integer ids; one per group), the two middle values interpolated as pandas and DuckDB do
+    (a missing value sorts last)."""
+    order = np.argsort(group, kind="stable")
+    group = group[order]
     starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
     counts = np.diff(np.r_[starts, group.size])
-    return values[starts + (counts - 1) // 2] * 0.5 + values[starts + counts // 2] * 0.5
+    table = np.full((starts.size, counts.max(), *values.shape[1:]), np.nan)
+    table[np.repeat(np.arange(starts.size), counts),
+          np.arange(group.size) - np.repeat(starts, counts)] = values[order]
+    table.sort(axis=1, kind="stable")
+    at = np.arange(starts.size)
+    return table[at, (counts - 1) // 2] * 0.5 + table[at, counts // 2] * 0.5
 
 
 def _deviations(daily: pd.DataFrame, baseline: Baseline) -> tuple[np.ndarray, np.ndarray]:
-    """Deviations from the baseline (hall-compensated temperature) and z-scores of ``daily``
-    (machines with a baseline)."""
-    values = daily[list(FEATURES)].to_numpy(dtype=float)
+    """:func:`deviations` of ``daily`` (machines with a baseline)."""
+    return deviations(daily[list(FEATURES)].to_numpy(dtype=float),
+                      baseline.median.index.get_indexer(daily.machine_id),
+                      daily.day.to_numpy(), baseline)
+
+
+def deviations(values: np.ndarray, row: np.ndarray, day: np.ndarray, baseline: Baseline
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Deviations from the baseline (hall-compensated temperature) and z-scores of feature
+    ``values`` (a column per feature) of the machines at ``row`` of the baseline, on ``day``
+    (any day key)."""
+    values = np.array(values, dtype=float, order="F")  # the layout sets the order of sums
     logs = [FEATURES.index(f) for f in LOG_FEATURES]
     values[:, logs] = np.log(np.maximum(values[:, logs], 1e-9))
-    row = baseline.median.index.get_indexer(daily.machine_id)
-    deviation = values - baseline.median[list(FEATURES)].to_numpy()[row]
+    median, scale = baseline.arrays
+    deviation = values - median[row]
     hall = FEATURES.index("temperature_c")
     if np.unique(row).size >= 3:
-        _, day = np.unique(daily.day.to_numpy(), return_inverse=True)
+        _, day = np.unique(day, return_inverse=True)
         deviation[:, hall] -= group_median(deviation[:, hall], day)[day]
-    z = deviation / baseline.scale[list(FEATURES)].to_numpy()[row]
+    z = deviation / scale[row]
     return deviation, z
 
 
@@ -148,5 +174,5 @@ def _transformed(daily: pd.DataFrame) -> pd.DataFrame:
     return values
 
 
-__all__ = ["FEATURES", "Baseline", "daily_condition", "fit_baseline", "group_median",
-           "health_index", "recent_index"]
+__all__ = ["FEATURES", "Baseline", "daily_condition", "deviations", "fit_baseline",
+           "group_median", "health_index", "last_days", "recent_index"]

@@ -32,10 +32,16 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
-from gigaloop.factory.maintenance.health import FEATURES, daily_condition, group_median
+from gigaloop.factory.maintenance.health import (
+    FEATURES,
+    Baseline,
+    daily_condition,
+    deviations,
+    group_median,
+    last_days,
+)
 
 KEYS = ["machine_id", "day"]
-DAY = pd.Timedelta(days=1)
 
 
 def _stops_per_day(downtime: pd.DataFrame) -> pd.DataFrame:
@@ -48,34 +54,58 @@ def _stops_per_day(downtime: pd.DataFrame) -> pd.DataFrame:
                                                    stop_hours=("hours", "sum"))
 
 
-def _machine_days_in(rows: pd.DataFrame, others: pd.DataFrame) -> np.ndarray:
+@dataclass(frozen=True)
+class Rows:
+    """Machine-days (or raw snapshots, one reading each) as arrays: ``machine`` names, UTC
+    ``day`` numbers (days since 1970), ``readings`` and the features (a column each)."""
+
+    machine: np.ndarray
+    day: np.ndarray
+    readings: np.ndarray
+    values: np.ndarray
+
+    def __len__(self) -> int:
+        return self.day.size
+
+    def take(self, rows: np.ndarray) -> Rows:
+        return Rows(self.machine[rows], self.day[rows], self.readings[rows], self.values[rows])
+
+    @staticmethod
+    def concat(*parts: Rows) -> Rows:
+        return Rows(*(np.concatenate([getattr(p, f) for p in parts])
+                      for f in ("machine", "day", "readings", "values")))
+
+    @staticmethod
+    def of(frame: pd.DataFrame) -> Rows:
+        """The rows of a :func:`~gigaloop.factory.maintenance.health.daily_condition` frame."""
+        return Rows(frame.machine_id.to_numpy(dtype=object),
+                    _day_numbers(pd.to_datetime(frame.day).to_numpy()),
+                    frame.readings.to_numpy(dtype=np.int64),
+                    frame[list(FEATURES)].to_numpy(dtype=float))
+
+
+def _day_numbers(moments: np.ndarray) -> np.ndarray:
+    return moments.astype("datetime64[D]").astype(np.int64)
+
+
+def _moment(day: np.datetime64) -> datetime:
+    return day.astype("datetime64[us]").item()
+
+
+def _machine_days_in(rows: Rows, others: Rows) -> np.ndarray:
     """Whether each row's machine-day is among those of ``others`` (integer keys)."""
-    machine, _ = pd.factorize(np.concatenate([rows.machine_id.to_numpy(),
-                                              others.machine_id.to_numpy()]))
-    day = np.concatenate([rows.day.to_numpy(), others.day.to_numpy()]).astype("datetime64[D]")
-    key = machine.astype(np.int64) << 32 | (day.astype(np.int64) & 0xFFFFFFFF)
+    machine, _ = pd.factorize(np.concatenate([rows.machine, others.machine]))
+    key = machine.astype(np.int64) << 32 | np.concatenate([rows.day, others.day])
     return np.isin(key[:len(rows)], key[len(rows):])
-
-
-def _replace(held: pd.DataFrame, fresh: pd.DataFrame
-             ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    """``held`` with the machine-days of ``fresh`` replaced or added, sorted by machine, day
-    (on integer keys: cheaper than a sort on strings), with its machine codes (in name
-    order) and day numbers."""
-    both = fresh if held.empty else pd.concat([held, fresh], ignore_index=True)
-    machine, _ = pd.factorize(both.machine_id, sort=True)
-    day = both.day.to_numpy().astype("datetime64[D]").astype(np.int64)
-    newer = np.arange(len(both)) >= len(held)
-    order = np.lexsort((newer, day, machine))
-    machine, day = machine[order], day[order]
-    last = np.r_[(machine[1:] != machine[:-1]) | (day[1:] != day[:-1]), True]
-    return both.take(order[last]).reset_index(drop=True), machine[last], day[last]
 
 
 @dataclass
 class ConditionLog:
-    """Daily condition of every machine read so far: ``daily`` has the columns of
-    :func:`~gigaloop.factory.maintenance.health.daily_condition`, sorted by machine and day.
+    """Daily condition of every machine read so far, as arrays sorted by machine and day:
+    ``names`` (the machines, sorted), ``machine_codes`` (into ``names``), ``day_numbers``,
+    ``readings`` and ``values`` (the daily median of each feature, a column each);
+    ``machine_rows`` the slice of each machine. ``daily`` is the same as a frame with the
+    columns of :func:`~gigaloop.factory.maintenance.health.daily_condition`.
 
     The readings of the newest day held (and any newer) are kept as they were read
     (``pending``), so that the day's next snapshots are aggregated with them without
@@ -84,83 +114,141 @@ class ConditionLog:
     """
 
     running_min_mm_s: float = 0.05
-    daily: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     read_until: datetime | None = None
-    pending: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    names: np.ndarray = field(default_factory=lambda: np.zeros(0, object), repr=False)
     machine_codes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
     day_numbers: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
+    readings: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
+    values: np.ndarray = field(default_factory=lambda: np.zeros((0, len(FEATURES))),
+                               repr=False)
     machine_rows: dict[str, slice] = field(default_factory=dict, repr=False)
+    pending: Rows | None = field(default=None, repr=False)
+    _daily: pd.DataFrame | None = field(default=None, repr=False)
 
-    def recent(self, days: int) -> pd.DataFrame:
-        """The rows of ``daily`` on any day among some machine's last ``days`` days (all that
-        :func:`~gigaloop.factory.maintenance.health.recent_index` reads of it)."""
-        code, day = self.machine_codes, self.day_numbers
-        ends = np.flatnonzero(np.r_[code[1:] != code[:-1], True])
-        last = np.repeat(ends, np.diff(np.r_[-1, ends])) - np.arange(code.size) < days
-        return self.daily.iloc[np.flatnonzero(np.isin(day, np.unique(day[last])))]
+    @property
+    def empty(self) -> bool:
+        return self.day_numbers.size == 0
 
-    def update(self, view: Any, now: datetime) -> pd.DataFrame:
+    @property
+    def daily(self) -> pd.DataFrame:
+        """Machine, day, readings and the features, a row per machine-day held."""
+        if self._daily is None:
+            self._daily = pd.DataFrame({
+                "machine_id": self.names[self.machine_codes],
+                "day": self.day_numbers.astype("datetime64[D]").astype("datetime64[ns]"),
+                "readings": self.readings,
+                **{f: self.values[:, k] for k, f in enumerate(FEATURES)}})
+        return self._daily
+
+    def vibration(self, machine: str) -> tuple[np.ndarray, np.ndarray]:
+        """The days (datetime64) and daily vibration RMS of ``machine``."""
+        rows = self.machine_rows[machine]
+        return (self.day_numbers[rows].astype("datetime64[D]"),
+                self.values[rows, FEATURES.index("vibration_rms")])
+
+    def deviation_index(self, baseline: Baseline) -> pd.DataFrame:
+        """``machine_id``, ``day`` and the ``d_<feature>`` deviations of every machine with a
+        baseline, as :func:`~gigaloop.factory.maintenance.health.health_index` gives them."""
+        row = self._baseline_rows(baseline)
+        rows = np.flatnonzero(row >= 0)
+        deviation, _ = deviations(self.values[rows], row[rows], self.day_numbers[rows], baseline)
+        return pd.DataFrame({"machine_id": self.names[self.machine_codes[rows]],
+                             "day": self.day_numbers[rows].astype("datetime64[D]")
+                             .astype("datetime64[ns]"),
+                             **{f"d_{f}": deviation[:, k] for k, f in enumerate(FEATURES)}})
+
+    def recent_index(self, baseline: Baseline, days: int
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """:func:`~gigaloop.factory.maintenance.health.recent_index` of the log: machine,
+        ``hi``, ``vibration_rms`` and ``z_vibration_rms`` of the rows it scores."""
+        row = self._baseline_rows(baseline)
+        known = np.flatnonzero(row >= 0)
+        rows = known[last_days(self.machine_codes[known], self.day_numbers[known], days)]
+        _, z = deviations(self.values[rows], row[rows], self.day_numbers[rows], baseline)
+        vibration = FEATURES.index("vibration_rms")
+        return (self.names[self.machine_codes[rows]], np.sqrt(np.mean(z**2, axis=1)),
+                self.values[rows, vibration], z[:, vibration])
+
+    def _baseline_rows(self, baseline: Baseline) -> np.ndarray:
+        """Each row's machine in ``baseline`` (-1: none)."""
+        return baseline.median.index.get_indexer(self.names)[self.machine_codes]
+
+    def update(self, view: Any, now: datetime) -> Rows:
         """Read what was ingested since the last update; returns the machine-days (re)made."""
-        since = None if self.daily.empty else self.read_until
+        since = None if self.empty else self.read_until
         new = self._running(view.ingested_since("machine_readings", since,
                                                 ["machine_id", "event_time", *FEATURES]))
         self.read_until = now
-        if self.daily.empty or self.pending.empty:
+        if self.empty or not self.pending:
             fresh = _daily_medians(new)
         else:
             oldest = self.pending.day.min()
-            late = new[new.day < oldest]
-            new = new[new.day >= oldest]
-            kept = self.pending[_machine_days_in(self.pending, new)]
-            fresh = _daily_medians(pd.concat([kept, new], ignore_index=True))
-            if not late.empty:  # older machine-days: aggregate them again from all readings
-                keys = late[KEYS].drop_duplicates()
+            late, new = new.take(new.day < oldest), new.take(new.day >= oldest)
+            kept = self.pending.take(_machine_days_in(self.pending, new))
+            fresh = _daily_medians(Rows.concat(kept, new))
+            if len(late):  # older machine-days: aggregate them again from all readings
                 readings = view.table("machine_readings")
+                first, end = np.array([late.day.min(), late.day.max() + 1], "datetime64[D]")
                 again = self._execute(view, readings.filter(
-                    (readings.event_time >= keys.day.min().to_pydatetime())
-                    & (readings.event_time < (keys.day.max() + DAY).to_pydatetime())))
-                fresh = pd.concat([again.merge(keys, on=KEYS), fresh], ignore_index=True)
-            new = pd.concat([self.pending, new], ignore_index=True)
-        if not fresh.empty:
-            self.daily, self.machine_codes, self.day_numbers = _replace(self.daily, fresh)
-            starts = np.flatnonzero(np.r_[True, self.machine_codes[1:] != self.machine_codes[:-1]])
-            names = self.daily.machine_id.to_numpy()[starts]
-            self.machine_rows = {str(m): slice(a, b) for m, a, b in
-                                 zip(names, starts, np.r_[starts[1:], len(self.daily)],
-                                     strict=True)}
-        if not self.daily.empty:
-            self.pending = new[new.day >= self.daily.day.max()].reset_index(drop=True)
+                    (readings.event_time >= _moment(first)) & (readings.event_time < _moment(end))))
+                fresh = Rows.concat(again.take(_machine_days_in(again, late)), fresh)
+            new = Rows.concat(self.pending, new)
+        if len(fresh):
+            self._merge(fresh)
+        if not self.empty:
+            self.pending = new.take(new.day >= self.day_numbers.max())
         return fresh
 
-    def _running(self, rows: Any) -> pd.DataFrame:
-        """Snapshots of a running machine: machine_id, day and the features."""
+    def _merge(self, fresh: Rows) -> None:
+        """Replace or add the machine-days of ``fresh``, keeping the rows sorted."""
+        names = np.unique(np.concatenate([self.names, fresh.machine]))
+        if names.size != self.names.size:
+            self.machine_codes = np.searchsorted(names, self.names)[self.machine_codes]
+            self.names = names
+        key = np.searchsorted(names, fresh.machine).astype(np.int64) << 32 | fresh.day
+        order = np.argsort(key, kind="stable")
+        key, fresh = key[order], fresh.take(order)
+        held = self.machine_codes << 32 | self.day_numbers
+        at = np.searchsorted(held, key)
+        found = at < held.size
+        found[found] = held[at[found]] == key[found]
+        self.readings[at[found]] = fresh.readings[found]
+        self.values[at[found]] = fresh.values[found]
+        added, at = ~found, at[~found]
+        self.machine_codes = np.insert(self.machine_codes, at, key[added] >> 32)
+        self.day_numbers = np.insert(self.day_numbers, at, fresh.day[added])
+        self.readings = np.insert(self.readings, at, fresh.readings[added])
+        self.values = np.insert(self.values, at, fresh.values[added], axis=0)
+        starts = np.flatnonzero(np.r_[True, self.machine_codes[1:] != self.machine_codes[:-1]])
+        self.machine_rows = {str(names[self.machine_codes[a]]): slice(a, b) for a, b in
+                             zip(starts, np.r_[starts[1:], self.day_numbers.size], strict=True)}
+        self._daily = None
+
+    def _running(self, rows: Any) -> Rows:
+        """Snapshots of a running machine."""
         rows = rows.filter(pc.greater_equal(rows["vibration_rms"], self.running_min_mm_s))
-        day = rows["event_time"].to_numpy().astype("datetime64[D]").astype("datetime64[ns]")
-        frame = rows.drop_columns(["event_time"]).to_pandas()
-        frame.insert(1, "day", day)
-        return frame
+        return Rows(rows["machine_id"].to_numpy(zero_copy_only=False).astype(object),
+                    _day_numbers(rows["event_time"].to_numpy()),
+                    np.ones(rows.num_rows, np.int64),
+                    np.column_stack([rows[f].to_numpy() for f in FEATURES])
+                    if rows.num_rows else np.zeros((0, len(FEATURES))))
 
-    def _execute(self, view: Any, readings: ir.Table) -> pd.DataFrame:
-        frame = view.execute(daily_condition(readings, running_min_mm_s=self.running_min_mm_s))
-        frame["day"] = pd.to_datetime(frame["day"])
-        return frame.astype(dict.fromkeys(FEATURES, float))
+    def _execute(self, view: Any, readings: ir.Table) -> Rows:
+        return Rows.of(view.execute(daily_condition(readings,
+                                                    running_min_mm_s=self.running_min_mm_s)))
 
 
-def _daily_medians(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per machine and day: ``readings`` and the median of each feature, sorted."""
-    columns = ["machine_id", "day", "readings", *FEATURES]
-    if rows.empty:
-        return pd.DataFrame({c: pd.Series(dtype=float) for c in columns})
-    machine, machines = pd.factorize(rows.machine_id, sort=True)
-    days = rows.day.to_numpy().astype("datetime64[D]").astype(np.int64)
+def _daily_medians(rows: Rows) -> Rows:
+    """Per machine and day: the number of readings and the median of each feature, sorted."""
+    if not len(rows):
+        return rows
+    machine, machines = pd.factorize(rows.machine, sort=True)
+    days = rows.day
     group = machine.astype(np.int64) * (days.max() - days.min() + 1) + (days - days.min())
     ids, first, counts = np.unique(group, return_index=True, return_counts=True)
     group = np.searchsorted(ids, group)
-    out = {"machine_id": np.asarray(machines, dtype=object)[machine[first]],
-           "day": rows.day.to_numpy()[first], "readings": counts}
-    for feature in FEATURES:
-        out[feature] = group_median(rows[feature].to_numpy(dtype=float), group)
-    return pd.DataFrame(out)
+    return Rows(np.asarray(machines, dtype=object)[machine[first]], days[first], counts,
+                group_median(rows.values, group))
 
 
 @dataclass
@@ -214,4 +302,4 @@ class StopLog:
         return self.daily
 
 
-__all__ = ["ConditionLog", "MaintenanceLog", "StopLog"]
+__all__ = ["ConditionLog", "MaintenanceLog", "Rows", "StopLog"]

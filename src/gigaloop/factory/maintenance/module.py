@@ -31,10 +31,9 @@ from gigaloop.errors import ConfigError, ModelError
 from gigaloop.factory.maintenance.health import (
     Baseline,
     fit_baseline,
-    health_index,
     recent_index,
 )
-from gigaloop.factory.maintenance.history import ConditionLog, MaintenanceLog, StopLog
+from gigaloop.factory.maintenance.history import ConditionLog, MaintenanceLog, Rows, StopLog
 from gigaloop.factory.maintenance.schedule import (
     Costs,
     days_to_next_window,
@@ -127,8 +126,10 @@ def assess_machines(daily: pd.DataFrame, *, now: datetime, days_to_window: int,
     daily = daily.assign(day=pd.to_datetime(daily["day"]))
     health = machine_alarms(daily, config=config, baseline=baseline)
     following = days_to_window - 1 + config.window_hour / 24 + 7
-    return [_prognosis(h, daily, now, (resets or {}).get(h.machine_id), following, config)
-            if h.rms_alarm else h for h in health]
+    rows = {m: (r.day.to_numpy(), r.vibration_rms.to_numpy(dtype=float))
+            for m, r in daily.groupby("machine_id")}
+    return [_prognosis(h, *rows[h.machine_id], now, (resets or {}).get(h.machine_id),
+                       following, config) if h.rms_alarm else h for h in health]
 
 
 def machine_alarms(daily: pd.DataFrame, *, config: MaintenanceConfig,
@@ -142,13 +143,17 @@ def machine_alarms(daily: pd.DataFrame, *, config: MaintenanceConfig,
         return []
     if baseline is None:
         baseline = fit_baseline(daily, baseline_days=config.baseline_days)
-    k = config.confirm_days
-    index = recent_index(daily, baseline, k)
-    if index.empty:
+    index = recent_index(daily, baseline, config.confirm_days)
+    return _alarms(index.machine_id.to_numpy(), index.hi.to_numpy(),
+                   index.vibration_rms.to_numpy(), index.z_vibration_rms.to_numpy(), config)
+
+
+def _alarms(machine: np.ndarray, hi: np.ndarray, rms: np.ndarray, z_rms: np.ndarray,
+            config: MaintenanceConfig) -> list[MachineHealth]:
+    """:func:`machine_alarms` of the recent index (rows sorted by machine and day)."""
+    if not machine.size:
         return []
-    machine = index.machine_id.to_numpy()
-    hi, rms = index.hi.to_numpy(), index.vibration_rms.to_numpy()
-    z_rms = index.z_vibration_rms.to_numpy()
+    k = config.confirm_days
     ends = np.flatnonzero(np.r_[machine[1:] != machine[:-1], True]) + 1
     out = []
     for start, end in zip(np.r_[0, ends[:-1]], ends, strict=True):
@@ -172,20 +177,22 @@ class TrendFit:
     searched: datetime
 
 
-def _prognosis(health: MachineHealth, daily: pd.DataFrame, now: datetime,
+def _prognosis(health: MachineHealth, day: np.ndarray, rms: np.ndarray, now: datetime,
                reset: datetime | None, following: float, config: MaintenanceConfig,
                fits: dict[str, TrendFit] | None = None) -> MachineHealth:
-    """The trend of the RMS since ``reset``, once it has left its baseline (``rms_alarm``).
+    """The trend of the RMS since ``reset``, once it has left its baseline (``rms_alarm``);
+    ``day`` (datetime64) and ``rms`` are the machine's daily rows, in order.
 
     With ``fits`` (updated here), a machine fitted since the same maintenance starts from
     its last fit; every ``refit_search_days`` the fit searches from every onset again.
     """
-    rows = daily[daily.machine_id == health.machine_id]
+    day = day.astype("datetime64[ns]")
     if reset is not None:
-        rows = rows[rows.day + DAY > reset]
-    if len(rows) < config.min_fit_days:
+        since = day + np.timedelta64(DAY) > np.datetime64(reset, "ns")
+        day, rms = day[since], rms[since]
+    if day.size < config.min_fit_days:
         return health
-    t = ((rows.day + DAY / 2 - now) / DAY).to_numpy(dtype=float)
+    t = (day + np.timedelta64(DAY / 2) - np.datetime64(now, "ns")) / np.timedelta64(DAY)
     last = (fits or {}).get(health.machine_id)
     start, searched = None, now
     if last is not None and last.reset == reset and (
@@ -193,8 +200,7 @@ def _prognosis(health: MachineHealth, daily: pd.DataFrame, now: datetime,
         start = last.params - np.array([0.0, 0.0, 0.0, (now - last.now) / DAY])
         searched = last.searched
     try:
-        trend = fit_degradation(t, rows.vibration_rms.to_numpy(dtype=float), model=config.model,
-                                start=start)
+        trend = fit_degradation(t, rms, model=config.model, start=start)
     except ModelError:
         return health
     if fits is not None:
@@ -236,8 +242,7 @@ class MaintenanceModule:
     stops: StopLog = field(default_factory=StopLog, repr=False)
     baseline: Baseline | None = field(default=None, repr=False)
     trends: dict[str, TrendFit] = field(default_factory=dict, repr=False)
-    baseline_end: pd.Series = field(default_factory=lambda: pd.Series(dtype="datetime64[ns]"),
-                                    repr=False)
+    baseline_end: dict[str, int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.condition.running_min_mm_s = self.config.running_min_mm_s
@@ -245,13 +250,13 @@ class MaintenanceModule:
 
     def decide(self, ctx: DayContext) -> list[Decision]:
         config = self.config
-        fresh = self.condition.update(ctx.view, ctx.now)
-        daily = self.condition.daily
-        if daily.empty:
+        log = self.condition
+        fresh = log.update(ctx.view, ctx.now)
+        if log.empty:
             return []
         self._refit_baseline(fresh)
-        health = machine_alarms(self.condition.recent(config.confirm_days), config=config,
-                                baseline=self.baseline)
+        assert self.baseline is not None
+        health = _alarms(*log.recent_index(self.baseline, config.confirm_days), config)
         open_orders = self.open_orders
         if open_orders or any(h.rms_alarm for h in health):
             self.maintenance.update(ctx.view, ctx.now)
@@ -264,9 +269,9 @@ class MaintenanceModule:
         following = to_window - 1 + config.window_hour / 24 + 7
         # an ordered machine is not ordered again nor serviced: its prognosis would go unused,
         # and the work that closes its order starts its next trend afresh (a new reset)
-        rows, resets = self.condition.machine_rows, self.maintenance.last_reset
-        health = [_prognosis(h, daily.iloc[rows[h.machine_id]], ctx.now,
-                             resets.get(h.machine_id), following, config, self.trends)
+        resets = self.maintenance.last_reset
+        health = [_prognosis(h, *log.vibration(h.machine_id), ctx.now, resets.get(h.machine_id),
+                             following, config, self.trends)
                   if h.rms_alarm and h.machine_id not in open_orders else h for h in health]
         due = sorted((h for h in health if h.rul is not None and h.machine_id not in open_orders
                       and should_maintain(h.p_following, config.costs)),
@@ -276,31 +281,30 @@ class MaintenanceModule:
                      for rank, h in enumerate(due, start=1)]
         if config.stop_model and to_window == 1:  # the window is next: decide with the latest
             prognosed = {h.machine_id: h for h in health if h.rul is not None}
-            decisions += self._services(ctx, daily, open_orders, prognosed, len(decisions))
+            decisions += self._services(ctx, open_orders, prognosed, len(decisions))
         return decisions
 
-    def _refit_baseline(self, fresh: pd.DataFrame) -> None:
+    def _refit_baseline(self, fresh: Rows) -> None:
         """Fit the baselines again if ``fresh`` touches one or completes a machine's."""
+        days, rows = self.config.baseline_days, self.condition.machine_rows
         if self.baseline is not None:
-            end = fresh.machine_id.map(self.baseline_end)
-            unfitted = fresh.machine_id[end.isna()].unique()
-            daily = self.condition.daily
-            if not ((fresh.day <= end).any() or (  # a baseline day changed, or one is complete
-                    len(unfitted) and (daily.machine_id[daily.machine_id.isin(unfitted)]
-                                       .value_counts() >= self.config.baseline_days).any())):
+            end = [self.baseline_end.get(m) for m in fresh.machine]
+            if not any(e is not None and d <= e  # a baseline day changed, or one is complete
+                       for d, e in zip(fresh.day, end, strict=True)) and not any(
+                    e is None and rows[m].stop - rows[m].start >= days
+                    for m, e in zip(fresh.machine, end, strict=True)):
                 return
-        first = self.condition.daily.groupby("machine_id").head(self.config.baseline_days)
-        self.baseline = fit_baseline(first, baseline_days=self.config.baseline_days)
-        fitted = first[first.machine_id.isin(self.baseline.median.index)]
-        self.baseline_end = fitted.groupby("machine_id").day.max()
+        first = self.condition.daily.groupby("machine_id").head(days)
+        self.baseline = fit_baseline(first, baseline_days=days)
+        self.baseline_end = {m: int(self.condition.day_numbers[rows[m].start + days - 1])
+                             for m in self.baseline.median.index}
 
-    def _services(self, ctx: DayContext, daily: pd.DataFrame,
-                  open_orders: dict[str, dict[str, Any]], prognosed: dict[str, MachineHealth],
-                  ranked: int) -> list[Decision]:
+    def _services(self, ctx: DayContext, open_orders: dict[str, dict[str, Any]],
+                  prognosed: dict[str, MachineHealth], ranked: int) -> list[Decision]:
         """Condition-based service where the stops it avoids pay for the job."""
         config = self.config
         assert self.baseline is not None
-        index = health_index(daily, self.baseline)
+        index = self.condition.deviation_index(self.baseline)
         stops = self.stops.update(ctx.view, ctx.now)
         if index.empty or stops.empty:
             return []

@@ -58,18 +58,26 @@ def daily_stops(downtime: ir.Table) -> ir.Table:
 
 
 def stop_panel(index: pd.DataFrame, stops: pd.DataFrame) -> pd.DataFrame:
-    """Machine-days: ``d_*`` deviations of day ``d`` and ``stops`` on day ``d + 1``.
+    """Machine-days: ``d_*`` deviations of day ``d`` and ``stops`` on day ``d + 1`` (``stops``
+    has a row per machine-day), sorted by day and machine.
 
     The last day of ``index`` is dropped: the stops of the day after it are not known yet.
     """
     columns = [f"d_{f}" for f in STOP_FEATURES]
-    panel = index[["machine_id", "day", *columns]].copy()
-    panel["day"] = pd.to_datetime(panel["day"])
-    panel = panel[panel.day < panel.day.max()]
-    counts = stops.assign(day=pd.to_datetime(stops["day"]) - DAY)[["machine_id", "day", "stops"]]
-    panel = panel.merge(counts, on=["machine_id", "day"], how="left")
-    panel["stops"] = panel["stops"].fillna(0).astype(float)
-    return panel.sort_values(["day", "machine_id"]).reset_index(drop=True)
+    day = index.day.to_numpy().astype("datetime64[D]")
+    kept = np.flatnonzero(day < day.max()) if day.size else np.zeros(0, np.int64)
+    machine, names = pd.factorize(np.concatenate([index.machine_id.to_numpy()[kept],
+                                                  stops.machine_id.to_numpy()]), sort=True)
+    key = machine.astype(np.int64) << 32 | np.concatenate(
+        [day[kept], stops.day.to_numpy().astype("datetime64[D]") - 1]).astype(np.int64)
+    stop_row = pd.Index(key[kept.size:]).get_indexer(key[:kept.size])  # -1: none that day
+    counts = np.r_[stops.stops.to_numpy(dtype=float), 0.0][stop_row]
+    order = np.lexsort((machine[:kept.size], day[kept]))
+    values = index[columns].to_numpy(float)[kept[order]]
+    return pd.DataFrame({"machine_id": np.asarray(names, dtype=object)[machine[order]],
+                         "day": day[kept[order]].astype("datetime64[ns]"),
+                         **{c: values[:, k] for k, c in enumerate(columns)},
+                         "stops": counts[order]})
 
 
 @dataclass(frozen=True)
