@@ -55,7 +55,7 @@ def column(values: Any, typ: pa.DataType, n: int) -> pa.Array:
         return pa.repeat(pa.scalar(value, typ), n)
     if isinstance(values, np.ndarray) and values.ndim == 1 and _plain(values.dtype, typ):
         data = (np.packbits(values, bitorder="little") if values.dtype == np.bool_
-                else np.array(values, order="C"))   # a copy: later changes stay out of the rows
+                else np.ascontiguousarray(values))   # shared, as pa.array shares it
         return pa.Array.from_buffers(typ, len(values), [None, pa.py_buffer(data)])
     return pa.array(values, type=typ)
 
