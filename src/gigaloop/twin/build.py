@@ -52,6 +52,8 @@ READINGS = tuple((k, st, p) for k, st in enumerate(STATIONS) for p in st.paramet
 READING_STATION = np.array([k for k, _, _ in READINGS], np.int64)
 PARAMETER_NAMES = pa.array([p.name for _, _, p in READINGS], pa.string())
 PARAMETER_UNITS = pa.array([p.unit for _, _, p in READINGS], pa.string())
+INSPECTION_STATIONS = pa.array(["BW-040", "PT-030", "EOL-010"], pa.string())
+INSPECTIONS = pa.array(["weld_seam", "paint_thickness", "eol_function"], pa.string())
 
 
 @dataclass
@@ -133,7 +135,8 @@ class UnitBuilder:
                 "design_revision": design_revision, "event_time": done_utc}),
             "vehicle_lots": arrow_table("vehicle_lots", {
                 "vin": vins.take(np.tile(every, len(lots))),
-                "part_number": np.repeat(np.array(list(lots), dtype=object), n),
+                "part_number": pa.array(list(lots), pa.string()).take(
+                    np.repeat(np.arange(len(lots)), n)),
                 "lot_id": np.concatenate(list(lots.values())),
                 "event_time": np.tile(done_utc, len(lots))}),
             "vehicle_stations": arrow_table("vehicle_stations", {
@@ -267,9 +270,8 @@ class UnitBuilder:
         eol_defect = np.where(eol_flaw & caught, eol_defect, "electrical")
         table = arrow_table("inspection_results", {
             "vin": pa.concat_arrays([vins] * 3),
-            "station_id": np.repeat(np.array(["BW-040", "PT-030", "EOL-010"], dtype=object), n),
-            "inspection": np.repeat(np.array(["weld_seam", "paint_thickness", "eol_function"],
-                                             dtype=object), n),
+            "station_id": INSPECTION_STATIONS.take(np.repeat(np.arange(3), n)),
+            "inspection": INSPECTIONS.take(np.repeat(np.arange(3), n)),
             "passed": np.concatenate([seam_pass, paint_pass, eol_pass]),
             "defect": np.concatenate([
                 _unless(seam_pass, np.full(n, "weld_seam_flaw", dtype=object)),

@@ -18,7 +18,8 @@ order or a breakdown repair clears it). With ``w = wear + defect``:
 >>> machines.add_defect("ST-010-P1", start_hour=0, hours_to_failure=10)
 >>> [len(machines.advance(h)) for h in range(11)][-1]
 1
->>> rows = machines.readings(np.random.default_rng(0), indoor_c=22.0)
+>>> snap = machines.snapshot(np.random.default_rng(0), indoor_c=22.0)
+>>> rows = readings([snap], machines.base_vibration, machines.temperature_rise)
 >>> bool(rows["vibration_rms"][i] > 4.5)
 True
 >>> fresh = Machines()
@@ -31,6 +32,8 @@ True
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
@@ -118,27 +121,45 @@ class Machines:
         condition = np.minimum((w / MINOR_STOP_W_REF) ** 2, MINOR_STOP_CAP)
         return (MINOR_STOP_FLOOR_PER_DAY + MINOR_STOP_CONDITION_PER_DAY * condition) / 24
 
-    def readings(self, rng: np.random.Generator, *, indoor_c: float) -> dict[str, np.ndarray]:
-        """One condition-monitoring snapshot of every machine (stopped ones read at rest)."""
-        n = len(self.ids)
-        w = np.clip(self.wear + self.defect, 0.0, 1.2)
-        noise = rng.standard_normal((7, n))
-        impacts = w**1.5 * np.exp(-2.0 * w**4)
-        vibration = self.base_vibration * (1 + 0.06 * noise[0]) + 6.0 * w**2 * (1 + 0.08 * noise[1])
-        rows = {
-            "vibration_rms": np.maximum(vibration, 0.02),
-            "kurtosis": np.maximum(3.0 + 9.0 * impacts + 0.25 * noise[2], 1.0),
-            "crest_factor": np.maximum(3.0 + 3.0 * impacts + 0.12 * noise[3], 1.0),
-            "band_energy_low": 0.02 * self.base_vibration + 0.4 * w**2 * np.exp(0.1 * noise[4]),
-            "band_energy_bearing": 0.005 + 1.5 * w**2 * np.exp(0.15 * noise[5]),
-            "band_energy_high": 0.01 + 0.6 * w**3 * np.exp(0.15 * noise[4]),
-            "temperature_c": indoor_c + self.temperature_rise + 25.0 * w**6 + 0.7 * noise[6],
-        }
-        stopped = self.down
-        if stopped.any():
-            rows["vibration_rms"][stopped] = 0.02 + 0.01 * np.abs(noise[0][stopped])
-            for name, rest in (("kurtosis", 3.0), ("crest_factor", 3.0), ("band_energy_low", 0.0),
-                               ("band_energy_bearing", 0.0), ("band_energy_high", 0.0)):
-                rows[name][stopped] = rest + 0.001 * np.abs(noise[2][stopped])
-            rows["temperature_c"][stopped] = indoor_c + 0.3 * self.temperature_rise[stopped]
-        return rows
+    def snapshot(self, rng: np.random.Generator, *, indoor_c: float) -> Snapshot:
+        """One condition-monitoring snapshot of every machine: its noise is drawn now, its
+        readings computed later, many snapshots at once (:func:`readings`)."""
+        return Snapshot(np.clip(self.wear + self.defect, 0.0, 1.2), self.down.copy(),
+                        rng.standard_normal((7, len(self.ids))), indoor_c)
+
+
+class Snapshot(NamedTuple):
+    """What one snapshot's readings depend on: condition, stopped machines, noise, hall."""
+
+    w: np.ndarray
+    stopped: np.ndarray
+    noise: np.ndarray
+    indoor_c: float
+
+
+def readings(snapshots: list[Snapshot], base_vibration: np.ndarray,
+             temperature_rise: np.ndarray) -> dict[str, np.ndarray]:
+    """Readings of every machine in each snapshot (snapshot-major; stopped ones read at rest)."""
+    w = np.stack([s.w for s in snapshots])
+    noise = np.stack([s.noise for s in snapshots], axis=1)       # (7, snapshots, machines)
+    indoor_c = np.array([s.indoor_c for s in snapshots])[:, None]
+    impacts = w**1.5 * np.exp(-2.0 * w**4)
+    vibration = base_vibration * (1 + 0.06 * noise[0]) + 6.0 * w**2 * (1 + 0.08 * noise[1])
+    rows = {
+        "vibration_rms": np.maximum(vibration, 0.02),
+        "kurtosis": np.maximum(3.0 + 9.0 * impacts + 0.25 * noise[2], 1.0),
+        "crest_factor": np.maximum(3.0 + 3.0 * impacts + 0.12 * noise[3], 1.0),
+        "band_energy_low": 0.02 * base_vibration + 0.4 * w**2 * np.exp(0.1 * noise[4]),
+        "band_energy_bearing": 0.005 + 1.5 * w**2 * np.exp(0.15 * noise[5]),
+        "band_energy_high": 0.01 + 0.6 * w**3 * np.exp(0.15 * noise[4]),
+        "temperature_c": indoor_c + temperature_rise + 25.0 * w**6 + 0.7 * noise[6],
+    }
+    stopped = np.stack([s.stopped for s in snapshots])
+    if stopped.any():
+        rows["vibration_rms"][stopped] = 0.02 + 0.01 * np.abs(noise[0][stopped])
+        for name, rest in (("kurtosis", 3.0), ("crest_factor", 3.0), ("band_energy_low", 0.0),
+                           ("band_energy_bearing", 0.0), ("band_energy_high", 0.0)):
+            rows[name][stopped] = rest + 0.001 * np.abs(noise[2][stopped])
+        rise = np.broadcast_to(temperature_rise, w.shape)[stopped]
+        rows["temperature_c"][stopped] = np.broadcast_to(indoor_c, w.shape)[stopped] + 0.3 * rise
+    return {name: values.reshape(-1) for name, values in rows.items()}

@@ -38,7 +38,7 @@ from gigaloop.twin.flow import LineFlow
 from gigaloop.twin.history import History
 from gigaloop.twin.layout import STATIONS, machine_station
 from gigaloop.twin.lots import Supply
-from gigaloop.twin.machines import Machines
+from gigaloop.twin.machines import Machines, Snapshot, readings
 from gigaloop.twin.process import ProcessModel
 from gigaloop.twin.scenario import Scenario
 from gigaloop.twin.tables import arrow_table, static_tables
@@ -85,7 +85,7 @@ class Plant:
         # units are launched every takt × batch while the line runs and timed down the line
         # from its stops (docs/twin-plant.md, "Units down the line")
         self.flow = LineFlow(self.cycle_s, every_s=self.takt_s * self.batch, batch=self.batch)
-        self._snapshots: list[tuple[float, dict[str, np.ndarray]]] = []
+        self._snapshots: list[tuple[float, Snapshot]] = []
         self._maintenance: list[dict[str, Any]] = []
         self._downtime: list[dict[str, Any]] = []
         drifting = self._inject_faults()
@@ -173,9 +173,9 @@ class Plant:
     def _machine_table(self) -> pa.Table:
         snapshots, self._snapshots = self._snapshots, []
         n = len(self.machines.ids)
-        columns: dict[str, Any] = {
-            name: np.concatenate([rows[name] for _, rows in snapshots])
-            for name in snapshots[0][1]}
+        columns: dict[str, Any] = readings([s for _, s in snapshots],
+                                           self.machines.base_vibration,
+                                           self.machines.temperature_rise)
         columns["machine_id"] = np.tile(self.machines.ids, len(snapshots))
         columns["event_time"] = self.clock.to_utc(np.repeat([t for t, _ in snapshots], n))
         return arrow_table("machine_readings", columns)
@@ -222,7 +222,7 @@ class Plant:
                 hours = 0.05 + rng.exponential(MINOR_STOP_MEAN_H)
                 self.env.process(self._stop_machine(int(i), hours, "minor_stop"))
             hour = int(now % DAY_S // 3600)
-            self._snapshots.append((now, machines.readings(rng, indoor_c=self._indoor[hour])))
+            self._snapshots.append((now, machines.snapshot(rng, indoor_c=self._indoor[hour])))
             yield self.env.timeout(3600.0)
 
     def _stop_machine(self, i: int, hours: float, cause: str) -> Process:

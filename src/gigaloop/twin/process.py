@@ -56,6 +56,7 @@ class ProcessModel:
                     self.setpoints[machine, parameter.name] = [(-np.inf, parameter.nominal)]
                     self.offsets[machine, parameter.name] = 0.0
         self.drifts: list[Drift] = []
+        self._steps: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
 
     def add_drift(self, fault_id: str, machine_id: str, *, start_s: float, stop_s: float,
                   size: float, ramp_s: float, parameter: str = "weld_current") -> None:
@@ -72,6 +73,7 @@ class ProcessModel:
 
     def set_point(self, machine_id: str, parameter: str, value: float, from_s: float) -> None:
         self.setpoints[machine_id, parameter].append((from_s, value))
+        self._steps.pop((machine_id, parameter), None)
 
     def recalibrate(self, machine_id: str, from_s: float) -> list[str]:
         """End drifts of the machine from ``from_s``; natural offsets cleared. Fault ids hit."""
@@ -86,9 +88,12 @@ class ProcessModel:
         return hit
 
     def setpoint_at(self, machine_id: str, parameter: str, t: np.ndarray) -> np.ndarray:
-        history = self.setpoints[machine_id, parameter]
-        starts = np.array([h[0] for h in history])
-        values = np.array([h[1] for h in history])
+        key = (machine_id, parameter)
+        if key not in self._steps:   # the history as arrays, until it changes
+            history = self.setpoints[key]
+            self._steps[key] = (np.array([h[0] for h in history]),
+                                np.array([h[1] for h in history]))
+        starts, values = self._steps[key]
         return values[np.searchsorted(starts, t, side="right") - 1]
 
     def values(self, st: Station, parameter: Parameter, machine_index: np.ndarray,

@@ -50,8 +50,28 @@ def column(values: Any, typ: pa.DataType, n: int) -> pa.Array:
         return pa.nulls(n, typ)
     if _is_scalar(values):
         value = values.item() if isinstance(values, np.generic) else values
+        if isinstance(value, str) and typ == pa.string():
+            return _repeated_text(value, n)
         return pa.repeat(pa.scalar(value, typ), n)
+    if isinstance(values, np.ndarray) and values.ndim == 1 and _plain(values.dtype, typ):
+        data = (np.packbits(values, bitorder="little") if values.dtype == np.bool_
+                else np.ascontiguousarray(values))   # shared, as pa.array shares it
+        return pa.Array.from_buffers(typ, len(values), [None, pa.py_buffer(data)])
     return pa.array(values, type=typ)
+
+
+@functools.cache
+def _plain(dtype: np.dtype, typ: pa.DataType) -> bool:
+    """Whether NumPy's ``dtype`` is laid out as Arrow's ``typ`` (booleans once packed)."""
+    return (dtype.kind in "biufM" and dtype.isnative and pa.from_numpy_dtype(dtype) == typ
+            and (dtype.kind == "b" or 8 * dtype.itemsize == typ.bit_width))
+
+
+def _repeated_text(value: str, n: int) -> pa.Array:
+    """``value`` ``n`` times as a string array, laid out as bytes."""
+    text = value.encode()
+    offsets = np.arange(n + 1, dtype=np.int32) * len(text)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(text * n))
 
 
 def _is_scalar(value: Any) -> bool:
