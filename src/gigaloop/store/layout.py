@@ -157,7 +157,7 @@ class Layout:
             for path in written:  # all partitions or none: the rows are still held elsewhere
                 path.unlink(missing_ok=True)
                 listing[path.parent.name].remove(path)
-            for temp, _ in staged[len(written):]:
+            for temp, _ in staged[len(written) :]:
                 temp.unlink(missing_ok=True)
             raise
         return written

@@ -19,8 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -33,44 +31,15 @@ import pyarrow.compute as pc
 from gigaloop.errors import ConfigError, StoreError
 from gigaloop.schema import INGESTED_AT, TABLES, Table, get_table, write_order
 from gigaloop.store.engines import DuckDBEngine, Engine, SparkEngine
+from gigaloop.store.flushing import Flusher
 from gigaloop.store.keys import HASH, ROW, KeyIndex
-from gigaloop.store.layout import Layout, Staged, month_of, writer_lock
+from gigaloop.store.layout import Layout, month_of, writer_lock
+from gigaloop.store.result import WriteResult
 from gigaloop.store.validate import Rejections, Rows, check, to_arrow
 from gigaloop.store.view import StoreView
 from gigaloop.store.wal import WAL_DIR, TableLog, logs
 
 QUARANTINE = "quarantine"
-
-
-@dataclass(frozen=True)
-class WriteResult:
-    """What became of a batch: ``received == written + unchanged + quarantined``.
-
-    ``reasons`` counts rows per rejection reason (a row may have several).
-    """
-
-    table: str
-    received: int
-    written: int
-    unchanged: int
-    quarantined: int
-    reasons: Mapping[str, int] = field(default_factory=dict)
-
-    def __add__(self, other: WriteResult) -> WriteResult:
-        """Two results for the same table, summed (several batches of one source)."""
-        if other.table != self.table:
-            raise StoreError("cannot add results of different tables", table=self.table)
-        reasons = dict(self.reasons)
-        for reason, count in other.reasons.items():
-            reasons[reason] = reasons.get(reason, 0) + count
-        return WriteResult(
-            self.table,
-            self.received + other.received,
-            self.written + other.written,
-            self.unchanged + other.unchanged,
-            self.quarantined + other.quarantined,
-            reasons,
-        )
 
 
 class Store:
@@ -88,9 +57,7 @@ class Store:
     Parquet, one file per partition, when it holds ``flush_rows`` rows, when a later month
     of the table is written, before Spark reads, and on :meth:`compact` and :meth:`close`;
     a log left by a crash is replayed into Parquet when the root is next opened. The first
-    two flushes encode their files in a background thread: the log is sealed (its rows stay
-    in the tail, its file on disk) and a later write, read-flush or :meth:`close` moves the
-    finished files into place and only then deletes the log. Daily
+    two flushes run in the background (:mod:`gigaloop.store.flushing`). Daily
     writes thus leave about one file per month. A partition is compacted when a flush
     leaves it with more than one file and a later month is written, or more than
     ``compact_after`` files (``None``: only when :meth:`compact` is called). Key checks
@@ -123,9 +90,7 @@ class Store:
         if self._lock is not None:  # else a live writer owns the logs there: leave them
             self._replay_logs()
         self._keys = KeyIndex(self._layout, self._tail)
-        self._flusher: ThreadPoolExecutor | None = None
-        # table → (sealed log's generation, its rows, their files being staged; None: failed)
-        self._sealed: dict[str, tuple[str, pa.Table, Future[list[Staged]] | None]] = {}
+        self._flusher = Flusher(self._layout)
         # table → newest ingested_at in its Parquet files (tables found with files: read later)
         self._disk_upto = {n: datetime.min for n in TABLES if not self._layout.has_files(n)}
         self._engine: Engine
@@ -291,8 +256,7 @@ class Store:
         self.flush()
         for log in self._logs.values():
             log.close()
-        if self._flusher is not None:
-            self._flusher.shutdown()
+        self._flusher.close()
         self._keys.close()
         if self.engine == "duckdb":
             self.con.disconnect()
@@ -355,40 +319,22 @@ class Store:
     def _flush_behind(self, spec: Table) -> None:
         """:meth:`_flush`, its files encoded in the background (see :meth:`_settle`)."""
         self._settle(spec.name)  # one sealed log per table: files land in log order
-        generation, rows = self._logs[spec.name].seal()
-        if self._flusher is None:
-            self._flusher = ThreadPoolExecutor(1, thread_name_prefix="gigaloop-flush")
-        staging = self._flusher.submit(self._layout.stage, spec, rows, generation)
-        self._sealed[spec.name] = (generation, rows, staging)
+        self._flusher.start(spec, self._logs[spec.name])
 
     def _settle(self, name: str | None = None, *, wait: bool = True) -> None:
-        """Finish sealed flushes (of ``name``, or of every table; without ``wait`` only
-        those whose files are staged): files into place, then the log released. A failed
-        one is retried here, in this thread, and raises while it fails; its rows stay
-        logged and in the tail meanwhile."""
-        for table in [name] if name is not None else list(self._sealed):
-            if table not in self._sealed:
-                continue
-            generation, rows, staging = self._sealed[table]
-            if not wait and staging is not None and not staging.done():
-                continue
-            spec = get_table(table)
-            try:
-                staged = (staging.result() if staging is not None
-                          else self._layout.stage(spec, rows, generation))
-                written = self._layout.commit(spec, staged)
-            except BaseException:
-                self._sealed[table] = (generation, rows, None)
-                raise
-            del self._sealed[table]
-            self._logs[table].release(generation)
-            self._flushed(spec, rows, written)
+        """Finish the background flushes of ``name`` (or of every table; without ``wait``
+        only those whose files are ready): see :meth:`Flusher.finish`."""
+        for table in [name] if name is not None else self._flusher.tables():
+            finished = self._flusher.finish(table, self._logs[table], wait=wait)
+            if finished is not None:
+                self._flushed(get_table(table), *finished)
 
     def _flushed(self, spec: Table, rows: pa.Table, written: list[Path]) -> None:
         """After ``rows`` reached Parquet as ``written``: what is on disk, compaction, views."""
         if INGESTED_AT in rows.column_names and spec.name in self._disk_upto:
-            self._disk_upto[spec.name] = max(self._disk_upto[spec.name],
-                                             pc.max(rows[INGESTED_AT]).as_py())
+            self._disk_upto[spec.name] = max(
+                self._disk_upto[spec.name], pc.max(rows[INGESTED_AT]).as_py()
+            )
         if self.compact_after is not None and written:
             self._compact_settled(spec, newest=max(p.parent.name for p in written))
         self._engine.written(spec, self._layout)
