@@ -42,6 +42,7 @@ from gigaloop.errors import StoreError
 from gigaloop.schema import Table
 
 PART_GLOB = "part-*.parquet"
+Staged = tuple[Path, Path]  # a file written under its temporary name, and its final name
 UNPARTITIONED = "all"
 MANIFEST = "_compaction.json"
 
@@ -120,22 +121,44 @@ class Layout:
         replayed after a crash) adds nothing. If a file fails, those written before it are
         deleted again, so the rows are in Parquet whole or not at all.
         """
-        if rows.num_rows == 0:
-            return []
-        listing = self._files_of(table.name)
-        written: list[Path] = []
+        return self.commit(table, self.stage(table, rows, stem))
+
+    def stage(self, table: Table, rows: pa.Table, stem: str | None = None) -> list[Staged]:
+        """The costly half of :meth:`write`: each partition's file under its hidden
+        temporary name, invisible to readers. Touches nothing else of the layout, so it may
+        run in another thread; a failure deletes what it staged."""
+        staged: list[Staged] = []
         try:
             for partition, part in self.split(table, rows).items():
                 name = f"part-{stem or uuid.uuid4().hex}.parquet"
                 final = self.table_dir(table.name) / partition / name
                 if stem is not None and final.exists():
                     continue
-                written.append(self._write_file(final, part))
-                listing.setdefault(partition, []).append(written[-1])
+                staged.append((self._write_file(final, part), final))
+        except BaseException:
+            for temp, _ in staged:
+                temp.unlink(missing_ok=True)
+            raise
+        return staged
+
+    def commit(self, table: Table, staged: list[Staged]) -> list[Path]:
+        """Move staged files into place (all of them, or none if one fails); their paths."""
+        listing = self._files_of(table.name)
+        written: list[Path] = []
+        try:
+            for temp, final in staged:
+                try:
+                    os.replace(temp, final)
+                except OSError as exc:
+                    raise StoreError(f"could not write {final}: {exc}", path=str(final)) from exc
+                written.append(final)
+                listing.setdefault(final.parent.name, []).append(final)
         except BaseException:
             for path in written:  # all partitions or none: the rows are still held elsewhere
                 path.unlink(missing_ok=True)
                 listing[path.parent.name].remove(path)
+            for temp, _ in staged[len(written) :]:
+                temp.unlink(missing_ok=True)
             raise
         return written
 
@@ -180,14 +203,15 @@ class Layout:
         return listing
 
     def _write_file(self, final: Path, rows: pa.Table) -> Path:
+        """``final``'s rows under its temporary name (returned), for :meth:`commit`."""
         final.parent.mkdir(parents=True, exist_ok=True)
         temp = _temp_path(final)
         try:
             write_parquet(rows, temp)
-            os.replace(temp, final)
         except OSError as exc:
+            temp.unlink(missing_ok=True)
             raise StoreError(f"could not write {final}: {exc}", path=str(final)) from exc
-        return final
+        return temp
 
 
 def write_parquet(rows: pa.Table, path: Path) -> None:

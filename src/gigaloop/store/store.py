@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -32,44 +31,15 @@ import pyarrow.compute as pc
 from gigaloop.errors import ConfigError, StoreError
 from gigaloop.schema import INGESTED_AT, TABLES, Table, get_table, write_order
 from gigaloop.store.engines import DuckDBEngine, Engine, SparkEngine
+from gigaloop.store.flushing import Flusher
 from gigaloop.store.keys import HASH, ROW, KeyIndex
 from gigaloop.store.layout import Layout, month_of, writer_lock
+from gigaloop.store.result import WriteResult
 from gigaloop.store.validate import Rejections, Rows, check, to_arrow
 from gigaloop.store.view import StoreView
 from gigaloop.store.wal import WAL_DIR, TableLog, logs
 
 QUARANTINE = "quarantine"
-
-
-@dataclass(frozen=True)
-class WriteResult:
-    """What became of a batch: ``received == written + unchanged + quarantined``.
-
-    ``reasons`` counts rows per rejection reason (a row may have several).
-    """
-
-    table: str
-    received: int
-    written: int
-    unchanged: int
-    quarantined: int
-    reasons: Mapping[str, int] = field(default_factory=dict)
-
-    def __add__(self, other: WriteResult) -> WriteResult:
-        """Two results for the same table, summed (several batches of one source)."""
-        if other.table != self.table:
-            raise StoreError("cannot add results of different tables", table=self.table)
-        reasons = dict(self.reasons)
-        for reason, count in other.reasons.items():
-            reasons[reason] = reasons.get(reason, 0) + count
-        return WriteResult(
-            self.table,
-            self.received + other.received,
-            self.written + other.written,
-            self.unchanged + other.unchanged,
-            self.quarantined + other.quarantined,
-            reasons,
-        )
 
 
 class Store:
@@ -86,7 +56,8 @@ class Store:
     table's in-memory tail, which DuckDB reads beside the Parquet files. The tail goes to
     Parquet, one file per partition, when it holds ``flush_rows`` rows, when a later month
     of the table is written, before Spark reads, and on :meth:`compact` and :meth:`close`;
-    a log left by a crash is replayed into Parquet when the root is next opened. Daily
+    a log left by a crash is replayed into Parquet when the root is next opened. The first
+    two flushes run in the background (:mod:`gigaloop.store.flushing`). Daily
     writes thus leave about one file per month. A partition is compacted when a flush
     leaves it with more than one file and a later month is written, or more than
     ``compact_after`` files (``None``: only when :meth:`compact` is called). Key checks
@@ -119,6 +90,7 @@ class Store:
         if self._lock is not None:  # else a live writer owns the logs there: leave them
             self._replay_logs()
         self._keys = KeyIndex(self._layout, self._tail)
+        self._flusher = Flusher(self._layout)
         # table → newest ingested_at in its Parquet files (tables found with files: read later)
         self._disk_upto = {n: datetime.min for n in TABLES if not self._layout.has_files(n)}
         self._engine: Engine
@@ -203,7 +175,8 @@ class Store:
     def _on_disk_upto(self, spec: Table) -> datetime | None:
         """The newest ``ingested_at`` in the table's Parquet files (``datetime.min`` for none;
         None while unknown: found on open and not read yet while rows sit in the tail)."""
-        if spec.name not in self._disk_upto and not self._logs[spec.name].rows:
+        log = self._logs[spec.name]
+        if spec.name not in self._disk_upto and not log.rows and not log.sealed:
             newest = self.to_pyarrow(self._engine.table(spec, self._layout)[INGESTED_AT].max())
             self._disk_upto[spec.name] = newest.as_py() or datetime.min
         return self._disk_upto.get(spec.name)
@@ -232,6 +205,7 @@ class Store:
         """
         spec = get_table(table)
         stamp = _naive_utc(ingested_at)
+        self._settle(wait=False)
         received = to_arrow(rows)
         typed, rejected = check(spec, received, self._keys.known)
         candidates = typed.append_column(ROW, pa.array(np.arange(typed.num_rows)))
@@ -282,6 +256,7 @@ class Store:
         self.flush()
         for log in self._logs.values():
             log.close()
+        self._flusher.close()
         self._keys.close()
         if self.engine == "duckdb":
             self.con.disconnect()
@@ -294,7 +269,7 @@ class Store:
     def _before_reading(self) -> None:
         if not self._engine.reads_tail:
             for name, log in self._logs.items():
-                if log.rows:
+                if log.rows or log.sealed:
                     self._flush(get_table(name))
         self._engine.refresh(self._layout)
 
@@ -317,17 +292,20 @@ class Store:
         data = pa.Table.from_arrays(columns, schema=spec.arrow_schema())
         log = self._logs[spec.name]
         newest = month_of(pc.max(data[spec.partition_by]).as_py()) if spec.partition_by else ""
-        if log.broken or (log.rows and newest > log.newest):
+        if log.broken:
             self._flush(spec)
+        elif log.rows and newest > log.newest:
+            self._flush_behind(spec)
         log.append(data, newest, stamp if INGESTED_AT in spec.column_names else None)
         self._keys.remember(spec, data, hashes)
         if log.rows >= self.flush_rows:
-            self._flush(spec)
+            self._flush_behind(spec)
         self._engine.written(spec, self._layout)
         return data.num_rows
 
     def _flush(self, spec: Table) -> None:
         """The table's tail as one Parquet file per partition, named after its log."""
+        self._settle(spec.name)
         log = self._logs[spec.name]
         if not log.rows:
             if log.broken:
@@ -335,10 +313,28 @@ class Store:
             return
         tail = log.tail()
         written = self._layout.write(spec, tail, stem=log.generation)
-        if INGESTED_AT in tail.column_names and spec.name in self._disk_upto:
-            self._disk_upto[spec.name] = max(self._disk_upto[spec.name],
-                                             pc.max(tail[INGESTED_AT]).as_py())
         log.discard()
+        self._flushed(spec, tail, written)
+
+    def _flush_behind(self, spec: Table) -> None:
+        """:meth:`_flush`, its files encoded in the background (see :meth:`_settle`)."""
+        self._settle(spec.name)  # one sealed log per table: files land in log order
+        self._flusher.start(spec, self._logs[spec.name])
+
+    def _settle(self, name: str | None = None, *, wait: bool = True) -> None:
+        """Finish the background flushes of ``name`` (or of every table; without ``wait``
+        only those whose files are ready): see :meth:`Flusher.finish`."""
+        for table in [name] if name is not None else self._flusher.tables():
+            finished = self._flusher.finish(table, self._logs[table], wait=wait)
+            if finished is not None:
+                self._flushed(get_table(table), *finished)
+
+    def _flushed(self, spec: Table, rows: pa.Table, written: list[Path]) -> None:
+        """After ``rows`` reached Parquet as ``written``: what is on disk, compaction, views."""
+        if INGESTED_AT in rows.column_names and spec.name in self._disk_upto:
+            self._disk_upto[spec.name] = max(
+                self._disk_upto[spec.name], pc.max(rows[INGESTED_AT]).as_py()
+            )
         if self.compact_after is not None and written:
             self._compact_settled(spec, newest=max(p.parent.name for p in written))
         self._engine.written(spec, self._layout)

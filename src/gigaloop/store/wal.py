@@ -60,6 +60,8 @@ class TableLog:
         self._file: BinaryIO | None = None
         self._writer: pa.ipc.RecordBatchStreamWriter | None = None
         self._broken = False
+        # logs set aside by :meth:`seal`: generation → (batches, stamps), still in the tail
+        self._sealed: dict[str, tuple[list[pa.RecordBatch], list[datetime | None]]] = {}
 
     @property
     def path(self) -> Path:
@@ -98,20 +100,49 @@ class TableLog:
         self.rows += rows.num_rows
         self.newest = max(self.newest, newest)
 
+    @property
+    def sealed(self) -> bool:
+        """True while a sealed log awaits :meth:`release`."""
+        return bool(self._sealed)
+
     def tail(self) -> pa.Table:
-        """The logged rows, zero-copy (empty with the schema when there are none)."""
-        return pa.Table.from_batches(self._batches, self.schema)
+        """The logged rows, sealed ones first, zero-copy (empty with the schema when none)."""
+        return pa.Table.from_batches(self._all()[0], self.schema)
+
+    def seal(self) -> tuple[str, pa.Table]:
+        """Set the logged rows aside for a flush (their generation and rows): they stay in
+        the tail, and their log on disk, until :meth:`release`; appends go to a new log."""
+        self.close()
+        generation, rows = self.generation, pa.Table.from_batches(self._batches, self.schema)
+        self._sealed[generation] = (self._batches, self._stamps)
+        self.generation = uuid.uuid4().hex
+        self.rows, self.newest, self._batches, self._stamps = 0, "", [], []
+        return generation, rows
+
+    def release(self, generation: str) -> None:
+        """A sealed log's rows are in Parquet: delete the log and drop them from the tail."""
+        del self._sealed[generation]
+        (self.folder / f"{generation}{SUFFIX}").unlink(missing_ok=True)
+
+    def _all(self) -> tuple[list[pa.RecordBatch], list[datetime | None]]:
+        """Every batch of the tail (sealed ones first) and its stamp."""
+        if not self._sealed:
+            return self._batches, self._stamps
+        batches = [b for held, _ in self._sealed.values() for b in held] + self._batches
+        stamps = [s for _, held in self._sealed.values() for s in held] + self._stamps
+        return batches, stamps
 
     def between(self, after: datetime, until: datetime) -> pa.Table:
         """The tail's rows ingested in (``after``, ``until``]: whole batches picked by their
         stamp, so a daily read costs what it returns, not the size of the tail."""
-        if any(stamp is None for stamp in self._stamps):
+        batches, stamps = self._all()
+        if any(stamp is None for stamp in stamps):
             tail = self.tail()
             stamp = tail[INGESTED_AT]
             keep = pc.and_(pc.greater(stamp, pa.scalar(after, stamp.type)),
                            pc.less_equal(stamp, pa.scalar(until, stamp.type)))
             return tail.filter(keep)
-        chosen = [batch for batch, stamp in zip(self._batches, self._stamps, strict=True)
+        chosen = [batch for batch, stamp in zip(batches, stamps, strict=True)
                   if after < stamp <= until]  # type: ignore[operator]
         return pa.Table.from_batches(chosen, self.schema)
 

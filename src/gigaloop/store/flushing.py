@@ -1,0 +1,77 @@
+"""Flushes whose Parquet files are encoded in a background thread.
+
+Encoding a month of telemetry takes a good part of a second, and pyarrow does it without
+the interpreter lock, so the store hands it to one worker thread and goes on. The table's
+log is *sealed* first (:meth:`~gigaloop.store.wal.TableLog.seal`): its rows stay in the
+tail that reads see and its file stays on disk, while new writes go to a new log. The
+worker only writes hidden temporary files (:meth:`~gigaloop.store.layout.Layout.stage`);
+the store's own thread moves them into place and only then releases the sealed log, so
+a reader never sees a row twice or not at all, and a crash at any point loses no
+acknowledged row (the sealed log is replayed on the next open, temporary files dropped).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import pyarrow as pa
+
+from gigaloop.schema import Table, get_table
+from gigaloop.store.layout import Layout, Staged
+from gigaloop.store.wal import TableLog
+
+
+class Flusher:
+    """One sealed log per table at most, its files staged by a single worker thread."""
+
+    def __init__(self, layout: Layout) -> None:
+        self._layout = layout
+        self._pool: ThreadPoolExecutor | None = None
+        # table → (sealed log's generation, its rows, their staging; None: to retry here)
+        self._sealed: dict[str, tuple[str, pa.Table, Future[list[Staged]] | None]] = {}
+
+    def tables(self) -> list[str]:
+        """Tables with a sealed log not finished yet."""
+        return list(self._sealed)
+
+    def start(self, table: Table, log: TableLog) -> None:
+        """Seal ``log`` and stage its rows' files in the background (none pending for it)."""
+        assert table.name not in self._sealed
+        generation, rows = log.seal()
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="gigaloop-flush")
+        staging = self._pool.submit(self._layout.stage, table, rows, generation)
+        self._sealed[table.name] = (generation, rows, staging)
+
+    def finish(
+        self, name: str, log: TableLog, *, wait: bool = True
+    ) -> tuple[pa.Table, list[Path]] | None:
+        """Move the staged files of ``name``'s sealed log into place, then release the log;
+        its rows and files, or None (nothing sealed, or not staged yet and not ``wait``).
+
+        A failed staging is retried in this thread, and raises while it fails; the rows
+        stay logged and in the tail meanwhile.
+        """
+        if name not in self._sealed:
+            return None
+        generation, rows, staging = self._sealed[name]
+        if not wait and staging is not None and not staging.done():
+            return None
+        try:
+            if staging is None:
+                staged = self._layout.stage(get_table(name), rows, generation)
+            else:
+                staged = staging.result()
+            written = self._layout.commit(get_table(name), staged)
+        except BaseException:
+            self._sealed[name] = (generation, rows, None)
+            raise
+        del self._sealed[name]
+        log.release(generation)
+        return rows, written
+
+    def close(self) -> None:
+        """Stop the worker (call after every sealed log is finished)."""
+        if self._pool is not None:
+            self._pool.shutdown()
