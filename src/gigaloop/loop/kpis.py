@@ -41,6 +41,8 @@ def compute_kpis(store: Tables, *, end: datetime) -> dict[str, Any]:
     downtime = store.table("downtime_events")
     energy = store.table("energy_readings")
     visits = store.table("service_visits")
+    findings = store.table("findings")
+    requests = store.table("change_requests")
 
     units_built = int(vehicles.count().execute())
     delivered = int(customers.count().execute())
@@ -89,7 +91,19 @@ def compute_kpis(store: Tables, *, end: datetime) -> dict[str, Any]:
         "predictive_service_visits": int(
             visits.filter(visits.reason == "predictive").count().execute()),
         "software_revenue": _round(software_revenue(store, end=end)),
+        "findings_retracted": int(findings.filter(findings.retracted).finding_id.nunique()
+                                  .execute()),
+        **_withdrawn(requests),
     }
+
+
+def _withdrawn(requests: ibis.Table) -> dict[str, int]:
+    """Change requests withdrawn (their finding was retracted), and those of them that had
+    already taken effect — changes made on evidence that did not stand."""
+    withdrawn = requests.filter(requests.state == "withdrawn").select("change_id").distinct()
+    acted = requests.filter(requests.state == "effective").select("change_id").distinct()
+    return {"changes_withdrawn": int(withdrawn.count().execute()),
+            "changes_withdrawn_after_acting": int(withdrawn.intersect(acted).count().execute())}
 
 
 def software_revenue(store: Tables, *, end: datetime) -> float | None:
