@@ -93,17 +93,20 @@ def compute_kpis(store: Tables, *, end: datetime) -> dict[str, Any]:
         "software_revenue": _round(software_revenue(store, end=end)),
         "findings_retracted": int(findings.filter(findings.retracted).finding_id.nunique()
                                   .execute()),
-        **_withdrawn(requests),
+        **_withdrawn(requests, visits),
     }
 
 
-def _withdrawn(requests: ibis.Table) -> dict[str, int]:
-    """Change requests withdrawn (their finding was retracted), and those of them that had
-    already taken effect — changes made on evidence that did not stand."""
+def _withdrawn(requests: ibis.Table, visits: ibis.Table) -> dict[str, int]:
+    """Change requests withdrawn (their finding was retracted), those of them that had
+    already taken effect — changes made on evidence that did not stand — and the campaign
+    visits they cost."""
     withdrawn = requests.filter(requests.state == "withdrawn").select("change_id").distinct()
     acted = requests.filter(requests.state == "effective").select("change_id").distinct()
+    wasted = visits.filter(visits.campaign_id.isin(withdrawn.change_id))
     return {"changes_withdrawn": int(withdrawn.count().execute()),
-            "changes_withdrawn_after_acting": int(withdrawn.intersect(acted).count().execute())}
+            "changes_withdrawn_after_acting": int(withdrawn.intersect(acted).count().execute()),
+            "campaign_visits_withdrawn": int(wasted.count().execute())}
 
 
 def software_revenue(store: Tables, *, end: datetime) -> float | None:
