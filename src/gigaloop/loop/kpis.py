@@ -72,6 +72,8 @@ def compute_kpis(store: Tables, *, end: datetime) -> dict[str, Any]:
         "units_built": units_built,
         "vehicles_delivered": delivered,
         "defects_escaped": None,  # the world's count; the runner fills it from the source
+        "parts_scrapped_by_changes": None,  # likewise (a plant's MES would hold it)
+        "redesigns": None,
         "field_failures": n_failures,
         "field_failures_per_1000": per_1000(n_failures),
         "field_failures_per_1000_last90": per_1000(n_failures_90),
