@@ -81,10 +81,14 @@ class RootCauseModule:
             streak[key] = 0
         standing = [(registry[key], vins_mask(pop, vins[registry[key]["id"]])) for key in seen
                     if key in registry]
+        acted_on = {c["finding_id"] for c in self.state.changes
+                    if c["state"] in ("effective", "verified", "failed")}
         for key, record in list(registry.items()):
             if key in seen:
                 continue
             record["active"] = False
+            if record["id"] in acted_on:  # a fix fades its own evidence: impact judges it
+                continue
             reason = fading_reason(pop, record["failure_mode"],
                                    vins_mask(pop, vins[record["id"]]), standing, self.config)
             if reason is None:

@@ -12,6 +12,9 @@ when
 * a better explanation has taken its cases: a finding of the same failure mode seen in
   this scan names at least :data:`TAKEN_SHARE` of its failed vehicles.
 
+A finding whose change has taken effect is not re-tested here: the fix itself fades its
+evidence (a replaced pack fades like any other), and the impact check judges the change.
+
 >>> from datetime import date
 >>> import pandas as pd
 >>> n = 400
