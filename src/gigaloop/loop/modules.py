@@ -14,6 +14,8 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from gigaloop.loop.changes import (
     ChangeConfig,
@@ -79,16 +81,18 @@ class RootCauseModule:
             vins[record["id"]] = pop.vin[finding.members]
         for key in set(streak) - seen:
             streak[key] = 0
-        standing = [(registry[key], vins_mask(pop, vins[registry[key]["id"]])) for key in seen
-                    if key in registry]
         acted_on = {c["finding_id"] for c in self.state.changes
                     if c["state"] in ("effective", "verified", "failed")}
+        standing = None
         for key, record in list(registry.items()):
             if key in seen:
                 continue
             record["active"] = False
             if record["id"] in acted_on:  # a fix fades its own evidence: impact judges it
                 continue
+            if standing is None:
+                standing = [(registry[k], vins_mask(pop, vins[registry[k]["id"]]))
+                            for k in seen if k in registry]
             reason = fading_reason(pop, record["failure_mode"],
                                    vins_mask(pop, vins[record["id"]]), standing, self.config)
             if reason is None:
@@ -185,8 +189,10 @@ def emit_changes(ctx: DayContext, state: LoopState) -> None:
 
 
 def vins_mask(pop: Any, vins: Any) -> np.ndarray:
-    """Which vehicles of ``pop`` are among ``vins``."""
-    return np.isin(pop.vin, vins)
+    """Which vehicles of ``pop`` are among ``vins`` (hashed by Arrow)."""
+    value_set = pa.array(np.asarray(vins, dtype=object), pa.string())
+    return pc.is_in(pa.array(pop.vin, pa.string()), value_set=value_set).to_numpy(
+        zero_copy_only=False)
 
 
 def _describe(names: dict[str, Any]) -> str:
