@@ -69,6 +69,7 @@ def evaluate(scenario: str, seed: int, days: int, root: Path,
     return {
         "bench": "loop", "scenario": scenario, "seed": seed, "days": days,
         "recall": score["recall"], "false_findings": score["n_false_findings"],
+        "false_standing": len(score["false_findings_standing"]),
         "faults": faults,
         "field_failures_per_1000_last90": {"loop": loop90, "no_loop": base90,
                                            "ratio": round(loop90 / base90, 3) if base90 else None},

@@ -101,7 +101,8 @@ def score(run_dir: Annotated[Path, typer.Argument(exists=True, file_okay=False)]
             harmed.add_row(row["id"], str(row["affected_units"]),
                            str(row.get("inspection_failures", "–")))
         console.print(harmed)
-    console.print(f"recall {result['recall']}, false findings {result['n_false_findings']}")
+    console.print(f"recall {result['recall']}, false findings {result['n_false_findings']} "
+                  f"({len(result['false_findings_standing'])} still standing)")
     console.print(f"written: {run_dir / 'score.json'}")
     report = _rerender_with_truth(run_dir, result)
     if report is not None:

@@ -55,7 +55,9 @@ def test_summary_has_the_contracted_keys(runs):
                 "field_failures_per_1000_last90", "unplanned_downtime_hours", "energy_cost",
                 "energy_co2e_kg", "hvac_energy_cost", "hvac_co2e_kg", "peak_power_kw",
                 "comfort_violation_kh", "crashes_per_million_miles",
-                "roadside_failures", "software_revenue"):
+                "roadside_failures", "software_revenue", "findings_retracted",
+                "changes_withdrawn", "changes_withdrawn_after_acting",
+                "campaign_visits_withdrawn"):
         assert key in summary["kpis"]
     assert set(summary["kpis"]["crashes_per_million_miles"]) == {"autopilot", "manual"}
     assert summary["kpis"]["units_built"] > 3000

@@ -31,6 +31,9 @@ def test_containing_a_lot_in_use_stops_it_from_that_day() -> None:
     days = {(d - frames["vehicles"]["build_date"].min()).days
             for d in lots.loc[lots["lot_id"] == "CELL-SUPB-0008", "build_date"]}
     assert days == {first}
+    used_first_day = int((lots["lot_id"] == "CELL-SUPB-0008").sum())
+    lot_size = int(frames["lots"].set_index("lot_id").loc["CELL-SUPB-0008", "quantity"])
+    assert plant.supply.scrapped == lot_size - used_first_day > 0  # the rest is scrap
     assert (latent.loc[latent["build_day"] > first, "fault_cell_fade"] == "").all()
     assert plant.history.ended_day["F1-weak-cell-lot"] == first + 1
     assert set(frames["vehicles"].loc[frames["vehicles"]["build_date"] > used[0],
@@ -38,9 +41,10 @@ def test_containing_a_lot_in_use_stops_it_from_that_day() -> None:
 
 
 def test_containing_a_future_lot_skips_it() -> None:
-    _, frames, latent = enact(
+    plant, frames, latent = enact(
         EngineeringChange(day=2, target={"lot": "CELL-SUPB-0008"}), 31)
     assert "CELL-SUPB-0008" not in set(frames["lots"]["lot_id"])
+    assert plant.supply.scrapped == 0  # never made, nothing wasted
     assert "CELL-SUPB-0009" in set(frames["lots"]["lot_id"])
     assert (latent["fault_cell_fade"] == "").all()
 
@@ -79,8 +83,9 @@ def test_recalibrating_the_station_ends_the_drift() -> None:
 
 
 def test_retiring_a_hardware_revision_switches_to_its_fix() -> None:
-    _, _frames, latent = enact(
+    plant, _frames, latent = enact(
         EngineeringChange(day=2, target={"hardware_revision": "CAM-B"}), 8)
+    assert plant.history.redesigns == 1
     late = latent[latent["build_day"] >= 2]
     assert "CAM-B" not in set(late["hardware_revision"])
     assert "CAM-B2" in set(late["hardware_revision"])

@@ -165,6 +165,25 @@ def propose_changes(ctx: DayContext, state: LoopState, config: ChangeConfig) -> 
     return decisions
 
 
+def withdraw_changes(ctx: DayContext, state: LoopState) -> list[Decision]:
+    """Withdraw the change requests of retracted findings: no more campaign waves; one
+    already in effect is marked ``acted`` (a change made on a finding that did not stand)."""
+    retracted = {f["id"]: f for f in state.retracted}
+    decisions = []
+    for change in state.changes:
+        finding = retracted.get(change["finding_id"])
+        if finding is None or change["state"] in ("withdrawn", "rejected", "failed"):
+            continue
+        acted = change["state"] in ("effective", "verified")
+        change.update(state="withdrawn", day_withdrawn=ctx.day, acted=acted)
+        state.campaign_backlog[change["id"]] = []
+        decisions.append(Decision(
+            ctx.day, "changes", f"{change['id']} withdrawn: {finding['id']} retracted "
+            f"({finding['retracted']['reason']})" + ("; it had been acted on" if acted else ""),
+            inputs={"finding": finding["id"]}))
+    return decisions
+
+
 def advance_changes(ctx: DayContext, state: LoopState, config: ChangeConfig) -> list[Decision]:
     """Approve reviewed changes and send their actions; each action is one decision."""
     decisions = []

@@ -41,6 +41,8 @@ def compute_kpis(store: Tables, *, end: datetime) -> dict[str, Any]:
     downtime = store.table("downtime_events")
     energy = store.table("energy_readings")
     visits = store.table("service_visits")
+    findings = store.table("findings")
+    requests = store.table("change_requests")
 
     units_built = int(vehicles.count().execute())
     delivered = int(customers.count().execute())
@@ -70,6 +72,8 @@ def compute_kpis(store: Tables, *, end: datetime) -> dict[str, Any]:
         "units_built": units_built,
         "vehicles_delivered": delivered,
         "defects_escaped": None,  # the world's count; the runner fills it from the source
+        "parts_scrapped_by_changes": None,  # likewise (a plant's MES would hold it)
+        "redesigns": None,
         "field_failures": n_failures,
         "field_failures_per_1000": per_1000(n_failures),
         "field_failures_per_1000_last90": per_1000(n_failures_90),
@@ -89,7 +93,22 @@ def compute_kpis(store: Tables, *, end: datetime) -> dict[str, Any]:
         "predictive_service_visits": int(
             visits.filter(visits.reason == "predictive").count().execute()),
         "software_revenue": _round(software_revenue(store, end=end)),
+        "findings_retracted": int(findings.filter(findings.retracted).finding_id.nunique()
+                                  .execute()),
+        **_withdrawn(requests, visits),
     }
+
+
+def _withdrawn(requests: ibis.Table, visits: ibis.Table) -> dict[str, int]:
+    """Change requests withdrawn (their finding was retracted), those of them that had
+    already taken effect — changes made on evidence that did not stand — and the campaign
+    visits they cost."""
+    withdrawn = requests.filter(requests.state == "withdrawn").select("change_id").distinct()
+    acted = requests.filter(requests.state == "effective").select("change_id").distinct()
+    wasted = visits.filter(visits.campaign_id.isin(withdrawn.change_id))
+    return {"changes_withdrawn": int(withdrawn.count().execute()),
+            "changes_withdrawn_after_acting": int(withdrawn.intersect(acted).count().execute()),
+            "campaign_visits_withdrawn": int(wasted.count().execute())}
 
 
 def software_revenue(store: Tables, *, end: datetime) -> float | None:

@@ -13,15 +13,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from gigaloop.loop.changes import (
     ChangeConfig,
     advance_changes,
     propose_changes,
     top_up_campaigns,
+    withdraw_changes,
 )
 from gigaloop.loop.contract import DayContext, Decision
 from gigaloop.loop.impact import verify_changes
 from gigaloop.loop.population import build_population
+from gigaloop.loop.retract import fading_reason
 from gigaloop.loop.rootcause import RootCauseConfig, find_root_causes
 from gigaloop.loop.state import LoopState
 
@@ -57,7 +63,8 @@ class RootCauseModule:
             if record is None and streak[finding.key] < self.confirm_scans:
                 continue
             if record is None:
-                record = {"id": f"F{len(registry) + 1:03d}", **evidence, "day_found": ctx.day,
+                number = len(registry) + len(self.state.retracted) + 1
+                record = {"id": f"F{number:03d}", **evidence, "day_found": ctx.day,
                           "date_found": as_of.isoformat()}
                 registry[finding.key] = record
                 decisions.append(Decision(
@@ -74,18 +81,40 @@ class RootCauseModule:
             vins[record["id"]] = pop.vin[finding.members]
         for key in set(streak) - seen:
             streak[key] = 0
-        for key, record in registry.items():
-            if key not in seen:
-                record["active"] = False
+        acted_on = {c["finding_id"] for c in self.state.changes
+                    if c["state"] in ("effective", "verified", "failed")}
+        standing = None
+        for key, record in list(registry.items()):
+            if key in seen:
+                continue
+            record["active"] = False
+            if record["id"] in acted_on:  # a fix fades its own evidence: impact judges it
+                continue
+            if standing is None:
+                standing = [(registry[k], vins_mask(pop, vins[registry[k]["id"]]))
+                            for k in seen if k in registry]
+            reason = fading_reason(pop, record["failure_mode"],
+                                   vins_mask(pop, vins[record["id"]]), standing, self.config)
+            if reason is None:
+                continue
+            record["retracted"] = {"day": ctx.day, "reason": reason}
+            self.state.retracted.append(registry.pop(key))
+            streak.pop(key, None)
+            decisions.append(Decision(ctx.day, self.name,
+                                      f"{record['id']} retracted: {reason}", finding=record,
+                                      inputs={"as_of": as_of.isoformat(), "vehicles": len(pop)}))
         just_dropped = ctx.day - self.every_days  # seen last scan, not this one: a row says so
-        ctx.emit("findings", [finding_row(r, ctx.day, ctx.now) for r in registry.values()
-                              if r["active"] or r.get("last_seen_day") == just_dropped])
+        ctx.emit("findings", [finding_row(r, ctx.day, ctx.now) for r in
+                              [*registry.values(), *self.state.retracted]
+                              if r["active"] or r.get("last_seen_day") == just_dropped
+                              or r.get("retracted", {}).get("day") == ctx.day])
         return decisions
 
 
 @dataclass
 class ChangeModule:
-    """Daily: findings above threshold → change requests → approved → effective."""
+    """Daily: findings above threshold → change requests → approved → effective; the
+    changes of retracted findings are withdrawn."""
 
     state: LoopState = field(default_factory=LoopState)
     config: ChangeConfig = field(default_factory=ChangeConfig)
@@ -94,7 +123,8 @@ class ChangeModule:
     every_days: int = 1
 
     def decide(self, ctx: DayContext) -> list[Decision]:
-        decisions = (propose_changes(ctx, self.state, self.config)
+        decisions = (withdraw_changes(ctx, self.state)
+                     + propose_changes(ctx, self.state, self.config)
                      + advance_changes(ctx, self.state, self.config)
                      + top_up_campaigns(ctx, self.state, self.config))
         emit_changes(ctx, self.state)
@@ -133,7 +163,8 @@ def finding_row(record: dict[str, Any], day: int, now: datetime) -> dict[str, An
         "ci_low": latest["ci"][0], "ci_high": latest["ci"][1], "q": latest["q"],
         "rank": latest["rank"], "affected_vehicles": latest["affected_vins"],
         "day_found": record["day_found"], "active": bool(record.get("active", True)),
-        "event_time": now,
+        "retracted": "retracted" in record,
+        "retracted_reason": record.get("retracted", {}).get("reason"), "event_time": now,
     }
 
 
@@ -155,6 +186,13 @@ def emit_changes(ctx: DayContext, state: LoopState) -> None:
         })
     if rows:
         ctx.emit("change_requests", rows)
+
+
+def vins_mask(pop: Any, vins: Any) -> np.ndarray:
+    """Which vehicles of ``pop`` are among ``vins`` (hashed by Arrow)."""
+    value_set = pa.array(np.asarray(vins, dtype=object), pa.string())
+    return pc.is_in(pa.array(pop.vin, pa.string()), value_set=value_set).to_numpy(
+        zero_copy_only=False)
 
 
 def _describe(names: dict[str, Any]) -> str:

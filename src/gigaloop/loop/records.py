@@ -16,7 +16,8 @@ from gigaloop.loop.kpis import Tables
 
 def findings_from_store(store: Tables) -> list[dict[str, Any]]:
     """Every finding once: root cause's with the evidence it was first reported on, its
-    ``latest`` scan and whether it is ``active``; then those other modules reported with a
+    ``latest`` scan, whether it is ``active`` and, once retracted, when and why
+    (``retracted``); then those other modules reported with a
     decision (e.g. maintenance: a machine heading for a breakdown), as reported."""
     rows = store.execute(store.table("findings").order_by(["finding_id", "day"]))
     decisions = store.table("decisions")
@@ -33,6 +34,8 @@ def findings_from_store(store: Tables) -> list[dict[str, Any]]:
             **_evidence(first), "day_found": int(first.day_found),
             "latest": _evidence(last), "last_seen_day": int(scans[scans.active].day.max())
             if scans.active.any() else None, "active": bool(last.active),
+            **({"retracted": {"day": int(last.day), "reason": last.retracted_reason}}
+               if last.retracted else {}),
         })
     others = reported[~reported.finding_id.isin(scanned)].drop_duplicates("finding_id")
     return out + [json.loads(text) for text in others.finding_json]

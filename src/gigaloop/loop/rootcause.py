@@ -177,7 +177,9 @@ def _survival_scan(duration: np.ndarray, event: np.ndarray, codes: np.ndarray,
     return scan
 
 
-def _rate(pop: Population, mode: str, config: RootCauseConfig) -> tuple[np.ndarray, ...]:
+def rate_measure(pop: Population, mode: str,
+                 config: RootCauseConfig) -> tuple[np.ndarray, ...]:
+    """(rate, weight, usable) per vehicle of a rate mode; a larger rate is worse."""
     usage = pop.usage
     if mode == "battery_fade":
         rate = -usage["soh_slope_per_sqrt_day"].to_numpy()  # fade: larger is worse
@@ -193,7 +195,7 @@ def _rate(pop: Population, mode: str, config: RootCauseConfig) -> tuple[np.ndarr
 
 def _rate_scan(pop: Population, mode: str, codes: np.ndarray, covariates: np.ndarray,
                config: RootCauseConfig) -> pd.DataFrame | None:
-    rate, weight, ok = _rate(pop, mode, config)
+    rate, weight, ok = rate_measure(pop, mode, config)
     if ok.sum() < config.min_rate_units:
         return None
     scan = ml.adjusted_rate_scan(rate[ok], covariates[ok], codes[ok], weight[ok])
@@ -384,7 +386,7 @@ def _still_standing(pop: Population, mode: str, candidates: pd.DataFrame, codes:
     columns = np.unique(candidates.attribute.to_numpy().astype(int))
     sub_codes = np.asfortranarray(codes[np.ix_(rest, columns)])
     if mode in RATE_MODES:
-        rate, weight, ok = _rate(pop, mode, config)
+        rate, weight, ok = rate_measure(pop, mode, config)
         ok = ok[rest]
         if ok.sum() < config.min_rate_units:
             return candidates.iloc[0:0]

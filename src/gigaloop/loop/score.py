@@ -6,7 +6,8 @@ has a time window, names a window whose ends are within ``window_tolerance_days`
 the window that really was: a drift the loop stopped early ended on that day).
 A finding that matches no fault, or names a red herring, is a false finding; one that
 names a fault in one of its ``related_modes`` (a weak lot's pack failures beside its
-fade) is neither.
+fade) is neither. A false finding retracted by the end no longer stands; a true one
+retracted is counted too.
 
 >>> truth = {"scenario": {"start_date": "2025-01-06"}, "faults": [{"id": "weak-lot",
 ...     "finding": {"failure_mode": "battery_pack", "names": {"lot": "CELL-7"}},
@@ -136,10 +137,13 @@ def score_findings(
         })
     false_ids.update(f["id"] for f in findings if f["id"] not in matched_finding_ids)
     found = sum(1 for f in faults_out if f.get("found"))
+    retracted = {f["id"] for f in findings if f.get("retracted")}
     return {
         "faults": faults_out,
         "false_findings": sorted(false_ids),
         "n_false_findings": len(false_ids),
+        "false_findings_standing": sorted(false_ids - retracted),
+        "true_findings_retracted": sorted(matched_finding_ids & retracted),
         "recall": round(found / real_faults, 3) if real_faults else None,
     }
 

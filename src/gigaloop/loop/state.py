@@ -26,7 +26,8 @@ class LoopState:
     ``records``: per-vehicle records, grown from new rows at each scan;
     ``population``: the latest scan's vehicles (impact and campaigns reuse it the same day);
     ``findings``: finding key → record (``id``, ``failure_mode``, ``names``, ``effect``, ``ci``,
-    ``rank`` …; ``latest`` and ``active`` updated at every scan); ``finding_vins``: finding id →
+    ``rank`` …; ``latest`` and ``active`` updated at every scan); ``retracted``: the records of
+    findings retracted (:mod:`gigaloop.loop.retract`), in order; ``finding_vins``: finding id →
     the vehicles it names; ``streaks``: finding key → scans in a row it was seen;
     ``changes``: change request records in the order raised; ``campaign_backlog``: change id →
     VINs still to be called in; ``campaigned``: change id → VINs already called in;
@@ -36,6 +37,7 @@ class LoopState:
     records: VehicleRecords = field(default_factory=VehicleRecords)
     population: Population | None = None
     findings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    retracted: list[dict[str, Any]] = field(default_factory=list)
     finding_vins: dict[str, np.ndarray] = field(default_factory=dict)
     streaks: dict[str, int] = field(default_factory=dict)
     changes: list[dict[str, Any]] = field(default_factory=list)

@@ -39,6 +39,8 @@ FINDINGS = Table(
         col("affected_vehicles", "int64", "vehicles it names", min=0),
         col("day_found", "int64", "run day it was first reported", min=0),
         col("active", "bool", "seen in this scan (false: no longer significant)"),
+        col("retracted", "bool", "withdrawn for good: its evidence faded (this scan says why)"),
+        col("retracted_reason", "string", "why it was retracted", nullable=True),
     ))
 
 CHANGE_REQUESTS = Table(
@@ -47,7 +49,7 @@ CHANGE_REQUESTS = Table(
         col("change_id", "string", "id (C001 …)"),
         col("revision", "int64", "1 when raised, one more at every change of the record", min=1),
         col("state", "string", "state after this revision",
-            choices=("proposed", "effective", "verified", "failed", "rejected")),
+            choices=("proposed", "effective", "verified", "failed", "rejected", "withdrawn")),
         col("day", "int64", "run day of the revision", min=0),
         col("finding_id", "string", "the finding it acts on"),
         col("failure_mode", "string", "failure mode of the finding"),

@@ -161,7 +161,8 @@ class PlantActions:
             old = change["hardware_revision"]
             new = successor_revision(old)
             plant.supply.retire_revision(old, new)
-            notes.append(f"{old} retired for {new}")
+            plant.history.redesigns += 1
+            notes.append(f"{old} retired for {new} (a redesign)")
             plant.history.ended([f.id for f in plant.scenario.faults
                                  if f.where.get("hardware_revision") == old], day)
         if "station" in change or "machine" in change:

@@ -23,6 +23,7 @@ class History:
     units_built: int = 0
     defects_present: int = 0
     defects_escaped: int = 0
+    redesigns: int = 0  # hardware revisions retired by an engineering change
     affected_vins: Counter[str] = field(default_factory=Counter)
     onset_day: dict[str, int] = field(default_factory=dict)
     last_built_day: dict[str, int] = field(default_factory=dict)

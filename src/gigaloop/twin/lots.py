@@ -61,6 +61,7 @@ class Supply:
     def __init__(self, parts: list[Part], *, units_per_day: int) -> None:
         self._parts = {p.part_number: _PartSupply(p, units_per_day) for p in parts}
         self.contained: set[str] = set()
+        self.scrapped = 0  # parts of lots in use when they were contained or dropped
 
     @property
     def part_numbers(self) -> list[str]:
@@ -105,8 +106,9 @@ class Supply:
         self.contained.add(lot_id)
         for supply in self._parts.values():
             if supply.lot_id == lot_id:
-                supply.left = 0
-                return "in use: remaining units quarantined"
+                self.scrapped += supply.left
+                left, supply.left = supply.left, 0
+                return f"in use: its remaining {left} units scrapped"
         return "not in use: it will be skipped"
 
     def drop_supplier(self, supplier_id: str) -> list[str]:
@@ -117,6 +119,7 @@ class Supply:
                 del supply.shares[supplier_id]
                 del supply.credit[supplier_id]
                 if supply.supplier == supplier_id:
+                    self.scrapped += supply.left
                     supply.left = 0
                 dropped.append(number)
         return dropped

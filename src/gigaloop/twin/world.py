@@ -153,7 +153,11 @@ class Twin:
         write_truth(path, self.truth())
 
     def world_kpis(self) -> dict[str, int]:
-        """What only the world knows: defects that escaped inspection (and those present)."""
+        """What only the world knows: defects that escaped inspection (and those present),
+        and what changes cost the plant: parts scrapped with a contained lot or a dropped
+        supplier's lot in use, hardware revisions redesigned."""
         history = self.plant.history
         return {"defects_escaped": history.defects_escaped,
-                "defects_present": history.defects_present}
+                "defects_present": history.defects_present,
+                "parts_scrapped_by_changes": self.plant.supply.scrapped,
+                "redesigns": history.redesigns}

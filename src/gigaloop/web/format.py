@@ -51,6 +51,15 @@ KPIS: dict[str, KpiSpec] = {
     "fleet_miles": KpiSpec("fleet miles", "mi"),
     "predictive_service_visits": KpiSpec("predictive service visits"),
     "software_revenue": KpiSpec("software revenue", "$", lower_is_better=False),
+    "parts_scrapped_by_changes": KpiSpec("parts scrapped by engineering changes",
+                                         lower_is_better=True),
+    "redesigns": KpiSpec("hardware revisions redesigned", lower_is_better=True),
+    "findings_retracted": KpiSpec("findings retracted", lower_is_better=True),
+    "changes_withdrawn": KpiSpec("change requests withdrawn", lower_is_better=True),
+    "changes_withdrawn_after_acting": KpiSpec("withdrawn after taking effect",
+                                              lower_is_better=True),
+    "campaign_visits_withdrawn": KpiSpec("campaign visits of withdrawn changes",
+                                         lower_is_better=True),
 }
 #: Crash rates are one row per driving mode, with their interval.
 CRASHES, CRASHES_CI = "crashes_per_million_miles", "crashes_per_million_miles_ci95"

@@ -97,6 +97,8 @@ def findings_table(summary: dict[str, Any], score: dict[str, Any] | None = None)
             active = "yes" if f.get("active") else (
                 f"no (last seen day {f['last_seen_day']})" if f.get("last_seen_day") is not None
                 else "no")
+            if f.get("retracted"):
+                active = f"retracted day {f['retracted']['day']}: {f['retracted']['reason']}"
             kind = str(f.get("effect_kind", "")).replace("_", " ")
             row = [escape(f["id"]), escape(str(f["failure_mode"])),
                    escape(names_text(f.get("names", {}))),
