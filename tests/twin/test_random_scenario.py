@@ -6,7 +6,12 @@ from collections import Counter
 
 from gigaloop.twin.fault_rules import CONFOUND_KINDS, HAZARD_KINDS
 from gigaloop.twin.modes import catalogue
-from gigaloop.twin.random_scenario import DETECTABLE_EXCESS, HAZARD_RATIO_RANGE, random_scenario
+from gigaloop.twin.random_scenario import (
+    DETECTABLE_Z,
+    HAZARD_RATIO_RANGE,
+    expected_z,
+    random_scenario,
+)
 from gigaloop.twin.scenario import load_scenario_text
 
 SEEDS = range(40)
@@ -31,7 +36,8 @@ def test_every_draw_is_valid_and_states_its_truth() -> None:
             low, high = HAZARD_RATIO_RANGE
             assert low <= fault.finding.hazard_ratio <= high  # type: ignore[operator]
             expected = fault.finding.expected_excess_failures
-            assert fault.finding.detectable == (expected >= DETECTABLE_EXCESS)  # type: ignore[operator]
+            z = expected_z(expected, fault.finding.hazard_ratio)  # type: ignore[arg-type]
+            assert fault.finding.detectable == (z >= DETECTABLE_Z)
         kinds.update(f.kind for f in scenario.faults)
     assert set(kinds) == {*HAZARD_KINDS, *CONFOUND_KINDS}
 

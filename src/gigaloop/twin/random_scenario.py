@@ -5,8 +5,9 @@ failure modes, one to three real faults (a weak part lot or a supplier's window,
 parameter's dose at a station, a design revision or trim) and zero to two red herrings
 (a level whose units go to high-mileage or hot / cold customers). Effect sizes are drawn
 log-uniformly over the hazard ratios warranty data shows (×1.3–3, FIGURES.md); each real
-fault's finding states the failures it should add within the run and whether that passes
-:data:`DETECTABLE_EXCESS`.
+fault's finding states the failures it should add within the run, how far that stands
+out of the marked units' own background (``expected_z``) and whether that passes
+:data:`DETECTABLE_Z`.
 
 >>> text = random_scenario(7)
 >>> scenario = load_scenario_text(text)
@@ -35,9 +36,11 @@ from gigaloop.twin.scenario import Part, load_scenario_text
 from gigaloop.twin.toml_text import toml_text
 from gigaloop.twin.units import SCALES
 
-#: A real fault counts as detectable when it should add at least this many failures within
-#: the run (the expected count, from the units it marks and their time in service).
-DETECTABLE_EXCESS = 10.0
+#: A real fault counts as detectable when the failures it should add within the run, X,
+#: stand this many Poisson standard deviations above the background failures B of the
+#: units it marks: z = X / √B, with B = X / (m − 1) for hazard ratio m, so z = √(X (m − 1)).
+#: A weekly scan of ~25,000 tests at a false discovery rate of 1 % needs about z ≈ 5.
+DETECTABLE_Z = 5.0
 HAZARD_RATIO_RANGE = (1.3, 3.0)
 #: Parts a random plant may buy: (part number, name, category, lot prefix).
 PART_POOL = (("BAT-CELL-R1", "battery_cell", "battery", "CELL"),
@@ -53,6 +56,16 @@ SKIP_PARAMETERS = {("BW-010", "weld_current"), ("BW-020", "weld_current"),
                    ("BW-030", "weld_current"), ("GA-010", "torque"),
                    ("EOL-010", "isolation_resistance")}
 DELIVERY_MEAN_DAYS = 6.5
+
+
+def expected_z(excess: float, hazard_ratio: float) -> float:
+    """How many Poisson standard deviations ``excess`` failures stand above the marked
+    units' background, ``excess / (hazard_ratio − 1)`` failures.
+
+    >>> round(expected_z(25.0, 2.0), 1), round(expected_z(25.0, 1.3), 1)
+    (5.0, 2.7)
+    """
+    return float(np.sqrt(max(excess, 0.0) * max(hazard_ratio - 1.0, 0.0)))
 
 
 def random_scenario(seed: int, *, days: int = 365, scale: str = "small") -> str:
@@ -130,7 +143,9 @@ class _World:
         expected = self._expected(self.components[mode], cohort, effect, fault.get("climate"))
         fault["finding"]["hazard_ratio"] = round(ratio, 3)
         fault["finding"]["expected_excess_failures"] = round(expected, 1)
-        fault["finding"]["detectable"] = bool(expected >= DETECTABLE_EXCESS)
+        z = expected_z(expected, ratio)
+        fault["finding"]["expected_z"] = round(z, 2)
+        fault["finding"]["detectable"] = bool(z >= DETECTABLE_Z)
         return fault
 
     def _cohort(self, kind: str, fault: dict[str, Any], effect: dict[str, float],

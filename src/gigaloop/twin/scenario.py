@@ -116,10 +116,11 @@ class Finding(_Strict):
     names: dict[str, str | list[int] | list[str]] = Field(min_length=1)
     red_herring: bool = False
     #: For the evaluation (random scenarios): the hazard ratio of the units it marks, the
-    #: failures it should add within the run, and whether that passes the detectability
-    #: rule (docs/scenarios.md).
+    #: failures it should add within the run, how far they stand above those units'
+    #: background, and whether that passes the detectability rule (docs/scenarios.md).
     hazard_ratio: float | None = Field(default=None, ge=1)
     expected_excess_failures: float | None = Field(default=None, ge=0)
+    expected_z: float | None = Field(default=None, ge=0)
     detectable: bool | None = None
 
     @model_validator(mode="after")
