@@ -171,8 +171,12 @@ def _survival_scan(duration: np.ndarray, event: np.ndarray, codes: np.ndarray,
     hazard = scan.hazard_ratio.where(np.isfinite(scan.hazard_ratio), halved)
     scan["effect"], scan["low"], scan["high"] = hazard, scan.hr_low, scan.hr_high
     # the χ² of a level with few expected failures is far too small in the tail: its p is
-    # at least the exact Poisson chance of so many failures given those expected
-    scan["p"] = np.maximum(scan.p, stats.poisson.sf(scan.observed - 1, scan.expected))
+    # at least the exact chance that so many of the mode's failures fall in it, given its
+    # expected share of them (binomial: Poisson for a small level, and no wider than the
+    # log-rank's own spread for a level that holds much of the fleet)
+    total = float(event.sum())
+    share = np.clip(scan.expected / max(total, 1.0), 0.0, 1.0)
+    scan["p"] = np.maximum(scan.p, stats.binom.sf(scan.observed - 1, total, share))
     scan["effect_kind"] = "hazard_ratio"
     return scan
 
