@@ -140,7 +140,7 @@ def _find(pop: Population, config: RootCauseConfig) -> list[Finding]:
 
     modes = [*sorted(pop.first_failure_days), *RATE_MODES]
     scans, tested = {}, {}
-    for mode, result in zip(modes, ml.fork_map(scan, modes), strict=True):
+    for mode, result in zip(modes, map(scan, modes), strict=True):
         if result is not None:
             scans[mode] = result[0]
             tested[mode] = (attributes + result[1], with_codes_of(codes, result[1]))

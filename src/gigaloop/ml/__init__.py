@@ -1,5 +1,4 @@
-"""Reusable statistics for root cause: survival scans, FDR, change points, degradation rates
-(and :func:`fork_map`, which spreads independent scans over both cores).
+"""Reusable statistics for root cause: survival scans, FDR, change points, degradation rates.
 
 Everything here works on plain NumPy arrays and pandas frames (it imports nothing of gigaloop
 but the schema and the errors), so factory, fleet and loop code can share it.
@@ -13,7 +12,6 @@ but the schema and the errors), so factory, fleet and loop code can share it.
 from gigaloop.ml.changepoint import ShiftWindow, mean_shift_window, rate_window
 from gigaloop.ml.degradation import adjusted_rate_scan
 from gigaloop.ml.fdr import benjamini_hochberg
-from gigaloop.ml.forked import fork_map
 from gigaloop.ml.survival import SurvivalCurves, kaplan_meier, logrank_scan
 from gigaloop.ml.survival_models import fit_cox, fit_weibull_aft
 
@@ -24,7 +22,6 @@ __all__ = [
     "benjamini_hochberg",
     "fit_cox",
     "fit_weibull_aft",
-    "fork_map",
     "kaplan_meier",
     "logrank_scan",
     "mean_shift_window",

@@ -37,7 +37,6 @@ from scipy import optimize
 
 from gigaloop.errors import ModelError
 from gigaloop.ml._validate import as_vector, check_same_length
-from gigaloop.ml.forked import fork_map
 
 Growth = Callable[[NDArray[np.float64], NDArray[np.float64]], NDArray[np.float64]]
 
@@ -136,10 +135,10 @@ class DegradationTrend:
         else:
             fitted = self.predict(self.times)
             signs = rng.choice([-1.0, 1.0], size=(draws, self.times.size))
-            theta = np.array(fork_map(  # the refits are independent: both cores
-                lambda sign: _least_squares(self.model, self.times,
-                                            fitted + sign * self.residuals, self.params,
-                                            self.bounds).x, signs))
+            theta = np.array([
+                _least_squares(self.model, self.times, fitted + sign * self.residuals,
+                               self.params, self.bounds).x
+                for sign in signs])
         samples = np.maximum(_crossing(self.model, theta, threshold) - now, 0.0)
         tail = (1 - level) / 2
         low, median, high = np.quantile(samples, [tail, 0.5, 1 - tail])
