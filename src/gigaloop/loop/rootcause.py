@@ -146,7 +146,10 @@ def _find(pop: Population, config: RootCauseConfig) -> list[Finding]:
             tested[mode] = (attributes + result[1], with_codes_of(codes, result[1]))
     if not scans:
         return []
-    _add_qvalues(scans, config.alpha)
+    families = ml.family_qvalues({mode: scan.p.to_numpy() for mode, scan in scans.items()},
+                                 config.alpha)
+    for mode, q in families.items():
+        scans[mode]["q"] = q
     findings = []
     for mode, scan in scans.items():
         findings += _select(pop, mode, scan, *tested[mode], adjust, config)
@@ -212,28 +215,6 @@ def _rate_scan(pop: Population, mode: str, codes: np.ndarray, covariates: np.nda
     scan["effect_kind"] = "fade_rate_ratio" if mode == "battery_fade" else "rate_ratio"
     scan["observed"], scan["expected"] = scan.n, np.nan
     return scan
-
-
-def _add_qvalues(scans: dict[str, pd.DataFrame], alpha: float) -> None:
-    """q-values with each failure mode a family (Benjamini–Bogomolov): the modes whose
-    Simes p-value passes Benjamini–Hochberg across modes are selected, and within a
-    selected mode a test's q is its within-mode BH q × modes / selected modes (1 in a mode
-    not selected). One mode's strong signal, spread over hundreds of correlated tests,
-    then cannot relax the bar in every other mode, as one pooled BH would.
-
-    >>> scans = {"a": pd.DataFrame({"p": [1e-6, 0.02]}), "b": pd.DataFrame({"p": [0.004]}),
-    ...          "c": pd.DataFrame({"p": [0.5]})}
-    >>> _add_qvalues(scans, 0.01)
-    >>> [scans[m].q.round(6).tolist() for m in "abc"]
-    [[3e-06, 0.03], [0.006], [1.0]]
-    """
-    within = {mode: ml.benjamini_hochberg(np.nan_to_num(scan.p.to_numpy(), nan=1.0),
-                                          alpha)[0] for mode, scan in scans.items()}
-    simes = np.array([q.min(initial=1.0) for q in within.values()])
-    _, selected = ml.benjamini_hochberg(simes, alpha)
-    inflation = len(scans) / max(int(selected.sum()), 1)
-    for (mode, scan), chosen in zip(scans.items(), selected, strict=True):
-        scan["q"] = np.minimum(within[mode] * inflation, 1.0) if chosen else 1.0
 
 
 def _candidates(scan: pd.DataFrame, config: RootCauseConfig) -> pd.DataFrame:

@@ -11,7 +11,7 @@ but the schema and the errors), so factory, fleet and loop code can share it.
 
 from gigaloop.ml.changepoint import ShiftWindow, mean_shift_window, rate_window
 from gigaloop.ml.degradation import adjusted_rate_scan
-from gigaloop.ml.fdr import benjamini_hochberg
+from gigaloop.ml.fdr import benjamini_hochberg, family_qvalues
 from gigaloop.ml.survival import SurvivalCurves, kaplan_meier, logrank_scan
 from gigaloop.ml.survival_models import fit_cox, fit_weibull_aft
 
@@ -20,6 +20,7 @@ __all__ = [
     "SurvivalCurves",
     "adjusted_rate_scan",
     "benjamini_hochberg",
+    "family_qvalues",
     "fit_cox",
     "fit_weibull_aft",
     "kaplan_meier",

@@ -43,4 +43,25 @@ def benjamini_hochberg(
     return q.reshape(p.shape), q.reshape(p.shape) <= alpha
 
 
-__all__ = ["benjamini_hochberg"]
+def family_qvalues(pvalues: dict[str, ArrayLike], alpha: float) -> dict[str, NDArray]:
+    """q-values with each key a family of tests (Benjamini–Bogomolov): the families whose
+    Simes p-value passes Benjamini–Hochberg across families are selected, and within a
+    selected family a test's q is its within-family BH q × families / selected families
+    (1 in a family not selected; a missing p counts as 1). One family's strong signal,
+    spread over hundreds of correlated tests, then cannot relax the bar in every other
+    family, as one pooled BH would.
+
+    >>> q = family_qvalues({"a": [1e-6, 0.02], "b": [0.004], "c": [0.5]}, 0.01)
+    >>> [q[m].round(6).tolist() for m in "abc"]
+    [[3e-06, 0.03], [0.006], [1.0]]
+    """
+    within = {key: benjamini_hochberg(np.nan_to_num(np.asarray(p, dtype=np.float64), nan=1.0),
+                                      alpha)[0] for key, p in pvalues.items()}
+    simes = np.array([q.min(initial=1.0) for q in within.values()])
+    _, selected = benjamini_hochberg(simes, alpha)
+    inflation = len(within) / max(int(selected.sum()), 1)
+    return {key: np.minimum(q * inflation, 1.0) if chosen else np.ones_like(q)
+            for (key, q), chosen in zip(within.items(), selected, strict=True)}
+
+
+__all__ = ["benjamini_hochberg", "family_qvalues"]
