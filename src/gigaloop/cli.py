@@ -85,14 +85,14 @@ def score(run_dir: Annotated[Path, typer.Argument(exists=True, file_okay=False)]
 
     with _guard():
         result = score_run(run_dir)
-    table = Table("fault", "found", "rank", "days to find", title="score")
+    table = Table("fault", "found", "by", "rank", "days to find", title="score")
     for fault in result["faults"]:
         if fault.get("red_herring"):
             table.add_row(fault["id"], "red herring: " + ("FLAGGED" if fault["flagged"] else
-                                                          "not flagged"), "", "")
+                                                          "not flagged"), "", "", "")
         else:
-            table.add_row(fault["id"], str(fault["found"]), str(fault["rank"]),
-                          str(fault["days_to_find"]))
+            table.add_row(fault["id"], str(fault["found"]), fault["found_by"] or "",
+                          str(fault["rank"]), str(fault["days_to_find"]))
     console.print(table)
     drifts = result.get("drift_defects") or []
     if drifts:
@@ -102,7 +102,9 @@ def score(run_dir: Annotated[Path, typer.Argument(exists=True, file_okay=False)]
                            str(row.get("inspection_failures", "–")))
         console.print(harmed)
     console.print(f"recall {result['recall']}, false findings {result['n_false_findings']} "
-                  f"({len(result['false_findings_standing'])} still standing)")
+                  f"({len(result['false_findings_standing'])} still standing); process "
+                  f"alarms {result['process_alarms']} "
+                  f"({len(result['process_alarms_without_fault'])} on streams with no fault)")
     console.print(f"written: {run_dir / 'score.json'}")
     report = _rerender_with_truth(run_dir, result)
     if report is not None:

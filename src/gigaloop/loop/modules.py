@@ -29,13 +29,15 @@ from gigaloop.loop.impact import verify_changes
 from gigaloop.loop.population import build_population
 from gigaloop.loop.retract import fading_reason
 from gigaloop.loop.rootcause import RootCauseConfig, find_root_causes
+from gigaloop.loop.signals import alarm_attributes, alarm_episodes
 from gigaloop.loop.state import LoopState
 
 
 @dataclass
 class RootCauseModule:
-    """Weekly scan of every failure mode; findings seen in ``confirm_scans`` scans in a
-    row become decisions (a weekly re-test is many looks: one look alone is not enough)."""
+    """Weekly scan of every failure mode, with the plant's alarms as hypotheses of their own
+    (:mod:`gigaloop.loop.signals`); findings seen in ``confirm_scans`` scans in a row become
+    decisions (a weekly re-test is many looks: one look alone is not enough)."""
 
     state: LoopState = field(default_factory=LoopState)
     config: RootCauseConfig = field(default_factory=RootCauseConfig)
@@ -55,7 +57,8 @@ class RootCauseModule:
         vins: dict[str, Any] = self.state.finding_vins
         streak: dict[str, int] = self.state.streaks
         seen, decisions = set(), []
-        for finding in find_root_causes(pop, self.config):
+        signals = alarm_attributes(pop, alarm_episodes(ctx.view))
+        for finding in find_root_causes(pop, self.config, signals):
             seen.add(finding.key)
             streak[finding.key] = streak.get(finding.key, 0) + 1
             record = registry.get(finding.key)

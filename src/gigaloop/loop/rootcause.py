@@ -54,6 +54,7 @@ class RootCauseConfig:
 
     alpha: float = 0.01  # weekly re-tests are many looks: a strict FDR level
     min_events: int = 8
+    min_signal_events: int = 3  # a hypothesis a chart stated in advance needs fewer
     min_effect_low: float = 1.1  # the 95 % interval must exclude effects under +10 %
     min_rate_effect_low: float = 1.25  # … and under +25 % for a rate measured on every car
     max_findings_per_mode: int = 5
@@ -100,10 +101,16 @@ class Finding:
         }
 
 
-def find_root_causes(pop: Population, config: RootCauseConfig | None = None) -> list[Finding]:
-    """Every finding of every failure mode in ``pop``, ranked within its mode."""
+def find_root_causes(pop: Population, config: RootCauseConfig | None = None,
+                     signals: list[Attribute] | None = None) -> list[Finding]:
+    """Every finding of every failure mode in ``pop``, ranked within its mode.
+
+    ``signals``: hypotheses stated before the field saw anything (units a control chart
+    flagged, :mod:`gigaloop.loop.signals`), tested as a family of their own in every mode
+    and needing only ``min_signal_events`` failures.
+    """
     with _blas().limit(limits=1):  # threads only contend on least squares this small
-        return _find(pop, config or RootCauseConfig())
+        return _find(pop, config or RootCauseConfig(), signals or [])
 
 
 @cache
@@ -111,9 +118,9 @@ def _blas() -> ThreadpoolController:
     return ThreadpoolController()
 
 
-def _find(pop: Population, config: RootCauseConfig) -> list[Finding]:
+def _find(pop: Population, config: RootCauseConfig, signals: list[Attribute]) -> list[Finding]:
     causes = [a for a in pop.attributes if a.kind in CAUSE_KINDS]
-    if len(pop) == 0 or not causes:
+    if len(pop) == 0 or not (causes or signals):
         return []
     plain = [a for a in causes if a.kind not in WINDOW_KINDS]
     levels = contemporaries(pop, causes)
@@ -144,16 +151,51 @@ def _find(pop: Population, config: RootCauseConfig) -> list[Finding]:
         if result is not None:
             scans[mode] = result[0]
             tested[mode] = (attributes + result[1], with_codes_of(codes, result[1]))
-    if not scans:
-        return []
-    families = ml.family_qvalues({mode: scan.p.to_numpy() for mode, scan in scans.items()},
-                                 config.alpha)
-    for mode, q in families.items():
-        scans[mode]["q"] = q
+    if scans:
+        families = ml.family_qvalues({mode: s.p.to_numpy() for mode, s in scans.items()},
+                                     config.alpha)
+        for mode, q in families.items():
+            scans[mode]["q"] = q
+    _add_signal_family(pop, modes, signals, scans, tested, (attributes, codes), adjust, config)
     findings = []
     for mode, scan in scans.items():
         findings += _select(pop, mode, scan, *tested[mode], adjust, config)
     return findings
+
+
+def _add_signal_family(pop: Population, modes: list[str], signals: list[Attribute],
+                       scans: dict[str, pd.DataFrame],
+                       tested: dict[str, tuple[list[Attribute], np.ndarray]],
+                       plain: tuple[list[Attribute], np.ndarray], adjust: _Adjustment,
+                       config: RootCauseConfig) -> None:
+    """Test ``signals`` in every mode, as one FDR family per mode apart from the scan's, and
+    add their rows (``signal`` true) and attributes to ``scans`` and ``tested``."""
+    if not signals:
+        return
+    signal_codes = np.asfortranarray(np.column_stack([a.codes for a in signals]))
+    rows = {}
+    for mode in modes:
+        if mode in RATE_MODES:
+            result = _rate_scan(pop, mode, signal_codes, adjust.covariates, config)
+        else:
+            duration, event = pop.survival(mode)
+            result = None if event.sum() < config.min_signal_events else _exact_interval(
+                _survival_scan(duration, event, signal_codes, adjust.strata))
+        if result is not None and len(result):
+            rows[mode] = result
+    if not rows:
+        return
+    families = ml.family_qvalues({mode: r.p.to_numpy() for mode, r in rows.items()},
+                                 config.alpha)
+    for mode, result in rows.items():
+        attributes, codes = tested.get(mode, plain)
+        result = result.assign(q=families[mode], signal=True,
+                               attribute=result.attribute + len(attributes))
+        main = scans.get(mode)
+        scans[mode] = result if main is None else pd.concat(
+            [main.assign(signal=False), result], ignore_index=True)
+        tested[mode] = (attributes + signals, np.asfortranarray(
+            np.column_stack([codes, signal_codes])))
 
 
 @dataclass(frozen=True)
@@ -182,6 +224,18 @@ def _survival_scan(duration: np.ndarray, event: np.ndarray, codes: np.ndarray,
     scan["p"] = np.maximum(scan.p, stats.binom.sf(scan.observed - 1, total, share))
     scan["effect_kind"] = "hazard_ratio"
     return scan
+
+
+def _exact_interval(scan: pd.DataFrame) -> pd.DataFrame:
+    """The hazard ratio's 95 % interval as the exact Poisson one of O given E (a
+    standardised ratio). For a few hundred units against a fleet, E is known far better than
+    O, and the log-rank interval, whose width goes with √E, is far too wide: 6 failures
+    where 1.1 were expected is ×5.5 (2.0–12) exactly, but (1.0–47) by log-rank."""
+    observed, expected = scan.observed.to_numpy(float), scan.expected.to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        low = stats.chi2.ppf(0.025, 2 * observed) / (2 * expected)
+        high = stats.chi2.ppf(0.975, 2 * observed + 2) / (2 * expected)
+    return scan.assign(low=np.nan_to_num(low, nan=0.0), high=high)
 
 
 def rate_measure(pop: Population, mode: str,
@@ -219,13 +273,22 @@ def _rate_scan(pop: Population, mode: str, codes: np.ndarray, covariates: np.nda
 
 def _candidates(scan: pd.DataFrame, config: RootCauseConfig) -> pd.DataFrame:
     """Strong-enough levels, strongest evidence first (forward selection order)."""
-    enough = scan.observed >= config.min_events if "at_risk" in scan else scan.n >= 10
+    if "at_risk" in scan:
+        enough = scan.observed >= np.where(_signal(scan), config.min_signal_events,
+                                           config.min_events)
+    else:
+        enough = scan.n >= 10
     floor = config.min_effect_low if "at_risk" in scan else config.min_rate_effect_low
     keep = (scan.q <= config.alpha) & (scan.effect > 1) & (scan.low >= floor)
     keep &= np.isfinite(scan.effect) & np.isfinite(scan.low) & np.isfinite(scan.high)
     kept = scan[keep & enough]
     return kept.assign(evidence=_evidence(kept)).sort_values(["evidence", "low"],
                                                              ascending=[False, False])
+
+
+def _signal(rows: pd.DataFrame) -> np.ndarray:
+    """Which rows test a leading indicator's hypothesis."""
+    return rows["signal"].to_numpy(dtype=bool) if "signal" in rows else np.zeros(len(rows), bool)
 
 
 def _evidence(rows: pd.DataFrame) -> np.ndarray:
@@ -383,8 +446,10 @@ def _still_standing(pop: Population, mode: str, candidates: pd.DataFrame, codes:
         duration, event = pop.survival(mode)
         rescan = ml.logrank_scan(duration[rest], event[rest], sub_codes,
                                  strata=adjust.strata[rest])
-        better = (rescan.hr_low >= config.min_effect_low) & (
-            rescan.observed >= config.min_events)
+        signal = set(candidates.attribute[_signal(candidates)].astype(int))
+        least = np.where([int(columns[a]) in signal for a in rescan.attribute],
+                         config.min_signal_events, config.min_events)
+        better = (rescan.hr_low >= config.min_effect_low) & (rescan.observed >= least)
     standing = rescan[(rescan.p <= config.alpha) & better]
     alive = {(int(columns[a]), int(lv)) for a, lv in zip(standing.attribute, standing.level,
                                                          strict=True)}

@@ -9,6 +9,16 @@ names a fault in one of its ``related_modes`` (a weak lot's pack failures beside
 fade) is neither. A false finding retracted by the end no longer stands; a true one
 retracted is counted too.
 
+Process control's alarms are findings of their own failure mode,
+:data:`PROCESS_ALARM_MODE`: a chart saying that a machine's parameter has shifted. One
+credits a drift fault (:data:`DRIFT_KINDS`) of its machine and parameter when it was
+raised between the fault's start and its realised end (± the tolerance): the drift was
+seen in the plant, often before any vehicle failed (``days_to_find`` is then negative)
+and before it could harm many. An alarm on a stream with no fault is no causal claim —
+the stream did shift (a machine's natural wander) — so it is counted apart
+(``process_alarms_without_fault``), like a chart's false-alarm rate, not as a false
+finding.
+
 >>> truth = {"scenario": {"start_date": "2025-01-06"}, "faults": [{"id": "weak-lot",
 ...     "finding": {"failure_mode": "battery_pack", "names": {"lot": "CELL-7"}},
 ...     "happened": {"first_field_failure_day": 90}}]}
@@ -33,6 +43,8 @@ from gigaloop.store import Store
 TRUTH_PATH = Path("truth") / "truth.json"
 #: Fault kinds that drift a machine's process parameter (weld current unless ``where`` names one).
 DRIFT_KINDS = ("weld_current_drift", "process_drift")
+#: The failure mode of process control's findings: a chart alarm on a machine's parameter.
+PROCESS_ALARM_MODE = "process_drift"
 #: The inspection downstream of a drifting parameter, where the plant has one.
 DRIFT_INSPECTION = {"weld_current": "weld_seam", "film_thickness": "paint_thickness"}
 
@@ -101,6 +113,9 @@ def score_findings(
     false_ids: set[str] = set()
     real_faults = 0
     start = date.fromisoformat(truth["scenario"]["start_date"])
+    alarms = [f for f in findings if f["failure_mode"] == PROCESS_ALARM_MODE]
+    findings = [f for f in findings if f["failure_mode"] != PROCESS_ALARM_MODE]
+    alarms_used: set[str] = set()
     for fault in truth["faults"]:
         wanted = _realised(fault)
         related = {wanted["failure_mode"], *wanted.get("related_modes", [])}
@@ -111,13 +126,15 @@ def score_findings(
                             window_tolerance_days=window_tolerance_days)
         ]
         hits = [f for f in naming if f["failure_mode"] == wanted["failure_mode"]]
+        seen_in_plant = _alarms_on(alarms, fault, wanted, start, window_tolerance_days)
+        alarms_used.update(f["id"] for f in seen_in_plant)
         if wanted.get("red_herring"):
             false_ids.update(f["id"] for f in naming)
             faults_out.append({"id": fault["id"], "red_herring": True, "flagged": bool(hits)})
             continue
         real_faults += 1
         matched_finding_ids.update(f["id"] for f in naming)  # a related mode is no false alarm
-        ranked = sorted((f for f in hits if f.get("rank", top + 1) <= top),
+        ranked = sorted((f for f in [*hits, *seen_in_plant] if f.get("rank", top + 1) <= top),
                         key=lambda f: (f["day_found"], f["rank"]))
         first = ranked[0] if ranked else None
         onset = _first_failure_day(fault["happened"])
@@ -134,6 +151,9 @@ def score_findings(
             "days_from_onset": (first["day_found"] - began) if first and began is not None
             else None,
             "finding_id": first["id"] if first else None,
+            "found_by": None if first is None else (
+                "process control" if first["failure_mode"] == PROCESS_ALARM_MODE
+                else "root cause"),
         })
     false_ids.update(f["id"] for f in findings if f["id"] not in matched_finding_ids)
     found = sum(1 for f in faults_out if f.get("found"))
@@ -145,7 +165,31 @@ def score_findings(
         "false_findings_standing": sorted(false_ids - retracted),
         "true_findings_retracted": sorted(matched_finding_ids & retracted),
         "recall": round(found / real_faults, 3) if real_faults else None,
+        "process_alarms": len(alarms),
+        "process_alarms_without_fault": sorted({f["id"] for f in alarms} - alarms_used),
     }
+
+
+def _alarms_on(alarms: list[dict[str, Any]], fault: dict[str, Any], wanted: dict[str, Any],
+               start: date, tolerance: int) -> list[dict[str, Any]]:
+    """Process-control findings on ``fault``'s machine and parameter, raised while it ran.
+
+    >>> fault = {"kind": "process_drift", "where": {"machine": "GA-010-T1",
+    ...          "parameter": "torque"}}
+    >>> wanted = {"names": {"machine": "GA-010-T1", "window": [150, 200]}}
+    >>> alarm = {"id": "SPC", "names": {"machine": "GA-010-T1", "parameter": "torque",
+    ...          "window": [161, 161]}}
+    >>> [a["id"] for a in _alarms_on([alarm], fault, wanted, date(2025, 1, 6), 7)]
+    ['SPC']
+    """
+    if fault.get("kind") not in DRIFT_KINDS or "window" not in wanted["names"]:
+        return []
+    machine = fault["where"].get("machine")
+    parameter = fault["where"].get("parameter", "weld_current")
+    first, last = (_as_day(v, start) for v in wanted["names"]["window"])
+    return [a for a in alarms
+            if a["names"].get("machine") == machine and a["names"].get("parameter") == parameter
+            and first - tolerance <= _as_day(a["names"]["window"][0], start) <= last + tolerance]
 
 
 def _realised(fault: dict[str, Any]) -> dict[str, Any]:

@@ -279,8 +279,10 @@ class Plant:
             yield self.env.timeout(7 * DAY_S - site.maintenance_hours * 3600.0)
 
     def _calibration(self, machine: str, parameter: str, at_s: float) -> Process:
-        """The machine's scheduled calibration: done in a break, recorded like any work."""
+        """The machine's scheduled calibration: done in a break, recorded like any work; it
+        re-zeroes the machine (:meth:`ProcessModel.recalibrate`)."""
         yield self.env.timeout(at_s)
+        self.process.recalibrate(machine, at_s)
         self.record_maintenance(machine, "calibration", f"scheduled calibration: {parameter}",
                                 0.0, at_s)
 

@@ -72,14 +72,23 @@ class ProcessModel:
                                  + OFFSET_STEP * sigma[key[1]] * step)
 
     def set_point(self, machine_id: str, parameter: str, value: float, from_s: float) -> None:
-        self.setpoints[machine_id, parameter].append((from_s, value))
+        history = self.setpoints[machine_id, parameter]
+        history.append((from_s, value))
+        if from_s < history[-2][0]:  # kept in time order (``setpoint_at`` searches it)
+            history.sort(key=lambda step: step[0])
         self._steps.pop((machine_id, parameter), None)
 
     def recalibrate(self, machine_id: str, from_s: float) -> list[str]:
-        """End drifts of the machine from ``from_s``; natural offsets cleared. Fault ids hit."""
+        """End drifts of the machine from ``from_s``; natural offsets cleared and its recipe
+        setpoints back to nominal (a calibration re-zeroes the machine: an offset a
+        controller added to compensate the drift would now push the other way). Fault ids
+        hit."""
         for key in self.offsets:
             if key[0] == machine_id:
                 self.offsets[key] = 0.0
+        for (machine, parameter), history in self.setpoints.items():
+            if machine == machine_id and history[-1][1] != history[0][1]:
+                self.set_point(machine, parameter, history[0][1], from_s)
         hit = []
         for drift in self.drifts:
             if drift.machine_id == machine_id and drift.stop_s > from_s:

@@ -1,0 +1,108 @@
+"""Leading indicators: what the plant already flagged, tested first against the field.
+
+A weekly scan tests tens of thousands of levels, so a cause must wait for enough failures
+to clear that many looks. A control chart's alarm is different: it names one machine, one
+parameter and a few days *before* any claim, so the units built through that machine in
+those days are one hypothesis stated in advance. Root cause tests these hypotheses as a
+family of their own (:func:`gigaloop.loop.rootcause.find_root_causes`, ``signals``): a
+handful of tests instead of thousands, so a drift the chart saw and the field confirms
+with a few early failures is found in days.
+
+An *episode* is one (machine, parameter) stream's alarms with no gap longer than
+:data:`EPISODE_GAP_DAYS`; its window starts :data:`LOOKBACK_DAYS` before the first alarm
+(a chart signals some days into a slow drift) and ends on the last. Everything comes from
+the store's ``spc_alarms`` table, whoever wrote it (the process-control module or a
+plant's own SPC through a connector).
+
+>>> from datetime import date
+>>> alarms = pd.DataFrame({"station_id": ["BW-030"] * 3, "machine_id": ["BW-030-R2"] * 3,
+...     "parameter": ["weld_current"] * 3,
+...     "event_time": pd.to_datetime(["2025-02-17", "2025-02-20", "2025-04-09"])})
+>>> [(e.machine, e.first.isoformat(), e.last.isoformat()) for e in episodes_of(alarms)]
+[('BW-030-R2', '2025-02-17', '2025-02-20'), ('BW-030-R2', '2025-04-09', '2025-04-09')]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+from gigaloop.loop.kpis import Tables
+from gigaloop.loop.population import Attribute, Population
+
+#: Alarms of one stream further apart than this start a new episode.
+EPISODE_GAP_DAYS = 14
+#: An episode's window starts this many days before its first alarm.
+LOOKBACK_DAYS = 7
+#: An episode that built fewer units than this is not tested.
+MIN_UNITS = 20
+
+
+@dataclass(frozen=True)
+class AlarmEpisode:
+    """One stream's run of alarms: ``first`` and ``last`` alarm days."""
+
+    station: str
+    machine: str
+    parameter: str
+    first: date
+    last: date
+
+    @property
+    def window(self) -> tuple[date, date]:
+        """Build days whose units the episode is about (both ends included)."""
+        return self.first - timedelta(days=LOOKBACK_DAYS), self.last
+
+
+def alarm_episodes(view: Tables) -> list[AlarmEpisode]:
+    """Every episode of the store's ``spc_alarms`` (a small table: read whole)."""
+    table = view.table("spc_alarms")
+    return episodes_of(view.execute(table.select("station_id", "machine_id", "parameter",
+                                                 "event_time")))
+
+
+def episodes_of(alarms: pd.DataFrame) -> list[AlarmEpisode]:
+    """Episodes of ``alarms`` (``station_id, machine_id, parameter, event_time``)."""
+    out = []
+    if alarms.empty:
+        return out
+    alarms = alarms.assign(day=pd.to_datetime(alarms.event_time).dt.normalize())
+    for (station, machine, parameter), rows in alarms.groupby(
+            ["station_id", "machine_id", "parameter"], sort=True):
+        days = np.sort(rows.day.to_numpy("datetime64[D]"))
+        breaks = np.flatnonzero(np.diff(days) > np.timedelta64(EPISODE_GAP_DAYS, "D")) + 1
+        for run in np.split(days, breaks):
+            out.append(AlarmEpisode(str(station), str(machine), str(parameter),
+                                    run[0].astype(object), run[-1].astype(object)))
+    return out
+
+
+def alarm_attributes(pop: Population, episodes: list[AlarmEpisode]) -> list[Attribute]:
+    """Per episode, a two-level attribute: the units its machine built in its window
+    (``inside``) against every other unit whose machine at that station is known.
+
+    Their kind is ``drift`` — they name a station, machine, parameter and window, as a
+    drift the readings show does — and ``meta["signal"]`` says where they came from.
+    """
+    out = []
+    for episode in episodes:
+        machines = pop.station_machines.get(episode.station)
+        if machines is None:
+            continue
+        start, stop = (np.datetime64(day, "D") for day in episode.window)
+        through = machines == episode.machine
+        inside = through & (pop.build_date >= start) & (pop.build_date <= stop)
+        if inside.sum() < MIN_UNITS:
+            continue
+        known = np.array([m is not None for m in machines])
+        codes = np.where(inside, 1, np.where(known, 0, -1)).astype(np.int32)
+        window = [day.isoformat() for day in episode.window]
+        out.append(Attribute(
+            f"alarm:{episode.machine}:{episode.parameter}:{window[0]}", "drift", codes,
+            ["outside", "inside"],
+            {"station": episode.station, "machine": episode.machine,
+             "parameter": episode.parameter, "window": window, "signal": "spc_alarm"}))
+    return out
