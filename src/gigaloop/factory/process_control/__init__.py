@@ -1,7 +1,8 @@
 """Process control: EWMA + CUSUM on every (machine, parameter) stream, run-to-run setpoints.
 
-Each day the module reads the ``process_readings`` ingested since its last run
-(:meth:`ProcessControlModule.observe` takes them as a frame, so a replay can feed it).
+Each day the module reads the ``process_readings`` ingested since its last run, as Arrow
+straight from the store, and works on them as NumPy arrays (:mod:`.readings`;
+:meth:`ProcessControlModule.observe` also takes them as a frame, so a replay can feed it).
 
 **Phase I** is a stream's first ``phase_one_days`` days of readings (subgroups; and at least
 ``phase_one`` readings). A plant's offsets wander slowly from day to day (common-cause
@@ -42,9 +43,10 @@ about 148,000 and 24,900 readings and detects a 2σ shift in about 12 and 6 read
 meant for shifts of 2σ or more. Its ARL₀ falls fast with a persistent offset (to a quarter at
 0.3σ), which is why the centre follows the day level.
 
-The package: :mod:`.charts` (the charts over all streams), :mod:`.phase_one` (the 30-day
-window and its variance components), :mod:`.step_test` (is a setpoint live?), :mod:`.config`
-and :mod:`.module` (the decision module: alarms, run-to-run control, calibrations).
+The package: :mod:`.readings` (a day's readings by stream, as arrays), :mod:`.charts` (the
+charts over all streams), :mod:`.phase_one` (the 30-day window and its variance components),
+:mod:`.step_test` (is a setpoint live?), :mod:`.config` and :mod:`.module` (the decision
+module: alarms, run-to-run control, calibrations).
 """
 
 from gigaloop.factory.process_control.charts import RULES, Signals, StreamCharts

@@ -9,14 +9,16 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import ibis
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from gigaloop.actuate import SetpointChange
 from gigaloop.factory.process_control.charts import RULES, StreamCharts
 from gigaloop.factory.process_control.config import ProcessControlConfig
 from gigaloop.factory.process_control.phase_one import PhaseOneWindow, chart_scale, fit_phase_one
+from gigaloop.factory.process_control.readings import COLUMNS, DayReadings, StreamRows
 from gigaloop.factory.process_control.step_test import StepTest
 from gigaloop.loop.contract import DayContext, Decision
 from gigaloop.ml.spc import R2RController
@@ -74,60 +76,57 @@ class ProcessControlModule:
         readings = self._new_readings(ctx)
         return self.observe(ctx, readings, self._calibrated(ctx, since))
 
-    def observe(self, ctx: DayContext, readings: pd.DataFrame,
+    def observe(self, ctx: DayContext, readings: DayReadings | pa.Table | pd.DataFrame,
                 calibrated: frozenset[str] = frozenset()) -> list[Decision]:
         """Decide on ``ctx.day``'s ``readings`` (``vin, station_id, machine_id, parameter, value,
-        setpoint, event_time``, in event-time order) and the machines ``calibrated`` since the
-        last run (their controllers stop, setpoints go back to target, charts restart);
-        ``ctx.view`` is not read."""
-        if readings.empty:
+        setpoint, event_time``; Arrow or a frame is put in event-time order) and the machines
+        ``calibrated`` since the last run (their controllers stop, setpoints go back to target,
+        charts restart); ``ctx.view`` is not read."""
+        if isinstance(readings, pd.DataFrame):
+            readings = DayReadings.from_frame(readings)
+        elif isinstance(readings, pa.Table):
+            readings = DayReadings.from_table(readings)
+        if not len(readings):
             return []
         live = self._phase_one(ctx.day, readings)
-        if live.empty:
+        if not live:
             return []
-        decisions = self._alarms(ctx, live)
+        decisions = self._alarms(ctx, readings, live)
         alarmed = {(d.inputs["alarm"]["machine_id"], d.inputs["alarm"]["parameter"]): d
                    for d in decisions}
-        decisions += self._run_to_run(ctx, live, alarmed, calibrated)
+        decisions += self._run_to_run(ctx, readings, live, alarmed, calibrated)
         self.charts.restart([s.column for s in self._monitored if s.machine in calibrated])
         return decisions
 
     @staticmethod
     def _calibrated(ctx: DayContext, since: datetime | None) -> frozenset[str]:
         """Machines whose calibration (``maintenance_events``) was ingested after ``since``."""
-        events = ctx.view.table("maintenance_events")
-        events = events.filter(events.kind == "calibration")
-        if since is not None:
-            events = events.filter(events.ingested_at > since)
-        return frozenset(map(str, ctx.view.execute(events.select("machine_id")).machine_id))
+        events = ctx.view.ingested_since("maintenance_events", since, ["machine_id", "kind"])
+        calibrations = events.filter(pc.equal(events["kind"], "calibration"))
+        return frozenset(map(str, calibrations["machine_id"].to_pylist()))
 
-    def _new_readings(self, ctx: DayContext) -> pd.DataFrame:
-        table = ctx.view.table("process_readings")
-        if self._seen_until is not None:
-            table = table.filter(table.ingested_at > self._seen_until)
+    def _new_readings(self, ctx: DayContext) -> DayReadings:
+        """The readings ingested since the last run, read straight to Arrow (no Ibis query)."""
+        table = ctx.view.ingested_since("process_readings", self._seen_until, COLUMNS)
         self._seen_until = ctx.now
-        expr = table.select(
-            "vin", "station_id", "parameter", "value", "setpoint", "event_time",
-            machine_id=ibis.coalesce(table.machine_id, table.station_id),
-        ).order_by(["event_time", "vin"])
-        return ctx.view.execute(expr)
+        return DayReadings.from_table(table)
 
-    def _phase_one(self, day: int, readings: pd.DataFrame) -> pd.DataFrame:
+    def _phase_one(self, day: int, readings: DayReadings) -> list[tuple[_Stream, StreamRows]]:
         """Feed streams still in Phase I (whole days); start those that have enough; return
-        the readings of monitored streams."""
+        the monitored streams with readings today (in chart-column order) and their rows."""
         c = self.config
-        keep = np.ones(len(readings), dtype=bool)
+        live: list[tuple[_Stream, StreamRows]] = []
         starting: list[_Stream] = []
-        for (machine, parameter), rows in readings.groupby(["machine_id", "parameter"], sort=False):
-            stream = self._streams.get((machine, parameter))
+        for rows in readings.streams:
+            stream = self._streams.get((rows.machine, rows.parameter))
             if stream is None:
-                stream = _Stream(machine, str(rows["station_id"].iloc[0]), parameter,
+                stream = _Stream(rows.machine, rows.station, rows.parameter,
                                  PhaseOneWindow(c.phase_one, c.phase_one_days))
-                self._streams[machine, parameter] = stream
+                self._streams[rows.machine, rows.parameter] = stream
             if stream.column >= 0:
-                continue
-            keep[readings.index.get_indexer(rows.index)] = False
-            if stream.window.add(day, rows):
+                live.append((stream, rows))
+            elif stream.window.add(day, readings.value[rows.index],
+                                   readings.setpoint[rows.index]):
                 starting.append(stream)
         levels: list[float] = []
         sigmas: list[float] = []
@@ -145,30 +144,30 @@ class ProcessControlModule:
             sigmas.append(baseline.sigma)
         if levels:
             self.charts.add_streams(levels, sigmas)
-        live = readings[keep]
-        columns = {(s.machine, s.parameter): s.column for s in self._monitored}
-        column = [columns.get(key, -1) for key in zip(live.machine_id, live.parameter, strict=True)]
-        return live.assign(column=column)[np.asarray(column) >= 0]
+        return sorted(live, key=lambda pair: pair[0].column)
 
-    def _alarms(self, ctx: DayContext, live: pd.DataFrame) -> list[Decision]:
-        step = live.groupby("column").cumcount().to_numpy()
-        column = live["column"].to_numpy()
-        block = np.full((step.max() + 1, self.charts.n_streams), np.nan)
-        values = live["value"].to_numpy(dtype=float)
-        logged = np.array([self._monitored[c].log for c in column], dtype=bool)
-        block[step, column] = np.where(logged, chart_scale(values, True), values)
-        where = np.full(block.shape, -1)
-        where[step, column] = np.arange(len(live))
+    def _alarms(self, ctx: DayContext, readings: DayReadings,
+                live: list[tuple[_Stream, StreamRows]]) -> list[Decision]:
+        """Chart today's readings (one column a stream, its readings in order down it); a
+        stream's first signal becomes a decision and a row of ``spc_alarms``."""
+        block = np.full((max(len(rows.index) for _, rows in live), self.charts.n_streams),
+                        np.nan)
+        row_at: dict[int, np.ndarray] = {}  # chart column -> its rows of ``readings``
+        for stream, rows in live:
+            values = readings.value[rows.index]
+            block[:len(values), stream.column] = chart_scale(values, stream.log)
+            row_at[stream.column] = rows.index
         signals = self.charts.process(block)
-        mu_today = self.charts.mu.copy()
+        mu_today = self.charts.mu
         anchors = np.array([stream.anchor for stream in self._monitored])
         self.charts.follow(block, signals, self.config.centre_weight, anchors,
                            self.config.centre_band)
+        sigmas = self.charts.sigma
         decisions = []
         for col in np.flatnonzero(signals.first >= 0):
             stream = self._monitored[col]
-            reading = live.iloc[where[signals.first[col], col]]
-            mu, sigma = mu_today[col], self.charts.sigma[col]
+            reading = int(row_at[int(col)][signals.first[col]])
+            mu, sigma = mu_today[col], sigmas[col]
             statistic, limit = float(signals.statistic[col]), float(signals.limit[col])
             if stream.log:  # back to the parameter's unit: EWMA by exp, CUSUM sums to first order
                 ewma_rule = signals.rule[col] < 2
@@ -178,7 +177,7 @@ class ProcessControlModule:
                 "machine_id": stream.machine, "station_id": stream.station,
                 "parameter": stream.parameter, "rule": RULES[signals.rule[col]],
                 "statistic": statistic, "limit": limit,
-                "first_vin": str(reading["vin"]), "event_time": reading["event_time"],
+                "first_vin": readings.vin(reading), "event_time": readings.event_time(reading),
             }
             ctx.emit("spc_alarms", [row])
             shift = (signals.ewma[col] - mu) / sigma
@@ -204,7 +203,8 @@ class ProcessControlModule:
             ))
         return decisions
 
-    def _run_to_run(self, ctx: DayContext, live: pd.DataFrame,
+    def _run_to_run(self, ctx: DayContext, readings: DayReadings,
+                    live: list[tuple[_Stream, StreamRows]],
                     alarmed: dict[tuple[str, str], Decision],
                     calibrated: frozenset[str] = frozenset()) -> list[Decision]:
         """Probe, then control, the streams that have alarmed; propose tomorrow's setpoint.
@@ -218,15 +218,15 @@ class ProcessControlModule:
         """
         c = self.config
         extra = []
-        for col, rows in live.groupby("column"):
-            stream = self._monitored[int(col)]
+        for stream, rows in live:
             if stream.first_alarm is None:
                 continue
             target, sigma = stream.target, stream.spread
-            setpoints = rows["setpoint"].fillna(target)
-            output, setpoint = float(rows["value"].mean()), float(setpoints.mean())
-            in_force = float(setpoints.iloc[-1])
-            stream.days = [*stream.days[-2:], (output, setpoint, len(rows))]
+            setpoints = readings.setpoint[rows.index]
+            setpoints[np.isnan(setpoints)] = target  # none recorded: the target
+            output = float(readings.value[rows.index].mean())
+            setpoint, in_force = float(setpoints.mean()), float(setpoints[-1])
+            stream.days = [*stream.days[-2:], (output, setpoint, len(rows.index))]
             today = alarmed.get((stream.machine, stream.parameter))
             if stream.machine in calibrated:
                 stream.controller = stream.probe = None

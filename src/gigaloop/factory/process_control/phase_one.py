@@ -13,7 +13,6 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
@@ -23,9 +22,9 @@ class PhaseOneWindow:
     least ``readings`` of them over at least ``days`` days.
 
     >>> window = PhaseOneWindow(readings=3, days=2)
-    >>> window.add(0, pd.DataFrame({"value": [1.0, 2.0], "setpoint": [1.5, None]}))
+    >>> window.add(0, np.array([1.0, 2.0]), np.array([1.5, np.nan]))
     False
-    >>> window.add(1, pd.DataFrame({"value": [3.0], "setpoint": [1.5]}))
+    >>> window.add(1, np.array([3.0]), np.array([1.5]))
     True
     >>> window.days_of_readings().tolist()
     [0, 0, 1]
@@ -36,9 +35,11 @@ class PhaseOneWindow:
         self._blocks: list[NDArray[np.float64]] = []
         self._days: list[int] = []
 
-    def add(self, day: int, rows: pd.DataFrame) -> bool:
-        """Add a day's ``rows`` (``value``, ``setpoint``); whether Phase I is now complete."""
-        self._blocks.append(rows[["value", "setpoint"]].to_numpy(dtype=np.float64))
+    def add(self, day: int, values: ArrayLike, setpoints: ArrayLike) -> bool:
+        """Add a day's readings and the setpoint in force at each (NaN: none recorded);
+        whether Phase I is now complete."""
+        self._blocks.append(np.column_stack([np.asarray(values, dtype=np.float64),
+                                             np.asarray(setpoints, dtype=np.float64)]))
         self._days.append(day)
         count = sum(len(block) for block in self._blocks)
         return count >= self.readings and len(set(self._days)) >= self.days
@@ -91,8 +92,7 @@ def fit_phase_one(window: PhaseOneWindow, weight: float) -> PhaseOneFit:
     >>> rng = np.random.default_rng(1)
     >>> window = PhaseOneWindow(readings=400, days=20)
     >>> for day in range(20):
-    ...     _ = window.add(day, pd.DataFrame({"value": 10 + rng.standard_normal(20),
-    ...                                       "setpoint": 10.0}))
+    ...     _ = window.add(day, 10 + rng.standard_normal(20), np.full(20, 10.0))
     >>> fit = fit_phase_one(window, weight=0.05)
     >>> fit.target, fit.log, round(fit.baseline.sigma, 1)
     (10.0, False, 1.0)
