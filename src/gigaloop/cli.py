@@ -46,7 +46,7 @@ def run(
     fleet: Annotated[int, typer.Option(min=0, help="vehicles already on the road at day 0")] = 0,
     modules: Annotated[str | None, typer.Option(
         help="comma-separated decision modules (default: rootcause,changes,impact,"
-             "maintenance,predictive_service,energy; also: process_control)")] = None,
+             "maintenance,predictive_service,energy,process_control)")] = None,
 ) -> None:
     """Simulate the plant, fleet and customers day by day and run the loop on them."""
     from gigaloop.run import DEFAULT_MODULES, RunOptions, run_job

@@ -47,11 +47,11 @@ MODULES: dict[str, Callable[[], DecisionModule]] = {
     "energy": EnergyModule,
     "predictive_service": PredictiveServiceModule,
 }
-#: What ``gigaloop run`` runs unless told otherwise. Process control is opt-in
-#: (``--modules``): it stops drifts in the plant before any vehicle fails, which the
-#: field-based scoring cannot credit yet.
+#: What ``gigaloop run`` runs unless told otherwise: every module. Process control stops
+#: drifts in the plant before many vehicles fail; its alarms are findings the scorer
+#: credits, and hypotheses root cause tests first (:mod:`gigaloop.loop.signals`).
 DEFAULT_MODULES = ("rootcause", "changes", "impact", "maintenance", "predictive_service",
-                   "energy")
+                   "energy", "process_control")
 
 
 @dataclass(frozen=True)

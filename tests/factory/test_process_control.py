@@ -223,7 +223,8 @@ def test_weld_drift_is_alarmed_and_corrected_in_the_loop(tmp_path: Path) -> None
             and d.inputs["alarm"]["parameter"] == "weld_current" and d.day >= 40]
     first = weld[0]
     assert 40 <= first.day <= 43
-    record = first.inputs["first_alarm_of_stream"]
+    record = first.finding  # the episode's first alarm is a finding
+    assert record["id"] == f"SPC-BW-030-R2-weld_current-d{first.day}"
     assert record["names"] == {"station": "BW-030", "machine": "BW-030-R2",
                                "parameter": "weld_current", "window": [first.day] * 2}
     assert record["effect"] < -1.0 and first.inputs["alarm"]["rule"].endswith("lower")
@@ -260,15 +261,15 @@ def test_weld_drift_is_alarmed_and_corrected_in_the_loop(tmp_path: Path) -> None
     probe = moves[0].reason, moves[1].reason
     assert probe == ("run-to-run: step test: setpoint probe",
                      "run-to-run: step test: setpoint back")
-    # the planned calibration ends the drift on day 58 and is in the store: the compensating
-    # setpoint goes back to target the next day, and the stream is left alone
+    # the planned calibration ends the drift on day 58 and re-zeroes the machine's recipe:
+    # from then on the setpoint in force is the target, and the module moves it no more
     events = store.execute(store.table("maintenance_events"))
     calibration = events[(events.machine_id == "BW-030-R2") & (events.kind == "calibration")]
     assert len(calibration) == 1
-    after = [m for m in moves if m.day > 58]
-    assert after[0].day == 59 and after[0].setpoint == 10.5
-    assert after[0].reason == "run-to-run: machine calibrated"
-    assert all(m.setpoint == 10.5 for m in after)
+    calibrated_at = calibration.event_time.iloc[0]
+    assert (weld_r2[weld_r2.event_time > calibrated_at].setpoint == 10.5).all()
+    assert all(m.setpoint == 10.5 for m in moves if m.day > 58)
+    assert (daily.loc[59:69] - 10.5).abs().max() < 2 * 0.10  # no overshoot once healed
 
 
 def test_module_reads_nothing_before_data(tmp_path: Path) -> None:

@@ -40,6 +40,7 @@ class ProcessControlConfig:
     probe_sigmas: float = 1.0
     max_probes: int = 3
     release_sigmas: float = 0.5
+    episode_gap_days: int = 14
 
     def __post_init__(self) -> None:
         if self.phase_one < 20:

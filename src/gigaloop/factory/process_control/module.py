@@ -36,6 +36,7 @@ class _Stream:
     target: float = math.nan
     controller: R2RController | None = None
     first_alarm: int | None = None
+    last_alarm: int | None = None  # a day's alarm after a quiet spell opens a new episode
     step: StepTest = field(default_factory=StepTest)
     controllable: bool | None = None
     log: bool = False  # charted on the log scale (a skewed, positive parameter)
@@ -185,8 +186,10 @@ class ProcessControlModule:
             finding = None
             if stream.first_alarm is None:
                 stream.first_alarm = ctx.day
+            if stream.last_alarm is None \
+                    or ctx.day - stream.last_alarm > self.config.episode_gap_days:
                 finding = {
-                    "id": f"SPC-{stream.machine}-{stream.parameter}",
+                    "id": f"SPC-{stream.machine}-{stream.parameter}-d{ctx.day}",
                     "failure_mode": "process_drift",
                     "names": {"station": stream.station, "machine": stream.machine,
                               "parameter": stream.parameter, "window": [ctx.day, ctx.day]},
@@ -194,10 +197,12 @@ class ProcessControlModule:
                     "ci": [round(float(shift - half), 3), round(float(shift + half), 3)],
                     "rank": 1, "day_found": ctx.day,
                 }
+            stream.last_alarm = ctx.day
             decisions.append(Decision(
                 ctx.day, self.name,
                 f"{stream.machine} {stream.parameter}: {row['rule']} ({shift:+.1f} σ)",
-                inputs={"alarm": row, "first_alarm_of_stream": finding,
+                finding=finding,
+                inputs={"alarm": row,
                         "centre": stream.centre, "sigma": stream.spread, "log_scale": stream.log,
                         "shift_sigmas": float(shift), "signals_today": int(signals.count[col])},
             ))
