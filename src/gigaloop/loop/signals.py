@@ -66,7 +66,7 @@ def alarm_episodes(view: Tables) -> list[AlarmEpisode]:
 
 def episodes_of(alarms: pd.DataFrame) -> list[AlarmEpisode]:
     """Episodes of ``alarms`` (``station_id, machine_id, parameter, event_time``)."""
-    out = []
+    out: list[AlarmEpisode] = []
     if alarms.empty:
         return out
     alarms = alarms.assign(day=pd.to_datetime(alarms.event_time).dt.normalize())
@@ -88,17 +88,19 @@ def alarm_attributes(pop: Population, episodes: list[AlarmEpisode]) -> list[Attr
     drift the readings show does — and ``meta["signal"]`` says where they came from.
     """
     out = []
+    known: dict[str, np.ndarray] = {}  # station → its machine is known, per vehicle
     for episode in episodes:
         machines = pop.station_machines.get(episode.station)
         if machines is None:
             continue
         start, stop = (np.datetime64(day, "D") for day in episode.window)
-        through = machines == episode.machine
-        inside = through & (pop.build_date >= start) & (pop.build_date <= stop)
+        built = (pop.build_date >= start) & (pop.build_date <= stop)
+        inside = built & (machines == episode.machine)
         if inside.sum() < MIN_UNITS:
             continue
-        known = np.array([m is not None for m in machines])
-        codes = np.where(inside, 1, np.where(known, 0, -1)).astype(np.int32)
+        if episode.station not in known:
+            known[episode.station] = pd.notna(machines)
+        codes = np.where(inside, 1, np.where(known[episode.station], 0, -1)).astype(np.int32)
         window = [day.isoformat() for day in episode.window]
         out.append(Attribute(
             f"alarm:{episode.machine}:{episode.parameter}:{window[0]}", "drift", codes,
