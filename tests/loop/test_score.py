@@ -103,3 +103,29 @@ def test_drift_defects_count_the_drifting_machines_units_in_the_true_window(tmp_
         "units_built": 4, "inspection_failures": 3, "sibling_units": 2, "sibling_failures": 1},
         {"id": "F6", "machine": "GA-010-T1", "parameter": "torque", "window": [60, 89],
          "affected_units": 5}]
+
+
+def test_a_process_alarm_credits_the_drift_of_its_stream_while_it_ran():
+    drift = {**fault("torque", "paint_trim", {"station": "GA-010", "machine": "GA-010-T1",
+                                              "window": [150, 330]}, first=165),
+             "kind": "process_drift", "where": {"machine": "GA-010-T1", "parameter": "torque"}}
+    truth = {**TRUTH, "faults": [drift]}
+
+    def alarm(id_, machine, parameter, day):
+        return finding(id_, "process_drift", {"station": "GA-010", "machine": machine,
+                                              "parameter": parameter, "window": [day, day]},
+                       day=day)
+
+    findings = [alarm("early", "GA-010-T1", "torque", 50),  # before the drift: noise
+                alarm("during", "GA-010-T1", "torque", 160),
+                alarm("other", "GA-010-T1", "clamp_force", 161),
+                alarm("elsewhere", "GA-010-T2", "torque", 162)]
+    score = score_findings(findings, truth)
+    (result,) = score["faults"]
+    assert result["found"] and result["finding_id"] == "during"
+    assert result["found_by"] == "process control" and result["days_to_find"] == -5
+    # alarms on streams with no fault are counted apart, not as false findings
+    assert score["n_false_findings"] == 0 and score["process_alarms"] == 4
+    assert score["process_alarms_without_fault"] == ["early", "elsewhere", "other"]
+    # without the alarm, the fault waits for the field
+    assert not score_findings(findings[:1], truth)["faults"][0]["found"]
