@@ -29,7 +29,7 @@ from gigaloop.loop.impact import verify_changes
 from gigaloop.loop.population import build_population
 from gigaloop.loop.retract import fading_reason
 from gigaloop.loop.rootcause import RootCauseConfig, find_root_causes
-from gigaloop.loop.signals import alarm_attributes, alarm_episodes
+from gigaloop.loop.signals import alarm_attributes
 from gigaloop.loop.state import LoopState
 
 
@@ -57,7 +57,8 @@ class RootCauseModule:
         vins: dict[str, Any] = self.state.finding_vins
         streak: dict[str, int] = self.state.streaks
         seen, decisions = set(), []
-        signals = alarm_attributes(pop, alarm_episodes(ctx.view))
+        self.state.alarms.update(ctx.view)
+        signals = alarm_attributes(pop, self.state.alarms.episodes())
         for finding in find_root_causes(pop, self.config, signals):
             seen.add(finding.key)
             streak[finding.key] = streak.get(finding.key, 0) + 1

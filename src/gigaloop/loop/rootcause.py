@@ -188,9 +188,12 @@ def _add_signal_family(pop: Population, modes: list[str], signals: list[Attribut
     families = ml.family_qvalues({mode: r.p.to_numpy() for mode, r in rows.items()},
                                  config.alpha)
     for mode, result in rows.items():
+        result = result.assign(q=families[mode], signal=True)
+        result = result[result.q <= config.alpha]  # only these can be chosen
+        if result.empty:
+            continue
         attributes, codes = tested.get(mode, plain)
-        result = result.assign(q=families[mode], signal=True,
-                               attribute=result.attribute + len(attributes))
+        result = result.assign(attribute=result.attribute + len(attributes))
         main = scans.get(mode)
         scans[mode] = result if main is None else pd.concat(
             [main.assign(signal=False), result], ignore_index=True)

@@ -24,14 +24,14 @@ plant's own SPC through a connector).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
 
-from gigaloop.loop.kpis import Tables
 from gigaloop.loop.population import Attribute, Population
+from gigaloop.store import StoreView
 
 #: Alarms of one stream further apart than this start a new episode.
 EPISODE_GAP_DAYS = 14
@@ -57,11 +57,31 @@ class AlarmEpisode:
         return self.first - timedelta(days=LOOKBACK_DAYS), self.last
 
 
-def alarm_episodes(view: Tables) -> list[AlarmEpisode]:
-    """Every episode of the store's ``spc_alarms`` (a small table: read whole)."""
-    table = view.table("spc_alarms")
-    return episodes_of(view.execute(table.select("station_id", "machine_id", "parameter",
-                                                 "event_time")))
+@dataclass
+class AlarmLog:
+    """The store's ``spc_alarms`` rows read so far; each :meth:`update` reads only those
+    ingested since the last (straight to Arrow, no query).
+
+    >>> AlarmLog().episodes()
+    []
+    """
+
+    rows: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(COLUMNS)))
+    seen_until: datetime | None = None
+
+    def update(self, view: StoreView) -> None:
+        new = view.ingested_since("spc_alarms", self.seen_until, list(COLUMNS)).to_pandas()
+        self.seen_until = view.cutoff
+        if len(new):
+            self.rows = new if self.rows.empty else pd.concat([self.rows, new],
+                                                              ignore_index=True)
+
+    def episodes(self) -> list[AlarmEpisode]:
+        return episodes_of(self.rows)
+
+
+#: The ``spc_alarms`` columns an episode is made of.
+COLUMNS = ("station_id", "machine_id", "parameter", "event_time")
 
 
 def episodes_of(alarms: pd.DataFrame) -> list[AlarmEpisode]:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from gigaloop.loop.population import Population
+from gigaloop.loop.signals import AlarmLog
 from gigaloop.loop.vehicle_records import VehicleRecords
 
 
@@ -31,7 +32,8 @@ class LoopState:
     the vehicles it names; ``streaks``: finding key → scans in a row it was seen;
     ``changes``: change request records in the order raised; ``campaign_backlog``: change id →
     VINs still to be called in; ``campaigned``: change id → VINs already called in;
-    ``emitted_changes``: change id → (revision, record JSON) last written to the store.
+    ``emitted_changes``: change id → (revision, record JSON) last written to the store;
+    ``alarms``: the plant's control-chart alarms read so far (:mod:`gigaloop.loop.signals`).
     """
 
     records: VehicleRecords = field(default_factory=VehicleRecords)
@@ -44,3 +46,4 @@ class LoopState:
     campaign_backlog: dict[str, list[str]] = field(default_factory=dict)
     campaigned: dict[str, set[str]] = field(default_factory=dict)
     emitted_changes: dict[str, tuple[int, str]] = field(default_factory=dict)
+    alarms: AlarmLog = field(default_factory=AlarmLog)
