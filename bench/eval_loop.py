@@ -8,14 +8,18 @@ unplanned downtime, the units the process drifts harmed and the energy KPIs (sit
 HVAC cost and CO2e, peak kW, comfort K·h), loop and no loop.
 
 With ``--random N`` it runs N scenarios drawn by :mod:`gigaloop.twin.random_scenario`
-(seeds ``--random-seed`` … + N − 1, the loop only) and prints, per fault kind, one JSON line
-per figure — recall at top-3 (all faults, and those the rule calls detectable), the false
-discovery proportion, the days from first field failure and from onset to the finding, the
-smallest hazard ratio found — then a summary table.
+(seeds ``--random-seed`` … + N − 1, the loop only; ``--baseline`` adds each world's
+``--no-loop`` run) and prints each world's faults as it goes, then, per fault kind, one
+JSON line per figure — recall at top-3 (all faults, and those the rule calls detectable),
+how many process control found first, the false discovery proportion of root cause's
+findings (process alarms on faultless streams are counted apart), the days from first field
+failure and from onset to the finding, the smallest hazard ratio found, and with
+``--baseline`` the loop's field failures per 1000 in the last 90 days and units harmed by
+drifts over the no-loop runs' — then a summary table.
 
     python bench/eval_loop.py --seeds 1 2 3 --scenarios default alternate --days 365
     python bench/eval_loop.py --modules rootcause,changes,impact,maintenance,energy
-    python bench/eval_loop.py --random 3 --random-seed 1
+    python bench/eval_loop.py --random 3 --random-seed 1 [--baseline]
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from datetime import date
 from pathlib import Path
 
 from gigaloop.errors import ConfigError
-from gigaloop.loop.score import score_run
+from gigaloop.loop.score import PROCESS_ALARM_MODE, score_run
 from gigaloop.run import DEFAULT_MODULES, RunOptions, decision_modules, run_job
 from gigaloop.twin.random_scenario import random_scenario
 
@@ -87,14 +91,31 @@ def evaluate(scenario: str, seed: int, days: int, root: Path,
 
 
 def evaluate_random(seed: int, days: int, root: Path,
-                    modules: tuple[str, ...] = DEFAULT_MODULES) -> list[dict]:
-    """Run random scenario ``seed`` with the loop; one row per fault, scored."""
+                    modules: tuple[str, ...] = DEFAULT_MODULES,
+                    baseline: bool = False) -> list[dict]:
+    """Run random scenario ``seed`` with the loop (and, with ``baseline``, without); one
+    row per fault, scored, then one for the run."""
     scenario = root / f"random-{seed}.toml"
     scenario.write_text(random_scenario(seed, days=days), encoding="utf-8")
     out = root / f"random-{seed}"
     summary = run_job(RunOptions(days=days, seed=seed, scenario=scenario, out=out,
                                  modules=modules))
     score = score_run(out)
+    run = {"seed": seed, "false": score["n_false_findings"],
+           "findings": sum(f["failure_mode"] != PROCESS_ALARM_MODE
+                           for f in summary["findings"]),
+           "process_alarms": score["process_alarms"],
+           "process_alarms_without_fault": len(score["process_alarms_without_fault"])}
+    if baseline:
+        without = run_job(RunOptions(days=days, seed=seed, scenario=scenario, loop=False,
+                                     out=root / f"random-{seed}-base"))
+        run["field_failures_per_1000_last90"] = _versus(
+            summary["kpis"]["field_failures_per_1000_last90"],
+            without["kpis"]["field_failures_per_1000_last90"])
+        run["units_harmed_by_drifts"] = _versus(
+            sum(d["affected_units"] for d in score["drift_defects"]),
+            sum(d["affected_units"] for d in score_run(root / f"random-{seed}-base")
+                ["drift_defects"]))
     truth = json.loads((out / "truth" / "truth.json").read_text())
     rows = []
     for fault, result in zip(truth["faults"], score["faults"], strict=True):
@@ -106,10 +127,10 @@ def evaluate_random(seed: int, days: int, root: Path,
                      "detectable": finding.get("detectable"),
                      "expected_excess_failures": finding.get("expected_excess_failures"),
                      "excess_failures": fault["happened"].get("excess_failures"),
+                     "found_by": result.get("found_by"),
                      "days_to_find": result.get("days_to_find"),
                      "days_from_onset": result.get("days_from_onset")})
-    n_findings = len(summary["findings"])
-    rows.append({"seed": seed, "findings": n_findings, "false": score["n_false_findings"]})
+    rows.append(run)
     return rows
 
 
@@ -135,9 +156,19 @@ def random_figures(rows: list[dict]) -> list[dict]:
                                                 if r["hazard_ratio"]), default=None),
             "red_herrings": len(herrings),
             "red_herrings_flagged": sum(bool(r["flagged"]) for r in herrings)}
+        figures["found_by_process_control"] = sum(r.get("found_by") == "process control"
+                                                  for r in found)
         if kind == "all":
             total = sum(r["findings"] for r in runs)
             figures["false_discovery_proportion"] = _share(sum(r["false"] for r in runs), total)
+            figures["process_alarms_without_fault"] = sum(r["process_alarms_without_fault"]
+                                                          for r in runs)
+            for name in ("field_failures_per_1000_last90", "units_harmed_by_drifts"):
+                pairs = [r[name] for r in runs if name in r]
+                loop, no_loop = (sum(p[k] for p in pairs) for k in ("loop", "no_loop"))
+                if pairs:
+                    figures[f"{name}_loop_to_no_loop"] = round(loop / no_loop, 3) \
+                        if no_loop else None
         out += [{"bench": "loop_random", "kind": kind, "figure": name, "value": value}
                 for name, value in figures.items()]
     return out
@@ -188,6 +219,8 @@ def main() -> None:
                         help="evaluate N random scenarios instead of --scenarios")
     parser.add_argument("--random-seed", type=int, default=1,
                         help="the first random scenario's seed")
+    parser.add_argument("--baseline", action="store_true",
+                        help="with --random: also run each world with --no-loop")
     args = parser.parse_args()
     modules = tuple(name.strip() for name in args.modules.split(",") if name.strip())
     if args.days < 1:
@@ -200,11 +233,11 @@ def main() -> None:
         if args.random:
             rows = []
             for seed in range(args.random_seed, args.random_seed + args.random):
-                rows += evaluate_random(seed, args.days, Path(folder), modules)
-                print(json.dumps({"bench": "loop_random_run", **rows[-1]}), flush=True)
-            for row in rows:
-                if "kind" in row:
-                    print(json.dumps({"bench": "loop_random_fault", **row}), flush=True)
+                world = evaluate_random(seed, args.days, Path(folder), modules, args.baseline)
+                for row in world:
+                    kind = "loop_random_fault" if "kind" in row else "loop_random_run"
+                    print(json.dumps({"bench": kind, **row}), flush=True)
+                rows += world
             figures = random_figures(rows)
             for figure in figures:
                 print(json.dumps(figure), flush=True)
