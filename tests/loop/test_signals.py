@@ -84,3 +84,35 @@ def test_an_alarm_whose_units_fail_like_the_rest_is_no_finding():
         pop, episode = _world(100 + seed, 0)
         reported += bool(find_root_causes(pop, signals=alarm_attributes(pop, [episode])))
     assert reported <= 1
+
+
+class _View:
+    """A store view as the alarm log sees it: rows ingested by ``cutoff``."""
+
+    def __init__(self, rows: pd.DataFrame, cutoff: pd.Timestamp) -> None:
+        self.rows, self.cutoff = rows, cutoff
+
+    def ingested_since(self, name, after, columns):
+        import pyarrow as pa
+
+        assert name == "spc_alarms"
+        mine = self.rows[(self.rows.ingested_at <= self.cutoff)
+                         & ((self.rows.ingested_at > after) if after is not None else True)]
+        return pa.Table.from_pandas(mine[columns], preserve_index=False)
+
+
+def test_the_alarm_log_reads_each_alarm_once_and_keeps_them_all():
+    from gigaloop.loop.signals import AlarmLog
+
+    days = pd.to_datetime(["2025-02-17", "2025-02-18", "2025-04-09"])
+    rows = pd.DataFrame({"station_id": "BW-030", "machine_id": "BW-030-R2",
+                         "parameter": "weld_current", "event_time": days,
+                         "ingested_at": days + pd.Timedelta(hours=6)})
+    log = AlarmLog()
+    log.update(_View(rows, pd.Timestamp("2025-03-01")))
+    assert len(log.rows) == 2 and len(log.episodes()) == 1
+    log.update(_View(rows, pd.Timestamp("2025-03-01")))  # nothing new: nothing added
+    assert len(log.rows) == 2
+    log.update(_View(rows, pd.Timestamp("2025-05-01")))
+    assert len(log.rows) == 3
+    assert [e.last.isoformat() for e in log.episodes()] == ["2025-02-18", "2025-04-09"]
