@@ -221,6 +221,8 @@ def main() -> None:
                         help="the first random scenario's seed")
     parser.add_argument("--baseline", action="store_true",
                         help="with --random: also run each world with --no-loop")
+    parser.add_argument("--keep", type=Path, default=None, metavar="DIR",
+                        help="keep the run folders in DIR (to score them again later)")
     args = parser.parse_args()
     modules = tuple(name.strip() for name in args.modules.split(",") if name.strip())
     if args.days < 1:
@@ -229,7 +231,9 @@ def main() -> None:
         decision_modules(modules)
     except ConfigError as error:
         parser.error(str(error))
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = args.keep or Path(scratch)
+        folder.mkdir(parents=True, exist_ok=True)
         if args.random:
             rows = []
             for seed in range(args.random_seed, args.random_seed + args.random):

@@ -11,7 +11,7 @@ retracted is counted too.
 
 Process control's alarms are findings of their own failure mode,
 :data:`PROCESS_ALARM_MODE`: a chart saying that a machine's parameter has shifted. One
-credits a drift fault (:data:`DRIFT_KINDS`) of its machine and parameter when it was
+credits a drift fault (:func:`is_drift`) of its machine and parameter when it was
 raised between the fault's start and its realised end (± the tolerance): the drift was
 seen in the plant, often before any vehicle failed (``days_to_find`` is then negative)
 and before it could harm many. An alarm on a stream with no fault is no causal claim —
@@ -170,6 +170,23 @@ def score_findings(
     }
 
 
+def is_drift(fault: dict[str, Any]) -> bool:
+    """A fault that shifts a machine's process parameter: a drift kind, or a process defect
+    whose parameter shifts on a named machine (the defect comes from the shifted values).
+
+    >>> is_drift({"kind": "process_defect", "where": {"machine": "ST-010-P1"},
+    ...           "effect": {"shift": -131.6, "threshold": 57.2, "slope": 2.7e-4}})
+    True
+    >>> is_drift({"kind": "process_defect", "where": {"station": "ST-010"},
+    ...           "effect": {"threshold": 57.2, "slope": 2.7e-4}})
+    False
+    """
+    if fault.get("kind") in DRIFT_KINDS:
+        return True
+    return (fault.get("kind") == "process_defect" and "machine" in fault.get("where", {})
+            and bool(fault.get("effect", {}).get("shift")))
+
+
 def _alarms_on(alarms: list[dict[str, Any]], fault: dict[str, Any], wanted: dict[str, Any],
                start: date, tolerance: int) -> list[dict[str, Any]]:
     """Process-control findings on ``fault``'s machine and parameter, raised while it ran.
@@ -182,7 +199,7 @@ def _alarms_on(alarms: list[dict[str, Any]], fault: dict[str, Any], wanted: dict
     >>> [a["id"] for a in _alarms_on([alarm], fault, wanted, date(2025, 1, 6), 7)]
     ['SPC']
     """
-    if fault.get("kind") not in DRIFT_KINDS or "window" not in wanted["names"]:
+    if not is_drift(fault) or "window" not in wanted["names"]:
         return []
     machine = fault["where"].get("machine")
     parameter = fault["where"].get("parameter", "weld_current")
@@ -236,8 +253,8 @@ def truth_timeline(truth: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def drift_defects(run_dir: Path | str, *, after_days: int = 7) -> list[dict[str, Any]]:
-    """Defects each process-drift fault caused, one row per fault of a kind in
-    :data:`DRIFT_KINDS`.
+    """Defects each process-drift fault caused, one row per fault that shifts a machine's
+    parameter (:func:`is_drift`).
 
     The window is the fault's true one: from its start to the day it ended (planned stop or
     recalibration, whichever came first; the last simulated day if neither). Per fault:
@@ -261,7 +278,7 @@ def drift_defects(run_dir: Path | str, *, after_days: int = 7) -> list[dict[str,
     start = date.fromisoformat(truth["scenario"]["start_date"])
     rows = []
     for fault in truth["faults"]:
-        if fault["kind"] not in DRIFT_KINDS:
+        if not is_drift(fault):
             continue
         parameter = fault["where"].get("parameter", "weld_current")
         happened = fault["happened"]
