@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gigaloop.errors import SchemaError
 from gigaloop.ingest import ingest
 from gigaloop.loop.population import Population, build_population
 from gigaloop.loop.rootcause import find_root_causes
@@ -72,3 +73,11 @@ def test_root_cause_scans_a_declared_mode_as_the_packaged_one(world) -> None:
     assert records(declared, TAKEOVERS.mode) == expected
     assert not records(declared, RAIN.mode)
     assert all(r["effect_kind"] == "rate_ratio" for r in expected)
+
+
+def test_a_measure_named_like_a_failing_component_is_refused(world) -> None:
+    store, packaged, _ = world
+    component = sorted(packaged.first_failure_days)[0]
+    clash = RateMeasure(mode=component, value="fcw_count", per="miles", min_exposure=1.0)
+    with pytest.raises(SchemaError, match=f"both a component and a rate measure.*{component}"):
+        build_population(store, packaged.as_of, VehicleRecords(measures=(clash,)))

@@ -4,8 +4,8 @@ Root cause analysis works on one row per delivered vehicle: its genealogy
 attributes as integer level codes (lot, supplier, machine, shift, revision, build
 week, binned process readings), its usage covariates (climate, miles per day, DC
 fast charging), each declared rate measure (:data:`gigaloop.schema.RATE_MEASURES`) as
-rate, weight and whether usable, and, per component, days in service to its first failure or to
-censoring. Everything comes from the store (any Ibis engine) as of ``as_of``, through
+rate, weight and whether usable, and, per component, days in service to its first failure
+or to censoring. Everything comes from the store (any Ibis engine) as of ``as_of``, through
 :class:`~gigaloop.loop.vehicle_records.VehicleRecords`, which reads only new rows.
 """
 
