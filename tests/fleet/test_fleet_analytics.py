@@ -1,5 +1,5 @@
-"""Fleet analytics: fade slopes against linregress, usage sums against pandas, crash rates
-against the exact Poisson interval."""
+"""Fleet analytics: trend slopes against linregress, usage sums against pandas, rate
+measures from the sums, crash rates against the exact Poisson interval."""
 
 from __future__ import annotations
 
@@ -12,28 +12,35 @@ from scipy import stats
 
 from gigaloop.fleet import (
     crash_rates,
-    fade_slopes,
+    measured_rates,
     poisson_rate_ci,
+    trend_slopes,
+    usage_sum_names,
     usage_sums,
     usage_sums_of_rows,
 )
+from gigaloop.fleet.usage import measure_sum_names
+from gigaloop.schema import RATE_MEASURES, RateMeasure
 from gigaloop.store import Store
 
+FADE, RAIN = RATE_MEASURES
 
-def test_fade_slopes_match_linregress_per_vehicle() -> None:
+
+def test_trend_slopes_match_linregress_per_vehicle() -> None:
     rng = np.random.default_rng(0)
     vehicle = rng.integers(0, 40, 4000)
     x = np.sqrt(rng.uniform(1, 900, vehicle.size))
     soh = 100 - (0.1 + vehicle / 100) * x + rng.normal(0, 0.3, vehicle.size)
     frame = pd.DataFrame({"v": vehicle, "x": x, "y": soh})
+    y, xy = measure_sum_names(FADE)
     sums = frame.assign(xx=x * x, xy=x * soh).groupby("v").agg(
-        days=("x", "size"), sx=("x", "sum"), sy=("y", "sum"), sxx=("xx", "sum"),
-        sxy=("xy", "sum"))
-    slopes = fade_slopes(sums)
+        days=("x", "size"), sx=("x", "sum"), sxx=("xx", "sum"),
+        **{y: ("y", "sum"), xy: ("xy", "sum")})
+    slopes = trend_slopes(sums, FADE)
     for v in range(40):
         mine = frame[frame.v == v]
         assert slopes[v] == pytest.approx(stats.linregress(mine.x, mine.y).slope, rel=1e-8)
-    assert np.isnan(fade_slopes(sums.assign(days=13))).all()  # too few days
+    assert np.isnan(trend_slopes(sums.assign(days=13), FADE)).all()  # too few days
 
 
 def test_usage_sums_add_up_and_equal_pandas(tmp_path) -> None:
@@ -51,7 +58,46 @@ def test_usage_sums_add_up_and_equal_pandas(tmp_path) -> None:
                                    store.con.create_table("c", customers))).set_index("vin")
     assert got.days.tolist() == [30] * 5
     assert got.loc["V0", "miles"] == pytest.approx(frame[frame.vin == "V0"].miles.sum())
-    assert fade_slopes(got.sort_index()) == pytest.approx([-0.2] * 5)
+    assert trend_slopes(got.sort_index(), FADE) == pytest.approx([-0.2] * 5)
+    assert set(got.columns) == set(usage_sum_names())
+
+
+def test_each_measure_gives_rate_weight_and_usable_from_the_sums() -> None:
+    y, xy = measure_sum_names(FADE)
+    events, exposure = measure_sum_names(RAIN)
+    x = np.sqrt(np.arange(1, 41.0))
+    soh = 1.0 - 0.002 * x
+    sums = pd.DataFrame({"days": [40, 20], "sx": [x.sum(), x[:20].sum()],
+                         "sxx": [(x * x).sum(), (x[:20] ** 2).sum()],
+                         y: [soh.sum(), soh[:20].sum()],
+                         xy: [(x * soh).sum(), (x[:20] * soh[:20]).sum()],
+                         events: [3.0, 1.0], exposure: [60.0, 10.0]})
+    fade = measured_rates(sums, FADE)
+    assert fade.rate == pytest.approx([0.002, 0.002])  # a fall is a positive rate
+    assert fade.weight == pytest.approx(np.sqrt([40, 20]))
+    assert fade.usable.tolist() == [True, False]  # 20 days < 30
+    rain = measured_rates(sums, RAIN)
+    assert rain.rate == pytest.approx([0.05, 0.1])
+    assert rain.weight.tolist() == [60.0, 10.0] and rain.usable.tolist() == [True, False]
+
+
+def test_a_declared_measure_gets_its_own_sums(tmp_path) -> None:
+    fcw = RateMeasure(mode="fcw_rate", value="fcw_count", per="miles", min_exposure=50)
+    measures = (*RATE_MEASURES, fcw)
+    store = Store(tmp_path)
+    day0 = dt.date(2025, 3, 1)
+    frame = pd.DataFrame([{
+        "vin": "V1", "day": day0 + dt.timedelta(days=d), "miles": 10.0,
+        "dc_fast_charge_kwh": 0.0, "rain_miles": 0.0, "disengagements_rain": 0,
+        "disengagements_clear": 0, "autopilot_miles": 0.0, "ambient_temp_c": 15.0,
+        "battery_soh": 1.0, "fcw_count": d % 2} for d in range(10)])
+    customers = pd.DataFrame({"vin": ["V1"], "delivered_on": [day0]})
+    got = store.execute(usage_sums(store.con.create_table("t", frame),
+                                   store.con.create_table("c", customers), measures=measures))
+    memory = usage_sums_of_rows(frame, customers.set_index("vin").delivered_on, measures)
+    for sums in (got, memory):
+        rates = measured_rates(sums, fcw)
+        assert rates.rate.tolist() == [0.05] and rates.usable.tolist() == [True]
 
 
 def test_crash_rates_use_the_exact_poisson_interval() -> None:

@@ -38,6 +38,11 @@ def assert_same(got: Population, expected: Population) -> None:
     np.testing.assert_array_equal(got.build_date, expected.build_date)
     np.testing.assert_array_equal(got.in_service_days, expected.in_service_days)
     pd.testing.assert_frame_equal(got.usage, expected.usage, rtol=1e-9)
+    assert list(got.rates) == list(expected.rates) == ["battery_fade", "disengagement_rain"]
+    for mode, rates in expected.rates.items():
+        np.testing.assert_allclose(got.rates[mode].rate, rates.rate, rtol=1e-9, err_msg=mode)
+        np.testing.assert_allclose(got.rates[mode].weight, rates.weight, rtol=1e-9)
+        np.testing.assert_array_equal(got.rates[mode].usable, rates.usable)
     assert sorted(got.first_failure_days) == sorted(expected.first_failure_days)
     for component, days in expected.first_failure_days.items():
         np.testing.assert_array_equal(got.first_failure_days[component], days)

@@ -47,10 +47,8 @@ def _usage(rng: np.random.Generator, in_service: np.ndarray) -> pd.DataFrame:
     zero = np.zeros(n)
     return pd.DataFrame({
         "telemetry_days": zero, "miles_per_day": rng.gamma(4.0, 8.0, n),
-        "dc_kwh_per_day": zero, "rain_miles": zero, "rain_disengagements": zero,
-        "clear_disengagements": zero, "autopilot_miles": zero,
-        "ambient_temp_c": np.full(n, 15.0), "soh_slope_per_sqrt_day": np.full(n, np.nan),
-        "in_service_days": in_service})
+        "dc_kwh_per_day": zero, "clear_disengagements": zero, "autopilot_miles": zero,
+        "ambient_temp_c": np.full(n, 15.0), "in_service_days": in_service})
 
 
 def test_an_alarm_episode_names_the_units_its_machine_built_in_its_window():

@@ -37,8 +37,7 @@ def fleet(seed: int, *, hazard: np.ndarray | None = None, miles: np.ndarray | No
     life = rng.exponential(np.broadcast_to(1 / rate, n))
     usage = pd.DataFrame({"miles_per_day": per_day, "in_service_days": service,
                           "telemetry_days": service, "dc_kwh_per_day": 2.0,
-                          "ambient_temp_c": 20.0, "autopilot_miles": 0.0, "rain_miles": 0.0,
-                          "rain_disengagements": 0.0, "soh_slope_per_sqrt_day": np.nan})
+                          "ambient_temp_c": 20.0, "autopilot_miles": 0.0})
     supplier = Attribute("supplier:P-1", "supplier", (rng.random(n) < 0.5).astype(np.int32),
                          ["SUPA", "SUPB"], {"part": "P-1"})
     trim = Attribute("trim", "trim", rng.integers(0, 3, n).astype(np.int32),

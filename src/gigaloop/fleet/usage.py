@@ -1,33 +1,44 @@
-"""Per-vehicle usage and battery fade from daily telemetry, as sums that add up.
+"""Per-vehicle usage and rate measures from daily telemetry, as sums that add up.
 
-Battery state of health falls with the square root of time in service (calendar ageing
-of lithium-ion cells), so a vehicle's fade is the least-squares slope of SoH against
-x = √(days since delivery + 1). The slope needs only five sums per vehicle — n, Σx, Σy,
-Σx², Σxy — so telemetry read a week at a time adds to what was kept, and the result
-equals a fit on all rows (up to the order of floating-point sums).
+Besides usage (days, miles, fast charging, …), the sums carry every rate measure the
+schema declares (:data:`gigaloop.schema.RATE_MEASURES`): Σvalue and Σexposure for
+events per exposure, and for a trend — battery state of health falls with the square
+root of time in service (calendar ageing of lithium-ion cells) — Σy and Σxy of the
+value against x = √(days since delivery + 1), which with the shared n, Σx and Σx² give
+its least-squares slope. Telemetry read a week at a time adds to what was kept, and the
+result equals a fit on all rows (up to the order of floating-point sums).
 
 >>> import numpy as np, pandas as pd
+>>> from gigaloop.schema import RATE_MEASURES
+>>> fade = RATE_MEASURES[0]
 >>> x = np.sqrt(np.arange(1, 101))
 >>> soh = 100 - 0.3 * x
->>> sums = pd.DataFrame({"days": [100], "sx": [x.sum()], "sy": [soh.sum()],
-...                      "sxx": [(x * x).sum()], "sxy": [(x * soh).sum()]})
->>> fade_slopes(sums).round(6).tolist()
+>>> y, xy = measure_sum_names(fade)
+>>> sums = pd.DataFrame({"days": [100], "sx": [x.sum()], y: [soh.sum()],
+...                      "sxx": [(x * x).sum()], xy: [(x * soh).sum()]})
+>>> trend_slopes(sums, fade).round(6).tolist()
 [-0.3]
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-#: The per-vehicle sums :func:`usage_sums` returns (besides ``vin``); all add up.
-USAGE_SUMS = ("days", "miles", "dc_kwh", "rain_miles", "rain_dis", "clear_dis", "ap_miles",
-              "temp", "sx", "sy", "sxx", "sxy")
-#: Fewer telemetry days than this leave the fade undefined (NaN).
+from gigaloop.schema import RATE_MEASURES, RateMeasure
+
+#: Usage sums every vehicle has, whatever is measured: days, miles, DC fast-charge kWh,
+#: clear-weather disengagements, Autopilot miles, Σ ambient °C, and Σx, Σx² of the trends.
+BASE_SUMS = ("days", "miles", "dc_kwh", "clear_dis", "ap_miles", "temp", "sx", "sxx")
+#: Telemetry columns of :data:`BASE_SUMS`, by sum.
+_BASE_COLUMNS = {"miles": "miles", "dc_kwh": "dc_fast_charge_kwh",
+                 "clear_dis": "disengagements_clear", "ap_miles": "autopilot_miles",
+                 "temp": "ambient_temp_c"}
+#: Fewer telemetry days than this leave a trend undefined (NaN).
 MIN_FADE_DAYS = 14
 
 
@@ -37,10 +48,40 @@ class Tables(Protocol):
     def table(self, name: str) -> ir.Table: ...
 
 
-def usage_sums(telemetry: ir.Table, customers: ir.Table,
-               by: tuple[str, ...] = ()) -> ir.Table:
+class MeasuredRates(NamedTuple):
+    """One rate measure per vehicle: the rate (larger is worse), its weight, whether the
+    vehicle has the exposure to be tested."""
+
+    measure: RateMeasure
+    rate: np.ndarray
+    weight: np.ndarray
+    usable: np.ndarray
+
+
+def measure_sum_names(measure: RateMeasure) -> tuple[str, str]:
+    """The two sums of ``measure``: (Σy, Σxy) of a trend, (Σvalue, Σper) of events."""
+    if measure.is_trend:
+        return f"{measure.mode}_sy", f"{measure.mode}_sxy"
+    return f"{measure.mode}_value", f"{measure.mode}_per"
+
+
+def usage_sum_names(measures: tuple[RateMeasure, ...] = RATE_MEASURES) -> tuple[str, ...]:
+    """Every sum :func:`usage_sums` returns (besides ``vin``): :data:`BASE_SUMS`, then each
+    measure's two."""
+    return (*BASE_SUMS, *(name for m in measures for name in measure_sum_names(m)))
+
+
+def telemetry_columns(measures: tuple[RateMeasure, ...] = RATE_MEASURES) -> tuple[str, ...]:
+    """Telemetry columns the sums of ``measures`` are made of."""
+    wanted = ["vin", "day", *_BASE_COLUMNS.values(),
+              *(c for m in measures for c in (m.value, m.per) if c is not None)]
+    return tuple(dict.fromkeys(wanted))
+
+
+def usage_sums(telemetry: ir.Table, customers: ir.Table, by: tuple[str, ...] = (),
+               measures: tuple[RateMeasure, ...] = RATE_MEASURES) -> ir.Table:
     """Sums per vehicle (and per ``by`` columns of ``telemetry``) of the given telemetry
-    rows: columns ``vin``, ``by`` and :data:`USAGE_SUMS`.
+    rows: columns ``vin``, ``by`` and :func:`usage_sum_names` of ``measures``.
 
     ``customers`` gives each vehicle's delivery day (x counts days since it).
     """
@@ -48,61 +89,81 @@ def usage_sums(telemetry: ir.Table, customers: ir.Table,
     t = telemetry.join(delivered, "vin")
     x = (t.day.delta(t.delivered_on, unit="day").cast("float64") + 1.0).sqrt()
     t = t.mutate(x=x)
-    return t.group_by(["vin", *by]).aggregate(
-        days=t.count(), miles=t.miles.sum(), dc_kwh=t.dc_fast_charge_kwh.sum(),
-        rain_miles=t.rain_miles.sum(), rain_dis=t.disengagements_rain.sum().cast("float64"),
-        clear_dis=t.disengagements_clear.sum().cast("float64"), ap_miles=t.autopilot_miles.sum(),
-        temp=t.ambient_temp_c.sum(), sx=t.x.sum(), sy=t.battery_soh.sum(),
-        sxx=(t.x * t.x).sum(), sxy=(t.x * t.battery_soh).sum(),
-    )
+    sums = {"days": t.count(), "sx": t.x.sum(), "sxx": (t.x * t.x).sum()}
+    sums |= {name: t[column].sum().cast("float64") for name, column in _BASE_COLUMNS.items()}
+    for measure in measures:
+        first, second = measure_sum_names(measure)
+        value = t[measure.value].cast("float64")
+        sums[first] = value.sum()
+        sums[second] = (t.x * value).sum() if measure.is_trend \
+            else t[measure.per].cast("float64").sum()
+    return t.group_by(["vin", *by]).aggregate(**sums)
 
 
-#: Telemetry columns the sums are made of.
-TELEMETRY_COLUMNS = ("vin", "day", "miles", "dc_fast_charge_kwh", "rain_miles",
-                     "disengagements_rain", "disengagements_clear", "autopilot_miles",
-                     "ambient_temp_c", "battery_soh")
-
-
-def usage_terms(rows: Any, delivered: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Each telemetry row's term of every :data:`USAGE_SUMS` (NaN: a missing value, adds
-    nothing) and whether the row counts: ``rows`` has :data:`TELEMETRY_COLUMNS` (Arrow or
-    pandas), ``delivered`` each row's delivery day (NaT: not delivered, the row counts not).
+def usage_terms(rows: Any, delivered: np.ndarray,
+                measures: tuple[RateMeasure, ...] = RATE_MEASURES,
+                ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Each telemetry row's term of every :func:`usage_sum_names` (NaN: a missing value,
+    adds nothing) and whether the row counts: ``rows`` has :func:`telemetry_columns` (Arrow
+    or pandas), ``delivered`` each row's delivery day (NaT: not delivered, the row counts
+    not).
     """
     def column(name: str) -> np.ndarray:
         return np.asarray(rows[name], dtype=float)
 
     days = (np.asarray(rows["day"]).astype("datetime64[D]") - delivered) / np.timedelta64(1, "D")
     x = np.sqrt(days + 1.0)
-    soh = column("battery_soh")
-    terms = {"days": np.ones_like(x), "miles": column("miles"),
-             "dc_kwh": column("dc_fast_charge_kwh"), "rain_miles": column("rain_miles"),
-             "rain_dis": column("disengagements_rain"),
-             "clear_dis": column("disengagements_clear"), "ap_miles": column("autopilot_miles"),
-             "temp": column("ambient_temp_c"), "sx": x, "sy": soh, "sxx": x * x, "sxy": x * soh}
+    terms = {"days": np.ones_like(x), "sx": x, "sxx": x * x}
+    terms |= {name: column(source) for name, source in _BASE_COLUMNS.items()}
+    for measure in measures:
+        first, second = measure_sum_names(measure)
+        terms[first] = value = column(measure.value)
+        terms[second] = x * value if measure.is_trend else column(measure.per)
     return terms, np.isfinite(x)
 
 
-def usage_sums_of_rows(rows: pd.DataFrame, delivered_on: pd.Series) -> pd.DataFrame:
-    """:func:`usage_sums` of telemetry rows already in memory (:data:`TELEMETRY_COLUMNS`),
+def usage_sums_of_rows(rows: pd.DataFrame, delivered_on: pd.Series,
+                       measures: tuple[RateMeasure, ...] = RATE_MEASURES) -> pd.DataFrame:
+    """:func:`usage_sums` of telemetry rows already in memory (:func:`telemetry_columns`),
     indexed by ``vin``; ``delivered_on`` maps a VIN to its delivery day. The same sums
     (tested equal to the engine's) as :class:`gigaloop.loop.vehicle_records.VehicleRecords`
     keeps.
     """
     vins = rows["vin"].to_numpy()
     terms, counted = usage_terms(rows, delivered_on.reindex(vins).to_numpy(
-        dtype="datetime64[D]"))
+        dtype="datetime64[D]"), measures)
     frame = pd.DataFrame(terms, index=pd.Index(vins, name="vin"))[counted]
-    return frame.groupby(level="vin", sort=False).sum()[list(USAGE_SUMS)]
+    return frame.groupby(level="vin", sort=False).sum()[list(usage_sum_names(measures))]
 
 
-def fade_slopes(sums: pd.DataFrame, *, min_days: int = MIN_FADE_DAYS) -> np.ndarray:
-    """SoH slope per √day for each row of ``sums`` (NaN under ``min_days`` days)."""
+def trend_slopes(sums: pd.DataFrame, measure: RateMeasure, *,
+                 min_days: int = MIN_FADE_DAYS) -> np.ndarray:
+    """Slope per √day of a trend ``measure``'s value for each row of ``sums`` (NaN under
+    ``min_days`` days)."""
+    y, xy = measure_sum_names(measure)
     n = sums["days"].fillna(0).to_numpy(dtype=float)
-    sx, sy = sums["sx"].to_numpy(dtype=float), sums["sy"].to_numpy(dtype=float)
-    sxx, sxy = sums["sxx"].to_numpy(dtype=float), sums["sxy"].to_numpy(dtype=float)
+    sx, sy = sums["sx"].to_numpy(dtype=float), sums[y].to_numpy(dtype=float)
+    sxx, sxy = sums["sxx"].to_numpy(dtype=float), sums[xy].to_numpy(dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
         slope = (n * sxy - sx * sy) / (n * sxx - sx * sx)
     return np.where(n >= min_days, slope, np.nan)
+
+
+def measured_rates(sums: pd.DataFrame, measure: RateMeasure) -> MeasuredRates:
+    """``measure`` per row of ``sums`` (:func:`usage_sum_names`, zero without telemetry).
+
+    A trend: the fall of the value per √day (NaN under :data:`MIN_FADE_DAYS`), weighted
+    by √days, usable from ``min_exposure`` days. Events: Σvalue ÷ Σper, weighted by Σper,
+    usable from ``min_exposure`` of it.
+    """
+    if measure.is_trend:
+        days = sums["days"].to_numpy(dtype=float)
+        rate = -trend_slopes(sums, measure)  # a fall is worse
+        return MeasuredRates(measure, rate, np.sqrt(np.maximum(days, 1.0)),
+                             np.isfinite(rate) & (days >= measure.min_exposure))
+    events, exposure = (sums[name].to_numpy(dtype=float) for name in measure_sum_names(measure))
+    return MeasuredRates(measure, events / np.maximum(exposure, 1e-9), exposure,
+                         exposure >= measure.min_exposure)
 
 
 def miles_by_climate(store: Tables) -> ir.Table:

@@ -33,9 +33,10 @@ from gigaloop.loop.contract import DayContext, Decision
 from gigaloop.loop.population import Population
 from gigaloop.loop.state import LoopState
 from gigaloop.ml.weibull import fit_weibull
+from gigaloop.schema import RATE_MEASURES
 
 #: The component a campaign services for each failure mode measured as a rate.
-RATE_MODE_COMPONENT = {"battery_fade": "battery_pack", "disengagement_rain": "camera"}
+RATE_MODE_COMPONENT = {m.mode: m.component for m in RATE_MEASURES if m.component}
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,9 @@
 Treated vehicles are those the change's campaign actually serviced (``service_visits``
 rows with its campaign id), each split at its own visit; controls are the vehicles the
 finding did not name, split at the change's effective day. Failure modes compare
-failures per day at risk, rain disengagements per rain mile, and battery fade per √day
-(:func:`gigaloop.fleet.fade_slopes`).
+failures per day at risk; a rate measure (:data:`gigaloop.schema.RATE_MEASURES`) compares
+its events per exposure, or its trend's fall per √day times the days
+(:func:`gigaloop.fleet.trend_slopes`).
 A change is *verified* when the upper bound of the ratio of rate ratios is below 1,
 *failed* when that has not happened ``verify_max_days`` after it took effect.
 """
@@ -18,12 +19,13 @@ import numpy as np
 import pandas as pd
 
 from gigaloop.errors import ModelError
-from gigaloop.fleet.usage import MIN_FADE_DAYS, fade_slopes, usage_sums
+from gigaloop.fleet.usage import MIN_FADE_DAYS, trend_slopes, usage_sums
 from gigaloop.loop.changes import ChangeConfig
 from gigaloop.loop.contract import DayContext, Decision
 from gigaloop.loop.population import Population, build_population
 from gigaloop.loop.state import LoopState
 from gigaloop.ml.did import rate_ratio_did
+from gigaloop.schema import RateMeasure
 
 
 def verify_changes(ctx: DayContext, state: LoopState, config: ChangeConfig) -> list[Decision]:
@@ -81,8 +83,8 @@ def _campaign_effect(ctx: DayContext, pop: Population, change: dict[str, Any],
     split = np.where(treated, pd.Series(pop.vin).map(visit).to_numpy(dtype="datetime64[D]"),
                      effective)
     mode = change["failure_mode"]
-    if mode in ("battery_fade", "disengagement_rain"):
-        parts = _telemetry_periods(ctx, pop, split, mode)
+    if mode in pop.rates:
+        parts = _telemetry_periods(ctx, pop, split, pop.rates[mode].measure)
     else:
         parts = _failure_periods(pop, mode, split, origin)
     before_n, before_d, after_n, after_d = (p[keep] for p in parts)
@@ -109,19 +111,23 @@ def _failure_periods(pop: Population, mode: str, split: np.ndarray,
 
 
 def _telemetry_periods(ctx: DayContext, pop: Population, split: np.ndarray,
-                       mode: str) -> tuple[np.ndarray, ...]:
+                       measure: RateMeasure) -> tuple[np.ndarray, ...]:
+    """(numerator, denominator) before and after each vehicle's split of ``measure``."""
     splits = ibis.memtable(pd.DataFrame({"vin": pop.vin, "split": split.astype("datetime64[s]")
                                          .astype(object)}))
     t = ctx.view.table("telemetry_daily")
     t = t.join(splits, "vin").mutate(after=t.day >= splits.split.date())
-    if mode == "disengagement_rain":
+    if not measure.is_trend:
         agg = t.group_by(["vin", "after"]).aggregate(
-            numer=t.disengagements_rain.sum().cast("float64"), denom=t.rain_miles.sum())
+            numer=t[measure.value].sum().cast("float64"),
+            denom=t[measure.per].sum().cast("float64"))
         frame = ctx.view.execute(agg)
-    else:  # fade per √day (fleet.fade_slopes) over the days of each period, times the days
-        sums = ctx.view.execute(usage_sums(t, ctx.view.table("customers"), by=("after",)))
+    else:  # the fall per √day over the days of each period, times the days
+        sums = ctx.view.execute(usage_sums(t, ctx.view.table("customers"), by=("after",),
+                                           measures=(measure,)))
         sums = sums[sums.days >= MIN_FADE_DAYS]
-        frame = sums.assign(numer=-fade_slopes(sums) * sums.days, denom=sums.days.astype(float))
+        frame = sums.assign(numer=-trend_slopes(sums, measure) * sums.days,
+                            denom=sums.days.astype(float))
     out = []
     for after in (False, True):
         rows = frame[frame["after"] == after].set_index("vin").reindex(pop.vin)

@@ -3,8 +3,9 @@
 Root cause analysis works on one row per delivered vehicle: its genealogy
 attributes as integer level codes (lot, supplier, machine, shift, revision, build
 week, binned process readings), its usage covariates (climate, miles per day, DC
-fast charging), and, per component, days in service to its first failure or to
-censoring. Everything comes from the store (any Ibis engine) as of ``as_of``, through
+fast charging), each declared rate measure (:data:`gigaloop.schema.RATE_MEASURES`) as
+rate, weight and whether usable, and, per component, days in service to its first failure
+or to censoring. Everything comes from the store (any Ibis engine) as of ``as_of``, through
 :class:`~gigaloop.loop.vehicle_records.VehicleRecords`, which reads only new rows.
 """
 
@@ -18,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from gigaloop import ml
-from gigaloop.fleet.usage import USAGE_SUMS, fade_slopes
+from gigaloop.errors import SchemaError
+from gigaloop.fleet.usage import MeasuredRates, measured_rates
 from gigaloop.loop.kpis import Tables
 from gigaloop.loop.vehicle_records import NEVER, VEHICLE_ATTRIBUTES, VehicleRecords
 
@@ -65,11 +67,12 @@ class Population:
     delivered_on: np.ndarray  # datetime64[D]
     in_service_days: np.ndarray  # float, as of ``as_of``
     climate: np.ndarray  # str
-    usage: pd.DataFrame  # miles_per_day, dc_share, rain_miles, rain_disengagements, soh fit
+    usage: pd.DataFrame  # telemetry_days, miles_per_day, dc_kwh_per_day, … in_service_days
     attributes: list[Attribute]
     first_failure_days: dict[str, np.ndarray]  # component → days in service (nan = none)
     readings: dict[tuple[str, str], np.ndarray]  # (station, parameter) → value (nan = none)
     station_machines: dict[str, np.ndarray]  # station → machine id per vehicle (None = none)
+    rates: dict[str, MeasuredRates] = field(default_factory=dict)  # rate mode → per vehicle
 
     def __len__(self) -> int:
         return len(self.vin)
@@ -122,6 +125,14 @@ def assemble_population(records: VehicleRecords, as_of: date) -> Population:
     attributes += _reading_attributes(readings)
     build_date = records.build_date[chosen]
     attributes += _drift_attributes(readings, machine_codes, machine_ids, build_date)
+    sums = pd.DataFrame(records.usage[chosen], columns=list(records.usage_sums))
+    first_failure_days = {component: _days_to(records.first_failure[component][chosen],
+                                              delivered)
+                          for component in sorted(records.first_failure)}
+    both = sorted(set(first_failure_days) & {m.mode for m in records.measures})
+    if both:
+        raise SchemaError(f"failure modes both a component and a rate measure: {both}",
+                          table="component_failures")
 
     return Population(
         as_of=as_of,
@@ -130,14 +141,12 @@ def assemble_population(records: VehicleRecords, as_of: date) -> Population:
         delivered_on=delivered,
         in_service_days=in_service,
         climate=records.climate[chosen],
-        usage=_usage(pd.DataFrame(records.usage[chosen], columns=list(USAGE_SUMS)), index,
-                     in_service),
+        usage=_usage(sums, index, in_service),
         attributes=[a for a in attributes if len(a.levels) > 1],
-        first_failure_days={component: _days_to(records.first_failure[component][chosen],
-                                                delivered)
-                            for component in sorted(records.first_failure)},
+        first_failure_days=first_failure_days,
         readings=readings,
         station_machines=station_machines,
+        rates={m.mode: measured_rates(sums, m) for m in records.measures},
     )
 
 
@@ -252,8 +261,8 @@ def widen_window(mean: np.ndarray, count: np.ndarray, start: int, stop: int,
 
 
 def _usage(sums: pd.DataFrame, index: pd.Index, in_service: np.ndarray) -> pd.DataFrame:
-    """Per-vehicle usage and the battery-fade fit (:func:`gigaloop.fleet.fade_slopes`) from
-    ``sums`` (:data:`~gigaloop.fleet.usage.USAGE_SUMS`, zero without telemetry)."""
+    """Per-vehicle usage from ``sums`` (:func:`~gigaloop.fleet.usage.usage_sum_names`,
+    zero without telemetry)."""
     days = sums["days"].to_numpy()
     with np.errstate(invalid="ignore", divide="ignore"):
         per_day = {k: sums[k].to_numpy() / days for k in ("miles", "dc_kwh", "temp")}
@@ -261,12 +270,9 @@ def _usage(sums: pd.DataFrame, index: pd.Index, in_service: np.ndarray) -> pd.Da
         "telemetry_days": days,
         "miles_per_day": per_day["miles"],
         "dc_kwh_per_day": per_day["dc_kwh"],
-        "rain_miles": sums["rain_miles"].to_numpy(),
-        "rain_disengagements": sums["rain_dis"].to_numpy(),
         "clear_disengagements": sums["clear_dis"].to_numpy(),
         "autopilot_miles": sums["ap_miles"].to_numpy(),
         "ambient_temp_c": per_day["temp"],
-        "soh_slope_per_sqrt_day": fade_slopes(sums),
         "in_service_days": in_service,
     }, index=index)
 

@@ -39,7 +39,7 @@ import numpy as np
 from gigaloop import ml
 from gigaloop.loop.adjust import rate_covariates, usage_strata
 from gigaloop.loop.population import Population
-from gigaloop.loop.rootcause import RATE_MODES, RootCauseConfig, rate_measure
+from gigaloop.loop.rootcause import RootCauseConfig
 
 #: A finding whose failed vehicles are at least this share of another's is explained by it.
 TAKEN_SHARE = 0.9
@@ -54,7 +54,7 @@ def fading_reason(pop: Population, mode: str, members: np.ndarray,
     config = config or RootCauseConfig()
     if not members.any() or members.all():
         return None
-    if mode in RATE_MODES:
+    if mode in pop.rates:
         return _rate_faded(pop, mode, members, config)
     if mode not in pop.first_failure_days:
         return None
@@ -76,7 +76,7 @@ def fading_reason(pop: Population, mode: str, members: np.ndarray,
 
 def _rate_faded(pop: Population, mode: str, members: np.ndarray,
                 config: RootCauseConfig) -> str | None:
-    rate, weight, ok = rate_measure(pop, mode, config)
+    _, rate, weight, ok = pop.rates[mode]
     if ok.sum() < config.min_rate_units or not (members & ok).any():
         return None
     scan = ml.adjusted_rate_scan(rate[ok], rate_covariates(pop)[ok],

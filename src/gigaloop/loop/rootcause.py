@@ -1,20 +1,21 @@
 """Root cause: which factory attributes go with each field failure mode, ranked, with FDR.
 
 For every failure mode — each component's failures (time to first failure, censored
-at the analysis date), battery fade (SoH slope against √days in service) and rain
-disengagements (per rain mile) — every level of every genealogy attribute is tested
-against the rest: a log-rank test stratified by climate × mileage band for failures
-(:mod:`gigaloop.loop.adjust`), a usage-adjusted Welch test for rates, so usage does not
-masquerade as a factory cause. Suppliers, revisions and trims are compared with the units
-built beside them, over their whole span and in their best build window
-(:mod:`gigaloop.loop.windows`, Bonferroni over the windows searched). The false discovery
-rate is controlled over all tests of all modes, each mode a family (Benjamini–Bogomolov);
-a finding also needs a credible effect (95 % lower bound ≥ ``min_effect_low``, +10 %;
-+25 % for a rate measured on every car). Within a mode, findings are picked greedily by
-the failures they explain; each next pick must still stand once the vehicles already
-explained are set aside, so a supplier does not repeat its weak lot. Process-reading and
-machine findings are localised in time (change point on the build date) into a station +
-window.
+at the analysis date) and each rate measure the schema declares, measured on every car
+(:data:`gigaloop.schema.RATE_MEASURES`: a trend such as battery fade, SoH against √days
+in service, or events per exposure such as disengagements per rain mile) — every level
+of every genealogy attribute is tested against the rest: a log-rank test stratified by
+climate × mileage band for failures (:mod:`gigaloop.loop.adjust`), a usage-adjusted Welch
+test for rates, so usage does not masquerade as a factory cause. Suppliers, revisions and
+trims are compared with the units built beside them, over their whole span and in their
+best build window (:mod:`gigaloop.loop.windows`, Bonferroni over the windows searched).
+The false discovery rate is controlled over all tests of all modes, each mode a family
+(Benjamini–Bogomolov); a finding also needs a credible effect (95 % lower bound ≥
+``min_effect_low``, +10 %; +25 % for a rate measured on every car). Within a mode,
+findings are picked greedily by the failures they explain; each next pick must still stand
+once the vehicles already explained are set aside, so a supplier does not repeat its weak
+lot. Process-reading and machine findings are localised in time (change point on the
+build date) into a station + window.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from scipy import stats
 from threadpoolctl import ThreadpoolController
 
 from gigaloop import ml
+from gigaloop.fleet.usage import MeasuredRates
 from gigaloop.loop.adjust import rate_covariates, usage_strata
 from gigaloop.loop.localise import localise
 from gigaloop.loop.population import Attribute, Population
@@ -45,7 +47,6 @@ from gigaloop.loop.windows import (
 #: so its effect is judged by that change's own impact check, not rediscovered here.
 CAUSE_KINDS = ("lot", "supplier", "machine", "reading", "drift", "shift", "model", "trim",
                "hardware_revision")
-RATE_MODES = ("battery_fade", "disengagement_rain")
 
 
 @dataclass(frozen=True)
@@ -58,9 +59,7 @@ class RootCauseConfig:
     min_effect_low: float = 1.1  # the 95 % interval must exclude effects under +10 %
     min_rate_effect_low: float = 1.25  # … and under +25 % for a rate measured on every car
     max_findings_per_mode: int = 5
-    min_rate_units: int = 200
-    min_rain_miles: float = 25.0
-    min_soh_days: int = 30
+    min_rate_units: int = 200  # vehicles with the exposure a rate measure asks for
     window_max_days: int = 90
 
 
@@ -130,8 +129,8 @@ def _find(pop: Population, config: RootCauseConfig, signals: list[Attribute]) ->
 
     def scan(mode: str) -> tuple[pd.DataFrame, list[Attribute]] | None:
         """One mode's tests (rows cut and p corrected) and the window attributes added."""
-        if mode in RATE_MODES:
-            rates = _rate_scan(pop, mode, codes, adjust.covariates, config)
+        if mode in pop.rates:
+            rates = _rate_scan(pop.rates[mode], codes, adjust.covariates, config)
             return None if rates is None else (
                 mark_window_rows(rates, [], len(plain), len(attributes)), [])
         duration, event = pop.survival(mode)
@@ -145,7 +144,7 @@ def _find(pop: Population, config: RootCauseConfig, signals: list[Attribute]) ->
         return (mark_window_rows(survival, windows, len(plain), len(attributes)),
                 [w.attribute for w in windows])
 
-    modes = [*sorted(pop.first_failure_days), *RATE_MODES]
+    modes = [*sorted(pop.first_failure_days), *pop.rates]
     scans, tested = {}, {}
     for mode, result in zip(modes, map(scan, modes), strict=True):
         if result is not None:
@@ -175,8 +174,8 @@ def _add_signal_family(pop: Population, modes: list[str], signals: list[Attribut
     signal_codes = np.asfortranarray(np.column_stack([a.codes for a in signals]))
     rows = {}
     for mode in modes:
-        if mode in RATE_MODES:
-            result = _rate_scan(pop, mode, signal_codes, adjust.covariates, config)
+        if mode in pop.rates:
+            result = _rate_scan(pop.rates[mode], signal_codes, adjust.covariates, config)
         else:
             duration, event = pop.survival(mode)
             result = None if event.sum() < config.min_signal_events else _exact_interval(
@@ -241,25 +240,9 @@ def _exact_interval(scan: pd.DataFrame) -> pd.DataFrame:
     return scan.assign(low=np.nan_to_num(low, nan=0.0), high=high)
 
 
-def rate_measure(pop: Population, mode: str,
-                 config: RootCauseConfig) -> tuple[np.ndarray, ...]:
-    """(rate, weight, usable) per vehicle of a rate mode; a larger rate is worse."""
-    usage = pop.usage
-    if mode == "battery_fade":
-        rate = -usage["soh_slope_per_sqrt_day"].to_numpy()  # fade: larger is worse
-        weight = np.sqrt(np.maximum(usage["telemetry_days"].to_numpy(), 1.0))
-        ok = np.isfinite(rate) & (usage["telemetry_days"].to_numpy() >= config.min_soh_days)
-    else:
-        miles = usage["rain_miles"].to_numpy()
-        rate = usage["rain_disengagements"].to_numpy() / np.maximum(miles, 1e-9)
-        weight = miles
-        ok = miles >= config.min_rain_miles
-    return rate, weight, ok
-
-
-def _rate_scan(pop: Population, mode: str, codes: np.ndarray, covariates: np.ndarray,
+def _rate_scan(rates: MeasuredRates, codes: np.ndarray, covariates: np.ndarray,
                config: RootCauseConfig) -> pd.DataFrame | None:
-    rate, weight, ok = rate_measure(pop, mode, config)
+    _, rate, weight, ok = rates
     if ok.sum() < config.min_rate_units:
         return None
     scan = ml.adjusted_rate_scan(rate[ok], covariates[ok], codes[ok], weight[ok])
@@ -269,7 +252,7 @@ def _rate_scan(pop: Population, mode: str, codes: np.ndarray, covariates: np.nda
         return None
     scan["effect"] = (base + scan.effect) / base
     scan["low"], scan["high"] = (base + scan.effect_low) / base, (base + scan.effect_high) / base
-    scan["effect_kind"] = "fade_rate_ratio" if mode == "battery_fade" else "rate_ratio"
+    scan["effect_kind"] = "fade_rate_ratio" if rates.measure.is_trend else "rate_ratio"
     scan["observed"], scan["expected"] = scan.n, np.nan
     return scan
 
@@ -337,7 +320,7 @@ def _select(pop: Population, mode: str, scan: pd.DataFrame, attributes: list[Att
         if (row.attribute, row.level) in located:
             names, members, row = located[row.attribute, row.level]
         if not np.isfinite([row.effect, row.low, row.high]).all() \
-                or row.low < (config.min_rate_effect_low if mode in RATE_MODES
+                or row.low < (config.min_rate_effect_low if mode in pop.rates
                               else config.min_effect_low):
             continue
         finding = Finding(mode, attribute.name, attribute.kind, names, float(row.effect),
@@ -369,7 +352,7 @@ def _tie_break(pop: Population, mode: str, candidates: pd.DataFrame,
     the readings show — while the first (a lot, say) has none. The data cannot tell such
     twins apart; the process record can."""
     first = candidates.iloc[0]
-    if mode in RATE_MODES or _process_backed(attributes, first, located):
+    if mode in pop.rates or _process_backed(attributes, first, located):
         return 0
     _, event = pop.survival(mode)
     failed_first = event & _members(attributes, first, located)
@@ -395,7 +378,7 @@ def _localised(pop: Population, mode: str, candidates: pd.DataFrame,
                attributes: list[Attribute], strata: np.ndarray, config: RootCauseConfig,
                most: int = 4) -> dict[tuple[int, int], tuple[dict, np.ndarray, pd.Series]]:
     """Station + window findings for the strongest reading / machine candidates."""
-    if mode in RATE_MODES:
+    if mode in pop.rates:
         return {}
     out = {}
     for _, row in candidates.iterrows():
@@ -436,8 +419,8 @@ def _still_standing(pop: Population, mode: str, candidates: pd.DataFrame, codes:
     rest = ~covered
     columns = np.unique(candidates.attribute.to_numpy().astype(int))
     sub_codes = np.asfortranarray(codes[np.ix_(rest, columns)])
-    if mode in RATE_MODES:
-        rate, weight, ok = rate_measure(pop, mode, config)
+    if mode in pop.rates:
+        _, rate, weight, ok = pop.rates[mode]
         ok = ok[rest]
         if ok.sum() < config.min_rate_units:
             return candidates.iloc[0:0]

@@ -29,8 +29,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from gigaloop.fleet.usage import TELEMETRY_COLUMNS, USAGE_SUMS, usage_terms
-from gigaloop.schema import INGESTED_AT
+from gigaloop.fleet.usage import telemetry_columns, usage_sum_names, usage_terms
+from gigaloop.schema import INGESTED_AT, RATE_MEASURES, RateMeasure
 
 #: Vehicle columns that are attributes in their own right.
 VEHICLE_ATTRIBUTES = ("shift", "model", "trim", "hardware_revision", "design_revision")
@@ -66,12 +66,15 @@ class VehicleRecords:
     ``levels[kind]``); ``lots``: part → (lot code, supplier code) (labels in ``lot_levels``,
     ``supplier_levels``); ``machines``: station → machine code (``machine_levels``);
     ``readings``: (station, parameter) → value (NaN: none) and ``read`` the same → whether a
-    row came; ``usage`` (vid, :data:`~gigaloop.fleet.usage.USAGE_SUMS`) sums;
+    row came; ``usage`` (vid, :func:`~gigaloop.fleet.usage.usage_sum_names` of
+    ``measures``, the rate measures kept: by default all the schema declares) sums;
     ``first_failure``: component → first failure time in µs (``NEVER``: none). Codes are −1
     where nothing is known.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, measures: tuple[RateMeasure, ...] = RATE_MEASURES) -> None:
+        self.measures = measures
+        self.usage_sums = usage_sum_names(measures)
         self.cursor: datetime | None = None
         self.vin = np.empty(0, dtype=object)
         self.build_date = np.empty(0, dtype="datetime64[D]")
@@ -84,7 +87,7 @@ class VehicleRecords:
         self.machines: dict[str, np.ndarray] = {}
         self.readings: dict[tuple[str, str], np.ndarray] = {}
         self.read: dict[tuple[str, str], np.ndarray] = {}
-        self.usage = np.zeros((0, len(USAGE_SUMS)))
+        self.usage = np.zeros((0, len(self.usage_sums)))
         self.first_failure: dict[str, np.ndarray] = {}
         self._by_vin = np.empty(0, dtype=np.int64)  # vids in VIN order
         self._known = pa.array([], pa.string())  # the VINs, vid order, to look rows up in
@@ -122,7 +125,7 @@ class VehicleRecords:
         self._add_lots(new("vehicle_lots", "vin", "part_number", "lot_id"))
         self._add_machines(new("vehicle_stations", "vin", "station_id", "machine_id"))
         self._add_readings(new("process_readings", "vin", "station_id", "parameter", "value"))
-        self._add_usage(new("telemetry_daily", *TELEMETRY_COLUMNS))
+        self._add_usage(new("telemetry_daily", *telemetry_columns(self.measures)))
         self._add_failures(new("component_failures", "vin", "component", "event_time"))
         self.cursor = until
 
@@ -155,7 +158,7 @@ class VehicleRecords:
                             (self.first_failure, NEVER)):
             for key, values in table.items():
                 table[key] = _grown(values, n, fill)
-        self.usage = np.concatenate([self.usage, np.zeros((n - first, len(USAGE_SUMS)))])
+        self.usage = np.concatenate([self.usage, np.zeros((n - first, len(self.usage_sums)))])
         added = first + np.argsort(vins, kind="stable")
         sorted_vins = self.vin[self._by_vin]
         self._by_vin = np.insert(self._by_vin, np.searchsorted(sorted_vins, vins[added - first]),
@@ -197,10 +200,11 @@ class VehicleRecords:
     def _add_usage(self, rows: pa.Table) -> None:
         vid = self._vids(rows)
         delivered = np.where(vid >= 0, self.delivered_on[vid], np.datetime64("NaT"))
-        terms, counts = usage_terms(rows, delivered)  # unknown or undelivered: counts not
+        # unknown or undelivered: counts not
+        terms, counts = usage_terms(rows, delivered, self.measures)
         n = len(self)
         slot = np.where(counts, vid, n)  # rows that count not go to a last, dropped slot
-        for column, name in enumerate(USAGE_SUMS):
+        for column, name in enumerate(self.usage_sums):
             term = terms[name]
             term = np.where(np.isnan(term) & counts, 0.0, term)  # a missing value adds nothing
             self.usage[:, column] += np.bincount(slot, term, minlength=n + 1)[:n]

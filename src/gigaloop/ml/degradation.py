@@ -1,5 +1,5 @@
 """Degradation as a rate: a scan of every attribute level on per-unit rates (e.g. battery fade
-slopes, :func:`gigaloop.fleet.fade_slopes`) left over once usage (climate, miles per day, fast
+slopes, :func:`gigaloop.fleet.trend_slopes`) left over once usage (climate, miles per day, fast
 charging) is regressed out.
 """
 

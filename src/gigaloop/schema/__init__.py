@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from gigaloop.errors import SchemaError
 from gigaloop.schema import customer, fleet, genealogy, loop, plant, software, system
+from gigaloop.schema.fleet import RATE_MEASURES, RateMeasure
 from gigaloop.schema.table import EVENT_TIME, INGESTED_AT, Column, Table
 
 #: Every table, by name, in dependency order (a referenced table comes first).
@@ -57,4 +58,5 @@ def _topological() -> list[str]:
     return done
 
 
-__all__ = ["EVENT_TIME", "INGESTED_AT", "TABLES", "Column", "Table", "get_table", "write_order"]
+__all__ = ["EVENT_TIME", "INGESTED_AT", "RATE_MEASURES", "TABLES", "Column", "RateMeasure",
+           "Table", "get_table", "write_order"]

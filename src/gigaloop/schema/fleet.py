@@ -1,5 +1,11 @@
 """Fleet: what vehicles report from the field, and what goes wrong with them."""
 
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from gigaloop.errors import SchemaError
 from gigaloop.schema.table import Table, col
 
 CLIMATES = ("hot", "temperate", "cold")
@@ -37,6 +43,69 @@ TELEMETRY_DAILY = Table(
             min=0, max=1.2),
         col("odometer_miles", "float64", "odometer at end of day", unit="mi", min=0),
     ))
+
+
+
+@dataclass(frozen=True, kw_only=True)
+class RateMeasure:
+    """A failure mode measured as a rate on every car from :data:`TELEMETRY_DAILY`; a
+    larger rate is worse.
+
+    With ``per``, events per exposure: Σ``value`` ÷ Σ``per`` over a vehicle's days,
+    weighted by Σ``per`` and usable from ``min_exposure`` of it. Without, a trend: the
+    least-squares slope of ``value`` against √(days in service + 1), a fall being worse,
+    weighted by √days and usable from ``min_exposure`` telemetry days. ``component`` is
+    the part a service campaign for the mode works on (None: the mode's own name).
+
+    >>> RateMeasure(mode="tyre_wear", value="no_such_column", min_exposure=10)
+    Traceback (most recent call last):
+    gigaloop.errors.SchemaError: rate measure 'tyre_wear': telemetry_daily has no numeric \
+column 'no_such_column'
+    """
+
+    mode: str
+    value: str
+    min_exposure: float
+    per: str | None = None
+    component: str | None = None
+
+    def __post_init__(self) -> None:
+        where, table = f"rate measure {self.mode!r}", TELEMETRY_DAILY.name
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", self.mode):
+            raise SchemaError(f"{where}: a mode is a lower-case identifier", table=table)
+        numeric = {c.name for c in TELEMETRY_DAILY.columns if c.dtype in ("int64", "float64")}
+        for column in (self.value, self.per):
+            if column is not None and column not in numeric:
+                raise SchemaError(f"{where}: {table} has no numeric column {column!r}",
+                                  table=table)
+        if self.per == self.value:
+            raise SchemaError(f"{where}: a rate of a column per itself", table=table)
+        if not self.min_exposure > 0:
+            raise SchemaError(f"{where}: min_exposure must be positive", table=table)
+
+    @property
+    def is_trend(self) -> bool:
+        """Whether the rate is a trend of ``value`` (else events per exposure)."""
+        return self.per is None
+
+
+def rate_measures(*measures: RateMeasure) -> tuple[RateMeasure, ...]:
+    """``measures``, checked to name each mode once."""
+    modes = [m.mode for m in measures]
+    repeated = sorted({m for m in modes if modes.count(m) > 1})
+    if repeated:
+        raise SchemaError(f"rate measures declared twice: {', '.join(repeated)}",
+                          table=TELEMETRY_DAILY.name)
+    return measures
+
+
+#: The failure modes measured as rates on every car (root cause scans each).
+RATE_MEASURES = rate_measures(
+    RateMeasure(mode="battery_fade", value="battery_soh", min_exposure=30,
+                component="battery_pack"),
+    RateMeasure(mode="disengagement_rain", value="disengagements_rain", per="rain_miles",
+                min_exposure=25.0, component="camera"),
+)
 
 TRIGGER_EVENTS = Table(
     "trigger_events", "fleet", "A fleet trigger fired: a moment worth uploading.",
