@@ -1,0 +1,78 @@
+"""What root cause reports and how it is tuned: :class:`Finding`, :class:`RootCauseConfig`.
+
+Shared by the scan (:mod:`gigaloop.loop.rootcause`) and the per-mode selection
+(:mod:`gigaloop.loop.selection`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+#: Attribute kinds a finding may rest on. Usage such as climate is a covariate, not a
+#: cause; a design revision marks a period of builds (each engineering change bumps it),
+#: so its effect is judged by that change's own impact check, not rediscovered here.
+CAUSE_KINDS = ("lot", "supplier", "machine", "reading", "drift", "shift", "model", "trim",
+               "hardware_revision")
+
+
+@dataclass(frozen=True)
+class RootCauseConfig:
+    """Thresholds of the scan; the defaults are what the loop runs with."""
+
+    alpha: float = 0.01  # weekly re-tests are many looks: a strict FDR level
+    min_events: int = 8
+    min_signal_events: int = 3  # a hypothesis a chart stated in advance needs fewer
+    min_effect_low: float = 1.1  # the 95 % interval must exclude effects under +10 %
+    min_rate_effect_low: float = 1.25  # … and under +25 % for a rate measured on every car
+    max_findings_per_mode: int = 5
+    min_rate_units: int = 200  # vehicles with the exposure a rate measure asks for
+    window_max_days: int = 90
+
+
+@dataclass
+class Finding:
+    """One ranked finding; ``members`` marks the vehicles it is about (not serialised)."""
+
+    failure_mode: str
+    attribute: str
+    kind: str
+    names: dict[str, Any]
+    effect: float
+    ci: tuple[float, float]
+    effect_kind: str
+    p: float
+    q: float
+    observed: float
+    expected: float
+    members: np.ndarray = field(repr=False)
+    rank: int = 0
+
+    @property
+    def key(self) -> str:
+        """Identity across re-analyses: mode + what it names (without numeric ranges)."""
+        parts = [f"{k}={v}" for k, v in sorted(self.names.items()) if k not in ("range",
+                                                                                "window")]
+        return "|".join([self.failure_mode, *parts])
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "failure_mode": self.failure_mode, "attribute": self.attribute, "names": self.names,
+            "effect": round(self.effect, 3), "effect_kind": self.effect_kind,
+            "ci": [round(self.ci[0], 3), round(self.ci[1], 3)], "p": float(f"{self.p:.3g}"),
+            "q": float(f"{self.q:.3g}"), "observed": round(self.observed, 1),
+            "expected": round(self.expected, 1) if np.isfinite(self.expected) else None,
+            "affected_vins": int(self.members.sum()),
+            "rank": self.rank,
+        }
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    """What every test of one scan is adjusted for, computed once per scan."""
+
+    strata: np.ndarray  # climate × mileage band, for the log-rank tests
+    covariates: np.ndarray  # usage and exposure, for the rate tests
+

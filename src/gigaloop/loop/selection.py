@@ -1,0 +1,206 @@
+"""One failure mode's findings, chosen from its scan: forward selection, then ranked.
+
+Candidates are the levels whose q-value and effect clear the bars of
+:class:`~gigaloop.loop.finding.RootCauseConfig` (a leading indicator's hypothesis needs
+fewer failures, :mod:`gigaloop.loop.signals`). Process readings and machines are first
+localised into a station + build window; then the candidate explaining the most excess
+failures is taken, and each next one must still stand once the vehicles already explained
+are set aside.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from gigaloop import ml
+from gigaloop.loop.finding import Adjustment, Finding, RootCauseConfig
+from gigaloop.loop.localise import localise
+from gigaloop.loop.population import Attribute, Population
+
+
+def _candidates(scan: pd.DataFrame, config: RootCauseConfig) -> pd.DataFrame:
+    """Strong-enough levels, strongest evidence first (forward selection order)."""
+    if "at_risk" in scan:
+        enough = scan.observed >= np.where(_signal(scan), config.min_signal_events,
+                                           config.min_events)
+    else:
+        enough = scan.n >= 10
+    floor = config.min_effect_low if "at_risk" in scan else config.min_rate_effect_low
+    keep = (scan.q <= config.alpha) & (scan.effect > 1) & (scan.low >= floor)
+    keep &= np.isfinite(scan.effect) & np.isfinite(scan.low) & np.isfinite(scan.high)
+    kept = scan[keep & enough]
+    return kept.assign(evidence=_evidence(kept)).sort_values(["evidence", "low"],
+                                                             ascending=[False, False])
+
+
+def _signal(rows: pd.DataFrame) -> np.ndarray:
+    """Which rows test a leading indicator's hypothesis."""
+    return rows["signal"].to_numpy(dtype=bool) if "signal" in rows else np.zeros(len(rows), bool)
+
+
+def _evidence(rows: pd.DataFrame) -> np.ndarray:
+    """Selection order: failures a level explains beyond expectation (O − E) for failure
+    modes — the cause that accounts for most excess failures comes first, not the small
+    pure subset of it with the most extreme ratio; |t| for rates."""
+    if "z" in rows:
+        return (rows.observed - rows.expected).to_numpy(dtype=float)
+    return rows.t.abs().to_numpy(dtype=float)
+
+
+def select_findings(pop: Population, mode: str, scan: pd.DataFrame, attributes: list[Attribute],
+            codes: np.ndarray, adjust: Adjustment, config: RootCauseConfig) -> list[Finding]:
+    """Forward selection of one mode's findings, then ranked by effect.
+
+    Process readings and machines are first localised into a station + build window and
+    judged on that set. Then the candidate with the strongest evidence is taken; every
+    later one must still stand once the vehicles already explained are set aside (a lot
+    built inside a drift window does not repeat the drift; a lot made entirely of a bad
+    camera revision does not repeat the revision). The chosen are ranked by the lower
+    bound of their effect."""
+    candidates = _candidates(scan, config)
+    located = _localised(pop, mode, candidates, attributes, adjust.strata, config)
+    if located:
+        evidence = [_evidence(located[k][2].to_frame().T)[0] if k in located else e
+                    for k, e in zip(zip(candidates.attribute, candidates.level, strict=False),
+                                    candidates.evidence, strict=False)]
+        candidates = candidates.assign(evidence=evidence).sort_values(
+            ["evidence", "low"], ascending=[False, False])
+    covered = np.zeros(len(pop), dtype=bool)
+    chosen: list[Finding] = []
+    while len(candidates) and len(chosen) < config.max_findings_per_mode:
+        if chosen:  # re-test what is left without the vehicles already explained
+            candidates = _still_standing(pop, mode, candidates, codes, covered, adjust, config)
+            if not len(candidates):
+                break
+        pick = _tie_break(pop, mode, candidates, attributes, located)
+        row = candidates.iloc[pick]
+        candidates = candidates.drop(candidates.index[pick])
+        attribute = attributes[int(row.attribute)]
+        level_members = attribute.codes == int(row.level)
+        names, members = attribute.names(int(row.level)), level_members
+        if (row.attribute, row.level) in located:
+            names, members, row = located[row.attribute, row.level]
+        if not np.isfinite([row.effect, row.low, row.high]).all() \
+                or row.low < (config.min_rate_effect_low if mode in pop.rates
+                              else config.min_effect_low):
+            continue
+        finding = Finding(mode, attribute.name, attribute.kind, names, float(row.effect),
+                          (float(row.low), float(row.high)), str(row.effect_kind), float(row.p),
+                          float(row.q), float(row.observed), float(row.expected), members,
+                          rank=len(chosen) + 1)
+        if any(f.key == finding.key for f in chosen):
+            continue
+        chosen.append(finding)
+        covered |= members | level_members  # a localised finding explains its whole level
+    chosen.sort(key=lambda f: -f.ci[0])
+    for rank, finding in enumerate(chosen, start=1):
+        finding.rank = rank
+    return chosen
+
+
+def _members(attributes: list[Attribute], row: pd.Series,
+             located: dict[tuple[int, int], tuple[dict, np.ndarray, pd.Series]]) -> np.ndarray:
+    if (row.attribute, row.level) in located:
+        return located[row.attribute, row.level][1]
+    return attributes[int(row.attribute)].codes == int(row.level)
+
+
+def _tie_break(pop: Population, mode: str, candidates: pd.DataFrame,
+               attributes: list[Attribute],
+               located: dict[tuple[int, int], tuple[dict, np.ndarray, pd.Series]]) -> int:
+    """Position of the candidate to take next: the first, unless another explains the same
+    failures (≥ 90 % overlap both ways) and has evidence from the process itself — a drift
+    the readings show — while the first (a lot, say) has none. The data cannot tell such
+    twins apart; the process record can."""
+    first = candidates.iloc[0]
+    if mode in pop.rates or _process_backed(attributes, first, located):
+        return 0
+    _, event = pop.survival(mode)
+    failed_first = event & _members(attributes, first, located)
+    for position in range(1, min(len(candidates), 6)):
+        other = candidates.iloc[position]
+        if not _process_backed(attributes, other, located):
+            continue
+        failed_other = event & _members(attributes, other, located)
+        shared = (failed_first & failed_other).sum()
+        if shared >= 0.9 * max(failed_first.sum(), failed_other.sum(), 1):
+            return position
+    return 0
+
+
+def _process_backed(attributes: list[Attribute], row: pd.Series,
+                    located: dict[tuple[int, int], tuple[dict, np.ndarray, pd.Series]]) -> bool:
+    kind = attributes[int(row.attribute)].kind
+    names = located.get((row.attribute, row.level), ({},))[0]
+    return kind == "drift" or (kind == "reading" and "window" in names)
+
+
+def _localised(pop: Population, mode: str, candidates: pd.DataFrame,
+               attributes: list[Attribute], strata: np.ndarray, config: RootCauseConfig,
+               most: int = 4) -> dict[tuple[int, int], tuple[dict, np.ndarray, pd.Series]]:
+    """Station + window findings for the strongest reading / machine candidates."""
+    if mode in pop.rates:
+        return {}
+    out = {}
+    for _, row in candidates.iterrows():
+        attribute = attributes[int(row.attribute)]
+        if attribute.kind not in ("reading", "machine"):
+            continue
+        level = int(row.level)
+        names, members = localise(pop, mode, attribute, attribute.codes == level,
+                                  attribute.names(level), window_max_days=config.window_max_days)
+        out[row.attribute, row.level] = (names, members, _restated(pop, mode, members, row, strata))
+        if len(out) == most:
+            break
+    return out
+
+
+def _restated(pop: Population, mode: str, members: np.ndarray, row: pd.Series,
+              strata: np.ndarray) -> pd.Series:
+    """The scan row re-computed for a localised set of vehicles (q stays the level's)."""
+    duration, event = pop.survival(mode)
+    scan = ml.logrank_scan(duration, event, members.astype(np.int32)[:, None], strata=strata)
+    inside = scan[scan.level == 1]
+    if inside.empty:
+        return row
+    fresh = inside.iloc[0]
+    restated = row.copy()
+    for column, source in (("effect", "hazard_ratio"), ("low", "hr_low"), ("high", "hr_high"),
+                           ("p", "p"), ("observed", "observed"), ("expected", "expected"),
+                           ("z", "z")):
+        restated[column] = fresh[source]
+    return restated
+
+
+def _still_standing(pop: Population, mode: str, candidates: pd.DataFrame, codes: np.ndarray,
+                    covered: np.ndarray, adjust: Adjustment,
+                    config: RootCauseConfig) -> pd.DataFrame:
+    """The candidates that, without the vehicles already explained, are still significant
+    (p ≤ alpha) with an effect credibly above the reporting floor."""
+    rest = ~covered
+    columns = np.unique(candidates.attribute.to_numpy().astype(int))
+    sub_codes = np.asfortranarray(codes[np.ix_(rest, columns)])
+    if mode in pop.rates:
+        _, rate, weight, ok = pop.rates[mode]
+        ok = ok[rest]
+        if ok.sum() < config.min_rate_units:
+            return candidates.iloc[0:0]
+        rescan = ml.adjusted_rate_scan(rate[rest][ok], adjust.covariates[rest][ok],
+                                       sub_codes[ok], weight[rest][ok]).dropna(subset=["p"])
+        base = float(np.average(rate[rest][ok], weights=weight[rest][ok]))
+        better = (base + rescan.effect_low) >= config.min_rate_effect_low * base
+    else:
+        duration, event = pop.survival(mode)
+        rescan = ml.logrank_scan(duration[rest], event[rest], sub_codes,
+                                 strata=adjust.strata[rest])
+        signal = set(candidates.attribute[_signal(candidates)].astype(int))
+        least = np.where([int(columns[a]) in signal for a in rescan.attribute],
+                         config.min_signal_events, config.min_events)
+        better = (rescan.hr_low >= config.min_effect_low) & (rescan.observed >= least)
+    standing = rescan[(rescan.p <= config.alpha) & better]
+    alive = {(int(columns[a]), int(lv)) for a, lv in zip(standing.attribute, standing.level,
+                                                         strict=True)}
+    mask = [(int(a), int(lv)) in alive for a, lv in zip(candidates.attribute, candidates.level,
+                                                        strict=True)]
+    return candidates[np.array(mask, dtype=bool)]
