@@ -71,7 +71,7 @@ class Uplink:
         self._grow(day, len(vins))
         self._go_offline(day)
         out = dict(tables)
-        for name in (*CAR_TABLES, *DEALER_TABLES, *self._held):
+        for name in (*CAR_TABLES, *DEALER_TABLES):
             table = out.get(name)
             arrive = None
             if table is not None and table.num_rows:
