@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pytest
+from tests.twin.test_scenario import DEFAULT_TEXT
 
 from gigaloop.errors import ScenarioError
 from gigaloop.ingest import ingest
@@ -16,7 +18,6 @@ from gigaloop.twin import Twin
 from gigaloop.twin.scenario import DataQuality, load_scenario, load_scenario_text
 from gigaloop.twin.source import TwinDay
 from gigaloop.twin.uplink import Uplink
-from tests.twin.test_scenario import DEFAULT_TEXT
 
 VINS = pa.array([f"V{i}" for i in range(40)])
 START = datetime(2025, 1, 6)
@@ -68,7 +69,7 @@ def test_an_offline_car_sends_its_held_days_in_one_burst_when_it_reconnects() ->
 
 
 def test_dealer_claims_arrive_late_and_nothing_else_changes() -> None:
-    uplink, out = send_days(20, claim_late_share=1.0, claim_max_late_days=2)
+    _, out = send_days(20, claim_late_share=1.0, claim_max_late_days=2)
     claims = arrivals(out, "component_failures")
     assert claims and all(1 <= d - day <= 2 for d, _, day in claims)
     assert len(arrivals(out, "telemetry_daily")) == 20 * len(VINS)
@@ -120,14 +121,14 @@ def test_perfect_or_zero_levels_pass_every_row_through(data: dict) -> None:
     assert uplink.send(0, today, VINS) is today
 
 
-def test_the_world_is_the_same_and_the_store_takes_every_arrival() -> None:
+def test_the_world_is_the_same_and_the_store_takes_every_arrival(tmp_path: Path) -> None:
     """Imperfect data changes what the store holds, never the fleet's truth; re-sent and
     late rows are written or counted unchanged, none quarantined."""
     rough = DataQuality(offline_per_day=0.05, duplicate_share=0.05, claim_late_share=0.5,
                         skewed_car_share=0.2, gap_share=0.02, silent_per_year=0.5)
     twins = [Twin(load_scenario().model_copy(update={"data": d}), seed=3)
              for d in (DataQuality(perfect=True), rough)]
-    store = Store(pytest.importorskip("tempfile").mkdtemp())
+    store = Store(tmp_path)
     results: dict[str, list] = {}
     for day in range(40):
         twins[0].step(day)
