@@ -26,7 +26,8 @@ ZERO = {k: 0.0 for k in ("offline_per_day", "claim_late_share", "duplicate_share
 
 
 def fleet_day(day: int) -> dict[str, pa.Table]:
-    """A day of every car: one telemetry row and one trigger each; one claim."""
+    """A day of every car: one telemetry row and one trigger each; one claim; no codes or
+    visits (the fleet always hands over every table, empty or not)."""
     noon = START + timedelta(days=day, hours=12)
     n = len(VINS)
     return {"telemetry_daily": pa.table({"vin": VINS, "day": [day] * n,
@@ -35,6 +36,8 @@ def fleet_day(day: int) -> dict[str, pa.Table]:
                                         "event_time": pa.array([noon] * n, pa.timestamp("us"))}),
             "component_failures": pa.table({"vin": VINS[:1], "day": [day],
                                             "event_time": pa.array([noon], pa.timestamp("us"))}),
+            "diagnostic_codes": pa.table({"vin": pa.array([], pa.string())}),
+            "service_visits": pa.table({"vin": pa.array([], pa.string())}),
             "feedback": pa.table({"x": [day]})}
 
 
@@ -56,7 +59,8 @@ def test_an_offline_car_sends_its_held_days_in_one_burst_when_it_reconnects() ->
     assert len(rows) == len(set(rows))                       # each row at most once
     late = [(d, vin, day) for d, vin, day in rows if d > day]
     assert late and all(1 <= d - day <= 5 for d, _, day in late)
-    held = sum(len(t) for t, _ in uplink._held.values())    # telemetry and triggers
+    held = sum(t.num_rows for by_day in uplink._held.values()      # telemetry and triggers
+               for parts in by_day.values() for t in parts)
     assert uplink.counts["late"] == 2 * len(late) + held
     by_car = {}
     for d, vin, day in rows:

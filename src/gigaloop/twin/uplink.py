@@ -58,7 +58,7 @@ class Uplink:
         self._reconnect = np.empty(0, np.int64)
         self._silent = np.empty(0, np.int64)
         self._skew_us = np.empty(0, np.int64)
-        self._held: dict[str, tuple[pa.Table, np.ndarray]] = {}
+        self._held: dict[str, dict[int, list[pa.Table]]] = {}  # table → day → rows
         self.counts = {k: 0 for k in ("late", "duplicates", "lost_gap", "lost_silent",
                                       "skewed")}
 
@@ -71,12 +71,11 @@ class Uplink:
         self._grow(day, len(vins))
         self._go_offline(day)
         out = dict(tables)
+        cars = self._cars(out, vins)
         for name in (*CAR_TABLES, *DEALER_TABLES):
-            table = out.get(name)
-            arrive = None
-            if table is not None and table.num_rows:
-                table, arrive = self._route(name, day, table, vins)
-            out[name] = self._arriving(name, day, table, arrive)
+            table = out[name]
+            today = [self._route(name, day, table, cars.get(name))] if table.num_rows else []
+            out[name] = concat([*today, *self._held.get(name, {}).pop(day, [])] or [out[name]])
         return out
 
     # ---- cars ------------------------------------------------------------------------------
@@ -105,26 +104,36 @@ class Uplink:
         self._reconnect[lost] = day + self._rng.integers(
             1, self.levels.max_offline_days + 1, len(lost))
 
+    @staticmethod
+    def _cars(tables: dict[str, pa.Table], vins: pa.Array) -> dict[str, np.ndarray]:
+        """Field index of each car-sent row's VIN (−1: not in the field), per table; one
+        lookup for all of them (building the lookup is most of its cost)."""
+        columns = [tables[name]["vin"] for name in CAR_TABLES]
+        found = pc.index_in(pa.chunked_array([c for col in columns for c in col.chunks],
+                                             pa.string()), value_set=vins)
+        index = np.nan_to_num(found.to_numpy(), nan=-1).astype(np.int64)
+        ends = np.cumsum([len(c) for c in columns])
+        return dict(zip(CAR_TABLES, np.split(index, ends[:-1]), strict=True))
+
     # ---- rows ------------------------------------------------------------------------------
-    def _route(self, name: str, day: int, table: pa.Table, vins: pa.Array
-               ) -> tuple[pa.Table, np.ndarray]:
-        """The rows that will arrive, each with the day it arrives (duplicates appended)."""
+    def _route(self, name: str, day: int, table: pa.Table, car: np.ndarray | None
+               ) -> pa.Table:
+        """The rows of ``table`` that arrive today; the others are held for their day (or
+        lost), and re-sent copies held for a later one. ``car``: the field index of each
+        row's car, for car-sent tables (a car not in the field sends as-is)."""
         lv, rng = self.levels, self._rng
-        if name in CAR_TABLES:
-            car = pc.index_in(table["vin"], value_set=vins).to_numpy(zero_copy_only=False)
-            car = np.nan_to_num(car, nan=-1).astype(np.int64)   # not in the field: as-is
+        if car is not None:
             known = car >= 0
             car = np.where(known, car, 0)
+            arrive = np.where(known, np.maximum(self._reconnect[car], day), day)
             silent = known & (self._silent[car] <= day)
-            keep = ~silent
-            if name == "telemetry_daily" and lv.gap_share:
-                gap = keep & (rng.random(len(car)) < lv.gap_share)
-                self.counts["lost_gap"] += int(gap.sum())
-                keep &= ~gap
             self.counts["lost_silent"] += int(silent.sum())
-            skew = np.where(known, self._skew_us[car], 0)[keep]
-            arrive = np.where(known, np.maximum(self._reconnect[car], day), day)[keep]
-            table = table.filter(pa.array(keep))
+            arrive[silent] = -1
+            if name == "telemetry_daily" and lv.gap_share:
+                gap = ~silent & (rng.random(len(car)) < lv.gap_share)
+                self.counts["lost_gap"] += int(gap.sum())
+                arrive[gap] = -1
+            skew = np.where(known, self._skew_us[car], 0)
             if skew.any():
                 table = self._shift(table, skew)
         else:
@@ -132,13 +141,26 @@ class Uplink:
             arrive = day + np.where(late, rng.integers(1, lv.claim_max_late_days + 1,
                                                        table.num_rows), 0)
         self.counts["late"] += int((arrive > day).sum())
-        again = np.flatnonzero(rng.random(table.num_rows) < lv.duplicate_share)
-        if again.size:
-            self.counts["duplicates"] += len(again)
-            later = arrive[again] + rng.integers(1, lv.duplicate_max_days + 1, len(again))
-            table = concat([table, table.take(pa.array(again))])
-            arrive = np.concatenate([arrive, later])
-        return table, arrive
+        sent = np.flatnonzero(arrive >= 0)
+        again = sent[rng.random(len(sent)) < lv.duplicate_share]
+        self.counts["duplicates"] += len(again)
+        later = np.flatnonzero(arrive > day)
+        self._hold(name, table, np.concatenate([later, again]), np.concatenate([
+            arrive[later], arrive[again] + rng.integers(1, lv.duplicate_max_days + 1,
+                                                        len(again))]))
+        now = arrive == day
+        return table if now.all() else table.filter(pa.array(now))
+
+    def _hold(self, name: str, table: pa.Table, rows: np.ndarray, days: np.ndarray) -> None:
+        """Keep ``table``'s ``rows`` until ``days``: one take, sorted by day, sliced."""
+        if not len(rows):
+            return
+        order = np.argsort(days, kind="stable")
+        taken = table.take(pa.array(rows[order]))
+        when, first, count = np.unique(days[order], return_index=True, return_counts=True)
+        held = self._held.setdefault(name, {})
+        for d, start, n in zip(when.tolist(), first.tolist(), count.tolist(), strict=True):
+            held.setdefault(d, []).append(taken.slice(start, n))
 
     def _shift(self, table: pa.Table, skew_us: np.ndarray) -> pa.Table:
         """``event_time`` moved by each row's clock offset (µs)."""
@@ -147,24 +169,3 @@ class Uplink:
         column = table.column(k)
         shifted = pc.add(column.combine_chunks(), pa.array(skew_us, pa.duration("us")))
         return table.set_column(k, table.schema.field(k), shifted.cast(column.type))
-
-    def _arriving(self, name: str, day: int, table: pa.Table | None,
-                  arrive: np.ndarray | None) -> pa.Table | None:
-        """Today's rows of ``name``: those due today; the rest are held for their day."""
-        parts, days = [], []
-        if name in self._held:
-            parts.append(self._held[name][0])
-            days.append(self._held[name][1])
-        if arrive is not None and table is not None:
-            parts.append(table)
-            days.append(arrive)
-        if not parts:
-            return table
-        rows, when = concat(parts), np.concatenate(days)
-        now = when <= day
-        later = ~now
-        if later.any():
-            self._held[name] = (rows.filter(pa.array(later)), when[later])
-        else:
-            self._held.pop(name, None)
-        return rows.filter(pa.array(now)) if later.any() else rows
