@@ -171,6 +171,42 @@ class Fault(_Strict):
         return self
 
 
+class DataQuality(_Strict):
+    """How fleet rows reach the store (:mod:`gigaloop.twin.uplink`); the defaults are the
+    levels of ``docs/twin-fleet.md``. ``perfect = true`` (or every level 0) sends every row
+    once, on its day, with a true clock."""
+
+    perfect: bool = False
+    offline_per_day: float = Field(default=0.005, ge=0, le=1)
+    max_offline_days: int = Field(default=7, ge=1, le=90)
+    claim_late_share: float = Field(default=0.2, ge=0, le=1)
+    claim_max_late_days: int = Field(default=10, ge=1, le=90)
+    duplicate_share: float = Field(default=0.005, ge=0, le=1)
+    duplicate_max_days: int = Field(default=3, ge=1, le=90)
+    gap_share: float = Field(default=0.005, ge=0, le=1)
+    silent_per_year: float = Field(default=0.02, ge=0, lt=1)
+    skewed_car_share: float = Field(default=0.01, ge=0, le=1)
+    skew_min_minutes: float = Field(default=5.0, ge=0)
+    skew_max_minutes: float = Field(default=120.0, ge=0, le=12 * 60)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DataQuality:
+        levels = self.model_fields_set - {"perfect"}
+        if self.perfect and levels:
+            raise ValueError(f"perfect = true takes no levels; remove {sorted(levels)}")
+        if self.skew_min_minutes > self.skew_max_minutes:
+            raise ValueError(f"skew_min_minutes ({self.skew_min_minutes}) must be <= "
+                             f"skew_max_minutes ({self.skew_max_minutes})")
+        return self
+
+    @property
+    def off(self) -> bool:
+        """True when every row arrives once, on its day, with a true clock."""
+        return self.perfect or not any(
+            (self.offline_per_day, self.claim_late_share, self.duplicate_share,
+             self.gap_share, self.silent_per_year, self.skewed_car_share))
+
+
 class Scenario(_Strict):
     """A validated scenario file."""
 
@@ -180,6 +216,7 @@ class Scenario(_Strict):
     parts: list[Part] = Field(min_length=1)
     failure_modes: list[FailureModeDecl] = Field(default_factory=list)
     faults: list[Fault] = Field(default_factory=list)
+    data: DataQuality = Field(default_factory=DataQuality)
 
     @model_validator(mode="after")
     def _cross_references(self) -> Scenario:

@@ -43,6 +43,7 @@ from gigaloop.twin.scenario import Scenario, load_scenario
 from gigaloop.twin.tables import concat
 from gigaloop.twin.truth import assemble_truth, write_truth
 from gigaloop.twin.units import SCALES
+from gigaloop.twin.uplink import Uplink
 
 
 class Twin:
@@ -62,6 +63,8 @@ class Twin:
         self.fleet = Fleet(start_date=self.start_date, rng=np.random.default_rng(fleet_seq),
                            units_per_day=self.units_per_day, components=scenario.components,
                            general=general_faults(scenario))
+        self.uplink = Uplink(scenario.data, np.random.default_rng(
+            np.random.SeedSequence(seed).spawn(4)[3]))
         self._next_day = 0
         if fleet < 0:
             raise ConfigError(f"an installed base needs fleet >= 0, got {fleet}", fleet=fleet)
@@ -92,7 +95,10 @@ class Twin:
         return self.plant.clock.day_end(day)
 
     def step(self, day: int) -> dict[str, pa.Table]:
-        """Every store row produced on ``day``; days run in order from 0.
+        """Every store row that arrives on ``day``; days run in order from 0.
+
+        Fleet rows pass the :class:`~gigaloop.twin.uplink.Uplink` (the scenario's
+        ``[data]``): some arrive late, twice, or never.
 
         Day 0 also carries the static tables (sites, lines, stations, machines, suppliers,
         parts). A table appears only when it has rows that day.
@@ -105,7 +111,8 @@ class Twin:
             tables[name] = concat([table, tables[name]]) if name in tables else table
         self._base_tables = {}
         self.fleet.add_built(built)
-        for name, table in self.fleet.step(day).items():
+        arrived = self.uplink.send(day, self.fleet.step(day), self.fleet.vins)
+        for name, table in arrived.items():
             if table.num_rows:
                 tables[name] = concat([tables[name], table]) if name in tables else table
         self._next_day = day + 1
