@@ -33,7 +33,7 @@ from datetime import date
 from pathlib import Path
 
 from gigaloop.errors import ConfigError
-from gigaloop.loop.score import PROCESS_ALARM_MODE, score_run
+from gigaloop.loop.score import FOUND_BY, score_run
 from gigaloop.run import DEFAULT_MODULES, RunOptions, decision_modules, run_job
 from gigaloop.twin.random_scenario import random_scenario
 
@@ -90,25 +90,36 @@ def evaluate(scenario: str, seed: int, days: int, root: Path,
     }
 
 
+def _run(options: RunOptions, reuse: bool) -> dict:
+    """``run_job``, or with ``reuse`` the summary a finished run left in its folder."""
+    summary = options.out / "summary.json"
+    if reuse and summary.exists():
+        return json.loads(summary.read_text())
+    return run_job(options)
+
+
 def evaluate_random(seed: int, days: int, root: Path,
                     modules: tuple[str, ...] = DEFAULT_MODULES,
-                    baseline: bool = False) -> list[dict]:
+                    baseline: bool = False, reuse: bool = False) -> list[dict]:
     """Run random scenario ``seed`` with the loop (and, with ``baseline``, without); one
-    row per fault, scored, then one for the run."""
+    row per fault, scored, then one for the run. Root cause's findings are those of no
+    other module (:data:`~gigaloop.loop.score.FOUND_BY`). With ``reuse``, runs already in
+    ``root`` are scored again, not rerun."""
     scenario = root / f"random-{seed}.toml"
     scenario.write_text(random_scenario(seed, days=days), encoding="utf-8")
     out = root / f"random-{seed}"
-    summary = run_job(RunOptions(days=days, seed=seed, scenario=scenario, out=out,
-                                 modules=modules))
+    summary = _run(RunOptions(days=days, seed=seed, scenario=scenario, out=out,
+                              modules=modules), reuse)
     score = score_run(out)
     run = {"seed": seed, "false": score["n_false_findings"],
-           "findings": sum(f["failure_mode"] != PROCESS_ALARM_MODE
-                           for f in summary["findings"]),
+           "findings": sum(f["failure_mode"] not in FOUND_BY for f in summary["findings"]),
            "process_alarms": score["process_alarms"],
-           "process_alarms_without_fault": len(score["process_alarms_without_fault"])}
+           "process_alarms_without_fault": len(score["process_alarms_without_fault"]),
+           "maintenance_predictions_without_fault":
+               len(score["maintenance_predictions_without_fault"])}
     if baseline:
-        without = run_job(RunOptions(days=days, seed=seed, scenario=scenario, loop=False,
-                                     out=root / f"random-{seed}-base"))
+        without = _run(RunOptions(days=days, seed=seed, scenario=scenario, loop=False,
+                                  out=root / f"random-{seed}-base"), reuse)
         run["field_failures_per_1000_last90"] = _versus(
             summary["kpis"]["field_failures_per_1000_last90"],
             without["kpis"]["field_failures_per_1000_last90"])
@@ -161,8 +172,9 @@ def random_figures(rows: list[dict]) -> list[dict]:
         if kind == "all":
             total = sum(r["findings"] for r in runs)
             figures["false_discovery_proportion"] = _share(sum(r["false"] for r in runs), total)
-            figures["process_alarms_without_fault"] = sum(r["process_alarms_without_fault"]
-                                                          for r in runs)
+            for name in ("process_alarms_without_fault",
+                         "maintenance_predictions_without_fault"):
+                figures[name] = sum(r[name] for r in runs)
             for name in ("field_failures_per_1000_last90", "units_harmed_by_drifts"):
                 pairs = [r[name] for r in runs if name in r]
                 loop, no_loop = (sum(p[k] for p in pairs) for k in ("loop", "no_loop"))
@@ -223,6 +235,8 @@ def main() -> None:
                         help="with --random: also run each world with --no-loop")
     parser.add_argument("--keep", type=Path, default=None, metavar="DIR",
                         help="keep the run folders in DIR (to score them again later)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="with --keep: score runs already in DIR again, not rerun them")
     args = parser.parse_args()
     modules = tuple(name.strip() for name in args.modules.split(",") if name.strip())
     if args.days < 1:
@@ -237,7 +251,8 @@ def main() -> None:
         if args.random:
             rows = []
             for seed in range(args.random_seed, args.random_seed + args.random):
-                world = evaluate_random(seed, args.days, Path(folder), modules, args.baseline)
+                world = evaluate_random(seed, args.days, Path(folder), modules, args.baseline,
+                                        args.reuse)
                 for row in world:
                     kind = "loop_random_fault" if "kind" in row else "loop_random_run"
                     print(json.dumps({"bench": kind, **row}), flush=True)

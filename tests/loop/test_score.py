@@ -129,3 +129,16 @@ def test_a_process_alarm_credits_the_drift_of_its_stream_while_it_ran():
     assert score["process_alarms_without_fault"] == ["early", "elsewhere", "other"]
     # without the alarm, the fault waits for the field
     assert not score_findings(findings[:1], truth)["faults"][0]["found"]
+
+
+def test_a_maintenance_prediction_on_a_machine_with_no_fault_is_no_false_finding():
+    bearing = {**fault("bearing", "machine_breakdown", {"machine": "ST-010-P1"}),
+               "kind": "bearing_wear"}
+    truth = {**TRUTH, "faults": [bearing]}
+    findings = [finding("PM-1", "machine_breakdown", {"machine": "ST-010-P1"}, day=80),
+                finding("PM-2", "machine_breakdown", {"machine": "BW-020-R2"}, day=90),
+                finding("F1", "body_seam", {"machine": "BW-020-R2"})]
+    score = score_findings(findings, truth)
+    assert score["faults"][0]["found_by"] == "maintenance"
+    assert score["maintenance_predictions_without_fault"] == ["PM-2"]
+    assert score["false_findings"] == ["F1"]  # root cause's claims stay false findings

@@ -17,7 +17,10 @@ seen in the plant, often before any vehicle failed (``days_to_find`` is then neg
 and before it could harm many. An alarm on a stream with no fault is no causal claim —
 the stream did shift (a machine's natural wander) — so it is counted apart
 (``process_alarms_without_fault``), like a chart's false-alarm rate, not as a false
-finding.
+finding. Likewise maintenance's predictions (:data:`MACHINE_MODE`, a machine heading for
+a breakdown) are credited to a machine fault they name, and one on a machine with no
+injected fault — natural wear the twin also has — is counted apart
+(``maintenance_predictions_without_fault``): false findings are root cause's causal claims.
 
 >>> truth = {"scenario": {"start_date": "2025-01-06"}, "faults": [{"id": "weak-lot",
 ...     "finding": {"failure_mode": "battery_pack", "names": {"lot": "CELL-7"}},
@@ -45,6 +48,10 @@ TRUTH_PATH = Path("truth") / "truth.json"
 DRIFT_KINDS = ("weld_current_drift", "process_drift")
 #: The failure mode of process control's findings: a chart alarm on a machine's parameter.
 PROCESS_ALARM_MODE = "process_drift"
+#: The failure mode of maintenance's findings: a machine heading for a breakdown.
+MACHINE_MODE = "machine_breakdown"
+#: Which module a finding's failure mode comes from, where it is not root cause.
+FOUND_BY = {PROCESS_ALARM_MODE: "process control", MACHINE_MODE: "maintenance"}
 #: The inspection downstream of a drifting parameter, where the plant has one.
 DRIFT_INSPECTION = {"weld_current": "weld_seam", "film_thickness": "paint_thickness"}
 
@@ -151,11 +158,12 @@ def score_findings(
             "days_from_onset": (first["day_found"] - began) if first and began is not None
             else None,
             "finding_id": first["id"] if first else None,
-            "found_by": None if first is None else (
-                "process control" if first["failure_mode"] == PROCESS_ALARM_MODE
-                else "root cause"),
+            "found_by": None if first is None else FOUND_BY.get(first["failure_mode"],
+                                                                  "root cause"),
         })
-    false_ids.update(f["id"] for f in findings if f["id"] not in matched_finding_ids)
+    unmatched = [f for f in findings if f["id"] not in matched_finding_ids]
+    predictions = {f["id"] for f in unmatched if f["failure_mode"] == MACHINE_MODE}
+    false_ids.update(f["id"] for f in unmatched if f["id"] not in predictions)
     found = sum(1 for f in faults_out if f.get("found"))
     retracted = {f["id"] for f in findings if f.get("retracted")}
     return {
@@ -167,6 +175,7 @@ def score_findings(
         "recall": round(found / real_faults, 3) if real_faults else None,
         "process_alarms": len(alarms),
         "process_alarms_without_fault": sorted({f["id"] for f in alarms} - alarms_used),
+        "maintenance_predictions_without_fault": sorted(predictions),
     }
 
 
