@@ -64,9 +64,8 @@ def evaluate(scenario: str, seed: int, days: int, root: Path,
             window = [window[0], ended]   # the loop stopped the drift early: its real window
         if window and result.get("finding_id"):
             found = findings[result["finding_id"]]["names"]["window"]
-            row["window_error_days"] = [
-                (date.fromisoformat(found[0]) - start).days - window[0],
-                (date.fromisoformat(found[1]) - start).days - window[1]]
+            row["window_error_days"] = [_day(found[0], start) - window[0],
+                                        _day(found[1], start) - window[1]]
         faults.append(row)
     base90 = without["kpis"]["field_failures_per_1000_last90"]
     loop90 = with_loop["kpis"]["field_failures_per_1000_last90"]
@@ -184,6 +183,11 @@ def random_figures(rows: list[dict]) -> list[dict]:
         out += [{"bench": "loop_random", "kind": kind, "figure": name, "value": value}
                 for name, value in figures.items()]
     return out
+
+
+def _day(value: int | str, start: date) -> int:
+    """A window end as a day number: process control names days, root cause dates."""
+    return value if isinstance(value, int) else (date.fromisoformat(value) - start).days
 
 
 def _share(part: int, whole: int) -> float | None:
