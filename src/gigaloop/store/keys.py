@@ -5,7 +5,8 @@
 * keys already stored: each table's key hashes are computed once from the key columns of
   its files and tail (the logged rows not yet in Parquet) and extended on every write
   (:class:`~gigaloop.store.hashes.HashSet`). Only rows whose hash is stored are compared
-  with the stored rows (files and tail), in DuckDB: identical rows
+  with the stored rows — the tail in Arrow first, the files in DuckDB for rows the tail did
+  not hold: identical rows
   are *unchanged*, different ones *conflict*, and a row whose hash merely collides is new.
   A batch of new keys reads no stored file and runs no query,
 * referenced values (``vehicles.vin``): read once into a
@@ -70,6 +71,47 @@ def key_hashes(table: Table, rows: pa.Table) -> np.ndarray:
     return hash_rows(pa.table(columns, names=list(table.key)))
 
 
+def _tail_matches(table: Table, rows: pa.Table, tail: pa.Table) -> dict[str, np.ndarray]:
+    """``__row`` of the rows whose key the in-memory ``tail`` holds, and whether all values
+    agree (nulls alike, NaNs alike, floats exactly), by an Arrow hash join: no SQL.
+
+    >>> from gigaloop.schema import get_table
+    >>> sites = get_table("sites")
+    >>> tail = pa.table({"site_id": ["S1", "S2"], "name": ["a", "b"], "region": ["R", "R"],
+    ...                  "timezone": ["UTC", "UTC"]})
+    >>> rows = tail.append_column(ROW, pa.array([7, 8])).set_column(
+    ...     1, "name", pa.array(["a", "changed"]))
+    >>> found = _tail_matches(sites, rows, tail)
+    >>> found[ROW].tolist(), found["same"].tolist()
+    ([7, 8], [True, False])
+    """
+    columns = [c for c in table.column_names if c != INGESTED_AT]
+    joined = tail.select(columns).join(
+        rows.select([*columns, ROW]), keys=list(table.key), join_type="inner",
+        left_suffix=_STORED, use_threads=False).sort_by(ROW)
+    same = np.ones(joined.num_rows, dtype=bool)
+    for column in (c for c in columns if c not in table.key):
+        new, old = joined[column], joined[column + _STORED]
+        alike = pc.or_kleene(pc.equal(new, old), pc.and_(pc.is_null(new), pc.is_null(old)))
+        if pa.types.is_floating(new.type):
+            alike = pc.or_kleene(alike, pc.and_(pc.is_nan(new), pc.is_nan(old)))
+        same &= pc.fill_null(alike, False).to_numpy(zero_copy_only=False)
+    return {ROW: joined[ROW].to_numpy(), "same": same}
+
+
+def _rows_at(table: pa.Table, positions: np.ndarray) -> pa.Table:
+    """The rows at ``positions``: a few as zero-copy slices (``take`` copies every chunk's
+    columns), many by ``take``."""
+    if len(positions) > 1000:
+        return table.take(pa.array(positions))
+    return pa.concat_tables([table.slice(int(p), 1) for p in positions]) if len(positions) \
+        else table.slice(0, 0)
+
+
+#: Suffix of the stored row's columns in :func:`_tail_matches`'s join.
+_STORED = "__stored"
+
+
 class KeyIndex:
     """Answers key questions for one store; holds its key hashes and referenced values."""
 
@@ -81,6 +123,7 @@ class KeyIndex:
         self._con.execute("SET TimeZone = 'UTC'")
         self._known: dict[str, ValueSet] = {}
         self._hashes: dict[str, HashSet] = {}
+        self._tail_hashes: dict[str, np.ndarray] = {}  # key hashes of each table's tail
 
     def close(self) -> None:
         self._con.close()
@@ -156,35 +199,52 @@ class KeyIndex:
         return self._hashes[table.name]
 
     def _compare(self, table: Table, rows: pa.Table) -> tuple[np.ndarray, np.ndarray]:
-        """Join rows with the stored files and tail on the key; a row without a match is new."""
-        files = [str(f) for f in self._files_for(table, rows)]
+        """Match rows with the stored tail, then the rest with the stored files, on the key;
+        a row without a match is new. A key is stored once, so a row the tail answers needs
+        no file: a re-sent row usually finds its first copy still in the tail, and that
+        match is an Arrow join on the few tail rows whose key hash is the batch's."""
         tail = self._tail(table.name)
-        if not files and not tail.num_rows:
-            return _NONE, _NONE
-        where, bounds = self._range_filter(table, rows)
-        sources, params = [], []
-        if files:
-            sources.append("SELECT * FROM read_parquet(?) " + where)
-            params += [files, *bounds]
         if tail.num_rows:
-            self._con.register("tail", tail)
-            sources.append("SELECT * FROM tail " + where)
-            params += bounds
-        columns = [c for c in table.column_names if c != INGESTED_AT]
-        on = " AND ".join(f"b.{_quote(k)} = s.{_quote(k)}" for k in table.key)
-        equal = " AND ".join(f"b.{_quote(c)} IS NOT DISTINCT FROM s.{_quote(c)}" for c in columns)
-        sql = (
-            f"SELECT b.{ROW}, bool_or({equal}) AS same FROM batch b "
-            f"JOIN ({' UNION ALL '.join(sources)}) s ON {on} GROUP BY b.{ROW}"
-        )
-        action = f"comparing rows of {table.name} with stored ones"
-        try:
-            same = self._query(sql, rows.select([*columns, ROW]), action, params)
-        finally:
-            if tail.num_rows:
-                self._con.unregister("tail")
-        positions, identical = same[ROW], same["same"].astype(bool)
-        return positions[identical], positions[~identical]
+            held = np.flatnonzero(np.isin(self._hashes_of_tail(table, tail),
+                                          rows[HASH].to_numpy()))
+            tail = _rows_at(tail, held)
+        same, different = [_NONE], [_NONE]
+        if tail.num_rows:
+            found = _tail_matches(table, rows, tail)
+            same.append(found[ROW][found["same"]])
+            different.append(found[ROW][~found["same"]])
+            rows = rows.filter(pa.array(~np.isin(rows[ROW].to_numpy(), found[ROW])))
+        files = [str(f) for f in self._files_for(table, rows)] if rows.num_rows else []
+        if files:
+            where, bounds = self._range_filter(table, rows)
+            columns = [c for c in table.column_names if c != INGESTED_AT]
+            on = " AND ".join(f"b.{_quote(k)} = s.{_quote(k)}" for k in table.key)
+            equal = " AND ".join(f"b.{_quote(c)} IS NOT DISTINCT FROM s.{_quote(c)}"
+                                 for c in columns)
+            sql = (f"SELECT b.{ROW}, bool_or({equal}) AS same FROM batch b "
+                   f"JOIN (SELECT * FROM read_parquet(?) {where}) s ON {on} GROUP BY b.{ROW}")
+            found = self._query(sql, rows.select([*columns, ROW]),
+                                f"comparing rows of {table.name} with stored ones",
+                                [files, *bounds])
+            identical = found["same"].astype(bool)
+            same.append(found[ROW][identical])
+            different.append(found[ROW][~identical])
+        return np.concatenate(same), np.concatenate(different)
+
+    def _hashes_of_tail(self, table: Table, tail: pa.Table) -> np.ndarray:
+        """Key hashes of ``tail``, hashing only rows not seen before. The tail is a suffix of
+        the rows logged (a flush takes its oldest), so the hashes kept are cut to its length
+        or extended by what was logged since; checked on its first row, else all rehashed."""
+        kept = self._tail_hashes.get(table.name, _NONE)
+        n = tail.num_rows
+        if len(kept) >= n:
+            kept = kept[len(kept) - n:]
+        else:
+            kept = np.concatenate([kept, key_hashes(table, tail.slice(len(kept)))])
+        if n and kept[0] != key_hashes(table, tail.slice(0, 1))[0]:
+            kept = key_hashes(table, tail)  # not a suffix of what was kept: start again
+        self._tail_hashes[table.name] = kept
+        return kept
 
     def _query(
         self, sql: str, batch: pa.Table, action: str, params: list[Any] | None = None
