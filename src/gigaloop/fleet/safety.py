@@ -13,7 +13,8 @@ from typing import Any, Protocol
 
 import ibis
 import ibis.expr.types as ir
-from scipy import stats
+
+from gigaloop import ml
 
 MODES = ("autopilot", "manual")
 
@@ -30,11 +31,8 @@ def poisson_rate_ci(
     count: int, exposure: float, *, per: float = 1.0, level: float = 0.95
 ) -> tuple[float, float, float]:
     """Rate ``count / exposure × per`` with the exact (Garwood) Poisson interval."""
-    alpha = 1 - level
-    low = stats.chi2.ppf(alpha / 2, 2 * count) / 2 if count > 0 else 0.0
-    high = stats.chi2.ppf(1 - alpha / 2, 2 * count + 2) / 2
-    scale = per / exposure
-    return count * scale, float(low * scale), float(high * scale)
+    low, high = ml.poisson_interval(count, exposure / per, level=level)
+    return count * per / exposure, float(low), float(high)
 
 
 def crash_counts_and_miles(store: Tables) -> ir.Table:

@@ -118,7 +118,7 @@ def usage_terms(rows: Any, delivered: np.ndarray,
     for measure in measures:
         first, second = measure_sum_names(measure)
         terms[first] = value = column(measure.value)
-        terms[second] = x * value if measure.is_trend else column(measure.per)
+        terms[second] = x * value if measure.per is None else column(measure.per)
     return terms, np.isfinite(x)
 
 

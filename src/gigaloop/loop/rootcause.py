@@ -168,10 +168,7 @@ def _exact_interval(scan: pd.DataFrame) -> pd.DataFrame:
     standardised ratio). For a few hundred units against a fleet, E is known far better than
     O, and the log-rank interval, whose width goes with √E, is far too wide: 6 failures
     where 1.1 were expected is ×5.5 (2.0–12) exactly, but (1.0–47) by log-rank."""
-    observed, expected = scan.observed.to_numpy(float), scan.expected.to_numpy(float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        low = stats.chi2.ppf(0.025, 2 * observed) / (2 * expected)
-        high = stats.chi2.ppf(0.975, 2 * observed + 2) / (2 * expected)
+    low, high = ml.poisson_interval(scan.observed, scan.expected)
     return scan.assign(low=np.nan_to_num(low, nan=0.0), high=high)
 
 

@@ -195,9 +195,12 @@ def _still_standing(pop: Population, mode: str, candidates: pd.DataFrame, codes:
         rescan = ml.logrank_scan(duration[rest], event[rest], sub_codes,
                                  strata=adjust.strata[rest])
         signal = set(candidates.attribute[_signal(candidates)].astype(int))
-        least = np.where([int(columns[a]) in signal for a in rescan.attribute],
-                         config.min_signal_events, config.min_events)
-        better = (rescan.hr_low >= config.min_effect_low) & (rescan.observed >= least)
+        is_signal = np.array([int(columns[a]) in signal for a in rescan.attribute], dtype=bool)
+        least = np.where(is_signal, config.min_signal_events, config.min_events)
+        # a signal's interval is the exact one of O given E, as in its scan
+        low = np.where(is_signal, ml.poisson_interval(rescan.observed, rescan.expected)[0],
+                       rescan.hr_low)
+        better = (low >= config.min_effect_low) & (rescan.observed >= least)
     standing = rescan[(rescan.p <= config.alpha) & better]
     alive = {(int(columns[a]), int(lv)) for a, lv in zip(standing.attribute, standing.level,
                                                          strict=True)}

@@ -33,6 +33,8 @@ import pandas as pd
 from gigaloop.loop.population import Attribute, Population
 from gigaloop.store import StoreView
 
+#: The ``spc_alarms`` columns an episode is made of.
+COLUMNS = ("station_id", "machine_id", "parameter", "event_time")
 #: Alarms of one stream further apart than this start a new episode.
 EPISODE_GAP_DAYS = 14
 #: An episode's window starts this many days before its first alarm.
@@ -79,9 +81,6 @@ class AlarmLog:
     def episodes(self) -> list[AlarmEpisode]:
         return episodes_of(self.rows)
 
-
-#: The ``spc_alarms`` columns an episode is made of.
-COLUMNS = ("station_id", "machine_id", "parameter", "event_time")
 
 
 def episodes_of(alarms: pd.DataFrame) -> list[AlarmEpisode]:

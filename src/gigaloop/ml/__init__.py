@@ -12,6 +12,7 @@ but the schema and the errors), so factory, fleet and loop code can share it.
 from gigaloop.ml.changepoint import ShiftWindow, mean_shift_window, rate_window
 from gigaloop.ml.degradation import adjusted_rate_scan
 from gigaloop.ml.fdr import benjamini_hochberg, family_qvalues
+from gigaloop.ml.poisson import poisson_interval
 from gigaloop.ml.survival import SurvivalCurves, kaplan_meier, logrank_scan
 from gigaloop.ml.survival_models import fit_cox, fit_weibull_aft
 
@@ -26,5 +27,6 @@ __all__ = [
     "kaplan_meier",
     "logrank_scan",
     "mean_shift_window",
+    "poisson_interval",
     "rate_window",
 ]
