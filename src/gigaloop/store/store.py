@@ -16,8 +16,6 @@ WriteResult(table='lines', received=2, written=1, unchanged=0, quarantined=1,
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +32,7 @@ from gigaloop.store.engines import DuckDBEngine, Engine, SparkEngine
 from gigaloop.store.flushing import Flusher
 from gigaloop.store.keys import HASH, ROW, KeyIndex
 from gigaloop.store.layout import Layout, month_of, writer_lock
+from gigaloop.store.quarantine import quarantine_rows
 from gigaloop.store.result import WriteResult
 from gigaloop.store.validate import Rejections, Rows, check, to_arrow
 from gigaloop.store.view import StoreView
@@ -358,23 +357,8 @@ class Store:
         """Keep every rejected row with its reasons; rows already quarantined are skipped."""
         if not rejected.count:
             return
-        positions = np.flatnonzero(rejected.mask)
-        as_received = received.take(positions)
-        if INGESTED_AT in as_received.column_names:
-            as_received = as_received.drop_columns([INGESTED_AT])
-        texts = [json.dumps(r, sort_keys=True, default=str) for r in as_received.to_pylist()]
         quarantine = get_table(QUARANTINE)
-        rows = pa.table(
-            {
-                "table_name": pa.repeat(pa.scalar(spec.name), len(texts)),
-                "row_hash": [hashlib.sha256(t.encode()).hexdigest()[:32] for t in texts],
-                "reason": rejected.reasons_of(positions),
-                "row_json": texts,
-                "source": pa.repeat(pa.scalar(source, pa.string()), len(texts)),
-                "event_time": pa.repeat(pa.scalar(stamp, pa.timestamp("us")), len(texts)),
-                ROW: np.arange(len(texts)),
-            }
-        )
+        rows = quarantine_rows(spec, received, rejected, stamp, source)
         rows = self._keys.with_hashes(quarantine, rows)
         rows = _drop(rows, self._keys.later_duplicates(quarantine, rows))
         rows = _drop(rows, np.concatenate(self._keys.stored(quarantine, rows)))
