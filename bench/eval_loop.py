@@ -245,6 +245,10 @@ def main() -> None:
     modules = tuple(name.strip() for name in args.modules.split(",") if name.strip())
     if args.days < 1:
         parser.error("--days must be at least 1")
+    if args.reuse and args.keep is None:
+        parser.error("--reuse scores the runs kept in --keep DIR: give --keep")
+    if args.baseline and not args.random:
+        parser.error("--baseline is for --random (the packaged scenarios always run both)")
     try:
         decision_modules(modules)
     except ConfigError as error:

@@ -336,3 +336,8 @@ def test_weld_drift_is_alarmed_before_its_vehicles_fail_in_the_field(tmp_path: P
     moves = loop.execute(table.filter((table.module == "process_control")
                                       & table.action_kind.notnull()).count())
     assert 0 < moves <= days // 2, moves
+
+
+def test_a_negative_episode_gap_is_refused() -> None:
+    with pytest.raises(ConfigError, match="episode_gap_days"):
+        ProcessControlConfig(episode_gap_days=-1)

@@ -20,7 +20,8 @@ class ProcessControlConfig:
     this much per unit of setpoint (lower 2-SE bound); after ``max_probes`` probes without
     that proof, or proof of less, the stream is only charted.
     ``release_sigmas``: control stops (setpoint back to target) once the disturbance the
-    controller estimates is within this many σ.
+    controller estimates is within this many σ. ``episode_gap_days``: an alarm after more
+    quiet days than this opens a new episode, whose first alarm is a finding.
     """
 
     phase_one: int = 200
@@ -56,4 +57,7 @@ class ProcessControlConfig:
                 and self.release_sigmas >= 0):
             raise ConfigError("need min_gain > 0, probe_sigmas > 0, max_probes >= 1, "
                               "release_sigmas >= 0")
+        if self.episode_gap_days < 0:
+            raise ConfigError("episode_gap_days must be >= 0 (quiet days that end an episode)",
+                              episode_gap_days=self.episode_gap_days)
 
