@@ -42,6 +42,7 @@ from gigaloop.errors import EngineError
 from gigaloop.schema import INGESTED_AT, Table, get_table
 from gigaloop.store.hashes import HashSet, ValueSet, hash_rows
 from gigaloop.store.layout import Layout, partitions_of
+from gigaloop.store.tail_index import TailIndex
 
 ROW = "__row"
 HASH = "__hash"
@@ -71,9 +72,12 @@ def key_hashes(table: Table, rows: pa.Table) -> np.ndarray:
     return hash_rows(pa.table(columns, names=list(table.key)))
 
 
-def _tail_matches(table: Table, rows: pa.Table, tail: pa.Table) -> dict[str, np.ndarray]:
+def _tail_matches(
+    table: Table, rows: pa.Table, tail: pa.Table, asked: np.ndarray, at: np.ndarray
+) -> dict[str, np.ndarray]:
     """``__row`` of the rows whose key the in-memory ``tail`` holds, and whether all values
-    agree (nulls alike, NaNs alike, floats exactly), by an Arrow hash join: no SQL.
+    agree (nulls alike, NaNs alike, floats exactly). ``asked`` and ``at`` pair rows with tail
+    rows of the same key hash; a pair whose keys differ is a hash collision and left out.
 
     >>> from gigaloop.schema import get_table
     >>> sites = get_table("sites")
@@ -81,22 +85,26 @@ def _tail_matches(table: Table, rows: pa.Table, tail: pa.Table) -> dict[str, np.
     ...                  "timezone": ["UTC", "UTC"]})
     >>> rows = tail.append_column(ROW, pa.array([7, 8])).set_column(
     ...     1, "name", pa.array(["a", "changed"]))
-    >>> found = _tail_matches(sites, rows, tail)
+    >>> found = _tail_matches(sites, rows, tail, np.array([0, 1, 1]), np.array([0, 1, 0]))
     >>> found[ROW].tolist(), found["same"].tolist()
     ([7, 8], [True, False])
     """
     columns = [c for c in table.column_names if c != INGESTED_AT]
-    joined = tail.select(columns).join(
-        rows.select([*columns, ROW]), keys=list(table.key), join_type="inner",
-        left_suffix=_STORED, use_threads=False).sort_by(ROW)
-    same = np.ones(joined.num_rows, dtype=bool)
-    for column in (c for c in columns if c not in table.key):
-        new, old = joined[column], joined[column + _STORED]
+    sent, stored = rows.take(pa.array(asked)), _rows_at(tail, at)
+    same_key = np.ones(len(asked), dtype=bool)
+    same = np.ones(len(asked), dtype=bool)
+    for column in columns:
+        new, old = sent[column], stored[column]
+        if old.type != new.type:
+            old = old.cast(new.type)
         alike = pc.or_kleene(pc.equal(new, old), pc.and_(pc.is_null(new), pc.is_null(old)))
         if pa.types.is_floating(new.type):
             alike = pc.or_kleene(alike, pc.and_(pc.is_nan(new), pc.is_nan(old)))
-        same &= pc.fill_null(alike, False).to_numpy(zero_copy_only=False)
-    return {ROW: joined[ROW].to_numpy(), "same": same}
+        agree = pc.fill_null(alike, False).to_numpy(zero_copy_only=False)
+        if column in table.key:
+            same_key &= agree
+        same &= agree
+    return {ROW: sent[ROW].to_numpy()[same_key], "same": same[same_key]}
 
 
 def _rows_at(table: pa.Table, positions: np.ndarray) -> pa.Table:
@@ -106,10 +114,6 @@ def _rows_at(table: pa.Table, positions: np.ndarray) -> pa.Table:
         return table.take(pa.array(positions))
     return pa.concat_tables([table.slice(int(p), 1) for p in positions]) if len(positions) \
         else table.slice(0, 0)
-
-
-#: Suffix of the stored row's columns in :func:`_tail_matches`'s join.
-_STORED = "__stored"
 
 
 class KeyIndex:
@@ -123,7 +127,7 @@ class KeyIndex:
         self._con.execute("SET TimeZone = 'UTC'")
         self._known: dict[str, ValueSet] = {}
         self._hashes: dict[str, HashSet] = {}
-        self._tail_hashes: dict[str, np.ndarray] = {}  # key hashes of each table's tail
+        self._tail_indexes: dict[str, TailIndex] = {}  # where each tail key hash sits
 
     def close(self) -> None:
         self._con.close()
@@ -179,6 +183,8 @@ class KeyIndex:
         """Add a written batch: its key hashes, and its values to the cached references."""
         if table.name in self._hashes:
             self._hashes[table.name].add(hashes)
+        if table.name in self._tail_indexes:
+            self._tail_indexes[table.name].extend(hashes)
         for ref, known in self._known.items():
             name, column = ref.split(".")
             if name == table.name and written.num_rows:
@@ -201,16 +207,14 @@ class KeyIndex:
     def _compare(self, table: Table, rows: pa.Table) -> tuple[np.ndarray, np.ndarray]:
         """Match rows with the stored tail, then the rest with the stored files, on the key;
         a row without a match is new. A key is stored once, so a row the tail answers needs
-        no file: a re-sent row usually finds its first copy still in the tail, and that
-        match is an Arrow join on the few tail rows whose key hash is the batch's."""
+        no file: a re-sent row usually finds its first copy still in the tail, found by its
+        key hash (:class:`~gigaloop.store.tail_index.TailIndex`) and compared value by value."""
         tail = self._tail(table.name)
-        if tail.num_rows:
-            held = np.flatnonzero(np.isin(self._hashes_of_tail(table, tail),
-                                          rows[HASH].to_numpy()))
-            tail = _rows_at(tail, held)
         same, different = [_NONE], [_NONE]
-        if tail.num_rows:
-            found = _tail_matches(table, rows, tail)
+        asked, at = (self._tail_index(table, tail).find(rows[HASH].to_numpy())
+                     if tail.num_rows else (_NONE, _NONE))
+        if len(asked):
+            found = _tail_matches(table, rows, tail, asked, at)
             same.append(found[ROW][found["same"]])
             different.append(found[ROW][~found["same"]])
             rows = rows.filter(pa.array(~np.isin(rows[ROW].to_numpy(), found[ROW])))
@@ -231,20 +235,24 @@ class KeyIndex:
             different.append(found[ROW][~identical])
         return np.concatenate(same), np.concatenate(different)
 
-    def _hashes_of_tail(self, table: Table, tail: pa.Table) -> np.ndarray:
-        """Key hashes of ``tail``, hashing only rows not seen before. The tail is a suffix of
-        the rows logged (a flush takes its oldest), so the hashes kept are cut to its length
-        or extended by what was logged since; checked on its first row, else all rehashed."""
-        kept = self._tail_hashes.get(table.name, _NONE)
+    def _tail_index(self, table: Table, tail: pa.Table) -> TailIndex:
+        """The table's tail index, cut to the tail's length (a flush took its oldest rows);
+        rebuilt from the tail's keys when it was never built or does not end, or begin,
+        with the tail's own rows."""
+        index = self._tail_indexes.get(table.name)
         n = tail.num_rows
-        if len(kept) >= n:
-            kept = kept[len(kept) - n:]
-        else:
-            kept = np.concatenate([kept, key_hashes(table, tail.slice(len(kept)))])
-        if n and kept[0] != key_hashes(table, tail.slice(0, 1))[0]:
-            kept = key_hashes(table, tail)  # not a suffix of what was kept: start again
-        self._tail_hashes[table.name] = kept
-        return kept
+        if index is not None and len(index) >= n:
+            index.keep_last(n)
+            if n == 0:
+                return index
+            ends = key_hashes(table, pa.concat_tables([tail.slice(0, 1), tail.slice(n - 1)]))
+            asked, at = index.find(ends)
+            if {(0, 0), (1, n - 1)} <= set(zip(asked.tolist(), at.tolist())):
+                return index
+        index = TailIndex()
+        index.extend(key_hashes(table, tail))
+        self._tail_indexes[table.name] = index
+        return index
 
     def _query(
         self, sql: str, batch: pa.Table, action: str, params: list[Any] | None = None
