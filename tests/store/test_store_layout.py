@@ -10,6 +10,7 @@ import pytest
 from sample_data import load, telemetry_row
 
 from gigaloop.errors import StoreError
+from gigaloop.schema import get_table
 from gigaloop.store import Store
 from gigaloop.store import layout as layout_module
 from gigaloop.store.layout import MANIFEST, Layout
@@ -122,3 +123,29 @@ def test_settled_months_and_crowded_partitions_are_compacted_as_writes_go(tmp_pa
 
 def _raise(folder) -> None:
     raise OSError("killed")
+
+
+def test_a_background_merge_swaps_out_only_the_files_it_merged(tmp_path) -> None:
+    """A file written to the partition while its merge runs stays beside the merged one."""
+    store = Store(tmp_path, compact_after=None)
+    load(store)
+    for k in range(3):
+        day = dt.date(2024, 3, 2 + k)
+        store.write("telemetry_daily", [telemetry_row(0, day)], ingested_at=dt.datetime(2024, 4, 1))
+        store.flush("telemetry_daily")
+    layout = store._layout
+    spec = get_table("telemetry_daily")
+    merging = list(layout.files("telemetry_daily", ["2024-03"]))
+    merged = layout.merge(spec, "2024-03", merging)  # what the worker thread does
+    store.write("telemetry_daily", [telemetry_row(1, dt.date(2024, 3, 9))],
+                ingested_at=dt.datetime(2024, 4, 2))
+    store.flush("telemetry_daily")
+    before = snapshot(store)
+
+    layout.swap_in(spec, "2024-03", merging, merged)  # what the writer's thread does
+
+    files = layout.files("telemetry_daily", ["2024-03"])
+    assert len(files) == 2 and merged[1] in files and not any(f in files for f in merging)
+    assert not any(f.exists() for f in merging)
+    store._engine.written(spec, layout)
+    pd.testing.assert_frame_equal(snapshot(store), before)

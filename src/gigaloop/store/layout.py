@@ -165,16 +165,41 @@ class Layout:
     def compact(self, table: Table, partitions: Iterable[str] | None = None) -> None:
         """Merge the files of each partition (or of ``partitions``) into one, atomically."""
         listing = self._files_of(table.name)
-        for partition in sorted(listing) if partitions is None else partitions:
-            files = listing.get(partition, [])
-            if len(files) < 2:
-                continue
-            try:
-                listing[partition] = [_compact_folder(files, table.arrow_schema())]
-            except (OSError, pa.ArrowException) as exc:
-                self._listing.pop(table.name, None)  # list it again: the swap may be half-done
-                message = f"could not compact {table.name}/{partition}: {exc}"
-                raise StoreError(message, table=table.name, partition=partition) from exc
+        for partition in sorted(listing) if partitions is None else list(partitions):
+            files = list(listing.get(partition, []))
+            if len(files) >= 2:
+                self.swap_in(table, partition, files, self.merge(table, partition, files))
+
+    def merge(self, table: Table, partition: str, files: list[Path]) -> Staged:
+        """The costly half of a compaction: ``files`` (of one partition) merged into one
+        file under its hidden temporary name. Touches nothing else, so it may run in
+        another thread while the writer adds files to the partition."""
+        final = files[0].parent / f"part-{uuid.uuid4().hex}.parquet"
+        temp = _temp_path(final)
+        try:
+            write_parquet(pq.read_table(files, schema=table.arrow_schema()), temp)
+        except (OSError, pa.ArrowException) as exc:
+            temp.unlink(missing_ok=True)
+            message = f"could not compact {table.name}/{partition}: {exc}"
+            raise StoreError(message, table=table.name, partition=partition) from exc
+        return temp, final
+
+    def swap_in(self, table: Table, partition: str, files: list[Path], merged: Staged) -> None:
+        """Replace ``files`` by their ``merged`` file, crash-safely (a manifest names what
+        it replaces first); files the partition gained since the merge began stay."""
+        temp, final = merged
+        folder = final.parent
+        try:
+            manifest = {"into": final.name, "replaces": [p.name for p in files]}
+            _write_atomic_text(folder / MANIFEST, json.dumps(manifest))
+            os.replace(temp, final)
+            _finish_compaction(folder)
+        except OSError as exc:
+            self._listing.pop(table.name, None)  # list it again: the swap may be half-done
+            message = f"could not compact {table.name}/{partition}: {exc}"
+            raise StoreError(message, table=table.name, partition=partition) from exc
+        listing = self._files_of(table.name)
+        listing[partition] = [final, *(f for f in listing.get(partition, []) if f not in files)]
 
     def recover(self) -> None:
         """Finish interrupted compactions and drop temporary files left by a crash."""
@@ -219,20 +244,6 @@ def write_parquet(rows: pa.Table, path: Path) -> None:
     times rarely repeat, and trying a dictionary on them doubles the cost of a write)."""
     text = [f.name for f in rows.schema if pa.types.is_string(f.type)]
     pq.write_table(rows, path, compression="snappy", use_dictionary=text)
-
-
-def _compact_folder(old: list[Path], schema: pa.Schema) -> Path:
-    """Merge the live files ``old`` of one folder into one; returns the merged file."""
-    folder = old[0].parent
-    merged = pq.read_table(old, schema=schema)
-    final = folder / f"part-{uuid.uuid4().hex}.parquet"
-    temp = _temp_path(final)
-    write_parquet(merged, temp)
-    manifest = {"into": final.name, "replaces": [p.name for p in old]}
-    _write_atomic_text(folder / MANIFEST, json.dumps(manifest))
-    os.replace(temp, final)
-    _finish_compaction(folder)
-    return final
 
 
 def _temp_path(final: Path) -> Path:

@@ -59,7 +59,8 @@ class Store:
     two flushes run in the background (:mod:`gigaloop.store.flushing`). Daily
     writes thus leave about one file per month. A partition is compacted when a flush
     leaves it with more than one file and a later month is written, or more than
-    ``compact_after`` files (``None``: only when :meth:`compact` is called). Key checks
+    ``compact_after`` files (``None``: only when :meth:`compact` is called); such a
+    compaction is merged in the background too and swapped in by a later write. Key checks
     run against an in-memory index of key hashes (:mod:`gigaloop.store.keys`): a batch of
     new keys reads no stored file, so a small daily write costs the same on day 365 as on
     day 1.
@@ -235,15 +236,18 @@ class Store:
         }
 
     def flush(self, name: str | None = None) -> None:
-        """Write the logged rows of ``name`` (or of every table) to Parquet, then drop the log."""
+        """Write the logged rows of ``name`` (or of every table) to Parquet, then drop the
+        log; the compactions this starts (or that were under way) are finished too."""
         for table_name in [name] if name is not None else list(TABLES):
             self._flush(get_table(table_name))
+            self._finish_compactions(table_name)
 
     def compact(self, name: str | None = None) -> None:
         """Merge the files of each partition into one (of ``name``, or of every table)."""
         for table_name in [name] if name is not None else list(TABLES):
             spec = get_table(table_name)
             self._flush(spec)
+            self._finish_compactions(spec.name)
             self._layout.compact(spec)
             self._engine.written(spec, self._layout)
 
@@ -327,6 +331,14 @@ class Store:
             finished = self._flusher.finish(table, self._logs[table], wait=wait)
             if finished is not None:
                 self._flushed(get_table(table), *finished)
+            if self._flusher.finish_compactions(table, wait=False):
+                self._engine.written(get_table(table), self._layout)
+
+    def _finish_compactions(self, name: str | None = None) -> None:
+        """Wait for the background compactions of ``name`` (or of every table) and swap them in."""
+        for table in [name] if name is not None else self._flusher.tables():
+            if self._flusher.finish_compactions(table):
+                self._engine.written(get_table(table), self._layout)
 
     def _flushed(self, spec: Table, rows: pa.Table, written: list[Path]) -> None:
         """After ``rows`` reached Parquet as ``written``: what is on disk, compaction, views."""
@@ -339,12 +351,13 @@ class Store:
         self._engine.written(spec, self._layout)
 
     def _compact_settled(self, spec: Table, newest: str) -> None:
-        """Compact older months with several files, and any month with too many."""
+        """Compact older months with several files, and any month with too many, in the
+        background (:meth:`Flusher.compact`)."""
         assert self.compact_after is not None
         for partition in self._layout.partitions(spec.name):
             files = len(self._layout.files(spec.name, [partition]))
             if files > 1 and (partition < newest or files > self.compact_after):
-                self._layout.compact(spec, [partition])
+                self._flusher.compact(spec, partition)
 
     def _quarantine(
         self,
