@@ -39,6 +39,12 @@ class Attribute:
     levels: list[Any]
     meta: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def family(self) -> str:
+        """The attribute its tests are corrected with: a build window's
+        (``"<attribute>@<window>"``, :mod:`gigaloop.loop.windows`) is the attribute's own."""
+        return self.name.split("@", 1)[0]
+
     def names(self, level_code: int) -> dict[str, Any]:
         """What a finding on ``level_code`` of this attribute points at."""
         level = self.levels[level_code]

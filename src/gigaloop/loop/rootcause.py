@@ -9,8 +9,10 @@ climate × mileage band for failures (:mod:`gigaloop.loop.adjust`), a usage-adju
 test for rates, so usage does not masquerade as a factory cause. Suppliers, revisions and
 trims are compared with the units built beside them, over their whole span and in their
 best build window (:mod:`gigaloop.loop.windows`, Bonferroni over the windows searched).
-The false discovery rate is controlled over all tests of all modes, each mode a family
-(Benjamini–Bogomolov); a finding also needs a credible effect (95 % lower bound ≥
+The false discovery rate is controlled over all tests of all modes as a tree of families
+(Benjamini–Bogomolov at each level): modes, then each mode's attributes (a lot attribute
+with its hundreds of lots is one, a revision with its two levels and windows another),
+then their levels; a finding also needs a credible effect (95 % lower bound ≥
 ``min_effect_low``, +10 %; +25 % for a rate measured on every car). Within a mode,
 findings are picked greedily by the failures they explain; each next pick must still stand
 once the vehicles already explained are set aside, so a supplier does not repeat its weak
@@ -93,8 +95,10 @@ def _find(pop: Population, config: RootCauseConfig, signals: list[Attribute]) ->
             scans[mode] = result[0]
             tested[mode] = (attributes + result[1], with_codes_of(codes, result[1]))
     if scans:
-        families = ml.family_qvalues({mode: s.p.to_numpy() for mode, s in scans.items()},
-                                     config.alpha)
+        families = ml.family_qvalues(
+            {mode: s.p.to_numpy() for mode, s in scans.items()}, config.alpha,
+            groups={mode: [tested[mode][0][a].family for a in s.attribute]
+                    for mode, s in scans.items()})
         for mode, q in families.items():
             scans[mode]["q"] = q
     _add_signal_family(pop, modes, signals, scans, tested, (attributes, codes), adjust, config)

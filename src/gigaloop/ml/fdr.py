@@ -43,22 +43,50 @@ def benjamini_hochberg(
     return q.reshape(p.shape), q.reshape(p.shape) <= alpha
 
 
-def family_qvalues(pvalues: dict[str, ArrayLike], alpha: float) -> dict[str, NDArray]:
+def family_qvalues(pvalues: dict[str, ArrayLike], alpha: float,
+                   groups: dict[str, ArrayLike] | None = None) -> dict[str, NDArray]:
     """q-values with each key a family of tests (Benjamini–Bogomolov): the families whose
     Simes p-value passes Benjamini–Hochberg across families are selected, and within a
-    selected family a test's q is its within-family BH q × families / selected families
+    selected family a test's q is its within-family q × families / selected families
     (1 in a family not selected; a missing p counts as 1). One family's strong signal,
     spread over hundreds of correlated tests, then cannot relax the bar in every other
     family, as one pooled BH would.
 
+    Within a family the q is Benjamini–Hochberg's, or, where ``groups`` labels the family's
+    tests (one label per test: the attribute a level belongs to), the same selection one
+    level down — a tree of families (after Bogomolov et al., *Hypotheses on a tree*,
+    2021): an attribute of two levels then competes with the family's other attributes,
+    not with each of the hundreds of lots of another.
+
     >>> q = family_qvalues({"a": [1e-6, 0.02], "b": [0.004], "c": [0.5]}, 0.01)
     >>> [q[m].round(6).tolist() for m in "abc"]
     [[3e-06, 0.03], [0.006], [1.0]]
+    >>> p = [1e-4, *[0.5] * 98, 0.9]   # one revision level among 99 lots
+    >>> round(float(family_qvalues({"m": p}, 0.01)["m"][0]), 4)
+    0.01
+    >>> labels = ["revision", *["lot"] * 98, "revision"]
+    >>> round(float(family_qvalues({"m": p}, 0.01, {"m": labels})["m"][0]), 4)
+    0.0004
     """
-    within = {key: benjamini_hochberg(np.nan_to_num(np.asarray(p, dtype=np.float64), nan=1.0),
-                                      alpha)[0] for key, p in pvalues.items()}
-    simes = np.array([q.min(initial=1.0) for q in within.values()])
-    _, selected = benjamini_hochberg(simes, alpha)
+    groups = groups or {}
+    within, simes = {}, []
+    for key, values in pvalues.items():
+        p = np.nan_to_num(np.asarray(values, dtype=np.float64), nan=1.0)
+        if key in groups and len(p):
+            labels = np.asarray(groups[key])
+            by_group = {g: p[labels == g] for g in np.unique(labels)}
+            inner = family_qvalues(by_group, alpha)
+            q = np.ones_like(p)
+            for g, q_of_group in inner.items():
+                q[labels == g] = q_of_group
+            within[key] = q
+            # the family's Simes p over its groups' Simes p-values
+            group_simes = [benjamini_hochberg(v, alpha)[0].min() for v in by_group.values()]
+            simes.append(benjamini_hochberg(group_simes, alpha)[0].min())
+        else:
+            within[key] = benjamini_hochberg(p, alpha)[0]
+            simes.append(within[key].min(initial=1.0))
+    _, selected = benjamini_hochberg(np.array(simes), alpha)
     inflation = len(within) / max(int(selected.sum()), 1)
     return {key: np.minimum(q * inflation, 1.0) if chosen else np.ones_like(q)
             for (key, q), chosen in zip(within.items(), selected, strict=True)}
