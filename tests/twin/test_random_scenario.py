@@ -37,7 +37,7 @@ def test_every_draw_is_valid_and_states_its_truth() -> None:
             assert low <= fault.finding.hazard_ratio <= high  # type: ignore[operator]
             expected = fault.finding.expected_excess_failures
             z = expected_z(expected, fault.finding.hazard_ratio)  # type: ignore[arg-type]
-            assert fault.finding.detectable == (z >= DETECTABLE_Z)
+            assert fault.finding.detectable == (z >= DETECTABLE_Z and fault.finding.identifiable)
         kinds.update(f.kind for f in scenario.faults)
     assert set(kinds) == {*HAZARD_KINDS, *CONFOUND_KINDS}
 
@@ -51,3 +51,17 @@ def test_effect_sizes_span_weak_to_strong_and_some_are_detectable() -> None:
                 detectable.append(fault.finding.detectable)
     assert min(ratios) < 1.6 and max(ratios) > 2.5  # type: ignore[type-var]
     assert 0 < sum(detectable) < len(detectable)
+
+
+def test_a_sole_suppliers_window_is_never_detectable() -> None:
+    """It marks every unit built in its window: no data names the supplier over the period."""
+    seen = 0
+    for seed in range(1, 31):
+        scenario = load_scenario_text(random_scenario(seed))
+        sole = {p.part_number for p in scenario.parts if len(p.shares) == 1}
+        for fault in scenario.faults:
+            where = fault.where
+            if where.get("supplier") and where.get("part") in sole:
+                seen += 1
+                assert not fault.finding.identifiable and not fault.finding.detectable
+    assert seen  # seeds 1–30 draw some

@@ -68,6 +68,25 @@ def expected_z(excess: float, hazard_ratio: float) -> float:
     return float(np.sqrt(max(excess, 0.0) * max(hazard_ratio - 1.0, 0.0)))
 
 
+def _identifiable(fault: dict[str, Any], parts: list[dict[str, Any]]) -> bool:
+    """Whether data can tell the fault's cause from any other cause of its period: not a
+    supplier's window on a part that supplier alone ships, which marks every unit built in
+    the window — a drifting machine, another part's bad run or a new operator then would
+    mark the same units.
+
+    >>> parts = [{"part_number": "P", "shares": {"SUPA": 1.0}}]
+    >>> _identifiable({"where": {"part": "P", "supplier": "SUPA"}}, parts)
+    False
+    >>> _identifiable({"where": {"part": "P", "lots": ["P-1"]}}, parts)
+    True
+    """
+    where = fault.get("where", {})
+    if "supplier" not in where:
+        return True
+    part = next(p for p in parts if p["part_number"] == where["part"])
+    return len(part["shares"]) > 1
+
+
 def random_scenario(seed: int, *, days: int = 365, scale: str = "small") -> str:
     """A valid scenario (TOML text) drawn from ``seed`` for a run of ``days`` at ``scale``."""
     rng = np.random.default_rng([seed, 20_251_105])
@@ -145,7 +164,10 @@ class _World:
         fault["finding"]["expected_excess_failures"] = round(expected, 1)
         z = expected_z(expected, ratio)
         fault["finding"]["expected_z"] = round(z, 2)
-        fault["finding"]["detectable"] = bool(z >= DETECTABLE_Z)
+        identifiable = _identifiable(fault, self.parts)
+        if not identifiable:
+            fault["finding"]["identifiable"] = False
+        fault["finding"]["detectable"] = bool(z >= DETECTABLE_Z and identifiable)
         return fault
 
     def _cohort(self, kind: str, fault: dict[str, Any], effect: dict[str, float],

@@ -117,10 +117,12 @@ class Finding(_Strict):
     red_herring: bool = False
     #: For the evaluation (random scenarios): the hazard ratio of the units it marks, the
     #: failures it should add within the run, how far they stand above those units'
-    #: background, and whether that passes the detectability rule (docs/scenarios.md).
+    #: background, whether data can tell its cause from others of its period, and whether
+    #: it passes the detectability rule (docs/scenarios.md).
     hazard_ratio: float | None = Field(default=None, ge=1)
     expected_excess_failures: float | None = Field(default=None, ge=0)
     expected_z: float | None = Field(default=None, ge=0)
+    identifiable: bool = True
     detectable: bool | None = None
 
     @model_validator(mode="after")
