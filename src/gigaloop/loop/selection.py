@@ -79,11 +79,13 @@ def select_findings(pop: Population, mode: str, scan: pd.DataFrame, attributes: 
         attribute = attributes[int(row.attribute)]
         level_members = attribute.codes == int(row.level)
         names, members = attribute.names(int(row.level)), level_members
-        if (row.attribute, row.level) in located:
+        floor = config.min_rate_effect_low if mode in pop.rates else config.min_effect_low
+        if (row.attribute, row.level) in located and _stands(located[row.attribute,
+                                                                     row.level][2], floor):
             names, members, row = located[row.attribute, row.level]
-        if not np.isfinite([row.effect, row.low, row.high]).all() \
-                or row.low < (config.min_rate_effect_low if mode in pop.rates
-                              else config.min_effect_low):
+        # else a reading whose range matters at every build date, not in one window: the
+        # level itself is the finding
+        if not _stands(row, floor):
             continue
         finding = Finding(mode, attribute.name, attribute.kind, names, float(row.effect),
                           (float(row.low), float(row.high)), str(row.effect_kind), float(row.p),
@@ -154,6 +156,11 @@ def _localised(pop: Population, mode: str, candidates: pd.DataFrame,
         if len(out) == most:
             break
     return out
+
+
+def _stands(row: pd.Series, floor: float) -> bool:
+    """A finite effect whose interval's lower bound reaches ``floor``."""
+    return bool(np.isfinite([row.effect, row.low, row.high]).all() and row.low >= floor)
 
 
 def _restated(pop: Population, mode: str, members: np.ndarray, row: pd.Series,
