@@ -11,7 +11,7 @@ docs/scenarios.md):
 * each part lot a frailty: a lognormal factor on the hazard of the failure modes its part
   can cause (:data:`PART_MODES`), far below the ×1.3–3 of real warranty signals.
 
-Every draw is clipped at :data:`CLIP` of its own standard deviation, fixed by the seed and
+Every draw is a normal truncated at :data:`CLIP` of its standard deviation, fixed by the seed and
 the name it belongs to (a machine and parameter, a shift, a lot id) and made on its own
 generator, so the plant's other streams draw the same numbers with or without them. They are
 real effects but no fault: the truth lists them under ``background``, never under ``faults``.
@@ -42,7 +42,7 @@ from gigaloop.twin.layout import STATIONS
 if TYPE_CHECKING:
     from gigaloop.twin.scenario import BackgroundLevels, Part
 
-#: A draw is clipped at this many of its own standard deviations: bounded, and small.
+#: A draw is truncated at this many of its own standard deviations: bounded, and small.
 CLIP = 2.0
 #: The failure modes a lot of each part (by name) can make more or less likely; a mode the
 #: scenario does not have is skipped, a part not named here has no frailty.
@@ -59,9 +59,13 @@ PART_MODES: dict[str, tuple[str, ...]] = {
 
 
 def _normal(entropy: list[int], *name: str) -> float:
-    """One standard normal, clipped at ±:data:`CLIP`, fixed by the seed and ``name``."""
-    key = zlib.crc32("/".join(("background", *name)).encode())
-    return float(np.clip(np.random.default_rng([*entropy, key]).standard_normal(), -CLIP, CLIP))
+    """One standard normal truncated at ±:data:`CLIP` (drawn again beyond), fixed by the
+    seed and ``name``."""
+    rng = np.random.default_rng([*entropy, zlib.crc32("/".join(("background", *name)).encode())])
+    z = rng.standard_normal()
+    while abs(z) > CLIP:
+        z = rng.standard_normal()
+    return float(z)
 
 
 class ProcessOffsets:

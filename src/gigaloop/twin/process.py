@@ -3,9 +3,9 @@
 The value a machine delivers is ``setpoint + slow offset + background offset + fault drift +
 process noise`` (the background: the machine's and the shift's own small, persistent
 offsets and the machine's spread, :class:`~gigaloop.twin.background.ProcessOffsets`; a
-calibration does not clear them); the value recorded is that plus gauge noise. Quality depends on the delivered value's
-distance from the engineering nominal (not the setpoint), so a setpoint change can
-compensate a drift, or cause defects of its own.
+calibration does not clear them); the value recorded is that plus gauge noise. Quality
+depends on the delivered value's distance from the engineering nominal (not the setpoint),
+so a setpoint change can compensate a drift, or cause defects of its own.
 
 >>> from gigaloop.twin.layout import station
 >>> model = ProcessModel()
