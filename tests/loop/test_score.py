@@ -142,3 +142,22 @@ def test_a_maintenance_prediction_on_a_machine_with_no_fault_is_no_false_finding
     assert score["faults"][0]["found_by"] == "maintenance"
     assert score["maintenance_predictions_without_fault"] == ["PM-2"]
     assert score["false_findings"] == ["F1"]  # root cause's claims stay false findings
+
+
+def test_a_finding_that_names_only_a_background_difference_is_false():
+    """Lots, machines and shifts differ a little in the twin (truth ``background``): real,
+    but no fault, so a finding that names only such a difference names no fault."""
+    truth = {**TRUTH, "background": {
+        "lots": [{"lot": "L9", "part": "CELL", "modes": ["battery_pack"], "frailty": 1.14}],
+        "machines": [{"machine": "GA-010-T1", "station": "GA-010", "parameter": "torque",
+                      "mean_offset": -0.6, "mean_offset_sigmas": -0.3, "spread_factor": 1.1}],
+        "shifts": [{"shift": "B", "station": "GA-010", "parameter": "torque",
+                    "mean_offset": -0.4, "mean_offset_sigmas": -0.2}]}}
+    findings = [finding("lot", "battery_pack", {"lot": "L9", "part": "CELL"}),
+                finding("machine", "paint_trim", {"station": "GA-010", "machine": "GA-010-T1"}),
+                finding("shift", "paint_trim", {"shift": "B"}),
+                finding("true", "battery_pack", {"lot": "L7"}, day=150)]
+    score = score_findings(findings, truth)
+    assert score["false_findings"] == ["lot", "machine", "shift"]
+    assert score["false_findings"] == score_findings(findings, TRUTH)["false_findings"]
+    assert score["recall"] == 0.5      # the lot fault found, the weld drift not

@@ -14,6 +14,7 @@ from datetime import timedelta
 import numpy as np
 import pyarrow as pa
 
+from gigaloop.twin.background import LotFrailty
 from gigaloop.twin.clock import Clock, shift_of
 from gigaloop.twin.effects import Effects
 from gigaloop.twin.layout import MACHINE_IDS, STATIONS
@@ -86,6 +87,9 @@ class UnitBuilder:
                               None)
         self._lot_factor: dict[str, float] = {}
         self.effects = Effects(scenario)
+        self.parts = scenario.parts
+        self.modes = {c.name for c in scenario.components}
+        self.frailty = LotFrailty(scenario.background, entropy)
 
     def lot_fade_factor(self, lot_id: str) -> float:
         """Lot-to-lot spread of cell fade (lognormal, 3 %), fixed by the seed and the lot id."""
@@ -150,7 +154,7 @@ class UnitBuilder:
         }
         built = BuiltUnits(vins.to_numpy(zero_copy_only=False), np.full(n, day, dtype=np.int64),
                            np.full(n, MODEL, dtype=object), trims, revisions, latent, fault_ids,
-                           excess)
+                           excess, self.frailty.units(self.parts, lots, self.modes))
         affected = {fault_id: int((marks > 0).sum()) for fault_id, marks in excess.items()}
         for ids in fault_ids.values():
             for fault_id, count in zip(*np.unique(ids[ids != ""], return_counts=True),

@@ -94,7 +94,8 @@ class Fleet:
     def __init__(self, *, start_date: date, rng: np.random.Generator, units_per_day: int,
                  software: dict[str, SoftwareQuality] | None = None,
                  threads: int = THREADS, components: tuple[Component, ...] = COMPONENTS,
-                 general: list[GeneralFault] | None = None) -> None:
+                 general: list[GeneralFault] | None = None,
+                 frailty: tuple[str, ...] = ()) -> None:
         self.start_date = start_date
         self.threads = threads
         streams = rng.spawn(6)
@@ -104,12 +105,13 @@ class Fleet:
         capacity = max(units_per_day, 1) * 64
         self.vehicles = VehicleArrays(capacity)
         self.general = general or []
-        self._shop_columns = workshop_columns(components, self.general)
+        self._shop_columns = workshop_columns(components, self.general, frailty)
         self.info = VehicleArrays(capacity, INFO_COLUMNS | self._shop_columns)
         self.workshop = Workshop(streams[4], self.vehicles, self.info,
                                  campaign_capacity=max(4, units_per_day // 2),
                                  mobile_capacity=max(4, units_per_day // 4),
-                                 components=components, general=self.general)
+                                 components=components, general=self.general,
+                                 frailty=frailty)
         self.subscriptions = cust.Subscriptions()
         self.out = DayOutput()
         self.tables = FleetTables(self, streams[5])
@@ -199,6 +201,8 @@ class Fleet:
                 info[column] = units.excess.get(column.removeprefix("excess_"), zeros)
             elif column.startswith("cause_"):
                 info[column] = zeros - 1
+            elif column.startswith("frailty_"):
+                info[column] = units.frailty.get(column.removeprefix("frailty_"), zeros + 1)
         self.info.append(info)
         self.subscriptions.grow(self.vehicles.n)
         self.vins = pa.concat_arrays([self.vins, pa.array(units.vin, pa.string())])

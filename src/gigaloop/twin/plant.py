@@ -31,6 +31,7 @@ import simpy
 
 from gigaloop.errors import GigaloopError
 from gigaloop.twin.actions import PlantActions
+from gigaloop.twin.background import ProcessOffsets
 from gigaloop.twin.build import UnitBuilder
 from gigaloop.twin.clock import DAY_S, Clock
 from gigaloop.twin.energy import Energy
@@ -65,7 +66,7 @@ class Plant:
         self.env = simpy.Environment()
         self.machines = Machines(np.random.default_rng([*self._entropy, zlib.crc32(b"wear")]))
         self.supply = Supply(scenario.parts, units_per_day=units_per_day)
-        self.process = ProcessModel()
+        self.process = ProcessModel(ProcessOffsets(scenario.background, self._entropy))
         self.energy = Energy(self.site, units_per_day=units_per_day)
         self.history = History()
         self.builder = UnitBuilder(scenario, self.clock, self.supply, self.process, self._entropy)

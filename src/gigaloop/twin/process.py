@@ -1,9 +1,11 @@
 """Process parameters on each machine: setpoints, slow natural drift, injected drift faults.
 
-The value a machine delivers is ``setpoint + slow offset + fault drift + process noise``;
-the value recorded is that plus gauge noise. Quality depends on the delivered value's
-distance from the engineering nominal (not the setpoint), so a setpoint change can
-compensate a drift, or cause defects of its own.
+The value a machine delivers is ``setpoint + slow offset + background offset + fault drift +
+process noise`` (the background: the machine's and the shift's own small, persistent
+offsets and the machine's spread, :class:`~gigaloop.twin.background.ProcessOffsets`; a
+calibration does not clear them); the value recorded is that plus gauge noise. Quality
+depends on the delivered value's distance from the engineering nominal (not the setpoint),
+so a setpoint change can compensate a drift, or cause defects of its own.
 
 >>> from gigaloop.twin.layout import station
 >>> model = ProcessModel()
@@ -22,7 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gigaloop.twin.background import ProcessOffsets
 from gigaloop.twin.layout import STATIONS, Parameter, Station
+from gigaloop.twin.scenario import BackgroundLevels
 
 #: Day-to-day persistence of a machine's natural offset, and its step size in process sigmas.
 OFFSET_PERSISTENCE = 0.98
@@ -47,7 +51,8 @@ class Drift:
 class ProcessModel:
     """Setpoint history, natural offsets and drift faults of every (machine, parameter)."""
 
-    def __init__(self) -> None:
+    def __init__(self, background: ProcessOffsets | None = None) -> None:
+        self.background = background or ProcessOffsets(BackgroundLevels(identical=True), [])
         self.setpoints: dict[tuple[str, str], list[tuple[float, float]]] = {}
         self.offsets: dict[tuple[str, str], float] = {}
         for st in STATIONS:
@@ -112,6 +117,7 @@ class ProcessModel:
         n = len(t)
         setpoint = np.empty(n)
         shift = np.zeros(n)
+        spread = np.ones(n)
         drifting = np.zeros(n, dtype=bool)
         for k, machine in enumerate(st.machine_ids):
             on = machine_index == k
@@ -119,11 +125,14 @@ class ProcessModel:
                 continue
             setpoint[on] = self.setpoint_at(machine, parameter.name, t[on])
             shift[on] = self.offsets[machine, parameter.name]
+            background, spread[on] = self.background.offset(machine, st.station_id,
+                                                            parameter.name, t[on])
+            shift[on] += background
             for drift in self.drifts:
                 if drift.machine_id == machine and parameter.name == drift.parameter:
                     delta = drift.at(t[on])
                     shift[on] += delta
                     drifting[np.flatnonzero(on)[delta != 0]] = True
         noise = rng.standard_normal((2, n))
-        true = setpoint + shift + parameter.sigma * noise[0]
+        true = setpoint + shift + parameter.sigma * spread * noise[0]
         return true, true + parameter.gauge_sigma * noise[1], setpoint, drifting

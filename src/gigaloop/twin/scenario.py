@@ -209,6 +209,32 @@ class DataQuality(_Strict):
              self.gap_share, self.silent_per_year, self.skewed_car_share))
 
 
+class BackgroundLevels(_Strict):
+    """Small, real, harmless differences between machines, shifts and lots
+    (:mod:`gigaloop.twin.background`; levels and reasoning in ``docs/scenarios.md``).
+    ``identical = true`` (or every level 0) makes them all alike outside the faults."""
+
+    identical: bool = False
+    machine_offset_sigmas: float = Field(default=0.15, ge=0, le=0.5)
+    machine_spread: float = Field(default=0.05, ge=0, le=0.2)
+    shift_offset_sigmas: float = Field(default=0.1, ge=0, le=0.5)
+    lot_frailty: float = Field(default=0.07, ge=0, le=0.2)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BackgroundLevels:
+        levels = self.model_fields_set - {"identical"}
+        if self.identical and levels:
+            raise ValueError(f"identical = true takes no levels; remove {sorted(levels)}")
+        return self
+
+    @property
+    def off(self) -> bool:
+        """True when every lot, machine and shift is alike outside the faults."""
+        return self.identical or not any(
+            (self.machine_offset_sigmas, self.machine_spread, self.shift_offset_sigmas,
+             self.lot_frailty))
+
+
 class Scenario(_Strict):
     """A validated scenario file."""
 
@@ -219,6 +245,7 @@ class Scenario(_Strict):
     failure_modes: list[FailureModeDecl] = Field(default_factory=list)
     faults: list[Fault] = Field(default_factory=list)
     data: DataQuality = Field(default_factory=DataQuality)
+    background: BackgroundLevels = Field(default_factory=BackgroundLevels)
 
     @model_validator(mode="after")
     def _cross_references(self) -> Scenario:

@@ -13,6 +13,8 @@ A scenario's general faults (:mod:`gigaloop.twin.effects`) give a marked unit's 
 competing life; the per-vehicle ``cause_<component>`` column keeps which fault's life came
 first (−1: the nominal one), so every failure is attributed exactly. Replacing a part that
 a lot or a process made weak fits a nominal one; a design fault stays with the vehicle.
+A lot's background frailty (``frailty_<component>``, :mod:`gigaloop.twin.background`)
+scales the nominal life like a latent multiplier, and a replacement part has none.
 """
 
 from __future__ import annotations
@@ -43,11 +45,12 @@ PART_KINDS = ("part_lot_hazard", "process_defect")
 
 
 def workshop_columns(components: Sequence[Component] = COMPONENTS,
-                     general: Sequence[GeneralFault] = ()) -> dict[str, type]:
+                     general: Sequence[GeneralFault] = (),
+                     frailty: Sequence[str] = ()) -> dict[str, type]:
     """Per-vehicle columns the workshop keeps: latent multipliers; per component the clock
     value of its failure and of its precursor code (inf when none is due); per general
     hazard fault the unit's excess, and per component one raises the fault that owns its
-    current life.
+    current life; per component in ``frailty`` its lots' background hazard factor.
 
     >>> sorted(workshop_columns())[:4]
     ['dtc_12v_battery', 'dtc_battery_pack', 'dtc_body_seam', 'dtc_camera']
@@ -57,7 +60,8 @@ def workshop_columns(components: Sequence[Component] = COMPONENTS,
             **{f"life_{c.name}": np.float64 for c in components},
             **{f"dtc_{c.name}": np.float64 for c in components},
             **{f"excess_{g.id}": np.float32 for g in hazards},
-            **{f"cause_{components[g.component].name}": np.int16 for g in hazards}}
+            **{f"cause_{components[g.component].name}": np.int16 for g in hazards},
+            **{f"frailty_{name}": np.float32 for name in frailty}}
 
 REPAIR_DELAY_DAYS = (1, 10)          # days from failure to repair unless stranded
 #: Campaign owners: share who ever respond and mean days until they book (not published).
@@ -100,8 +104,9 @@ class Workshop:
     def __init__(self, rng: np.random.Generator, vehicles: VehicleArrays,
                  shop: VehicleArrays, campaign_capacity: int, mobile_capacity: int,
                  components: Sequence[Component] = COMPONENTS,
-                 general: Sequence[GeneralFault] = ()) -> None:
+                 general: Sequence[GeneralFault] = (), frailty: Sequence[str] = ()) -> None:
         self._rng = rng
+        self._frail = set(frailty)
         self.components = tuple(components)
         self.index = {c.name: i for i, c in enumerate(self.components)}
         self.general = tuple(general)
@@ -129,6 +134,8 @@ class Workshop:
                                           v.view("mean_miles")[idx] * DRIVE_PROBABILITY,
                                           v.view("style")[idx] == 2)
         mult = covariates * self._shop.view(comp.latent)[idx] if comp.latent else covariates
+        if comp.name in self._frail:
+            mult = mult * self._shop.view(f"frailty_{comp.name}")[idx]
         now = day if comp.clock == "days" else v.view("odometer")[idx]
         age = None if age_days is None else (age_days if comp.clock == "days" else now)
         life = now + draw_life(comp, mult, self._rng, age)
@@ -175,6 +182,8 @@ class Workshop:
             if fault.kind in PART_KINDS:
                 self._shop.view(f"excess_{fault.id}")[idx] = 0.0
         name = self.components[c].name
+        if name in self._frail:  # the new part comes from no lot in particular
+            self._shop.view(f"frailty_{name}")[idx] = 1.0
         if name == "body_seam":
             self._shop.view("seam_defect")[idx] = 1.0
         elif name == "paint_trim":  # trim refitted at its nominal torque

@@ -24,9 +24,12 @@ from gigaloop.twin.scenario import Fault, Scenario
 
 def assemble_truth(scenario: Scenario, history: History, fleet_events: list[dict[str, Any]],
                    *, days: int, seed: int, scale: str,
-                   excess_failures: dict[str, int] | None = None) -> dict[str, Any]:
+                   excess_failures: dict[str, int] | None = None,
+                   background: dict[str, Any] | None = None) -> dict[str, Any]:
     """The truth dict: scenario, faults with what happened to each, and world events;
-    ``excess_failures``: the failures each general fault caused (:mod:`twin.effects`)."""
+    ``excess_failures``: the failures each general fault caused (:mod:`twin.effects`);
+    ``background``: the real but harmless differences between machines, shifts and lots
+    (:mod:`twin.background`), kept apart from the faults — no finding should name them."""
     excess = excess_failures or {}
     return {
         "scenario": {
@@ -43,6 +46,8 @@ def assemble_truth(scenario: Scenario, history: History, fleet_events: list[dict
         "maintenance_resets": list(history.maintenance_resets),
         "actions": list(history.actions),
         "fleet_events": fleet_events,
+        "background": {"levels": scenario.background.model_dump(),
+                       **(background or {"machines": [], "shifts": [], "lots": []})},
         "world_kpis": {"units_built": history.units_built,
                        "defects_present": history.defects_present,
                        "defects_escaped": history.defects_escaped},

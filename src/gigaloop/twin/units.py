@@ -17,6 +17,13 @@ confounding customers; a unit a fault left alone has 0 there, or no entry at all
 >>> plain = BuiltUnits(np.array(["V2"]), np.array([3]), *np.full((3, 1), "x"))
 >>> BuiltUnits.concat([plain, marked]).excess["lot-fault"].tolist()
 [0.0, 1.5]
+
+Background differences (:mod:`gigaloop.twin.background`) give a unit, per failure mode its
+lots can cause, a hazard factor in ``frailty`` (1 where absent): no fault, no fault id.
+
+>>> marked.frailty["camera"] = np.array([1.04])
+>>> BuiltUnits.concat([plain, marked]).frailty["camera"].tolist()
+[1.0, 1.04]
 """
 
 from __future__ import annotations
@@ -54,6 +61,7 @@ class BuiltUnits:
     latent: dict[str, np.ndarray] = field(default_factory=dict)
     fault_id: dict[str, np.ndarray] = field(default_factory=dict)
     excess: dict[str, np.ndarray] = field(default_factory=dict)
+    frailty: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         n = len(self.vin)
@@ -62,7 +70,8 @@ class BuiltUnits:
             self.latent.setdefault(key, np.full(n, default))
         for key in FAULT_KEYS:
             self.fault_id.setdefault(key, np.full(n, "", dtype=object))
-        for name, arr in [*self.latent.items(), *self.fault_id.items(), *self.excess.items()]:
+        for name, arr in [*self.latent.items(), *self.fault_id.items(), *self.excess.items(),
+                          *self.frailty.items()]:
             if len(arr) != n:
                 raise ValueError(f"latent {name!r} has {len(arr)} values for {n} units")
 
@@ -81,7 +90,8 @@ class BuiltUnits:
         return BuiltUnits(vin, build_day, model, trim, revision,
                           latent={k: np.asarray(v)[which] for k, v in self.latent.items()},
                           fault_id={k: np.asarray(v)[which] for k, v in self.fault_id.items()},
-                          excess={k: np.asarray(v)[which] for k, v in self.excess.items()})
+                          excess={k: np.asarray(v)[which] for k, v in self.excess.items()},
+                          frailty={k: np.asarray(v)[which] for k, v in self.frailty.items()})
 
     @classmethod
     def concat(cls, parts: list[BuiltUnits]) -> BuiltUnits:
@@ -96,7 +106,9 @@ class BuiltUnits:
                    fault_id={k: np.concatenate([p.fault_id[k] for p in parts])
                              for k in parts[0].fault_id},
                    excess={k: np.concatenate([p.excess.get(k, np.zeros(len(p))) for p in parts])
-                           for k in dict.fromkeys(k for p in parts for k in p.excess)})
+                           for k in dict.fromkeys(k for p in parts for k in p.excess)},
+                   frailty={k: np.concatenate([p.frailty.get(k, np.ones(len(p))) for p in parts])
+                            for k in dict.fromkeys(k for p in parts for k in p.frailty)})
 
 
 _VISIBLE = ("vin", "build_day", "model", "trim", "hardware_revision")

@@ -35,6 +35,7 @@ from gigaloop.actuate import (
     SoftwareRollout,
 )
 from gigaloop.errors import ActuationError, ConfigError, GigaloopError
+from gigaloop.twin.background import frailty_modes
 from gigaloop.twin.base import installed_base
 from gigaloop.twin.effects import general_faults
 from gigaloop.twin.fleet import Fleet
@@ -58,11 +59,13 @@ class Twin:
         self.scale = scale
         self.seed = seed
         self.units_per_day = SCALES[scale]
+        self._modes = {c.name for c in scenario.components}
         plant_seq, fleet_seq = np.random.SeedSequence(seed).spawn(2)
         self.plant = Plant(scenario, units_per_day=self.units_per_day, seed_seq=plant_seq)
         self.fleet = Fleet(start_date=self.start_date, rng=np.random.default_rng(fleet_seq),
                            units_per_day=self.units_per_day, components=scenario.components,
-                           general=general_faults(scenario))
+                           general=general_faults(scenario),
+                           frailty=frailty_modes(scenario.parts, self._modes, scenario.background))
         self.uplink = Uplink(scenario.data, np.random.default_rng(
             np.random.SeedSequence(seed).spawn(4)[3]))
         self._next_day = 0
@@ -150,10 +153,15 @@ class Twin:
         return Receipt(True, f"{schedule.kind} queued for day {schedule.day}")
 
     def truth(self) -> dict[str, Any]:
-        """The hidden truth (JSON-able): faults, what happened, breakdowns, actions enacted."""
+        """The hidden truth (JSON-able): faults, what happened, breakdowns, actions enacted,
+        and the background differences (no faults: :mod:`gigaloop.twin.background`)."""
+        background = {**self.plant.process.background.truth(),
+                      "lots": self.plant.builder.frailty.truth(self.scenario.parts,
+                                                               self._modes)}
         return assemble_truth(self.scenario, self.plant.history, self.fleet.truth_events(),
                               days=self._next_day, seed=self.seed, scale=self.scale,
-                              excess_failures=self.fleet.excess_failures)
+                              excess_failures=self.fleet.excess_failures,
+                              background=background)
 
     def write_truth(self, path: Path | str) -> None:
         """Write :meth:`truth` as JSON at ``path`` — keep it outside the store."""
