@@ -57,7 +57,7 @@ def test_summary_has_the_contracted_keys(runs):
                 "comfort_violation_kh", "crashes_per_million_miles",
                 "roadside_failures", "software_revenue", "findings_retracted",
                 "changes_withdrawn", "changes_withdrawn_after_acting",
-                "campaign_visits_withdrawn"):
+                "campaign_visits_withdrawn", "oee", "availability", "performance", "quality"):
         assert key in summary["kpis"]
     assert set(summary["kpis"]["crashes_per_million_miles"]) == {"autopilot", "manual"}
     assert summary["kpis"]["units_built"] > 3000
@@ -79,6 +79,9 @@ def test_kpis_and_records_are_what_the_store_holds(runs):
     downtime = store.execute(store.table("downtime_events"))
     assert kpis["unplanned_downtime_hours"] == pytest.approx(
         downtime[~downtime.planned].hours.sum(), abs=0.01)
+    parts = [kpis[k] for k in ("availability", "performance", "quality")]
+    assert all(0.7 < part < 1.0 for part in parts)   # a line that loses time, speed and units
+    assert kpis["oee"] == pytest.approx(parts[0] * parts[1] * parts[2], abs=1e-4)
     energy = store.execute(store.table("energy_readings"))
     assert kpis["hvac_energy_cost"] == pytest.approx(
         (energy.hvac_kwh * energy.tariff_usd_per_kwh).sum(), abs=0.01)

@@ -19,14 +19,14 @@ def enact(action: Action, days: int):
 
 def test_containing_a_lot_in_use_stops_it_from_that_day() -> None:
     _, baseline, _ = enact(SetpointChange(day=0, station_id="GA-010", parameter="torque",
-                                          setpoint=110.0), 31)
+                                          setpoint=110.0), 36)
     lots = baseline["vehicle_lots"].merge(baseline["vehicles"][["vin", "build_date"]])
     used = sorted(set(lots.loc[lots["lot_id"] == "CELL-SUPB-0008", "build_date"]))
     assert len(used) >= 2
     first = (used[0] - baseline["vehicles"]["build_date"].min()).days
     plant, frames, latent = enact(
         EngineeringChange(day=first + 1, change_id="ECR-1", target={"lot": "CELL-SUPB-0008"}),
-        31)
+        36)
     lots = frames["vehicle_lots"].merge(frames["vehicles"][["vin", "build_date"]])
     days = {(d - frames["vehicles"]["build_date"].min()).days
             for d in lots.loc[lots["lot_id"] == "CELL-SUPB-0008", "build_date"]}
@@ -42,7 +42,7 @@ def test_containing_a_lot_in_use_stops_it_from_that_day() -> None:
 
 def test_containing_a_future_lot_skips_it() -> None:
     plant, frames, latent = enact(
-        EngineeringChange(day=2, target={"lot": "CELL-SUPB-0008"}), 31)
+        EngineeringChange(day=2, target={"lot": "CELL-SUPB-0008"}), 36)
     assert "CELL-SUPB-0008" not in set(frames["lots"]["lot_id"])
     assert plant.supply.scrapped == 0  # never made, nothing wasted
     assert "CELL-SUPB-0009" in set(frames["lots"]["lot_id"])

@@ -20,7 +20,7 @@ from gigaloop.errors import ActuationError, ConfigError, GigaloopError, Scenario
 from gigaloop.schema import INGESTED_AT, get_table
 from gigaloop.twin.world import Twin
 
-DAYS = 30
+DAYS = 36  # the weak cell lot (CELL-SUPB-0008) goes in on days 31–33
 
 
 @pytest.fixture(scope="module")

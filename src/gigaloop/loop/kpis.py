@@ -3,7 +3,11 @@
 Each KPI is a plain number, or ``None`` when the tables it needs are empty —
 never a made-up value. Rates come with exact Poisson intervals.
 
-Crash rates come from :func:`gigaloop.fleet.crash_rates` (exact intervals).
+Crash rates come from :func:`gigaloop.fleet.crash_rates` (exact intervals); OEE and its
+parts from :func:`gigaloop.factory.oee.oee_kpis`. ``unplanned_downtime_hours`` is the sum of
+every unplanned ``downtime_events`` row — breakdowns, minor stops and the stops no machine
+causes (material shortage, quality hold, utility outage) — as logged, so two stops at once
+count twice (OEE's availability counts the line's stopped time once).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import Any, Protocol
 
 import ibis
 
+from gigaloop.factory.oee import oee_kpis
 from gigaloop.fleet.safety import crash_rates
 
 #: Comfort band for the occupied plant floor (ASHRAE 55-like, for an industrial floor).
@@ -80,6 +85,7 @@ def compute_kpis(store: Tables, *, end: datetime) -> dict[str, Any]:
         "unplanned_downtime_hours": _round(
             _scalar(downtime.filter(~downtime.planned).hours.sum()) or 0.0
             if int(downtime.count().execute()) else None),
+        **oee_kpis(store),
         "energy_cost": _round(energy_cost),
         "energy_co2e_kg": _round(co2e),
         "hvac_energy_cost": _round(hvac_cost),

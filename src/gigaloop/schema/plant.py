@@ -17,6 +17,8 @@ LINES = Table("lines", "plant", "Production lines.", key=("line_id",), event=Fal
     col("line_id", "string", "line id"),
     col("site_id", "string", "plant", references="sites.site_id"),
     col("name", "string", "line name"),
+    col("ideal_cycle_s", "float64", "seconds per unit at the line's rated speed (OEE's ideal "
+        "cycle time)", unit="s", min=0, nullable=True),
 ))
 
 STATIONS = Table("stations", "plant", "Stations on a line.", key=("station_id",), event=False,
@@ -103,9 +105,11 @@ DOWNTIME_EVENTS = Table(
     key=("downtime_id",), partition_by="event_time", columns=(
         col("downtime_id", "string", "id"),
         col("station_id", "string", "station", references="stations.station_id"),
-        col("machine_id", "string", "machine that caused it", nullable=True),
+        col("machine_id", "string", "machine that caused it (null: no machine did)",
+            nullable=True),
         col("planned", "bool", "planned (maintenance window) or not"),
-        col("cause", "string", "breakdown, maintenance, starved, …"),
+        col("cause", "string", "breakdown, minor_stop, planned_maintenance, material_shortage, "
+            "quality_hold, utility_outage, …"),
         col("hours", "float64", "duration", unit="h", min=0),
     ))
 

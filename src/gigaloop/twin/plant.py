@@ -6,7 +6,11 @@ seconds since the scenario's first midnight:
 * ``_monitor`` ages every machine each hour, takes a condition snapshot, breaks the ones
   worn out and draws minor stops (more often on a machine in poor condition);
 * ``_maintenance_windows`` opens the weekly planned window: targeted maintenance orders
-  and one process area's routine maintenance.
+  and one process area's routine maintenance;
+* ``_line_stop`` stops the line for a cause no machine has (:mod:`gigaloop.twin.losses`:
+  material shortage, quality hold, utility outage), drawn for each day at its start.
+
+On a slow day (:class:`~gigaloop.twin.losses.LineLosses`) units are launched less often.
 
 Units need no process: :class:`~gigaloop.twin.flow.LineFlow` launches a batch every takt
 while the line runs and times it through the stations from the line's stop intervals.
@@ -38,6 +42,7 @@ from gigaloop.twin.energy import Energy
 from gigaloop.twin.flow import LineFlow
 from gigaloop.twin.history import History
 from gigaloop.twin.layout import STATIONS, machine_station
+from gigaloop.twin.losses import LineLosses, LineStop
 from gigaloop.twin.lots import Supply
 from gigaloop.twin.machines import Machines, Snapshot, readings
 from gigaloop.twin.process import ProcessModel
@@ -73,7 +78,8 @@ class Plant:
         self.actions = PlantActions(self)
         self.design_revision = "D1"
         self.batch = max(1, units_per_day // 240)
-        self.takt_s = DAY_S / units_per_day
+        self.takt_s = DAY_S / units_per_day   # the rated (ideal) cycle time of a unit
+        self.losses = LineLosses(self._entropy)
         self.cycle_s = [0.85 * self.takt_s * self.batch + st.dwell_s for st in STATIONS]
         self._repair_h: dict[int, float] = {}
         self._stops = 0
@@ -140,8 +146,13 @@ class Plant:
         day_of_year = self.clock.date_of(day).timetuple().tm_yday
         outside = self.energy.outside_temperature(day_of_year, self._rngs["energy"])
         self._indoor = self.energy.indoor(outside, np.ones(24), self._rngs["energy"])
+        stops, speed = self.losses.day(day)
+        for stop in stops:
+            self.env.process(self._line_stop(stop))
+        self.flow.every_s = self.takt_s * self.batch / speed
         self.env.run(until=(day + 1) * DAY_S)
-        tables: dict[str, pa.Table] = static_tables(self.scenario) if day == 0 else {}
+        tables: dict[str, pa.Table] = (
+            static_tables(self.scenario, ideal_cycle_s=self.takt_s) if day == 0 else {})
         built = self._finished_units(day, tables)
         energy = self.energy.day(outside=outside, day_of_year=day_of_year,
                                  running=self._running_share(day), rng=self._rngs["energy"])
@@ -241,6 +252,16 @@ class Plant:
         self.machines.down[i] = False
         self._start_line()
         self._record_downtime(machine, planned=False, cause=cause, hours=hours, start=start)
+
+    def _line_stop(self, stop: LineStop) -> Process:
+        """A stop of the whole line no machine caused (none is down: they stand idle)."""
+        yield self.env.timeout(stop.at_s)
+        start = self.env.now
+        self._stop_line()
+        yield self.env.timeout(stop.hours * 3600.0)
+        self._start_line()
+        self._record_downtime(None, planned=False, cause=stop.cause, hours=stop.hours,
+                              start=start, station_id=stop.station_id)
 
     def _maintenance_windows(self) -> Process:
         site = self.site

@@ -88,8 +88,9 @@ def concat(parts: list[pa.Table]) -> pa.Table:
     return parts[0] if len(parts) == 1 else pa.concat_tables(parts)
 
 
-def static_tables(scenario: Scenario) -> dict[str, pa.Table]:
-    """Sites, lines, stations, machines, suppliers and parts (written once, on day 0)."""
+def static_tables(scenario: Scenario, *, ideal_cycle_s: float) -> dict[str, pa.Table]:
+    """Sites, lines, stations, machines, suppliers and parts (written once, on day 0); the
+    line builds a unit every ``ideal_cycle_s`` seconds at its rated speed."""
     site = scenario.site
     start = scenario.scenario.start_date
     machines = [(m, s.station_id, s.machine_kind) for s in STATIONS for m in s.machine_ids]
@@ -101,7 +102,7 @@ def static_tables(scenario: Scenario) -> dict[str, pa.Table]:
             "timezone": [site.timezone]}),
         "lines": arrow_table("lines", {
             "line_id": [site.line_id], "site_id": [site.site_id],
-            "name": [f"{site.name} line 1"]}),
+            "name": [f"{site.name} line 1"], "ideal_cycle_s": [ideal_cycle_s]}),
         "stations": arrow_table("stations", {
             "station_id": [s.station_id for s in STATIONS],
             "line_id": [site.line_id] * len(STATIONS),

@@ -96,8 +96,8 @@ def machines_figure(store: Tables, days: int) -> go.Figure:
         top = float(daily["rms"].max()) if len(daily) else 1.0
         fig.add_scatter(x=down["event_time"], y=[round(top * 1.05, 3)] * len(down),
                         mode="markers", marker={"symbol": "x", "color": "red", "size": 9},
-                        text=[f"{m}: {h:,.1f} h" for m, h in zip(down["machine_id"],
-                                                                 down["hours"], strict=True)],
+                        text=[f"{m or c}: {h:,.1f} h" for m, c, h in zip(
+                            down["machine_id"], down["cause"], down["hours"], strict=True)],
                         name="unplanned downtime")
     return fig.update_layout(title=f"Machine vibration ({_per(days)}ly max RMS, six worst) and "
                              "unplanned downtime (red ×)", yaxis_title="mm/s", **LAYOUT)
