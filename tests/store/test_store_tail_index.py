@@ -21,7 +21,7 @@ def test_find_agrees_with_a_scan_of_the_tail_through_writes_and_flushes() -> Non
         asked = rng.integers(0, 500, size=25).astype(np.uint64)
         which, at = index.find(asked)
         expected = {(i, p) for i, h in enumerate(asked) for p in np.flatnonzero(tail == h)}
-        assert set(zip(which.tolist(), at.tolist())) == expected
+        assert set(zip(which.tolist(), at.tolist(), strict=True)) == expected
         assert len(which) == len(expected)
         assert len(index) == len(tail)
 

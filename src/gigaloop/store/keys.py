@@ -247,7 +247,7 @@ class KeyIndex:
                 return index
             ends = key_hashes(table, pa.concat_tables([tail.slice(0, 1), tail.slice(n - 1)]))
             asked, at = index.find(ends)
-            if {(0, 0), (1, n - 1)} <= set(zip(asked.tolist(), at.tolist())):
+            if {(0, 0), (1, n - 1)} <= set(zip(asked.tolist(), at.tolist(), strict=True)):
                 return index
         index = TailIndex()
         index.extend(key_hashes(table, tail))
