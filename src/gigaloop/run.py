@@ -15,37 +15,34 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
 from gigaloop import __version__
-from gigaloop.customer import PredictiveServiceModule
 from gigaloop.errors import ConfigError
-from gigaloop.factory.energy import EnergyModule
-from gigaloop.factory.maintenance import MaintenanceModule
-from gigaloop.factory.process_control import ProcessControlModule
 from gigaloop.ingest import ingest
 from gigaloop.loop.contract import DecisionModule
 from gigaloop.loop.cycle import DailyCycle
 from gigaloop.loop.kpis import compute_kpis
-from gigaloop.loop.modules import ChangeModule, ImpactModule, RootCauseModule, loop_modules
 from gigaloop.loop.records import changes_from_store, findings_from_store
 from gigaloop.loop.score import TRUTH_PATH
 from gigaloop.store import Store
 from gigaloop.twin import Twin, TwinDay
 from gigaloop.web.report import write_report
 
-#: Every decision module there is, by name (the cycle sorts them by their dependencies).
-#: Root cause, changes and impact share one state: :func:`decision_modules` builds them
-#: together.
-MODULES: dict[str, Callable[[], DecisionModule]] = {
-    "rootcause": RootCauseModule,
-    "changes": ChangeModule,
-    "impact": ImpactModule,
-    "maintenance": MaintenanceModule,
-    "process_control": ProcessControlModule,
-    "energy": EnergyModule,
-    "predictive_service": PredictiveServiceModule,
+#: Every decision module there is, by name: the class, as ``"module:Class"`` (the cycle
+#: sorts them by their dependencies). Imported only when a run asks for it, so a run
+#: without the loop loads no model library. Root cause, changes and impact share one
+#: state: :func:`decision_modules` builds them together.
+MODULES: dict[str, str] = {
+    "rootcause": "gigaloop.loop.modules:RootCauseModule",
+    "changes": "gigaloop.loop.modules:ChangeModule",
+    "impact": "gigaloop.loop.modules:ImpactModule",
+    "maintenance": "gigaloop.factory.maintenance:MaintenanceModule",
+    "process_control": "gigaloop.factory.process_control:ProcessControlModule",
+    "energy": "gigaloop.factory.energy:EnergyModule",
+    "predictive_service": "gigaloop.customer.predictive_service:PredictiveServiceModule",
 }
 #: What ``gigaloop run`` runs unless told otherwise: every module. Process control stops
 #: drifts in the plant before many vehicles fail; its alarms are findings the scorer
@@ -73,8 +70,16 @@ def decision_modules(names: tuple[str, ...] = DEFAULT_MODULES) -> list[DecisionM
     unknown = sorted(set(names) - set(MODULES))
     if unknown:
         raise ConfigError(f"unknown decision modules {unknown}; known: {', '.join(MODULES)}")
+    from gigaloop.loop.modules import loop_modules  # the loop's libraries, when asked for
+
     shared = {m.name: m for m in loop_modules()}  # one LoopState for the three
-    return [shared[name] if name in shared else MODULES[name]() for name in names]
+    return [shared[name] if name in shared else _module_class(name)() for name in names]
+
+
+def _module_class(name: str) -> Callable[[], DecisionModule]:
+    module, _, cls = MODULES[name].partition(":")
+    made: Callable[[], DecisionModule] = getattr(import_module(module), cls)
+    return made
 
 
 def run_job(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from gigaloop.factory import MaintenanceConfig, MaintenanceModule
+from gigaloop.factory.maintenance import MaintenanceConfig, MaintenanceModule
 from gigaloop.loop.cycle import DailyCycle
 from gigaloop.store import Store
 from gigaloop.twin import Twin

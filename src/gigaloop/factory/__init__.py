@@ -1,5 +1,3 @@
-"""What the plant watches and decides: predictive maintenance (more to come)."""
-
-from gigaloop.factory.maintenance import MaintenanceConfig, MaintenanceModule
-
-__all__ = ["MaintenanceConfig", "MaintenanceModule"]
+"""What the plant watches and decides: process control, predictive maintenance, energy and
+OEE, a room each (``gigaloop.factory.<room>``). Importing the package imports none of
+them, so a reader of one (the KPIs read ``oee``) does not pay for another's libraries."""
