@@ -116,3 +116,18 @@ def test_a_fleet_without_a_cause_gives_no_finding(seed: int) -> None:
     shift = Attribute("shift", "shift", rng.integers(0, 3, DAYS * PER_DAY).astype(np.int32),
                       ["A", "B", "C"])
     assert find_root_causes(fleet(seed, extra=[lots, shift])) == []
+
+
+def test_a_revision_that_is_its_suppliers_window_is_named_with_it() -> None:
+    """SUPB ships revision R2 for its first half, then R3; only R2 is weak. SUPB's best build
+    window is exactly R2's units — no data tells them apart — so the one finding names both,
+    and SUPB's other units (its later half), failing at the base rate, are not a finding."""
+    base = fleet(2)
+    supb = base.attributes[0].codes == 1
+    revision = np.where(supb, np.where(base.build_date < START + DAYS // 2, 1, 2), 0)
+    rev = Attribute("hardware_revision", "hardware_revision", revision.astype(np.int32),
+                    ["R1", "R2", "R3"])
+    pop = fleet(2, hazard=np.where(revision == 1, 2.5, 1.0), extra=[rev])
+    found = [f.record()["names"] for f in find_root_causes(pop)]
+    assert len(found) == 1 and found[0]["hardware_revision"] == "R2", found
+    assert found[0]["supplier"] == "SUPB"

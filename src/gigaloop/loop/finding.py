@@ -49,6 +49,9 @@ class Finding:
     expected: float
     members: np.ndarray = field(repr=False)
     rank: int = 0
+    #: What else marks the same vehicles — a supplier's build window that is a revision —
+    #: which no data can tell from ``names``: reported with them, not part of the key.
+    aliases: dict[str, Any] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -59,7 +62,8 @@ class Finding:
 
     def record(self) -> dict[str, Any]:
         return {
-            "failure_mode": self.failure_mode, "attribute": self.attribute, "names": self.names,
+            "failure_mode": self.failure_mode, "attribute": self.attribute,
+            "names": {**self.aliases, **self.names},
             "effect": round(self.effect, 3), "effect_kind": self.effect_kind,
             "ci": [round(self.ci[0], 3), round(self.ci[1], 3)], "p": float(f"{self.p:.3g}"),
             "q": float(f"{self.q:.3g}"), "observed": round(self.observed, 1),

@@ -10,6 +10,8 @@ are set aside.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -74,6 +76,8 @@ def select_findings(pop: Population, mode: str, scan: pd.DataFrame, attributes: 
             if not len(candidates):
                 break
         pick = _tie_break(pop, mode, candidates, attributes, located)
+        pick = _smallest_sufficient(pop, mode, candidates, pick, attributes, located,
+                                    adjust.strata, config)
         row = candidates.iloc[pick]
         candidates = candidates.drop(candidates.index[pick])
         attribute = attributes[int(row.attribute)]
@@ -87,10 +91,12 @@ def select_findings(pop: Population, mode: str, scan: pd.DataFrame, attributes: 
         # level itself is the finding
         if not _stands(row, floor):
             continue
+        aliases, twins = _aliases(candidates, members, attributes, located)
+        candidates = candidates.drop(twins)
         finding = Finding(mode, attribute.name, attribute.kind, names, float(row.effect),
                           (float(row.low), float(row.high)), str(row.effect_kind), float(row.p),
                           float(row.q), float(row.observed), float(row.expected), members,
-                          rank=len(chosen) + 1)
+                          rank=len(chosen) + 1, aliases=aliases)
         if any(f.key == finding.key for f in chosen):
             continue
         chosen.append(finding)
@@ -129,6 +135,53 @@ def _tie_break(pop: Population, mode: str, candidates: pd.DataFrame,
         if shared >= 0.9 * max(failed_first.sum(), failed_other.sum(), 1):
             return position
     return 0
+
+
+def _aliases(candidates: pd.DataFrame, members: np.ndarray, attributes: list[Attribute],
+             located: dict[tuple[int, int], tuple[dict, np.ndarray, pd.Series]],
+             overlap: float = 0.98) -> tuple[dict[str, Any], list[Any]]:
+    """Names of the candidates that mark (almost) the same vehicles as ``members``, and
+    their index labels: one finding names them all, rather than one of them at random."""
+    names: dict[str, Any] = {}
+    twins = []
+    size = int(members.sum())
+    for label, row in candidates.iterrows():
+        other = _members(attributes, row, located)
+        if (other & members).sum() >= overlap * max(size, int(other.sum()), 1):
+            key = (row.attribute, row.level)
+            found = located[key][0] if key in located else \
+                attributes[int(row.attribute)].names(int(row.level))
+            names = {**found, **names}
+            twins.append(label)
+    return names, twins
+
+
+def _smallest_sufficient(pop: Population, mode: str, candidates: pd.DataFrame, pick: int,
+                         attributes: list[Attribute],
+                         located: dict[tuple[int, int], tuple[dict, np.ndarray, pd.Series]],
+                         strata: np.ndarray, config: RootCauseConfig) -> int:
+    """Position of the candidate to take instead of ``pick``: the strongest one nested in
+    it (a revision inside its supplier, a lot inside its supplier) when the rest of
+    ``pick``'s units, set against the units outside it, show no excess of their own
+    (p > alpha or an effect under the floor). A supplier whose excess is all in one
+    revision is that revision; one whose other lots fail too stays the supplier."""
+    if mode in pop.rates:
+        return pick
+    outer = _members(attributes, candidates.iloc[pick], located)
+    duration, event = pop.survival(mode)
+    for position in range(len(candidates)):
+        inner = _members(attributes, candidates.iloc[position], located)
+        if position == pick or not inner.any() or (inner & ~outer).any() \
+                or inner.sum() >= outer.sum():
+            continue
+        rest = outer & ~inner
+        codes = np.where(inner, -1, rest.astype(np.int32)).astype(np.int32)[:, None]
+        test = ml.logrank_scan(duration, event, codes, strata=strata)
+        test = test[test.level == 1]
+        if test.empty or not (test.p.iloc[0] <= config.alpha
+                              and test.hr_low.iloc[0] >= config.min_effect_low):
+            return position
+    return pick
 
 
 def _process_backed(attributes: list[Attribute], row: pd.Series,
