@@ -43,7 +43,7 @@ from gigaloop.twin.effects import GeneralFault, place_customers
 from gigaloop.twin.fleet_rows import Rows
 from gigaloop.twin.fleet_tables import FleetTables
 from gigaloop.twin.hazards import COMPONENTS, CRASH, Component
-from gigaloop.twin.service import Workshop, workshop_columns
+from gigaloop.twin.service import Workshop, new_workshop_values, workshop_columns
 from gigaloop.twin.software import SoftwareFleet, SoftwareQuality
 from gigaloop.twin.telemetry import (
     BLOCK,
@@ -194,15 +194,7 @@ class Fleet:
                     pack_defect=units.latent["pack_defect"])
         for key in FAULT_MECHANISMS:
             info[f"fault_{key}"] = self._fault_codes(np.asarray(units.fault_id[key]))
-        for column in self._shop_columns:
-            if column[:4] in ("life", "dtc_"):
-                info[column] = np.full(n, np.inf)
-            elif column.startswith("excess_"):
-                info[column] = units.excess.get(column.removeprefix("excess_"), zeros)
-            elif column.startswith("cause_"):
-                info[column] = zeros - 1
-            elif column.startswith("frailty_"):
-                info[column] = units.frailty.get(column.removeprefix("frailty_"), zeros + 1)
+        info.update(new_workshop_values(self._shop_columns, units.excess, units.frailty, n))
         self.info.append(info)
         self.subscriptions.grow(self.vehicles.n)
         self.vins = pa.concat_arrays([self.vins, pa.array(units.vin, pa.string())])

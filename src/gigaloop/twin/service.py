@@ -20,7 +20,7 @@ scales the nominal life like a latent multiplier, and a replacement part has non
 from __future__ import annotations
 
 import heapq
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -62,6 +62,31 @@ def workshop_columns(components: Sequence[Component] = COMPONENTS,
             **{f"excess_{g.id}": np.float32 for g in hazards},
             **{f"cause_{components[g.component].name}": np.int16 for g in hazards},
             **{f"frailty_{name}": np.float32 for name in frailty}}
+
+
+def new_workshop_values(columns: Iterable[str], excess: dict[str, np.ndarray],
+                        frailty: dict[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
+    """Starting values of the workshop's own columns (:func:`workshop_columns`, latent
+    multipliers aside) for ``n`` new vehicles: no life or code due yet, the units' excess
+    hazards and lot frailties, no fault owning a life.
+
+    >>> values = new_workshop_values(["life_camera", "cause_camera", "frailty_camera"],
+    ...                              {}, {"camera": np.array([1.1])}, 1)
+    >>> {k: v.tolist() for k, v in values.items()}
+    {'life_camera': [inf], 'cause_camera': [-1.0], 'frailty_camera': [1.1]}
+    """
+    zeros, values = np.zeros(n), {}
+    for column in columns:
+        if column[:4] in ("life", "dtc_"):
+            values[column] = np.full(n, np.inf)
+        elif column.startswith("excess_"):
+            values[column] = excess.get(column.removeprefix("excess_"), zeros)
+        elif column.startswith("cause_"):
+            values[column] = zeros - 1
+        elif column.startswith("frailty_"):
+            values[column] = frailty.get(column.removeprefix("frailty_"), zeros + 1)
+    return values
+
 
 REPAIR_DELAY_DAYS = (1, 10)          # days from failure to repair unless stranded
 #: Campaign owners: share who ever respond and mean days until they book (not published).
