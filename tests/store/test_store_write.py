@@ -298,3 +298,18 @@ def test_ranges_are_checked_in_columns_with_nulls_and_nans(store: Store) -> None
     assert feedback.reasons == {"rating: below min 1": 1, "rating: above max 5": 1}
     assert telemetry.reasons == {"miles: not a number": 1, "miles: above max 1500": 1}
     assert (feedback.written, telemetry.written) == (2, 1)
+
+
+def test_a_resent_null_is_unchanged_and_a_null_filled_in_conflicts(store: Store) -> None:
+    """Re-sent rows found in the unflushed tail are compared value by value, nulls alike."""
+    rows = [{"feedback_id": f"N{k}", "customer_id": "CU-0000", "channel": "app",
+             "rating": rating, "topic": "range", "event_time": LATER}
+            for k, rating in enumerate([None, 4, None])]
+    assert store.write("feedback", rows, ingested_at=LATER).written == 3
+
+    again = store.write("feedback", rows, ingested_at=LATER)
+    filled = store.write("feedback", [{**rows[0], "rating": 4}, {**rows[1], "rating": None},
+                                      rows[2]], ingested_at=LATER)
+
+    assert (again.unchanged, again.quarantined) == (3, 0)
+    assert (filled.unchanged, filled.reasons) == (1, {"conflicts with stored row": 2})

@@ -9,12 +9,33 @@ but the schema and the errors), so factory, fleet and loop code can share it.
 [True, False]
 """
 
-from gigaloop.ml.changepoint import ShiftWindow, mean_shift_window, rate_window
-from gigaloop.ml.degradation import adjusted_rate_scan
-from gigaloop.ml.fdr import benjamini_hochberg, family_qvalues
-from gigaloop.ml.poisson import poisson_interval
-from gigaloop.ml.survival import SurvivalCurves, kaplan_meier, logrank_scan
-from gigaloop.ml.survival_models import fit_cox, fit_weibull_aft
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+#: public name → the module that defines it, imported on first use (PEP 562), so a run
+#: that only needs an interval does not load SciPy's statistics and lifelines
+_HOMES = {
+    "ShiftWindow": "changepoint", "mean_shift_window": "changepoint",
+    "rate_window": "changepoint", "adjusted_rate_scan": "degradation",
+    "benjamini_hochberg": "fdr", "family_qvalues": "fdr", "poisson_interval": "poisson",
+    "SurvivalCurves": "survival", "kaplan_meier": "survival", "logrank_scan": "survival",
+    "fit_cox": "survival_models", "fit_weibull_aft": "survival_models",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'gigaloop.ml' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"gigaloop.ml.{_HOMES[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_HOMES])
+
 
 __all__ = [
     "ShiftWindow",

@@ -90,21 +90,31 @@ def _tail_matches(
     ([7, 8], [True, False])
     """
     columns = [c for c in table.column_names if c != INGESTED_AT]
-    sent, stored = rows.take(pa.array(asked)), _rows_at(tail, at)
+    sent = rows.take(pa.array(asked)).combine_chunks()
+    stored = _rows_at(tail, at).combine_chunks()
     same_key = np.ones(len(asked), dtype=bool)
     same = np.ones(len(asked), dtype=bool)
     for column in columns:
         new, old = sent[column], stored[column]
-        if old.type != new.type:
-            old = old.cast(new.type)
-        alike = pc.or_kleene(pc.equal(new, old), pc.and_(pc.is_null(new), pc.is_null(old)))
-        if pa.types.is_floating(new.type):
-            alike = pc.or_kleene(alike, pc.and_(pc.is_nan(new), pc.is_nan(old)))
-        agree = pc.fill_null(alike, False).to_numpy(zero_copy_only=False)
+        agree = _alike(new, old if old.type == new.type else old.cast(new.type))
         if column in table.key:
             same_key &= agree
         same &= agree
     return {ROW: sent[ROW].to_numpy()[same_key], "same": same[same_key]}
+
+
+def _alike(new: pa.ChunkedArray, old: pa.ChunkedArray) -> np.ndarray:
+    """Where two columns hold the same value: nulls alike, NaNs alike, floats exactly."""
+    floating = pa.types.is_floating(new.type)
+    if new.null_count == 0 and old.null_count == 0:
+        if floating:
+            a, b = new.to_numpy(), old.to_numpy()
+            return np.asarray((a == b) | (np.isnan(a) & np.isnan(b)))
+        return np.asarray(pc.equal(new, old).to_numpy(zero_copy_only=False))
+    alike = pc.or_kleene(pc.equal(new, old), pc.and_(pc.is_null(new), pc.is_null(old)))
+    if floating:
+        alike = pc.or_kleene(alike, pc.and_(pc.is_nan(new), pc.is_nan(old)))
+    return np.asarray(pc.fill_null(alike, False).to_numpy(zero_copy_only=False))
 
 
 def _rows_at(table: pa.Table, positions: np.ndarray) -> pa.Table:
