@@ -19,7 +19,7 @@ from gigaloop.store import Store, WriteResult
 from gigaloop.store import keys as keys_module
 from gigaloop.store import layout as layout_module
 from gigaloop.store.hashes import HashSet, ValueSet, hash_rows
-from gigaloop.store.keys import HASH, KeyIndex
+from gigaloop.store.keys import key_hashes
 from gigaloop.store.layout import Layout
 
 MARCH = dt.date(2024, 3, 2)
@@ -79,14 +79,13 @@ def test_key_hashes_are_the_same_in_another_process(tmp_path) -> None:
     pq.write_table(rows, tmp_path / "batch.parquet")
     script = (
         "import json, sys, pyarrow.parquet as pq; from gigaloop.schema import get_table; "
-        "from gigaloop.store.keys import HASH, KeyIndex; from gigaloop.store.layout import Layout; "
-        "index, rows = KeyIndex(Layout(sys.argv[1])), pq.read_table(sys.argv[2]); "
-        "hashes = index.with_hashes(get_table('diagnostic_codes'), rows)[HASH]; "
-        "print(json.dumps(hashes.to_pylist()))"
+        "from gigaloop.store.keys import key_hashes; "
+        "rows = pq.read_table(sys.argv[2]); "
+        "print(json.dumps(key_hashes(get_table('diagnostic_codes'), rows).tolist()))"
     )
     command = [sys.executable, "-c", script, str(tmp_path), str(tmp_path / "batch.parquet")]
     there = json.loads(subprocess.check_output(command, text=True))
-    here = KeyIndex(Layout(tmp_path)).with_hashes(codes, rows)[HASH].to_pylist()
+    here = key_hashes(codes, rows).tolist()
     assert here == there and len(set(there)) == 3
 
 

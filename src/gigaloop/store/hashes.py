@@ -52,9 +52,12 @@ class HashSet:
     def __len__(self) -> int:
         return self._size
 
-    def add(self, hashes: np.ndarray) -> None:
-        """Add hashes (any order; a hash added twice is harmless)."""
-        run = np.sort(np.asarray(hashes, dtype=np.uint64))
+    def add(self, hashes: np.ndarray, *, ordered: bool = False) -> None:
+        """Add hashes (any order, or ascending when ``ordered``; a hash added twice is
+        harmless)."""
+        run = np.asarray(hashes, dtype=np.uint64)
+        if not ordered:
+            run = np.sort(run)
         if len(run) == 0:
             return
         self._runs.append(run)

@@ -21,8 +21,8 @@ keys hash alike in every process; hashes are never saved.
 >>> from gigaloop.store.layout import Layout
 >>> sites = get_table("sites")
 >>> index = KeyIndex(Layout(tempfile.mkdtemp()))
->>> rows = pa.table({"site_id": ["S1", "S2", "S1"], ROW: [0, 1, 2]})
->>> index.later_duplicates(sites, index.with_hashes(sites, rows)).tolist()
+>>> rows = pa.table({"site_id": ["S1", "S2", "S1"]})
+>>> index.later_duplicates(sites, rows, key_hashes(sites, rows), np.arange(3)).tolist()
 [2]
 >>> index.close()
 """
@@ -157,44 +157,45 @@ class KeyIndex:
             self._known[ref] = known
         return self._known[ref]
 
-    def with_hashes(self, table: Table, rows: pa.Table) -> pa.Table:
-        """``rows`` with a ``__hash`` column: the 64-bit hash of each row's key."""
-        return rows.append_column(HASH, pa.array(key_hashes(table, rows), pa.uint64()))
-
-    def later_duplicates(self, table: Table, rows: pa.Table) -> np.ndarray:
-        """Positions (``__row``) of rows whose key appeared earlier in ``rows`` (hashed)."""
-        hashes = rows[HASH].to_numpy()
-        ordered = np.sort(hashes)
+    def later_duplicates(self, table: Table, rows: pa.Table, hashes: np.ndarray,
+                         candidates: np.ndarray) -> np.ndarray:
+        """Those of the ``candidates`` (positions in ``rows``, ascending) whose key appeared
+        at an earlier candidate; ``hashes``: every row's key hash."""
+        ordered = np.sort(hashes[candidates])
         repeated = ordered[1:][ordered[1:] == ordered[:-1]]
         if len(repeated) == 0:
             return _NONE
-        suspects = np.isin(hashes, repeated)
+        suspects = candidates[np.isin(hashes[candidates], repeated)]
         keys = ", ".join(_quote(k) for k in table.key)
         sql = (
             f"SELECT {ROW} FROM batch "
             f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {ROW}) > 1"
         )
-        suspected = rows.filter(suspects).select([*table.key, ROW])
+        suspected = rows.select(list(table.key)).take(pa.array(suspects)).append_column(
+            ROW, pa.array(suspects))
         return self._query(sql, suspected, f"checking duplicate keys of {table.name}")[ROW]
 
-    def stored(self, table: Table, rows: pa.Table) -> tuple[np.ndarray, np.ndarray]:
-        """Positions (``__row``) of rows whose key is stored: (identical rows, different ones).
-
-        Every column but ``ingested_at`` is compared; floats exactly.
+    def stored(self, table: Table, rows: pa.Table, hashes: np.ndarray,
+               candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Those of the ``candidates`` (positions in ``rows``) whose key is stored: (identical
+        rows, different ones). Every column but ``ingested_at`` is compared; floats exactly.
         """
-        if rows.num_rows == 0:
+        if len(candidates) == 0:
             return _NONE, _NONE
-        hit = self._stored_hashes(table).contains(rows[HASH].to_numpy())
-        if not hit.any():
+        hit = candidates[self._stored_hashes(table).contains(hashes[candidates])]
+        if len(hit) == 0:
             return _NONE, _NONE
-        return self._compare(table, rows.filter(pa.array(hit)))
+        suspects = rows.take(pa.array(hit)).append_column(ROW, pa.array(hit)).append_column(
+            HASH, pa.array(hashes[hit], pa.uint64()))
+        return self._compare(table, suspects)
 
     def remember(self, table: Table, written: pa.Table, hashes: np.ndarray) -> None:
         """Add a written batch: its key hashes, and its values to the cached references."""
+        order = np.argsort(hashes, kind="stable")  # one sort serves both indexes
         if table.name in self._hashes:
-            self._hashes[table.name].add(hashes)
+            self._hashes[table.name].add(hashes[order], ordered=True)
         if table.name in self._tail_indexes:
-            self._tail_indexes[table.name].extend(hashes)
+            self._tail_indexes[table.name].extend(hashes, order)
         for ref, known in self._known.items():
             name, column = ref.split(".")
             if name == table.name and written.num_rows:

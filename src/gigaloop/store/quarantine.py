@@ -24,13 +24,12 @@ import numpy as np
 import pyarrow as pa
 
 from gigaloop.schema import INGESTED_AT, Table
-from gigaloop.store.keys import ROW
 from gigaloop.store.validate import Rejections
 
 
 def quarantine_rows(spec: Table, received: pa.Table, rejected: Rejections, stamp: datetime,
                     source: str | None) -> pa.Table:
-    """The ``quarantine`` rows of ``received``'s rejected rows (with a ``__row`` position)."""
+    """The ``quarantine`` rows of ``received``'s rejected rows."""
     positions = np.flatnonzero(rejected.mask)
     as_received = received.take(positions)
     if INGESTED_AT in as_received.column_names:
@@ -43,5 +42,4 @@ def quarantine_rows(spec: Table, received: pa.Table, rejected: Rejections, stamp
         "row_json": texts,
         "source": pa.repeat(pa.scalar(source, pa.string()), len(texts)),
         "event_time": pa.repeat(pa.scalar(stamp, pa.timestamp("us")), len(texts)),
-        ROW: np.arange(len(texts)),
     })

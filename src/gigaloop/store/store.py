@@ -30,7 +30,7 @@ from gigaloop.errors import ConfigError, StoreError
 from gigaloop.schema import INGESTED_AT, TABLES, Table, get_table, write_order
 from gigaloop.store.engines import DuckDBEngine, Engine, SparkEngine
 from gigaloop.store.flushing import Flusher
-from gigaloop.store.keys import HASH, ROW, KeyIndex
+from gigaloop.store.keys import KeyIndex, key_hashes
 from gigaloop.store.layout import Layout, month_of, writer_lock
 from gigaloop.store.quarantine import quarantine_rows
 from gigaloop.store.result import WriteResult
@@ -208,18 +208,18 @@ class Store:
         self._settle(wait=False)
         received = to_arrow(rows)
         typed, rejected = check(spec, received, self._keys.known)
-        candidates = typed.append_column(ROW, pa.array(np.arange(typed.num_rows)))
-        if rejected.count:
-            candidates = candidates.filter(pa.array(~rejected.mask))
-        candidates = self._keys.with_hashes(spec, candidates)
-        duplicates = self._keys.later_duplicates(spec, candidates)
-        rejected.add_rows("duplicate key in batch", duplicates)
-        candidates = _drop(candidates, duplicates)
-        unchanged, conflicting = self._keys.stored(spec, candidates)
+        hashes = key_hashes(spec, typed)
+        candidates = np.flatnonzero(~rejected.mask)
+        rejected.add_rows("duplicate key in batch",
+                          self._keys.later_duplicates(spec, typed, hashes, candidates))
+        candidates = np.flatnonzero(~rejected.mask)
+        unchanged, conflicting = self._keys.stored(spec, typed, hashes, candidates)
         rejected.add_rows("conflicts with stored row", conflicting)
-        new = _drop(candidates, np.concatenate([unchanged, conflicting])).drop_columns([ROW])
+        keep = ~rejected.mask
+        keep[unchanged] = False
         self._quarantine(spec, received, rejected, stamp, source)
-        written = self._append(spec, new, stamp)
+        written = self._append(spec, typed if keep.all() else typed.filter(keep), hashes[keep],
+                               stamp)
         result = WriteResult(
             spec.name, received.num_rows, written, len(unchanged), rejected.count, rejected.counts()
         )
@@ -284,15 +284,15 @@ class Store:
                     self._layout.write(spec, rows.cast(spec.arrow_schema()), stem=path.stem)
                 path.unlink()
 
-    def _append(self, spec: Table, rows: pa.Table, stamp: datetime) -> int:
-        """Log rows (typed, with their key hashes in ``__hash``); the key index follows."""
+    def _append(self, spec: Table, rows: pa.Table, hashes: np.ndarray, stamp: datetime) -> int:
+        """Log rows (typed; ``hashes``: their key hashes), as one batch; the key index
+        follows."""
         if rows.num_rows == 0:
             return 0
-        hashes = rows[HASH].to_numpy()
-        columns = list(rows.drop_columns([HASH]).columns)
+        columns = list(rows.columns)
         if INGESTED_AT in spec.column_names:
             columns.append(pa.repeat(pa.scalar(stamp, pa.timestamp("us")), rows.num_rows))
-        data = pa.Table.from_arrays(columns, schema=spec.arrow_schema())
+        data = pa.Table.from_arrays(columns, schema=spec.arrow_schema()).combine_chunks()
         log = self._logs[spec.name]
         newest = month_of(pc.max(data[spec.partition_by]).as_py()) if spec.partition_by else ""
         if log.broken:
@@ -372,11 +372,14 @@ class Store:
             return
         quarantine = get_table(QUARANTINE)
         rows = quarantine_rows(spec, received, rejected, stamp, source)
-        rows = self._keys.with_hashes(quarantine, rows)
-        rows = _drop(rows, self._keys.later_duplicates(quarantine, rows))
-        rows = _drop(rows, np.concatenate(self._keys.stored(quarantine, rows)))
-        self._append(quarantine, rows.drop_columns([ROW]), stamp)
-
+        hashes = key_hashes(quarantine, rows)
+        every = np.arange(rows.num_rows)
+        repeated = self._keys.later_duplicates(quarantine, rows, hashes, every)
+        keep = np.ones(rows.num_rows, dtype=bool)
+        keep[repeated] = False
+        keep[np.concatenate(self._keys.stored(quarantine, rows, hashes, np.flatnonzero(keep)))] \
+            = False
+        self._append(quarantine, rows.filter(keep), hashes[keep], stamp)
 
 def _naive_utc(moment: datetime) -> datetime:
     if not isinstance(moment, datetime):
@@ -384,17 +387,3 @@ def _naive_utc(moment: datetime) -> datetime:
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment
-
-
-def _drop(rows: pa.Table, positions: np.ndarray) -> pa.Table:
-    if len(positions) == 0:
-        return rows
-    return rows.filter(~_marked(rows, positions))
-
-
-def _marked(rows: pa.Table, positions: np.ndarray) -> np.ndarray:
-    """True for the rows whose ``__row`` is among ``positions``."""
-    row = rows[ROW].to_numpy()
-    marked = np.zeros(int(row.max()) + 1 if len(row) else 0, dtype=bool)
-    marked[positions] = True
-    return marked[row]

@@ -46,11 +46,13 @@ class TailIndex:
     def __len__(self) -> int:
         return self._end - self._start
 
-    def extend(self, hashes: np.ndarray) -> None:
-        """Add the hashes of rows just logged, in their order."""
+    def extend(self, hashes: np.ndarray, order: np.ndarray | None = None) -> None:
+        """Add the hashes of rows just logged, in their order (``order``: their stable
+        ascending order, when the caller has it)."""
         if len(hashes) == 0:
             return
-        order = np.argsort(hashes, kind="stable")
+        if order is None:
+            order = np.argsort(hashes, kind="stable")
         self._runs.append(_Run(np.asarray(hashes, np.uint64)[order], self._end + order,
                                self._end, self._end + len(hashes)))
         self._end += len(hashes)
