@@ -76,6 +76,8 @@ class Access:
                     now: datetime | None = None) -> IssuedToken:
         """A new token for ``user`` (created first when ``create_user``); the secret is in
         the result only."""
+        if role not in set(Role):
+            raise ConfigError(f"unknown role {role!r}; roles: {', '.join(Role)}", role=role)
         role = Role(role)
         if (role is Role.device) != (source_id is not None):
             raise ConfigError("a device token names its source id; other roles name none",

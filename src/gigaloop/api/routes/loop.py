@@ -64,7 +64,7 @@ def finding(finding_id: str, services: ServicesDep,
             raise NotFoundError(f"no finding {finding_id!r}", finding_id=finding_id)
         scans = store.table("findings")
         scans = store.to_pyarrow(scans.filter(scans.finding_id == finding_id)
-                                 .order_by("day")).to_pylist()
+                                 .order_by("day").drop("names_json")).to_pylist()
         decisions = store.table("decisions")
         acted = store.to_pyarrow(decisions.filter(decisions.finding_id == finding_id)
                                  .order_by(["day", "module", "seq"])).to_pylist()
