@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -217,8 +218,8 @@ def serve(
 ) -> None:
     """Serve the API over a store (needs gigaloop[service]); see docs/api.md."""
     with _guard():
-        from gigaloop.api import create_app, store_root
-        from gigaloop.appstate import AppState
+        from gigaloop.api import create_app
+        from gigaloop.appstate import AppState, store_root
 
         AppState.beside(store_root(store), database_url).close()  # migrated, reachable
         application = create_app(store, database_url)
@@ -244,8 +245,7 @@ def token_create(
 ) -> None:
     """Issue a token and print it once (only its hash is kept)."""
     with _guard():
-        from gigaloop.api import store_root
-        from gigaloop.appstate import AppState
+        from gigaloop.appstate import AppState, store_root
 
         state = AppState.beside(store_root(store), database_url)
         try:
@@ -282,7 +282,7 @@ def _guard() -> Iterator[None]:
     try:
         yield
     except GigaloopError as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {escape(str(exc))}")  # e.g. 'gigaloop[spark]' is no tag
         raise typer.Exit(2) from exc
 
 

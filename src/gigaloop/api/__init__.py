@@ -11,6 +11,7 @@ from gigaloop.errors import require
 for _module in ("fastapi", "uvicorn", "sqlalchemy", "alembic"):
     require(_module, "service")
 
-from gigaloop.api.main import create_app, store_root  # noqa: E402
+from gigaloop.api.main import create_app  # noqa: E402
+from gigaloop.appstate import store_root  # noqa: E402
 
 __all__ = ["create_app", "store_root"]

@@ -28,22 +28,12 @@ from gigaloop.api.errors import handle_domain_error
 from gigaloop.api.privacy import Pseudonyms
 from gigaloop.api.routes import admin, customers, fleet, ingest, loop, plant, service, trace
 from gigaloop.api.settings import ServiceSettings
-from gigaloop.appstate import AppState
+from gigaloop.appstate import AppState, store_root
 from gigaloop.errors import ConfigError, GigaloopError
 from gigaloop.store import Store
 
 ROUTERS = (service, admin, ingest, trace, loop, plant, fleet, customers)
 PSEUDONYM_SECRET = "pseudonym_key"
-
-
-def store_root(folder: Path | str) -> Path:
-    """The store in ``folder``: ``folder/store`` for a run folder, else ``folder`` itself.
-
-    >>> store_root("runs/nowhere")
-    PosixPath('runs/nowhere')
-    """
-    folder = Path(folder)
-    return folder / "store" if (folder / "store").is_dir() else folder
 
 
 def create_app(store_dir: Path | str, database_url: str | None = None, *,

@@ -21,7 +21,12 @@ from gigaloop.appstate.records import (  # noqa: E402
     TokenRecord,
     UserRecord,
 )
-from gigaloop.appstate.state import DATABASE_URL_ENV, AppState, default_url  # noqa: E402
+from gigaloop.appstate.state import (  # noqa: E402
+    DATABASE_URL_ENV,
+    AppState,
+    default_url,
+    store_root,
+)
 
 __all__ = ["DATABASE_URL_ENV", "AppState", "IngestEntry", "IssuedToken", "OutboxEntry",
-           "Principal", "Review", "Role", "TokenRecord", "UserRecord", "default_url"]
+           "Principal", "Review", "Role", "TokenRecord", "UserRecord", "default_url", "store_root"]

@@ -44,6 +44,16 @@ def default_url(store_dir: Path, env: Mapping[str, str] | None = None) -> str:
     return url
 
 
+def store_root(folder: Path | str) -> Path:
+    """The store in ``folder``: ``folder/store`` for a run folder, else ``folder`` itself.
+
+    >>> store_root("runs/nowhere")
+    PosixPath('runs/nowhere')
+    """
+    folder = Path(folder)
+    return folder / "store" if (folder / "store").is_dir() else folder
+
+
 class AppState:
     """Users and tokens (:attr:`access`), change-request verdicts (:attr:`reviews`),
     connector offsets (:attr:`offsets`), the actuator outbox (:attr:`outbox`) and the
