@@ -57,6 +57,8 @@ def test_reviews_need_a_known_change_and_a_valid_verdict(client: TestClient,
     unknown = client.post("/change-requests/C404/review", headers=auth(Role.plant_engineer),
                           json={"verdict": "approved"})
     assert unknown.status_code == 404
+    assert unknown.json() == {"detail": "no change request 'C404'", "error": "NotFoundError",
+                              "context": {"change_id": "C404"}}
     bad = client.post("/change-requests/C001/review", headers=auth(Role.plant_engineer),
                       json={"verdict": "maybe"})
     assert bad.status_code == 422

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from gigaloop.errors import (
@@ -51,7 +50,8 @@ async def handle_domain_error(_request: Request, exc: Exception) -> JSONResponse
     assert isinstance(exc, GigaloopError)
     status = status_of(exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    context = {key: value if isinstance(value, str | int | float | bool | None) else str(value)
+               for key, value in exc.context.items()}
     body: dict[str, Any] = {"detail": str(exc), "error": type(exc).__name__,
-                            "context": jsonable_encoder(exc.context, custom_encoder={
-                                object: str})}
+                            "context": context}
     return JSONResponse(body, status_code=status, headers=headers)

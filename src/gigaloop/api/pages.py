@@ -17,7 +17,7 @@ from gigaloop.store import Store
 
 Limit = Annotated[int, Query(ge=1, le=10_000, description="rows per page (capped by the "
                                                           "server's page size)")]
-Offset = Annotated[int, Query(ge=0, description="rows to skip")]
+Offset = Annotated[int, Query(ge=0, le=2**31, description="rows to skip")]
 
 
 class Page(BaseModel):
