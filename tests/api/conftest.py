@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -64,3 +65,21 @@ def auth(tokens: Tokens) -> Any:
         return {"Authorization": f"Bearer {token}"}
 
     return headers
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL schema on the local server (dropped after)."""
+    psycopg = pytest.importorskip("psycopg")
+    server = "postgresql://postgres@127.0.0.1:5432/test"
+    try:
+        connection = psycopg.connect(server, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL is not reachable at {server}: {exc}")
+    schema = f"gigaloop_api_{uuid.uuid4().hex[:12]}"
+    connection.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{server}?options=-csearch_path%3D{schema}"
+    finally:
+        connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        connection.close()

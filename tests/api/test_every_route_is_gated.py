@@ -92,3 +92,10 @@ def test_the_service_has_no_open_documentation_pages(client: TestClient) -> None
     assert isinstance(client.app, FastAPI)
     for path in ("/docs", "/redoc", "/openapi.json"):
         assert client.get(path).status_code in (401, 404)
+
+
+def test_unsafe_settings_are_refused_before_the_app_is_built(tmp_path: Any,
+                                                             monkeypatch: Any) -> None:
+    monkeypatch.setenv("GIGALOOP_PSEUDONYM_KEY", "changeme")
+    with pytest.raises(ConfigError, match="pseudonym key needs at least 32 characters"):
+        create_app(tmp_path / "store")

@@ -4,11 +4,15 @@ the change-request query, once per change request."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
+import pytest
+from api_store import build_store
 from fastapi.testclient import TestClient
 
-from gigaloop.appstate import Role
+from gigaloop.api import create_app
+from gigaloop.appstate import AppState, Role
 
 
 def changes(client: TestClient, auth: Any, **params: Any) -> dict[str, dict[str, Any]]:
@@ -65,3 +69,22 @@ def test_reviews_need_a_known_change_and_a_valid_verdict(client: TestClient,
     other_role = client.post("/change-requests/C001/review", headers=auth(Role.fleet_operations),
                              json={"verdict": "approved"})
     assert other_role.status_code == 403
+
+
+@pytest.mark.service
+def test_the_review_flow_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
+    build_store(tmp_path / "store")
+    state = AppState(postgres_url)
+    token = state.access.issue_token("pia", Role.plant_engineer, create_user=True).token
+    state.close()
+    headers = {"Authorization": f"Bearer {token}"}
+    with TestClient(create_app(tmp_path, postgres_url)) as client:
+        assert client.get("/health", headers=headers).json()["database"] == "postgresql"
+        made = client.post("/change-requests/C001/review", headers=headers,
+                           json={"verdict": "approved"})
+        assert made.status_code == 201, made.text
+        shown = client.get("/change-requests/C001", headers=headers).json()
+        assert (shown["approval"], shown["review"]["user"]) == ("approved", "pia")
+        again = client.post("/change-requests/C001/review", headers=headers,
+                            json={"verdict": "rejected"})
+        assert again.status_code == 409

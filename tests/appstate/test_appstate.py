@@ -181,4 +181,4 @@ def test_a_database_that_cannot_be_opened_is_a_clear_error(tmp_path: Path) -> No
     with pytest.raises(ConfigError, match="not a database URL"):
         AppState("no such thing")
     with pytest.raises(StoreError, match="cannot open the app-state database"):
-        AppState("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2")
+        AppState("postgresql://nobody@127.0.0.1:1/none?connect_timeout=2")  # psycopg 3 chosen

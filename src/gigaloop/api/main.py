@@ -21,6 +21,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import Depends, FastAPI
+from pydantic import ValidationError
 
 from gigaloop import __version__
 from gigaloop.api.deps import Services, StoreHandle, authenticate
@@ -42,7 +43,11 @@ def create_app(store_dir: Path | str, database_url: str | None = None, *,
     folder), with its app state at ``database_url`` (default: ``GIGALOOP_DATABASE_URL``,
     else SQLite beside the store). The store and the database are opened when the app
     starts (migrations applied) and closed when it stops."""
-    settings = settings or ServiceSettings()
+    if settings is None:
+        try:
+            settings = ServiceSettings()
+        except ValidationError as exc:
+            raise ConfigError(f"service settings (GIGALOOP_*): {exc}") from exc
     root = store_root(store_dir)
     url = database_url or settings.database_url
 

@@ -27,8 +27,8 @@ class ServiceSettings(BaseSettings):
 
     database_url: str | None = None
     pseudonym_key: SecretStr | None = None
-    max_ingest_bytes: int = Field(10 * MEBIBYTE, gt=0)
-    max_page_rows: int = Field(1000, gt=0)
+    max_ingest_bytes: int = Field(default=10 * MEBIBYTE, gt=0)
+    max_page_rows: int = Field(default=1000, gt=0)
 
     @field_validator("pseudonym_key")
     @classmethod

@@ -39,8 +39,18 @@ def default_url(store_dir: Path, env: Mapping[str, str] | None = None) -> str:
     url = env.get(DATABASE_URL_ENV)
     if not url:
         return f"sqlite:///{Path(store_dir).parent / SQLITE_FILE}"
+    return with_driver(url)
+
+
+def with_driver(url: str) -> str:
+    """``postgresql://`` (or ``postgres://``) URLs with the psycopg 3 driver the extra
+    installs; others as they are.
+
+    >>> with_driver("postgres://u@db/x"), with_driver("sqlite:///a.sqlite")
+    ('postgresql+psycopg://u@db/x', 'sqlite:///a.sqlite')
+    """
     if url.startswith(("postgresql://", "postgres://")):
-        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
 
 
@@ -61,7 +71,7 @@ class AppState:
     """
 
     def __init__(self, url: str, *, migrate: bool = True) -> None:
-        self.url = url
+        self.url = url = with_driver(url)
         self.engine = _engine(url)
         if migrate:
             try:

@@ -45,12 +45,10 @@ def forwards(services: ServicesDep, principal: CurrentPrincipal, lot: Text = Non
         raise ConfigError("give both value_min and value_max, or neither")
     if value_min is not None and parameter is None:
         raise ConfigError("a value range needs the parameter it applies to")
-    criteria = {"lot": lot, "station": station, "machine": machine, "built_from": built_from,
-                "built_to": built_to, "parameter": parameter}
-    if all(v is None for v in criteria.values()):
+    if all(v is None for v in (lot, station, machine, built_from, built_to, parameter)):
         raise ConfigError("give at least one of lot, station, machine, built_from, built_to, "
                           "parameter")
     span = (value_min, value_max) if value_min is not None and value_max is not None else None
-    return page(services, principal,
-                lambda store: vehicles_touched(store, **criteria, value_range=span),
-                limit, offset)
+    return page(services, principal, lambda store: vehicles_touched(
+        store, lot=lot, station=station, machine=machine, built_from=built_from,
+        built_to=built_to, parameter=parameter, value_range=span), limit, offset)

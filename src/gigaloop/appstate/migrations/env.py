@@ -2,7 +2,7 @@
 (:func:`gigaloop.appstate.migrate.upgrade`), or on ``-x url=…`` from Alembic's command line."""
 
 from alembic import context
-from sqlalchemy import create_engine
+from sqlalchemy import Connection, create_engine
 
 from gigaloop.appstate.models import Base
 
@@ -20,7 +20,7 @@ def run_migrations() -> None:
         _run(connection)
 
 
-def _run(connection: object) -> None:
+def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
