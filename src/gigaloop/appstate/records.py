@@ -1,9 +1,7 @@
 """What the app state hands out: roles and plain, frozen records (never ORM objects).
 
->>> Role("plant_engineer") in READERS_OF_PLANT
-True
->>> sorted(Role)[:2]
-[<Role.admin: 'admin'>, <Role.device: 'device'>]
+>>> Role("plant_engineer"), sorted(Role)[:2]
+(<Role.plant_engineer: 'plant_engineer'>, [<Role.admin: 'admin'>, <Role.device: 'device'>])
 """
 
 from __future__ import annotations
@@ -23,9 +21,6 @@ class Role(StrEnum):
     device = "device"
     admin = "admin"
 
-
-#: Roles that read the plant and the loop's findings (a shorthand for route declarations).
-READERS_OF_PLANT = frozenset({Role.plant_engineer, Role.fleet_operations})
 
 Verdict = Literal["approved", "rejected"]
 OutboxState = Literal["pending", "delivered", "failed"]
