@@ -32,6 +32,8 @@ ALLOWED: dict[str, set[str]] = {
     "customer": DOMAIN,
     "loop": {"schema", "store", "ingest", "ml", "actuate", "factory", "fleet", "customer"},
     "web": {"schema", "store", "ml", "factory", "fleet", "customer", "loop"},
+    "appstate": set(),  # users, tokens, verdicts, offsets, outbox: below everything
+    "api": {EVERYTHING},
     "run": {EVERYTHING},
     "cli": {EVERYTHING},
     "__init__": set(),

@@ -6,32 +6,44 @@
 """
 
 from gigaloop.errors import (
+    AccessDenied,
     ActuationError,
+    AuthError,
     ConfigError,
+    ConflictError,
     EngineError,
     GigaloopError,
     GigaloopWarning,
     IngestError,
     MissingExtraError,
     ModelError,
+    NotFoundError,
+    PayloadTooLarge,
     ScenarioError,
     SchemaError,
     StoreError,
+    UnsupportedFormat,
 )
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AccessDenied",
     "ActuationError",
+    "AuthError",
     "ConfigError",
+    "ConflictError",
     "EngineError",
     "GigaloopError",
     "GigaloopWarning",
     "IngestError",
     "MissingExtraError",
     "ModelError",
+    "NotFoundError",
+    "PayloadTooLarge",
     "ScenarioError",
     "SchemaError",
     "StoreError",
+    "UnsupportedFormat",
     "__version__",
 ]

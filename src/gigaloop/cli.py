@@ -1,4 +1,5 @@
-"""``gigaloop`` on the command line: run the twin and the loop, score a run, compare two.
+"""``gigaloop`` on the command line: run the twin and the loop, score a run, compare two;
+serve the API over a store and issue its tokens.
 
 Errors of ours are printed as one line that says what to do, with exit code 2.
 """
@@ -16,6 +17,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -204,6 +206,59 @@ def trace(
         console.print(f"{len(rows) - limit:,} more rows (--limit)")
 
 
+@app.command()
+def serve(
+    store: Annotated[Path, typer.Option(help="store folder (or a run folder with store/)",
+                                        file_okay=False)],
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    database_url: Annotated[str | None, typer.Option(
+        help="app-state database (default: $GIGALOOP_DATABASE_URL, else SQLite beside the "
+             "store)")] = None,
+) -> None:
+    """Serve the API over a store (needs gigaloop[service]); see docs/api.md."""
+    with _guard():
+        from gigaloop.api import create_app
+        from gigaloop.appstate import AppState, store_root
+
+        AppState.beside(store_root(store), database_url).close()  # migrated, reachable
+        application = create_app(store, database_url)
+    import uvicorn
+
+    uvicorn.run(application, host=host, port=port)
+
+
+token_app = typer.Typer(help="API tokens (e.g. the first admin's).", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[str, typer.Option(help="plant_engineer, fleet_operations, "
+                                           "marketing_analyst, device or admin")],
+    user: Annotated[str, typer.Option(help="holder (created if new)")],
+    store: Annotated[Path, typer.Option(help="store folder (or run folder) it serves",
+                                        file_okay=False)],
+    days: Annotated[int, typer.Option(min=1, help="days until it expires")] = 90,
+    source: Annotated[str | None, typer.Option(help="a device's source id")] = None,
+    database_url: Annotated[str | None, typer.Option(help="as for serve")] = None,
+) -> None:
+    """Issue a token and print it once (only its hash is kept)."""
+    with _guard():
+        from gigaloop.appstate import AppState, store_root
+
+        state = AppState.beside(store_root(store), database_url)
+        try:
+            issued = state.access.issue_token(user, role, days=days, source_id=source,
+                                              create_user=True)
+        finally:
+            state.close()
+    record = issued.record
+    console.print(f"token {record.token_id} for {user} ({record.role}), expires "
+                  f"{record.expires_at:%Y-%m-%d}; shown once:", highlight=False)
+    typer.echo(issued.token)
+
+
 def _print_summary(summary: dict[str, Any]) -> None:
     from gigaloop.web.format import kpi_rows
 
@@ -227,7 +282,7 @@ def _guard() -> Iterator[None]:
     try:
         yield
     except GigaloopError as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {escape(str(exc))}")  # e.g. 'gigaloop[spark]' is no tag
         raise typer.Exit(2) from exc
 
 

@@ -9,6 +9,12 @@
     ├── StoreError             the store could not read or write (engine errors wrapped)
     │   └── EngineError        DuckDB / Spark failed underneath; ``__cause__`` holds it
     ├── IngestError            a source could not be read at all (bad rows are quarantined)
+    │   ├── PayloadTooLarge    a batch over the size a receiver accepts
+    │   └── UnsupportedFormat  a batch in a format the receiver does not read
+    ├── AuthError              no valid credentials: a token missing, unknown, expired, revoked
+    ├── AccessDenied           valid credentials that may not do this (role, a device's source)
+    ├── NotFoundError          a record asked for by its id does not exist
+    ├── ConflictError          a write that contradicts what is recorded (a second verdict)
     ├── ActuationError         an action could not be delivered or applied
     ├── ModelError             a fit that cannot be made (too few events, singular design)
     └── MissingExtraError      an optional extra is not installed; says which ``pip install``
@@ -58,6 +64,30 @@ class EngineError(StoreError):
 
 class IngestError(GigaloopError):
     """A source could not be read at all (individual bad rows are quarantined instead)."""
+
+
+class PayloadTooLarge(IngestError):
+    """A batch larger than the receiver accepts (``limit`` bytes)."""
+
+
+class UnsupportedFormat(IngestError):
+    """A batch in a format (media type) the receiver does not read."""
+
+
+class AuthError(GigaloopError):
+    """No valid credentials: a token that is missing, unknown, expired or revoked."""
+
+
+class AccessDenied(GigaloopError):
+    """Valid credentials that may not do this: a role not allowed, another source's rows."""
+
+
+class NotFoundError(GigaloopError):
+    """A record asked for by its id (a change request, a token, a user) does not exist."""
+
+
+class ConflictError(GigaloopError):
+    """A write that contradicts what is recorded (a second verdict on one change request)."""
 
 
 class ActuationError(GigaloopError):

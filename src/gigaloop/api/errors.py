@@ -1,0 +1,57 @@
+"""Domain errors → HTTP, in one handler: ``{"detail": message, "error": class, "context"}``.
+
+>>> status_of(AuthError("unknown token")), status_of(SchemaError("x")), status_of(StoreError("x"))
+(401, 422, 500)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+from gigaloop.errors import (
+    AccessDenied,
+    AuthError,
+    ConfigError,
+    ConflictError,
+    GigaloopError,
+    IngestError,
+    NotFoundError,
+    PayloadTooLarge,
+    SchemaError,
+    StoreError,
+    UnsupportedFormat,
+)
+
+#: Most specific first: the first class an error is an instance of gives its status.
+STATUS: tuple[tuple[type[GigaloopError], int], ...] = (
+    (AuthError, 401),
+    (AccessDenied, 403),
+    (NotFoundError, 404),
+    (ConflictError, 409),
+    (PayloadTooLarge, 413),
+    (UnsupportedFormat, 415),
+    (IngestError, 400),
+    (SchemaError, 422),
+    (ConfigError, 400),
+    (StoreError, 500),
+)
+
+
+def status_of(exc: GigaloopError) -> int:
+    """The HTTP status of a domain error (500 for one no rule names)."""
+    return next((status for kind, status in STATUS if isinstance(exc, kind)), 500)
+
+
+async def handle_domain_error(_request: Request, exc: Exception) -> JSONResponse:
+    """The one exception handler: our error's message and context, with its status."""
+    assert isinstance(exc, GigaloopError)
+    status = status_of(exc)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    context = {key: value if isinstance(value, str | int | float | bool | None) else str(value)
+               for key, value in exc.context.items()}
+    body: dict[str, Any] = {"detail": str(exc), "error": type(exc).__name__,
+                            "context": context}
+    return JSONResponse(body, status_code=status, headers=headers)
