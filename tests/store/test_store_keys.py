@@ -141,6 +141,25 @@ def test_a_batch_of_new_keys_reads_no_stored_file(tmp_path) -> None:
     assert (result.written, result.quarantined) == (1, 0)
 
 
+def test_rows_later_than_every_stored_day_skip_the_hash_lookup(tmp_path, monkeypatch) -> None:
+    store = Store(tmp_path)
+    load(store)
+    earlier = [telemetry_row(k, MARCH) for k in range(3)]
+    assert store.write("telemetry_daily", earlier, ingested_at=LATER).written == 3
+    asked: list[int] = []
+    contains = HashSet.contains
+    monkeypatch.setattr(HashSet, "contains",
+                        lambda self, hashes: asked.append(len(hashes)) or contains(self, hashes))
+    later = [telemetry_row(k, MARCH + dt.timedelta(days=1)) for k in range(3)]
+
+    result = store.write("telemetry_daily", [*later, earlier[0], {**earlier[1], "miles": 1.0}],
+                         ingested_at=LATER)
+
+    assert asked[0] == 2  # of telemetry, only the two rows of a stored day (then quarantine's)
+    assert (result.written, result.unchanged, result.reasons) == (
+        3, 1, {"conflicts with stored row": 1})
+
+
 def test_a_flush_that_fails_half_way_loses_nothing_and_writes_nothing_twice(
     tmp_path, monkeypatch
 ) -> None:

@@ -8,7 +8,8 @@
   with the stored rows — the tail in Arrow first, the files in DuckDB for rows the tail did
   not hold: identical rows
   are *unchanged*, different ones *conflict*, and a row whose hash merely collides is new.
-  A batch of new keys reads no stored file and runs no query,
+  A batch of new keys reads no stored file and runs no query, and its rows later than
+  every stored row in the key's date column (:func:`ordered_key`) skip even the hash lookup,
 * referenced values (``vehicles.vin``): read once into a
   :class:`~gigaloop.store.hashes.ValueSet` and extended by every write, so checking a
   reference costs the same on day 365 as on day 1.
@@ -70,6 +71,21 @@ def key_hashes(table: Table, rows: pa.Table) -> np.ndarray:
         values, kind = rows[name], table.column(name).arrow_type
         columns.append(values if values.type == kind else values.cast(kind))
     return hash_rows(pa.table(columns, names=list(table.key)))
+
+
+def ordered_key(table: Table) -> str | None:
+    """The key column whose newest stored value rules out the most new rows at a glance: a
+    date or time (rows arrive roughly in time order), else an integer; None without one.
+
+    >>> from gigaloop.schema import get_table
+    >>> ordered_key(get_table("telemetry_daily")), ordered_key(get_table("sites"))
+    ('day', None)
+    """
+    for kinds in (("date", "timestamp"), ("int64",)):
+        for name in table.key:
+            if table.column(name).dtype in kinds:
+                return name
+    return None
 
 
 def _tail_matches(
@@ -138,6 +154,7 @@ class KeyIndex:
         self._known: dict[str, ValueSet] = {}
         self._hashes: dict[str, HashSet] = {}
         self._tail_indexes: dict[str, TailIndex] = {}  # where each tail key hash sits
+        self._newest: dict[str, Any] = {}  # the newest stored value of each ordered_key
 
     def close(self) -> None:
         self._con.close()
@@ -182,7 +199,9 @@ class KeyIndex:
         """
         if len(candidates) == 0:
             return _NONE, _NONE
-        hit = candidates[self._stored_hashes(table).contains(hashes[candidates])]
+        index = self._stored_hashes(table)
+        candidates = candidates[~self._after_newest(table, rows)[candidates]]
+        hit = candidates[index.contains(hashes[candidates])]
         if len(hit) == 0:
             return _NONE, _NONE
         suspects = rows.take(pa.array(hit)).append_column(ROW, pa.array(hit)).append_column(
@@ -194,6 +213,7 @@ class KeyIndex:
         order = np.argsort(hashes, kind="stable")  # one sort serves both indexes
         if table.name in self._hashes:
             self._hashes[table.name].add(hashes[order], ordered=True)
+            self._note_newest(table, written)
         if table.name in self._tail_indexes:
             self._tail_indexes[table.name].extend(hashes, order)
         for ref, known in self._known.items():
@@ -212,8 +232,28 @@ class KeyIndex:
                 with duckdb_errors(f"reading the keys of {table.name}"):
                     stored = self._con.sql(sql, params=[[str(f) for f in files]]).to_arrow_table()
                 index.add(key_hashes(table, stored))
+                self._note_newest(table, stored)
+            self._note_newest(table, self._tail(table.name))
             self._hashes[table.name] = index
         return self._hashes[table.name]
+
+    def _after_newest(self, table: Table, rows: pa.Table) -> np.ndarray:
+        """True for rows whose :func:`ordered_key` value is later than every stored one's:
+        their key cannot be stored (a day of telemetry, but for its late and re-sent rows)."""
+        column, newest = ordered_key(table), self._newest.get(table.name)
+        if column is None or newest is None:
+            return np.zeros(rows.num_rows, dtype=bool)
+        later = pc.greater(rows[column], pa.scalar(newest, rows[column].type))
+        return np.asarray(pc.fill_null(later, False).to_numpy(zero_copy_only=False))
+
+    def _note_newest(self, table: Table, rows: pa.Table) -> None:
+        column = ordered_key(table)
+        if column is None or rows.num_rows == 0:
+            return
+        latest = pc.max(rows[column]).as_py()
+        held = self._newest.get(table.name)
+        if latest is not None and (held is None or latest > held):
+            self._newest[table.name] = latest
 
     def _compare(self, table: Table, rows: pa.Table) -> tuple[np.ndarray, np.ndarray]:
         """Match rows with the stored tail, then the rest with the stored files, on the key;
