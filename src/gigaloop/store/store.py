@@ -216,6 +216,8 @@ class Store:
         rejected.add_rows("duplicate key in batch", duplicates)
         candidates = _drop(candidates, duplicates)
         unchanged, conflicting = self._keys.stored(spec, candidates)
+        if spec.name == QUARANTINE:  # a rejection is its key: kept again later, it is unchanged
+            unchanged, conflicting = np.concatenate([unchanged, conflicting]), conflicting[:0]
         rejected.add_rows("conflicts with stored row", conflicting)
         new = _drop(candidates, np.concatenate([unchanged, conflicting])).drop_columns([ROW])
         self._quarantine(spec, received, rejected, stamp, source)
