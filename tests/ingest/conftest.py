@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from mqtt_world import seed
 
 from gigaloop.store import Store
-from mqtt_world import seed
 
 
 @pytest.fixture

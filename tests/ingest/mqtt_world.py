@@ -27,7 +27,8 @@ def seed(root: Path) -> None:
         "stations": [{"station_id": s, "line_id": LINE, "process": "body_weld", "sequence": i}
                      for i, s in enumerate(STATIONS)],
         "machines": [{"machine_id": m, "station_id": s, "kind": "weld_robot",
-                      "installed_on": dt.date(2021, 5, 1)} for m, s in zip(MACHINES, STATIONS)],
+                      "installed_on": dt.date(2021, 5, 1)}
+                     for m, s in zip(MACHINES, STATIONS, strict=True)],
         "vehicles": [{"vin": v, "build_date": BUILT.date(), "site_id": SITE, "line_id": LINE,
                       "shift": "A", "model": "Model 3", "trim": "LR", "hardware_revision": "HW4",
                       "design_revision": "B", "event_time": BUILT} for v in VINS],

@@ -48,8 +48,8 @@ class Decoded:
 
     ``seq`` is None for messages that carry none (Sparkplug NDEATH, commands);
     ``modulus`` wraps it (256 for Sparkplug B). ``restart`` marks a new session of the
-    source (a Sparkplug NBIRTH: numbering starts again). ``rejected`` counts readings
-    dropped from an otherwise readable message, by reason.
+    source (a Sparkplug NBIRTH: numbering starts again). ``rejected`` holds the readings
+    of an otherwise readable message that cannot become rows: (table, reason, reading).
     """
 
     source: str
@@ -57,7 +57,7 @@ class Decoded:
     modulus: int | None = None
     tables: dict[str, pa.Table] = field(default_factory=dict)
     restart: bool = False
-    rejected: dict[str, int] = field(default_factory=dict)
+    rejected: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
 
     @property
     def rows(self) -> int:
@@ -108,12 +108,14 @@ def concat(tables: list[pa.Table]) -> pa.Table:
         return pa.concat_tables(cast, promote_options="permissive")
 
 
-def quarantine_row(topic: str, payload: bytes, rejected: RejectedMessage,
+def quarantine_row(topic: str, payload: bytes | dict[str, Any], rejected: RejectedMessage,
                    received_at: datetime, source: str) -> dict[str, Any]:
-    """The ``quarantine`` row that keeps a message the connector could not read.
+    """The ``quarantine`` row that keeps a message the connector could not read, or (a
+    dict) one reading of a message that cannot become a row.
 
-    ``row_json`` holds the topic and the payload (text when it is UTF-8, else base64);
-    ``row_hash`` is the hash of both, so the same message quarantined again is unchanged.
+    ``row_json`` holds the topic and the payload (text when it is UTF-8, else base64) or
+    the reading; ``row_hash`` is the hash of both, so the same message quarantined again
+    is unchanged.
 
     >>> import datetime as dt
     >>> row = quarantine_row("t", b"{oops", RejectedMessage("bad JSON"), dt.datetime(2025, 1, 1),
@@ -121,12 +123,16 @@ def quarantine_row(topic: str, payload: bytes, rejected: RejectedMessage,
     >>> row["table_name"], row["reason"], json.loads(row["row_json"])
     ('mqtt', 'bad JSON', {'payload': '{oops', 'topic': 't'})
     """
-    try:
-        shown: dict[str, str] = {"payload": payload.decode("utf-8")}
-    except UnicodeDecodeError:
-        shown = {"payload_base64": base64.b64encode(payload).decode("ascii")}
-    digest = hashlib.sha256(topic.encode() + b"\0" + payload).hexdigest()[:32]
-    return {"table_name": rejected.table or "mqtt", "row_hash": digest,
-            "reason": rejected.reason,
-            "row_json": json.dumps({"topic": topic, **shown}, sort_keys=True),
-            "source": source, "event_time": received_at}
+    shown: dict[str, Any]
+    if isinstance(payload, dict):
+        shown = {"reading": payload}
+    else:
+        try:
+            shown = {"payload": payload.decode("utf-8")}
+        except UnicodeDecodeError:
+            shown = {"payload_base64": base64.b64encode(payload).decode("ascii")}
+    text = json.dumps({"topic": topic, **shown}, sort_keys=True)
+    return {"table_name": rejected.table or "mqtt",
+            "row_hash": hashlib.sha256(text.encode()).hexdigest()[:32],
+            "reason": rejected.reason, "row_json": text, "source": source,
+            "event_time": received_at}

@@ -212,6 +212,10 @@ class MqttConnector:
                 updates.append(_rejected_message(source, exc.reason))
                 continue
             updates.append(self._track(decoded))
+            for table, reason, reading in decoded.rejected:
+                rejected_rows.append(quarantine_row(
+                    message.topic, reading, RejectedMessage(reason, table=table), now,
+                    f"mqtt:{decoded.source}"))
             for table, rows in decoded.tables.items():
                 groups[(table, decoded.source)].append(rows)
         if rejected_rows:
@@ -244,7 +248,9 @@ class MqttConnector:
             log.warning("%s: messages missing before seq %d (%d missing in all)",
                         source, decoded.seq, tracker.missing)
         gaps, missing, duplicates = tracker.gaps, tracker.missing, tracker.duplicates
-        rejected = dict(decoded.rejected)
+        rejected: dict[str, int] = defaultdict(int)
+        for _, reason, _ in decoded.rejected:
+            rejected[reason] += 1
         rows = decoded.rows
 
         def update(stats: ConnectorStats) -> None:

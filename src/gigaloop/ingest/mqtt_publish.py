@@ -53,7 +53,7 @@ class EdgeNode:
 
 @dataclass
 class Sent:
-    """One published message: ``rows`` it carried (when kept) and its paho info."""
+    """One published message: its paho info, and its rows and payload (when kept)."""
 
     topic: str
     source: str
@@ -61,6 +61,7 @@ class Sent:
     num_rows: int
     info: Any
     rows: pa.Table | None = None
+    payload: bytes | None = None
 
     @property
     def acknowledged(self) -> bool:
@@ -112,7 +113,7 @@ class Publisher:
         """Publish one payload at QoS 1 (also while the broker is away: paho queues it)."""
         info = self._client.publish(topic, payload, qos=1)
         sent = Sent(topic, source, seq, rows.num_rows if rows is not None else num_rows, info,
-                    rows if self.keep_rows else None)
+                    *((rows, payload) if self.keep_rows else (None, None)))
         self.sent.append(sent)
         return sent
 

@@ -20,7 +20,7 @@ NBIRTH starts a new session of the edge node (its aliases are forgotten, ``seq``
 again at 0). Every message of an edge node but NDEATH carries ``seq`` 0–255 (wrapping).
 Values keep their Sparkplug type; the store casts and quarantines (a String ``value``
 is quarantined as "value: not a float64"). Metrics that cannot become a row (an unknown
-alias, a DataSet) are counted as rejected with the reason.
+alias, a DataSet) are rejected: kept in the quarantine with the reason, and counted.
 """
 
 from __future__ import annotations
@@ -113,26 +113,25 @@ class SparkplugDecoder:
         process: dict[str, list[Any]] = {n: [] for n in (
             "vin", "machine_id", "parameter", "value", "unit", "setpoint", "event_time")}
         machines: dict[tuple[str, int], dict[str, Any]] = {}
-        rejected = decoded.rejected
         for metric in message.metrics:
-            name = metric.name or aliases.get(metric.alias) if metric.HasField("alias") \
+            name = (metric.name or aliases.get(metric.alias)) if metric.HasField("alias") \
                 else metric.name
             if not name:
-                reason = f"unknown alias {metric.alias} (no DBIRTH declared it)" \
-                    if metric.HasField("alias") else "metric has neither name nor alias"
-                rejected[reason] = rejected.get(reason, 0) + 1
+                _reject(decoded, f"unknown alias {metric.alias} (no DBIRTH declared it)"
+                        if metric.HasField("alias") else "metric has neither name nor alias",
+                        metric)
                 continue
             stamp = metric.timestamp if metric.HasField("timestamp") else default_time
             try:
                 value = _value(metric.datatype, metric)
             except ValueError as exc:
-                rejected[str(exc)] = rejected.get(str(exc), 0) + 1
+                _reject(decoded, str(exc), metric)
                 continue
             if name.startswith(MACHINE_PREFIX):
                 parts = name.split("/")
                 if len(parts) != 3 or parts[2] not in MACHINE_COLUMNS:
-                    reason = f"not a machine reading: {name!r} (machine/<machine_id>/<column>)"
-                    rejected[reason] = rejected.get(reason, 0) + 1
+                    _reject(decoded, "not a machine reading (machine/<machine_id>/<column>)",
+                            metric, table=MACHINE.name)
                     continue
                 machines.setdefault((parts[1], stamp), {})[parts[2]] = value
                 continue
@@ -156,6 +155,14 @@ class SparkplugDecoder:
                 columns[column] = [values.get(column) for values in machines.values()]
             rows = table_from_columns(MACHINE, columns, len(machines))
             decoded.tables[MACHINE.name] = _with_times(rows, [t for _, t in machines])
+
+
+def _reject(decoded: Decoded, reason: str, metric: Any, table: str = PROCESS.name) -> None:
+    """Keep a metric that cannot become a row, with its reason (for the quarantine)."""
+    kept = {"name": metric.name, "datatype": metric.datatype,
+            "alias": metric.alias if metric.HasField("alias") else None,
+            "timestamp": metric.timestamp if metric.HasField("timestamp") else None}
+    decoded.rejected.append((table, reason, kept))
 
 
 def _with_times(rows: pa.Table, millis: list[int | None]) -> pa.Table:
