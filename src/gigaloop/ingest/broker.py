@@ -1,7 +1,9 @@
 """A Mosquitto broker of one's own, with the shipped settings: for tests, benchmarks, trials.
 
 It runs ``mosquitto -c mosquitto.conf -p PORT`` in its own folder (where the broker keeps
-``mosquitto.db``) on a free loopback port, and can be stopped, restarted and killed.
+``mosquitto.db``) on a free loopback port, and can be stopped, restarted and killed. Run
+as root, the config gets ``user root`` added: mosquitto would otherwise switch to its own
+user, who cannot write the folder, and lose its queues on a restart.
 
     with Mosquitto(tmp_path) as broker:
         connector = MqttConnector(store, port=broker.port)
@@ -9,6 +11,7 @@ It runs ``mosquitto -c mosquitto.conf -p PORT`` in its own folder (where the bro
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import socket
@@ -49,9 +52,13 @@ class Mosquitto:
     def start(self, timeout_s: float = 10.0) -> Mosquitto:
         """Start the broker and wait until it accepts connections."""
         self.folder.mkdir(parents=True, exist_ok=True)
+        config = self.config.resolve()
+        if os.geteuid() == 0:  # mosquitto would drop to its own user, who cannot save here
+            config = self.folder / "mosquitto-as-root.conf"
+            config.write_text(self.config.read_text() + "\nuser root\n")
         self._log = open(self.folder / "mosquitto.log", "ab")  # noqa: SIM115 (kept open)
         self._process = subprocess.Popen(
-            [self.binary, "-c", str(self.config.resolve()), "-p", str(self.port)],
+            [self.binary, "-c", str(config), "-p", str(self.port)],
             cwd=self.folder, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

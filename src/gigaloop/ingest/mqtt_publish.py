@@ -63,10 +63,7 @@ class Sent:
     rows: pa.Table | None = None
     payload: bytes | None = None
 
-    @property
-    def acknowledged(self) -> bool:
-        """The broker acknowledged it (PUBACK received)."""
-        return bool(self.info.is_published())
+    acknowledged: bool = False  # the broker acknowledged it (PUBACK received)
 
 
 class Publisher:
@@ -87,6 +84,10 @@ class Publisher:
         self._client.max_inflight_messages_set(max_inflight)
         self._client.max_queued_messages_set(0)  # paho queues without limit while offline
         self._client.reconnect_delay_set(min_delay=1, max_delay=2)
+        self._pending: dict[int, Sent] = {}  # mid → message awaiting its PUBACK
+        self._early: set[int] = set()  # PUBACKs that came before publish() returned
+        self._lock = threading.Lock()
+        self._client.on_publish = self._on_publish
         self._client.on_connect = lambda *args: self._connected.set()
         self._client.on_disconnect = lambda *args: self._connected.clear()
 
@@ -112,10 +113,25 @@ class Publisher:
                 rows: pa.Table | None = None, num_rows: int = 0) -> Sent:
         """Publish one payload at QoS 1 (also while the broker is away: paho queues it)."""
         info = self._client.publish(topic, payload, qos=1)
-        sent = Sent(topic, source, seq, rows.num_rows if rows is not None else num_rows, info,
-                    *((rows, payload) if self.keep_rows else (None, None)))
-        self.sent.append(sent)
+        sent = Sent(topic, source, seq, rows.num_rows if rows is not None else num_rows,
+                    info, *((rows, payload) if self.keep_rows else (None, None)))
+        with self._lock:  # the PUBACK may have come before publish() returned
+            if info.mid in self._early:
+                self._early.discard(info.mid)
+                sent.acknowledged = True
+            else:
+                self._pending[info.mid] = sent
+            self.sent.append(sent)
         return sent
+
+    def _on_publish(self, client: Any, userdata: Any, mid: int, reason: Any,
+                    properties: Any) -> None:
+        with self._lock:
+            sent = self._pending.pop(mid, None)
+            if sent is None:
+                self._early.add(mid)
+            else:
+                sent.acknowledged = True
 
     def birth(self, node: EdgeNode, devices: Mapping[str, Mapping[str, str | None]]) -> None:
         """NBIRTH (a new session: ``seq`` 0, next ``bdSeq``), then a DBIRTH per device that
@@ -222,8 +238,9 @@ class Publisher:
         """Wait until the broker acknowledged every message sent (False on timeout)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if all(s.acknowledged for s in self.sent):
-                return True
+            with self._lock:
+                if not self._pending:
+                    return True
             time.sleep(0.02)
         return False
 
