@@ -2,8 +2,9 @@
 
 ``vehicles.csv``, ``telemetry_daily_2024-03-01.parquet``, ``process_readings.arrow``: a
 file belongs to the longest table name its name starts with. Files are read in write
-order (referenced tables first). CSV values are read as text, so that a bad value is quarantined by the store
-with a reason naming its column, instead of failing the whole file.
+order (referenced tables first). CSV values are read as text, so that a bad value is
+quarantined by the store with a reason naming its column, instead of failing the whole
+file.
 
 >>> import pathlib, tempfile
 >>> folder = pathlib.Path(tempfile.mkdtemp())
