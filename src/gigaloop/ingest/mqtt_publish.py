@@ -134,32 +134,10 @@ class Publisher:
                 sent.acknowledged = True
 
     def birth(self, node: EdgeNode, devices: Mapping[str, Mapping[str, str | None]]) -> None:
-        """NBIRTH (a new session: ``seq`` 0, next ``bdSeq``), then a DBIRTH per device that
-        declares each metric's alias and unit (``{device: {metric: unit}}``)."""
-        node.seq, node.aliases = -1, {}
-        spb = _tahu()
-        payload = spb.Payload()
-        payload.timestamp = _now_ms()
-        payload.seq = node.next_seq()
-        spb.addMetric(payload, "bdSeq", None, INT64, node.bd_seq)
-        node.bd_seq += 1
+        """Publish :func:`birth_payloads` (a new session of ``node``)."""
         source = f"{sparkplug.NAMESPACE}/{node.group}/{node.edge}"
-        self.publish(sparkplug.topic(node.group, "NBIRTH", node.edge),
-                     payload.SerializeToString(), source=source, seq=payload.seq)
-        for device, metrics in devices.items():
-            payload = spb.Payload()
-            payload.timestamp = _now_ms()
-            payload.seq = node.next_seq()
-            aliases = node.aliases[device] = {}
-            for alias, (name, unit) in enumerate(metrics.items()):
-                aliases[name] = alias
-                metric = spb.addMetric(payload, name, alias, DOUBLE, 0.0)
-                if unit is not None:
-                    metric.properties.keys.append("unit")
-                    value = metric.properties.values.add()
-                    value.type, value.string_value = STRING, unit
-            self.publish(sparkplug.topic(node.group, "DBIRTH", node.edge, device),
-                         payload.SerializeToString(), source=source, seq=payload.seq)
+        for topic, payload, seq in birth_payloads(node, devices):
+            self.publish(topic, payload, source=source, seq=seq)
 
     def process_readings(self, node: EdgeNode, device: str, rows: pa.Table) -> list[Sent]:
         """``process_readings`` rows of one station as DDATA messages (a metric per row,
@@ -170,11 +148,13 @@ class Publisher:
         source = f"{sparkplug.NAMESPACE}/{node.group}/{node.edge}"
         sent = []
         for chunk in _chunks(rows, self.rows_per_message):
-            payload, seq = self._ddata(node, chunk, aliases)
+            payload, seq = self.ddata_payload(node, chunk, aliases)
             sent.append(self.publish(topic, payload, source=source, seq=seq, rows=chunk))
         return sent
 
-    def _ddata(self, node: EdgeNode, rows: pa.Table, aliases: dict[str, int]) -> tuple[bytes, int]:
+    def ddata_payload(self, node: EdgeNode, rows: pa.Table,
+                      aliases: dict[str, int]) -> tuple[bytes, int]:
+        """One DDATA payload of ``process_readings`` rows, numbered; and its ``seq``."""
         spb = _tahu()
         payload = spb.Payload()
         payload.timestamp = _now_ms()
@@ -243,6 +223,37 @@ class Publisher:
                     return True
             time.sleep(0.02)
         return False
+
+
+def birth_payloads(node: EdgeNode, devices: Mapping[str, Mapping[str, str | None]]
+                   ) -> list[tuple[str, bytes, int]]:
+    """NBIRTH (a new session: ``seq`` 0, next ``bdSeq``), then a DBIRTH per device that
+    declares each metric's alias and unit (``{device: {metric: unit}}``): (topic, payload,
+    seq) of each."""
+    node.seq, node.aliases = -1, {}
+    spb = _tahu()
+    payload = spb.Payload()
+    payload.timestamp = _now_ms()
+    payload.seq = node.next_seq()
+    spb.addMetric(payload, "bdSeq", None, INT64, node.bd_seq)
+    node.bd_seq += 1
+    births = [(sparkplug.topic(node.group, "NBIRTH", node.edge), payload.SerializeToString(),
+               payload.seq)]
+    for device, metrics in devices.items():
+        payload = spb.Payload()
+        payload.timestamp = _now_ms()
+        payload.seq = node.next_seq()
+        aliases = node.aliases[device] = {}
+        for alias, (name, unit) in enumerate(metrics.items()):
+            aliases[name] = alias
+            metric = spb.addMetric(payload, name, alias, DOUBLE, 0.0)
+            if unit is not None:
+                metric.properties.keys.append("unit")
+                value = metric.properties.values.add()
+                value.type, value.string_value = STRING, unit
+        births.append((sparkplug.topic(node.group, "DBIRTH", node.edge, device),
+                       payload.SerializeToString(), payload.seq))
+    return births
 
 
 def _chunks(rows: pa.Table, size: int) -> Iterator[pa.Table]:
