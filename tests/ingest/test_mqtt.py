@@ -239,3 +239,13 @@ def test_stock_broker_limits_drop_messages_and_the_gap_shows_it(tmp_path, store)
     assert vehicle.written < 300  # … and dropped some
     assert vehicle.gaps >= 1 and vehicle.missing == 301 - vehicle.written
     assert store.count("telemetry_daily") == vehicle.written
+
+
+def test_without_the_service_extra_the_error_names_the_install(monkeypatch, store) -> None:
+    import sys
+
+    from gigaloop.errors import MissingExtraError
+
+    monkeypatch.setitem(sys.modules, "paho.mqtt.client", None)  # as if not installed
+    with pytest.raises(MissingExtraError, match=r"pip install 'gigaloop\[service\]'"):
+        MqttConnector(store)

@@ -48,10 +48,14 @@ QUARANTINE = "quarantine"
 
 
 class _Result(Protocol):
-    written: int
-    unchanged: int
-    quarantined: int
-    reasons: Mapping[str, int]
+    @property
+    def written(self) -> int: ...
+    @property
+    def unchanged(self) -> int: ...
+    @property
+    def quarantined(self) -> int: ...
+    @property
+    def reasons(self) -> Mapping[str, int]: ...
 
 
 class _Store(Protocol):

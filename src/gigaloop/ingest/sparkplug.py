@@ -112,7 +112,7 @@ class SparkplugDecoder:
         default_time = message.timestamp if message.HasField("timestamp") else None
         process: dict[str, list[Any]] = {n: [] for n in (
             "vin", "machine_id", "parameter", "value", "unit", "setpoint", "event_time")}
-        machines: dict[tuple[str, int], dict[str, Any]] = {}
+        machines: dict[tuple[str, int | None], dict[str, Any]] = {}
         for metric in message.metrics:
             name = (metric.name or aliases.get(metric.alias)) if metric.HasField("alias") \
                 else metric.name
