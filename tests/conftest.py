@@ -7,6 +7,10 @@ from typing import Any
 
 import pytest
 
+#: --doctest-modules would import every conftest.py as a module named "conftest": the
+#: second folder's clashes with the first ("import file mismatch"). They hold no doctests.
+collect_ignore_glob = ["*/conftest.py"]
+
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:

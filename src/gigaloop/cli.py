@@ -1,5 +1,5 @@
-"""``gigaloop`` on the command line: run the twin and the loop, score a run, compare two;
-serve the API over a store and issue its tokens.
+"""``gigaloop`` on the command line: run the twin and the loop, score a run, compare two,
+ingest files into a store; serve the API over a store and issue its tokens.
 
 Errors of ours are printed as one line that says what to do, with exit code 2.
 """
@@ -10,7 +10,7 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -257,6 +257,44 @@ def token_create(
     console.print(f"token {record.token_id} for {user} ({record.role}), expires "
                   f"{record.expires_at:%Y-%m-%d}; shown once:", highlight=False)
     typer.echo(issued.token)
+
+
+@app.command(name="ingest")
+def ingest_files(
+    paths: Annotated[list[Path], typer.Argument(help="CSV, Parquet or Arrow files, or folders")],
+    store: Annotated[Path, typer.Option(help="store folder (created if absent)")],
+    table: Annotated[str | None, typer.Option(help="table of every file (default: each "
+                                                   "file's name, e.g. vehicles_0301.csv)")] = None,
+) -> None:
+    """Validate files into a store: written, unchanged and quarantined rows per table."""
+    from gigaloop.ingest.files import FileSource, read_file, table_of
+    from gigaloop.schema import get_table, write_order
+    from gigaloop.store import Store
+
+    with _guard():
+        found = [pair for path in paths for pair in (
+            FileSource(path).files() if path.is_dir() else [(table or table_of(path), path)])]
+        if table is not None:
+            get_table(table)
+        batches = [(name if table is None else table, path, read_file(path))
+                   for name, path in found]  # all read before anything is written
+        order = {name: i for i, name in enumerate(write_order({t for t, _, _ in batches}))}
+        results: dict[str, Any] = {}
+        opened = Store(store)
+        try:
+            for name, path, rows in sorted(batches, key=lambda b: order[b[0]]):
+                result = opened.write(name, rows, ingested_at=datetime.now(UTC),
+                                      source=f"file:{path.name}")
+                results[name] = results[name] + result if name in results else result
+        finally:
+            opened.close()
+    shown = Table("table", "received", "written", "unchanged", "quarantined", "reasons",
+                  title=f"ingested into {store}")
+    for name, r in results.items():
+        shown.add_row(name, f"{r.received:,}", f"{r.written:,}", f"{r.unchanged:,}",
+                      f"[yellow]{r.quarantined:,}[/]" if r.quarantined else "0",
+                      "; ".join(f"{reason} ({n:,})" for reason, n in r.reasons.items()))
+    console.print(shown)
 
 
 def _print_summary(summary: dict[str, Any]) -> None:

@@ -1,9 +1,10 @@
-"""A source reading CSV and Parquet files named after their tables.
+"""A source reading CSV, Parquet and Arrow files named after their tables.
 
-``vehicles.csv``, ``telemetry_daily_2024-03-01.parquet``: a file belongs to the longest
-table name its name starts with. Files are read in write order (referenced tables
-first). CSV values are read as text, so that a bad value is quarantined by the store
-with a reason naming its column, instead of failing the whole file.
+``vehicles.csv``, ``telemetry_daily_2024-03-01.parquet``, ``process_readings.arrow``: a
+file belongs to the longest table name its name starts with. Files are read in write
+order (referenced tables first). CSV values are read as text, so that a bad value is
+quarantined by the store with a reason naming its column, instead of failing the whole
+file.
 
 >>> import pathlib, tempfile
 >>> folder = pathlib.Path(tempfile.mkdtemp())
@@ -23,16 +24,17 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
 from gigaloop.errors import IngestError
 from gigaloop.schema import TABLES, write_order
 
-SUFFIXES = (".csv", ".parquet")
+SUFFIXES = (".csv", ".parquet", ".arrow", ".feather", ".arrows")
 
 
 class FileSource:
-    """Every ``<table>*.csv`` and ``<table>*.parquet`` file directly in ``folder``."""
+    """Every ``<table>*.csv|parquet|arrow|feather|arrows`` file directly in ``folder``."""
 
     def __init__(self, folder: Path | str) -> None:
         self.folder = Path(folder)
@@ -42,7 +44,7 @@ class FileSource:
         if not self.folder.is_dir():
             raise IngestError(f"no such folder: {self.folder}", path=str(self.folder))
         found = [
-            (_table_of(p), p)
+            (table_of(p), p)
             for p in sorted(self.folder.iterdir())
             if p.is_file() and p.suffix in SUFFIXES
         ]
@@ -51,13 +53,14 @@ class FileSource:
 
     def batches(self) -> Iterator[tuple[str, pa.Table]]:
         for table, path in self.files():
-            yield table, _read(path)
+            yield table, read_file(path)
 
     def __repr__(self) -> str:
         return f"FileSource({str(self.folder)!r})"
 
 
-def _table_of(path: Path) -> str:
+def table_of(path: Path) -> str:
+    """The table a file's name starts with (the longest such name)."""
     matches = [name for name in TABLES if path.stem.startswith(name)]
     if not matches:
         raise IngestError(
@@ -68,10 +71,19 @@ def _table_of(path: Path) -> str:
     return max(matches, key=len)
 
 
-def _read(path: Path) -> pa.Table:
+def read_file(path: Path) -> pa.Table:
+    """A CSV (every value as text), Parquet or Arrow IPC (file or stream) file's rows."""
     try:
         if path.suffix == ".parquet":
             return pq.read_table(path)
+        if path.suffix in (".arrow", ".feather"):
+            return feather.read_table(path)
+        if path.suffix == ".arrows":
+            with pa.OSFile(str(path), "rb") as source:
+                return pa.ipc.open_stream(source).read_all()
+        if path.suffix != ".csv":
+            raise IngestError(f"{path.name}: not a CSV, Parquet or Arrow file (by its suffix); "
+                              f"name it *{' or *'.join(SUFFIXES)}", path=str(path))
         with path.open(newline="", encoding="utf-8") as handle:
             header = next(csv.reader(handle), None)
         if not header:
@@ -84,4 +96,5 @@ def _read(path: Path) -> pa.Table:
             ),
         )
     except (OSError, UnicodeDecodeError, pa.ArrowException) as exc:
-        raise IngestError(f"cannot read {path.name}: {exc}", path=str(path)) from exc
+        raise IngestError(f"cannot read {path.name}: {exc}; fix or remove the file and run "
+                          "again", path=str(path)) from exc

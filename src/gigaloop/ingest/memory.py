@@ -42,10 +42,11 @@ def _as_arrow(rows: Batch) -> pa.Table:
     if isinstance(rows, pd.DataFrame):
         return pa.Table.from_pandas(rows, preserve_index=False)
     names = list(dict.fromkeys(name for row in rows for name in row))
-    return pa.table({name: _column([row.get(name) for row in rows]) for name in names})
+    return pa.table({name: arrow_column([row.get(name) for row in rows]) for name in names})
 
 
-def _column(values: list[Any]) -> pa.Array:
+def arrow_column(values: list[Any]) -> pa.Array:
+    """``values`` as an Arrow array; mixed types become text (for the store to check)."""
     try:
         return pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError):

@@ -214,6 +214,8 @@ class Store:
                           self._keys.later_duplicates(spec, typed, hashes, candidates))
         candidates = np.flatnonzero(~rejected.mask)
         unchanged, conflicting = self._keys.stored(spec, typed, hashes, candidates)
+        if spec.name == QUARANTINE:  # a rejection is its key: kept again later, it is unchanged
+            unchanged, conflicting = np.concatenate([unchanged, conflicting]), conflicting[:0]
         rejected.add_rows("conflicts with stored row", conflicting)
         keep = ~rejected.mask
         keep[unchanged] = False
