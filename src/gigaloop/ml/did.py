@@ -2,7 +2,10 @@
 
 Each unit contributes a numerator and a denominator before and after its own split
 (a service visit, a change's effective day): failures and days at risk, disengagements
-and rain miles, capacity lost and days. The effect is the ratio of rate ratios,
+and rain miles, capacity lost and days. The interval resamples units by Poisson(1)
+weights, drawn as 16-bit random integers mapped through Poisson's distribution function
+(:data:`_POISSON_ONE`, exact to 1/65536) in blocks of replicates: a fleet of 100,000
+vehicles costs a fraction of a second, not seconds. The effect is the ratio of rate ratios,
 (after/before among treated) ÷ (after/before among controls): < 1 means the treated
 units improved more than the controls did over the same ageing. A period with no event
 at all counts half of one (Haldane's correction), so "none since" still has an interval.
@@ -20,12 +23,19 @@ at all counts half of one (Haldane's correction), so "none since" still has an i
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from gigaloop.errors import ModelError
+
+_BLOCK = 50  # bootstrap replicates drawn at once
+#: a Poisson(1) draw for each 16-bit random integer: the inverse of its distribution function
+_POISSON_ONE = np.searchsorted(
+    np.cumsum([np.exp(-1.0) / math.factorial(k) for k in range(12)]) * (1 << 16),
+    np.arange(1 << 16), side="right").astype(np.uint8)
 
 
 @dataclass(frozen=True)
@@ -63,10 +73,15 @@ def rate_ratio_did(
     if group.all() or not group.any():
         raise ModelError("difference in differences needs treated and control units")
     stacked = np.stack(parts)  # (4, n)
-    weights = np.random.default_rng(seed).poisson(1.0, (n_boot + 1, group.size)).astype(float)
-    weights[0] = 1.0  # row 0 is the estimate itself
-    sums_t = weights @ (stacked * group).T  # (n_boot + 1, 4); the mask on the 4 × n sums,
-    sums_c = weights @ (stacked * ~group).T  # not on the (n_boot + 1) × n weights
+    treated_parts, control_parts = (stacked * group).T, (stacked * ~group).T  # (n, 4)
+    rng = np.random.default_rng(seed)
+    sums_t, sums_c = [treated_parts.sum(axis=0)], [control_parts.sum(axis=0)]  # row 0: the estimate
+    for start in range(0, n_boot, _BLOCK):
+        weights = _POISSON_ONE[rng.integers(0, 1 << 16, (min(_BLOCK, n_boot - start), group.size),
+                                            dtype=np.uint16)].astype(np.float64)
+        sums_t.append(weights @ treated_parts)
+        sums_c.append(weights @ control_parts)
+    sums_t, sums_c = np.vstack(sums_t), np.vstack(sums_c)  # (n_boot + 1, 4)
     for sums in (sums_t, sums_c):  # a period with no events counts half of one (Haldane)
         numerators = sums[:, [0, 2]]
         numerators[numerators == 0] = 0.5
