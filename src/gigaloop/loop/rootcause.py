@@ -37,10 +37,10 @@ from gigaloop.loop.population import Attribute, Population
 from gigaloop.loop.selection import select_findings
 from gigaloop.loop.windows import (
     WINDOW_KINDS,
+    CodeMatrix,
     contemporaries,
     mark_window_rows,
     window_candidates,
-    with_codes_of,
 )
 
 
@@ -82,9 +82,12 @@ def _find(pop: Population, config: RootCauseConfig, signals: list[Attribute]) ->
             return None
         windows = window_candidates(pop, duration, event, adjust.strata, levels,
                                     config.min_events)
-        survival = _survival_scan(duration, event,
-                                  with_codes_of(codes, [w.attribute for w in windows]),
-                                  adjust.strata)
+        survival = _survival_scan(duration, event, codes, adjust.strata)
+        if windows:  # scanned apart: appending them would copy the whole matrix
+            extra = _survival_scan(duration, event, np.asfortranarray(
+                np.column_stack([w.attribute.codes for w in windows])), adjust.strata)
+            survival = pd.concat([survival, extra.assign(attribute=extra.attribute
+                                                         + codes.shape[1])], ignore_index=True)
         return (mark_window_rows(survival, windows, len(plain), len(attributes)),
                 [w.attribute for w in windows])
 
@@ -93,7 +96,8 @@ def _find(pop: Population, config: RootCauseConfig, signals: list[Attribute]) ->
     for mode, result in zip(modes, map(scan, modes), strict=True):
         if result is not None:
             scans[mode] = result[0]
-            tested[mode] = (attributes + result[1], with_codes_of(codes, result[1]))
+            tested[mode] = (attributes + result[1],
+                            CodeMatrix(codes).plus([a.codes for a in result[1]]))
     if scans:
         families = ml.family_qvalues(
             {mode: s.p.to_numpy() for mode, s in scans.items()}, config.alpha,
@@ -101,7 +105,8 @@ def _find(pop: Population, config: RootCauseConfig, signals: list[Attribute]) ->
                     for mode, s in scans.items()})
         for mode, q in families.items():
             scans[mode]["q"] = q
-    _add_signal_family(pop, modes, signals, scans, tested, (attributes, codes), adjust, config)
+    _add_signal_family(pop, modes, signals, scans, tested, (attributes, CodeMatrix(codes)),
+                       adjust, config)
     findings = []
     for mode, scan in scans.items():
         findings += select_findings(pop, mode, scan, *tested[mode], adjust, config)
@@ -110,8 +115,8 @@ def _find(pop: Population, config: RootCauseConfig, signals: list[Attribute]) ->
 
 def _add_signal_family(pop: Population, modes: list[str], signals: list[Attribute],
                        scans: dict[str, pd.DataFrame],
-                       tested: dict[str, tuple[list[Attribute], np.ndarray]],
-                       plain: tuple[list[Attribute], np.ndarray], adjust: Adjustment,
+                       tested: dict[str, tuple[list[Attribute], CodeMatrix]],
+                       plain: tuple[list[Attribute], CodeMatrix], adjust: Adjustment,
                        config: RootCauseConfig) -> None:
     """Test ``signals`` in every mode, as one FDR family per mode apart from the scan's, and
     add their rows (``signal`` true) and attributes to ``scans`` and ``tested``."""
@@ -142,8 +147,7 @@ def _add_signal_family(pop: Population, modes: list[str], signals: list[Attribut
         main = scans.get(mode)
         scans[mode] = result if main is None else pd.concat(
             [main.assign(signal=False), result], ignore_index=True)
-        tested[mode] = (attributes + signals, np.asfortranarray(
-            np.column_stack([codes, signal_codes])))
+        tested[mode] = (attributes + signals, codes.plus([a.codes for a in signals]))
 
 
 

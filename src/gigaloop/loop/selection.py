@@ -19,6 +19,7 @@ from gigaloop import ml
 from gigaloop.loop.finding import Adjustment, Finding, RootCauseConfig
 from gigaloop.loop.localise import localise
 from gigaloop.loop.population import Attribute, Population
+from gigaloop.loop.windows import CodeMatrix
 
 
 def _candidates(scan: pd.DataFrame, config: RootCauseConfig) -> pd.DataFrame:
@@ -51,7 +52,7 @@ def _evidence(rows: pd.DataFrame) -> np.ndarray:
 
 
 def select_findings(pop: Population, mode: str, scan: pd.DataFrame, attributes: list[Attribute],
-            codes: np.ndarray, adjust: Adjustment, config: RootCauseConfig) -> list[Finding]:
+            codes: CodeMatrix, adjust: Adjustment, config: RootCauseConfig) -> list[Finding]:
     """Forward selection of one mode's findings, then ranked by effect.
 
     Process readings and machines are first localised into a station + build window and
@@ -233,14 +234,14 @@ def _restated(pop: Population, mode: str, members: np.ndarray, row: pd.Series,
     return restated
 
 
-def _still_standing(pop: Population, mode: str, candidates: pd.DataFrame, codes: np.ndarray,
+def _still_standing(pop: Population, mode: str, candidates: pd.DataFrame, codes: CodeMatrix,
                     covered: np.ndarray, adjust: Adjustment,
                     config: RootCauseConfig) -> pd.DataFrame:
     """The candidates that, without the vehicles already explained, are still significant
     (p ≤ alpha) with an effect credibly above the reporting floor."""
     rest = ~covered
     columns = np.unique(candidates.attribute.to_numpy().astype(int))
-    sub_codes = np.asfortranarray(codes[np.ix_(rest, columns)])
+    sub_codes = codes.take(rest, columns)
     if mode in pop.rates:
         _, rate, weight, ok = pop.rates[mode]
         ok = ok[rest]

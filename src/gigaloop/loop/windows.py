@@ -163,8 +163,30 @@ def mark_window_rows(scan: pd.DataFrame, candidates: list[WindowCandidate], leve
     return scan
 
 
-def with_codes_of(codes: np.ndarray, extra: list[Attribute]) -> np.ndarray:
-    """``codes`` (column-major) with the codes of ``extra`` attributes appended."""
-    if not extra:
-        return codes
-    return np.asfortranarray(np.column_stack([codes, *(a.codes for a in extra)]))
+@dataclass(frozen=True)
+class CodeMatrix:
+    """Attribute codes: the population's column-major matrix and columns appended to it
+    (a mode's windows, the plant's signals) without copying the matrix.
+
+    >>> codes = CodeMatrix(np.asfortranarray([[0, 1], [1, 0], [1, 1]])).plus([np.array([2, 2, 0])])
+    >>> codes.width, codes.take(np.array([True, False, True]), np.array([1, 2])).tolist()
+    (3, [[1, 2], [1, 0]])
+    """
+
+    base: np.ndarray
+    extra: tuple[np.ndarray, ...] = ()
+
+    @property
+    def width(self) -> int:
+        return self.base.shape[1] + len(self.extra)
+
+    def plus(self, columns: list[np.ndarray]) -> CodeMatrix:
+        return CodeMatrix(self.base, (*self.extra, *columns))
+
+    def take(self, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        """The ``rows`` (a mask or indices) of ``columns``, as a column-major matrix."""
+        k = self.base.shape[1]
+        picked = [self.base[rows, c] if c < k else self.extra[c - k][rows] for c in columns]
+        return np.asfortranarray(np.column_stack(picked)) if picked else \
+            np.empty((int(np.count_nonzero(rows)) if rows.dtype == bool else len(rows), 0),
+                     dtype=self.base.dtype, order="F")
