@@ -1,0 +1,28 @@
+"""A served dashboard store (``dashboard_store``) and a token of each person's role."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from dashboard_store import build_dashboard_store
+
+from gigaloop.appstate import AppState, Role
+
+
+@pytest.fixture(scope="module")
+def dashboard_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("dashboard")
+    build_dashboard_store(folder / "store")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def role_tokens(dashboard_folder: Path) -> dict[Role, str]:
+    state = AppState.beside(dashboard_folder / "store")
+    try:
+        return {role: state.access.issue_token(f"{role.value}-user", role, create_user=True,
+                                               source_id="S1" if role is Role.device else None
+                                               ).token for role in Role}
+    finally:
+        state.close()
