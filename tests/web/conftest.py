@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dashboard_store import build_dashboard_store
-
-from gigaloop.appstate import AppState, Role
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +17,10 @@ def dashboard_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def role_tokens(dashboard_folder: Path) -> dict[Role, str]:
+def role_tokens(dashboard_folder: Path) -> dict[Any, str]:
+    """A token of every role (imported here: the report's tests need no service extra)."""
+    appstate = pytest.importorskip("gigaloop.appstate", reason="needs gigaloop[service]")
+    AppState, Role = appstate.AppState, appstate.Role
     state = AppState.beside(dashboard_folder / "store")
     try:
         return {role: state.access.issue_token(f"{role.value}-user", role, create_user=True,

@@ -13,9 +13,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "api"))
 
-from api_store import DAY0, MACHINE, build_store  # noqa: E402
+from api_store import DAY0, MACHINE, build_store
 
-from gigaloop.store import Store  # noqa: E402
+from gigaloop.store import Store
 
 EXTRA_VINS = [f"5YJ3E1EA0PF1{i:05d}" for i in range(40)]
 HOURS = 24 * 10

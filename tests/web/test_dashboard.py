@@ -11,12 +11,12 @@ import pytest
 
 pytest.importorskip("fastapi", reason="needs gigaloop[service]")
 
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
-from gigaloop.api import create_app  # noqa: E402
-from gigaloop.api.deps import CSRF_HEADER, SESSION_COOKIE  # noqa: E402
-from gigaloop.appstate import Role  # noqa: E402
-from gigaloop.web.shell import PLOTLY_PATH  # noqa: E402
+from gigaloop.api import create_app
+from gigaloop.api.deps import CSRF_HEADER, SESSION_COOKIE
+from gigaloop.appstate import Role
+from gigaloop.web.shell import PLOTLY_PATH
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
 

@@ -77,7 +77,7 @@ def loop_body(page: LivePage, findings: list[dict[str, Any]],
     """Findings with their intervals and evidence, change requests (with approve / reject
     for a plant engineer) and the timeline."""
     scanned = [f for f in findings if f.get("id") and f.get("day_found") is not None]
-    summary = {"findings": scanned, "changes": changes}
+    summary = {"findings": scanned, "changes": [_with_days(c) for c in changes]}
     plots = "".join(page.figure(panels.evidence_figure(f)) for f in evidence)
     return f"""<h2>Timeline</h2>{page.figure(figures.loop_timeline_figure(summary))}
 <h2>Findings ({len(findings)})</h2>
@@ -147,6 +147,19 @@ def customers_body(page: LivePage, revenue: pd.DataFrame, customers_total: int,
 <h2>Revenue</h2><p>Subscription revenue earned: <b>${total:,.0f}</b></p>
 {page.figure(panels.revenue_figure(revenue))}
 <h2>Service bookings</h2>{booked}"""
+
+
+def _with_days(change: dict[str, Any]) -> dict[str, Any]:
+    """A change with ``day_effective`` from its state history when its record has none.
+
+    >>> _with_days({"history": [{"state": "proposed", "day": 3},
+    ...                         {"state": "effective", "day": 5}]})["day_effective"]
+    5
+    """
+    if change.get("day_effective") is not None:
+        return change
+    effective = [h["day"] for h in change.get("history") or [] if h["state"] == "effective"]
+    return {**change, "day_effective": effective[0]} if effective else change
 
 
 def _hours(hours: list[int]) -> str:

@@ -88,7 +88,8 @@ def evidence_figure(finding: dict[str, Any]) -> go.Figure:
     return fig.update_layout(
         title=f"{finding['id']} {finding.get('failure_mode', '')}: {names}",
         xaxis_title="day scanned", yaxis_title=str(finding.get("effect_kind", "effect")),
-        yaxis2={"overlaying": "y", "side": "right", "type": "log", "title": "q"},
+        yaxis2={"overlaying": "y", "side": "right", "type": "log", "title": "q",
+                "tickformat": ".0e"},
         **{**LAYOUT, "height": 300})
 
 
