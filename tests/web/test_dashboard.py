@@ -140,3 +140,19 @@ def test_the_fleet_page_shows_rates_with_intervals(app: Any,
     page = signed_in(app, role_tokens[Role.marketing_analyst]).get("/dashboard/fleet").text
     assert "Crashes per million miles (95 % exact interval)" in page
     assert "manual" in page and " to " in page
+
+
+def test_every_page_opens_on_an_empty_store(tmp_path: Path) -> None:
+    from gigaloop.appstate import AppState
+
+    state = AppState.beside(tmp_path / "store")
+    tokens = {role: state.access.issue_token(role.value, role, create_user=True).token
+              for role in (Role.plant_engineer, Role.fleet_operations)}
+    state.close()
+    with TestClient(create_app(tmp_path / "store")) as client:
+        for role, names in ((Role.plant_engineer, ("plant", "loop", "fleet")),
+                            (Role.fleet_operations, ("customers",))):
+            for name in names:
+                answer = client.get(f"/dashboard/{name}", headers=bearer(tokens[role]))
+                assert answer.status_code == 200, (name, answer.text)
+                assert "No " in answer.text or name == "fleet", name
