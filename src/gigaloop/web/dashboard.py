@@ -45,7 +45,7 @@ def plant_body(page: LivePage, store: Tables, alarms: list[dict[str, Any]],
     days = live.span_days(store)
     charts = "".join(page.figure(panels.spc_figure(m, p, live.stream_readings(store, m, p),
                                                    alarms))
-                     for m, p in live.alarmed_streams(alarms))
+                     for m, p in live.charted_streams(store, alarms))
     recent = [[escape(str(a["event_time"])[:16]), escape(a["station_id"]),
                escape(a["machine_id"]), escape(a["parameter"]), escape(a["rule"]),
                f"{a['statistic']:.4g}", f"{a['limit']:.4g}", escape(a["first_vin"])]
@@ -57,9 +57,9 @@ def plant_body(page: LivePage, store: Tables, alarms: list[dict[str, Any]],
              escape(o["summary"]), escape(_accepted(o["accepted"]))] for o in orders]
     return f"""<p class=note>Read from the store now; {days} day(s) of plant data.</p>
 <h2>Process control ({alarms_total} alarms)</h2>
-<p class=note>The streams with the most alarms (newest {len(alarms)} alarms read); red ×:
-the chart statistic when it signalled.</p>
-<div class=grid>{charts or '<p class="note">No SPC alarm yet.</p>'}</div>
+<p class=note>The streams with the most alarms (of the newest {len(alarms)} read), then
+others; red ×: the chart statistic when it signalled.</p>
+<div class=grid>{charts or '<p class="note">No process reading yet.</p>'}</div>
 {html_table(["time", "station", "machine", "parameter", "rule", "statistic", "limit",
              "first unit"], recent, "No SPC alarm yet.")}
 <h2>Downtime</h2>{page.figure(panels.downtime_figure(live.downtime_by_cause(store, days)))}

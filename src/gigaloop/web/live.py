@@ -45,6 +45,20 @@ def alarmed_streams(alarms: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return sorted(counts, key=lambda k: (-counts[k], k))[:STREAMS_SHOWN]
 
 
+def charted_streams(store: Tables, alarms: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The streams the plant page charts: those with the most alarms, then (while there
+    are fewer than :data:`STREAMS_SHOWN`) other streams, so a quiet plant is charted too."""
+    streams = alarmed_streams(alarms)
+    if len(streams) < STREAMS_SHOWN:
+        readings = store.table("process_readings").filter(lambda t: t.machine_id.notnull())
+        others = store.execute(readings.select("machine_id", "parameter").distinct()
+                               .order_by(["machine_id", "parameter"])
+                               .limit(STREAMS_SHOWN + len(streams)))
+        streams += [key for key in others.itertuples(index=False, name=None)
+                    if key not in streams][:STREAMS_SHOWN - len(streams)]
+    return streams
+
+
 def stream_readings(store: Tables, machine: str, parameter: str) -> pd.DataFrame:
     """One process stream as ``time``, ``value``, ``low``, ``high``, ``setpoint``: every
     reading, or per hour (per day past a month) mean and range when there are many."""
