@@ -90,9 +90,12 @@ class Tab:
         assert answer.status == 200, (name, answer.status)
         placeholders = self.page.locator(".plotly-graph-div").count()
         assert placeholders > 0, name
-        self.page.wait_for_function(
-            "n => document.querySelectorAll('.js-plotly-plot .main-svg').length >= n",
-            arg=placeholders, timeout=15_000)
+        try:
+            self.page.wait_for_function(
+                "n => document.querySelectorAll('.js-plotly-plot .main-svg').length >= n",
+                arg=placeholders, timeout=15_000)
+        except playwright.TimeoutError:
+            pytest.fail(f"{name}: charts not drawn in 15 s; browser errors: {self.errors}")
         assert self.page.locator(".js-plotly-plot").count() == placeholders, name
         assert self.errors == [], (name, self.errors)
         self.page.screenshot(path=str(self.shots / f"{name}.png"), full_page=True)
@@ -133,3 +136,7 @@ def test_fleet_operations_and_marketing_see_their_pages(
     marketing.sign_in(role_tokens[Role.marketing_analyst], "/dashboard/customers")
     assert marketing.open("customers") == 1  # revenue only: bookings name vehicles
     assert marketing.open("fleet") == 1
+    with marketing.page.expect_navigation():
+        marketing.page.click("#sign-out")
+    assert marketing.page.locator("#sign-in").count() == 1  # the session is gone
+    assert marketing.page.context.cookies() == []
