@@ -48,6 +48,7 @@ def test_a_browser_without_a_session_gets_the_sign_in_form(app: Any) -> None:
     assert answer.headers["www-authenticate"] == "Bearer"
     assert answer.headers["content-type"].startswith("text/html")
     assert 'id=sign-in' in answer.text and "/dashboard/session" in answer.text
+    assert answer.headers["x-frame-options"] == "DENY"
     scripted = client.get("/dashboard/plant")  # a script still gets JSON
     assert scripted.status_code == 401 and scripted.json()["error"] == "AuthError"
 
@@ -99,7 +100,10 @@ def test_plotly_is_served_by_the_app_and_loaded_once_per_page(
         "text/javascript")
     assert b"Plotly" in script.content[:2000] and len(script.content) > 1_000_000
     for name in ("plant", "loop", "fleet"):
-        page = client.get(f"/dashboard/{name}").text
+        answer = client.get(f"/dashboard/{name}")
+        assert answer.headers["cache-control"] == "no-store", name
+        assert answer.headers["content-security-policy"] == "frame-ancestors 'none'", name
+        page = answer.text
         assert page.count(f'src="{PLOTLY_PATH}"') == 1, name
         assert "cdn" not in page.lower(), name
 

@@ -24,7 +24,7 @@ from gigaloop.errors import (
     StoreError,
     UnsupportedFormat,
 )
-from gigaloop.web.shell import refused_page, sign_in_page
+from gigaloop.web.shell import PAGE_HEADERS, refused_page, sign_in_page
 
 #: Most specific first: the first class an error is an instance of gives its status.
 STATUS: tuple[tuple[type[GigaloopError], int], ...] = (
@@ -61,7 +61,8 @@ async def handle_domain_error(request: Request, exc: Exception) -> Response:
     if status in (401, 403) and wants_html(request):
         page = (sign_in_page(str(exc)) if status == 401
                 else refused_page(str(exc), exc.context.get("role")))
-        return HTMLResponse(page, status_code=status, headers=headers)
+        return HTMLResponse(page, status_code=status, headers={**PAGE_HEADERS,
+                                                               **(headers or {})})
     context = {key: value if isinstance(value, str | int | float | bool | None) else str(value)
                for key, value in exc.context.items()}
     body: dict[str, Any] = {"detail": str(exc), "error": type(exc).__name__,

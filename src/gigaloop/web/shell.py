@@ -25,6 +25,10 @@ from plotly.offline import get_plotlyjs
 from gigaloop.web.page import STYLE
 
 PLOTLY_PATH = "/dashboard/plotly.js"
+#: Headers of every dashboard HTML answer: live data is not cached, and no other site may
+#: frame a page (its buttons act for the signed-in user).
+PAGE_HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY",
+                "Content-Security-Policy": "frame-ancestors 'none'"}
 SESSION_PATH = "/dashboard/session"
 #: Dashboard pages: (name, title, the roles that may open it).
 PAGES: tuple[tuple[str, str, tuple[str, ...]], ...] = (

@@ -22,7 +22,14 @@ from gigaloop.appstate import Principal, Role
 from gigaloop.errors import AuthError
 from gigaloop.web import dashboard as pages
 from gigaloop.web import live
-from gigaloop.web.shell import PAGES, LivePage, pages_for, plotly_js, refused_page
+from gigaloop.web.shell import (
+    PAGE_HEADERS,
+    PAGES,
+    LivePage,
+    pages_for,
+    plotly_js,
+    refused_page,
+)
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"])
 #: Everyone but devices may hold a dashboard session.
@@ -33,6 +40,10 @@ ROWS = 1000
 
 def _roles(name: str) -> tuple[Role, ...]:
     return next(tuple(Role(r) for r in roles) for n, _, roles in PAGES if n == name)
+
+
+def _html(text: str) -> HTMLResponse:
+    return HTMLResponse(text, headers=PAGE_HEADERS)
 
 
 def _page(name: str, principal: Principal) -> LivePage:
@@ -66,8 +77,8 @@ def home(principal: CurrentPrincipal) -> Response:
     """The first page the caller's role may open (or why there is none)."""
     mine = pages_for(principal.role.value)
     if not mine:
-        return HTMLResponse(refused_page(f"{principal.user} signed in as {principal.role}.",
-                                         principal.role.value))
+        return _html(refused_page(f"{principal.user} signed in as {principal.role}.",
+                                  principal.role.value))
     return RedirectResponse(f"/dashboard/{mine[0][0]}", status_code=303)
 
 
@@ -86,7 +97,7 @@ def plant_page(services: ServicesDep, principal: CurrentPrincipal) -> HTMLRespon
     page = _page("plant", principal)
     with services.store.use() as store:
         body = pages.plant_body(page, store, alarms.rows, orders.rows, alarms.total)
-    return HTMLResponse(page.render(body))
+    return _html(page.render(body))
 
 
 @router.get("/loop", response_class=HTMLResponse, **allow(*_roles("loop")))
@@ -97,7 +108,7 @@ def loop_page(services: ServicesDep, principal: CurrentPrincipal) -> HTMLRespons
     changes = loop.change_requests(services, principal, limit=ROWS, offset=0).rows
     page = _page("loop", principal)
     can_review = principal.role is Role.plant_engineer
-    return HTMLResponse(page.render(pages.loop_body(page, found, evidence, changes,
+    return _html(page.render(pages.loop_body(page, found, evidence, changes,
                                                     can_review)))
 
 
@@ -105,7 +116,7 @@ def loop_page(services: ServicesDep, principal: CurrentPrincipal) -> HTMLRespons
 def fleet_page(services: ServicesDep, principal: CurrentPrincipal) -> HTMLResponse:
     """Crashes per million miles, Autopilot and manual, with exact intervals."""
     page = _page("fleet", principal)
-    return HTMLResponse(page.render(pages.fleet_body(page, fleet.safety(services))))
+    return _html(page.render(pages.fleet_body(page, fleet.safety(services))))
 
 
 @router.get("/customers", response_class=HTMLResponse, **allow(*_roles("customers")))
@@ -117,6 +128,6 @@ def customers_page(services: ServicesDep, principal: CurrentPrincipal) -> HTMLRe
     page = _page("customers", principal)
     with services.store.use() as store:
         revenue = live.monthly_revenue(store)
-    return HTMLResponse(page.render(pages.customers_body(page, revenue, people.total,
+    return _html(page.render(pages.customers_body(page, revenue, people.total,
                                                          booked)))
 
