@@ -160,3 +160,16 @@ def test_every_page_opens_on_an_empty_store(tmp_path: Path) -> None:
                 answer = client.get(f"/dashboard/{name}", headers=bearer(tokens[role]))
                 assert answer.status_code == 200, (name, answer.text)
                 assert "No " in answer.text or name == "fleet", name
+
+
+def test_revoking_the_token_ends_its_browser_session(app: Any, dashboard_folder: Path) -> None:
+    from gigaloop.appstate import AppState
+
+    state = AppState.beside(dashboard_folder / "store")
+    issued = state.access.issue_token("leaver", Role.fleet_operations, create_user=True)
+    client = signed_in(app, issued.token)
+    assert client.get("/dashboard/fleet").status_code == 200
+    state.access.revoke(issued.record.token_id)
+    state.close()
+    answer = client.get("/dashboard/fleet", headers=HTML)
+    assert answer.status_code == 401 and "id=sign-in" in answer.text
