@@ -173,3 +173,34 @@ def test_revoking_the_token_ends_its_browser_session(app: Any, dashboard_folder:
     state.close()
     answer = client.get("/dashboard/fleet", headers=HTML)
     assert answer.status_code == 401 and "id=sign-in" in answer.text
+
+
+def test_monthly_revenue_adds_up_to_the_software_revenue_kpi(dashboard_folder: Path,
+                                                             tmp_path: Path) -> None:
+    import datetime as dt
+    import shutil
+
+    from dashboard_store import DAY0
+
+    from gigaloop.loop.kpis import software_revenue
+    from gigaloop.store import Store
+    from gigaloop.web.live import monthly_revenue, revenue_end
+
+    shutil.copytree(dashboard_folder / "store", tmp_path / "store")  # the app holds its lock
+    store = Store(tmp_path / "store")
+    try:
+        store.write("subscriptions", [
+            {"subscription_id": "SUB-2", "status": status, "customer_id": "CU-7002",
+             "product": "connectivity", "started_on": dt.date(2025, 1, 20),
+             "ended_on": dt.date(2025, 2, 10) if status == "ended" else None,
+             "monthly_price_usd": 9.99, "event_time": DAY0} for status in ("active", "ended")],
+            ingested_at=DAY0 + dt.timedelta(days=20))
+        revenue = monthly_revenue(store)
+        end = revenue_end(store)
+        assert end is not None
+        expected = software_revenue(store, end=end.to_pydatetime())
+        assert expected is not None and expected > 0
+        assert revenue["revenue"].sum() == pytest.approx(expected, abs=0.02)
+        assert set(revenue["month"].astype(str)) == {"2025-01-01", "2025-02-01", "2025-03-01"}
+    finally:
+        store.close()

@@ -140,12 +140,13 @@ def customers_body(page: LivePage, revenue: pd.DataFrame, customers_total: int,
                  escape(_precision(b.get("inputs") or {})),
                  f"{len((b.get('action') or {}).get('vins') or [])}",
                  escape(_accepted(b.get("accepted")))] for b in bookings]
-        booked = (page.figure(panels.bookings_figure(bookings)) + html_table(
+        plot = page.figure(panels.bookings_figure(bookings)) if bookings else ""
+        booked = (plot + html_table(
             ["day", "component", "precursor", "precision (lower bound)", "vehicles",
              "accepted"], rows, "No owner booked yet."))
     return f"""<p class=note>{customers_total:,} customers you may see.</p>
 <h2>Revenue</h2><p>Subscription revenue earned: <b>${total:,.0f}</b></p>
-{page.figure(panels.revenue_figure(revenue))}
+{page.figure(panels.revenue_figure(revenue)) if len(revenue) else ""}
 <h2>Service bookings</h2>{booked}"""
 
 

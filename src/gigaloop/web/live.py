@@ -105,24 +105,31 @@ def energy_plans(store: Tables, limit: int = 30) -> list[dict[str, Any]]:
     return out
 
 
+def revenue_end(store: Tables) -> pd.Timestamp | None:
+    """The last day revenue is counted to: the latest subscription event or end, or vehicle
+    day (telemetry), whichever is later; None before any."""
+    subs, days = store.table("subscriptions"), store.table("telemetry_daily")
+    ends = store.execute(subs.aggregate(event=subs.event_time.max(), ended=subs.ended_on.max()))
+    last_day = store.execute(days.day.max())
+    found = [pd.Timestamp(v) for v in (*ends.iloc[0], last_day) if pd.notna(v)]
+    return max(found).normalize() if found else None
+
+
 def monthly_revenue(store: Tables) -> pd.DataFrame:
     """Subscription revenue earned per calendar month and product (active days × monthly
-    price), up to the last subscription event."""
+    price, as ``loop.kpis.software_revenue`` counts it) up to :func:`revenue_end`."""
     rows = store.table("subscriptions")
     subs = store.execute(rows.group_by("subscription_id").aggregate(
         product=rows["product"].arbitrary(), started_on=rows.started_on.min(),
-        ended_on=rows.ended_on.max(), price=rows.monthly_price_usd.max(),
-        last=rows.event_time.max()))
-    if subs.empty:
+        ended_on=rows.ended_on.max(), price=rows.monthly_price_usd.max()))
+    end = revenue_end(store)
+    if subs.empty or end is None:
         return pd.DataFrame(columns=["month", "product", "revenue"])
-    end = max(pd.Timestamp(subs["last"].max()).normalize(),
-              pd.to_datetime(subs["ended_on"]).max() if subs["ended_on"].notna().any()
-              else pd.Timestamp(subs["last"].max()))
     start = pd.to_datetime(subs["started_on"]).min()
     months = pd.date_range(start.to_period("M").to_timestamp(), end, freq="MS")
     out = []
     for month in months:
-        stop = min(month + pd.offsets.MonthBegin(1), end + pd.Timedelta(days=1))
+        stop = min(month + pd.offsets.MonthBegin(1), end)
         began = pd.to_datetime(subs["started_on"]).clip(lower=month)
         ended = pd.to_datetime(subs["ended_on"]).fillna(stop).clip(upper=stop)
         active = (ended - began).dt.days.clip(lower=0)

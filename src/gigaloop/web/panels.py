@@ -112,6 +112,7 @@ def revenue_figure(revenue: pd.DataFrame) -> go.Figure:
     for product, rows in revenue.groupby("product", sort=True):
         fig.add_bar(x=rows["month"], y=rows["revenue"], name=str(product))
     fig.update_yaxes(tickprefix="$")
+    fig.update_xaxes(tickformat="%b %Y", dtick="M1")
     return fig.update_layout(title="Subscription revenue per month", barmode="stack", **LAYOUT)
 
 
