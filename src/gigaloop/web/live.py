@@ -106,13 +106,16 @@ def energy_plans(store: Tables, limit: int = 30) -> list[dict[str, Any]]:
 
 
 def revenue_end(store: Tables) -> pd.Timestamp | None:
-    """The last day revenue is counted to: the latest subscription event or end, or vehicle
-    day (telemetry), whichever is later; None before any."""
+    """Midnight ending the last day with data: the day after the latest vehicle day
+    (telemetry) or subscription event, or the latest subscription end if later; None
+    before any. (``gigaloop run`` counts its KPI to the run's end, the same midnight.)"""
     subs, days = store.table("subscriptions"), store.table("telemetry_daily")
     ends = store.execute(subs.aggregate(event=subs.event_time.max(), ended=subs.ended_on.max()))
+    event, ended = ends.iloc[0]
     last_day = store.execute(days.day.max())
-    found = [pd.Timestamp(v) for v in (*ends.iloc[0], last_day) if pd.notna(v)]
-    return max(found).normalize() if found else None
+    found = [pd.Timestamp(v).normalize() + pd.Timedelta(days=1) for v in (event, last_day)
+             if pd.notna(v)] + ([pd.Timestamp(ended)] if pd.notna(ended) else [])
+    return max(found) if found else None
 
 
 def monthly_revenue(store: Tables) -> pd.DataFrame:
