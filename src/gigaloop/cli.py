@@ -216,7 +216,8 @@ def serve(
         help="app-state database (default: $GIGALOOP_DATABASE_URL, else SQLite beside the "
              "store)")] = None,
 ) -> None:
-    """Serve the API over a store (needs gigaloop[service]); see docs/api.md."""
+    """Serve the API and the dashboard over a store (needs gigaloop[service]); see
+    docs/api.md and docs/dashboard.md."""
     with _guard():
         from gigaloop.api import create_app
         from gigaloop.appstate import AppState, store_root
@@ -225,6 +226,7 @@ def serve(
         application = create_app(store, database_url)
     import uvicorn
 
+    console.print(f"dashboard: http://{host}:{port}/dashboard (sign in with a token)")
     uvicorn.run(application, host=host, port=port)
 
 

@@ -79,6 +79,7 @@ def test_serve_answers_with_a_token_and_stops_cleanly(tmp_path: Path) -> None:
         output = server.communicate(timeout=30)[0].decode()
     assert server.returncode == 0, output
     assert "Application shutdown complete" in output
+    assert f"dashboard: http://127.0.0.1:{port}/dashboard" in output
 
 
 def test_a_missing_service_extra_names_the_pip_install(tmp_path: Path) -> None:

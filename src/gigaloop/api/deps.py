@@ -69,14 +69,30 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 _bearer = HTTPBearer(auto_error=False, description="an API token: `Authorization: Bearer glp_…`")
 
 
+#: The dashboard's session cookie: the token itself, HttpOnly and SameSite=Strict.
+SESSION_COOKIE = "gigaloop_session"
+#: A browser request authenticated by the cookie alone that changes something must carry
+#: this header: a page of another site cannot send it (no CORS here), so it cannot act on
+#: a signed-in user's behalf.
+CSRF_HEADER = "X-Gigaloop-Dashboard"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def authenticate(
-    services: ServicesDep,
+    request: Request, services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """The caller behind the bearer token; :class:`AuthError` (401) without a valid one."""
-    if credentials is None:
+    """The caller behind the bearer token, else behind the dashboard's session cookie;
+    :class:`AuthError` (401) without a valid one."""
+    if credentials is not None:
+        return services.state.access.authenticate(credentials.credentials)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie is None:
         raise AuthError("no token: send the header 'Authorization: Bearer glp_…'")
-    return services.state.access.authenticate(credentials.credentials)
+    if request.method not in SAFE_METHODS and request.headers.get(CSRF_HEADER) != "1":
+        raise AuthError(f"a signed-in browser's {request.method} needs the header "
+                        f"'{CSRF_HEADER}: 1' (or send 'Authorization: Bearer glp_…')")
+    return services.state.access.authenticate(cookie)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]

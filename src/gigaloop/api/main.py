@@ -27,13 +27,23 @@ from gigaloop import __version__
 from gigaloop.api.deps import Services, StoreHandle, authenticate
 from gigaloop.api.errors import handle_domain_error
 from gigaloop.api.privacy import Pseudonyms
-from gigaloop.api.routes import admin, customers, fleet, ingest, loop, plant, service, trace
+from gigaloop.api.routes import (
+    admin,
+    customers,
+    dashboard,
+    fleet,
+    ingest,
+    loop,
+    plant,
+    service,
+    trace,
+)
 from gigaloop.api.settings import ServiceSettings
 from gigaloop.appstate import AppState, store_root
 from gigaloop.errors import ConfigError, GigaloopError
 from gigaloop.store import Store
 
-ROUTERS = (service, admin, ingest, trace, loop, plant, fleet, customers)
+ROUTERS = (service, admin, ingest, trace, loop, plant, fleet, customers, dashboard)
 PSEUDONYM_SECRET = "pseudonym_key"
 
 

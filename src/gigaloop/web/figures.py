@@ -99,7 +99,8 @@ def machines_figure(store: Tables, days: int) -> go.Figure:
                         text=[f"{m or c}: {h:,.1f} h" for m, c, h in zip(
                             down["machine_id"], down["cause"], down["hours"], strict=True)],
                         name="unplanned downtime")
-    return fig.update_layout(title=f"Machine vibration ({_per(days)}ly max RMS, six worst) and "
+    every = "weekly" if days > DAILY_UP_TO else "daily"
+    return fig.update_layout(title=f"Machine vibration ({every} max RMS, six worst) and "
                              "unplanned downtime (red ×)", yaxis_title="mm/s", **LAYOUT)
 
 
