@@ -1,0 +1,114 @@
+"""The OPC UA connector against an asyncua server playing a station: rows land once each,
+bad readings are quarantined with their reason, a server restart is survived."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+pytest.importorskip("asyncua")
+
+from mqtt_world import BUILT, VINS
+from opcua_world import COLUMNS, MACHINE, STATION, StationServer
+
+from gigaloop.ingest.opcua import OpcUaConnector
+from gigaloop.ingest.sequence import ConnectorStats
+
+pytestmark = pytest.mark.service
+SOURCE = f"opcua:FRE/FRE-BIW/{STATION}"
+
+
+def settled(stats: ConnectorStats, rows: int) -> bool:
+    one = stats.sources.get(SOURCE)
+    return one is not None and one.rows_received >= rows and (
+        one.written + one.unchanged + one.quarantined + one.rejected >= one.rows_received)
+
+
+def adds_up(stats: ConnectorStats) -> None:
+    for name, one in stats.sources.items():
+        assert one.rows_received == one.written + one.unchanged + one.quarantined + \
+            one.rejected, name
+
+
+def readings(i: int) -> dict[str, float]:
+    return {"weld_current": 10.0 + i, "weld_time": 200.0 + i, "electrode_force": 3.0}
+
+
+def play(server: StationServer, vins: list[str], first: int = 0) -> None:
+    for i, vin in enumerate(vins, start=first):
+        server.unit(vin, readings(i), BUILT + dt.timedelta(seconds=60 * i))
+
+
+def test_readings_and_machine_snapshots_land_once_each(store) -> None:
+    with StationServer() as server, OpcUaConnector(store, server.url,
+                                                   publishing_ms=50) as connector:
+        assert connector.ready.wait(15)
+        play(server, VINS[:10])
+        for i in range(4):
+            server.write({c: 1.0 + i / 10 for c in COLUMNS},
+                         BUILT + dt.timedelta(minutes=10 * i))
+        assert connector.wait_until(lambda s: settled(s, 10 * 3 + 4), 10), connector.stats
+    stats = connector.stats
+    adds_up(stats)
+    one = stats.sources[SOURCE]
+    assert (one.rows_received, one.written, one.quarantined, one.rejected) == (34, 34, 0, 0), \
+        one.reasons
+    rows = store.table("process_readings").to_pandas()
+    assert len(rows) == 30 and set(rows["vin"]) == set(VINS[:10])
+    vin3 = rows[(rows["vin"] == VINS[3]) & (rows["parameter"] == "weld_current")].iloc[0]
+    assert (vin3["value"], vin3["unit"], vin3["setpoint"], vin3["station_id"]) == \
+        (13.0, "kA", 10.0, STATION)
+    machines = store.table("machine_readings").to_pandas()
+    assert len(machines) == 4 and set(machines["machine_id"]) == {MACHINE}
+    assert machines["temperature_c"].notna().all()
+
+
+def test_bad_readings_are_quarantined_with_their_reason(store) -> None:
+    with StationServer() as server, OpcUaConnector(store, server.url,
+                                                   publishing_ms=50) as connector:
+        assert connector.ready.wait(15)
+        play(server, VINS[:2])
+        at = BUILT + dt.timedelta(hours=1)
+        server.unit("NOT-A-BUILT-VIN", readings(7), at)  # 3 readings of an unknown VIN
+        server.write({"label": "high"}, BUILT + dt.timedelta(seconds=61))  # text: VINS[1]
+        server.write({"spindle_speed": 1200.0}, at)  # not a machine_readings column
+        assert connector.wait_until(lambda s: settled(s, 6 + 3 + 1 + 1), 10)
+    stats = connector.stats
+    adds_up(stats)
+    one = stats.sources[SOURCE]
+    assert (one.written, one.quarantined, one.rejected) == (6, 4, 1)
+    assert one.reasons["vin: unknown vehicles.vin"] == 3
+    assert one.reasons["value: not a float64"] == 1
+    assert one.reasons["unknown machine_readings column 'spindle_speed'"] == 1
+    quarantine = store.table("quarantine").to_pandas()
+    kept = quarantine[quarantine["reason"].str.contains("spindle_speed")].iloc[0]
+    assert json.loads(kept["row_json"])["reading"]["value"] == "1200.0"
+    assert kept["source"] == SOURCE
+
+
+@pytest.mark.slow
+def test_a_server_restart_is_survived(store) -> None:
+    server = StationServer().start()
+    with OpcUaConnector(store, server.url, publishing_ms=50, watchdog_s=0.3,
+                        reconnect_max_s=0.5) as connector:
+        assert connector.ready.wait(15)
+        play(server, VINS[:5])
+        assert connector.wait_until(lambda s: settled(s, 15), 10)
+        server.stop()
+        assert connector.wait_until(lambda s: not connector.ready.is_set(), 10)
+        server = StationServer(server.port).start()
+        try:
+            assert connector.ready.wait(15)
+            play(server, VINS[5:10], first=5)
+            assert connector.wait_until(lambda s: settled(s, 30), 10)
+        finally:
+            server.stop()
+    stats = connector.stats
+    adds_up(stats)
+    one = stats.sources[SOURCE]
+    assert connector.sessions == 2
+    assert (one.rows_received, one.written, one.quarantined, one.rejected) == (30, 30, 0, 0)
+    rows = store.table("process_readings").to_pandas()
+    assert len(rows) == 30 and set(rows["vin"]) == set(VINS[:10])
