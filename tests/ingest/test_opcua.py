@@ -112,3 +112,20 @@ def test_a_server_restart_is_survived(store) -> None:
     assert (one.rows_received, one.written, one.quarantined, one.rejected) == (30, 30, 0, 0)
     rows = store.table("process_readings").to_pandas()
     assert len(rows) == 30 and set(rows["vin"]) == set(VINS[:10])
+
+
+def test_without_the_service_extra_the_error_names_the_install(monkeypatch, store) -> None:
+    import sys
+
+    from gigaloop.errors import MissingExtraError
+
+    monkeypatch.setitem(sys.modules, "asyncua", None)  # as if not installed
+    with pytest.raises(MissingExtraError, match=r"pip install 'gigaloop\[service\]'"):
+        OpcUaConnector(store, "opc.tcp://127.0.0.1:4840")
+
+
+def test_no_station_on_the_server_keeps_it_retrying_not_ready(store) -> None:
+    with StationServer() as server, OpcUaConnector(store, server.url, root=("NOWHERE",),
+                                                   reconnect_max_s=0.3) as connector:
+        assert not connector.ready.wait(1.5)
+        assert connector.sessions == 0 and connector.error is None
