@@ -20,18 +20,23 @@ Changes made while no session existed are not replayed: OPC UA keeps them nowher
 
     with OpcUaConnector(store, "opc.tcp://plc.fre:4840") as connector:
         ...                                        # runs until the block ends
+    python -m gigaloop.ingest.opcua --store data --url opc.tcp://plc.fre:4840   # a process
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import copy
+import json
 import logging
 import queue
+import signal
+import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -69,6 +74,9 @@ class OpcUaConnector:
     itself). ``publishing_ms`` is the subscription's publishing interval, ``queue_size``
     the server-side queue per variable (changes per interval it can hold). The writer
     takes up to ``max_batch`` publish responses per write, waiting ``linger_s`` for more.
+    ``username`` / ``password`` log in; ``security`` is asyncua's security string,
+    ``"Policy,Mode,client certificate,client key[,server certificate]"``, e.g.
+    ``"Basic256Sha256,SignAndEncrypt,gigaloop.der,gigaloop.pem"`` (none: an open session).
     :attr:`stats` counts per station; :attr:`error` holds what stopped the writer.
     """
 
@@ -76,6 +84,8 @@ class OpcUaConnector:
                  publishing_ms: float = 100.0, queue_size: int = 1000,
                  max_batch: int = 200, linger_s: float = 0.05, watchdog_s: float = 1.0,
                  reconnect_max_s: float = 5.0, timeout_s: float = 4.0,
+                 username: str | None = None, password: str | None = None,
+                 security: str | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._asyncua = require("asyncua", "service")
         self.store, self.url, self.root = store, url, tuple(root)
@@ -84,6 +94,7 @@ class OpcUaConnector:
         self.watchdog_s, self.reconnect_max_s, self.timeout_s = (watchdog_s, reconnect_max_s,
                                                                  timeout_s)
         self.clock = clock
+        self._username, self._password, self._security = username, password, security
         self.error: BaseException | None = None
         self.ready = threading.Event()  # set while subscribed
         self.sessions = 0  # sessions opened (1 + reconnects)
@@ -171,6 +182,11 @@ class OpcUaConnector:
             lost.set()
 
         client.connection_lost_callback = on_lost
+        if self._username is not None:
+            client.set_user(self._username)
+            client.set_password(self._password or "")
+        if self._security is not None:
+            await client.set_security_string(self._security)
         await client.connect()
         try:
             space = await browse(await find(client.nodes.objects, self.root))
@@ -318,3 +334,41 @@ def _written(source: str, rows: int, result: _Result) -> Callable[[ConnectorStat
         for reason, n in result.reasons.items():
             one.count_reason(reason, n)
     return update
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m gigaloop.ingest.opcua --store DIR --url opc.tcp://HOST:PORT``: run until
+    SIGTERM / Ctrl-C, printing the counts as one JSON line every ``--every`` seconds."""
+    from gigaloop.store import Store
+
+    parser = argparse.ArgumentParser(prog="python -m gigaloop.ingest.opcua",
+                                     description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--store", required=True, help="store folder")
+    parser.add_argument("--url", required=True, help="opc.tcp://host:port[/path]")
+    parser.add_argument("--root", default="", help="browse path below Objects, a/b/c")
+    parser.add_argument("--username")
+    parser.add_argument("--password")
+    parser.add_argument("--security", help="Policy,Mode,cert,key (asyncua's string)")
+    parser.add_argument("--publishing-ms", type=float, default=100.0)
+    parser.add_argument("--every", type=float, default=5.0, help="seconds between counts")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    store = Store(args.store)
+    connector = OpcUaConnector(store, args.url, root=tuple(p for p in args.root.split("/") if p),
+                               publishing_ms=args.publishing_ms, username=args.username,
+                               password=args.password, security=args.security).start()
+    try:
+        while not stop.wait(args.every) and connector.error is None:
+            print(json.dumps({"ready": connector.ready.is_set(), "sessions": connector.sessions,
+                              **connector.stats.as_dict()["total"]}), flush=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        connector.stop()
+        store.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -30,7 +30,7 @@ from typing import Any
 
 from gigaloop.ingest.opcua_space import Binding
 
-HISTORY = 64  # current_vin changes remembered per station
+HISTORY = 1024  # current_vin changes remembered per station between publish responses
 SNAPSHOT_LINGER_S = 1.0  # a machine snapshot missing columns is written after this
 
 
@@ -91,6 +91,8 @@ class RowAssembler:
             else:
                 self._reject(out, note, f"unknown machine_readings column {binding.name!r}")
         self._close_snapshots(out, time.monotonic() - SNAPSHOT_LINGER_S)
+        for history in self._vins.values():  # trimmed once this batch's readings have theirs
+            del history[:-HISTORY]
         return out
 
     def flush(self) -> Assembled:
@@ -109,7 +111,6 @@ class RowAssembler:
         entry = (note.source_time, vin)
         if entry not in history:
             bisect.insort(history, entry, key=lambda e: e[0])
-            del history[:-HISTORY]
 
     def vin_at(self, path: str, when: datetime) -> str | None:
         """The ``current_vin`` of station ``path`` in force at ``when`` (None: unknown)."""
@@ -121,7 +122,10 @@ class RowAssembler:
         binding = note.binding
         vin = self.vin_at(binding.path, note.source_time)
         if vin is None:
-            self._reject(out, note, "no current_vin at the station at the reading's time")
+            history = self._vins.get(binding.path)
+            self._reject(out, note, "older than the current_vin changes kept" if history and
+                         len(history) >= HISTORY and note.source_time < history[0][0]
+                         else "no current_vin at the station at the reading's time")
             return
         out.tables[binding.source, "process_readings"].append({
             "vin": vin, "station_id": binding.station_id, "machine_id": binding.machine_id,

@@ -8,7 +8,8 @@ A plant's server exposes its stations under a root folder (``Objects`` by defaul
           <station>/              an Object with a ``current_vin`` variable is a station
             current_vin           String: the VIN of the unit at the station now
             <parameter>           number → one process_readings row per unit
-              unit                property (String), optional: kA, ms, N·m …
+              unit                property (String): kA, ms, N·m … (a reading without
+                                  one is quarantined: "unit: missing")
               machine_id          property (String), optional: the machine doing the work
               setpoint            property or variable (Double), optional: the setpoint in force
             machines/             Object or Folder, optional
