@@ -43,15 +43,19 @@ def play(server: StationServer, vins: list[str], first: int = 0) -> None:
 
 def test_readings_and_machine_snapshots_land_once_each(store) -> None:
     with StationServer() as server, OpcUaConnector(store, server.url,
-                                                   publishing_ms=50) as connector:
+                                                   publishing_ms=50) as connector, \
+            OpcUaConnector(store, server.url, root=("NOWHERE",),
+                           reconnect_max_s=0.3) as lost:  # a path with no station below
         assert connector.ready.wait(15)
         play(server, VINS[:10])
         for i in range(4):
             server.write({c: 1.0 + i / 10 for c in COLUMNS},
                          BUILT + dt.timedelta(minutes=10 * i))
         assert connector.wait_until(lambda s: settled(s, 10 * 3 + 4), 10), connector.stats
+        assert not lost.ready.is_set() and lost.sessions == 0  # it keeps trying
     stats = connector.stats
     adds_up(stats)
+    assert lost.stats.sources == {} and lost.error is None
     one = stats.sources[SOURCE]
     assert (one.rows_received, one.written, one.quarantined, one.rejected) == (34, 34, 0, 0), \
         one.reasons
@@ -123,9 +127,3 @@ def test_without_the_service_extra_the_error_names_the_install(monkeypatch, stor
     with pytest.raises(MissingExtraError, match=r"pip install 'gigaloop\[service\]'"):
         OpcUaConnector(store, "opc.tcp://127.0.0.1:4840")
 
-
-def test_no_station_on_the_server_keeps_it_retrying_not_ready(store) -> None:
-    with StationServer() as server, OpcUaConnector(store, server.url, root=("NOWHERE",),
-                                                   reconnect_max_s=0.3) as connector:
-        assert not connector.ready.wait(1.5)
-        assert connector.sessions == 0 and connector.error is None
