@@ -105,6 +105,13 @@ class StationServer:
                     ua.Variant(value, kind), SourceTimestamp=at.replace(tzinfo=dt.UTC)))
         self.call(write_all())
 
+    def fail(self, name: str, status: str, at: dt.datetime) -> None:
+        """The variable ``name`` reports a Bad status (``BadSensorFailure`` …), no value."""
+        code = ua.StatusCode(getattr(ua.StatusCodes, status))
+        self.call(self.nodes[name].write_value(ua.DataValue(
+            ua.Variant(0.0, ua.VariantType.Double), StatusCode=code,
+            SourceTimestamp=at.replace(tzinfo=dt.UTC))))
+
     def unit(self, vin: str, values: dict[str, float], at: dt.datetime) -> None:
         """A unit arrives (``current_vin``) and its readings follow, a millisecond apart."""
         self.write({"current_vin": vin}, at)

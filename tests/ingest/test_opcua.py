@@ -78,14 +78,18 @@ def test_bad_readings_are_quarantined_with_their_reason(store) -> None:
         server.unit("NOT-A-BUILT-VIN", readings(7), at)  # 3 readings of an unknown VIN
         server.write({"label": "high"}, BUILT + dt.timedelta(seconds=61))  # text: VINS[1]
         server.write({"spindle_speed": 1200.0}, at)  # not a machine_readings column
-        assert connector.wait_until(lambda s: settled(s, 6 + 3 + 1 + 1), 10)
+        server.write({"weld_time": 99.0}, BUILT - dt.timedelta(hours=1))  # before any VIN
+        server.fail("electrode_force", "BadSensorFailure", at + dt.timedelta(seconds=5))
+        assert connector.wait_until(lambda s: settled(s, 6 + 3 + 1 + 3), 10)
     stats = connector.stats
     adds_up(stats)
     one = stats.sources[SOURCE]
-    assert (one.written, one.quarantined, one.rejected) == (6, 4, 1)
+    assert (one.written, one.quarantined, one.rejected) == (6, 4, 3)
     assert one.reasons["vin: unknown vehicles.vin"] == 3
     assert one.reasons["value: not a float64"] == 1
     assert one.reasons["unknown machine_readings column 'spindle_speed'"] == 1
+    assert one.reasons["no current_vin at the station at the reading's time"] == 1
+    assert one.reasons["bad status BadSensorFailure"] == 1
     quarantine = store.table("quarantine").to_pandas()
     kept = quarantine[quarantine["reason"].str.contains("spindle_speed")].iloc[0]
     assert json.loads(kept["row_json"])["reading"]["value"] == "1200.0"
