@@ -102,8 +102,15 @@ class Station:
     def play(self, vins: list[str]) -> None:
         self.call(self._play(vins))
 
+    async def _shutdown(self) -> None:
+        await self.server.stop()
+        rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in rest:
+            task.cancel()
+        await asyncio.gather(*rest, return_exceptions=True)
+
     def stop(self) -> None:
-        self.call(self.server.stop())
+        self.call(self._shutdown())
         self.loop.call_soon_threadsafe(self.loop.stop)
 
 

@@ -55,7 +55,7 @@ class StationServer:
     def stop(self) -> None:
         if self._loop is None:
             return
-        self.call(self._server.stop())  # type: ignore[union-attr]
+        self.call(self._shutdown())
         self._loop.call_soon_threadsafe(self._loop.stop)
         assert self._thread is not None
         self._thread.join(10)
@@ -66,6 +66,14 @@ class StationServer:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+    async def _shutdown(self) -> None:
+        """Stop the server and end what it leaves running (sessions of clients still there)."""
+        await self._server.stop()  # type: ignore[union-attr]
+        rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in rest:
+            task.cancel()
+        await asyncio.gather(*rest, return_exceptions=True)
 
     def call(self, coroutine: Any) -> Any:
         assert self._loop is not None

@@ -104,7 +104,8 @@ class OpcUaConnector:
         self._lock = threading.Lock()
         self._queue: queue.Queue[list[Notification]] = queue.Queue()
         self._publish: list[Notification] = []
-        self._stopping = threading.Event()
+        self._stopping = threading.Event()  # the writer: drain the queue and end
+        self._stop_requested = threading.Event()  # the reader: close the session and end
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_async: asyncio.Event | None = None
         self._reader = threading.Thread(target=self._read, name="gigaloop-opcua-reader",
@@ -121,6 +122,7 @@ class OpcUaConnector:
 
     def stop(self, timeout_s: float = 30.0) -> None:
         """Close the session, then write what has arrived (open machine snapshots too)."""
+        self._stop_requested.set()
         if self._loop is not None and self._stop_async is not None:
             self._loop.call_soon_threadsafe(self._stop_async.set)
         self._reader.join(timeout_s)
@@ -155,8 +157,10 @@ class OpcUaConnector:
         asyncio.run(self._supervise())
 
     async def _supervise(self) -> None:
-        self._loop = asyncio.get_running_loop()
         self._stop_async = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        if self._stop_requested.is_set():  # stop() came before the loop existed
+            return
         delay = 0.2
         while not self._stop_async.is_set():
             lost = asyncio.Event()
@@ -241,7 +245,10 @@ class OpcUaConnector:
         stamp = item.SourceTimestamp or item.ServerTimestamp or datetime.now(UTC)
         note = Notification(binding, value, _naive_utc(stamp),
                             None if status is None or status.is_good() else status.name)
-        if not self._publish:  # runs after every notification of this publish response
+        if not self._publish:
+            # asyncua makes a task per notification of a publish response, all at once;
+            # a callback scheduled now runs after all of them (asyncio runs in FIFO order),
+            # so the writer gets publish responses whole: a reading with its VIN change.
             asyncio.get_running_loop().call_soon(self._hand_over)
         self._publish.append(note)
 
