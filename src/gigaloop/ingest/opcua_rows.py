@@ -63,10 +63,14 @@ class _Snapshot:
 
 
 class RowAssembler:
-    """Turns notifications into rows; ``machine_columns`` says what completes a snapshot."""
+    """Turns notifications into rows; ``machine_columns`` says what completes a snapshot,
+    ``history`` how many ``current_vin`` changes a station keeps, ``linger_s`` how long an
+    incomplete snapshot waits."""
 
-    def __init__(self, machine_columns: dict[str, set[str]]) -> None:
+    def __init__(self, machine_columns: dict[str, set[str]], *, history: int = HISTORY,
+                 linger_s: float = SNAPSHOT_LINGER_S) -> None:
         self.machine_columns = machine_columns
+        self.history, self.linger_s = history, linger_s
         self._vins: dict[str, list[tuple[datetime, str | None]]] = defaultdict(list)
         self._setpoints: dict[tuple[str, str], float | None] = {}
         self._snapshots: dict[tuple[str, datetime], _Snapshot] = {}
@@ -90,9 +94,9 @@ class RowAssembler:
                 self._machine(out, note)
             else:
                 self._reject(out, note, f"unknown machine_readings column {binding.name!r}")
-        self._close_snapshots(out, time.monotonic() - SNAPSHOT_LINGER_S)
+        self._close_snapshots(out, time.monotonic() - self.linger_s)
         for history in self._vins.values():  # trimmed once this batch's readings have theirs
-            del history[:-HISTORY]
+            del history[:-self.history]
         return out
 
     def flush(self) -> Assembled:
@@ -124,7 +128,7 @@ class RowAssembler:
         if vin is None:
             history = self._vins.get(binding.path)
             self._reject(out, note, "older than the current_vin changes kept" if history and
-                         len(history) >= HISTORY and note.source_time < history[0][0]
+                         len(history) >= self.history and note.source_time < history[0][0]
                          else "no current_vin at the station at the reading's time")
             return
         out.tables[binding.source, "process_readings"].append({
