@@ -5,6 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
 
 import pytest
 
@@ -123,11 +130,42 @@ def test_a_server_restart_is_survived(store) -> None:
 
 
 def test_without_the_service_extra_the_error_names_the_install(monkeypatch, store) -> None:
-    import sys
-
     from gigaloop.errors import MissingExtraError
 
     monkeypatch.setitem(sys.modules, "asyncua", None)  # as if not installed
     with pytest.raises(MissingExtraError, match=r"pip install 'gigaloop\[service\]'"):
         OpcUaConnector(store, "opc.tcp://127.0.0.1:4840")
 
+
+
+@pytest.mark.slow
+def test_the_connector_as_a_process_writes_and_stops_on_sigterm(store_root) -> None:
+    src = str(Path(gigaloop.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    with StationServer() as server:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gigaloop.ingest.opcua", "--store", str(store_root),
+             "--url", server.url, "--root", "FRE", "--publishing-ms", "50", "--every", "0.1"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+        lines: list[dict] = []
+
+        def read() -> None:
+            assert process.stdout is not None
+            lines.extend(json.loads(line) for line in process.stdout)
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        deadline = time.monotonic() + 20
+        while not lines and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert lines[:1] == [{"ready": True}]
+        play(server, VINS[:3])
+        while not (lines[-1].get("written", 0) >= 9 or time.monotonic() > deadline):
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(20) == 0
+    assert lines[-1]["written"] == 9 and lines[-1]["sessions"] == 1
+    store = Store(store_root)
+    try:
+        assert store.count("process_readings") == 9
+    finally:
+        store.close()

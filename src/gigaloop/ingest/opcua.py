@@ -345,7 +345,8 @@ def _written(source: str, rows: int, result: _Result) -> Callable[[ConnectorStat
 
 def main(argv: Sequence[str] | None = None) -> None:
     """``python -m gigaloop.ingest.opcua --store DIR --url opc.tcp://HOST:PORT``: run until
-    SIGTERM / Ctrl-C, printing the counts as one JSON line every ``--every`` seconds."""
+    SIGTERM / Ctrl-C; print ``{"ready": true}`` once subscribed, then the counts as one
+    JSON line every ``--every`` seconds."""
     from gigaloop.store import Store
 
     parser = argparse.ArgumentParser(prog="python -m gigaloop.ingest.opcua",
@@ -367,8 +368,11 @@ def main(argv: Sequence[str] | None = None) -> None:
                                publishing_ms=args.publishing_ms, username=args.username,
                                password=args.password, security=args.security).start()
     try:
+        while not (connector.ready.wait(0.05) or stop.is_set()):
+            pass
+        print(json.dumps({"ready": True}), flush=True)
         while not stop.wait(args.every) and connector.error is None:
-            print(json.dumps({"ready": connector.ready.is_set(), "sessions": connector.sessions,
+            print(json.dumps({"sessions": connector.sessions,
                               **connector.stats.as_dict()["total"]}), flush=True)
     except KeyboardInterrupt:
         pass
