@@ -20,8 +20,10 @@ pytest.importorskip("asyncua")
 from mqtt_world import BUILT, VINS
 from opcua_world import COLUMNS, MACHINE, STATION, StationServer
 
+import gigaloop
 from gigaloop.ingest.opcua import OpcUaConnector
 from gigaloop.ingest.sequence import ConnectorStats
+from gigaloop.store import Store
 
 pytestmark = pytest.mark.service
 SOURCE = f"opcua:FRE/FRE-BIW/{STATION}"
