@@ -14,6 +14,10 @@ import datetime as dt
 import threading
 from typing import Any
 
+import pytest
+
+pytest.importorskip("asyncua")
+
 from asyncua import Server, ua
 from mqtt_world import LINE, MACHINES, PARAMETERS, SITE, STATIONS
 
