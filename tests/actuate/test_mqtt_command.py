@@ -74,11 +74,14 @@ def test_a_setpoint_change_is_a_dcmd_to_its_station(broker) -> None:
         edge.close()
 
 
-def test_an_unknown_station_or_broker_is_an_actuation_error(broker) -> None:
-    with MqttCommandActuator(STATIONS, port=broker.port) as actuator, \
-            pytest.raises(ActuationError, match="ST-99"):
-        actuator.apply(SetpointChange(day=1, station_id="ST-99", parameter="x", setpoint=1))
-    broker.stop()
+def test_an_unknown_station_or_a_broker_away_is_an_actuation_error(broker) -> None:
+    change = SetpointChange(day=1, station_id="FRE-BIW-10", parameter="x", setpoint=1)
+    with MqttCommandActuator(STATIONS, port=broker.port, timeout_s=1.0) as actuator:
+        with pytest.raises(ActuationError, match="ST-99"):
+            actuator.apply(SetpointChange(day=1, station_id="ST-99", parameter="x", setpoint=1))
+        broker.stop()  # the broker goes away after the connection was made
+        with pytest.raises(ActuationError, match="FRE-BIW-10"):
+            actuator.apply(change)
     started = time.monotonic()
     with pytest.raises(ActuationError, match="no MQTT broker"):
         MqttCommandActuator(STATIONS, port=broker.port, timeout_s=0.5)

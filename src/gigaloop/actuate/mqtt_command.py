@@ -12,6 +12,8 @@ webhook's idempotency key), so an edge node can apply a command delivered twice 
 The payloads are Eclipse Tahu's, through ``tahutils`` (the ``gigaloop[service]`` extra),
 as the MQTT connector reads them. A receipt is ``accepted`` once the broker acknowledged
 the command (PUBACK): the edge node confirms by reporting the new value in its DDATA.
+A command that raised (the broker away) may still be sent by paho when the connection
+returns; its ``action_id`` lets the edge node apply it once.
 
     with MqttCommandActuator({"FRE-BIW-10": ("FRE", "FRE-BIW")}, port=1883) as actuator:
         actuator.apply(SetpointChange(day=3, station_id="FRE-BIW-10",
