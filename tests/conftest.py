@@ -9,6 +9,7 @@ import pytest
 
 #: --doctest-modules would import every conftest.py as a module named "conftest": the
 #: second folder's clashes with the first ("import file mismatch"). They hold no doctests.
+collect_ignore = ["conftest.py"]
 collect_ignore_glob = ["*/conftest.py"]
 
 

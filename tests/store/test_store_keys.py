@@ -166,7 +166,8 @@ def test_a_flush_that_fails_half_way_loses_nothing_and_writes_nothing_twice(
     store = Store(tmp_path)
     load(store)
     rows = [telemetry_row(0, dt.date(2024, 3, 9)), telemetry_row(0, dt.date(2024, 4, 1))]
-    assert store.write("telemetry_daily", rows, ingested_at=LATER).written == 2
+    april = dt.datetime(2024, 4, 2)
+    assert store.write("telemetry_daily", rows, ingested_at=april).written == 2
     write_file = Layout._write_file
 
     def second_file_fails(self, final, part):
@@ -180,7 +181,7 @@ def test_a_flush_that_fails_half_way_loses_nothing_and_writes_nothing_twice(
     monkeypatch.undo()
     assert store.count("telemetry_daily") == 62  # April still read from the tail
 
-    resent = store.write("telemetry_daily", rows, ingested_at=LATER)
+    resent = store.write("telemetry_daily", rows, ingested_at=april)
     assert (resent.written, resent.unchanged) == (0, 2)
     store.close()  # flushes again
     assert Store(tmp_path).count("telemetry_daily") == 62

@@ -193,7 +193,7 @@ def test_references_resolve_within_one_write_many(tmp_path) -> None:
     batches["telemetry_daily"].append(telemetry_row(0, DAY, vin="NEWVIN0000000001"))
     batches["vehicles"].append({**batches["vehicles"][0], "vin": "NEWVIN0000000001"})
 
-    results = store.write_many(dict(reversed(batches.items())), ingested_at=LOADED)
+    results = store.write_many(dict(reversed(batches.items())), ingested_at=LATER)
 
     order = list(results)
     assert order.index("vehicles") < order.index("telemetry_daily")
@@ -313,3 +313,56 @@ def test_a_resent_null_is_unchanged_and_a_null_filled_in_conflicts(store: Store)
 
     assert (again.unchanged, again.quarantined) == (3, 0)
     assert (filled.unchanged, filled.reasons) == (1, {"conflicts with stored row": 2})
+
+
+def test_a_site_whose_time_zone_is_not_an_iana_zone_is_quarantined(store: Store) -> None:
+    sites = [{"site_id": s, "name": s, "region": "CAISO", "timezone": zone}
+             for s, zone in (("BER", "Europe/Berlin"), ("PST", "PST8PDT-ish"), ("X", "GMT+25"))]
+
+    result = store.write("sites", sites, ingested_at=LATER)
+
+    assert (result.written, result.reasons) == (1, {
+        "timezone: not an IANA time zone (e.g. America/Los_Angeles, Europe/Berlin)": 2})
+
+
+def test_a_reading_in_another_unit_than_its_stations_parameter_is_quarantined(
+        store: Store) -> None:
+    def reading(k: int, unit: str, parameter: str = "weld_current") -> dict:
+        return {"vin": VINS[k], "station_id": "FRE-GA1-10", "machine_id": None,
+                "parameter": parameter, "value": 10.5 if unit == "kA" else 10500.0,
+                "unit": unit, "setpoint": None, "event_time": dt.datetime(2024, 3, 2, 8, k)}
+
+    first = store.write("process_readings", [reading(0, "kA"), reading(1, "A"),
+                                             reading(0, "µs", "weld_time")], ingested_at=LATER)
+    later = store.write("process_readings", [reading(2, "A"), reading(3, "kA"),
+                                             reading(1, "ms", "weld_time")], ingested_at=LATER)
+
+    why = "unit: not the unit first stored for its station_id, parameter"
+    assert (first.written, first.reasons) == (2, {why: 1})  # the batch's first unit stands
+    assert (later.written, later.reasons) == (1, {why: 2})  # then the stored one does
+
+
+def test_a_row_from_more_than_a_day_ahead_is_quarantined(store: Store) -> None:
+    ahead = [telemetry_row(1, DAY, event_time=LATER + dt.timedelta(hours=h)) for h in (3, 30)]
+
+    result = store.write("telemetry_daily", ahead, ingested_at=LATER)
+
+    assert (result.written, result.reasons) == (
+        1, {"event_time: more than a day after it was received (a clock ahead?)": 1})
+
+
+def test_a_reopened_store_remembers_each_parameters_unit(tmp_path) -> None:
+    store = Store(tmp_path)
+    load(store)
+    row = {"vin": VINS[0], "station_id": "AUS-GA1-30", "machine_id": None,
+           "parameter": "module_resistance", "value": 1.2, "unit": "mΩ", "setpoint": None,
+           "event_time": dt.datetime(2024, 3, 2, 8)}
+    assert store.write("process_readings", [row], ingested_at=LATER).written == 1
+    store.close()
+
+    reopened = Store(tmp_path)
+    result = reopened.write("process_readings", [{**row, "vin": VINS[1], "unit": "Ω",
+                                                  "value": 0.0012}], ingested_at=LATER)
+
+    assert result.quarantined == 1
+    reopened.close()

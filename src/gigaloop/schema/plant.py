@@ -10,7 +10,7 @@ SITES = Table("sites", "plant", "Plants.", key=("site_id",), event=False, column
     col("site_id", "string", "plant id"),
     col("name", "string", "plant name"),
     col("region", "string", "grid / climate region of the plant"),
-    col("timezone", "string", "IANA time zone"),
+    col("timezone", "string", "IANA time zone", domain="iana_timezone"),
 ))
 
 LINES = Table("lines", "plant", "Production lines.", key=("line_id",), event=False, columns=(
@@ -45,7 +45,8 @@ PROCESS_READINGS = Table(
         col("machine_id", "string", "machine that did the work", nullable=True),
         col("parameter", "string", "weld_current, torque, paint_thickness, …"),
         col("value", "float64", "measured value"),
-        col("unit", "string", "unit of value (kA, N·m, µm, °C, …)"),
+        col("unit", "string", "unit of value (kA, N·m, µm, °C, …): the unit first stored for "
+            "the station and parameter", consistent_by=("station_id", "parameter")),
         col("setpoint", "float64", "setpoint in force", nullable=True),
     ))
 

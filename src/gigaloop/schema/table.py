@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Literal
+from zoneinfo import available_timezones
 
 import pyarrow as pa
 
@@ -33,6 +34,12 @@ ARROW_TYPES: dict[str, pa.DataType] = {
     "timestamp": pa.timestamp("us"),  # naive UTC everywhere; Spark runs with UTC session time
 }
 
+#: Value sets too large to list as ``choices``: name → (the values, what a value outside is).
+DOMAINS: dict[str, tuple[frozenset[str], str]] = {
+    "iana_timezone": (frozenset(available_timezones()),
+                      "not an IANA time zone (e.g. America/Los_Angeles, Europe/Berlin)"),
+}
+
 #: Every event row carries both: when it happened at the source, when the store took it.
 EVENT_TIME = "event_time"
 INGESTED_AT = "ingested_at"
@@ -43,7 +50,10 @@ class Column:
     """One column: name, type, meaning, unit, and the checks a value must pass.
 
     ``references`` is ``"table.column"``: a value must exist there (e.g. a known VIN).
-    ``choices`` lists the allowed values of a categorical column.
+    ``choices`` lists the allowed values of a categorical column; ``domain`` names a set
+    too large to list (:data:`DOMAINS`: ``"iana_timezone"``). ``consistent_by`` names the
+    columns within whose values this one may not change: a reading's unit is the unit
+    first stored for its station and parameter (kA stays kA; A is refused).
     """
 
     name: str
@@ -55,6 +65,8 @@ class Column:
     max: float | None = None
     references: str | None = None
     choices: tuple[str, ...] | None = None
+    domain: str | None = None
+    consistent_by: tuple[str, ...] | None = None
 
     @property
     def arrow_type(self) -> pa.DataType:
@@ -97,6 +109,11 @@ class Table:
             raise SchemaError(f"key columns {missing} are not columns", table=self.name)
         if self.partition_by is not None and self.partition_by not in names:
             raise SchemaError("partition column is not a column", table=self.name)
+        for c in cols:
+            if c.domain is not None and c.domain not in DOMAINS:
+                raise SchemaError(f"{c.name}: unknown domain {c.domain!r}", table=self.name)
+            if c.consistent_by and not set(c.consistent_by) <= set(names):
+                raise SchemaError(f"{c.name}: consistent_by names no column", table=self.name)
 
     @property
     def column_names(self) -> list[str]:

@@ -40,7 +40,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from gigaloop.errors import EngineError
-from gigaloop.schema import INGESTED_AT, Table, get_table
+from gigaloop.schema import INGESTED_AT, Column, Table, get_table
+from gigaloop.store.consistency import FirstValues
 from gigaloop.store.hashes import HashSet, ValueSet, hash_rows
 from gigaloop.store.layout import Layout, partitions_of
 from gigaloop.store.tail_index import TailIndex
@@ -155,6 +156,7 @@ class KeyIndex:
         self._hashes: dict[str, HashSet] = {}
         self._tail_indexes: dict[str, TailIndex] = {}  # where each tail key hash sits
         self._newest: dict[str, Any] = {}  # the newest stored value of each ordered_key
+        self._firsts: dict[tuple[str, str], FirstValues] = {}  # consistent_by columns
 
     def close(self) -> None:
         self._con.close()
@@ -173,6 +175,26 @@ class KeyIndex:
                 known.add(stored["v"])
             self._known[ref] = known
         return self._known[ref]
+
+    def first_values(self, table: Table, column: Column) -> FirstValues:
+        """The first stored value of a ``consistent_by`` column per group (read once, then
+        extended by every write)."""
+        if (table.name, column.name) not in self._firsts:
+            assert column.consistent_by is not None
+            firsts = FirstValues(column.consistent_by, column.name)
+            files = self._layout.files(table.name)
+            if files:
+                by = ", ".join(_quote(c) for c in column.consistent_by)
+                order = f"arg_min({_quote(column.name)}, {INGESTED_AT})" \
+                    if INGESTED_AT in table.column_names else f"any_value({_quote(column.name)})"
+                sql = (f"SELECT {by}, {order} AS {_quote(column.name)} FROM read_parquet(?) "
+                       f"GROUP BY {by}")
+                with duckdb_errors(f"reading the {column.name} of {table.name}"):
+                    firsts.add(self._con.sql(sql, params=[[str(f) for f in files]])
+                               .to_arrow_table())
+            firsts.add(self._tail(table.name))
+            self._firsts[table.name, column.name] = firsts
+        return self._firsts[table.name, column.name]
 
     def later_duplicates(self, table: Table, rows: pa.Table, hashes: np.ndarray,
                          candidates: np.ndarray) -> np.ndarray:
@@ -220,6 +242,9 @@ class KeyIndex:
             name, column = ref.split(".")
             if name == table.name and written.num_rows:
                 known.add(written[column])
+        for (name, _), firsts in self._firsts.items():
+            if name == table.name:
+                firsts.add(written)
 
     def _stored_hashes(self, table: Table) -> HashSet:
         if table.name not in self._hashes:

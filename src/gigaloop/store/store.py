@@ -207,7 +207,8 @@ class Store:
         stamp = _naive_utc(ingested_at)
         self._settle(wait=False)
         received = to_arrow(rows)
-        typed, rejected = check(spec, received, self._keys.known)
+        typed, rejected = check(spec, received, self._keys.known, received_at=stamp,
+                                firsts=self._keys.first_values)
         hashes = key_hashes(spec, typed)
         candidates = np.flatnonzero(~rejected.mask)
         rejected.add_rows("duplicate key in batch",

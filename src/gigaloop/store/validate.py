@@ -21,6 +21,7 @@ masks are only built for the rules that fail. References are looked up in a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeAlias
 
 import duckdb
@@ -30,7 +31,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from gigaloop.errors import SchemaError
-from gigaloop.schema import INGESTED_AT, Column, Table
+from gigaloop.schema import EVENT_TIME, INGESTED_AT, Column, Table
+from gigaloop.schema.table import DOMAINS
+from gigaloop.store.consistency import FirstValues
 from gigaloop.store.engines import DUCKDB_TYPES
 
 Rows: TypeAlias = pa.Table | pd.DataFrame | Sequence[Mapping[str, Any]]
@@ -41,6 +44,9 @@ class Known(Protocol):
 
     def contains(self, values: pa.Array | pa.ChunkedArray) -> np.ndarray: ...
 
+
+#: How far after its ingestion a row's event_time may lie (clocks a few hours off pass).
+FUTURE_SLACK = timedelta(days=1)
 
 #: DuckDB types to try-cast into; text with a UTC offset is honoured, then made naive UTC.
 _TRY_TYPES = {**DUCKDB_TYPES, "timestamp": "TIMESTAMPTZ"}
@@ -174,13 +180,17 @@ def _shape(table: Table) -> tuple[list[str], pa.Schema]:
 
 
 def check(
-    table: Table, batch: pa.Table, known: Callable[[str], Known | None]
+    table: Table, batch: pa.Table, known: Callable[[str], Known | None], *,
+    received_at: datetime | None = None,
+    firsts: Callable[[Table, Column], FirstValues] | None = None,
 ) -> tuple[pa.Table, Rejections]:
     """Cast ``batch`` to the table's types and test every column rule.
 
     ``known(ref)`` holds the values stored under a ``"table.column"`` reference (``None``:
-    nothing is stored there). Returns the typed rows (all of them, without
-    ``ingested_at``) and the rejections.
+    nothing is stored there); ``firsts(table, column)`` the first stored values of a
+    ``consistent_by`` column. An ``event_time`` more than :data:`FUTURE_SLACK` after
+    ``received_at`` (naive UTC) is refused: a clock far ahead. Returns the typed rows (all
+    of them, without ``ingested_at``) and the rejections.
     """
     received = conform(table, batch)
     rejected = Rejections(received.num_rows)
@@ -189,7 +199,17 @@ def check(
         values = _cast(column, original, rejected)
         _check_values(table, column, original, values, rejected, known)
         typed.append(values)
-    return pa.table(typed, schema=_shape(table)[1]), rejected
+    rows = pa.table(typed, schema=_shape(table)[1])
+    if received_at is not None and EVENT_TIME in rows.column_names:
+        latest = pa.scalar(received_at + FUTURE_SLACK, pa.timestamp("us"))
+        rejected.add(f"{EVENT_TIME}: more than a day after it was received (a clock ahead?)",
+                     pc.greater(rows[EVENT_TIME], latest))
+    for column in _columns(table):
+        if column.consistent_by and firsts is not None:
+            by = ", ".join(column.consistent_by)
+            rejected.add(f"{column.name}: not the {column.name} first stored for its {by}",
+                         firsts(table, column).differs(rows))
+    return rows, rejected
 
 
 def _columns(table: Table) -> list[Column]:
@@ -251,6 +271,10 @@ def _check_values(
     if column.choices is not None:
         inside = pc.is_in(values, value_set=_choices(column.choices))
         _reject_outside(f"{name}: not one of {', '.join(column.choices)}", inside, values, rejected)
+    if column.domain is not None:
+        domain, meaning = DOMAINS[column.domain]
+        inside = pc.is_in(values, value_set=_choices(tuple(sorted(domain))))
+        _reject_outside(f"{name}: {meaning}", inside, values, rejected)
     if column.references is not None:
         stored = known(column.references)
         inside = np.zeros(len(values), bool) if stored is None else stored.contains(values)
