@@ -36,6 +36,13 @@ class Scale(StrEnum):
     large = "large"
 
 
+class Transport(StrEnum):
+    """How the twin's rows reach the store."""
+
+    inprocess = "inprocess"
+    mqtt = "mqtt"
+
+
 @app.command()
 def run(
     days: Annotated[int, typer.Option(min=1, help="simulated days")] = 365,
@@ -49,6 +56,12 @@ def run(
     modules: Annotated[str | None, typer.Option(
         help="comma-separated decision modules (default: rootcause,changes,impact,"
              "maintenance,predictive_service,energy,process_control)")] = None,
+    transport: Annotated[Transport, typer.Option(
+        help="inprocess, or mqtt: the twin publishes each day through a broker and the MQTT "
+             "connector writes it (needs gigaloop[service])")] = Transport.inprocess,
+    broker: Annotated[str | None, typer.Option(
+        help="HOST:PORT of the broker for --transport mqtt (default: a private mosquitto)")
+    ] = None,
 ) -> None:
     """Simulate the plant, fleet and customers day by day and run the loop on them."""
     from gigaloop.run import DEFAULT_MODULES, RunOptions, run_job
@@ -56,7 +69,8 @@ def run(
     chosen = tuple(m.strip() for m in modules.split(",") if m.strip()) if modules else \
         DEFAULT_MODULES
     options = RunOptions(days=days, scale=scale.value, seed=seed, scenario=scenario,
-                         loop=not no_loop, out=out, fleet=fleet, modules=chosen)
+                         loop=not no_loop, out=out, fleet=fleet, modules=chosen,
+                         transport=transport.value, broker=broker)
     started = time.perf_counter()
     with _guard(), Progress(
         TextColumn("[bold]simulating"), BarColumn(), MofNCompleteColumn(),
