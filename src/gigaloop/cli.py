@@ -352,6 +352,9 @@ def decide(
         findings.add_row(str(finding["id"]), str(finding.get("failure_mode")),
                          escape(json.dumps(finding.get("names"))), str(finding.get("day_found")))
     console.print(findings)
+    if facts["waiting"]:
+        console.print(f"data of {facts['waiting']} waits for that day to end (local "
+                      "midnight); --as-of decides it now")
     console.print(f"change requests: {len(summary['changes']):,}; written: "
                   f"{store.parent / 'decide-summary.json'}")
 

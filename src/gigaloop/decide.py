@@ -11,7 +11,10 @@ The calendar is the store's own. The plant's timezone is the first site's (``sit
 by ``site_id``; UTC without sites), in local *standard* time all year, like the twin's
 clock; a day ends at its local midnight, which is the cycle's ``now``. Day 0 is the
 local day of the earliest ingestion (a row ingested at exactly midnight belongs to the
-day that midnight ends). What ``decide`` has done is kept beside the store folder:
+day that midnight ends). Only days that have ended are decided unless ``--as-of`` asks
+for a later one: a day decided while rows of it are still arriving would leave those
+rows to the whole-table readers only (modules that read what is new since their last
+day would skip them). What ``decide`` has done is kept beside the store folder:
 ``decide-state.json`` (the calendar, the last day done) and ``decide-modules.pickle``
 (the modules' state: charts in Phase II, open change requests, read cursors), so a
 second run resumes after the last day done with the modules as they were, and decides
@@ -34,7 +37,7 @@ import pickle
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -94,6 +97,7 @@ class DecideOptions:
     as_of: date | None = None
     since: date | None = None
     modules: tuple[str, ...] = DEFAULT_MODULES
+    now: datetime | None = None  # the wall clock (naive UTC; default: now)
 
 
 def store_calendar(store: Store) -> tuple[Calendar, datetime]:
@@ -127,8 +131,10 @@ def decide(options: DecideOptions,
         calendar, newest = store_calendar(store)
         if previous:  # keep the numbering the first run chose (every_days depends on it)
             calendar = Calendar(date.fromisoformat(previous["day0"]), previous["timezone"])
-        last = (calendar.day_of_date(options.as_of) if options.as_of
-                else calendar.day_of(newest))
+        ended = _last_ended_day(calendar, options.now or datetime.now(UTC).replace(tzinfo=None))
+        newest_day = calendar.day_of(newest)
+        last = calendar.day_of_date(options.as_of) if options.as_of else min(newest_day, ended)
+        waiting = calendar.start + timedelta(days=newest_day) if newest_day > last else None
         first = (calendar.day_of_date(options.since) if options.since
                  else previous.get("last_day", -1) + 1)
         if first < 0:
@@ -161,6 +167,7 @@ def decide(options: DecideOptions,
                 "day0": calendar.start.isoformat(), "timezone": calendar.timezone,
                 "days": [first, last] if last >= first else [],
                 "as_of": calendar.day_end(last).isoformat(), "modules": list(options.modules),
+                "waiting": waiting.isoformat() if waiting else None,
                 "decisions": {m: {"decisions": made[m], "actions": acted[m],
                                   "findings_reported": reported[m]} for m in options.modules},
                 "timings": {name: round(s, 2) for name, s in cycle.seconds.items()},
@@ -173,6 +180,12 @@ def decide(options: DecideOptions,
     (options.store.parent / SUMMARY_FILE).write_text(
         json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
     return summary
+
+
+def _last_ended_day(calendar: Calendar, now: datetime) -> int:
+    """The newest day whose local midnight has passed at ``now``."""
+    day = calendar.day_of(now)
+    return day if calendar.day_end(day) <= now else day - 1
 
 
 def _modules(options: DecideOptions, previous: dict[str, Any],

@@ -56,9 +56,8 @@ def files(twin_run: Path) -> Path:
     return folder
 
 
-def _ingest(files: Path, store: Path) -> None:
-    result = runner.invoke(app, ["ingest", str(files), "--store", str(store),
-                                 "--keep-ingested-at"])
+def _ingest(files: Path, store: Path, *extra: str) -> None:
+    result = runner.invoke(app, ["ingest", str(files), "--store", str(store), *extra])
     assert result.exit_code == 0, result.output
     assert "quarantined" in result.output
 
@@ -72,7 +71,7 @@ def _decide(store: Path, *extra: str) -> dict:
 
 def test_a_store_built_from_files_alone_gives_the_twin_runs_findings(twin_run, files):
     store = files.parent / "plant" / "store"
-    _ingest(files, store)
+    _ingest(files, store, "--keep-ingested-at")
     summary = _decide(store)
     twin = json.loads((twin_run / "summary.json").read_text())
     assert summary["decide"]["days"] == [0, DAYS - 1]
@@ -87,7 +86,7 @@ def test_a_store_built_from_files_alone_gives_the_twin_runs_findings(twin_run, f
 
 def test_decide_resumes_after_the_last_day_it_did_as_one_long_run_would(twin_run, files):
     store = files.parent / "resumed" / "store"
-    _ingest(files, store)
+    _ingest(files, store, "--keep-ingested-at")
     first = _decide(store, "--as-of", "2025-02-04")  # day 29
     assert first["decide"]["days"] == [0, 29]
     assert json.loads((store.parent / "decide-state.json").read_text())["last_day"] == 29
@@ -104,3 +103,25 @@ def test_a_store_without_data_is_refused_with_what_to_do(tmp_path):
     Store(tmp_path / "store").close()
     result = runner.invoke(app, ["decide", "--store", str(tmp_path / "store")])
     assert result.exit_code == 2 and "gigaloop ingest" in result.output
+
+
+def test_data_of_a_day_that_has_not_ended_waits_unless_asked(tmp_path):
+    """Files ingested today (stamped now): today is decided after its midnight."""
+    (tmp_path / "sites.csv").write_text("site_id,name,region,timezone\nFRE,Fremont,CAISO,UTC\n")
+    (tmp_path / "energy_readings.csv").write_text(
+        "site_id,hvac_kwh,process_kwh,lighting_kwh,outside_temp_c,indoor_temp_c,"
+        "tariff_usd_per_kwh,carbon_g_per_kwh,event_time\n"
+        "FRE,1.0,2.0,0.5,20.0,22.0,0.1,300.0,2025-01-02T10:00:00\n")
+    store = tmp_path / "plant" / "store"
+    _ingest(tmp_path, store)  # stamped now
+    result = runner.invoke(app, ["decide", "--store", str(store), "--modules", "energy"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((store.parent / "decide-summary.json").read_text())
+    today = summary["decide"]["day0"]
+    assert summary["decide"]["days"] == [] and summary["decide"]["waiting"] == today
+    assert "waits for that day to end" in result.output
+    now = runner.invoke(app, ["decide", "--store", str(store), "--modules", "energy",
+                              "--as-of", today])
+    assert now.exit_code == 0, now.output
+    assert json.loads((store.parent / "decide-summary.json").read_text())["decide"]["days"] \
+        == [0, 0]
