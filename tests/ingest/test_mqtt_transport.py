@@ -53,6 +53,21 @@ def test_sparkplug_timestamps_keep_their_microseconds() -> None:
     assert back.select(rows.column_names).to_pylist() == rows.to_pylist()
 
 
+def test_a_broker_that_does_not_answer_is_an_error_that_names_it(tmp_path: Path) -> None:
+    pytest.importorskip("paho.mqtt.client")
+    from gigaloop.errors import IngestError
+    from gigaloop.ingest.broker import free_port
+    from gigaloop.ingest.mqtt_transport import MqttTransport
+
+    port = free_port()
+    store = Store(tmp_path / "store")
+    try:
+        with pytest.raises(IngestError, match=f"no broker at 127.0.0.1:{port}"):
+            MqttTransport(store, port=port).start(connect_timeout_s=0.5)
+    finally:
+        store.close()
+
+
 @pytest.fixture(scope="module")
 def mosquitto(tmp_path_factory: pytest.TempPathFactory):
     pytest.importorskip("paho.mqtt.client")
@@ -108,3 +123,9 @@ def test_a_run_starts_its_own_broker_when_given_none(tmp_path: Path) -> None:
     inprocess = run_job(RunOptions(days=3, seed=2, out=tmp_path / "in",
                                    modules=("maintenance",)))
     assert through["kpis"] == inprocess["kpis"] and through["kpis"]["units_built"] > 0
+
+
+def test_a_broker_given_without_its_port_is_refused(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["run", "--days", "1", "--out", str(tmp_path / "run"),
+                                      "--transport", "mqtt", "--broker", "broker.lab"])
+    assert result.exit_code == 2 and "give HOST:PORT" in result.output

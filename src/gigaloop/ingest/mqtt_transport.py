@@ -59,12 +59,19 @@ class MqttTransport:
         self._counted = 0  # messages of publisher.sent already in _published
         self._published: Counter[str] = Counter()
 
-    def start(self) -> MqttTransport:
+    def start(self, connect_timeout_s: float = 10.0) -> MqttTransport:
+        """Connect the publisher (an :class:`IngestError` when no broker answers within
+        ``connect_timeout_s``), then the connector, subscribed before anything is sent."""
+        try:
+            self.publisher.connect(connect_timeout_s)
+        except IngestError:
+            self.publisher.close()
+            raise
         self.connector.start()
         if not self.connector.ready.wait(self.timeout_s):
+            self.close()
             raise IngestError(f"the connector could not subscribe at {self.connector.host}:"
                               f"{self.connector.port} within {self.timeout_s} s")
-        self.publisher.connect(self.timeout_s)
         return self
 
     def close(self) -> None:
