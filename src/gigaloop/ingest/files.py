@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -122,8 +123,12 @@ def by_arrival(rows: pa.Table) -> list[tuple[datetime, pa.Table]]:
     if stamps.null_count:
         raise IngestError(f"{stamps.null_count} rows have no {INGESTED_AT}; give every row "
                           "one, or ingest without --keep-ingested-at")
-    return [(at.as_py(), rows.filter(pc.equal(stamps, at)))
-            for at in pc.unique(stamps).sort()]
+    order = pc.sort_indices(stamps)  # stable: rows keep their order within an instant
+    ordered, sorted_stamps = rows.take(order), stamps.take(order).to_numpy()
+    _, starts = np.unique(sorted_stamps, return_index=True)
+    ends = [*starts[1:], len(sorted_stamps)]
+    return [(sorted_stamps[start].astype("datetime64[us]").item(),
+             ordered.slice(start, end - start)) for start, end in zip(starts, ends, strict=True)]
 
 
 def arrivals(table: str, rows: pa.Table, *, keep_ingested_at: bool,
