@@ -35,6 +35,7 @@ ALLOWED: dict[str, set[str]] = {
     "appstate": set(),  # users, tokens, verdicts, offsets, outbox: below everything
     "api": {EVERYTHING},
     "run": {EVERYTHING},
+    "decide": {"schema", "store", "actuate", "loop", "run", "__version__"},  # batch: no twin
     "cli": {EVERYTHING},
     "__init__": set(),
     "errors": set(),

@@ -36,6 +36,13 @@ class Scale(StrEnum):
     large = "large"
 
 
+class Transport(StrEnum):
+    """How the twin's rows reach the store."""
+
+    inprocess = "inprocess"
+    mqtt = "mqtt"
+
+
 @app.command()
 def run(
     days: Annotated[int, typer.Option(min=1, help="simulated days")] = 365,
@@ -49,6 +56,12 @@ def run(
     modules: Annotated[str | None, typer.Option(
         help="comma-separated decision modules (default: rootcause,changes,impact,"
              "maintenance,predictive_service,energy,process_control)")] = None,
+    transport: Annotated[Transport, typer.Option(
+        help="inprocess, or mqtt: the twin publishes each day through a broker and the MQTT "
+             "connector writes it (needs gigaloop[service])")] = Transport.inprocess,
+    broker: Annotated[str | None, typer.Option(
+        help="HOST:PORT of the broker for --transport mqtt (default: a private mosquitto)")
+    ] = None,
 ) -> None:
     """Simulate the plant, fleet and customers day by day and run the loop on them."""
     from gigaloop.run import DEFAULT_MODULES, RunOptions, run_job
@@ -56,7 +69,8 @@ def run(
     chosen = tuple(m.strip() for m in modules.split(",") if m.strip()) if modules else \
         DEFAULT_MODULES
     options = RunOptions(days=days, scale=scale.value, seed=seed, scenario=scenario,
-                         loop=not no_loop, out=out, fleet=fleet, modules=chosen)
+                         loop=not no_loop, out=out, fleet=fleet, modules=chosen,
+                         transport=transport.value, broker=broker)
     started = time.perf_counter()
     with _guard(), Progress(
         TextColumn("[bold]simulating"), BarColumn(), MofNCompleteColumn(),
@@ -267,9 +281,12 @@ def ingest_files(
     store: Annotated[Path, typer.Option(help="store folder (created if absent)")],
     table: Annotated[str | None, typer.Option(help="table of every file (default: each "
                                                    "file's name, e.g. vehicles_0301.csv)")] = None,
+    keep_ingested_at: Annotated[bool, typer.Option(
+        "--keep-ingested-at", help="rows keep the ingested_at column they carry (files "
+                                   "exported from a store): when each arrived")] = False,
 ) -> None:
     """Validate files into a store: written, unchanged and quarantined rows per table."""
-    from gigaloop.ingest.files import FileSource, read_file, table_of
+    from gigaloop.ingest.files import FileSource, arrivals, read_file, table_of
     from gigaloop.schema import get_table, write_order
     from gigaloop.store import Store
 
@@ -285,9 +302,10 @@ def ingest_files(
         opened = Store(store)
         try:
             for name, path, rows in sorted(batches, key=lambda b: order[b[0]]):
-                result = opened.write(name, rows, ingested_at=datetime.now(UTC),
-                                      source=f"file:{path.name}")
-                results[name] = results[name] + result if name in results else result
+                for at, part in arrivals(name, rows, keep_ingested_at=keep_ingested_at,
+                                         now=datetime.now(UTC)):
+                    result = opened.write(name, part, ingested_at=at, source=f"file:{path.name}")
+                    results[name] = results[name] + result if name in results else result
         finally:
             opened.close()
     shown = Table("table", "received", "written", "unchanged", "quarantined", "reasons",
@@ -297,6 +315,50 @@ def ingest_files(
                       f"[yellow]{r.quarantined:,}[/]" if r.quarantined else "0",
                       "; ".join(f"{reason} ({n:,})" for reason, n in r.reasons.items()))
     console.print(shown)
+
+
+@app.command()
+def decide(
+    store: Annotated[Path, typer.Option(help="store folder (no twin needed)", file_okay=False,
+                                        exists=True)],
+    as_of: Annotated[datetime | None, typer.Option(
+        formats=["%Y-%m-%d"], help="last day to decide (default: the newest data's)")] = None,
+    since: Annotated[datetime | None, typer.Option(
+        formats=["%Y-%m-%d"], help="first day (default: after the last day decided, else the "
+                                   "first day with data)")] = None,
+    modules: Annotated[str | None, typer.Option(help="comma-separated decision modules "
+                                                     "(default: as gigaloop run)")] = None,
+) -> None:
+    """Run the decision modules day by day on a store that files or connectors filled;
+    writes STORE/../decide-summary.json (see docs/batch.md)."""
+    from gigaloop.decide import DecideOptions
+    from gigaloop.decide import decide as run_decide
+    from gigaloop.run import DEFAULT_MODULES
+
+    chosen = tuple(m.strip() for m in modules.split(",") if m.strip()) if modules else \
+        DEFAULT_MODULES
+    options = DecideOptions(store, as_of=as_of.date() if as_of else None,
+                            since=since.date() if since else None, modules=chosen)
+    with _guard():
+        summary = run_decide(options)
+    facts = summary["decide"]
+    shown = Table("module", "decisions", "actions", "findings reported",
+                  title=f"decided days {facts['days'] or 'none (nothing new)'} from "
+                        f"{facts['day0']} ({facts['timezone']})")
+    for module, counts in facts["decisions"].items():
+        shown.add_row(module, *(f"{counts[k]:,}" for k in ("decisions", "actions",
+                                                          "findings_reported")))
+    console.print(shown)
+    findings = Table("finding", "failure mode", "names", "day found", title="findings")
+    for finding in summary["findings"]:
+        findings.add_row(str(finding["id"]), str(finding.get("failure_mode")),
+                         escape(json.dumps(finding.get("names"))), str(finding.get("day_found")))
+    console.print(findings)
+    if facts["waiting"]:
+        console.print(f"data of {facts['waiting']} waits for that day to end (local "
+                      "midnight); --as-of decides it now")
+    console.print(f"change requests: {len(summary['changes']):,}; written: "
+                  f"{store.parent / 'decide-summary.json'}")
 
 
 def _print_summary(summary: dict[str, Any]) -> None:

@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from importlib import import_module
 from pathlib import Path
 from typing import Any
 
 from gigaloop import __version__
 from gigaloop.errors import ConfigError
-from gigaloop.ingest import ingest
+from gigaloop.ingest import Source, ingest
 from gigaloop.loop.contract import DecisionModule
 from gigaloop.loop.cycle import DailyCycle
 from gigaloop.loop.kpis import compute_kpis
@@ -47,6 +50,8 @@ MODULES: dict[str, str] = {
 #: What ``gigaloop run`` runs unless told otherwise: every module. Process control stops
 #: drifts in the plant before many vehicles fail; its alarms are findings the scorer
 #: credits, and hypotheses root cause tests first (:mod:`gigaloop.loop.signals`).
+#: How a day's rows reach the store: ``deliver(source, now)`` → results per table.
+Deliver = Callable[[Source, datetime], dict[str, Any]]
 DEFAULT_MODULES = ("rootcause", "changes", "impact", "maintenance", "predictive_service",
                    "energy", "process_control")
 
@@ -63,6 +68,10 @@ class RunOptions:
     out: Path = Path("runs/latest")
     fleet: int = 0
     modules: tuple[str, ...] = DEFAULT_MODULES
+    #: "inprocess": the twin's rows straight to ingest; "mqtt": through a broker, as
+    #: Sparkplug B and JSON, written by the MQTT connector (docs/connectors.md).
+    transport: str = "inprocess"
+    broker: str | None = None  # HOST:PORT for "mqtt"; default: a private Mosquitto
 
 
 def decision_modules(names: tuple[str, ...] = DEFAULT_MODULES) -> list[DecisionModule]:
@@ -106,15 +115,40 @@ def run_job(
     try:
         cycle = DailyCycle(decision_modules(options.modules) if options.loop else [], twin,
                            store)
-        seconds = _simulate(options.days, twin, store, cycle, on_day)
+        with _transport(options, store) as deliver:
+            seconds = _simulate(options.days, twin, deliver, cycle, on_day)
         return _summarise(options, twin, store, {**seconds, **cycle.seconds})
     finally:
         store.close()  # the store's log goes to Parquet; the run folder is complete
 
 
-def _simulate(days: int, twin: Twin, store: Store, cycle: DailyCycle,
+@contextmanager
+def _transport(options: RunOptions, store: Store) -> Iterator[Deliver]:
+    """How a day's rows reach the store: ``ingest`` in process, or a broker and the MQTT
+    connector (a private Mosquitto unless ``options.broker`` names one)."""
+    if options.transport == "inprocess":
+        yield lambda source, now: ingest(source, store, now)
+        return
+    if options.transport != "mqtt":
+        raise ConfigError(f"unknown transport {options.transport!r}; use inprocess or mqtt")
+    from gigaloop.ingest.broker import Mosquitto
+    from gigaloop.ingest.mqtt_transport import MqttTransport
+
+    with ExitStack() as stack:
+        if options.broker is None:
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="gigaloop-mqtt-"))
+            host, port = "127.0.0.1", stack.enter_context(Mosquitto(folder)).port
+        else:
+            host, _, number = options.broker.rpartition(":")
+            if not host or not number.isdigit():
+                raise ConfigError(f"--broker {options.broker!r}: give HOST:PORT")
+            port = int(number)
+        yield stack.enter_context(MqttTransport(store, host, port)).deliver
+
+
+def _simulate(days: int, twin: Twin, deliver: Deliver, cycle: DailyCycle,
               on_day: Callable[[int, dict[str, Any]], None] | None) -> dict[str, float]:
-    """Each day: the twin's rows through ingest, then the decision modules; seconds spent."""
+    """Each day: the twin's rows to the store, then the decision modules; seconds spent."""
     seconds = {"twin": 0.0, "ingest": 0.0}
     for day in range(days):
         now = twin.day_end(day)
@@ -122,7 +156,7 @@ def _simulate(days: int, twin: Twin, store: Store, cycle: DailyCycle,
         source = TwinDay(twin, day)
         source.simulate()
         simulated = time.perf_counter()
-        results = ingest(source, store, now)
+        results = deliver(source, now)
         seconds["twin"] += simulated - started
         seconds["ingest"] += time.perf_counter() - simulated
         cycle.run_day(day, now)
@@ -149,6 +183,7 @@ def _summarise(options: RunOptions, twin: Twin, store: Store,
             "loop": options.loop,
             "version": __version__,
             "modules": list(options.modules) if options.loop else [],
+            "transport": options.transport,
             "timings": {},
         },
         "kpis": kpis,

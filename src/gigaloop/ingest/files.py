@@ -20,15 +20,18 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
 from gigaloop.errors import IngestError
-from gigaloop.schema import TABLES, write_order
+from gigaloop.schema import INGESTED_AT, TABLES, write_order
 
 SUFFIXES = (".csv", ".parquet", ".arrow", ".feather", ".arrows")
 
@@ -98,3 +101,41 @@ def read_file(path: Path) -> pa.Table:
     except (OSError, UnicodeDecodeError, pa.ArrowException) as exc:
         raise IngestError(f"cannot read {path.name}: {exc}; fix or remove the file and run "
                           "again", path=str(path)) from exc
+
+
+def by_arrival(rows: pa.Table) -> list[tuple[datetime, pa.Table]]:
+    """Rows grouped by their own ``ingested_at`` column (when each arrived, e.g. files
+    exported from another store), oldest first; a missing or unreadable stamp is an error.
+
+    >>> rows = pa.table({"vin": ["V1", "V2", "V3"],
+    ...                  "ingested_at": ["2025-01-08 06:00:00", "2025-01-07 06:00:00",
+    ...                                  "2025-01-08 06:00:00"]})
+    >>> [(str(at), part["vin"].to_pylist()) for at, part in by_arrival(rows)]
+    [('2025-01-07 06:00:00', ['V2']), ('2025-01-08 06:00:00', ['V1', 'V3'])]
+    """
+    if INGESTED_AT not in rows.column_names:
+        raise IngestError(f"no {INGESTED_AT} column to keep; ingest without "
+                          "--keep-ingested-at, or add the column")
+    try:
+        stamps = pc.cast(rows[INGESTED_AT], pa.timestamp("us"))  # an aware one: UTC
+    except pa.ArrowInvalid as exc:
+        raise IngestError(f"{INGESTED_AT} is not a timestamp: {exc}") from exc
+    if stamps.null_count:
+        raise IngestError(f"{stamps.null_count} rows have no {INGESTED_AT}; give every row "
+                          "one, or ingest without --keep-ingested-at")
+    order = pc.sort_indices(stamps)  # stable: rows keep their order within an instant
+    ordered, sorted_stamps = rows.take(order), stamps.take(order).to_numpy()
+    _, starts = np.unique(sorted_stamps, return_index=True)
+    ends = [*starts[1:], len(sorted_stamps)]
+    return [(sorted_stamps[start].astype("datetime64[us]").item(),
+             ordered.slice(start, end - start)) for start, end in zip(starts, ends, strict=True)]
+
+
+def arrivals(table: str, rows: pa.Table, *, keep_ingested_at: bool,
+             now: datetime) -> list[tuple[datetime, pa.Table]]:
+    """``(ingested_at, rows)`` to write: all at ``now``, or (``keep_ingested_at``) as
+    :func:`by_arrival` groups them; a table with no ``ingested_at`` (sites, lines, …)
+    always at ``now``."""
+    if keep_ingested_at and INGESTED_AT in TABLES[table].column_names:
+        return by_arrival(rows)
+    return [(now, rows)]

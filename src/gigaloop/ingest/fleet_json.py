@@ -12,6 +12,11 @@ or the same rows as objects, ``"rows": [{"day": "2024-03-01", "miles": 31.5, ...
 defaults to ``{site}/{vin}``. ``vin`` may be left out (the topic's is used); a row naming
 another vehicle rejects the message. Dates and times are ISO 8601 text (times in UTC).
 
+Rows of any other table of the schema (vehicles, lots, inspection results, customers …:
+what has no Sparkplug B or fleet mapping) travel the same way on the generic topic
+``gigaloop/{site}/table/{table}``, with the same payload; ``source`` defaults to
+``{site}/{table}``, and ``vin``, where the table has one, is a column like any other.
+
 >>> body = {"seq": 0, "rows": [{"code": "P0A80", "ecu": "BMS", "severity": "warning",
 ...                             "event_time": "2024-02-10T08:00:00"}]}
 >>> decoded = decode("gigaloop/FRE/fleet/VIN001/diagnostic_codes", encode(body))
@@ -35,6 +40,8 @@ from gigaloop.schema import TABLES, Table
 PREFIX = "gigaloop"
 #: What a connector subscribes to for fleet messages.
 TOPIC_FILTER = f"{PREFIX}/+/fleet/+/+"
+#: What a connector subscribes to for rows of any table (the generic topic).
+TABLE_TOPIC_FILTER = f"{PREFIX}/+/table/+"
 #: Tables a vehicle may send: fleet tables with a ``vin``.
 FLEET_TABLES = tuple(name for name, spec in TABLES.items()
                      if spec.domain == "fleet" and "vin" in spec.column_names)
@@ -45,6 +52,11 @@ def topic(site: str, vin: str, table: str) -> str:
     return f"{PREFIX}/{site}/fleet/{vin}/{table}"
 
 
+def table_topic(site: str, table: str) -> str:
+    """The generic topic of ``table`` rows (any table but ``quarantine``)."""
+    return f"{PREFIX}/{site}/table/{table}"
+
+
 def encode(body: Mapping[str, Any]) -> bytes:
     """A payload as compact UTF-8 JSON (dates and times as ISO text)."""
     return json.dumps(body, separators=(",", ":"), default=_iso).encode()
@@ -53,6 +65,8 @@ def encode(body: Mapping[str, Any]) -> bytes:
 def decode(topic_name: str, payload: bytes) -> Decoded:
     """The rows of one fleet message, or :class:`RejectedMessage` saying what is wrong."""
     parts = topic_name.split("/")
+    if len(parts) == 4 and parts[0] == PREFIX and parts[2] == "table":
+        return _decode_table(parts[1], parts[3], payload)
     if len(parts) != 5 or parts[0] != PREFIX or parts[2] != "fleet":
         raise RejectedMessage(f"not a fleet topic: {topic_name!r}; publish on "
                               f"{PREFIX}/{{site}}/fleet/{{vin}}/{{table}}")
@@ -61,7 +75,19 @@ def decode(topic_name: str, payload: bytes) -> Decoded:
     if table_name not in FLEET_TABLES:
         raise RejectedMessage(f"{table_name!r} is not a fleet table; one of "
                               f"{', '.join(FLEET_TABLES)}", source=default)
-    spec = TABLES[table_name]
+    return _decode_body(TABLES[table_name], default, payload, vin)
+
+
+def _decode_table(site: str, table_name: str, payload: bytes) -> Decoded:
+    default = f"{site}/{table_name}"
+    if table_name not in TABLES or table_name == "quarantine":
+        raise RejectedMessage(f"{table_name!r} is not a table of the schema", source=default)
+    return _decode_body(TABLES[table_name], default, payload, None)
+
+
+def _decode_body(spec: Table, default: str, payload: bytes, vin: str | None) -> Decoded:
+    """A JSON payload's source, seq and rows (``vin``: the topic's vehicle, if any)."""
+    table_name = spec.name
     try:
         body = json.loads(payload)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -83,7 +109,7 @@ def decode(topic_name: str, payload: bytes) -> Decoded:
     return Decoded(source, seq, tables={table_name: rows})
 
 
-def _rows(spec: Table, body: dict[str, Any], vin: str) -> Any:
+def _rows(spec: Table, body: dict[str, Any], vin: str | None) -> Any:
     if ("rows" in body) == ("columns" in body):
         raise RejectedMessage('give either "rows" (a list of objects) or "columns" '
                               "(an object of equal-length lists)")
@@ -101,9 +127,9 @@ def _rows(spec: Table, body: dict[str, Any], vin: str) -> Any:
             raise RejectedMessage("columns: not an object of lists")
         num_rows = max((len(v) for v in columns.values()), default=0)
     given = columns.get("vin")
-    if given is None:
+    if vin is not None and given is None:
         columns = {**columns, "vin": [vin] * num_rows}
-    elif any(v != vin for v in given):
+    elif vin is not None and any(v != vin for v in given or ()):
         raise RejectedMessage(f"rows name vehicles other than the topic's {vin}")
     return table_from_columns(spec, columns, num_rows)
 

@@ -82,7 +82,8 @@ class MqttConnector:
 
     def __init__(self, store: _Store, host: str = "127.0.0.1", port: int = 1883, *,
                  client_id: str = "gigaloop-ingest",
-                 topics: Sequence[str] = (sparkplug.TOPIC_FILTER, fleet_json.TOPIC_FILTER),
+                 topics: Sequence[str] = (sparkplug.TOPIC_FILTER, fleet_json.TOPIC_FILTER,
+                                          fleet_json.TABLE_TOPIC_FILTER),
                  max_batch: int = 1000, linger_s: float = 0.02, keepalive_s: int = 30,
                  username: str | None = None, password: str | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:

@@ -164,8 +164,9 @@ class Publisher:
             metric = spb.addMetric(payload, None if alias is not None else row["parameter"],
                                    alias, DOUBLE, row["value"], _ms(row["event_time"]))
             props = metric.properties
+            row["event_time_us"] = row["event_time"].microsecond % 1000 or None
             for name, kind in (("vin", STRING), ("setpoint", DOUBLE), ("machine_id", STRING),
-                               ("unit", STRING)):
+                               ("unit", STRING), ("event_time_us", INT64)):
                 value = row.get(name)
                 if value is None or (name == "unit" and alias is not None):
                     continue
@@ -174,6 +175,8 @@ class Publisher:
                 holder.type = kind
                 if kind == STRING:
                     holder.string_value = value
+                elif kind == INT64:
+                    holder.long_value = value
                 else:
                     holder.double_value = value
         return payload.SerializeToString(), payload.seq
@@ -211,6 +214,23 @@ class Publisher:
             body = {"source": source, "seq": seq, "columns": chunk.to_pydict()}
             sent.append(self.publish(fleet_json.topic(site, vin, table), fleet_json.encode(body),
                                      source=source, seq=seq, rows=chunk))
+        return sent
+
+    def table_rows(self, site: str, table: str, rows: pa.Table,
+                   source: str | None = None) -> list[Sent]:
+        """Rows of any table as JSON messages on the generic topic, numbered per ``source``
+        (default ``{site}/{table}``)."""
+        source = source or f"{site}/{table}"
+        sent = []
+        for chunk in _chunks(rows.drop_columns([c for c in ("ingested_at",)
+                                                if c in rows.column_names]),
+                             self.rows_per_message):
+            seq = self._fleet_seq.get(source, 0)
+            self._fleet_seq[source] = seq + 1
+            body = {"source": source, "seq": seq, "columns": chunk.to_pydict()}
+            sent.append(self.publish(fleet_json.table_topic(site, table),
+                                     fleet_json.encode(body), source=source, seq=seq,
+                                     rows=chunk))
         return sent
 
     # ---- waiting -------------------------------------------------------------------------
@@ -262,12 +282,16 @@ def _chunks(rows: pa.Table, size: int) -> Iterator[pa.Table]:
 
 
 def _ms(moment: datetime) -> int:
-    """Milliseconds since the epoch of a naive-UTC (or aware) datetime."""
-    from datetime import UTC
+    """Milliseconds since the epoch of a naive-UTC (or aware) datetime (exact: no float).
+
+    >>> _ms(datetime(2025, 1, 6, 0, 0, 0, 123999))
+    1736121600123
+    """
+    from datetime import UTC, timedelta
 
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
+    return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
 
 
 def _now_ms() -> int:

@@ -11,7 +11,9 @@ A DDATA metric becomes a row:
   metric, ``event_time`` its timestamp (ms since the epoch, UTC; the payload's when the
   metric has none), ``station_id`` the device, and from the metric's properties ``vin``
   (String, required), ``unit`` (String; else the ``unit`` property the metric had in
-  its DBIRTH), ``setpoint`` (Double) and ``machine_id`` (String), both optional;
+  its DBIRTH), ``setpoint`` (Double) and ``machine_id`` (String), both optional, and
+  ``event_time_us`` (an integer 0–999: microseconds past the timestamp's millisecond, for
+  clocks finer than Sparkplug's milliseconds; gigaloop's own extension, optional);
 * ``machine/<machine_id>/<column>`` (e.g. ``machine/M1/vibration_rms``) → one
   ``machine_readings`` row per machine and timestamp, a column per metric.
 
@@ -142,7 +144,8 @@ class SparkplugDecoder:
             process["value"].append(value)
             process["unit"].append(properties.get("unit", units.get(name)))
             process["setpoint"].append(properties.get("setpoint"))
-            process["event_time"].append(stamp)
+            process["event_time"].append(None if stamp is None else
+                                         stamp * 1000 + (properties.get("event_time_us") or 0))
         if process["parameter"]:
             count = len(process["parameter"])
             times = process.pop("event_time")
@@ -154,7 +157,8 @@ class SparkplugDecoder:
             for column in MACHINE_COLUMNS:
                 columns[column] = [values.get(column) for values in machines.values()]
             rows = table_from_columns(MACHINE, columns, len(machines))
-            decoded.tables[MACHINE.name] = _with_times(rows, [t for _, t in machines])
+            decoded.tables[MACHINE.name] = _with_times(
+                rows, [None if t is None else t * 1000 for _, t in machines])
 
 
 def _reject(decoded: Decoded, reason: str, metric: Any, table: str = PROCESS.name) -> None:
@@ -165,9 +169,9 @@ def _reject(decoded: Decoded, reason: str, metric: Any, table: str = PROCESS.nam
     decoded.rejected.append((table, reason, kept))
 
 
-def _with_times(rows: pa.Table, millis: list[int | None]) -> pa.Table:
-    """``event_time`` from Sparkplug timestamps (ms since the epoch, UTC)."""
-    times = pa.array(millis, pa.int64()).cast(pa.timestamp("ms")).cast(pa.timestamp("us"))
+def _with_times(rows: pa.Table, micros: list[int | None]) -> pa.Table:
+    """``event_time`` from microseconds since the epoch (UTC)."""
+    times = pa.array(micros, pa.int64()).cast(pa.timestamp("us"))
     return rows.set_column(rows.column_names.index("event_time"), "event_time", times)
 
 
