@@ -18,7 +18,7 @@ import pytest
 pytest.importorskip("fastapi", reason="needs gigaloop[service]")
 playwright = pytest.importorskip("playwright.sync_api", reason="needs playwright (dev extra)")
 
-import httpx  # noqa: E402
+import httpx2 as httpx  # noqa: E402 (the service extra's HTTP client)
 import uvicorn  # noqa: E402
 
 from gigaloop.api import create_app  # noqa: E402
