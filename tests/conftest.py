@@ -1,7 +1,9 @@
-"""Shared fixtures: one small Spark session, and the engines every store test runs on."""
+"""Shared fixtures: one small Spark session, the engines every store test runs on, and an
+MQTT broker of the test's own."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,3 +31,16 @@ def spark() -> Iterator[Any]:
 def engine(request: pytest.FixtureRequest) -> str:
     """The name of each query engine; Spark tests are marked ``spark``."""
     return str(request.param)
+
+
+@pytest.fixture
+def broker(tmp_path: Any) -> Iterator[Any]:
+    """Mosquitto with the shipped config on a free port, in the test's folder (so a test
+    may restart it); skipped without paho-mqtt or the mosquitto binary."""
+    pytest.importorskip("paho.mqtt.client")
+    if shutil.which("mosquitto") is None:
+        pytest.skip("mosquitto is not installed (apt-get install mosquitto)")
+    from gigaloop.ingest.broker import Mosquitto
+
+    with Mosquitto(tmp_path / "broker") as running:
+        yield running

@@ -21,7 +21,6 @@ payload in ``row_json``, the reason beside) and counted, never dropped silently.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import logging
 import queue
@@ -30,37 +29,22 @@ import sys
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 import pyarrow as pa
 
-from gigaloop.errors import IngestError, require
+from gigaloop.errors import require
 from gigaloop.ingest import fleet_json, sparkplug
+from gigaloop.ingest.connector import StoreSink, StreamConnector, counted
 from gigaloop.ingest.messages import Decoded, RejectedMessage, concat, quarantine_row
 from gigaloop.ingest.sequence import ConnectorStats, SequenceTracker
 from gigaloop.schema import write_order
 
 log = logging.getLogger(__name__)
 QUARANTINE = "quarantine"
-
-
-class _Result(Protocol):
-    @property
-    def written(self) -> int: ...
-    @property
-    def unchanged(self) -> int: ...
-    @property
-    def quarantined(self) -> int: ...
-    @property
-    def reasons(self) -> Mapping[str, int]: ...
-
-
-class _Store(Protocol):
-    def write(self, table: str, rows: Any, *, ingested_at: datetime,
-              source: str | None = None) -> _Result: ...
 
 
 @dataclass(frozen=True)
@@ -72,7 +56,7 @@ class _Message:
     payload: bytes
 
 
-class MqttConnector:
+class MqttConnector(StreamConnector):
     """Writes what a broker delivers into ``store``; see the module docstring.
 
     ``max_batch`` messages at most per batch; the writer waits ``linger_s`` for more once
@@ -80,7 +64,7 @@ class MqttConnector:
     the writer (a store that cannot write), after which nothing more is acknowledged.
     """
 
-    def __init__(self, store: _Store, host: str = "127.0.0.1", port: int = 1883, *,
+    def __init__(self, store: StoreSink, host: str = "127.0.0.1", port: int = 1883, *,
                  client_id: str = "gigaloop-ingest",
                  topics: Sequence[str] = (sparkplug.TOPIC_FILTER, fleet_json.TOPIC_FILTER,
                                           fleet_json.TABLE_TOPIC_FILTER),
@@ -126,29 +110,6 @@ class MqttConnector:
         self._writer.join(timeout_s)
         self._client.disconnect()
         self._client.loop_stop()
-
-    def __enter__(self) -> MqttConnector:
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
-
-    @property
-    def stats(self) -> ConnectorStats:
-        """A copy of the counts so far."""
-        with self._lock:
-            return copy.deepcopy(self._stats)
-
-    def wait_until(self, done: Callable[[ConnectorStats], bool], timeout_s: float) -> bool:
-        """Wait until ``done(stats)`` holds (True) or ``timeout_s`` passed (False)."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.error is not None:
-                raise IngestError(f"the connector stopped: {self.error}") from self.error
-            if done(self.stats):
-                return True
-            time.sleep(0.02)
-        return done(self.stats)
 
     # ---- paho callbacks (network thread) ---------------------------------------------------
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any,
@@ -229,7 +190,7 @@ class MqttConnector:
         for table, source in sorted(groups, key=lambda pair: (order[pair[0]], pair[1])):
             result = self.store.write(table, concat(groups[(table, source)]), ingested_at=now,
                                       source=f"mqtt:{source}")
-            updates.append(_written(source, result))
+            updates.append(counted(source, result))
         with self._lock:
             for update in updates:
                 update(self._stats)
@@ -275,17 +236,6 @@ def _rejected_message(source: str, reason: str) -> Callable[[ConnectorStats], No
         one.messages += 1
         one.rejected_messages += 1
         one.count_reason(reason)
-    return update
-
-
-def _written(source: str, result: _Result) -> Callable[[ConnectorStats], None]:
-    def update(stats: ConnectorStats) -> None:
-        one = stats.source(source)
-        one.written += result.written
-        one.unchanged += result.unchanged
-        one.quarantined += result.quarantined
-        for reason, n in result.reasons.items():
-            one.count_reason(reason, n)
     return update
 
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import copy
 import json
 import logging
 import queue
@@ -36,11 +35,12 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from gigaloop.errors import IngestError, require
+from gigaloop.ingest.connector import StoreSink, StreamConnector, counted
 from gigaloop.ingest.messages import RejectedMessage, quarantine_row
 from gigaloop.ingest.opcua_rows import Assembled, Notification, RowAssembler
 from gigaloop.ingest.opcua_space import AddressSpace, browse, find
@@ -51,23 +51,7 @@ log = logging.getLogger(__name__)
 QUARANTINE = "quarantine"
 
 
-class _Result(Protocol):
-    @property
-    def written(self) -> int: ...
-    @property
-    def unchanged(self) -> int: ...
-    @property
-    def quarantined(self) -> int: ...
-    @property
-    def reasons(self) -> Mapping[str, int]: ...
-
-
-class _Store(Protocol):
-    def write(self, table: str, rows: Any, *, ingested_at: datetime,
-              source: str | None = None) -> _Result: ...
-
-
-class OpcUaConnector:
+class OpcUaConnector(StreamConnector):
     """Writes what an OPC UA server's stations report into ``store``; see the module.
 
     ``root`` is the browse path below ``Objects`` where sites begin (``()``: Objects
@@ -80,7 +64,7 @@ class OpcUaConnector:
     :attr:`stats` counts per station; :attr:`error` holds what stopped the writer.
     """
 
-    def __init__(self, store: _Store, url: str, *, root: tuple[str, ...] = (),
+    def __init__(self, store: StoreSink, url: str, *, root: tuple[str, ...] = (),
                  publishing_ms: float = 100.0, queue_size: int = 1000,
                  max_batch: int = 200, linger_s: float = 0.05, watchdog_s: float = 1.0,
                  reconnect_max_s: float = 5.0, timeout_s: float = 4.0,
@@ -128,29 +112,6 @@ class OpcUaConnector:
         self._reader.join(timeout_s)
         self._stopping.set()
         self._writer.join(timeout_s)
-
-    def __enter__(self) -> OpcUaConnector:
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
-
-    @property
-    def stats(self) -> ConnectorStats:
-        """A copy of the counts so far."""
-        with self._lock:
-            return copy.deepcopy(self._stats)
-
-    def wait_until(self, done: Callable[[ConnectorStats], bool], timeout_s: float) -> bool:
-        """Wait until ``done(stats)`` holds (True) or ``timeout_s`` passed (False)."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.error is not None:
-                raise IngestError(f"the connector stopped: {self.error}") from self.error
-            if done(self.stats):
-                return True
-            time.sleep(0.02)
-        return done(self.stats)
 
     # ---- reader: the session, on its own event loop ---------------------------------------
     def _read(self) -> None:
@@ -306,7 +267,7 @@ class OpcUaConnector:
         for source, table in sorted(assembled.tables, key=lambda k: (order[k[1]], k[0])):
             rows = assembled.tables[source, table]
             result = self.store.write(table, rows, ingested_at=now, source=source)
-            updates.append(_written(source, len(rows), result))
+            updates.append(counted(source, result, len(rows)))
         with self._lock:
             for update in updates:
                 update(self._stats)
@@ -328,18 +289,6 @@ def _rejected(source: str, reason: str) -> Callable[[ConnectorStats], None]:
         one.rows_received += 1
         one.rejected += 1
         one.count_reason(reason)
-    return update
-
-
-def _written(source: str, rows: int, result: _Result) -> Callable[[ConnectorStats], None]:
-    def update(stats: ConnectorStats) -> None:
-        one = stats.source(source)
-        one.rows_received += rows
-        one.written += result.written
-        one.unchanged += result.unchanged
-        one.quarantined += result.quarantined
-        for reason, n in result.reasons.items():
-            one.count_reason(reason, n)
     return update
 
 
