@@ -164,3 +164,46 @@ def test_an_admin_writes_reference_data_and_sees_the_quarantine(client: TestClie
     assert answer["reasons"] == {"site_id: unknown sites.site_id": 1}
     traced = client.get("/trace/vehicles/5YJ3NEW0000000001", headers=auth(Role.plant_engineer))
     assert traced.status_code == 200
+
+
+def test_every_kind_of_bad_row_is_quarantined_with_its_reason_and_the_log_adds_up(
+        client: TestClient, auth: Any) -> None:
+    """Over HTTP: a unit other than the stored one (A for kA), an unknown VIN, NaN, a clock
+    far ahead, a site whose zone is not an IANA zone, a duplicate; a late (out-of-order)
+    reading is data, not an error. Sent = written + unchanged + quarantined, in the log."""
+    before = client.get("/ingest/log", headers=auth(Role.admin)).json()
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+    def measured(vin: str, value: float, unit: str, at: dt.datetime) -> dict[str, Any]:
+        return {"vin": vin, "station_id": "ST-010", "machine_id": MACHINE,
+                "parameter": "weld_time", "value": value, "unit": unit, "setpoint": None,
+                "event_time": at.isoformat()}
+
+    readings = [
+        measured(VINS[0], 200.0, "ms", T0),                                # good
+        {**measured(VINS[1], 11.0, "A", T0), "parameter": "weld_current"},  # kA is stored
+        measured("5YJ3E1EA0PF999999", 200.0, "ms", T0),                    # unknown VIN
+        measured(VINS[2], float("nan"), "ms", T0),                         # NaN
+        {**measured(VINS[1], 200.0, "ms", now + dt.timedelta(days=3)), "parameter": "gap"},
+        {**measured(VINS[1], 190.0, "ms", T0 - dt.timedelta(days=15)), "parameter": "late"},
+        measured(VINS[0], 200.0, "ms", T0),                                # duplicate in batch
+    ]
+    sites = [{"site_id": "BER", "name": "Berlin", "region": "DE", "timezone": "CET+1"}]
+    answers = [post(client, auth, Role.admin, "process_readings",
+                    "".join(json.dumps(r) + "\n" for r in readings)).json(),
+               post(client, auth, Role.admin, "sites", lines(sites)).json()]
+
+    reasons = {**answers[0]["reasons"], **answers[1]["reasons"]}
+    assert (answers[0]["written"], answers[0]["quarantined"]) == (2, 5), reasons
+    for expected in ("unit: not the unit first stored for its station_id, parameter",
+                     "vin: unknown vehicles.vin", "value: not a number",
+                     "event_time: more than a day after it was received (a clock ahead?)",
+                     "duplicate key in batch",
+                     "timezone: not an IANA time zone (e.g. America/Los_Angeles, Europe/Berlin)"):
+        assert expected in reasons, (expected, reasons)
+    after = client.get("/ingest/log", headers=auth(Role.admin)).json()
+    for answer in answers:
+        assert answer["received"] == answer["written"] + answer["unchanged"] + \
+            answer["quarantined"]
+    assert sum(after[k] - before[k] for k in ("written", "unchanged", "quarantined")) == \
+        len(readings) + len(sites)

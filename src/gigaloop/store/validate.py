@@ -267,7 +267,11 @@ def _check_values(
     if required and original.null_count:
         rejected.add(f"{name}: missing", pc.is_null(original))
     if column.min is not None or column.max is not None:
-        _check_range(column, values, rejected)
+        _check_range(column, values, rejected)  # NaN included
+    elif column.dtype == "float64" and len(values):
+        nan = pc.is_nan(values)  # a missing value is null: NaN is a sender's bug
+        if pc.any(nan).as_py():
+            rejected.add(f"{name}: not a number", nan)
     if column.choices is not None:
         inside = pc.is_in(values, value_set=_choices(column.choices))
         _reject_outside(f"{name}: not one of {', '.join(column.choices)}", inside, values, rejected)

@@ -13,7 +13,7 @@ from gigaloop.api.deps import CurrentPrincipal, ServicesDep, allow
 from gigaloop.api.pages import Limit, Offset, Page, page
 from gigaloop.appstate import Role
 from gigaloop.errors import ConfigError, NotFoundError
-from gigaloop.loop.trace import vehicle_trace, vehicles_touched
+from gigaloop.loop.trace import touched, vehicle_trace, vehicles_touched
 
 router = APIRouter(prefix="/trace", tags=["trace"])
 TRACERS = (Role.plant_engineer, Role.fleet_operations)
@@ -49,6 +49,12 @@ def forwards(services: ServicesDep, principal: CurrentPrincipal, lot: Text = Non
         raise ConfigError("give at least one of lot, station, machine, built_from, built_to, "
                           "parameter")
     span = (value_min, value_max) if value_min is not None and value_max is not None else None
-    return page(services, principal, lambda store: vehicles_touched(
-        store, lot=lot, station=station, machine=machine, built_from=built_from,
-        built_to=built_to, parameter=parameter, value_range=span), limit, offset)
+    criteria = {"lot": lot, "station": station, "machine": machine, "built_from": built_from,
+                "built_to": built_to, "parameter": parameter, "value_range": span}
+    limit = min(limit, services.settings.max_page_rows)
+    with services.store.use() as store:  # counted apart: the page alone is looked up
+        total = int(store.to_pyarrow(touched(store, **criteria).count()).as_py())
+        rows = store.to_pyarrow(vehicles_touched(store, **criteria, limit=limit,
+                                                 offset=offset)).to_pylist()
+    return Page(total=total, offset=offset, limit=limit,
+                rows=services.pseudonyms.present(rows, principal.role))
