@@ -28,6 +28,13 @@ app = typer.Typer(help="gigaloop: factory, fleet and customers in one learning l
 console = Console()
 
 
+class Approval(StrEnum):
+    """How the loop's change requests are approved."""
+
+    automatic = "automatic"
+    reviewed = "reviewed"
+
+
 class Scale(StrEnum):
     """Plant size: units built per day (small 80, medium 240, large 720)."""
 
@@ -328,6 +335,10 @@ def decide(
                                    "first day with data)")] = None,
     modules: Annotated[str | None, typer.Option(help="comma-separated decision modules "
                                                      "(default: as gigaloop run)")] = None,
+    approval: Annotated[Approval, typer.Option(
+        help="automatic: a change request takes effect after its review delay, as in the "
+             "twin; reviewed: only once a person approves it (gigaloop serve)")
+    ] = Approval.automatic,
 ) -> None:
     """Run the decision modules day by day on a store that files or connectors filled;
     writes STORE/../decide-summary.json (see docs/batch.md)."""
@@ -338,7 +349,8 @@ def decide(
     chosen = tuple(m.strip() for m in modules.split(",") if m.strip()) if modules else \
         DEFAULT_MODULES
     options = DecideOptions(store, as_of=as_of.date() if as_of else None,
-                            since=since.date() if since else None, modules=chosen)
+                            since=since.date() if since else None, modules=chosen,
+                            approval=approval.value)
     with _guard():
         summary = run_decide(options)
     facts = summary["decide"]

@@ -36,7 +36,7 @@ import json
 import pickle
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,7 @@ from gigaloop.actuate import LoggingActuator
 from gigaloop.errors import ConfigError
 from gigaloop.loop.contract import DecisionModule
 from gigaloop.loop.cycle import DailyCycle
+from gigaloop.loop.modules import ChangeModule
 from gigaloop.loop.records import changes_from_store, findings_from_store
 from gigaloop.run import DEFAULT_MODULES, decision_modules
 from gigaloop.schema import INGESTED_AT, TABLES
@@ -98,6 +99,7 @@ class DecideOptions:
     since: date | None = None
     modules: tuple[str, ...] = DEFAULT_MODULES
     now: datetime | None = None  # the wall clock (naive UTC; default: now)
+    approval: str = "automatic"  # or "reviewed": changes wait for a person's verdict
 
 
 def store_calendar(store: Store) -> tuple[Calendar, datetime]:
@@ -140,7 +142,8 @@ def decide(options: DecideOptions,
         if first < 0:
             raise ConfigError(f"--since {options.since} is before the store's first day "
                               f"{calendar.start}", since=str(options.since))
-        cycle = DailyCycle(_modules(options, previous, resume=options.since is None),
+        cycle = DailyCycle(_approving(_modules(options, previous, resume=options.since is None),
+                                      options.approval),
                            LoggingActuator(), store)
         made: Counter[str] = Counter()
         acted: Counter[str] = Counter()
@@ -201,6 +204,15 @@ def _modules(options: DecideOptions, previous: dict[str, Any],
             f"(gigaloop {previous.get('version')}); resume with those, or start again "
             f"with --since {previous['day0']}", store=str(options.store))
     modules: list[DecisionModule] = pickle.loads(saved.read_bytes())  # written by decide
+    return modules
+
+
+def _approving(modules: list[DecisionModule], approval: str) -> list[DecisionModule]:
+    """The modules, their change requests approved as ``approval`` says
+    (:class:`~gigaloop.loop.changes.ChangeConfig`)."""
+    for module in modules:
+        if isinstance(module, ChangeModule):
+            module.config = replace(module.config, approval=approval)
     return modules
 
 

@@ -45,6 +45,11 @@ def test_approve_and_reject(client: TestClient, auth: Any) -> None:
     assert shown["review"]["comment"] == "lot contained at supplier"
     assert set(changes(client, auth, approval="rejected")) == {"C002"}
     assert set(changes(client, auth, approval="pending")) == set()
+    served = client.app.state.services.store  # the verdicts are data too: the loop reads them
+    with served.use() as store:
+        rows = store.execute(store.table("change_reviews").order_by("change_id"))
+    assert list(zip(rows.change_id, rows.verdict, rows.reviewer, strict=True)) == [
+        ("C001", "approved", "plant_engineer-user"), ("C002", "rejected", "plant_engineer-user")]
 
 
 def test_a_second_verdict_is_a_conflict(client: TestClient, auth: Any) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date, datetime
+from typing import Any
 
+import ibis
 import numpy as np
 import pandas as pd
 import pytest
@@ -100,3 +102,38 @@ def test_an_approved_change_sends_its_campaign_in_waves_riskiest_first():
     assert np.mean([age[v] for v in campaigns[0].vins]) < 100          # the newest cars
     wave = top_up_campaigns(ctx, state, config)
     assert len(wave) == 1 and not set(wave[0].action.vins) & set(campaigns[0].vins)
+
+
+class _Reviews:
+    """A store view holding only ``change_reviews`` rows."""
+
+    def __init__(self, verdicts: dict[str, str]) -> None:
+        self.frame = pd.DataFrame({"change_id": list(verdicts), "verdict": list(verdicts.values())})
+
+    def table(self, name: str) -> Any:
+        assert name == "change_reviews"
+        return ibis.memtable(self.frame)
+
+    def execute(self, expr: Any) -> pd.DataFrame:
+        return expr.execute()
+
+
+@pytest.mark.parametrize(("verdicts", "state"), [
+    ({}, "proposed"), ({"C001": "approved"}, "effective"), ({"C001": "rejected"}, "rejected")])
+def test_a_reviewed_loop_acts_only_on_a_persons_verdict(verdicts: dict[str, str],
+                                                        state: str) -> None:
+    pop = aged_population(0.5, seed=1)
+    finding = {"id": "F001", "attribute": "x", "failure_mode": "paint_trim", "rank": 1,
+               "ci": [2.0, 4.0], "effect": 3.0, "effect_kind": "hazard_ratio", "q": 1e-6,
+               "affected_vins": 3000,
+               "names": {"station": "GA-010", "machine": "GA-010-T1", "window": ["a", "b"]}}
+    loop = LoopState(findings={"k": finding}, finding_vins={"F001": list(pop.vin)},
+                     population=pop)
+    config = ChangeConfig(review_delay_days=0, approval="reviewed")
+    propose_changes(DayContext(100, datetime(2025, 12, 1, 23), None), loop, config)
+
+    ctx = DayContext(130, datetime(2025, 12, 31, 23), _Reviews(verdicts))
+    decisions = advance_changes(ctx, loop, config)
+
+    assert loop.changes[0]["state"] == state  # a month on, still waiting without a verdict
+    assert bool(decisions) == bool(verdicts)

@@ -1,7 +1,9 @@
 """Engineering change requests: from a finding to an action, with its evidence and state.
 
 States: ``proposed`` (raised from a finding, with evidence) → ``approved`` (after the
-review delay; in a real plant a person approves) → ``effective`` (the actions went out
+review delay; with ``ChangeConfig.approval = "reviewed"``, as in a real plant, only by a
+person's verdict in ``change_reviews``, and a rejecting one leaves it ``rejected``) →
+``effective`` (the actions went out
 through the actuator) → ``verified`` or ``failed`` (see :mod:`gigaloop.loop.impact`).
 A target the source refuses leaves the change ``rejected`` with its reason; a finding
 with no physical lever (a shift, a trim) stays ``proposed`` for people to investigate.
@@ -46,6 +48,9 @@ class ChangeConfig:
     max_rank: int = 3
     min_effect_low: float = 1.1  # lower CI bound to raise a change: the reporting floor
     review_delay_days: int = 3
+    #: "automatic": a change is approved once ``review_delay_days`` have passed (the twin);
+    #: "reviewed": only by a person's verdict in ``change_reviews`` (a real plant)
+    approval: str = "automatic"
     max_campaign_vins: int = 20_000  # a recall covers every affected car; this guards a runaway
     verify_min_days: int = 28
     verify_max_days: int = 120
@@ -189,10 +194,19 @@ def advance_changes(ctx: DayContext, state: LoopState, config: ChangeConfig) -> 
     """Approve reviewed changes and send their actions; each action is one decision."""
     decisions = []
     findings = {f["id"]: f for f in state.findings.values()}
+    verdicts = _verdicts(ctx) if config.approval == "reviewed" else {}
     for change in state.changes:
         if change["state"] != "proposed" or change["action"].startswith("investigate"):
             continue  # investigations wait for people
-        if ctx.day < change["day_proposed"] + config.review_delay_days:
+        if config.approval == "reviewed":
+            verdict = verdicts.get(change["id"])
+            if verdict == "rejected":
+                change.update(state="rejected", day_rejected=ctx.day)
+                decisions.append(Decision(ctx.day, "changes", f"{change['id']} rejected by "
+                                          "its reviewer", inputs={"change": change["id"]}))
+            if verdict != "approved":
+                continue
+        elif ctx.day < change["day_proposed"] + config.review_delay_days:
             continue
         finding = findings[change["finding_id"]]
         vins = list(state.finding_vins.get(finding["id"], ()))
@@ -209,6 +223,13 @@ def advance_changes(ctx: DayContext, state: LoopState, config: ChangeConfig) -> 
         decisions += _send_wave(ctx, state, config, change, finding)
         change["decisions"] = len(decisions)
     return decisions
+
+
+def _verdicts(ctx: DayContext) -> dict[str, str]:
+    """Each reviewed change request's verdict, as the store holds them on ``ctx``'s day."""
+    reviews = ctx.view.table("change_reviews")
+    rows = ctx.view.execute(reviews.select("change_id", "verdict"))
+    return dict(zip(rows.change_id, rows.verdict, strict=True))
 
 
 #: Finding attribute kinds whose level can be looked up again in a later population.

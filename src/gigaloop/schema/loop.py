@@ -58,4 +58,15 @@ CHANGE_REQUESTS = Table(
         col("record_json", "string", "the whole record (evidence, impact …), JSON"),
     ))
 
-TABLES = (DECISIONS, FINDINGS, CHANGE_REQUESTS)
+CHANGE_REVIEWS = Table(
+    "change_reviews", "loop", "A person's verdict on a change request (`gigaloop serve`'s "
+    "review route writes it); the loop acts on it when its approval is reviewed.",
+    key=("change_id",), partition_by="event_time", columns=(
+        col("change_id", "string", "the change request"),
+        col("revision", "int64", "the revision the verdict was given on", min=1),
+        col("verdict", "string", "the verdict", choices=("approved", "rejected")),
+        col("reviewer", "string", "who gave it"),
+        col("comment", "string", "why", nullable=True),
+    ))
+
+TABLES = (DECISIONS, FINDINGS, CHANGE_REQUESTS, CHANGE_REVIEWS)

@@ -7,7 +7,7 @@ who gave it, when, on which revision, and why.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, status
@@ -110,10 +110,16 @@ async def review(change_id: str, body: ReviewCreate, services: ServicesDep,
             requests = store.table("change_requests")
             revision = store.to_pyarrow(requests.filter(requests.change_id == change_id)
                                         .revision.max()).as_py()
-        if revision is None:
-            raise NotFoundError(f"no change request {change_id!r}", change_id=change_id)
-        return services.state.reviews.record(change_id, int(revision), body.verdict,
-                                             user=principal.user, comment=body.comment)
+            if revision is None:
+                raise NotFoundError(f"no change request {change_id!r}", change_id=change_id)
+            review = services.state.reviews.record(change_id, int(revision), body.verdict,
+                                                   user=principal.user, comment=body.comment)
+            # and as data, for a loop whose approval is reviewed (ChangeConfig.approval)
+            store.write("change_reviews", [{
+                "change_id": change_id, "revision": int(revision), "verdict": body.verdict,
+                "reviewer": principal.user, "comment": body.comment,
+                "event_time": review.reviewed_at}], ingested_at=datetime.now(UTC))
+        return review
 
     return ReviewPublic(**vars(await run_in_threadpool(record)))
 
