@@ -1,7 +1,7 @@
 """The data model: every table gigaloop stores, with types, units and keys.
 
 >>> sorted(TABLES)[:3]
-['change_requests', 'component_failures', 'crashes']
+['change_requests', 'change_reviews', 'component_failures']
 >>> get_table("telemetry_daily").key
 ('vin', 'day')
 """
