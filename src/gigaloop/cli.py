@@ -10,7 +10,7 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -293,28 +293,10 @@ def ingest_files(
                                    "exported from a store): when each arrived")] = False,
 ) -> None:
     """Validate files into a store: written, unchanged and quarantined rows per table."""
-    from gigaloop.ingest.files import FileSource, arrivals, read_file, table_of
-    from gigaloop.schema import get_table, write_order
-    from gigaloop.store import Store
+    from gigaloop.ingest.files import ingest_files as write_files
 
     with _guard():
-        found = [pair for path in paths for pair in (
-            FileSource(path).files() if path.is_dir() else [(table or table_of(path), path)])]
-        if table is not None:
-            get_table(table)
-        batches = [(name if table is None else table, path, read_file(path))
-                   for name, path in found]  # all read before anything is written
-        order = {name: i for i, name in enumerate(write_order({t for t, _, _ in batches}))}
-        results: dict[str, Any] = {}
-        opened = Store(store)
-        try:
-            for name, path, rows in sorted(batches, key=lambda b: order[b[0]]):
-                for at, part in arrivals(name, rows, keep_ingested_at=keep_ingested_at,
-                                         now=datetime.now(UTC)):
-                    result = opened.write(name, part, ingested_at=at, source=f"file:{path.name}")
-                    results[name] = results[name] + result if name in results else result
-        finally:
-            opened.close()
+        results = write_files(paths, store, table=table, keep_ingested_at=keep_ingested_at)
     shown = Table("table", "received", "written", "unchanged", "quarantined", "reasons",
                   title=f"ingested into {store}")
     for name, r in results.items():

@@ -83,14 +83,19 @@ def test_campaigns_call_in_the_cars_likeliest_to_fail_next_first(shape, newest_f
     assert campaign_priority(pop, order[:5], "paint_trim") == order[:5]  # too few failures
 
 
-def test_an_approved_change_sends_its_campaign_in_waves_riskiest_first():
+def _drift_finding() -> tuple[Population, LoopState]:
+    """3,000 cars of ageing service, all named by one nutrunner-drift finding."""
     pop = aged_population(0.5, seed=1)
     finding = {"id": "F001", "attribute": "x", "failure_mode": "paint_trim", "rank": 1,
                "ci": [2.0, 4.0], "effect": 3.0, "effect_kind": "hazard_ratio", "q": 1e-6,
                "affected_vins": 3000,
                "names": {"station": "GA-010", "machine": "GA-010-T1", "window": ["a", "b"]}}
-    state = LoopState(findings={"k": finding}, finding_vins={"F001": list(pop.vin)},
-                      population=pop)
+    return pop, LoopState(findings={"k": finding}, finding_vins={"F001": list(pop.vin)},
+                          population=pop)
+
+
+def test_an_approved_change_sends_its_campaign_in_waves_riskiest_first():
+    pop, state = _drift_finding()
     ctx = DayContext(100, datetime(2025, 12, 1, 23), None)
     config = ChangeConfig(review_delay_days=0)
     propose_changes(ctx, state, config)
@@ -122,13 +127,7 @@ class _Reviews:
     ({}, "proposed"), ({"C001": "approved"}, "effective"), ({"C001": "rejected"}, "rejected")])
 def test_a_reviewed_loop_acts_only_on_a_persons_verdict(verdicts: dict[str, str],
                                                         state: str) -> None:
-    pop = aged_population(0.5, seed=1)
-    finding = {"id": "F001", "attribute": "x", "failure_mode": "paint_trim", "rank": 1,
-               "ci": [2.0, 4.0], "effect": 3.0, "effect_kind": "hazard_ratio", "q": 1e-6,
-               "affected_vins": 3000,
-               "names": {"station": "GA-010", "machine": "GA-010-T1", "window": ["a", "b"]}}
-    loop = LoopState(findings={"k": finding}, finding_vins={"F001": list(pop.vin)},
-                     population=pop)
+    _, loop = _drift_finding()
     config = ChangeConfig(review_delay_days=0, approval="reviewed")
     propose_changes(DayContext(100, datetime(2025, 12, 1, 23), None), loop, config)
 

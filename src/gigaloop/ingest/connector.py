@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Protocol, Self
@@ -40,7 +41,7 @@ class StoreSink(Protocol):
               source: str | None = None) -> WriteCounts: ...
 
 
-class StreamConnector:
+class StreamConnector(ABC):
     """Base of the connectors: ``start``/``stop`` are theirs; they keep ``_stats`` under
     ``_lock`` and set ``error`` when their writer dies."""
 
@@ -48,11 +49,13 @@ class StreamConnector:
     _stats: ConnectorStats
     error: BaseException | None
 
+    @abstractmethod
     def start(self) -> Self:
-        raise NotImplementedError
+        """Connect and begin reading; returns the connector."""
 
+    @abstractmethod
     def stop(self, timeout_s: float = 30.0) -> None:
-        raise NotImplementedError
+        """Write and acknowledge what has arrived, then disconnect."""
 
     def __enter__(self) -> Self:
         return self.start()
@@ -89,4 +92,20 @@ def counted(source: str, result: WriteCounts, rows: int = 0) -> Callable[[Connec
         one.quarantined += result.quarantined
         for reason, n in result.reasons.items():
             one.count_reason(reason, n)
+    return update
+
+
+def refused(source: str, reason: str, *, whole_message: bool = False
+            ) -> Callable[[ConnectorStats], None]:
+    """The update of ``source``'s counts for a row (or, ``whole_message``, a message that
+    gave no rows) refused before the store, with its reason."""
+    def update(stats: ConnectorStats) -> None:
+        one = stats.source(source)
+        if whole_message:
+            one.messages += 1
+            one.rejected_messages += 1
+        else:
+            one.rows_received += 1
+            one.rejected += 1
+        one.count_reason(reason)
     return update

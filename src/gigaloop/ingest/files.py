@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +31,8 @@ import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
 from gigaloop.errors import IngestError
-from gigaloop.schema import INGESTED_AT, TABLES, write_order
+from gigaloop.schema import INGESTED_AT, TABLES, get_table, write_order
+from gigaloop.store import Store, WriteResult
 
 SUFFIXES = (".csv", ".parquet", ".arrow", ".feather", ".arrows")
 
@@ -139,3 +140,29 @@ def arrivals(table: str, rows: pa.Table, *, keep_ingested_at: bool,
     if keep_ingested_at and INGESTED_AT in TABLES[table].column_names:
         return by_arrival(rows)
     return [(now, rows)]
+
+
+def ingest_files(paths: list[Path], store: Path, *, table: str | None = None,
+                 keep_ingested_at: bool = False,
+                 now: datetime | None = None) -> dict[str, WriteResult]:
+    """Write files and folders of files into the store at ``store``, referenced tables
+    first; every file is read before anything is written (an unreadable one writes
+    nothing). ``table`` names every file's table (default: each file's name). Results per
+    table; rows are stamped ``now`` (default: the wall clock) unless ``keep_ingested_at``."""
+    if table is not None:
+        get_table(table)
+    found = [pair for path in paths for pair in (
+        FileSource(path).files() if path.is_dir() else [(table or table_of(path), path)])]
+    batches = [(name if table is None else table, path, read_file(path)) for name, path in found]
+    order = {name: i for i, name in enumerate(write_order({t for t, _, _ in batches}))}
+    stamp = now or datetime.now(UTC)
+    results: dict[str, WriteResult] = {}
+    opened = Store(store)
+    try:
+        for name, path, rows in sorted(batches, key=lambda b: order[b[0]]):
+            for at, part in arrivals(name, rows, keep_ingested_at=keep_ingested_at, now=stamp):
+                result = opened.write(name, part, ingested_at=at, source=f"file:{path.name}")
+                results[name] = results[name] + result if name in results else result
+    finally:
+        opened.close()
+    return results

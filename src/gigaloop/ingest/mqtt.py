@@ -38,7 +38,7 @@ import pyarrow as pa
 
 from gigaloop.errors import require
 from gigaloop.ingest import fleet_json, sparkplug
-from gigaloop.ingest.connector import StoreSink, StreamConnector, counted
+from gigaloop.ingest.connector import StoreSink, StreamConnector, counted, refused
 from gigaloop.ingest.messages import Decoded, RejectedMessage, concat, quarantine_row
 from gigaloop.ingest.sequence import ConnectorStats, SequenceTracker
 from gigaloop.schema import write_order
@@ -175,7 +175,7 @@ class MqttConnector(StreamConnector):
                 source = exc.source or message.topic
                 rejected_rows.append(quarantine_row(message.topic, message.payload, exc, now,
                                                     f"mqtt:{source}"))
-                updates.append(_rejected_message(source, exc.reason))
+                updates.append(refused(source, exc.reason, whole_message=True))
                 continue
             updates.append(self._track(decoded))
             for table, reason, reading in decoded.rejected:
@@ -228,15 +228,6 @@ class MqttConnector(StreamConnector):
                 one.rejected += n
                 one.count_reason(reason, n)
         return update
-
-
-def _rejected_message(source: str, reason: str) -> Callable[[ConnectorStats], None]:
-    def update(stats: ConnectorStats) -> None:
-        one = stats.source(source)
-        one.messages += 1
-        one.rejected_messages += 1
-        one.count_reason(reason)
-    return update
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -40,7 +40,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gigaloop.errors import IngestError, require
-from gigaloop.ingest.connector import StoreSink, StreamConnector, counted
+from gigaloop.ingest.connector import StoreSink, StreamConnector, counted, refused
 from gigaloop.ingest.messages import RejectedMessage, quarantine_row
 from gigaloop.ingest.opcua_rows import Assembled, Notification, RowAssembler
 from gigaloop.ingest.opcua_space import AddressSpace, browse, find
@@ -262,7 +262,7 @@ class OpcUaConnector(StreamConnector):
                     for source, table, reason, reading in assembled.rejected]
             self.store.write(QUARANTINE, rows, ingested_at=now, source="opcua")
             for source, _, reason, _ in assembled.rejected:
-                updates.append(_rejected(source, reason))
+                updates.append(refused(source, reason))
         order = {name: i for i, name in enumerate(write_order({t for _, t in assembled.tables}))}
         for source, table in sorted(assembled.tables, key=lambda k: (order[k[1]], k[0])):
             rows = assembled.tables[source, table]
@@ -280,15 +280,6 @@ def _naive_utc(stamp: datetime) -> datetime:
 def _seen(source: str, count: int) -> Callable[[ConnectorStats], None]:
     def update(stats: ConnectorStats) -> None:
         stats.source(source).messages += count
-    return update
-
-
-def _rejected(source: str, reason: str) -> Callable[[ConnectorStats], None]:
-    def update(stats: ConnectorStats) -> None:
-        one = stats.source(source)
-        one.rows_received += 1
-        one.rejected += 1
-        one.count_reason(reason)
     return update
 
 
