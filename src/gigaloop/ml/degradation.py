@@ -74,16 +74,14 @@ def _welch_by_level(
     values = (np.ones_like(weight), weight, weight * residual, w2, w2 * residual,
               w2 * residual**2)
     stacked = np.empty((len(values), int(sizes.sum())))
+    by_attribute = np.ascontiguousarray(codes.T)  # an attribute's codes read in one sweep
     for column, (first, size) in enumerate(zip(offset, sizes, strict=True)):
         if not size:  # every unit missing this attribute
             continue
-        level = codes[:, column]
-        present = values
-        if level.min() < 0:
-            known = level >= 0
-            level, present = level[known], [value[known] for value in values]
-        for row, value in enumerate(present):
-            stacked[row, first:first + size] = np.bincount(level, value, size)
+        level = by_attribute[column]
+        level = np.where(level >= 0, level, size)  # missing: one bin past the levels
+        for row, value in enumerate(values):
+            stacked[row, first:first + size] = np.bincount(level, value, size + 1)[:size]
     attribute = np.repeat(np.arange(k), sizes)
     level = np.arange(stacked.shape[1]) - np.repeat(offset, sizes)
     sums = list(stacked)
