@@ -3,6 +3,7 @@ MQTT broker of the test's own."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from typing import Any
@@ -13,6 +14,10 @@ import pytest
 #: second folder's clashes with the first ("import file mismatch"). They hold no doctests.
 collect_ignore = ["conftest.py"]
 collect_ignore_glob = ["*/conftest.py"]
+
+#: Apps built by tests run no background decision cycle unless a test asks for one
+#: (tests/api/test_schedule.py): it would write decisions into stores other tests read.
+os.environ.setdefault("GIGALOOP_DECIDE_EVERY_S", "0")
 
 
 @pytest.fixture(scope="session")

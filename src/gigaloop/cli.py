@@ -236,15 +236,20 @@ def serve(
     database_url: Annotated[str | None, typer.Option(
         help="app-state database (default: $GIGALOOP_DATABASE_URL, else SQLite beside the "
              "store)")] = None,
+    decide_every: Annotated[float | None, typer.Option(
+        min=0, help="seconds between looks for ended days to decide (default: "
+                    "$GIGALOOP_DECIDE_EVERY_S, else 600; 0: no decision cycle)")] = None,
 ) -> None:
-    """Serve the API and the dashboard over a store (needs gigaloop[service]); see
-    docs/api.md and docs/dashboard.md."""
+    """Serve the API and the dashboard over a store (needs gigaloop[service]) and run the
+    daily decision cycle on it; see docs/api.md and docs/dashboard.md."""
     with _guard():
-        from gigaloop.api import create_app
+        from gigaloop.api import create_app, load_settings
         from gigaloop.appstate import AppState, store_root
 
         AppState.beside(store_root(store), database_url).close()  # migrated, reachable
-        application = create_app(store, database_url)
+        settings = load_settings(**({} if decide_every is None
+                                    else {"decide_every_s": decide_every}))
+        application = create_app(store, database_url, settings=settings)
     import uvicorn
 
     console.print(f"dashboard: http://{host}:{port}/dashboard (sign in with a token)")

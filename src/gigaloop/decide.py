@@ -19,6 +19,8 @@ day would skip them). What ``decide`` has done is kept beside the store folder:
 (the modules' state: charts in Phase II, open change requests, read cursors), so a
 second run resumes after the last day done with the modules as they were, and decides
 as one long run would have. ``--since`` starts the modules afresh from that day instead.
+A folder whose loop ``gigaloop run`` ran (its ``summary.json``) is decided from the day
+after the run's last, by fresh modules that rebuild their state from the store.
 
 >>> from datetime import date, datetime
 >>> calendar = Calendar(date(2025, 1, 6), "America/Chicago")
@@ -100,6 +102,7 @@ class DecideOptions:
     modules: tuple[str, ...] = DEFAULT_MODULES
     now: datetime | None = None  # the wall clock (naive UTC; default: now)
     approval: str = "automatic"  # or "reviewed": changes wait for a person's verdict
+    max_days: int | None = None  # decide at most this many days (the service: one at a time)
 
 
 def store_calendar(store: Store) -> tuple[Calendar, datetime]:
@@ -119,26 +122,33 @@ def store_calendar(store: Store) -> tuple[Calendar, datetime]:
     return Calendar(day0, zone), max(_naive(s["last"]) for s in spans)
 
 
-def decide(options: DecideOptions,
-           on_day: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+def decide(options: DecideOptions, on_day: Callable[[int, int], None] | None = None, *,
+           store: Store | None = None) -> dict[str, Any]:
     """Run the decision modules over the days of ``options``; write and return the summary.
 
     ``on_day(day, decisions)`` is called after each day. Days already done by an earlier
-    run (``decide-state.json``) are skipped unless ``since`` asks for them.
+    run (``decide-state.json``) are skipped unless ``since`` asks for them. ``store``: the
+    store of ``options.store`` when the caller holds it open (the service's), else one is
+    opened and closed here.
     """
     state_path = options.store.parent / STATE_FILE
     previous = json.loads(state_path.read_text(encoding="utf-8")) if state_path.exists() else {}
-    store = Store(options.store)
+    owned = store is None
+    store = Store(options.store) if store is None else store
     try:
         calendar, newest = store_calendar(store)
         if previous:  # keep the numbering the first run chose (every_days depends on it)
             calendar = Calendar(date.fromisoformat(previous["day0"]), previous["timezone"])
+        else:
+            previous = _after_run(options.store.parent, calendar)
         ended = _last_ended_day(calendar, options.now or datetime.now(UTC).replace(tzinfo=None))
         newest_day = calendar.day_of(newest)
         last = calendar.day_of_date(options.as_of) if options.as_of else min(newest_day, ended)
-        waiting = calendar.start + timedelta(days=newest_day) if newest_day > last else None
         first = (calendar.day_of_date(options.since) if options.since
                  else previous.get("last_day", -1) + 1)
+        if options.max_days is not None:
+            last = min(last, first + options.max_days - 1)
+        waiting = calendar.start + timedelta(days=newest_day) if newest_day > last else None
         if first < 0:
             raise ConfigError(f"--since {options.since} is before the store's first day "
                               f"{calendar.start}", since=str(options.since))
@@ -179,10 +189,25 @@ def decide(options: DecideOptions,
             "changes": changes_from_store(store),
         }
     finally:
-        store.close()
+        if owned:
+            store.close()
     (options.store.parent / SUMMARY_FILE).write_text(
         json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
     return summary
+
+
+def _after_run(folder: Path, calendar: Calendar) -> dict[str, Any]:
+    """Where a ``gigaloop run`` folder (its ``summary.json``) left the cycle: after its
+    last day, when its loop ran (its modules decided every day; fresh ones rebuild their
+    state from the store), else nowhere (``{}``: every day is still to decide)."""
+    summary = folder / "summary.json"
+    if not summary.exists():
+        return {}
+    run = json.loads(summary.read_text(encoding="utf-8")).get("run", {})
+    if not run.get("loop"):
+        return {}
+    return {"day0": calendar.start.isoformat(), "timezone": calendar.timezone,
+            "last_day": int(run["days"]) - 1}
 
 
 def _last_ended_day(calendar: Calendar, now: datetime) -> int:

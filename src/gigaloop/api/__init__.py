@@ -12,6 +12,7 @@ for _module in ("fastapi", "uvicorn", "sqlalchemy", "alembic"):
     require(_module, "service")
 
 from gigaloop.api.main import create_app  # noqa: E402
+from gigaloop.api.settings import load_settings  # noqa: E402
 from gigaloop.appstate import store_root  # noqa: E402
 
-__all__ = ["create_app", "store_root"]
+__all__ = ["create_app", "load_settings", "store_root"]

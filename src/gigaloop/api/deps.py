@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -24,6 +24,9 @@ from gigaloop.api.settings import ServiceSettings
 from gigaloop.appstate import AppState, Principal, Role
 from gigaloop.errors import AccessDenied, AuthError
 from gigaloop.store import Store
+
+if TYPE_CHECKING:
+    from gigaloop.api.schedule import DecisionSchedule
 
 
 class StoreHandle:
@@ -56,6 +59,7 @@ class Services:
     state: AppState
     settings: ServiceSettings
     pseudonyms: Pseudonyms
+    schedule: DecisionSchedule | None = None  # the daily decision cycle, when it runs
 
 
 def get_services(request: Request) -> Services:

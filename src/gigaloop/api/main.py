@@ -21,7 +21,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import Depends, FastAPI
-from pydantic import ValidationError
 
 from gigaloop import __version__
 from gigaloop.api.deps import Services, StoreHandle, authenticate
@@ -38,7 +37,8 @@ from gigaloop.api.routes import (
     service,
     trace,
 )
-from gigaloop.api.settings import ServiceSettings
+from gigaloop.api.schedule import DecisionSchedule
+from gigaloop.api.settings import ServiceSettings, load_settings
 from gigaloop.appstate import AppState, store_root
 from gigaloop.errors import ConfigError, GigaloopError
 from gigaloop.store import Store
@@ -52,12 +52,9 @@ def create_app(store_dir: Path | str, database_url: str | None = None, *,
     """The API over the store at ``store_dir`` (a run folder's ``store/``, or the run
     folder), with its app state at ``database_url`` (default: ``GIGALOOP_DATABASE_URL``,
     else SQLite beside the store). The store and the database are opened when the app
-    starts (migrations applied) and closed when it stops."""
-    if settings is None:
-        try:
-            settings = ServiceSettings()
-        except ValidationError as exc:
-            raise ConfigError(f"service settings (GIGALOOP_*): {exc}") from exc
+    starts (migrations applied) and closed when it stops; in between, the daily decision
+    cycle runs every ``settings.decide_every_s`` (:mod:`gigaloop.api.schedule`)."""
+    settings = settings or load_settings()
     root = store_root(store_dir)
     url = database_url or settings.database_url
 
@@ -71,10 +68,17 @@ def create_app(store_dir: Path | str, database_url: str | None = None, *,
         except BaseException:
             state.close()
             raise
-        app.state.services = Services(store, state, settings, Pseudonyms(key.encode()))
+        schedule = (DecisionSchedule(store, settings.decide_every_s, approval=settings.approval)
+                    if settings.decide_every_s else None)
+        app.state.services = Services(store, state, settings, Pseudonyms(key.encode()),
+                                      schedule)
+        if schedule is not None:
+            schedule.start()
         try:
             yield
         finally:
+            if schedule is not None:
+                schedule.stop()
             store.close()
             state.close()
 

@@ -1,13 +1,16 @@
-"""Who am I, is the service up, and its OpenAPI document (a token is needed for each)."""
+"""Who am I, is the service up, what has its decision cycle done, and its OpenAPI document
+(a token is needed for each)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from gigaloop.api.deps import ALL_ROLES, CurrentPrincipal, ServicesDep, allow
+from gigaloop.appstate import Role
 from gigaloop.appstate.migrate import HEAD, current_revision
 
 router = APIRouter(tags=["service"])
@@ -40,6 +43,31 @@ def health(services: ServicesDep) -> Health:
     engine = services.state.engine
     return Health(store=services.store.root, database=engine.url.get_backend_name(),
                   schema_revision=current_revision(engine), schema_head=HEAD)
+
+
+class DecideStatus(BaseModel):
+    """The daily decision cycle: whether it runs, how often, with which approval; its last
+    tick, the last day decided, the days and findings since the service started, and the
+    last error (``null`` once a later day was decided without one)."""
+
+    running: bool
+    every_s: float | None = None
+    approval: str | None = None
+    last_tick_at: datetime | None = None
+    last_day: int | None = None
+    days_decided: int = 0
+    findings_reported: int = 0
+    last_error: str | None = None
+
+
+@router.get("/decide/status", **allow(Role.plant_engineer, Role.fleet_operations,
+                                      Role.marketing_analyst, Role.admin))
+def decide_status(services: ServicesDep) -> DecideStatus:
+    """What the service's decision cycle has done (``GIGALOOP_DECIDE_EVERY_S``; 0: it
+    does not run, and ``gigaloop decide`` is left to run it)."""
+    if services.schedule is None:
+        return DecideStatus(running=False)
+    return DecideStatus(running=True, **vars(services.schedule.status))
 
 
 @router.get("/openapi.json", **allow(*ALL_ROLES), include_in_schema=False)
