@@ -3,7 +3,9 @@
 A Mosquitto with the shipped config runs on a free loopback port. Payloads are encoded
 before the clock starts: plant readings as Sparkplug B DDATA (``--per-message`` metrics
 each, by alias, ``vin`` as a property), fleet rows as compact JSON per vehicle
-(``telemetry_daily``, ``--per-message`` days per message). Timed: from the first publish
+(``telemetry_daily``, ``--per-message`` days per message), and the plant readings again as
+columnar Sparkplug B (array metrics, 10,000 readings a message,
+:mod:`gigaloop.ingest.sparkplug_columns`). Timed: from the first publish
 until the connector has written every row (each message acknowledged only once durable).
 
 The baseline, measured in the same process on the same payloads and broker: a plain paho
@@ -30,11 +32,12 @@ import pyarrow as pa
 from gigaloop.ingest import fleet_json, sparkplug
 from gigaloop.ingest.broker import Mosquitto
 from gigaloop.ingest.mqtt import MqttConnector
-from gigaloop.ingest.mqtt_publish import EdgeNode, Publisher, birth_payloads
+from gigaloop.ingest.mqtt_publish import EdgeNode, Publisher, birth_payloads, columns_payload
 from gigaloop.store import Store
 
 SITE, LINE, STATION = "FRE", "FRE-BIW", "FRE-BIW-10"
 BUILT = dt.datetime(2024, 3, 1, 6)
+COLUMNS_PER_MESSAGE = 10_000  # readings per columnar DDATA (about 250 kB)
 
 
 def seed(root: Path, vehicles: int) -> list[str]:
@@ -57,8 +60,9 @@ Payloads = list[tuple[str, bytes]]
 
 
 def sparkplug_payloads(publisher: Publisher, vins: list[str], readings: int,
-                       per_message: int) -> tuple[Payloads, Payloads]:
-    """Births, then DDATA messages of ``readings`` process readings (unique keys)."""
+                       per_message: int) -> tuple[Payloads, Payloads, Payloads]:
+    """Births, then DDATA messages of ``readings`` process readings (unique keys): a metric
+    per reading, ``per_message`` a message; and the same readings as columns."""
     parameters = {f"weld_spot_{k:04d}": "kA" for k in range(-(-readings // len(vins)))}
     node = EdgeNode(SITE, LINE)
     births = [(topic, payload) for topic, payload, _ in birth_payloads(node, {STATION: parameters})]
@@ -73,12 +77,16 @@ def sparkplug_payloads(publisher: Publisher, vins: list[str], readings: int,
     topic = sparkplug.topic(SITE, "DDATA", LINE, STATION)
     data = [(topic, publisher.ddata_payload(node, rows.slice(s, per_message), aliases)[0])
             for s in range(0, n, per_message)]
-    return births, data
+    columnar = [(topic, columns_payload(node, "process_readings",
+                                        rows.slice(s, COLUMNS_PER_MESSAGE))[0])
+                for s in range(0, n, COLUMNS_PER_MESSAGE)]
+    return births, data, columnar
 
 
 def json_payloads(vins: list[str], readings: int, per_message: int) -> list[tuple[str, bytes]]:
     """Per-vehicle ``telemetry_daily`` messages, ``per_message`` days each."""
     days = -(-readings // len(vins))
+    first = min(BUILT.date(), dt.date.today() - dt.timedelta(days=days + 1))  # none ahead
     template = {"climate_region": "temperate", "software_version": "2024.8",
                 "autopilot_miles": 7.0, "rain_miles": 1.0, "late_night_miles": 0.5,
                 "hard_braking_fraction": 0.01, "aggressive_turning_fraction": 0.01,
@@ -90,7 +98,7 @@ def json_payloads(vins: list[str], readings: int, per_message: int) -> list[tupl
     for vin in vins:
         for start in range(0, days, per_message):
             span = range(start, min(days, start + per_message))
-            dates = [BUILT.date() + dt.timedelta(days=d) for d in span]
+            dates = [first + dt.timedelta(days=d) for d in span]
             columns = {name: [value] * len(span) for name, value in template.items()}
             columns |= {"day": [d.isoformat() for d in dates],
                         "event_time": [f"{d.isoformat()}T23:59:00" for d in dates],
@@ -164,12 +172,15 @@ def main() -> None:
         vins = seed(base / "seed", args.vehicles)
         with Mosquitto(base / "broker") as broker:
             encoder = Publisher(port=broker.port, keep_rows=False)
-            births, plant = sparkplug_payloads(encoder, vins, args.readings, args.per_message)
+            births, plant, columnar = sparkplug_payloads(encoder, vins, args.readings,
+                                                         args.per_message)
             days_per_message = max(1, args.per_message // 10)
             fleet = json_payloads(vins, args.readings, days_per_message)
             rows_fleet = len(vins) * -(-args.readings // len(vins))
-            for name, birth, payloads, rows in (("sparkplug", births, plant, args.readings),
-                                                ("json", [], fleet, rows_fleet)):
+            for name, birth, payloads, rows in (
+                    ("sparkplug", births, plant, args.readings),
+                    ("sparkplug_columns", births, columnar, args.readings),
+                    ("json", [], fleet, rows_fleet)):
                 raw_s = baseline(broker.port, payloads, args.timeout)
                 root = base / name
                 root.mkdir()

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -69,7 +70,8 @@ def table_from_columns(spec: Table, columns: Mapping[str, Sequence[Any]],
     """Every column of ``spec`` (but ``ingested_at``) from ``columns``, absent ones as nulls.
 
     Values keep the types they came with (mixed ones become text): the store casts and
-    quarantines. Unknown columns raise :class:`RejectedMessage`.
+    quarantines. Arrow arrays and NumPy arrays are taken as they are. Unknown columns
+    raise :class:`RejectedMessage`.
     """
     names = [c.name for c in spec.all_columns if c.name != INGESTED_AT]
     unknown = sorted(set(columns) - set(names))
@@ -84,6 +86,8 @@ def table_from_columns(spec: Table, columns: Mapping[str, Sequence[Any]],
         elif len(values) != num_rows:
             raise RejectedMessage(f"column {name} has {len(values)} values, not {num_rows}",
                                   table=spec.name)
+        elif isinstance(values, pa.Array | np.ndarray):  # columnar already: no copy
+            arrays.append(pa.array(values) if isinstance(values, np.ndarray) else values)
         else:
             arrays.append(arrow_column(list(values)))
     return pa.table(arrays, names=names)

@@ -10,6 +10,7 @@ messages are numbered per source from 0.
         line = EdgeNode("FRE", "FRE-BIW")
         publisher.birth(line, {"ST-WELD": {"weld_current": "kA"}})
         publisher.process_readings(line, "ST-WELD", readings)     # process_readings rows
+        publisher.columns(line, "ST-WELD", "process_readings", readings)   # …as columns
         publisher.fleet_rows("FRE", "VIN001", "telemetry_daily", days)
         publisher.wait()                                         # every PUBACK received
 """
@@ -27,9 +28,10 @@ from typing import Any
 import pyarrow as pa
 
 from gigaloop.errors import IngestError, require
-from gigaloop.ingest import fleet_json, sparkplug
+from gigaloop.ingest import fleet_json, sparkplug, sparkplug_columns
+from gigaloop.schema import INGESTED_AT
 
-DOUBLE, STRING, INT64 = 10, 12, 4  # Sparkplug B datatypes
+DOUBLE, STRING, INT64, DOUBLE_ARRAY = 10, 12, 4, 31  # Sparkplug B datatypes
 
 
 def _tahu() -> Any:
@@ -181,6 +183,18 @@ class Publisher:
                     holder.double_value = value
         return payload.SerializeToString(), payload.seq
 
+    def columns(self, node: EdgeNode, device: str, table: str, rows: pa.Table,
+                rows_per_message: int = 10_000) -> list[Sent]:
+        """Rows of ``table`` (process or machine readings of station ``device``) as
+        columnar DDATA messages (:func:`columns_payload`)."""
+        topic = sparkplug.topic(node.group, "DDATA", node.edge, device)
+        source = f"{sparkplug.NAMESPACE}/{node.group}/{node.edge}"
+        sent = []
+        for chunk in _chunks(rows, rows_per_message):
+            payload, seq = columns_payload(node, table, chunk)
+            sent.append(self.publish(topic, payload, source=source, seq=seq, rows=chunk))
+        return sent
+
     def machine_readings(self, node: EdgeNode, device: str, rows: pa.Table) -> list[Sent]:
         """``machine_readings`` rows as DDATA metrics ``machine/<machine_id>/<column>``."""
         spb = _tahu()
@@ -274,6 +288,37 @@ def birth_payloads(node: EdgeNode, devices: Mapping[str, Mapping[str, str | None
         births.append((sparkplug.topic(node.group, "DBIRTH", node.edge, device),
                        payload.SerializeToString(), payload.seq))
     return births
+
+
+def columns_payload(node: EdgeNode, table: str, rows: pa.Table) -> tuple[bytes, int]:
+    """One DDATA payload holding ``rows`` of ``table`` as array metrics
+    ``<table>/<column>`` (:mod:`gigaloop.ingest.sparkplug_columns`), numbered; and its
+    ``seq``. A column of nulls only is left out; one with some nulls cannot be sent so."""
+    spb = require("tahutils.tahu.sparkplug_b_pb2", "service")
+    payload = spb.Payload()
+    payload.timestamp = _now_ms()
+    payload.seq = node.next_seq()
+    device_column = sparkplug_columns.TABLES[table]
+    for name in rows.column_names:
+        column = rows[name].combine_chunks()
+        if name in (device_column, INGESTED_AT) or column.null_count == len(column):
+            continue
+        if column.null_count:
+            raise IngestError(f"{table}.{name} has {column.null_count} nulls: a Sparkplug B "
+                              "array cannot hold one; send those rows as metrics")
+        metric = payload.metrics.add()
+        metric.name = f"{table}/{name}"
+        if pa.types.is_timestamp(column.type):
+            metric.datatype = sparkplug_columns.INT64_ARRAY
+            values = column.cast(pa.timestamp("us")).cast(pa.int64()).to_numpy()
+            metric.bytes_value = values.astype("<i8").tobytes()
+        elif pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            metric.datatype = sparkplug_columns.STRING_ARRAY
+            metric.bytes_value = "".join(f"{text}\0" for text in column.to_pylist()).encode()
+        else:
+            metric.datatype = DOUBLE_ARRAY
+            metric.bytes_value = column.to_numpy().astype("<f8").tobytes()
+    return payload.SerializeToString(), payload.seq
 
 
 def _chunks(rows: pa.Table, size: int) -> Iterator[pa.Table]:

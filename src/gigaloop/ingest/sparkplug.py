@@ -17,6 +17,10 @@ A DDATA metric becomes a row:
 * ``machine/<machine_id>/<column>`` (e.g. ``machine/M1/vibration_rms``) → one
   ``machine_readings`` row per machine and timestamp, a column per metric.
 
+Or, for many readings a second, a table's rows as columns: array metrics named
+``process_readings/<column>`` or ``machine_readings/<column>``
+(:mod:`gigaloop.ingest.sparkplug_columns`).
+
 Aliases declared in a DBIRTH (name + alias) let DDATA metrics carry the alias alone; an
 NBIRTH starts a new session of the edge node (its aliases are forgotten, ``seq`` starts
 again at 0). Every message of an edge node but NDEATH carries ``seq`` 0–255 (wrapping).
@@ -33,7 +37,8 @@ from typing import Any
 import pyarrow as pa
 
 from gigaloop.errors import require
-from gigaloop.ingest.messages import Decoded, RejectedMessage, table_from_columns
+from gigaloop.ingest.messages import Decoded, RejectedMessage, concat, table_from_columns
+from gigaloop.ingest.sparkplug_columns import block_of, decode_blocks
 from gigaloop.schema import get_table
 
 NAMESPACE = "spBv1.0"
@@ -115,9 +120,13 @@ class SparkplugDecoder:
         process: dict[str, list[Any]] = {n: [] for n in (
             "vin", "machine_id", "parameter", "value", "unit", "setpoint", "event_time")}
         machines: dict[tuple[str, int | None], dict[str, Any]] = {}
+        blocks: list[tuple[str, Any]] = []
         for metric in message.metrics:
             name = (metric.name or aliases.get(metric.alias)) if metric.HasField("alias") \
                 else metric.name
+            if name and block_of(name):
+                blocks.append((name, metric))
+                continue
             if not name:
                 _reject(decoded, f"unknown alias {metric.alias} (no DBIRTH declared it)"
                         if metric.HasField("alias") else "metric has neither name nor alias",
@@ -146,19 +155,23 @@ class SparkplugDecoder:
             process["setpoint"].append(properties.get("setpoint"))
             process["event_time"].append(None if stamp is None else
                                          stamp * 1000 + (properties.get("event_time_us") or 0))
+        if blocks:
+            decoded.tables.update(decode_blocks(blocks, key[2], units))
         if process["parameter"]:
             count = len(process["parameter"])
             times = process.pop("event_time")
-            rows = table_from_columns(PROCESS, {**process, "station_id": [key[2]] * count},
-                                      count)
-            decoded.tables[PROCESS.name] = _with_times(rows, times)
+            rows = _with_times(table_from_columns(
+                PROCESS, {**process, "station_id": [key[2]] * count}, count), times)
+            decoded.tables[PROCESS.name] = concat([decoded.tables[PROCESS.name], rows]) \
+                if PROCESS.name in decoded.tables else rows
         if machines:
             columns: dict[str, list[Any]] = {"machine_id": [m for m, _ in machines]}
             for column in MACHINE_COLUMNS:
                 columns[column] = [values.get(column) for values in machines.values()]
-            rows = table_from_columns(MACHINE, columns, len(machines))
-            decoded.tables[MACHINE.name] = _with_times(
-                rows, [None if t is None else t * 1000 for _, t in machines])
+            rows = _with_times(table_from_columns(MACHINE, columns, len(machines)),
+                               [None if t is None else t * 1000 for _, t in machines])
+            decoded.tables[MACHINE.name] = concat([decoded.tables[MACHINE.name], rows]) \
+                if MACHINE.name in decoded.tables else rows
 
 
 def _reject(decoded: Decoded, reason: str, metric: Any, table: str = PROCESS.name) -> None:
