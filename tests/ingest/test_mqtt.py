@@ -249,3 +249,25 @@ def test_without_the_service_extra_the_error_names_the_install(monkeypatch, stor
     monkeypatch.setitem(sys.modules, "paho.mqtt.client", None)  # as if not installed
     with pytest.raises(MissingExtraError, match=r"pip install 'gigaloop\[service\]'"):
         MqttConnector(store)
+
+
+def test_columnar_sparkplug_rows_arrive_once_each(broker, store) -> None:
+    rows = process_readings(STATIONS[0], VINS)
+    with MqttConnector(store, port=broker.port, client_id="t-columns") as connector, \
+            Publisher(port=broker.port) as publisher:
+        assert connector.ready.wait(5)
+        line = EdgeNode(SITE, LINE)
+        publisher.birth(line, {STATIONS[0]: PARAMETERS})
+        publisher.columns(line, STATIONS[0], "process_readings", rows, rows_per_message=30)
+        assert publisher.wait(10)
+        assert connector.wait_until(lambda s: settled(s, rows.num_rows), 15)
+        publisher.columns(line, STATIONS[0], "process_readings", rows.slice(0, 30))  # again
+        assert publisher.wait(10)
+        assert connector.wait_until(lambda s: settled(s, rows.num_rows + 30), 15)
+        stats = connector.stats
+    adds_up(stats)
+    plant = stats.sources[NODE]
+    assert (plant.written, plant.unchanged, plant.gaps) == (rows.num_rows, 30, 0)
+    stored = store.to_pyarrow(store.table("process_readings")).sort_by("event_time")
+    for column in ("vin", "parameter", "value", "unit", "event_time"):
+        assert stored[column].to_pylist() == rows.sort_by("event_time")[column].to_pylist()
