@@ -20,6 +20,7 @@ from mqtt_world import (
     telemetry,
 )
 
+from gigaloop.ingest import fleet_json
 from gigaloop.ingest.mqtt import MqttConnector
 from gigaloop.ingest.mqtt_publish import EdgeNode, Publisher
 from gigaloop.ingest.sequence import ConnectorStats
@@ -271,3 +272,76 @@ def test_columnar_sparkplug_rows_arrive_once_each(broker, store) -> None:
     stored = store.to_pyarrow(store.table("process_readings")).sort_by("event_time")
     for column in ("vin", "parameter", "value", "unit", "event_time"):
         assert stored[column].to_pylist() == rows.sort_by("event_time")[column].to_pylist()
+
+
+def _reading(seq: int, readings: list[tuple[str, float, str, int]]) -> bytes:
+    """A DDATA of weld_current readings by hand: (vin, value, unit, ms timestamp) each."""
+    from tahutils.tahu import sparkplug_b as spb
+
+    payload = spb.Payload()
+    payload.timestamp, payload.seq = 1_709_280_000_000, seq
+    for vin, value, unit, stamp in readings:
+        metric = spb.addMetric(payload, "weld_current", None, 10, value, stamp)
+        for key, text in (("vin", vin), ("unit", unit)):
+            metric.properties.keys.append(key)
+            holder = metric.properties.values.add()
+            holder.type, holder.string_value = 12, text
+    return payload.SerializeToString()
+
+
+def test_every_kind_of_bad_input_is_refused_or_quarantined_and_adds_up(broker, store) -> None:
+    """Over MQTT: a unit other than the stored one (A for kA), NaN, a clock far ahead, a
+    duplicate, an unknown VIN, a site whose zone is not an IANA zone, a vehicle sending
+    another's rows, a 10 MB payload; a late (out-of-order) reading is data, not an error.
+    Per source: received = written + unchanged + quarantined + rejected."""
+    t0 = 1_709_280_000_000
+    ahead = int((time.time() + 3 * 86_400) * 1000)
+    ddata = f"spBv1.0/{SITE}/DDATA/{LINE}/{STATIONS[0]}"
+    with MqttConnector(store, port=broker.port, client_id="t-all-bad") as connector, \
+            Publisher(port=broker.port) as publisher:
+        assert connector.ready.wait(5)
+        node = EdgeNode(SITE, LINE)
+        publisher.birth(node, {})
+        publisher.publish(ddata, _reading(node.next_seq(), [(VINS[0], 11.5, "kA", t0)]),
+                          num_rows=1)
+        assert publisher.wait(10)
+        assert connector.wait_until(lambda s: settled(s, 1), 10)
+        publisher.publish(ddata, _reading(node.next_seq(), [
+            (VINS[1], 11500.0, "A", t0),                  # kA is the stored unit
+            (VINS[2], float("nan"), "kA", t0),             # NaN
+            (VINS[3], 11.4, "kA", ahead),                  # a clock three days ahead
+            (VINS[4], 11.3, "kA", t0), (VINS[4], 11.3, "kA", t0),  # the same twice
+            (VINS[5], 11.2, "kA", t0 - 86_400_000),        # a day late: fine
+            ("5YJ3NOBODY0000000", 11.1, "kA", t0),          # no such vehicle
+        ]), num_rows=7)
+        sites = [{"site_id": "BER", "name": "Berlin", "region": "DE", "timezone": "CET+1"}]
+        publisher.publish(fleet_json.table_topic(SITE, "sites"),
+                          json.dumps({"seq": 0, "rows": sites}).encode(), num_rows=1)
+        other = telemetry(VINS[7], 1).to_pylist()[0]
+        publisher.publish(fleet_json.topic(SITE, VINS[6], "telemetry_daily"),
+                          json.dumps({"seq": 0, "rows": [other]}, default=str).encode())
+        huge = b'{"seq": 1, "rows": [' + b" " * (10 * 1024 * 1024) + b"]}"
+        publisher.publish(fleet_json.topic(SITE, VINS[6], "telemetry_daily"), huge)
+        assert publisher.wait(20)
+        assert connector.wait_until(lambda s: settled(s, 9, messages=6), 20)
+        stats = connector.stats
+
+    adds_up(stats)
+    plant = stats.sources[NODE]
+    assert (plant.rows_received, plant.written, plant.quarantined) == (8, 3, 5), plant.reasons
+    for reason in ("unit: not the unit first stored for its station_id, parameter",
+                   "value: not a number", "vin: unknown vehicles.vin",
+                   "event_time: more than a day after it was received (a clock ahead?)",
+                   "duplicate key in batch"):
+        assert plant.reasons[reason] == 1, (reason, plant.reasons)
+    site = stats.sources[f"{SITE}/sites"]
+    assert (site.written, site.quarantined) == (0, 1)
+    assert site.reasons["timezone: not an IANA time zone (e.g. America/Los_Angeles, "
+                        "Europe/Berlin)"] == 1
+    vehicle = stats.sources[f"{SITE}/{VINS[6]}"]
+    assert (vehicle.messages, vehicle.rejected_messages, vehicle.written) == (2, 2, 0)
+    assert vehicle.reasons[f"rows name vehicles other than the topic's {VINS[6]}"] == 1
+    too_big = next(r for r in vehicle.reasons if "over the 10,485,760-byte limit" in r)
+    quarantine = store.execute(store.quarantine())
+    kept = json.loads(quarantine[quarantine.reason == too_big].row_json.iloc[0])["reading"]
+    assert kept["bytes"] == len(huge) and base64.b64decode(kept["head_base64"]) == huge[:1024]

@@ -62,24 +62,32 @@ def encode(body: Mapping[str, Any]) -> bytes:
     return json.dumps(body, separators=(",", ":"), default=_iso).encode()
 
 
+def default_source(topic_name: str) -> str | None:
+    """The source a message on ``topic_name`` counts under unless its body names one
+    (None: not a topic of this format)."""
+    parts = topic_name.split("/")
+    if parts[0] == PREFIX and (len(parts), parts[2:3]) in ((4, ["table"]), (5, ["fleet"])):
+        return f"{parts[1]}/{parts[3]}"
+    return None
+
+
 def decode(topic_name: str, payload: bytes) -> Decoded:
     """The rows of one fleet message, or :class:`RejectedMessage` saying what is wrong."""
     parts = topic_name.split("/")
     if len(parts) == 4 and parts[0] == PREFIX and parts[2] == "table":
-        return _decode_table(parts[1], parts[3], payload)
+        return _decode_table(str(default_source(topic_name)), parts[3], payload)
     if len(parts) != 5 or parts[0] != PREFIX or parts[2] != "fleet":
         raise RejectedMessage(f"not a fleet topic: {topic_name!r}; publish on "
                               f"{PREFIX}/{{site}}/fleet/{{vin}}/{{table}}")
-    site, vin, table_name = parts[1], parts[3], parts[4]
-    default = f"{site}/{vin}"
+    vin, table_name = parts[3], parts[4]
+    default = str(default_source(topic_name))
     if table_name not in FLEET_TABLES:
         raise RejectedMessage(f"{table_name!r} is not a fleet table; one of "
                               f"{', '.join(FLEET_TABLES)}", source=default)
     return _decode_body(TABLES[table_name], default, payload, vin)
 
 
-def _decode_table(site: str, table_name: str, payload: bytes) -> Decoded:
-    default = f"{site}/{table_name}"
+def _decode_table(default: str, table_name: str, payload: bytes) -> Decoded:
     if table_name not in TABLES or table_name == "quarantine":
         raise RejectedMessage(f"{table_name!r} is not a table of the schema", source=default)
     return _decode_body(TABLES[table_name], default, payload, None)

@@ -21,6 +21,8 @@ payload in ``row_json``, the reason beside) and counted, never dropped silently.
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
 import json
 import logging
 import queue
@@ -45,6 +47,9 @@ from gigaloop.schema import write_order
 
 log = logging.getLogger(__name__)
 QUARANTINE = "quarantine"
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # as the API's GIGALOOP_MAX_INGEST_BYTES
+KEPT_WHOLE = 64 * 1024  # a refused payload up to this size is quarantined whole
+KEPT_HEAD = 1024  # of a larger one, this much is kept, with its size and digest
 
 
 @dataclass(frozen=True)
@@ -60,8 +65,9 @@ class MqttConnector(StreamConnector):
     """Writes what a broker delivers into ``store``; see the module docstring.
 
     ``max_batch`` messages at most per batch; the writer waits ``linger_s`` for more once
-    a batch has begun. :attr:`stats` counts per source; :attr:`error` holds what stopped
-    the writer (a store that cannot write), after which nothing more is acknowledged.
+    a batch has begun. A payload over ``max_payload_bytes`` is refused (quarantined with
+    its size, digest and first KiB). :attr:`stats` counts per source; :attr:`error` holds
+    what stopped the writer (a store that cannot write), after which nothing more is acknowledged.
     """
 
     def __init__(self, store: StoreSink, host: str = "127.0.0.1", port: int = 1883, *,
@@ -69,12 +75,13 @@ class MqttConnector(StreamConnector):
                  topics: Sequence[str] = (sparkplug.TOPIC_FILTER, fleet_json.TOPIC_FILTER,
                                           fleet_json.TABLE_TOPIC_FILTER),
                  max_batch: int = 1000, linger_s: float = 0.02, keepalive_s: int = 30,
+                 max_payload_bytes: int = MAX_PAYLOAD_BYTES,
                  username: str | None = None, password: str | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         mqtt = require("paho.mqtt.client", "service")
         self.store, self.host, self.port, self.topics = store, host, port, tuple(topics)
         self.max_batch, self.linger_s, self.keepalive_s = max_batch, linger_s, keepalive_s
-        self.clock = clock
+        self.clock, self.max_payload_bytes = clock, max_payload_bytes
         self.error: BaseException | None = None
         self.ready = threading.Event()  # set once subscribed
         self._sparkplug = sparkplug.SparkplugDecoder()
@@ -173,8 +180,8 @@ class MqttConnector(StreamConnector):
                 decoded = self._decode(message.topic, message.payload)
             except RejectedMessage as exc:
                 source = exc.source or message.topic
-                rejected_rows.append(quarantine_row(message.topic, message.payload, exc, now,
-                                                    f"mqtt:{source}"))
+                rejected_rows.append(quarantine_row(message.topic, _kept(message.payload),
+                                                    exc, now, f"mqtt:{source}"))
                 updates.append(refused(source, exc.reason, whole_message=True))
                 continue
             updates.append(self._track(decoded))
@@ -196,6 +203,11 @@ class MqttConnector(StreamConnector):
                 update(self._stats)
 
     def _decode(self, topic: str, payload: bytes) -> Decoded:
+        if len(payload) > self.max_payload_bytes:
+            raise RejectedMessage(f"a payload of {len(payload):,} bytes is over the "
+                                  f"{self.max_payload_bytes:,}-byte limit; send smaller "
+                                  "messages", source=sparkplug.source_of(topic)
+                                  or fleet_json.default_source(topic))
         if topic.startswith(sparkplug.NAMESPACE + "/"):
             return self._sparkplug.decode(topic, payload)
         if topic.startswith(fleet_json.PREFIX + "/"):
@@ -229,6 +241,15 @@ class MqttConnector(StreamConnector):
                 one.count_reason(reason, n)
         return update
 
+
+
+def _kept(payload: bytes) -> bytes | dict[str, Any]:
+    """What the quarantine keeps of a refused payload: all of it, or past ``KEPT_WHOLE``
+    its size, SHA-256 and first KiB (a 10 MB message is not copied into a row)."""
+    if len(payload) <= KEPT_WHOLE:
+        return payload
+    return {"bytes": len(payload), "sha256": hashlib.sha256(payload).hexdigest(),
+            "head_base64": base64.b64encode(payload[:KEPT_HEAD]).decode("ascii")}
 
 def main(argv: Sequence[str] | None = None) -> None:
     """``python -m gigaloop.ingest.mqtt --store DIR [--host H] [--port P]``: run until

@@ -62,6 +62,15 @@ def topic(group: str, kind: str, edge: str, device: str | None = None) -> str:
     return "/".join([NAMESPACE, group, kind, edge, *([device] if device else [])])
 
 
+def source_of(topic_name: str) -> str | None:
+    """The edge node ``spBv1.0/{group}/{edge}`` a topic's messages count under (None: not
+    a Sparkplug B topic)."""
+    parts = topic_name.split("/")
+    if len(parts) not in (4, 5) or parts[0] != NAMESPACE:
+        return None
+    return f"{NAMESPACE}/{parts[1]}/{parts[3]}"
+
+
 class SparkplugDecoder:
     """Decodes Sparkplug B messages, remembering the aliases and units of each device."""
 
@@ -75,12 +84,12 @@ class SparkplugDecoder:
         self._units: dict[tuple[str, str, str], dict[str, str]] = defaultdict(dict)
 
     def decode(self, topic_name: str, payload: bytes) -> Decoded:
-        parts = topic_name.split("/")
-        if len(parts) not in (4, 5) or parts[0] != NAMESPACE:
+        source = source_of(topic_name)
+        if source is None:
             raise RejectedMessage(f"not a Sparkplug B topic: {topic_name!r}")
+        parts = topic_name.split("/")
         group, kind, edge = parts[1], parts[2], parts[3]
         device = parts[4] if len(parts) == 5 else None
-        source = f"{NAMESPACE}/{group}/{edge}"
         message = self._payload_type()
         try:
             message.ParseFromString(payload)
