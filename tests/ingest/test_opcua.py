@@ -84,18 +84,23 @@ def test_bad_readings_are_quarantined_with_their_reason(store) -> None:
         assert connector.ready.wait(15)
         play(server, VINS[:2])
         at = BUILT + dt.timedelta(hours=1)
+        server.write({"weld_current": float("nan")}, BUILT + dt.timedelta(seconds=62))  # NaN
         server.unit("NOT-A-BUILT-VIN", readings(7), at)  # 3 readings of an unknown VIN
         server.write({"label": "high"}, BUILT + dt.timedelta(seconds=61))  # text: VINS[1]
         server.write({"spindle_speed": 1200.0}, at)  # not a machine_readings column
         server.write({"weld_time": 99.0}, BUILT - dt.timedelta(hours=1))  # before any VIN
         server.fail("electrode_force", "BadSensorFailure", at + dt.timedelta(seconds=5))
-        assert connector.wait_until(lambda s: settled(s, 6 + 3 + 1 + 3), 10)
+        ahead = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(days=3)
+        server.unit(VINS[2], {"weld_time": 201.0}, ahead)  # a station clock days ahead
+        assert connector.wait_until(lambda s: settled(s, 6 + 1 + 3 + 1 + 3 + 1), 10)
     stats = connector.stats
     adds_up(stats)
     one = stats.sources[SOURCE]
-    assert (one.written, one.quarantined, one.rejected) == (6, 4, 3)
+    assert (one.written, one.quarantined, one.rejected) == (6, 6, 3), one.reasons
     assert one.reasons["vin: unknown vehicles.vin"] == 3
-    assert one.reasons["value: not a float64"] == 1
+    assert one.reasons["value: not a float64"] == 1  # the text label (and its unit missing)
+    assert one.reasons["value: missing"] == 1  # NaN: the reading carries no number
+    assert one.reasons["event_time: more than a day after it was received (a clock ahead?)"] == 1
     assert one.reasons["unknown machine_readings column 'spindle_speed'"] == 1
     assert one.reasons["no current_vin at the station at the reading's time"] == 1
     assert one.reasons["bad status BadSensorFailure"] == 1
