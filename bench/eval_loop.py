@@ -10,7 +10,9 @@ HVAC cost and CO2e, peak kW, comfort K·h), loop and no loop.
 With ``--random N`` it runs N scenarios drawn by :mod:`gigaloop.twin.random_scenario`
 (seeds ``--random-seed`` … + N − 1, the loop only; ``--baseline`` adds each world's
 ``--no-loop`` run) and prints each world's faults as it goes, then, per fault kind, one
-JSON line per figure — recall at top-3 (all faults, and those the rule calls detectable),
+JSON line per figure — recall at top-3 (all faults, those the rule calls detectable from
+the generator's expected excess, and with ``--baseline`` those it calls detectable from
+the excess the fault really caused in the no-loop world: ``*_detectable_realized``),
 how many process control found first, the false discovery proportion of root cause's
 findings (process alarms on faultless streams are counted apart), the days from first field
 failure and from onset to the finding, the smallest hazard ratio found, and with
@@ -35,7 +37,7 @@ from pathlib import Path
 from gigaloop.errors import ConfigError
 from gigaloop.loop.score import FOUND_BY, score_run
 from gigaloop.run import DEFAULT_MODULES, RunOptions, decision_modules, run_job
-from gigaloop.twin.random_scenario import random_scenario
+from gigaloop.twin.random_scenario import DETECTABLE_Z, expected_z, random_scenario
 
 ENERGY_KPIS = ("energy_cost", "energy_co2e_kg", "hvac_energy_cost", "hvac_co2e_kg",
                "peak_power_kw", "comfort_violation_kh")
@@ -127,8 +129,14 @@ def evaluate_random(seed: int, days: int, root: Path,
             sum(d["affected_units"] for d in score_run(root / f"random-{seed}-base")
                 ["drift_defects"]))
     truth = json.loads((out / "truth" / "truth.json").read_text())
+    untouched = [None] * len(truth["faults"])  # the realized excess of the world left alone
+    if baseline:
+        base_truth = json.loads((root / f"random-{seed}-base" / "truth" / "truth.json")
+                                .read_text())
+        untouched = [f["happened"].get("excess_failures") for f in base_truth["faults"]]
     rows = []
-    for fault, result in zip(truth["faults"], score["faults"], strict=True):
+    for fault, result, realized in zip(truth["faults"], score["faults"], untouched,
+                                       strict=True):
         finding = fault["finding"]
         rows.append({"seed": seed, "id": fault["id"], "kind": fault["kind"],
                      "red_herring": bool(finding.get("red_herring")),
@@ -137,11 +145,24 @@ def evaluate_random(seed: int, days: int, root: Path,
                      "detectable": finding.get("detectable"),
                      "expected_excess_failures": finding.get("expected_excess_failures"),
                      "excess_failures": fault["happened"].get("excess_failures"),
+                     "excess_failures_no_loop": realized,
+                     "detectable_realized": _realized_detectable(finding, realized),
                      "found_by": result.get("found_by"),
                      "days_to_find": result.get("days_to_find"),
                      "days_from_onset": result.get("days_from_onset")})
     rows.append(run)
     return rows
+
+
+def _realized_detectable(finding: dict, excess: int | None) -> bool | None:
+    """The detectability rule (:data:`DETECTABLE_Z`) on the failures the fault really
+    added in its world left alone (``--no-loop``), not on the generator's expectation;
+    None without a no-loop run or a hazard ratio."""
+    ratio = finding.get("hazard_ratio")
+    if finding.get("red_herring") or excess is None or not ratio:
+        return None
+    return bool(finding.get("identifiable", True) and
+                expected_z(excess, ratio) >= DETECTABLE_Z)
 
 
 def random_figures(rows: list[dict]) -> list[dict]:
@@ -160,6 +181,10 @@ def random_figures(rows: list[dict]) -> list[dict]:
             "recall_top3_detectable": _share(sum(bool(r["found"]) for r in real
                                                  if r["detectable"]),
                                              sum(bool(r["detectable"]) for r in real)),
+            "detectable_realized": sum(bool(r.get("detectable_realized")) for r in real),
+            "recall_top3_detectable_realized": _share(
+                sum(bool(r["found"]) for r in real if r.get("detectable_realized")),
+                sum(bool(r.get("detectable_realized")) for r in real)),
             "median_days_from_first_failure": _median([r["days_to_find"] for r in found]),
             "median_days_from_onset": _median([r["days_from_onset"] for r in found]),
             "smallest_hazard_ratio_found": min((r["hazard_ratio"] for r in found
