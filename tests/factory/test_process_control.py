@@ -341,3 +341,46 @@ def test_weld_drift_is_alarmed_before_its_vehicles_fail_in_the_field(tmp_path: P
 def test_a_negative_episode_gap_is_refused() -> None:
     with pytest.raises(ConfigError, match="episode_gap_days"):
         ProcessControlConfig(episode_gap_days=-1)
+
+
+def _station_day(day: int, values: dict[str, float], rng: np.random.Generator) -> pd.DataFrame:
+    """Forty units through one camera station: ``aim`` (target 0, no room for a setpoint)
+    and ``height`` (target 100: room), each reading around ``values`` with σ 0.1."""
+    start = datetime(2025, 1, 6) + pd.Timedelta(days=day, hours=6)
+    rows = []
+    for unit in range(40):
+        for parameter, target in (("aim", 0.0), ("height", 100.0)):
+            rows.append({"vin": f"V{day:03d}{unit:02d}", "station_id": "EOL-020",
+                         "machine_id": "EOL-020-C1", "parameter": parameter,
+                         "value": values[parameter] + rng.normal(0, 0.1), "setpoint": target,
+                         "event_time": start + pd.Timedelta(minutes=10 * unit)})
+    return pd.DataFrame(rows)
+
+
+def test_a_stream_its_setpoint_cannot_correct_gets_its_machine_calibrated() -> None:
+    from gigaloop.actuate import Calibration
+    from gigaloop.loop.contract import DayContext
+
+    rng = np.random.default_rng(11)
+    module = ProcessControlModule()
+    calibrations = []
+    for day in range(60):
+        shifted = day >= 40  # both streams move 6 σ from day 40 on
+        values = {"aim": 0.6 if shifted else 0.0, "height": 100.6 if shifted else 100.0}
+        ctx = DayContext(day, datetime(2025, 1, 7) + pd.Timedelta(days=day), view=None)
+        decisions = module.observe(ctx, _station_day(day, values, rng))
+        calibrations += [d for d in decisions if isinstance(d.action, Calibration)]
+    # nothing heals here (no twin): again once the cooldown is over, never in between
+    assert [d.day for d in calibrations][1:] == [calibrations[0].day + 14]
+    order = calibrations[0]
+    assert order.action.machine_id == "EOL-020-C1" and order.action.day == order.day + 1
+    assert order.inputs["trigger"]["parameter"] == "aim" and order.inputs["episode_days"] >= 2
+    assert 41 <= order.day <= 45
+    assert "no room" in order.summary
+
+
+def test_calibrations_can_be_switched_off_and_bad_settings_are_refused() -> None:
+    with pytest.raises(ConfigError, match="calibrate_after_days"):
+        ProcessControlConfig(calibrate_after_days=-1)
+    assert ProcessControlModule(ProcessControlConfig(calibrate_after_days=0))._calibrations(
+        None, {}) == []  # type: ignore[arg-type]

@@ -44,6 +44,17 @@ class MaintenanceOrder(Action):
 
 
 @dataclass(frozen=True)
+class Calibration(Action):
+    """Re-zero a machine from ``day`` (offsets and drifts of its process parameters
+    cleared, recipe setpoints back to nominal): what process control orders when a chart
+    alarms on a parameter its setpoint cannot correct."""
+
+    kind: ClassVar[str] = "calibration"
+    machine_id: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class SetpointChange(Action):
     """Move a station's process setpoint (run-to-run control, process fix)."""
 
@@ -159,6 +170,7 @@ def action_record(action: Action) -> dict[str, Any]:
 __all__ = [
     "Action",
     "Actuator",
+    "Calibration",
     "EnergySchedule",
     "EngineeringChange",
     "LoggingActuator",

@@ -2,6 +2,8 @@
 
 * :class:`MaintenanceOrder` — the machine is serviced (wear and defects cleared) in the
   first planned window on or after the order's day.
+* :class:`Calibration` — from its day the machine is re-zeroed (drift and natural offsets
+  cleared, recipe setpoints back to nominal), a ``calibration`` maintenance event.
 * :class:`SetpointChange` — from its day the setpoint moves; ``station_id`` may name a
   station (all its machines) or one machine. Values more than 30 % (or 10 process
   sigmas, whichever is wider) from nominal are refused, as an MES would.
@@ -22,7 +24,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from gigaloop.actuate import Action, EngineeringChange, MaintenanceOrder, SetpointChange
+from gigaloop.actuate import (
+    Action,
+    Calibration,
+    EngineeringChange,
+    MaintenanceOrder,
+    SetpointChange,
+)
 from gigaloop.twin.clock import DAY_S
 from gigaloop.twin.layout import MACHINE_IDS, STATIONS, machine_station, station
 
@@ -55,7 +63,7 @@ class PlantActions:
 
     def check(self, action: Action) -> str | None:
         """Why the plant refuses ``action`` (``None`` when it takes it)."""
-        if isinstance(action, MaintenanceOrder):
+        if isinstance(action, MaintenanceOrder | Calibration):
             if action.machine_id not in MACHINE_IDS:
                 return f"unknown machine {action.machine_id!r}"
             return None
@@ -143,6 +151,11 @@ class PlantActions:
             for machine in machines:
                 plant.process.set_point(machine, action.parameter, action.setpoint, from_s)
             return f"{target} {action.parameter} → {action.setpoint}"
+        if isinstance(action, Calibration):
+            plant.history.ended(plant.process.recalibrate(action.machine_id, from_s), day)
+            plant.record_maintenance(action.machine_id, "calibration",
+                                     action.reason or "calibration order", 0.0, from_s)
+            return f"recalibrated {action.machine_id}"
         assert isinstance(action, EngineeringChange)
         notes = []
         change = action.target

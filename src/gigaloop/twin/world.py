@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from gigaloop.actuate import (
     Action,
+    Calibration,
     EnergySchedule,
     EngineeringChange,
     MaintenanceOrder,
@@ -131,7 +132,8 @@ class Twin:
             return self.fleet.apply(action)
         if isinstance(action, EnergySchedule):
             return self._schedule_energy(action)
-        if not isinstance(action, MaintenanceOrder | SetpointChange | EngineeringChange):
+        if not isinstance(action, MaintenanceOrder | SetpointChange | EngineeringChange
+                          | Calibration):
             raise ActuationError(f"the twin cannot apply {type(action).__name__}",
                                  kind=action.kind)
         problem = self.plant.actions.check(action)

@@ -22,6 +22,10 @@ class ProcessControlConfig:
     ``release_sigmas``: control stops (setpoint back to target) once the disturbance the
     controller estimates is within this many σ. ``episode_gap_days``: an alarm after more
     quiet days than this opens a new episode, whose first alarm is a finding.
+    ``calibrate_after_days``: a stream whose setpoint cannot bring it back (a step test
+    found no gain, or its target leaves run-to-run control less room than one σ) and that
+    alarms on this many days of an episode gets its machine calibrated, at most once per
+    ``calibration_cooldown_days`` (0: never calibrate).
     """
 
     phase_one: int = 200
@@ -42,6 +46,8 @@ class ProcessControlConfig:
     max_probes: int = 3
     release_sigmas: float = 0.5
     episode_gap_days: int = 14
+    calibrate_after_days: int = 2
+    calibration_cooldown_days: int = 14
 
     def __post_init__(self) -> None:
         if self.phase_one < 20:
@@ -57,6 +63,9 @@ class ProcessControlConfig:
                 and self.release_sigmas >= 0):
             raise ConfigError("need min_gain > 0, probe_sigmas > 0, max_probes >= 1, "
                               "release_sigmas >= 0")
+        if self.calibrate_after_days < 0 or self.calibration_cooldown_days < 0:
+            raise ConfigError("calibrate_after_days and calibration_cooldown_days must be >= 0",
+                              calibrate_after_days=self.calibrate_after_days)
         if self.episode_gap_days < 0:
             raise ConfigError("episode_gap_days must be >= 0 (quiet days that end an episode)",
                               episode_gap_days=self.episode_gap_days)

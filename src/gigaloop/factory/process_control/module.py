@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from gigaloop.actuate import SetpointChange
+from gigaloop.actuate import Calibration, SetpointChange
 from gigaloop.factory.process_control.charts import RULES, StreamCharts
 from gigaloop.factory.process_control.config import ProcessControlConfig
 from gigaloop.factory.process_control.phase_one import PhaseOneWindow, chart_scale, fit_phase_one
@@ -37,6 +37,7 @@ class _Stream:
     controller: R2RController | None = None
     first_alarm: int | None = None
     last_alarm: int | None = None  # a day's alarm after a quiet spell opens a new episode
+    episode_days: int = 0  # days with an alarm in the current episode
     step: StepTest = field(default_factory=StepTest)
     controllable: bool | None = None
     log: bool = False  # charted on the log scale (a skewed, positive parameter)
@@ -66,6 +67,7 @@ class ProcessControlModule:
         self._streams: dict[tuple[str, str], _Stream] = {}  # every stream seen, by key
         self._monitored: list[_Stream] = []  # those in the charts, by column
         self._seen_until: datetime | None = None  # readings ingested by then are read
+        self._calibration_ordered: dict[str, int] = {}  # machine → day last ordered
 
     @property
     def charted(self) -> set[tuple[str, str]]:
@@ -96,6 +98,7 @@ class ProcessControlModule:
         alarmed = {(d.inputs["alarm"]["machine_id"], d.inputs["alarm"]["parameter"]): d
                    for d in decisions}
         decisions += self._run_to_run(ctx, readings, live, alarmed, calibrated)
+        decisions += self._calibrations(ctx, alarmed)
         self.charts.restart([s.column for s in self._monitored if s.machine in calibrated])
         return decisions
 
@@ -188,6 +191,7 @@ class ProcessControlModule:
                 stream.first_alarm = ctx.day
             if stream.last_alarm is None \
                     or ctx.day - stream.last_alarm > self.config.episode_gap_days:
+                stream.episode_days = 0
                 finding = {
                     "id": f"SPC-{stream.machine}-{stream.parameter}-d{ctx.day}",
                     "failure_mode": "process_drift",
@@ -198,6 +202,7 @@ class ProcessControlModule:
                     "rank": 1, "day_found": ctx.day,
                 }
             stream.last_alarm = ctx.day
+            stream.episode_days += 1
             decisions.append(Decision(
                 ctx.day, self.name,
                 f"{stream.machine} {stream.parameter}: {row['rule']} ({shift:+.1f} σ)",
@@ -276,6 +281,36 @@ class ProcessControlModule:
                 continue
             extra += self._send(ctx, stream, today, proposal, why, output, setpoint)
         return extra
+
+    def _calibrations(self, ctx: DayContext,
+                      alarmed: dict[tuple[str, str], Decision]) -> list[Decision]:
+        """Calibrate the machines of streams alarming again that their setpoint cannot
+        correct (no gain, or no room: ``max_adjust``·|target| under one σ), once per
+        ``calibration_cooldown_days`` a machine."""
+        c = self.config
+        if not c.calibrate_after_days:
+            return []
+        decisions = []
+        for (machine, parameter), alarm in alarmed.items():
+            stream = self._streams[(machine, parameter)]
+            stuck = stream.controllable is False or c.max_adjust * abs(stream.target) < \
+                stream.spread
+            last = self._calibration_ordered.get(machine)
+            if not stuck or stream.episode_days < c.calibrate_after_days or (
+                    last is not None and ctx.day - last < c.calibration_cooldown_days):
+                continue
+            self._calibration_ordered[machine] = ctx.day
+            why = ("its setpoint does not move it" if stream.controllable is False
+                   else "its target leaves run-to-run control no room")
+            decisions.append(Decision(
+                ctx.day, self.name, f"{machine}: calibrate ({parameter} alarmed on "
+                                    f"{stream.episode_days} days; {why})",
+                action=Calibration(day=ctx.day + 1, machine_id=machine,
+                                   reason=f"process control: {parameter} out of control"),
+                inputs={"trigger": alarm.inputs["alarm"], "episode_days": stream.episode_days,
+                        "controllable": stream.controllable, "target": stream.target,
+                        "sigma": stream.spread}))
+        return decisions
 
     def _send(self, ctx: DayContext, stream: _Stream, today: Decision | None, proposal: float,
               why: str, output: float, setpoint: float) -> list[Decision]:
