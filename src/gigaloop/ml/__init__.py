@@ -22,6 +22,7 @@ _HOMES = {
     "benjamini_hochberg": "fdr", "family_qvalues": "fdr", "poisson_interval": "poisson",
     "SurvivalCurves": "survival", "kaplan_meier": "survival", "logrank_scan": "survival",
     "fit_cox": "survival_models", "fit_weibull_aft": "survival_models",
+    "RateRatioTest": "sequential",
 }
 
 
@@ -38,6 +39,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "RateRatioTest",
     "ShiftWindow",
     "SurvivalCurves",
     "adjusted_rate_scan",

@@ -1,0 +1,135 @@
+"""An always-valid test of a Poisson rate ratio, for a staged rollout looked at every day.
+
+Is a candidate's event rate per unit of exposure (Autopilot crashes or disengagements per
+mile) worse than the incumbent's — or no worse than a margin? :class:`RateRatioTest` takes
+each batch of both arms' events and exposures, as often as one likes, and keeps its error
+rate at ``alpha`` however many times it is read.
+
+Given a batch's total events, the candidate's are binomial: X_c | N ~ Bin(N, p(θ)),
+p(θ) = θ·e_c / (θ·e_c + e_i), θ the rate ratio candidate / incumbent and e the batch's
+exposures (they may change from batch to batch, as the rollout's waves do; the incumbent's
+own rate, whatever it is and however it moves between batches, cancels). Against a null
+θ₀, the likelihood ratio of the batches so far, mixed over a grid of alternatives,
+Λ = Σₖ wₖ Πₛ LRₛ(θₖ), is a non-negative (super)martingale of mean at most 1 under the
+null (the binomial has monotone likelihood ratios in θ, so the one-sided composite nulls
+below hold too), and by Ville's inequality P(supₜ Λₜ ≥ 1/α) ≤ α: the test may stop the
+first time Λ crosses 1/α (Robbins 1970's mixture martingale; the mixture SPRT of Johari,
+Pekelis and Walsh 2017, here over a discrete prior).
+
+Two questions run side by side, each at ``alpha``:
+
+* **harm**, null θ ≤ 1 against θ > 1: rejected → ``"harm"`` (roll back);
+* **no worse**, null θ ≥ 1 + ``margin`` against θ < 1 + margin: rejected → ``"no_worse"``
+  (promote).
+
+>>> test = RateRatioTest(alpha=0.05, margin=0.1)
+>>> test.update(60, 1e6, 20, 1e6)        # three times the incumbent's rate in one batch
+'harm'
+>>> test = RateRatioTest(alpha=0.05, margin=0.1)
+>>> [test.update(20, 2e6, 100, 10e6) for _ in range(3)]   # the same rate: not yet
+[None, None, None]
+>>> test.update(100, 20e6, 500, 50e6)    # then clearly lower
+'no_worse'
+>>> round(test.ratio, 3)
+0.615
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.special import logsumexp
+
+GRID_POINTS = 32
+
+
+@dataclass
+class RateRatioTest:
+    """Sequential harm / non-inferiority test of a candidate's rate against an incumbent's.
+
+    ``alpha``: each question's error rate over the whole sequence of looks. ``margin``:
+    the non-inferiority margin (``no_worse`` means θ < 1 + margin). ``largest_ratio``: the
+    widest alternative of the grids (ratios 1 … ``largest_ratio`` for harm, and
+    (1 + margin) / ``largest_ratio`` … 1 + margin for no-worse, equally weighted on the
+    log scale). :attr:`decision` is ``None`` until one question is answered, then stays.
+    """
+
+    alpha: float = 0.05
+    margin: float = 0.1
+    largest_ratio: float = 4.0
+    decision: str | None = None
+    events: NDArray[np.float64] = field(default_factory=lambda: np.zeros(2))
+    exposure: NDArray[np.float64] = field(default_factory=lambda: np.zeros(2))
+
+    def __post_init__(self) -> None:
+        if not 0 < self.alpha < 1:
+            raise ValueError(f"alpha must be in (0, 1), got {self.alpha}")
+        if not 0 <= self.margin < 1 or self.largest_ratio <= 1 + self.margin:
+            raise ValueError("need 0 <= margin < 1 and largest_ratio > 1 + margin")
+        grid = np.geomspace(1.0, self.largest_ratio, GRID_POINTS + 1)[1:]
+        self._harm = _Mixture(null=1.0, alternatives=grid)
+        self._no_worse = _Mixture(null=1.0 + self.margin,
+                                  alternatives=(1.0 + self.margin) / grid)
+
+    @property
+    def ratio(self) -> float:
+        """The rate ratio of all batches so far (NaN before events on both arms)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rates = self.events / self.exposure
+            return float(rates[0] / rates[1])
+
+    @property
+    def evidence(self) -> dict[str, float]:
+        """Each question's mixture likelihood ratio Λ (it answers at 1 / ``alpha``)."""
+        return {"harm": self._harm.value, "no_worse": self._no_worse.value}
+
+    def update(self, events_candidate: float, exposure_candidate: float,
+               events_incumbent: float, exposure_incumbent: float) -> str | None:
+        """Add a batch; the decision (``"harm"``, ``"no_worse"`` or None) after it."""
+        counts = np.array([events_candidate, events_incumbent], dtype=float)
+        exposures = np.array([exposure_candidate, exposure_incumbent], dtype=float)
+        if not (np.isfinite(counts).all() and (counts >= 0).all()
+                and np.isfinite(exposures).all() and (exposures >= 0).all()):
+            raise ValueError(f"events and exposures must be finite and >= 0, got "
+                             f"{counts.tolist()} and {exposures.tolist()}")
+        if (counts > 0).any() and not (exposures > 0).all():
+            raise ValueError("a batch with events needs exposure on both arms")
+        self.events += counts
+        self.exposure += exposures
+        if self.decision is None and counts.sum() > 0:
+            self._harm.add(counts, exposures)
+            self._no_worse.add(counts, exposures)
+            if self._harm.value >= 1 / self.alpha:
+                self.decision = "harm"
+            elif self._no_worse.value >= 1 / self.alpha:
+                self.decision = "no_worse"
+        return self.decision
+
+
+class _Mixture:
+    """Σₖ wₖ Πₛ LRₛ(θₖ against ``null``), equal weights, kept as log likelihood ratios."""
+
+    def __init__(self, null: float, alternatives: NDArray[np.float64]) -> None:
+        self.null, self.alternatives = null, alternatives
+        self.log_ratio = np.zeros(len(alternatives))
+
+    def add(self, counts: NDArray[np.float64], exposures: NDArray[np.float64]) -> None:
+        share = exposures[0] / exposures.sum()
+        p0 = _share(self.null, share)
+        p = _share(self.alternatives, share)
+        self.log_ratio += counts[0] * np.log(p / p0) + counts[1] * np.log((1 - p) / (1 - p0))
+
+    @property
+    def value(self) -> float:
+        return float(np.exp(logsumexp(self.log_ratio) - np.log(len(self.log_ratio))))
+
+
+def _share(ratio: float | NDArray[np.float64], exposure_share: float) -> NDArray[np.float64]:
+    """The candidate's expected share of a batch's events at rate ratio ``ratio``."""
+    weighted = np.asarray(ratio) * exposure_share
+    return weighted / (weighted + 1 - exposure_share)
+
+
+__all__ = ["RateRatioTest"]
