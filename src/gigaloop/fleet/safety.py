@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-import ibis
 import ibis.expr.types as ir
 
 from gigaloop import ml
@@ -35,21 +34,21 @@ def poisson_rate_ci(
     return count * per / exposure, float(low), float(high)
 
 
-def crash_counts_and_miles(store: Tables) -> ir.Table:
-    """One row per mode: ``mode``, ``crashes``, ``miles`` (sharing owners only)."""
+def crash_counts_and_miles(store: Tables) -> dict[str, tuple[int, float]]:
+    """Per mode: (crashes, miles), sharing owners only. The miles of both modes are one
+    pass over the telemetry; the crashes are joined to the consenting owners from the
+    (small) crashes' side."""
     days = store.table("telemetry_daily")
+    miles = store.execute(days.aggregate(
+        autopilot=days.autopilot_miles.sum(), manual=(days.miles - days.autopilot_miles).sum()))
     customers = store.table("customers")
-    crashes = store.table("crashes").semi_join(customers.filter(customers.consent_telemetry),
-                                               "vin")
-    miles = ibis.union(
-        days.aggregate(miles=days.autopilot_miles.sum()).mutate(mode=ibis.literal("autopilot")),
-        days.aggregate(miles=(days.miles - days.autopilot_miles).sum()).mutate(
-            mode=ibis.literal("manual")),
-    )
-    counts = crashes.group_by("mode").aggregate(crashes=crashes.count())
-    joined = miles.left_join(counts, miles["mode"] == counts["mode"])
-    return joined.select(miles["mode"], crashes=counts.crashes.fill_null(0),
-                         miles=miles.miles.fill_null(0.0)).order_by("mode")
+    crashes = store.table("crashes")
+    shared = crashes.inner_join(customers.filter(customers.consent_telemetry).select("vin"),
+                                "vin")
+    counts = store.execute(shared.group_by("mode").aggregate(crashes=shared.count()))
+    crashed = dict(zip(counts["mode"], counts["crashes"], strict=True))
+    return {mode: (int(crashed.get(mode, 0)), float(miles[mode].fillna(0.0).iloc[0]))
+            for mode in MODES}
 
 
 def crash_rates(store: Tables, *, level: float = 0.95) -> dict[str, dict[str, Any]]:
@@ -61,12 +60,8 @@ def crash_rates(store: Tables, *, level: float = 0.95) -> dict[str, dict[str, An
     >>> crash_rates(Store(tempfile.mkdtemp()))["manual"]
     {'crashes': 0, 'miles': 0.0, 'rate': None, 'ci': None}
     """
-    rows = store.execute(crash_counts_and_miles(store))
     out: dict[str, dict[str, Any]] = {}
-    for mode in MODES:
-        match = rows[rows["mode"] == mode]
-        count = int(match.crashes.iloc[0]) if len(match) else 0
-        miles = float(match.miles.iloc[0]) if len(match) else 0.0
+    for mode, (count, miles) in crash_counts_and_miles(store).items():
         if miles > 0:
             rate, low, high = poisson_rate_ci(count, miles, per=1e6, level=level)
             out[mode] = {"crashes": count, "miles": miles, "rate": rate, "ci": [low, high]}
