@@ -26,7 +26,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from gigaloop.api import create_app
+from gigaloop.api import create_app, load_settings
 from gigaloop.appstate import AppState, Role
 from gigaloop.schema import get_table
 from gigaloop.store import Store
@@ -105,7 +105,8 @@ def main() -> None:
             written += answer.json()["written"] + answer.json()["unchanged"]
         return time.perf_counter() - started, written
 
-    with TestClient(create_app(f"{folder}/store")) as client:
+    quiet = load_settings(decide_every_s=0)  # no decision cycle beside the timed calls
+    with TestClient(create_app(f"{folder}/store", settings=quiet)) as client:
         ndjson = [_ndjson(_readings(b, args.rows)) for b in range(args.batches)]
         seconds, rows = ingest(ndjson, "application/x-ndjson")
         print(json.dumps({"figure": "ingest_ndjson_rows_per_s", "value": round(rows / seconds),

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gigaloop.api import create_app
+from gigaloop.api import create_app, load_settings
 from gigaloop.appstate import AppState, Role, store_root
 from gigaloop.store import Store
 
@@ -64,7 +64,8 @@ def main() -> None:
               for role in {role for _, _, role in asked}}
     state.close()
     median_me = None
-    with TestClient(create_app(args.run)) as client:
+    quiet = load_settings(decide_every_s=0)  # no decision cycle beside the timed calls
+    with TestClient(create_app(args.run, settings=quiet)) as client:
         for name, path, role in asked:
             headers = {"Authorization": f"Bearer {tokens[role]}"}
             if path.startswith("/dashboard"):
