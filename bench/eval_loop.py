@@ -38,6 +38,7 @@ from gigaloop.errors import ConfigError
 from gigaloop.loop.score import FOUND_BY, score_run
 from gigaloop.run import DEFAULT_MODULES, RunOptions, decision_modules, run_job
 from gigaloop.twin.random_scenario import DETECTABLE_Z, expected_z, random_scenario
+from gigaloop.twin.scenario import load_scenario_text
 
 ENERGY_KPIS = ("energy_cost", "energy_co2e_kg", "hvac_energy_cost", "hvac_co2e_kg",
                "peak_power_kw", "comfort_violation_kh")
@@ -108,6 +109,10 @@ def evaluate_random(seed: int, days: int, root: Path,
     ``root`` are scored again, not rerun."""
     scenario = root / f"random-{seed}.toml"
     scenario.write_text(random_scenario(seed, days=days), encoding="utf-8")
+    # the evaluation's fields (detectable …) as the generator states them now: a kept run's
+    # truth holds those of the day it ran, and the world they describe is the same
+    stated = {f.id: f.finding.model_dump() for f in
+              load_scenario_text(scenario.read_text(encoding="utf-8")).faults}
     out = root / f"random-{seed}"
     summary = _run(RunOptions(days=days, seed=seed, scenario=scenario, out=out,
                               modules=modules), reuse)
@@ -137,7 +142,7 @@ def evaluate_random(seed: int, days: int, root: Path,
     rows = []
     for fault, result, realized in zip(truth["faults"], score["faults"], untouched,
                                        strict=True):
-        finding = fault["finding"]
+        finding = stated.get(fault["id"], fault["finding"])
         rows.append({"seed": seed, "id": fault["id"], "kind": fault["kind"],
                      "red_herring": bool(finding.get("red_herring")),
                      "flagged": result.get("flagged"), "found": result.get("found"),
@@ -162,7 +167,7 @@ def _realized_detectable(finding: dict, excess: int | None) -> bool | None:
     if finding.get("red_herring") or excess is None or not ratio:
         return None
     return bool(finding.get("identifiable", True) and
-                expected_z(excess, ratio) >= DETECTABLE_Z)
+                expected_z(excess, ratio, finding.get("marked_share") or 0.0) >= DETECTABLE_Z)
 
 
 def random_figures(rows: list[dict]) -> list[dict]:

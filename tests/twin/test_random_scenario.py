@@ -36,7 +36,8 @@ def test_every_draw_is_valid_and_states_its_truth() -> None:
             low, high = HAZARD_RATIO_RANGE
             assert low <= fault.finding.hazard_ratio <= high  # type: ignore[operator]
             expected = fault.finding.expected_excess_failures
-            z = expected_z(expected, fault.finding.hazard_ratio)  # type: ignore[arg-type]
+            z = expected_z(expected, fault.finding.hazard_ratio,  # type: ignore[arg-type]
+                           fault.finding.marked_share or 0.0)
             assert fault.finding.detectable == (z >= DETECTABLE_Z and fault.finding.identifiable)
         kinds.update(f.kind for f in scenario.faults)
     assert set(kinds) == {*HAZARD_KINDS, *CONFOUND_KINDS}

@@ -37,9 +37,11 @@ from gigaloop.twin.toml_text import toml_text
 from gigaloop.twin.units import SCALES
 
 #: A real fault counts as detectable when the failures it should add within the run, X,
-#: stand this many Poisson standard deviations above the background failures B of the
-#: units it marks: z = X / √B, with B = X / (m − 1) for hazard ratio m, so z = √(X (m − 1)).
-#: A weekly scan of ~25,000 tests at a false discovery rate of 1 % needs about z ≈ 5.
+#: stand this many standard deviations out in the best test data allow: its marked units
+#: (hazard ratio m, a share s of the units they are compared with) against the rest, by
+#: the log-rank's observed minus expected, z = X·√(1 − s) / √(B + s·X) with the marked
+#: units' background B = X / (m − 1) (for a small s, z = √(X (m − 1))). A weekly scan of
+#: ~25,000 tests at a false discovery rate of 1 % needs about z ≈ 5.
 DETECTABLE_Z = 5.0
 HAZARD_RATIO_RANGE = (1.3, 3.0)
 #: Parts a random plant may buy: (part number, name, category, lot prefix).
@@ -58,14 +60,22 @@ SKIP_PARAMETERS = {("BW-010", "weld_current"), ("BW-020", "weld_current"),
 DELIVERY_MEAN_DAYS = 6.5
 
 
-def expected_z(excess: float, hazard_ratio: float) -> float:
-    """How many Poisson standard deviations ``excess`` failures stand above the marked
-    units' background, ``excess / (hazard_ratio − 1)`` failures.
+def expected_z(excess: float, hazard_ratio: float, share: float = 0.0) -> float:
+    """How many standard deviations ``excess`` failures of marked units (``share`` of those
+    they are compared with) stand out against the rest: their observed minus expected
+    failures over its spread, with the marked units' background ``excess / (hazard_ratio −
+    1)`` failures. A large share is its own comparison's background: a trim of 40 % of the
+    builds needs more excess than a lot of 2 %.
 
     >>> round(expected_z(25.0, 2.0), 1), round(expected_z(25.0, 1.3), 1)
     (5.0, 2.7)
+    >>> round(expected_z(40.0, 2.26, share=0.4), 1)
+    4.5
     """
-    return float(np.sqrt(max(excess, 0.0) * max(hazard_ratio - 1.0, 0.0)))
+    if excess <= 0 or hazard_ratio <= 1:
+        return 0.0
+    background = excess / (hazard_ratio - 1.0)
+    return float(excess * np.sqrt(1.0 - share) / np.sqrt(background + share * excess))
 
 
 def _identifiable(fault: dict[str, Any], parts: list[dict[str, Any]]) -> bool:
@@ -153,7 +163,7 @@ class _World:
         effect: dict[str, float] = {"hazard_ratio": round(ratio, 3)}
         if rng.random() < 0.3:
             effect["shape"] = round(float(rng.uniform(0.7, 3.0)), 2)
-        cohort = self._cohort(kind, fault, effect, ratio)
+        cohort, share = self._cohort(kind, fault, effect, ratio)
         if rng.random() < 0.2:
             fault["climate"] = str(rng.choice(list(CLIMATE_INDEX)))
         elif rng.random() < 0.15:
@@ -162,7 +172,8 @@ class _World:
         expected = self._expected(self.components[mode], cohort, effect, fault.get("climate"))
         fault["finding"]["hazard_ratio"] = round(ratio, 3)
         fault["finding"]["expected_excess_failures"] = round(expected, 1)
-        z = expected_z(expected, ratio)
+        z = expected_z(expected, ratio, share)
+        fault["finding"]["marked_share"] = round(share, 4)
         fault["finding"]["expected_z"] = round(z, 2)
         identifiable = _identifiable(fault, self.parts)
         if not identifiable:
@@ -171,9 +182,10 @@ class _World:
         return fault
 
     def _cohort(self, kind: str, fault: dict[str, Any], effect: dict[str, float],
-                ratio: float) -> list[tuple[float, float]]:
+                ratio: float) -> tuple[list[tuple[float, float]], float]:
         """Fill ``where``, window and finding; return (build day, units) of the marked
-        units, with the mean excess hazard each carries folded into the count."""
+        units, with the mean excess hazard each carries folded into the count, and their
+        share of the units they are compared with (:func:`expected_z`)."""
         rng, days, per_day = self.rng, self.days, self.per_day
         mode = fault["mode"]
         if kind == "part_lot_hazard":
@@ -188,8 +200,8 @@ class _World:
                 fault["finding"] = {"failure_mode": mode, "names": {
                     "part": part["part_number"], "lot": chosen}}
                 size = part["lot_size_days"] * per_day
-                return [(self.lot_days[part["part_number"]][lot], size * (ratio - 1))
-                        for lot in chosen]
+                return ([(self.lot_days[part["part_number"]][lot], size * (ratio - 1))
+                         for lot in chosen], size * len(chosen) / (per_day * days))
             supplier = str(rng.choice(list(part["shares"])))
             start, stop = self._window(60, 150)
             fault["where"] = {"part": part["part_number"], "supplier": supplier}
@@ -197,7 +209,7 @@ class _World:
             fault["finding"] = {"failure_mode": mode, "names": {"part": part["part_number"],
                                                                  "supplier": supplier}}
             share = part["shares"][supplier] / sum(part["shares"].values())
-            return [(d, share * per_day * (ratio - 1)) for d in range(start, stop)]
+            return [(d, share * per_day * (ratio - 1)) for d in range(start, stop)], share
         if kind == "design_revision":
             revisions = sorted(self.scenario.hardware_revisions)
             start = int(rng.integers(10, max(days // 3, 11)))
@@ -214,11 +226,11 @@ class _World:
                 name, _, share = TRIMS[int(rng.integers(len(TRIMS)))]
                 fault["where"] = {"trim": name}
                 fault["finding"] = {"failure_mode": mode, "names": {"trim": name}}
-            return [(d, share * per_day * (ratio - 1)) for d in range(start, days)]
+            return [(d, share * per_day * (ratio - 1)) for d in range(start, days)], share
         return self._process(fault, effect, ratio)
 
     def _process(self, fault: dict[str, Any], effect: dict[str, float],
-                 ratio: float) -> list[tuple[float, float]]:
+                 ratio: float) -> tuple[list[tuple[float, float]], float]:
         """A parameter's shift on one machine over a window, or its natural spread."""
         rng, days, per_day = self.rng, self.days, self.per_day
         effect.pop("hazard_ratio")
@@ -251,7 +263,8 @@ class _World:
         effect.update(threshold=round(threshold, 4), slope=float(f"{slope:.4g}"))
         fault["where"], fault["side"] = where, "high" if sign > 0 else "low"
         fault["finding"] = {"failure_mode": fault["mode"], "names": names}
-        return [(d, n * beyond * (ratio - 1.0)) for d, n in units]
+        marked = sum(n for _, n in units) * beyond
+        return [(d, n * beyond * (ratio - 1.0)) for d, n in units], marked / (per_day * days)
 
     def _window(self, shortest: int, longest: int) -> tuple[int, int]:
         start = int(self.rng.integers(10, max(int(0.5 * self.days) - shortest, 11)))
