@@ -25,6 +25,7 @@ from gigaloop.loop.kpis import Tables
 from gigaloop.loop.vehicle_records import NEVER, VEHICLE_ATTRIBUTES, VehicleRecords
 
 READING_BINS = 10  # process readings are binned into deciles
+READING_TAILS = 2  # of which root cause tests the outer two at each end
 DRIFT_MIN_DAYS = 3  # a drift window spans at least this many build days
 DRIFT_MIN_SIGMA = 8.0  # and moves the machine's mean by this many standard errors
 

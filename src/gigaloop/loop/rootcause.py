@@ -33,7 +33,7 @@ from gigaloop import ml
 from gigaloop.fleet.usage import MeasuredRates
 from gigaloop.loop.adjust import rate_covariates, usage_strata
 from gigaloop.loop.finding import CAUSE_KINDS, Adjustment, Finding, RootCauseConfig
-from gigaloop.loop.population import Attribute, Population
+from gigaloop.loop.population import READING_TAILS, Attribute, Population
 from gigaloop.loop.selection import select_findings
 from gigaloop.loop.windows import (
     WINDOW_KINDS,
@@ -76,13 +76,15 @@ def _find(pop: Population, config: RootCauseConfig, signals: list[Attribute]) ->
         if mode in pop.rates:
             rates = _rate_scan(pop.rates[mode], codes, adjust.covariates, config)
             return None if rates is None else (
-                mark_window_rows(rates, [], len(plain), len(attributes)), [])
+                mark_window_rows(_tails_only(rates, attributes), [], len(plain),
+                                 len(attributes)), [])
         duration, event = pop.survival(mode)
         if event.sum() < config.min_events:
             return None
         windows = window_candidates(pop, duration, event, adjust.strata, levels,
                                     config.min_events)
-        survival = _survival_scan(duration, event, codes, adjust.strata)
+        survival = _tails_only(_survival_scan(duration, event, codes, adjust.strata),
+                               attributes)
         if windows:  # scanned apart: appending them would copy the whole matrix
             extra = _survival_scan(duration, event, np.asfortranarray(
                 np.column_stack([w.attribute.codes for w in windows])), adjust.strata)
@@ -149,6 +151,21 @@ def _add_signal_family(pop: Population, modes: list[str], signals: list[Attribut
             [main.assign(signal=False), result], ignore_index=True)
         tested[mode] = (attributes + signals, codes.plus([a.codes for a in signals]))
 
+
+
+def _tails_only(scan: pd.DataFrame, attributes: list[Attribute]) -> pd.DataFrame:
+    """The scan without the middle bins of process readings: a process defect acts beyond
+    a threshold on one side of nominal (a dose-response), so only the outer
+    :data:`READING_TAILS` bins at each end can hold one; a middle bin that stands out is
+    chance, and testing it spends the false-discovery budget of the real hypotheses."""
+    reading = np.array([a.kind == "reading" for a in attributes])
+    bins = np.array([len(a.levels) for a in attributes])
+    at = scan.attribute.to_numpy(dtype=np.int64)
+    inside = (at < len(attributes))
+    at = np.where(inside, at, 0)
+    level = scan.level.to_numpy(dtype=np.int64)
+    middle = inside & reading[at] & (level >= READING_TAILS) & (level < bins[at] - READING_TAILS)
+    return scan[~middle].reset_index(drop=True)
 
 
 def _survival_scan(duration: np.ndarray, event: np.ndarray, codes: np.ndarray,
