@@ -1,0 +1,119 @@
+"""Model registry: versions with lineage, aliases, signed rollout manifests, history.
+
+Keys are generated per run (:meth:`Signer.generate`) and never written to the repository;
+vehicles get only the public key (``Signer.public``), and verify with
+:class:`gigaloop.actuate.ota.Vehicle`.
+
+>>> reg = Registry(Signer.generate())
+>>> v = reg.register("planner", b"weights", lineage={"data_window": ["2026-01-01", "2026-03-31"],
+...     "campaign": "c1", "code_version": "abc123", "metrics": {"rain": {"auc": 0.9}}})
+>>> reg.alias("candidate", v)
+>>> m = reg.manifest(v, hardware=["HW4"], expires=10.0)
+>>> from gigaloop.actuate.ota import Vehicle
+>>> Vehicle(reg.signer.trusted(), "HW4", 0).refusal(m, b"weights", now=0.0) is None
+True
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from gigaloop.actuate.ota import canonical, key_id
+
+ALIASES = ("candidate", "production")
+LINEAGE_FIELDS = ("data_window", "campaign", "code_version", "metrics")
+
+
+@dataclass
+class Signer:
+    """An ed25519 signing key (in memory only)."""
+
+    private: Ed25519PrivateKey
+
+    @classmethod
+    def generate(cls) -> Signer:
+        return cls(Ed25519PrivateKey.generate())
+
+    @property
+    def public(self) -> bytes:
+        return self.private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+    def trusted(self) -> dict[str, bytes]:
+        """The ``{key id: public key}`` a vehicle is provisioned with."""
+        return {key_id(self.public): self.public}
+
+    def sign(self, signed: dict[str, Any]) -> dict[str, Any]:
+        """A manifest: the fields and one signature over their canonical JSON."""
+        sig = self.private.sign(canonical(signed)).hex()
+        return {"signed": dict(signed), "signatures": [{"keyid": key_id(self.public), "sig": sig}]}
+
+
+@dataclass
+class Registry:
+    """Versions (numbered 1, 2, … per registry), their lineage and artefact digests,
+    aliases and the deployment history (which version ran on which vehicles when)."""
+
+    signer: Signer
+    versions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def register(self, model_name: str, artefact: bytes, *, lineage: dict[str, Any],
+                 parent: str | None = None) -> str:
+        """Record a version; lineage needs data window, campaign, code version and
+        held-out metrics by condition. Returns the version id."""
+        missing = [k for k in LINEAGE_FIELDS if k not in lineage]
+        if missing:
+            raise ValueError(f"lineage lacks {missing}")
+        if parent is not None and parent not in self.versions:
+            raise KeyError(parent)
+        number = len(self.versions) + 1
+        version = f"{model_name}-{number}"
+        self.versions[version] = {
+            "model_name": model_name, "version_number": number, "parent": parent,
+            "sha256": hashlib.sha256(artefact).hexdigest(), "length": len(artefact),
+            "lineage": dict(lineage)}
+        return version
+
+    def alias(self, name: str, version: str) -> None:
+        """Point ``candidate`` or ``production`` at a version."""
+        if name not in ALIASES:
+            raise ValueError(f"alias must be one of {ALIASES}")
+        if version not in self.versions:
+            raise KeyError(version)
+        self.aliases[name] = version
+
+    def resolve(self, name_or_version: str) -> str:
+        return self.aliases.get(name_or_version, name_or_version)
+
+    def lineage(self, version: str) -> list[str]:
+        """The version and its ancestors, newest first."""
+        chain: list[str] = []
+        current: str | None = self.resolve(version)
+        while current is not None:
+            chain.append(current)
+            current = self.versions[current]["parent"]
+        return chain
+
+    def manifest(self, version: str, *, hardware: list[str], expires: float) -> dict[str, Any]:
+        """The signed rollout manifest for a version (or alias)."""
+        info = self.versions[self.resolve(version)]
+        return self.signer.sign({
+            "model_name": info["model_name"], "model_version": self.resolve(version),
+            "version_number": info["version_number"], "sha256": info["sha256"],
+            "length": info["length"], "hardware": sorted(hardware), "expires": expires})
+
+    def record_deployment(self, version: str, vins: list[str], *, at: float) -> None:
+        """Note that a version started running on these vehicles at ``at``."""
+        self.history.append({"model_version": self.resolve(version), "vins": sorted(vins),
+                             "at": at})
+
+    def running_on(self, vin: str, *, at: float) -> str | None:
+        """Which version ran on a vehicle at a time (the last deployment before it)."""
+        ran = [h for h in self.history if vin in h["vins"] and h["at"] <= at]
+        return max(ran, key=lambda h: h["at"])["model_version"] if ran else None
