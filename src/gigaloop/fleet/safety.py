@@ -12,6 +12,8 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
 
 from gigaloop import ml
 
@@ -68,3 +70,60 @@ def crash_rates(store: Tables, *, level: float = 0.95) -> dict[str, dict[str, An
         else:
             out[mode] = {"crashes": count, "miles": miles, "rate": None, "ci": None}
     return out
+
+
+#: Published reference: one crash per 6.69 million miles on Autopilot (Tesla Vehicle
+#: Safety Report), as crashes per million miles.
+AUTOPILOT_REFERENCE_PER_MILLION = 1 / 6.69
+
+
+def rates_table(crashes: pd.DataFrame, miles: pd.DataFrame, by: list[str], *,
+                level: float = 0.95) -> pd.DataFrame:
+    """Crashes per million miles per ``mode`` × ``by`` group, with exact intervals.
+
+    ``crashes`` has one row per crash (``mode`` and the ``by`` columns); ``miles`` has
+    ``autopilot_miles``, ``miles`` (total) and the ``by`` columns. Groups without miles
+    have NaN rates.
+
+    >>> c = pd.DataFrame({"mode": ["autopilot"], "v": ["a"]})
+    >>> m = pd.DataFrame({"v": ["a"], "miles": [3e6], "autopilot_miles": [1e6]})
+    >>> rates_table(c, m, ["v"])[["mode", "crashes", "rate"]].values.tolist()
+    [['autopilot', 1, 1.0], ['manual', 0, 0.0]]
+    """
+    exposure = miles.groupby(by, dropna=False)[["miles", "autopilot_miles"]].sum()
+    exposure = pd.concat({"autopilot": exposure["autopilot_miles"],
+                          "manual": exposure["miles"] - exposure["autopilot_miles"]},
+                         names=["mode"]).rename("exposure")
+    counts = crashes.groupby(["mode", *by], dropna=False).size().rename("crashes")
+    out = pd.concat([exposure, counts], axis=1).fillna({"crashes": 0, "exposure": 0.0})
+    out = out.reset_index().astype({"crashes": int}).rename(columns={"exposure": "miles"})
+    cis = [poisson_rate_ci(k, e, per=1e6, level=level) if e > 0 else (np.nan,) * 3
+           for k, e in zip(out["crashes"], out["miles"], strict=True)]
+    out[["rate", "low", "high"]] = np.array(cis, dtype=float).reshape(-1, 3)
+    return out.sort_values(["mode", *by], ignore_index=True)
+
+
+def crash_rates_by(store: Tables, by: str, *, level: float = 0.95) -> pd.DataFrame:
+    """Rates per mode and ``software_version``, ``hardware_revision`` or ``week``
+    (Monday of the crash or telemetry day), sharing owners only."""
+    days = store.execute(store.table("telemetry_daily").select(
+        "vin", "day", "software_version", "miles", "autopilot_miles"))
+    customers = store.table("customers")
+    crashes_t = store.table("crashes")
+    shared = crashes_t.inner_join(
+        customers.filter(customers.consent_telemetry).select("vin"), "vin")
+    crashes = store.execute(shared.select("vin", "mode", "software_version", "event_time"))
+    if by == "hardware_revision":
+        vehicles = store.execute(store.table("vehicles").select("vin", "hardware_revision"))
+        days, crashes = days.merge(vehicles, on="vin"), crashes.merge(vehicles, on="vin")
+    elif by == "week":
+        days["week"] = _monday(days["day"])
+        crashes["week"] = _monday(crashes["event_time"])
+    elif by != "software_version":
+        raise ValueError(f"unknown grouping {by!r}")
+    return rates_table(crashes, days, [by], level=level)
+
+
+def _monday(when: pd.Series) -> pd.Series:
+    day = pd.to_datetime(when).dt.tz_localize(None).dt.normalize()
+    return (day - pd.to_timedelta(day.dt.weekday, unit="D")).dt.date
