@@ -86,7 +86,9 @@ def test_maintenance_orders_and_predictive_bookings(client: TestClient, auth: An
 
 
 def test_safety_rates_have_exact_intervals(client: TestClient, auth: Any) -> None:
-    rates = get(client, auth, Role.marketing_analyst, "/fleet/safety")["modes"]
+    answer = get(client, auth, Role.marketing_analyst, "/fleet/safety")
+    assert abs(answer["reference"]["autopilot"] - 1 / 6.69) < 1e-12
+    rates = answer["modes"]
     manual = rates["manual"]
     assert manual["crashes"] == 1 and manual["miles"] == 60.0
     assert manual["ci"][0] < manual["rate"] < manual["ci"][1]

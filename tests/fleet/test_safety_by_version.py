@@ -57,3 +57,11 @@ def test_by_hardware_revision_and_week():
     first = row(weeks, "autopilot", "week", dt.date(2026, 1, 5))
     assert first["crashes"] == 2 and first["miles"] == 5.5e6
     assert row(weeks, "manual", "week", dt.date(2026, 1, 12))["crashes"] == 1
+
+
+def test_report_figure_draws_the_published_autopilot_reference():
+    from gigaloop.web.figures import safety_figure
+
+    fig = safety_figure({"crashes_per_million_miles": {"autopilot": 0.2},
+                         "crashes_per_million_miles_ci95": {"autopilot": [0.1, 0.3]}})
+    assert [s.y0 for s in fig.layout.shapes] == [1 / 6.69]

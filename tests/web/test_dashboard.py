@@ -144,6 +144,7 @@ def test_the_fleet_page_shows_rates_with_intervals(app: Any,
     page = signed_in(app, role_tokens[Role.marketing_analyst]).get("/dashboard/fleet").text
     assert "Crashes per million miles (95 % exact interval)" in page
     assert "manual" in page and " to " in page
+    assert "published Autopilot: 1 per 6.69 M mi" in page
 
 
 def test_every_page_opens_on_an_empty_store(tmp_path: Path) -> None:

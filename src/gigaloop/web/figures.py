@@ -13,6 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from gigaloop.fleet.safety import AUTOPILOT_REFERENCE_PER_MILLION
 from gigaloop.loop.kpis import Tables
 
 #: ISO 10816-3 zone limits for medium machines on rigid foundations (mm/s rms).
@@ -135,6 +136,8 @@ def safety_figure(kpis: dict[str, Any]) -> go.Figure:
                  "array": [cis[m][1] - rates[m] for m in modes],
                  "arrayminus": [rates[m] - cis[m][0] for m in modes]},
     ))
+    fig.add_hline(y=AUTOPILOT_REFERENCE_PER_MILLION, line_dash="dot",
+                  annotation_text="published Autopilot: 1 per 6.69 M mi")
     return fig.update_layout(title="Crashes per million miles by mode (95 % exact CI)",
                              **LAYOUT)
 

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
+from gigaloop.fleet.safety import AUTOPILOT_REFERENCE_PER_MILLION
 from gigaloop.web.figures import LAYOUT
 
 
@@ -102,6 +103,8 @@ def safety_rates_figure(modes: dict[str, dict[str, Any]]) -> go.Figure:
         error_y={"type": "data", "symmetric": False,
                  "array": [modes[m]["ci"][1] - modes[m]["rate"] for m in shown],
                  "arrayminus": [modes[m]["rate"] - modes[m]["ci"][0] for m in shown]}))
+    fig.add_hline(y=AUTOPILOT_REFERENCE_PER_MILLION, line_dash="dot",
+                  annotation_text="published Autopilot: 1 per 6.69 M mi")
     return fig.update_layout(title="Crashes per million miles (95 % exact interval)",
                              yaxis_title="per million miles", **LAYOUT)
 
