@@ -20,8 +20,11 @@ a hidden quality drawn at first sight, usually better than the starting version.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+
+from gigaloop.actuate.ota import Vehicle
 
 STARTING_VERSION = "2025.20.1"
 
@@ -75,6 +78,16 @@ class SoftwareFleet:
             self._rollouts.pop(version, None)
         else:
             self._rollouts[version] = min(fraction, 1.0)
+
+    def rollout_signed(self, manifest: dict[str, Any], artefact: bytes, gate: Vehicle,
+                       fraction: float, *, now: float) -> str | None:
+        """Roll out the manifest's version only if ``gate`` (the vehicles' verifier: trusted
+        keys, hardware, installed version) accepts it; returns the refusal, changing
+        nothing, or None."""
+        reason = gate.install(manifest, artefact, now=now)
+        if reason is None:
+            self.rollout(str(manifest["signed"]["model_version"]), fraction)
+        return reason
 
     def assign(self, cohort: np.ndarray) -> np.ndarray:
         """Version index of each vehicle from its cohort."""
