@@ -28,3 +28,21 @@ def test_daily_row_and_mileage_weighting():
         (ss.daily_score(row) + 100) / 2)
     with pytest.raises(ValueError):
         ss.daily_score(row, "3.0")
+
+
+def test_customer_without_consent_is_never_scored():
+    import pandas as pd
+
+    from gigaloop.customer.score_customers import consenting_scores
+    days = pd.DataFrame({"vin": ["A", "B", "C"], "day": pd.to_datetime(["2026-03-01"] * 3),
+                         "miles": [20.0] * 3, "autopilot_miles": [0.0] * 3, "fcw_count": [0] * 3,
+                         "hard_braking_fraction": [0.01] * 3,
+                         "aggressive_turning_fraction": [0.0] * 3,
+                         "unsafe_following_fraction": [0.0] * 3, "speeding_fraction": [0.0] * 3,
+                         "late_night_miles": [0.0] * 3, "forced_disengagements": [0] * 3})
+    owners = pd.DataFrame({"customer_id": ["a", "b", "c"], "vin": ["A", "B", "C"],
+                           "consent_telemetry": [True, False, True],
+                           "consent_insurance": [True, True, False]})
+    scores = consenting_scores(days, owners, pd.Timestamp("2026-03-01"))
+    assert list(scores.customer_id) == ["a"]
+    assert scores.score_v22.iloc[0] == pytest.approx(ss.daily_score(days.iloc[0].to_dict()))
