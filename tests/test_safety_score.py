@@ -1,0 +1,48 @@
+import math
+
+import pytest
+
+from gigaloop.customer import safety_score as ss
+
+
+def test_v1_matches_hand_computed_score():
+    pcf = 0.682854 * 1.014495 ** 20 * 1.127294 ** 2 * 1.019630 ** 5 * 1.001444 ** 30
+    assert ss.score_v1(20, 2, 5, 30, 0) == pytest.approx(115.382324 - 22.526504 * pcf)
+
+
+def test_v22_caps_each_factor_and_clips_score():
+    capped = ss.pcf_v22(5.2, 13.2, 63.2, 0, 14.2, 10.0, 31.7)
+    assert ss.pcf_v22(9, 20, 90, 0, 30, 15, 50) == pytest.approx(capped)
+    assert ss.pcf_v22(5.0, 0, 0, 0, 0, 0, 0) < ss.pcf_v22(5.2, 0, 0, 0, 0, 0, 0)
+    assert ss.score_v22(5.2, 13.2, 63.2, 1, 14.2, 10, 31.7) == 0.0
+    assert math.isclose(ss.pcf_v22(1, 0, 0, 0, 0, 0, 0), 0.57198191 * 1.23599110)
+
+
+def test_daily_row_and_mileage_weighting():
+    row = {"miles": 50, "autopilot_miles": 0, "fcw_count": 0, "hard_braking_fraction": 0.0,
+           "aggressive_turning_fraction": 0.0, "unsafe_following_fraction": 0.0,
+           "speeding_fraction": 0.0, "late_night_miles": 0, "forced_disengagements": 2}
+    assert ss.daily_score(row, "1.0") == pytest.approx(
+        115.382324 - 22.526504 * 0.682854 * 1.317958)
+    assert ss.mileage_weighted([(ss.daily_score(row), 50), (100.0, 50)]) == pytest.approx(
+        (ss.daily_score(row) + 100) / 2)
+    with pytest.raises(ValueError):
+        ss.daily_score(row, "3.0")
+
+
+def test_customer_without_consent_is_never_scored():
+    import pandas as pd
+
+    from gigaloop.customer.score_customers import consenting_scores
+    days = pd.DataFrame({"vin": ["A", "B", "C"], "day": pd.to_datetime(["2026-03-01"] * 3),
+                         "miles": [20.0] * 3, "autopilot_miles": [0.0] * 3, "fcw_count": [0] * 3,
+                         "hard_braking_fraction": [0.01] * 3,
+                         "aggressive_turning_fraction": [0.0] * 3,
+                         "unsafe_following_fraction": [0.0] * 3, "speeding_fraction": [0.0] * 3,
+                         "late_night_miles": [0.0] * 3, "forced_disengagements": [0] * 3})
+    owners = pd.DataFrame({"customer_id": ["a", "b", "c"], "vin": ["A", "B", "C"],
+                           "consent_telemetry": [True, False, True],
+                           "consent_insurance": [True, True, False]})
+    scores = consenting_scores(days, owners, pd.Timestamp("2026-03-01"))
+    assert list(scores.customer_id) == ["a"]
+    assert scores.score_v22.iloc[0] == pytest.approx(ss.daily_score(days.iloc[0].to_dict()))
