@@ -35,7 +35,7 @@ F = torch.nn.functional
 
 
 class Encoder(nn.Module):
-    """Three conv stages; stages 2 and 3 (¼ resolution) give the patch features."""
+    """Three conv stages; stages 2 (½ resolution) and 3 (¼, upsampled) give the patch features."""
 
     def __init__(self, width: int = 16) -> None:
         super().__init__()
@@ -49,9 +49,9 @@ class Encoder(nn.Module):
         return mid, deep
 
     def patches(self, x):
-        """(N, C, H/4, W/4) locally aggregated patch features."""
+        """(N, C, H/2, W/2) locally aggregated patch features."""
         mid, deep = self.forward(x)
-        mid = F.avg_pool2d(mid, 2)
+        deep = F.interpolate(deep, scale_factor=2.0, mode="bilinear", align_corners=False)
         features = torch.cat([mid, deep], 1)
         return F.avg_pool2d(features, 3, 1, 1, count_include_pad=False)
 
@@ -103,6 +103,7 @@ class PatchCore:
     epochs: int = 8
     bank_size: int = 2048
     sigma: float = 1.5
+    coreset_pool: int = 40_000
     seed: int = 0
     scorer_: Scorer | None = field(default=None, repr=False)
 
@@ -125,7 +126,8 @@ class PatchCore:
         with torch.no_grad():
             features = encoder.patches(images)
             flat = features.permute(0, 2, 3, 1).reshape(-1, features.shape[1])
-            bank = flat[greedy_coreset(flat, min(self.bank_size, len(flat)), self.seed)]
+            pool = flat[torch.randperm(len(flat), generator=order)[:self.coreset_pool]]
+            bank = pool[greedy_coreset(pool, min(self.bank_size, len(pool)), self.seed)]
         self.scorer_ = Scorer(encoder, bank, self.sigma).eval()
         return self
 
