@@ -5,7 +5,7 @@ and defective images of another seed; image AUROC (good vs. that family) and pix
 (the family's images and the good ones, every pixel against the twin's mask).
 One JSON line per figure.
 
-    PYTHONPATH=src python bench/eval_vision.py [--train 200] [--test-good 100] [--per-defect 30]
+    PYTHONPATH=src python bench/eval_vision.py [--train 120] [--test-good 100] [--per-defect 30]
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def evaluate(point: str, train: int, test_good: int, per_defect: int) -> list[di
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--train", type=int, default=200)
+    parser.add_argument("--train", type=int, default=120)
     parser.add_argument("--test-good", type=int, default=100)
     parser.add_argument("--per-defect", type=int, default=30)
     args = parser.parse_args()

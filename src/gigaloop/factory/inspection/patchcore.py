@@ -103,7 +103,7 @@ class PatchCore:
     epochs: int = 8
     bank_size: int = 2048
     sigma: float = 1.5
-    coreset_pool: int = 40_000
+    coreset_pool: int = 200_000
     seed: int = 0
     scorer_: Scorer | None = field(default=None, repr=False)
 
