@@ -5,7 +5,8 @@ surfaces (no pretrained weights can be downloaded here), its encoder's mid-level
 features — averaged over 3×3 neighbourhoods as in PatchCore — fill a memory bank that a
 greedy k-centre coreset shrinks, and a patch's anomaly score is its distance to the
 nearest bank entry. The map is upsampled to the image and smoothed (σ = 1.5 px at
-64 px, PatchCore's σ = 4 at 224 px); the image score is the largest patch distance.
+64 px, PatchCore's σ = 4 at 224 px); the image score is the mean of the map's 20
+hottest pixels (steadier than PatchCore's largest patch distance on small images).
 torch is used only here; inference runs the ONNX export
 (:mod:`gigaloop.factory.inspection.runtime`).
 
@@ -59,7 +60,7 @@ class Encoder(nn.Module):
 class Scorer(nn.Module):
     """Image batch (N, 1, H, W) → heat map (N, H, W) and image score (N,): the exported graph."""
 
-    def __init__(self, encoder: Encoder, bank, sigma: float = 1.5) -> None:
+    def __init__(self, encoder: Encoder, bank, sigma: float = 1.5, top_pixels: int = 20) -> None:
         super().__init__()
         self.encoder = encoder
         self.register_buffer("bank", bank)
@@ -68,6 +69,7 @@ class Scorer(nn.Module):
         taps = torch.exp(-torch.arange(-radius, radius + 1.0) ** 2 / (2 * sigma**2))
         self.register_buffer("blur", (taps / taps.sum()).view(1, 1, 1, -1))
         self.radius = radius
+        self.top_pixels = top_pixels
 
     def forward(self, images):
         n, _, h, w = images.shape
@@ -79,7 +81,8 @@ class Scorer(nn.Module):
         heat = F.interpolate(nearest, size=(h, w), mode="bilinear", align_corners=False)
         heat = F.pad(heat, (self.radius,) * 4, mode="replicate")
         heat = F.conv2d(F.conv2d(heat, self.blur), self.blur.transpose(2, 3))
-        return heat[:, 0], nearest.flatten(1).max(1).values
+        heat = heat[:, 0]
+        return heat, heat.flatten(1).topk(self.top_pixels, 1).values.mean(1)
 
 
 def greedy_coreset(features, size: int, seed: int = 0):
@@ -104,6 +107,7 @@ class PatchCore:
     bank_size: int = 2048
     sigma: float = 1.5
     coreset_pool: int = 200_000
+    top_pixels: int = 20
     seed: int = 0
     scorer_: Scorer | None = field(default=None, repr=False)
 
@@ -128,7 +132,7 @@ class PatchCore:
             flat = features.permute(0, 2, 3, 1).reshape(-1, features.shape[1])
             pool = flat[torch.randperm(len(flat), generator=order)[:self.coreset_pool]]
             bank = pool[greedy_coreset(pool, min(self.bank_size, len(pool)), self.seed)]
-        self.scorer_ = Scorer(encoder, bank, self.sigma).eval()
+        self.scorer_ = Scorer(encoder, bank, self.sigma, self.top_pixels).eval()
         return self
 
     @property
