@@ -19,7 +19,7 @@ $(VENV)/.core: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.all: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[spark,dev,service]"
+	$(BIN)/pip install --quiet -e ".[spark,dev,service,vision]"
 	touch $(VENV)/.core $@
 
 run: $(VENV)/.core

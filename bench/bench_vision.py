@@ -1,0 +1,50 @@
+"""Inspection throughput on CPU: images per second, torch vs. the ONNX export, one run.
+
+Fits PatchCore on good weld-seam images, then scores the same batch with torch and with
+onnxruntime (2 threads each); one JSON line per figure.
+
+    PYTHONPATH=src python bench/bench_vision.py [--train 120] [--images 256] [--batch 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+from gigaloop.factory.inspection.patchcore import PatchCore, torch
+from gigaloop.factory.inspection.runtime import OnnxDetector
+from gigaloop.twin.images import SIZE, image_set
+
+
+def rate(score, images: np.ndarray, batch: int) -> float:
+    score(images[:batch])  # warm-up
+    started = time.perf_counter()
+    for start in range(0, len(images), batch):
+        score(images[start:start + batch])
+    return len(images) / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--train", type=int, default=120)
+    parser.add_argument("--images", type=int, default=256)
+    parser.add_argument("--batch", type=int, default=32)
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    good = np.stack([s.image for s in image_set("weld_seam", args.train, seed=1)])
+    images = np.stack([s.image for s in image_set("weld_seam", args.images, seed=2,
+                                                  defect_share=0.2)])
+    model = PatchCore(seed=0).fit(good)
+    onnx = OnnxDetector(model.to_onnx(), threads=2)
+    for engine, score in (("torch", model.score), ("onnxruntime", onnx.score)):
+        print(json.dumps({"figure": "vision_images_per_s", "engine": engine,
+                          "value": round(rate(score, images, args.batch), 1),
+                          "resolution": SIZE, "batch": args.batch, "threads": 2,
+                          "bank": int(model.bank_.shape[0])}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

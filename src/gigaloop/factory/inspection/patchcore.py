@@ -1,0 +1,164 @@
+"""PatchCore anomaly detection, built with torch and exported to ONNX.
+
+Trained on good images only: a small convolutional autoencoder learns the twin's good
+surfaces (no pretrained weights can be downloaded here), its encoder's mid-level patch
+features — averaged over 3×3 neighbourhoods as in PatchCore — fill a memory bank that a
+greedy k-centre coreset shrinks, and a patch's anomaly score is its distance to the
+nearest bank entry. The map is upsampled to the image and smoothed (σ = 1.5 px at
+64 px, PatchCore's σ = 4 at 224 px); the image score is the mean of the map's 20
+hottest pixels (steadier than PatchCore's largest patch distance on small images).
+torch is used only here; inference runs the ONNX export
+(:mod:`gigaloop.factory.inspection.runtime`).
+
+>>> import numpy as np
+>>> good = np.random.default_rng(0).random((16, 32, 32), dtype=np.float32) * 0.1 + 0.5
+>>> model = PatchCore(epochs=1, bank_size=64, seed=0).fit(good)
+>>> model.bank_.shape
+(64, 48)
+>>> heat, score = model.score(good[:2])
+>>> heat.shape, score.shape
+((2, 32, 32), (2,))
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gigaloop.errors import require
+
+torch = require("torch", "vision")
+nn = torch.nn
+F = torch.nn.functional
+
+
+class Encoder(nn.Module):
+    """Three conv stages; stages 2 (½ resolution) and 3 (¼, upsampled) give the patch features."""
+
+    def __init__(self, width: int = 16) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(1, width, 3, padding=1), nn.ReLU())
+        self.mid = nn.Sequential(nn.Conv2d(width, width, 3, 2, 1), nn.ReLU())
+        self.deep = nn.Sequential(nn.Conv2d(width, 2 * width, 3, 2, 1), nn.ReLU())
+
+    def forward(self, x):
+        mid = self.mid(self.stem(x))
+        deep = self.deep(mid)
+        return mid, deep
+
+    def patches(self, x):
+        """(N, C, H/2, W/2) locally aggregated patch features."""
+        mid, deep = self.forward(x)
+        deep = F.interpolate(deep, scale_factor=2.0, mode="bilinear", align_corners=False)
+        features = torch.cat([mid, deep], 1)
+        return F.avg_pool2d(features, 3, 1, 1, count_include_pad=False)
+
+
+class Scorer(nn.Module):
+    """Image batch (N, 1, H, W) → heat map (N, H, W) and image score (N,): the exported graph."""
+
+    def __init__(self, encoder: Encoder, bank, sigma: float = 1.5, top_pixels: int = 20) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.register_buffer("bank", bank)
+        self.register_buffer("bank_sq", (bank * bank).sum(1))
+        radius = int(2 * sigma)
+        taps = torch.exp(-torch.arange(-radius, radius + 1.0) ** 2 / (2 * sigma**2))
+        self.register_buffer("blur", (taps / taps.sum()).view(1, 1, 1, -1))
+        self.radius = radius
+        self.top_pixels = top_pixels
+
+    def forward(self, images):
+        n, _, h, w = images.shape
+        features = self.encoder.patches(images)
+        c, fh, fw = features.shape[1:]
+        flat = features.permute(0, 2, 3, 1).reshape(-1, c)
+        squared = (flat * flat).sum(1, keepdim=True) - 2 * flat @ self.bank.T + self.bank_sq
+        nearest = squared.min(1).values.clamp(min=0).sqrt().reshape(n, 1, fh, fw)
+        heat = F.interpolate(nearest, size=(h, w), mode="bilinear", align_corners=False)
+        heat = F.pad(heat, (self.radius,) * 4, mode="replicate")
+        heat = F.conv2d(F.conv2d(heat, self.blur), self.blur.transpose(2, 3))
+        heat = heat[:, 0]
+        return heat, heat.flatten(1).topk(self.top_pixels, 1).values.mean(1)
+
+
+def greedy_coreset(features, size: int, seed: int = 0):
+    """Indices of a greedy k-centre coreset of ``features`` (rows), on a 32-d projection."""
+    generator = torch.Generator().manual_seed(seed)
+    projection = torch.randn(features.shape[1], 32, generator=generator) / 32**0.5
+    points = features @ projection
+    chosen = [int(torch.randint(len(points), (1,), generator=generator))]
+    distance = ((points - points[chosen[0]]) ** 2).sum(1)
+    for _ in range(size - 1):
+        chosen.append(int(distance.argmax()))
+        distance = torch.minimum(distance, ((points - points[chosen[-1]]) ** 2).sum(1))
+    return torch.tensor(chosen)
+
+
+@dataclass
+class PatchCore:
+    """Fit on good images (N, H, W) in [0, 1]; score or export to ONNX."""
+
+    width: int = 16
+    epochs: int = 8
+    bank_size: int = 2048
+    sigma: float = 1.5
+    coreset_pool: int = 200_000
+    top_pixels: int = 20
+    seed: int = 0
+    scorer_: Scorer | None = field(default=None, repr=False)
+
+    def fit(self, good: np.ndarray) -> PatchCore:
+        torch.manual_seed(self.seed)
+        images = torch.as_tensor(good, dtype=torch.float32)[:, None]
+        encoder = Encoder(self.width)
+        decoder = nn.Sequential(
+            nn.ConvTranspose2d(2 * self.width, self.width, 4, 2, 1), nn.ReLU(),
+            nn.ConvTranspose2d(self.width, 1, 4, 2, 1))
+        optimiser = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr=3e-3)
+        order = torch.Generator().manual_seed(self.seed)
+        for _ in range(self.epochs):
+            for batch in torch.randperm(len(images), generator=order).split(32):
+                optimiser.zero_grad()
+                loss = F.mse_loss(decoder(encoder(images[batch])[1]), images[batch])
+                loss.backward()
+                optimiser.step()
+        encoder.eval()
+        with torch.no_grad():
+            features = encoder.patches(images)
+            flat = features.permute(0, 2, 3, 1).reshape(-1, features.shape[1])
+            pool = flat[torch.randperm(len(flat), generator=order)[:self.coreset_pool]]
+            bank = pool[greedy_coreset(pool, min(self.bank_size, len(pool)), self.seed)]
+        self.scorer_ = Scorer(encoder, bank, self.sigma, self.top_pixels).eval()
+        return self
+
+    @property
+    def bank_(self) -> np.ndarray:
+        return self._fitted().bank.numpy()
+
+    def score(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Heat maps (N, H, W) and image scores (N,) computed with torch."""
+        with torch.no_grad():
+            heat, score = self._fitted()(torch.as_tensor(images, dtype=torch.float32)[:, None])
+        return heat.numpy(), score.numpy()
+
+    def to_onnx(self) -> bytes:
+        """The fitted scorer as an ONNX model (dynamic batch), input ``images`` (N, 1, H, W)."""
+        scorer = self._fitted()
+        buffer = io.BytesIO()
+        example = torch.zeros(2, 1, 64, 64)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
+            torch.onnx.export(scorer, (example,), buffer, dynamo=False, opset_version=17,
+                              input_names=["images"], output_names=["heat", "score"],
+                              dynamic_axes={"images": {0: "n"}, "heat": {0: "n"},
+                                            "score": {0: "n"}})
+        return buffer.getvalue()
+
+    def _fitted(self) -> Scorer:
+        if self.scorer_ is None:
+            raise ValueError("PatchCore is not fitted: call fit(good_images) first")
+        return self.scorer_
