@@ -57,21 +57,3 @@ def test_a_lot_and_a_drift_window_trace_forward_to_the_vehicles_and_where_they_a
     assert len(window) > 0
     assert window["build_date"].between(datetime(2025, 1, 10).date(),
                                         datetime(2025, 1, 14).date()).all()
-
-
-def test_where_a_vehicle_is_now_is_its_last_report_however_long_ago(store, monkeypatch):
-    from gigaloop.loop import trace
-
-    monkeypatch.setattr(trace, "RECENT_DAYS", 0)  # only the newest day is read first
-    touched = store.execute(vehicles_touched(store)).set_index("vin")
-    days = store.execute(store.table("telemetry_daily"))
-    direct = days.groupby("vin").agg(last_seen=("day", "max"),
-                                     odometer_miles=("odometer_miles", "max"))
-    newest = days["day"].max()
-    assert (direct.last_seen < newest).sum() > 0  # some were read from their history
-    reported = touched.loc[direct.index]
-    assert (reported.last_seen.astype("datetime64[ns]") ==
-            direct.last_seen.astype("datetime64[ns]")).all()
-    assert (reported.odometer_miles == direct.odometer_miles).all()
-    silent = touched.index.difference(direct.index)
-    assert touched.loc[silent].last_seen.isna().all()

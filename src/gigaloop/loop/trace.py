@@ -19,9 +19,6 @@ import ibis.expr.types as ir
 from gigaloop.loop.kpis import Tables
 from gigaloop.store.queries import vehicle_genealogy
 
-#: A forward trace reads the telemetry of this many days before the fleet's newest first.
-RECENT_DAYS = 7
-
 
 def vehicle_trace(store: Tables, vin: str) -> ir.Table:
     """Every genealogy link and process reading of ``vin``: (kind, name, value, unit).
@@ -102,25 +99,6 @@ def touched(store: Tables, *, lot: str | None = None, station: str | None = None
     return chosen
 
 
-def _last_reports(store: Tables, chosen: ir.Table) -> ir.Table:
-    """``vin``, ``last_seen`` and ``odometer_miles`` (its highest: odometers only rise) of
-    the chosen vehicles that ever reported. Most reported in the fleet's last
-    :data:`RECENT_DAYS` days, which the store reads alone (its files' day statistics skip
-    the rest); only the others' whole history is read — none at all when every one of
-    them reported lately."""
-    telemetry = store.table("telemetry_daily")
-    recent = telemetry.filter(
-        telemetry.day >= telemetry.day.max() - ibis.interval(days=RECENT_DAYS))
-
-    def last(rows: ir.Table) -> ir.Table:
-        return rows.group_by("vin").aggregate(last_seen=rows.day.max(),
-                                              odometer_miles=rows.odometer_miles.max())
-
-    lately = last(recent.semi_join(chosen, "vin"))
-    quiet = chosen.select("vin").anti_join(lately, "vin")
-    return lately.union(last(telemetry.semi_join(quiet, "vin")))
-
-
 def _where_now(store: Tables, chosen: ir.Table) -> ir.Table:
     """``chosen`` with its latest customer, last telemetry and counts, each read only for
     the chosen VINs (one row per vehicle: a resold car shows its current owner)."""
@@ -131,7 +109,9 @@ def _where_now(store: Tables, chosen: ir.Table) -> ir.Table:
     customers = customers.group_by("vin").aggregate(
         customer_id=customers.customer_id.max(), region=customers.region.max(),
         climate_region=customers.climate_region.max())
-    latest = _last_reports(store, chosen)
+    telemetry = store.table("telemetry_daily").semi_join(chosen, "vin")
+    latest = telemetry.group_by("vin").aggregate(last_seen=telemetry.day.max(),
+                                                 odometer_miles=telemetry.odometer_miles.max())
     failures = store.table("component_failures").semi_join(chosen, "vin")
     failed = failures.group_by("vin").aggregate(failures=failures.count())
     visits = store.table("service_visits").semi_join(chosen, "vin")
