@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
@@ -36,21 +37,23 @@ def poisson_rate_ci(
     return count * per / exposure, float(low), float(high)
 
 
-def crash_counts_and_miles(store: Tables) -> dict[str, tuple[int, float]]:
-    """Per mode: (crashes, miles), sharing owners only. The miles of both modes are one
-    pass over the telemetry; the crashes are joined to the consenting owners from the
-    (small) crashes' side."""
+def crash_counts_and_miles(store: Tables) -> ir.Table:
+    """One row per mode: ``mode``, ``crashes``, ``miles`` (sharing owners only). Both
+    modes' miles come from one aggregate of the telemetry; the crashes are joined to the
+    consenting owners from the (small) crashes' side."""
     days = store.table("telemetry_daily")
-    miles = store.execute(days.aggregate(
-        autopilot=days.autopilot_miles.sum(), manual=(days.miles - days.autopilot_miles).sum()))
+    totals = days.aggregate(autopilot=days.autopilot_miles.sum(),
+                            manual=(days.miles - days.autopilot_miles).sum())
+    miles = ibis.union(*(totals.select(mode=ibis.literal(mode), miles=totals[mode])
+                         for mode in MODES))
     customers = store.table("customers")
     crashes = store.table("crashes")
     shared = crashes.inner_join(customers.filter(customers.consent_telemetry).select("vin"),
                                 "vin")
-    counts = store.execute(shared.group_by("mode").aggregate(crashes=shared.count()))
-    crashed = dict(zip(counts["mode"], counts["crashes"], strict=True))
-    return {mode: (int(crashed.get(mode, 0)), float(miles[mode].fillna(0.0).iloc[0]))
-            for mode in MODES}
+    counts = shared.group_by("mode").aggregate(crashes=shared.count())
+    joined = miles.left_join(counts, miles["mode"] == counts["mode"])
+    return joined.select(miles["mode"], crashes=counts.crashes.fill_null(0),
+                         miles=miles.miles.fill_null(0.0)).order_by("mode")
 
 
 def crash_rates(store: Tables, *, level: float = 0.95) -> dict[str, dict[str, Any]]:
@@ -62,8 +65,11 @@ def crash_rates(store: Tables, *, level: float = 0.95) -> dict[str, dict[str, An
     >>> crash_rates(Store(tempfile.mkdtemp()))["manual"]
     {'crashes': 0, 'miles': 0.0, 'rate': None, 'ci': None}
     """
+    rows = store.execute(crash_counts_and_miles(store)).set_index("mode")
     out: dict[str, dict[str, Any]] = {}
-    for mode, (count, miles) in crash_counts_and_miles(store).items():
+    for mode in MODES:
+        count = int(rows.crashes.get(mode, 0))
+        miles = float(rows.miles.get(mode, 0.0))
         if miles > 0:
             rate, low, high = poisson_rate_ci(count, miles, per=1e6, level=level)
             out[mode] = {"crashes": count, "miles": miles, "rate": rate, "ci": [low, high]}
