@@ -20,11 +20,12 @@ a hidden quality drawn at first sight, usually better than the starting version.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gigaloop.actuate.ota import Vehicle
+if TYPE_CHECKING:  # only a signed rollout needs the verifier (and cryptography)
+    from gigaloop.actuate.ota import Vehicle
 
 STARTING_VERSION = "2025.20.1"
 
