@@ -6,7 +6,13 @@ import pandas as pd
 import pytest
 from plant_helpers import NOMINAL_KA, day_of, latent_frame, make_plant, run
 
-from gigaloop.actuate import Action, EngineeringChange, MaintenanceOrder, SetpointChange
+from gigaloop.actuate import (
+    Action,
+    Calibration,
+    EngineeringChange,
+    MaintenanceOrder,
+    SetpointChange,
+)
 
 
 def enact(action: Action, days: int):
@@ -92,6 +98,14 @@ def test_retiring_a_hardware_revision_switches_to_its_fix() -> None:
     assert (late["rain_perception"] == 1.0).all()
 
 
+def test_a_calibration_is_recorded_on_its_day() -> None:
+    plant, frames, _ = enact(Calibration(day=2, machine_id="BW-030-R2", reason="test"), 4)
+    events = frames["maintenance_events"]
+    done = events[(events["machine_id"] == "BW-030-R2") & (events["kind"] == "calibration")]
+    assert len(done) == 1 and done["reason"].iloc[0] == "test"
+    assert plant.history.actions[-1]["detail"] == "recalibrated BW-030-R2"
+
+
 def test_dropping_a_supplier_stops_its_lots() -> None:
     _, frames, _ = enact(EngineeringChange(day=2, target={"supplier": "SUPB"}), 10)
     lots = frames["lots"].assign(day=lambda f: f["event_time"].dt.normalize())
@@ -101,6 +115,7 @@ def test_dropping_a_supplier_stops_its_lots() -> None:
 
 @pytest.mark.parametrize(("action", "reason"), [
     (MaintenanceOrder(day=1, machine_id="ST-999-P1"), "unknown machine"),
+    (Calibration(day=1, machine_id="ST-999-P1"), "unknown machine"),
     (SetpointChange(day=1, station_id="XX-010", parameter="torque", setpoint=1.0),
      "unknown station or machine"),
     (SetpointChange(day=1, station_id="GA-010", parameter="weld_current", setpoint=10.0),
