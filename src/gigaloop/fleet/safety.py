@@ -28,6 +28,8 @@ class Tables(Protocol):
 
     def execute(self, expr: ir.Expr) -> Any: ...
 
+    def totals(self, name: str, columns: list[str]) -> dict[str, float]: ...
+
 
 def poisson_rate_ci(
     count: int, exposure: float, *, per: float = 1.0, level: float = 0.95
@@ -38,22 +40,30 @@ def poisson_rate_ci(
 
 
 def crash_counts_and_miles(store: Tables) -> ir.Table:
-    """One row per mode: ``mode``, ``crashes``, ``miles`` (sharing owners only). Both
-    modes' miles come from one aggregate of the telemetry; the crashes are joined to the
-    consenting owners from the (small) crashes' side."""
+    """One row per mode: ``mode``, ``crashes``, ``miles`` (sharing owners only), as one
+    Ibis expression: both modes' miles from one aggregate of the telemetry, the crashes
+    joined to the consenting owners from the (small) crashes' side. :func:`crash_rates`
+    takes the same miles from :meth:`~gigaloop.store.Store.totals` instead, which reads
+    only the telemetry files written since its last call."""
     days = store.table("telemetry_daily")
     totals = days.aggregate(autopilot=days.autopilot_miles.sum(),
                             manual=(days.miles - days.autopilot_miles).sum())
     miles = ibis.union(*(totals.select(mode=ibis.literal(mode), miles=totals[mode])
                          for mode in MODES))
-    customers = store.table("customers")
-    crashes = store.table("crashes")
-    shared = crashes.inner_join(customers.filter(customers.consent_telemetry).select("vin"),
-                                "vin")
-    counts = shared.group_by("mode").aggregate(crashes=shared.count())
+    counts = crash_counts(store)
     joined = miles.left_join(counts, miles["mode"] == counts["mode"])
     return joined.select(miles["mode"], crashes=counts.crashes.fill_null(0),
                          miles=miles.miles.fill_null(0.0)).order_by("mode")
+
+
+def crash_counts(store: Tables) -> ir.Table:
+    """Crashes per ``mode`` of vehicles whose owners share telemetry (modes without one
+    are absent)."""
+    customers = store.table("customers")
+    crashes = store.table("crashes")
+    sharing = customers.filter(customers.consent_telemetry).select("vin")
+    shared = crashes.semi_join(sharing.semi_join(crashes, "vin"), "vin")
+    return shared.group_by("mode").aggregate(crashes=shared.count())
 
 
 def crash_rates(store: Tables, *, level: float = 0.95) -> dict[str, dict[str, Any]]:
@@ -65,11 +75,13 @@ def crash_rates(store: Tables, *, level: float = 0.95) -> dict[str, dict[str, An
     >>> crash_rates(Store(tempfile.mkdtemp()))["manual"]
     {'crashes': 0, 'miles': 0.0, 'rate': None, 'ci': None}
     """
-    rows = store.execute(crash_counts_and_miles(store)).set_index("mode")
+    counts = store.execute(crash_counts(store)).set_index("mode").crashes
+    sums = store.totals("telemetry_daily", ["miles", "autopilot_miles"])
+    exposure = {"autopilot": sums["autopilot_miles"],
+                "manual": sums["miles"] - sums["autopilot_miles"]}
     out: dict[str, dict[str, Any]] = {}
     for mode in MODES:
-        count = int(rows.crashes.get(mode, 0))
-        miles = float(rows.miles.get(mode, 0.0))
+        count, miles = int(counts.get(mode, 0)), exposure[mode]
         if miles > 0:
             rate, low, high = poisson_rate_ci(count, miles, per=1e6, level=level)
             out[mode] = {"crashes": count, "miles": miles, "rate": rate, "ci": [low, high]}

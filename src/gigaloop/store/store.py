@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from glob import glob
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,6 +35,7 @@ from gigaloop.store.keys import KeyIndex, key_hashes
 from gigaloop.store.layout import Layout, month_of, writer_lock
 from gigaloop.store.quarantine import quarantine_rows
 from gigaloop.store.result import WriteResult
+from gigaloop.store.totals import FileSums, column_sums
 from gigaloop.store.validate import Rejections, Rows, check, to_arrow
 from gigaloop.store.view import StoreView
 from gigaloop.store.wal import WAL_DIR, TableLog, logs
@@ -93,6 +95,7 @@ class Store:
         self._flusher = Flusher(self._layout)
         # table → newest ingested_at in its Parquet files (tables found with files: read later)
         self._disk_upto = {n: datetime.min for n in TABLES if not self._layout.has_files(n)}
+        self._file_sums: dict[str, FileSums] = {}  # table → sums kept per file
         self._engine: Engine
         if engine == "duckdb":
             self._engine = DuckDBEngine(self._tail)
@@ -136,6 +139,22 @@ class Store:
         self._before_reading()
         with self._engine.translate("running a query"):
             return self.con.to_pyarrow(expr)
+
+    def totals(self, name: str, columns: list[str]) -> dict[str, float]:
+        """The sum of each numeric column over the whole table (nulls skipped).
+
+        Sums are kept per Parquet file (:mod:`gigaloop.store.totals`), so a total over
+        millions of rows reads only the files written since the last call, and the rows
+        not yet flushed.
+        """
+        spec = get_table(name)
+        self._before_reading()
+        files = sorted(Path(p) for p in glob(self._layout.glob(spec.name)))
+        out = self._file_sums.setdefault(name, FileSums()).total(files, columns)
+        if self._engine.reads_tail:  # else the tail was flushed by _before_reading
+            for column, value in column_sums(self._tail(name), columns).items():
+                out[column] += value
+        return out
 
     def ingested_between(self, name: str, after: datetime | None, until: datetime,
                          columns: list[str] | None = None) -> pa.Table:

@@ -50,6 +50,13 @@ class StoreView:
         """Rows of ``name`` ingested after ``after`` (all when None) and by the cutoff."""
         return self.store.ingested_between(name, after, self.cutoff, columns)
 
+    def totals(self, name: str, columns: list[str]) -> dict[str, float]:
+        """Each numeric column's sum over the rows ingested by the cutoff (one query: the
+        per-file sums of :meth:`Store.totals` cannot tell rows apart by ingestion)."""
+        table = self.table(name)
+        sums = self.store.execute(table.aggregate(**{c: table[c].sum() for c in columns}))
+        return {c: float(sums[c].iloc[0]) if sums[c].notna().iloc[0] else 0.0 for c in columns}
+
     def execute(self, expr: ir.Expr) -> Any:
         return self.store.execute(expr)
 
