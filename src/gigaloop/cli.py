@@ -198,7 +198,7 @@ def trace(
 ) -> None:
     """Trace a vehicle back to what built it, or a lot / station / machine / build window
     forward to every vehicle it touched and where that vehicle is now."""
-    from gigaloop.loop.trace import vehicle_trace, vehicles_touched
+    from gigaloop.loop.trace import page_of_vehicles_touched, vehicle_trace
     from gigaloop.store import Store
 
     forwards = {"lot": lot, "station": station, "machine": machine,
@@ -214,17 +214,20 @@ def trace(
     with _guard():
         store = Store(run_dir / "store")
         try:
-            expr = vehicle_trace(store, vin) if vin else vehicles_touched(store, **forwards)
-            rows = store.execute(expr)
+            if vin:
+                rows = store.execute(vehicle_trace(store, vin))
+                title, total = f"{vin}: what built it", len(rows)
+            else:
+                total, page = page_of_vehicles_touched(store, **forwards, limit=limit)
+                rows, title = page.to_pandas(), f"{total:,} vehicles touched"
         finally:
             store.close()
-    title = f"{vin}: what built it" if vin else f"{len(rows):,} vehicles touched"
     table = Table(*[str(c) for c in rows.columns], title=title)
     for values in rows.head(limit).itertuples(index=False):
         table.add_row(*["—" if v is None or v != v else str(v) for v in values])
     console.print(table)
-    if len(rows) > limit:
-        console.print(f"{len(rows) - limit:,} more rows (--limit)")
+    if total > limit:
+        console.print(f"{total - limit:,} more rows (--limit)")
 
 
 @app.command()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pandas as pd
 import pytest
 
-from gigaloop.loop.trace import vehicle_trace, vehicles_touched
+from gigaloop.loop.trace import page_of_vehicles_touched, vehicle_trace, vehicles_touched
 from gigaloop.store import Store
 from gigaloop.twin import Twin
 
@@ -57,3 +58,15 @@ def test_a_lot_and_a_drift_window_trace_forward_to_the_vehicles_and_where_they_a
     assert len(window) > 0
     assert window["build_date"].between(datetime(2025, 1, 10).date(),
                                         datetime(2025, 1, 14).date()).all()
+
+
+def test_a_page_of_vehicles_touched_is_that_slice_of_them_all(store):
+    lots = store.table("vehicle_lots")
+    lot = store.execute(lots.lot_id.min())
+    everything = store.execute(vehicles_touched(store, lot=lot))
+    total, page = page_of_vehicles_touched(store, lot=lot, limit=7, offset=3)
+    assert total == len(everything) > 10
+    expected = everything.iloc[3:10].reset_index(drop=True)
+    got = page.to_pandas()[list(everything.columns)]
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+    assert page_of_vehicles_touched(store, lot=lot, limit=5, offset=10**6)[1].num_rows == 0

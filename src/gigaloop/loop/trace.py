@@ -11,10 +11,14 @@ counts them).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from gigaloop.loop.kpis import Tables
 from gigaloop.store.queries import vehicle_genealogy
@@ -48,22 +52,41 @@ def vehicles_touched(
     built_to: date | None = None,
     parameter: str | None = None,
     value_range: tuple[float, float] | None = None,
-    limit: int | None = None,
-    offset: int = 0,
 ) -> ir.Table:
     """Vehicles matching every criterion given, with where they are now, by VIN.
 
     ``parameter``/``value_range`` select vehicles whose reading of that parameter (at
-    ``station`` when given) lies in the closed range. With ``limit``, only that page of
-    VINs (from ``offset``) is looked up, so a lot of a million vehicles answers a page at
-    the cost of a page. Columns: vin, build_date, shift, hardware_revision, customer_id,
-    region, climate_region, last_seen, odometer_miles, failures, campaigns.
+    ``station`` when given) lies in the closed range. Columns: vin, build_date, shift,
+    hardware_revision, customer_id, region, climate_region, last_seen, odometer_miles,
+    failures, campaigns. :func:`page_of_vehicles_touched` reads one page of them.
     """
     chosen = touched(store, lot=lot, station=station, machine=machine, built_from=built_from,
                      built_to=built_to, parameter=parameter, value_range=value_range)
-    if limit is not None:
-        chosen = chosen.order_by("vin").limit(limit, offset=offset)
-    return _where_now(store, chosen).order_by("vin")
+    now = where_now(store, lambda table: table.semi_join(chosen, "vin"))
+    out = chosen.left_join(now, "vin").drop("vin_right")
+    return out.mutate(failures=out.failures.fill_null(0),
+                      campaigns=out.campaigns.fill_null(0)).order_by("vin")
+
+
+def page_of_vehicles_touched(store: Tables, *, limit: int, offset: int = 0,
+                             **criteria: Any) -> tuple[int, pa.Table]:
+    """How many vehicles :func:`vehicles_touched` holds, and the page of ``limit`` of them
+    from ``offset`` (same columns), at the cost of a page even for a lot of a million
+    vehicles: the page's VINs are read first, and the other tables are filtered by that
+    list, which skips every row group whose VIN range cannot hold them (files are in key
+    order, :func:`gigaloop.store.layout.in_key_order`)."""
+    chosen = touched(store, **criteria)
+    total = int(store.execute(chosen.count()))
+    page = chosen.order_by("vin").limit(limit, offset=offset)
+    page = store.to_pyarrow(page.select(*chosen.columns))  # (Spark adds a row number)
+    listed = ibis.literal(page["vin"].to_pylist(), type="array<string>")  # quick to compile
+    now = store.to_pyarrow(where_now(store, lambda table: table.filter(
+        listed.contains(table.vin))))
+    rows = page.join(now, "vin", join_type="left outer").sort_by("vin")
+    for count in ("failures", "campaigns"):
+        rows = rows.set_column(rows.schema.get_field_index(count), count,
+                               pc.fill_null(rows[count], 0))
+    return total, rows
 
 
 def touched(store: Tables, *, lot: str | None = None, station: str | None = None,
@@ -99,26 +122,41 @@ def touched(store: Tables, *, lot: str | None = None, station: str | None = None
     return chosen
 
 
-def _where_now(store: Tables, chosen: ir.Table) -> ir.Table:
-    """``chosen`` with its latest customer, last telemetry and counts, each read only for
-    the chosen VINs (one row per vehicle: a resold car shows its current owner)."""
-    customers = store.table("customers").semi_join(chosen, "vin")
+def where_now(store: Tables, of_chosen: Callable[[ir.Table], ir.Table]) -> ir.Table:
+    """Where the chosen vehicles are now, one row per vehicle that has any of it: vin,
+    customer_id, region, climate_region (its newest owner: a resold car shows the
+    current one), last_seen, odometer_miles (last telemetry), failures, campaigns
+    (counts; null for none). ``of_chosen`` narrows a table to the chosen VINs. One union
+    of the four sources, grouped by VIN."""
+    customers = of_chosen(store.table("customers"))
     newest = customers.group_by("vin").aggregate(delivered=customers.delivered_on.max())
     customers = customers.semi_join(newest, [customers.vin == newest.vin,
                                              customers.delivered_on == newest.delivered])
-    customers = customers.group_by("vin").aggregate(
-        customer_id=customers.customer_id.max(), region=customers.region.max(),
-        climate_region=customers.climate_region.max())
-    telemetry = store.table("telemetry_daily").semi_join(chosen, "vin")
-    latest = telemetry.group_by("vin").aggregate(last_seen=telemetry.day.max(),
-                                                 odometer_miles=telemetry.odometer_miles.max())
-    failures = store.table("component_failures").semi_join(chosen, "vin")
-    failed = failures.group_by("vin").aggregate(failures=failures.count())
-    visits = store.table("service_visits").semi_join(chosen, "vin")
+    telemetry = of_chosen(store.table("telemetry_daily"))
+    failures = of_chosen(store.table("component_failures"))
+    visits = of_chosen(store.table("service_visits"))
     campaigns = visits.filter(visits.campaign_id.notnull())
-    served = campaigns.group_by("vin").aggregate(campaigns=campaigns.count())
-    out = chosen.left_join(customers, "vin").drop("vin_right")
-    out = out.left_join(latest, "vin").drop("vin_right")
-    out = out.left_join(failed, "vin").drop("vin_right")
-    out = out.left_join(served, "vin").drop("vin_right")
-    return out.mutate(failures=out.failures.fill_null(0), campaigns=out.campaigns.fill_null(0))
+    one = ibis.literal(1, type="int64")
+    parts = ibis.union(
+        _now_part(customers, customer_id=customers.customer_id, region=customers.region,
+                  climate_region=customers.climate_region),
+        _now_part(telemetry, last_seen=telemetry.day, odometer_miles=telemetry.odometer_miles),
+        _now_part(failures, failures=one),
+        _now_part(campaigns, campaigns=one),
+    )
+    return parts.group_by("vin").aggregate(
+        customer_id=parts.customer_id.max(), region=parts.region.max(),
+        climate_region=parts.climate_region.max(), last_seen=parts.last_seen.max(),
+        odometer_miles=parts.odometer_miles.max(), failures=parts.failures.sum(),
+        campaigns=parts.campaigns.sum())
+
+
+_NOW_COLUMNS = {"customer_id": "string", "region": "string", "climate_region": "string",
+                "last_seen": "date", "odometer_miles": "float64", "failures": "int64",
+                "campaigns": "int64"}
+
+
+def _now_part(table: ir.Table, **given: ir.Value) -> ir.Table:
+    """``table``'s share of :func:`where_now`: its columns given, the others null."""
+    return table.select(vin=table.vin, **{name: given.get(name, ibis.null().cast(dtype))
+                                          for name, dtype in _NOW_COLUMNS.items()})

@@ -10,10 +10,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from gigaloop.api.deps import CurrentPrincipal, ServicesDep, allow
-from gigaloop.api.pages import Limit, Offset, Page, page
+from gigaloop.api.pages import Limit, Offset, Page, window
 from gigaloop.appstate import Role
 from gigaloop.errors import ConfigError, NotFoundError
-from gigaloop.loop.trace import touched, vehicle_trace, vehicles_touched
+from gigaloop.loop.trace import page_of_vehicles_touched, vehicle_trace
 
 router = APIRouter(prefix="/trace", tags=["trace"])
 TRACERS = (Role.plant_engineer, Role.fleet_operations)
@@ -24,13 +24,15 @@ Text = Annotated[str | None, Query(min_length=1, max_length=100)]
 def backwards(vin: str, services: ServicesDep, principal: CurrentPrincipal,
               limit: Limit = 1000, offset: Offset = 0) -> Page:
     """Everything that built ``vin``: lots, suppliers, machines, shifts, revisions and
-    every process reading (``kind``, ``name``, ``value``, ``unit``)."""
+    every process reading (``kind``, ``name``, ``value``, ``unit``).
+
+    One vehicle's trace is a few hundred rows, read in one query and paged here; a known
+    vehicle always has its build links, so an empty trace means an unknown VIN."""
     with services.store.use() as store:
-        vehicles = store.table("vehicles")
-        known = store.to_pyarrow(vehicles.filter(vehicles.vin == vin).count()).as_py()
-    if not known:
+        rows = store.to_pyarrow(vehicle_trace(store, vin)).to_pylist()
+    if not rows:
         raise NotFoundError(f"no vehicle {vin!r} in the store", vin=vin)
-    return page(services, principal, lambda store: vehicle_trace(store, vin), limit, offset)
+    return window(rows, services, principal, limit, offset)
 
 
 @router.get("/vehicles", **allow(*TRACERS))
@@ -52,9 +54,7 @@ def forwards(services: ServicesDep, principal: CurrentPrincipal, lot: Text = Non
     criteria = {"lot": lot, "station": station, "machine": machine, "built_from": built_from,
                 "built_to": built_to, "parameter": parameter, "value_range": span}
     limit = min(limit, services.settings.max_page_rows)
-    with services.store.use() as store:  # counted apart: the page alone is looked up
-        total = int(store.to_pyarrow(touched(store, **criteria).count()).as_py())
-        rows = store.to_pyarrow(vehicles_touched(store, **criteria, limit=limit,
-                                                 offset=offset)).to_pylist()
+    with services.store.use() as store:
+        total, rows = page_of_vehicles_touched(store, **criteria, limit=limit, offset=offset)
     return Page(total=total, offset=offset, limit=limit,
-                rows=services.pseudonyms.present(rows, principal.role))
+                rows=services.pseudonyms.present(rows.to_pylist(), principal.role))
