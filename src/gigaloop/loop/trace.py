@@ -128,10 +128,11 @@ def where_now(store: Tables, of_chosen: Callable[[ir.Table], ir.Table]) -> ir.Ta
     current one), last_seen, odometer_miles (last telemetry), failures, campaigns
     (counts; null for none). ``of_chosen`` narrows a table to the chosen VINs. One union
     of the four sources, grouped by VIN."""
-    customers = of_chosen(store.table("customers"))
-    newest = customers.group_by("vin").aggregate(delivered=customers.delivered_on.max())
-    customers = customers.semi_join(newest, [customers.vin == newest.vin,
-                                             customers.delivered_on == newest.delivered])
+    owners = of_chosen(store.table("customers"))
+    newest = owners.delivered_on
+    customers = owners.group_by("vin").aggregate(
+        customer_id=owners.customer_id.argmax(newest), region=owners.region.argmax(newest),
+        climate_region=owners.climate_region.argmax(newest))
     telemetry = of_chosen(store.table("telemetry_daily"))
     failures = of_chosen(store.table("component_failures"))
     visits = of_chosen(store.table("service_visits"))
