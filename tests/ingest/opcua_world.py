@@ -124,6 +124,14 @@ class StationServer:
             ua.Variant(0.0, ua.VariantType.Double), StatusCode=code,
             SourceTimestamp=at.replace(tzinfo=dt.UTC))))
 
+    def set_unit(self, name: str, unit: str) -> None:
+        """Change the ``unit`` property of the parameter ``name`` (a PLC reconfigured)."""
+        async def change() -> None:
+            for prop in await self.nodes[name].get_properties():
+                if (await prop.read_browse_name()).Name == "unit":
+                    await prop.write_value(unit)
+        self.call(change())
+
     def unit(self, vin: str, values: dict[str, float], at: dt.datetime) -> None:
         """A unit arrives (``current_vin``) and its readings follow, a millisecond apart."""
         self.write({"current_vin": vin}, at)

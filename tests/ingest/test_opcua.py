@@ -111,6 +111,30 @@ def test_bad_readings_are_quarantined_with_their_reason(store) -> None:
 
 
 @pytest.mark.slow
+def test_a_station_reconfigured_to_another_unit_is_quarantined(store) -> None:
+    """A PLC re-set to report weld current in A (its readings were in kA): the connector's
+    next session reads the new unit, and the store refuses it for that parameter (the
+    A-for-kA case of the bad-input list)."""
+    with StationServer() as server:
+        with OpcUaConnector(store, server.url, publishing_ms=50) as first:
+            assert first.ready.wait(15)
+            play(server, VINS[:2])
+            assert first.wait_until(lambda s: settled(s, 6), 10)
+        server.set_unit("weld_current", "A")
+        with OpcUaConnector(store, server.url, publishing_ms=50) as second:
+            assert second.ready.wait(15)
+            server.unit(VINS[2], {"weld_current": 12_000.0}, BUILT + dt.timedelta(hours=2))
+            # the session's first publish re-sends the values held (VINS[1]'s): unchanged,
+            # but its weld current now in A; then VINS[2]'s reading in A
+            assert second.wait_until(lambda s: settled(s, 4), 10)
+    adds_up(second.stats)
+    one = second.stats.sources[SOURCE]
+    assert (one.written, one.unchanged, one.quarantined) == (0, 2, 2), one.reasons
+    assert one.reasons == {"unit: not the unit first stored for its station_id, parameter": 2}
+    rows = store.table("process_readings").to_pandas()
+    assert set(rows.query("parameter == 'weld_current'")["unit"]) == {"kA"}
+
+
 def test_a_server_restart_is_survived(store) -> None:
     server = StationServer().start()
     with OpcUaConnector(store, server.url, publishing_ms=50, watchdog_s=0.3,
