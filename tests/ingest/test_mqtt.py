@@ -24,6 +24,7 @@ from gigaloop.ingest import fleet_json
 from gigaloop.ingest.mqtt import MqttConnector
 from gigaloop.ingest.mqtt_publish import EdgeNode, Publisher
 from gigaloop.ingest.sequence import ConnectorStats
+from gigaloop.appstate import AppState
 from gigaloop.store import Store
 
 pytestmark = pytest.mark.service
@@ -200,6 +201,32 @@ def test_a_hole_in_the_sequence_is_reported(broker, store) -> None:
     plant, vehicle = stats.sources[NODE], stats.sources[f"{SITE}/{VINS[3]}"]
     assert (plant.gaps, plant.missing, plant.written) == (1, 3, 6)
     assert (vehicle.gaps, vehicle.missing, vehicle.written) == (1, 6, 2)
+
+
+def test_a_hole_while_the_connector_was_away_is_reported_after_its_restart(
+        broker, store, tmp_path) -> None:
+    """The last sequence number written per fleet source is kept in the app state: a
+    connector started later continues from it, so messages lost while none ran count."""
+    state = AppState(f"sqlite:///{tmp_path / 'state.db'}")
+    source = f"{SITE}/{VINS[4]}"
+    with Publisher(port=broker.port, rows_per_message=1) as publisher:
+        with MqttConnector(store, port=broker.port, client_id="t-away-1",
+                           offsets=state.offsets) as first:
+            assert first.ready.wait(5)
+            publisher.fleet_rows(SITE, VINS[4], "telemetry_daily", telemetry(VINS[4], 2))
+            assert publisher.wait(5) and first.wait_until(lambda s: settled(s, 2), 10)
+        assert state.offsets.get(source) == 1  # seq 0 and 1 written
+        publisher._fleet_seq[source] = 5  # 2, 3 and 4 went nowhere while none ran
+        with MqttConnector(store, port=broker.port, client_id="t-away-2",
+                           offsets=state.offsets) as second:
+            assert second.ready.wait(5)
+            publisher.fleet_rows(SITE, VINS[4], "telemetry_daily",
+                                 telemetry(VINS[4], 1, first=2))
+            assert publisher.wait(5) and second.wait_until(lambda s: settled(s, 1), 10)
+    after = second.stats.sources[source]
+    assert (after.gaps, after.missing, after.written) == (1, 3, 1)
+    assert state.offsets.get(source) == 5
+    state.close()
 
 
 class SlowStore:

@@ -8,8 +8,12 @@ after the write holding its rows returned, i.e. when they are in the store's
 write-ahead log. A crash before that leaves the message unacknowledged, and the broker
 sends it again: the store's keys make the second copy *unchanged*.
 
-Loss is detected from each source's sequence numbers (:mod:`gigaloop.ingest.sequence`);
-messages that cannot be read are kept in the store's ``quarantine`` table (topic and
+Loss is detected from each source's sequence numbers (:mod:`gigaloop.ingest.sequence`).
+With an ``offsets`` book (the app state's, :class:`gigaloop.appstate.AppState`, which the
+process below uses) the last number written per fleet JSON source is kept there after
+each batch, and a restarted connector continues from it, so messages lost while it was
+away count as a gap too. (Sparkplug B numbers wrap at 256 and restart with each NBIRTH:
+they are checked within a session only.) Messages that cannot be read are kept in the store's ``quarantine`` table (topic and
 payload in ``row_json``, the reason beside) and counted, never dropped silently.
 
     store = Store("data")
@@ -34,7 +38,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 
@@ -61,6 +65,15 @@ class _Message:
     payload: bytes
 
 
+class OffsetBook(Protocol):
+    """Where the last sequence number written per source is kept (e.g.
+    :class:`gigaloop.appstate.operations.Offsets`)."""
+
+    def get(self, source_id: str) -> int | None: ...
+
+    def acknowledge(self, source_id: str, sequence: int) -> int: ...
+
+
 class MqttConnector(StreamConnector):
     """Writes what a broker delivers into ``store``; see the module docstring.
 
@@ -77,11 +90,12 @@ class MqttConnector(StreamConnector):
                  max_batch: int = 1000, linger_s: float = 0.02, keepalive_s: int = 30,
                  max_payload_bytes: int = MAX_PAYLOAD_BYTES,
                  username: str | None = None, password: str | None = None,
+                 offsets: OffsetBook | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         mqtt = require("paho.mqtt.client", "service")
         self.store, self.host, self.port, self.topics = store, host, port, tuple(topics)
         self.max_batch, self.linger_s, self.keepalive_s = max_batch, linger_s, keepalive_s
-        self.clock, self.max_payload_bytes = clock, max_payload_bytes
+        self.clock, self.max_payload_bytes, self.offsets = clock, max_payload_bytes, offsets
         self.error: BaseException | None = None
         self.ready = threading.Event()  # set once subscribed
         self._sparkplug = sparkplug.SparkplugDecoder()
@@ -175,6 +189,7 @@ class MqttConnector(StreamConnector):
         groups: dict[tuple[str, str], list[pa.Table]] = defaultdict(list)
         rejected_rows: list[dict[str, Any]] = []
         updates: list[Callable[[ConnectorStats], None]] = []
+        written_upto: dict[str, int] = {}  # per source, the newest sequence number written
         for message in batch:
             try:
                 decoded = self._decode(message.topic, message.payload)
@@ -185,6 +200,9 @@ class MqttConnector(StreamConnector):
                 updates.append(refused(source, exc.reason, whole_message=True))
                 continue
             updates.append(self._track(decoded))
+            if decoded.seq is not None and decoded.modulus is None:
+                written_upto[decoded.source] = max(decoded.seq,
+                                                   written_upto.get(decoded.source, decoded.seq))
             for table, reason, reading in decoded.rejected:
                 rejected_rows.append(quarantine_row(
                     message.topic, reading, RejectedMessage(reason, table=table), now,
@@ -198,6 +216,9 @@ class MqttConnector(StreamConnector):
             result = self.store.write(table, concat(groups[(table, source)]), ingested_at=now,
                                       source=f"mqtt:{source}")
             updates.append(counted(source, result))
+        if self.offsets is not None:  # the rows are durable: their numbers may be kept
+            for source, seq in written_upto.items():
+                self.offsets.acknowledge(source, seq)
         with self._lock:
             for update in updates:
                 update(self._stats)
@@ -220,6 +241,10 @@ class MqttConnector(StreamConnector):
         tracker = self._trackers.get(source)
         if tracker is None:
             tracker = self._trackers[source] = SequenceTracker(decoded.modulus)
+            kept = None if self.offsets is None or decoded.modulus is not None \
+                else self.offsets.get(source)
+            if kept is not None:
+                tracker.resume(kept)
         if decoded.restart:
             tracker.restart()
         if decoded.seq is not None and tracker.see(decoded.seq) == "gap":
@@ -254,6 +279,7 @@ def _kept(payload: bytes) -> bytes | dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> None:
     """``python -m gigaloop.ingest.mqtt --store DIR [--host H] [--port P]``: run until
     SIGTERM / Ctrl-C, printing the counts as one JSON line every ``--every`` seconds."""
+    from gigaloop.appstate import AppState
     from gigaloop.store import Store
 
     parser = argparse.ArgumentParser(prog="python -m gigaloop.ingest.mqtt",
@@ -269,7 +295,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     store = Store(args.store, fsync=args.fsync)
-    connector = MqttConnector(store, args.host, args.port, client_id=args.client_id).start()
+    state = AppState.beside(args.store)  # the sequence numbers written, across restarts
+    connector = MqttConnector(store, args.host, args.port, client_id=args.client_id,
+                              offsets=state.offsets).start()
     try:
         while not (connector.ready.wait(0.05) or stop.is_set()):
             pass
@@ -281,6 +309,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     finally:
         connector.stop()
         store.close()
+        state.close()
 
 
 if __name__ == "__main__":

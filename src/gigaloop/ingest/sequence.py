@@ -51,6 +51,25 @@ class SequenceTracker:
         self._holes.clear()
         self._seen_recently.clear()
 
+    def resume(self, number: int) -> None:
+        """Continue after ``number``, the last one acknowledged before a restart of the
+        connector: the next number is checked against it, so a hole across the restart
+        counts.
+
+        >>> tracker = SequenceTracker()
+        >>> tracker.resume(41)
+        >>> tracker.see(45), tracker.missing, tracker.newest
+        ('gap', 3, 45)
+        """
+        self.restart()
+        self._newest = number
+        self._seen_recently = {number}
+
+    @property
+    def newest(self) -> int | None:
+        """The newest number seen (unwrapped: it keeps counting past the modulus)."""
+        return self._newest
+
     def see(self, number: int) -> Seen:
         """Record one message's sequence number; what it was."""
         if self._newest is None:
