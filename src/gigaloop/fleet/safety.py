@@ -99,11 +99,11 @@ def rates_table(crashes: pd.DataFrame, miles: pd.DataFrame, by: list[str], *,
                 level: float = 0.95) -> pd.DataFrame:
     """Crashes per million miles per ``mode`` × ``by`` group, with exact intervals.
 
-    ``crashes`` has one row per crash (``mode`` and the ``by`` columns); ``miles`` has
-    ``autopilot_miles``, ``miles`` (total) and the ``by`` columns. Groups without miles
-    have NaN rates.
+    ``crashes`` counts crashes per group (``mode``, the ``by`` columns, ``crashes``);
+    ``miles`` sums exposure per group (the ``by`` columns, ``miles`` in all and
+    ``autopilot_miles``). Groups without miles have NaN rates.
 
-    >>> c = pd.DataFrame({"mode": ["autopilot"], "v": ["a"]})
+    >>> c = pd.DataFrame({"mode": ["autopilot"], "v": ["a"], "crashes": [1]})
     >>> m = pd.DataFrame({"v": ["a"], "miles": [3e6], "autopilot_miles": [1e6]})
     >>> rates_table(c, m, ["v"])[["mode", "crashes", "rate"]].values.tolist()
     [['autopilot', 1, 1.0], ['manual', 0, 0.0]]
@@ -112,7 +112,7 @@ def rates_table(crashes: pd.DataFrame, miles: pd.DataFrame, by: list[str], *,
     exposure = pd.concat({"autopilot": exposure["autopilot_miles"],
                           "manual": exposure["miles"] - exposure["autopilot_miles"]},
                          names=["mode"]).rename("exposure")
-    counts = crashes.groupby(["mode", *by], dropna=False).size().rename("crashes")
+    counts = crashes.groupby(["mode", *by], dropna=False)["crashes"].sum()
     out = pd.concat([exposure, counts], axis=1).fillna({"crashes": 0, "exposure": 0.0})
     out = out.reset_index().astype({"crashes": int}).rename(columns={"exposure": "miles"})
     cis = [poisson_rate_ci(k, e, per=1e6, level=level) if e > 0 else (np.nan,) * 3
@@ -123,25 +123,26 @@ def rates_table(crashes: pd.DataFrame, miles: pd.DataFrame, by: list[str], *,
 
 def crash_rates_by(store: Tables, by: str, *, level: float = 0.95) -> pd.DataFrame:
     """Rates per mode and ``software_version``, ``hardware_revision`` or ``week``
-    (Monday of the crash or telemetry day), sharing owners only."""
-    days = store.execute(store.table("telemetry_daily").select(
-        "vin", "day", "software_version", "miles", "autopilot_miles"))
-    customers = store.table("customers")
-    crashes_t = store.table("crashes")
-    shared = crashes_t.inner_join(
-        customers.filter(customers.consent_telemetry).select("vin"), "vin")
-    crashes = store.execute(shared.select("vin", "mode", "software_version", "event_time"))
-    if by == "hardware_revision":
-        vehicles = store.execute(store.table("vehicles").select("vin", "hardware_revision"))
-        days, crashes = days.merge(vehicles, on="vin"), crashes.merge(vehicles, on="vin")
-    elif by == "week":
-        days["week"] = _monday(days["day"])
-        crashes["week"] = _monday(crashes["event_time"])
-    elif by != "software_version":
+    (Monday of the crash or telemetry day), sharing owners only. Miles and crashes are
+    summed per group by the engine: only the groups come back."""
+    if by not in ("software_version", "hardware_revision", "week"):
         raise ValueError(f"unknown grouping {by!r}")
-    return rates_table(crashes, days, [by], level=level)
-
-
-def _monday(when: pd.Series) -> pd.Series:
-    day = pd.to_datetime(when).dt.tz_localize(None).dt.normalize()
-    return (day - pd.to_timedelta(day.dt.weekday, unit="D")).dt.date
+    days = store.table("telemetry_daily")
+    customers = store.table("customers")
+    sharing = customers.filter(customers.consent_telemetry).select("vin")
+    crashes = store.table("crashes").semi_join(sharing, "vin")
+    if by == "hardware_revision":
+        vehicles = store.table("vehicles").select("vin", "hardware_revision")
+        days = days.inner_join(vehicles, "vin")
+        crashes = crashes.inner_join(vehicles, "vin")
+    if by == "week":
+        days = days.mutate(week=days.day.truncate("W"))
+        crashes = crashes.mutate(week=crashes.event_time.truncate("W").date())
+    miles = days.group_by(by).aggregate(miles=days.miles.sum(),
+                                        autopilot_miles=days.autopilot_miles.sum())
+    counts = crashes.group_by(["mode", by]).aggregate(crashes=crashes.count())
+    counted, summed = store.execute(counts), store.execute(miles)
+    if by == "week":  # engines differ in how a truncated date comes back
+        for frame in (counted, summed):
+            frame["week"] = pd.to_datetime(frame["week"]).dt.date
+    return rates_table(counted, summed, [by], level=level)
