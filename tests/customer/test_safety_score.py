@@ -1,5 +1,6 @@
 import math
 
+import pandas as pd
 import pytest
 
 from gigaloop.customer import safety_score as ss
@@ -46,3 +47,28 @@ def test_customer_without_consent_is_never_scored():
     scores = consenting_scores(days, owners, pd.Timestamp("2026-03-01"))
     assert list(scores.customer_id) == ["a"]
     assert scores.score_v22.iloc[0] == pytest.approx(ss.daily_score(days.iloc[0].to_dict()))
+
+
+def test_scores_of_a_frame_equal_each_day_scored_alone() -> None:
+    import numpy as np
+
+    from gigaloop.customer.safety_score import daily_score, daily_scores
+
+    rng = np.random.default_rng(7)
+    n = 500
+    miles = rng.choice([0.0, 3.0, 40.0, 120.0], n)
+    days = pd.DataFrame({
+        "miles": miles, "autopilot_miles": miles * rng.uniform(0, 1, n),
+        "fcw_count": rng.poisson(0.5, n),
+        "hard_braking_fraction": rng.uniform(0, 0.1, n),  # past the 5.2-point cap too
+        "aggressive_turning_fraction": rng.uniform(0, 0.2, n),
+        "unsafe_following_fraction": rng.uniform(0, 0.8, n),
+        "speeding_fraction": rng.uniform(0, 0.15, n),
+        "late_night_miles": miles * rng.uniform(0, 0.3, n),
+        "forced_disengagements": rng.poisson(0.1, n),
+        "unbuckled_fraction": rng.uniform(0, 0.4, n)})
+    for version in ("1.0", "2.2"):
+        alone = [daily_score(r, version) for r in days.to_dict("records")]
+        np.testing.assert_allclose(daily_scores(days, version), alone, rtol=0, atol=1e-9)
+    scores = np.array(alone)  # v2.2: the draws reach the caps and the clip at 0, not always
+    assert (scores == 0).any() and (scores > 0).any()

@@ -16,6 +16,10 @@ Autopilot was forced off and 0 otherwise (sources in docs/customers.md).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
 
 V22_CAPS = {"hard_braking": 5.2, "aggressive_turning": 13.2, "unsafe_following": 63.2,
             "excessive_speeding": 10.0, "late_night": 14.2, "unbuckled": 31.7}
@@ -51,13 +55,13 @@ def pcf_v22(hard_braking: float, aggressive_turning: float, unsafe_following: fl
     True
     """
     c = V22_CAPS
-    return (0.57198191 * 1.23599110 ** min(hard_braking, c["hard_braking"])
-            * 1.01219290 ** min(aggressive_turning, c["aggressive_turning"])
-            * 1.00271921 ** min(unsafe_following, c["unsafe_following"])
+    return (0.57198191 * 1.23599110 ** _cap(hard_braking, c["hard_braking"])
+            * 1.01219290 ** _cap(aggressive_turning, c["aggressive_turning"])
+            * 1.00271921 ** _cap(unsafe_following, c["unsafe_following"])
             * 1.32343362 ** forced_disengagement
-            * 1.03231810 ** min(late_night, c["late_night"])
-            * 1.02439511 ** min(excessive_speeding, c["excessive_speeding"])
-            * 1.01151237 ** min(unbuckled, c["unbuckled"]))
+            * 1.03231810 ** _cap(late_night, c["late_night"])
+            * 1.02439511 ** _cap(excessive_speeding, c["excessive_speeding"])
+            * 1.01151237 ** _cap(unbuckled, c["unbuckled"]))
 
 
 def score_v22(*factors: float) -> float:
@@ -109,6 +113,41 @@ def daily_score(row: Mapping[str, float], version: str = "2.2") -> float:
     raise ValueError(f"unknown Safety Score version {version!r}")
 
 
+def daily_scores(days: pd.DataFrame, version: str = "2.2") -> np.ndarray:
+    """:func:`daily_score` of every ``telemetry_daily`` row of ``days`` at once (arrays).
+
+    >>> days = pd.DataFrame({"miles": [40.0, 0.0], "autopilot_miles": [20.0, 0.0],
+    ...     "fcw_count": [1, 0], "hard_braking_fraction": [0.01, 0.0],
+    ...     "aggressive_turning_fraction": [0.02, 0.0],
+    ...     "unsafe_following_fraction": [0.1, 0.0], "speeding_fraction": [0.0, 0.0],
+    ...     "late_night_miles": [4.0, 0.0], "forced_disengagements": [0, 0]})
+    >>> [round(x, 6) for x in daily_scores(days)] == [
+    ...     round(daily_score(r), 6) for r in days.to_dict("records")]
+    True
+    """
+    miles = days["miles"].to_numpy(float)
+    manual = np.maximum(miles - days["autopilot_miles"].to_numpy(float), 0.0)
+    fcw = 1000.0 * days["fcw_count"].to_numpy(float)
+    fcw_per_1000 = np.divide(fcw, manual, out=np.zeros_like(manual), where=manual > 0)
+    late = 100.0 * days["late_night_miles"].to_numpy(float)
+    late_night = np.divide(late, miles, out=np.zeros_like(miles), where=miles > 0)
+    hard_braking = 100.0 * days["hard_braking_fraction"].to_numpy(float)
+    turning = 100.0 * days["aggressive_turning_fraction"].to_numpy(float)
+    following = 100.0 * days["unsafe_following_fraction"].to_numpy(float)
+    forced = (days["forced_disengagements"].to_numpy(float) > 0).astype(float)
+    if version == "1.0":
+        return np.clip(115.382324 - 22.526504 * pcf_v1(
+            fcw_per_1000, hard_braking, turning, following, forced), 0.0, 100.0)
+    if version == "2.2":
+        speeding = 100.0 * days["speeding_fraction"].to_numpy(float)
+        unbuckled = (100.0 * days["unbuckled_fraction"].to_numpy(float)
+                     if "unbuckled_fraction" in days else np.zeros_like(miles))
+        return np.clip(122.15240383 - 38.72920381 * pcf_v22(
+            hard_braking, turning, following, forced, late_night, speeding, unbuckled),
+            0.0, 100.0)
+    raise ValueError(f"unknown Safety Score version {version!r}")
+
+
 def mileage_weighted(scores_and_miles: Iterable[tuple[float, float]]) -> float | None:
     """30-day aggregate: Σ score·miles ÷ Σ miles, clipped to 0–100; None without miles.
 
@@ -120,6 +159,11 @@ def mileage_weighted(scores_and_miles: Iterable[tuple[float, float]]) -> float |
     pairs = [(s, m) for s, m in scores_and_miles if m > 0]
     total = sum(m for _, m in pairs)
     return _clip(sum(s * m for s, m in pairs) / total) if total else None
+
+
+def _cap(value: Any, cap: float) -> Any:
+    """``value`` capped at ``cap`` (a number or an array)."""
+    return np.minimum(value, cap) if np.ndim(value) else min(value, cap)
 
 
 def _clip(score: float) -> float:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from gigaloop.customer.safety_score import daily_score, mileage_weighted
+from gigaloop.customer.safety_score import daily_scores
 
 WINDOW_DAYS = 30
 
@@ -36,13 +36,12 @@ def consenting_scores(telemetry: pd.DataFrame, customers: pd.DataFrame,
     window = telemetry[(telemetry.day > as_of - pd.Timedelta(days=WINDOW_DAYS))
                        & (telemetry.day <= as_of)
                        & telemetry.vin.isin(consenting.vin)]
-    rows = []
-    for vin, days in window.groupby("vin", sort=True):
-        records = days.to_dict("records")
-        miles = [r["miles"] for r in records]
-        v1 = mileage_weighted(zip((daily_score(r, "1.0") for r in records), miles, strict=True))
-        v22 = mileage_weighted(zip((daily_score(r, "2.2") for r in records), miles, strict=True))
-        if v22 is not None:
-            rows.append({"vin": vin, "miles": sum(miles), "score_v1": v1, "score_v22": v22})
-    scored = pd.DataFrame(rows, columns=["vin", "miles", "score_v1", "score_v22"])
+    weighted = window[["vin", "miles"]].assign(
+        v1=daily_scores(window, "1.0") * window["miles"],
+        v22=daily_scores(window, "2.2") * window["miles"])
+    weighted = weighted[weighted["miles"] > 0]
+    sums = weighted.groupby("vin", sort=True)[["miles", "v1", "v22"]].sum()
+    scored = pd.DataFrame({"vin": sums.index, "miles": sums["miles"].to_numpy(),
+                           "score_v1": (sums["v1"] / sums["miles"]).clip(0, 100).to_numpy(),
+                           "score_v22": (sums["v22"] / sums["miles"]).clip(0, 100).to_numpy()})
     return consenting[["customer_id", "vin"]].merge(scored, on="vin")
