@@ -23,7 +23,7 @@ DOMAIN = {"schema", "store", "ml", "actuate", "loop.contract"}
 ALLOWED: dict[str, set[str]] = {
     "schema": set(),
     "store": {"schema"},
-    "ingest": {"schema", "store"},
+    "ingest": {"schema", "store", "appstate"},  # a connector process keeps its offsets
     "actuate": {"schema"},
     "twin": {"schema", "ingest", "actuate"},
     "ml": {"schema"},

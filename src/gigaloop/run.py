@@ -46,6 +46,7 @@ MODULES: dict[str, str] = {
     "process_control": "gigaloop.factory.process_control:ProcessControlModule",
     "energy": "gigaloop.factory.energy:EnergyModule",
     "predictive_service": "gigaloop.customer.predictive_service:PredictiveServiceModule",
+    "rollout": "gigaloop.fleet.rollout:RolloutModule",
 }
 #: What ``gigaloop run`` runs unless told otherwise: every module. Process control stops
 #: drifts in the plant before many vehicles fail; its alarms are findings the scorer
@@ -53,7 +54,7 @@ MODULES: dict[str, str] = {
 #: How a day's rows reach the store: ``deliver(source, now)`` → results per table.
 Deliver = Callable[[Source, datetime], dict[str, Any]]
 DEFAULT_MODULES = ("rootcause", "changes", "impact", "maintenance", "predictive_service",
-                   "energy", "process_control")
+                   "energy", "process_control", "rollout")
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,8 @@ PROCESS_ALARM_MODE = "process_drift"
 #: The failure mode of maintenance's findings: a machine heading for a breakdown.
 MACHINE_MODE = "machine_breakdown"
 #: Which module a finding's failure mode comes from, where it is not root cause.
-FOUND_BY = {PROCESS_ALARM_MODE: "process control", MACHINE_MODE: "maintenance"}
+FOUND_BY = {PROCESS_ALARM_MODE: "process control", MACHINE_MODE: "maintenance",
+            "software_release": "rollout"}
 #: The inspection downstream of a drifting parameter, where the plant has one.
 DRIFT_INSPECTION = {"weld_current": "weld_seam", "film_thickness": "paint_thickness"}
 

@@ -28,6 +28,7 @@ from gigaloop.errors import ScenarioError
 from gigaloop.twin.fault_rules import KIND_RULES, where_problem
 from gigaloop.twin.hazards import Component
 from gigaloop.twin.modes import PLANT_MODES, RATE_MODES, FailureModeDecl, components
+from gigaloop.twin.software import STARTING_VERSION
 
 FaultKind = Literal["weak_cell_lot", "weld_current_drift", "process_drift", "bearing_wear",
                     "camera_rain", "shift_climate_mix", "part_lot_hazard", "process_defect",
@@ -237,6 +238,19 @@ class BackgroundLevels(_Strict):
              self.lot_frailty))
 
 
+class Release(_Strict):
+    """A driver-assistance software release handed to the fleet team on ``day``: the twin
+    writes its ``model_versions`` row then, and a rollout module decides where it goes.
+    Its quality, hidden from the analytics, multiplies the starting version's Autopilot
+    crash rate, every disengagement rate, and the rain rates on top (1 = as good)."""
+
+    version: str = Field(min_length=1)
+    day: int = Field(ge=0)
+    crash: float = Field(default=1.0, gt=0)
+    disengagement: float = Field(default=1.0, gt=0)
+    rain: float = Field(default=1.0, gt=0)
+
+
 class Scenario(_Strict):
     """A validated scenario file."""
 
@@ -248,9 +262,14 @@ class Scenario(_Strict):
     faults: list[Fault] = Field(default_factory=list)
     data: DataQuality = Field(default_factory=DataQuality)
     background: BackgroundLevels = Field(default_factory=BackgroundLevels)
+    releases: list[Release] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _cross_references(self) -> Scenario:
+        versions = [r.version for r in self.releases]
+        if len(set(versions)) != len(versions) or STARTING_VERSION in versions:
+            raise ValueError(f"releases: versions must be unique and new (the fleet starts "
+                             f"on {STARTING_VERSION}), got {versions}")
         supplier_ids = {s.supplier_id for s in self.suppliers}
         prefixes = [p.lot_prefix for p in self.parts]
         if len(set(prefixes)) != len(prefixes):

@@ -19,10 +19,14 @@ a hidden quality drawn at first sight, usually better than the starting version.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
+import pyarrow as pa
 
 if TYPE_CHECKING:  # only a signed rollout needs the verifier (and cryptography)
     from gigaloop.actuate.ota import Vehicle
@@ -108,3 +112,39 @@ class SoftwareFleet:
         counts = np.bincount(version, minlength=len(self.names))
         total = max(int(counts.sum()), 1)
         return {n: float(counts[i] / total) for i, n in enumerate(self.names) if counts[i]}
+
+
+class Released(Protocol):
+    """What :func:`release_rows` needs of a release (a scenario's ``[[releases]]``)."""
+
+    version: str
+    day: int
+
+
+def release_rows(releases: Sequence[Released], day: int, day_end: datetime) -> pa.Table | None:
+    """The ``model_versions`` rows of the releases handed over on ``day`` (None if none):
+    the engineers' build, registered an hour before the day's end; its artefact stands in
+    as the digest of its name.
+
+    >>> class R:
+    ...     version, day = "2025.40.0", 3
+    >>> rows = release_rows([R()], 3, datetime(2025, 1, 4))
+    >>> rows.column("model_version").to_pylist(), rows.column("event_time")[0].as_py()
+    (['2025.40.0'], datetime.datetime(2025, 1, 3, 23, 0))
+    >>> release_rows([R()], 4, datetime(2025, 1, 5)) is None
+    True
+    """
+    today = [r for r in releases if r.day == day]
+    if not today:
+        return None
+    at = day_end - timedelta(hours=1)
+    return pa.table({
+        "model_version": [r.version for r in today],
+        "model_name": ["driver_assistance"] * len(today),
+        "parent_version": pa.nulls(len(today), pa.string()),
+        "trained_through": [(at - timedelta(days=1)).date()] * len(today),
+        "metrics_json": ["{}"] * len(today),
+        "sha256": [hashlib.sha256(r.version.encode()).hexdigest() for r in today],
+        "signature": pa.nulls(len(today), pa.string()),
+        "event_time": pa.array([at] * len(today), pa.timestamp("us")),
+    })

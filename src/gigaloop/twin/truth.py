@@ -19,7 +19,7 @@ from typing import Any
 from gigaloop.errors import GigaloopError
 from gigaloop.twin.fault_rules import HAZARD_KINDS
 from gigaloop.twin.history import History
-from gigaloop.twin.scenario import Fault, Scenario
+from gigaloop.twin.scenario import Fault, Release, Scenario
 
 
 def assemble_truth(scenario: Scenario, history: History, fleet_events: list[dict[str, Any]],
@@ -40,8 +40,10 @@ def assemble_truth(scenario: Scenario, history: History, fleet_events: list[dict
         "seed": seed,
         "scale": scale,
         "days_simulated": days,
-        "faults": [_fault(fault, history, fleet_events, days, excess)
-                   for fault in scenario.faults],
+        "faults": [*(_fault(fault, history, fleet_events, days, excess)
+                     for fault in scenario.faults),
+                   *(_bad_release(r) for r in scenario.releases
+                     if r.day < days and max(r.crash, r.disengagement, r.rain) > 1.0)],
         "breakdowns": list(history.breakdowns),
         "maintenance_resets": list(history.maintenance_resets),
         "actions": list(history.actions),
@@ -90,6 +92,21 @@ def _fault(fault: Fault, history: History, fleet_events: list[dict[str, Any]],
             **({"excess_failures": int(excess.get(fault.id, 0))}
                if fault.kind in HAZARD_KINDS else {}),
         },
+    }
+
+
+def _bad_release(release: Release) -> dict[str, Any]:
+    """A release worse than the starting version on some rate: a fault of its own, found
+    when a rollout module rolls it back (a finding naming its version); its days count
+    from the day it was handed over."""
+    return {
+        "id": f"release-{release.version}", "kind": "bad_release",
+        "where": {"software_version": release.version}, "starts": release.day, "stops": None,
+        "effect": {"crash": release.crash, "disengagement": release.disengagement,
+                   "rain": release.rain},
+        "finding": {"failure_mode": "software_release",
+                    "names": {"software_version": release.version}},
+        "happened": {"onset_day": release.day, "first_field_failure_day": release.day},
     }
 
 

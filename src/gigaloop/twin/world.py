@@ -42,6 +42,7 @@ from gigaloop.twin.effects import general_faults
 from gigaloop.twin.fleet import Fleet
 from gigaloop.twin.plant import Plant
 from gigaloop.twin.scenario import Scenario, load_scenario
+from gigaloop.twin.software import KNOWN_VERSIONS, SoftwareQuality, release_rows
 from gigaloop.twin.tables import concat
 from gigaloop.twin.truth import assemble_truth, write_truth
 from gigaloop.twin.units import SCALES
@@ -66,7 +67,10 @@ class Twin:
         self.fleet = Fleet(start_date=self.start_date, rng=np.random.default_rng(fleet_seq),
                            units_per_day=self.units_per_day, components=scenario.components,
                            general=general_faults(scenario),
-                           frailty=frailty_modes(scenario.parts, self._modes, scenario.background))
+                           frailty=frailty_modes(scenario.parts, self._modes, scenario.background),
+                           software={**KNOWN_VERSIONS, **{
+                               r.version: SoftwareQuality(r.crash, r.disengagement, r.rain)
+                               for r in scenario.releases}})
         self.uplink = Uplink(scenario.data, np.random.default_rng(
             np.random.SeedSequence(seed).spawn(4)[3]))
         self._next_day = 0
@@ -119,6 +123,9 @@ class Twin:
         for name, table in arrived.items():
             if table.num_rows:
                 tables[name] = concat([tables[name], table]) if name in tables else table
+        released = release_rows(self.scenario.releases, day, self.day_end(day))
+        if released is not None:
+            tables["model_versions"] = released
         self._next_day = day + 1
         return tables
 

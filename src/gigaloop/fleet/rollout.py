@@ -1,0 +1,202 @@
+"""Staged rollout of driver-assistance releases, promoted or rolled back by a sequential test.
+
+A release registered in ``model_versions`` goes out in waves (1 %, 5 %, 25 %, then the
+whole fleet), one release at a time. Every day the module reads the telemetry and
+crashes ingested since its last run and adds them, by the software each vehicle ran, to
+two always-valid rate-ratio tests of the candidate against the rest of the fleet
+(:class:`gigaloop.ml.RateRatioTest`): driver disengagements per mile and Autopilot
+crashes per Autopilot mile. Vehicles take a wave by a fixed random cohort, so the two
+arms differ only by the software.
+
+* Either test finds **harm** → the release is rolled back at once (fraction 0: its
+  vehicles return to what they ran before), and a ``bad_release`` finding says why.
+* The disengagement test finds the release **no worse** than the incumbent (within the
+  margin), and the wave has run ``min_wave_days`` → the next wave; after the last wave
+  the release is production, and the next queued release may start.
+
+Each stage is a ``deployments`` row (canary, staged, full, rolled_back).
+
+>>> module = RolloutModule()
+>>> module.name, module.every_days, module.config.waves
+('rollout', 1, (0.01, 0.05, 0.25, 1.0))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from gigaloop.actuate import SoftwareRollout
+from gigaloop.loop.contract import DayContext, Decision
+from gigaloop.ml import RateRatioTest
+
+DISENGAGEMENTS = ("disengagements_clear", "disengagements_rain", "disengagements_night")
+TELEMETRY = ("software_version", "miles", "autopilot_miles", *DISENGAGEMENTS)
+
+
+@dataclass(frozen=True)
+class RolloutConfig:
+    """How a release goes out: the fleet share of each wave, the fewest days a wave runs
+    before the next, and the tests' error rate and non-inferiority margin."""
+
+    waves: tuple[float, ...] = (0.01, 0.05, 0.25, 1.0)
+    min_wave_days: int = 7
+    alpha: float = 0.05
+    margin: float = 0.1
+
+
+@dataclass
+class Rollout:
+    """One release on its way: the wave it is at (index into the waves), since which day,
+    and its two tests."""
+
+    version: str
+    wave: int
+    since_day: int
+    disengagements: RateRatioTest
+    crashes: RateRatioTest
+    status: str = "active"  # active, production, rolled_back
+
+
+@dataclass
+class RolloutModule:
+    """Daily; see the module docstring. State: the releases seen (``queue`` waits, one is
+    ``active``), every release's record, and the last instant read."""
+
+    config: RolloutConfig = field(default_factory=RolloutConfig)
+    name: str = "rollout"
+    depends_on: tuple[str, ...] = ()
+    every_days: int = 1
+    queue: list[str] = field(default_factory=list)
+    active: Rollout | None = None
+    done: dict[str, Rollout] = field(default_factory=dict)
+    last_read: datetime | None = None
+
+    def decide(self, ctx: DayContext) -> list[Decision]:
+        since, self.last_read = self.last_read, ctx.now
+        released = ctx.view.ingested_since("model_versions", since, ["model_version"])
+        known = {*self.queue, *self.done, *([self.active.version] if self.active else [])}
+        self.queue += [v for v in released["model_version"].to_pylist() if v not in known]
+        decisions: list[Decision] = []
+        if self.active is not None:
+            self._add_evidence(ctx, since)
+            decision = self._judge(ctx)
+            if decision is not None:
+                decisions.append(decision)
+        if self.active is None and self.queue:
+            decisions.append(self._start(ctx, self.queue.pop(0)))
+        return decisions
+
+    # ---- the stages ----------------------------------------------------------------------
+    def _start(self, ctx: DayContext, version: str) -> Decision:
+        cfg = self.config
+        tests = [RateRatioTest(alpha=cfg.alpha, margin=cfg.margin) for _ in range(2)]
+        self.active = Rollout(version, 0, ctx.day, *tests)
+        return self._stage(ctx, "canary", f"{version}: canary on {cfg.waves[0]:.0%} of the "
+                                          "fleet")
+
+    def _judge(self, ctx: DayContext) -> Decision | None:
+        rollout, cfg = self.active, self.config
+        assert rollout is not None
+        harmed = [name for name, test in self._tests(rollout) if test.decision == "harm"]
+        if harmed:
+            rollout.status = "rolled_back"
+            self.done[rollout.version], self.active = rollout, None
+            return self._stage(ctx, "rolled_back", f"{rollout.version}: rolled back, worse "
+                               f"{' and '.join(harmed)}", rollout=rollout, harmed=harmed)
+        ready = (rollout.disengagements.decision == "no_worse"
+                 and ctx.day - rollout.since_day >= cfg.min_wave_days)
+        if not ready:
+            return None
+        if rollout.wave + 1 == len(cfg.waves):
+            rollout.status = "production"
+            self.done[rollout.version], self.active = rollout, None
+            return Decision(ctx.day, self.name, f"{rollout.version}: production on the "
+                            "whole fleet", inputs=self._inputs(rollout))
+        rollout.wave, rollout.since_day = rollout.wave + 1, ctx.day
+        share = cfg.waves[rollout.wave]
+        stage = "full" if share >= 1.0 else "staged"
+        return self._stage(ctx, stage, f"{rollout.version}: wave {rollout.wave + 1} on "
+                           f"{share:.0%} of the fleet", rollout=rollout)
+
+    def _stage(self, ctx: DayContext, stage: str, summary: str, *,
+               rollout: Rollout | None = None, harmed: list[str] | None = None) -> Decision:
+        rollout = rollout or self.active
+        assert rollout is not None
+        share = 0.0 if stage == "rolled_back" else self.config.waves[rollout.wave]
+        ctx.emit("deployments", [{
+            "deployment_id": f"{rollout.version}/{stage}/{ctx.day}",
+            "model_version": rollout.version, "stage": stage, "fleet_fraction": share,
+            "status": "rolled_back" if stage == "rolled_back" else "active",
+            "event_time": ctx.now}])
+        action = SoftwareRollout(day=ctx.day + 1, software_version=rollout.version,
+                                 fleet_fraction=share,
+                                 stage="rollback" if stage == "rolled_back" else (
+                                     "canary" if stage == "canary" else
+                                     "full" if stage == "full" else "staged"))
+        finding = None
+        if harmed:
+            finding = {"id": f"SW-{rollout.version}-d{ctx.day}", "kind": "bad_release",
+                       "failure_mode": "software_release",
+                       "names": {"software_version": rollout.version},
+                       "attribute": "software_version", "worse": harmed,
+                       "wave_share": self.config.waves[rollout.wave], "day_found": ctx.day,
+                       "rank": 1,
+                       **self._inputs(rollout)}
+        return Decision(ctx.day, self.name, summary, action=action, finding=finding,
+                        inputs=self._inputs(rollout))
+
+    # ---- evidence ------------------------------------------------------------------------
+    def _add_evidence(self, ctx: DayContext, since: datetime | None) -> None:
+        """The telemetry and Autopilot crashes ingested since the last run, by arm
+        (candidate, everyone else)."""
+        rollout = self.active
+        assert rollout is not None
+        days = ctx.view.ingested_since("telemetry_daily", since, list(TELEMETRY))
+        crashes = ctx.view.ingested_since("crashes", since, ["software_version", "mode"])
+        on = _is(days, rollout.version)
+        events = sum((days[c].to_numpy(zero_copy_only=False).astype(float)
+                      for c in DISENGAGEMENTS), np.zeros(days.num_rows))
+        miles = days["miles"].to_numpy(zero_copy_only=False)
+        _update(rollout.disengagements, _split(events, on), _split(miles, on))
+        autopilot = crashes.filter(pc.equal(crashes["mode"], "autopilot"))
+        hit = _is(autopilot, rollout.version)
+        ap_miles = days["autopilot_miles"].to_numpy(zero_copy_only=False)
+        _update(rollout.crashes, (float(hit.sum()), float((~hit).sum())),
+                _split(ap_miles, on))
+
+    @staticmethod
+    def _tests(rollout: Rollout) -> list[tuple[str, RateRatioTest]]:
+        return [("disengagements per mile", rollout.disengagements),
+                ("Autopilot crashes per Autopilot mile", rollout.crashes)]
+
+    def _inputs(self, rollout: Rollout) -> dict[str, Any]:
+        return {name.split(" per ")[0].lower().replace(" ", "_"): {
+            "ratio": None if np.isnan(test.ratio) else round(test.ratio, 3),
+            "events": test.events.tolist(), "exposure": test.exposure.tolist(),
+            "decision": test.decision} for name, test in self._tests(rollout)}
+
+
+def _is(rows: pa.Table, version: str) -> np.ndarray:
+    """Which rows ran ``version``."""
+    return pc.equal(rows["software_version"], version).to_numpy(zero_copy_only=False)
+
+
+def _split(values: np.ndarray, on: np.ndarray) -> tuple[float, float]:
+    """Sums of ``values`` on the candidate and on everyone else."""
+    return float(values[on].sum()), float(values[~on].sum())
+
+
+def _update(test: RateRatioTest, events: tuple[float, float],
+            exposure: tuple[float, float]) -> None:
+    """Add a batch (candidate, incumbent) once both arms have exposure."""
+    if exposure[0] > 0 and exposure[1] > 0:
+        test.update(events[0], exposure[0], events[1], exposure[1])
+
+
+__all__ = ["RolloutConfig", "RolloutModule"]

@@ -1,0 +1,87 @@
+"""Staged rollouts on the twin: a worse release is rolled back at its canary wave, a
+better one goes through every wave to the whole fleet."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from gigaloop.run import RunOptions, run_job
+from gigaloop.store import Store
+from gigaloop.twin.scenario import load_scenario_text
+DEFAULT_TEXT = (resources.files("gigaloop.twin") / "scenarios" / "default.toml").read_text(
+    encoding="utf-8")
+
+BAD, GOOD = "2025.44.0", "2025.45.1"
+RELEASES = f"""
+[[releases]]
+version = "{BAD}"
+day = 10
+crash = 1.5
+disengagement = 1.35
+
+[[releases]]
+version = "{GOOD}"
+day = 12
+crash = 0.9
+disengagement = 0.85
+"""
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+    folder = tmp_path_factory.mktemp("rollout")
+    scenario = folder / "releases.toml"
+    scenario.write_text(DEFAULT_TEXT + RELEASES, encoding="utf-8")
+    out = folder / "run"
+    summary = run_job(RunOptions(days=56, scenario=scenario, out=out, modules=("rollout",),
+                                 fleet=10_000))
+    return summary, out
+
+
+def test_a_worse_release_is_rolled_back_before_it_reaches_a_tenth_of_the_fleet(run) -> None:
+    summary, out = run
+    store = Store(out / "store")
+    deployments = store.execute(store.table("deployments"))
+    bad = deployments[deployments.model_version == BAD]
+    assert bad.fleet_fraction.max() < 0.10
+    assert (bad.stage == "rolled_back").sum() == 1
+    (finding,) = [f for f in summary["findings"] if f["failure_mode"] == "software_release"]
+    assert finding["names"] == {"software_version": BAD}
+    assert "disengagements per mile" in finding["worse"]
+    telemetry = store.table("telemetry_daily")
+    last = store.execute(telemetry.filter(telemetry.day == telemetry.day.max()))
+    assert (last.software_version == BAD).sum() == 0  # its vehicles went back
+
+
+def test_the_scorer_counts_the_bad_release_found_on_the_day_it_was_rolled_back(run) -> None:
+    from gigaloop.loop.score import score_run
+
+    summary, out = run
+    scored = score_run(out)
+    (fault,) = [f for f in scored["faults"] if f["id"] == f"release-{BAD}"]
+    (finding,) = [f for f in summary["findings"] if f["failure_mode"] == "software_release"]
+    assert fault["found"] and fault["found_by"] == "rollout"
+    assert fault["day_found"] == finding["day_found"] and fault["days_to_find"] <= 14
+    assert scored["n_false_findings"] == 0  # the better release is no fault
+
+
+def test_a_better_release_goes_through_every_wave_to_the_whole_fleet(run) -> None:
+    _, out = run
+    store = Store(out / "store")
+    deployments = store.execute(store.table("deployments"))
+    good = deployments[deployments.model_version == GOOD].sort_values("event_time")
+    assert good.fleet_fraction.tolist() == [0.01, 0.05, 0.25, 1.0]
+    decisions = store.execute(store.table("decisions"))
+    assert decisions.summary.str.contains(f"{GOOD}: production").any()
+    telemetry = store.table("telemetry_daily")
+    last = store.execute(telemetry.filter(telemetry.day == telemetry.day.max()))
+    assert (last.software_version == GOOD).mean() > 0.99
+
+
+def test_release_versions_must_be_new_and_unique() -> None:
+    twice = RELEASES.replace(GOOD, BAD)
+    with pytest.raises(Exception, match="releases: versions must be unique"):
+        load_scenario_text(DEFAULT_TEXT + twice)
