@@ -11,6 +11,7 @@ import pytest
 from gigaloop.run import RunOptions, run_job
 from gigaloop.store import Store
 from gigaloop.twin.scenario import load_scenario_text
+
 DEFAULT_TEXT = (resources.files("gigaloop.twin") / "scenarios" / "default.toml").read_text(
     encoding="utf-8")
 

@@ -20,11 +20,11 @@ from mqtt_world import (
     telemetry,
 )
 
+from gigaloop.appstate import AppState
 from gigaloop.ingest import fleet_json
 from gigaloop.ingest.mqtt import MqttConnector
 from gigaloop.ingest.mqtt_publish import EdgeNode, Publisher
 from gigaloop.ingest.sequence import ConnectorStats
-from gigaloop.appstate import AppState
 from gigaloop.store import Store
 
 pytestmark = pytest.mark.service

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -37,6 +37,9 @@ from gigaloop.ml import RateRatioTest
 
 DISENGAGEMENTS = ("disengagements_clear", "disengagements_rain", "disengagements_night")
 TELEMETRY = ("software_version", "miles", "autopilot_miles", *DISENGAGEMENTS)
+#: A ``deployments`` stage → the stage its :class:`SoftwareRollout` carries.
+ACTION_STAGE: dict[str, Literal["canary", "staged", "full", "rollback"]] = {
+    "canary": "canary", "staged": "staged", "full": "full", "rolled_back": "rollback"}
 
 
 @dataclass(frozen=True)
@@ -135,10 +138,7 @@ class RolloutModule:
             "status": "rolled_back" if stage == "rolled_back" else "active",
             "event_time": ctx.now}])
         action = SoftwareRollout(day=ctx.day + 1, software_version=rollout.version,
-                                 fleet_fraction=share,
-                                 stage="rollback" if stage == "rolled_back" else (
-                                     "canary" if stage == "canary" else
-                                     "full" if stage == "full" else "staged"))
+                                 fleet_fraction=share, stage=ACTION_STAGE[stage])
         finding = None
         if harmed:
             finding = {"id": f"SW-{rollout.version}-d{ctx.day}", "kind": "bad_release",

@@ -13,8 +13,9 @@ With an ``offsets`` book (the app state's, :class:`gigaloop.appstate.AppState`, 
 process below uses) the last number written per fleet JSON source is kept there after
 each batch, and a restarted connector continues from it, so messages lost while it was
 away count as a gap too. (Sparkplug B numbers wrap at 256 and restart with each NBIRTH:
-they are checked within a session only.) Messages that cannot be read are kept in the store's ``quarantine`` table (topic and
-payload in ``row_json``, the reason beside) and counted, never dropped silently.
+they are checked within a session only.) Messages that cannot be read are kept in the
+store's ``quarantine`` table (topic and payload in ``row_json``, the reason beside) and
+counted, never dropped silently.
 
     store = Store("data")
     with MqttConnector(store, host="broker.plant", client_id="gigaloop-ingest"):
