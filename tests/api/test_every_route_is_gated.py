@@ -30,7 +30,8 @@ def test_the_openapi_document_lists_every_resource(client: TestClient, auth: Any
     paths = {path for _, path, _ in _operations(client, auth)}
     for expected in ("/ingest/X1", "/trace/vehicles/X1", "/trace/vehicles", "/findings",
                      "/change-requests/X1/review", "/plant/spc-alarms",
-                     "/plant/maintenance-orders", "/fleet/safety",
+                     "/plant/maintenance-orders", "/fleet/safety", "/fleet/safety/by/X1",
+                     "/fleet/deployments",
                      "/fleet/predictive-service/bookings", "/customers", "/admin/tokens",
                      "/admin/tokens/X1", "/admin/users", "/me", "/health", "/openapi.json"):
         assert expected in paths

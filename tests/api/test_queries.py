@@ -95,6 +95,18 @@ def test_safety_rates_have_exact_intervals(client: TestClient, auth: Any) -> Non
     assert rates["autopilot"]["crashes"] == 0
 
 
+def test_safety_by_version_and_the_rollout_stages(client: TestClient, auth: Any) -> None:
+    by = get(client, auth, Role.fleet_operations, "/fleet/safety/by/week")
+    manual = [r for r in by["rows"] if r["mode"] == "manual"]
+    assert sum(r["crashes"] for r in manual) == 1 and sum(r["miles"] for r in manual) == 60.0
+    unknown = client.get("/fleet/safety/by/colour", headers=auth(Role.fleet_operations))
+    assert unknown.status_code == 422
+    stages = get(client, auth, Role.plant_engineer, "/fleet/deployments")
+    assert stages["total"] == 0 and stages["rows"] == []
+    refused = client.get("/fleet/deployments", headers=auth(Role.marketing_analyst))
+    assert refused.status_code == 403
+
+
 def test_marketing_sees_pseudonyms_of_consenting_customers_only(
         client: TestClient, auth: Any, served: Path) -> None:
     answer = client.get("/customers", headers=auth(Role.marketing_analyst))
