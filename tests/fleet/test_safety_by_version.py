@@ -21,6 +21,11 @@ class Frames:
     def execute(self, expr):
         return expr.execute()
 
+    def group_totals(self, name, columns, by):
+        table = self.frames[name]
+        sums = table.group_by(by).aggregate(**{c: table[c].sum() for c in columns})
+        return sums.execute().set_index(by)[columns]
+
 
 def fleet():
     days = pd.DataFrame({

@@ -30,6 +30,8 @@ class Tables(Protocol):
 
     def totals(self, name: str, columns: list[str]) -> dict[str, float]: ...
 
+    def group_totals(self, name: str, columns: list[str], by: str) -> pd.DataFrame: ...
+
 
 def poisson_rate_ci(
     count: int, exposure: float, *, per: float = 1.0, level: float = 0.95
@@ -123,26 +125,33 @@ def rates_table(crashes: pd.DataFrame, miles: pd.DataFrame, by: list[str], *,
 
 def crash_rates_by(store: Tables, by: str, *, level: float = 0.95) -> pd.DataFrame:
     """Rates per mode and ``software_version``, ``hardware_revision`` or ``week``
-    (Monday of the crash or telemetry day), sharing owners only. Miles and crashes are
-    summed per group by the engine: only the groups come back."""
+    (Monday of the crash or telemetry day), sharing owners only. Miles per version or day
+    come from :meth:`~gigaloop.store.Store.group_totals` (kept per file), per hardware
+    revision from a join in the engine; crashes are counted per group by the engine."""
     if by not in ("software_version", "hardware_revision", "week"):
         raise ValueError(f"unknown grouping {by!r}")
-    days = store.table("telemetry_daily")
     customers = store.table("customers")
     sharing = customers.filter(customers.consent_telemetry).select("vin")
     crashes = store.table("crashes").semi_join(sharing, "vin")
     if by == "hardware_revision":
         vehicles = store.table("vehicles").select("vin", "hardware_revision")
-        days = days.inner_join(vehicles, "vin")
+        days = store.table("telemetry_daily").inner_join(vehicles, "vin")
+        miles = store.execute(days.group_by(by).aggregate(
+            miles=days.miles.sum(), autopilot_miles=days.autopilot_miles.sum()))
         crashes = crashes.inner_join(vehicles, "vin")
+    else:
+        column = "day" if by == "week" else by
+        miles = store.group_totals("telemetry_daily", ["miles", "autopilot_miles"], column)
+        miles = miles.rename_axis(column).reset_index()
     if by == "week":
-        days = days.mutate(week=days.day.truncate("W"))
         crashes = crashes.mutate(week=crashes.event_time.truncate("W").date())
-    miles = days.group_by(by).aggregate(miles=days.miles.sum(),
-                                        autopilot_miles=days.autopilot_miles.sum())
-    counts = crashes.group_by(["mode", by]).aggregate(crashes=crashes.count())
-    counted, summed = store.execute(counts), store.execute(miles)
+    counted = store.execute(crashes.group_by(["mode", by]).aggregate(crashes=crashes.count()))
     if by == "week":  # engines differ in how a truncated date comes back
-        for frame in (counted, summed):
-            frame["week"] = pd.to_datetime(frame["week"]).dt.date
-    return rates_table(counted, summed, [by], level=level)
+        counted["week"] = pd.to_datetime(counted["week"]).dt.date
+        miles["week"] = _monday(miles.pop("day"))
+    return rates_table(counted, miles, [by], level=level)
+
+
+def _monday(days: pd.Series) -> pd.Series:
+    day = pd.to_datetime(days)
+    return (day - pd.to_timedelta(day.dt.weekday, unit="D")).dt.date

@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 import ibis.expr.types as ir
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -35,7 +36,7 @@ from gigaloop.store.keys import KeyIndex, key_hashes
 from gigaloop.store.layout import Layout, month_of, writer_lock
 from gigaloop.store.quarantine import quarantine_rows
 from gigaloop.store.result import WriteResult
-from gigaloop.store.totals import FileSums, column_sums
+from gigaloop.store.totals import FileSums, grouped_sums
 from gigaloop.store.validate import Rejections, Rows, check, to_arrow
 from gigaloop.store.view import StoreView
 from gigaloop.store.wal import WAL_DIR, TableLog, logs
@@ -141,20 +142,20 @@ class Store:
             return self.con.to_pyarrow(expr)
 
     def totals(self, name: str, columns: list[str]) -> dict[str, float]:
-        """The sum of each numeric column over the whole table (nulls skipped).
+        """The sum of each numeric column over the whole table (nulls skipped), kept per
+        Parquet file (:mod:`gigaloop.store.totals`): a total over millions of rows reads
+        only the files written since the last call, and the rows not yet flushed."""
+        sums = self.group_totals(name, columns, None)
+        return {c: float(sums[c].sum()) for c in columns}
 
-        Sums are kept per Parquet file (:mod:`gigaloop.store.totals`), so a total over
-        millions of rows reads only the files written since the last call, and the rows
-        not yet flushed.
-        """
-        spec = get_table(name)
+    def group_totals(self, name: str, columns: list[str], by: str | None) -> pd.DataFrame:
+        """:meth:`totals` per value of the column ``by``: a frame indexed by it."""
         self._before_reading()
-        files = sorted(Path(p) for p in glob(self._layout.glob(spec.name)))
-        out = self._file_sums.setdefault(name, FileSums()).total(files, columns)
+        files = sorted(Path(p) for p in glob(self._layout.glob(get_table(name).name)))
+        parts = [self._file_sums.setdefault(name, FileSums()).by_group(files, columns, by)]
         if self._engine.reads_tail:  # else the tail was flushed by _before_reading
-            for column, value in column_sums(self._tail(name), columns).items():
-                out[column] += value
-        return out
+            parts.append(grouped_sums(self._tail(name), columns, by))
+        return pd.concat(parts).groupby(level=0, dropna=False).sum()
 
     def ingested_between(self, name: str, after: datetime | None, until: datetime,
                          columns: list[str] | None = None) -> pa.Table:

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -38,28 +39,48 @@ def column_sums(rows: pa.Table, columns: Iterable[str]) -> dict[str, float]:
 
 
 class FileSums:
-    """Sums of numeric columns per data file, read once per file and column."""
+    """Sums of numeric columns per data file (optionally per value of a grouping column),
+    read once per file, grouping and column."""
 
     def __init__(self) -> None:
-        self._sums: dict[FileId, dict[str, float]] = {}
+        self._sums: dict[tuple[FileId, str | None], pd.DataFrame] = {}
         self.files_read = 0  # files opened so far (what a total cost)
 
     def total(self, files: list[Path], columns: list[str]) -> dict[str, float]:
         """Each column's sum over ``files``; forgets the files no longer given."""
+        sums = self.by_group(files, columns, None)
+        return {c: float(sums[c].sum()) for c in columns}
+
+    def by_group(self, files: list[Path], columns: list[str], by: str | None) -> pd.DataFrame:
+        """Each column's sum over ``files`` per value of ``by`` (one row when None): a
+        frame indexed by the group; forgets the files no longer given."""
         ids = [_identify(path) for path in files]
-        out = dict.fromkeys(columns, 0.0)
+        parts = []
         for file_id in ids:
-            kept = self._sums.setdefault(file_id, {})
-            missing = [c for c in columns if c not in kept]
+            kept = self._sums.get((file_id, by))
+            missing = columns if kept is None else [c for c in columns if c not in kept]
             if missing:
-                kept.update(column_sums(pq.read_table(file_id[0], columns=missing), missing))
+                read = pq.read_table(file_id[0], columns=[*missing, *([by] if by else [])])
+                fresh = grouped_sums(read, missing, by)
+                kept = fresh if kept is None else kept.join(fresh, how="outer").fillna(0.0)
+                self._sums[(file_id, by)] = kept
                 self.files_read += 1
-            for column in columns:
-                out[column] += kept[column]
+            parts.append(kept[columns])
         live = set(ids)
-        for gone in [file_id for file_id in self._sums if file_id not in live]:
+        for gone in [key for key in self._sums if key[0] not in live]:
             del self._sums[gone]
-        return out
+        if not parts:
+            return pd.DataFrame(columns=columns, dtype=float)
+        return pd.concat(parts).groupby(level=0, dropna=False).sum()
+
+
+def grouped_sums(rows: pa.Table, columns: list[str], by: str | None) -> pd.DataFrame:
+    """Sums of ``columns`` of ``rows`` per value of ``by`` (one row, index None, if None)."""
+    if by is None:
+        return pd.DataFrame([column_sums(rows, columns)], index=pd.Index([None]))
+    sums = rows.group_by(by).aggregate([(c, "sum") for c in columns]).to_pandas()
+    sums = sums.rename(columns={f"{c}_sum": c for c in columns}).set_index(by)
+    return sums[columns].astype(float).fillna(0.0)
 
 
 def _identify(path: Path) -> FileId:

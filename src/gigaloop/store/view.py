@@ -57,6 +57,13 @@ class StoreView:
         sums = self.store.execute(table.aggregate(**{c: table[c].sum() for c in columns}))
         return {c: float(sums[c].iloc[0]) if sums[c].notna().iloc[0] else 0.0 for c in columns}
 
+    def group_totals(self, name: str, columns: list[str], by: str) -> Any:
+        """:meth:`totals` per value of ``by`` (a frame indexed by it), by query."""
+        table = self.table(name)
+        sums = self.store.execute(table.group_by(by).aggregate(
+            **{c: table[c].sum() for c in columns}))
+        return sums.set_index(by)[columns].astype(float).fillna(0.0)
+
     def execute(self, expr: ir.Expr) -> Any:
         return self.store.execute(expr)
 

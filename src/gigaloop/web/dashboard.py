@@ -3,9 +3,11 @@ route module :mod:`gigaloop.api.routes.dashboard` reads them) and the store, liv
 
 >>> page = LivePage("fleet", "Fleet", user="ana", role="fleet_operations")
 >>> body = fleet_body(page, {"per": "million miles", "level": 0.95, "modes": {"manual": {
-...     "crashes": 2, "miles": 1e6, "rate": 2.0, "ci": [0.24, 7.2]}}})
->>> "2.00 (0.24 to 7.20)" in body, "fig-0" in body
-(True, True)
+...     "crashes": 2, "miles": 1e6, "rate": 2.0, "ci": [0.24, 7.2]}}}, [], [
+...     {"model_version": "2025.44.0", "stage": "rolled_back", "fleet_fraction": 0.0,
+...      "status": "rolled_back", "event_time": "2025-02-05T06:00:00"}])
+>>> "2.00 (0.24 to 7.20)" in body, "fig-0" in body, "2025.44.0" in body
+(True, True, True)
 """
 
 from __future__ import annotations
@@ -116,8 +118,10 @@ def changes_table(changes: list[dict[str, Any]], can_review: bool) -> str:
                        "review"], rows, "No change request yet.", css="changes")
 
 
-def fleet_body(page: LivePage, safety: dict[str, Any]) -> str:
-    """Crash rates per million miles with their exact intervals."""
+def fleet_body(page: LivePage, safety: dict[str, Any], by_version: list[dict[str, Any]],
+               stages: list[dict[str, Any]]) -> str:
+    """Crash rates per million miles with their exact intervals, per software version,
+    and the rollout stages."""
     modes = safety["modes"]
     rows = [[escape(mode), f"{r['crashes']:,}", f"{r['miles']:,.0f}",
              escape(interval(r.get("rate"), r.get("ci")))] for mode, r in modes.items()]
@@ -126,7 +130,27 @@ def fleet_body(page: LivePage, safety: dict[str, Any]) -> str:
 telemetry count. Dotted line: the published reference, one crash per 6.69 M miles on
 Autopilot.</p>{page.figure(panels.safety_rates_figure(modes))}
 {html_table(["mode", "crashes", "miles", "per million miles (95 % CI)"], rows,
-            "No telemetry yet.")}"""
+            "No telemetry yet.")}{_by_version(by_version)}{_rollouts(stages)}"""
+
+
+def _by_version(rows: list[dict[str, Any]]) -> str:
+    cells = [[escape(str(r["software_version"])), escape(str(r["mode"])), f"{r['crashes']:,}",
+              f"{r['miles']:,.0f}", escape(interval(
+                  r.get("rate"), None if r.get("low") is None else [r["low"], r["high"]]))]
+             for r in rows]
+    return "<h2>By software version</h2>" + html_table(
+        ["version", "mode", "crashes", "miles", "per million miles (95 % CI)"], cells,
+        "No telemetry yet.")
+
+
+def _rollouts(stages: list[dict[str, Any]]) -> str:
+    cells = [[escape(str(r["model_version"])), escape(str(r["stage"])),
+              f"{float(r['fleet_fraction']):.0%}", escape(str(r["status"])),
+              escape(str(r["event_time"])[:10])] for r in stages]
+    return ("<h2>Rollouts</h2><p class=note>Each stage of a release: canary, staged waves, "
+            "the whole fleet, or rolled back when a sequential test found it worse.</p>"
+            + html_table(["release", "stage", "fleet share", "status", "day"], cells,
+                         "No release rolled out yet."))
 
 
 def customers_body(page: LivePage, revenue: pd.DataFrame, customers_total: int,

@@ -114,9 +114,13 @@ def loop_page(services: ServicesDep, principal: CurrentPrincipal) -> HTMLRespons
 
 @router.get("/fleet", response_class=HTMLResponse, **allow(*_roles("fleet")))
 def fleet_page(services: ServicesDep, principal: CurrentPrincipal) -> HTMLResponse:
-    """Crashes per million miles, Autopilot and manual, with exact intervals."""
+    """Crashes per million miles, Autopilot and manual, with exact intervals; per software
+    version; the rollout stages."""
     page = _page("fleet", principal)
-    return _html(page.render(pages.fleet_body(page, fleet.safety(services))))
+    by_version = fleet.safety_by("software_version", services)["rows"]
+    stages = fleet.deployments(services, principal, limit=ROWS, offset=0).rows
+    return _html(page.render(pages.fleet_body(page, fleet.safety(services), by_version,
+                                              stages)))
 
 
 @router.get("/customers", response_class=HTMLResponse, **allow(*_roles("customers")))
