@@ -10,6 +10,7 @@ import pytest
 from gigaloop.customer.insurance import (
     ClaimFrequencyGLM,
     PremiumSettings,
+    gini_interval,
     monthly_premium,
     normalised_gini,
 )
@@ -97,3 +98,11 @@ def test_normalised_gini_is_one_for_the_observed_order_and_lower_reversed() -> N
     crashes, miles = np.array([0, 1, 2, 5]), np.full(4, 10.0)
     assert normalised_gini(crashes, miles, crashes / miles) == pytest.approx(1.0)
     assert normalised_gini(crashes, miles, -crashes / miles) == pytest.approx(-1.0)
+
+
+def test_gini_interval_brackets_the_estimate() -> None:
+    drivers = _synthetic_drivers(2_000, rate_ratio_per_point=1.5, seed=5)
+    crashes, miles = drivers.crashes.to_numpy(), drivers.miles.to_numpy()
+    score = drivers.hard_braking.to_numpy()
+    low, high = gini_interval(crashes, miles, score, draws=100)
+    assert 0 < low <= normalised_gini(crashes, miles, score) <= high < 1

@@ -164,6 +164,18 @@ def normalised_gini(crashes: np.ndarray, miles: np.ndarray, score: np.ndarray) -
     return _gini(crashes, miles, score) / _gini(crashes, miles, crashes / miles)
 
 
+def gini_interval(crashes: np.ndarray, miles: np.ndarray, score: np.ndarray, *,
+                  draws: int = 200, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of :func:`normalised_gini`, resampling drivers."""
+    rng = np.random.default_rng(seed)
+    ginis = []
+    for _ in range(draws):
+        pick = rng.integers(0, len(crashes), len(crashes))
+        ginis.append(normalised_gini(crashes[pick], miles[pick], score[pick]))
+    tail = 100 * (1 - level) / 2
+    return float(np.percentile(ginis, tail)), float(np.percentile(ginis, 100 - tail))
+
+
 def top_decile_lift(crashes: np.ndarray, miles: np.ndarray, score: np.ndarray) -> float:
     """Crashes per mile among the 10 % of drivers with the highest ``score`` ÷ overall."""
     top = pd.Series(score).rank(method="first", ascending=False).to_numpy() <= len(score) / 10
