@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import ibis
+import numpy as np
+import pandas as pd
+import pytest
+
+from gigaloop.customer.insurance import (
+    ClaimFrequencyGLM,
+    PremiumSettings,
+    gini_interval,
+    monthly_premium,
+    normalised_gini,
+)
+from gigaloop.customer.insurance_features import CHANGEABLE, OTHER, driver_features
+
+DAY = pd.Timestamp("2026-01-01")
+
+
+def _store(consent: dict[str, tuple[bool, bool]]) -> SimpleNamespace:
+    """One vehicle per customer, each with one driving day and one crash on it."""
+    vins = [f"V{i}" for i in range(len(consent))]
+    n = len(vins)
+    tables = {
+        "customers": ibis.memtable({
+            "customer_id": list(consent), "vin": vins, "climate_region": ["hot"] * n,
+            "consent_telemetry": [t for t, _ in consent.values()],
+            "consent_insurance": [i for _, i in consent.values()]}),
+        "telemetry_daily": ibis.memtable({
+            "vin": vins, "day": [DAY.date()] * n, "miles": [50.0] * n,
+            "autopilot_miles": [10.0] * n, "rain_miles": [0.0] * n,
+            "late_night_miles": [5.0] * n, "hard_braking_fraction": [0.01] * n,
+            "aggressive_turning_fraction": [0.02] * n, "unsafe_following_fraction": [0.1] * n,
+            "speeding_fraction": [0.0] * n, "fcw_count": [1] * n,
+            "forced_disengagements": [0] * n}),
+        "crashes": ibis.memtable({"vin": vins, "mode": ["manual"] * n,
+                                  "event_time": [DAY + pd.Timedelta(hours=9)] * n})}
+    return SimpleNamespace(table=tables.__getitem__, execute=lambda expr: expr.execute())
+
+
+def test_only_customers_consenting_to_telemetry_and_insurance_are_scored() -> None:
+    store = _store({"both": (True, True), "telemetry_only": (True, False),
+                    "insurance_only": (False, True), "neither": (False, False)})
+    features = driver_features(store, DAY, DAY)
+    assert features.customer_id.tolist() == ["both"]
+    assert features.crashes.tolist() == [1]
+    # nothing of the others reaches a model or a price
+    assert features.miles.sum() == 50.0
+
+
+def _synthetic_drivers(n: int, rate_ratio_per_point: float, seed: int) -> pd.DataFrame:
+    """Drivers whose crashes are Poisson(miles × 2e-4 × rate_ratio^hard_braking); every
+    other feature is noise with no effect."""
+    rng = np.random.default_rng(seed)
+    data = {name: rng.uniform(0, 4, n) for name in CHANGEABLE + OTHER}
+    data["log_miles_per_day"] = np.log(rng.uniform(10, 80, n))
+    frame = pd.DataFrame(data)
+    frame["climate_region"] = rng.choice(["temperate", "hot", "cold"], n)
+    frame["miles"] = rng.uniform(5_000, 20_000, n)
+    frame["miles_per_day"] = np.exp(frame["log_miles_per_day"])
+    rate = 2e-4 * rate_ratio_per_point ** frame["hard_braking"]
+    frame["crashes"] = rng.poisson(frame["miles"] * rate)
+    return frame
+
+
+def test_glm_recovers_a_known_rate_ratio() -> None:
+    drivers = _synthetic_drivers(20_000, rate_ratio_per_point=1.5, seed=7)
+    assert drivers.crashes.sum() > 50_000  # enough events that the check has teeth
+    glm = ClaimFrequencyGLM().fit(drivers)
+    # standard error of the log ratio is ≈ 0.004: ±0.03 is about 5 standard errors
+    assert np.exp(glm.coef_["hard_braking"]) == pytest.approx(1.5, abs=0.03)
+    assert np.exp(glm.coef_["unsafe_following"]) == pytest.approx(1.0, abs=0.03)
+    assert np.exp(glm.intercept_) == pytest.approx(2e-4, rel=0.1)
+
+
+def test_premium_on_a_worked_example() -> None:
+    # 3 crashes per million miles × 1,500 mi a month = 0.0045 crashes a month;
+    # × $20,000 a claim = $90 of expected claims; ÷ 0.75 loss ratio = $120
+    settings = PremiumSettings(claim_cost_usd=20_000, target_loss_ratio=0.75)
+    assert monthly_premium(3e-6, 1_500, settings) == pytest.approx(120.0)
+
+
+def test_explanation_multiplies_back_to_the_price_ratio() -> None:
+    drivers = _synthetic_drivers(5_000, rate_ratio_per_point=1.3, seed=3)
+    glm = ClaimFrequencyGLM().fit(drivers)
+    explained = glm.explain(drivers.head(50))
+    factors = explained.drop(columns=["premium", "mean_driver_premium"])
+    assert set(CHANGEABLE) <= set(factors.columns)
+    ratio = explained.premium / explained.mean_driver_premium
+    np.testing.assert_allclose(factors.prod(axis=1), ratio, rtol=1e-9)
+    worst = drivers.head(50).hard_braking.idxmax()
+    assert factors.hard_braking[worst] > 1  # more hard braking than the mean costs more
+
+
+def test_normalised_gini_is_one_for_the_observed_order_and_lower_reversed() -> None:
+    crashes, miles = np.array([0, 1, 2, 5]), np.full(4, 10.0)
+    assert normalised_gini(crashes, miles, crashes / miles) == pytest.approx(1.0)
+    assert normalised_gini(crashes, miles, -crashes / miles) == pytest.approx(-1.0)
+
+
+def test_gini_interval_brackets_the_estimate() -> None:
+    drivers = _synthetic_drivers(2_000, rate_ratio_per_point=1.5, seed=5)
+    crashes, miles = drivers.crashes.to_numpy(), drivers.miles.to_numpy()
+    score = drivers.hard_braking.to_numpy()
+    low, high = gini_interval(crashes, miles, score, draws=100)
+    assert 0 < low <= normalised_gini(crashes, miles, score) <= high < 1
