@@ -70,3 +70,8 @@ def test_a_page_of_vehicles_touched_is_that_slice_of_them_all(store):
     got = page.to_pandas()[list(everything.columns)]
     pd.testing.assert_frame_equal(got, expected, check_dtype=False)
     assert page_of_vehicles_touched(store, lot=lot, limit=5, offset=10**6)[1].num_rows == 0
+    window = {"station": "BW-030", "machine": "BW-030-R2", "parameter": "weld_current",
+              "value_range": (0.0, 100.0)}
+    for criteria in (window, {**window, "built_from": datetime(2025, 1, 10).date()}):
+        whole = store.execute(vehicles_touched(store, **criteria))
+        assert page_of_vehicles_touched(store, **criteria, limit=3)[0] == len(whole) > 0

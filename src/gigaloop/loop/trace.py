@@ -76,7 +76,7 @@ def page_of_vehicles_touched(store: Tables, *, limit: int, offset: int = 0,
     list, which skips every row group whose VIN range cannot hold them (files are in key
     order, :func:`gigaloop.store.layout.in_key_order`)."""
     chosen = touched(store, **criteria)
-    total = int(store.execute(chosen.count()))
+    total = count_touched(store, **criteria)
     page = chosen.order_by("vin").limit(limit, offset=offset)
     page = store.to_pyarrow(page.select(*chosen.columns))  # (Spark adds a row number)
     listed = ibis.literal(page["vin"].to_pylist(), type="array<string>")  # quick to compile
@@ -101,16 +101,43 @@ def touched(store: Tables, *, lot: str | None = None, station: str | None = None
         chosen = chosen.filter(chosen.build_date >= built_from)
     if built_to is not None:
         chosen = chosen.filter(chosen.build_date <= built_to)
+    for links in _links(store, lot=lot, station=station, machine=machine,
+                        parameter=parameter, value_range=value_range):
+        chosen = chosen.semi_join(links, "vin")
+    return chosen
+
+
+def count_touched(store: Tables, **criteria: Any) -> int:
+    """How many vehicles :func:`touched` holds. Without a build window, from the link
+    tables alone: a link's VIN is always a stored vehicle (the store refuses others), so
+    the million rows of ``vehicles`` need not be read."""
+    links = _links(store, **{k: v for k, v in criteria.items()
+                             if k not in ("built_from", "built_to")})
+    if criteria.get("built_from") is not None or criteria.get("built_to") is not None \
+            or not links:
+        return int(store.execute(touched(store, **criteria).count()))
+    vins = links[0].select("vin").distinct()
+    for more in links[1:]:
+        vins = vins.semi_join(more, "vin")
+    return int(store.execute(vins.count()))
+
+
+def _links(store: Tables, *, lot: str | None = None, station: str | None = None,
+           machine: str | None = None, parameter: str | None = None,
+           value_range: tuple[float, float] | None = None) -> list[ir.Table]:
+    """The link rows (lots used, stations passed, readings taken) each criterion keeps; a
+    vehicle is touched when it has a row in every one."""
+    out = []
     if lot is not None:
         used = store.table("vehicle_lots")
-        chosen = chosen.semi_join(used.filter(used.lot_id == lot), "vin")
+        out.append(used.filter(used.lot_id == lot))
     if station is not None or machine is not None:
         passed = store.table("vehicle_stations")
         if station is not None:
             passed = passed.filter(passed.station_id == station)
         if machine is not None:
             passed = passed.filter(passed.machine_id == machine)
-        chosen = chosen.semi_join(passed, "vin")
+        out.append(passed)
     if parameter is not None:
         readings = store.table("process_readings")
         readings = readings.filter(readings.parameter == parameter)
@@ -118,8 +145,8 @@ def touched(store: Tables, *, lot: str | None = None, station: str | None = None
             readings = readings.filter(readings.station_id == station)
         if value_range is not None:
             readings = readings.filter(readings.value.between(*value_range))
-        chosen = chosen.semi_join(readings, "vin")
-    return chosen
+        out.append(readings)
+    return out
 
 
 def where_now(store: Tables, of_chosen: Callable[[ir.Table], ir.Table]) -> ir.Table:
