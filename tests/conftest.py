@@ -49,3 +49,21 @@ def broker(tmp_path: Any) -> Iterator[Any]:
 
     with Mosquitto(tmp_path / "broker") as running:
         yield running
+
+
+@pytest.fixture
+def signed_update() -> tuple[Any, str, str, Any]:
+    """A signing registry with two versions of one model (artefacts ``b"old"`` and
+    ``b"new"``, the second trained from the first) and a HW4 vehicle running the first:
+    ``(registry, old, new, vehicle)``."""
+    from gigaloop.actuate.ota import Vehicle
+    from gigaloop.fleet.registry import Registry, Signer
+
+    lineage = {"data_window": ["2026-01-01", "2026-02-01"], "campaign": "c1",
+               "code_version": "abc", "metrics": {"night": {"auc": 0.8}}}
+    registry = Registry(Signer.generate())
+    old = registry.register("planner", b"old", lineage=lineage)
+    new = registry.register("planner", b"new", lineage=lineage, parent=old)
+    vehicle = Vehicle(registry.signer.trusted(), "HW4", installed_version=1,
+                      installed_model=old)
+    return registry, old, new, vehicle

@@ -4,21 +4,13 @@ manifests change no vehicle's software."""
 import numpy as np
 import pytest
 
-from gigaloop.actuate.ota import Vehicle
 from gigaloop.fleet.registry import Registry, Signer
 from gigaloop.twin.software import SoftwareFleet
 
-LINEAGE = {"data_window": ["2026-01-01", "2026-02-01"], "campaign": "c1",
-           "code_version": "abc", "metrics": {"rain": {"auc": 0.7}}}
-
 
 @pytest.fixture
-def world():
-    reg = Registry(Signer.generate())
-    old = reg.register("2025.32", b"old", lineage=LINEAGE)
-    new = reg.register("2025.32", b"new", lineage=LINEAGE, parent=old)
-    gate = Vehicle(reg.signer.trusted(), "HW4", installed_version=1, installed_model=old)
-    return reg, old, new, gate, SoftwareFleet(np.random.default_rng(0))
+def world(signed_update):
+    return (*signed_update, SoftwareFleet(np.random.default_rng(0)))
 
 
 def test_good_manifest_rolls_out(world):
@@ -38,10 +30,10 @@ def test_bad_manifest_changes_no_vehicle(world, attack):
     if attack == "tampered":
         artefact = b"nex"
     elif attack == "wrong-key":
-        other = Registry(Signer.generate())
-        other.register("2025.32", b"x", lineage=LINEAGE)
-        other.register("2025.32", b"new", lineage=LINEAGE)
-        manifest = other.manifest("2025.32-2", hardware=["HW4"], expires=9)
+        other, lineage = Registry(Signer.generate()), reg.versions[new]["lineage"]
+        other.register("planner", b"x", lineage=lineage)
+        other.register("planner", b"new", lineage=lineage)
+        manifest = other.manifest(new, hardware=["HW4"], expires=9)  # same id, other key
     else:
         manifest, artefact = reg.manifest(old, hardware=["HW4"], expires=9), b"old"
     assert sw.rollout_signed(manifest, artefact, gate, 1.0, now=0) is not None
