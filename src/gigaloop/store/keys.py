@@ -230,6 +230,13 @@ class KeyIndex:
             HASH, pa.array(hashes[hit], pa.uint64()))
         return self._compare(table, suspects)
 
+    def new(self, table: Table, rows: pa.Table, hashes: np.ndarray) -> np.ndarray:
+        """Which ``rows`` are new: neither an earlier row's key again nor a stored key."""
+        keep = np.ones(rows.num_rows, dtype=bool)
+        keep[self.later_duplicates(table, rows, hashes, np.arange(rows.num_rows))] = False
+        keep[np.concatenate(self.stored(table, rows, hashes, np.flatnonzero(keep)))] = False
+        return keep
+
     def remember(self, table: Table, written: pa.Table, hashes: np.ndarray) -> None:
         """Add a written batch: its key hashes, and its values to the cached references."""
         order = np.argsort(hashes, kind="stable")  # one sort serves both indexes

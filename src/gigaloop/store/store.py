@@ -382,27 +382,17 @@ class Store:
             if files > 1 and (partition < newest or files > self.compact_after):
                 self._flusher.compact(spec, partition)
 
-    def _quarantine(
-        self,
-        spec: Table,
-        received: pa.Table,
-        rejected: Rejections,
-        stamp: datetime,
-        source: str | None,
-    ) -> None:
+    def _quarantine(self, spec: Table, received: pa.Table, rejected: Rejections,
+                    stamp: datetime, source: str | None) -> None:
         """Keep every rejected row with its reasons; rows already quarantined are skipped."""
         if not rejected.count:
             return
         quarantine = get_table(QUARANTINE)
         rows = quarantine_rows(spec, received, rejected, stamp, source)
         hashes = key_hashes(quarantine, rows)
-        every = np.arange(rows.num_rows)
-        repeated = self._keys.later_duplicates(quarantine, rows, hashes, every)
-        keep = np.ones(rows.num_rows, dtype=bool)
-        keep[repeated] = False
-        keep[np.concatenate(self._keys.stored(quarantine, rows, hashes, np.flatnonzero(keep)))] \
-            = False
+        keep = self._keys.new(quarantine, rows, hashes)
         self._append(quarantine, rows.filter(keep), hashes[keep], stamp)
+
 
 def _naive_utc(moment: datetime) -> datetime:
     if not isinstance(moment, datetime):
