@@ -176,7 +176,8 @@ class RolloutModule:
                 ("Autopilot crashes per Autopilot mile", rollout.crashes)]
 
     def _inputs(self, rollout: Rollout) -> dict[str, Any]:
-        return {name.split(" per ")[0].lower().replace(" ", "_"): {
+        """Each test's counts, ratio and decision, by what it measures."""
+        return {name: {
             "ratio": None if np.isnan(test.ratio) else round(test.ratio, 3),
             "events": test.events.tolist(), "exposure": test.exposure.tolist(),
             "decision": test.decision} for name, test in self._tests(rollout)}
