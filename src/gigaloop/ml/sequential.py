@@ -36,11 +36,11 @@ Two questions run side by side, each at ``alpha``:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import logsumexp
 
 GRID_POINTS = 32
 
@@ -88,17 +88,16 @@ class RateRatioTest:
     def update(self, events_candidate: float, exposure_candidate: float,
                events_incumbent: float, exposure_incumbent: float) -> str | None:
         """Add a batch; the decision (``"harm"``, ``"no_worse"`` or None) after it."""
-        counts = np.array([events_candidate, events_incumbent], dtype=float)
-        exposures = np.array([exposure_candidate, exposure_incumbent], dtype=float)
-        if not (np.isfinite(counts).all() and (counts >= 0).all()
-                and np.isfinite(exposures).all() and (exposures >= 0).all()):
+        counts = (float(events_candidate), float(events_incumbent))
+        exposures = (float(exposure_candidate), float(exposure_incumbent))
+        if not all(math.isfinite(x) and x >= 0 for x in counts + exposures):
             raise ValueError(f"events and exposures must be finite and >= 0, got "
-                             f"{counts.tolist()} and {exposures.tolist()}")
-        if (counts > 0).any() and not (exposures > 0).all():
+                             f"{list(counts)} and {list(exposures)}")
+        if sum(counts) > 0 and not min(exposures) > 0:
             raise ValueError("a batch with events needs exposure on both arms")
         self.events += counts
         self.exposure += exposures
-        if self.decision is None and counts.sum() > 0:
+        if self.decision is None and sum(counts) > 0:
             self._harm.add(counts, exposures)
             self._no_worse.add(counts, exposures)
             if self._harm.value >= 1 / self.alpha:
@@ -115,15 +114,17 @@ class _Mixture:
         self.null, self.alternatives = null, alternatives
         self.log_ratio = np.zeros(len(alternatives))
 
-    def add(self, counts: NDArray[np.float64], exposures: NDArray[np.float64]) -> None:
-        share = exposures[0] / exposures.sum()
+    def add(self, counts: tuple[float, float], exposures: tuple[float, float]) -> None:
+        share = exposures[0] / (exposures[0] + exposures[1])
         p0 = _share(self.null, share)
         p = _share(self.alternatives, share)
         self.log_ratio += counts[0] * np.log(p / p0) + counts[1] * np.log((1 - p) / (1 - p0))
 
     @property
     def value(self) -> float:
-        return float(np.exp(logsumexp(self.log_ratio) - np.log(len(self.log_ratio))))
+        """The mixture's mean likelihood ratio (a log-sum-exp, safe from overflow)."""
+        top = float(self.log_ratio.max())
+        return math.exp(top + math.log(float(np.exp(self.log_ratio - top).mean())))
 
 
 def _share(ratio: float | NDArray[np.float64], exposure_share: float) -> NDArray[np.float64]:
