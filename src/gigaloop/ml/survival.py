@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
+from scipy import special, stats
 
 from gigaloop.ml._validate import as_codes, as_events, as_vector
 
@@ -159,7 +159,7 @@ def _scan_frame(moments: list[tuple], n_levels: NDArray, confidence: float) -> p
         centre = np.log(np.maximum(observed, 0.5) / expected) - np.log(
             np.maximum(rest_observed, 0.5) / rest_expected
         )
-        half_width = stats.norm.ppf(0.5 + confidence / 2) * np.sqrt(
+        half_width = special.ndtri(0.5 + confidence / 2) * np.sqrt(
             1.0 / expected + 1.0 / rest_expected
         )
         hr_low, hr_high = np.exp(centre - half_width), np.exp(centre + half_width)
@@ -172,7 +172,7 @@ def _scan_frame(moments: list[tuple], n_levels: NDArray, confidence: float) -> p
         "variance": variance,
         "z": np.sign(observed - expected) * np.sqrt(chi2),
         "chi2": chi2,
-        "p": stats.chi2.sf(chi2, 1),
+        "p": special.chdtrc(1, chi2),  # chi2.sf(chi2, 1), without its overhead
         "hazard_ratio": hazard_ratio,
         "hr_low": hr_low,
         "hr_high": hr_high,
