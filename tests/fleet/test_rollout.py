@@ -51,7 +51,7 @@ def test_a_worse_release_is_rolled_back_before_it_reaches_a_tenth_of_the_fleet(r
     assert (bad.stage == "rolled_back").sum() == 1
     (finding,) = [f for f in summary["findings"] if f["failure_mode"] == "software_release"]
     assert finding["names"] == {"software_version": BAD}
-    assert "disengagements per mile" in finding["worse"]
+    assert "disengagements per Autopilot mile" in finding["worse"]
     telemetry = store.table("telemetry_daily")
     last = store.execute(telemetry.filter(telemetry.day == telemetry.day.max()))
     assert (last.software_version == BAD).sum() == 0  # its vehicles went back

@@ -4,9 +4,13 @@ A release registered in ``model_versions`` goes out in waves (1 %, 5 %, 25 %, th
 whole fleet), one release at a time. Every day the module reads the telemetry and
 crashes ingested since its last run and adds them, by the software each vehicle ran, to
 two always-valid rate-ratio tests of the candidate against the rest of the fleet
-(:class:`gigaloop.ml.RateRatioTest`): driver disengagements per mile and Autopilot
-crashes per Autopilot mile. Vehicles take a wave by a fixed random cohort, so the two
-arms differ only by the software.
+(:class:`gigaloop.ml.RateRatioTest`): driver disengagements and Autopilot crashes, both
+per Autopilot mile (a disengagement ends Autopilot; miles driven by hand, whose share
+differs from driver to driver, cannot have one). Vehicles take a wave by a fixed random
+cohort, so the two arms differ only by the software and by their drivers, which matters
+in a small canary: each arm's exposure is weighted by its vehicles' own rates before the
+release (:class:`gigaloop.fleet.vehicle_rates.VehicleRates`, shrunk towards the fleet's
+by empirical Bayes), so each vehicle is compared with itself.
 
 * Either test finds **harm** → the release is rolled back at once (fraction 0: its
   vehicles return to what they ran before), and a ``bad_release`` finding says why.
@@ -32,11 +36,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from gigaloop.actuate import SoftwareRollout
+from gigaloop.fleet.vehicle_rates import RelativeRisk, VehicleRates
 from gigaloop.loop.contract import DayContext, Decision
 from gigaloop.ml import RateRatioTest
 
 DISENGAGEMENTS = ("disengagements_clear", "disengagements_rain", "disengagements_night")
-TELEMETRY = ("software_version", "miles", "autopilot_miles", *DISENGAGEMENTS)
+TELEMETRY = ("vin", "software_version", "autopilot_miles", *DISENGAGEMENTS)
 #: A ``deployments`` stage → the stage its :class:`SoftwareRollout` carries.
 ACTION_STAGE: dict[str, Literal["canary", "staged", "full", "rollback"]] = {
     "canary": "canary", "staged": "staged", "full": "full", "rolled_back": "rollback"}
@@ -56,20 +61,22 @@ class RolloutConfig:
 @dataclass
 class Rollout:
     """One release on its way: the wave it is at (index into the waves), since which day,
-    and its two tests."""
+    its two tests, and every vehicle's relative risk on each as of its start."""
 
     version: str
     wave: int
     since_day: int
     disengagements: RateRatioTest
     crashes: RateRatioTest
+    risk: tuple[RelativeRisk, RelativeRisk]
     status: str = "active"  # active, production, rolled_back
 
 
 @dataclass
 class RolloutModule:
     """Daily; see the module docstring. State: the releases seen (``queue`` waits, one is
-    ``active``), every release's record, and the last instant read."""
+    ``active``), every release's record, the last instant read, and every vehicle's
+    disengagements and Autopilot crashes per Autopilot mile so far."""
 
     config: RolloutConfig = field(default_factory=RolloutConfig)
     name: str = "rollout"
@@ -79,27 +86,34 @@ class RolloutModule:
     active: Rollout | None = None
     done: dict[str, Rollout] = field(default_factory=dict)
     last_read: datetime | None = None
+    disengagement_rates: VehicleRates = field(default_factory=VehicleRates)
+    crash_rates: VehicleRates = field(default_factory=VehicleRates)
 
     def decide(self, ctx: DayContext) -> list[Decision]:
         since, self.last_read = self.last_read, ctx.now
         released = ctx.view.ingested_since("model_versions", since, ["model_version"])
         known = {*self.queue, *self.done, *([self.active.version] if self.active else [])}
         self.queue += [v for v in released["model_version"].to_pylist() if v not in known]
+        days = ctx.view.ingested_since("telemetry_daily", since, list(TELEMETRY))
+        crashes = ctx.view.ingested_since("crashes", since, ["vin", "software_version", "mode"])
+        crashes = crashes.filter(pc.equal(crashes["mode"], "autopilot"))
         decisions: list[Decision] = []
         if self.active is not None:
-            self._add_evidence(ctx, since)
+            self._add_evidence(days, crashes)
             decision = self._judge(ctx)
             if decision is not None:
                 decisions.append(decision)
         if self.active is None and self.queue:
             decisions.append(self._start(ctx, self.queue.pop(0)))
+        self._add_history(days, crashes)
         return decisions
 
     # ---- the stages ----------------------------------------------------------------------
     def _start(self, ctx: DayContext, version: str) -> Decision:
         cfg = self.config
         tests = [RateRatioTest(alpha=cfg.alpha, margin=cfg.margin) for _ in range(2)]
-        self.active = Rollout(version, 0, ctx.day, *tests)
+        risk = (self.disengagement_rates.relative_risk(), self.crash_rates.relative_risk())
+        self.active = Rollout(version, 0, ctx.day, *tests, risk=risk)
         return self._stage(ctx, "canary", f"{version}: canary on {cfg.waves[0]:.0%} of the "
                                           "fleet")
 
@@ -152,27 +166,33 @@ class RolloutModule:
                         inputs=self._inputs(rollout))
 
     # ---- evidence ------------------------------------------------------------------------
-    def _add_evidence(self, ctx: DayContext, since: datetime | None) -> None:
+    def _add_evidence(self, days: pa.Table, crashes: pa.Table) -> None:
         """The telemetry and Autopilot crashes ingested since the last run, by arm
-        (candidate, everyone else)."""
+        (candidate, everyone else), the miles weighted by each vehicle's relative risk."""
         rollout = self.active
         assert rollout is not None
-        days = ctx.view.ingested_since("telemetry_daily", since, list(TELEMETRY))
-        crashes = ctx.view.ingested_since("crashes", since, ["software_version", "mode"])
         on = _is(days, rollout.version)
-        events = sum((days[c].to_numpy(zero_copy_only=False).astype(float)
-                      for c in DISENGAGEMENTS), np.zeros(days.num_rows))
-        miles = days["miles"].to_numpy(zero_copy_only=False)
-        _update(rollout.disengagements, _split(events, on), _split(miles, on))
-        autopilot = crashes.filter(pc.equal(crashes["mode"], "autopilot"))
-        hit = _is(autopilot, rollout.version)
-        ap_miles = days["autopilot_miles"].to_numpy(zero_copy_only=False)
+        vins = days["vin"].to_numpy(zero_copy_only=False)
+        disengagement_risk, crash_risk = (risk.of(vins) for risk in rollout.risk)
+        autopilot = _column(days, "autopilot_miles")
+        _update(rollout.disengagements, _split(_disengagements(days), on),
+                _split(autopilot * disengagement_risk, on))
+        hit = _is(crashes, rollout.version)
         _update(rollout.crashes, (float(hit.sum()), float((~hit).sum())),
-                _split(ap_miles, on))
+                _split(autopilot * crash_risk, on))
+
+    def _add_history(self, days: pa.Table, crashes: pa.Table) -> None:
+        """Every vehicle's disengagements and Autopilot crashes per Autopilot mile."""
+        vins = days["vin"].to_numpy(zero_copy_only=False)
+        autopilot = _column(days, "autopilot_miles")
+        self.disengagement_rates.add(vins, _disengagements(days), autopilot)
+        self.crash_rates.add(vins, np.zeros(len(vins)), autopilot)
+        crashed = crashes["vin"].to_numpy(zero_copy_only=False)
+        self.crash_rates.add(crashed, np.ones(len(crashed)), np.zeros(len(crashed)))
 
     @staticmethod
     def _tests(rollout: Rollout) -> list[tuple[str, RateRatioTest]]:
-        return [("disengagements per mile", rollout.disengagements),
+        return [("disengagements per Autopilot mile", rollout.disengagements),
                 ("Autopilot crashes per Autopilot mile", rollout.crashes)]
 
     def _inputs(self, rollout: Rollout) -> dict[str, Any]:
@@ -186,6 +206,15 @@ class RolloutModule:
 def _is(rows: pa.Table, version: str) -> np.ndarray:
     """Which rows ran ``version``."""
     return pc.equal(rows["software_version"], version).to_numpy(zero_copy_only=False)
+
+
+def _column(rows: pa.Table, name: str) -> np.ndarray:
+    return np.nan_to_num(rows[name].to_numpy(zero_copy_only=False).astype(float))
+
+
+def _disengagements(days: pa.Table) -> np.ndarray:
+    """Driver disengagements per telemetry day, every condition together."""
+    return sum((_column(days, c) for c in DISENGAGEMENTS), np.zeros(days.num_rows))
 
 
 def _split(values: np.ndarray, on: np.ndarray) -> tuple[float, float]:
