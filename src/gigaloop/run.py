@@ -47,6 +47,7 @@ MODULES: dict[str, str] = {
     "energy": "gigaloop.factory.energy:EnergyModule",
     "predictive_service": "gigaloop.customer.predictive_service:PredictiveServiceModule",
     "rollout": "gigaloop.fleet.rollout:RolloutModule",
+    "offers": "gigaloop.customer.offers:OffersModule",
 }
 #: What ``gigaloop run`` runs unless told otherwise: every module. Process control stops
 #: drifts in the plant before many vehicles fail; its alarms are findings the scorer
@@ -54,7 +55,7 @@ MODULES: dict[str, str] = {
 #: How a day's rows reach the store: ``deliver(source, now)`` → results per table.
 Deliver = Callable[[Source, datetime], dict[str, Any]]
 DEFAULT_MODULES = ("rootcause", "changes", "impact", "maintenance", "predictive_service",
-                   "energy", "process_control", "rollout")
+                   "energy", "process_control", "rollout", "offers")
 
 
 @dataclass(frozen=True)
