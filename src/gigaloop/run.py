@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from gigaloop import __version__
+from gigaloop.customer.revenue import by_cohort
 from gigaloop.errors import ConfigError
 from gigaloop.ingest import Source, ingest
 from gigaloop.loop.contract import DecisionModule
@@ -191,6 +192,7 @@ def _summarise(options: RunOptions, twin: Twin, store: Store,
         "kpis": kpis,
         "findings": findings_from_store(store),
         "changes": changes_from_store(store),
+        "software_by_cohort": by_cohort(store, end=twin.day_end(options.days - 1)),
     }
     seconds["summary"] = time.perf_counter() - started
     started = time.perf_counter()
