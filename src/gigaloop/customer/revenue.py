@@ -2,7 +2,8 @@
 
 * revenue — each subscription's active days up to ``end`` × its monthly price ÷ 30.44,
   plus accepted one-off offers;
-* churn — subscriptions ended ÷ subscription-months at risk (a monthly rate);
+* churn — subscriptions ended in the last 90 days ÷ the subscription-months at risk in
+  them (a monthly rate; an installed base's months before the run are not in the store);
 * offer uplift — for every targeted campaign whose window has closed, the targeted
   customers' net software revenue in the window against that of the campaign's random
   holdout customers the model ranked as high (predicted uplift at or above the lowest
@@ -21,7 +22,7 @@
 from __future__ import annotations
 
 import math
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import ibis
@@ -31,11 +32,14 @@ import pandas as pd
 from gigaloop.customer.uplift import Tables, outcomes
 
 DAYS_PER_MONTH = 365.25 / 12
+CHURN_WINDOW_DAYS = 90
 
 
-def subscription_spells(rows: ir.Table, end: date | None = None) -> ir.Table:
+def subscription_spells(rows: ir.Table, end: date | None = None,
+                        window_days: int = CHURN_WINDOW_DAYS) -> ir.Table:
     """One row per subscription: customer, product, start, ``days`` active up to ``end``
-    (default: its first row's start, i.e. only ended ones count), ``ended``, price."""
+    (default: its end; none while active), ``ended``, price, and for churn ``risk_days``
+    (active days in the ``window_days`` before ``end``) and ``ended_in_window``."""
     subs = rows.group_by("subscription_id").aggregate(
         customer_id=rows.customer_id.max(), product=rows["product"].max(),
         started_on=rows.started_on.min(), ended_on=rows.ended_on.max(),
@@ -44,7 +48,14 @@ def subscription_spells(rows: ir.Table, end: date | None = None) -> ir.Table:
     if end is not None:
         stop = ibis.least(stop.fill_null(ibis.literal(end)), ibis.literal(end))
     days = stop.delta(subs.started_on, unit="day").fill_null(0).clip(lower=0)
-    return subs.mutate(days=days, ended=subs.ended_on.notnull())
+    out = subs.mutate(days=days, ended=subs.ended_on.notnull())
+    if end is None:
+        return out
+    since = ibis.literal(end - timedelta(days=window_days))
+    risk = stop.delta(ibis.greatest(subs.started_on, since), unit="day")
+    return out.mutate(risk_days=risk.fill_null(0).clip(lower=0),
+                      ended_in_window=subs.ended_on.notnull() & (subs.ended_on > since)
+                      & (subs.ended_on <= ibis.literal(end)))
 
 
 def software_kpis(store: Tables, *, end: datetime, horizon_days: int = 14) -> dict[str, Any]:
@@ -61,7 +72,8 @@ def software_kpis(store: Tables, *, end: datetime, horizon_days: int = 14) -> di
     spells = subscription_spells(rows, end.date())
     totals = store.execute(spells.aggregate(
         revenue=(spells.days * spells.monthly_price_usd / DAYS_PER_MONTH).sum(),
-        months=(spells.days / DAYS_PER_MONTH).sum(), ended=spells.ended.sum()))
+        months=(spells.risk_days / DAYS_PER_MONTH).sum(),
+        ended=spells.ended_in_window.sum()))
     one_off = store.execute(offers.filter(offers.accepted).price_usd.sum()) or 0.0
     revenue = float(totals.revenue[0]) + float(one_off)
     vehicles = int(store.execute(store.table("customers").count()))
@@ -111,7 +123,8 @@ def offer_uplift(store: Tables, *, end: datetime, horizon_days: int = 14,
 
 
 def by_cohort(store: Tables, *, end: datetime) -> list[dict[str, Any]]:
-    """Per delivery quarter: vehicles, software revenue per vehicle, monthly churn."""
+    """Per delivery quarter: vehicles, software revenue per vehicle, monthly churn (last
+    90 days)."""
     customers = store.table("customers")
     rows = store.table("subscriptions")
     if int(store.execute(customers.count())) == 0:
@@ -120,7 +133,7 @@ def by_cohort(store: Tables, *, end: datetime) -> list[dict[str, Any]]:
     joined = spells.inner_join(customers.select("customer_id", "delivered_on"), "customer_id")
     subs = store.execute(joined.select(
         "delivered_on", revenue=joined.days * joined.monthly_price_usd / DAYS_PER_MONTH,
-        months=joined.days / DAYS_PER_MONTH, ended=joined.ended))
+        months=joined.risk_days / DAYS_PER_MONTH, ended=joined.ended_in_window))
     people = store.execute(customers.select("customer_id", "delivered_on"))
     offers = store.table("offers")
     bought = store.execute(offers.filter(offers.accepted).inner_join(
