@@ -32,6 +32,7 @@ from scipy.special import expit, ndtri
 
 from gigaloop.actuate import Offer, Receipt
 from gigaloop.twin.climate import CLIMATE_INDEX
+from gigaloop.twin.clock import DAY_S
 from gigaloop.twin.customers import (
     ANNUAL_MILES,
     DAYS_PER_MONTH,
@@ -39,6 +40,7 @@ from gigaloop.twin.customers import (
     PRODUCTS,
     SubscriptionEvents,
 )
+from gigaloop.twin.fleet_rows import day_times
 
 if TYPE_CHECKING:
     from gigaloop.twin.fleet import Fleet
@@ -179,6 +181,7 @@ def enact(fleet: Fleet, offer: Offer, day: int, rows: Rows) -> None:
     consent = fleet.info.view("consent_marketing")
     without = int((~consent[offered]).sum())
     offered = offered[consent[offered]]
+    offered = offered[np.sort(np.unique(offered, return_index=True)[1])]  # once each
     both = np.concatenate([offered, rest])
     v, subs = fleet.vehicles, fleet.subscriptions
     drivers = {k: v.view(k)[both] for k in ("mean_miles", "ap_share", "style", "climate")}
@@ -198,9 +201,13 @@ def enact(fleet: Fleet, offer: Offer, day: int, rows: Rows) -> None:
         fleet.one_off_revenue_usd += price(offer.product) * int(accepted.sum())
     cancel = answer["averse"][:k] & (u[1] < AVERSE_CANCEL)
     events += [subs.end(q, offered[cancel], day) for q in PRODUCTS]
-    fleet.tables.offers(rows, day, offered, accepted, campaign_id=offer.campaign_id,
+    when = day_times(fleet.start_date, day, fleet.offer_response.draw(k) * DAY_S)
+    fleet.tables.offers(rows, offered, accepted, when, campaign_id=offer.campaign_id,
                         product=offer.product, channel=offer.channel, price_usd=offer.price_usd)
-    fleet.tables.subscriptions(rows, SubscriptionEvents.concat(events), day)
+    changed = SubscriptionEvents.concat(events)  # at the time each customer was offered
+    order = np.argsort(offered)
+    at = when[order[np.searchsorted(offered, changed.idx, sorter=order)]]
+    fleet.tables.subscriptions(rows, changed, at)
     ids = fleet.customer_ids.take(offered).to_pylist()
     fleet.offer_truth.append(campaign_truth(offer.campaign_id, offer.product, day, ids,
                                             answer["uplift"][:k], answer["uplift"][k:],
