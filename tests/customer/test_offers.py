@@ -3,6 +3,7 @@ outcomes read from the store."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 
 import ibis
@@ -10,10 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gigaloop.actuate import Offer
 from gigaloop.customer.experiment import confidence_sequence, look, sample_size
+from gigaloop.customer.offers import OffersConfig, OffersModule
 from gigaloop.customer.revenue import software_kpis
 from gigaloop.customer.uplift import TLearner, outcomes, qini
 from gigaloop.errors import ConfigError
+from gigaloop.loop.contract import DayContext
 
 
 def test_the_sample_size_gives_the_power_it_promises() -> None:
@@ -129,3 +133,46 @@ def test_software_kpis_add_one_off_revenue_and_count_churn() -> None:
                                                                       abs=0.01)
     assert 0 < kpis["churn_monthly"] < 1
     assert kpis["offer_uplift"] is None  # one targeted customer and no holdout
+
+
+def _people(n: int = 800) -> Memory:
+    """``n`` customers, every other one agreed to marketing; telemetry for all."""
+    rng = np.random.default_rng(4)
+    ids = [f"CU-{i:012x}" for i in range(n)]
+    vins = [f"5YJ3E1EA{i:09d}" for i in range(n)]
+    day = date(2025, 2, 1)
+    empty_subs = pd.DataFrame({"subscription_id": ["S0"], "customer_id": [ids[0]],
+                               "product": ["fsd"], "status": ["active"],
+                               "started_on": [date(2024, 1, 1)], "ended_on": [None],
+                               "monthly_price_usd": [99.0]})
+    return Memory(
+        customers=pd.DataFrame({"customer_id": ids, "vin": vins, "climate_region": "hot",
+                                "delivered_on": date(2024, 6, 1),
+                                "consent_marketing": np.arange(n) % 2 == 0}),
+        telemetry_daily=pd.DataFrame({"vin": vins, "day": day, "miles": rng.uniform(10, 80, n),
+                                      "autopilot_miles": 5.0, "hard_braking_fraction": 0.01,
+                                      "aggressive_turning_fraction": 0.02}),
+        component_failures=pd.DataFrame({"vin": vins[:1], "event_time": [datetime(2025, 2, 1)]}),
+        subscriptions=empty_subs,
+        offers=pd.DataFrame({"customer_id": ["x"], "product": ["fsd"], "price_usd": [99.0],
+                             "accepted": [False], "event_time": [datetime(2025, 1, 1)]}),
+        feedback=pd.DataFrame({"customer_id": ids[:3], "rating": [5, 4, 1],
+                               "event_time": [datetime(2025, 2, 1)] * 3}))
+
+
+def test_the_module_offers_to_consenting_customers_only_and_writes_no_vin() -> None:
+    store = _people()
+    module = OffersModule(OffersConfig(products=("fsd",), model_treated=200))
+    ctx = DayContext(14, datetime(2025, 2, 3, 6), store)
+    decisions = module.decide(ctx)
+    offers = [d.action for d in decisions if isinstance(d.action, Offer)]
+    assert offers and offers[0].customer_ids and offers[0].not_offered
+    customers = store.execute(store.table("customers"))
+    agreed = set(customers.customer_id[customers.consent_marketing])
+    assert {*offers[0].customer_ids, *offers[0].not_offered} <= agreed
+    rows = ctx.emitted["offer_assignments"]
+    assert {r["customer_id"] for r in rows} <= agreed
+    vins = set(customers.vin)
+    text = " ".join([offers[0].to_json(), str(rows),
+                     *(json.dumps(d.inputs) for d in decisions)])
+    assert not any(v in text for v in vins)
