@@ -5,10 +5,10 @@ Runs the twin with the offers module (``--all-modules``: every default module), 
 the experiment from the store (``decisions``) and each targeted campaign's hidden expected
 uplift from the truth (the bench, like ``gigaloop score``, may read it):
 
-* ``uplift_targeted_usd`` — Σ hidden expected incremental revenue of the customers offered;
-* ``random_targeted_usd`` — the same number of offers drawn at random from the campaign's
-  whole audience (targeted, holdout, not chosen): k × the audience's mean hidden uplift;
-* ``ratio`` — the first over the second (target ≥ 1.3), ``oracle_usd`` — the best k.
+* ``targeted_usd`` — Σ hidden expected incremental revenue of the customers offered;
+* ``random_usd`` — the same number of offers drawn at random from the campaign's pool: k ×
+  the mean hidden uplift of its random holdout;
+* ``ratio`` — the first over the second (target ≥ 1.3).
 
     PYTHONPATH=src python bench/eval_offers.py --fleet 20000 --days 120 --seed 1
 """

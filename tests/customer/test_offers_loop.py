@@ -63,8 +63,7 @@ def test_each_product_goes_from_experiment_to_targeting(run: Any) -> None:
     campaigns = {o.campaign_id[:2] for o in sent}
     assert campaigns == {"X-", "T-"}
     assignments = store.execute(store.table("offer_assignments"))
-    assert set(assignments.arm) == {"treatment", "control", "targeted", "holdout",
-                                    "not_chosen"}
+    assert set(assignments.arm) == {"treatment", "control", "targeted", "holdout"}
     offered = set(store.execute(store.table("offers")).customer_id)
     controls = set(assignments.customer_id[assignments.campaign_id.str.startswith("X-")
                                            & (assignments.arm == "control")])

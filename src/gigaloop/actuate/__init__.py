@@ -137,9 +137,9 @@ class EnergySchedule(Action):
 @dataclass(frozen=True)
 class Offer(Action):
     """Offer ``product`` at ``price_usd`` to the customers ``customer_ids`` (pseudonymous ids,
-    never VINs) through ``channel``. ``not_offered`` names the rest of the campaign's
-    audience — its control group or holdout, and those not chosen — that a campaign tool
-    keeps to measure the campaign; nobody in it is contacted."""
+    never VINs) through ``channel``. ``not_offered`` names the campaign's control group or
+    holdout — a random share of the same audience, kept to measure the campaign, as a
+    campaign tool keeps one; nobody in it is contacted."""
 
     kind: ClassVar[str] = "offer"
     campaign_id: str = ""

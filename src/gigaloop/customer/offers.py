@@ -17,7 +17,8 @@ For each product (:attr:`OffersConfig.products`) the :class:`OffersModule` goes,
 3. **target** — a :class:`~gigaloop.customer.uplift.TLearner` is fitted on the experiment
    (judged first on a held-out ``held_out`` share by its Qini), and each week the
    ``weekly_offers`` eligible customers of highest predicted uplift (> 0) are offered, a
-   random ``holdout_share`` of the pool never is, so the gain stays measured.
+   random ``holdout_share`` of the pool never is, so the gain stays measured. Each offer
+   names its control group or holdout (a random share of the pool) as ``not_offered``.
 
 Every list it sends or writes names customers by their pseudonymous ``customer_id`` only
 (``offer_assignments`` rows, the :class:`~gigaloop.actuate.Offer` payloads).
@@ -26,6 +27,7 @@ Every list it sends or writes names customers by their pseudonymous ``customer_i
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,7 +107,7 @@ class OffersModule:
         if ctx.day < cfg.first_day:
             return []
         now = pd.Timestamp(ctx.now)
-        features = customer_features(ctx.view, now)
+        features = _Lazy(lambda: customer_features(ctx.view, now))
         in_experiments = set().union(*(s.assigned.index for s in self.states.values()
                                        if s.assigned is not None))
         decisions: list[Decision] = []
@@ -125,9 +127,9 @@ class OffersModule:
 
     # ---- experiment ----------------------------------------------------------------------
     def _plan(self, ctx: DayContext, state: ProductState,
-              features: pd.DataFrame) -> list[Decision]:
+              features: _Lazy) -> list[Decision]:
         cfg, product = self.config, state.product
-        eligible = int((~_holds(features, product)).sum())
+        eligible = int((~_holds(features(), product)).sum())
         starts = 0
         if product not in ONE_OFF_PRICES:
             subs, customers = ctx.view.table("subscriptions"), ctx.view.table("customers")
@@ -154,7 +156,7 @@ class OffersModule:
                                  "power": cfg.power, "alpha": cfg.alpha,
                                  "planned": [n_t, n_c]})]
 
-    def _enrol(self, ctx: DayContext, state: ProductState, features: pd.DataFrame,
+    def _enrol(self, ctx: DayContext, state: ProductState, lazy: _Lazy,
                taken: set[str]) -> list[Decision]:
         cfg, product = self.config, state.product
         assert state.planned is not None
@@ -163,6 +165,7 @@ class OffersModule:
         need_c = state.planned[1] - int((arms == "control").sum())
         if need_t <= 0 and need_c <= 0:
             return []
+        features = lazy()
         pool = features[~_holds(features, product) & ~features.index.isin(list(taken))]
         rng = self._rng(ctx.day, product)
         n = min(len(pool), cfg.experiment_weekly, max(need_t, 0) + max(need_c, 0))
@@ -174,8 +177,9 @@ class OffersModule:
         state.batches += 1
         campaign = f"X-{product}-{state.batches:02d}"
         start = pd.Timestamp(ctx.now).normalize()
-        batch = chosen.assign(arm=np.where(treated, "treatment", "control"),
-                              start=start)[["arm", "start", *FEATURES]]
+        batch = chosen.assign(arm=np.where(treated, "treatment", "control"), start=start,
+                              converted=np.nan, revenue=np.nan)[
+            ["arm", "start", "converted", "revenue", *FEATURES]]
         state.assigned = (batch if state.assigned is None
                           else pd.concat([state.assigned, batch]))
         ids = chosen.index.to_numpy()
@@ -196,12 +200,17 @@ class OffersModule:
             return []
         assert state.planned is not None
         today = pd.Timestamp(ctx.now).normalize()
-        matured = assigned[assigned.start + pd.Timedelta(
-            days=cfg.horizon_days + cfg.settle_days) <= today]
+        ready = assigned.start + pd.Timedelta(days=cfg.horizon_days + cfg.settle_days) <= today
+        new = ready & assigned.revenue.isna()
+        if new.any():  # a closed window's outcome never changes: read it once
+            frame = assigned[new].reset_index(names="customer_id").assign(product=product)
+            read = outcomes(ctx.view, frame, horizon_days=cfg.horizon_days)
+            assigned.loc[new.to_numpy(), ["converted", "revenue"]] = read[
+                ["converted", "revenue"]].to_numpy()
+        matured = assigned[ready]
         if matured.empty:
             return []
-        frame = matured.reset_index(names="customer_id").assign(product=product)
-        result = outcomes(ctx.view, frame, horizon_days=cfg.horizon_days)
+        result = matured[["converted", "revenue"]].reset_index(drop=True)
         treated = (matured.arm == "treatment").to_numpy()
         mde = dict(cfg.mde)[product]
         conv = look(result.converted[treated].to_numpy(),
@@ -251,9 +260,10 @@ class OffersModule:
 
     # ---- targeting -----------------------------------------------------------------------
     def _target(self, ctx: DayContext, state: ProductState,
-                features: pd.DataFrame) -> list[Decision]:
+                lazy: _Lazy) -> list[Decision]:
         cfg, product = self.config, state.product
         assert state.model is not None
+        features = lazy()
         now = pd.Timestamp(ctx.now).normalize()
         cooled = now - pd.Timedelta(days=cfg.cooldown_days)
         recent = [c for c, t in state.offered.items() if t > cooled]
@@ -265,21 +275,22 @@ class OffersModule:
         score = state.model.predict(pool[list(FEATURES)])
         ranked = np.argsort(-np.where(holdout, -np.inf, score), kind="stable")
         k = min(cfg.weekly_offers, int(((score > 0) & ~holdout).sum()))
-        arm = np.where(holdout, "holdout", "not_chosen").astype(object)
-        arm[ranked[:k]] = "targeted"
+        if not k:
+            return []
+        targeted = np.zeros(len(pool), bool)
+        targeted[ranked[:k]] = True
         state.rounds += 1
         campaign = f"T-{product}-{state.rounds:03d}"
         ids = pool.index.to_numpy()
-        targeted = arm == "targeted"
         self._remember(state, ids[targeted], now)
-        _emit(ctx, campaign, product, ids, arm, score)
-        if not k:
-            return []
+        kept = targeted | holdout  # those not chosen are not written: the holdout stands in
+        _emit(ctx, campaign, product, ids[kept],
+              np.where(targeted, "targeted", "holdout")[kept], score[kept])
         return [Decision(ctx.day, self.name,
                          f"{product}: {campaign} offered to the {k} of {len(pool)} eligible "
                          f"with the highest predicted uplift ({int(holdout.sum())} held out)",
                          action=_offer(ctx.day + 1, campaign, product, ids[targeted],
-                                       ids[~targeted], "uplift targeting"),
+                                       ids[holdout], "uplift targeting"),
                          inputs={"campaign_id": campaign, "pool": len(pool), "offers": k,
                                  "predicted_uplift_usd": round(float(score[targeted].sum()),
                                                                2)})]
@@ -291,6 +302,19 @@ class OffersModule:
     @staticmethod
     def _remember(state: ProductState, ids: np.ndarray, when: pd.Timestamp) -> None:
         state.offered.update(dict.fromkeys(ids.tolist(), when))
+
+
+class _Lazy:
+    """The features, computed on first use (a week with nothing to enrol or target reads
+    none)."""
+
+    def __init__(self, make: Callable[[], pd.DataFrame]) -> None:
+        self._make, self._value = make, None
+
+    def __call__(self) -> pd.DataFrame:
+        if self._value is None:
+            self._value = self._make()
+        return self._value
 
 
 def _holds(features: pd.DataFrame, product: str) -> pd.Series:

@@ -55,7 +55,7 @@ def customer_features(store: Tables, now: pd.Timestamp, *, window_days: int = 56
     people = customers.filter(customers.consent_marketing)
     days = store.table("telemetry_daily")
     days = days.filter(days.day >= (now - pd.Timedelta(days=window_days)).date(),
-                       days.miles > 0)
+                       days.miles > 0).semi_join(people.select("vin"), "vin")
     drive = days.group_by("vin").aggregate(
         miles=days.miles.sum(), n=days.count(), ap=days.autopilot_miles.sum(),
         hb=(days.hard_braking_fraction * days.miles).sum(),

@@ -139,22 +139,21 @@ class OfferResponse:
 
 
 def campaign_truth(campaign_id: str, product: str, day: int, offered_ids: list[str],
-                   offered_uplift: np.ndarray, rest_uplift: np.ndarray,
+                   offered_uplift: np.ndarray, held_uplift: np.ndarray,
                    without_consent: int) -> dict[str, Any]:
     """What the truth keeps of one campaign: each offered customer's hidden expected uplift,
-    and of the rest of its audience their number, sum and the best ``k`` (an oracle).
+    and the number and sum over its control group or holdout (``held``: a random share of
+    the audience, so its mean is what an offer to a random customer would earn).
 
     >>> t = campaign_truth("T1", "fsd", 3, ["CU-a"], np.array([5.0]), np.array([1.0, 2.0]), 0)
-    >>> t["audience"], t["audience_uplift_usd"], t["oracle_uplift_usd"]
-    (3, 8.0, 5.0)
+    >>> t["offered_uplift_usd"], t["held"], t["held_uplift_usd"]
+    (5.0, 2, 3.0)
     """
-    everyone = np.sort(np.concatenate([offered_uplift, rest_uplift]))[::-1]
     return {"campaign_id": campaign_id, "product": product, "day": day,
             "offered": dict(zip(offered_ids, np.round(offered_uplift, 4).tolist(),
                                 strict=True)),
             "offered_uplift_usd": round(float(offered_uplift.sum()), 2),
-            "audience": len(everyone), "audience_uplift_usd": round(float(everyone.sum()), 2),
-            "oracle_uplift_usd": round(float(everyone[:len(offered_ids)].sum()), 2),
+            "held": len(held_uplift), "held_uplift_usd": round(float(held_uplift.sum()), 2),
             "offered_without_consent": without_consent}
 
 

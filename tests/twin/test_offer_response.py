@@ -53,7 +53,7 @@ def test_only_consenting_customers_are_contacted_and_prices_are_list_prices() ->
     assert set(offers.column("customer_id").to_pylist()) <= set(yes[:400])
     truth = twin.truth()["offers"][0]
     assert truth["offered_without_consent"] == 100 and len(truth["offered"]) == 400
-    assert truth["audience"] == 800
+    assert truth["held"] == 400
 
 
 def test_accepted_subscriptions_start_and_averse_customers_cancel() -> None:
