@@ -146,7 +146,7 @@ class TLearner:
     fit on a busy 2-core machine)."""
 
     seed: int = 0
-    max_iter: int = 150
+    max_iter: int = 100
     learning_rate: float = 0.05
     max_depth: int = 3
     min_samples_leaf: int = 40
