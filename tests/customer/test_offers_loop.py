@@ -26,7 +26,7 @@ from gigaloop.twin import Twin, TwinDay
 
 pytestmark = pytest.mark.slow
 SMALL = OffersConfig(products=("fsd", "performance_upgrade"), first_day=7,
-                     experiment_weekly=1500, model_treated=500, weekly_offers=100,
+                     experiment_round=1500, model_treated=500, round_offers=100,
                      mde=(("fsd", 0.04), ("performance_upgrade", 0.03)))
 
 
@@ -34,7 +34,7 @@ SMALL = OffersConfig(products=("fsd", "performance_upgrade"), first_day=7,
 def run(tmp_path_factory: pytest.TempPathFactory) -> Any:
     twin = Twin.from_scenario(seed=2, fleet=4000)
     store = Store(tmp_path_factory.mktemp("offers") / "store")
-    module = OffersModule(config=SMALL)
+    module = OffersModule(config=SMALL, every_days=7)
     sent: list[Offer] = []
 
     class Recording:

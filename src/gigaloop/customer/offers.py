@@ -1,6 +1,7 @@
 """Offers: a randomised experiment per product, then an uplift model, then targeting.
 
-For each product (:attr:`OffersConfig.products`) the :class:`OffersModule` goes, weekly:
+For each product (:attr:`OffersConfig.products`) the :class:`OffersModule` goes, at each
+run (every two weeks):
 
 1. **plan** — the organic conversion over ``horizon_days`` among customers without the
    product is read from the store (starts after delivery, last 28 days); the sample size
@@ -9,14 +10,14 @@ For each product (:attr:`OffersConfig.products`) the :class:`OffersModule` goes,
    ``model_treated`` treated customers when the uplift model needs more;
 2. **experiment** — customers who agreed to marketing, without the product and in no other
    experiment, are randomised to treatment (offered at list price) or control (not
-   contacted), weekly batches of at most ``experiment_weekly``; each week the matured
+   contacted), batches of at most ``experiment_round``; at each run the matured
    outcomes are looked at with the mSPRT's always-valid interval on the conversion and on
    the revenue difference (:func:`~gigaloop.customer.experiment.look`); the experiment ends
    when the planned sample has matured, or earlier when revenue is shown to fall (stopped)
    or conversion is shown to rise with ``model_treated`` treated matured;
 3. **target** — a :class:`~gigaloop.customer.uplift.TLearner` is fitted on the experiment
-   (judged first on a held-out ``held_out`` share by its Qini), and each week the
-   ``weekly_offers`` eligible customers of highest predicted uplift (> 0) are offered, a
+   (judged first on a held-out ``held_out`` share by its Qini), and at each run the
+   ``round_offers`` eligible customers of highest predicted uplift (> 0) are offered, a
    random ``holdout_share`` of the pool never is, so the gain stays measured. Each offer
    names its control group or holdout (a random share of the pool) as ``not_offered``.
 
@@ -63,9 +64,9 @@ class OffersConfig:
     horizon_days: int = 14
     settle_days: int = 2              # late rows: a window is read this long after it ends
     first_day: int = 14
-    experiment_weekly: int = 3000     # customers enrolled per product and week, at most
+    experiment_round: int = 3000      # customers enrolled per product and round, at most
     model_treated: int = 1500         # treated customers the uplift model wants
-    weekly_offers: int = 500          # targeted offers per product and week
+    round_offers: int = 1000          # targeted offers per product and round
     holdout_share: float = 0.1
     cooldown_days: int = 28
     held_out: float = 0.3
@@ -94,12 +95,14 @@ class ProductState:
 
 @dataclass
 class OffersModule:
-    """Weekly: plan, run and read each product's experiment; then target by uplift."""
+    """Every two weeks (``every_days``): plan, run and read each product's experiment; then
+    target by uplift. Fortnightly rather than weekly: reading the features is most of its
+    time, and a run of the default world is kept fast."""
 
     config: OffersConfig = field(default_factory=OffersConfig)
     name: str = "offers"
     depends_on: tuple[str, ...] = ()
-    every_days: int = 7
+    every_days: int = 14
     states: dict[str, ProductState] = field(default_factory=dict)
 
     def decide(self, ctx: DayContext) -> list[Decision]:
@@ -168,7 +171,7 @@ class OffersModule:
         features = lazy()
         pool = features[~_holds(features, product) & ~features.index.isin(list(taken))]
         rng = self._rng(ctx.day, product)
-        n = min(len(pool), cfg.experiment_weekly, max(need_t, 0) + max(need_c, 0))
+        n = min(len(pool), cfg.experiment_round, max(need_t, 0) + max(need_c, 0))
         chosen = pool.iloc[rng.permutation(len(pool))[:n]]
         treated = rng.random(n) < cfg.treated_share
         treated = np.where(need_c <= 0, True, np.where(need_t <= 0, False, treated))
@@ -274,7 +277,7 @@ class OffersModule:
         holdout = rng.random(len(pool)) < cfg.holdout_share
         score = state.model.predict(pool[list(FEATURES)])
         ranked = np.argsort(-np.where(holdout, -np.inf, score), kind="stable")
-        k = min(cfg.weekly_offers, int(((score > 0) & ~holdout).sum()))
+        k = min(cfg.round_offers, int(((score > 0) & ~holdout).sum()))
         if not k:
             return []
         targeted = np.zeros(len(pool), bool)
@@ -305,7 +308,7 @@ class OffersModule:
 
 
 class _Lazy:
-    """The features, computed on first use (a week with nothing to enrol or target reads
+    """The features, computed on first use (a run with nothing to enrol or target reads
     none)."""
 
     def __init__(self, make: Callable[[], pd.DataFrame]) -> None:
