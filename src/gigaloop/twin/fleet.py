@@ -115,11 +115,7 @@ class Fleet:
                                  components=components, general=self.general,
                                  frailty=frailty)
         self.subscriptions = cust.Subscriptions()
-        # offers draw from a stream of their own: the rest of the world is the same
-        self.offer_response = offers.OfferResponse(rng.spawn(1)[0])
-        self.pending_offers: list[Offer] = []
-        self.offer_truth: list[dict[str, Any]] = []
-        self.one_off_revenue_usd = 0.0
+        self.offer_response = offers.OfferResponse(rng.spawn(1)[0])  # a stream of its own
         self.out = DayOutput()
         self.tables = FleetTables(self, streams[5])
         self._blocks: list[np.random.Generator] = []
@@ -384,7 +380,7 @@ class Fleet:
             "campaign_visits": int(c["campaign_visits"]),
             "campaign_queue": self.workshop.queued,
             "software_revenue": round(self.subscriptions.revenue_usd
-                                      + self.one_off_revenue_usd, 2),
+                                      + self.offer_response.revenue_usd, 2),
             "software_shares": self.software.shares(self.info.view("version")),
         }
 

@@ -76,10 +76,14 @@ def price(product: str) -> float:
 
 
 class OfferResponse:
-    """Hidden traits per customer (by field index) and the one-off products each owns."""
+    """Hidden traits per customer (by field index), the one-off products each owns, the
+    offers queued (``pending``), each campaign's truth and the one-off revenue."""
 
     def __init__(self, rng: np.random.Generator) -> None:
         self._rng, self._answers = rng.spawn(2)
+        self.pending: list[Offer] = []
+        self.truth: list[dict[str, Any]] = []
+        self.revenue_usd = 0.0
         self.tech = np.empty(0)
         self._u_averse = np.empty(0)
         self.owned = {p: np.zeros(0, bool) for p in ONE_OFF}
@@ -197,7 +201,7 @@ def enact(fleet: Fleet, offer: Offer, day: int, rows: Rows) -> None:
         events.append(subs.start(offer.product, offered[accepted], day))
     else:
         fleet.offer_response.owned[offer.product][offered[accepted]] = True
-        fleet.one_off_revenue_usd += price(offer.product) * int(accepted.sum())
+        fleet.offer_response.revenue_usd += price(offer.product) * int(accepted.sum())
     cancel = answer["averse"][:k] & (u[1] < AVERSE_CANCEL)
     events += [subs.end(q, offered[cancel], day) for q in PRODUCTS]
     when = day_times(fleet.start_date, day, fleet.offer_response.draw(k) * DAY_S)
@@ -208,15 +212,16 @@ def enact(fleet: Fleet, offer: Offer, day: int, rows: Rows) -> None:
     at = when[order[np.searchsorted(offered, changed.idx, sorter=order)]]
     fleet.tables.subscriptions(rows, changed, at)
     ids = fleet.customer_ids.take(offered).to_pylist()
-    fleet.offer_truth.append(campaign_truth(offer.campaign_id, offer.product, day, ids,
+    fleet.offer_response.truth.append(campaign_truth(offer.campaign_id, offer.product, day, ids,
                                             answer["uplift"][:k], answer["uplift"][k:],
                                             without))
 
 
 def enact_due(fleet: Fleet, day: int, rows: Rows) -> None:
     """Send every queued offer whose day has come."""
-    due = [o for o in fleet.pending_offers if o.day <= day]
-    fleet.pending_offers = [o for o in fleet.pending_offers if o.day > day]
+    book = fleet.offer_response
+    due = [o for o in book.pending if o.day <= day]
+    book.pending = [o for o in book.pending if o.day > day]
     for offer in due:
         enact(fleet, offer, day, rows)
 
@@ -226,6 +231,6 @@ def apply(fleet: Fleet, offer: Offer) -> Receipt:
     problem = check(offer)
     if problem:
         return Receipt(False, problem)
-    fleet.pending_offers.append(offer)
+    fleet.offer_response.pending.append(offer)
     return Receipt(True, f"{offer.product} offered to {len(offer.customer_ids)} customers "
                          f"from day {max(offer.day, fleet.next_day)}")

@@ -171,7 +171,7 @@ class Twin:
         return assemble_truth(self.scenario, self.plant.history, self.fleet.truth_events(),
                               days=self._next_day, seed=self.seed, scale=self.scale,
                               excess_failures=self.fleet.excess_failures,
-                              background=background, offers=self.fleet.offer_truth)
+                              background=background, offers=self.fleet.offer_response.truth)
 
     def write_truth(self, path: Path | str) -> None:
         """Write :meth:`truth` as JSON at ``path`` — keep it outside the store."""
