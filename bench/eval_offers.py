@@ -67,8 +67,11 @@ def main() -> None:
     for product, figures in sorted(score["products"].items()):
         emit("uplift_vs_random", product, **figures)
     emit("uplift_vs_random", "all", **score["all"])
-    for key in ("offer_uplift", "software_revenue_per_vehicle", "churn_monthly"):
-        emit(key, summary["kpis"].get(key))
+    kpis = summary["kpis"]
+    emit("offer_uplift", kpis.get("offer_uplift"), ci95=kpis.get("offer_uplift_ci95"),
+         offers_sent=kpis.get("offers_sent"))
+    for key in ("software_revenue_per_vehicle", "churn_monthly"):
+        emit(key, kpis.get(key))
 
 
 if __name__ == "__main__":
