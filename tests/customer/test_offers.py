@@ -176,3 +176,13 @@ def test_the_module_offers_to_consenting_customers_only_and_writes_no_vin() -> N
     text = " ".join([offers[0].to_json(), str(rows),
                      *(json.dumps(d.inputs) for d in decisions)])
     assert not any(v in text for v in vins)
+
+
+def test_the_report_shows_the_offer_kpis_in_words() -> None:
+    from gigaloop.web.format import kpi_rows
+
+    rows = {r.key: r.text for r in kpi_rows({
+        "software_revenue_per_vehicle": 403.8, "churn_monthly": 0.0292, "offer_uplift": 5e5,
+        "offer_uplift_ci95": [4e5, 6e5]})}
+    assert rows == {"software_revenue_per_vehicle": "$403.80", "churn_monthly": "2.92 %",
+                    "offer_uplift": "$500,000", "offer_uplift_ci95": "$400,000–$600,000"}

@@ -118,6 +118,7 @@ def offer_uplift(store: Tables, *, end: datetime, horizon_days: int = 14,
     if not used:
         return none
     half = 1.96 * math.sqrt(variance)
+    gain = float(gain)
     return {"offer_uplift": round(gain, 2),
             "offer_uplift_ci95": [round(gain - half, 2), round(gain + half, 2)]}
 

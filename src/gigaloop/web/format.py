@@ -63,7 +63,7 @@ KPIS: dict[str, KpiSpec] = {
     "offers_sent": KpiSpec("offers sent"),
     "offer_uplift": KpiSpec("offer uplift: targeted against holdout", "$",
                             lower_is_better=False),
-    "offer_uplift_ci95": KpiSpec("offer uplift, 95 % interval"),
+    "offer_uplift_ci95": KpiSpec("offer uplift, 95 % interval", "$"),
     "parts_scrapped_by_changes": KpiSpec("parts scrapped by engineering changes",
                                          lower_is_better=True),
     "redesigns": KpiSpec("hardware revisions redesigned", lower_is_better=True),
@@ -112,6 +112,11 @@ def kpi_rows(kpis: dict[str, Any]) -> list[KpiRow]:
     for key in known:
         spec = KPIS.get(key, KpiSpec(key.replace("_", " ")))
         value = kpis[key]
+        if isinstance(value, list) and len(value) == 2 and spec.unit:  # an interval
+            text = "–".join(number(float(v) * spec.scale, spec.decimals, spec.unit)
+                            for v in value)
+            rows.append(KpiRow(key, spec.label, None, text, None))
+            continue
         if isinstance(value, dict | list):
             rows.append(KpiRow(key, spec.label, None, str(value), None))
             continue
