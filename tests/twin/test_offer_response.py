@@ -72,7 +72,10 @@ def test_accepted_subscriptions_start_and_averse_customers_cancel() -> None:
     assert (uplift < 0).any() and (uplift > 5).any()
 
 
-def test_offers_change_nothing_else_in_the_world() -> None:
+def test_offers_change_nothing_else_on_the_day_they_are_sent() -> None:
+    """Offers draw from their own stream; later, the subscriptions they changed shift how
+    many organic subscription events the day draws times for, and the world diverges as it
+    does after any action."""
     plain, _ = _twin()
     offered, _ = _twin()
     offered.apply(Offer(day=2, campaign_id="X", product="performance_upgrade",

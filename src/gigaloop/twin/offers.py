@@ -1,8 +1,8 @@
 """Offers: how each customer answers an offer, by hidden rules (the twin's side).
 
 Every customer has hidden traits — ``tech`` (enthusiasm for software, standard normal)
-and ``averse`` (dislikes being sold to) — drawn from their own random stream, so offers
-change nothing else in the world. The chance to accept product *p* is a logistic function
+and ``averse`` (dislikes being sold to) — drawn from their own random stream, so sending
+offers changes nothing else that day. The chance to accept product *p* is a logistic function
 of those traits and of what the store can see: miles per day, Autopilot share, driving
 style (visible as hard braking and turning), climate, vehicle age, the subscriptions held
 and a recent failure (:data:`ACCEPT`). An averse customer never accepts, and a pushy offer
