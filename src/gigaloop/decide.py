@@ -60,7 +60,7 @@ from gigaloop.store import Store
 #: Tables the decision modules write (and ``quarantine``, the store's own): their
 #: ingestion times say when ``decide`` ran, not when data came, so they set no calendar.
 MODULE_TABLES = frozenset({"decisions", "findings", "change_requests", "spc_alarms",
-                           "quarantine"})
+                           "offer_assignments", "quarantine"})
 STATE_FILE = "decide-state.json"
 MODULES_FILE = "decide-modules.pickle"  # written and read by decide only: a local file
 SUMMARY_FILE = "decide-summary.json"

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from gigaloop import __version__
+from gigaloop.customer.revenue import by_cohort
 from gigaloop.errors import ConfigError
 from gigaloop.ingest import Source, ingest
 from gigaloop.loop.contract import DecisionModule
@@ -47,6 +48,7 @@ MODULES: dict[str, str] = {
     "energy": "gigaloop.factory.energy:EnergyModule",
     "predictive_service": "gigaloop.customer.predictive_service:PredictiveServiceModule",
     "rollout": "gigaloop.fleet.rollout:RolloutModule",
+    "offers": "gigaloop.customer.offers:OffersModule",
 }
 #: What ``gigaloop run`` runs unless told otherwise: every module. Process control stops
 #: drifts in the plant before many vehicles fail; its alarms are findings the scorer
@@ -54,7 +56,7 @@ MODULES: dict[str, str] = {
 #: How a day's rows reach the store: ``deliver(source, now)`` → results per table.
 Deliver = Callable[[Source, datetime], dict[str, Any]]
 DEFAULT_MODULES = ("rootcause", "changes", "impact", "maintenance", "predictive_service",
-                   "energy", "process_control", "rollout")
+                   "energy", "process_control", "rollout", "offers")
 
 
 @dataclass(frozen=True)
@@ -190,6 +192,7 @@ def _summarise(options: RunOptions, twin: Twin, store: Store,
         "kpis": kpis,
         "findings": findings_from_store(store),
         "changes": changes_from_store(store),
+        "software_by_cohort": by_cohort(store, end=twin.day_end(options.days - 1)),
     }
     seconds["summary"] = time.perf_counter() - started
     started = time.perf_counter()

@@ -49,7 +49,7 @@ def test_summary_has_the_contracted_keys(runs):
                               "scenario": "default", "loop": True, "version": "0.1.0",
                               "modules": ["rootcause", "changes", "impact", "maintenance",
                                           "predictive_service", "energy", "process_control",
-                                          "rollout"],
+                                          "rollout", "offers"],
                               "transport": "inprocess"}
     assert set(timings) >= {"twin", "ingest", "rootcause", "energy", "report"}
     assert all(seconds >= 0 for seconds in timings.values())
@@ -57,7 +57,8 @@ def test_summary_has_the_contracted_keys(runs):
                 "field_failures_per_1000_last90", "unplanned_downtime_hours", "energy_cost",
                 "energy_co2e_kg", "hvac_energy_cost", "hvac_co2e_kg", "peak_power_kw",
                 "comfort_violation_kh", "crashes_per_million_miles",
-                "roadside_failures", "software_revenue", "findings_retracted",
+                "roadside_failures", "software_revenue", "software_revenue_per_vehicle",
+                "churn_monthly", "offers_sent", "offer_uplift", "findings_retracted",
                 "changes_withdrawn", "changes_withdrawn_after_acting",
                 "campaign_visits_withdrawn", "oee", "availability", "performance", "quality"):
         assert key in summary["kpis"]

@@ -133,6 +133,7 @@ def test_the_customers_page_hides_bookings_from_marketing(
         "/dashboard/customers").text
     assert "3 customers you may see" in operations and "charge_port" in operations
     assert "Subscription revenue earned" in operations
+    assert "software revenue per vehicle" in operations and "offers sent" in operations
     marketing = signed_in(app, role_tokens[Role.marketing_analyst]).get(
         "/dashboard/customers").text
     assert "2 customers you may see" in marketing and "charge_port" not in marketing

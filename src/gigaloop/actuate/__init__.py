@@ -135,6 +135,23 @@ class EnergySchedule(Action):
 
 
 @dataclass(frozen=True)
+class Offer(Action):
+    """Offer ``product`` at ``price_usd`` to the customers ``customer_ids`` (pseudonymous ids,
+    never VINs) through ``channel``. ``not_offered`` names the campaign's control group or
+    holdout — a random share of the same audience, kept to measure the campaign, as a
+    campaign tool keeps one; nobody in it is contacted."""
+
+    kind: ClassVar[str] = "offer"
+    campaign_id: str = ""
+    product: str = ""
+    price_usd: float = 0.0
+    channel: str = "app"
+    customer_ids: tuple[str, ...] = ()
+    not_offered: tuple[str, ...] = ()
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class Receipt:
     """What the target said: accepted or not, and why."""
 
@@ -175,6 +192,7 @@ __all__ = [
     "EngineeringChange",
     "LoggingActuator",
     "MaintenanceOrder",
+    "Offer",
     "PredictiveService",
     "Receipt",
     "ServiceCampaign",

@@ -1,6 +1,7 @@
-"""What the customer gets from the data: predictive service (more to come: safety score,
-insurance, offers). Reads the store only."""
+"""What the customer gets from the data: predictive service, offers that fit them (more to
+come: safety score, insurance). Reads the store only."""
 
+from gigaloop.customer.offers import OffersConfig, OffersModule
 from gigaloop.customer.predictive_service import (
     PredictiveServiceConfig,
     PredictiveServiceModule,
@@ -12,6 +13,8 @@ from gigaloop.customer.predictive_service import (
 from gigaloop.customer.service_history import ServiceHistory
 
 __all__ = [
+    "OffersConfig",
+    "OffersModule",
     "PredictiveServiceConfig",
     "PredictiveServiceModule",
     "PredictiveServiceState",

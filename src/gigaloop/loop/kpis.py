@@ -3,8 +3,10 @@
 Each KPI is a plain number, or ``None`` when the tables it needs are empty —
 never a made-up value. Rates come with exact Poisson intervals.
 
-Crash rates come from :func:`gigaloop.fleet.crash_rates` (exact intervals); OEE and its
-parts from :func:`gigaloop.factory.oee.oee_kpis`. ``unplanned_downtime_hours`` is the sum of
+Software revenue (per vehicle too), churn and the measured offer uplift come from
+:func:`gigaloop.customer.revenue.software_kpis`. Crash rates come from
+:func:`gigaloop.fleet.crash_rates` (exact intervals); OEE and its parts from
+:func:`gigaloop.factory.oee.oee_kpis`. ``unplanned_downtime_hours`` is the sum of
 every unplanned ``downtime_events`` row — breakdowns, minor stops and the stops no machine
 causes (material shortage, quality hold, utility outage) — as logged, so two stops at once
 count twice (OEE's availability counts the line's stopped time once).
@@ -17,6 +19,7 @@ from typing import Any, Protocol
 
 import ibis
 
+from gigaloop.customer.revenue import software_kpis
 from gigaloop.factory.oee import oee_kpis
 from gigaloop.fleet.safety import crash_rates
 
@@ -98,7 +101,7 @@ def compute_kpis(store: Tables, *, end: datetime) -> dict[str, Any]:
         "roadside_failures": int(failures.filter(failures.roadside).count().execute()),
         "predictive_service_visits": int(
             visits.filter(visits.reason == "predictive").count().execute()),
-        "software_revenue": _round(software_revenue(store, end=end)),
+        **software_kpis(store, end=end),
         "findings_retracted": int(findings.filter(findings.retracted).finding_id.nunique()
                                   .execute()),
         **_withdrawn(requests, visits),
@@ -118,7 +121,8 @@ def _withdrawn(requests: ibis.Table, visits: ibis.Table) -> dict[str, int]:
 
 
 def software_revenue(store: Tables, *, end: datetime) -> float | None:
-    """Subscription revenue earned up to ``end``: active days × monthly price."""
+    """Subscription revenue earned up to ``end``: active days × monthly price (the KPI
+    ``software_revenue`` adds one-off offers: :func:`gigaloop.customer.revenue.software_kpis`)."""
     rows = store.table("subscriptions")
     if int(rows.count().execute()) == 0:
         return None

@@ -35,6 +35,7 @@ OFFERS = Table(
     key=("offer_id",), partition_by="event_time", columns=(
         col("offer_id", "string", "id"),
         col("customer_id", "string", "customer", references="customers.customer_id"),
+        col("campaign_id", "string", "the campaign it belongs to", nullable=True),
         col("product", "string", "product offered"),
         col("channel", "string", "app, email, service centre"),
         col("price_usd", "float64", "offered price", unit="USD", min=0),

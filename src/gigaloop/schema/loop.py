@@ -69,4 +69,19 @@ CHANGE_REVIEWS = Table(
         col("comment", "string", "why", nullable=True),
     ))
 
-TABLES = (DECISIONS, FINDINGS, CHANGE_REQUESTS, CHANGE_REVIEWS)
+OFFER_ASSIGNMENTS = Table(
+    "offer_assignments", "loop",
+    "Who a campaign assigned: an experiment's treatment and control, a targeted round's "
+    "chosen and its random holdout (pseudonymous ids only).",
+    key=("campaign_id", "customer_id"), partition_by="event_time", columns=(
+        col("campaign_id", "string", "campaign (X-fsd-001: experiment, T-fsd-003: targeted)"),
+        col("customer_id", "string", "customer (pseudonymous)"),
+        col("product", "string", "product of the campaign"),
+        col("arm", "string", "what the customer was assigned to",
+            choices=("treatment", "control", "targeted", "holdout")),
+        col("day", "int64", "run day of the assignment", min=0),
+        col("predicted_uplift_usd", "float64", "the uplift model's estimate (null in an "
+            "experiment)", unit="USD", nullable=True),
+    ))
+
+TABLES = (DECISIONS, FINDINGS, CHANGE_REQUESTS, CHANGE_REVIEWS, OFFER_ASSIGNMENTS)

@@ -152,6 +152,18 @@ class Subscriptions:
         return SubscriptionEvents.of(product, idx, serials,
                                      np.broadcast_to(day, len(idx)).copy(), -1)
 
+    def end(self, product: str, idx: np.ndarray, day: int) -> SubscriptionEvents:
+        """End the active ``product`` subscriptions of ``idx`` on ``day``."""
+        idx = idx[self.active[product][idx] >= 0]
+        events = SubscriptionEvents.of(product, idx, self.active[product][idx],
+                                       self.started[product][idx], day)
+        self.active[product][idx] = -1
+        return events
+
+    def start(self, product: str, idx: np.ndarray, day: int) -> SubscriptionEvents:
+        """Start ``product`` for ``idx`` (none of whom holds it) on ``day``."""
+        return self._start(product, idx, day)
+
     def deliver(self, rng: np.random.Generator, idx: np.ndarray,
                 day: int | np.ndarray) -> SubscriptionEvents:
         """Opening subscriptions of new customers at field indices ``idx`` delivered on

@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 
 from gigaloop.actuate import (
     Action,
+    Offer,
     PredictiveService,
     Receipt,
     ServiceCampaign,
@@ -36,6 +37,7 @@ from gigaloop.actuate import (
 )
 from gigaloop.errors import ActuationError
 from gigaloop.twin import customers as cust
+from gigaloop.twin import offers
 from gigaloop.twin.base import Base, admit_base
 from gigaloop.twin.battery import calendar_stress
 from gigaloop.twin.climate import Weather, mean_rain_share
@@ -113,6 +115,7 @@ class Fleet:
                                  components=components, general=self.general,
                                  frailty=frailty)
         self.subscriptions = cust.Subscriptions()
+        self.offer_response = offers.OfferResponse(rng.spawn(1)[0])  # a stream of its own
         self.out = DayOutput()
         self.tables = FleetTables(self, streams[5])
         self._blocks: list[np.random.Generator] = []
@@ -266,6 +269,7 @@ class Fleet:
             events = self.drive(ctx)
             self.tables.driving(rows, day, ctx, events)
         self.tables.workshop(rows, day)
+        offers.enact_due(self, day, rows)
         self.tables.customers(rows, day)
         self.next_day = day + 1
         return rows.tables()
@@ -273,7 +277,9 @@ class Fleet:
     # ---- actions -------------------------------------------------------------------------
     def apply(self, action: Action) -> Receipt:
         """Take a :class:`ServiceCampaign`, :class:`PredictiveService` or
-        :class:`SoftwareRollout` from ``action.day``."""
+        :class:`SoftwareRollout` from ``action.day``, and :class:`Offer` (:mod:`.offers`)."""
+        if isinstance(action, Offer):
+            return offers.apply(self, action)
         if isinstance(action, ServiceCampaign):
             return self._campaign(action)
         if isinstance(action, PredictiveService):
@@ -373,7 +379,8 @@ class Fleet:
             "warranty_cost_usd": round(c["warranty_cost_usd"], 2),
             "campaign_visits": int(c["campaign_visits"]),
             "campaign_queue": self.workshop.queued,
-            "software_revenue": round(self.subscriptions.revenue_usd, 2),
+            "software_revenue": round(self.subscriptions.revenue_usd
+                                      + self.offer_response.revenue_usd, 2),
             "software_shares": self.software.shares(self.info.view("version")),
         }
 

@@ -39,7 +39,7 @@ class FleetTables:
     def __init__(self, fleet: Fleet, rng: np.random.Generator) -> None:
         self.f = fleet
         self._rng = rng
-        self._serial = {k: 0 for k in ("TR", "CR", "CL", "SV", "FB")}
+        self._serial = {k: 0 for k in ("TR", "CR", "CL", "SV", "FB", "OF")}
 
     def _ids(self, prefix: str, n: int) -> pa.Array:
         ids = serial_ids(prefix, self._serial[prefix], n)
@@ -250,6 +250,16 @@ class FleetTables:
         rows.add("feedback", feedback_id=self._ids("FB", len(idx)),
                  customer_id=self.f.customer_ids.take(idx), channel=channel,
                  rating=rating, topic=topic, event_time=self._times(day, len(idx)))
+
+    def offers(self, rows: Rows, idx: np.ndarray, accepted: np.ndarray,
+               event_time: np.ndarray, *, campaign_id: str, product: str, channel: str,
+               price_usd: float) -> None:
+        """``offers`` rows: one per customer ``idx`` offered ``product`` at ``event_time``."""
+        if len(idx):
+            rows.add("offers", offer_id=self._ids("OF", len(idx)),
+                     customer_id=self.f.customer_ids.take(idx), campaign_id=campaign_id,
+                     product=product, channel=channel, price_usd=price_usd,
+                     accepted=accepted, event_time=event_time)
 
     def subscriptions(self, rows: Rows, events: cust.SubscriptionEvents,
                        event_time: np.ndarray | int) -> None:

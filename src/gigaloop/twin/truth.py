@@ -25,11 +25,13 @@ from gigaloop.twin.scenario import Fault, Release, Scenario
 def assemble_truth(scenario: Scenario, history: History, fleet_events: list[dict[str, Any]],
                    *, days: int, seed: int, scale: str,
                    excess_failures: dict[str, int] | None = None,
-                   background: dict[str, Any] | None = None) -> dict[str, Any]:
+                   background: dict[str, Any] | None = None,
+                   offers: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The truth dict: scenario, faults with what happened to each, and world events;
     ``excess_failures``: the failures each general fault caused (:mod:`twin.effects`);
     ``background``: the real but harmless differences between machines, shifts and lots
-    (:mod:`twin.background`), kept apart from the faults — no finding should name them."""
+    (:mod:`twin.background`), kept apart from the faults — no finding should name them;
+    ``offers``: each campaign's hidden expected uplift (:mod:`twin.offers`)."""
     excess = excess_failures or {}
     return {
         "scenario": {
@@ -50,6 +52,7 @@ def assemble_truth(scenario: Scenario, history: History, fleet_events: list[dict
         "fleet_events": fleet_events,
         "background": {"levels": scenario.background.model_dump(),
                        **(background or {"machines": [], "shifts": [], "lots": []})},
+        "offers": list(offers or []),
         "world_kpis": {"units_built": history.units_built,
                        "defects_present": history.defects_present,
                        "defects_escaped": history.defects_escaped},

@@ -29,6 +29,7 @@ from gigaloop.actuate import (
     EnergySchedule,
     EngineeringChange,
     MaintenanceOrder,
+    Offer,
     PredictiveService,
     Receipt,
     ServiceCampaign,
@@ -135,7 +136,7 @@ class Twin:
         Unknown targets are refused with ``Receipt(False, reason)``; an action kind the
         twin cannot carry raises :class:`~gigaloop.errors.ActuationError`.
         """
-        if isinstance(action, ServiceCampaign | PredictiveService | SoftwareRollout):
+        if isinstance(action, ServiceCampaign | PredictiveService | SoftwareRollout | Offer):
             return self.fleet.apply(action)
         if isinstance(action, EnergySchedule):
             return self._schedule_energy(action)
@@ -170,7 +171,7 @@ class Twin:
         return assemble_truth(self.scenario, self.plant.history, self.fleet.truth_events(),
                               days=self._next_day, seed=self.seed, scale=self.scale,
                               excess_failures=self.fleet.excess_failures,
-                              background=background)
+                              background=background, offers=self.fleet.offer_response.truth)
 
     def write_truth(self, path: Path | str) -> None:
         """Write :meth:`truth` as JSON at ``path`` — keep it outside the store."""

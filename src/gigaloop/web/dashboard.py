@@ -21,7 +21,7 @@ from gigaloop.loop.kpis import Tables
 from gigaloop.web import figures, live, panels
 from gigaloop.web.format import MISSING
 from gigaloop.web.shell import LivePage
-from gigaloop.web.tables import findings_table, interval
+from gigaloop.web.tables import findings_table, interval, kpi_table
 
 #: Findings whose weekly scans the loop page plots (best ranked first).
 EVIDENCE_SHOWN = 6
@@ -154,8 +154,10 @@ def _rollouts(stages: list[dict[str, Any]]) -> str:
 
 
 def customers_body(page: LivePage, revenue: pd.DataFrame, customers_total: int,
-                   bookings: list[dict[str, Any]] | None) -> str:
-    """Subscription revenue and, for fleet operations, predictive-service bookings."""
+                   bookings: list[dict[str, Any]] | None,
+                   software: dict[str, Any] | None = None) -> str:
+    """Subscription revenue, the software KPIs (revenue per vehicle, churn, offers and their
+    measured uplift) and, for fleet operations, predictive-service bookings."""
     total = float(revenue["revenue"].sum()) if len(revenue) else 0.0
     if bookings is None:
         booked = "<p class=note>Bookings name vehicles: fleet operations only.</p>"
@@ -171,6 +173,7 @@ def customers_body(page: LivePage, revenue: pd.DataFrame, customers_total: int,
              "accepted"], rows, "No owner booked yet."))
     return f"""<p class=note>{customers_total:,} customers you may see.</p>
 <h2>Revenue</h2><p>Subscription revenue earned: <b>${total:,.0f}</b></p>
+{kpi_table(software) if software else ""}
 {page.figure(panels.revenue_figure(revenue)) if len(revenue) else ""}
 <h2>Service bookings</h2>{booked}"""
 

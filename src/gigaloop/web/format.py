@@ -56,6 +56,14 @@ KPIS: dict[str, KpiSpec] = {
     "fleet_miles": KpiSpec("fleet miles", "mi"),
     "predictive_service_visits": KpiSpec("predictive service visits"),
     "software_revenue": KpiSpec("software revenue", "$", lower_is_better=False),
+    "software_revenue_per_vehicle": KpiSpec("software revenue per vehicle", "$", 2,
+                                            lower_is_better=False),
+    "churn_monthly": KpiSpec("subscription churn per month", "%", 2, lower_is_better=True,
+                             scale=100.0),
+    "offers_sent": KpiSpec("offers sent"),
+    "offer_uplift": KpiSpec("offer uplift: targeted against holdout", "$",
+                            lower_is_better=False),
+    "offer_uplift_ci95": KpiSpec("offer uplift, 95 % interval", "$"),
     "parts_scrapped_by_changes": KpiSpec("parts scrapped by engineering changes",
                                          lower_is_better=True),
     "redesigns": KpiSpec("hardware revisions redesigned", lower_is_better=True),
@@ -104,6 +112,11 @@ def kpi_rows(kpis: dict[str, Any]) -> list[KpiRow]:
     for key in known:
         spec = KPIS.get(key, KpiSpec(key.replace("_", " ")))
         value = kpis[key]
+        if isinstance(value, list) and len(value) == 2 and spec.unit:  # an interval
+            text = "–".join(number(float(v) * spec.scale, spec.decimals, spec.unit)
+                            for v in value)
+            rows.append(KpiRow(key, spec.label, None, text, None))
+            continue
         if isinstance(value, dict | list):
             rows.append(KpiRow(key, spec.label, None, str(value), None))
             continue

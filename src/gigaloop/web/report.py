@@ -16,6 +16,7 @@ from gigaloop.web.page import Page
 from gigaloop.web.tables import (
     change_history,
     changes_table,
+    cohort_table,
     findings_table,
     kpi_table,
     quarantine_table,
@@ -41,6 +42,7 @@ def render_report(store: Tables, summary: dict[str, Any],
     body = f"""<h1>gigaloop run</h1>
 <p>{run_line(run)} Rendered {datetime.now():%Y-%m-%d %H:%M}.</p>
 <h2>KPIs</h2>{kpi_table(kpis)}
+<h2>Software by delivery cohort</h2>{cohort_table(summary.get("software_by_cohort", []))}
 <h2>The loop</h2>{page.figure(figures.loop_timeline_figure(summary, truth_rows, score))}
 {scored}
 <h2>Findings ({len(findings)})</h2>

@@ -1,5 +1,6 @@
-"""The report's HTML tables: KPIs, findings with the change each caused, change requests
-with their state history and verification, and (after ``gigaloop score``) the faults."""
+"""The report's HTML tables: KPIs, software by delivery cohort, findings with the change
+each caused, change requests with their state history and verification, and (after
+``gigaloop score``) the faults."""
 
 from __future__ import annotations
 
@@ -77,6 +78,16 @@ def verification(change: dict[str, Any] | None) -> str:
 def kpi_table(kpis: dict[str, Any]) -> str:
     rows = [[escape(r.label), _num(r.text)] for r in kpi_rows(kpis)]
     return _table(["KPI", "value"], rows, "No KPI was computed.")
+
+
+def cohort_table(cohorts: list[dict[str, Any]]) -> str:
+    """Software revenue per vehicle and monthly churn by delivery quarter."""
+    rows = [[escape(c["cohort"]), _num(f"{c['vehicles']:,}"),
+             _num(f"${c['revenue_per_vehicle']:,.2f}"),
+             _num(MISSING if c["churn_monthly"] is None else f"{100 * c['churn_monthly']:.2f} %")]
+            for c in cohorts]
+    return _table(["delivered", "vehicles", "software revenue per vehicle",
+                   "churn per month"], rows, "No customers yet.")
 
 
 def findings_table(summary: dict[str, Any], score: dict[str, Any] | None = None) -> str:
