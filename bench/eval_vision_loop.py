@@ -1,0 +1,115 @@
+"""Inspection in the loop against the legacy cameras: one JSON line per figure.
+
+Runs the default scenario three times — the loop with every module, the loop without the
+inspection module (to time what it adds), and ``--no-loop`` (the legacy cameras: drawn
+verdicts that miss ≈ 11 %) — then prints, from each run's truth and store:
+
+* ``escaped_weld`` / ``escaped_paint``: defective units that left unrepaired, loop and
+  baseline, and their ratio (issue 15's target: ≤ 0.3);
+* ``false_reject_rate``: good units sent to rework, per point, loop and baseline;
+* ``operating_point``: each threshold the module chose (commissioning, then retuned);
+* ``weld_drift_seen``: the first day the weld seam's p-chart alarmed at or after the weld
+  drift's start, against the day of the drift's first field failure;
+* ``inspection_alarms_before_drift``: p-chart alarms before any drift (false alarms);
+* ``seconds``: the run's wall time with and without the module, and its parts.
+
+    PYTHONPATH=src python bench/eval_vision_loop.py [--days 365] [--seed 1] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from gigaloop.run import DEFAULT_MODULES, RunOptions, run_job
+from gigaloop.store import Store
+
+DRIFT = "F2-weld-drift"
+
+
+def _run(out: Path, *, days: int, seed: int, loop: bool = True,
+         modules: tuple[str, ...] = DEFAULT_MODULES) -> dict[str, Any]:
+    started = time.perf_counter()
+    summary = run_job(RunOptions(days=days, seed=seed, loop=loop, out=out, modules=modules))
+    truth = json.loads((out / "truth" / "truth.json").read_text())
+    return {"wall_s": round(time.perf_counter() - started, 1), "summary": summary,
+            "truth": truth}
+
+
+def _store_figures(out: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The weld p-chart's alarms (day, share, limit) and the module's operating points."""
+    store = Store(out / "store")
+    try:
+        alarms = store.table("spc_alarms")
+        alarms = alarms.filter(alarms.parameter.startswith("defect_rate:")).to_pandas()
+        decisions = store.table("decisions")
+        decisions = decisions.filter(decisions.module == "inspection").to_pandas()
+        start = store.table("vehicles").build_date.min().to_pyarrow().as_py()
+    finally:
+        store.close()
+    days = [{"day": (t.date() - start).days, "parameter": p, "share": round(s, 4),
+             "limit": round(lim, 4)}
+            for t, p, s, lim in zip(alarms.event_time, alarms.parameter, alarms.statistic,
+                                    alarms["limit"], strict=True)]
+    points = [{"day": int(d), "summary": s, **json.loads(i)}
+              for d, s, i in zip(decisions.day, decisions.summary, decisions.inputs_json,
+                                 strict=True) if "threshold" in s and "model" not in s
+              or "fitted" in s]
+    return sorted(days, key=lambda a: a["day"]), points
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    root = args.out or Path(tempfile.mkdtemp(prefix="gigaloop-vision-loop-"))
+    loop = _run(root / "loop", days=args.days, seed=args.seed)
+    without = tuple(m for m in DEFAULT_MODULES if m != "inspection")
+    plain = _run(root / "loop-no-inspection", days=args.days, seed=args.seed, modules=without)
+    base = _run(root / "baseline", days=args.days, seed=args.seed, loop=False)
+
+    ours, legacy = loop["truth"]["inspection"], base["truth"]["inspection"]
+    figures: list[dict[str, Any]] = []
+    for point, name in (("weld_seam", "escaped_weld"), ("paint_panel", "escaped_paint")):
+        escaped, before = ours[point]["escaped"], legacy[point]["escaped"]
+        figures.append({"figure": name, "loop": escaped, "baseline": before,
+                        "ratio": round(escaped / before, 3) if before else None,
+                        "defective_loop": ours[point]["defective"],
+                        "defective_baseline": legacy[point]["defective"]})
+    for point in ("weld_seam", "paint_panel"):
+        figures.append({"figure": "false_reject_rate", "point": point,
+                        "loop": ours[point]["false_reject_rate"],
+                        "baseline": legacy[point]["false_reject_rate"]})
+    alarms, points = _store_figures(root / "loop")
+    figures += [{"figure": "operating_point", **p} for p in points]
+    fault = next(f for f in loop["truth"]["faults"] if f["id"] == DRIFT)
+    weld = [a for a in alarms if a["parameter"] == "defect_rate:weld_seam"]
+    seen = next((a for a in weld if a["day"] >= fault["starts"]), None)
+    figures.append({"figure": "weld_drift_seen", "drift_start": fault["starts"],
+                    "first_inspection_alarm_day": seen["day"] if seen else None,
+                    "first_field_failure_day": fault["happened"]["first_field_failure_day"],
+                    "alarm": seen})
+    figures.append({"figure": "inspection_alarms_before_drift",
+                    "alarms": [a for a in alarms if a["day"] < fault["starts"]]})
+    figures.append({"figure": "inspection_alarms_total", "weld_seam": len(weld),
+                    "paint_panel": len(alarms) - len(weld)})
+    timings = loop["summary"]["run"]["timings"]
+    figures.append({"figure": "seconds", "days": args.days, "loop_wall_s": loop["wall_s"],
+                    "loop_without_inspection_wall_s": plain["wall_s"],
+                    "added_s": round(loop["wall_s"] - plain["wall_s"], 1),
+                    "inspection_module_s": timings.get("inspection"),
+                    "twin_s_with_images": timings.get("twin"),
+                    "twin_s_without": plain["summary"]["run"]["timings"].get("twin"),
+                    "baseline_wall_s": base["wall_s"]})
+    for figure in figures:
+        print(json.dumps(figure, default=str))
+
+
+if __name__ == "__main__":
+    main()
