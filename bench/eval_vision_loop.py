@@ -57,8 +57,7 @@ def _store_figures(out: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]
                                     alarms["limit"], strict=True)]
     points = [{"day": int(d), "summary": s, **json.loads(i)}
               for d, s, i in zip(decisions.day, decisions.summary, decisions.inputs_json,
-                                 strict=True) if "threshold" in s and "model" not in s
-              or "fitted" in s]
+                                 strict=True) if "threshold" in s]
     return sorted(days, key=lambda a: a["day"]), points
 
 

@@ -55,8 +55,9 @@ MODULES: dict[str, str] = {
 #: credits, and hypotheses root cause tests first (:mod:`gigaloop.loop.signals`).
 #: How a day's rows reach the store: ``deliver(source, now)`` → results per table.
 Deliver = Callable[[Source, datetime], dict[str, Any]]
-DEFAULT_MODULES = ("rootcause", "changes", "impact", "maintenance", "predictive_service",
-                   "energy", "process_control", "rollout", "inspection")
+DEFAULT_MODULES = ("inspection", "rootcause", "changes", "impact", "maintenance",
+                   "predictive_service", "energy", "process_control", "rollout")
+#: Inspection comes first: its verdicts are rows root cause reads the same day.
 #: Modules that need an extra: without it a run skips them, saying so (the core install
 #: has no torch); the plant keeps its legacy inspection.
 OPTIONAL_MODULES = ("inspection",)
