@@ -44,7 +44,7 @@ POINTS = {"weld_seam": "BW-040", "paint_panel": "PT-030"}
 PAINT_DEFECT_RATE = 0.02
 LEGACY_SCORE = (0.12, 0.72, 0.18)  # good mean, defect mean, noise σ; pass below 0.5
 RETENTION_DAYS = 14
-GOOD_SAMPLES, LIMIT_SAMPLES = 200, 10  # commissioning: good, and per defect class
+GOOD_SAMPLES, LIMIT_SAMPLES = 500, 10  # commissioning: good, and per defect class
 
 
 class Camera:

@@ -7,9 +7,9 @@ onnxruntime, one batch per point, and writes a verdict row per unit to
 small random audit of passed ones too; the repair bay's findings (``rework_results``) come
 back as labels.
 
-* **Model**: fitted once per run on the commissioning set's good samples (the first
-  :attr:`InspectionConfig.train` of them) and cached as ONNX beside those images, keyed by
-  their hash, so a rerun in the same folder loads it.
+* **Model**: fitted on the commissioning set's good samples (the first
+  :attr:`InspectionConfig.train` of them) and cached as ONNX, keyed by the hash of those
+  images and the settings, so a rerun (of any folder) loads it instead.
 * **Threshold**: the least expected cost of an escape against a false reject
   (:func:`~gigaloop.factory.inspection.threshold.cost_threshold`), first on the held-out
   commissioning samples (good ones and limit samples of each defect), then every
@@ -26,6 +26,7 @@ Needs the ``vision`` extra: building the module without it raises
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -56,11 +57,17 @@ class InspectionConfig:
     retune_days: int = 7
     min_defects: float = 20.0  # weighted production defects before retuning on them
     phase_one_days: int = 14
-    train: int = 120           # commissioning good samples to fit on; the rest held out
+    train: int = 400           # commissioning good samples to fit on; the rest held out
     epochs: int = 8
-    bank_size: int = 1024
+    bank_size: int = 2048
+    stride: int = 2            # PatchCore queries every 2nd patch: 4× less search
+    dims: int | None = 16      # on the features' first 16 principal axes: 3× less
+    coreset_pool: int = 100_000
     threads: int = 2
     seed: int = 0
+    #: where fitted scorers are kept, by the hash of their training images and settings;
+    #: None: ``$GIGALOOP_CACHE`` or ``~/.cache/gigaloop``, under ``inspection/``
+    cache_dir: Path | None = None
 
 
 @dataclass
@@ -130,7 +137,7 @@ class InspectionModule:
             train, held = good.iloc[:config.train], good.iloc[config.train:]
             if not len(held) or (rows.label == "good").all():
                 continue
-            model, version = self._model(load_images(train.image_uri), train.image_uri.iloc[0])
+            model, version = self._model(load_images(train.image_uri))
             detector = OnnxDetector(model, threads=config.threads)
             tested = rows[~rows.index.isin(train.index)]
             _, score = detector.score(load_images(tested.image_uri))
@@ -148,18 +155,20 @@ class InspectionModule:
                 f"{len(tested)} held-out samples)", inputs=operating.record()))
         return decisions
 
-    def _model(self, train: np.ndarray, uri: str) -> tuple[bytes, str]:
-        """The ONNX scorer for ``train``: from the cache beside the images, else fitted."""
+    def _model(self, train: np.ndarray) -> tuple[bytes, str]:
+        """The ONNX scorer for ``train``: from the cache, else fitted (and cached)."""
         config = self.config
-        key = hashlib.sha256(train.tobytes() + repr((config.epochs, config.bank_size,
-                                                     config.seed)).encode()).hexdigest()[:12]
-        cache = Path(uri.split("#")[0]).parent.parent / "models" / f"patchcore-{key}.onnx"
+        settings = {k: getattr(config, k) for k in ("epochs", "bank_size", "stride", "dims",
+                                                     "coreset_pool", "seed")}
+        key = hashlib.sha256(train.tobytes() + repr(settings).encode()).hexdigest()[:12]
+        folder = config.cache_dir or Path(os.environ.get(
+            "GIGALOOP_CACHE", Path.home() / ".cache" / "gigaloop")) / "inspection"
+        cache = Path(folder) / f"patchcore-{key}.onnx"
         if cache.exists():
             return cache.read_bytes(), key
         from gigaloop.factory.inspection.patchcore import PatchCore
 
-        model = PatchCore(epochs=config.epochs, bank_size=config.bank_size,
-                          seed=config.seed).fit(train).to_onnx()
+        model = PatchCore(**settings).fit(train).to_onnx()
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_bytes(model)
         return model, key
