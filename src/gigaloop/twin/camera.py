@@ -20,8 +20,9 @@ and unrepaired: an escape.
 
 >>> camera = Camera([1, 2, 3, 4])
 >>> vins = np.array(["V1", "V2"], dtype=object)
->>> tables = camera.inspect(0, vins, np.zeros(2), np.array([True, False]),
-...                         np.array([False, True]), np.ones(2), lambda s: s)
+>>> noon = lambda s: np.full(len(s), np.datetime64("2025-01-06T12:00", "us"))
+>>> tables = camera.inspect(0, vins, np.zeros((2, 2)), np.array([True, False]),
+...                         np.array([True, True]), np.ones(2), noon)
 >>> sorted(tables), camera.truth()["weld_seam"]["escaped"]
 (['inspection_results'], 1)
 """
