@@ -47,10 +47,10 @@ def test_summary_has_the_contracted_keys(runs):
     timings = summary["run"].pop("timings")
     assert summary["run"] == {"days": int(DAYS), "seed": 1, "scale": "small", "fleet": 0,
                               "scenario": "default", "loop": True, "version": "0.1.0",
-                              "modules": ["rootcause", "changes", "impact", "maintenance",
-                                          "predictive_service", "energy", "process_control",
-                                          "rollout"],
-                              "transport": "inprocess"}
+                              "modules": ["inspection", "rootcause", "changes", "impact",
+                                          "maintenance", "predictive_service", "energy",
+                                          "process_control", "rollout"],
+                              "skipped_modules": [], "transport": "inprocess"}
     assert set(timings) >= {"twin", "ingest", "rootcause", "energy", "report"}
     assert all(seconds >= 0 for seconds in timings.values())
     for key in ("units_built", "defects_escaped", "field_failures_per_1000",

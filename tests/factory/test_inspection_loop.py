@@ -118,3 +118,19 @@ def test_module_writes_verdicts_orders_rework_and_learns_labels(tmp_path) -> Non
     first = module.operating_points[0]
     assert 0 <= first["false_reject_rate"] < 0.5 and first["threshold"] > 0  # a tiny model
     assert datetime(2025, 1, 1) < twin.day_end(2)
+
+
+def test_a_run_without_the_vision_extra_skips_the_module(monkeypatch, caplog) -> None:
+    from gigaloop import run
+    from gigaloop.errors import MissingExtraError
+
+    def missing():
+        raise MissingExtraError("vision", "torch")
+
+    original = run._module_class
+    monkeypatch.setattr(run, "_module_class",
+                        lambda name: missing if name == "inspection" else original(name))
+    with caplog.at_level("WARNING", logger="gigaloop.run"):
+        modules = run.decision_modules(("inspection", "energy"))
+    assert [m.name for m in modules] == ["energy"]
+    assert "pip install 'gigaloop[vision]'" in caplog.text
