@@ -50,7 +50,10 @@ LABEL_COLUMNS = ["vin", "inspection", "reason", "defect_found"]
 class InspectionConfig:
     """Costs (USD), audit share, chart and model settings."""
 
-    c_escape: float = 2000.0   # a defect in the field: claim, repair, goodwill
+    #: a defect in the field (claim, repair, goodwill), per point: a weld seam is structural
+    c_escape: dict[str, float] = field(default_factory=lambda: {
+        "weld_seam": 10_000.0, "paint_panel": 2_000.0})
+    c_escape_other: float = 2_000.0
     c_rework: float = 50.0     # a good unit pulled for rework
     prevalence: float = 0.02   # prior share of defective units, until labels say
     audit_share: float = 0.02  # passed units sampled for the repair bay
@@ -84,6 +87,7 @@ class _Point:
     charted_days: int = 0
     scores: dict[str, float] = field(default_factory=dict)
     labels: list[tuple[float, bool, float]] = field(default_factory=list)
+    held_out: list[tuple[float, bool]] = field(default_factory=list)
 
 
 class InspectionModule:
@@ -141,12 +145,15 @@ class InspectionModule:
             detector = OnnxDetector(model, threads=config.threads)
             tested = rows[~rows.index.isin(train.index)]
             _, score = detector.score(load_images(tested.image_uri))
-            operating = cost_threshold(score, (tested.label != "good").to_numpy(),
-                                       c_escape=config.c_escape, c_rework=config.c_rework,
-                                       prevalence=config.prevalence)
+            bad = (tested.label != "good").to_numpy()
+            operating = cost_threshold(score, bad, c_escape=self._c_escape(str(point)),
+                                       c_rework=config.c_rework, prevalence=config.prevalence)
             station = str(rows.station_id.iloc[0])
-            self.points[str(point)] = _Point(station, _camera(ctx, station), detector, version,
-                                             operating, operating.threshold)
+            state = _Point(station, _camera(ctx, station), detector, version, operating,
+                           operating.threshold)
+            # the held-out samples stay labels: production's only see misses by audit
+            state.held_out = [(float(v), bool(b)) for v, b in zip(score, bad, strict=True)]
+            self.points[str(point)] = state
             self._note(ctx, str(point), operating, "commissioning samples")
             decisions.append(Decision(
                 ctx.day, self.name, f"{point}: model {version} fitted on {len(train)} good "
@@ -227,7 +234,12 @@ class InspectionModule:
             if weight[bad].sum() < self.config.min_defects or bad.all():
                 continue
             prevalence = float(weight[bad].sum() / weight.sum())
-            operating = cost_threshold(score, bad, c_escape=self.config.c_escape,
+            # production labels (audits weighted 1/share) see a pass's defect only by audit,
+            # rarely: the limit samples, one each, keep the scores below the threshold known
+            limit = np.array([v for v, b in state.held_out if b])
+            score, bad = np.r_[score, limit], np.r_[bad, np.ones(len(limit), bool)]
+            weight = np.r_[weight, np.ones(len(limit))]
+            operating = cost_threshold(score, bad, c_escape=self._c_escape(point),
                                        c_rework=self.config.c_rework, prevalence=prevalence,
                                        weights=weight)
             if operating.threshold == state.operating.threshold:
@@ -240,6 +252,9 @@ class InspectionModule:
                 f"misses {operating.miss_rate:.1%}, defect share {prevalence:.1%})",
                 inputs=operating.record()))
         return decisions
+
+    def _c_escape(self, point: str) -> float:
+        return self.config.c_escape.get(point, self.config.c_escape_other)
 
     def _note(self, ctx: DayContext, point: str, operating: OperatingPoint, source: str) -> None:
         self.operating_points.append({"day": ctx.day, "point": point, "source": source,
