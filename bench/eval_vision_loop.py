@@ -12,9 +12,9 @@ verdicts that miss ≈ 11 %) — then prints, from each run's truth and store:
   ``escape_rate_*`` (escaped / defective) and ``vs_legacy_in_loop`` isolate the vision;
 * ``false_reject_rate``: good units sent to rework, per point, loop and baseline;
 * ``operating_point``: each threshold the module chose (commissioning, then retuned);
-* ``weld_drift_seen``: per run, the first day the weld seam's p-chart alarmed at or after
-  the weld drift's start, against the day of the drift's first field failure (in that run
-  and in the baseline);
+* ``weld_drift_seen``: per run, the first day the weld seam's p-chart alarmed between the
+  weld drift's start and 14 days after it ended, against the day of the drift's first
+  field failure (in that run and in the baseline);
 * ``inspection_alarms_before_drift``: p-chart alarms before any drift (false alarms);
 * ``seconds``: the run's wall time with and without the module, and its parts.
 
@@ -62,7 +62,7 @@ def _store_figures(out: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]
                                     alarms["limit"], strict=True)]
     points = [{"day": int(d), "summary": s, **json.loads(i)}
               for d, s, i in zip(decisions.day, decisions.summary, decisions.inputs_json,
-                                 strict=True) if "threshold" in s]
+                                 strict=True) if "false rejects" in s]
     return sorted(days, key=lambda a: a["day"]), points
 
 
@@ -110,7 +110,8 @@ def main() -> None:
         fault = _fault(run)
         found = alarms if run is loop else _store_figures(root / name)[0]
         weld = [a for a in found if a["parameter"] == "defect_rate:weld_seam"]
-        seen = next((a for a in weld if a["day"] >= fault["starts"]), None)
+        until = (fault["happened"]["ended_day"] or args.days) + 14  # the drift's own alarms
+        seen = next((a for a in weld if fault["starts"] <= a["day"] <= until), None)
         figures.append({"figure": "weld_drift_seen", "run": name, "drift_start": fault["starts"],
                         "first_inspection_alarm_day": seen["day"] if seen else None,
                         "first_field_failure_day": fault["happened"]["first_field_failure_day"],
