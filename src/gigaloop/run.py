@@ -193,7 +193,7 @@ def _summarise(options: RunOptions, twin: Twin, store: Store,
     twin.write_truth(out / TRUTH_PATH)
     kpis = compute_kpis(store, end=twin.day_end(options.days - 1))
     kpis.update({k: v for k, v in twin.world_kpis().items() if k in kpis})
-    summary = {
+    summary: dict[str, Any] = {
         "run": {
             "days": options.days,
             "seed": options.seed,

@@ -159,9 +159,10 @@ class VehicleRecords:
                                                self.levels[kind].encode(rows[kind])])
         for part, (lot, supplier) in self.lots.items():
             self.lots[part] = (_grown(lot, n, -1), _grown(supplier, n, -1))
-        for table, fill in ((self.machines, -1), (self.inspections, -1),
-                            (self.readings, np.nan), (self.read, False),
-                            (self.first_failure, NEVER)):
+        tables: tuple[tuple[dict[Any, np.ndarray], Any], ...] = (
+            (self.machines, -1), (self.inspections, -1), (self.readings, np.nan),
+            (self.read, False), (self.first_failure, NEVER))
+        for table, fill in tables:
             for key, values in table.items():
                 table[key] = _grown(values, n, fill)
         self.usage = np.concatenate([self.usage, np.zeros((n - first, len(self.usage_sums)))])

@@ -123,10 +123,11 @@ class UnitBuilder:
         excess = self.effects.mark(day, lots, {"shift": shifts[:, -1], "trim": trims,
                                                "hardware_revision": revisions},
                                    readings["true"]) if self.effects.faults else {}
-        inspections, present, escaped, seam = self._inspect(vins, times, readings, latent, rng)
+        inspections, present, escaped, (flaw, passed) = self._inspect(vins, times, readings,
+                                                                      latent, rng)
         camera = self.camera.inspect(
-            day, vins.to_numpy(zero_copy_only=False), times[:, [SEAM_K, PAINT_K]], *seam,
-            latent["seam_defect"], self.clock.to_utc)
+            day, vins.to_numpy(zero_copy_only=False), times[:, [SEAM_K, PAINT_K]], flaw,
+            passed, latent["seam_defect"], self.clock.to_utc)
         if self.camera.folder is not None:  # the loop's model gives the weld verdict
             inspections = inspections.filter(pc.not_equal(inspections["inspection"],
                                                           "weld_seam"))

@@ -97,7 +97,8 @@ class Camera:
             tables["inspection_results"] = arrow_table("inspection_results", {
                 "vin": pa.array(vins, pa.string()), "station_id": POINTS["paint_panel"],
                 "inspection": "paint_panel", "passed": paint_pass,
-                "defect": np.where(paint_pass, None, "paint_panel_flaw"), "score": score,
+                "defect": [None if ok else "paint_panel_flaw" for ok in paint_pass],
+                "score": score,
                 "image_uri": None, "event_time": to_utc(times[:, 1])})
             return tables
         if day == 0:
