@@ -6,6 +6,7 @@ and defective images of another seed; image AUROC (good vs. that family) and pix
 One JSON line per figure.
 
     PYTHONPATH=src python bench/eval_vision.py [--train 120] [--test-good 100] [--per-defect 30]
+        [--stride 1]
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from gigaloop.factory.inspection.runtime import OnnxDetector
 from gigaloop.twin.images import DEFECTS, image_set, render_inspection
 
 
-def evaluate(point: str, train: int, test_good: int, per_defect: int) -> list[dict]:
+def evaluate(point: str, train: int, test_good: int, per_defect: int,
+             stride: int = 1) -> list[dict]:
     good = np.stack([shot.image for shot in image_set(point, train, seed=1)])
     started = time.perf_counter()
-    detector = OnnxDetector(PatchCore(seed=0).fit(good).to_onnx())
+    detector = OnnxDetector(PatchCore(seed=0, stride=stride).fit(good).to_onnx())
     fit_s = time.perf_counter() - started
     clean = image_set(point, test_good, seed=2)
     heat_good, score_good = detector.score(np.stack([s.image for s in clean]))
@@ -43,7 +45,7 @@ def evaluate(point: str, train: int, test_good: int, per_defect: int) -> list[di
                      "pixel_auroc": round(float(roc_auc_score(
                          masks.ravel(), np.r_[heat_good, heat_bad].ravel())), 4),
                      "train_good": train, "test_good": test_good, "test_defective": per_defect,
-                     "fit_s": round(fit_s, 1)})
+                     "stride": stride, "fit_s": round(fit_s, 1)})
     return rows
 
 
@@ -52,10 +54,12 @@ def main() -> None:
     parser.add_argument("--train", type=int, default=120)
     parser.add_argument("--test-good", type=int, default=100)
     parser.add_argument("--per-defect", type=int, default=30)
+    parser.add_argument("--stride", type=int, default=1,
+                        help="query every stride-th patch (the loop's module uses 2)")
     args = parser.parse_args()
     torch.set_num_threads(2)
     for point in DEFECTS:
-        for row in evaluate(point, args.train, args.test_good, args.per_defect):
+        for row in evaluate(point, args.train, args.test_good, args.per_defect, args.stride):
             print(json.dumps(row), flush=True)
 
 

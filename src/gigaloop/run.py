@@ -11,6 +11,7 @@ read only by ``gigaloop score``), ``summary.json`` and ``report.html``.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import tempfile
 import time
@@ -24,7 +25,7 @@ from typing import Any
 
 from gigaloop import __version__
 from gigaloop.customer.revenue import by_cohort
-from gigaloop.errors import ConfigError
+from gigaloop.errors import ConfigError, MissingExtraError
 from gigaloop.ingest import Source, ingest
 from gigaloop.loop.contract import DecisionModule
 from gigaloop.loop.cycle import DailyCycle
@@ -49,6 +50,7 @@ MODULES: dict[str, str] = {
     "predictive_service": "gigaloop.customer.predictive_service:PredictiveServiceModule",
     "rollout": "gigaloop.fleet.rollout:RolloutModule",
     "offers": "gigaloop.customer.offers:OffersModule",
+    "inspection": "gigaloop.factory.inspection.module:InspectionModule",
 }
 #: What ``gigaloop run`` runs unless told otherwise: every module. Process control stops
 #: drifts in the plant before many vehicles fail; its alarms are findings the scorer
@@ -57,6 +59,12 @@ MODULES: dict[str, str] = {
 Deliver = Callable[[Source, datetime], dict[str, Any]]
 DEFAULT_MODULES = ("rootcause", "changes", "impact", "maintenance", "predictive_service",
                    "energy", "process_control", "rollout", "offers")
+#: Modules a run adds only when asked (``--modules``): vision inspection scores every
+#: unit's images, which adds minutes to a year (docs/vision.md). Without its extra a run
+#: skips it, saying so (the core install has no torch); the plant keeps its legacy
+#: cameras. It runs first when asked for: its verdicts are rows root cause reads that day.
+OPTIONAL_MODULES = ("inspection",)
+log = logging.getLogger("gigaloop.run")
 
 
 @dataclass(frozen=True)
@@ -85,7 +93,15 @@ def decision_modules(names: tuple[str, ...] = DEFAULT_MODULES) -> list[DecisionM
     from gigaloop.loop.modules import loop_modules  # the loop's libraries, when asked for
 
     shared = {m.name: m for m in loop_modules()}  # one LoopState for the three
-    return [shared[name] if name in shared else _module_class(name)() for name in names]
+    modules = []
+    for name in names:
+        try:
+            modules.append(shared[name] if name in shared else _module_class(name)())
+        except MissingExtraError as exc:
+            if name not in OPTIONAL_MODULES:
+                raise
+            log.warning("decision module %r skipped: %s", name, exc)
+    return modules
 
 
 def _module_class(name: str) -> Callable[[], DecisionModule]:
@@ -116,11 +132,15 @@ def run_job(
                               fleet=options.fleet)
     store = Store(out / "store")
     try:
-        cycle = DailyCycle(decision_modules(options.modules) if options.loop else [], twin,
-                           store)
+        modules = decision_modules(options.modules) if options.loop else []
+        if any(m.name == "inspection" for m in modules):  # the loop's model gives verdicts
+            twin.publish_images(out / "camera")
+        cycle = DailyCycle(modules, twin, store)
         with _transport(options, store) as deliver:
             seconds = _simulate(options.days, twin, deliver, cycle, on_day)
-        return _summarise(options, twin, store, {**seconds, **cycle.seconds})
+        skipped = sorted(set(options.modules) - {m.name for m in modules}) if options.loop \
+            else []
+        return _summarise(options, twin, store, {**seconds, **cycle.seconds}, skipped)
     finally:
         store.close()  # the store's log goes to Parquet; the run folder is complete
 
@@ -169,14 +189,14 @@ def _simulate(days: int, twin: Twin, deliver: Deliver, cycle: DailyCycle,
 
 
 def _summarise(options: RunOptions, twin: Twin, store: Store,
-               seconds: dict[str, float]) -> dict[str, Any]:
+               seconds: dict[str, float], skipped: list[str] | None = None) -> dict[str, Any]:
     """Truth to its folder; KPIs, findings and changes from the store; report and summary."""
     out = options.out
     started = time.perf_counter()
     twin.write_truth(out / TRUTH_PATH)
     kpis = compute_kpis(store, end=twin.day_end(options.days - 1))
     kpis.update({k: v for k, v in twin.world_kpis().items() if k in kpis})
-    summary = {
+    summary: dict[str, Any] = {
         "run": {
             "days": options.days,
             "seed": options.seed,
@@ -185,7 +205,9 @@ def _summarise(options: RunOptions, twin: Twin, store: Store,
             "scenario": twin.scenario.scenario.name,
             "loop": options.loop,
             "version": __version__,
-            "modules": list(options.modules) if options.loop else [],
+            "modules": [m for m in options.modules if m not in (skipped or [])]
+            if options.loop else [],
+            "skipped_modules": skipped or [],
             "transport": options.transport,
             "timings": {},
         },

@@ -50,7 +50,7 @@ def test_summary_has_the_contracted_keys(runs):
                               "modules": ["rootcause", "changes", "impact", "maintenance",
                                           "predictive_service", "energy", "process_control",
                                           "rollout", "offers"],
-                              "transport": "inprocess"}
+                              "skipped_modules": [], "transport": "inprocess"}
     assert set(timings) >= {"twin", "ingest", "rootcause", "energy", "report"}
     assert all(seconds >= 0 for seconds in timings.values())
     for key in ("units_built", "defects_escaped", "field_failures_per_1000",

@@ -81,6 +81,18 @@ class EngineeringChange(Action):
 
 
 @dataclass(frozen=True)
+class Rework(Action):
+    """Send units to the repair bay from an inspection: ``flagged`` ones it failed, or an
+    ``audit`` sample it passed; the bay repairs what it finds and reports it (the label)."""
+
+    kind: ClassVar[str] = "rework"
+    station_id: str = ""
+    inspection: str = ""
+    vins: tuple[str, ...] = ()
+    reason: str = "flagged"
+
+
+@dataclass(frozen=True)
 class ServiceCampaign(Action):
     """Bring listed vehicles in to inspect / replace ``component`` (a recall when safety)."""
 
@@ -195,6 +207,7 @@ __all__ = [
     "Offer",
     "PredictiveService",
     "Receipt",
+    "Rework",
     "ServiceCampaign",
     "SetpointChange",
     "SoftwareRollout",

@@ -26,6 +26,8 @@ SOURCE_COLUMNS: dict[str, str] = {
     "machine_readings": "machine_id",      # a machine's condition monitor
     "process_readings": "station_id",      # a station's PLC / OPC UA server
     "inspection_results": "station_id",    # an inspection station
+    "inspection_images": "station_id",     # a vision station's camera
+    "rework_results": "station_id",        # the repair bay, for the station that sent it
     "energy_readings": "site_id",          # a site's energy meter
     "telemetry_daily": "vin",              # a vehicle
     "trigger_events": "vin",

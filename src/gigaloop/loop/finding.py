@@ -15,7 +15,7 @@ import numpy as np
 #: cause; a design revision marks a period of builds (each engineering change bumps it),
 #: so its effect is judged by that change's own impact check, not rediscovered here.
 CAUSE_KINDS = ("lot", "supplier", "machine", "reading", "drift", "shift", "model", "trim",
-               "hardware_revision")
+               "hardware_revision", "inspection")
 
 
 @dataclass(frozen=True)

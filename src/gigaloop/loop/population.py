@@ -53,6 +53,9 @@ class Attribute:
             return {self.kind: level, "part": self.meta["part"]}
         if self.kind == "machine":
             return {"station": self.meta["station"], "machine": level}
+        if self.kind == "inspection":
+            return {"station": self.meta["station"], "inspection": self.meta["inspection"],
+                    "verdict": level}
         if self.kind == "drift":
             return {"station": self.meta["station"], "machine": self.meta["machine"],
                     "parameter": self.meta["parameter"], "window": self.meta["window"]}
@@ -127,6 +130,11 @@ def assemble_population(records: VehicleRecords, as_of: date) -> Population:
             machine_codes[station], station_machines[station] = codes, machine_ids[codes]
             attributes.append(_categorical("machine", codes, records.machine_levels.labels,
                                            f"machine:{station}", station=station))
+    for station, inspection in sorted(records.inspections):  # a verdict: passed / failed
+        attributes.append(_categorical(
+            "inspection", records.inspections[station, inspection][chosen],
+            ["passed", "failed"], f"inspection:{station}:{inspection}", station=station,
+            inspection=inspection))
     readings = {key: records.readings[key][chosen] for key in sorted(records.readings)
                 if records.read[key][chosen].any()}
     attributes += _reading_attributes(readings)

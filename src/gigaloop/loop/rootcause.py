@@ -26,7 +26,7 @@ from functools import cache
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import special
 from threadpoolctl import ThreadpoolController
 
 from gigaloop import ml

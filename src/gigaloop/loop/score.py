@@ -177,6 +177,8 @@ def score_findings(
         "process_alarms": len(alarms),
         "process_alarms_without_fault": sorted({f["id"] for f in alarms} - alarms_used),
         "maintenance_predictions_without_fault": sorted(predictions),
+        # per vision point: defective units, flagged, false rejects and escapes (the truth)
+        "inspection": truth.get("inspection"),
     }
 
 

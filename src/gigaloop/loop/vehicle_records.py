@@ -65,6 +65,7 @@ class VehicleRecords:
     delivered); ``codes``: :data:`VEHICLE_ATTRIBUTES` kind → level code (labels in
     ``levels[kind]``); ``lots``: part → (lot code, supplier code) (labels in ``lot_levels``,
     ``supplier_levels``); ``machines``: station → machine code (``machine_levels``);
+    ``inspections``: (station, inspection) → verdict (0 passed, 1 failed);
     ``readings``: (station, parameter) → value (NaN: none) and ``read`` the same → whether a
     row came; ``usage`` (vid, :func:`~gigaloop.fleet.usage.usage_sum_names` of
     ``measures``, the rate measures kept: by default all the schema declares) sums;
@@ -85,6 +86,8 @@ class VehicleRecords:
         self.lot_levels, self.supplier_levels, self.machine_levels = Levels(), Levels(), Levels()
         self.lots: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.machines: dict[str, np.ndarray] = {}
+        #: (station, inspection) → verdict per vehicle: 0 passed, 1 failed, −1 none
+        self.inspections: dict[tuple[str, str], np.ndarray] = {}
         self.readings: dict[tuple[str, str], np.ndarray] = {}
         self.read: dict[tuple[str, str], np.ndarray] = {}
         self.usage = np.zeros((0, len(self.usage_sums)))
@@ -125,6 +128,8 @@ class VehicleRecords:
         self._add_lots(new("vehicle_lots", "vin", "part_number", "lot_id"))
         self._add_machines(new("vehicle_stations", "vin", "station_id", "machine_id"))
         self._add_readings(new("process_readings", "vin", "station_id", "parameter", "value"))
+        self._add_inspections(new("inspection_results", "vin", "station_id", "inspection",
+                                  "passed"))
         self._add_usage(new("telemetry_daily", *telemetry_columns(self.measures)))
         self._add_failures(new("component_failures", "vin", "component", "event_time"))
         self.cursor = until
@@ -154,8 +159,10 @@ class VehicleRecords:
                                                self.levels[kind].encode(rows[kind])])
         for part, (lot, supplier) in self.lots.items():
             self.lots[part] = (_grown(lot, n, -1), _grown(supplier, n, -1))
-        for table, fill in ((self.machines, -1), (self.readings, np.nan), (self.read, False),
-                            (self.first_failure, NEVER)):
+        tables: tuple[tuple[dict[Any, np.ndarray], Any], ...] = (
+            (self.machines, -1), (self.inspections, -1), (self.readings, np.nan),
+            (self.read, False), (self.first_failure, NEVER))
+        for table, fill in tables:
             for key, values in table.items():
                 table[key] = _grown(values, n, fill)
         self.usage = np.concatenate([self.usage, np.zeros((n - first, len(self.usage_sums)))])
@@ -196,6 +203,13 @@ class VehicleRecords:
         for key, at in _grouped(vid, rows["station_id"], rows["parameter"]):
             self.readings.setdefault(key, np.full(len(self), np.nan))[vid[at]] = values[at]
             self.read.setdefault(key, np.zeros(len(self), dtype=bool))[vid[at]] = True
+
+    def _add_inspections(self, rows: pa.Table) -> None:
+        vid = self._vids(rows)
+        failed = (~rows["passed"].to_numpy(zero_copy_only=False)).astype(np.int64)
+        for key, at in _grouped(vid, rows["station_id"], rows["inspection"]):
+            verdicts = self.inspections.setdefault(key, np.full(len(self), -1, np.int64))
+            verdicts[vid[at]] = failed[at]
 
     def _add_usage(self, rows: pa.Table) -> None:
         vid = self._vids(rows)

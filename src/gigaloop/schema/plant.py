@@ -76,6 +76,35 @@ INSPECTION_RESULTS = Table(
         col("image_uri", "string", "where the image is kept", nullable=True),
     ))
 
+INSPECTION_IMAGES = Table(
+    "inspection_images", "plant",
+    "An image a vision station took: of a unit, or a commissioning sample (no VIN; its label "
+    "is \"good\" or the defect the sample shows).",
+    key=("image_id",), partition_by="event_time", columns=(
+        col("image_id", "string", "image id"),
+        col("vin", "string", "unit imaged (none for a commissioning sample)",
+            references="vehicles.vin", nullable=True),
+        col("station_id", "string", "vision station", references="stations.station_id"),
+        col("inspection", "string", "weld_seam, paint_panel, …"),
+        col("image_uri", "string", "where the image is kept (file path#index)"),
+        col("label", "string", "a commissioning sample's label: good or a defect class",
+            nullable=True),
+    ))
+
+REWORK_RESULTS = Table(
+    "rework_results", "plant", "What the repair bay found on a unit sent to it from an "
+    "inspection: the label of that inspection's verdict.",
+    key=("vin", "station_id", "inspection"), partition_by="event_time", columns=(
+        col("vin", "string", "unit reworked", references="vehicles.vin"),
+        col("station_id", "string", "inspection station that sent it",
+            references="stations.station_id"),
+        col("inspection", "string", "inspection whose verdict sent it"),
+        col("reason", "string", "flagged (failed the inspection) or audit (a passed unit "
+            "sampled)", choices=("flagged", "audit")),
+        col("defect_found", "bool", "whether the repair bay found (and repaired) a defect"),
+        col("defect", "string", "defect class found", nullable=True),
+    ))
+
 ENERGY_READINGS = Table(
     "energy_readings", "plant", "Hourly energy use of a site with its weather, price and carbon.",
     key=("site_id", "event_time"), partition_by="event_time", columns=(
@@ -128,4 +157,5 @@ SPC_ALARMS = Table(
     ))
 
 TABLES = (SITES, LINES, STATIONS, MACHINES, PROCESS_READINGS, MACHINE_READINGS,
-          INSPECTION_RESULTS, ENERGY_READINGS, MAINTENANCE_EVENTS, DOWNTIME_EVENTS, SPC_ALARMS)
+          INSPECTION_RESULTS, INSPECTION_IMAGES, REWORK_RESULTS, ENERGY_READINGS,
+          MAINTENANCE_EVENTS, DOWNTIME_EVENTS, SPC_ALARMS)

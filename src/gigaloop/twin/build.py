@@ -13,8 +13,10 @@ from datetime import timedelta
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from gigaloop.twin.background import LotFrailty
+from gigaloop.twin.camera import Camera
 from gigaloop.twin.clock import Clock, shift_of
 from gigaloop.twin.effects import Effects
 from gigaloop.twin.layout import MACHINE_IDS, STATIONS
@@ -54,6 +56,8 @@ READING_STATION = np.array([k for k, _, _ in READINGS], np.int64)
 PARAMETER_NAMES = pa.array([p.name for _, _, p in READINGS], pa.string())
 PARAMETER_UNITS = pa.array([p.unit for _, _, p in READINGS], pa.string())
 INSPECTION_STATIONS = pa.array(["BW-040", "PT-030", "EOL-010"], pa.string())
+SEAM_K = [s.station_id for s in STATIONS].index("BW-040")
+PAINT_K = [s.station_id for s in STATIONS].index("PT-030")
 INSPECTIONS = pa.array(["weld_seam", "paint_thickness", "eol_function"], pa.string())
 
 
@@ -90,6 +94,7 @@ class UnitBuilder:
         self.parts = scenario.parts
         self.modes = {c.name for c in scenario.components}
         self.frailty = LotFrailty(scenario.background, entropy)
+        self.camera = Camera(entropy)
 
     def lot_fade_factor(self, lot_id: str) -> float:
         """Lot-to-lot spread of cell fade (lognormal, 3 %), fixed by the seed and the lot id."""
@@ -118,7 +123,17 @@ class UnitBuilder:
         excess = self.effects.mark(day, lots, {"shift": shifts[:, -1], "trim": trims,
                                                "hardware_revision": revisions},
                                    readings["true"]) if self.effects.faults else {}
-        inspections, present, escaped = self._inspect(vins, times, readings, latent, rng)
+        inspections, present, escaped, (flaw, passed) = self._inspect(vins, times, readings,
+                                                                      latent, rng)
+        camera = self.camera.inspect(
+            day, vins.to_numpy(zero_copy_only=False), times[:, [SEAM_K, PAINT_K]], flaw,
+            passed, latent["seam_defect"], self.clock.to_utc)
+        if self.camera.folder is not None:  # the loop's model gives the weld verdict
+            inspections = inspections.filter(pc.not_equal(inspections["inspection"],
+                                                          "weld_seam"))
+        camera_results = camera.pop("inspection_results", None)
+        if camera_results is not None:
+            inspections = pa.concat_tables([inspections, camera_results])
         built_date = self.clock.date_of(day)
         done_utc = self.clock.to_utc(done_s)
         every = np.arange(n)
@@ -151,6 +166,7 @@ class UnitBuilder:
                 "event_time": self.clock.to_utc(times.T.reshape(-1))}),
             "process_readings": readings["table"],
             "inspection_results": inspections,
+            **camera,
         }
         built = BuiltUnits(vins.to_numpy(zero_copy_only=False), np.full(n, day, dtype=np.int64),
                            np.full(n, MODEL, dtype=object), trims, revisions, latent, fault_ids,
@@ -264,11 +280,10 @@ class UnitBuilder:
         caught = u[3] < EOL_DETECTION[eol_class]
         eol_pass = ~((eol_flaw & caught) | (~eol_flaw & (u[4] < 0.002)))
         eol_score = np.where(eol_flaw & caught, 0.6 + 0.4 * u[5], 0.3 * u[5])
-        present = int(seam_flaw.sum() + paint_flaw.sum() + eol_flaw.sum())
-        escaped = int((seam_flaw & seam_pass).sum() + (paint_flaw & paint_pass).sum()
-                      + (eol_flaw & eol_pass).sum())
-        seam_k = [s.station_id for s in STATIONS].index("BW-040")
-        paint_k = [s.station_id for s in STATIONS].index("PT-030")
+        # the weld seam's defects and escapes are the camera's to count (twin.camera)
+        present = int(paint_flaw.sum() + eol_flaw.sum())
+        escaped = int((paint_flaw & paint_pass).sum() + (eol_flaw & eol_pass).sum())
+        seam_k, paint_k = SEAM_K, PAINT_K
         eol_k = [s.station_id for s in STATIONS].index("EOL-010")
         eol_defect = np.array(EOL_CLASSES, dtype=object)[eol_class]
         eol_defect = np.where(eol_flaw & caught, eol_defect, "electrical")
@@ -286,7 +301,7 @@ class UnitBuilder:
             "event_time": self.clock.to_utc(np.concatenate(
                 [times[:, seam_k], times[:, paint_k], times[:, eol_k]])),
         })
-        return table, present, escaped
+        return table, present, escaped, (seam_flaw, seam_pass)
 
 
 def machine_of(serials: np.ndarray, station_id: str, n_machines: int) -> np.ndarray:

@@ -146,6 +146,13 @@ class Fleet:
             self._pending = BuiltUnits.concat([self._pending, units])
             self._due = np.concatenate([self._due, due])
 
+    def repair_pending(self, vins: list[str], latent: str) -> None:
+        """Units not delivered yet, repaired at the plant: ``latent`` back to nominal."""
+        hit = np.isin(self._pending.vin, vins)
+        self._pending.latent[latent][hit] = 1.0
+        if latent in self._pending.fault_id:
+            self._pending.fault_id[latent][hit] = ""
+
     def add_base(self, base: Base, rng: np.random.Generator) -> None:
         """Vehicles on the road before day 0 (see :mod:`gigaloop.twin.base`); they join the
         field on day 0, aged by their days on the road."""

@@ -32,6 +32,7 @@ from gigaloop.actuate import (
     Offer,
     PredictiveService,
     Receipt,
+    Rework,
     ServiceCampaign,
     SetpointChange,
     SoftwareRollout,
@@ -39,6 +40,7 @@ from gigaloop.actuate import (
 from gigaloop.errors import ActuationError, ConfigError, GigaloopError
 from gigaloop.twin.background import frailty_modes
 from gigaloop.twin.base import installed_base
+from gigaloop.twin.camera import POINTS
 from gigaloop.twin.effects import general_faults
 from gigaloop.twin.fleet import Fleet
 from gigaloop.twin.plant import Plant
@@ -124,6 +126,7 @@ class Twin:
         for name, table in arrived.items():
             if table.num_rows:
                 tables[name] = concat([tables[name], table]) if name in tables else table
+        tables.update(self.plant.builder.camera.reports(self.day_end(day)))
         released = release_rows(self.scenario.releases, day, self.day_end(day))
         if released is not None:
             tables["model_versions"] = released
@@ -140,6 +143,8 @@ class Twin:
             return self.fleet.apply(action)
         if isinstance(action, EnergySchedule):
             return self._schedule_energy(action)
+        if isinstance(action, Rework):
+            return self._rework(action)
         if not isinstance(action, MaintenanceOrder | SetpointChange | EngineeringChange
                           | Calibration):
             raise ActuationError(f"the twin cannot apply {type(action).__name__}",
@@ -152,6 +157,22 @@ class Twin:
             action = replace(action, day=effective)
         self.plant.actions.queue(action)
         return Receipt(True, f"{action.kind} queued; effective day {effective}")
+
+    def publish_images(self, folder: Path | str) -> None:
+        """The vision stations publish images to ``folder`` and leave the verdicts (and
+        the rework orders) to the loop (:mod:`gigaloop.twin.camera`); before day 0."""
+        if self._next_day:
+            raise GigaloopError("the camera's set-up changes before day 0 only")
+        self.plant.builder.camera.publish_images(folder)
+
+    def _rework(self, action: Rework) -> Receipt:
+        camera = self.plant.builder.camera
+        if action.inspection not in camera.defects:
+            return Receipt(False, f"no vision inspection {action.inspection!r}")
+        repaired = camera.rework(action)
+        if action.inspection == "weld_seam" and repaired:  # the seam re-welded to nominal
+            self.fleet.repair_pending(repaired, "seam_defect")
+        return Receipt(True, f"{len(action.vins)} units examined, {len(repaired)} repaired")
 
     def _schedule_energy(self, schedule: EnergySchedule) -> Receipt:
         if schedule.day < self._next_day:
@@ -168,10 +189,14 @@ class Twin:
         background = {**self.plant.process.background.truth(),
                       "lots": self.plant.builder.frailty.truth(self.scenario.parts,
                                                                self._modes)}
-        return assemble_truth(self.scenario, self.plant.history, self.fleet.truth_events(),
-                              days=self._next_day, seed=self.seed, scale=self.scale,
-                              excess_failures=self.fleet.excess_failures,
-                              background=background, offers=self.fleet.offer_response.truth)
+        truth = assemble_truth(self.scenario, self.plant.history, self.fleet.truth_events(),
+                               days=self._next_day, seed=self.seed, scale=self.scale,
+                               excess_failures=self.fleet.excess_failures,
+                               background=background, offers=self.fleet.offer_response.truth)
+        truth["inspection"] = self.plant.builder.camera.truth()
+        truth["world_kpis"].update({k: v for k, v in self.world_kpis().items()
+                                    if k in truth["world_kpis"]})
+        return truth
 
     def write_truth(self, path: Path | str) -> None:
         """Write :meth:`truth` as JSON at ``path`` — keep it outside the store."""
@@ -182,7 +207,10 @@ class Twin:
         and what changes cost the plant: parts scrapped with a contained lot or a dropped
         supplier's lot in use, hardware revisions redesigned."""
         history = self.plant.history
-        return {"defects_escaped": history.defects_escaped,
-                "defects_present": history.defects_present,
+        camera = self.plant.builder.camera.truth()
+        return {"defects_escaped": history.defects_escaped + sum(
+                    camera[p]["escaped"] for p in POINTS),
+                "defects_present": history.defects_present + sum(
+                    camera[p]["defective"] for p in POINTS),
                 "parts_scrapped_by_changes": self.plant.supply.scrapped,
                 "redesigns": history.redesigns}

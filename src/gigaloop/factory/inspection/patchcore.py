@@ -60,9 +60,15 @@ class Encoder(nn.Module):
 class Scorer(nn.Module):
     """Image batch (N, 1, H, W) → heat map (N, H, W) and image score (N,): the exported graph."""
 
-    def __init__(self, encoder: Encoder, bank, sigma: float = 1.5, top_pixels: int = 20) -> None:
+    def __init__(self, encoder: Encoder, bank, sigma: float = 1.5, top_pixels: int = 20,
+                 projection=None, stride: int = 1) -> None:
         super().__init__()
         self.encoder = encoder
+        if projection is None:
+            projection = torch.eye(bank.shape[1])
+        self.register_buffer("projection", projection)
+        bank = bank @ projection
+        self.stride = stride
         self.register_buffer("bank", bank)
         self.register_buffer("bank_sq", (bank * bank).sum(1))
         radius = int(2 * sigma)
@@ -74,8 +80,10 @@ class Scorer(nn.Module):
     def forward(self, images):
         n, _, h, w = images.shape
         features = self.encoder.patches(images)
+        if self.stride > 1:
+            features = features[:, :, ::self.stride, ::self.stride]
         c, fh, fw = features.shape[1:]
-        flat = features.permute(0, 2, 3, 1).reshape(-1, c)
+        flat = features.permute(0, 2, 3, 1).reshape(-1, c) @ self.projection
         squared = (flat * flat).sum(1, keepdim=True) - 2 * flat @ self.bank.T + self.bank_sq
         nearest = squared.min(1).values.clamp(min=0).sqrt().reshape(n, 1, fh, fw)
         heat = F.interpolate(nearest, size=(h, w), mode="bilinear", align_corners=False)
@@ -108,6 +116,8 @@ class PatchCore:
     sigma: float = 1.5
     coreset_pool: int = 200_000
     top_pixels: int = 20
+    dims: int | None = None  # patch features projected on their first principal axes
+    stride: int = 1          # query every stride-th patch (the bank keeps every patch)
     seed: int = 0
     scorer_: Scorer | None = field(default=None, repr=False)
 
@@ -132,7 +142,12 @@ class PatchCore:
             flat = features.permute(0, 2, 3, 1).reshape(-1, features.shape[1])
             pool = flat[torch.randperm(len(flat), generator=order)[:self.coreset_pool]]
             bank = pool[greedy_coreset(pool, min(self.bank_size, len(pool)), self.seed)]
-        self.scorer_ = Scorer(encoder, bank, self.sigma, self.top_pixels).eval()
+            projection = None
+            if self.dims is not None:
+                centred = pool[:20_000] - pool[:20_000].mean(0)
+                projection = torch.linalg.svd(centred, full_matrices=False)[2][:self.dims].T
+        self.scorer_ = Scorer(encoder, bank, self.sigma, self.top_pixels, projection,
+                              self.stride).eval()
         return self
 
     @property

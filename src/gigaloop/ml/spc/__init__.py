@@ -20,6 +20,7 @@ from gigaloop.ml.spc.capability import Capability, capability, cp_interval, cpk_
 from gigaloop.ml.spc.cusum import CUSUM, CUSUMBank
 from gigaloop.ml.spc.ewma import EWMA, EWMABank
 from gigaloop.ml.spc.multivariate import MEWMA, HotellingT2, HotellingT2Bank, MEWMABank
+from gigaloop.ml.spc.pchart import PChart
 from gigaloop.ml.spc.r2r import R2RController
 from gigaloop.ml.spc.rules import NelsonRules, NelsonRulesBank
 from gigaloop.ml.spc.shewhart import IndividualsMR, IndividualsMRBank, XbarR, XbarRBank
@@ -41,6 +42,7 @@ __all__ = [
     "MEWMABank",
     "NelsonRules",
     "NelsonRulesBank",
+    "PChart",
     "R2RController",
     "XbarR",
     "XbarRBank",
