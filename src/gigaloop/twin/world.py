@@ -34,6 +34,7 @@ from gigaloop.actuate import (
     ServiceCampaign,
     SetpointChange,
     SoftwareRollout,
+    TriggerCampaigns,
 )
 from gigaloop.errors import ActuationError, ConfigError, GigaloopError
 from gigaloop.twin.background import frailty_modes
@@ -135,7 +136,8 @@ class Twin:
         Unknown targets are refused with ``Receipt(False, reason)``; an action kind the
         twin cannot carry raises :class:`~gigaloop.errors.ActuationError`.
         """
-        if isinstance(action, ServiceCampaign | PredictiveService | SoftwareRollout):
+        if isinstance(action, ServiceCampaign | PredictiveService | SoftwareRollout
+                      | TriggerCampaigns):
             return self.fleet.apply(action)
         if isinstance(action, EnergySchedule):
             return self._schedule_energy(action)
@@ -167,10 +169,17 @@ class Twin:
         background = {**self.plant.process.background.truth(),
                       "lots": self.plant.builder.frailty.truth(self.scenario.parts,
                                                                self._modes)}
-        return assemble_truth(self.scenario, self.plant.history, self.fleet.truth_events(),
-                              days=self._next_day, seed=self.seed, scale=self.scale,
-                              excess_failures=self.fleet.excess_failures,
-                              background=background)
+        truth = assemble_truth(self.scenario, self.plant.history, self.fleet.truth_events(),
+                               days=self._next_day, seed=self.seed, scale=self.scale,
+                               excess_failures=self.fleet.excess_failures,
+                               background=background)
+        counts = self.fleet.counts
+        truth["driving_models"] = {
+            "versions": self.fleet.scenes.truth,
+            "expected_autopilot_crashes_per_million_miles": None if not counts[
+                "miles_autopilot"] else 1e6 * counts["expected_crashes_autopilot"]
+            / counts["miles_autopilot"]}
+        return truth
 
     def write_truth(self, path: Path | str) -> None:
         """Write :meth:`truth` as JSON at ``path`` — keep it outside the store."""
