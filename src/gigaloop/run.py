@@ -46,6 +46,7 @@ MODULES: dict[str, str] = {
     "process_control": "gigaloop.factory.process_control:ProcessControlModule",
     "energy": "gigaloop.factory.energy:EnergyModule",
     "predictive_service": "gigaloop.customer.predictive_service:PredictiveServiceModule",
+    "driving_model": "gigaloop.fleet.learning:LearningModule",
     "rollout": "gigaloop.fleet.rollout:RolloutModule",
 }
 #: What ``gigaloop run`` runs unless told otherwise: every module. Process control stops
@@ -54,7 +55,7 @@ MODULES: dict[str, str] = {
 #: How a day's rows reach the store: ``deliver(source, now)`` → results per table.
 Deliver = Callable[[Source, datetime], dict[str, Any]]
 DEFAULT_MODULES = ("rootcause", "changes", "impact", "maintenance", "predictive_service",
-                   "energy", "process_control", "rollout")
+                   "energy", "process_control", "driving_model", "rollout")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,324 @@
+"""A driving model that learns: collect scenes → train → shadow → staged rollout.
+
+Module ``driving_model`` (weekly). It reads the ``scenes`` the vehicles uploaded (the
+store, nothing else) and runs one cycle at a time:
+
+1. **Collect.** Trigger campaigns (:class:`~gigaloop.actuate.TriggerCampaigns`) aim the
+   vehicles' upload budget at the driving conditions where the model's held-out recall is
+   lowest: scenes of that condition where the driver took over and the model had not
+   asked (``disagree``). A random arm at the same budget per vehicle is the baseline and
+   the unbiased evaluation stream.
+2. **Train.** Gradient boosting (scikit-learn, ``init="zero"`` so the trees alone are the
+   score) on every uploaded scene before the last ``holdout_days``; the random-arm scenes
+   of those days are held out. The cut is set on them so the candidate raises no more
+   false alarms than the fleet's own decisions did on the same scenes; recall by
+   condition is then compared. A candidate that gains ``min_gain`` overall recall is
+   registered (``model_versions``: recall by condition, training window, campaigns,
+   parent, sha256, an ed25519 signature by :class:`~gigaloop.fleet.registry.Signer`).
+3. **Shadow.** It runs beside production on ``shadow_share`` of the vehicles for
+   ``shadow_days``: its decisions are logged next to production's and what happened,
+   never acted on. It passes if, on those vehicles' random-arm scenes, it catches more
+   hazards than production with at most ``alarm_slack`` more false alarms; its shadow
+   ``deployments`` row is then ``completed`` (and :mod:`gigaloop.fleet.rollout` takes it
+   through its waves), else ``rejected``.
+4. **Rollout** is the rollout module's; the next cycle trains once the candidate reached
+   the whole fleet or was rolled back, and ``train_every_days`` have passed.
+
+>>> module = LearningModule()
+>>> module.name, module.every_days, module.config.shadow_days
+('driving_model', 7, 14)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from gigaloop.actuate import SoftwareRollout, TriggerCampaigns
+from gigaloop.actuate.driving_model import CONDITIONS, FEATURES, LEAF, TreeModel, where_mask
+from gigaloop.fleet.registry import Registry, Signer
+from gigaloop.loop.contract import DayContext, Decision
+
+MODEL_NAME = "driving_model"
+SCENE_COLUMNS = ("scene_id", "arm", "campaign", "size_mb", "software_version", *FEATURES,
+                 "flag", "took_over", "hazard", "shadow_version", "shadow_flag", "event_time")
+
+
+@dataclass(frozen=True)
+class LearningConfig:
+    """Cadence, budgets and the bars a candidate must clear."""
+
+    first_day: int = 28
+    train_every_days: int = 28
+    holdout_days: int = 14
+    shadow_days: int = 14
+    shadow_share: float = 0.1
+    trees: int = 60
+    depth: int = 3
+    max_train: int = 40_000
+    targets: int = 2
+    budget_mb: float = 10.0
+    random_budget_mb: float = 10.0
+    mb_per_scene: float = 5.0
+    min_gain: float = 0.02
+    alarm_slack: float = 0.02
+    min_hazards: int = 20
+    seed: int = 0
+
+
+@dataclass
+class LearningModule:
+    """Weekly; see the module docstring. State: the scenes read so far (Arrow batches),
+    the last instant read, the registry (keys in memory), the production and candidate
+    versions, and a record per cycle."""
+
+    config: LearningConfig = field(default_factory=LearningConfig)
+    name: str = MODEL_NAME
+    depends_on: tuple[str, ...] = ()
+    every_days: int = 7
+    registry: Registry = field(default_factory=lambda: Registry(Signer.generate()))
+    batches: list[pa.Table] = field(default_factory=list)
+    last_read: datetime | None = None
+    production: str | None = None
+    candidate: str | None = None
+    stage: str = "collect"  # collect, shadow, rollout
+    since_day: int = 0
+    last_trained: int | None = None
+    targets: tuple[str, ...] = ()
+    cycles: list[dict[str, Any]] = field(default_factory=list)
+
+    def decide(self, ctx: DayContext) -> list[Decision]:
+        since, self.last_read = self.last_read, ctx.now
+        new = ctx.view.ingested_since("scenes", since, list(SCENE_COLUMNS))
+        if new.num_rows:
+            self.batches.append(new)
+        if self.stage == "rollout":
+            self._follow_rollout(ctx, since)
+        if self.stage == "shadow" and ctx.day - self.since_day >= self.config.shadow_days:
+            return [self._judge_shadow(ctx)]
+        if self.stage != "collect" or not self.batches:
+            return []
+        due = self.last_trained is None or (ctx.day - self.last_trained
+                                            >= self.config.train_every_days)
+        if ctx.day >= self.config.first_day and due:
+            return self._train(ctx)
+        if not self.targets and ctx.day >= self.every_days:
+            scenes = self._scenes()
+            random = scenes["arm"] == "random"
+            recall = _recall({k: v[random] for k, v in scenes.items()}, scenes["flag"][random],
+                             self.config.min_hazards)
+            if any(v is not None for k, v in recall.items() if k != "all"):
+                return [self._campaigns(ctx, recall, "production's recall on random "
+                                        "uploads")]
+        return []
+
+    def _scenes(self) -> dict[str, np.ndarray]:
+        """Every scene read so far (the batches joined once, then kept as one)."""
+        self.batches = [pa.concat_tables(self.batches, promote_options="permissive")]
+        return _arrays(self.batches[0])
+
+    # ---- train ---------------------------------------------------------------------------
+    def _train(self, ctx: DayContext) -> list[Decision]:
+        cfg = self.config
+        self.last_trained = ctx.day
+        scenes = self._scenes()
+        _, first = np.unique(scenes["scene_id"], return_index=True)
+        scenes = {k: v[np.sort(first)] for k, v in scenes.items()}
+        cutoff = np.datetime64(ctx.now - timedelta(days=cfg.holdout_days), "us")
+        held = (scenes["event_time"] >= cutoff) & (scenes["arm"] == "random")
+        train = scenes["event_time"] < cutoff
+        x, y = _matrix(scenes), scenes["hazard"]
+        model, weight = self._fit(x[train], y[train])
+        hx, hy, hflag = x[held], y[held], scenes["flag"][held]
+        alarms = float(hflag[~hy].mean()) if (~hy).any() else 0.0
+        score = model.score(hx)
+        cut = float(np.quantile(score[~hy], 1.0 - alarms)) if (~hy).any() else 0.0
+        model = model.with_cut(np.nextafter(cut, np.inf))
+        heldout = {k: v[held] for k, v in scenes.items()}
+        cand = _recall(heldout, model.flag(hx), cfg.min_hazards)
+        prod = _recall(heldout, hflag, cfg.min_hazards)
+        window = [str(scenes["event_time"][train].min())[:10],
+                  str(scenes["event_time"][train].max())[:10]]
+        metrics = {"candidate": cand, "production": prod, "false_alarms": {
+            "candidate": float(model.flag(hx)[~hy].mean()), "production": alarms},
+            "held_out": {"scenes": int(held.sum()), "hazards": int(hy.sum())},
+            "train": {"scenes": int(train.sum()), "weighted": weight}}
+        record = {"day": ctx.day, "targets": list(self.targets), "window": window, **metrics}
+        decisions = []
+        if cand["all"] is None or prod["all"] is None or cand["all"] < prod["all"] + cfg.min_gain:
+            record["outcome"] = "not better"
+            self.cycles.append(record)
+            decisions.append(Decision(ctx.day, self.name, "driving model: candidate not "
+                                      "better than production on held-out scenes",
+                                      inputs=record))
+        else:
+            decisions.append(self._register(ctx, model, record))
+        decisions.append(self._campaigns(ctx, cand, "the new model's held-out recall"))
+        return decisions
+
+    def _fit(self, x: np.ndarray, y: np.ndarray) -> tuple[TreeModel, bool]:
+        """Boosted trees on at most ``max_train`` scenes (every hazard kept, the rest
+        sampled and weighted back up)."""
+        from sklearn.ensemble import GradientBoostingClassifier
+
+        cfg = self.config
+        rng = np.random.default_rng(cfg.seed + len(self.cycles))
+        weight = np.ones(len(y))
+        negatives = np.flatnonzero(~y)
+        room = max(cfg.max_train - int(y.sum()), 1)
+        if len(negatives) > room:
+            drop = rng.choice(negatives, len(negatives) - room, replace=False)
+            weight[negatives] = len(negatives) / room
+            weight[drop] = 0.0
+        keep = weight > 0
+        clf = GradientBoostingClassifier(n_estimators=cfg.trees, max_depth=cfg.depth,
+                                         subsample=0.8, init="zero", random_state=cfg.seed)
+        clf.fit(x[keep], y[keep], sample_weight=weight[keep])
+        trees = []
+        for est in clf.estimators_[:, 0]:
+            t = est.tree_
+            leaf = t.children_left == -1
+            trees.append({"feature": np.where(leaf, LEAF, t.feature).tolist(),
+                          "threshold": t.threshold.tolist(), "left": t.children_left.tolist(),
+                          "right": t.children_right.tolist(),
+                          "value": (clf.learning_rate * t.value[:, 0, 0]).tolist()})
+        return TreeModel.from_trees(trees), bool(len(negatives) > room)
+
+    def _register(self, ctx: DayContext, model: TreeModel, record: dict[str, Any]
+                  ) -> Decision:
+        cfg = self.config
+        artefact = model.to_bytes()
+        from gigaloop import __version__
+
+        version = self.registry.register(MODEL_NAME, artefact, parent=self.production,
+                                         lineage={"data_window": record["window"],
+                                                  "campaign": list(self.targets),
+                                                  "code_version": __version__,
+                                                  "metrics": record["candidate"]})
+        sha = hashlib.sha256(artefact).hexdigest()
+        signed = self.registry.signer.sign({"model_version": version, "sha256": sha})
+        ctx.emit("model_versions", [{
+            "model_version": version, "model_name": MODEL_NAME,
+            "parent_version": self.production,
+            "trained_through": datetime.fromisoformat(record["window"][1]).date(),
+            "metrics_json": json.dumps({**record, "campaigns": list(self.targets)},
+                                       sort_keys=True),
+            "sha256": sha, "signature": signed["signatures"][0]["sig"],
+            "event_time": ctx.now}])
+        self._deployment(ctx, version, "active", cfg.shadow_share)
+        self.candidate, self.stage, self.since_day = version, "shadow", ctx.day
+        record.update(version=version, outcome="shadow")
+        self.cycles.append(record)
+        return Decision(ctx.day, self.name, f"{version}: trained (held-out recall "
+                        f"{record['production']['all']:.2f} → {record['candidate']['all']:.2f}),"
+                        f" shadow on {cfg.shadow_share:.0%} of the fleet", inputs=record,
+                        action=SoftwareRollout(day=ctx.day + 1, software_version=version,
+                                               fleet_fraction=cfg.shadow_share,
+                                               stage="shadow", artefact=artefact))
+
+    # ---- shadow and rollout --------------------------------------------------------------
+    def _judge_shadow(self, ctx: DayContext) -> Decision:
+        cfg, version = self.config, self.candidate
+        assert version is not None
+        scenes = self._scenes()
+        on = (scenes["shadow_version"] == version) & (scenes["arm"] == "random")
+        y, prod, cand = scenes["hazard"][on], scenes["flag"][on], scenes["shadow_flag"][on]
+        seen = {"scenes": int(on.sum()), "hazards": int(y.sum()),
+                "recall": {"candidate": _share(cand, y), "production": _share(prod, y)},
+                "false_alarms": {"candidate": _share(cand, ~y), "production": _share(prod, ~y)}}
+        recall, alarms = seen["recall"], seen["false_alarms"]
+        passed = (y.sum() >= cfg.min_hazards and recall["candidate"] > recall["production"]
+                  and alarms["candidate"] <= alarms["production"] + cfg.alarm_slack)
+        self.cycles[-1]["shadow"] = seen
+        status = "completed" if passed else "rejected"
+        self._deployment(ctx, version, status, 0.0)
+        self.stage = "rollout" if passed else "collect"
+        self.cycles[-1]["outcome"] = "rollout" if passed else "shadow rejected"
+        self.since_day = ctx.day
+        verdict = "passed" if passed else "failed"
+        return Decision(ctx.day, self.name, f"{version}: shadow {verdict} (recall "
+                        f"{recall['production']:.2f} → "
+                        f"{recall['candidate']:.2f} on {seen['hazards']} hazards)",
+                        inputs=seen, action=SoftwareRollout(
+                            day=ctx.day + 1, software_version=version, fleet_fraction=0.0,
+                            stage="shadow"))
+
+    def _follow_rollout(self, ctx: DayContext, since: datetime | None) -> None:
+        """The rollout module's stages of the candidate: the whole fleet or rolled back."""
+        rows = ctx.view.ingested_since("deployments", since, ["model_version", "stage"])
+        mine = pc.equal(rows["model_version"], self.candidate)
+        stages = set(rows.filter(mine)["stage"].to_pylist()) if rows.num_rows else set()
+        if "full" in stages:
+            self.production = self.candidate
+            self.cycles[-1]["outcome"] = "production"
+        elif "rolled_back" in stages:
+            self.cycles[-1]["outcome"] = "rolled back"
+        else:
+            return
+        self.cycles[-1]["resolved_day"] = ctx.day
+        self.stage, self.candidate = "collect", None
+
+    def _deployment(self, ctx: DayContext, version: str, status: str, share: float) -> None:
+        ctx.emit("deployments", [{
+            "deployment_id": f"{version}/shadow/{status}/{ctx.day}", "model_version": version,
+            "stage": "shadow", "fleet_fraction": share, "status": status,
+            "event_time": ctx.now}])
+
+    def _campaigns(self, ctx: DayContext, recall: dict[str, float | None], why: str
+                   ) -> Decision:
+        """Aim the upload budget at the conditions of lowest recall."""
+        cfg = self.config
+        known = {k: v for k, v in recall.items() if k in CONDITIONS and v is not None}
+        self.targets = tuple(sorted(known, key=lambda k: known[k])[:cfg.targets])
+        campaigns = tuple({"name": f"{name}_disagree", "where": {**CONDITIONS[name],
+                                                                 "disagree": 1},
+                           "mb_per_scene": cfg.mb_per_scene} for name in self.targets)
+        return Decision(ctx.day, self.name, f"trigger campaigns on {', '.join(self.targets)}"
+                        f" (lowest {why})", inputs={"recall": recall},
+                        action=TriggerCampaigns(day=ctx.day + 1, campaigns=campaigns,
+                                                budget_mb=cfg.budget_mb,
+                                                random_budget_mb=cfg.random_budget_mb))
+
+
+def _arrays(table: pa.Table) -> dict[str, np.ndarray]:
+    """Scene columns as NumPy (booleans as bool, nulls as False / None)."""
+    out: dict[str, np.ndarray] = {}
+    for name in table.column_names:
+        column = table[name]
+        if pa.types.is_boolean(column.type):
+            out[name] = column.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
+        else:
+            out[name] = column.to_numpy(zero_copy_only=False)
+    if "event_time" not in out:
+        out["event_time"] = np.full(table.num_rows, np.datetime64("NaT", "us"))
+    return out
+
+
+def _matrix(scenes: dict[str, np.ndarray]) -> np.ndarray:
+    return np.column_stack([scenes[f].astype(np.float64) for f in FEATURES])
+
+
+def _share(flag: np.ndarray, among: np.ndarray) -> float:
+    return float(flag[among].mean()) if among.any() else float("nan")
+
+
+def _recall(scenes: dict[str, np.ndarray], flag: np.ndarray,
+            min_hazards: int) -> dict[str, float | None]:
+    """Share of hazardous scenes flagged, overall (``all``) and by condition (None where
+    fewer than ``min_hazards`` hazards)."""
+    hazard = scenes["hazard"]
+    out: dict[str, float | None] = {}
+    for name, where in {"all": {}, **CONDITIONS}.items():
+        m = hazard & where_mask(where, scenes) if where else hazard
+        out[name] = round(float(flag[m].mean()), 4) if m.sum() >= min_hazards else None
+    return out
+
+
+__all__ = ["LearningConfig", "LearningModule"]
