@@ -86,19 +86,23 @@ class TreeModel:
 
     def score(self, x: np.ndarray) -> np.ndarray:
         """The raw score of each scene (rows of ``x``, columns :data:`FEATURES`)."""
-        x = np.asarray(x, np.float64)
-        trees = np.arange(self.feature.shape[0])[None, :]
-        node = np.zeros((len(x), len(self.feature)), np.int32)
-        rows = np.arange(len(x))[:, None]
-        for _ in range(self.feature.shape[1]):
-            feature = self.feature[trees, node]
-            inner = feature != LEAF
+        x = np.ascontiguousarray(x, np.float64)
+        n, (t, width) = len(x), self.feature.shape
+        offset = np.arange(t, dtype=np.intp) * width
+        feature, threshold = self.feature.ravel(), self.threshold.ravel()
+        left, right = self.left.ravel() + np.repeat(offset, width), self.right.ravel()
+        right = right + np.repeat(offset, width)
+        rows = (np.arange(n, dtype=np.intp) * x.shape[1])[:, None]
+        node = np.tile(offset, (n, 1))  # flat index of each scene's node in each tree
+        values = x.ravel()
+        for _ in range(width):
+            f = feature.take(node)
+            inner = f != LEAF
             if not inner.any():
                 break
-            left = x[rows, np.maximum(feature, 0)] <= self.threshold[trees, node]
-            step = np.where(left, self.left[trees, node], self.right[trees, node])
-            node = np.where(inner, step, node)
-        return self.bias + self.value[trees, node].sum(axis=1)
+            go_left = values.take(rows + np.maximum(f, 0)) <= threshold.take(node)
+            node = np.where(inner, np.where(go_left, left.take(node), right.take(node)), node)
+        return self.bias + self.value.ravel().take(node).sum(axis=1)
 
     def flag(self, x: np.ndarray) -> np.ndarray:
         """Whether the model flags each scene (score ≥ cut)."""

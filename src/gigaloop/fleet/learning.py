@@ -100,7 +100,7 @@ class LearningModule:
         if new.num_rows:
             self.batches.append(new)
         if self.stage == "rollout":
-            self._follow_rollout(ctx, since)
+            self._follow_rollout(ctx)
         if self.stage == "shadow" and ctx.day - self.since_day >= self.config.shadow_days:
             return [self._judge_shadow(ctx)]
         if self.stage != "collect" or not self.batches:
@@ -250,9 +250,10 @@ class LearningModule:
                             day=ctx.day + 1, software_version=version, fleet_fraction=0.0,
                             stage="shadow"))
 
-    def _follow_rollout(self, ctx: DayContext, since: datetime | None) -> None:
-        """The rollout module's stages of the candidate: the whole fleet or rolled back."""
-        rows = ctx.view.ingested_since("deployments", since, ["model_version", "stage"])
+    def _follow_rollout(self, ctx: DayContext) -> None:
+        """The rollout module's stages of the candidate: the whole fleet or rolled back
+        (every row: the rollout module may write after this module's last read)."""
+        rows = ctx.view.ingested_since("deployments", None, ["model_version", "stage"])
         mine = pc.equal(rows["model_version"], self.candidate)
         stages = set(rows.filter(mine)["stage"].to_pylist()) if rows.num_rows else set()
         if "full" in stages:

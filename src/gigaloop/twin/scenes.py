@@ -43,7 +43,7 @@ from gigaloop.actuate.driving_model import (
 )
 from gigaloop.twin.software import STARTING_VERSION, SoftwareQuality
 
-SCENES_PER_VEHICLE = 8          # scenes met per sampled vehicle-day (moments worth a decision)
+SCENES_PER_VEHICLE = 5          # scenes met per sampled vehicle-day (moments worth a decision)
 SAMPLE_VEHICLES = 1500          # vehicles whose scenes are simulated each day
 MB_PER_SCENE = 5.0              # a scene's clip and signals, when no campaign says otherwise
 REFERENCE_SCENES = 100_000

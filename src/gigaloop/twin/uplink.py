@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from gigaloop.twin.scenario import DataQuality
 
 #: Tables the car sends over its own cellular link.
-CAR_TABLES = ("telemetry_daily", "trigger_events", "diagnostic_codes")
+CAR_TABLES = ("telemetry_daily", "trigger_events", "scenes", "diagnostic_codes")
 #: Tables dealers file (warranty claims, service visits).
 DEALER_TABLES = ("component_failures", "service_visits")
 NEVER = np.iinfo(np.int64).max
