@@ -96,3 +96,15 @@ def test_the_module_reads_only_scenes_and_deployments_from_the_store(run: Path) 
         decisions = module.decide(DayContext(day, twin.day_end(day), view))
         assert view.read <= {"scenes", "deployments"}
     assert any(d.summary.startswith("driving_model-1: trained") for d in decisions)
+
+
+def test_the_module_pickles_without_its_signing_key() -> None:
+    import pickle
+
+    module = LearningModule()
+    module.registry.register("driving_model", b"trees", lineage={
+        "data_window": ["2025-01-06", "2025-02-01"], "campaign": [], "code_version": "x",
+        "metrics": {}})
+    loaded = pickle.loads(pickle.dumps(module))
+    assert list(loaded.registry.versions) == ["driving_model-1"]
+    assert loaded.registry.signer.public != module.registry.signer.public

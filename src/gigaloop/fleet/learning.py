@@ -35,6 +35,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -47,6 +48,8 @@ from gigaloop.fleet.registry import Registry, Signer
 from gigaloop.loop.contract import DayContext, Decision
 
 MODEL_NAME = "driving_model"
+#: What trained a version: the digest of this module's source.
+CODE_VERSION = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
 SCENE_COLUMNS = ("scene_id", "arm", "campaign", "size_mb", "software_version", *FEATURES,
                  "flag", "took_over", "hazard", "shadow_version", "shadow_flag", "event_time")
 
@@ -118,6 +121,19 @@ class LearningModule:
                 return [self._campaigns(ctx, recall, "production's recall on random "
                                         "uploads")]
         return []
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the signing key (``gigaloop decide`` keeps modules between
+        days): a loaded module signs with a fresh one; versions and history stay."""
+        state = dict(self.__dict__)
+        reg = self.registry
+        state["registry"] = (reg.versions, reg.aliases, reg.history)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        versions, aliases, history = state.pop("registry")
+        self.__dict__.update(state)
+        self.registry = Registry(Signer.generate(), versions, aliases, history)
 
     def _scenes(self) -> dict[str, np.ndarray]:
         """Every scene read so far (the batches joined once, then kept as one)."""
@@ -195,12 +211,10 @@ class LearningModule:
                   ) -> Decision:
         cfg = self.config
         artefact = model.to_bytes()
-        from gigaloop import __version__
-
         version = self.registry.register(MODEL_NAME, artefact, parent=self.production,
                                          lineage={"data_window": record["window"],
                                                   "campaign": list(self.targets),
-                                                  "code_version": __version__,
+                                                  "code_version": CODE_VERSION,
                                                   "metrics": record["candidate"]})
         sha = hashlib.sha256(artefact).hexdigest()
         signed = self.registry.signer.sign({"model_version": version, "sha256": sha})
