@@ -108,3 +108,19 @@ def test_the_module_pickles_without_its_signing_key() -> None:
     loaded = pickle.loads(pickle.dumps(module))
     assert list(loaded.registry.versions) == ["driving_model-1"]
     assert loaded.registry.signer.public != module.registry.signer.public
+
+
+def test_the_exported_trees_score_exactly_as_the_classifier() -> None:
+    import numpy as np
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from gigaloop.actuate.driving_model import FEATURES
+    from gigaloop.fleet.learning import fit_trees
+
+    rng = np.random.default_rng(1)
+    x = rng.random((2000, len(FEATURES)))
+    y = (x[:, 0] > 0.7) ^ (rng.random(2000) < 0.1)
+    model = fit_trees(x, y, trees=30)
+    clf = HistGradientBoostingClassifier(max_iter=30, max_leaf_nodes=15, learning_rate=0.1,
+                                         early_stopping=False, random_state=0).fit(x, y)
+    assert np.allclose(model.score(x), clf.decision_function(x), atol=1e-9)

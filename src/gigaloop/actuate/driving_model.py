@@ -8,8 +8,8 @@ the link read it and neither needs the training library to run it. A scene is a 
 scene (hands over / brakes) when the score reaches ``cut``.
 
 >>> rule = starting_rule()
->>> scenes = np.array([[0, 0, 65, 0.8, 0, 0, 0, 0],    # close behind a lead vehicle
-...                    [1, 1, 40, 10, 1, 1, 1, 1]])   # night, rain, construction, no lead
+>>> scenes = np.array([[0, 0, 65, 0.8, 0, 0, 0, 0, 0, 0],  # close behind a lead vehicle
+...                    [1, 1, 40, 10, 1, 1, 1, 1, 0, 0]])  # night, rain, road works
 >>> rule.flag(scenes).tolist()
 [True, False]
 >>> TreeModel.from_bytes(rule.to_bytes()) == rule
@@ -26,9 +26,10 @@ import numpy as np
 
 #: A scene's features, in column order. ``lead_gap_s`` is 10 when there is no lead
 #: vehicle; ``road`` 0 highway, 1 urban, 2 rural; ``sensor_rev`` the camera revision's
-#: index in the order the fleet first saw it.
+#: index in the order the fleet first saw it; ``glare`` low sun ahead; ``cut_in`` a
+#: vehicle cutting in.
 FEATURES = ("rain", "night", "speed_mph", "lead_gap_s", "no_lead", "road", "construction",
-            "sensor_rev")
+            "sensor_rev", "glare", "cut_in")
 LEAF = -1
 #: Driving conditions recall is reported by: each a ``where`` over scene columns.
 CONDITIONS: dict[str, dict[str, float]] = {
@@ -38,6 +39,9 @@ CONDITIONS: dict[str, dict[str, float]] = {
     "construction": {"construction": 1},
     "night_construction": {"night": 1, "construction": 1},
     "rain_highway": {"rain": 1, "road": 0},
+    "pedestrian_night": {"night": 1, "road": 1, "no_lead": 1},
+    "glare": {"glare": 1},
+    "cut_in": {"cut_in": 1},
 }
 
 
@@ -138,10 +142,10 @@ class TreeModel:
 
 def starting_rule() -> TreeModel:
     """The model the fleet starts with: a hand-written rule that flags close following
-    (under 1 s, or under 2 s above 70 mph) and nothing else."""
+    (0.8 s or less, or 1.2 s or less above 70 mph) and nothing else."""
     gap, speed = FEATURES.index("lead_gap_s"), FEATURES.index("speed_mph")
     tree = {"feature": [gap, LEAF, speed, LEAF, gap, LEAF, LEAF],
-            "threshold": [1.0, 0.0, 70.0, 0.0, 2.0, 0.0, 0.0],
+            "threshold": [0.8, 0.0, 70.0, 0.0, 1.2, 0.0, 0.0],
             "left": [1, 0, 3, 0, 5, 0, 0], "right": [2, 0, 4, 0, 6, 0, 0],
             "value": [0.0, 1.0, 0.0, -1.0, 0.0, 1.0, -1.0]}
     return TreeModel.from_trees([tree])

@@ -8,17 +8,20 @@ store, nothing else) and runs one cycle at a time:
    lowest: scenes of that condition where the driver took over and the model had not
    asked (``disagree``). A random arm at the same budget per vehicle is the baseline and
    the unbiased evaluation stream.
-2. **Train.** Gradient boosting (scikit-learn, ``init="zero"`` so the trees alone are the
-   score) on every uploaded scene before the last ``holdout_days``; the random-arm scenes
+2. **Train.** Gradient boosting (scikit-learn's histogram gradient boosting, exported to
+   the NumPy tree artefact the vehicles run: :func:`fit_trees`) on every uploaded scene before the last ``holdout_days``; the random-arm scenes
    of those days are held out. The cut is set on them so the candidate raises no more
    false alarms than the fleet's own decisions did on the same scenes; recall by
-   condition is then compared. A candidate that gains ``min_gain`` overall recall is
-   registered (``model_versions``: recall by condition, training window, campaigns,
+   condition is then compared. A candidate that catches significantly more of the same
+   held-out hazards than production (a one-sided sign test over the hazards only one of
+   them caught, ``alpha``) is registered (``model_versions``: recall by condition, training window, campaigns,
    parent, sha256, an ed25519 signature by :class:`~gigaloop.fleet.registry.Signer`).
 3. **Shadow.** It runs beside production on ``shadow_share`` of the vehicles for
    ``shadow_days``: its decisions are logged next to production's and what happened,
-   never acted on. It passes if, on those vehicles' random-arm scenes, it catches more
-   hazards than production with at most ``alarm_slack`` more false alarms; its shadow
+   never acted on; the vehicles log every scene where the two disagree. It passes if it
+   catches significantly more of those vehicles' hazards than production (the same sign
+   test over the disagreements) with at most ``alarm_slack`` more false alarms (on their
+   random uploads); its shadow
    ``deployments`` row is then ``completed`` (and :mod:`gigaloop.fleet.rollout` takes it
    through its waves), else ``rejected``.
 4. **Rollout** is the rollout module's; the next cycle trains once the candidate reached
@@ -62,15 +65,15 @@ class LearningConfig:
     train_every_days: int = 28
     holdout_days: int = 14
     shadow_days: int = 14
-    shadow_share: float = 0.1
-    trees: int = 60
-    depth: int = 3
-    max_train: int = 40_000
+    shadow_share: float = 0.25
+    trees: int = 100
+    leaves: int = 15
+    max_train: int = 30_000
     targets: int = 2
     budget_mb: float = 10.0
     random_budget_mb: float = 10.0
     mb_per_scene: float = 5.0
-    min_gain: float = 0.02
+    alpha: float = 0.05
     alarm_slack: float = 0.02
     min_hazards: int = 20
     seed: int = 0
@@ -154,9 +157,7 @@ class LearningModule:
         model, weight = self._fit(x[train], y[train])
         hx, hy, hflag = x[held], y[held], scenes["flag"][held]
         alarms = float(hflag[~hy].mean()) if (~hy).any() else 0.0
-        score = model.score(hx)
-        cut = float(np.quantile(score[~hy], 1.0 - alarms)) if (~hy).any() else 0.0
-        model = model.with_cut(np.nextafter(cut, np.inf))
+        model = model.with_cut(_cut(model.score(hx)[~hy], alarms))
         heldout = {k: v[held] for k, v in scenes.items()}
         cand = _recall(heldout, model.flag(hx), cfg.min_hazards)
         prod = _recall(heldout, hflag, cfg.min_hazards)
@@ -167,8 +168,9 @@ class LearningModule:
             "held_out": {"scenes": int(held.sum()), "hazards": int(hy.sum())},
             "train": {"scenes": int(train.sum()), "weighted": weight}}
         record = {"day": ctx.day, "targets": list(self.targets), "window": window, **metrics}
+        record["paired"] = _paired(model.flag(hx), hflag, hy)
         decisions = []
-        if cand["all"] is None or prod["all"] is None or cand["all"] < prod["all"] + cfg.min_gain:
+        if record["paired"]["p"] >= cfg.alpha:
             record["outcome"] = "not better"
             self.cycles.append(record)
             decisions.append(Decision(ctx.day, self.name, "driving model: candidate not "
@@ -182,8 +184,6 @@ class LearningModule:
     def _fit(self, x: np.ndarray, y: np.ndarray) -> tuple[TreeModel, bool]:
         """Boosted trees on at most ``max_train`` scenes (every hazard kept, the rest
         sampled and weighted back up)."""
-        from sklearn.ensemble import GradientBoostingClassifier
-
         cfg = self.config
         rng = np.random.default_rng(cfg.seed + len(self.cycles))
         weight = np.ones(len(y))
@@ -194,18 +194,8 @@ class LearningModule:
             weight[negatives] = len(negatives) / room
             weight[drop] = 0.0
         keep = weight > 0
-        clf = GradientBoostingClassifier(n_estimators=cfg.trees, max_depth=cfg.depth,
-                                         subsample=0.8, init="zero", random_state=cfg.seed)
-        clf.fit(x[keep], y[keep], sample_weight=weight[keep])
-        trees = []
-        for est in clf.estimators_[:, 0]:
-            t = est.tree_
-            leaf = t.children_left == -1
-            trees.append({"feature": np.where(leaf, LEAF, t.feature).tolist(),
-                          "threshold": t.threshold.tolist(), "left": t.children_left.tolist(),
-                          "right": t.children_right.tolist(),
-                          "value": (clf.learning_rate * t.value[:, 0, 0]).tolist()})
-        return TreeModel.from_trees(trees), bool(len(negatives) > room)
+        return fit_trees(x[keep], y[keep], weight[keep], trees=cfg.trees, leaves=cfg.leaves,
+                         seed=cfg.seed), bool(len(negatives) > room)
 
     def _register(self, ctx: DayContext, model: TreeModel, record: dict[str, Any]
                   ) -> Decision:
@@ -242,13 +232,17 @@ class LearningModule:
         cfg, version = self.config, self.candidate
         assert version is not None
         scenes = self._scenes()
-        on = (scenes["shadow_version"] == version) & (scenes["arm"] == "random")
+        shadowed = scenes["shadow_version"] == version
+        on = shadowed & (scenes["arm"] == "random")
         y, prod, cand = scenes["hazard"][on], scenes["flag"][on], scenes["shadow_flag"][on]
+        logged = shadowed & (scenes["shadow_flag"] != scenes["flag"])  # every disagreement
         seen = {"scenes": int(on.sum()), "hazards": int(y.sum()),
                 "recall": {"candidate": _share(cand, y), "production": _share(prod, y)},
                 "false_alarms": {"candidate": _share(cand, ~y), "production": _share(prod, ~y)}}
         recall, alarms = seen["recall"], seen["false_alarms"]
-        passed = (y.sum() >= cfg.min_hazards and recall["candidate"] > recall["production"]
+        seen["paired"] = _paired(scenes["shadow_flag"][logged], scenes["flag"][logged],
+                                 scenes["hazard"][logged])
+        passed = (seen["paired"]["p"] < cfg.alpha
                   and alarms["candidate"] <= alarms["production"] + cfg.alarm_slack)
         self.cycles[-1]["shadow"] = seen
         status = "completed" if passed else "rejected"
@@ -302,6 +296,40 @@ class LearningModule:
                                                 random_budget_mb=cfg.random_budget_mb))
 
 
+def fit_trees(x: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None, *,
+              trees: int = 100, leaves: int = 15, seed: int = 0) -> TreeModel:
+    """scikit-learn's histogram gradient boosting, exported as a :class:`TreeModel` whose
+    score is the classifier's decision function (log-odds).
+
+    The trees are read from the fitted predictors' node arrays (``_predictors``, not
+    public API: ``tests/fleet/test_learning.py`` checks the export reproduces the
+    classifier's own scores, so a change in scikit-learn fails there, not in the field).
+
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.random((500, len(FEATURES)))
+    >>> y = x[:, 0] + 0.3 * rng.random(500) > 0.8
+    >>> model = fit_trees(x, y, trees=20)
+    >>> model.feature.shape[0], bool(model.score(x[y]).mean() > model.score(x[~y]).mean())
+    (20, True)
+    """
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    clf = HistGradientBoostingClassifier(max_iter=trees, max_leaf_nodes=leaves,
+                                         learning_rate=0.1, early_stopping=False,
+                                         random_state=seed)
+    clf.fit(x, y, sample_weight=weight)
+    exported = []
+    for (predictor,) in clf._predictors:
+        nodes = predictor.nodes
+        leaf = nodes["is_leaf"].astype(bool)
+        exported.append({"feature": np.where(leaf, LEAF, nodes["feature_idx"]).tolist(),
+                         "threshold": nodes["num_threshold"].tolist(),
+                         "left": nodes["left"].tolist(), "right": nodes["right"].tolist(),
+                         "value": np.where(leaf, nodes["value"], 0.0).tolist()})
+    bias = float(np.ravel(clf._baseline_prediction)[0])
+    return TreeModel.from_trees(exported, bias=bias)
+
+
 def _arrays(table: pa.Table) -> dict[str, np.ndarray]:
     """Scene columns as NumPy (booleans as bool, nulls as False / None)."""
     out: dict[str, np.ndarray] = {}
@@ -318,6 +346,39 @@ def _arrays(table: pa.Table) -> dict[str, np.ndarray]:
 
 def _matrix(scenes: dict[str, np.ndarray]) -> np.ndarray:
     return np.column_stack([scenes[f].astype(np.float64) for f in FEATURES])
+
+
+def _cut(negatives: np.ndarray, alarms: float) -> float:
+    """The lowest cut whose false-alarm rate on ``negatives`` (scores of harmless scenes)
+    is at most ``alarms`` (scores tie a lot: trees have few leaves).
+
+    >>> scores = np.array([0.0, 1.0, 1.0, 2.0])
+    >>> _cut(scores, 0.75), _cut(scores, 0.5), _cut(scores, 0.2) > 2.0
+    (1.0, 2.0, True)
+    """
+    if not len(negatives):
+        return 0.0
+    ordered = np.sort(negatives)
+    cuts = np.unique(ordered)
+    rate = 1.0 - np.searchsorted(ordered, cuts, side="left") / len(ordered)
+    ok = cuts[rate <= alarms + 1e-12]
+    return float(ok[0]) if ok.size else float(np.nextafter(ordered[-1], np.inf))
+
+
+def _paired(candidate: np.ndarray, production: np.ndarray, hazard: np.ndarray
+            ) -> dict[str, float]:
+    """Hazards only the candidate caught (``gained``) and only production caught
+    (``lost``), on the same scenes, and the one-sided sign test of gained > lost.
+
+    >>> _paired(np.array([1, 1, 1, 0], bool), np.array([0, 0, 1, 1], bool), np.ones(4, bool))
+    {'gained': 2, 'lost': 1, 'p': 0.5}
+    """
+    from scipy.stats import binomtest
+
+    gained = int((candidate & ~production & hazard).sum())
+    lost = int((production & ~candidate & hazard).sum())
+    p = binomtest(gained, gained + lost, alternative="greater").pvalue if gained + lost else 1.0
+    return {"gained": gained, "lost": lost, "p": round(float(p), 6)}
 
 
 def _share(flag: np.ndarray, among: np.ndarray) -> float:

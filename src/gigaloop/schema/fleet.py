@@ -123,13 +123,14 @@ SCENES = Table(
     "A driving scene a vehicle uploaded: what its driver-assistance model saw and decided, "
     "what the driver did, and whether the scene was hazardous (known in hindsight). Arm "
     "`random`: drawn at random within the vehicle's daily random budget (the baseline and "
-    "the unbiased evaluation stream); `campaign`: chosen by a trigger campaign.",
+    "the unbiased evaluation stream); `campaign`: chosen by a trigger campaign; `shadow`: "
+    "the shadow candidate and production decided differently.",
     key=("scene_id",), partition_by="event_time", columns=(
         col("scene_id", "string", "id"),
         col("vin", "string", "vehicle", references="vehicles.vin"),
         col("software_version", "string", "software running (its model decided)"),
         col("arm", "string", "how the scene was chosen for upload",
-            choices=("random", "campaign")),
+            choices=("random", "campaign", "shadow")),
         col("campaign", "string", "trigger campaign that chose it", nullable=True),
         col("size_mb", "float64", "upload size", unit="MB", min=0),
         col("rain", "bool", "raining"),
@@ -141,6 +142,8 @@ SCENES = Table(
         col("road", "int64", "0 highway, 1 urban, 2 rural", min=0, max=2),
         col("construction", "bool", "road works"),
         col("sensor_rev", "int64", "camera revision (index in the order first seen)", min=0),
+        col("glare", "bool", "low sun ahead"),
+        col("cut_in", "bool", "a vehicle cutting in"),
         col("flag", "bool", "the running model flagged it (asked the driver to take over)"),
         col("took_over", "bool", "the driver took over"),
         col("hard_brake", "bool", "the driver braked hard"),

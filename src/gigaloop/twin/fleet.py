@@ -275,6 +275,13 @@ class Fleet:
             admit_base(self, base, rng, rows)
         self._deliver_due(day, rows)
         ctx = self.day_context(day)
+        if self.scenes.advance(day):    # a new hazard: every model's quality moves
+            for version in self.scenes.models:
+                if version in self.software.quality:
+                    self.software.quality[version] = self.scenes.quality(version)
+            if self.vehicles.n:
+                self._set_rates(np.arange(self.vehicles.n))
+        self.scenes.day_now = day
         if self.vehicles.n:
             events = self.drive(ctx)
             self.tables.driving(rows, day, ctx, events)

@@ -3,9 +3,11 @@
 Each day a sample of the consenting vehicles that drove meets scenes: rows of
 :data:`~gigaloop.actuate.driving_model.FEATURES` drawn from the day's rain in the
 vehicle's region, its driver's night share, road, speed, lead gap, road works and its
-camera revision. A hidden logistic hazard model (:func:`hazard_probability`, with
-interactions: night × road works, rain × speed, night × city, and the vehicle's own rain
-perception, which no feature shows) says how likely a scene needs a take-over; whether it
+camera revision. A hidden logistic hazard model (:func:`hazard_probability`: close
+following, which the starting rule knows; 16 hidden pockets it does not, each three
+conditions together — say rain, a country road and over 55 mph — drawn once from a fixed
+seed, each in 0.02–0.5 % of scenes; the vehicle's own rain perception and a latent term, which
+no feature shows) says how likely a scene needs a take-over; whether it
 does is drawn from that. The model the vehicle runs flags scenes; a hazardous scene it
 does not flag is a *miss*, which the driver usually catches (a disengagement, often a hard
 brake) and otherwise risks a crash.
@@ -16,7 +18,9 @@ rule: Autopilot crashes scale with its expected misses, disengagements with its 
 plus a tenth of its false alarms, rain with its misses in rain.
 
 Uploads: per vehicle and day, scenes matching the loop's trigger campaigns up to a budget
-in MB, and as many MB of scenes drawn at random (arm ``random``); each lands in
+in MB, and as many MB of scenes drawn at random (arm ``random``); on vehicles running a
+shadow candidate, every other scene where it and production decide differently (arm
+``shadow``, a small log without the clip); each lands in
 ``scenes`` with its label in hindsight, and each campaign upload is a ``trigger_events``
 row whose ``clip_uri`` is ``scene://<scene_id>``.
 
@@ -44,12 +48,17 @@ from gigaloop.actuate.driving_model import (
 from gigaloop.twin.software import STARTING_VERSION, SoftwareQuality
 
 SCENES_PER_VEHICLE = 5          # scenes met per sampled vehicle-day (moments worth a decision)
-SAMPLE_VEHICLES = 1500          # vehicles whose scenes are simulated each day
+SAMPLE_VEHICLES = 1000          # vehicles whose scenes are simulated each day
 MB_PER_SCENE = 5.0              # a scene's clip and signals, when no campaign says otherwise
 REFERENCE_SCENES = 100_000
 DRIVER_CATCHES = 0.8            # share of misses the driver takes over from
+SHADOW_LOG_MB = 0.05            # a shadow disagreement: the signals and both decisions
 FALSE_ALARM_WEIGHT = 0.1        # a false alarm's weight against a miss in disengagements
 ROAD_SHARE = (0.5, 0.35, 0.15)  # highway, urban, rural
+LATENT_SD = 0.5                 # what no feature shows (logit scale)
+POCKET = 5.0                    # logit added in each hidden hazardous pocket
+POCKETS, POCKET_SEED = 16, 7
+EMERGE = (45, 330)              # days between which the later pockets appear
 F = {name: i for i, name in enumerate(FEATURES)}
 
 
@@ -59,7 +68,7 @@ def draw_features(rng: np.random.Generator, rain_p: np.ndarray, night_p: np.ndar
 
     >>> x = draw_features(np.random.default_rng(0), np.zeros(3), np.ones(3), np.zeros(3))
     >>> x.shape, x[:, FEATURES.index("night")].tolist()
-    ((3, 8), [1.0, 1.0, 1.0])
+    ((3, 10), [1.0, 1.0, 1.0])
     """
     n = len(rain_p)
     x = np.zeros((n, len(FEATURES)))
@@ -73,21 +82,73 @@ def draw_features(rng: np.random.Generator, rain_p: np.ndarray, night_p: np.ndar
     x[:, F["no_lead"]] = no_lead
     x[:, F["lead_gap_s"]] = np.where(no_lead, 10.0,
                                      np.clip(rng.lognormal(np.log(2.0), 0.5, n), 0.3, 8.0))
-    x[:, F["construction"]] = rng.random(n) < np.where(road == 0, 0.1, 0.06)
+    x[:, F["construction"]] = rng.random(n) < np.where(road == 0, 0.04, 0.025)
     x[:, F["sensor_rev"]] = sensor_rev
+    x[:, F["glare"]] = (rng.random(n) < 0.08) & (x[:, F["night"]] == 0)
+    x[:, F["cut_in"]] = rng.random(n) < 0.03
     return x
 
 
+#: Literals pockets are made of: (feature, threshold, side) — the feature above the
+#: threshold when side is 1, at or below it when 0.
+LITERALS = (("rain", 0.5, 1), ("night", 0.5, 1), ("construction", 0.5, 1), ("glare", 0.5, 1),
+            ("cut_in", 0.5, 1), ("no_lead", 0.5, 1), ("road", 1.5, 1), ("road", 0.5, 0),
+            ("speed_mph", 70.0, 1), ("speed_mph", 30.0, 0), ("lead_gap_s", 1.5, 0),
+            ("sensor_rev", 0.5, 1))
+
+
+def draw_pockets(seed: int = POCKET_SEED, n: int = POCKETS,
+                 share: tuple[float, float] = (2e-4, 5e-3)
+                 ) -> list[tuple[tuple[int, float, int], ...]]:
+    """The hidden hazardous pockets: each three literals on different features that hold
+    together in ``share`` of ordinary scenes (the same in every world: a property of
+    driving, not of a scenario).
+
+    >>> len(draw_pockets()), len(draw_pockets()[0])
+    (16, 3)
+    """
+    rng = np.random.default_rng(seed)
+    m = 50_000
+    sample = draw_features(rng, np.full(m, 0.1), np.full(m, 0.2), rng.random(m) < 0.3)
+    pockets: list[tuple[tuple[int, float, int], ...]] = []
+    while len(pockets) < n:
+        pick = sorted(rng.choice(len(LITERALS), 3, replace=False).tolist())
+        pocket = tuple((F[LITERALS[i][0]], LITERALS[i][1], LITERALS[i][2]) for i in pick)
+        if (len({p[0] for p in pocket}) == 3 and pocket not in pockets
+                and share[0] <= in_pockets(sample, [pocket]).mean() <= share[1]):
+            pockets.append(pocket)
+    return pockets
+
+
+def in_pockets(x: np.ndarray, pockets: list[tuple[tuple[int, float, int], ...]]
+               ) -> np.ndarray:
+    """How many pockets each scene is in."""
+    count = np.zeros(len(x))
+    for pocket in pockets:
+        inside = np.ones(len(x), bool)
+        for feature, threshold, side in pocket:
+            inside &= (x[:, feature] > threshold) == bool(side)
+        count += inside
+    return count
+
+
+PROFILE = draw_pockets()
+#: The day each pocket appears: half are there from the start, the rest emerge through
+#: the year (new road layouts, new kinds of road users), in the same order in every world.
+ONSET = np.sort(np.r_[np.zeros(POCKETS // 2, int), np.random.default_rng(POCKET_SEED + 1)
+                      .integers(EMERGE[0], EMERGE[1], POCKETS - POCKETS // 2)])
+
+
 def hazard_probability(x: np.ndarray, rain_perception: np.ndarray,
-                       latent: np.ndarray) -> np.ndarray:
-    """The hidden chance each scene needs a take-over (``latent``: what no feature sees)."""
+                       latent: np.ndarray, day: int = 0) -> np.ndarray:
+    """The hidden chance each scene needs a take-over on ``day`` (``latent``: what no
+    feature sees)."""
     c = {name: x[:, i] for name, i in F.items()}
-    rain, night, works = c["rain"], c["night"], c["construction"]
-    z = (-4.6 + 2.8 / (1.0 + np.exp(4.0 * (c["lead_gap_s"] - 1.1)))
-         + 0.5 * rain + 0.06 * rain * np.maximum(c["speed_mph"] - 45.0, 0.0)
-         + 0.4 * night + 1.2 * works + 1.8 * night * works
-         + 0.9 * night * (c["road"] == 1) + 0.5 * (c["speed_mph"] > 80)
-         + 2.0 * rain * (rain_perception - 1.0) + latent)
+    z = (-5.2 + 2.6 / (1.0 + np.exp(4.0 * (c["lead_gap_s"] - 1.0)))   # close following
+         + 0.3 * c["rain"] + 0.3 * c["night"] + 0.5 * c["construction"]
+         + POCKET * in_pockets(x, [p for p, on in zip(PROFILE, ONSET, strict=True)
+                                   if on <= day])
+         + 2.0 * c["rain"] * (rain_perception - 1.0) + latent)
     return 1.0 / (1.0 + np.exp(-z))
 
 
@@ -104,15 +165,30 @@ class Scenes:
     shadow: tuple[str, float] | None = None  # version, share of the fleet
     serial: int = 0
     truth: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pockets: int = -1                        # pockets there so far
+    day_now: int = 0
 
     def __post_init__(self) -> None:
         ref = np.random.default_rng(20_250_106)  # the same reference in every world
         n = REFERENCE_SCENES
-        self._ref_x = draw_features(ref, np.full(n, 0.1), np.full(n, 0.2), np.zeros(n))
-        self._ref_p = hazard_probability(self._ref_x, np.ones(n), ref.normal(0, 0.7, n))
+        self._ref_x = draw_features(ref, np.full(n, 0.1), np.full(n, 0.2),
+                                    ref.random(n) < 0.3)
+        self._ref_latent = ref.normal(0, LATENT_SD, n)
         self.models.setdefault(STARTING_VERSION, starting_rule())
-        self._start = self._errors(self.models[STARTING_VERSION])
+        self.advance(0)
+        self._start = self._errors(self.models[STARTING_VERSION])  # the day-0 yardstick
         self.truth[STARTING_VERSION] = self._record(self.models[STARTING_VERSION])
+
+    def advance(self, day: int) -> bool:
+        """Bring the hazard to ``day``; whether a pocket appeared (every version's quality
+        then changes: :meth:`quality`)."""
+        there = int((ONSET <= day).sum())
+        if there == self.pockets:
+            return False
+        self.pockets, self.day_now = there, day
+        n = len(self._ref_x)
+        self._ref_p = hazard_probability(self._ref_x, np.ones(n), self._ref_latent, day)
+        return True
 
     def model_of(self, version: str) -> TreeModel:
         """The model a version runs (scenario releases run the starting rule)."""
@@ -123,12 +199,22 @@ class Scenes:
         model = TreeModel.from_bytes(artefact)
         self.models[version] = model
         self.truth[version] = self._record(model)
-        misses, alarms, rain_misses = self._errors(model)
+        return self.quality(version)
+
+    def quality(self, version: str) -> SoftwareQuality:
+        """A version's multipliers today: its model's expected misses (and false alarms,
+        misses in rain) on the reference scenes against the starting rule's on day 0."""
+        misses, alarms, rain_misses = self._errors(self.model_of(version))
         m0, a0, r0 = self._start
         overall = max(misses / m0, 1e-3)
         disengage = (misses + FALSE_ALARM_WEIGHT * alarms) / (m0 + FALSE_ALARM_WEIGHT * a0)
         return SoftwareQuality(crash=float(overall), disengagement=float(disengage),
                                rain=float(max(rain_misses / r0, 1e-3) / overall))
+
+    def report(self) -> dict[str, Any]:
+        """Truth: each learned version's true recall when it was registered and now."""
+        return {v: {"registered": self.truth[v], "now": self._record(m)}
+                for v, m in self.models.items()}
 
     def _errors(self, model: TreeModel) -> tuple[float, float, float]:
         """Expected misses, false alarms and misses in rain on the reference sample."""
@@ -144,7 +230,10 @@ class Scenes:
         recall = {name: round(float((p * flag)[m].sum() / p[m].sum()), 4)
                   for name, where in CONDITIONS.items()
                   if (m := where_mask(where, columns)).any()}
-        return {"recall": recall, "false_alarm_rate": round(float(
+        misses = float((p * ~flag).sum()) / self._start[0] if hasattr(self, "_start") else 1.0
+        return {"day": self.day_now, "pockets": self.pockets, "recall": recall,
+                "miss_ratio": round(misses, 4),
+                "false_alarm_rate": round(float(
             ((1 - p) * flag).sum() / (1 - p).sum()), 4)}
 
     # ---- a day ---------------------------------------------------------------------------
@@ -161,7 +250,7 @@ class Scenes:
         x = draw_features(rng, np.repeat(rain_p, k), np.repeat(night_p, k),
                           np.repeat(sensor_rev, k))
         hazard = rng.random(len(x)) < hazard_probability(
-            x, np.repeat(rain_perception, k), rng.normal(0.0, 0.7, len(x)))
+            x, np.repeat(rain_perception, k), rng.normal(0.0, LATENT_SD, len(x)), self.day_now)
         flag = np.zeros(len(x), bool)
         ran = version[owner]
         for v in np.unique(ran).tolist():
@@ -179,6 +268,8 @@ class Scenes:
             in_shadow = cohort[owner] < self.shadow[1]
             shadow_flag[in_shadow] = self.models[self.shadow[0]].flag(x[in_shadow])
         arm, campaign, size = self._uploads(columns, owner)
+        log = in_shadow & (shadow_flag != flag) & (arm == "")
+        arm[log], size[log] = "shadow", SHADOW_LOG_MB
         up = np.flatnonzero(arm != "")
         if not up.size:
             return None

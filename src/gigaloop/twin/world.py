@@ -175,7 +175,7 @@ class Twin:
                                background=background)
         counts = self.fleet.counts
         truth["driving_models"] = {
-            "versions": self.fleet.scenes.truth,
+            "versions": self.fleet.scenes.report(),
             "expected_autopilot_crashes_per_million_miles": None if not counts[
                 "miles_autopilot"] else 1e6 * counts["expected_crashes_autopilot"]
             / counts["miles_autopilot"]}
