@@ -51,8 +51,9 @@ def test_recall_rises_in_each_targeted_condition_on_held_out_scenes(run: Path) -
     truth = json.loads((run / "truth" / "truth.json").read_text())["driving_models"]
     true = truth["versions"]
     for condition in metrics["campaigns"]:
-        assert true["driving_model-1"]["recall"][condition] > true["2025.20.1"]["recall"][
-            condition]
+        assert (true["driving_model-1"]["registered"]["recall"][condition]
+                > true["2025.20.1"]["registered"]["recall"][condition])
+    assert true["driving_model-1"]["registered"]["miss_ratio"] < 0.8
 
 
 @pytest.mark.slow
