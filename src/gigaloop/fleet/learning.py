@@ -8,14 +8,15 @@ store, nothing else) and runs one cycle at a time:
    lowest: scenes of that condition where the driver took over and the model had not
    asked (``disagree``). A random arm at the same budget per vehicle is the baseline and
    the unbiased evaluation stream.
-2. **Train.** Gradient boosting (scikit-learn's histogram gradient boosting, exported to
-   the NumPy tree artefact the vehicles run: :func:`fit_trees`) on every uploaded scene before the last ``holdout_days``; the random-arm scenes
-   of those days are held out. The cut is set on them so the candidate raises no more
-   false alarms than the fleet's own decisions did on the same scenes; recall by
-   condition is then compared. A candidate that catches significantly more of the same
-   held-out hazards than production (a one-sided sign test over the hazards only one of
-   them caught, ``alpha``) is registered (``model_versions``: recall by condition, training window, campaigns,
-   parent, sha256, an ed25519 signature by :class:`~gigaloop.fleet.registry.Signer`).
+2. **Train.** Histogram gradient boosting (scikit-learn), exported to the NumPy tree
+   artefact the vehicles run (:func:`fit_trees`), on every uploaded scene before the last
+   ``holdout_days``; the random-arm scenes of those days are held out. The cut is set on
+   them so the candidate raises no more false alarms than the fleet's own decisions did
+   on the same scenes. A candidate that catches significantly more of the same held-out
+   hazards than production (a one-sided sign test over the hazards only one of them
+   caught, ``alpha``) is registered (``model_versions``: recall by condition, training
+   window, campaigns, parent, sha256, an ed25519 signature by
+   :class:`~gigaloop.fleet.registry.Signer`).
 3. **Shadow.** It runs beside production on ``shadow_share`` of the vehicles for
    ``shadow_days``: its decisions are logged next to production's and what happened,
    never acted on; the vehicles log every scene where the two disagree. It passes if it

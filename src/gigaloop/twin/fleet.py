@@ -44,7 +44,7 @@ from gigaloop.twin.effects import GeneralFault, place_customers
 from gigaloop.twin.fleet_rows import Rows
 from gigaloop.twin.fleet_tables import FleetTables
 from gigaloop.twin.hazards import COMPONENTS, CRASH, Component
-from gigaloop.twin.scenes import SAMPLE_VEHICLES, Scenes
+from gigaloop.twin.scenes import Scenes, drive_scenes
 from gigaloop.twin.service import Workshop, new_workshop_values, workshop_columns
 from gigaloop.twin.software import SoftwareFleet, SoftwareQuality
 from gigaloop.twin.telemetry import (
@@ -104,7 +104,7 @@ class Fleet:
         self._rng, self._blocks_parent = streams[0], streams[1]
         self._weather = Weather(streams[2])
         self.software = SoftwareFleet(streams[3], software)
-        self.scenes = Scenes(streams[6])
+        self.scenes = Scenes(streams[6], software=self.software.quality)
         self.revisions: list[str] = []             # camera revisions, in the order seen
         capacity = max(units_per_day, 1) * 64
         self.vehicles = VehicleArrays(capacity)
@@ -275,38 +275,16 @@ class Fleet:
             admit_base(self, base, rng, rows)
         self._deliver_due(day, rows)
         ctx = self.day_context(day)
-        if self.scenes.advance(day):    # a new hazard: every model's quality moves
-            for version in self.scenes.models:
-                if version in self.software.quality:
-                    self.software.quality[version] = self.scenes.quality(version)
-            if self.vehicles.n:
-                self._set_rates(np.arange(self.vehicles.n))
-        self.scenes.day_now = day
+        if self.scenes.advance(day) and self.vehicles.n:  # a new hazard: quality moves
+            self._set_rates(np.arange(self.vehicles.n))
         if self.vehicles.n:
             events = self.drive(ctx)
             self.tables.driving(rows, day, ctx, events)
-            self._scene_day(rows, day, ctx)
+            drive_scenes(self, rows, day, ctx)
         self.tables.workshop(rows, day)
         self.tables.customers(rows, day)
         self.next_day = day + 1
         return rows.tables()
-
-    def _scene_day(self, rows: Rows, day: int, ctx: DayContext) -> None:
-        """Scenes of a sample of the consenting vehicles that drove on Autopilot today, and
-        their uploads (:mod:`gigaloop.twin.scenes`)."""
-        n, v, info = self.vehicles.n, self.vehicles, self.info
-        drove = np.flatnonzero(info.view("consent_telemetry")
-                               & (self.out.view(n)["autopilot_miles"] > 0))
-        if drove.size > SAMPLE_VEHICLES:
-            drove = np.sort(self.scenes.rng.choice(drove, SAMPLE_VEHICLES, replace=False))
-        region = v.view("region")[drove]
-        up = self.scenes.day(drove, info.view("version")[drove], self.software.names,
-                             info.view("cohort")[drove], ctx.rain_share[region],
-                             0.1 + 2.0 * v.view("night_share")[drove],
-                             info.view("sensor_rev")[drove],
-                             info.view("rain_perception")[drove])
-        if up is not None:
-            self.tables.scenes(rows, day, ctx, drove, up)
 
     # ---- actions -------------------------------------------------------------------------
     def apply(self, action: Action) -> Receipt:
@@ -361,22 +339,11 @@ class Fleet:
     def _apply_due(self, day: int) -> None:
         due = [a for a in self._pending_actions if a.day <= day]
         self._pending_actions = [a for a in self._pending_actions if a.day > day]
-        for action in due:
-            if isinstance(action, TriggerCampaigns):
-                scenes = self.scenes
-                scenes.campaigns, scenes.budget_mb = action.campaigns, action.budget_mb
-                scenes.random_budget_mb = action.random_budget_mb
-                continue
-            if action.artefact and action.software_version not in self.scenes.models:
-                self.software.quality[action.software_version] = self.scenes.register(
-                    action.software_version, action.artefact)
-            if action.stage == "shadow":
-                self.scenes.shadow = ((action.software_version, action.fleet_fraction)
-                                      if action.fleet_fraction > 0 else None)
-                continue
+        rolled = [a for a in due if not self.scenes.take(a)]  # campaigns, shadows: scenes'
+        for action in rolled:
+            assert isinstance(action, SoftwareRollout)
             self.software.rollout(action.software_version, action.fleet_fraction)
-        if any(isinstance(a, SoftwareRollout) and a.stage != "shadow" for a in due) \
-                and self.vehicles.n:
+        if rolled and self.vehicles.n:
             self._set_rates(np.arange(self.vehicles.n))
 
     # ---- truth and world counts ----------------------------------------------------------

@@ -34,10 +34,11 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from gigaloop.actuate import SoftwareRollout, TriggerCampaigns
 from gigaloop.actuate.driving_model import (
     CONDITIONS,
     FEATURES,
@@ -46,6 +47,11 @@ from gigaloop.actuate.driving_model import (
     where_mask,
 )
 from gigaloop.twin.software import STARTING_VERSION, SoftwareQuality
+
+if TYPE_CHECKING:
+    from gigaloop.twin.fleet import Fleet
+    from gigaloop.twin.fleet_rows import Rows
+    from gigaloop.twin.telemetry import DayContext
 
 SCENES_PER_VEHICLE = 5          # scenes met per sampled vehicle-day (moments worth a decision)
 SAMPLE_VEHICLES = 1000          # vehicles whose scenes are simulated each day
@@ -166,6 +172,7 @@ class Scenes:
     serial: int = 0
     truth: dict[str, dict[str, Any]] = field(default_factory=dict)
     pockets: int = -1                        # pockets there so far
+    software: dict[str, SoftwareQuality] | None = None  # the fleet's quality table
     day_now: int = 0
 
     def __post_init__(self) -> None:
@@ -182,13 +189,34 @@ class Scenes:
     def advance(self, day: int) -> bool:
         """Bring the hazard to ``day``; whether a pocket appeared (every version's quality
         then changes: :meth:`quality`)."""
-        there = int((ONSET <= day).sum())
+        there, self.day_now = int((day >= ONSET).sum()), day
         if there == self.pockets:
             return False
-        self.pockets, self.day_now = there, day
+        self.pockets = there
         n = len(self._ref_x)
         self._ref_p = hazard_probability(self._ref_x, np.ones(n), self._ref_latent, day)
+        if self.software is not None and hasattr(self, "_start"):
+            for version in self.models:
+                if version in self.software:
+                    self.software[version] = self.quality(version)
         return True
+
+    def take(self, action: SoftwareRollout | TriggerCampaigns) -> bool:
+        """Take what of ``action`` is the scenes': campaigns, a learned version's artefact
+        (its quality goes to the fleet's table), a shadow; whether nothing is left."""
+        if isinstance(action, TriggerCampaigns):
+            self.campaigns, self.budget_mb = action.campaigns, action.budget_mb
+            self.random_budget_mb = action.random_budget_mb
+            return True
+        version = action.software_version
+        if action.artefact and version not in self.models:
+            quality = self.register(version, action.artefact)
+            if self.software is not None:
+                self.software[version] = quality
+        if action.stage == "shadow":
+            self.shadow = (version, action.fleet_fraction) if action.fleet_fraction > 0 else None
+            return True
+        return False
 
     def model_of(self, version: str) -> TreeModel:
         """The model a version runs (scenario releases run the starting rule)."""
@@ -303,6 +331,23 @@ class Scenes:
         return arm, name, size
 
 
+def drive_scenes(fleet: Fleet, rows: Rows, day: int, ctx: DayContext) -> None:
+    """The day's scenes of a sample of ``fleet``'s consenting vehicles that drove on
+    Autopilot, and their uploads as rows."""
+    n, v, info, scenes = fleet.vehicles.n, fleet.vehicles, fleet.info, fleet.scenes
+    drove = np.flatnonzero(info.view("consent_telemetry")
+                           & (fleet.out.view(n)["autopilot_miles"] > 0))
+    if drove.size > SAMPLE_VEHICLES:
+        drove = np.sort(scenes.rng.choice(drove, SAMPLE_VEHICLES, replace=False))
+    region = v.view("region")[drove]
+    up = scenes.day(drove, info.view("version")[drove], fleet.software.names,
+                    info.view("cohort")[drove], ctx.rain_share[region],
+                    0.1 + 2.0 * v.view("night_share")[drove], info.view("sensor_rev")[drove],
+                    info.view("rain_perception")[drove])
+    if up is not None:
+        fleet.tables.scenes(rows, day, ctx, drove, up)
+
+
 def _within_budget(rng: np.random.Generator, owner: np.ndarray, eligible: np.ndarray,
                    size: np.ndarray, budget: float) -> np.ndarray:
     """Eligible scenes in random order per vehicle, kept while the vehicle's MB fit.
@@ -324,4 +369,4 @@ def _within_budget(rng: np.random.Generator, owner: np.ndarray, eligible: np.nda
     return keep
 
 
-__all__ = ["Scenes", "draw_features", "hazard_probability"]
+__all__ = ["Scenes", "draw_features", "drive_scenes", "hazard_probability"]
