@@ -8,7 +8,8 @@ one JSON line per figure:
   (a completed collect → train → shadow → rollout cycle), with their days;
 * ``cycle_recall`` (one per candidate): held-out recall (random uploads of the two weeks
   after its training data) of the candidate and of production in each condition its
-  campaigns targeted, and its true recall on the twin's reference scenes;
+  campaigns targeted, and its and its parent's true recall and miss ratio on the twin's
+  reference scenes at the end of the run;
 * ``autopilot_crashes``: per million Autopilot miles, loop and no-loop, counted and
   expected (the twin's rates, free of Poisson noise: few Autopilot crashes happen in a
   year of a young fleet), and the ratios (target ≤ 0.8);
@@ -17,6 +18,7 @@ one JSON line per figure:
 * ``seconds``: wall time of each run.
 
     PYTHONPATH=src python bench/eval_learning.py [--days 365] [--seed 1] [--all-modules]
+        [--out DIR [--reuse]]
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from gigaloop.store import Store
 
 
 def run(days: int, seed: int, loop: bool, modules: tuple[str, ...], out: Path
-        ) -> tuple[dict[str, Any], float]:
+        ) -> tuple[dict[str, Any], float | None]:
     started = time.perf_counter()
     summary = run_job(RunOptions(days=days, seed=seed, loop=loop, modules=modules, out=out))
     return summary, time.perf_counter() - started
@@ -71,9 +73,13 @@ def figures(loop: Path, base: Path, summaries: tuple[dict, dict]) -> list[dict[s
             "held_out_all": {"production": metrics["production"]["all"],
                              "candidate": metrics["candidate"]["all"]},
             "false_alarms": metrics["false_alarms"],
-            "true_recall": {c: {"parent": truth["versions"].get(parent, {}).get(
-                "recall", {}).get(c), "candidate": truth["versions"][row.model_version][
-                "recall"].get(c)} for c in metrics["campaigns"]}})
+            "true_recall_at_year_end": {c: {
+                "parent": _true(truth, parent, "recall", c),
+                "candidate": _true(truth, row.model_version, "recall", c)}
+                for c in metrics["campaigns"]},
+            "true_miss_ratio_at_year_end": {
+                "parent": _true(truth, parent, "miss_ratio"),
+                "candidate": _true(truth, row.model_version, "miss_ratio")}})
     out.append({"figure": "cycles", "trained": len(learned),
                 "shadow_passed": sum(t["shadow"] == "completed" for t in timeline),
                 "completed": sum(t["reached_whole_fleet"] for t in timeline),
@@ -102,6 +108,18 @@ def figures(loop: Path, base: Path, summaries: tuple[dict, dict]) -> list[dict[s
     return out
 
 
+def _true(truth: dict[str, Any], version: str, *keys: str) -> Any:
+    """A version's figure on the twin's reference scenes at the end of the run."""
+    value: Any = truth["versions"].get(version, {}).get("now", {})
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def _round(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 1)
+
+
 def _ratio(a: float | None, b: float | None) -> float | None:
     return None if a is None or not b else round(a / b, 3)
 
@@ -112,15 +130,23 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--all-modules", action="store_true")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--reuse", action="store_true",
+                        help="read the runs already in --out instead of running them")
     args = parser.parse_args()
     modules = DEFAULT_MODULES if args.all_modules else ("driving_model", "rollout")
     folder = args.out or Path(tempfile.mkdtemp(prefix="eval-learning-"))
-    loop_summary, loop_s = run(args.days, args.seed, True, modules, folder / "loop")
-    base_summary, base_s = run(args.days, args.seed, False, modules, folder / "no-loop")
+    if args.reuse:
+        loop_summary, base_summary = (json.loads((folder / f / "summary.json").read_text())
+                                      for f in ("loop", "no-loop"))
+        loop_s: float | None = None
+        base_s: float | None = None
+    else:
+        loop_summary, loop_s = run(args.days, args.seed, True, modules, folder / "loop")
+        base_summary, base_s = run(args.days, args.seed, False, modules, folder / "no-loop")
     for figure in figures(folder / "loop", folder / "no-loop", (loop_summary, base_summary)):
         print(json.dumps(figure, default=str))
-    print(json.dumps({"figure": "seconds", "loop": round(loop_s, 1),
-                      "no_loop": round(base_s, 1), "days": args.days, "modules": modules}))
+    print(json.dumps({"figure": "seconds", "loop": _round(loop_s),
+                      "no_loop": _round(base_s), "days": args.days, "modules": modules}))
 
 
 if __name__ == "__main__":
