@@ -92,21 +92,20 @@ class TreeModel:
         """The raw score of each scene (rows of ``x``, columns :data:`FEATURES`)."""
         x = np.ascontiguousarray(x, np.float64)
         n, (t, width) = len(x), self.feature.shape
-        offset = np.arange(t, dtype=np.intp) * width
+        offset = np.repeat(np.arange(t, dtype=np.intp) * width, width)
         feature, threshold = self.feature.ravel(), self.threshold.ravel()
-        left, right = self.left.ravel() + np.repeat(offset, width), self.right.ravel()
-        right = right + np.repeat(offset, width)
-        rows = (np.arange(n, dtype=np.intp) * x.shape[1])[:, None]
-        node = np.tile(offset, (n, 1))  # flat index of each scene's node in each tree
-        values = x.ravel()
-        for _ in range(width):
-            f = feature.take(node)
+        left, right = self.left.ravel() + offset, self.right.ravel() + offset
+        node = np.tile(np.arange(t, dtype=np.intp) * width, n)  # (scene, tree) → flat node
+        values, columns = x.ravel(), x.shape[1]
+        active = np.arange(n * t, dtype=np.intp)  # pairs not yet at a leaf
+        while active.size:
+            at = node[active]
+            f = feature.take(at)
             inner = f != LEAF
-            if not inner.any():
-                break
-            go_left = values.take(rows + np.maximum(f, 0)) <= threshold.take(node)
-            node = np.where(inner, np.where(go_left, left.take(node), right.take(node)), node)
-        return self.bias + self.value.ravel().take(node).sum(axis=1)
+            active, at, f = active[inner], at[inner], f[inner]
+            go_left = values.take(active // t * columns + f) <= threshold.take(at)
+            node[active] = np.where(go_left, left.take(at), right.take(at))
+        return self.bias + self.value.ravel().take(node).reshape(n, t).sum(axis=1)
 
     def flag(self, x: np.ndarray) -> np.ndarray:
         """Whether the model flags each scene (score ≥ cut)."""

@@ -54,7 +54,7 @@ from gigaloop.loop.contract import DayContext, Decision
 MODEL_NAME = "driving_model"
 #: What trained a version: the digest of this module's source.
 CODE_VERSION = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
-SCENE_COLUMNS = ("scene_id", "arm", "campaign", "size_mb", "software_version", *FEATURES,
+SCENE_COLUMNS = ("arm", *FEATURES,
                  "flag", "took_over", "hazard", "shadow_version", "shadow_flag", "event_time")
 
 
@@ -149,8 +149,6 @@ class LearningModule:
         cfg = self.config
         self.last_trained = ctx.day
         scenes = self._scenes()
-        _, first = np.unique(scenes["scene_id"], return_index=True)
-        scenes = {k: v[np.sort(first)] for k, v in scenes.items()}
         cutoff = np.datetime64(ctx.now - timedelta(days=cfg.holdout_days), "us")
         held = (scenes["event_time"] >= cutoff) & (scenes["arm"] == "random")
         train = scenes["event_time"] < cutoff
