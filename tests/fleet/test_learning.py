@@ -125,3 +125,28 @@ def test_the_exported_trees_score_exactly_as_the_classifier() -> None:
     clf = HistGradientBoostingClassifier(max_iter=30, max_leaf_nodes=15, learning_rate=0.1,
                                          early_stopping=False, random_state=0).fit(x, y)
     assert np.allclose(model.score(x), clf.decision_function(x), atol=1e-9)
+
+
+def test_too_few_scenes_train_nothing() -> None:
+    from datetime import datetime
+
+    import numpy as np
+    import pyarrow as pa
+
+    from gigaloop.fleet.learning import SCENE_COLUMNS
+
+    class View:
+        def ingested_since(self, name: str, after: object, columns: list[str]) -> pa.Table:
+            n = 5 if name == "scenes" else 0
+            cols = {c: np.zeros(n, bool) for c in columns}
+            cols.update({c: pa.array(["random"] * n) for c in columns if c == "arm"})
+            cols.update({c: pa.nulls(n, pa.string()) for c in columns
+                         if c in ("shadow_version", "model_version", "stage", "status")})
+            if "event_time" in columns:
+                cols["event_time"] = pa.array([datetime(2025, 1, 2)] * n, pa.timestamp("us"))
+            return pa.table(cols)
+
+    module = LearningModule()
+    (decision,) = module.decide(DayContext(28, datetime(2025, 2, 4), View()))
+    assert decision.summary.startswith("driving model: too few scenes")
+    assert set(SCENE_COLUMNS) >= {"hazard", "flag", "arm"}

@@ -153,6 +153,10 @@ class LearningModule:
         held = (scenes["event_time"] >= cutoff) & (scenes["arm"] == "random")
         train = scenes["event_time"] < cutoff
         x, y = _matrix(scenes), scenes["hazard"]
+        if min(y[train].sum(), (~y[train]).sum(), y[held].sum(), (~y[held]).sum()) == 0:
+            return [Decision(ctx.day, self.name, "driving model: too few scenes to train on "
+                             "and to hold out", inputs={"train": int(train.sum()),
+                                                        "held_out": int(held.sum())})]
         model, weight = self._fit(x[train], y[train])
         hx, hy, hflag = x[held], y[held], scenes["flag"][held]
         alarms = float(hflag[~hy].mean()) if (~hy).any() else 0.0
