@@ -244,16 +244,23 @@ class Scenes:
         return {v: {"registered": self.truth[v], "now": self._record(m)}
                 for v, m in self.models.items()}
 
+    def _flags(self, model: TreeModel) -> np.ndarray:
+        """The model's decisions on the reference scenes (kept: they never change)."""
+        cache: dict[int, tuple[TreeModel, np.ndarray]] = self.__dict__.setdefault("_cache", {})
+        if id(model) not in cache:
+            cache[id(model)] = (model, model.flag(self._ref_x))
+        return cache[id(model)][1]
+
     def _errors(self, model: TreeModel) -> tuple[float, float, float]:
         """Expected misses, false alarms and misses in rain on the reference sample."""
-        flag, p = model.flag(self._ref_x), self._ref_p
+        flag, p = self._flags(model), self._ref_p
         rain = self._ref_x[:, F["rain"]] == 1
         return (float((p * ~flag).sum()), float(((1 - p) * flag).sum()),
                 float((p * ~flag)[rain].sum()))
 
     def _record(self, model: TreeModel) -> dict[str, Any]:
         """True recall by condition and false-alarm rate on the reference sample (truth)."""
-        flag, p = model.flag(self._ref_x), self._ref_p
+        flag, p = self._flags(model), self._ref_p
         columns = {name: self._ref_x[:, i] for name, i in F.items()}
         recall = {name: round(float((p * flag)[m].sum() / p[m].sum()), 4)
                   for name, where in CONDITIONS.items()
