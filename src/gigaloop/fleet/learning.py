@@ -82,7 +82,8 @@ class LearningConfig:
 
 @dataclass
 class LearningModule:
-    """Weekly; see the module docstring. State: the scenes read so far (Arrow batches),
+    """Weekly; see the module docstring. State: the scenes read so far (NumPy columns, a
+    batch per read, in a fixed order whatever order the store returned them in),
     the last instant read, the registry (keys in memory), the production and candidate
     versions, and a record per cycle."""
 
@@ -91,7 +92,7 @@ class LearningModule:
     depends_on: tuple[str, ...] = ()
     every_days: int = 7
     registry: Registry = field(default_factory=lambda: Registry(Signer.generate()))
-    batches: list[pa.Table] = field(default_factory=list)
+    batches: list[dict[str, np.ndarray]] = field(default_factory=list)
     last_read: datetime | None = None
     production: str | None = None
     candidate: str | None = None
@@ -105,7 +106,7 @@ class LearningModule:
         since, self.last_read = self.last_read, ctx.now
         new = ctx.view.ingested_since("scenes", since, list(SCENE_COLUMNS))
         if new.num_rows:
-            self.batches.append(new)
+            self.batches.append(_arrays(new))
         if self.stage == "rollout":
             self._follow_rollout(ctx)
         if self.stage == "shadow" and ctx.day - self.since_day >= self.config.shadow_days:
@@ -141,8 +142,10 @@ class LearningModule:
 
     def _scenes(self) -> dict[str, np.ndarray]:
         """Every scene read so far (the batches joined once, then kept as one)."""
-        self.batches = [pa.concat_tables(self.batches, promote_options="permissive")]
-        return _arrays(self.batches[0])
+        if len(self.batches) > 1:
+            self.batches = [{k: np.concatenate([b[k] for b in self.batches])
+                             for k in self.batches[0]}]
+        return self.batches[0]
 
     # ---- train ---------------------------------------------------------------------------
     def _train(self, ctx: DayContext) -> list[Decision]:
@@ -334,17 +337,20 @@ def fit_trees(x: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None, *,
 
 
 def _arrays(table: pa.Table) -> dict[str, np.ndarray]:
-    """Scene columns as NumPy (booleans as bool, nulls as False / None)."""
+    """Scene columns as NumPy (booleans as bool, nulls as False or ""), rows sorted by
+    event time and speed: a store need not return rows in one order, and the training
+    sample must not depend on it."""
     out: dict[str, np.ndarray] = {}
     for name in table.column_names:
         column = table[name]
         if pa.types.is_boolean(column.type):
             out[name] = column.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
+        elif pa.types.is_string(column.type) or pa.types.is_null(column.type):
+            out[name] = column.cast(pa.string()).fill_null("").to_numpy(zero_copy_only=False)
         else:
             out[name] = column.to_numpy(zero_copy_only=False)
-    if "event_time" not in out:
-        out["event_time"] = np.full(table.num_rows, np.datetime64("NaT", "us"))
-    return out
+    order = np.lexsort((out["speed_mph"], out["event_time"]))
+    return {k: v[order] for k, v in out.items()}
 
 
 def _matrix(scenes: dict[str, np.ndarray]) -> np.ndarray:
