@@ -62,9 +62,9 @@ def run(
     fleet: Annotated[int, typer.Option(min=0, help="vehicles already on the road at day 0")] = 0,
     modules: Annotated[str | None, typer.Option(
         help="comma-separated decision modules (default: rootcause,changes,impact,"
-             "maintenance,predictive_service,energy,process_control,rollout,offers; add "
-             "inspection for vision inspection, which needs gigaloop[vision] and adds "
-             "minutes to a year)")] = None,
+             "maintenance,predictive_service,energy,process_control,driving_model,rollout,"
+             "offers; add inspection for vision inspection, which needs gigaloop[vision] and "
+             "adds minutes to a year)")] = None,
     transport: Annotated[Transport, typer.Option(
         help="inprocess, or mqtt: the twin publishes each day through a broker and the MQTT "
              "connector writes it (needs gigaloop[service])")] = Transport.inprocess,

@@ -48,6 +48,7 @@ MODULES: dict[str, str] = {
     "process_control": "gigaloop.factory.process_control:ProcessControlModule",
     "energy": "gigaloop.factory.energy:EnergyModule",
     "predictive_service": "gigaloop.customer.predictive_service:PredictiveServiceModule",
+    "driving_model": "gigaloop.fleet.learning:LearningModule",
     "rollout": "gigaloop.fleet.rollout:RolloutModule",
     "offers": "gigaloop.customer.offers:OffersModule",
     "inspection": "gigaloop.factory.inspection.module:InspectionModule",
@@ -58,7 +59,7 @@ MODULES: dict[str, str] = {
 #: How a day's rows reach the store: ``deliver(source, now)`` → results per table.
 Deliver = Callable[[Source, datetime], dict[str, Any]]
 DEFAULT_MODULES = ("rootcause", "changes", "impact", "maintenance", "predictive_service",
-                   "energy", "process_control", "rollout", "offers")
+                   "energy", "process_control", "driving_model", "rollout", "offers")
 #: Modules a run adds only when asked (``--modules``): vision inspection scores every
 #: unit's images, which adds minutes to a year (docs/vision.md). Without its extra a run
 #: skips it, saying so (the core install has no torch); the plant keeps its legacy

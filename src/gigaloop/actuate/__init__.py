@@ -12,6 +12,7 @@ setpoint, OTA campaign). :class:`LoggingActuator` records what it is given.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
@@ -31,7 +32,7 @@ class Action:
         ...                setpoint=11.0).to_json()
         '{"kind": "setpoint_change", "day": 3, "station_id": "BW-030", ...}'
         """
-        return json.dumps({"kind": self.kind, **asdict(self)}, default=str)
+        return json.dumps(action_record(self), default=str)
 
 
 @dataclass(frozen=True)
@@ -116,12 +117,34 @@ class PredictiveService(Action):
 
 @dataclass(frozen=True)
 class SoftwareRollout(Action):
-    """Deploy ``software_version`` to ``fleet_fraction`` of the fleet (0 rolls it back)."""
+    """Deploy ``software_version`` to ``fleet_fraction`` of the fleet (0 rolls it back).
+
+    ``stage="shadow"`` runs it beside the production software on that share of the
+    vehicles, logged and never acted on. ``artefact``: the model's bytes
+    (:mod:`gigaloop.actuate.driving_model`) when the version is a learned model; records
+    and payloads carry its digest, not the bytes."""
 
     kind: ClassVar[str] = "software_rollout"
     software_version: str = ""
     fleet_fraction: float = 1.0
     stage: Literal["shadow", "canary", "staged", "full", "rollback"] = "staged"
+    artefact: bytes = field(default=b"", repr=False)
+
+
+@dataclass(frozen=True)
+class TriggerCampaigns(Action):
+    """Which scenes vehicles upload from ``day``: each campaign is ``{"name", "where",
+    "mb_per_scene"}``, ``where`` a mapping of scene column to the value it must have
+    (features of :mod:`gigaloop.actuate.driving_model`, ``flag``, ``took_over``,
+    ``hard_brake``, ``disagree``); a scene goes to the first campaign it matches, within
+    ``budget_mb`` per vehicle and day. ``random_budget_mb`` per vehicle and day goes to
+    scenes drawn at random: the baseline and the unbiased evaluation stream."""
+
+    kind: ClassVar[str] = "trigger_campaigns"
+    campaigns: tuple[dict[str, Any], ...] = ()
+    budget_mb: float = 10.0
+    random_budget_mb: float = 10.0
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -192,8 +215,11 @@ class LoggingActuator:
 
 
 def action_record(action: Action) -> dict[str, Any]:
-    """A plain dict of the action, for summaries and the decision log."""
-    return {"kind": action.kind, **asdict(action)}
+    """A plain dict of the action, for summaries and the decision log (bytes as their
+    sha256 and length)."""
+    record = {"kind": action.kind, **asdict(action)}
+    return {k: {"sha256": hashlib.sha256(v).hexdigest(), "length": len(v)}
+            if isinstance(v, bytes) else v for k, v in record.items()}
 
 
 __all__ = [
@@ -211,5 +237,6 @@ __all__ = [
     "ServiceCampaign",
     "SetpointChange",
     "SoftwareRollout",
+    "TriggerCampaigns",
     "action_record",
 ]

@@ -18,7 +18,10 @@ by empirical Bayes), so each vehicle is compared with itself.
   margin), and the wave has run ``min_wave_days`` → the next wave; after the last wave
   the release is production, and the next queued release may start.
 
-Each stage is a ``deployments`` row (canary, staged, full, rolled_back).
+Each stage is a ``deployments`` row (canary, staged, full, rolled_back). A version with a
+``shadow`` deployment (a learned model, :mod:`gigaloop.fleet.learning`) waits until its
+shadow is ``completed``, and is dropped if it is ``rejected``; run the learning module
+first on a day, so that its rows are read the day they are written.
 
 >>> module = RolloutModule()
 >>> module.name, module.every_days, module.config.waves
@@ -83,6 +86,7 @@ class RolloutModule:
     depends_on: tuple[str, ...] = ()
     every_days: int = 1
     queue: list[str] = field(default_factory=list)
+    held: set[str] = field(default_factory=set)  # in shadow, not yet passed
     active: Rollout | None = None
     done: dict[str, Rollout] = field(default_factory=dict)
     last_read: datetime | None = None
@@ -92,8 +96,11 @@ class RolloutModule:
     def decide(self, ctx: DayContext) -> list[Decision]:
         since, self.last_read = self.last_read, ctx.now
         released = ctx.view.ingested_since("model_versions", since, ["model_version"])
-        known = {*self.queue, *self.done, *([self.active.version] if self.active else [])}
+        known = {*self.queue, *self.done, *self.held,
+                 *([self.active.version] if self.active else [])}
         self.queue += [v for v in released["model_version"].to_pylist() if v not in known]
+        self._shadows(ctx.view.ingested_since("deployments", since,
+                                              ["model_version", "stage", "status"]))
         days = ctx.view.ingested_since("telemetry_daily", since, list(TELEMETRY))
         crashes = ctx.view.ingested_since("crashes", since, ["vin", "software_version", "mode"])
         crashes = crashes.filter(pc.equal(crashes["mode"], "autopilot"))
@@ -107,6 +114,19 @@ class RolloutModule:
             decisions.append(self._start(ctx, self.queue.pop(0)))
         self._add_history(days, crashes)
         return decisions
+
+    def _shadows(self, rows: pa.Table) -> None:
+        """Hold versions in shadow; queue those whose shadow passed, drop those it failed."""
+        rows = rows.filter(pc.equal(rows["stage"], "shadow"))
+        for version, status in zip(rows["model_version"].to_pylist(),
+                                   rows["status"].to_pylist(), strict=True):
+            if status == "active":
+                self.held.add(version)
+                self.queue = [v for v in self.queue if v != version]
+                continue
+            self.held.discard(version)
+            if status == "completed" and version not in self.queue:
+                self.queue.append(version)
 
     # ---- the stages ----------------------------------------------------------------------
     def _start(self, ctx: DayContext, version: str) -> Decision:

@@ -118,6 +118,42 @@ TRIGGER_EVENTS = Table(
         col("clip_uri", "string", "uploaded clip", nullable=True),
     ))
 
+SCENES = Table(
+    "scenes", "fleet",
+    "A driving scene a vehicle uploaded: what its driver-assistance model saw and decided, "
+    "what the driver did, and whether the scene was hazardous (known in hindsight). Arm "
+    "`random`: drawn at random within the vehicle's daily random budget (the baseline and "
+    "the unbiased evaluation stream); `campaign`: chosen by a trigger campaign; `shadow`: "
+    "the shadow candidate and production decided differently.",
+    key=("scene_id",), partition_by="event_time", columns=(
+        col("scene_id", "string", "id"),
+        col("vin", "string", "vehicle", references="vehicles.vin"),
+        col("software_version", "string", "software running (its model decided)"),
+        col("arm", "string", "how the scene was chosen for upload",
+            choices=("random", "campaign", "shadow")),
+        col("campaign", "string", "trigger campaign that chose it", nullable=True),
+        col("size_mb", "float64", "upload size", unit="MB", min=0),
+        col("rain", "bool", "raining"),
+        col("night", "bool", "dark"),
+        col("speed_mph", "float64", "speed", unit="mph", min=0),
+        col("lead_gap_s", "float64", "time gap to the lead vehicle (10 when none)",
+            unit="s", min=0),
+        col("no_lead", "bool", "no lead vehicle"),
+        col("road", "int64", "0 highway, 1 urban, 2 rural", min=0, max=2),
+        col("construction", "bool", "road works"),
+        col("sensor_rev", "int64", "camera revision (index in the order first seen)", min=0),
+        col("glare", "bool", "low sun ahead"),
+        col("cut_in", "bool", "a vehicle cutting in"),
+        col("flag", "bool", "the running model flagged it (asked the driver to take over)"),
+        col("took_over", "bool", "the driver took over"),
+        col("hard_brake", "bool", "the driver braked hard"),
+        col("hazard", "bool", "label in hindsight: the scene needed a take-over"),
+        col("shadow_version", "string", "candidate running in shadow on the vehicle",
+            nullable=True),
+        col("shadow_flag", "bool", "the shadow candidate's decision (never acted on)",
+            nullable=True),
+    ))
+
 DIAGNOSTIC_CODES = Table(
     "diagnostic_codes", "fleet", "Diagnostic trouble code raised by a vehicle.",
     key=("vin", "code", "event_time"), partition_by="event_time", columns=(
@@ -153,4 +189,5 @@ CRASHES = Table(
         col("severity", "string", "major (restraint fired) or minor", choices=("major", "minor")),
     ))
 
-TABLES = (TELEMETRY_DAILY, TRIGGER_EVENTS, DIAGNOSTIC_CODES, COMPONENT_FAILURES, CRASHES)
+TABLES = (TELEMETRY_DAILY, TRIGGER_EVENTS, SCENES, DIAGNOSTIC_CODES, COMPONENT_FAILURES,
+          CRASHES)

@@ -21,7 +21,9 @@ DEPLOYMENTS = Table(
         col("model_version", "string", "version", references="model_versions.model_version"),
         col("stage", "string", "shadow, canary, staged, full, rolled_back"),
         col("fleet_fraction", "float64", "share of the fleet", min=0, max=1),
-        col("status", "string", "active, completed, rolled_back"),
+        col("status", "string",
+            "active, completed (a shadow that passed), rejected (one that failed), "
+            "rolled_back"),
     ))
 
 TABLES = (MODEL_VERSIONS, DEPLOYMENTS)

@@ -34,6 +34,7 @@ from gigaloop.actuate import (
     Receipt,
     ServiceCampaign,
     SoftwareRollout,
+    TriggerCampaigns,
 )
 from gigaloop.errors import ActuationError
 from gigaloop.twin import customers as cust
@@ -45,6 +46,7 @@ from gigaloop.twin.effects import GeneralFault, place_customers
 from gigaloop.twin.fleet_rows import Rows
 from gigaloop.twin.fleet_tables import FleetTables
 from gigaloop.twin.hazards import COMPONENTS, CRASH, Component
+from gigaloop.twin.scenes import Scenes, drive_scenes
 from gigaloop.twin.service import Workshop, new_workshop_values, workshop_columns
 from gigaloop.twin.software import SoftwareFleet, SoftwareQuality
 from gigaloop.twin.telemetry import (
@@ -70,7 +72,7 @@ INFO_COLUMNS: dict[str, type] = {
     "build_day": np.int32, "delivered": np.int32, "consent_telemetry": np.bool_,
     "consent_marketing": np.bool_, "consent_insurance": np.bool_,
     "rain_perception": np.float32, "cohort": np.float32, "version": np.int16,
-    "unhappy_until": np.int32,
+    "unhappy_until": np.int32, "sensor_rev": np.int8,
     **{f"fault_{k}": np.int16 for k in FAULT_MECHANISMS},
 }
 
@@ -100,10 +102,12 @@ class Fleet:
                  frailty: tuple[str, ...] = ()) -> None:
         self.start_date = start_date
         self.threads = threads
-        streams = rng.spawn(6)
+        streams = rng.spawn(7)
         self._rng, self._blocks_parent = streams[0], streams[1]
         self._weather = Weather(streams[2])
         self.software = SoftwareFleet(streams[3], software)
+        self.scenes = Scenes(streams[6], software=self.software.quality)
+        self.revisions: list[str] = []             # camera revisions, in the order seen
         capacity = max(units_per_day, 1) * 64
         self.vehicles = VehicleArrays(capacity)
         self.general = general or []
@@ -123,7 +127,7 @@ class Fleet:
         self._pending = BuiltUnits.empty()       # built, not yet delivered
         self._due = np.empty(0, np.int64)          # … and the day each is delivered
         self._base: tuple[Base, np.random.Generator] | None = None
-        self._pending_actions: list[SoftwareRollout] = []
+        self._pending_actions: list[SoftwareRollout | TriggerCampaigns] = []
         self._stop_sale: dict[str, tuple[str, str]] = {}
         self.vins = pa.array([], pa.string())
         self.customer_ids = pa.array([], pa.string())
@@ -134,7 +138,8 @@ class Fleet:
         self.next_day = 0
         self.counts: dict[str, float] = {k: 0.0 for k in (
             "miles_manual", "miles_autopilot", "crashes_manual", "crashes_autopilot",
-            "field_failures", "roadside_failures", "campaign_visits", "warranty_cost_usd")}
+            "field_failures", "roadside_failures", "campaign_visits", "warranty_cost_usd",
+            "expected_crashes_autopilot")}
         self.failure_days: list[int] = []
 
     # ---- deliveries --------------------------------------------------------------------
@@ -200,6 +205,7 @@ class Fleet:
         info.update(build_day=units.build_day, delivered=delivered, version=zeros,
                     rain_perception=units.latent["rain_perception"], unhappy_until=zeros - 1,
                     cohort=cohort, seam_defect=units.latent["seam_defect"],
+                    sensor_rev=self._revision_codes(np.asarray(units.hardware_revision)),
                     trim_defect=units.latent["trim_defect"],
                     pack_defect=units.latent["pack_defect"])
         for key in FAULT_MECHANISMS:
@@ -211,6 +217,13 @@ class Fleet:
         self.customer_ids = pa.concat_arrays([self.customer_ids, customer_ids])
         self._set_rates(idx)
         return idx
+
+    def _revision_codes(self, revisions: np.ndarray) -> np.ndarray:
+        """Index of each hardware revision in :attr:`revisions` (new ones appended)."""
+        for name in revisions.astype(str).tolist():
+            if name not in self.revisions:
+                self.revisions.append(name)
+        return np.array([self.revisions.index(str(r)) for r in revisions], np.int8)
 
     def _fault_codes(self, fault_ids: np.ndarray) -> np.ndarray:
         """Index of each fault id in :attr:`fault_names` (−1 for none), registering new ones
@@ -272,9 +285,12 @@ class Fleet:
             admit_base(self, base, rng, rows)
         self._deliver_due(day, rows)
         ctx = self.day_context(day)
+        if self.scenes.advance(day) and self.vehicles.n:  # a new hazard: quality moves
+            self._set_rates(np.arange(self.vehicles.n))
         if self.vehicles.n:
             events = self.drive(ctx)
             self.tables.driving(rows, day, ctx, events)
+            drive_scenes(self, rows, day, ctx)
         self.tables.workshop(rows, day)
         offers.enact_due(self, day, rows)
         self.tables.customers(rows, day)
@@ -291,6 +307,10 @@ class Fleet:
             return self._campaign(action)
         if isinstance(action, PredictiveService):
             return self._predictive(action)
+        if isinstance(action, TriggerCampaigns):
+            self._pending_actions.append(action)
+            return Receipt(True, f"{len(action.campaigns)} campaigns from day "
+                                 f"{max(action.day, self.next_day)}")
         if isinstance(action, SoftwareRollout):
             if not action.software_version or not 0.0 <= action.fleet_fraction <= 1.0:
                 return Receipt(False, "a rollout needs a version and a fraction in [0, 1]")
@@ -332,9 +352,11 @@ class Fleet:
     def _apply_due(self, day: int) -> None:
         due = [a for a in self._pending_actions if a.day <= day]
         self._pending_actions = [a for a in self._pending_actions if a.day > day]
-        for action in due:
+        rolled = [a for a in due if not self.scenes.take(a)]  # campaigns, shadows: scenes'
+        for action in rolled:
+            assert isinstance(action, SoftwareRollout)
             self.software.rollout(action.software_version, action.fleet_fraction)
-        if due and self.vehicles.n:
+        if rolled and self.vehicles.n:
             self._set_rates(np.arange(self.vehicles.n))
 
     # ---- truth and world counts ----------------------------------------------------------

@@ -39,7 +39,7 @@ class FleetTables:
     def __init__(self, fleet: Fleet, rng: np.random.Generator) -> None:
         self.f = fleet
         self._rng = rng
-        self._serial = {k: 0 for k in ("TR", "CR", "CL", "SV", "FB", "OF")}
+        self._serial = {k: 0 for k in ("TR", "CR", "CL", "SV", "FB", "OF", "TC")}
 
     def _ids(self, prefix: str, n: int) -> pa.Array:
         ids = serial_ids(prefix, self._serial[prefix], n)
@@ -86,9 +86,54 @@ class FleetTables:
             odometer_miles=f.vehicles.view("odometer")[consenting],
             event_time=day_times(f.start_date, day, np.full(len(consenting), DAY_S - 1)))
         rows.add("telemetry_daily", **columns)
+        self._expected_crashes(ctx, out["autopilot_miles"])
         self._crashes(rows, day, ctx, events)
         self._triggers(rows, day, ctx, events)
         self._rain_truth(day)
+
+    def _expected_crashes(self, ctx: DayContext, autopilot: np.ndarray) -> None:
+        """Add the day's expected Autopilot crashes (the rates the draws use): a world
+        figure free of Poisson noise, for the truth."""
+        v = self.f.vehicles
+        n = len(autopilot)
+        factor = (1.0 + ctx.rain_share[v.view("region")[:n]] * v.view("ap_rain_extra")[:n]
+                  + v.view("night_share")[:n] * (ctx.crash_night - 1.0))
+        self.f.counts["expected_crashes_autopilot"] += float(np.dot(
+            autopilot.astype(np.float64), (v.view("crash_ap")[:n] * factor).astype(np.float64)))
+
+    def scenes(self, rows: Rows, day: int, ctx: DayContext, vehicles: np.ndarray,
+               up: dict[str, np.ndarray]) -> None:
+        """``scenes`` rows of the day's uploads (``up``: :meth:`Scenes.day`) and a
+        ``trigger_events`` row for each campaign upload."""
+        idx = vehicles[up["owner"]]
+        ids = numbered_ids("SC", up["number"])
+        times = day_times(self.f.start_date, day,
+                          self.f.scenes.rng.uniform(0, DAY_S, len(idx)))
+        versions = self._versions(idx)
+        shadow = up["in_shadow"]
+        rows.add("scenes", scene_id=ids, vin=self.f.vins.take(idx), software_version=versions,
+                 arm=up["arm"], campaign=up["campaign"], size_mb=up["size_mb"],
+                 **{k: up[k].astype(bool) for k in ("rain", "night", "no_lead",
+                                                    "construction", "glare", "cut_in",
+                                                    "flag", "took_over", "hard_brake",
+                                                    "hazard")},
+                 **{k: up[k].astype(np.int64) for k in ("road", "sensor_rev")},
+                 speed_mph=up["speed_mph"], lead_gap_s=up["lead_gap_s"],
+                 shadow_version=np.where(shadow, up["shadow_version"], None),
+                 shadow_flag=pa.array(up["shadow_flag"], mask=~shadow),
+                 event_time=times)
+        chosen = np.flatnonzero(up["arm"] == "campaign")
+        if not chosen.size:
+            return
+        region = self.f.vehicles.view("region")[idx[chosen]]
+        rain, night = up["rain"][chosen] == 1, up["night"][chosen] == 1
+        condition = np.where(rain, np.where(ctx.temp_c[region] < 0, "snow", "rain"),
+                             np.where(night, "night", "clear")).astype(object)
+        uri = pc.binary_join_element_wise("scene://", ids.take(chosen), "")
+        rows.add("trigger_events", trigger_id=self._ids("TC", chosen.size),
+                 vin=self.f.vins.take(idx[chosen]), trigger=up["campaign"][chosen],
+                 condition=condition, software_version=versions.take(chosen),
+                 clip_uri=uri, event_time=times[chosen])
 
     def _versions(self, idx: np.ndarray) -> pa.Array:
         names = pa.array(self.f.software.names, pa.string())

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from gigaloop.twin.scenario import DataQuality
 
 #: Tables the car sends over its own cellular link.
-CAR_TABLES = ("telemetry_daily", "trigger_events", "diagnostic_codes")
+CAR_TABLES = ("telemetry_daily", "trigger_events", "scenes", "diagnostic_codes")
 #: Tables dealers file (warranty claims, service visits).
 DEALER_TABLES = ("component_failures", "service_visits")
 NEVER = np.iinfo(np.int64).max
@@ -73,6 +73,8 @@ class Uplink:
         out = dict(tables)
         cars = self._cars(out, vins)
         for name in (*CAR_TABLES, *DEALER_TABLES):
+            if name not in out:   # a source that does not send this table
+                continue
             table = out[name]
             today = [self._route(name, day, table, cars.get(name))] if table.num_rows else []
             out[name] = concat([*today, *self._held.get(name, {}).pop(day, [])] or [out[name]])
@@ -108,12 +110,13 @@ class Uplink:
     def _cars(tables: dict[str, pa.Table], vins: pa.Array) -> dict[str, np.ndarray]:
         """Field index of each car-sent row's VIN (−1: not in the field), per table; one
         lookup for all of them (building the lookup is most of its cost)."""
-        columns = [tables[name]["vin"] for name in CAR_TABLES]
+        names = [name for name in CAR_TABLES if name in tables]
+        columns = [tables[name]["vin"] for name in names]
         found = pc.index_in(pa.chunked_array([c for col in columns for c in col.chunks],
                                              pa.string()), value_set=vins)
         index = np.nan_to_num(found.to_numpy(), nan=-1).astype(np.int64)
         ends = np.cumsum([len(c) for c in columns])
-        return dict(zip(CAR_TABLES, np.split(index, ends[:-1]), strict=True))
+        return dict(zip(names, np.split(index, ends[:-1]), strict=True))
 
     # ---- rows ------------------------------------------------------------------------------
     def _route(self, name: str, day: int, table: pa.Table, car: np.ndarray | None

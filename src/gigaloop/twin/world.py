@@ -36,6 +36,7 @@ from gigaloop.actuate import (
     ServiceCampaign,
     SetpointChange,
     SoftwareRollout,
+    TriggerCampaigns,
 )
 from gigaloop.errors import ActuationError, ConfigError, GigaloopError
 from gigaloop.twin.background import frailty_modes
@@ -139,7 +140,8 @@ class Twin:
         Unknown targets are refused with ``Receipt(False, reason)``; an action kind the
         twin cannot carry raises :class:`~gigaloop.errors.ActuationError`.
         """
-        if isinstance(action, ServiceCampaign | PredictiveService | SoftwareRollout | Offer):
+        if isinstance(action, ServiceCampaign | PredictiveService | SoftwareRollout | Offer
+                      | TriggerCampaigns):
             return self.fleet.apply(action)
         if isinstance(action, EnergySchedule):
             return self._schedule_energy(action)
@@ -196,6 +198,12 @@ class Twin:
         truth["inspection"] = self.plant.builder.camera.truth()
         truth["world_kpis"].update({k: v for k, v in self.world_kpis().items()
                                     if k in truth["world_kpis"]})
+        counts = self.fleet.counts
+        truth["driving_models"] = {
+            "versions": self.fleet.scenes.report(),
+            "expected_autopilot_crashes_per_million_miles": None if not counts[
+                "miles_autopilot"] else 1e6 * counts["expected_crashes_autopilot"]
+            / counts["miles_autopilot"]}
         return truth
 
     def write_truth(self, path: Path | str) -> None:

@@ -1,0 +1,153 @@
+"""The driving model's artefact: boosted decision trees as canonical JSON, run with NumPy.
+
+The loop writes it (:mod:`gigaloop.fleet.learning` trains scikit-learn's gradient boosting
+and exports its trees); vehicles run it (in the twin: :mod:`gigaloop.twin.scenes`). It
+lives beside the OTA manifest format (:mod:`gigaloop.actuate.ota`) because both sides of
+the link read it and neither needs the training library to run it. A scene is a row of
+:data:`FEATURES`; the model's score is ``bias + Σ tree leaf values``, and it *flags* the
+scene (hands over / brakes) when the score reaches ``cut``.
+
+>>> rule = starting_rule()
+>>> scenes = np.array([[0, 0, 65, 0.8, 0, 0, 0, 0, 0, 0],  # close behind a lead vehicle
+...                    [1, 1, 40, 10, 1, 1, 1, 1, 0, 0]])  # night, rain, road works
+>>> rule.flag(scenes).tolist()
+[True, False]
+>>> TreeModel.from_bytes(rule.to_bytes()) == rule
+True
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+#: A scene's features, in column order. ``lead_gap_s`` is 10 when there is no lead
+#: vehicle; ``road`` 0 highway, 1 urban, 2 rural; ``sensor_rev`` the camera revision's
+#: index in the order the fleet first saw it; ``glare`` low sun ahead; ``cut_in`` a
+#: vehicle cutting in.
+FEATURES = ("rain", "night", "speed_mph", "lead_gap_s", "no_lead", "road", "construction",
+            "sensor_rev", "glare", "cut_in")
+LEAF = -1
+#: Driving conditions recall is reported by: each a ``where`` over scene columns.
+CONDITIONS: dict[str, dict[str, float]] = {
+    "clear": {"rain": 0, "night": 0, "construction": 0},
+    "rain": {"rain": 1},
+    "night": {"night": 1},
+    "construction": {"construction": 1},
+    "night_construction": {"night": 1, "construction": 1},
+    "rain_highway": {"rain": 1, "road": 0},
+    "pedestrian_night": {"night": 1, "road": 1, "no_lead": 1},
+    "glare": {"glare": 1},
+    "cut_in": {"cut_in": 1},
+}
+
+
+def where_mask(where: dict[str, float], columns: dict[str, Any]) -> np.ndarray:
+    """Which rows have every named column at its value (a declarative predicate).
+
+    >>> where_mask({"rain": 1, "night": 0}, {"rain": np.array([1, 1, 0]),
+    ...                                      "night": np.array([0, 1, 0])}).tolist()
+    [True, False, False]
+    """
+    n = len(next(iter(columns.values())))
+    mask = np.ones(n, bool)
+    for name, value in where.items():
+        mask &= np.asarray(columns[name]) == value
+    return mask
+
+
+@dataclass(frozen=True, eq=False)
+class TreeModel:
+    """Trees as arrays (trees × nodes): split feature (``LEAF`` at a leaf), threshold
+    (go left when ``x <= threshold``), children, leaf value; the bias and the cut."""
+
+    feature: np.ndarray
+    threshold: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    value: np.ndarray
+    bias: float = 0.0
+    cut: float = 0.0
+
+    @classmethod
+    def from_trees(cls, trees: list[dict[str, list[Any]]], *, bias: float = 0.0,
+                   cut: float = 0.0) -> TreeModel:
+        """From one dict per tree (``feature``, ``threshold``, ``left``, ``right``,
+        ``value``: lists over its nodes), padded to the widest tree with leaves."""
+        width = max(len(t["feature"]) for t in trees)
+        arrays = {}
+        for key, fill, dtype in (("feature", LEAF, np.int32), ("threshold", 0.0, np.float64),
+                                 ("left", 0, np.int32), ("right", 0, np.int32),
+                                 ("value", 0.0, np.float64)):
+            block = np.full((len(trees), width), fill, dtype)
+            for i, tree in enumerate(trees):
+                block[i, :len(tree[key])] = tree[key]
+            arrays[key] = block
+        return cls(**arrays, bias=float(bias), cut=float(cut))
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        """The raw score of each scene (rows of ``x``, columns :data:`FEATURES`)."""
+        x = np.ascontiguousarray(x, np.float64)
+        n, (t, width) = len(x), self.feature.shape
+        offset = np.repeat(np.arange(t, dtype=np.intp) * width, width)
+        feature, threshold = self.feature.ravel(), self.threshold.ravel()
+        left, right = self.left.ravel() + offset, self.right.ravel() + offset
+        node = np.tile(np.arange(t, dtype=np.intp) * width, n)  # (scene, tree) → flat node
+        values, columns = x.ravel(), x.shape[1]
+        active = np.arange(n * t, dtype=np.intp)  # pairs not yet at a leaf
+        while active.size:
+            at = node[active]
+            f = feature.take(at)
+            inner = f != LEAF
+            active, at, f = active[inner], at[inner], f[inner]
+            go_left = values.take(active // t * columns + f) <= threshold.take(at)
+            node[active] = np.where(go_left, left.take(at), right.take(at))
+        return self.bias + self.value.ravel().take(node).reshape(n, t).sum(axis=1)
+
+    def flag(self, x: np.ndarray) -> np.ndarray:
+        """Whether the model flags each scene (score ≥ cut)."""
+        return self.score(x) >= self.cut
+
+    def with_cut(self, cut: float) -> TreeModel:
+        return TreeModel(self.feature, self.threshold, self.left, self.right, self.value,
+                         self.bias, float(cut))
+
+    def to_bytes(self) -> bytes:
+        """Canonical JSON (sorted keys, no spaces): the bytes that are signed and shipped."""
+        body = {k: getattr(self, k).tolist() for k in ("feature", "threshold", "left",
+                                                       "right", "value")}
+        body.update(bias=self.bias, cut=self.cut, features=list(FEATURES))
+        return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> TreeModel:
+        body = json.loads(data)
+        if body.get("features") != list(FEATURES):
+            raise ValueError(f"artefact features {body.get('features')} are not {FEATURES}")
+        return cls(**{k: np.asarray(body[k], np.int32 if k in ("feature", "left", "right")
+                                    else np.float64)
+                      for k in ("feature", "threshold", "left", "right", "value")},
+                   bias=float(body["bias"]), cut=float(body["cut"]))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TreeModel) and self.to_bytes() == other.to_bytes()
+
+    def __hash__(self) -> int:
+        return hash(self.to_bytes())
+
+
+def starting_rule() -> TreeModel:
+    """The model the fleet starts with: a hand-written rule that flags close following
+    (0.8 s or less, or 1.2 s or less above 70 mph) and nothing else."""
+    gap, speed = FEATURES.index("lead_gap_s"), FEATURES.index("speed_mph")
+    tree = {"feature": [gap, LEAF, speed, LEAF, gap, LEAF, LEAF],
+            "threshold": [0.8, 0.0, 70.0, 0.0, 1.2, 0.0, 0.0],
+            "left": [1, 0, 3, 0, 5, 0, 0], "right": [2, 0, 4, 0, 6, 0, 0],
+            "value": [0.0, 1.0, 0.0, -1.0, 0.0, 1.0, -1.0]}
+    return TreeModel.from_trees([tree])
+
+
+__all__ = ["CONDITIONS", "FEATURES", "TreeModel", "starting_rule", "where_mask"]
