@@ -116,7 +116,7 @@ def test_the_exported_trees_score_exactly_as_the_classifier() -> None:
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     from gigaloop.actuate.driving_model import FEATURES
-    from gigaloop.fleet.learning import fit_trees
+    from gigaloop.fleet.candidate import fit_trees
 
     rng = np.random.default_rng(1)
     x = rng.random((2000, len(FEATURES)))

@@ -9,13 +9,13 @@ store, nothing else) and runs one cycle at a time:
    asked (``disagree``). A random arm at the same budget per vehicle is the baseline and
    the unbiased evaluation stream.
 2. **Train.** Histogram gradient boosting (scikit-learn), exported to the NumPy tree
-   artefact the vehicles run (:func:`fit_trees`), on every uploaded scene before the last
-   ``holdout_days``; the random-arm scenes of those days are held out. The cut is set on
-   them so the candidate raises no more false alarms than the fleet's own decisions did
-   on the same scenes. A candidate that catches significantly more of the same held-out
-   hazards than production (a one-sided sign test over the hazards only one of them
-   caught, ``alpha``) is registered (``model_versions``: recall by condition, training
-   window, campaigns, parent, sha256, an ed25519 signature by
+   artefact the vehicles run (:mod:`gigaloop.fleet.candidate`), on every uploaded scene
+   before the last ``holdout_days``; the random-arm scenes of those days are held out.
+   The cut is set on them so the candidate raises no more false alarms than the fleet's
+   own decisions did on the same scenes. A candidate that catches significantly more of
+   the same held-out hazards than production (a one-sided sign test over the hazards only
+   one of them caught, ``alpha``) is registered (``model_versions``: recall by condition,
+   training window, campaigns, parent, sha256, an ed25519 signature by
    :class:`~gigaloop.fleet.registry.Signer`).
 3. **Shadow.** It runs beside production on ``shadow_share`` of the vehicles for
    ``shadow_days``: its decisions are logged next to production's and what happened,
@@ -47,7 +47,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from gigaloop.actuate import SoftwareRollout, TriggerCampaigns
-from gigaloop.actuate.driving_model import CONDITIONS, FEATURES, LEAF, TreeModel, where_mask
+from gigaloop.actuate.driving_model import CONDITIONS, FEATURES, TreeModel
+from gigaloop.fleet.candidate import cut_at, fit_trees, paired, recall, share
 from gigaloop.fleet.registry import Registry, Signer
 from gigaloop.loop.contract import DayContext, Decision
 
@@ -120,10 +121,10 @@ class LearningModule:
         if not self.targets and ctx.day >= self.every_days:
             scenes = self._scenes()
             random = scenes["arm"] == "random"
-            recall = _recall({k: v[random] for k, v in scenes.items()}, scenes["flag"][random],
-                             self.config.min_hazards)
-            if any(v is not None for k, v in recall.items() if k != "all"):
-                return [self._campaigns(ctx, recall, "production's recall on random "
+            production = recall({k: v[random] for k, v in scenes.items()},
+                                scenes["flag"][random], self.config.min_hazards)
+            if any(v is not None for k, v in production.items() if k != "all"):
+                return [self._campaigns(ctx, production, "production's recall on random "
                                         "uploads")]
         return []
 
@@ -163,10 +164,10 @@ class LearningModule:
         model, weight = self._fit(x[train], y[train])
         hx, hy, hflag = x[held], y[held], scenes["flag"][held]
         alarms = float(hflag[~hy].mean()) if (~hy).any() else 0.0
-        model = model.with_cut(_cut(model.score(hx)[~hy], alarms))
+        model = model.with_cut(cut_at(model.score(hx)[~hy], alarms))
         heldout = {k: v[held] for k, v in scenes.items()}
-        cand = _recall(heldout, model.flag(hx), cfg.min_hazards)
-        prod = _recall(heldout, hflag, cfg.min_hazards)
+        cand = recall(heldout, model.flag(hx), cfg.min_hazards)
+        prod = recall(heldout, hflag, cfg.min_hazards)
         window = [str(scenes["event_time"][train].min())[:10],
                   str(scenes["event_time"][train].max())[:10]]
         metrics = {"candidate": cand, "production": prod, "false_alarms": {
@@ -174,7 +175,7 @@ class LearningModule:
             "held_out": {"scenes": int(held.sum()), "hazards": int(hy.sum())},
             "train": {"scenes": int(train.sum()), "weighted": weight}}
         record = {"day": ctx.day, "targets": list(self.targets), "window": window, **metrics}
-        record["paired"] = _paired(model.flag(hx), hflag, hy)
+        record["paired"] = paired(model.flag(hx), hflag, hy)
         decisions = []
         if record["paired"]["p"] >= cfg.alpha:
             record["outcome"] = "not better"
@@ -243,10 +244,10 @@ class LearningModule:
         y, prod, cand = scenes["hazard"][on], scenes["flag"][on], scenes["shadow_flag"][on]
         logged = shadowed & (scenes["shadow_flag"] != scenes["flag"])  # every disagreement
         seen = {"scenes": int(on.sum()), "hazards": int(y.sum()),
-                "recall": {"candidate": _share(cand, y), "production": _share(prod, y)},
-                "false_alarms": {"candidate": _share(cand, ~y), "production": _share(prod, ~y)}}
+                "recall": {"candidate": share(cand, y), "production": share(prod, y)},
+                "false_alarms": {"candidate": share(cand, ~y), "production": share(prod, ~y)}}
         recall, alarms = seen["recall"], seen["false_alarms"]
-        seen["paired"] = _paired(scenes["shadow_flag"][logged], scenes["flag"][logged],
+        seen["paired"] = paired(scenes["shadow_flag"][logged], scenes["flag"][logged],
                                  scenes["hazard"][logged])
         passed = (seen["paired"]["p"] < cfg.alpha
                   and alarms["candidate"] <= alarms["production"] + cfg.alarm_slack)
@@ -302,40 +303,6 @@ class LearningModule:
                                                 random_budget_mb=cfg.random_budget_mb))
 
 
-def fit_trees(x: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None, *,
-              trees: int = 100, leaves: int = 15, seed: int = 0) -> TreeModel:
-    """scikit-learn's histogram gradient boosting, exported as a :class:`TreeModel` whose
-    score is the classifier's decision function (log-odds).
-
-    The trees are read from the fitted predictors' node arrays (``_predictors``, not
-    public API: ``tests/fleet/test_learning.py`` checks the export reproduces the
-    classifier's own scores, so a change in scikit-learn fails there, not in the field).
-
-    >>> rng = np.random.default_rng(0)
-    >>> x = rng.random((500, len(FEATURES)))
-    >>> y = x[:, 0] + 0.3 * rng.random(500) > 0.8
-    >>> model = fit_trees(x, y, trees=20)
-    >>> model.feature.shape[0], bool(model.score(x[y]).mean() > model.score(x[~y]).mean())
-    (20, True)
-    """
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
-    clf = HistGradientBoostingClassifier(max_iter=trees, max_leaf_nodes=leaves,
-                                         learning_rate=0.1, early_stopping=False,
-                                         random_state=seed)
-    clf.fit(x, y, sample_weight=weight)
-    exported = []
-    for (predictor,) in clf._predictors:
-        nodes = predictor.nodes
-        leaf = nodes["is_leaf"].astype(bool)
-        exported.append({"feature": np.where(leaf, LEAF, nodes["feature_idx"]).tolist(),
-                         "threshold": nodes["num_threshold"].tolist(),
-                         "left": nodes["left"].tolist(), "right": nodes["right"].tolist(),
-                         "value": np.where(leaf, nodes["value"], 0.0).tolist()})
-    bias = float(np.ravel(clf._baseline_prediction)[0])
-    return TreeModel.from_trees(exported, bias=bias)
-
-
 def _arrays(table: pa.Table) -> dict[str, np.ndarray]:
     """Scene columns as NumPy (booleans as bool, nulls as False or ""), rows sorted by
     event time and speed: a store need not return rows in one order, and the training
@@ -355,55 +322,6 @@ def _arrays(table: pa.Table) -> dict[str, np.ndarray]:
 
 def _matrix(scenes: dict[str, np.ndarray]) -> np.ndarray:
     return np.column_stack([scenes[f].astype(np.float64) for f in FEATURES])
-
-
-def _cut(negatives: np.ndarray, alarms: float) -> float:
-    """The lowest cut whose false-alarm rate on ``negatives`` (scores of harmless scenes)
-    is at most ``alarms`` (scores tie a lot: trees have few leaves).
-
-    >>> scores = np.array([0.0, 1.0, 1.0, 2.0])
-    >>> _cut(scores, 0.75), _cut(scores, 0.5), _cut(scores, 0.2) > 2.0
-    (1.0, 2.0, True)
-    """
-    if not len(negatives):
-        return 0.0
-    ordered = np.sort(negatives)
-    cuts = np.unique(ordered)
-    rate = 1.0 - np.searchsorted(ordered, cuts, side="left") / len(ordered)
-    ok = cuts[rate <= alarms + 1e-12]
-    return float(ok[0]) if ok.size else float(np.nextafter(ordered[-1], np.inf))
-
-
-def _paired(candidate: np.ndarray, production: np.ndarray, hazard: np.ndarray
-            ) -> dict[str, float]:
-    """Hazards only the candidate caught (``gained``) and only production caught
-    (``lost``), on the same scenes, and the one-sided sign test of gained > lost.
-
-    >>> _paired(np.array([1, 1, 1, 0], bool), np.array([0, 0, 1, 1], bool), np.ones(4, bool))
-    {'gained': 2, 'lost': 1, 'p': 0.5}
-    """
-    from scipy.stats import binomtest
-
-    gained = int((candidate & ~production & hazard).sum())
-    lost = int((production & ~candidate & hazard).sum())
-    p = binomtest(gained, gained + lost, alternative="greater").pvalue if gained + lost else 1.0
-    return {"gained": gained, "lost": lost, "p": round(float(p), 6)}
-
-
-def _share(flag: np.ndarray, among: np.ndarray) -> float:
-    return float(flag[among].mean()) if among.any() else float("nan")
-
-
-def _recall(scenes: dict[str, np.ndarray], flag: np.ndarray,
-            min_hazards: int) -> dict[str, float | None]:
-    """Share of hazardous scenes flagged, overall (``all``) and by condition (None where
-    fewer than ``min_hazards`` hazards)."""
-    hazard = scenes["hazard"]
-    out: dict[str, float | None] = {}
-    for name, where in {"all": {}, **CONDITIONS}.items():
-        m = hazard & where_mask(where, scenes) if where else hazard
-        out[name] = round(float(flag[m].mean()), 4) if m.sum() >= min_hazards else None
-    return out
 
 
 __all__ = ["LearningConfig", "LearningModule"]
