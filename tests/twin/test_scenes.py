@@ -71,3 +71,20 @@ def test_the_shadow_candidate_is_logged_but_production_decides() -> None:
     assert up["shadow_flag"][shadow].all()          # the candidate flags everything …
     assert not up["flag"].all()                     # … and production still decides
     assert not up["shadow_flag"][~shadow].any()
+
+
+def test_a_campaign_naming_a_column_vehicles_lack_is_refused_with_the_reason() -> None:
+    from datetime import date
+
+    from gigaloop.actuate import TriggerCampaigns
+    from gigaloop.twin.fleet import Fleet
+
+    fleet = Fleet(start_date=date(2025, 1, 1), rng=np.random.default_rng(0), units_per_day=10)
+    bad = TriggerCampaigns(day=1, campaigns=({"name": "fog", "where": {"fog": 1}},))
+    receipt = fleet.apply(bad)
+    assert not receipt.accepted and "unknown scene column 'fog'" in receipt.detail
+    negative = TriggerCampaigns(day=1, campaigns=({"name": "rain", "where": {"rain": 1},
+                                                   "mb_per_scene": -1.0},))
+    assert "mb_per_scene must be > 0" in fleet.apply(negative).detail
+    good = TriggerCampaigns(day=1, campaigns=({"name": "rain", "where": {"rain": 1}},))
+    assert fleet.apply(good).accepted

@@ -45,6 +45,29 @@ CONDITIONS: dict[str, dict[str, float]] = {
 }
 
 
+#: What a trigger campaign's ``where`` may name: the scene's features and, per scene, the
+#: model's flag, whether the driver took over or braked hard, and whether the two disagree.
+TRIGGER_COLUMNS = (*FEATURES, "flag", "took_over", "hard_brake", "disagree")
+
+
+def campaign_problem(campaign: dict[str, Any]) -> str | None:
+    """Why a trigger campaign cannot run on a vehicle (None when it can).
+
+    >>> campaign_problem({"name": "rain", "where": {"rain": 1}, "mb_per_scene": 5.0})
+    >>> campaign_problem({"name": "x", "where": {"fog": 1}})
+    "campaign 'x': unknown scene column 'fog' (known: rain, night, speed_mph, ...)"
+    """
+    name = campaign.get("name", "?")
+    for column in campaign.get("where", {}):
+        if column not in TRIGGER_COLUMNS:
+            return (f"campaign {name!r}: unknown scene column {column!r} "
+                    f"(known: {', '.join(TRIGGER_COLUMNS)})")
+    size = campaign.get("mb_per_scene", 1.0)  # the vehicle's own size when none is given
+    if not isinstance(size, int | float) or not size > 0:
+        return f"campaign {name!r}: mb_per_scene must be > 0, got {size!r}"
+    return None
+
+
 def where_mask(where: dict[str, float], columns: dict[str, Any]) -> np.ndarray:
     """Which rows have every named column at its value (a declarative predicate).
 
@@ -150,4 +173,5 @@ def starting_rule() -> TreeModel:
     return TreeModel.from_trees([tree])
 
 
-__all__ = ["CONDITIONS", "FEATURES", "TreeModel", "starting_rule", "where_mask"]
+__all__ = ["CONDITIONS", "FEATURES", "TRIGGER_COLUMNS", "TreeModel", "campaign_problem",
+           "starting_rule", "where_mask"]

@@ -36,6 +36,7 @@ from gigaloop.actuate import (
     SoftwareRollout,
     TriggerCampaigns,
 )
+from gigaloop.actuate.driving_model import campaign_problem
 from gigaloop.errors import ActuationError
 from gigaloop.twin import customers as cust
 from gigaloop.twin import offers
@@ -308,6 +309,9 @@ class Fleet:
         if isinstance(action, PredictiveService):
             return self._predictive(action)
         if isinstance(action, TriggerCampaigns):
+            problems = [p for c in action.campaigns if (p := campaign_problem(c))]
+            if problems or not (action.budget_mb >= 0 and action.random_budget_mb >= 0):
+                return Receipt(False, "; ".join(problems) or "upload budgets must be >= 0")
             self._pending_actions.append(action)
             return Receipt(True, f"{len(action.campaigns)} campaigns from day "
                                  f"{max(action.day, self.next_day)}")
