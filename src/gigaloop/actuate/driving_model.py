@@ -91,10 +91,12 @@ _BLOCK = 8192  # scenes scored at once (bounds the trees × scenes words in memo
 @dataclass(frozen=True)
 class _Compiled:
     """A :class:`TreeModel` laid out for scoring: per split feature, its thresholds sorted
-    and, for each prefix of them, the leaves each tree has left; leaf values by position."""
+    and, for each prefix of them, the leaves each tree has left; the leaf values."""
 
     prefixes: list[tuple[int, np.ndarray, np.ndarray]]
-    leaf_value: np.ndarray  # trees × _MAX_LEAVES
+    leaf_value: np.ndarray  # tree by tree, as many as the widest tree has
+    first_leaf: np.ndarray  # where each tree's leaves start in leaf_value
+    word: type[np.unsignedinteger]  # the narrowest that holds a bit per leaf
 
 
 @dataclass(frozen=True, eq=False)
@@ -140,13 +142,13 @@ class TreeModel:
         out = np.empty(len(x))
         for start in range(0, len(x), _BLOCK):
             block = x[start:start + _BLOCK]
-            alive = np.full((len(block), len(compiled.leaf_value)), ~np.uint64(0))
+            word = compiled.word
+            alive = np.full((len(block), len(compiled.first_leaf)), ~word(0))
             for f, thresholds, survivors in compiled.prefixes:
                 alive &= survivors[np.searchsorted(thresholds, block[:, f])]
-            lowest = (alive & (~alive + np.uint64(1))).astype(np.float64)  # exact: 2**k
-            leaf = np.frexp(lowest)[1] - 1
-            out[start:start + _BLOCK] = np.take_along_axis(
-                compiled.leaf_value, leaf.T, axis=1).sum(axis=0)
+            lowest = (alive & (~alive + word(1))).astype(np.float64)  # exact: 2**k
+            leaf = np.frexp(lowest)[1] - 1 + compiled.first_leaf
+            out[start:start + _BLOCK] = compiled.leaf_value.take(leaf).sum(axis=1)
         return self.bias + out
 
     @cached_property
@@ -155,6 +157,7 @@ class TreeModel:
         trees = self.feature.shape[0]
         splits: dict[int, list[tuple[float, int, int]]] = {}
         leaf_value = np.zeros((trees, _MAX_LEAVES))
+        widest = 1
         for t in range(trees):
             leaves: list[float] = []
 
@@ -172,15 +175,19 @@ class TreeModel:
             if len(leaves) > _MAX_LEAVES:
                 raise ValueError(f"tree {t} has {len(leaves)} leaves; at most {_MAX_LEAVES}")
             leaf_value[t, :len(leaves)] = leaves
+            widest = max(widest, len(leaves))
+        word = next(w for w in (np.uint8, np.uint16, np.uint32, np.uint64)
+                    if np.iinfo(w).bits >= widest)
         prefixes = []
         for f, rows in sorted(splits.items()):
             rows.sort(key=lambda row: row[0])
-            survivors = np.full((len(rows) + 1, trees), ~np.uint64(0))
+            survivors = np.full((len(rows) + 1, trees), ~word(0))
             for i, (_, t, ruled_out) in enumerate(rows):
                 survivors[i + 1] = survivors[i]
-                survivors[i + 1, t] &= ~np.uint64(ruled_out)
+                survivors[i + 1, t] &= ~word(ruled_out)
             prefixes.append((f, np.array([row[0] for row in rows]), survivors))
-        return _Compiled(prefixes, leaf_value)
+        first_leaf = np.arange(trees) * widest
+        return _Compiled(prefixes, leaf_value[:, :widest].ravel(), first_leaf, word)
 
     def flag(self, x: np.ndarray) -> np.ndarray:
         """Whether the model flags each scene (score ≥ cut)."""
