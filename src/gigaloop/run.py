@@ -105,6 +105,19 @@ def decision_modules(names: tuple[str, ...] = DEFAULT_MODULES) -> list[DecisionM
     return modules
 
 
+def provision(modules: list[DecisionModule], twin: Twin) -> None:
+    """One OTA signing key per run, in memory: the modules that send software sign with
+    it (``sign_with``), and the twin's vehicles trust it from the factory."""
+    from gigaloop.fleet.registry import Signer
+
+    signer = Signer.generate()
+    for module in modules:
+        sign_with = getattr(module, "sign_with", None)
+        if sign_with is not None:
+            sign_with(signer)
+    twin.provision(signer.trusted())
+
+
 def _module_class(name: str) -> Callable[[], DecisionModule]:
     module, _, cls = MODULES[name].partition(":")
     made: Callable[[], DecisionModule] = getattr(import_module(module), cls)
@@ -134,6 +147,7 @@ def run_job(
     store = Store(out / "store")
     try:
         modules = decision_modules(options.modules) if options.loop else []
+        provision(modules, twin)
         if any(m.name == "inspection" for m in modules):  # the loop's model gives verdicts
             twin.publish_images(out / "camera")
         cycle = DailyCycle(modules, twin, store)

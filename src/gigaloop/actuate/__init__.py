@@ -122,13 +122,25 @@ class SoftwareRollout(Action):
     ``stage="shadow"`` runs it beside the production software on that share of the
     vehicles, logged and never acted on. ``artefact``: the model's bytes
     (:mod:`gigaloop.actuate.driving_model`) when the version is a learned model; records
-    and payloads carry its digest, not the bytes."""
+    and payloads carry its digest, not the bytes. ``manifest``: the signed instruction
+    (:mod:`gigaloop.actuate.ota`) the vehicles verify before they act; without one, or
+    when it names another version, stage or share, they refuse."""
 
     kind: ClassVar[str] = "software_rollout"
     software_version: str = ""
     fleet_fraction: float = 1.0
     stage: Literal["shadow", "canary", "staged", "full", "rollback"] = "staged"
     artefact: bytes = field(default=b"", repr=False)
+    manifest: dict[str, Any] | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class KeyRotation(Action):
+    """New update keys for the vehicles, in root metadata signed by the offline root key
+    (:meth:`gigaloop.actuate.ota.Vehicle.rotate`): how a compromised key is revoked."""
+
+    kind: ClassVar[str] = "key_rotation"
+    root: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
@@ -228,6 +240,7 @@ __all__ = [
     "Calibration",
     "EnergySchedule",
     "EngineeringChange",
+    "KeyRotation",
     "LoggingActuator",
     "MaintenanceOrder",
     "Offer",

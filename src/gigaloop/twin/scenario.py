@@ -249,6 +249,8 @@ class Release(_Strict):
     crash: float = Field(default=1.0, gt=0)
     disengagement: float = Field(default=1.0, gt=0)
     rain: float = Field(default=1.0, gt=0)
+    #: Hardware revisions it runs on (None: every one); vehicles of others refuse it.
+    hardware: list[str] | None = Field(default=None, min_length=1)
 
 
 class Scenario(_Strict):

@@ -28,6 +28,7 @@ from gigaloop.actuate import (
     Calibration,
     EnergySchedule,
     EngineeringChange,
+    KeyRotation,
     MaintenanceOrder,
     Offer,
     PredictiveService,
@@ -46,7 +47,12 @@ from gigaloop.twin.effects import general_faults
 from gigaloop.twin.fleet import Fleet
 from gigaloop.twin.plant import Plant
 from gigaloop.twin.scenario import Scenario, load_scenario
-from gigaloop.twin.software import KNOWN_VERSIONS, SoftwareQuality, release_rows
+from gigaloop.twin.software import (
+    KNOWN_VERSIONS,
+    SoftwareQuality,
+    release_artefact,
+    release_rows,
+)
 from gigaloop.twin.tables import concat
 from gigaloop.twin.truth import assemble_truth, write_truth
 from gigaloop.twin.units import SCALES
@@ -131,8 +137,16 @@ class Twin:
         released = release_rows(self.scenario.releases, day, self.day_end(day))
         if released is not None:
             tables["model_versions"] = released
+            for version in released["model_version"].to_pylist():  # the build, handed over
+                self.fleet.updates.artefacts[version] = release_artefact(version)
         self._next_day = day + 1
         return tables
+
+    def provision(self, trusted: dict[str, bytes], root: dict[str, bytes] | None = None
+                  ) -> None:
+        """The OTA keys every vehicle trusts, as the factory installs them: update keys
+        (``{key id: raw public key}``) and root keys for key rotations."""
+        self.fleet.updates.provision(trusted, root)
 
     def apply(self, action: Action) -> Receipt:
         """Queue ``action``; it takes effect from ``action.day`` (or the next day simulated).
@@ -141,7 +155,7 @@ class Twin:
         twin cannot carry raises :class:`~gigaloop.errors.ActuationError`.
         """
         if isinstance(action, ServiceCampaign | PredictiveService | SoftwareRollout | Offer
-                      | TriggerCampaigns):
+                      | TriggerCampaigns | KeyRotation):
             return self.fleet.apply(action)
         if isinstance(action, EnergySchedule):
             return self._schedule_energy(action)
