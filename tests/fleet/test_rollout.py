@@ -66,6 +66,8 @@ def test_the_scorer_counts_the_bad_release_found_on_the_day_it_was_rolled_back(r
     (finding,) = [f for f in summary["findings"] if f["failure_mode"] == "software_release"]
     assert fault["found"] and fault["found_by"] == "rollout"
     assert fault["day_found"] == finding["day_found"] and fault["days_to_find"] <= 14
+    assert fault["rolled_back_day"] == fault["day_found"] + 1  # the vehicles went back
+    assert 0 < fault["peak_share"] < 0.10
     assert scored["n_false_findings"] == 0  # the better release is no fault
 
 

@@ -219,3 +219,29 @@ def test_refusals_reach_the_store_rows_with_the_instruction(world) -> None:
     assert set(reports["model_version"].to_pylist()) == {"v2"}
     assert pc.sum(reports["vehicles"]).as_py() == 40
     assert reports["sequence"].to_pylist() == [1, 1]
+
+
+def test_an_instruction_before_any_vehicle_is_delivered_is_reported_not_dropped() -> None:
+    signer = Signer.generate()
+    fleet = Fleet(start_date=START, rng=np.random.default_rng(0), units_per_day=10)
+    fleet.updates.provision(signer.trusted())
+    release = {
+        "model_name": "m",
+        "sha256": hashlib.sha256(b"v2").hexdigest(),
+        "length": 2,
+        "hardware": REVISIONS,
+    }
+    fleet.apply(
+        signed_rollout(
+            signer,
+            "v2",
+            release,
+            version_number=1,
+            day=0,
+            now=datetime(2025, 1, 6),
+            stage="full",
+            share=1.0,
+        )
+    )
+    (report,) = fleet.step(0)["ota_reports"].to_pylist()
+    assert (report["result"], report["reason"], report["vehicles"]) == ("refused", "no vehicles", 0)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal, cast
 
 import pyarrow as pa
 
@@ -28,6 +28,7 @@ from gigaloop.actuate import SoftwareRollout
 from gigaloop.actuate.ota import epoch
 from gigaloop.fleet.registry import Signer
 
+Stage = Literal["shadow", "canary", "staged", "full", "rollback"]
 #: How long a signed instruction stays valid (a vehicle refuses it afterwards: freeze).
 VALID_DAYS = 3
 
@@ -91,7 +92,7 @@ def signed_rollout(
         day=day,
         software_version=version,
         fleet_fraction=share,
-        stage=stage,
+        stage=cast(Stage, stage),
         artefact=artefact,
         manifest=manifest,
-    )  # type: ignore[arg-type]
+    )

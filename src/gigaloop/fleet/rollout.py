@@ -174,7 +174,8 @@ class RolloutModule:
         tests = [RateRatioTest(alpha=cfg.alpha, margin=cfg.margin) for _ in range(2)]
         risk = (self.disengagement_rates.relative_risk(), self.crash_rates.relative_risk())
         self.started += 1
-        self.active = Rollout(version, 0, ctx.day, *tests, risk=risk, number=self.started)
+        self.active = Rollout(version, 0, ctx.day, tests[0], tests[1], risk=risk,
+                              number=self.started)
         return self._stage(ctx, "canary", f"{version}: canary on {cfg.waves[0]:.0%} of the "
                                           "fleet")
 

@@ -377,6 +377,8 @@ class Fleet:
             self.software.rollout(action.software_version, action.fleet_fraction, took)
         if rolled and self.vehicles.n:
             self._set_rates(np.arange(self.vehicles.n))
+            self.software.note(day, self.info.view("version")[:self.vehicles.n], [
+                a.software_version for a, _ in rolled if a.fleet_fraction == 0.0])
 
     # ---- truth and world counts ----------------------------------------------------------
     def report(self, key: str, fault: int, kind: str, day: int, vin_index: int) -> None:

@@ -63,6 +63,9 @@ class SoftwareFleet:
         self.names: list[str] = [STARTING_VERSION]
         self.quality.setdefault(STARTING_VERSION, SoftwareQuality())
         self._rollouts: dict[str, tuple[float, np.ndarray | None]] = {}
+        #: Per version the fleet ran: its largest share of the fleet and the day it was
+        #: rolled back (the truth the scorer reads; analytics see ``ota_reports``).
+        self.reach: dict[str, dict[str, float | int | None]] = {}
 
     def index(self, version: str) -> int:
         """Index of ``version`` in :attr:`names`, registering (and judging) a new one."""
@@ -83,6 +86,14 @@ class SoftwareFleet:
             self._rollouts.pop(version, None)
         else:
             self._rollouts[version] = (min(fraction, 1.0), revisions)
+
+    def note(self, day: int, version: np.ndarray, rolled_back: list[str]) -> None:
+        """Record each version's share of the fleet on ``day`` and the rollbacks taken."""
+        for name, share in self.shares(version).items():
+            seen = self.reach.setdefault(name, {"peak_share": 0.0, "rolled_back_day": None})
+            seen["peak_share"] = max(float(seen["peak_share"] or 0.0), share)
+        for name in rolled_back:
+            self.reach.setdefault(name, {"peak_share": 0.0})["rolled_back_day"] = day
 
     def assign(self, cohort: np.ndarray, revision: np.ndarray | None = None) -> np.ndarray:
         """Version index of each vehicle from its cohort (and hardware revision code)."""

@@ -62,8 +62,13 @@ class Updates:
         now: float,
     ) -> tuple[list[str], list[dict[str, Any]]]:
         """Verify ``action`` on each revision's vehicles (``now``: seconds since 1970);
-        the revisions that took it, and a report row per revision."""
-        if isinstance(action, KeyRotation):
+        the revisions that took it, and a report row per revision (one refusal when no
+        vehicle is in the field yet: nobody could take it)."""
+        signed: dict[str, Any] = {}
+        reasons: list[str | None]
+        if not revisions:
+            revisions, vehicles, reasons = ["none"], [0], ["no vehicles"]
+        elif isinstance(action, KeyRotation):
             reasons = [self.gate(r).rotate(action.root, now=now) for r in revisions]
             if any(reason is None for reason in reasons):
                 self.trusted = dict(
@@ -73,7 +78,6 @@ class Updates:
                         if why is None
                     )
                 )
-            signed: dict[str, Any] = {}
         else:
             signed = (action.manifest or {}).get("signed") or {}
             artefact = action.artefact or self.artefacts.get(action.software_version, b"")
@@ -117,16 +121,17 @@ def _mismatch(action: SoftwareRollout, signed: dict[str, Any]) -> str | None:
 
 def enact(
     fleet: Any, due: list[Any], *, now: float
-) -> tuple[list[tuple[Any, Any]], list[dict[str, Any]]]:
+) -> tuple[list[tuple[Any, np.ndarray | None]], list[dict[str, Any]]]:
     """The fleet's due actions with the hardware revision codes that took each OTA one
     (None for other actions); the day's report rows. Refused OTA actions are left out."""
     codes = fleet.info.view("sensor_rev")[: fleet.vehicles.n]
-    counts = np.bincount(codes, minlength=len(fleet.revisions)) if len(codes) else []
+    counts = np.bincount(codes, minlength=len(fleet.revisions)) if len(codes) else np.zeros(0)
     present = [
         (r, int(counts[i])) for i, r in enumerate(fleet.revisions) if len(codes) and counts[i]
     ]
-    names, vehicles = [r for r, _ in present] or ["none"], [n for _, n in present] or [0]
-    kept, rows = [], []
+    names, vehicles = [r for r, _ in present], [n for _, n in present]
+    kept: list[tuple[Any, np.ndarray | None]] = []
+    rows: list[dict[str, Any]] = []
     for action in due:
         if not isinstance(action, SoftwareRollout | KeyRotation):
             kept.append((action, None))

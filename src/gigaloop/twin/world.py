@@ -208,7 +208,8 @@ class Twin:
         truth = assemble_truth(self.scenario, self.plant.history, self.fleet.truth_events(),
                                days=self._next_day, seed=self.seed, scale=self.scale,
                                excess_failures=self.fleet.excess_failures,
-                               background=background, offers=self.fleet.offer_response.truth)
+                               background=background, offers=self.fleet.offer_response.truth,
+                               reach=self.fleet.software.reach)
         truth["inspection"] = self.plant.builder.camera.truth()
         truth["world_kpis"].update({k: v for k, v in self.world_kpis().items()
                                     if k in truth["world_kpis"]})
