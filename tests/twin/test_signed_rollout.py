@@ -245,3 +245,18 @@ def test_an_instruction_before_any_vehicle_is_delivered_is_reported_not_dropped(
     )
     (report,) = fleet.step(0)["ota_reports"].to_pylist()
     assert (report["result"], report["reason"], report["vehicles"]) == ("refused", "no vehicles", 0)
+
+
+def test_a_revision_delivered_after_the_instruction_leaves_the_factory_with_it(world) -> None:
+    world.send(world.instruction(hardware=["HW4"]))
+    later = demo_units(10, build_day=world.fleet.next_day, seed=2)
+    later.hardware_revision[:] = "HW5"
+    world.fleet.add_built(later)
+    for _ in range(11):
+        world.fleet.step(world.fleet.next_day)
+    info, fleet = world.fleet.info, world.fleet
+    n = fleet.vehicles.n
+    version, rev = info.view("version")[:n], info.view("sensor_rev")[:n]
+    v2 = fleet.software.index("v2")
+    assert (version[rev == fleet.revisions.index("HW5")] == v2).all()
+    assert (version[rev == fleet.revisions.index("HW3")] == 0).all()  # it refused

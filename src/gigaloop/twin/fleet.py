@@ -374,7 +374,8 @@ class Fleet:
         rolled = [(a, took) for a, took in verified if not self.scenes.take(a)]
         for action, took in rolled:  # campaigns, shadows: the scenes'
             assert isinstance(action, SoftwareRollout)
-            self.software.rollout(action.software_version, action.fleet_fraction, took)
+            self.software.rollout(action.software_version, action.fleet_fraction, took,
+                                  len(self.revisions))
         if rolled and self.vehicles.n:
             self._set_rates(np.arange(self.vehicles.n))
             self.software.note(day, self.info.view("version")[:self.vehicles.n], [

@@ -62,7 +62,7 @@ class SoftwareFleet:
                                                         else known)
         self.names: list[str] = [STARTING_VERSION]
         self.quality.setdefault(STARTING_VERSION, SoftwareQuality())
-        self._rollouts: dict[str, tuple[float, np.ndarray | None]] = {}
+        self._rollouts: dict[str, tuple[float, np.ndarray | None, int]] = {}
         #: Per version the fleet ran: its largest share of the fleet and the day it was
         #: rolled back (the truth the scorer reads; analytics see ``ota_reports``).
         self.reach: dict[str, dict[str, float | int | None]] = {}
@@ -78,14 +78,15 @@ class SoftwareFleet:
         return self.names.index(version)
 
     def rollout(self, version: str, fraction: float,
-                revisions: np.ndarray | None = None) -> None:
+                revisions: np.ndarray | None = None, known: int = 0) -> None:
         """Put ``version`` on ``fraction`` of the fleet (0 removes it); ``revisions``: the
-        hardware revision codes that took it (None: every one)."""
+        hardware revision codes that took it (None: every one) of the first ``known``
+        codes. A revision first delivered later leaves the factory with it installed."""
         self.index(version)
         if fraction <= 0.0:
             self._rollouts.pop(version, None)
         else:
-            self._rollouts[version] = (min(fraction, 1.0), revisions)
+            self._rollouts[version] = (min(fraction, 1.0), revisions, known)
 
     def note(self, day: int, version: np.ndarray, rolled_back: list[str]) -> None:
         """Record each version's share of the fleet on ``day`` and the rollbacks taken."""
@@ -98,10 +99,10 @@ class SoftwareFleet:
     def assign(self, cohort: np.ndarray, revision: np.ndarray | None = None) -> np.ndarray:
         """Version index of each vehicle from its cohort (and hardware revision code)."""
         version = np.zeros(len(cohort), np.int16)
-        for name, (fraction, took) in self._rollouts.items():
+        for name, (fraction, took, known) in self._rollouts.items():
             on = cohort < fraction
             if took is not None and revision is not None:
-                on &= np.isin(revision, took)
+                on &= np.isin(revision, took) | (revision >= known)
             version[on] = self.names.index(name)
         return version
 
