@@ -50,6 +50,7 @@ MODULES: dict[str, str] = {
     "predictive_service": "gigaloop.customer.predictive_service:PredictiveServiceModule",
     "driving_model": "gigaloop.fleet.learning:LearningModule",
     "rollout": "gigaloop.fleet.rollout:RolloutModule",
+    "cell_rollout": "gigaloop.fleet.cell_rollout:CellRolloutModule",
     "offers": "gigaloop.customer.offers:OffersModule",
     "inspection": "gigaloop.factory.inspection.module:InspectionModule",
 }
@@ -59,7 +60,8 @@ MODULES: dict[str, str] = {
 #: How a day's rows reach the store: ``deliver(source, now)`` → results per table.
 Deliver = Callable[[Source, datetime], dict[str, Any]]
 DEFAULT_MODULES = ("rootcause", "changes", "impact", "maintenance", "predictive_service",
-                   "energy", "process_control", "driving_model", "rollout", "offers")
+                   "energy", "process_control", "driving_model", "rollout", "cell_rollout",
+                   "offers")
 #: Modules a run adds only when asked (``--modules``): vision inspection scores every
 #: unit's images, which adds minutes to a year (docs/vision.md). Without its extra a run
 #: skips it, saying so (the core install has no torch); the plant keeps its legacy

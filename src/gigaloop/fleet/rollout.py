@@ -182,17 +182,17 @@ class RolloutModule:
     def _judge(self, ctx: DayContext) -> Decision | None:
         rollout, cfg = self.active, self.config
         assert rollout is not None
-        harmed = [name for name, test in self._tests(rollout) if test.decision == "harm"]
-        if harmed:
+        step, harmed = verdict(self._tests(rollout), rollout.disengagements, cfg,
+                               days_at_wave=ctx.day - rollout.since_day,
+                               last_wave=rollout.wave + 1 == len(cfg.waves))
+        if step == "rollback":
             rollout.status = "rolled_back"
             self.done[rollout.version], self.active = rollout, None
             return self._stage(ctx, "rolled_back", f"{rollout.version}: rolled back, worse "
                                f"{' and '.join(harmed)}", rollout=rollout, harmed=harmed)
-        ready = (rollout.disengagements.decision == "no_worse"
-                 and ctx.day - rollout.since_day >= cfg.min_wave_days)
-        if not ready:
+        if step == "hold":
             return None
-        if rollout.wave + 1 == len(cfg.waves):
+        if step == "production":
             rollout.status = "production"
             self.done[rollout.version], self.active = rollout, None
             return Decision(ctx.day, self.name, f"{rollout.version}: production on the "
@@ -268,6 +268,26 @@ class RolloutModule:
             "decision": test.decision} for name, test in self._tests(rollout)}
 
 
+def verdict(tests: list[tuple[str, RateRatioTest]], primary: RateRatioTest,
+            config: RolloutConfig, *, days_at_wave: int, last_wave: bool
+            ) -> tuple[str, list[str]]:
+    """A staged rollout's next step, whatever it rolls out (vehicles, robot cells):
+    ``rollback`` when any guard test finds harm (with their names), ``advance`` (or
+    ``production`` after the last wave) once ``primary`` finds the candidate no worse and
+    the wave ran ``min_wave_days``, else ``hold``.
+
+    >>> t = RateRatioTest()
+    >>> verdict([("crashes", t)], t, RolloutConfig(), days_at_wave=9, last_wave=False)
+    ('hold', [])
+    """
+    harmed = [name for name, test in tests if test.decision == "harm"]
+    if harmed:
+        return "rollback", harmed
+    if primary.decision != "no_worse" or days_at_wave < config.min_wave_days:
+        return "hold", []
+    return ("production" if last_wave else "advance"), []
+
+
 def _is(rows: pa.Table, version: str) -> np.ndarray:
     """Which rows ran ``version``."""
     return pc.equal(rows["software_version"], version).to_numpy(zero_copy_only=False)
@@ -294,4 +314,4 @@ def _update(test: RateRatioTest, events: tuple[float, float],
         test.update(events[0], exposure[0], events[1], exposure[1])
 
 
-__all__ = ["RolloutConfig", "RolloutModule"]
+__all__ = ["RolloutConfig", "RolloutModule", "verdict"]

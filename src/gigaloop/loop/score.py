@@ -53,7 +53,9 @@ PROCESS_ALARM_MODE = "process_drift"
 MACHINE_MODE = "machine_breakdown"
 #: Which module a finding's failure mode comes from, where it is not root cause.
 FOUND_BY = {PROCESS_ALARM_MODE: "process control", MACHINE_MODE: "maintenance",
-            "software_release": "rollout"}
+            "software_release": "rollout", "cell_policy": "cell rollout"}
+#: Faults found only once what they name was rolled back (truth: ``rolled_back_day``).
+ROLLED_BACK_KINDS = ("bad_release", "bad_cell_policy")
 #: The inspection downstream of a drifting parameter, where the plant has one.
 DRIFT_INSPECTION = {"weld_current": "weld_seam", "film_thickness": "paint_thickness"}
 
@@ -165,7 +167,7 @@ def score_findings(
             "found_by": None if first is None else FOUND_BY.get(first["failure_mode"],
                                                                   "root cause"),
             **({k: fault["happened"].get(k) for k in ("peak_share", "rolled_back_day")}
-               if fault.get("kind") == "bad_release" else {}),
+               if fault.get("kind") in ROLLED_BACK_KINDS else {}),
         })
     unmatched = [f for f in findings if f["id"] not in matched_finding_ids]
     predictions = {f["id"] for f in unmatched if f["failure_mode"] == MACHINE_MODE}
@@ -188,8 +190,9 @@ def score_findings(
 
 
 def _rolled_back(fault: dict[str, Any], finding: dict[str, Any]) -> bool:
-    """A bad release counts as found only once its vehicles took the rollback the finding
-    announced (truth: ``rolled_back_day``, at most a week after); other faults, always.
+    """A bad release (or robot-cell policy) counts as found only once its vehicles (cells)
+    took the rollback the finding announced (truth: ``rolled_back_day``, at most a week
+    after); other faults, always.
 
     >>> fault = {"kind": "bad_release", "happened": {"rolled_back_day": None}}
     >>> _rolled_back(fault, {"day_found": 13})
@@ -198,7 +201,7 @@ def _rolled_back(fault: dict[str, Any], finding: dict[str, Any]) -> bool:
     ...              {"day_found": 13})
     True
     """
-    if fault.get("kind") != "bad_release" or "rolled_back_day" not in fault["happened"]:
+    if fault.get("kind") not in ROLLED_BACK_KINDS or "rolled_back_day" not in fault["happened"]:
         return True
     day = fault["happened"]["rolled_back_day"]
     return day is not None and finding["day_found"] <= day <= finding["day_found"] + 7
