@@ -304,8 +304,9 @@ class Fleet:
 
     # ---- actions -------------------------------------------------------------------------
     def apply(self, action: Action) -> Receipt:
-        """Take a :class:`ServiceCampaign`, :class:`PredictiveService` or
-        :class:`SoftwareRollout` from ``action.day``, and :class:`Offer` (:mod:`.offers`)."""
+        """Take a :class:`ServiceCampaign`, :class:`PredictiveService`,
+        :class:`SoftwareRollout` or :class:`KeyRotation` from ``action.day`` (the last two
+        once the vehicles verified them: :mod:`.updates`), and :class:`Offer`."""
         if isinstance(action, Offer):
             return offers.apply(self, action)
         if isinstance(action, ServiceCampaign):
