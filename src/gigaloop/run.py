@@ -50,6 +50,7 @@ MODULES: dict[str, str] = {
     "predictive_service": "gigaloop.customer.predictive_service:PredictiveServiceModule",
     "driving_model": "gigaloop.fleet.learning:LearningModule",
     "rollout": "gigaloop.fleet.rollout:RolloutModule",
+    "cell_rollout": "gigaloop.fleet.cell_rollout:CellRolloutModule",
     "offers": "gigaloop.customer.offers:OffersModule",
     "inspection": "gigaloop.factory.inspection.module:InspectionModule",
 }
@@ -59,7 +60,8 @@ MODULES: dict[str, str] = {
 #: How a day's rows reach the store: ``deliver(source, now)`` → results per table.
 Deliver = Callable[[Source, datetime], dict[str, Any]]
 DEFAULT_MODULES = ("rootcause", "changes", "impact", "maintenance", "predictive_service",
-                   "energy", "process_control", "driving_model", "rollout", "offers")
+                   "energy", "process_control", "driving_model", "rollout", "cell_rollout",
+                   "offers")
 #: Modules a run adds only when asked (``--modules``): vision inspection scores every
 #: unit's images, which adds minutes to a year (docs/vision.md). Without its extra a run
 #: skips it, saying so (the core install has no torch); the plant keeps its legacy
@@ -105,6 +107,19 @@ def decision_modules(names: tuple[str, ...] = DEFAULT_MODULES) -> list[DecisionM
     return modules
 
 
+def provision(modules: list[DecisionModule], twin: Twin) -> None:
+    """One OTA signing key per run, in memory: the modules that send software sign with
+    it (``sign_with``), and the twin's vehicles trust it from the factory."""
+    from gigaloop.fleet.registry import Signer
+
+    signer = Signer.generate()
+    for module in modules:
+        sign_with = getattr(module, "sign_with", None)
+        if sign_with is not None:
+            sign_with(signer)
+    twin.provision(signer.trusted())
+
+
 def _module_class(name: str) -> Callable[[], DecisionModule]:
     module, _, cls = MODULES[name].partition(":")
     made: Callable[[], DecisionModule] = getattr(import_module(module), cls)
@@ -134,6 +149,7 @@ def run_job(
     store = Store(out / "store")
     try:
         modules = decision_modules(options.modules) if options.loop else []
+        provision(modules, twin)
         if any(m.name == "inspection" for m in modules):  # the loop's model gives verdicts
             twin.publish_images(out / "camera")
         cycle = DailyCycle(modules, twin, store)

@@ -49,7 +49,8 @@ def test_summary_has_the_contracted_keys(runs):
                               "scenario": "default", "loop": True, "version": "0.1.0",
                               "modules": ["rootcause", "changes", "impact", "maintenance",
                                           "predictive_service", "energy", "process_control",
-                                          "driving_model", "rollout", "offers"],
+                                          "driving_model", "rollout", "cell_rollout",
+                                          "offers"],
                               "skipped_modules": [], "transport": "inprocess"}
     assert set(timings) >= {"twin", "ingest", "rootcause", "energy", "report"}
     assert all(seconds >= 0 for seconds in timings.values())

@@ -37,6 +37,10 @@ def test_a_cycle_trains_shadows_and_hands_over_to_the_rollout(run: Path) -> None
     stages = {(r.stage, r.status): r.event_time for r in mine.itertuples()}
     assert stages[("shadow", "active")] < stages[("shadow", "completed")]
     assert stages[("canary", "active")] == stages[("shadow", "completed")]  # the same day
+    reports = store.execute(store.table("ota_reports"))
+    taken = reports[reports.model_version == row.model_version]
+    assert set(taken.result) == {"installed"}  # signed by the run's key, verified by cars
+    assert {"shadow", "canary"} <= set(taken.stage)
 
 
 @pytest.mark.slow
@@ -88,14 +92,15 @@ class RecordingView:
 
 
 @pytest.mark.slow
-def test_the_module_reads_only_scenes_and_deployments_from_the_store(run: Path) -> None:
+def test_the_module_reads_only_scenes_deployments_and_vehicles_from_the_store(run: Path
+                                                                             ) -> None:
     store = Store(run / "store")
     twin = Twin.from_scenario(seed=1)  # only for the calendar: the day's end
     module = LearningModule()
     for day in (21, 28):
         view = RecordingView(store.as_of(twin.day_end(day)))
         decisions = module.decide(DayContext(day, twin.day_end(day), view))
-        assert view.read <= {"scenes", "deployments"}
+        assert view.read <= {"scenes", "deployments", "vehicles"}  # vehicles: revisions
     assert any(d.summary.startswith("driving_model-1: trained") for d in decisions)
 
 

@@ -66,6 +66,8 @@ def test_the_scorer_counts_the_bad_release_found_on_the_day_it_was_rolled_back(r
     (finding,) = [f for f in summary["findings"] if f["failure_mode"] == "software_release"]
     assert fault["found"] and fault["found_by"] == "rollout"
     assert fault["day_found"] == finding["day_found"] and fault["days_to_find"] <= 14
+    assert fault["rolled_back_day"] == fault["day_found"] + 1  # the vehicles went back
+    assert 0 < fault["peak_share"] < 0.10
     assert scored["n_false_findings"] == 0  # the better release is no fault
 
 
@@ -86,3 +88,26 @@ def test_release_versions_must_be_new_and_unique() -> None:
     twice = RELEASES.replace(GOOD, BAD)
     with pytest.raises(Exception, match="releases: versions must be unique"):
         load_scenario_text(DEFAULT_TEXT + twice)
+
+
+@pytest.mark.slow
+def test_a_release_every_vehicle_refuses_is_dropped_with_the_reason(tmp_path: Path) -> None:
+    scenario = tmp_path / "refused.toml"
+    scenario.write_text(DEFAULT_TEXT + f"""
+[[releases]]
+version = "{BAD}"
+day = 3
+hardware = ["CAM-Z"]
+""", encoding="utf-8")
+    run_job(RunOptions(days=8, scenario=scenario, out=tmp_path / "run", modules=("rollout",),
+                       fleet=2_000))
+    store = Store(tmp_path / "run" / "store")
+    reports = store.execute(store.table("ota_reports"))
+    assert set(reports.reason) == {"wrong-hardware"} and reports.vehicles.sum() > 1_900
+    deployments = store.execute(store.table("deployments")).sort_values("event_time")
+    assert deployments.status.tolist() == ["active", "refused"]
+    decisions = store.execute(store.table("decisions"))
+    assert decisions.summary.str.contains(f"{BAD}: refused by the vehicles "
+                                          "\\(wrong-hardware\\)").any()
+    telemetry = store.table("telemetry_daily")
+    assert store.execute(telemetry.filter(telemetry.software_version == BAD).count()) == 0

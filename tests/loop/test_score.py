@@ -161,3 +161,16 @@ def test_a_finding_that_names_only_a_background_difference_is_false():
     assert score["false_findings"] == ["lot", "machine", "shift"]
     assert score["false_findings"] == score_findings(findings, TRUTH)["false_findings"]
     assert score["recall"] == 0.5      # the lot fault found, the weld drift not
+
+
+def test_a_bad_release_is_found_when_its_vehicles_took_the_rollback() -> None:
+    release = {**fault("release-9", "software_release", {"software_version": "9"}, first=10),
+               "kind": "bad_release"}
+    rollback = finding("SW-9", "software_release", {"software_version": "9"}, day=13)
+    for rolled_back_day, found in ((14, True), (None, False)):
+        release["happened"].update(onset_day=10, peak_share=0.01,
+                                   rolled_back_day=rolled_back_day)
+        (scored,) = score_findings([rollback], {**TRUTH, "faults": [release]})["faults"]
+        assert scored["found"] is found and scored["rolled_back_day"] == rolled_back_day
+        assert scored["day_found"] == (13 if found else None)
+        assert scored["peak_share"] == 0.01

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import hashlib
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import pyarrow as pa
@@ -11,17 +12,24 @@ import pytest
 
 from gigaloop.actuate import PredictiveService, ServiceCampaign, SoftwareRollout
 from gigaloop.errors import ActuationError
+from gigaloop.fleet.ota import signed_rollout
+from gigaloop.fleet.registry import Signer
 from gigaloop.schema import INGESTED_AT, get_table
 from gigaloop.twin.fleet import Fleet, demo_units
 from gigaloop.twin.fleet_rows import FLEET_OUTPUTS
 from gigaloop.twin.units import BuiltUnits
 
 START = date(2025, 1, 6)
+SIGNER = Signer.generate()
 
 
 def run(days: int, batches: dict[int, BuiltUnits], seed: int = 0,
-        actions: dict[int, list] | None = None) -> tuple[Fleet, dict[str, pa.Table]]:
+        actions: dict[int, list] | None = None, builds: dict[str, bytes] | None = None
+        ) -> tuple[Fleet, dict[str, pa.Table]]:
+    """``builds``: software handed to the fleet, by version (vehicles trust ``SIGNER``)."""
     fleet = Fleet(start_date=START, rng=np.random.default_rng(seed), units_per_day=100)
+    fleet.updates.provision(SIGNER.trusted())
+    fleet.updates.artefacts.update(builds or {})
     parts: dict[str, list[pa.Table]] = {name: [] for name in FLEET_OUTPUTS}
     for day in range(days):
         for action in (actions or {}).get(day, []):
@@ -88,10 +96,20 @@ def test_hot_climate_bias_moves_deliveries_to_hot_regions():
 
 
 def test_software_rollout_changes_shares_and_rollback_restores():
-    rollout = SoftwareRollout(day=15, software_version="2025.32.0", fleet_fraction=0.3)
-    back = SoftwareRollout(day=25, software_version="2025.32.0", fleet_fraction=0.0,
-                           stage="rollback")
-    _, tables = run(30, {0: demo_units(2000, build_day=0)}, actions={5: [rollout, back]})
+    build = b"2025.32.0"
+    release = {"model_name": "driver_assistance", "sha256": hashlib.sha256(build).hexdigest(),
+               "length": len(build), "hardware": ["HW4"]}
+
+    def signed(day: int, stage: str, share: float) -> SoftwareRollout:
+        return signed_rollout(SIGNER, "2025.32.0", release, version_number=1, day=day,
+                              now=datetime(2025, 1, 6) + timedelta(days=day - 1),
+                              stage=stage, share=share)
+
+    rollout, back = signed(15, "staged", 0.3), signed(25, "rollback", 0.0)
+    _, tables = run(30, {0: demo_units(2000, build_day=0)}, actions={5: [rollout, back]},
+                    builds={"2025.32.0": build})
+    reports = tables["ota_reports"]
+    assert reports["result"].to_pylist() == ["installed"] * 2
     telemetry = tables["telemetry_daily"]
 
     def share(day: int) -> float:

@@ -122,13 +122,53 @@ class SoftwareRollout(Action):
     ``stage="shadow"`` runs it beside the production software on that share of the
     vehicles, logged and never acted on. ``artefact``: the model's bytes
     (:mod:`gigaloop.actuate.driving_model`) when the version is a learned model; records
-    and payloads carry its digest, not the bytes."""
+    and payloads carry its digest, not the bytes. ``manifest``: the signed instruction
+    (:mod:`gigaloop.actuate.ota`) the vehicles verify before they act; without one, or
+    when it names another version, stage or share, they refuse."""
 
     kind: ClassVar[str] = "software_rollout"
     software_version: str = ""
     fleet_fraction: float = 1.0
     stage: Literal["shadow", "canary", "staged", "full", "rollback"] = "staged"
     artefact: bytes = field(default=b"", repr=False)
+    manifest: dict[str, Any] | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class CellPolicyRollout(Action):
+    """Run robot-cell control policy ``policy_version`` on ``fraction`` of the plant's cells
+    of its kind (the first of them in :func:`policy_cells` order), 0 with ``stage =
+    "rollback"`` returning them to what they ran before. ``manifest``: the signed
+    instruction (:mod:`gigaloop.actuate.ota`, ``hardware`` = the cells' kind) the cell
+    controllers verify before they act."""
+
+    kind: ClassVar[str] = "cell_policy_rollout"
+    policy_version: str = ""
+    fraction: float = 0.0
+    stage: Literal["canary", "staged", "full", "rollback"] = "staged"
+    manifest: dict[str, Any] | None = field(default=None, repr=False)
+
+
+def policy_cells(cells: list[str], fraction: float) -> list[str]:
+    """The cells a policy at ``fraction`` runs on: the first ``fraction × n`` of them
+    (rounded, at least one) sorted by id: each cell's fixed place in the waves, as a
+    vehicle's cohort is its place.
+
+    >>> policy_cells(["BW-020-R1", "BW-010-R2", "BW-010-R1"], 0.34)
+    ['BW-010-R1']
+    >>> policy_cells(["BW-020-R1", "BW-010-R2", "BW-010-R1"], 0.0)
+    []
+    """
+    return sorted(cells)[:max(1, round(fraction * len(cells)))] if fraction > 0 else []
+
+
+@dataclass(frozen=True)
+class KeyRotation(Action):
+    """New update keys for the vehicles, in root metadata signed by the offline root key
+    (:meth:`gigaloop.actuate.ota.Vehicle.rotate`): how a compromised key is revoked."""
+
+    kind: ClassVar[str] = "key_rotation"
+    root: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
@@ -226,8 +266,10 @@ __all__ = [
     "Action",
     "Actuator",
     "Calibration",
+    "CellPolicyRollout",
     "EnergySchedule",
     "EngineeringChange",
+    "KeyRotation",
     "LoggingActuator",
     "MaintenanceOrder",
     "Offer",
@@ -239,4 +281,5 @@ __all__ = [
     "SoftwareRollout",
     "TriggerCampaigns",
     "action_record",
+    "policy_cells",
 ]

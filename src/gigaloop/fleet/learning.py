@@ -49,6 +49,7 @@ import pyarrow.compute as pc
 from gigaloop.actuate import SoftwareRollout, TriggerCampaigns
 from gigaloop.actuate.driving_model import CONDITIONS, FEATURES, TreeModel
 from gigaloop.fleet.candidate import cut_at, fit_trees, paired, recall, share
+from gigaloop.fleet.ota import Revisions, signed_rollout
 from gigaloop.fleet.registry import Registry, Signer
 from gigaloop.loop.contract import DayContext, Decision
 
@@ -102,6 +103,11 @@ class LearningModule:
     last_trained: int | None = None
     targets: tuple[str, ...] = ()
     cycles: list[dict[str, Any]] = field(default_factory=list)
+    revisions: Revisions = field(default_factory=Revisions)
+
+    def sign_with(self, signer: Signer) -> None:
+        """Sign with the run's key (the one its vehicles trust)."""
+        self.registry.signer = signer
 
     def decide(self, ctx: DayContext) -> list[Decision]:
         since, self.last_read = self.last_read, ctx.now
@@ -222,7 +228,7 @@ class LearningModule:
             "metrics_json": json.dumps({**record, "campaigns": list(self.targets)},
                                        sort_keys=True),
             "sha256": sha, "signature": signed["signatures"][0]["sig"],
-            "event_time": ctx.now}])
+            "length": len(artefact), "hardware": None, "event_time": ctx.now}])
         self._deployment(ctx, version, "active", cfg.shadow_share)
         self.candidate, self.stage, self.since_day = version, "shadow", ctx.day
         record.update(version=version, outcome="shadow")
@@ -230,9 +236,7 @@ class LearningModule:
         return Decision(ctx.day, self.name, f"{version}: trained (held-out recall "
                         f"{record['production']['all']:.2f} → {record['candidate']['all']:.2f}),"
                         f" shadow on {cfg.shadow_share:.0%} of the fleet", inputs=record,
-                        action=SoftwareRollout(day=ctx.day + 1, software_version=version,
-                                               fleet_fraction=cfg.shadow_share,
-                                               stage="shadow", artefact=artefact))
+                        action=self._shadow(ctx, version, cfg.shadow_share, artefact))
 
     # ---- shadow and rollout --------------------------------------------------------------
     def _judge_shadow(self, ctx: DayContext) -> Decision:
@@ -261,9 +265,7 @@ class LearningModule:
         return Decision(ctx.day, self.name, f"{version}: shadow {verdict} (recall "
                         f"{recall['production']:.2f} → "
                         f"{recall['candidate']:.2f} on {seen['hazards']} hazards)",
-                        inputs=seen, action=SoftwareRollout(
-                            day=ctx.day + 1, software_version=version, fleet_fraction=0.0,
-                            stage="shadow"))
+                        inputs=seen, action=self._shadow(ctx, version, 0.0))
 
     def _follow_rollout(self, ctx: DayContext) -> None:
         """The rollout module's stages of the candidate: the whole fleet or rolled back
@@ -280,6 +282,16 @@ class LearningModule:
             return
         self.cycles[-1]["resolved_day"] = ctx.day
         self.stage, self.candidate = "collect", None
+
+    def _shadow(self, ctx: DayContext, version: str, share: float, artefact: bytes = b""
+                ) -> SoftwareRollout:
+        """The signed instruction to run ``version`` in shadow on ``share`` (0: stop)."""
+        info = self.registry.versions[version]
+        release = {"model_name": MODEL_NAME, "sha256": info["sha256"],
+                   "length": info["length"], "hardware": self.revisions.read(ctx.view, ctx.now)}
+        return signed_rollout(self.registry.signer, version, release,
+                              version_number=info["version_number"], day=ctx.day + 1,
+                              now=ctx.now, stage="shadow", share=share, artefact=artefact)
 
     def _deployment(self, ctx: DayContext, version: str, status: str, share: float) -> None:
         ctx.emit("deployments", [{

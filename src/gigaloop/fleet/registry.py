@@ -8,7 +8,7 @@ vehicles get only the public key (``Signer.public``), and verify with
 >>> v = reg.register("planner", b"weights", lineage={"data_window": ["2026-01-01", "2026-03-31"],
 ...     "campaign": "c1", "code_version": "abc123", "metrics": {"rain": {"auc": 0.9}}})
 >>> reg.alias("candidate", v)
->>> m = reg.manifest(v, hardware=["HW4"], expires=10.0)
+>>> m = reg.manifest(v, hardware=["HW4"], expires=10.0, stage="canary", fraction=0.01)
 >>> from gigaloop.actuate.ota import Vehicle
 >>> Vehicle(reg.signer.trusted(), "HW4", 0).refusal(m, b"weights", now=0.0) is None
 True
@@ -23,7 +23,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from gigaloop.actuate.ota import canonical, key_id
+from gigaloop.actuate.ota import STAGES, canonical, key_id
 
 ALIASES = ("candidate", "production")
 LINEAGE_FIELDS = ("data_window", "campaign", "code_version", "metrics")
@@ -31,13 +31,24 @@ LINEAGE_FIELDS = ("data_window", "campaign", "code_version", "metrics")
 
 @dataclass
 class Signer:
-    """An ed25519 signing key (in memory only)."""
+    """An ed25519 signing key (in memory only) and the sequence number of the last
+    manifest it signed (vehicles refuse one not newer than the last they took).
+
+    Pickled without its key: a loaded signer signs with a fresh one, which vehicles
+    refuse until a root key rotation (:func:`root_metadata`) trusts it."""
 
     private: Ed25519PrivateKey
+    sequence: int = 0
 
     @classmethod
     def generate(cls) -> Signer:
         return cls(Ed25519PrivateKey.generate())
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"sequence": self.sequence}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.private, self.sequence = Ed25519PrivateKey.generate(), state["sequence"]
 
     @property
     def public(self) -> bytes:
@@ -51,6 +62,28 @@ class Signer:
         """A manifest: the fields and one signature over their canonical JSON."""
         sig = self.private.sign(canonical(signed)).hex()
         return {"signed": dict(signed), "signatures": [{"keyid": key_id(self.public), "sig": sig}]}
+
+    def release(self, *, model_name: str, model_version: str, version_number: int,
+                sha256: str, length: int, hardware: list[str], expires: float, stage: str,
+                fraction: float) -> dict[str, Any]:
+        """A signed rollout manifest (:mod:`gigaloop.actuate.ota`), next in sequence."""
+        if stage not in STAGES or not 0.0 <= fraction <= 1.0:
+            raise ValueError(f"stage must be one of {STAGES} and fraction in [0, 1]; got "
+                             f"{stage!r}, {fraction}")
+        self.sequence += 1
+        return self.sign({
+            "model_name": model_name, "model_version": model_version,
+            "version_number": int(version_number), "sha256": sha256, "length": int(length),
+            "hardware": sorted(hardware), "expires": float(expires), "stage": stage,
+            "fraction": float(fraction), "sequence": self.sequence})
+
+
+def root_metadata(root: Signer, update_keys: list[Signer], *, version: int,
+                  expires: float) -> dict[str, Any]:
+    """Root metadata signed by the (offline) ``root`` key: the update keys vehicles trust
+    from now on; a key left out is revoked (:meth:`gigaloop.actuate.ota.Vehicle.rotate`)."""
+    return root.sign({"type": "root", "version": version, "expires": float(expires),
+                      "keys": {key_id(k.public): k.public.hex() for k in update_keys}})
 
 
 @dataclass
@@ -100,13 +133,15 @@ class Registry:
             current = self.versions[current]["parent"]
         return chain
 
-    def manifest(self, version: str, *, hardware: list[str], expires: float) -> dict[str, Any]:
+    def manifest(self, version: str, *, hardware: list[str], expires: float,
+                 stage: str = "full", fraction: float = 1.0) -> dict[str, Any]:
         """The signed rollout manifest for a version (or alias)."""
         info = self.versions[self.resolve(version)]
-        return self.signer.sign({
-            "model_name": info["model_name"], "model_version": self.resolve(version),
-            "version_number": info["version_number"], "sha256": info["sha256"],
-            "length": info["length"], "hardware": sorted(hardware), "expires": expires})
+        return self.signer.release(
+            model_name=info["model_name"], model_version=self.resolve(version),
+            version_number=info["version_number"], sha256=info["sha256"],
+            length=info["length"], hardware=hardware, expires=expires, stage=stage,
+            fraction=fraction)
 
     def record_deployment(self, version: str, vins: list[str], *, at: float) -> None:
         """Note that a version started running on these vehicles at ``at``."""

@@ -18,7 +18,10 @@ by empirical Bayes), so each vehicle is compared with itself.
   margin), and the wave has run ``min_wave_days`` → the next wave; after the last wave
   the release is production, and the next queued release may start.
 
-Each stage is a ``deployments`` row (canary, staged, full, rolled_back). A version with a
+Each stage is a ``deployments`` row (canary, staged, full, rolled_back) and an instruction
+signed by the run's key (:mod:`gigaloop.fleet.ota`; a rollback is an authorised one). Where
+the vehicles refuse a stage on every hardware revision (``ota_reports``), the release is
+dropped (``refused``) with the reasons. A version with a
 ``shadow`` deployment (a learned model, :mod:`gigaloop.fleet.learning`) waits until its
 shadow is ``completed``, and is dropped if it is ``rejected``; run the learning module
 first on a day, so that its rows are read the day they are written.
@@ -38,7 +41,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from gigaloop.actuate import SoftwareRollout
+from gigaloop.fleet.ota import Revisions, release_info, signed_rollout
+from gigaloop.fleet.registry import Signer
 from gigaloop.fleet.vehicle_rates import RelativeRisk, VehicleRates
 from gigaloop.loop.contract import DayContext, Decision
 from gigaloop.ml import RateRatioTest
@@ -72,7 +76,8 @@ class Rollout:
     disengagements: RateRatioTest
     crashes: RateRatioTest
     risk: tuple[RelativeRisk, RelativeRisk]
-    status: str = "active"  # active, production, rolled_back
+    number: int = 0  # its version number on the vehicles (anti-rollback)
+    status: str = "active"  # active, production, rolled_back, refused
 
 
 @dataclass
@@ -92,19 +97,35 @@ class RolloutModule:
     last_read: datetime | None = None
     disengagement_rates: VehicleRates = field(default_factory=VehicleRates)
     crash_rates: VehicleRates = field(default_factory=VehicleRates)
+    signer: Signer = field(default_factory=Signer.generate)
+    releases: dict[str, dict[str, Any]] = field(default_factory=dict)
+    revisions: Revisions = field(default_factory=Revisions)
+    started: int = 0
+
+    def sign_with(self, signer: Signer) -> None:
+        """Sign instructions with the run's key (the one its vehicles trust)."""
+        self.signer = signer
 
     def decide(self, ctx: DayContext) -> list[Decision]:
         since, self.last_read = self.last_read, ctx.now
-        released = ctx.view.ingested_since("model_versions", since, ["model_version"])
+        released = release_info(ctx.view.ingested_since(
+            "model_versions", since, ["model_version", "model_name", "sha256", "length",
+                                      "hardware"]))
         known = {*self.queue, *self.done, *self.held,
                  *([self.active.version] if self.active else [])}
-        self.queue += [v for v in released["model_version"].to_pylist() if v not in known]
+        self.queue += [v for v in released if v not in known]
+        self.releases.update(released)
+        self.revisions.read(ctx.view, ctx.now)
         self._shadows(ctx.view.ingested_since("deployments", since,
                                               ["model_version", "stage", "status"]))
         days = ctx.view.ingested_since("telemetry_daily", since, list(TELEMETRY))
         crashes = ctx.view.ingested_since("crashes", since, ["vin", "software_version", "mode"])
         crashes = crashes.filter(pc.equal(crashes["mode"], "autopilot"))
         decisions: list[Decision] = []
+        refused = self._refused(ctx, ctx.view.ingested_since(
+            "ota_reports", since, ["model_version", "stage", "result", "reason"]))
+        if refused is not None:
+            decisions.append(refused)
         if self.active is not None:
             self._add_evidence(days, crashes)
             decision = self._judge(ctx)
@@ -128,29 +149,50 @@ class RolloutModule:
             if status == "completed" and version not in self.queue:
                 self.queue.append(version)
 
+    def _refused(self, ctx: DayContext, reports: pa.Table) -> Decision | None:
+        """Drop the active release when the vehicles refused its latest stage on every
+        hardware revision that reported."""
+        rollout = self.active
+        if rollout is None or not reports.num_rows:
+            return None
+        mine = reports.filter(pc.equal(reports["model_version"], rollout.version)).to_pylist()
+        if not mine or any(r["result"] == "installed" for r in mine):
+            return None
+        reasons = sorted({str(r["reason"]) for r in mine})
+        rollout.status = "refused"
+        self.done[rollout.version], self.active = rollout, None
+        ctx.emit("deployments", [{
+            "deployment_id": f"{rollout.version}/refused/{ctx.day}",
+            "model_version": rollout.version, "stage": mine[-1]["stage"],
+            "fleet_fraction": 0.0, "status": "refused", "event_time": ctx.now}])
+        return Decision(ctx.day, self.name, f"{rollout.version}: refused by the vehicles "
+                        f"({', '.join(reasons)}); dropped", inputs={"reasons": reasons})
+
     # ---- the stages ----------------------------------------------------------------------
     def _start(self, ctx: DayContext, version: str) -> Decision:
         cfg = self.config
         tests = [RateRatioTest(alpha=cfg.alpha, margin=cfg.margin) for _ in range(2)]
         risk = (self.disengagement_rates.relative_risk(), self.crash_rates.relative_risk())
-        self.active = Rollout(version, 0, ctx.day, *tests, risk=risk)
+        self.started += 1
+        self.active = Rollout(version, 0, ctx.day, tests[0], tests[1], risk=risk,
+                              number=self.started)
         return self._stage(ctx, "canary", f"{version}: canary on {cfg.waves[0]:.0%} of the "
                                           "fleet")
 
     def _judge(self, ctx: DayContext) -> Decision | None:
         rollout, cfg = self.active, self.config
         assert rollout is not None
-        harmed = [name for name, test in self._tests(rollout) if test.decision == "harm"]
-        if harmed:
+        step, harmed = verdict(self._tests(rollout), rollout.disengagements, cfg,
+                               days_at_wave=ctx.day - rollout.since_day,
+                               last_wave=rollout.wave + 1 == len(cfg.waves))
+        if step == "rollback":
             rollout.status = "rolled_back"
             self.done[rollout.version], self.active = rollout, None
             return self._stage(ctx, "rolled_back", f"{rollout.version}: rolled back, worse "
                                f"{' and '.join(harmed)}", rollout=rollout, harmed=harmed)
-        ready = (rollout.disengagements.decision == "no_worse"
-                 and ctx.day - rollout.since_day >= cfg.min_wave_days)
-        if not ready:
+        if step == "hold":
             return None
-        if rollout.wave + 1 == len(cfg.waves):
+        if step == "production":
             rollout.status = "production"
             self.done[rollout.version], self.active = rollout, None
             return Decision(ctx.day, self.name, f"{rollout.version}: production on the "
@@ -171,8 +213,11 @@ class RolloutModule:
             "model_version": rollout.version, "stage": stage, "fleet_fraction": share,
             "status": "rolled_back" if stage == "rolled_back" else "active",
             "event_time": ctx.now}])
-        action = SoftwareRollout(day=ctx.day + 1, software_version=rollout.version,
-                                 fleet_fraction=share, stage=ACTION_STAGE[stage])
+        release = dict(self.releases[rollout.version])
+        release["hardware"] = release["hardware"] or self.revisions.read(ctx.view, ctx.now)
+        action = signed_rollout(self.signer, rollout.version, release,
+                                version_number=rollout.number, day=ctx.day + 1, now=ctx.now,
+                                stage=ACTION_STAGE[stage], share=share)
         finding = None
         if harmed:
             finding = {"id": f"SW-{rollout.version}-d{ctx.day}", "kind": "bad_release",
@@ -223,6 +268,26 @@ class RolloutModule:
             "decision": test.decision} for name, test in self._tests(rollout)}
 
 
+def verdict(tests: list[tuple[str, RateRatioTest]], primary: RateRatioTest,
+            config: RolloutConfig, *, days_at_wave: int, last_wave: bool
+            ) -> tuple[str, list[str]]:
+    """A staged rollout's next step, whatever it rolls out (vehicles, robot cells):
+    ``rollback`` when any guard test finds harm (with their names), ``advance`` (or
+    ``production`` after the last wave) once ``primary`` finds the candidate no worse and
+    the wave ran ``min_wave_days``, else ``hold``.
+
+    >>> t = RateRatioTest()
+    >>> verdict([("crashes", t)], t, RolloutConfig(), days_at_wave=9, last_wave=False)
+    ('hold', [])
+    """
+    harmed = [name for name, test in tests if test.decision == "harm"]
+    if harmed:
+        return "rollback", harmed
+    if primary.decision != "no_worse" or days_at_wave < config.min_wave_days:
+        return "hold", []
+    return ("production" if last_wave else "advance"), []
+
+
 def _is(rows: pa.Table, version: str) -> np.ndarray:
     """Which rows ran ``version``."""
     return pc.equal(rows["software_version"], version).to_numpy(zero_copy_only=False)
@@ -249,4 +314,4 @@ def _update(test: RateRatioTest, events: tuple[float, float],
         test.update(events[0], exposure[0], events[1], exposure[1])
 
 
-__all__ = ["RolloutConfig", "RolloutModule"]
+__all__ = ["RolloutConfig", "RolloutModule", "verdict"]

@@ -1,7 +1,8 @@
 """Scoring what a run found against the scenario's hidden truth (the only reader of truth).
 
 A fault counts as *found* when a finding for its failure mode names it — the same
-lot, station, machine, hardware revision … — at rank ≤ ``top`` (and, when the fault
+lot, station, machine, hardware revision … — at rank ≤ ``top`` (a bad software release:
+once its vehicles took the rollback, ``rolled_back_day``; and, when the fault
 has a time window, names a window whose ends are within ``window_tolerance_days`` of
 the window that really was: a drift the loop stopped early ended on that day).
 A finding that matches no fault, or names a red herring, is a false finding; one that
@@ -52,7 +53,9 @@ PROCESS_ALARM_MODE = "process_drift"
 MACHINE_MODE = "machine_breakdown"
 #: Which module a finding's failure mode comes from, where it is not root cause.
 FOUND_BY = {PROCESS_ALARM_MODE: "process control", MACHINE_MODE: "maintenance",
-            "software_release": "rollout"}
+            "software_release": "rollout", "cell_policy": "cell rollout"}
+#: Faults found only once what they name was rolled back (truth: ``rolled_back_day``).
+ROLLED_BACK_KINDS = ("bad_release", "bad_cell_policy")
 #: The inspection downstream of a drifting parameter, where the plant has one.
 DRIFT_INSPECTION = {"weld_current": "weld_seam", "film_thickness": "paint_thickness"}
 
@@ -145,6 +148,8 @@ def score_findings(
         ranked = sorted((f for f in [*hits, *seen_in_plant] if f.get("rank", top + 1) <= top),
                         key=lambda f: (f["day_found"], f["rank"]))
         first = ranked[0] if ranked else None
+        if first is not None and not _rolled_back(fault, first):
+            first = None  # a rollback decided, but the vehicles never went back
         onset = _first_failure_day(fault["happened"])
         began = fault["happened"].get("onset_day")
         faults_out.append({
@@ -161,6 +166,8 @@ def score_findings(
             "finding_id": first["id"] if first else None,
             "found_by": None if first is None else FOUND_BY.get(first["failure_mode"],
                                                                   "root cause"),
+            **({k: fault["happened"].get(k) for k in ("peak_share", "rolled_back_day")}
+               if fault.get("kind") in ROLLED_BACK_KINDS else {}),
         })
     unmatched = [f for f in findings if f["id"] not in matched_finding_ids]
     predictions = {f["id"] for f in unmatched if f["failure_mode"] == MACHINE_MODE}
@@ -180,6 +187,24 @@ def score_findings(
         # per vision point: defective units, flagged, false rejects and escapes (the truth)
         "inspection": truth.get("inspection"),
     }
+
+
+def _rolled_back(fault: dict[str, Any], finding: dict[str, Any]) -> bool:
+    """A bad release (or robot-cell policy) counts as found only once its vehicles (cells)
+    took the rollback the finding announced (truth: ``rolled_back_day``, at most a week
+    after); other faults, always.
+
+    >>> fault = {"kind": "bad_release", "happened": {"rolled_back_day": None}}
+    >>> _rolled_back(fault, {"day_found": 13})
+    False
+    >>> _rolled_back({"kind": "bad_release", "happened": {"rolled_back_day": 14}},
+    ...              {"day_found": 13})
+    True
+    """
+    if fault.get("kind") not in ROLLED_BACK_KINDS or "rolled_back_day" not in fault["happened"]:
+        return True
+    day = fault["happened"]["rolled_back_day"]
+    return day is not None and finding["day_found"] <= day <= finding["day_found"] + 7
 
 
 def is_drift(fault: dict[str, Any]) -> bool:

@@ -189,5 +189,26 @@ CRASHES = Table(
         col("severity", "string", "major (restraint fired) or minor", choices=("major", "minor")),
     ))
 
+OTA_REPORTS = Table(
+    "ota_reports", "fleet",
+    "What the vehicles of one hardware revision (or the plant's robot cells of one kind) "
+    "did with an over-the-air instruction (Uptane's vehicle version report): installed "
+    "it, or refused it and why (a bad "
+    "signature, a revoked key, an expired or replayed manifest, a rollback, the wrong "
+    "hardware, a wrong length or digest …).",
+    key=("report_id",), partition_by="event_time", columns=(
+        col("report_id", "string", "id"),
+        col("instruction", "string", "what the vehicles were told",
+            choices=("software_rollout", "key_rotation", "cell_policy_rollout")),
+        col("model_version", "string", "version the instruction names", nullable=True),
+        col("stage", "string", "shadow, canary, staged, full, rollback", nullable=True),
+        col("sequence", "int64", "the signed manifest's sequence number", nullable=True),
+        col("hardware_revision", "string", "revision of the vehicles reporting"),
+        col("vehicles", "int64", "vehicles of that revision in the field (cells named)",
+            min=0),
+        col("result", "string", "installed or refused", choices=("installed", "refused")),
+        col("reason", "string", "why it was refused", nullable=True),
+    ))
+
 TABLES = (TELEMETRY_DAILY, TRIGGER_EVENTS, SCENES, DIAGNOSTIC_CODES, COMPONENT_FAILURES,
-          CRASHES)
+          CRASHES, OTA_REPORTS)

@@ -12,6 +12,10 @@ MODEL_VERSIONS = Table(
         col("metrics_json", "string", "held-out metrics as JSON"),
         col("sha256", "string", "digest of the artefact"),
         col("signature", "string", "signature of the digest", nullable=True),
+        col("length", "int64", "artefact size in bytes", unit="B", min=0, nullable=True),
+        col("hardware", "string",
+            "hardware revisions it runs on, comma-separated (null: every revision)",
+            nullable=True),
     ))
 
 DEPLOYMENTS = Table(
@@ -23,7 +27,7 @@ DEPLOYMENTS = Table(
         col("fleet_fraction", "float64", "share of the fleet", min=0, max=1),
         col("status", "string",
             "active, completed (a shadow that passed), rejected (one that failed), "
-            "rolled_back"),
+            "rolled_back, refused (by the vehicles on every hardware revision)"),
     ))
 
 TABLES = (MODEL_VERSIONS, DEPLOYMENTS)

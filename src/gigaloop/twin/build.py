@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 
 from gigaloop.twin.background import LotFrailty
 from gigaloop.twin.camera import Camera
+from gigaloop.twin.cells import CellPolicies
 from gigaloop.twin.clock import Clock, shift_of
 from gigaloop.twin.effects import Effects
 from gigaloop.twin.layout import MACHINE_IDS, STATIONS
@@ -95,6 +96,10 @@ class UnitBuilder:
         self.modes = {c.name for c in scenario.components}
         self.frailty = LotFrailty(scenario.background, entropy)
         self.camera = Camera(entropy)
+        weld_robots = [m for s in STATIONS if s.machine_kind == "weld_robot"
+                       for m in s.machine_ids]
+        self.cells = CellPolicies(weld_robots, scenario.cell_policies) \
+            if scenario.cell_policies else None
 
     def lot_fade_factor(self, lot_id: str) -> float:
         """Lot-to-lot spread of cell fade (lognormal, 3 %), fixed by the seed and the lot id."""
@@ -233,6 +238,9 @@ class UnitBuilder:
                 key = "seam_defect"
                 excess = np.maximum(np.abs(true - parameter.nominal) - SEAM_DEADBAND_KA, 0.0)
                 factor = 1.0 + SEAM_GAIN_PER_KA2 * excess**2
+                if self.cells is not None:  # the weld policy each robot runs
+                    factor = factor * self.cells.multiplier(
+                        np.asarray(st.machine_ids, dtype=object)[machine_index])
             if st.station_id == TRIM_STATION and parameter.name == "torque":
                 key = "trim_defect"
                 under = np.maximum(parameter.nominal - true - TRIM_DEADBAND_NM, 0.0)

@@ -20,7 +20,7 @@ from every vehicle.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 
 from gigaloop.actuate import (
     Action,
+    KeyRotation,
     Offer,
     PredictiveService,
     Receipt,
@@ -37,6 +38,7 @@ from gigaloop.actuate import (
     TriggerCampaigns,
 )
 from gigaloop.actuate.driving_model import campaign_problem
+from gigaloop.actuate.ota import epoch
 from gigaloop.errors import ActuationError
 from gigaloop.twin import customers as cust
 from gigaloop.twin import offers
@@ -59,6 +61,7 @@ from gigaloop.twin.telemetry import (
     drive_day,
 )
 from gigaloop.twin.units import BuiltUnits
+from gigaloop.twin.updates import Updates, enact
 
 DELIVERY_DAYS = (3, 10)
 WEEKEND_FACTOR = 0.9                       # weekend miles relative to the weekly mean
@@ -128,7 +131,8 @@ class Fleet:
         self._pending = BuiltUnits.empty()       # built, not yet delivered
         self._due = np.empty(0, np.int64)          # … and the day each is delivered
         self._base: tuple[Base, np.random.Generator] | None = None
-        self._pending_actions: list[SoftwareRollout | TriggerCampaigns] = []
+        self._pending_actions: list[SoftwareRollout | TriggerCampaigns | KeyRotation] = []
+        self.updates = Updates()  # the vehicles' OTA verifiers: keys come by provision()
         self._stop_sale: dict[str, tuple[str, str]] = {}
         self.vins = pa.array([], pa.string())
         self.customer_ids = pa.array([], pa.string())
@@ -245,7 +249,7 @@ class Fleet:
         """Per-vehicle crash and disengagement rates from style, latent and software."""
         v, info = self.vehicles, self.info
         cohort = info.view("cohort")[idx]
-        version = self.software.assign(cohort)
+        version = self.software.assign(cohort, info.view("sensor_rev")[idx])
         info.view("version")[idx] = version
         q = self.software.multipliers(version)
         style = v.view("style")[idx]
@@ -280,7 +284,7 @@ class Fleet:
     def step(self, day: int) -> dict[str, pa.Table]:
         """Simulate ``day``; rows of every fleet and customer table (some may be empty)."""
         rows = Rows()
-        self._apply_due(day)
+        self._apply_due(day, rows)
         if self._base is not None:
             (base, rng), self._base = self._base, None
             admit_base(self, base, rng, rows)
@@ -300,8 +304,9 @@ class Fleet:
 
     # ---- actions -------------------------------------------------------------------------
     def apply(self, action: Action) -> Receipt:
-        """Take a :class:`ServiceCampaign`, :class:`PredictiveService` or
-        :class:`SoftwareRollout` from ``action.day``, and :class:`Offer` (:mod:`.offers`)."""
+        """Take a :class:`ServiceCampaign`, :class:`PredictiveService`,
+        :class:`SoftwareRollout` or :class:`KeyRotation` from ``action.day`` (the last two
+        once the vehicles verified them: :mod:`.updates`), and :class:`Offer`."""
         if isinstance(action, Offer):
             return offers.apply(self, action)
         if isinstance(action, ServiceCampaign):
@@ -315,6 +320,9 @@ class Fleet:
             self._pending_actions.append(action)
             return Receipt(True, f"{len(action.campaigns)} campaigns from day "
                                  f"{max(action.day, self.next_day)}")
+        if isinstance(action, KeyRotation):
+            self._pending_actions.append(action)
+            return Receipt(True, f"key rotation from day {max(action.day, self.next_day)}")
         if isinstance(action, SoftwareRollout):
             if not action.software_version or not 0.0 <= action.fleet_fraction <= 1.0:
                 return Receipt(False, "a rollout needs a version and a fraction in [0, 1]")
@@ -353,15 +361,26 @@ class Fleet:
         found = pc.index_in(pa.array(list(vins), pa.string()), value_set=self.vins)
         return found.drop_null().to_numpy().astype(np.int64)
 
-    def _apply_due(self, day: int) -> None:
+    def _apply_due(self, day: int, rows: Rows) -> None:
+        """Due actions; OTA ones only where the vehicles verified them (``ota_reports``)."""
         due = [a for a in self._pending_actions if a.day <= day]
         self._pending_actions = [a for a in self._pending_actions if a.day > day]
-        rolled = [a for a in due if not self.scenes.take(a)]  # campaigns, shadows: scenes'
-        for action in rolled:
+        if not due:
+            return
+        midnight = datetime.combine(self.start_date + timedelta(days=day), time())
+        verified, reports = enact(self, due, now=epoch(midnight))
+        if reports:
+            rows.add("ota_reports", **{k: [r[k] for r in reports] for k in reports[0]},
+                     event_time=np.full(len(reports), np.datetime64(midnight, "us")))
+        rolled = [(a, took) for a, took in verified if not self.scenes.take(a)]
+        for action, took in rolled:  # campaigns, shadows: the scenes'
             assert isinstance(action, SoftwareRollout)
-            self.software.rollout(action.software_version, action.fleet_fraction)
+            self.software.rollout(action.software_version, action.fleet_fraction, took,
+                                  len(self.revisions))
         if rolled and self.vehicles.n:
             self._set_rates(np.arange(self.vehicles.n))
+            self.software.note(day, self.info.view("version")[:self.vehicles.n], [
+                a.software_version for a, _ in rolled if a.fleet_fraction == 0.0])
 
     # ---- truth and world counts ----------------------------------------------------------
     def report(self, key: str, fault: int, kind: str, day: int, vin_index: int) -> None:

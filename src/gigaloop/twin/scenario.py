@@ -249,6 +249,19 @@ class Release(_Strict):
     crash: float = Field(default=1.0, gt=0)
     disengagement: float = Field(default=1.0, gt=0)
     rain: float = Field(default=1.0, gt=0)
+    #: Hardware revisions it runs on (None: every one); vehicles of others refuse it.
+    hardware: list[str] | None = Field(default=None, min_length=1)
+
+
+class CellPolicy(_Strict):
+    """A weld-robot control policy (e.g. seam tracking) handed to the plant on ``day``: the
+    twin writes its ``model_versions`` row (``weld_policy``) then, and a rollout module
+    decides which cells run it. ``seam`` multiplies the weld seam defect hazard of the
+    units its cells weld (hidden from the analytics; 1 = as good as the running one)."""
+
+    version: str = Field(min_length=1)
+    day: int = Field(ge=0)
+    seam: float = Field(default=1.0, gt=0)
 
 
 class Scenario(_Strict):
@@ -263,9 +276,13 @@ class Scenario(_Strict):
     data: DataQuality = Field(default_factory=DataQuality)
     background: BackgroundLevels = Field(default_factory=BackgroundLevels)
     releases: list[Release] = Field(default_factory=list)
+    cell_policies: list[CellPolicy] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _cross_references(self) -> Scenario:
+        policies = [p.version for p in self.cell_policies]
+        if len(set(policies)) != len(policies):
+            raise ValueError(f"cell_policies: versions must be unique, got {policies}")
         versions = [r.version for r in self.releases]
         if len(set(versions)) != len(versions) or STARTING_VERSION in versions:
             raise ValueError(f"releases: versions must be unique and new (the fleet starts "

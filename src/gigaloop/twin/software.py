@@ -1,7 +1,8 @@
 """Driver-assistance software in the fleet: versions, their hidden quality, staged rollouts.
 
 Each vehicle has a fixed rollout cohort ``u ∈ [0, 1)``. A rollout of version ``v`` to
-fraction ``f`` puts every vehicle with ``u < f`` on ``v``; later rollouts take precedence;
+fraction ``f`` puts every vehicle with ``u < f`` on ``v`` (of the hardware revisions that
+took it, when the rollout names them); later rollouts take precedence;
 fraction 0 rolls ``v`` back (its vehicles return to what they ran before). A version's
 quality multiplies the Autopilot crash rate, every disengagement rate, and (again) the rain
 disengagement and rain Autopilot crash rates. Versions the twin has not been told about get
@@ -23,13 +24,10 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
-
-if TYPE_CHECKING:  # only a signed rollout needs the verifier (and cryptography)
-    from gigaloop.actuate.ota import Vehicle
 
 STARTING_VERSION = "2025.20.1"
 
@@ -64,7 +62,10 @@ class SoftwareFleet:
                                                         else known)
         self.names: list[str] = [STARTING_VERSION]
         self.quality.setdefault(STARTING_VERSION, SoftwareQuality())
-        self._rollouts: dict[str, float] = {}
+        self._rollouts: dict[str, tuple[float, np.ndarray | None, int]] = {}
+        #: Per version the fleet ran: its largest share of the fleet and the day it was
+        #: rolled back (the truth the scorer reads; analytics see ``ota_reports``).
+        self.reach: dict[str, dict[str, float | int | None]] = {}
 
     def index(self, version: str) -> int:
         """Index of ``version`` in :attr:`names`, registering (and judging) a new one."""
@@ -76,29 +77,33 @@ class SoftwareFleet:
             self.quality[version] = SoftwareQuality(**draws)
         return self.names.index(version)
 
-    def rollout(self, version: str, fraction: float) -> None:
-        """Put ``version`` on ``fraction`` of the fleet (0 removes it)."""
+    def rollout(self, version: str, fraction: float,
+                revisions: np.ndarray | None = None, known: int = 0) -> None:
+        """Put ``version`` on ``fraction`` of the fleet (0 removes it); ``revisions``: the
+        hardware revision codes that took it (None: every one) of the first ``known``
+        codes. A revision first delivered later leaves the factory with it installed."""
         self.index(version)
         if fraction <= 0.0:
             self._rollouts.pop(version, None)
         else:
-            self._rollouts[version] = min(fraction, 1.0)
+            self._rollouts[version] = (min(fraction, 1.0), revisions, known)
 
-    def rollout_signed(self, manifest: dict[str, Any], artefact: bytes, gate: Vehicle,
-                       fraction: float, *, now: float) -> str | None:
-        """Roll out the manifest's version only if ``gate`` (the vehicles' verifier: trusted
-        keys, hardware, installed version) accepts it; returns the refusal, changing
-        nothing, or None."""
-        reason = gate.install(manifest, artefact, now=now)
-        if reason is None:
-            self.rollout(str(manifest["signed"]["model_version"]), fraction)
-        return reason
+    def note(self, day: int, version: np.ndarray, rolled_back: list[str]) -> None:
+        """Record each version's share of the fleet on ``day`` and the rollbacks taken."""
+        for name, share in self.shares(version).items():
+            seen = self.reach.setdefault(name, {"peak_share": 0.0, "rolled_back_day": None})
+            seen["peak_share"] = max(float(seen["peak_share"] or 0.0), share)
+        for name in rolled_back:
+            self.reach.setdefault(name, {"peak_share": 0.0})["rolled_back_day"] = day
 
-    def assign(self, cohort: np.ndarray) -> np.ndarray:
-        """Version index of each vehicle from its cohort."""
+    def assign(self, cohort: np.ndarray, revision: np.ndarray | None = None) -> np.ndarray:
+        """Version index of each vehicle from its cohort (and hardware revision code)."""
         version = np.zeros(len(cohort), np.int16)
-        for name, fraction in self._rollouts.items():
-            version[cohort < fraction] = self.names.index(name)
+        for name, (fraction, took, known) in self._rollouts.items():
+            on = cohort < fraction
+            if took is not None and revision is not None:
+                on &= np.isin(revision, took) | (revision >= known)
+            version[on] = self.names.index(name)
         return version
 
     def multipliers(self, version: np.ndarray) -> dict[str, np.ndarray]:
@@ -119,15 +124,21 @@ class Released(Protocol):
 
     version: str
     day: int
+    hardware: list[str] | None
+
+
+def release_artefact(version: str) -> bytes:
+    """What stands in for a scenario release's build: its name's bytes."""
+    return version.encode()
 
 
 def release_rows(releases: Sequence[Released], day: int, day_end: datetime) -> pa.Table | None:
     """The ``model_versions`` rows of the releases handed over on ``day`` (None if none):
     the engineers' build, registered an hour before the day's end; its artefact stands in
-    as the digest of its name.
+    as its name (:func:`release_artefact`).
 
     >>> class R:
-    ...     version, day = "2025.40.0", 3
+    ...     version, day, hardware = "2025.40.0", 3, None
     >>> rows = release_rows([R()], 3, datetime(2025, 1, 4))
     >>> rows.column("model_version").to_pylist(), rows.column("event_time")[0].as_py()
     (['2025.40.0'], datetime.datetime(2025, 1, 3, 23, 0))
@@ -144,7 +155,10 @@ def release_rows(releases: Sequence[Released], day: int, day_end: datetime) -> p
         "parent_version": pa.nulls(len(today), pa.string()),
         "trained_through": [(at - timedelta(days=1)).date()] * len(today),
         "metrics_json": ["{}"] * len(today),
-        "sha256": [hashlib.sha256(r.version.encode()).hexdigest() for r in today],
+        "sha256": [hashlib.sha256(release_artefact(r.version)).hexdigest() for r in today],
         "signature": pa.nulls(len(today), pa.string()),
+        "length": pa.array([len(release_artefact(r.version)) for r in today], pa.int64()),
+        "hardware": pa.array([",".join(r.hardware) if r.hardware else None for r in today],
+                             pa.string()),
         "event_time": pa.array([at] * len(today), pa.timestamp("us")),
     })

@@ -26,12 +26,14 @@ def assemble_truth(scenario: Scenario, history: History, fleet_events: list[dict
                    *, days: int, seed: int, scale: str,
                    excess_failures: dict[str, int] | None = None,
                    background: dict[str, Any] | None = None,
-                   offers: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+                   offers: list[dict[str, Any]] | None = None,
+                   reach: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """The truth dict: scenario, faults with what happened to each, and world events;
     ``excess_failures``: the failures each general fault caused (:mod:`twin.effects`);
     ``background``: the real but harmless differences between machines, shifts and lots
     (:mod:`twin.background`), kept apart from the faults — no finding should name them;
-    ``offers``: each campaign's hidden expected uplift (:mod:`twin.offers`)."""
+    ``offers``: each campaign's hidden expected uplift (:mod:`twin.offers`); ``reach``:
+    each software version's peak fleet share and rollback day (:class:`SoftwareFleet`)."""
     excess = excess_failures or {}
     return {
         "scenario": {
@@ -44,7 +46,8 @@ def assemble_truth(scenario: Scenario, history: History, fleet_events: list[dict
         "days_simulated": days,
         "faults": [*(_fault(fault, history, fleet_events, days, excess)
                      for fault in scenario.faults),
-                   *(_bad_release(r) for r in scenario.releases
+                   *(_bad_release(r, (reach or {}).get(r.version, {}))
+                     for r in scenario.releases
                      if r.day < days and max(r.crash, r.disengagement, r.rain) > 1.0)],
         "breakdowns": list(history.breakdowns),
         "maintenance_resets": list(history.maintenance_resets),
@@ -98,10 +101,11 @@ def _fault(fault: Fault, history: History, fleet_events: list[dict[str, Any]],
     }
 
 
-def _bad_release(release: Release) -> dict[str, Any]:
+def _bad_release(release: Release, reach: dict[str, Any]) -> dict[str, Any]:
     """A release worse than the starting version on some rate: a fault of its own, found
-    when a rollout module rolls it back (a finding naming its version); its days count
-    from the day it was handed over."""
+    when a rollout module rolls it back (a finding naming its version, and its vehicles
+    took the rollback: ``rolled_back_day``); its days count from the day it was handed
+    over. ``peak_share``: the largest share of the fleet that ran it."""
     return {
         "id": f"release-{release.version}", "kind": "bad_release",
         "where": {"software_version": release.version}, "starts": release.day, "stops": None,
@@ -109,7 +113,9 @@ def _bad_release(release: Release) -> dict[str, Any]:
                    "rain": release.rain},
         "finding": {"failure_mode": "software_release",
                     "names": {"software_version": release.version}},
-        "happened": {"onset_day": release.day, "first_field_failure_day": release.day},
+        "happened": {"onset_day": release.day, "first_field_failure_day": release.day,
+                     "peak_share": reach.get("peak_share", 0.0),
+                     "rolled_back_day": reach.get("rolled_back_day")},
     }
 
 

@@ -16,7 +16,7 @@ False
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,10 @@ import pyarrow as pa
 from gigaloop.actuate import (
     Action,
     Calibration,
+    CellPolicyRollout,
     EnergySchedule,
     EngineeringChange,
+    KeyRotation,
     MaintenanceOrder,
     Offer,
     PredictiveService,
@@ -42,12 +44,18 @@ from gigaloop.errors import ActuationError, ConfigError, GigaloopError
 from gigaloop.twin.background import frailty_modes
 from gigaloop.twin.base import installed_base
 from gigaloop.twin.camera import POINTS
+from gigaloop.twin.cells import bad_policy_faults
 from gigaloop.twin.effects import general_faults
 from gigaloop.twin.fleet import Fleet
 from gigaloop.twin.plant import Plant
 from gigaloop.twin.scenario import Scenario, load_scenario
-from gigaloop.twin.software import KNOWN_VERSIONS, SoftwareQuality, release_rows
-from gigaloop.twin.tables import concat
+from gigaloop.twin.software import (
+    KNOWN_VERSIONS,
+    SoftwareQuality,
+    release_artefact,
+    release_rows,
+)
+from gigaloop.twin.tables import arrow_table, concat
 from gigaloop.twin.truth import assemble_truth, write_truth
 from gigaloop.twin.units import SCALES
 from gigaloop.twin.uplink import Uplink
@@ -118,6 +126,9 @@ class Twin:
         if day != self._next_day:
             raise GigaloopError(f"the twin steps days in order: expected day {self._next_day}, "
                                 f"got {day}", day=day)
+        cells = self.plant.builder.cells
+        cell_reports = cells.enact_due(day, datetime.combine(
+            self.start_date + timedelta(days=day), time())) if cells else []
         tables, built = self.plant.step(day)
         for name, table in self._base_tables.items():   # the installed base's genealogy
             tables[name] = concat([table, tables[name]]) if name in tables else table
@@ -131,8 +142,28 @@ class Twin:
         released = release_rows(self.scenario.releases, day, self.day_end(day))
         if released is not None:
             tables["model_versions"] = released
+            for version in released["model_version"].to_pylist():  # the build, handed over
+                self.fleet.updates.artefacts[version] = release_artefact(version)
+        if cells is not None:
+            policies = cells.release_rows(day, self.day_end(day))
+            if policies is not None:
+                tables["model_versions"] = concat([t for t in (
+                    tables.get("model_versions"), policies) if t is not None])
+            if cell_reports:
+                reports = arrow_table("ota_reports", {
+                    k: [r[k] for r in cell_reports] for k in cell_reports[0]})
+                tables["ota_reports"] = concat([t for t in (
+                    tables.get("ota_reports"), reports) if t is not None])
         self._next_day = day + 1
         return tables
+
+    def provision(self, trusted: dict[str, bytes], root: dict[str, bytes] | None = None
+                  ) -> None:
+        """The OTA keys every vehicle trusts, as the factory installs them: update keys
+        (``{key id: raw public key}``) and root keys for key rotations."""
+        self.fleet.updates.provision(trusted, root)
+        if self.plant.builder.cells is not None:
+            self.plant.builder.cells.provision(trusted)
 
     def apply(self, action: Action) -> Receipt:
         """Queue ``action``; it takes effect from ``action.day`` (or the next day simulated).
@@ -141,8 +172,15 @@ class Twin:
         twin cannot carry raises :class:`~gigaloop.errors.ActuationError`.
         """
         if isinstance(action, ServiceCampaign | PredictiveService | SoftwareRollout | Offer
-                      | TriggerCampaigns):
+                      | TriggerCampaigns | KeyRotation):
             return self.fleet.apply(action)
+        if isinstance(action, CellPolicyRollout):
+            if self.plant.builder.cells is None:
+                return Receipt(False, "the scenario has no [[cell_policies]]: no robot cell "
+                                      "runs a learned policy")
+            self.plant.builder.cells.queued.append(action)
+            return Receipt(True, f"{action.policy_version} to {action.fraction:.0%} of the "
+                                 f"weld cells from day {max(action.day, self._next_day)}")
         if isinstance(action, EnergySchedule):
             return self._schedule_energy(action)
         if isinstance(action, Rework):
@@ -194,7 +232,10 @@ class Twin:
         truth = assemble_truth(self.scenario, self.plant.history, self.fleet.truth_events(),
                                days=self._next_day, seed=self.seed, scale=self.scale,
                                excess_failures=self.fleet.excess_failures,
-                               background=background, offers=self.fleet.offer_response.truth)
+                               background=background, offers=self.fleet.offer_response.truth,
+                               reach=self.fleet.software.reach)
+        if self.plant.builder.cells is not None:
+            truth["faults"] += bad_policy_faults(self.plant.builder.cells, self._next_day)
         truth["inspection"] = self.plant.builder.camera.truth()
         truth["world_kpis"].update({k: v for k, v in self.world_kpis().items()
                                     if k in truth["world_kpis"]})

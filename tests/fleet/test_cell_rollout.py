@@ -1,0 +1,59 @@
+"""A robot-cell policy rollout on the twin's plant: a policy that makes weld seams worse
+is stopped on its one-cell canary, before it reaches a third of the weld cells, and rolled
+back; the scorer counts it found on that day."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from gigaloop.loop.score import score_run
+from gigaloop.run import RunOptions, run_job
+from gigaloop.store import Store
+
+DEFAULT_TEXT = (resources.files("gigaloop.twin") / "scenarios" / "default.toml").read_text(
+    encoding="utf-8"
+)
+BAD = "seam-track-2"
+POLICY = f"""
+[[cell_policies]]
+version = "{BAD}"
+day = 3
+seam = 5.0
+"""
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+    folder = tmp_path_factory.mktemp("cells")
+    scenario = folder / "policy.toml"
+    scenario.write_text(DEFAULT_TEXT + POLICY, encoding="utf-8")
+    out = folder / "run"
+    return run_job(RunOptions(days=40, scenario=scenario, out=out, modules=("cell_rollout",))), out
+
+
+@pytest.mark.slow
+def test_a_worse_policy_is_rolled_back_before_a_third_of_the_cells(run) -> None:
+    summary, out = run
+    store = Store(out / "store")
+    deployments = store.execute(store.table("deployments"))
+    assert deployments.fleet_fraction.max() < 1 / 3
+    assert (deployments.stage == "rolled_back").sum() == 1
+    reports = store.execute(store.table("ota_reports")).sort_values("event_time")
+    assert reports.stage.tolist() == ["canary", "rollback"]  # signed, verified by the cells
+    assert set(reports.result) == {"installed"} and reports.vehicles.iloc[0] == 1
+    (finding,) = summary["findings"]
+    assert finding["names"] == {"policy_version": BAD}
+    ratio = finding["failed weld seam inspections per unit welded"]["ratio"]
+    assert ratio > 2
+
+
+@pytest.mark.slow
+def test_the_scorer_counts_the_bad_policy_found_when_its_cells_went_back(run) -> None:
+    _, out = run
+    (fault,) = [f for f in score_run(out)["faults"] if f.get("kind") == "bad_cell_policy"]
+    assert fault["found"] and fault["found_by"] == "cell rollout"
+    assert fault["rolled_back_day"] == fault["day_found"] + 1
+    assert fault["peak_share"] == pytest.approx(1 / 6)
