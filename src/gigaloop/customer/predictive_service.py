@@ -43,18 +43,27 @@ from gigaloop.actuate import PredictiveService
 from gigaloop.customer.service_history import ServiceHistory
 from gigaloop.errors import ConfigError
 from gigaloop.loop.contract import DayContext, Decision
+from gigaloop.ml.survival import kaplan_meier
 
-RULE_COLUMNS = ("component", "events", "hits", "precision", "precision_low",
-                "lead_days_median", "failure_cost_usd", "visit_cost_usd", "act")
+RULE_COLUMNS = ("component", "events", "hits", "resolved", "precision", "precision_low",
+                "lead_days_median", "failure_cost_usd", "visit_cost_usd", "act", "survival")
+
+
+#: The module's held-out check: rules fitted on codes until this many days ago, judged since.
+HELD_OUT_DAYS = 90
 
 
 @dataclass(frozen=True)
 class PredictiveServiceConfig:
-    """Outcome window, evidence needed, and the costs of the rule (USD; not published)."""
+    """Outcome window, evidence needed, and the costs of the rule (USD; not published).
 
-    horizon_days: int = 30
+    ``horizon_days`` spans the longest precursor lead a rule should learn (a bearing's P-F
+    interval is 3–6 months, FIGURES.md).
+    """
+
+    horizon_days: int = 180
     reaction_days: int = 2
-    min_events: int = 20
+    min_events: int = 5
     confidence: float = 0.95
     tow_usd: float = 250.0
     owner_day_usd: float = 300.0
@@ -85,53 +94,82 @@ def fit_precursors(codes: pd.DataFrame, failures: pd.DataFrame, *, until: pd.Tim
     """One rule per code (index): the component it foretells and whether to act on it.
 
     ``codes``: vin, code, event_time. ``failures``: vin, component, event_time, cost_usd,
-    roadside. ``serviced``: vin, event_time of predictive visits (their codes are censored).
-    Only codes raised by ``until - horizon_days`` count. Columns: :data:`RULE_COLUMNS`.
+    roadside. ``serviced``: vin, event_time of predictive visits (a code's follow-up ends at
+    the next one). Each code is followed until its first failure of the foretold component
+    (``reaction_days`` to ``horizon_days`` after it), ``until``, the next predictive visit or
+    the horizon; precision is the Kaplan–Meier probability of that failure by the horizon.
+    Columns: :data:`RULE_COLUMNS`.
     """
     cfg = config or PredictiveServiceConfig()
-    horizon = pd.Timedelta(days=cfg.horizon_days).value
+    day = pd.Timedelta(days=1).value
+    horizon, reaction = cfg.horizon_days * day, cfg.reaction_days * day
     code_time = _nanoseconds(codes.event_time)
-    matured = np.flatnonzero(code_time <= (until - pd.Timedelta(days=cfg.horizon_days)).value)
-    vins = codes.vin.to_numpy()[matured]
-    code_time = code_time[matured]
+    vins = codes.vin.to_numpy()
+    end = np.minimum(code_time + horizon, pd.Timestamp(until).value)
     if serviced is not None and len(serviced):
-        visit = _next_visit(vins, code_time, serviced.vin.to_numpy(),
-                            _nanoseconds(serviced.event_time))
-        kept = ~(visit - code_time <= horizon)  # no predictive visit in the window
-        matured, vins, code_time = matured[kept], vins[kept], code_time[kept]
-    code, names = pd.factorize(codes.code.to_numpy()[matured], sort=True)
+        end = np.minimum(end, _next_visit(vins, code_time, serviced.vin.to_numpy(),
+                                          _nanoseconds(serviced.event_time)))
+    followed = np.flatnonzero(end > code_time)  # a visit at once: nothing to learn from it
+    vins, code_time, end = vins[followed], code_time[followed], end[followed]
+    code, names = pd.factorize(codes.code.to_numpy()[followed], sort=True)
     events = np.bincount(code, minlength=len(names))
     event, failure = _same_vin(vins, failures.vin.to_numpy())
-    lead = _nanoseconds(failures.event_time)[failure] - code_time[event]
-    near = (lead >= pd.Timedelta(days=cfg.reaction_days).value) & (lead <= horizon)
-    event, failure, lead = event[near], failure[near], lead[near]
+    failed_at = _nanoseconds(failures.event_time)[failure]
+    lead = failed_at - code_time[event]
+    seen = (lead >= 0) & (failed_at <= end[event])
+    event, failure, lead = event[seen], failure[seen], lead[seen]
     component, components = pd.factorize(failures.component.to_numpy()[failure], sort=True)
-    # one hit per code raised and component: its first failure
-    order = np.lexsort((lead, component, event))
-    event, component, lead = event[order], component[order], lead[order]
-    first = np.ones(len(event), dtype=bool)
-    first[1:] = (event[1:] != event[:-1]) | (component[1:] != component[:-1])
-    event, component, lead_days = event[first], component[first], lead[first] / 1e9 / 86400.0
+    hit = lead >= reaction
     foretold = np.full(len(names), None, dtype=object)
-    hits, lead_median = np.zeros(len(names), dtype=np.int64), np.full(len(names), np.nan)
-    if len(event):  # each code's component with the most hits
-        best = _hits(code[event], components[component], lead_days).sort_values(
-            "hits", ascending=False).drop_duplicates("code")
-        row = best.code.to_numpy()
-        foretold[row] = best.component.to_numpy()
-        hits[row], lead_median[row] = best.hits.to_numpy(), best.lead_days_median.to_numpy()
+    lead_median = np.full(len(names), np.nan)
+    if hit.any():  # each code's component with the most hits (one per code raised)
+        pairs = np.unique(np.c_[event[hit], component[hit]], axis=0)
+        first_lead = pd.Series(lead[hit] / day).groupby(
+            [event[hit], component[hit]]).min().to_numpy()
+        best = _hits(code[pairs[:, 0]], components[pairs[:, 1]], first_lead).sort_values(
+            "hits", ascending=False, kind="stable").drop_duplicates("code")
+        foretold[best.code.to_numpy()] = best.component.to_numpy()
+        lead_median[best.code.to_numpy()] = best.lead_days_median.to_numpy()
+    mine = components[component] == foretold[code[event]]
+    # follow-up of each code raised: to its first failure of the foretold part
+    duration = (end - code_time) / day
+    failed = np.zeros(len(code_time), dtype=bool)
+    first = pd.Series(lead[mine]).groupby(event[mine]).min()
+    too_soon = first.index[first.to_numpy() < reaction]   # the part failed before a visit
+    duration[too_soon], failed[too_soon] = cfg.horizon_days, False
+    came = first.index[first.to_numpy() >= reaction]
+    duration[came], failed[came] = first.loc[came].to_numpy() / day, True
+    hits, survival = _survival(duration, failed, code, len(names), cfg.horizon_days)
+    precision = 1.0 - np.array([curve[-1] for curve in survival])
+    resolved = np.where(precision > 0, hits / np.where(precision > 0, precision, 1), events)
     claims = failures.groupby("component")[["cost_usd", "roadside"]].mean()
     cost = claims.cost_usd.reindex(foretold).to_numpy(dtype=float)
     stranded = claims.roadside.reindex(foretold).to_numpy(dtype=float)
-    low = wilson_low(hits, events, cfg.confidence)
+    low = wilson_low(hits, resolved, cfg.confidence)
     failure_cost = cost + stranded * cfg.tow_usd + cfg.owner_day_usd
     visit_cost = cfg.planned_cost_share * cost
     return pd.DataFrame({
-        "component": foretold, "events": events, "hits": hits, "precision": hits / events,
-        "precision_low": low, "lead_days_median": lead_median,
+        "component": foretold, "events": events, "hits": hits, "resolved": resolved,
+        "precision": precision, "precision_low": low, "lead_days_median": lead_median,
         "failure_cost_usd": failure_cost, "visit_cost_usd": visit_cost,
         "act": (events >= cfg.min_events) & (foretold != None)  # noqa: E711
-        & (low * failure_cost > visit_cost)}, index=pd.Index(names, name="code"))
+        & (low * failure_cost > visit_cost), "survival": survival},
+        index=pd.Index(names, name="code"))
+
+
+def _survival(duration: np.ndarray, failed: np.ndarray, group: np.ndarray, n_groups: int,
+              horizon_days: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Per group: failures seen, and the Kaplan–Meier probability of no failure yet after
+    each day 0 … ``horizon_days`` (flat past the last follow-up)."""
+    hits = np.bincount(group[failed], minlength=n_groups)
+    survival = [np.ones(horizon_days + 1) for _ in range(n_groups)]
+    if len(duration):
+        curves = kaplan_meier(duration, failed, group)
+        span = min(horizon_days + 1, curves.survival.shape[1])
+        for g, curve in zip(curves.groups, curves.survival, strict=True):
+            survival[g][:span] = curve[:span]
+            survival[g][span:] = curve[span - 1]
+    return hits, survival
 
 
 def wilson_low(hits: np.ndarray, events: np.ndarray, confidence: float) -> np.ndarray:
@@ -200,10 +238,10 @@ def _hits(code: np.ndarray, component: np.ndarray, lead_days: np.ndarray) -> pd.
 def held_out_precision(codes: pd.DataFrame, failures: pd.DataFrame, *, split: pd.Timestamp,
                        until: pd.Timestamp, serviced: pd.DataFrame | None = None,
                        config: PredictiveServiceConfig | None = None) -> dict[str, Any]:
-    """Rules fitted on codes before ``split``, judged on the codes raised after it whose
-    window closed by ``until``: how many the rules would book and how many of those the
-    foretold component really failed on (precision), and the share of all claims on those
-    components in the test period that a booked code had foretold (recall)."""
+    """Rules fitted on codes before ``split``, judged on the codes raised after it (followed
+    up to ``until``): how many the rules would book, the Kaplan–Meier precision over them
+    (failures of the foretold part ÷ codes whose outcome is known), and the share of all
+    claims on those components in the test period that a booked code had foretold (recall)."""
     cfg = config or PredictiveServiceConfig()
     rules = fit_precursors(codes[codes.event_time < split], failures, until=split,
                            serviced=serviced, config=cfg)
@@ -213,10 +251,11 @@ def held_out_precision(codes: pd.DataFrame, failures: pd.DataFrame, *, split: pd
     same = [c for c in acted if test.loc[c, "component"] == rules.loc[c, "component"]]
     booked = int(test.loc[acted, "events"].sum())
     hits = int(test.loc[same, "hits"].sum())
+    resolved = float(test.loc[acted, "resolved"].sum())
     components = set(rules.loc[acted, "component"])
     window = failures[(failures.event_time > split) & (failures.event_time <= until)]
     claims = int(window.component.isin(components).sum())
-    return {"codes_booked": booked, "precision": hits / booked if booked else None,
+    return {"codes_booked": booked, "precision": hits / resolved if resolved else None,
             "claims_foretold": hits, "claims": claims,
             "recall": hits / claims if claims else None}
 
@@ -225,15 +264,13 @@ def held_out_precision(codes: pd.DataFrame, failures: pd.DataFrame, *, split: pd
 class PredictiveServiceState:
     """What the module keeps between days.
 
-    ``history`` — the codes, claims and predictive visits read so far; ``last_run`` — the
-    instant of the previous run (codes ingested after it are new; ``None``: every code young
-    enough for a visit to come first is new); ``rules`` and ``held_out`` — the last weekly
+    ``history`` — the codes, claims and predictive visits read so far; ``rules`` and
+    ``held_out`` — the last weekly
     fit and its held-out check; ``booked`` — (vin, component) → when that owner was booked,
     for the last ``horizon_days``.
     """
 
     history: ServiceHistory = field(default_factory=ServiceHistory)
-    last_run: pd.Timestamp | None = None
     rules: pd.DataFrame | None = None
     held_out: dict[str, Any] | None = None
     booked: dict[tuple[str, str], pd.Timestamp] = field(default_factory=dict)
@@ -241,8 +278,9 @@ class PredictiveServiceState:
 
 @dataclass
 class PredictiveServiceModule:
-    """Daily: book a mobile visit for every new code whose rule says act (refitted weekly),
-    unless the part has already failed or the owner was booked for it within the horizon.
+    """Daily: book a mobile visit for every code whose rule says act (refitted weekly) and
+    whose part's remaining chance of failing pays for a visit, unless the part has already
+    failed or the owner was booked for it within the horizon.
 
     ``state`` is ``None`` until the first run, which builds it from the store: everything
     read once, the bookings from this module's own decisions, and — when it ran before (a
@@ -261,7 +299,6 @@ class PredictiveServiceModule:
         now = pd.Timestamp(ctx.now)
         state = self.state if self.state is not None else self._restore(ctx)
         self.state = state
-        since, state.last_run = state.last_run, now
         refit = ctx.day % cfg.refit_days == 0 or state.rules is None
         if not refit and not state.rules.act.any():  # type: ignore[union-attr]
             return []  # nothing to book: codes are read at the next refit
@@ -269,53 +306,64 @@ class PredictiveServiceModule:
         if refit:
             self._refit(state, now - timedelta(days=ctx.day % cfg.refit_days))
         rules: pd.DataFrame = state.rules
-        acting = rules[rules.act]
-        young = now - timedelta(days=cfg.horizon_days - cfg.reaction_days)
-        codes = state.history.new_codes  # what this read added: all that may be new
-        assert codes is not None
-        vin, code, raised, ingested = (codes[c].to_numpy(zero_copy_only=False)
-                                       for c in ("vin", "code", "event_time", "ingested_at"))
-        new = raised > young.to_datetime64()
-        if since is not None:
-            new &= ingested > since.to_datetime64()
-        new &= np.isin(code, acting.index.to_numpy())
-        new[new] = ~in_holdout(vin[new], cfg.holdout_percent)
         horizon_ago = now - timedelta(days=cfg.horizon_days)
         state.booked = {k: t for k, t in state.booked.items() if t > horizon_ago}
-        if not new.any():
-            return []
-        vin, code, raised = vin[new], code[new], raised[new]
-        failures = state.history.failures
-        failed_vin, failed_part, failed_at = (failures[c].to_numpy()
-                                              for c in ("vin", "component", "event_time"))
+        due = self._due(state, rules[rules.act], now)
         decisions = []
-        for name in np.unique(code):
-            rule = acting.loc[name]
-            group = code == name
-            of_part = failed_part == rule.component
-            failed = {v for v, t in zip(vin[group], raised[group], strict=True)
-                      if (failed_at[of_part & (failed_vin == v)] >= t).any()}
-            recent = {v for v in set(vin[group]) if (v, rule.component) in state.booked}
-            vins = tuple(sorted(set(vin[group]) - recent - failed))
-            if not vins:
-                continue
+        for name, group in due.groupby("code", sort=True):
+            rule = rules.loc[name]
+            vins = tuple(sorted(set(group.vin)))
             for v in vins:
                 state.booked[v, rule.component] = now
-            decisions.append(self._booking(ctx, name, rule, vins, state.held_out))
+            decisions.append(self._booking(ctx, name, rule, vins, state.held_out,
+                                           float(group.p_low.min())))
         return decisions
+
+    def _due(self, state: PredictiveServiceState, acting: pd.DataFrame,
+             now: pd.Timestamp) -> pd.DataFrame:
+        """Codes worth a visit now (vin, code, p_low): raised within the horizon by a vehicle
+        not in the hold-out, whose part has neither failed since nor been booked, and whose
+        chance of failing in the rest of the horizon, given that it has not failed yet
+        (the rule's Kaplan–Meier curve from the code's age on), pays for the visit."""
+        cfg = self.config
+        codes = state.history.codes
+        horizon = now - timedelta(days=cfg.horizon_days - cfg.reaction_days)
+        codes = codes[codes.code.isin(acting.index) & (codes.event_time > horizon)
+                      & (codes.ingested_at <= now)]
+        codes = codes[~in_holdout(codes.vin, cfg.holdout_percent)]
+        part = acting.component.reindex(codes.code).to_numpy()
+        booked = np.array([(v, c) in state.booked for v, c in zip(codes.vin, part, strict=True)],
+                          dtype=bool)
+        codes = codes.assign(component=part)[~booked]
+        failures = state.history.failures
+        later = codes.reset_index().merge(failures[["vin", "component", "event_time"]],
+                                          on=["vin", "component"], suffixes=("", "_failed"))
+        failed = later.loc[later.event_time_failed >= later.event_time, "index"]
+        codes = codes.drop(index=failed.unique())
+        age = ((now - codes.event_time).dt.days).clip(lower=0).to_numpy()
+        p_low = np.zeros(len(codes))
+        for k, (name, a) in enumerate(zip(codes.code, age, strict=True)):
+            rule = acting.loc[name]
+            curve = rule.survival
+            still = curve[min(a, len(curve) - 1)]
+            p = (still - curve[-1]) / still if still > 0 else 0.0
+            p_low[k] = p * rule.precision_low / rule.precision if rule.precision else 0.0
+        worth = p_low * acting.failure_cost_usd.reindex(codes.code).to_numpy() \
+            > acting.visit_cost_usd.reindex(codes.code).to_numpy()
+        return codes.assign(p_low=p_low)[worth]
 
     def _refit(self, state: PredictiveServiceState, at: pd.Timestamp) -> None:
         """Fit the rules, and their held-out check, on the data the store held at ``at``."""
         cfg = self.config
         codes, failures, serviced = state.history.as_of(at)
         state.rules = fit_precursors(codes, failures, until=at, serviced=serviced, config=cfg)
-        split = at - timedelta(days=cfg.horizon_days + 60)
+        split = at - timedelta(days=HELD_OUT_DAYS)
         state.held_out = held_out_precision(codes, failures, split=split, until=at,
                                             serviced=serviced, config=cfg)
 
     def _restore(self, ctx: DayContext) -> PredictiveServiceState:
         """The state from the store: bookings of the last ``horizon_days`` from this module's
-        decisions; if it has any, it last ran ``every_days`` ago."""
+        decisions."""
         table = ctx.view.table("decisions")
         since = pd.Timestamp(ctx.now) - timedelta(days=self.config.horizon_days)
         rows = ctx.view.execute(table.filter(
@@ -327,24 +375,22 @@ class PredictiveServiceModule:
             for vin in action["vins"]:
                 key = (vin, action["component"])
                 state.booked[key] = max(pd.Timestamp(at), state.booked.get(key, pd.Timestamp(at)))
-        ran = ctx.view.execute(table.filter(table.module == self.name).count())
-        if ran:
-            state.last_run = pd.Timestamp(ctx.now) - timedelta(days=self.every_days)
         return state
 
     def _booking(self, ctx: DayContext, code: str, rule: pd.Series, vins: tuple[str, ...],
-                 held_out: dict[str, Any] | None) -> Decision:
+                 held_out: dict[str, Any] | None, p_low: float) -> Decision:
         cfg = self.config
         action = PredictiveService(
             day=ctx.day + 1, vins=vins, component=rule.component,
             reason=f"{code}: P({rule.component} fails in {cfg.horizon_days} d) "
-                   f"≥ {rule.precision_low:.2f}")
+                   f"≥ {p_low:.2f}")
         return Decision(
             ctx.day, self.name, f"book {len(vins)} owners for {rule.component} ({code})",
             action=action, inputs={
                 "code": code, "events": int(rule.events), "hits": int(rule.hits),
                 "precision": round(float(rule.precision), 3),
                 "precision_low": round(float(rule.precision_low), 3),
+                "p_low_now": round(p_low, 3),
                 "lead_days_median": round(float(rule.lead_days_median), 1),
                 "failure_cost_usd": round(float(rule.failure_cost_usd), 2),
                 "visit_cost_usd": round(float(rule.visit_cost_usd), 2),
