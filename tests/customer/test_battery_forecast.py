@@ -49,13 +49,14 @@ def test_features_are_the_vehicle_history_up_to_the_cutoff():
     frame = telemetry(5, 120)
     store = store_of(frame)
     cutoff = DAY0 + pd.Timedelta(days=99)
-    features = soh_features(store, cutoff, smooth_days=10, min_days=30).set_index("vin")
+    features = soh_features(store, cutoff, 20, smooth_days=10, min_days=30).set_index("vin")
     one = frame[(frame.vin == "V0000") & (frame.day <= cutoff.date())]
     row = features.loc["V0000"]
     assert row.age_days == len(one)
     assert row.soh_now == pytest.approx(one.battery_soh.tail(10).mean())
     assert row.soh_first == pytest.approx(one.battery_soh.head(10).mean())
     assert row.miles_per_day == pytest.approx(one.miles.sum() / len(one))
+    assert row.heat_days == pytest.approx(len(one)) and row.heat_ahead == pytest.approx(20)
     later = soh_at(store, DAY0 + pd.Timedelta(days=119), smooth_days=10)
     assert later["V0000"] == pytest.approx(frame[frame.vin == "V0000"].battery_soh.tail(10).mean())
 
@@ -64,7 +65,7 @@ def test_interval_covers_held_out_vehicles_at_its_nominal_rate():
     frame = telemetry(900, 240, seed=1)
     store = store_of(frame)
     first, middle, last = (DAY0 + pd.Timedelta(days=d) for d in (119, 179, 239))
-    early, now = soh_features(store, first), soh_features(store, middle)
+    early, now = soh_features(store, first, 60), soh_features(store, middle, 60)
     test = held_out_vehicles(now.vin, 0.3, seed=7)
     train = early[~early.vin.isin(now.vin[test])]
     model = SohForecaster(horizon_days=60, coverage=0.8, seed=3).fit(train, soh_at(store, middle))

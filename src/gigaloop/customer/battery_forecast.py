@@ -6,9 +6,11 @@ engine (:func:`soh_features`): days in service, SoH now and at the start (means 
 ambient temperature and climate. The target is the mean measured SoH over the
 ``smooth_days`` ending ``horizon_days`` later (:func:`soh_at`).
 
-Fade grows about as the square root of time (calendar ageing ∝ t^0.5, cycle ageing ∝
-N^0.5–0.7; FIGURES.md), so :class:`SohForecaster` learns a *fade rate*: the change of SoH
-÷ (√(age + horizon) − √age), from the features and the rate seen so far, with a
+Fade grows about as the square root of time, faster when hot (calendar ageing ∝ t^0.5,
+≈ 2× per +10 °C; cycle ageing ∝ N^0.5–0.7; FIGURES.md), so :class:`SohForecaster` learns
+a *fade rate*: the change of SoH ÷ (√(H + H_ahead) − √H), H the vehicle's
+temperature-weighted days so far and H_ahead those the season brings over the horizon
+(:func:`soh_features`), from the features and the rate seen so far, with a
 gradient-boosted regressor (scikit-learn). A rate does not grow with age the way a change
 does, so a model trained on younger cars carries over to older ones: it is trained from an
 earlier cutoff — held out by time: (cutoff − horizon → cutoff) — and applied at (cutoff →
@@ -23,6 +25,7 @@ probability ≥ ``coverage`` when vehicles are exchangeable.
 ...     "soh_now": 0.99 - rng.uniform(0, 0.02, n), "soh_first": 1.0,
 ...     "miles_per_day": rng.uniform(10, 60, n), "dcfc_per_day": rng.uniform(0, 5, n),
 ...     "temp_mean": rng.uniform(5, 30, n), "climate": rng.integers(0, 3, n)})
+>>> x["heat_days"], x["heat_ahead"] = x.age_days, 90.0
 >>> later = x.soh_now - 0.0001 * x.miles_per_day + rng.normal(0, 0.001, n)
 >>> model = SohForecaster(horizon_days=90, coverage=0.9, seed=1).fit(
 ...     x, pd.Series(later.to_numpy(), x.vin))
@@ -45,17 +48,24 @@ from gigaloop.customer.insurance_features import Tables
 from gigaloop.errors import ConfigError
 
 FEATURES = ("age_days", "soh_now", "soh_first", "miles_per_day", "dcfc_per_day",
-            "temp_mean", "climate")
+            "temp_mean", "climate", "heat_days", "heat_ahead")
 #: What the regressor sees: usage, climate and the fade rate so far — not age or SoH
 #: levels, which a model trained on younger cars never saw as high or as low.
 MODEL_INPUTS = ("miles_per_day", "dcfc_per_day", "temp_mean", "climate", "rate_so_far")
 CLIMATES = ("temperate", "hot", "cold")
+#: Reference temperature of the Arrhenius weights, °C.
+T_REF_C = 15.0
 
 
-def soh_features(store: Tables, cutoff: pd.Timestamp, *, smooth_days: int = 14,
-                 min_days: int = 28) -> pd.DataFrame:
+def soh_features(store: Tables, cutoff: pd.Timestamp, horizon_days: int, *,
+                 smooth_days: int = 14, min_days: int = 28) -> pd.DataFrame:
     """One row per vehicle with at least ``min_days`` of telemetry up to ``cutoff`` (a day,
-    inclusive): ``vin`` and :data:`FEATURES` (climate as 0 temperate, 1 hot, 2 cold)."""
+    inclusive): ``vin`` and :data:`FEATURES` (climate as 0 temperate, 1 hot, 2 cold).
+
+    ``heat_days`` — the vehicle's days so far, each weighted 2^((T − 15 °C) / 10) for its
+    ambient temperature T (calendar ageing doubles per +10 °C, FIGURES.md); ``heat_ahead``
+    — the same over the next ``horizon_days`` for the seasonal temperatures of its climate
+    (:func:`seasonal_heat`)."""
     if smooth_days < 1 or min_days < smooth_days:
         raise ConfigError("need 1 <= smooth_days <= min_days", smooth_days=smooth_days,
                           min_days=min_days)
@@ -65,6 +75,7 @@ def soh_features(store: Tables, cutoff: pd.Timestamp, *, smooth_days: int = 14,
     per_vin = days.group_by("vin").aggregate(
         first=days.day.min(), n=days.count(), miles=days.miles.sum(),
         dcfc=days.dc_fast_charge_kwh.sum(), temp_mean=days.ambient_temp_c.mean(),
+        heat_days=(2.0 ** ((days.ambient_temp_c - T_REF_C) / 10.0)).sum(),
         climate=days.climate_region.mode())
     first = days.join(per_vin.select("vin", "first"), "vin")
     start_soh = first.filter(first.day < first["first"] + ibis.interval(days=smooth_days)
@@ -73,12 +84,37 @@ def soh_features(store: Tables, cutoff: pd.Timestamp, *, smooth_days: int = 14,
                           .join(start_soh, "vin")
                           .join(_window_mean(days, cutoff, smooth_days, "soh_now"), "vin"))
     age = (pd.Timestamp(end) - pd.to_datetime(frame["first"])).dt.days + 1
+    ahead = seasonal_heat(store, cutoff, horizon_days)
     return pd.DataFrame({
         "vin": frame.vin, "age_days": age.astype(float), "soh_now": frame.soh_now,
         "soh_first": frame.soh_first, "miles_per_day": frame.miles / age,
         "dcfc_per_day": frame.dcfc / age, "temp_mean": frame.temp_mean,
         "climate": frame.climate.map({c: i for i, c in enumerate(CLIMATES)}).fillna(0)
-        .astype(int)}).dropna().sort_values("vin", ignore_index=True)
+        .astype(int), "heat_days": frame.heat_days,
+        "heat_ahead": frame.climate.map(ahead)}).dropna().sort_values("vin", ignore_index=True)
+
+
+def seasonal_heat(store: Tables, cutoff: pd.Timestamp, horizon_days: int) -> dict[str, float]:
+    """Per climate region, the Arrhenius-weighted days expected over the ``horizon_days``
+    after ``cutoff``: an annual harmonic (mean, cos and sin of the day of year) fitted by
+    least squares to the region's daily mean ambient temperature up to ``cutoff``."""
+    days = store.table("telemetry_daily")
+    days = days.filter(days.day <= cutoff.date())
+    daily = store.execute(days.group_by("climate_region", "day").aggregate(
+        temp=days.ambient_temp_c.mean()))
+    ahead = pd.date_range(cutoff + pd.Timedelta(days=1), periods=horizon_days)
+    out = {}
+    for region, rows in daily.groupby("climate_region"):
+        seen = _harmonics(pd.to_datetime(rows.day))
+        coef, *_ = np.linalg.lstsq(seen, rows.temp.to_numpy(), rcond=None)
+        temps = _harmonics(pd.Series(ahead)) @ coef
+        out[region] = float((2.0 ** ((temps - T_REF_C) / 10.0)).sum())
+    return out
+
+
+def _harmonics(days: pd.Series) -> np.ndarray:
+    angle = 2 * np.pi * days.dt.dayofyear.to_numpy() / 365.25
+    return np.column_stack([np.ones(len(angle)), np.cos(angle), np.sin(angle)])
 
 
 def soh_at(store: Tables, day: pd.Timestamp, *, smooth_days: int = 14) -> pd.Series:
@@ -95,7 +131,7 @@ def _window_mean(days: ibis.Table, end: pd.Timestamp, smooth_days: int, name: st
     return last.group_by("vin").aggregate(**{name: last.battery_soh.mean()})
 
 
-def held_out_vehicles(vins: pd.Series, share: float, seed: int = 0) -> np.ndarray:
+def held_out_vehicles(vins: pd.Series, share: float, seed: int | str = 0) -> np.ndarray:
     """Whether each VIN is held out (a stable hash of seed and VIN below ``share``).
 
     >>> held_out_vehicles(pd.Series(["A", "B"]), 0.0).tolist()
@@ -134,7 +170,11 @@ class SohForecaster:
                               vehicles=len(rows))
         x, scale = self._inputs(rows)
         rate = (later.reindex(rows.vin).to_numpy() - rows.soh_now.to_numpy()) / scale
-        calibrate = held_out_vehicles(rows.vin, self.calibration_share, self.seed)
+        calibrate = held_out_vehicles(rows.vin, self.calibration_share,
+                                      f"calibration-{self.seed}")  # not a caller's split
+        if calibrate.all() or not calibrate.any():
+            raise ConfigError("need vehicles both to fit and to calibrate on",
+                              vehicles=len(rows), calibration=int(calibrate.sum()))
         self.model = HistGradientBoostingRegressor(
             max_iter=200, learning_rate=0.05,
             categorical_features=[MODEL_INPUTS.index("climate")],
@@ -147,9 +187,9 @@ class SohForecaster:
 
     def _inputs(self, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """The regressor's inputs and each vehicle's √-time factor over the horizon."""
-        age = rows.age_days.to_numpy(dtype=float)
-        scale = np.sqrt(age + self.horizon_days) - np.sqrt(age)
-        so_far = (rows.soh_now.to_numpy() - rows.soh_first.to_numpy()) / np.sqrt(age)
+        heat = rows.heat_days.to_numpy(dtype=float)
+        scale = np.sqrt(heat + rows.heat_ahead.to_numpy(dtype=float)) - np.sqrt(heat)
+        so_far = (rows.soh_now.to_numpy() - rows.soh_first.to_numpy()) / np.sqrt(heat)
         x = np.column_stack([rows.loc[:, MODEL_INPUTS[:-1]].to_numpy(dtype=float), so_far])
         return x, scale
 
