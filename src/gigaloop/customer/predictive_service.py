@@ -328,28 +328,30 @@ class PredictiveServiceModule:
         cfg = self.config
         codes = state.history.codes
         horizon = now - timedelta(days=cfg.horizon_days - cfg.reaction_days)
-        codes = codes[codes.code.isin(acting.index) & (codes.event_time > horizon)
-                      & (codes.ingested_at <= now)]
+        recent = codes.event_time.to_numpy() > horizon.to_datetime64()
+        codes = codes[recent][codes.code[recent].isin(acting.index)
+                              & (codes.ingested_at[recent] <= now)]
         codes = codes[~in_holdout(codes.vin, cfg.holdout_percent)]
-        part = acting.component.reindex(codes.code).to_numpy()
+        rule = acting.index.get_indexer(codes.code)
+        part = acting.component.to_numpy()[rule]
         booked = np.array([(v, c) in state.booked for v, c in zip(codes.vin, part, strict=True)],
                           dtype=bool)
-        codes = codes.assign(component=part)[~booked]
+        codes, rule = codes.assign(component=part)[~booked], rule[~booked]
         failures = state.history.failures
         later = codes.reset_index().merge(failures[["vin", "component", "event_time"]],
                                           on=["vin", "component"], suffixes=("", "_failed"))
-        failed = later.loc[later.event_time_failed >= later.event_time, "index"]
-        codes = codes.drop(index=failed.unique())
-        age = ((now - codes.event_time).dt.days).clip(lower=0).to_numpy()
-        p_low = np.zeros(len(codes))
-        for k, (name, a) in enumerate(zip(codes.code, age, strict=True)):
-            rule = acting.loc[name]
-            curve = rule.survival
-            still = curve[min(a, len(curve) - 1)]
-            p = (still - curve[-1]) / still if still > 0 else 0.0
-            p_low[k] = p * rule.precision_low / rule.precision if rule.precision else 0.0
-        worth = p_low * acting.failure_cost_usd.reindex(codes.code).to_numpy() \
-            > acting.visit_cost_usd.reindex(codes.code).to_numpy()
+        failed = codes.index.isin(later.loc[later.event_time_failed >= later.event_time,
+                                            "index"])
+        codes, rule = codes[~failed], rule[~failed]
+        curves = np.stack(acting.survival.to_list()) if len(acting) else np.ones((0, 1))
+        age = np.clip((now - codes.event_time).dt.days.to_numpy(), 0, curves.shape[1] - 1)
+        still = curves[rule, age]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p = np.where(still > 0, (still - curves[rule, -1]) / still, 0.0)
+            margin = np.nan_to_num(acting.precision_low.to_numpy() / acting.precision.to_numpy())
+        p_low = p * margin[rule]
+        worth = p_low * acting.failure_cost_usd.to_numpy()[rule] \
+            > acting.visit_cost_usd.to_numpy()[rule]
         return codes.assign(p_low=p_low)[worth]
 
     def _refit(self, state: PredictiveServiceState, at: pd.Timestamp) -> None:
