@@ -269,3 +269,23 @@ def test_the_wilson_bound_is_scipys_and_rules_do_not_depend_on_the_order_of_code
     shuffled = codes.sample(frac=1.0, random_state=0)
     pd.testing.assert_frame_equal(fit_precursors(codes, failures, until=until),
                                   fit_precursors(shuffled, failures, until=until))
+
+
+def test_a_rule_that_starts_acting_books_the_long_lead_codes_raised_before_it():
+    rng = np.random.default_rng(6)
+    n = 80
+    raised = T0 + pd.to_timedelta(rng.uniform(0, 200, n), unit="D").round("s")
+    codes = pd.DataFrame({"vin": [f"D{i:03d}" for i in range(n)], "code": "DI_bearing",
+                          "event_time": raised})
+    failures = pd.DataFrame({"vin": codes.vin, "component": "drive_unit",
+                             "event_time": raised + pd.to_timedelta(rng.uniform(30, 150, n),
+                                                                     unit="D").round("s"),
+                             "cost_usd": 4500.0, "roadside": True})
+    frames = store_frames(codes, failures)
+    module = PredictiveServiceModule()
+    booked = [v for d in run_day(module, frames, 200) for v in d.action.vins]
+    age = (day_end(200) - codes.set_index("vin").event_time[booked]).dt.days
+    assert module.state.rules.act["DI_bearing"] and len(booked) > 10
+    assert (age > 28).sum() > 5          # codes raised long before: their part is still due
+    failed = failures.set_index("vin").event_time[booked]
+    assert (failed > day_end(200)).all()  # none whose part has already failed
