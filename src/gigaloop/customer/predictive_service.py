@@ -308,7 +308,11 @@ class PredictiveServiceModule:
         rules: pd.DataFrame = state.rules
         horizon_ago = now - timedelta(days=cfg.horizon_days)
         state.booked = {k: t for k, t in state.booked.items() if t > horizon_ago}
-        due = self._due(state, rules[rules.act], now)
+        # a refit may change any code's worth: all codes of the horizon are looked at; on
+        # other days only those read today (a code's remaining risk falls as it ages)
+        new = state.history.new_codes
+        codes = state.history.codes if refit or new is None else new.to_pandas()
+        due = self._due(state, rules[rules.act], now, codes)
         decisions = []
         for name, group in due.groupby("code", sort=True):
             rule = rules.loc[name]
@@ -319,14 +323,13 @@ class PredictiveServiceModule:
                                            float(group.p_low.min())))
         return decisions
 
-    def _due(self, state: PredictiveServiceState, acting: pd.DataFrame,
-             now: pd.Timestamp) -> pd.DataFrame:
+    def _due(self, state: PredictiveServiceState, acting: pd.DataFrame, now: pd.Timestamp,
+             codes: pd.DataFrame) -> pd.DataFrame:
         """Codes worth a visit now (vin, code, p_low): raised within the horizon by a vehicle
         not in the hold-out, whose part has neither failed since nor been booked, and whose
         chance of failing in the rest of the horizon, given that it has not failed yet
         (the rule's Kaplan–Meier curve from the code's age on), pays for the visit."""
         cfg = self.config
-        codes = state.history.codes
         horizon = now - timedelta(days=cfg.horizon_days - cfg.reaction_days)
         recent = codes.event_time.to_numpy() > horizon.to_datetime64()
         codes = codes[recent][codes.code[recent].isin(acting.index)
@@ -337,6 +340,8 @@ class PredictiveServiceModule:
         booked = np.array([(v, c) in state.booked for v, c in zip(codes.vin, part, strict=True)],
                           dtype=bool)
         codes, rule = codes.assign(component=part)[~booked], rule[~booked]
+        if codes.empty:
+            return codes.assign(p_low=np.zeros(0))
         failures = state.history.failures
         later = codes.reset_index().merge(failures[["vin", "component", "event_time"]],
                                           on=["vin", "component"], suffixes=("", "_failed"))

@@ -60,13 +60,15 @@ def _empty(columns: tuple[str, ...]) -> pd.DataFrame:
 class ServiceHistory:
     """Codes (vin, code), claims (vin, component, cost_usd, roadside) and predictive visits
     (vin) with their ``event_time`` and ``ingested_at``; ``read_until`` — the view cutoff
-    read up to (``None``: nothing read yet).
+    read up to (``None``: nothing read yet); ``new_codes`` — the codes the last read added
+    (Arrow).
 
     Rows read are kept as Arrow until a frame is asked for (:attr:`codes`, :attr:`failures`,
     :attr:`serviced`): one conversion for all the reads since, not one a read.
     """
 
     read_until: pd.Timestamp | None = None
+    new_codes: pa.Table | None = field(default=None, repr=False)
     _unconverted: dict[str, list[pa.Table]] = field(
         default_factory=lambda: {name: [] for name, _, _ in TABLES}, repr=False)
     _frames: dict[str, pd.DataFrame] = field(default_factory=lambda: {
@@ -92,6 +94,8 @@ class ServiceHistory:
             part = view.ingested_since(table, self.read_until, wanted)
             if name == "serviced":
                 part = part.filter(pc.equal(part["reason"], "predictive")).select(columns)
+            if name == "codes":
+                self.new_codes = part
             if part.num_rows:
                 self._unconverted[name].append(part)
         self.read_until = pd.Timestamp(now)
