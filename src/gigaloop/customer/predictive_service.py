@@ -123,10 +123,8 @@ def fit_precursors(codes: pd.DataFrame, failures: pd.DataFrame, *, until: pd.Tim
     foretold = np.full(len(names), None, dtype=object)
     lead_median = np.full(len(names), np.nan)
     if hit.any():  # each code's component with the most hits (one per code raised)
-        pairs = np.unique(np.c_[event[hit], component[hit]], axis=0)
-        first_lead = pd.Series(lead[hit] / day).groupby(
-            [event[hit], component[hit]]).min().to_numpy()
-        best = _hits(code[pairs[:, 0]], components[pairs[:, 1]], first_lead).sort_values(
+        pairs, first_lead = _first(event[hit], component[hit], lead[hit])
+        best = _hits(code[pairs[0]], components[pairs[1]], first_lead / day).sort_values(
             "hits", ascending=False, kind="stable").drop_duplicates("code")
         foretold[best.code.to_numpy()] = best.component.to_numpy()
         lead_median[best.code.to_numpy()] = best.lead_days_median.to_numpy()
@@ -134,11 +132,11 @@ def fit_precursors(codes: pd.DataFrame, failures: pd.DataFrame, *, until: pd.Tim
     # follow-up of each code raised: to its first failure of the foretold part
     duration = (end - code_time) / day
     failed = np.zeros(len(code_time), dtype=bool)
-    first = pd.Series(lead[mine]).groupby(event[mine]).min()
-    too_soon = first.index[first.to_numpy() < reaction]   # the part failed before a visit
+    (which, _), first = _first(event[mine], np.zeros(int(mine.sum()), np.int64), lead[mine])
+    too_soon = which[first < reaction]   # the part failed before a visit could come
     duration[too_soon], failed[too_soon] = cfg.horizon_days, False
-    came = first.index[first.to_numpy() >= reaction]
-    duration[came], failed[came] = first.loc[came].to_numpy() / day, True
+    came = first >= reaction
+    duration[which[came]], failed[which[came]] = first[came] / day, True
     hits, survival = _survival(duration, failed, code, len(names), cfg.horizon_days)
     precision = 1.0 - np.array([curve[-1] for curve in survival])
     resolved = np.where(precision > 0, hits / np.where(precision > 0, precision, 1), events)
@@ -155,6 +153,16 @@ def fit_precursors(codes: pd.DataFrame, failures: pd.DataFrame, *, until: pd.Tim
         "act": (events >= cfg.min_events) & (foretold != None)  # noqa: E711
         & (low * failure_cost > visit_cost), "survival": survival},
         index=pd.Index(names, name="code"))
+
+
+def _first(event: np.ndarray, component: np.ndarray, lead: np.ndarray
+           ) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+    """The distinct (event, component) pairs, sorted, and each one's smallest lead."""
+    order = np.lexsort((lead, component, event))
+    event, component, lead = event[order], component[order], lead[order]
+    start = np.flatnonzero(np.r_[len(event) > 0, (event[1:] != event[:-1])
+                                 | (component[1:] != component[:-1])])
+    return (event[start], component[start]), lead[start]
 
 
 def _survival(duration: np.ndarray, failed: np.ndarray, group: np.ndarray, n_groups: int,
@@ -343,10 +351,13 @@ class PredictiveServiceModule:
         if codes.empty:
             return codes.assign(p_low=np.zeros(0))
         failures = state.history.failures
-        later = codes.reset_index().merge(failures[["vin", "component", "event_time"]],
-                                          on=["vin", "component"], suffixes=("", "_failed"))
-        failed = codes.index.isin(later.loc[later.event_time_failed >= later.event_time,
-                                            "index"])
+        mine = failures[failures.vin.isin(codes.vin)]  # a few rows: a dict beats a merge
+        last: dict[tuple[str, str], pd.Timestamp] = {}
+        for v, c, t in zip(mine.vin, mine.component, mine.event_time, strict=True):
+            last[v, c] = max(t, last.get((v, c), t))
+        failed = np.array([(v, c) in last and last[v, c] >= t for v, c, t in
+                           zip(codes.vin, codes.component, codes.event_time, strict=True)],
+                          dtype=bool)
         codes, rule = codes[~failed], rule[~failed]
         curves = np.stack(acting.survival.to_list()) if len(acting) else np.ones((0, 1))
         age = np.clip((now - codes.event_time).dt.days.to_numpy(), 0, curves.shape[1] - 1)
