@@ -16,7 +16,7 @@ from gigaloop.customer import (
     held_out_precision,
     in_holdout,
 )
-from gigaloop.customer.predictive_service import wilson_low
+from gigaloop.customer.precursors import wilson_low
 from gigaloop.errors import ConfigError
 from gigaloop.loop.contract import DayContext, Decision
 from gigaloop.loop.cycle import decision_row
