@@ -67,7 +67,9 @@ class PredictiveServiceModule:
         refit = ctx.day % cfg.refit_days == 0 or state.rules is None
         if not refit and not state.rules.act.any():  # type: ignore[union-attr]
             return []  # nothing to book: codes are read at the next refit
-        state.history.read(ctx.view, now)
+        # between refits only codes are needed, and claims when a code may be booked
+        state.history.read(ctx.view, now, ("codes", "failures", "serviced") if refit
+                           else ("codes",))
         if refit:
             self._refit(state, now - timedelta(days=ctx.day % cfg.refit_days))
         rules: pd.DataFrame = state.rules
@@ -77,7 +79,7 @@ class PredictiveServiceModule:
         # other days only those read today (a code's remaining risk falls as it ages)
         new = state.history.new_codes
         codes = state.history.codes if refit or new is None else new.to_pandas()
-        due = self._due(state, rules[rules.act], now, codes)
+        due = self._due(state, rules[rules.act], now, codes, ctx.view)
         decisions = []
         for name, group in due.groupby("code", sort=True):
             rule = rules.loc[name]
@@ -89,7 +91,7 @@ class PredictiveServiceModule:
         return decisions
 
     def _due(self, state: PredictiveServiceState, acting: pd.DataFrame, now: pd.Timestamp,
-             codes: pd.DataFrame) -> pd.DataFrame:
+             codes: pd.DataFrame, view: Any) -> pd.DataFrame:
         """Codes worth a visit now (vin, code, p_low): raised within the horizon by a vehicle
         not in the hold-out, whose part has neither failed since nor been booked, and whose
         chance of failing in the rest of the horizon, given that it has not failed yet
@@ -107,6 +109,7 @@ class PredictiveServiceModule:
         codes, rule = codes.assign(component=part)[~booked], rule[~booked]
         if codes.empty:
             return codes.assign(p_low=np.zeros(0))
+        state.history.read(view, now, ("failures",))
         failures = state.history.failures
         mine = failures[failures.vin.isin(codes.vin)]  # a few rows: a dict beats a merge
         last: dict[tuple[str, str], pd.Timestamp] = {}
