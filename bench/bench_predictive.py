@@ -37,9 +37,17 @@ def main() -> None:
         for decision in module.decide(DayContext(day, now, store.as_of(now))):
             records.append(json.dumps(decision.record(), sort_keys=True, default=str))
     seconds = time.perf_counter() - began
-    print(json.dumps({"bench": "predictive_replay", "days": args.days,
-                      "seconds": round(seconds, 2), "decisions": len(records),
-                      "hash": hashlib.sha1("\n".join(records).encode()).hexdigest()[:12]}))
+    print(
+        json.dumps(
+            {
+                "bench": "predictive_replay",
+                "days": args.days,
+                "seconds": round(seconds, 2),
+                "decisions": len(records),
+                "hash": hashlib.sha1("\n".join(records).encode()).hexdigest()[:12],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -36,23 +36,29 @@ def _pack_renewed(store: Store, start: pd.Timestamp, end: pd.Timestamp) -> set[s
     vins: set[str] = set()
     for name in ("component_failures", "service_visits"):
         table = store.table(name)
-        rows = store.execute(table.filter(
-            table.component == "battery_pack", table.event_time > start,
-            table.event_time <= end + pd.Timedelta(days=1)).select("vin"))
+        rows = store.execute(
+            table.filter(
+                table.component == "battery_pack",
+                table.event_time > start,
+                table.event_time <= end + pd.Timedelta(days=1),
+            ).select("vin")
+        )
         vins |= set(rows.vin)
     return vins
 
 
-def evaluate(run: Path, horizon: int, coverages: list[float], held_out: float,
-             seed: int) -> list[dict]:
+def evaluate(
+    run: Path, horizon: int, coverages: list[float], held_out: float, seed: int
+) -> list[dict]:
     store = Store(run / "store")
     days = store.table("telemetry_daily")
     last = pd.Timestamp(store.execute(days.day.max()))
     cutoff, start = last - pd.Timedelta(days=horizon), last - pd.Timedelta(days=2 * horizon)
     early, now = soh_features(store, start, horizon), soh_features(store, cutoff, horizon)
     test = held_out_vehicles(now.vin, held_out, seed)
-    train = early[~early.vin.isin(now.vin[test]) & ~early.vin.isin(
-        _pack_renewed(store, start, cutoff))]
+    train = early[
+        ~early.vin.isin(now.vin[test]) & ~early.vin.isin(_pack_renewed(store, start, cutoff))
+    ]
     test_rows = now[test & ~now.vin.isin(_pack_renewed(store, cutoff, last))]
     target_then, truth = soh_at(store, cutoff), soh_at(store, last)
     test_rows = test_rows[test_rows.vin.isin(truth.index)]
@@ -60,17 +66,25 @@ def evaluate(run: Path, horizon: int, coverages: list[float], held_out: float,
     rows = []
     for coverage in coverages:
         model = SohForecaster(horizon_days=horizon, coverage=coverage, seed=seed).fit(
-            train, target_then)
+            train, target_then
+        )
         out = model.predict(test_rows)
-        rows.append({
-            "bench": "battery_forecast", "run": str(run), "horizon_days": horizon,
-            "cutoff": str(cutoff.date()), "nominal": coverage,
-            "train_vehicles": len(train), "held_out_vehicles": len(out),
-            "covered": round(float(((out.low <= actual) & (actual <= out.high)).mean()), 3),
-            "half_width": round(float(model.half_width), 5),
-            "mae": round(float(np.abs(out.soh - actual).mean()), 5),
-            "mae_persistence": round(float(np.abs(test_rows.soh_now - actual).mean()), 5),
-            "mean_fade_over_horizon": round(float((test_rows.soh_now - actual).mean()), 5)})
+        rows.append(
+            {
+                "bench": "battery_forecast",
+                "run": str(run),
+                "horizon_days": horizon,
+                "cutoff": str(cutoff.date()),
+                "nominal": coverage,
+                "train_vehicles": len(train),
+                "held_out_vehicles": len(out),
+                "covered": round(float(((out.low <= actual) & (actual <= out.high)).mean()), 3),
+                "half_width": round(float(model.half_width), 5),
+                "mae": round(float(np.abs(out.soh - actual).mean()), 5),
+                "mae_persistence": round(float(np.abs(test_rows.soh_now - actual).mean()), 5),
+                "mean_fade_over_horizon": round(float((test_rows.soh_now - actual).mean()), 5),
+            }
+        )
     return rows
 
 

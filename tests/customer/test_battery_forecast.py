@@ -32,11 +32,19 @@ def telemetry(n: int, days: int, seed: int = 0) -> pd.DataFrame:
     for i in range(n):
         d = np.arange(start[i], days)
         age = d - start[i] + 1
-        rows.append(pd.DataFrame({
-            "vin": f"V{i:04d}", "day": (DAY0 + pd.to_timedelta(d, unit="D")).date,
-            "miles": miles[i], "dc_fast_charge_kwh": 0.0, "ambient_temp_c": 15.0,
-            "climate_region": ("temperate", "hot", "cold")[climate[i]],
-            "battery_soh": 1 - rate[i] * np.sqrt(age) + rng.normal(0, 0.004, len(d))}))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "vin": f"V{i:04d}",
+                    "day": (DAY0 + pd.to_timedelta(d, unit="D")).date,
+                    "miles": miles[i],
+                    "dc_fast_charge_kwh": 0.0,
+                    "ambient_temp_c": 15.0,
+                    "climate_region": ("temperate", "hot", "cold")[climate[i]],
+                    "battery_soh": 1 - rate[i] * np.sqrt(age) + rng.normal(0, 0.004, len(d)),
+                }
+            )
+        )
     return pd.concat(rows, ignore_index=True)
 
 
@@ -82,7 +90,8 @@ def test_bad_input_is_refused():
     with pytest.raises(ConfigError):
         SohForecaster().predict(pd.DataFrame())
     with pytest.raises(ConfigError, match="20 vehicles"):
-        SohForecaster().fit(pd.DataFrame({"vin": ["A"], "soh_now": [1.0]}),
-                            pd.Series([0.99], index=["A"]))
+        SohForecaster().fit(
+            pd.DataFrame({"vin": ["A"], "soh_now": [1.0]}), pd.Series([0.99], index=["A"])
+        )
     with pytest.raises(ConfigError):
         held_out_vehicles(pd.Series(["A"]), 1.0)

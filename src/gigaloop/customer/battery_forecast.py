@@ -48,8 +48,17 @@ from threadpoolctl import threadpool_limits
 from gigaloop.customer.insurance_features import Tables
 from gigaloop.errors import ConfigError
 
-FEATURES = ("age_days", "soh_now", "soh_first", "miles_per_day", "dcfc_per_day",
-            "temp_mean", "climate", "heat_days", "heat_ahead")
+FEATURES = (
+    "age_days",
+    "soh_now",
+    "soh_first",
+    "miles_per_day",
+    "dcfc_per_day",
+    "temp_mean",
+    "climate",
+    "heat_days",
+    "heat_ahead",
+)
 #: What the regressor sees: usage, climate and the fade rate so far — not age or SoH
 #: levels, which a model trained on younger cars never saw as high or as low.
 MODEL_INPUTS = ("miles_per_day", "dcfc_per_day", "temp_mean", "climate", "rate_so_far")
@@ -58,8 +67,14 @@ CLIMATES = ("temperate", "hot", "cold")
 T_REF_C = 15.0
 
 
-def soh_features(store: Tables, cutoff: pd.Timestamp, horizon_days: int, *,
-                 smooth_days: int = 14, min_days: int = 28) -> pd.DataFrame:
+def soh_features(
+    store: Tables,
+    cutoff: pd.Timestamp,
+    horizon_days: int,
+    *,
+    smooth_days: int = 14,
+    min_days: int = 28,
+) -> pd.DataFrame:
     """One row per vehicle with at least ``min_days`` of telemetry up to ``cutoff`` (a day,
     inclusive): ``vin`` and :data:`FEATURES` (climate as 0 temperate, 1 hot, 2 cold).
 
@@ -68,31 +83,54 @@ def soh_features(store: Tables, cutoff: pd.Timestamp, horizon_days: int, *,
     — the same over the next ``horizon_days`` for the seasonal temperatures of its climate
     (:func:`seasonal_heat`)."""
     if smooth_days < 1 or min_days < smooth_days:
-        raise ConfigError("need 1 <= smooth_days <= min_days", smooth_days=smooth_days,
-                          min_days=min_days)
+        raise ConfigError(
+            "need 1 <= smooth_days <= min_days", smooth_days=smooth_days, min_days=min_days
+        )
     days = store.table("telemetry_daily")
     end = cutoff.date()
     days = days.filter(days.day <= end)
     per_vin = days.group_by("vin").aggregate(
-        first=days.day.min(), n=days.count(), miles=days.miles.sum(),
-        dcfc=days.dc_fast_charge_kwh.sum(), temp_mean=days.ambient_temp_c.mean(),
+        first=days.day.min(),
+        n=days.count(),
+        miles=days.miles.sum(),
+        dcfc=days.dc_fast_charge_kwh.sum(),
+        temp_mean=days.ambient_temp_c.mean(),
         heat_days=(2.0 ** ((days.ambient_temp_c - T_REF_C) / 10.0)).sum(),
-        climate=days.climate_region.mode())
+        climate=days.climate_region.mode(),
+    )
     first = days.join(per_vin.select("vin", "first"), "vin")
-    start_soh = first.filter(first.day < first["first"] + ibis.interval(days=smooth_days)
-                             ).group_by("vin").aggregate(soh_first=first.battery_soh.mean())
-    frame = store.execute(per_vin.filter(per_vin.n >= min_days)
-                          .join(start_soh, "vin")
-                          .join(_window_mean(days, cutoff, smooth_days, "soh_now"), "vin"))
+    start_soh = (
+        first.filter(first.day < first["first"] + ibis.interval(days=smooth_days))
+        .group_by("vin")
+        .aggregate(soh_first=first.battery_soh.mean())
+    )
+    frame = store.execute(
+        per_vin.filter(per_vin.n >= min_days)
+        .join(start_soh, "vin")
+        .join(_window_mean(days, cutoff, smooth_days, "soh_now"), "vin")
+    )
     age = (pd.Timestamp(end) - pd.to_datetime(frame["first"])).dt.days + 1
     ahead = seasonal_heat(store, cutoff, horizon_days)
-    return pd.DataFrame({
-        "vin": frame.vin, "age_days": age.astype(float), "soh_now": frame.soh_now,
-        "soh_first": frame.soh_first, "miles_per_day": frame.miles / age,
-        "dcfc_per_day": frame.dcfc / age, "temp_mean": frame.temp_mean,
-        "climate": frame.climate.map({c: i for i, c in enumerate(CLIMATES)}).fillna(0)
-        .astype(int), "heat_days": frame.heat_days,
-        "heat_ahead": frame.climate.map(ahead)}).dropna().sort_values("vin", ignore_index=True)
+    return (
+        pd.DataFrame(
+            {
+                "vin": frame.vin,
+                "age_days": age.astype(float),
+                "soh_now": frame.soh_now,
+                "soh_first": frame.soh_first,
+                "miles_per_day": frame.miles / age,
+                "dcfc_per_day": frame.dcfc / age,
+                "temp_mean": frame.temp_mean,
+                "climate": frame.climate.map({c: i for i, c in enumerate(CLIMATES)})
+                .fillna(0)
+                .astype(int),
+                "heat_days": frame.heat_days,
+                "heat_ahead": frame.climate.map(ahead),
+            }
+        )
+        .dropna()
+        .sort_values("vin", ignore_index=True)
+    )
 
 
 def seasonal_heat(store: Tables, cutoff: pd.Timestamp, horizon_days: int) -> dict[str, float]:
@@ -101,8 +139,9 @@ def seasonal_heat(store: Tables, cutoff: pd.Timestamp, horizon_days: int) -> dic
     least squares to the region's daily mean ambient temperature up to ``cutoff``."""
     days = store.table("telemetry_daily")
     days = days.filter(days.day <= cutoff.date())
-    daily = store.execute(days.group_by("climate_region", "day").aggregate(
-        temp=days.ambient_temp_c.mean()))
+    daily = store.execute(
+        days.group_by("climate_region", "day").aggregate(temp=days.ambient_temp_c.mean())
+    )
     ahead = pd.date_range(cutoff + pd.Timedelta(days=1), periods=horizon_days)
     out = {}
     for region, rows in daily.groupby("climate_region"):
@@ -125,10 +164,10 @@ def soh_at(store: Tables, day: pd.Timestamp, *, smooth_days: int = 14) -> pd.Ser
     return pd.Series(frame.soh.to_numpy(), index=frame.vin.to_numpy(), name="soh")
 
 
-def _window_mean(days: ibis.Table, end: pd.Timestamp, smooth_days: int, name: str
-                 ) -> ibis.Table:
-    last = days.filter(days.day <= end.date(),
-                       days.day > (end - pd.Timedelta(days=smooth_days)).date())
+def _window_mean(days: ibis.Table, end: pd.Timestamp, smooth_days: int, name: str) -> ibis.Table:
+    last = days.filter(
+        days.day <= end.date(), days.day > (end - pd.Timedelta(days=smooth_days)).date()
+    )
     return last.group_by("vin").aggregate(**{name: last.battery_soh.mean()})
 
 
@@ -140,8 +179,9 @@ def held_out_vehicles(vins: pd.Series, share: float, seed: int | str = 0) -> np.
     """
     if not 0 <= share < 1:
         raise ConfigError("need 0 <= share < 1", share=share)
-    return np.array([zlib.crc32(f"{seed}:{v}".encode()) % 10_000 < share * 10_000
-                     for v in vins], dtype=bool)
+    return np.array(
+        [zlib.crc32(f"{seed}:{v}".encode()) % 10_000 < share * 10_000 for v in vins], dtype=bool
+    )
 
 
 @dataclass
@@ -162,27 +202,37 @@ class SohForecaster:
         if self.horizon_days < 1:
             raise ConfigError("need horizon_days >= 1", horizon_days=self.horizon_days)
         if not 0 < self.coverage < 1 or not 0 < self.calibration_share < 1:
-            raise ConfigError("need 0 < coverage < 1 and 0 < calibration_share < 1",
-                              coverage=self.coverage, calibration_share=self.calibration_share)
+            raise ConfigError(
+                "need 0 < coverage < 1 and 0 < calibration_share < 1",
+                coverage=self.coverage,
+                calibration_share=self.calibration_share,
+            )
 
     def fit(self, features: pd.DataFrame, later: pd.Series) -> SohForecaster:
         """``later``: SoH a horizon after the features' cutoff, indexed by VIN."""
         rows = features[features.vin.isin(later.index)]
         if len(rows) < 20:
-            raise ConfigError("need at least 20 vehicles with a later SoH to fit",
-                              vehicles=len(rows))
+            raise ConfigError(
+                "need at least 20 vehicles with a later SoH to fit", vehicles=len(rows)
+            )
         x, scale = self._inputs(rows)
         rate = (later.reindex(rows.vin).to_numpy() - rows.soh_now.to_numpy()) / scale
-        calibrate = held_out_vehicles(rows.vin, self.calibration_share,
-                                      f"calibration-{self.seed}")  # not a caller's split
+        calibrate = held_out_vehicles(
+            rows.vin, self.calibration_share, f"calibration-{self.seed}"
+        )  # not a caller's split
         if calibrate.all() or not calibrate.any():
-            raise ConfigError("need vehicles both to fit and to calibrate on",
-                              vehicles=len(rows), calibration=int(calibrate.sum()))
+            raise ConfigError(
+                "need vehicles both to fit and to calibrate on",
+                vehicles=len(rows),
+                calibration=int(calibrate.sum()),
+            )
         with threadpool_limits(1):
             self.model = HistGradientBoostingRegressor(
-                max_iter=200, learning_rate=0.05,
+                max_iter=200,
+                learning_rate=0.05,
                 categorical_features=[MODEL_INPUTS.index("climate")],
-                random_state=self.seed).fit(x[~calibrate], rate[~calibrate])
+                random_state=self.seed,
+            ).fit(x[~calibrate], rate[~calibrate])
             fitted = self.model.predict(x[calibrate])
         residual = np.abs(rate[calibrate] - fitted) * scale[calibrate]
         n = len(residual)
@@ -206,8 +256,9 @@ class SohForecaster:
         with threadpool_limits(1):
             soh = features.soh_now.to_numpy() + self.model.predict(x) * scale
         half = np.full(len(soh), self.half_width)
-        return pd.DataFrame({"vin": features.vin.to_numpy(), "soh": soh,
-                             "low": soh - half, "high": soh + half})
+        return pd.DataFrame(
+            {"vin": features.vin.to_numpy(), "soh": soh, "low": soh - half, "high": soh + half}
+        )
 
 
 __all__ = ["FEATURES", "SohForecaster", "held_out_vehicles", "soh_at", "soh_features"]
