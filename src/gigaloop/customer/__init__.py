@@ -2,14 +2,13 @@
 come: safety score, insurance). Reads the store only."""
 
 from gigaloop.customer.offers import OffersConfig, OffersModule
-from gigaloop.customer.predictive_service import (
+from gigaloop.customer.precursors import (
     PredictiveServiceConfig,
-    PredictiveServiceModule,
-    PredictiveServiceState,
     fit_precursors,
     held_out_precision,
     in_holdout,
 )
+from gigaloop.customer.predictive_service import PredictiveServiceModule, PredictiveServiceState
 from gigaloop.customer.service_history import ServiceHistory
 
 __all__ = [

@@ -59,15 +59,15 @@ def _empty(columns: tuple[str, ...]) -> pd.DataFrame:
 @dataclass
 class ServiceHistory:
     """Codes (vin, code), claims (vin, component, cost_usd, roadside) and predictive visits
-    (vin) with their ``event_time`` and ``ingested_at``; ``read_until`` — the view cutoff
-    read up to (``None``: nothing read yet); ``new_codes`` — the codes the last read added
-    (Arrow).
+    (vin) with their ``event_time`` and ``ingested_at``; ``read_until`` — per kind
+    (``codes``, ``failures``, ``serviced``), the view cutoff read up to (absent: nothing
+    read yet); ``new_codes`` — the codes the last read of them added (Arrow).
 
     Rows read are kept as Arrow until a frame is asked for (:attr:`codes`, :attr:`failures`,
     :attr:`serviced`): one conversion for all the reads since, not one a read.
     """
 
-    read_until: pd.Timestamp | None = None
+    read_until: dict[str, pd.Timestamp] = field(default_factory=dict)
     new_codes: pa.Table | None = field(default=None, repr=False)
     _unconverted: dict[str, list[pa.Table]] = field(
         default_factory=lambda: {name: [] for name, _, _ in TABLES}, repr=False)
@@ -86,19 +86,23 @@ class ServiceHistory:
     def serviced(self) -> pd.DataFrame:
         return self._frame("serviced")
 
-    def read(self, view: Any, now: datetime) -> None:
-        """Append the rows ``view`` (the store as of ``now``) holds that were ingested after
-        ``read_until`` (:meth:`gigaloop.store.StoreView.ingested_since`)."""
+    def read(self, view: Any, now: datetime,
+             kinds: tuple[str, ...] = ("codes", "failures", "serviced")) -> None:
+        """Append the rows of ``kinds`` that ``view`` (the store as of ``now``) holds and
+        that were ingested after their ``read_until``
+        (:meth:`gigaloop.store.StoreView.ingested_since`)."""
         for name, table, columns in TABLES:
+            if name not in kinds:
+                continue
             wanted = [*columns, "reason"] if name == "serviced" else list(columns)
-            part = view.ingested_since(table, self.read_until, wanted)
+            part = view.ingested_since(table, self.read_until.get(name), wanted)
             if name == "serviced":
                 part = part.filter(pc.equal(part["reason"], "predictive")).select(columns)
             if name == "codes":
                 self.new_codes = part
             if part.num_rows:
                 self._unconverted[name].append(part)
-        self.read_until = pd.Timestamp(now)
+            self.read_until[name] = pd.Timestamp(now)
 
     def as_of(self, cutoff: datetime) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """Codes, claims and predictive visits ingested by ``cutoff``; claims and visits
