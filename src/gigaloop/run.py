@@ -134,8 +134,6 @@ def run_job(
     store = Store(out / "store")
     try:
         modules = decision_modules(options.modules) if options.loop else []
-        if any(m.name == "inspection" for m in modules):  # the loop's model gives verdicts
-            twin.publish_images(out / "camera")
         cycle = DailyCycle(modules, twin, store)
         with _transport(options, store) as deliver:
             seconds = _simulate(options.days, twin, deliver, cycle, on_day)

@@ -6,7 +6,7 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from gigaloop.actuate import Rework
+from gigaloop.actuate import PublishImages, Rework
 from gigaloop.factory.inspection.threshold import cost_threshold
 from gigaloop.ml.spc import PChart
 from gigaloop.twin import Twin
@@ -57,27 +57,30 @@ def test_legacy_cameras_count_escapes_and_their_rejects_are_repaired() -> None:
     assert twin.world_kpis()["defects_escaped"] >= truth["paint_panel"]["escaped"]
 
 
-def test_published_images_leave_verdicts_and_rework_to_the_loop(tmp_path) -> None:
+def test_published_images_leave_verdicts_and_rework_to_the_loop() -> None:
     twin = Twin.from_scenario(seed=3)
-    twin.publish_images(tmp_path)
-    tables = twin.step(0)
+    assert "inspection_images" not in twin.step(0)  # legacy cameras until asked
+    assert twin.apply(PublishImages(day=1)).accepted
+    tables = twin.step(1)
     images = tables["inspection_images"]
     labelled = images.filter(images["label"].is_valid())
     assert set(labelled["label"].to_pylist()) >= {"good", "porosity", "crater"}
     assert "weld_seam" not in tables["inspection_results"]["inspection"].to_pylist()
     camera = twin.plant.builder.camera
-    bad = next(iter(camera.defects["paint_panel"]))
-    good = next(v for v in images["vin"].to_pylist()
-                if v and v not in camera.defects["paint_panel"])
-    receipt = twin.apply(Rework(day=0, station_id="PT-030", inspection="paint_panel",
+    units = images.filter(images["vin"].is_valid())["vin"].to_pylist()
+    bad = next(v for v in units if v in camera.defects["paint_panel"])
+    good = next(v for v in units if v not in camera.defects["paint_panel"])
+    before = twin.truth()["inspection"]["paint_panel"]  # the legacy day's rejects
+    receipt = twin.apply(Rework(day=1, station_id="PT-030", inspection="paint_panel",
                                 vins=(bad, good)))
     assert receipt.accepted
-    reports = twin.step(1)["rework_results"].to_pylist()
+    reports = twin.step(2)["rework_results"].to_pylist()
     assert [(r["vin"], r["defect_found"]) for r in reports] == [(bad, True), (good, False)]
     counts = twin.truth()["inspection"]["paint_panel"]
-    assert counts["false_rejects"] == 1 and counts["repaired"] == 1
-    with pytest.raises(Exception, match="before day 0"):
-        twin.publish_images(tmp_path)
+    assert counts["false_rejects"] == before["false_rejects"] + 1
+    assert counts["repaired"] == before["repaired"] + 1
+    folder = camera.folder
+    assert folder is not None and any(folder.rglob("*.npy"))
 
 
 @pytest.mark.slow  # fits two small models: ≈ 15–30 s on 2 shared cores
@@ -91,7 +94,6 @@ def test_module_writes_verdicts_orders_rework_and_learns_labels(tmp_path) -> Non
     from gigaloop.twin import TwinDay
 
     twin = Twin.from_scenario(seed=2)
-    twin.publish_images(tmp_path / "camera")
     store = Store(tmp_path / "store")
     module = InspectionModule(InspectionConfig(
         train=60, epochs=2, bank_size=256, coreset_pool=8000, audit_share=0.2,

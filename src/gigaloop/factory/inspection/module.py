@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from gigaloop.actuate import Rework
+from gigaloop.actuate import PublishImages, Rework
 from gigaloop.errors import require
 from gigaloop.factory.inspection.threshold import OperatingPoint, cost_threshold
 from gigaloop.loop.contract import DayContext, Decision
@@ -105,6 +105,12 @@ class InspectionModule:
         self.operating_points: list[dict[str, Any]] = []  # every (re)tune, for the report
         self._cursor: datetime | None = None
         self._rng = np.random.default_rng(self.config.seed)
+
+    def setup(self) -> list[Decision]:
+        """Before day 0: ask the vision stations for images (the verdicts become ours)."""
+        return [Decision(0, self.name, "vision stations: publish images, the verdicts and "
+                         "rework orders are the inspection module's",
+                         action=PublishImages(day=0, reason="PatchCore inspection"))]
 
     def decide(self, ctx: DayContext) -> list[Decision]:
         images = ctx.view.ingested_since("inspection_images", self._cursor, IMAGE_COLUMNS)
