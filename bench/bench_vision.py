@@ -3,7 +3,7 @@
 Fits PatchCore on good weld-seam images, then scores the same batch with torch and with
 onnxruntime (2 threads each); one JSON line per figure.
 
-    PYTHONPATH=src python bench/bench_vision.py [--train 120] [--images 256] [--batch 32]
+    PYTHONPATH=src python bench/bench_vision.py [--train 400] [--images 256] [--batch 32]
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def rate(score, images: np.ndarray, batch: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--train", type=int, default=120)
+    parser.add_argument("--train", type=int, default=400)
     parser.add_argument("--images", type=int, default=256)
     parser.add_argument("--batch", type=int, default=32)
     args = parser.parse_args()

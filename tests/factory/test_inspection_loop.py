@@ -136,3 +136,53 @@ def test_a_run_without_the_vision_extra_skips_the_module(monkeypatch, caplog) ->
         modules = run.decision_modules(("inspection", "energy"))
     assert [m.name for m in modules] == ["energy"]
     assert "pip install 'gigaloop[vision]'" in caplog.text
+
+
+def test_an_alarm_calibrates_the_upstream_machine_whose_units_fail(tmp_path) -> None:
+    """Units of BW-030-R2 fail at the camera far more than R1's: the alarm's decision orders
+    R2's calibration from the next day, once per cooldown; BW-040's lone camera is no
+    suspect, and a day where no machine stands out orders nothing."""
+    pytest.importorskip("torch")
+    pytest.importorskip("onnxruntime")
+    from gigaloop.actuate import Calibration
+    from gigaloop.factory.inspection.module import InspectionModule, _Point
+    from gigaloop.factory.inspection.threshold import OperatingPoint
+    from gigaloop.loop.contract import DayContext
+    from gigaloop.store import Store
+
+    at = datetime(2025, 1, 6, 8)
+    vins = [f"V{i:03d}" for i in range(60)]
+    stations = [("BW-030", 70), ("BW-040", 80), ("PT-030", 110)]
+    tables = {
+        "sites": [{"site_id": "S1", "name": "s", "region": "r", "timezone": "UTC"}],
+        "lines": [{"line_id": "L1", "site_id": "S1", "name": "l"}],
+        "stations": [{"station_id": s, "line_id": "L1", "process": "body_weld", "sequence": q}
+                     for s, q in stations],
+        "vehicles": [{"vin": v, "build_date": at.date(), "site_id": "S1", "line_id": "L1",
+                      "shift": "A", "model": "m", "trim": "t", "hardware_revision": "h",
+                      "design_revision": "d", "event_time": at} for v in vins],
+        "process_readings": [
+            {"vin": v, "station_id": s, "machine_id": m, "parameter": "weld_current",
+             "value": 10.0, "unit": "kA", "setpoint": 10.0, "event_time": at}
+            for i, v in enumerate(vins)
+            for s, m in (("BW-030", f"BW-030-R{1 + i % 2}"), ("BW-040", "BW-040-V1"))],
+    }
+    store = Store(tmp_path)
+    try:
+        for name, rows in tables.items():
+            assert store.write(name, rows, ingested_at=at).quarantined == 0
+        ctx = DayContext(30, at.replace(hour=23), store.as_of(at.replace(hour=23)))
+        module = InspectionModule()
+        state = _Point("BW-040", "BW-040-V1", None, "m", OperatingPoint(0.5, 0, 0, 0, 0, 0),
+                       chart_threshold=0.5)
+        names = np.array(vins, dtype=object)
+        r2_fails = np.array([i % 2 == 1 and i < 40 for i in range(60)])  # 20 of R2's 30
+        first = module._alarm(ctx, "weld_seam", state, 0.33, names, r2_fails)
+        assert isinstance(first.action, Calibration)
+        assert first.action.machine_id == "BW-030-R2" and first.action.day == 31
+        again = module._alarm(ctx, "weld_seam", state, 0.33, names, r2_fails)
+        assert again.action is None and "calibrated on day 30" in again.summary
+        even = np.array([i < 10 for i in range(60)])  # 5 of each robot's: no contrast
+        assert module._alarm(ctx, "weld_seam", state, 0.17, names, even).action is None
+    finally:
+        store.close()

@@ -1,11 +1,12 @@
 """PatchCore anomaly detection, built with torch and exported to ONNX.
 
 Trained on good images only: a small convolutional autoencoder learns the twin's good
-surfaces (no pretrained weights can be downloaded here), its encoder's mid-level patch
-features — averaged over 3×3 neighbourhoods as in PatchCore — fill a memory bank that a
-greedy k-centre coreset shrinks, and a patch's anomaly score is its distance to the
-nearest bank entry. The map is upsampled to the image and smoothed (σ = 1.5 px at
-64 px, PatchCore's σ = 4 at 224 px); the image score is the mean of the map's 20
+surfaces (no pretrained weights can be downloaded here). Its encoder's patch features at
+½ resolution — the full-resolution stem (max-pooled), the mid stage and the deep stage
+(upsampled), 64 channels, averaged over 3×3 neighbourhoods as in PatchCore — fill a
+memory bank that a greedy k-centre coreset shrinks, and a patch's anomaly score is its
+distance to the nearest bank entry (one GEMM against the bank). The map is upsampled to
+the image and smoothed (σ = 3 px at 64 px); the image score is the mean of the map's 20
 hottest pixels (steadier than PatchCore's largest patch distance on small images).
 torch is used only here; inference runs the ONNX export
 (:mod:`gigaloop.factory.inspection.runtime`).
@@ -14,7 +15,7 @@ torch is used only here; inference runs the ONNX export
 >>> good = np.random.default_rng(0).random((16, 32, 32), dtype=np.float32) * 0.1 + 0.5
 >>> model = PatchCore(epochs=1, bank_size=64, seed=0).fit(good)
 >>> model.bank_.shape
-(64, 48)
+(64, 64)
 >>> heat, score = model.score(good[:2])
 >>> heat.shape, score.shape
 ((2, 32, 32), (2,))
@@ -78,10 +79,9 @@ class Scorer(nn.Module):
     ) -> None:
         super().__init__()
         self.encoder = encoder
-        if projection is None:
-            projection = torch.eye(bank.shape[1])
         self.register_buffer("projection", projection)
-        bank = bank @ projection
+        if projection is not None:
+            bank = bank @ projection
         self.stride = stride
         self.register_buffer("bank", bank)
         # one GEMM gives |b|² − 2 f·b for every bank entry b; |f|² is added after the min
@@ -101,7 +101,9 @@ class Scorer(nn.Module):
         if self.stride > 1:
             features = features[:, :, :: self.stride, :: self.stride]
         c, fh, fw = features.shape[1:]
-        flat = features.permute(0, 2, 3, 1).reshape(-1, c) @ self.projection
+        flat = features.permute(0, 2, 3, 1).reshape(-1, c)
+        if self.projection is not None:
+            flat = flat @ self.projection
         augmented = torch.cat([flat, torch.ones_like(flat[:, :1])], 1)
         squared = (augmented @ self.bank_affine).min(1).values + (flat * flat).sum(1)
         nearest = squared.clamp(min=0).sqrt().reshape(n, 1, fh, fw)
@@ -135,13 +137,13 @@ class PatchCore:
 
     width: int = 16
     epochs: int = 8
-    bank_size: int = 2048
-    sigma: float = 1.5
+    bank_size: int = 1024
+    sigma: float = 3.0
     coreset_pool: int = 200_000
     top_pixels: int = 20
     dims: int | None = None  # patch features projected on their first principal axes
     stride: int = 1  # query every stride-th patch (the bank keeps every patch)
-    stem_features: bool = False  # add the full-resolution stem (max-pooled to ½)
+    stem_features: bool = True  # add the full-resolution stem (max-pooled to ½)
     pool: int = 3  # local aggregation window (PatchCore's 3×3)
     seed: int = 0
     scorer_: Scorer | None = field(default=None, repr=False)
