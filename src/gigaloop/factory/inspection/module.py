@@ -67,12 +67,12 @@ class InspectionConfig:
     calibration_cooldown_days: int = 14  # between two alarm calibrations of one machine
     train: int = 400           # commissioning good samples to fit on; the rest held out
     epochs: int = 8
-    bank_size: int = 1024
+    bank_size: int = 2048
     stride: int = 2            # PatchCore queries every 2nd patch: 4× less search
     stem_features: bool = True  # full-resolution stem features: small pores stand out
     sigma: float = 3.0         # heat-map smoothing (px)
     dims: int | None = None    # principal axes to search on (16 was 3× faster, missed more)
-    coreset_pool: int = 200_000
+    coreset_pool: int = 500_000  # all patches of 400 training images
     threads: int = 2
     seed: int = 0
     #: where fitted scorers are kept, by the hash of their training images and settings;

@@ -137,9 +137,9 @@ class PatchCore:
 
     width: int = 16
     epochs: int = 8
-    bank_size: int = 1024
+    bank_size: int = 2048
     sigma: float = 3.0
-    coreset_pool: int = 200_000
+    coreset_pool: int = 500_000  # patches the coreset picks from: all of 400 images
     top_pixels: int = 20
     dims: int | None = None  # patch features projected on their first principal axes
     stride: int = 1  # query every stride-th patch (the bank keeps every patch)
