@@ -65,12 +65,11 @@ class Camera:
         self._reports: list[dict[str, Any]] = []
         self._commissioned = False
 
-    def publish_images(self, folder: Path | str | None = None) -> None:
+    def publish_images(self) -> None:
         """Switch to images from the next day: the loop's model gives the verdicts. The
-        images go to ``folder``, else to a temporary folder removed with the camera."""
-        if folder is None:
-            folder = tempfile.mkdtemp(prefix="gigaloop-camera-")
-            weakref.finalize(self, shutil.rmtree, folder, ignore_errors=True)
+        images go to a temporary folder removed with the camera."""
+        folder = tempfile.mkdtemp(prefix="gigaloop-camera-")
+        weakref.finalize(self, shutil.rmtree, folder, ignore_errors=True)
         self.folder = Path(folder)
 
     def inspect(self, day: int, vins: np.ndarray, times: np.ndarray, seam_flaw: np.ndarray,
