@@ -5,8 +5,8 @@ and defective images of another seed; image AUROC (good vs. that family) and pix
 (the family's images and the good ones, every pixel against the twin's mask).
 One JSON line per figure.
 
-    PYTHONPATH=src python bench/eval_vision.py [--train 120] [--test-good 100] [--per-defect 30]
-        [--stride 1]
+    PYTHONPATH=src python bench/eval_vision.py [--train 400] [--test-good 100] [--per-defect 30]
+        [--stride 2]
 """
 
 from __future__ import annotations
@@ -51,10 +51,10 @@ def evaluate(point: str, train: int, test_good: int, per_defect: int,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--train", type=int, default=120)
+    parser.add_argument("--train", type=int, default=400)
     parser.add_argument("--test-good", type=int, default=100)
     parser.add_argument("--per-defect", type=int, default=30)
-    parser.add_argument("--stride", type=int, default=1,
+    parser.add_argument("--stride", type=int, default=2,
                         help="query every stride-th patch (the loop's module uses 2)")
     args = parser.parse_args()
     torch.set_num_threads(2)

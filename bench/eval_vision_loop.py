@@ -19,6 +19,7 @@ verdicts that miss ≈ 11 %) — then prints, from each run's truth and store:
 * ``seconds``: the run's wall time with and without the module, and its parts.
 
     PYTHONPATH=src python bench/eval_vision_loop.py [--days 365] [--seed 1] [--out DIR]
+        [--runs loop,loop-no-inspection,baseline,loop-no-process-control]
 """
 
 from __future__ import annotations
@@ -36,6 +37,11 @@ from gigaloop.store import Store
 DRIFT = "F2-weld-drift"
 #: The default loop with vision inspection (not a default module: it costs minutes).
 WITH_INSPECTION = ("inspection", *DEFAULT_MODULES)
+#: The runs: the loop, the loop's legacy cameras, the loop without process control (so the
+#: weld drift runs its course), and ``--no-loop``; their modules.
+RUNS: dict[str, tuple[str, ...]] = {
+    "loop": WITH_INSPECTION, "loop-no-inspection": DEFAULT_MODULES, "baseline": (),
+    "loop-no-process-control": tuple(m for m in WITH_INSPECTION if m != "process_control")}
 
 
 def _run(out: Path, *, days: int, seed: int, loop: bool = True,
@@ -77,60 +83,87 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--runs", default=",".join(RUNS),
+                        help=f"which of {', '.join(RUNS)} to run (figures needing a run "
+                             "left out are left out)")
     args = parser.parse_args()
     root = args.out or Path(tempfile.mkdtemp(prefix="gigaloop-vision-loop-"))
-    loop = _run(root / "loop", days=args.days, seed=args.seed)
-    without = DEFAULT_MODULES
-    plain = _run(root / "loop-no-inspection", days=args.days, seed=args.seed, modules=without)
-    base = _run(root / "baseline", days=args.days, seed=args.seed, loop=False)
-    no_pc = tuple(m for m in WITH_INSPECTION if m != "process_control")
-    alone = _run(root / "loop-no-process-control", days=args.days, seed=args.seed,
-                 modules=no_pc)
+    asked = [r.strip() for r in args.runs.split(",") if r.strip()]
+    unknown = sorted(set(asked) - set(RUNS))
+    if unknown:
+        parser.error(f"unknown runs {unknown}; known: {', '.join(RUNS)}")
+    runs = {name: _run(root / name, days=args.days, seed=args.seed, loop=name != "baseline",
+                       modules=RUNS[name]) for name in RUNS if name in asked}
+    for figure in _figures(runs, root, args.days):
+        print(json.dumps(figure, default=str))
 
-    ours, legacy = loop["truth"]["inspection"], base["truth"]["inspection"]
+
+def _figures(runs: dict[str, dict[str, Any]], root: Path, days: int) -> list[dict[str, Any]]:
+    loop, plain = runs.get("loop"), runs.get("loop-no-inspection")
+    base, alone = runs.get("baseline"), runs.get("loop-no-process-control")
     figures: list[dict[str, Any]] = []
-    for point, name in (("weld_seam", "escaped_weld"), ("paint_panel", "escaped_paint")):
-        escaped, before = ours[point]["escaped"], legacy[point]["escaped"]
-        inside = plain["truth"]["inspection"][point]
-        figures.append({"figure": name, "loop": escaped, "baseline": before,
-                        "ratio": round(escaped / before, 3) if before else None,
-                        "defective_loop": ours[point]["defective"],
-                        "defective_baseline": legacy[point]["defective"],
-                        "escape_rate_loop": ours[point]["escape_rate"],
-                        "escape_rate_baseline": legacy[point]["escape_rate"],
-                        "vs_legacy_in_loop": {"escaped": inside["escaped"],
-                                              "defective": inside["defective"],
-                                              "escape_rate": inside["escape_rate"]}})
-    for point in ("weld_seam", "paint_panel"):
-        figures.append({"figure": "false_reject_rate", "point": point,
-                        "loop": ours[point]["false_reject_rate"],
-                        "baseline": legacy[point]["false_reject_rate"]})
-    alarms, points = _store_figures(root / "loop")
-    figures += [{"figure": "operating_point", **p} for p in points]
-    claim = _fault(base)["happened"]["first_field_failure_day"]
+    if loop and base:
+        ours, legacy = loop["truth"]["inspection"], base["truth"]["inspection"]
+        for point, name in (("weld_seam", "escaped_weld"), ("paint_panel", "escaped_paint")):
+            escaped, before = ours[point]["escaped"], legacy[point]["escaped"]
+            inside = plain["truth"]["inspection"][point] if plain else None
+            figures.append({"figure": name, "loop": escaped, "baseline": before,
+                            "ratio": round(escaped / before, 3) if before else None,
+                            "defective_loop": ours[point]["defective"],
+                            "defective_baseline": legacy[point]["defective"],
+                            "escape_rate_loop": ours[point]["escape_rate"],
+                            "escape_rate_baseline": legacy[point]["escape_rate"],
+                            "vs_legacy_in_loop": inside and {
+                                "escaped": inside["escaped"], "defective": inside["defective"],
+                                "escape_rate": inside["escape_rate"]}})
+        for point in ("weld_seam", "paint_panel"):
+            figures.append({"figure": "false_reject_rate", "point": point,
+                            "loop": ours[point]["false_reject_rate"],
+                            "baseline": legacy[point]["false_reject_rate"]})
+    if loop:
+        figures += [{"figure": "operating_point", **p} for p in _store_figures(root / "loop")[1]]
+    claim = _fault(base)["happened"]["first_field_failure_day"] if base else None
     for name, run in (("loop", loop), ("loop-no-process-control", alone)):
+        if run is None:
+            continue
         fault = _fault(run)
-        found = alarms if run is loop else _store_figures(root / name)[0]
+        found, _ = _store_figures(root / name)
         weld = [a for a in found if a["parameter"] == "defect_rate:weld_seam"]
-        until = (fault["happened"]["ended_day"] or args.days) + 14  # the drift's own alarms
+        until = (fault["happened"]["ended_day"] or days) + 14  # the drift's own alarms
         seen = next((a for a in weld if fault["starts"] <= a["day"] <= until), None)
         figures.append({"figure": "weld_drift_seen", "run": name, "drift_start": fault["starts"],
                         "first_inspection_alarm_day": seen["day"] if seen else None,
                         "first_field_failure_day": fault["happened"]["first_field_failure_day"],
-                        "first_field_failure_day_baseline": claim, "alarm": seen})
+                        "first_field_failure_day_baseline": claim, "alarm": seen,
+                        "drift_ended_day": fault["happened"]["ended_day"],
+                        "calibrations": _calibrations(root / name)})
         figures.append({"figure": "inspection_alarms", "run": name,
                         "weld_seam": len(weld), "paint_panel": len(found) - len(weld),
                         "before_drift": [a for a in found if a["day"] < fault["starts"]]})
-    timings = loop["summary"]["run"]["timings"]
-    figures.append({"figure": "seconds", "days": args.days, "loop_wall_s": loop["wall_s"],
-                    "loop_without_inspection_wall_s": plain["wall_s"],
-                    "added_s": round(loop["wall_s"] - plain["wall_s"], 1),
-                    "inspection_module_s": timings.get("inspection"),
-                    "twin_s_with_images": timings.get("twin"),
-                    "twin_s_without": plain["summary"]["run"]["timings"].get("twin"),
-                    "baseline_wall_s": base["wall_s"]})
-    for figure in figures:
-        print(json.dumps(figure, default=str))
+    if loop:
+        timings = loop["summary"]["run"]["timings"]
+        figures.append({"figure": "seconds", "days": days, "loop_wall_s": loop["wall_s"],
+                        "loop_without_inspection_wall_s": plain and plain["wall_s"],
+                        "added_s": plain and round(loop["wall_s"] - plain["wall_s"], 1),
+                        "inspection_module_s": timings.get("inspection"),
+                        "twin_s_with_images": timings.get("twin"),
+                        "twin_s_without": plain and plain["summary"]["run"]["timings"].get(
+                            "twin"),
+                        "baseline_wall_s": base and base["wall_s"]})
+    return figures
+
+
+def _calibrations(out: Path) -> list[dict[str, Any]]:
+    """The calibrations the inspection module ordered (day, machine, accepted)."""
+    store = Store(out / "store")
+    try:
+        decisions = store.table("decisions")
+        chosen = decisions.filter((decisions.module == "inspection")
+                                  & (decisions.action_kind == "calibration")).to_pandas()
+    finally:
+        store.close()
+    return [{"day": int(d), "machine": json.loads(a)["machine_id"], "accepted": bool(ok)}
+            for d, a, ok in zip(chosen.day, chosen.action_json, chosen.accepted, strict=True)]
 
 
 if __name__ == "__main__":

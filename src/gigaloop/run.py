@@ -150,8 +150,6 @@ def run_job(
     try:
         modules = decision_modules(options.modules) if options.loop else []
         provision(modules, twin)
-        if any(m.name == "inspection" for m in modules):  # the loop's model gives verdicts
-            twin.publish_images(out / "camera")
         cycle = DailyCycle(modules, twin, store)
         with _transport(options, store) as deliver:
             seconds = _simulate(options.days, twin, deliver, cycle, on_day)

@@ -82,3 +82,24 @@ def test_a_finding_reported_with_a_decision_reaches_the_records(tmp_path):
         cycle.run_day(day, datetime(2026, 1, 1 + day))
     assert [f["id"] for f in findings_from_store(store)] == ["PM-P1-d3", "PM-P1-d4"]
     assert findings_from_store(store)[0]["names"] == {"machine": "P1"}
+
+
+def test_a_modules_setup_is_sent_when_the_cycle_is_built_and_logged_on_its_first_day(
+        tmp_path):
+    class Commissioned(Recorder):
+        def setup(self):
+            return [Decision(0, self.name, "switch the cameras to images",
+                             action=MaintenanceOrder(day=0, machine_id="CAM"))]
+
+    actuator = LoggingActuator()
+    store = Store(tmp_path)
+    try:
+        cycle = DailyCycle([Commissioned("inspection")], actuator, store)
+        assert [a.machine_id for a in actuator.log] == ["CAM"]  # before any day
+        first = cycle.run_day(0, datetime(2025, 1, 2))
+        assert [d.summary for d in first] == ["switch the cameras to images", "inspection ran"]
+        assert first[0].accepted and [a.machine_id for a in actuator.log] == ["CAM", "inspection"]
+        assert [d.summary for d in cycle.run_day(1, datetime(2025, 1, 3))] == ["inspection ran"]
+        assert store.count("decisions") == 3
+    finally:
+        store.close()

@@ -94,6 +94,16 @@ class Rework(Action):
 
 
 @dataclass(frozen=True)
+class PublishImages(Action):
+    """From ``day`` the vision stations publish each unit's image (``inspection_images``,
+    with a labelled commissioning set first) and leave verdicts and rework to the loop:
+    what an image-based inspection module asks of the plant when it starts."""
+
+    kind: ClassVar[str] = "publish_images"
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class ServiceCampaign(Action):
     """Bring listed vehicles in to inspect / replace ``component`` (a recall when safety)."""
 
@@ -274,6 +284,7 @@ __all__ = [
     "MaintenanceOrder",
     "Offer",
     "PredictiveService",
+    "PublishImages",
     "Receipt",
     "Rework",
     "ServiceCampaign",

@@ -69,7 +69,12 @@ class DayContext:
 
 
 class DecisionModule(Protocol):
-    """A decision module; ``every_days`` = 1 runs daily, 7 weekly (on days divisible by it)."""
+    """A decision module; ``every_days`` = 1 runs daily, 7 weekly (on days divisible by it).
+
+    A module may also have ``setup() -> list[Decision]``: what it asks of the source
+    before its first day (e.g. vision stations' images); the cycle sends those actions
+    when it is built.
+    """
 
     name: str
     depends_on: tuple[str, ...]

@@ -50,6 +50,15 @@ class DailyCycle:
         self.actuator = actuator
         self.sink = sink
         self.seconds: dict[str, float] = {m.name: 0.0 for m in self.modules}
+        #: what modules ask of the source before their first day (``setup()``, optional):
+        #: sent now, recorded with the module's first day's decisions
+        self._setup: dict[str, list[Decision]] = {}
+        for module in self.modules:
+            setup = getattr(module, "setup", None)
+            for decision in setup() if setup is not None else []:
+                if decision.action is not None:
+                    decision.accepted = self.actuator.apply(decision.action).accepted
+                self._setup.setdefault(module.name, []).append(decision)
 
     def run_day(self, day: int, now: datetime) -> list[Decision]:
         """Run the modules due on ``day``; returns their decisions."""
@@ -64,6 +73,7 @@ class DailyCycle:
             for decision in decisions:
                 if decision.action is not None:
                     decision.accepted = self.actuator.apply(decision.action).accepted
+            decisions = self._setup.pop(module.name, []) + decisions
             if decisions:
                 ctx.emit("decisions", [decision_row(d, seq, now)
                                        for seq, d in enumerate(decisions)])

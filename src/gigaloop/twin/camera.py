@@ -8,10 +8,11 @@ What the station reports depends on the plant's set-up:
 * **legacy** (the default, and every ``--no-loop`` run): a rule-based camera whose score
   is drawn (defect 0.72, good 0.12, σ 0.18; pass below 0.5: it misses ≈ 11 % and rejects
   ≈ 1.7 % of good units); its rejects go to the repair bay without any loop decision;
-* **images** (:meth:`Camera.publish_images`, when the loop's inspection module runs): the
-  camera writes each unit's rendered image (:func:`gigaloop.twin.images.render_inspection`)
-  to its image folder and an ``inspection_images`` row; the verdict and the rework order are
-  the loop's. On day 0 it also publishes a commissioning set: good samples and limit samples
+* **images** (:meth:`Camera.publish_images`, when the loop's inspection module asks for
+  them with a :class:`~gigaloop.actuate.PublishImages` action): the camera writes each
+  unit's rendered image (:func:`gigaloop.twin.images.render_inspection`) to its image folder
+  and an ``inspection_images`` row; the verdict and the rework order are the loop's. On its
+  first day of images it also publishes a commissioning set: good samples and limit samples
   of each defect, labelled. Images older than :data:`RETENTION_DAYS` are deleted.
 
 The repair bay (:meth:`Camera.rework`) repairs what it finds and reports it the next day in
@@ -29,6 +30,9 @@ and unrepaired: an escape.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+import weakref
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -59,9 +63,13 @@ class Camera:
         self.flagged: dict[str, set[str]] = {p: set() for p in POINTS}
         self.repaired: dict[str, set[str]] = {p: set() for p in POINTS}
         self._reports: list[dict[str, Any]] = []
+        self._commissioned = False
 
-    def publish_images(self, folder: Path | str) -> None:
-        """Switch to images: the loop's model gives the verdicts (before day 0)."""
+    def publish_images(self) -> None:
+        """Switch to images from the next day: the loop's model gives the verdicts. The
+        images go to a temporary folder removed with the camera."""
+        folder = tempfile.mkdtemp(prefix="gigaloop-camera-")
+        weakref.finalize(self, shutil.rmtree, folder, ignore_errors=True)
         self.folder = Path(folder)
 
     def inspect(self, day: int, vins: np.ndarray, times: np.ndarray, seam_flaw: np.ndarray,
@@ -101,13 +109,14 @@ class Camera:
                 "score": score,
                 "image_uri": None, "event_time": to_utc(times[:, 1])})
             return tables
-        if day == 0:
-            tables["inspection_images"] = self._commissioning(to_utc(np.zeros(1))[0])
+        if not self._commissioned:  # the first day of images
+            self._commissioned = True
+            tables["inspection_images"] = self._commissioning(to_utc(np.array([86_400.0 * day]))[0])
         rows = [self._images(day, point, vins, kinds, seeds[k], drift if k == 0 else 0 * drift,
                              to_utc(times[:, k]))
                 for k, (point, kinds) in enumerate((("weld_seam", weld), ("paint_panel", paint)))]
         tables["inspection_images"] = pa.concat_tables(
-            [*([tables["inspection_images"]] if day == 0 else []), *rows])
+            [*([tables["inspection_images"]] if "inspection_images" in tables else []), *rows])
         self._forget(day - RETENTION_DAYS)
         return tables
 

@@ -33,6 +33,7 @@ from gigaloop.actuate import (
     MaintenanceOrder,
     Offer,
     PredictiveService,
+    PublishImages,
     Receipt,
     Rework,
     ServiceCampaign,
@@ -185,6 +186,8 @@ class Twin:
             return self._schedule_energy(action)
         if isinstance(action, Rework):
             return self._rework(action)
+        if isinstance(action, PublishImages):
+            return self._publish_images(action)
         if not isinstance(action, MaintenanceOrder | SetpointChange | EngineeringChange
                           | Calibration):
             raise ActuationError(f"the twin cannot apply {type(action).__name__}",
@@ -198,12 +201,13 @@ class Twin:
         self.plant.actions.queue(action)
         return Receipt(True, f"{action.kind} queued; effective day {effective}")
 
-    def publish_images(self, folder: Path | str) -> None:
-        """The vision stations publish images to ``folder`` and leave the verdicts (and
-        the rework orders) to the loop (:mod:`gigaloop.twin.camera`); before day 0."""
-        if self._next_day:
-            raise GigaloopError("the camera's set-up changes before day 0 only")
-        self.plant.builder.camera.publish_images(folder)
+    def _publish_images(self, action: PublishImages) -> Receipt:
+        """The vision stations switch to images from the next day simulated (a temporary
+        folder of the camera's, kept :data:`~gigaloop.twin.camera.RETENTION_DAYS` days)."""
+        camera = self.plant.builder.camera
+        if camera.folder is None:
+            camera.publish_images()
+        return Receipt(True, f"vision stations publish images from day {self._next_day}")
 
     def _rework(self, action: Rework) -> Receipt:
         camera = self.plant.builder.camera

@@ -17,7 +17,10 @@ back as labels.
 * **p-chart** per station on the daily share of units over the commissioning threshold
   (fixed, so retuning moves no limit): Phase I over the first
   :attr:`InspectionConfig.phase_one_days` days; an alarm is an ``spc_alarms`` row (parameter
-  ``defect_rate:<point>``) and a decision.
+  ``defect_rate:<point>``) and a decision; when one upstream machine's units are over the
+  threshold more than its station's others (Fisher exact test,
+  :mod:`~gigaloop.factory.inspection.localise`), the decision orders its
+  :class:`~gigaloop.actuate.Calibration` from the next day.
 
 Needs the ``vision`` extra: building the module without it raises
 :class:`~gigaloop.errors.MissingExtraError` (``gigaloop run`` then skips it).
@@ -27,7 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -35,8 +38,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from gigaloop.actuate import Rework
+from gigaloop.actuate import Calibration, PublishImages, Rework
 from gigaloop.errors import require
+from gigaloop.factory.inspection.localise import suspect_machine, upstream_work
 from gigaloop.factory.inspection.threshold import OperatingPoint, cost_threshold
 from gigaloop.loop.contract import DayContext, Decision
 from gigaloop.ml.spc import PChart
@@ -60,12 +64,15 @@ class InspectionConfig:
     retune_days: int = 7
     min_defects: float = 20.0  # weighted production defects before retuning on them
     phase_one_days: int = 14
+    calibration_cooldown_days: int = 14  # between two alarm calibrations of one machine
     train: int = 400           # commissioning good samples to fit on; the rest held out
     epochs: int = 8
     bank_size: int = 2048
     stride: int = 2            # PatchCore queries every 2nd patch: 4× less search
+    stem_features: bool = True  # full-resolution stem features: small pores stand out
+    sigma: float = 3.0         # heat-map smoothing (px)
     dims: int | None = None    # principal axes to search on (16 was 3× faster, missed more)
-    coreset_pool: int = 200_000
+    coreset_pool: int = 500_000  # all patches of 400 training images
     threads: int = 2
     seed: int = 0
     #: where fitted scorers are kept, by the hash of their training images and settings;
@@ -105,6 +112,13 @@ class InspectionModule:
         self.operating_points: list[dict[str, Any]] = []  # every (re)tune, for the report
         self._cursor: datetime | None = None
         self._rng = np.random.default_rng(self.config.seed)
+        self._calibrated: dict[str, int] = {}  # machine → day an alarm calibrated it
+
+    def setup(self) -> list[Decision]:
+        """Before day 0: ask the vision stations for images (the verdicts become ours)."""
+        return [Decision(0, self.name, "vision stations: publish images, the verdicts and "
+                         "rework orders are the inspection module's",
+                         action=PublishImages(day=0, reason="PatchCore inspection"))]
 
     def decide(self, ctx: DayContext) -> list[Decision]:
         images = ctx.view.ingested_since("inspection_images", self._cursor, IMAGE_COLUMNS)
@@ -166,7 +180,8 @@ class InspectionModule:
         """The ONNX scorer for ``train``: from the cache, else fitted (and cached)."""
         config = self.config
         settings = {k: getattr(config, k) for k in ("epochs", "bank_size", "stride", "dims",
-                                                     "coreset_pool", "seed")}
+                                                     "coreset_pool", "stem_features", "sigma",
+                                                     "seed")}
         key = hashlib.sha256(train.tobytes() + repr(settings).encode()).hexdigest()[:12]
         folder = config.cache_dir or Path(os.environ.get(
             "GIGALOOP_CACHE", Path.home() / ".cache" / "gigaloop")) / "inspection"
@@ -211,11 +226,35 @@ class InspectionModule:
                            "parameter": f"defect_rate:{point}", "rule": "p_upper",
                            "statistic": share, "limit": state.chart.limit,
                            "first_vin": str(vins[np.argmax(score)]), "event_time": ctx.now})
-            decisions.append(Decision(
-                ctx.day, self.name, f"{point} at {state.station}: {share:.1%} of units over "
-                f"the reference threshold (limit {state.chart.limit:.1%}, usual "
-                f"{state.chart.p_bar:.1%})", inputs={"units": len(vins), "over": over}))
+            decisions.append(self._alarm(ctx, point, state, share, vins,
+                                         score >= state.chart_threshold))
         return decisions
+
+    def _alarm(self, ctx: DayContext, point: str, state: _Point, share: float,
+               vins: np.ndarray, over: np.ndarray) -> Decision:
+        """The alarm's decision: a calibration of the upstream machine whose units are over
+        the reference threshold most (:mod:`~gigaloop.factory.inspection.localise`), if one
+        stands out and was not calibrated for this within the cooldown."""
+        summary = (f"{point} at {state.station}: {share:.1%} of units over the reference "
+                   f"threshold (limit {state.chart.limit:.1%}, usual {state.chart.p_bar:.1%})")
+        inputs: dict[str, Any] = {"units": len(vins), "over": int(over.sum())}
+        work = upstream_work(ctx.view, state.station, [str(v) for v in vins])
+        suspect = suspect_machine(work, {str(v) for v in vins[over]})
+        if suspect is None:
+            return Decision(ctx.day, self.name, summary + "; no upstream machine stands out",
+                            inputs=inputs)
+        inputs["suspect"] = asdict(suspect)
+        last = self._calibrated.get(suspect.machine_id)
+        if last is not None and ctx.day - last < self.config.calibration_cooldown_days:
+            return Decision(ctx.day, self.name, f"{summary}; {suspect.machine_id} calibrated "
+                            f"on day {last}", inputs=inputs)
+        self._calibrated[suspect.machine_id] = ctx.day
+        return Decision(
+            ctx.day, self.name, f"{summary}; calibrate {suspect.machine_id} ({suspect.share:.0%} "
+            f"of its units over, {suspect.others:.0%} of its station's others)",
+            action=Calibration(day=ctx.day + 1, machine_id=suspect.machine_id,
+                               reason=f"inspection: defect_rate:{point} p-chart alarm"),
+            inputs=inputs)
 
     def _learn_labels(self, labels: pa.Table) -> None:
         weight = {"flagged": 1.0, "audit": 1.0 / self.config.audit_share}
