@@ -36,8 +36,9 @@ def fit_trees(x: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None, *,
     clf = HistGradientBoostingClassifier(max_iter=trees, max_leaf_nodes=leaves,
                                          learning_rate=0.1, early_stopping=False,
                                          random_state=seed)
-    # One OpenMP thread: on 2 busy cores, 30,000 scenes fit in 0.4 s on one and 8.7 s on
-    # two (the threads spin waiting for each other; docs/architecture.md).
+    # One OpenMP thread: a fit this small gains little from a second core, and on 2 cores
+    # that are busy (evaluations run worlds side by side) 30,000 scenes took 8.7 s on two
+    # threads against 0.4 s on one (bench/bench_tree_scoring.py; docs/architecture.md).
     with threadpool_limits(1):
         clf.fit(x, y, sample_weight=weight)
     exported = []
