@@ -9,6 +9,13 @@ Prints one JSON line per figure:
 * ``ratio_to_bare``;
 * ``small_run_365_days_s`` — a fleet-only year at small scale (80 units a day), tables built
   (wall seconds), and ``small_run_365_days_cpu_s``, its CPU seconds;
+* ``step_vehicle_days_per_s`` — the whole :meth:`Fleet.step` (driving, every table the
+  day writes, the sampled vehicles' scenes run through the driving model and their
+  uploads chosen) over the same vehicles;
+* ``scenes_per_s`` — :meth:`Scenes.day` on ``--scene-vehicles`` vehicles' scenes with a
+  100-tree learned model in production and two trigger campaigns: scenes drawn, scored by
+  the vehicles' model and their uploads chosen, per second; ``trigger_selection_scenes_per_s``
+  the choice of uploads alone (campaign matching and per-vehicle budgets);
 * ``twin_small_365_days_cpu_s`` — the whole twin (plant, fleet, customers: ``Twin.step``)
   over a small-scale year, seed 1, in CPU seconds (all threads; a shared machine's wall
   time says more about its other users).
@@ -27,8 +34,12 @@ from datetime import date
 
 import numpy as np
 
+from gigaloop.actuate import SoftwareRollout, TriggerCampaigns
+from gigaloop.actuate.driving_model import FEATURES
+from gigaloop.fleet.candidate import fit_trees
 from gigaloop.twin import Twin
 from gigaloop.twin.fleet import Fleet, demo_units
+from gigaloop.twin.scenes import SCENES_PER_VEHICLE, Scenes, draw_features, hazard_probability
 from gigaloop.twin.telemetry import BLOCK
 from gigaloop.twin.units import SCALES
 
@@ -83,6 +94,7 @@ def main() -> None:
     parser.add_argument("--vehicles", type=int, default=1 << 20)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--scene-vehicles", type=int, default=200_000)
     args = parser.parse_args()
 
     fleet = Fleet(start_date=START, rng=np.random.default_rng(0), units_per_day=100,
@@ -114,6 +126,9 @@ def main() -> None:
     emit("vehicle_days_per_s", fleet_rate, **setup)
     emit("bare_numpy_vehicle_days_per_s", bare_rate, **setup)
     emit("ratio_to_bare", fleet_rate / bare_rate, **setup)
+    day = iter(range(args.repeats + 2, 10 * args.repeats + 10))
+    emit("step_vehicle_days_per_s", best_rate(lambda _: fleet.step(next(day)), n, 3), **setup)
+    scene_figures(args.scene_vehicles)
 
     small = Fleet(start_date=START, rng=np.random.default_rng(1), units_per_day=SCALES["small"])
     start, cpu = time.perf_counter(), time.process_time()
@@ -131,6 +146,42 @@ def main() -> None:
         twin.step(day)
     emit("twin_small_365_days_cpu_s", time.process_time() - cpu, seed=1,
          vehicles_at_end=twin.fleet.vehicles.n)
+
+
+def scene_figures(vehicles: int) -> None:
+    """Scenes per second through :meth:`Scenes.day`, and the trigger selection alone."""
+    rng = np.random.default_rng(2)
+    scenes = Scenes(np.random.default_rng(3))
+    x = draw_features(rng, np.full(30_000, 0.1), np.full(30_000, 0.2), rng.random(30_000) < 0.3)
+    hazard = rng.random(30_000) < hazard_probability(x, np.ones(30_000),
+                                                     rng.normal(0, 0.5, 30_000), 0)
+    scenes.take(SoftwareRollout(day=0, software_version="learned", fleet_fraction=0.0,
+                                stage="shadow",
+                                artefact=fit_trees(x, hazard).to_bytes()))
+    scenes.take(TriggerCampaigns(day=0, campaigns=(
+        {"name": "rain-misses", "where": {"rain": 1, "flag": 0}},
+        {"name": "disagree", "where": {"disagree": 1}}), budget_mb=10.0))
+    idx = np.arange(vehicles)
+    version = np.ones(vehicles, np.int16)
+    names = ["start", "learned"]
+    rain, night = np.full(vehicles, 0.15), np.full(vehicles, 0.3)
+
+    def day() -> None:
+        scenes.day(idx, version, names, rng.random(vehicles), rain, night,
+                   np.zeros(vehicles), np.ones(vehicles))
+
+    n_scenes = vehicles * SCENES_PER_VEHICLE
+    emit("scenes_per_s", best_rate(lambda _: day(), n_scenes, 3), vehicles=vehicles,
+         scenes=n_scenes)
+    owner = np.repeat(idx, SCENES_PER_VEHICLE)
+    xs = draw_features(rng, np.full(n_scenes, 0.15), np.full(n_scenes, 0.3), np.zeros(n_scenes))
+    columns = {name: xs[:, i] for i, name in enumerate(FEATURES)}
+    flag = scenes.models["learned"].flag(xs)
+    took_over = flag | (rng.random(n_scenes) < 0.02)
+    columns.update(flag=flag, took_over=took_over, hard_brake=~flag & (rng.random(n_scenes) < 0.01),
+                   disagree=flag != took_over)
+    emit("trigger_selection_scenes_per_s",
+         best_rate(lambda _: scenes._uploads(columns, owner), n_scenes, 3), scenes=n_scenes)
 
 
 if __name__ == "__main__":
