@@ -334,6 +334,10 @@ def decide(
         help="automatic: a change request takes effect after its review delay, as in the "
              "twin; reviewed: only once a person approves it (gigaloop serve)")
     ] = Approval.automatic,
+    signing_key: Annotated[Path | None, typer.Option(
+        help="the fleet's OTA update key, PEM (default: STORE/../ota-signing-key.pem, "
+             "created on first use; vehicles trust its public key, written beside it as "
+             ".pub)", dir_okay=False)] = None,
 ) -> None:
     """Run the decision modules day by day on a store that files or connectors filled;
     writes STORE/../decide-summary.json (see docs/batch.md)."""
@@ -345,7 +349,7 @@ def decide(
         DEFAULT_MODULES
     options = DecideOptions(store, as_of=as_of.date() if as_of else None,
                             since=since.date() if since else None, modules=chosen,
-                            approval=approval.value)
+                            approval=approval.value, signing_key=signing_key)
     with _guard():
         summary = run_decide(options)
     facts = summary["decide"]

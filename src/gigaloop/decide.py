@@ -20,7 +20,11 @@ day would skip them). What ``decide`` has done is kept beside the store folder:
 second run resumes after the last day done with the modules as they were, and decides
 as one long run would have. ``--since`` starts the modules afresh from that day instead.
 A folder whose loop ``gigaloop run`` ran (its ``summary.json``) is decided from the day
-after the run's last, by fresh modules that rebuild their state from the store.
+after the run's last, by fresh modules that rebuild their state from the store. Software
+instructions are signed with the fleet's update key, kept beside the store
+(``ota-signing-key.pem``, created on first use with its public key in ``.pub``; or
+``--signing-key``), and numbered on from the last one sent: vehicles provisioned once with
+that public key accept every later run's, in order.
 
 >>> from datetime import date, datetime
 >>> calendar = Calendar(date(2025, 1, 6), "America/Chicago")
@@ -53,7 +57,7 @@ from gigaloop.loop.contract import DecisionModule
 from gigaloop.loop.cycle import DailyCycle
 from gigaloop.loop.modules import ChangeModule
 from gigaloop.loop.records import changes_from_store, findings_from_store
-from gigaloop.run import DEFAULT_MODULES, decision_modules
+from gigaloop.run import DEFAULT_MODULES, decision_modules, sign_with_key_file
 from gigaloop.schema import INGESTED_AT, TABLES
 from gigaloop.store import Store
 
@@ -62,6 +66,7 @@ from gigaloop.store import Store
 MODULE_TABLES = frozenset({"decisions", "findings", "change_requests", "spc_alarms",
                            "offer_assignments", "quarantine"})
 STATE_FILE = "decide-state.json"
+SIGNING_KEY_FILE = "ota-signing-key.pem"  # the vehicles trust its public key (.pub)
 MODULES_FILE = "decide-modules.pickle"  # written and read by decide only: a local file
 SUMMARY_FILE = "decide-summary.json"
 
@@ -103,6 +108,9 @@ class DecideOptions:
     now: datetime | None = None  # the wall clock (naive UTC; default: now)
     approval: str = "automatic"  # or "reviewed": changes wait for a person's verdict
     max_days: int | None = None  # decide at most this many days (the service: one at a time)
+    #: The fleet's OTA update key (PEM; created on first use, its public key beside it):
+    #: default ``STORE/../ota-signing-key.pem``.
+    signing_key: Path | None = None
 
 
 def store_calendar(store: Store) -> tuple[Calendar, datetime]:
@@ -152,9 +160,10 @@ def decide(options: DecideOptions, on_day: Callable[[int, int], None] | None = N
         if first < 0:
             raise ConfigError(f"--since {options.since} is before the store's first day "
                               f"{calendar.start}", since=str(options.since))
-        cycle = DailyCycle(_approving(_modules(options, previous, resume=options.since is None),
-                                      options.approval),
-                           LoggingActuator(), store)
+        modules = _modules(options, previous, resume=options.since is None)
+        sign_with_key_file(modules, options.signing_key
+                           or options.store.parent / SIGNING_KEY_FILE)
+        cycle = DailyCycle(_approving(modules, options.approval), LoggingActuator(), store)
         made: Counter[str] = Counter()
         acted: Counter[str] = Counter()
         reported: Counter[str] = Counter()

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from importlib import import_module
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gigaloop import __version__
 from gigaloop.customer.revenue import by_cohort
@@ -35,6 +35,9 @@ from gigaloop.loop.score import TRUTH_PATH
 from gigaloop.store import Store
 from gigaloop.twin import Twin, TwinDay
 from gigaloop.web.report import write_report
+
+if TYPE_CHECKING:
+    from gigaloop.fleet.registry import Signer
 
 #: Every decision module there is, by name: the class, as ``"module:Class"`` (the cycle
 #: sorts them by their dependencies). Imported only when a run asks for it, so a run
@@ -109,15 +112,31 @@ def decision_modules(names: tuple[str, ...] = DEFAULT_MODULES) -> list[DecisionM
 
 def provision(modules: list[DecisionModule], twin: Twin) -> None:
     """One OTA signing key per run, in memory: the modules that send software sign with
-    it (``sign_with``), and the twin's vehicles trust it from the factory."""
+    it (:func:`hand_signer`), and the twin's vehicles trust it from the factory."""
     from gigaloop.fleet.registry import Signer
 
     signer = Signer.generate()
-    for module in modules:
-        sign_with = getattr(module, "sign_with", None)
-        if sign_with is not None:
-            sign_with(signer)
+    hand_signer(modules, signer)
     twin.provision(signer.trusted())
+
+
+def sign_with_key_file(modules: list[DecisionModule], path: Path) -> None:
+    """:func:`hand_signer` with the key kept in ``path`` (created on first use:
+    :meth:`~gigaloop.fleet.registry.Signer.from_file`)."""
+    from gigaloop.fleet.registry import Signer
+
+    hand_signer(modules, Signer.from_file(path))
+
+
+def hand_signer(modules: list[DecisionModule], signer: Signer) -> None:
+    """Give every module that sends software (``sign_with``) the one key and counter it
+    signs with. The counter starts after the highest the modules have used: a vehicle
+    refuses a manifest whose sequence is not above the last it took (a replay), so modules
+    resumed from an earlier ``gigaloop decide`` go on from where they stopped."""
+    senders = [m for m in modules if hasattr(m, "sign_with")]
+    signer.sequence = max([signer.sequence, *(m.signer.sequence for m in senders)])
+    for module in senders:
+        module.sign_with(signer)
 
 
 def _module_class(name: str) -> Callable[[], DecisionModule]:

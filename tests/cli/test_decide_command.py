@@ -90,11 +90,13 @@ def test_decide_resumes_after_the_last_day_it_did_as_one_long_run_would(twin_run
     first = _decide(store, "--as-of", "2025-02-04")  # day 29
     assert first["decide"]["days"] == [0, 29]
     assert json.loads((store.parent / "decide-state.json").read_text())["last_day"] == 29
+    public = (store.parent / "ota-signing-key.pem.pub").read_text()  # the vehicles trust it
     again = _decide(store, "--as-of", "2025-02-04")
     assert again["decide"]["days"] == [] and again["findings"] == first["findings"]
     rest = _decide(store)
     assert rest["decide"]["days"] == [30, DAYS - 1]
     assert rest["findings"] == json.loads((twin_run / "summary.json").read_text())["findings"]
+    assert (store.parent / "ota-signing-key.pem.pub").read_text() == public  # the same key
     other = runner.invoke(app, ["decide", "--store", str(store), "--modules", "rootcause"])
     assert other.exit_code == 2 and "--since 2025-01-06" in other.output
 

@@ -105,6 +105,10 @@ class LearningModule:
     cycles: list[dict[str, Any]] = field(default_factory=list)
     revisions: Revisions = field(default_factory=Revisions)
 
+    @property
+    def signer(self) -> Signer:
+        return self.registry.signer
+
     def sign_with(self, signer: Signer) -> None:
         """Sign with the run's key (the one its vehicles trust)."""
         self.registry.signer = signer

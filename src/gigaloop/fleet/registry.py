@@ -1,8 +1,10 @@
 """Model registry: versions with lineage, aliases, signed rollout manifests, history.
 
-Keys are generated per run (:meth:`Signer.generate`) and never written to the repository;
-vehicles get only the public key (``Signer.public``), and verify with
-:class:`gigaloop.actuate.ota.Vehicle`.
+A twin run signs with a key generated for it (:meth:`Signer.generate`); ``gigaloop decide``
+on a real plant's store signs with one kept in a file (:meth:`Signer.from_file`), so the
+vehicles, provisioned once with its public key, accept what every later run sends. Keys
+are never written to the repository; vehicles get only the public key (``Signer.public``),
+and verify with :class:`gigaloop.actuate.ota.Vehicle`.
 
 >>> reg = Registry(Signer.generate())
 >>> v = reg.register("planner", b"weights", lineage={"data_window": ["2026-01-01", "2026-03-31"],
@@ -17,13 +19,22 @@ True
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+    load_pem_private_key,
+)
 
 from gigaloop.actuate.ota import STAGES, canonical, key_id
+from gigaloop.errors import ConfigError
 
 ALIASES = ("candidate", "production")
 LINEAGE_FIELDS = ("data_window", "campaign", "code_version", "metrics")
@@ -43,6 +54,41 @@ class Signer:
     @classmethod
     def generate(cls) -> Signer:
         return cls(Ed25519PrivateKey.generate())
+
+    @classmethod
+    def from_file(cls, path: Path) -> Signer:
+        """The key in ``path`` (PKCS#8 PEM), created there (owner-only) if there is none,
+        with its public key beside it (``path`` + ``.pub``, hex: what vehicles are
+        provisioned with).
+
+        >>> import tempfile
+        >>> key = Path(tempfile.mkdtemp()) / "ota-signing-key.pem"
+        >>> Signer.from_file(key).public == Signer.from_file(key).public
+        True
+        >>> oct(key.stat().st_mode & 0o777), len(bytes.fromhex(
+        ...     key.with_name(key.name + ".pub").read_text()))
+        ('0o600', 32)
+        """
+        if not path.exists():
+            private = Ed25519PrivateKey.generate()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(private.private_bytes(Encoding.PEM, PrivateFormat.PKCS8,
+                                                NoEncryption()))
+            signer = cls(private)
+            path.with_name(path.name + ".pub").write_text(signer.public.hex() + "\n")
+            return signer
+        try:
+            private = load_pem_private_key(path.read_bytes(), password=None)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"{path} is not an unencrypted PEM private key ({exc}); point "
+                              "--signing-key at the fleet's ed25519 update key",
+                              path=str(path)) from exc
+        if not isinstance(private, Ed25519PrivateKey):
+            raise ConfigError(f"{path} holds a {type(private).__name__}, not an ed25519 key: "
+                              "vehicles verify ed25519 signatures only", path=str(path))
+        return cls(private)
 
     def __getstate__(self) -> dict[str, Any]:
         return {"sequence": self.sequence}
