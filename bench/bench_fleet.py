@@ -38,10 +38,10 @@ from gigaloop.actuate import SoftwareRollout, TriggerCampaigns
 from gigaloop.actuate.driving_model import FEATURES
 from gigaloop.fleet.candidate import fit_trees
 from gigaloop.twin import Twin
-from gigaloop.twin.fleet import Fleet, demo_units
+from gigaloop.twin.fleet import Fleet
 from gigaloop.twin.scenes import SCENES_PER_VEHICLE, Scenes, draw_features, hazard_probability
 from gigaloop.twin.telemetry import BLOCK
-from gigaloop.twin.units import SCALES
+from gigaloop.twin.units import SCALES, demo_units
 
 F4 = np.float32
 START = date(2025, 1, 6)

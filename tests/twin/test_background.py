@@ -121,8 +121,9 @@ def _readings(tables: dict, machine: str, parameter: str) -> np.ndarray:
 
 
 def test_a_frail_lot_fails_more_in_the_field():
-    from gigaloop.twin.fleet import Fleet, demo_units
+    from gigaloop.twin.fleet import Fleet
     from gigaloop.twin.hazards import COMPONENTS
+    from gigaloop.twin.units import demo_units
     n, failed = 100_000, []
     for frailty in (1.0, 1.6):   # far above the background's, to measure it in one year
         fleet = Fleet(start_date=load_scenario_text(DEFAULT).scenario.start_date,

@@ -15,9 +15,9 @@ from gigaloop.errors import ActuationError
 from gigaloop.fleet.ota import signed_rollout
 from gigaloop.fleet.registry import Signer
 from gigaloop.schema import INGESTED_AT, get_table
-from gigaloop.twin.fleet import Fleet, demo_units
+from gigaloop.twin.fleet import Fleet
 from gigaloop.twin.fleet_rows import FLEET_OUTPUTS
-from gigaloop.twin.units import BuiltUnits
+from gigaloop.twin.units import BuiltUnits, demo_units
 
 START = date(2025, 1, 6)
 SIGNER = Signer.generate()

@@ -9,7 +9,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from gigaloop.twin.fleet import Fleet, demo_units
+from gigaloop.twin.fleet import Fleet
+from gigaloop.twin.units import demo_units
 
 START = date(2025, 1, 6)
 

@@ -16,8 +16,9 @@ from gigaloop.actuate import KeyRotation, SoftwareRollout
 from gigaloop.actuate.ota import MAX_ARTEFACT_BYTES
 from gigaloop.fleet.ota import signed_rollout
 from gigaloop.fleet.registry import Signer, root_metadata
-from gigaloop.twin.fleet import Fleet, demo_units
+from gigaloop.twin.fleet import Fleet
 from gigaloop.twin.software import STARTING_VERSION
+from gigaloop.twin.units import demo_units
 
 START = date(2025, 1, 6)
 REVISIONS = ["HW3", "HW4"]

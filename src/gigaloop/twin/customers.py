@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from gigaloop.twin.climate import REGION_CLIMATE, draw_regions
+from gigaloop.twin.climate import REGION_CLIMATE, draw_regions, mean_rain_share
+from gigaloop.twin.hazards import CRASH
 
 STYLES = ("calm", "normal", "aggressive")
 #: No published split; "most drivers score 80 or above" (Tesla) suggests a minority of
@@ -213,3 +214,18 @@ class SubscriptionEvents:
     def concat(cls, parts: list[SubscriptionEvents]) -> SubscriptionEvents:
         return cls(*(np.concatenate([getattr(p, f) for p in parts])
                      for f in ("product", "idx", "serial", "started", "ended")))
+
+
+def _crash_normalisers() -> tuple[np.ndarray, np.ndarray]:
+    """Per-style crash multipliers (manual, Autopilot) scaled so that the fleet's mileage
+    mix of styles, night and rain reproduces the published per-mile rates."""
+    weight = STYLE_SHARE * STYLE_MILES
+    night = np.asarray(STYLE_MEDIANS["night_share"]) * np.exp(DRIVER_SPREAD**2 / 2)
+    condition = 1 + (CRASH.night - 1) * night + (CRASH.rain - 1) * mean_rain_share()
+    manual = np.asarray(CRASH.style)
+    autopilot = manual**CRASH.autopilot_style_exponent
+    scale = [np.dot(weight, m * condition) / weight.sum() for m in (manual, autopilot)]
+    return manual / scale[0], autopilot / scale[1]
+
+
+STYLE_CRASH_MANUAL, STYLE_CRASH_AUTOPILOT = _crash_normalisers()

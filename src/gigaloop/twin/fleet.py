@@ -10,6 +10,7 @@ crashes (mandatory reporting), diagnostic codes, warranty claims and service vis
 from every vehicle.
 
 >>> from datetime import date
+>>> from gigaloop.twin.units import demo_units
 >>> fleet = Fleet(start_date=date(2025, 1, 6), rng=np.random.default_rng(0), units_per_day=20)
 >>> fleet.add_built(demo_units(20, build_day=0))
 >>> tables = [fleet.step(day) for day in range(12)]
@@ -44,7 +45,7 @@ from gigaloop.twin import customers as cust
 from gigaloop.twin import offers
 from gigaloop.twin.base import Base, admit_base
 from gigaloop.twin.battery import calendar_stress
-from gigaloop.twin.climate import Weather, mean_rain_share
+from gigaloop.twin.climate import Weather
 from gigaloop.twin.effects import GeneralFault, place_customers
 from gigaloop.twin.fleet_rows import Rows
 from gigaloop.twin.fleet_tables import FleetTables
@@ -81,19 +82,6 @@ INFO_COLUMNS: dict[str, type] = {
 }
 
 
-def _crash_normalisers() -> tuple[np.ndarray, np.ndarray]:
-    """Per-style crash multipliers (manual, Autopilot) scaled so that the fleet's mileage
-    mix of styles, night and rain reproduces the published per-mile rates."""
-    weight = cust.STYLE_SHARE * cust.STYLE_MILES
-    night = np.asarray(cust.STYLE_MEDIANS["night_share"]) * np.exp(cust.DRIVER_SPREAD**2 / 2)
-    condition = 1 + (CRASH.night - 1) * night + (CRASH.rain - 1) * mean_rain_share()
-    manual = np.asarray(CRASH.style)
-    autopilot = manual**CRASH.autopilot_style_exponent
-    scale = [np.dot(weight, m * condition) / weight.sum() for m in (manual, autopilot)]
-    return manual / scale[0], autopilot / scale[1]
-
-
-STYLE_CRASH_MANUAL, STYLE_CRASH_AUTOPILOT = _crash_normalisers()
 
 
 class Fleet:
@@ -254,8 +242,8 @@ class Fleet:
         q = self.software.multipliers(version)
         style = v.view("style")[idx]
         rain = info.view("rain_perception")[idx] * q["rain"]
-        v.view("crash_manual")[idx] = CRASH.manual_per_mile * STYLE_CRASH_MANUAL[style]
-        v.view("crash_ap")[idx] = (CRASH.autopilot_per_mile * STYLE_CRASH_AUTOPILOT[style]
+        v.view("crash_manual")[idx] = CRASH.manual_per_mile * cust.STYLE_CRASH_MANUAL[style]
+        v.view("crash_ap")[idx] = (CRASH.autopilot_per_mile * cust.STYLE_CRASH_AUTOPILOT[style]
                                    * q["crash"])
         v.view("ap_rain_extra")[idx] = CRASH.rain * rain - 1.0
         v.view("dis_clear")[idx] = DISENGAGEMENT_PER_MILE["clear"] * q["disengagement"]
@@ -439,14 +427,3 @@ class Fleet:
 
 def _per_million(events: float, miles: float) -> float | None:
     return None if miles <= 0 else 1e6 * events / miles
-
-
-def demo_units(n: int, *, build_day: int, seed: int = 0, **latent: float) -> BuiltUnits:
-    """``n`` units built on ``build_day`` with VINs ``DEMO…`` and the given latent values."""
-    vins = np.array([f"DEMO{seed:03d}{build_day:05d}{i:05d}" for i in range(n)], dtype=object)
-    kinds = np.full(n, "", dtype=object)
-    units = BuiltUnits(vins, np.full(n, build_day, np.int64), kinds + "Model Y",
-                       kinds + "Long Range", kinds + "HW4")
-    for key, value in latent.items():
-        units.latent[key] = np.full(n, value)
-    return units

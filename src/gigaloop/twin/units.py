@@ -112,3 +112,14 @@ class BuiltUnits:
 
 
 _VISIBLE = ("vin", "build_day", "model", "trim", "hardware_revision")
+
+
+def demo_units(n: int, *, build_day: int, seed: int = 0, **latent: float) -> BuiltUnits:
+    """``n`` units built on ``build_day`` with VINs ``DEMO…`` and the given latent values."""
+    vins = np.array([f"DEMO{seed:03d}{build_day:05d}{i:05d}" for i in range(n)], dtype=object)
+    kinds = np.full(n, "", dtype=object)
+    units = BuiltUnits(vins, np.full(n, build_day, np.int64), kinds + "Model Y",
+                       kinds + "Long Range", kinds + "HW4")
+    for key, value in latent.items():
+        units.latent[key] = np.full(n, value)
+    return units
