@@ -27,7 +27,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import norm
+from scipy.special import ndtri  # the normal quantile (scipy.stats costs 0.6 s to import)
 
 from gigaloop.errors import ConfigError
 
@@ -39,7 +39,7 @@ def sample_size(p0: float, p1: float, *, alpha: float = 0.05, power: float = 0.8
     if not 0 <= p0 < 1 or not 0 < p1 <= 1 or p0 == p1 or not 0 < treated_share < 1:
         raise ConfigError("need 0 <= p0 < 1, 0 < p1 <= 1, p0 != p1, 0 < treated_share < 1",
                           p0=p0, p1=p1, treated_share=treated_share)
-    z = norm.ppf(1 - alpha / 2) + norm.ppf(power)
+    z = ndtri(1 - alpha / 2) + ndtri(power)
     k = treated_share / (1 - treated_share)  # treated per control
     n_c = z**2 * (p1 * (1 - p1) / k + p0 * (1 - p0)) / (p1 - p0) ** 2
     return math.ceil(k * n_c), math.ceil(n_c)

@@ -25,14 +25,16 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
+
+if TYPE_CHECKING:  # imported when a model is built: a run without offers never loads it
+    from sklearn.ensemble import HistGradientBoostingRegressor
 
 #: Products sold once (not subscriptions) and their list prices (USD).
 ONE_OFF_PRICES = {"performance_upgrade": 2000.0}
@@ -153,6 +155,8 @@ class TLearner:
     models_: list[HistGradientBoostingRegressor] = field(default_factory=list, repr=False)
 
     def _model(self) -> HistGradientBoostingRegressor:
+        from sklearn.ensemble import HistGradientBoostingRegressor
+
         return HistGradientBoostingRegressor(
             max_iter=self.max_iter, learning_rate=self.learning_rate,
             max_depth=self.max_depth, min_samples_leaf=self.min_samples_leaf,
