@@ -12,6 +12,8 @@ from gigaloop.run import RunOptions, run_job
 from gigaloop.store import Store
 from gigaloop.twin.scenario import load_scenario_text
 
+pytestmark = pytest.mark.slow  # a 56-day world of 10,000 vehicles
+
 DEFAULT_TEXT = (resources.files("gigaloop.twin") / "scenarios" / "default.toml").read_text(
     encoding="utf-8")
 
@@ -90,7 +92,6 @@ def test_release_versions_must_be_new_and_unique() -> None:
         load_scenario_text(DEFAULT_TEXT + twice)
 
 
-@pytest.mark.slow
 def test_a_release_every_vehicle_refuses_is_dropped_with_the_reason(tmp_path: Path) -> None:
     scenario = tmp_path / "refused.toml"
     scenario.write_text(DEFAULT_TEXT + f"""
