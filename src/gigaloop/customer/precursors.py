@@ -35,7 +35,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import ndtri
 
 from gigaloop.errors import ConfigError
 from gigaloop.ml.survival import kaplan_meier
@@ -172,19 +171,18 @@ def _survival(duration: np.ndarray, failed: np.ndarray, group: np.ndarray, n_gro
 
 
 def wilson_low(hits: np.ndarray, events: np.ndarray, confidence: float) -> np.ndarray:
-    """Lower Wilson bound of each proportion ``hits / events`` (0 without events or hits),
-    as :meth:`scipy.stats.binomtest(k, n).proportion_ci(confidence, "wilson")
-    <scipy.stats.BinomTestResult.proportion_ci>` computes it, element by element.
+    """Lower Wilson bound of each proportion ``hits / events`` (statsmodels'
+    ``proportion_confint``; 0 without events or hits).
 
     >>> wilson_low(np.array([19, 0, 0]), np.array([20, 20, 0]), 0.95).round(4).tolist()
     [0.7639, 0.0, 0.0]
     """
-    z = ndtri(0.5 + 0.5 * confidence)
+    from statsmodels.stats.proportion import proportion_confint
+
+    events = np.asarray(events)
     with np.errstate(divide="ignore", invalid="ignore"):
-        p = hits / events
-        denom = 2 * (events + z**2)
-        delta = z / denom * np.sqrt(4 * events * p * (1 - p) + z**2)
-        low = (2 * events * p + z**2) / denom - delta
+        low = proportion_confint(hits, np.maximum(events, 1), alpha=1 - confidence,
+                                 method="wilson")[0]
     return np.where((events > 0) & (hits > 0), low, 0.0)
 
 
