@@ -44,6 +44,8 @@ ALWAYS = {"errors"}
 #: Files that may name the truth, and why.
 TRUTH_ALLOWED = {
     Path("loop/score.py"): "gigaloop score: compares findings with the truth",
+    Path("loop/offer_scoring.py"): "gigaloop score: targeted offers on the twin's hidden "
+                                   "uplift",
     Path("cli.py"): "the score command",
     Path("run.py"): "tells the twin where to write its truth; never reads it",
     Path("factory/inspection/mvtec.py"): "MVTec AD's ground_truth/ folder: a public data set's "

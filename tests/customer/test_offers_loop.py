@@ -20,7 +20,7 @@ from gigaloop.customer.offers import OffersConfig, OffersModule
 from gigaloop.customer.uplift import customer_features
 from gigaloop.ingest import ingest
 from gigaloop.loop.cycle import DailyCycle
-from gigaloop.loop.score import offers_against_truth
+from gigaloop.loop.offer_scoring import offers_against_truth
 from gigaloop.store import Store
 from gigaloop.twin import Twin, TwinDay
 

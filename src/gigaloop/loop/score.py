@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from gigaloop.errors import ConfigError
+from gigaloop.loop.offer_scoring import offers_against_truth
 from gigaloop.store import Store
 
 #: Truth is kept here, beside (never inside) the run's store.
@@ -379,42 +380,8 @@ def score_run(run_dir: Path | str, **options: Any) -> dict[str, Any]:
 
 
 def score_offers(run_dir: Path | str) -> dict[str, Any]:
-    """:func:`offers_against_truth` of a run folder's truth."""
+    """:func:`~gigaloop.loop.offer_scoring.offers_against_truth` of a run folder's truth."""
     truth = read_truth(run_dir)
     if truth is None:
         raise ConfigError(f"{run_dir} has no truth: offers are scored on simulated runs")
     return offers_against_truth(truth)
-
-
-def offers_against_truth(truth: dict[str, Any]) -> dict[str, Any]:
-    """Targeted offer campaigns (``T-…``) against random targeting at the same number of
-    offers, on the twin's hidden expected uplift: per product and over all, the sum over
-    the offered (``targeted_usd``), k × the mean over the campaign's random holdout
-    (``random_usd``: what k offers drawn at random from the same pool earn in expectation)
-    and ``ratio`` = targeted ÷ random. ``offered_without_consent`` must be 0.
-
-    >>> truth = {"offers": [{"campaign_id": "T-fsd-001", "product": "fsd", "offered":
-    ...     {"CU-1": 9.0}, "offered_uplift_usd": 9.0, "held": 4,
-    ...     "held_uplift_usd": 12.0, "offered_without_consent": 0}]}
-    >>> offers_against_truth(truth)["all"]["ratio"]
-    3.0
-    """
-    sums: dict[str, dict[str, float]] = {}
-    without = 0
-    for campaign in truth.get("offers", []):
-        without += int(campaign.get("offered_without_consent", 0))
-        if not str(campaign["campaign_id"]).startswith("T-"):
-            continue
-        k = len(campaign["offered"])
-        for key in (campaign["product"], "all"):
-            acc = sums.setdefault(key, dict.fromkeys(
-                ("campaigns", "offers", "targeted_usd", "random_usd"), 0.0))
-            acc["campaigns"] += 1
-            acc["offers"] += k
-            acc["targeted_usd"] += campaign["offered_uplift_usd"]
-            acc["random_usd"] += k * campaign["held_uplift_usd"] / max(campaign["held"], 1)
-    out = {key: {**{k: round(v, 2) for k, v in acc.items()},
-                 "ratio": round(acc["targeted_usd"] / acc["random_usd"], 3)
-                 if acc["random_usd"] > 0 else None} for key, acc in sums.items()}
-    return {"products": {k: v for k, v in out.items() if k != "all"},
-            "all": out.get("all"), "offered_without_consent": without}
