@@ -56,6 +56,7 @@ MODULES: dict[str, str] = {
     "rollout": "gigaloop.fleet.rollout:RolloutModule",
     "cell_rollout": "gigaloop.fleet.cell_rollout:CellRolloutModule",
     "offers": "gigaloop.customer.offers:OffersModule",
+    "insurance": "gigaloop.customer.premiums:InsuranceModule",
     "inspection": "gigaloop.factory.inspection.module:InspectionModule",
 }
 #: What ``gigaloop run`` runs unless told otherwise: every module. Process control stops
@@ -65,7 +66,7 @@ MODULES: dict[str, str] = {
 Deliver = Callable[[Source, datetime], dict[str, Any]]
 DEFAULT_MODULES = ("rootcause", "changes", "impact", "maintenance", "predictive_service",
                    "energy", "process_control", "driving_model", "rollout", "cell_rollout",
-                   "offers")
+                   "offers", "insurance")
 #: Modules a run adds only when asked (``--modules``): vision inspection scores every
 #: unit's images, which adds minutes to a year (docs/vision.md). Without its extra a run
 #: skips it, saying so (the core install has no torch); the plant keeps its legacy

@@ -50,7 +50,7 @@ def test_summary_has_the_contracted_keys(runs):
                               "modules": ["rootcause", "changes", "impact", "maintenance",
                                           "predictive_service", "energy", "process_control",
                                           "driving_model", "rollout", "cell_rollout",
-                                          "offers"],
+                                          "offers", "insurance"],
                               "skipped_modules": [], "transport": "inprocess"}
     assert set(timings) >= {"twin", "ingest", "rootcause", "energy", "report"}
     assert all(seconds >= 0 for seconds in timings.values())
@@ -61,7 +61,8 @@ def test_summary_has_the_contracted_keys(runs):
                 "roadside_failures", "software_revenue", "software_revenue_per_vehicle",
                 "churn_monthly", "offers_sent", "offer_uplift", "findings_retracted",
                 "changes_withdrawn", "changes_withdrawn_after_acting",
-                "campaign_visits_withdrawn", "oee", "availability", "performance", "quality"):
+                "campaign_visits_withdrawn", "oee", "availability", "performance", "quality",
+                "premium_per_vehicle_month", "loss_ratio"):
         assert key in summary["kpis"]
     assert set(summary["kpis"]["crashes_per_million_miles"]) == {"autopilot", "manual"}
     assert summary["kpis"]["units_built"] > 3000

@@ -16,8 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
-from sklearn.ensemble import HistGradientBoostingRegressor
 
 from gigaloop import ml
 from gigaloop.customer.insurance_features import CHANGEABLE, CLIMATE_LEVELS, OTHER
@@ -67,6 +65,8 @@ class ClaimFrequencyGLM:
 
     def fit(self, features: pd.DataFrame) -> ClaimFrequencyGLM:
         """Fit on ``features`` (with ``crashes`` and ``miles``); returns self."""
+        import statsmodels.api as sm  # the model library, when a model is fitted
+
         x = design_matrix(features)
         model = sm.GLM(features["crashes"].to_numpy(float), sm.add_constant(x),
                        family=sm.families.Poisson(), offset=np.log(features["miles"]))
@@ -117,6 +117,8 @@ class ClaimFrequencyGBM:
 
     def fit(self, features: pd.DataFrame) -> ClaimFrequencyGBM:
         """Fit on ``features`` (with ``crashes`` and ``miles``); returns self."""
+        from sklearn.ensemble import HistGradientBoostingRegressor
+
         self.model_ = HistGradientBoostingRegressor(
             loss="poisson", learning_rate=0.05, max_iter=200, max_leaf_nodes=15,
             min_samples_leaf=200, random_state=self.seed)

@@ -49,8 +49,9 @@ CLIMATE_LEVELS = ("temperate", "hot", "cold")
 _V22_ORDER = ("hard_braking", "aggressive_turning", "unsafe_following",
               "forced_disengagement", "late_night", "excessive_speeding", "unbuckled")
 _V22_BASE = pcf_v22(*[0.0] * 7)
-_V22_LOG_PER_POINT = {name: math.log(pcf_v22(*[float(i == j) for j in range(7)]) / _V22_BASE)
-                      for i, name in enumerate(_V22_ORDER)}
+#: log of each v2.2 factor's PCF multiplier per point (per day with one, forced disengagement)
+V22_LOG_PER_POINT = {name: math.log(pcf_v22(*[float(i == j) for j in range(7)]) / _V22_BASE)
+                     for i, name in enumerate(_V22_ORDER)}
 
 
 class Tables(Protocol):
@@ -117,8 +118,8 @@ def _daily_pcf_v22(days: ir.Table) -> ir.FloatingValue:
               "unsafe_following": 100 * days.unsafe_following_fraction,
               "late_night": 100 * days.late_night_miles / days.miles,
               "excessive_speeding": 100 * days.speeding_fraction}
-    log_pcf = sum(_V22_LOG_PER_POINT[name] * ibis.least(value, V22_CAPS[name])
+    log_pcf = sum(V22_LOG_PER_POINT[name] * ibis.least(value, V22_CAPS[name])
                   for name, value in points.items())
     forced_day = ibis.ifelse(days.forced_disengagements > 0, 1.0, 0.0)
-    log_pcf = log_pcf + _V22_LOG_PER_POINT["forced_disengagement"] * forced_day
+    log_pcf = log_pcf + V22_LOG_PER_POINT["forced_disengagement"] * forced_day
     return _V22_BASE * log_pcf.exp()

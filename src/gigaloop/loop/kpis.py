@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import ibis
 
+from gigaloop.customer.premiums import insurance_kpis
 from gigaloop.customer.revenue import software_kpis
 from gigaloop.factory.oee import oee_kpis
 from gigaloop.fleet.safety import crash_rates
@@ -102,6 +103,7 @@ def compute_kpis(store: Tables, *, end: datetime) -> dict[str, Any]:
         "predictive_service_visits": int(
             visits.filter(visits.reason == "predictive").count().execute()),
         **software_kpis(store, end=end),
+        **insurance_kpis(store, end=end),
         "findings_retracted": int(findings.filter(findings.retracted).finding_id.nunique()
                                   .execute()),
         **_withdrawn(requests, visits),

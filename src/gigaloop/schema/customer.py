@@ -63,4 +63,21 @@ FEEDBACK = Table(
         col("topic", "string", "what it was about"),
     ))
 
-TABLES = (CUSTOMERS, SUBSCRIPTIONS, OFFERS, SERVICE_VISITS, FEEDBACK)
+PREMIUMS = Table(
+    "premiums", "customer",
+    "A consenting driver's insurance price for a period, from the claim-frequency model "
+    "(gigaloop.customer.premiums).",
+    key=("premium_id",), partition_by="event_time", columns=(
+        col("premium_id", "string", "customer/period start"),
+        col("customer_id", "string", "customer", references="customers.customer_id"),
+        col("vin", "string", "vehicle priced", references="vehicles.vin"),
+        col("period_start", "date", "first day the price covers"),
+        col("period_days", "int64", "days the price covers", unit="d", min=1),
+        col("expected_crashes", "float64", "crashes the model expects in the period", min=0),
+        col("premium_usd", "float64", "price of the period", unit="USD", min=0),
+        col("factors_json", "string",
+            "each factor a driver can change as its multiplier on the mean driver's price, "
+            "JSON"),
+    ))
+
+TABLES = (CUSTOMERS, SUBSCRIPTIONS, OFFERS, SERVICE_VISITS, FEEDBACK, PREMIUMS)

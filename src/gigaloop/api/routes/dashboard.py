@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from gigaloop.api.deps import SESSION_COOKIE, CurrentPrincipal, ServicesDep, allow
 from gigaloop.api.routes import customers, fleet, loop, plant
 from gigaloop.appstate import Principal, Role
+from gigaloop.customer.premiums import insurance_kpis
 from gigaloop.customer.revenue import software_kpis
 from gigaloop.errors import AuthError
 from gigaloop.web import dashboard as pages
@@ -134,7 +135,9 @@ def customers_page(services: ServicesDep, principal: CurrentPrincipal) -> HTMLRe
     with services.store.use() as store:
         revenue = live.monthly_revenue(store)
         end = live.revenue_end(store)
-        software = None if end is None else software_kpis(store, end=end.to_pydatetime())
+        software = None if end is None else {
+            **software_kpis(store, end=end.to_pydatetime()),
+            **insurance_kpis(store, end=end.to_pydatetime())}
     return _html(page.render(pages.customers_body(page, revenue, people.total,
                                                          booked, software)))
 
