@@ -103,3 +103,24 @@ def test_a_modules_setup_is_sent_when_the_cycle_is_built_and_logged_on_its_first
         assert store.count("decisions") == 3
     finally:
         store.close()
+
+
+class Starter(Recorder):
+    """A module whose work runs beside the others: ``start`` now, the decision later."""
+
+    def start(self, ctx):
+        self.calls.append((f"{self.name} started", ctx.day))
+        return lambda: self.decide(ctx)
+
+
+def test_a_started_module_runs_beside_those_that_do_not_wait_for_it(tmp_path):
+    calls = []
+    modules = [Starter("rootcause", calls=calls), Recorder("changes", ("rootcause",), calls=calls),
+               Recorder("impact", ("changes",), calls=calls), Recorder("energy", calls=calls)]
+    cycle = DailyCycle(modules, LoggingActuator(), Store(tmp_path))
+    made = cycle.run_day(0, datetime(2026, 1, 1))
+    # changes waits for root cause, and impact for changes; energy does not
+    assert calls == [("rootcause started", 0), ("energy", 0), ("rootcause", 0),
+                     ("changes", 0), ("impact", 0)]
+    assert [d.module for d in made] == ["energy", "rootcause", "changes", "impact"]
+    assert set(cycle.seconds) == {"rootcause", "changes", "impact", "energy"}

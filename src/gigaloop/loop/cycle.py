@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -61,27 +61,56 @@ class DailyCycle:
                 self._setup.setdefault(module.name, []).append(decision)
 
     def run_day(self, day: int, now: datetime) -> list[Decision]:
-        """Run the modules due on ``day``; returns their decisions."""
+        """Run the modules due on ``day``; returns their decisions.
+
+        A module with ``start(ctx)`` (its heavy part in the worker process:
+        :mod:`gigaloop.loop.worker`) is started in its turn and finished once the modules
+        that do not depend on it, directly or through another, have run; those that do
+        run after it, in their order. Without such modules the order is the dependency
+        order, one module after the other.
+        """
         view = self.sink.as_of(now)
         made: list[Decision] = []
+        started: list[tuple[DecisionModule, DayContext, Callable[[], list[Decision]]]] = []
+        later: list[DecisionModule] = []
         for module in self.modules:
             if day % max(1, module.every_days):
                 continue
-            started = time.perf_counter()
+            waiting = {m.name for m, _, _ in started} | {m.name for m in later}
+            if waiting.intersection(module.depends_on):
+                later.append(module)
+                continue
             ctx = DayContext(day, now, view)
-            decisions = module.decide(ctx)
-            for decision in decisions:
-                if decision.action is not None:
-                    decision.accepted = self.actuator.apply(decision.action).accepted
-            decisions = self._setup.pop(module.name, []) + decisions
-            if decisions:
-                ctx.emit("decisions", [decision_row(d, seq, now)
-                                       for seq, d in enumerate(decisions)])
-            if ctx.emitted:
-                ingest(MemorySource(list(ctx.emitted.items()), name=module.name), self.sink, now)
-            made += decisions
-            self.seconds[module.name] += time.perf_counter() - started
+            begin = getattr(module, "start", None)
+            if begin is not None:
+                clock = time.perf_counter()
+                started.append((module, ctx, begin(ctx)))
+                self.seconds[module.name] += time.perf_counter() - clock
+            else:
+                made += self._conclude(module, ctx, lambda m=module, c=ctx: m.decide(c), now)
+        for module, ctx, finish in started:
+            made += self._conclude(module, ctx, finish, now)
+        for module in later:
+            ctx = DayContext(day, now, view)
+            made += self._conclude(module, ctx, lambda m=module, c=ctx: m.decide(c), now)
         return made
+
+    def _conclude(self, module: DecisionModule, ctx: DayContext,
+                  decide: Callable[[], list[Decision]], now: datetime) -> list[Decision]:
+        """``decide()``'s decisions: actions sent, decisions and emitted rows written."""
+        clock = time.perf_counter()
+        decisions = decide()
+        for decision in decisions:
+            if decision.action is not None:
+                decision.accepted = self.actuator.apply(decision.action).accepted
+        decisions = self._setup.pop(module.name, []) + decisions
+        if decisions:
+            ctx.emit("decisions", [decision_row(d, seq, now)
+                                   for seq, d in enumerate(decisions)])
+        if ctx.emitted:
+            ingest(MemorySource(list(ctx.emitted.items()), name=module.name), self.sink, now)
+        self.seconds[module.name] += time.perf_counter() - clock
+        return decisions
 
 
 def decision_row(decision: Decision, seq: int, now: datetime) -> dict[str, Any]:

@@ -9,6 +9,7 @@ share one :class:`~gigaloop.loop.self.state.LoopState`, given when they are buil
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from gigaloop.loop import worker
 from gigaloop.loop.changes import (
     ChangeConfig,
     advance_changes,
@@ -25,8 +27,9 @@ from gigaloop.loop.changes import (
     withdraw_changes,
 )
 from gigaloop.loop.contract import DayContext, Decision
+from gigaloop.loop.finding import Finding
 from gigaloop.loop.impact import verify_changes
-from gigaloop.loop.population import build_population
+from gigaloop.loop.population import Population, build_population
 from gigaloop.loop.retract import fading_reason
 from gigaloop.loop.rootcause import RootCauseConfig, find_root_causes
 from gigaloop.loop.signals import alarm_attributes
@@ -48,18 +51,30 @@ class RootCauseModule:
     every_days: int = 7
 
     def decide(self, ctx: DayContext) -> list[Decision]:
+        return self.start(ctx)()
+
+    def start(self, ctx: DayContext) -> Callable[[], list[Decision]]:
+        """Read the store (the population, the plant's alarms) now; scan in the worker
+        process (:mod:`gigaloop.loop.worker`) while the cycle runs the modules that do not
+        wait for root cause; the returned call waits for the scan and decides."""
         if ctx.day < self.first_day:
-            return []
-        as_of = ctx.now.date()
-        pop = build_population(ctx.view, as_of, self.state.records)
+            return list
+        pop = build_population(ctx.view, ctx.now.date(), self.state.records)
         self.state.population = pop
+        self.state.alarms.update(ctx.view)
+        signals = alarm_attributes(pop, self.state.alarms.episodes())
+        scan = worker.submit(find_root_causes, pop, self.config, signals)
+        return lambda: self._conclude(ctx, pop, scan.result())
+
+    def _conclude(self, ctx: DayContext, pop: Population,
+                  found: list[Finding]) -> list[Decision]:
+        """Findings seen often enough become decisions; those that faded are retracted."""
+        as_of = ctx.now.date()
         registry: dict[str, dict[str, Any]] = self.state.findings
         vins: dict[str, Any] = self.state.finding_vins
         streak: dict[str, int] = self.state.streaks
         seen, decisions = set(), []
-        self.state.alarms.update(ctx.view)
-        signals = alarm_attributes(pop, self.state.alarms.episodes())
-        for finding in find_root_causes(pop, self.config, signals):
+        for finding in found:
             seen.add(finding.key)
             streak[finding.key] = streak.get(finding.key, 0) + 1
             record = registry.get(finding.key)
