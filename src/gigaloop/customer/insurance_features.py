@@ -34,6 +34,7 @@ from typing import Any, Protocol
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import pandas as pd
 
 from gigaloop.customer.safety_score import V22_CAPS, pcf_v22
@@ -70,16 +71,17 @@ def consenting_vehicles(store: Tables) -> ir.Table:
                             ).select("customer_id", "vin", "climate_region")
 
 
-def driver_features(store: Tables, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-    """One row per consenting customer with miles on days ``start``–``end`` (inclusive):
-    ``customer_id``, ``vin``, ``climate_region``, ``miles``, ``days``, the factors of
-    :data:`CHANGEABLE` and :data:`OTHER`, ``miles_per_day``, ``pcf_v22`` and ``crashes``."""
-    consenting = consenting_vehicles(store)
-    days = store.table("telemetry_daily")
-    days = days.filter(days.day >= start.date(), days.day <= end.date(), days.miles > 0)
-    days = days.semi_join(consenting, "vin")
+#: Additive sums per vehicle a driver's features are ratios of (``days``: driving days).
+SUMS = ("miles", "manual_miles", "days", "autopilot_miles", "rain_miles", "late_night_miles",
+        "hard_braking_miles", "turning_miles", "following_miles", "speeding_miles", "fcw",
+        "forced", "pcf_miles")
+
+
+def driving_sums(days: ir.Table, *by: ir.Value) -> ir.Table:
+    """Per ``vin`` (and ``by``): the additive sums :data:`SUMS` of ``telemetry_daily``
+    rows. Sums of disjoint sets of rows add up, so they can be kept as rows arrive."""
     manual = days.miles - days.autopilot_miles
-    per_vin = days.group_by("vin").aggregate(
+    return days.group_by(["vin", *by]).aggregate(
         miles=days.miles.sum(), manual_miles=manual.sum(), days=days.count(),
         autopilot_miles=days.autopilot_miles.sum(), rain_miles=days.rain_miles.sum(),
         late_night_miles=days.late_night_miles.sum(),
@@ -89,26 +91,45 @@ def driver_features(store: Tables, start: pd.Timestamp, end: pd.Timestamp) -> pd
         speeding_miles=(days.speeding_fraction * days.miles).sum(),
         fcw=days.fcw_count.sum(), forced=days.forced_disengagements.sum(),
         pcf_miles=(_daily_pcf_v22(days) * days.miles).sum())
+
+
+def features_from_sums(sums: pd.DataFrame, consenting: pd.DataFrame) -> pd.DataFrame:
+    """:func:`driver_features` from per-vin :data:`SUMS` and ``crashes`` (``sums``) and the
+    consenting customers (``customer_id``, ``vin``, ``climate_region``)."""
+    p = sums[sums.miles > 0].merge(consenting, on="vin")
+    manual = p.manual_miles.where(p.manual_miles > 0)
+    out = pd.DataFrame({
+        "customer_id": p.customer_id, "vin": p.vin, "climate_region": p.climate_region,
+        "miles": p.miles, "days": p["days"].astype("int64"),
+        "hard_braking": 100 * p.hard_braking_miles / p.miles,
+        "aggressive_turning": 100 * p.turning_miles / p.miles,
+        "unsafe_following": 100 * p.following_miles / p.miles,
+        "excessive_speeding": 100 * p.speeding_miles / p.miles,
+        "late_night": 100 * p.late_night_miles / p.miles,
+        "forced_per_1000": 1000 * p.forced / p.miles,
+        "fcw_per_1000": (1000 * p.fcw / manual).fillna(0.0),
+        "autopilot_share": p.autopilot_miles / p.miles, "rain_share": p.rain_miles / p.miles,
+        "miles_per_day": p.miles / p["days"],
+        "log_miles_per_day": np.log(p.miles / p["days"]),
+        "pcf_v22": p.pcf_miles / p.miles, "crashes": p.crashes.fillna(0).astype("int64")})
+    return out.sort_values("customer_id").reset_index(drop=True)
+
+
+def driver_features(store: Tables, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """One row per consenting customer with miles on days ``start``–``end`` (inclusive):
+    ``customer_id``, ``vin``, ``climate_region``, ``miles``, ``days``, the factors of
+    :data:`CHANGEABLE` and :data:`OTHER`, ``miles_per_day``, ``pcf_v22`` and ``crashes``."""
+    consenting = consenting_vehicles(store)
+    days = store.table("telemetry_daily")
+    days = days.filter(days.day >= start.date(), days.day <= end.date(), days.miles > 0)
+    sums = driving_sums(days.semi_join(consenting, "vin"))
     crashes = store.table("crashes")
     crashes = crashes.filter(crashes.event_time >= start,
                              crashes.event_time < end + pd.Timedelta(days=1))
     crashes = crashes.semi_join(consenting, "vin")
     counts = crashes.group_by("vin").aggregate(crashes=crashes.count())
-    p = per_vin
-    features = p.inner_join(consenting, "vin").left_join(counts, "vin").select(
-        "customer_id", p.vin, "climate_region", p.miles, p.days,
-        hard_braking=100 * p.hard_braking_miles / p.miles,
-        aggressive_turning=100 * p.turning_miles / p.miles,
-        unsafe_following=100 * p.following_miles / p.miles,
-        excessive_speeding=100 * p.speeding_miles / p.miles,
-        late_night=100 * p.late_night_miles / p.miles,
-        forced_per_1000=1000 * p.forced / p.miles,
-        fcw_per_1000=ibis.ifelse(p.manual_miles > 0, 1000 * p.fcw / p.manual_miles, 0.0),
-        autopilot_share=p.autopilot_miles / p.miles, rain_share=p.rain_miles / p.miles,
-        miles_per_day=p.miles / p.days, log_miles_per_day=(p.miles / p.days).ln(),
-        pcf_v22=p.pcf_miles / p.miles, crashes=counts.crashes.fill_null(0))
-    out = store.execute(features.order_by("customer_id"))
-    return out.astype({"crashes": "int64", "days": "int64"})
+    return features_from_sums(store.execute(sums.left_join(counts, "vin").drop("vin_right")),
+                              store.execute(consenting))
 
 
 def _daily_pcf_v22(days: ir.Table) -> ir.FloatingValue:
