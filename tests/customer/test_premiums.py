@@ -11,8 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gigaloop.customer.insurance_features import CHANGEABLE, OTHER
+from gigaloop.customer.insurance_features import (
+    CHANGEABLE,
+    OTHER,
+    consenting_vehicles,
+    driver_features,
+)
 from gigaloop.customer.premiums import (
+    DrivingLedger,
     GlmRating,
     InsuranceConfig,
     InsuranceModule,
@@ -42,6 +48,7 @@ def _store(n: int, seed: int, consent_every: int = 4) -> SimpleNamespace:
         rows[column] = 0.0
     rows["fcw_count"] = 0
     rows["forced_disengagements"] = 0
+    rows["ingested_at"] = pd.to_datetime(rows.day) + pd.Timedelta(days=1)
     crashes = rng.poisson(40.0 * DAYS * 1e-3 * np.exp(40 * braking))
     hit = np.repeat(np.arange(n), crashes)
     tables = {
@@ -53,9 +60,11 @@ def _store(n: int, seed: int, consent_every: int = 4) -> SimpleNamespace:
         "crashes": ibis.memtable({
             "vin": np.array(vins)[hit].tolist(), "mode": ["manual"] * len(hit),
             "event_time": [START + pd.Timedelta(days=int(d), hours=9)
-                           for d in rng.integers(0, DAYS, len(hit))]}),
+                           for d in rng.integers(0, DAYS, len(hit))],
+            "ingested_at": [START + pd.Timedelta(days=DAYS)] * len(hit)}),
     }
-    return SimpleNamespace(table=tables.__getitem__, execute=lambda expr: expr.execute())
+    return SimpleNamespace(table=tables.__getitem__, execute=lambda expr: expr.execute(),
+                           cutoff=datetime(2026, 3, 2, 6))
 
 
 def _decide(store: SimpleNamespace, config: InsuranceConfig) -> DayContext:
@@ -111,3 +120,25 @@ def test_the_loss_ratio_counts_crashes_inside_ended_periods_at_the_claim_cost() 
     kpis = insurance_kpis(store, end=datetime(2026, 3, 1))
     assert kpis["loss_ratio"] == pytest.approx(20_000 / 400)  # C's period has not ended
     assert kpis["premium_per_vehicle_month"] == pytest.approx(150 / 30 * 365.25 / 12, 0.01)
+
+
+def _as_of(store: SimpleNamespace, cutoff: datetime) -> SimpleNamespace:
+    """``store`` as it stood at ``cutoff`` (rows ingested after it hidden)."""
+    def table(name: str) -> ibis.Table:
+        t = store.table(name)
+        return t.filter(t.ingested_at <= cutoff) if "ingested_at" in t.columns else t
+    return SimpleNamespace(table=table, execute=store.execute, cutoff=cutoff)
+
+
+def test_the_ledger_read_in_pieces_gives_the_features_read_at_once() -> None:
+    store = _store(40, seed=4)
+    ledger = DrivingLedger(block_days=20)
+    for cutoff in (datetime(2026, 1, 25), datetime(2026, 2, 14, 12), datetime(2026, 3, 2, 6)):
+        ledger.update(_as_of(store, cutoff), START)
+    consenting = store.execute(consenting_vehicles(store))
+    end = START + pd.Timedelta(days=DAYS - 1)
+    pd.testing.assert_frame_equal(ledger.features(consenting),
+                                  driver_features(store, START, end), rtol=1e-12)
+    since = START + pd.Timedelta(days=20)  # a block's first day
+    pd.testing.assert_frame_equal(ledger.features(consenting, since=since),
+                                  driver_features(store, since, end), rtol=1e-12)

@@ -50,9 +50,12 @@ from gigaloop.customer.insurance import (
 )
 from gigaloop.customer.insurance_features import (
     CHANGEABLE,
+    SUMS,
     V22_LOG_PER_POINT,
     Tables,
-    driver_features,
+    consenting_vehicles,
+    driving_sums,
+    features_from_sums,
 )
 from gigaloop.loop.contract import DayContext, Decision
 
@@ -74,20 +77,78 @@ class InsuranceConfig:
 
 
 @dataclass
+class DrivingLedger:
+    """Per consenting vehicle and block of ``block_days`` telemetry days: the additive
+    driving sums (:data:`~gigaloop.customer.insurance_features.SUMS`) and crashes, read
+    by ingestion time so each row counts once, late or not — a pricing reads only the
+    rows that arrived since the last. A window starts on a block's first day.
+
+    ``epoch`` is the first block's first day; ``seen_until`` the last instant read.
+    """
+
+    block_days: int = 30
+    epoch: pd.Timestamp | None = None
+    seen_until: datetime | None = None
+    sums: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def update(self, view: Any, epoch: pd.Timestamp) -> None:
+        """Add the rows ingested since the last update (``epoch``: day 0, on the first)."""
+        if self.epoch is None:
+            self.epoch = epoch
+        consenting = consenting_vehicles(view)
+        days, crashes = view.table("telemetry_daily"), view.table("crashes")
+        if self.seen_until is not None:
+            days = days.filter(days.ingested_at > self.seen_until)
+            crashes = crashes.filter(crashes.ingested_at > self.seen_until)
+        days = days.filter(days.miles > 0).semi_join(consenting, "vin")
+        crashes = crashes.semi_join(consenting, "vin")
+        start = int((self.epoch - pd.Timestamp(0)).days)
+        sums = view.execute(driving_sums(
+            days, ((days.day.epoch_days() - start) // self.block_days).name("block")))
+        hits = view.execute(crashes.group_by(
+            ["vin", ((crashes.event_time.date().epoch_days() - start)
+                     // self.block_days).name("block")]).aggregate(crashes=crashes.count()))
+        new = pd.concat([sums, hits]).fillna(0.0).groupby(["vin", "block"]).sum()
+        self.sums = new if self.sums.empty else self.sums.add(new, fill_value=0.0)
+        self.seen_until = view.cutoff
+
+    def features(self, consenting: pd.DataFrame,
+                 since: pd.Timestamp | None = None) -> pd.DataFrame:
+        """:func:`~gigaloop.customer.insurance_features.driver_features` of the blocks
+        from the one holding ``since`` (all of them without it)."""
+        if self.sums.empty:
+            return features_from_sums(pd.DataFrame(columns=["vin", *SUMS, "crashes"]),
+                                      consenting)
+        sums = self.sums
+        if since is not None:
+            assert self.epoch is not None
+            first = (since - self.epoch).days // self.block_days
+            sums = sums[sums.index.get_level_values("block") >= first]
+        return features_from_sums(sums.groupby(level="vin").sum().reset_index(), consenting)
+
+
+@dataclass
 class InsuranceModule:
-    """Monthly pricing; see the module docstring."""
+    """Monthly pricing; see the module docstring. ``ledger``: the driving read so far."""
 
     config: InsuranceConfig = field(default_factory=InsuranceConfig)
     name: str = "insurance"
     depends_on: tuple[str, ...] = ()
     every_days: int = 30
+    ledger: DrivingLedger = field(default_factory=DrivingLedger, repr=False)
+
+    def __post_init__(self) -> None:
+        self.every_days = self.config.period_days
+        self.ledger.block_days = self.config.period_days
 
     def decide(self, ctx: DayContext) -> list[Decision]:
         cfg = self.config
         if ctx.day < cfg.first_day:
             return []
         today = _today(ctx.now)
-        history = driver_features(ctx.view, today - pd.Timedelta(days=ctx.day), today)
+        self.ledger.update(ctx.view, today - pd.Timedelta(days=ctx.day))
+        consenting = ctx.view.execute(consenting_vehicles(ctx.view))
+        history = self.ledger.features(consenting)
         crashes = int(history.crashes.sum()) if len(history) else 0
         if crashes < cfg.min_crashes:
             return [Decision(ctx.day, self.name,
@@ -96,8 +157,8 @@ class InsuranceModule:
                              inputs={"drivers": len(history), "crashes": crashes})]
         judged = held_out_check(history, cfg)
         model = fit_rating(history, cfg)
-        recent = driver_features(ctx.view, today - pd.Timedelta(days=cfg.window_days - 1),
-                                 today)
+        recent = self.ledger.features(consenting, since=today - pd.Timedelta(
+            days=cfg.window_days - 1))
         prices = model.prices(recent, cfg)
         start = today + pd.Timedelta(days=1)
         ctx.emit("premiums", [
