@@ -57,3 +57,40 @@ def test_the_scorer_counts_the_bad_policy_found_when_its_cells_went_back(run) ->
     assert fault["found"] and fault["found_by"] == "cell rollout"
     assert fault["rolled_back_day"] == fault["day_found"] + 1
     assert fault["peak_share"] == pytest.approx(1 / 6)
+
+
+def _rollout(tmp_path_factory: pytest.TempPathFactory, name: str, policy: str,
+             days: int) -> tuple[dict, Path]:
+    folder = tmp_path_factory.mktemp(name)
+    scenario = folder / "policy.toml"
+    scenario.write_text(DEFAULT_TEXT + policy, encoding="utf-8")
+    return run_job(RunOptions(days=days, scenario=scenario, out=folder / "run",
+                              modules=("cell_rollout",))), folder / "run"
+
+
+@pytest.mark.slow
+def test_a_policy_that_welds_further_from_schedule_is_stopped_within_days(
+        tmp_path_factory) -> None:
+    summary, out = _rollout(tmp_path_factory, "tracking", '\n[[cell_policies]]\nversion = "wide"\n'
+                   'day = 3\ntracking = 1.5\n', 20)
+    store = Store(out / "store")
+    deployments = store.execute(store.table("deployments")).sort_values("event_time")
+    assert deployments.stage.tolist() == ["canary", "rolled_back"]
+    stopped = store.execute(store.table("decisions")).query("module == 'cell_rollout'")
+    assert stopped.day.max() <= 10  # the welds' current says so within a week
+    (finding,) = summary["findings"]
+    assert finding["names"] == {"policy_version": "wide"}
+    assert "weld current distance from schedule (kA) per weld" in stopped.summary.iloc[-1]
+
+
+@pytest.mark.slow
+def test_a_policy_no_worse_goes_to_every_cell(tmp_path_factory) -> None:
+    summary, out = _rollout(tmp_path_factory, "good", '\n[[cell_policies]]\nversion = "same"\n'
+                   'day = 3\n', 75)
+    store = Store(out / "store")
+    deployments = store.execute(store.table("deployments")).sort_values("event_time")
+    assert deployments.stage.tolist() == ["canary", "staged", "full"]
+    assert deployments.fleet_fraction.tolist() == [0.16, 0.5, 1.0]
+    assert not (deployments.status == "rolled_back").any()
+    assert not summary["findings"]
+    assert all(f.get("kind") != "bad_cell_policy" for f in score_run(out)["faults"])

@@ -1,17 +1,11 @@
 """Randomised offer experiments: sample size up front, and a test one may look at every week.
 
 :func:`sample_size` is the usual two-proportion power calculation (normal approximation,
-unpooled variances, unequal arms allowed). :func:`confidence_sequence` is the always-valid
-interval of the mixture sequential probability ratio test (mSPRT) with a normal mixture
-over the effect (Johari, Koomen, Pekelis & Walsh, "Always valid inference", Operations
-Research 70(3), 2022): for an estimate ``d`` of the difference with variance ``s2`` and a
-mixing variance ``tau2``, the mixture likelihood ratio against ``theta`` is
-
-    Λ(θ) = sqrt(s2 / (s2 + tau2)) · exp(tau2 (d − θ)² / (2 s2 (s2 + tau2)))
-
-and {θ : Λ(θ) < 1/α} is a (1 − α) confidence sequence: it covers the true difference at
-every look at once, so the experiment may be looked at weekly and stopped at any look
-without a correction (normal approximation of the difference of means).
+unpooled variances, unequal arms allowed). :func:`look` reads an experiment through
+:func:`gigaloop.ml.confidence_sequence`, the always-valid interval of the mixture
+sequential probability ratio test (mSPRT): it covers the true difference at every look at
+once, so the experiment may be looked at weekly and stopped at any look without a
+correction (normal approximation of the difference of means).
 
 >>> n_t, n_c = sample_size(0.01, 0.03, alpha=0.05, power=0.8)
 >>> n_t, n_c
@@ -30,6 +24,7 @@ import numpy as np
 from scipy.special import ndtri  # the normal quantile (scipy.stats costs 0.6 s to import)
 
 from gigaloop.errors import ConfigError
+from gigaloop.ml.sequential import confidence_sequence
 
 
 def sample_size(p0: float, p1: float, *, alpha: float = 0.05, power: float = 0.8,
@@ -43,16 +38,6 @@ def sample_size(p0: float, p1: float, *, alpha: float = 0.05, power: float = 0.8
     k = treated_share / (1 - treated_share)  # treated per control
     n_c = z**2 * (p1 * (1 - p1) / k + p0 * (1 - p0)) / (p1 - p0) ** 2
     return math.ceil(k * n_c), math.ceil(n_c)
-
-
-def confidence_sequence(diff: float, s2: float, *, tau2: float,
-                        alpha: float = 0.05) -> tuple[float, float]:
-    """The mSPRT's always-valid (1 − ``alpha``) interval around ``diff`` (see above)."""
-    if s2 <= 0:
-        return (-math.inf, math.inf)
-    half = math.sqrt(2 * s2 * (s2 + tau2) / tau2
-                     * (math.log(1 / alpha) + 0.5 * math.log((s2 + tau2) / s2)))
-    return diff - half, diff + half
 
 
 @dataclass(frozen=True)

@@ -4,13 +4,25 @@ Module ``cell_rollout`` (daily). A weld-robot policy registered in ``model_versi
 (``model_name`` ``weld_policy``) goes out in waves over the plant's weld robots (by
 default one cell of six, half, all: :func:`~gigaloop.actuate.policy_cells` says which),
 each wave a signed :class:`~gigaloop.actuate.CellPolicyRollout` the cell controllers
-verify (:mod:`gigaloop.actuate.ota`), one policy at a time. The guard metric is the
-plant's quality KPI: failed weld seam inspections per unit, units welded by a candidate
-cell against units welded by none (``vehicle_stations`` and ``inspection_results``), in
-an always-valid rate-ratio test (:class:`gigaloop.ml.RateRatioTest`). The wave logic is
-the vehicles' (:func:`gigaloop.fleet.rollout.verdict`): harm → rolled back the next day
-with a ``bad_cell_policy`` finding; no worse within the margin after ``min_wave_days`` →
-the next wave. Each stage is a ``deployments`` row.
+verify (:mod:`gigaloop.actuate.ota`), one policy at a time. Two guards, each always
+valid however often it is read:
+
+* **the weld itself** (:data:`PROCESS_GUARD`): every weld's distance from its scheduled
+  current (``process_readings``), candidate cells' welds against the others', in an
+  always-valid difference of means (:class:`gigaloop.ml.MeanDifferenceTest`, a fresh one
+  per wave). Measured on every weld, it says "no worse" (within ``PROCESS_MARGIN``) or
+  "worse" in days;
+* **the seams** (:data:`GUARD`): failed weld seam inspections per unit, units welded by a
+  candidate cell against units welded by none (``vehicle_stations`` and
+  ``inspection_results``), in an always-valid rate-ratio test
+  (:class:`gigaloop.ml.RateRatioTest`). Seam flaws are rare (≈ 0.5 % of units): it can
+  call harm but not, at a plant's volume, "no worse"; so a wave also waits until the
+  candidate arm has welded enough units to expect ``MIN_SEAM_EVENTS`` failed inspections
+  at the incumbent's rate (docs/fleet.md gives the power this buys).
+
+Either guard finding harm → rolled back the next day with a ``bad_cell_policy`` finding;
+the weld no worse, the seams exposed enough and ``min_wave_days`` run → the next wave.
+Each stage is a ``deployments`` row.
 
 >>> module = CellRolloutModule()
 >>> module.name, module.config.waves
@@ -33,11 +45,17 @@ from gigaloop.fleet.ota import VALID_DAYS, release_info
 from gigaloop.fleet.registry import Signer
 from gigaloop.fleet.rollout import RolloutConfig, verdict
 from gigaloop.loop.contract import DayContext, Decision
-from gigaloop.ml import RateRatioTest
+from gigaloop.ml import MeanDifferenceTest, RateRatioTest
 
 POLICY_MODEL = "weld_policy"
 CELL_KIND = "weld_robot"
 GUARD = "failed weld seam inspections per unit welded"
+PROCESS_GUARD = "weld current distance from schedule (kA) per weld"
+#: "No worse" on the weld: within 20 % of the other cells' mean distance from schedule.
+PROCESS_MARGIN = 0.2
+#: Failed seam inspections the candidate arm must be expected to have (at the incumbent's
+#: rate) before a wave advances: enough for the seam guard to see a large harm.
+MIN_SEAM_EVENTS = 40.0
 #: Cells: one of six, half, all. Seam flaws are rare (≈ 0.5 % of units), so "no worse"
 #: is asked within a 50 % margin; harm is asked at any ratio above 1.
 CELL_CONFIG = RolloutConfig(waves=(0.16, 0.5, 1.0), min_wave_days=7, margin=0.5)
@@ -54,6 +72,15 @@ class CellRollout:
     test: RateRatioTest
     number: int
     status: str = "active"
+    weld: MeanDifferenceTest = field(
+        default_factory=lambda: MeanDifferenceTest(margin=PROCESS_MARGIN))
+
+    @property
+    def seams_expected(self) -> float:
+        """Failed seam inspections the candidate arm would have had at the incumbent's
+        rate."""
+        events, exposure = self.test.events, self.test.exposure
+        return float(events[1] / exposure[1] * exposure[0]) if exposure[1] > 0 else 0.0
 
 
 @dataclass
@@ -142,6 +169,7 @@ class CellRolloutModule:
             ],
             np.int8,
         )  # -1: welded before
+        self._add_welds(view, since, on)
         failed = ~seams["passed"].to_numpy(zero_copy_only=False).astype(bool)
         cand, rest = arm == 1, arm == 0
         if cand.any() and rest.any():
@@ -152,16 +180,37 @@ class CellRolloutModule:
                 float(rest.sum()),
             )
 
+    def _add_welds(self, view: Any, since: datetime | None, on: set[str]) -> None:
+        """The welds made since the last read: each one's distance from its schedule, by
+        arm (a candidate cell's or another's)."""
+        rollout = self.active
+        assert rollout is not None
+        welds = view.ingested_since("process_readings", since,
+                                    ["machine_id", "parameter", "value", "setpoint"])
+        welds = welds.filter(pc.and_(pc.equal(welds["parameter"], "weld_current"),
+                                     pc.is_in(welds["machine_id"],
+                                              pa.array(sorted(self.cells)))))
+        welds = welds.filter(pc.is_valid(welds["setpoint"]))
+        if not welds.num_rows:
+            return
+        distance = np.abs(welds["value"].to_numpy() - welds["setpoint"].to_numpy())
+        candidate = pc.is_in(welds["machine_id"], pa.array(sorted(on))).to_numpy(
+            zero_copy_only=False)
+        if candidate.any() and (~candidate).any():
+            rollout.weld.update(distance[candidate], distance[~candidate])
+
     def _judge(self, ctx: DayContext) -> Decision | None:
         rollout, cfg = self.active, self.config
         assert rollout is not None
-        step, _ = verdict(
-            [(GUARD, rollout.test)],
-            rollout.test,
+        step, worse = verdict(
+            [(GUARD, rollout.test), (PROCESS_GUARD, rollout.weld)],
+            rollout.weld,
             cfg,
             days_at_wave=ctx.day - rollout.since_day,
             last_wave=rollout.wave + 1 == len(cfg.waves),
         )
+        if step in ("advance", "production") and rollout.seams_expected < MIN_SEAM_EVENTS:
+            step = "hold"  # the seams have not been seen enough to call them no worse
         if step == "hold":
             return None
         if step == "rollback":
@@ -172,9 +221,9 @@ class CellRolloutModule:
                 "rolled_back",
                 f"{rollout.version}: rolled back from "
                 f"{self._candidates(rollout.wave)} of {len(self.cells)} cells, "
-                f"worse on {GUARD}",
+                f"worse on {', '.join(worse)}",
                 rollout=rollout,
-                harmed=True,
+                worse=worse,
             )
         if step == "production":
             rollout.status = "production"
@@ -186,6 +235,7 @@ class CellRolloutModule:
                 inputs=_inputs(rollout),
             )
         rollout.wave, rollout.since_day = rollout.wave + 1, ctx.day
+        rollout.weld = MeanDifferenceTest(margin=PROCESS_MARGIN)  # this wave's own evidence
         self.welded_by = {}
         stage = "full" if cfg.waves[rollout.wave] >= 1.0 else "staged"
         return self._stage(
@@ -202,7 +252,7 @@ class CellRolloutModule:
         summary: str,
         *,
         rollout: CellRollout | None = None,
-        harmed: bool = False,
+        worse: list[str] | None = None,
     ) -> Decision:
         rollout = rollout or self.active
         assert rollout is not None
@@ -215,7 +265,7 @@ class CellRolloutModule:
                     "model_version": rollout.version,
                     "stage": stage,
                     "fleet_fraction": share,
-                    "status": "rolled_back" if harmed else "active",
+                    "status": "rolled_back" if worse else "active",
                     "event_time": ctx.now,
                 }
             ],
@@ -240,13 +290,13 @@ class CellRolloutModule:
             manifest=manifest,
         )
         finding = None
-        if harmed:
+        if worse:
             finding = {
                 "id": f"CELL-{rollout.version}-d{ctx.day}",
                 "kind": "bad_cell_policy",
                 "failure_mode": "cell_policy",
                 "names": {"policy_version": rollout.version},
-                "worse": [GUARD],
+                "worse": worse,
                 "wave_share": self.config.waves[rollout.wave],
                 "day_found": ctx.day,
                 "rank": 1,
@@ -258,14 +308,22 @@ class CellRolloutModule:
 
 
 def _inputs(rollout: CellRollout) -> dict[str, Any]:
-    test = rollout.test
+    test, weld = rollout.test, rollout.weld
+    interval = weld.interval()
     return {
         GUARD: {
             "ratio": None if np.isnan(test.ratio) else round(test.ratio, 3),
             "events": test.events.tolist(),
             "exposure": test.exposure.tolist(),
+            "expected_on_candidate": round(rollout.seams_expected, 2),
             "decision": test.decision,
-        }
+        },
+        PROCESS_GUARD: {
+            "ratio": None if np.isnan(weld.ratio) else round(weld.ratio, 3),
+            "welds": weld.n.tolist(),
+            "difference_ci": None if interval is None else [round(v, 5) for v in interval],
+            "decision": weld.decision,
+        },
     }
 
 

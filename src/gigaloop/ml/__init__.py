@@ -22,7 +22,8 @@ _HOMES = {
     "benjamini_hochberg": "fdr", "family_qvalues": "fdr", "poisson_interval": "poisson",
     "SurvivalCurves": "survival", "kaplan_meier": "survival", "logrank_scan": "survival",
     "fit_cox": "survival_models", "fit_weibull_aft": "survival_models",
-    "RateRatioTest": "sequential",
+    "RateRatioTest": "sequential", "MeanDifferenceTest": "sequential",
+    "confidence_sequence": "sequential",
 }
 
 
@@ -39,11 +40,13 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "MeanDifferenceTest",
     "RateRatioTest",
     "ShiftWindow",
     "SurvivalCurves",
     "adjusted_rate_scan",
     "benjamini_hochberg",
+    "confidence_sequence",
     "family_qvalues",
     "fit_cox",
     "fit_weibull_aft",

@@ -133,4 +133,96 @@ def _share(ratio: float | NDArray[np.float64], exposure_share: float) -> NDArray
     return weighted / (weighted + 1 - exposure_share)
 
 
-__all__ = ["RateRatioTest"]
+def confidence_sequence(diff: float, s2: float, *, tau2: float,
+                        alpha: float = 0.05) -> tuple[float, float]:
+    """The always-valid (1 − ``alpha``) interval of the mixture sequential probability
+    ratio test with a normal mixture over the effect (Johari, Koomen, Pekelis & Walsh,
+    "Always valid inference", Operations Research 70(3), 2022): for an estimate ``diff``
+    of a difference with variance ``s2`` and mixing variance ``tau2``, the mixture
+    likelihood ratio against θ is Λ(θ) = √(s2 / (s2 + tau2)) · exp(tau2 (diff − θ)² /
+    (2 s2 (s2 + tau2))), and {θ : Λ(θ) < 1/α} covers the true difference at every look
+    at once (normal approximation).
+
+    >>> low, high = confidence_sequence(0.02, 0.0001, tau2=0.02**2, alpha=0.05)
+    >>> round(low, 4), round(high, 4)
+    (-0.0108, 0.0508)
+    """
+    if s2 <= 0:
+        return (-math.inf, math.inf)
+    half = math.sqrt(2 * s2 * (s2 + tau2) / tau2
+                     * (math.log(1 / alpha) + 0.5 * math.log((s2 + tau2) / s2)))
+    return diff - half, diff + half
+
+
+@dataclass
+class MeanDifferenceTest:
+    """Sequential harm / non-inferiority test of a per-unit measure where higher is worse
+    (e.g. a weld's distance from its scheduled current): the candidate's mean against the
+    incumbent's, by the always-valid interval of their difference
+    (:func:`confidence_sequence`; the mixing spread is ``effect`` × the incumbent's mean).
+
+    ``harm``: the interval lies above 0; ``no_worse``: it lies below ``margin`` × the
+    incumbent's mean. Each batch adds the units' values; only running sums are kept.
+
+    >>> rng = np.random.default_rng(0)
+    >>> test = MeanDifferenceTest()
+    >>> test.update(np.abs(rng.normal(0, 1.5, 200)), np.abs(rng.normal(0, 1, 1000)))
+    'harm'
+    >>> test = MeanDifferenceTest()
+    >>> [test.update(np.abs(rng.normal(0, 1, 100)), np.abs(rng.normal(0, 1, 500)))
+    ...  for _ in range(4)][-1]
+    'no_worse'
+    """
+
+    alpha: float = 0.05
+    margin: float = 0.2
+    effect: float = 0.2
+    decision: str | None = None
+    n: NDArray[np.float64] = field(default_factory=lambda: np.zeros(2))
+    sums: NDArray[np.float64] = field(default_factory=lambda: np.zeros(2))
+    squares: NDArray[np.float64] = field(default_factory=lambda: np.zeros(2))
+
+    @property
+    def means(self) -> NDArray[np.float64]:
+        """(candidate, incumbent) means so far (NaN before values)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self.sums / self.n
+
+    @property
+    def ratio(self) -> float:
+        """Candidate mean ÷ incumbent mean."""
+        candidate, incumbent = self.means
+        return float(candidate / incumbent) if incumbent > 0 else math.nan
+
+    def interval(self) -> tuple[float, float] | None:
+        """The always-valid interval of candidate − incumbent (None before two each)."""
+        if self.n.min() < 2:
+            return None
+        mean = self.means
+        variance = (self.squares - self.n * mean**2) / (self.n - 1)
+        s2 = float((np.maximum(variance, 0.0) / self.n).sum())
+        tau2 = (self.effect * float(mean[1])) ** 2
+        if tau2 <= 0:
+            return None
+        return confidence_sequence(float(mean[0] - mean[1]), s2, tau2=tau2, alpha=self.alpha)
+
+    def update(self, candidate: NDArray[np.float64],
+               incumbent: NDArray[np.float64]) -> str | None:
+        """Add a batch of each arm's values; the decision (sticky) after it."""
+        for arm, values in enumerate((candidate, incumbent)):
+            values = np.asarray(values, dtype=np.float64)
+            if not np.isfinite(values).all():
+                raise ValueError("values must be finite")
+            self.n[arm] += values.size
+            self.sums[arm] += values.sum()
+            self.squares[arm] += (values**2).sum()
+        bounds = self.interval()
+        if self.decision is None and bounds is not None:
+            if bounds[0] > 0:
+                self.decision = "harm"
+            elif bounds[1] < self.margin * float(self.means[1]):
+                self.decision = "no_worse"
+        return self.decision
+
+
+__all__ = ["MeanDifferenceTest", "RateRatioTest", "confidence_sequence"]

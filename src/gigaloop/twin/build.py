@@ -235,6 +235,12 @@ class UnitBuilder:
                                    * rng.standard_normal(n))
             key = None
             if parameter.name == "weld_current":
+                if self.cells is not None:  # a policy's seam tracking: further from schedule
+                    wider = self.cells.tracking(
+                        np.asarray(st.machine_ids, dtype=object)[machine_index]) - 1.0
+                    if wider.any():
+                        further = (true - setpoint) * wider
+                        true, measured = true + further, measured + further
                 key = "seam_defect"
                 excess = np.maximum(np.abs(true - parameter.nominal) - SEAM_DEADBAND_KA, 0.0)
                 factor = 1.0 + SEAM_GAIN_PER_KA2 * excess**2

@@ -43,6 +43,7 @@ class CellPolicies:
         self.gate = Vehicle({}, CELL_KIND, 0)
         self._rollouts: dict[str, float] = {}  # in the order made; later ones take precedence
         self._factor = dict.fromkeys(self.cells, 1.0)
+        self._tracking = dict.fromkeys(self.cells, 1.0)
         self.reach: dict[str, dict[str, Any]] = {}
         self.reports = 0
         self.queued: list[CellPolicyRollout] = []
@@ -52,9 +53,11 @@ class CellPolicies:
 
     def multiplier(self, machines: np.ndarray) -> np.ndarray:
         """The seam hazard multiplier of the cells that welded each unit."""
-        if all(f == 1.0 for f in self._factor.values()):
-            return np.ones(len(machines))
-        return np.array([self._factor.get(str(m), 1.0) for m in machines])
+        return _per_machine(self._factor, machines)
+
+    def tracking(self, machines: np.ndarray) -> np.ndarray:
+        """The weld current deviation multiplier of the cells that welded each unit."""
+        return _per_machine(self._tracking, machines)
 
     def enact_due(self, day: int, at: datetime) -> list[dict[str, Any]]:
         """Verify and take the instructions due on ``day``; their ``ota_reports`` rows."""
@@ -101,6 +104,10 @@ class CellPolicies:
         self._factor = {
             c: self.policies[v].seam if v in self.policies else 1.0 for c, v in running.items()
         }
+        self._tracking = {
+            c: self.policies[v].tracking if v in self.policies else 1.0
+            for c, v in running.items()
+        }
         for version in self._rollouts:
             share = sum(v == version for v in running.values()) / len(self.cells)
             seen = self.reach.setdefault(version, {"peak_share": 0.0, "rolled_back_day": None})
@@ -144,7 +151,7 @@ def bad_policy_faults(cells: CellPolicies, days: int) -> list[dict[str, Any]]:
             "where": {"policy_version": p.version},
             "starts": p.day,
             "stops": None,
-            "effect": {"seam": p.seam},
+            "effect": {"seam": p.seam, "tracking": p.tracking},
             "finding": {"failure_mode": "cell_policy", "names": {"policy_version": p.version}},
             "happened": {
                 "onset_day": p.day,
@@ -153,5 +160,11 @@ def bad_policy_faults(cells: CellPolicies, days: int) -> list[dict[str, Any]]:
             },
         }
         for p in cells.policies.values()
-        if p.seam > 1.0 and p.day < days
+        if (p.seam > 1.0 or p.tracking > 1.0) and p.day < days
     ]
+
+
+def _per_machine(factor: dict[str, float], machines: np.ndarray) -> np.ndarray:
+    if all(f == 1.0 for f in factor.values()):
+        return np.ones(len(machines))
+    return np.array([factor.get(str(m), 1.0) for m in machines])

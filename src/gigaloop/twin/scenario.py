@@ -256,12 +256,17 @@ class Release(_Strict):
 class CellPolicy(_Strict):
     """A weld-robot control policy (e.g. seam tracking) handed to the plant on ``day``: the
     twin writes its ``model_versions`` row (``weld_policy``) then, and a rollout module
-    decides which cells run it. ``seam`` multiplies the weld seam defect hazard of the
-    units its cells weld (hidden from the analytics; 1 = as good as the running one)."""
+    decides which cells run it. ``tracking`` multiplies the deviation of the weld current
+    from its setpoint on the welds its cells make (a seam tracked worse is welded further
+    from the schedule; seam flaws follow by the weld's dose-response, and the current is
+    measured on every weld); ``seam`` multiplies the seam defect hazard of the units its
+    cells weld directly, where nothing measured shows it. Both hidden from the analytics;
+    1 = as good as the running one."""
 
     version: str = Field(min_length=1)
     day: int = Field(ge=0)
     seam: float = Field(default=1.0, gt=0)
+    tracking: float = Field(default=1.0, gt=0)
 
 
 class Scenario(_Strict):
