@@ -151,10 +151,13 @@ class ImpactModule:
         return decisions
 
 
-def loop_modules() -> list[RootCauseModule | ChangeModule | ImpactModule]:
-    """Root cause, changes and impact, sharing one fresh :class:`LoopState`."""
+def loop_modules(config: RootCauseConfig | None = None
+                 ) -> list[RootCauseModule | ChangeModule | ImpactModule]:
+    """Root cause (tuned by ``config``), changes and impact, sharing one fresh
+    :class:`LoopState`."""
     state = LoopState()
-    return [RootCauseModule(state), ChangeModule(state), ImpactModule(state)]
+    return [RootCauseModule(state, config or RootCauseConfig()), ChangeModule(state),
+            ImpactModule(state)]
 
 
 def finding_row(record: dict[str, Any], day: int, now: datetime) -> dict[str, Any]:
