@@ -73,7 +73,8 @@ def test_a_vehicle_enters_the_population_on_its_delivery_day(world) -> None:
 
 def test_complaint_modes_are_each_claimed_components_first_complaint(world) -> None:
     """``complaint:<component>``: days to the owner's first complaint about a component the
-    claims name, through the customer's id; a repair visit's survey is no complaint."""
+    claims name (through the customer's id; a repair visit's survey is no complaint), or to
+    its first claim when that came first."""
     root, _, weekly = world
     last = weekly[-1]
     store = Store(root)
@@ -92,8 +93,9 @@ def test_complaint_modes_are_each_claimed_components_first_complaint(world) -> N
         mine = mine[mine.index.isin(last.vin)]
         expected[mine.index] = (mine.to_numpy(dtype="datetime64[D]") - delivered[
             mine.index].to_numpy(dtype="datetime64[D]")).astype(float)
-        np.testing.assert_array_equal(last.first_failure_days[mode], expected.to_numpy(),
-                                      err_msg=mode)
+        claims = last.first_failure_days[mode.removeprefix("complaint:")]
+        np.testing.assert_array_equal(last.first_failure_days[mode],
+                                      np.fmin(claims, expected.to_numpy()), err_msg=mode)
     store.close()
 
 

@@ -5,8 +5,10 @@ attributes as integer level codes (lot, supplier, machine, shift, revision, buil
 week, binned process readings), its usage covariates (climate, miles per day, DC
 fast charging), each declared rate measure (:data:`gigaloop.schema.RATE_MEASURES`) as
 rate, weight and whether usable, and, per component, days in service to its first failure
-or to censoring — and to its owner's first complaint about it (mode
-``complaint:<component>``, for every component the claims name). Everything comes from the
+or to censoring — and to the first time its owner reported trouble with it: a complaint,
+or the claim when none came before (mode ``complaint:<component>``, for every component the
+claims name; a failure is the loudest complaint, and a mode without the claims would
+throw away the strongest signal it has). Everything comes from the
 store (any Ibis engine) as of ``as_of``, through
 :class:`~gigaloop.loop.vehicle_records.VehicleRecords`, which reads only new rows.
 """
@@ -149,9 +151,9 @@ def assemble_population(records: VehicleRecords, as_of: date) -> Population:
     first_failure_days = {component: _days_to(records.first_failure[component][chosen],
                                               delivered)
                           for component in sorted(records.first_failure)}
-    first_failure_days.update({
-        COMPLAINT_PREFIX + component: _days_to(records.first_complaint[component][chosen],
-                                               delivered)
+    first_failure_days.update({  # the first complaint, or the claim when none came first
+        COMPLAINT_PREFIX + component: np.fmin(first_failure_days[component], _days_to(
+            records.first_complaint[component][chosen], delivered))
         for component in sorted(records.first_failure) if component in records.first_complaint})
     both = sorted(set(first_failure_days) & {m.mode for m in records.measures})
     if both:

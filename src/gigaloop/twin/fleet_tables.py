@@ -40,6 +40,11 @@ class FleetTables:
         self.f = fleet
         self._rng = rng
         self._complaint_rng = rng.spawn(1)[0]  # a stream of its own: the other draws stay put
+        felt = [c for c in fleet.workshop.components if c.symptom is not None]
+        #: components owners complain about with nothing wrong, and each one's rate per day
+        self._noise = (np.array([c.name for c in felt], dtype=object), np.array(
+            [cust.COMPLAINT_NOISE_PER_SYMPTOM * c.symptom[0] * c.first_year / 365
+             for c in felt if c.symptom is not None]))
         self._serial = {k: 0 for k in ("TR", "CR", "CL", "SV", "FB", "OF", "TC")}
 
     def _ids(self, prefix: str, n: int) -> pa.Array:
@@ -288,10 +293,12 @@ class FleetTables:
         app = self._rng.integers(0, n, self._rng.poisson(cust.APP_FEEDBACK_PER_DAY * n))
         topics = np.array(cust.APP_TOPICS, dtype=object)
         self._feedback(rows, day, app, "app", topics[self._rng.integers(0, len(topics), len(app))])
-        rng = self._complaint_rng  # complaints about a part, with no failure behind them
-        noise = rng.integers(0, n, rng.poisson(cust.COMPONENT_COMPLAINTS_PER_YEAR / 365 * n))
-        parts = np.array([c.name for c in f.workshop.components], dtype=object)
-        self._complaints(rows, day, noise, parts[rng.integers(0, len(parts), len(noise))])
+        names, rates = self._noise
+        if len(names):  # complaints about a part, with no failure behind them
+            rng = self._complaint_rng
+            noise = rng.integers(0, n, rng.poisson(rates.sum() * n))
+            self._complaints(rows, day, noise,
+                             names[rng.choice(len(names), len(noise), p=rates / rates.sum())])
 
     def _complaints(self, rows: Rows, day: int, idx: np.ndarray, topic: object) -> None:
         """App complaints of the owners of ``idx`` about the component ``topic`` names."""

@@ -28,8 +28,9 @@ REFERENCE_DAILY_MILES = 13_500 / 365
 #: before (uniform). Not published per component: J.D. Power counts ≈ 190 problems per 100
 #: vehicles (IQS 2023, VDS 2024), most of them noticed and reported before any part is
 #: replaced; the P-F interval of a mechanical part that warns by noise or vibration is weeks
-#: to months (FIGURES.md). Assumed: a third of failures, 7–60 days ahead; audible or visible
-#: parts more and earlier, electronic ones less (see docs/twin-fleet.md).
+#: to months (FIGURES.md). Assumed: a third of failures, 7–60 days ahead; a rattle or a leak,
+#: which owners live with for months before booking a repair, more and earlier; electronic
+#: parts less (see docs/twin-fleet.md).
 SYMPTOM_DEFAULT = (0.3, 7, 60)
 
 
@@ -80,7 +81,7 @@ class Component:
 COMPONENTS: tuple[Component, ...] = (
     Component("paint_trim", "days", 0.5, 0.03, 350, 0.0,
               ("paint_defect", "panel_gap", "trim_loose"), latent="trim_defect",
-              symptom=(0.4, 7, 90)),            # a rattle, a gap one sees
+              symptom=(0.5, 14, 150)),          # a rattle, a gap one sees and lives with
     Component("door_handle", "days", 0.8, 0.015, 250, 0.0, ("motor_failure", "stuck_closed"),
               climate=(1.0, 1.0, 1.5)),
     Component("charge_port", "days", 0.9, 0.01, 400, 0.1, ("latch_fault", "door_stuck"),
@@ -106,7 +107,7 @@ COMPONENTS: tuple[Component, ...] = (
               symptom=(0.4, 30, 180)),          # a bearing's whine: the P-F interval
     Component("body_seam", "days", 2.5, 0.003, 1200, 0.0, ("water_leak", "seam_crack", "rattle"),
               climate=(1.0, 1.0, 1.5), latent="seam_defect",
-              symptom=(0.4, 7, 90)),            # a damp carpet, a rattle
+              symptom=(0.5, 14, 150)),          # a damp carpet, a rattle
     Component("battery_pack", "days", 1.5, 0.001, 15000, 0.8, ("cell_short", "isolation_fault"),
               climate=(1.3, 1.0, 1.0), usage_exponent=0.5, latent="pack_defect",
               dtc=("BMS_w035_cell_imbalance", "BMS", "critical", 0.8, 7, 45),
