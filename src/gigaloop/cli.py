@@ -71,6 +71,10 @@ def run(
     broker: Annotated[str | None, typer.Option(
         help="HOST:PORT of the broker for --transport mqtt (default: a private mosquitto)")
     ] = None,
+    no_complaints: Annotated[bool, typer.Option(
+        "--no-complaints", help="root cause leaves owners' complaints out (claims and rate "
+                                "measures only): the baseline feedback is measured against")
+    ] = False,
 ) -> None:
     """Simulate the plant, fleet and customers day by day and run the loop on them."""
     from gigaloop.run import DEFAULT_MODULES, RunOptions, run_job
@@ -79,7 +83,8 @@ def run(
         DEFAULT_MODULES
     options = RunOptions(days=days, scale=scale.value, seed=seed, scenario=scenario,
                          loop=not no_loop, out=out, fleet=fleet, modules=chosen,
-                         transport=transport.value, broker=broker)
+                         transport=transport.value, broker=broker,
+                         complaints=not no_complaints)
     started = time.perf_counter()
     with _guard(), Progress(
         TextColumn("[bold]simulating"), BarColumn(), MofNCompleteColumn(),

@@ -91,16 +91,22 @@ class RunOptions:
     #: Sparkplug B and JSON, written by the MQTT connector (docs/connectors.md).
     transport: str = "inprocess"
     broker: str | None = None  # HOST:PORT for "mqtt"; default: a private Mosquitto
+    #: root cause scans owners' complaints about each component as failure modes of their
+    #: own (docs/loop.md, "Owners' complaints"); False: claims and rate measures only
+    complaints: bool = True
 
 
-def decision_modules(names: tuple[str, ...] = DEFAULT_MODULES) -> list[DecisionModule]:
-    """The named decision modules, fresh; unknown names raise :class:`ConfigError`."""
+def decision_modules(names: tuple[str, ...] = DEFAULT_MODULES, *,
+                     complaints: bool = True) -> list[DecisionModule]:
+    """The named decision modules, fresh; unknown names raise :class:`ConfigError`.
+    ``complaints``: whether root cause scans owners' complaints."""
     unknown = sorted(set(names) - set(MODULES))
     if unknown:
         raise ConfigError(f"unknown decision modules {unknown}; known: {', '.join(MODULES)}")
+    from gigaloop.loop.finding import RootCauseConfig
     from gigaloop.loop.modules import loop_modules  # the loop's libraries, when asked for
 
-    shared = {m.name: m for m in loop_modules()}  # one LoopState for the three
+    shared = {m.name: m for m in loop_modules(RootCauseConfig(complaints=complaints))}
     modules = []
     for name in names:
         try:
@@ -169,7 +175,8 @@ def run_job(
                               fleet=options.fleet)
     store = Store(out / "store")
     try:
-        modules = decision_modules(options.modules) if options.loop else []
+        modules = decision_modules(options.modules, complaints=options.complaints) \
+            if options.loop else []
         provision(modules, twin)
         cycle = DailyCycle(modules, twin, store)
         with _transport(options, store) as deliver:
@@ -258,6 +265,7 @@ def _summarise(options: RunOptions, twin: Twin, store: Store,
             "fleet": options.fleet,
             "scenario": twin.scenario.scenario.name,
             "loop": options.loop,
+            "complaints": options.complaints,
             "version": __version__,
             "modules": [m for m in options.modules if m not in (skipped or [])]
             if options.loop else [],

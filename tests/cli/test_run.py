@@ -46,7 +46,8 @@ def test_summary_has_the_contracted_keys(runs):
     summary = _summary(runs["a"])
     timings = summary["run"].pop("timings")
     assert summary["run"] == {"days": int(DAYS), "seed": 1, "scale": "small", "fleet": 0,
-                              "scenario": "default", "loop": True, "version": "0.1.0",
+                              "scenario": "default", "loop": True, "complaints": True,
+                              "version": "0.1.0",
                               "modules": ["rootcause", "changes", "impact", "maintenance",
                                           "predictive_service", "energy", "process_control",
                                           "driving_model", "rollout", "cell_rollout",

@@ -71,6 +71,34 @@ def test_a_vehicle_enters_the_population_on_its_delivery_day(world) -> None:
     assert set(weekly[0].vin) <= set(weekly[-1].vin)
 
 
+def test_complaint_modes_are_each_claimed_components_first_complaint(world) -> None:
+    """``complaint:<component>``: days to the owner's first complaint about a component the
+    claims name (through the customer's id; a repair visit's survey is no complaint), or to
+    its first claim when that came first."""
+    root, _, weekly = world
+    last = weekly[-1]
+    store = Store(root)
+    owners = store.execute(store.table("customers").select("customer_id", "vin"))
+    said = store.execute(store.table("feedback")).merge(owners, on="customer_id")
+    said = said[(said.channel != "service")
+                & (said.event_time.dt.date <= last.as_of)]
+    first = said.groupby(["topic", "vin"]).event_time.min().dt.normalize()
+    claimed = [m for m in last.first_failure_days if not m.startswith("complaint:")]
+    complaints = [m for m in last.first_failure_days if m.startswith("complaint:")]
+    assert complaints and {m.removeprefix("complaint:") for m in complaints} <= set(claimed)
+    delivered = pd.Series(last.delivered_on, index=last.vin)
+    for mode in complaints:
+        expected = pd.Series(np.nan, index=last.vin)
+        mine = first.xs(mode.removeprefix("complaint:"), level="topic")
+        mine = mine[mine.index.isin(last.vin)]
+        expected[mine.index] = (mine.to_numpy(dtype="datetime64[D]") - delivered[
+            mine.index].to_numpy(dtype="datetime64[D]")).astype(float)
+        claims = last.first_failure_days[mode.removeprefix("complaint:")]
+        np.testing.assert_array_equal(last.first_failure_days[mode],
+                                      np.fmin(claims, expected.to_numpy()), err_msg=mode)
+    store.close()
+
+
 @pytest.mark.spark
 def test_spark_builds_the_same_population(world, spark) -> None:
     root, twin, weekly = world

@@ -37,6 +37,22 @@ def test_found_rank_window_and_false_findings():
     assert score["false_findings"] == ["c", "d"] and score["recall"] == 1.0
 
 
+def test_a_finding_on_owners_complaints_counts_for_their_component():
+    findings = [
+        finding("a", "complaint:body_seam", {"station": "BW-030", "machine": "BW-030-R2",
+                                             "window": [42, 57]}, day=120),
+        finding("b", "body_seam", {"station": "BW-030", "machine": "BW-030-R2",
+                                   "window": [40, 58]}, day=170),
+        finding("c", "complaint:battery_pack", {"lot": "L8"}),   # names no fault
+        finding("d", "complaint:paint_trim", {"lot": "L7"}),     # the lot, another part
+    ]
+    score = score_findings(findings, TRUTH)
+    weld = {f["id"]: f for f in score["faults"]}["weld"]
+    assert weld["finding_id"] == "a" and weld["days_to_find"] == -30
+    assert weld["found_by"] == "root cause, from complaints"
+    assert score["false_findings"] == ["c", "d"]
+
+
 def test_wrong_window_low_rank_or_mode_is_not_found():
     findings = [
         finding("a", "battery_pack", {"lot": "L7"}, rank=4),

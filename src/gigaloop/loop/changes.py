@@ -32,6 +32,7 @@ import pandas as pd
 from gigaloop.actuate import Action, EngineeringChange, ServiceCampaign
 from gigaloop.errors import ModelError
 from gigaloop.loop.contract import DayContext, Decision
+from gigaloop.loop.finding import component_of
 from gigaloop.loop.population import Population
 from gigaloop.loop.state import LoopState
 from gigaloop.ml.weibull import fit_weibull
@@ -39,6 +40,30 @@ from gigaloop.schema import RATE_MEASURES
 
 #: The component a campaign services for each failure mode measured as a rate.
 RATE_MODE_COMPONENT = {m.mode: m.component for m in RATE_MEASURES if m.component}
+
+
+def serviced_component(mode: str) -> str:
+    """The component a campaign on a finding of ``mode`` services: a rate measure's
+    declared one, a complaint mode's component, else the mode (a component's claims).
+
+    >>> serviced_component("complaint:paint_trim"), serviced_component("body_seam")
+    ('paint_trim', 'body_seam')
+    """
+    return RATE_MODE_COMPONENT.get(mode, component_of(mode))
+
+
+def same_cause(finding: dict[str, Any]) -> str:
+    """What a change acts on: the component serviced and what the finding names (without
+    numeric ranges and windows). Findings of two modes about one component — its owners'
+    complaints and its claims — that name the same cause need one change.
+
+    >>> same_cause({"failure_mode": "complaint:paint_trim", "names": {"station": "GA-010",
+    ...             "window": ["2025-06-05", "2025-07-01"]}})
+    'paint_trim|station=GA-010'
+    """
+    parts = [f"{k}={v}" for k, v in sorted(finding["names"].items())
+             if k not in ("range", "window")]
+    return "|".join([serviced_component(finding["failure_mode"]), *parts])
 
 
 @dataclass(frozen=True)
@@ -63,7 +88,7 @@ def plan_actions(finding: dict[str, Any], *, change_id: str, day: int,
                  vins: Sequence[str]) -> list[Action]:
     """The actions that address ``finding``: fix the source, service what is out there."""
     names, mode = finding["names"], finding["failure_mode"]
-    component = RATE_MODE_COMPONENT.get(mode, mode)
+    component = serviced_component(mode)
     actions: list[Action] = []
     description = f"{mode}: {', '.join(f'{k}={v}' for k, v in names.items())}"
     if "lot" in names:
@@ -126,7 +151,7 @@ def _send_wave(ctx: DayContext, state: LoopState, config: ChangeConfig, change: 
     backlog: list[str] = state.campaign_backlog.get(change["id"], [])
     if not backlog:
         return []
-    component = RATE_MODE_COMPONENT.get(finding["failure_mode"], finding["failure_mode"])
+    component = serviced_component(finding["failure_mode"])
     ranked = campaign_priority(state.population, backlog, component,
                                horizon_days=config.risk_horizon_days)
     total = change["campaign_vins"]
@@ -142,12 +167,18 @@ def _send_wave(ctx: DayContext, state: LoopState, config: ChangeConfig, change: 
 
 
 def propose_changes(ctx: DayContext, state: LoopState, config: ChangeConfig) -> list[Decision]:
-    """Raise a change request for every strong, top-ranked finding that has none yet."""
+    """Raise a change request for every strong, top-ranked finding that has none yet, nor a
+    standing change on the same cause (:func:`same_cause`)."""
     changes: list[dict[str, Any]] = state.changes
     covered = {c["finding_id"] for c in changes}
+    by_id = {f["id"]: f for f in [*state.findings.values(), *state.retracted]}
+    acting = {same_cause(by_id[c["finding_id"]]) for c in changes
+              if c["finding_id"] in by_id and c["state"] not in ("withdrawn", "rejected",
+                                                                  "failed")}
     decisions = []
     for finding in state.findings.values():
-        if finding["id"] in covered or not finding.get("active", True):
+        if finding["id"] in covered or not finding.get("active", True) \
+                or same_cause(finding) in acting:
             continue
         latest = finding.get("latest", finding)  # the evidence of the last scan
         if latest["rank"] > config.max_rank or latest["ci"][0] < config.min_effect_low:
@@ -166,6 +197,7 @@ def propose_changes(ctx: DayContext, state: LoopState, config: ChangeConfig) -> 
             "day_verified": None, "verified": None,
         }
         changes.append(change)
+        acting.add(same_cause(finding))
         decisions.append(Decision(ctx.day, "changes", f"{change_id} proposed: {change['action']}",
                                   inputs={"finding": finding["id"]}))
     return decisions

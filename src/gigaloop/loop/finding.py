@@ -16,6 +16,27 @@ import numpy as np
 #: so its effect is judged by that change's own impact check, not rediscovered here.
 CAUSE_KINDS = ("lot", "supplier", "machine", "reading", "drift", "shift", "model", "trim",
                "hardware_revision", "inspection")
+#: Failure modes of owners' complaints are ``complaint:<component>``: days in service to the
+#: first complaint about that component (:mod:`gigaloop.loop.vehicle_records`).
+COMPLAINT_PREFIX = "complaint:"
+
+
+def is_complaint(mode: str) -> bool:
+    """Whether ``mode`` is an owners' complaint mode.
+
+    >>> is_complaint("complaint:paint_trim"), is_complaint("paint_trim")
+    (True, False)
+    """
+    return mode.startswith(COMPLAINT_PREFIX)
+
+
+def component_of(mode: str) -> str:
+    """What a finding of ``mode`` is about: a complaint mode's component, else the mode.
+
+    >>> component_of("complaint:paint_trim"), component_of("battery_fade")
+    ('paint_trim', 'battery_fade')
+    """
+    return mode.removeprefix(COMPLAINT_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -30,6 +51,8 @@ class RootCauseConfig:
     max_findings_per_mode: int = 5
     min_rate_units: int = 200  # vehicles with the exposure a rate measure asks for
     window_max_days: int = 90
+    #: scan owners' complaints about each component as modes of their own (own FDR family)
+    complaints: bool = True
 
 
 @dataclass

@@ -23,6 +23,7 @@ from gigaloop.loop.changes import (
     ChangeConfig,
     advance_changes,
     propose_changes,
+    same_cause,
     top_up_campaigns,
     withdraw_changes,
 )
@@ -40,7 +41,9 @@ from gigaloop.loop.state import LoopState
 class RootCauseModule:
     """Weekly scan of every failure mode, with the plant's alarms as hypotheses of their own
     (:mod:`gigaloop.loop.signals`); findings seen in ``confirm_scans`` scans in a row become
-    decisions (a weekly re-test is many looks: one look alone is not enough)."""
+    decisions (a weekly re-test is many looks: one look alone is not enough). A cause found
+    in one mode and then in another about the same component (its owners' complaints, its
+    claims: :func:`~gigaloop.loop.changes.same_cause`) stays the one finding it was."""
 
     state: LoopState = field(default_factory=LoopState)
     config: RootCauseConfig = field(default_factory=RootCauseConfig)
@@ -74,7 +77,13 @@ class RootCauseModule:
         vins: dict[str, Any] = self.state.finding_vins
         streak: dict[str, int] = self.state.streaks
         seen, decisions = set(), []
+        causes = {same_cause(r): key for key, r in registry.items()}
         for finding in found:
+            first = causes.get(same_cause(finding.record()))
+            if finding.key not in registry and first is not None:
+                seen.add(first)  # the same cause, found in another mode first
+                registry[first].update(last_seen_day=ctx.day, active=True)
+                continue
             seen.add(finding.key)
             streak[finding.key] = streak.get(finding.key, 0) + 1
             record = registry.get(finding.key)
@@ -86,6 +95,7 @@ class RootCauseModule:
                 record = {"id": f"F{number:03d}", **evidence, "day_found": ctx.day,
                           "date_found": as_of.isoformat()}
                 registry[finding.key] = record
+                causes[same_cause(record)] = finding.key
                 decisions.append(Decision(
                     ctx.day, self.name,
                     f"{finding.failure_mode}: {_describe(finding.names)} "
@@ -166,10 +176,13 @@ class ImpactModule:
         return decisions
 
 
-def loop_modules() -> list[RootCauseModule | ChangeModule | ImpactModule]:
-    """Root cause, changes and impact, sharing one fresh :class:`LoopState`."""
+def loop_modules(config: RootCauseConfig | None = None
+                 ) -> list[RootCauseModule | ChangeModule | ImpactModule]:
+    """Root cause (tuned by ``config``), changes and impact, sharing one fresh
+    :class:`LoopState`."""
     state = LoopState()
-    return [RootCauseModule(state), ChangeModule(state), ImpactModule(state)]
+    return [RootCauseModule(state, config or RootCauseConfig()), ChangeModule(state),
+            ImpactModule(state)]
 
 
 def finding_row(record: dict[str, Any], day: int, now: datetime) -> dict[str, Any]:

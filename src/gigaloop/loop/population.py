@@ -5,7 +5,11 @@ attributes as integer level codes (lot, supplier, machine, shift, revision, buil
 week, binned process readings), its usage covariates (climate, miles per day, DC
 fast charging), each declared rate measure (:data:`gigaloop.schema.RATE_MEASURES`) as
 rate, weight and whether usable, and, per component, days in service to its first failure
-or to censoring. Everything comes from the store (any Ibis engine) as of ``as_of``, through
+or to censoring — and to the first time its owner reported trouble with it: a complaint,
+or the claim when none came before (mode ``complaint:<component>``, for every component the
+claims name; a failure is the loudest complaint, and a mode without the claims would
+throw away the strongest signal it has). Everything comes from the
+store (any Ibis engine) as of ``as_of``, through
 :class:`~gigaloop.loop.vehicle_records.VehicleRecords`, which reads only new rows.
 """
 
@@ -21,6 +25,7 @@ import pandas as pd
 from gigaloop import ml
 from gigaloop.errors import SchemaError
 from gigaloop.fleet.usage import MeasuredRates, measured_rates
+from gigaloop.loop.finding import COMPLAINT_PREFIX
 from gigaloop.loop.kpis import Tables
 from gigaloop.loop.vehicle_records import NEVER, VEHICLE_ATTRIBUTES, VehicleRecords
 
@@ -79,7 +84,9 @@ class Population:
     climate: np.ndarray  # str
     usage: pd.DataFrame  # telemetry_days, miles_per_day, dc_kwh_per_day, … in_service_days
     attributes: list[Attribute]
-    first_failure_days: dict[str, np.ndarray]  # component → days in service (nan = none)
+    #: failure mode (a component, or ``complaint:<component>``) → days in service to its
+    #: first event (nan = none)
+    first_failure_days: dict[str, np.ndarray]
     readings: dict[tuple[str, str], np.ndarray]  # (station, parameter) → value (nan = none)
     station_machines: dict[str, np.ndarray]  # station → machine id per vehicle (None = none)
     rates: dict[str, MeasuredRates] = field(default_factory=dict)  # rate mode → per vehicle
@@ -144,6 +151,10 @@ def assemble_population(records: VehicleRecords, as_of: date) -> Population:
     first_failure_days = {component: _days_to(records.first_failure[component][chosen],
                                               delivered)
                           for component in sorted(records.first_failure)}
+    first_failure_days.update({  # the first complaint, or the claim when none came first
+        COMPLAINT_PREFIX + component: np.fmin(first_failure_days[component], _days_to(
+            records.first_complaint[component][chosen], delivered))
+        for component in sorted(records.first_failure) if component in records.first_complaint})
     both = sorted(set(first_failure_days) & {m.mode for m in records.measures})
     if both:
         raise SchemaError(f"failure modes both a component and a rate measure: {both}",

@@ -3,10 +3,13 @@
 For every failure mode — each component's failures (time to first failure, censored
 at the analysis date) and each rate measure the schema declares, measured on every car
 (:data:`gigaloop.schema.RATE_MEASURES`: a trend such as battery fade, SoH against √days
-in service, or events per exposure such as disengagements per rain mile) — every level
-of every genealogy attribute is tested against the rest: a log-rank test stratified by
-climate × mileage band for failures (:mod:`gigaloop.loop.adjust`), a usage-adjusted Welch
-test for rates, so usage does not masquerade as a factory cause. Suppliers, revisions and
+in service, or events per exposure such as disengagements per rain mile), and each
+component's owners' first complaint about it (``complaint:<component>``, a failure felt
+before the claim; an FDR tree of their own, so their noise spends none of the claims'
+budget) — every level of every genealogy attribute is tested against the rest: a
+log-rank test stratified by climate × mileage band for failures
+(:mod:`gigaloop.loop.adjust`), a usage-adjusted Welch test for rates, so usage does not
+masquerade as a factory cause. Suppliers, revisions and
 trims are compared with the units built beside them, over their whole span and in their
 best build window (:mod:`gigaloop.loop.windows`, Bonferroni over the windows searched).
 The false discovery rate is controlled over all tests of all modes as a tree of families
@@ -32,7 +35,13 @@ from threadpoolctl import ThreadpoolController
 from gigaloop import ml
 from gigaloop.fleet.usage import MeasuredRates
 from gigaloop.loop.adjust import rate_covariates, usage_strata
-from gigaloop.loop.finding import CAUSE_KINDS, Adjustment, Finding, RootCauseConfig
+from gigaloop.loop.finding import (
+    CAUSE_KINDS,
+    Adjustment,
+    Finding,
+    RootCauseConfig,
+    is_complaint,
+)
 from gigaloop.loop.population import READING_TAILS, Attribute, Population
 from gigaloop.loop.selection import select_findings
 from gigaloop.loop.windows import (
@@ -93,19 +102,24 @@ def _find(pop: Population, config: RootCauseConfig, signals: list[Attribute]) ->
         return (mark_window_rows(survival, windows, len(plain), len(attributes)),
                 [w.attribute for w in windows])
 
-    modes = [*sorted(pop.first_failure_days), *pop.rates]
+    modes = [*sorted(m for m in pop.first_failure_days if not is_complaint(m)), *pop.rates]
+    complaints = sorted(filter(is_complaint, pop.first_failure_days)) if config.complaints \
+        else []
     scans, tested = {}, {}
-    for mode, result in zip(modes, map(scan, modes), strict=True):
+    for mode, result in zip(modes + complaints, map(scan, modes + complaints), strict=True):
         if result is not None:
             scans[mode] = result[0]
             tested[mode] = (attributes + result[1],
                             CodeMatrix(codes).plus([a.codes for a in result[1]]))
-    if scans:
-        families = ml.family_qvalues(
-            {mode: s.p.to_numpy() for mode, s in scans.items()}, config.alpha,
+    for family in ({m: s for m, s in scans.items() if not is_complaint(m)},
+                   {m: s for m, s in scans.items() if is_complaint(m)}):
+        if not family:
+            continue
+        qvalues = ml.family_qvalues(
+            {mode: s.p.to_numpy() for mode, s in family.items()}, config.alpha,
             groups={mode: [tested[mode][0][a].family for a in s.attribute]
-                    for mode, s in scans.items()})
-        for mode, q in families.items():
+                    for mode, s in family.items()})
+        for mode, q in qvalues.items():
             scans[mode]["q"] = q
     _add_signal_family(pop, modes, signals, scans, tested, (attributes, CodeMatrix(codes)),
                        adjust, config)

@@ -1,6 +1,8 @@
 """Scoring what a run found against the scenario's hidden truth (the only reader of truth).
 
-A fault counts as *found* when a finding for its failure mode names it — the same
+A fault counts as *found* when a finding for its failure mode names it (a finding on
+owners' complaints about a component, ``complaint:<component>``, is one for that
+component's failures) — the same
 lot, station, machine, hardware revision … — at rank ≤ ``top`` (a bad software release:
 once its vehicles took the rollback, ``rolled_back_day``; and, when the fault
 has a time window, names a window whose ends are within ``window_tolerance_days`` of
@@ -41,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from gigaloop.errors import ConfigError
+from gigaloop.loop.finding import component_of
 from gigaloop.loop.offer_scoring import offers_against_truth
 from gigaloop.store import Store
 
@@ -127,17 +130,18 @@ def score_findings(
     start = date.fromisoformat(truth["scenario"]["start_date"])
     alarms = [f for f in findings if f["failure_mode"] == PROCESS_ALARM_MODE]
     findings = [f for f in findings if f["failure_mode"] != PROCESS_ALARM_MODE]
+    about = {f["id"]: component_of(f["failure_mode"]) for f in findings}
     alarms_used: set[str] = set()
     for fault in truth["faults"]:
         wanted = _realised(fault)
         related = {wanted["failure_mode"], *wanted.get("related_modes", [])}
         naming = [
             f for f in findings
-            if f["failure_mode"] in related
+            if about[f["id"]] in related
             and names_match(f["names"], wanted["names"], start=start,
                             window_tolerance_days=window_tolerance_days)
         ]
-        hits = [f for f in naming if f["failure_mode"] == wanted["failure_mode"]]
+        hits = [f for f in naming if about[f["id"]] == wanted["failure_mode"]]
         seen_in_plant = _alarms_on(alarms, fault, wanted, start, window_tolerance_days)
         alarms_used.update(f["id"] for f in seen_in_plant)
         if wanted.get("red_herring"):
@@ -165,8 +169,9 @@ def score_findings(
             "days_from_onset": (first["day_found"] - began) if first and began is not None
             else None,
             "finding_id": first["id"] if first else None,
-            "found_by": None if first is None else FOUND_BY.get(first["failure_mode"],
-                                                                  "root cause"),
+            "found_by": None if first is None else FOUND_BY.get(
+                first["failure_mode"], "root cause" if about.get(first["id"]) == first[
+                    "failure_mode"] else "root cause, from complaints"),
             **({k: fault["happened"].get(k) for k in ("peak_share", "rolled_back_day")}
                if fault.get("kind") in ROLLED_BACK_KINDS else {}),
         })

@@ -5,7 +5,9 @@ ingested since its last one (the ``ingested_at`` column; every row is read exact
 and keeps them per vehicle, in NumPy arrays indexed by ``vid`` (the order vehicles were
 read in): how it was built (vehicle attributes, lots and suppliers, machines, process
 readings) as integer level codes assigned once as rows arrive, its delivery, its usage as
-additive sums and its first failure per component. Rows come as Arrow through the store's
+additive sums, its first failure per component and its owner's first complaint per topic
+(``feedback`` rows through the customer's id; a row from a repair visit's survey follows the
+claim it is about, so only other channels count). Rows come as Arrow through the store's
 read of what is new (:meth:`gigaloop.store.Store.ingested_between`: the in-memory tail or
 one statement on DuckDB, an Ibis filter on Spark), so the same code runs on DuckDB and on
 Spark. A fresh instance — after a restart — reads the whole store once and holds the same
@@ -32,6 +34,9 @@ import pyarrow.compute as pc
 from gigaloop.fleet.usage import telemetry_columns, usage_sum_names, usage_terms
 from gigaloop.schema import INGESTED_AT, RATE_MEASURES, RateMeasure
 
+#: Feedback channels that are no complaint of their own: a repair visit's survey follows the
+#: claim it is about.
+NOT_COMPLAINTS = ("service",)
 #: Vehicle columns that are attributes in their own right.
 VEHICLE_ATTRIBUTES = ("shift", "model", "trim", "hardware_revision", "design_revision")
 NEVER = np.iinfo(np.int64).max  # no failure yet (first failure times are µs since 1970)
@@ -69,8 +74,9 @@ class VehicleRecords:
     ``readings``: (station, parameter) → value (NaN: none) and ``read`` the same → whether a
     row came; ``usage`` (vid, :func:`~gigaloop.fleet.usage.usage_sum_names` of
     ``measures``, the rate measures kept: by default all the schema declares) sums;
-    ``first_failure``: component → first failure time in µs (``NEVER``: none). Codes are −1
-    where nothing is known.
+    ``first_failure``: component → first failure time in µs (``NEVER``: none);
+    ``first_complaint``: feedback topic → the owner's first complaint time, the same way;
+    ``customer_id`` (None until delivered). Codes are −1 where nothing is known.
     """
 
     def __init__(self, measures: tuple[RateMeasure, ...] = RATE_MEASURES) -> None:
@@ -92,6 +98,10 @@ class VehicleRecords:
         self.read: dict[tuple[str, str], np.ndarray] = {}
         self.usage = np.zeros((0, len(self.usage_sums)))
         self.first_failure: dict[str, np.ndarray] = {}
+        self.first_complaint: dict[str, np.ndarray] = {}
+        self.customer_id = np.empty(0, dtype=object)
+        self._customers = pa.array([], pa.string())  # customer ids, vid order, to look up
+        self._unmatched_feedback: pa.Table | None = None  # of customers not read yet
         self._by_vin = np.empty(0, dtype=np.int64)  # vids in VIN order
         self._known = pa.array([], pa.string())  # the VINs, vid order, to look rows up in
         self._supplier_of_lot = np.empty(0, dtype=np.int64)  # lot code → supplier code
@@ -124,7 +134,8 @@ class VehicleRecords:
 
         self._add_lot_suppliers(new("lots", "lot_id", "supplier_id"))
         self._add_vehicles(new("vehicles", "vin", "build_date", *VEHICLE_ATTRIBUTES))
-        self._add_deliveries(new("customers", "vin", "delivered_on", "climate_region"))
+        self._add_deliveries(new("customers", "vin", "customer_id", "delivered_on",
+                                 "climate_region"))
         self._add_lots(new("vehicle_lots", "vin", "part_number", "lot_id"))
         self._add_machines(new("vehicle_stations", "vin", "station_id", "machine_id"))
         self._add_readings(new("process_readings", "vin", "station_id", "parameter", "value"))
@@ -132,6 +143,7 @@ class VehicleRecords:
                                   "passed"))
         self._add_usage(new("telemetry_daily", *telemetry_columns(self.measures)))
         self._add_failures(new("component_failures", "vin", "component", "event_time"))
+        self._add_feedback(new("feedback", "customer_id", "channel", "topic", "event_time"))
         self.cursor = until
 
     def _vids(self, rows: pa.Table) -> np.ndarray:
@@ -154,6 +166,7 @@ class VehicleRecords:
         self.build_date = np.concatenate([self.build_date, rows["build_date"].to_numpy()])
         self.delivered_on = _grown(self.delivered_on, n, np.datetime64("NaT"))
         self.climate = _grown(self.climate, n, None)
+        self.customer_id = _grown(self.customer_id, n, None)
         for kind in VEHICLE_ATTRIBUTES:
             self.codes[kind] = np.concatenate([self.codes[kind],
                                                self.levels[kind].encode(rows[kind])])
@@ -161,7 +174,7 @@ class VehicleRecords:
             self.lots[part] = (_grown(lot, n, -1), _grown(supplier, n, -1))
         tables: tuple[tuple[dict[Any, np.ndarray], Any], ...] = (
             (self.machines, -1), (self.inspections, -1), (self.readings, np.nan),
-            (self.read, False), (self.first_failure, NEVER))
+            (self.read, False), (self.first_failure, NEVER), (self.first_complaint, NEVER))
         for table, fill in tables:
             for key, values in table.items():
                 table[key] = _grown(values, n, fill)
@@ -179,6 +192,13 @@ class VehicleRecords:
         known = vid >= 0
         self.delivered_on[vid[known]] = rows["delivered_on"].to_numpy()[known]
         self.climate[vid[known]] = rows["climate_region"].to_numpy()[known]
+        if known.any():
+            self.customer_id[vid[known]] = rows["customer_id"].to_numpy(
+                zero_copy_only=False)[known]
+            self._customers = pa.array(self.customer_id, pa.string())
+            if self._unmatched_feedback is not None:
+                unmatched, self._unmatched_feedback = self._unmatched_feedback, None
+                self._add_feedback(unmatched)
 
     def _add_lots(self, rows: pa.Table) -> None:
         vid = self._vids(rows)
@@ -235,6 +255,25 @@ class VehicleRecords:
             unmatched = rows.filter(pa.array(vid < 0))
             self._unmatched_failures = unmatched if self._unmatched_failures is None else \
                 pa.concat_tables([self._unmatched_failures, unmatched])
+
+
+    def _add_feedback(self, rows: pa.Table) -> None:
+        """First complaint per topic and vehicle, from feedback of other channels than
+        :data:`NOT_COMPLAINTS`, through the customer's id."""
+        rows = rows.filter(pc.invert(pc.is_in(rows["channel"], value_set=pa.array(
+            NOT_COMPLAINTS, pa.string()))).fill_null(True))
+        vid = pc.index_in(rows["customer_id"], value_set=self._customers).fill_null(
+            -1).to_numpy()
+        when = rows["event_time"].to_numpy().astype("datetime64[us]")
+        moment = np.where(np.isnat(when), NEVER, when.view(np.int64))
+        for topic in pc.unique(rows["topic"]).drop_null().to_pylist():
+            self.first_complaint.setdefault(topic, np.full(len(self), NEVER))
+        for (topic,), at in _grouped(vid, rows["topic"]):
+            np.minimum.at(self.first_complaint[topic], vid[at], moment[at])
+        if (vid < 0).any():
+            unmatched = rows.filter(pa.array(vid < 0))
+            self._unmatched_feedback = unmatched if self._unmatched_feedback is None else \
+                pa.concat_tables([self._unmatched_feedback, unmatched])
 
 
 def _grouped(vid: np.ndarray, *columns: pa.ChunkedArray):

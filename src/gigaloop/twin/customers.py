@@ -69,6 +69,15 @@ RATINGS_ROADSIDE = np.array([0.45, 0.30, 0.15, 0.07, 0.03])
 DELIVERY_SURVEY_DAY, DELIVERY_SURVEY_RESPONSE = 7, 0.35
 APP_FEEDBACK_PER_DAY = 1 / 200
 APP_TOPICS = ("overall", "autopilot", "range", "app", "charging")
+#: App complaints about a component with no failure behind them, per complaint about a
+#: failure coming (a symptom, :data:`gigaloop.twin.hazards.SYMPTOM_DEFAULT`): a part owners
+#: notice — one that often fails, with a symptom one feels — also draws complaints when
+#: nothing is wrong with it, so each component's noise is this many times its nominal
+#: symptom rate (first-year probability × symptom share). Not published: J.D. Power counts
+#: ≈ 1.9 problems per vehicle in the first 90 days (IQS 2023), most never a claim; assumed
+#: two in three component complaints are noise (≈ 0.06 per vehicle-year of the twin's
+#: components, around ≈ 0.03 symptoms).
+COMPLAINT_NOISE_PER_SYMPTOM = 2.0
 SERVICE_FEEDBACK_RESPONSE = 0.5
 
 

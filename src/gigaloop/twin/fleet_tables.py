@@ -39,6 +39,12 @@ class FleetTables:
     def __init__(self, fleet: Fleet, rng: np.random.Generator) -> None:
         self.f = fleet
         self._rng = rng
+        self._complaint_rng = rng.spawn(1)[0]  # a stream of its own: the other draws stay put
+        felt = [c for c in fleet.workshop.components if c.symptom is not None]
+        #: components owners complain about with nothing wrong, and each one's rate per day
+        self._noise = (np.array([c.name for c in felt], dtype=object), np.array(
+            [cust.COMPLAINT_NOISE_PER_SYMPTOM * c.symptom[0] * c.first_year / 365
+             for c in felt if c.symptom is not None]))
         self._serial = {k: 0 for k in ("TR", "CR", "CL", "SV", "FB", "OF", "TC")}
 
     def _ids(self, prefix: str, n: int) -> pa.Array:
@@ -237,6 +243,8 @@ class FleetTables:
                          severity=severity, event_time=self._times(day, len(idx)))
                 if code.startswith("BMS"):
                     self._attribute(day, "cell_fade", "first_symptom", idx)
+        for idx, component in shop.symptoms(day):  # the owner feels a failure coming
+            self._complaints(rows, day, idx, component)
         unhappy = f.info.view("unhappy_until")
         for fail in shop.failures(day):
             idx, comp = fail.idx, fail.component
@@ -285,6 +293,22 @@ class FleetTables:
         app = self._rng.integers(0, n, self._rng.poisson(cust.APP_FEEDBACK_PER_DAY * n))
         topics = np.array(cust.APP_TOPICS, dtype=object)
         self._feedback(rows, day, app, "app", topics[self._rng.integers(0, len(topics), len(app))])
+        names, rates = self._noise
+        if len(names):  # complaints about a part, with no failure behind them
+            rng = self._complaint_rng
+            noise = rng.integers(0, n, rng.poisson(rates.sum() * n))
+            self._complaints(rows, day, noise,
+                             names[rng.choice(len(names), len(noise), p=rates / rates.sum())])
+
+    def _complaints(self, rows: Rows, day: int, idx: np.ndarray, topic: object) -> None:
+        """App complaints of the owners of ``idx`` about the component ``topic`` names."""
+        if not len(idx):
+            return
+        rng = self._complaint_rng
+        rows.add("feedback", feedback_id=self._ids("FB", len(idx)),
+                 customer_id=self.f.customer_ids.take(idx), channel="app",
+                 rating=cust.feedback_ratings(rng, np.ones(len(idx), bool)), topic=topic,
+                 event_time=day_times(self.f.start_date, day, rng.uniform(0, DAY_S, len(idx))))
 
     def _feedback(self, rows: Rows, day: int, idx: np.ndarray, channel: str,
                   topic: object, roadside: np.ndarray | None = None) -> None:

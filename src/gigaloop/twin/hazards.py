@@ -24,6 +24,15 @@ import numpy as np
 #: Average daily miles, the reference for usage covariates (13,500 mi/yr, FHWA).
 REFERENCE_DAILY_MILES = 13_500 / 365
 
+#: Share of failures an owner feels coming and complains about in the app, and how many days
+#: before (uniform). Not published per component: J.D. Power counts ≈ 190 problems per 100
+#: vehicles (IQS 2023, VDS 2024), most of them noticed and reported before any part is
+#: replaced; the P-F interval of a mechanical part that warns by noise or vibration is weeks
+#: to months (FIGURES.md). Assumed: a third of failures, 7–60 days ahead; a rattle or a leak,
+#: which owners live with for months before booking a repair, more and earlier; electronic
+#: parts less (see docs/twin-fleet.md).
+SYMPTOM_DEFAULT = (0.3, 7, 60)
+
 
 @dataclass(frozen=True)
 class Component:
@@ -35,7 +44,10 @@ class Component:
     (driver's daily miles ÷ reference)^exponent for day-clock components; ``aggressive``
     multiplies it for aggressive drivers. ``latent`` names the BuiltUnits multiplier that
     scales it. ``dtc`` is (code, ecu, severity, probability, lead days min, max) of a
-    precursor diagnostic code, or None.
+    precursor diagnostic code, or None. ``symptom`` is (probability, lead days min, max) that
+    the owner notices the coming failure (a rattle, a noise, a slow handle) and complains
+    in the app about the component that long before it fails (None: a failure nobody
+    feels coming).
     """
 
     name: str
@@ -50,6 +62,7 @@ class Component:
     aggressive: float = 1.0
     latent: str = ""
     dtc: tuple[str, str, str, float, int, int] | None = None
+    symptom: tuple[float, int, int] | None = SYMPTOM_DEFAULT
 
     @property
     def scale(self) -> float:
@@ -67,30 +80,38 @@ class Component:
 #: revision seals badly (latent ``rain_perception``, the scenario's camera fault).
 COMPONENTS: tuple[Component, ...] = (
     Component("paint_trim", "days", 0.5, 0.03, 350, 0.0,
-              ("paint_defect", "panel_gap", "trim_loose"), latent="trim_defect"),
+              ("paint_defect", "panel_gap", "trim_loose"), latent="trim_defect",
+              symptom=(0.5, 14, 150)),          # a rattle, a gap one sees and lives with
     Component("door_handle", "days", 0.8, 0.015, 250, 0.0, ("motor_failure", "stuck_closed"),
               climate=(1.0, 1.0, 1.5)),
     Component("charge_port", "days", 0.9, 0.01, 400, 0.1, ("latch_fault", "door_stuck"),
-              usage_exponent=0.5, dtc=("CP_a004_latch", "CHGPORT", "warning", 0.5, 1, 10)),
+              usage_exponent=0.5, dtc=("CP_a004_latch", "CHGPORT", "warning", 0.5, 1, 10),
+              symptom=(0.2, 1, 14)),            # a latch that sometimes sticks
     Component("touchscreen", "days", 1.0, 0.01, 1500, 0.0, ("display_fault", "reboot_loop")),
     Component("camera", "days", 0.7, 0.01, 450, 0.0, ("image_fault", "fogging"),
               latent="rain_perception",
-              dtc=("APP_w224_camera", "AP_COMPUTER", "warning", 0.7, 1, 7)),
+              dtc=("APP_w224_camera", "AP_COMPUTER", "warning", 0.7, 1, 7),
+              symptom=(0.1, 3, 30)),            # few owners notice a fogging camera
     Component("12v_battery", "days", 2.5, 0.008, 300, 0.6, ("low_voltage", "no_start"),
               climate=(1.6, 1.0, 1.2),
-              dtc=("VCFRONT_a180_12v", "VCFRONT", "warning", 0.5, 3, 14)),
+              dtc=("VCFRONT_a180_12v", "VCFRONT", "warning", 0.5, 3, 14),
+              symptom=(0.1, 3, 14)),            # a warning on the screen, days ahead
     Component("hvac", "days", 1.2, 0.008, 1800, 0.05, ("heat_pump_fault", "compressor_noise"),
               climate=(1.3, 1.0, 2.0),
               dtc=("THC_w013_heatpump", "THERMAL", "warning", 0.5, 2, 10)),
     Component("suspension", "miles", 2.0, 0.002, 900, 0.05, ("control_arm_crack", "knock"),
-              climate=(1.0, 1.0, 1.3), aggressive=2.0),
+              climate=(1.0, 1.0, 1.3), aggressive=2.0,
+              symptom=(0.4, 14, 120)),          # a knock over bumps
     Component("drive_unit", "miles", 1.5, 0.0035, 4500, 0.7, ("bearing_wear", "seal_leak"),
-              aggressive=1.5, dtc=("DI_w139_bearing", "DRIVE_INVERTER", "warning", 0.6, 30, 180)),
+              aggressive=1.5, dtc=("DI_w139_bearing", "DRIVE_INVERTER", "warning", 0.6, 30, 180),
+              symptom=(0.4, 30, 180)),          # a bearing's whine: the P-F interval
     Component("body_seam", "days", 2.5, 0.003, 1200, 0.0, ("water_leak", "seam_crack", "rattle"),
-              climate=(1.0, 1.0, 1.5), latent="seam_defect"),
+              climate=(1.0, 1.0, 1.5), latent="seam_defect",
+              symptom=(0.5, 14, 150)),          # a damp carpet, a rattle
     Component("battery_pack", "days", 1.5, 0.001, 15000, 0.8, ("cell_short", "isolation_fault"),
               climate=(1.3, 1.0, 1.0), usage_exponent=0.5, latent="pack_defect",
-              dtc=("BMS_w035_cell_imbalance", "BMS", "critical", 0.8, 7, 45)),
+              dtc=("BMS_w035_cell_imbalance", "BMS", "critical", 0.8, 7, 45),
+              symptom=(0.05, 7, 45)),           # a pack fails with no warning one feels
 )
 COMPONENT_INDEX = {c.name: i for i, c in enumerate(COMPONENTS)}
 DAY_CLOCK = np.array([c.clock == "days" for c in COMPONENTS])

@@ -1,11 +1,13 @@
 """The workshop: component lives, failures, their precursor codes, repairs and campaigns.
 
-Each vehicle carries, per component, the clock value (day or odometer) at which it fails
-and at which its precursor code fires. A failure becomes a warranty claim and a repair
-visit a few days later (same day when stranded); the repair renews the component with a
-nominal part. A campaign brings listed vehicles in over the following days, within a daily
-capacity, and renews the component there — for ``body_seam`` that resets ``seam_defect``,
-for ``battery_pack`` ``pack_defect``, ``cell_fade`` and the pack's ageing. A predictive
+Each vehicle carries, per component, the clock value (day or odometer) at which it fails,
+at which its precursor code fires and at which its owner, feeling the failure coming,
+complains about the component in the app (``symptom``). A failure becomes a warranty
+claim and a repair visit a few days later (same day when stranded); the repair renews the
+component with a nominal part. A campaign brings listed vehicles in over the following
+days, within a daily capacity, and renews the component there — for ``body_seam`` that
+resets ``seam_defect``, for ``battery_pack`` ``pack_defect``, ``cell_fade`` and the pack's
+ageing. A predictive
 service booking (the loop saw a precursor code) sends a mobile technician within days, up
 to a daily capacity, who replaces the component unless it has failed in the meantime.
 
@@ -48,17 +50,21 @@ def workshop_columns(components: Sequence[Component] = COMPONENTS,
                      general: Sequence[GeneralFault] = (),
                      frailty: Sequence[str] = ()) -> dict[str, type]:
     """Per-vehicle columns the workshop keeps: latent multipliers; per component the clock
-    value of its failure and of its precursor code (inf when none is due); per general
+    value of its failure, of its precursor code and of its owner's complaint (inf when none
+    is due); per general
     hazard fault the unit's excess, and per component one raises the fault that owns its
     current life; per component in ``frailty`` its lots' background hazard factor.
 
     >>> sorted(workshop_columns())[:4]
     ['dtc_12v_battery', 'dtc_battery_pack', 'dtc_body_seam', 'dtc_camera']
+    >>> [c for c in sorted(workshop_columns()) if c.startswith("symptom")][:2]
+    ['symptom_12v_battery', 'symptom_battery_pack']
     """
     hazards = [g for g in general if g.component >= 0]
     return {"seam_defect": np.float32, "trim_defect": np.float32, "pack_defect": np.float32,
             **{f"life_{c.name}": np.float64 for c in components},
             **{f"dtc_{c.name}": np.float64 for c in components},
+            **{f"symptom_{c.name}": np.float64 for c in components},
             **{f"excess_{g.id}": np.float32 for g in hazards},
             **{f"cause_{components[g.component].name}": np.int16 for g in hazards},
             **{f"frailty_{name}": np.float32 for name in frailty}}
@@ -77,7 +83,7 @@ def new_workshop_values(columns: Iterable[str], excess: dict[str, np.ndarray],
     """
     zeros, values = np.zeros(n), {}
     for column in columns:
-        if column[:4] in ("life", "dtc_"):
+        if column[:4] in ("life", "dtc_", "symp"):
             values[column] = np.full(n, np.inf)
         elif column.startswith("excess_"):
             values[column] = excess.get(column.removeprefix("excess_"), zeros)
@@ -131,6 +137,7 @@ class Workshop:
                  components: Sequence[Component] = COMPONENTS,
                  general: Sequence[GeneralFault] = (), frailty: Sequence[str] = ()) -> None:
         self._rng = rng
+        self._symptom_rng = rng.spawn(1)[0]  # a stream of its own: the other draws stay put
         self._frail = set(frailty)
         self.components = tuple(components)
         self.index = {c.name: i for i, c in enumerate(self.components)}
@@ -175,6 +182,24 @@ class Workshop:
                 lead = lead * v.view("mean_miles")[idx] * DRIVE_PROBABILITY
             dtc = np.where(self._rng.random(len(idx)) < share, np.maximum(life - lead, now), dtc)
         self._shop.view(f"dtc_{comp.name}")[idx] = dtc
+        self._shop.view(f"symptom_{comp.name}")[idx] = self._symptom(comp, idx, life, now)
+
+    def _symptom(self, comp: Component, idx: np.ndarray, life: np.ndarray,
+                 now: np.ndarray | float) -> np.ndarray:
+        """When the owners of ``idx`` complain about ``comp`` (inf: they never do): with
+        its symptom probability, a uniform lead before ``life``; a part that fails sooner
+        than the lead shows its symptom at a uniform point of the life it has."""
+        out = np.full(len(idx), np.inf)
+        if comp.symptom is None or not len(idx):
+            return out
+        share, lead_min, lead_max = comp.symptom
+        rng = self._symptom_rng
+        lead = rng.uniform(lead_min, lead_max, len(idx))
+        if comp.clock == "miles":
+            lead = lead * self._v.view("mean_miles")[idx] * DRIVE_PROBABILITY
+        left = np.maximum(life - now, 0.0)
+        when = life - np.minimum(lead, left * rng.random(len(idx)))
+        return np.where(rng.random(len(idx)) < share, when, out)
 
     def _compete(self, c: int, idx: np.ndarray, life: np.ndarray, now: np.ndarray | float,
                  covariates: np.ndarray) -> None:
@@ -242,6 +267,18 @@ class Workshop:
         out.append((poisson_positions(rate, self._rng), code, ecu, "warning"))
         return out
 
+    def symptoms(self, day: int) -> list[tuple[np.ndarray, str]]:
+        """Owners complaining today about a component heading for failure: (vehicle
+        indices, component) groups, each complaint once."""
+        out = []
+        for comp in self.components:
+            column = self._shop.view(f"symptom_{comp.name}")
+            hit = np.flatnonzero(column <= self.clock(comp, day))
+            if hit.size:
+                column[hit] = np.inf
+                out.append((hit, comp.name))
+        return out
+
     def failures(self, day: int) -> list[Failure]:
         """Components failing today; each waits for its repair visit (life → inf until then)."""
         out = []
@@ -252,6 +289,7 @@ class Workshop:
                 continue
             life[idx] = np.inf
             self._shop.view(f"dtc_{comp.name}")[idx] = np.inf
+            self._shop.view(f"symptom_{comp.name}")[idx] = np.inf
             cause = (self._shop.view(f"cause_{comp.name}")[idx].copy() if c in self._raising
                      else np.full(len(idx), -1, np.int16))
             roadside = self._rng.random(len(idx)) < comp.roadside
