@@ -12,7 +12,7 @@ pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 
 from gigaloop.factory.inspection.mvtec import load_mvtec
-from gigaloop.factory.inspection.patchcore import PatchCore
+from gigaloop.factory.inspection.patchcore import Encoder, PatchCore, Scorer, torch
 from gigaloop.factory.inspection.runtime import OnnxDetector
 
 
@@ -35,6 +35,32 @@ def test_onnx_matches_torch_and_ranks_defects_above_good(fitted: PatchCore) -> N
     inside = np.mean([h[s.mask].mean() for h, s in zip(heat_o[8:], bad, strict=True)])
     outside = np.mean([h[~s.mask].mean() for h, s in zip(heat_o[8:], bad, strict=True)])
     assert inside > outside
+
+
+def test_strided_patches_are_every_patch_pooled_then_sliced() -> None:
+    torch.manual_seed(0)
+    encoder = Encoder(stem_features=True).eval()
+    images = torch.rand(2, 1, 64, 64)
+    with torch.no_grad():
+        every = encoder.patches(images)
+        for stride in (2, 3):
+            torch.testing.assert_close(encoder.patches(images, stride),
+                                       every[:, :, ::stride, ::stride])
+
+
+def test_principal_axes_search_is_a_lower_bound_exact_with_every_axis() -> None:
+    torch.manual_seed(0)
+    encoder = Encoder(stem_features=True).eval()
+    images = torch.rand(4, 1, 64, 64)
+    with torch.no_grad():
+        flat = encoder.patches(images[:2]).permute(0, 2, 3, 1).reshape(-1, 64)
+        bank = flat[torch.randperm(len(flat))[:256]]
+        full = Scorer(encoder, bank, stride=2)(images[2:])
+        every_axis = Scorer(encoder, bank, dims=64, stride=2)(images[2:])
+        few_axes = Scorer(encoder, bank, dims=8, stride=2)(images[2:])
+    torch.testing.assert_close(every_axis[0], full[0], rtol=1e-3, atol=1e-3)
+    assert (few_axes[0] <= full[0] + 1e-4).all() and (few_axes[1] <= full[1] + 1e-4).all()
+    assert (few_axes[1] < full[1]).any()  # a bound, not the same search
 
 
 def test_unfitted_model_says_so() -> None:
