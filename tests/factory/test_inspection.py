@@ -90,6 +90,12 @@ def test_mvtec_layout_loads_masks_and_refuses_a_missing_one(tmp_path) -> None:
 
 
 def test_a_missing_extra_names_the_pip_install(monkeypatch) -> None:
+    from gigaloop.factory.inspection.module import InspectionModule
+
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # what an absent package looks like
     with pytest.raises(MissingExtraError, match=r"pip install 'gigaloop\[vision\]'"):
         OnnxDetector(b"")
+    monkeypatch.undo()
+    monkeypatch.setitem(sys.modules, "torch", None)  # the module checks torch, no import
+    with pytest.raises(MissingExtraError, match=r"torch is not installed"):
+        InspectionModule()
