@@ -63,6 +63,20 @@ def test_principal_axes_search_is_a_lower_bound_exact_with_every_axis() -> None:
     assert (few_axes[1] < full[1]).any()  # a bound, not the same search
 
 
+def test_the_scan_rewrite_refuses_a_graph_without_the_search() -> None:
+    import onnx
+
+    from gigaloop.factory.inspection.graph import scan_nearest
+
+    graph = onnx.helper.make_graph(
+        [onnx.helper.make_node("Relu", ["x"], ["y"])], "g",
+        [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [2])],
+        [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [2])])
+    model = onnx.helper.make_model(graph).SerializeToString()
+    with pytest.raises(ValueError, match="no MatMul against 'bank_affine'"):
+        scan_nearest(model, "bank_affine", 4)
+
+
 def test_unfitted_model_says_so() -> None:
     with pytest.raises(ValueError, match="not fitted"):
         PatchCore().score(np.zeros((1, 64, 64), np.float32))

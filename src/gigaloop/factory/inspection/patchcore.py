@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gigaloop.errors import require
+from gigaloop.factory.inspection.graph import scan_nearest
 
 torch = require("torch", "vision")
 nn = torch.nn
@@ -219,7 +220,9 @@ class PatchCore:
         return heat.numpy(), score.numpy()
 
     def to_onnx(self) -> bytes:
-        """The fitted scorer as an ONNX model (dynamic batch), input ``images`` (N, 1, H, W)."""
+        """The fitted scorer as an ONNX model (dynamic batch), input ``images`` (N, 1, 64, 64);
+        its nearest-neighbour search runs one image at a time
+        (:func:`~gigaloop.factory.inspection.graph.scan_nearest`)."""
         scorer = self._fitted()
         buffer = io.BytesIO()
         example = torch.zeros(2, 1, 64, 64)
@@ -235,7 +238,9 @@ class PatchCore:
                 output_names=["heat", "score"],
                 dynamic_axes={"images": {0: "n"}, "heat": {0: "n"}, "score": {0: "n"}},
             )
-        return buffer.getvalue()
+        with torch.no_grad():
+            patches = scorer.encoder.patches(example[:1], scorer.stride)[0, 0].numel()
+        return scan_nearest(buffer.getvalue(), "bank_affine", patches)
 
     def _fitted(self) -> Scorer:
         if self.scorer_ is None:

@@ -18,8 +18,9 @@ from gigaloop.errors import require
 #: The exported scorer graph's version (:meth:`PatchCore.to_onnx`): part of the module's
 #: cache key, so a cached export of an older graph is rebuilt. 2: the pooling window steps
 #: by the query stride (instead of pooling every patch and slicing); ``dims`` searches on
-#: the bank's principal axes plus the norm of the rest.
-GRAPH_VERSION = 2
+#: the bank's principal axes plus the norm of the rest. 3: the search runs as a ``Scan``
+#: over the images (:mod:`~gigaloop.factory.inspection.graph`).
+GRAPH_VERSION = 3
 
 
 class OnnxDetector:
