@@ -25,6 +25,8 @@ True
 
 from __future__ import annotations
 
+import numpy as np
+
 from gigaloop.errors import require
 
 
@@ -53,9 +55,10 @@ def scan_nearest(model: bytes, bank: str, patches: int) -> bytes:
          helper.make_tensor_value_info("scan_z", tensor.FLOAT, [patches])])
     x, out = matmul.input[0], reduce.output[0]
     proto.graph.initializer.extend([
-        onnx.numpy_helper.from_array(_array([-1, patches, width], "int64"), "scan_blocks"),
-        onnx.numpy_helper.from_array(_array([-1], "int64"), "scan_flat"),
-        onnx.numpy_helper.from_array(_array([0.0], "float32"), "scan_state0")])
+        onnx.numpy_helper.from_array(np.array([-1, patches, width], np.int64), "scan_blocks"),
+        onnx.numpy_helper.from_array(np.array([-1], np.int64), "scan_flat"),
+        # Scan carries a state; this one is a placeholder the body passes through
+        onnx.numpy_helper.from_array(np.zeros(1, np.float32), "scan_state0")])
     replacement = [
         helper.make_node("Reshape", [x, "scan_blocks"], ["scan_in"]),
         helper.make_node("Scan", ["scan_state0", "scan_in"], ["scan_state_end", "scan_out"],
@@ -67,8 +70,3 @@ def scan_nearest(model: bytes, bank: str, patches: int) -> bytes:
     proto.graph.node.extend(kept[:at] + replacement + kept[at:])
     return proto.SerializeToString()
 
-
-def _array(values: list, dtype: str):
-    import numpy as np
-
-    return np.array(values, dtype=dtype)
