@@ -12,7 +12,7 @@ pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 
 from gigaloop.factory.inspection.mvtec import load_mvtec
-from gigaloop.factory.inspection.patchcore import PatchCore
+from gigaloop.factory.inspection.patchcore import Encoder, PatchCore, Scorer, torch
 from gigaloop.factory.inspection.runtime import OnnxDetector
 
 
@@ -35,6 +35,46 @@ def test_onnx_matches_torch_and_ranks_defects_above_good(fitted: PatchCore) -> N
     inside = np.mean([h[s.mask].mean() for h, s in zip(heat_o[8:], bad, strict=True)])
     outside = np.mean([h[~s.mask].mean() for h, s in zip(heat_o[8:], bad, strict=True)])
     assert inside > outside
+
+
+def test_strided_patches_are_every_patch_pooled_then_sliced() -> None:
+    torch.manual_seed(0)
+    encoder = Encoder(stem_features=True).eval()
+    images = torch.rand(2, 1, 64, 64)
+    with torch.no_grad():
+        every = encoder.patches(images)
+        for stride in (2, 3):
+            torch.testing.assert_close(encoder.patches(images, stride),
+                                       every[:, :, ::stride, ::stride])
+
+
+def test_principal_axes_search_is_a_lower_bound_exact_with_every_axis() -> None:
+    torch.manual_seed(0)
+    encoder = Encoder(stem_features=True).eval()
+    images = torch.rand(4, 1, 64, 64)
+    with torch.no_grad():
+        flat = encoder.patches(images[:2]).permute(0, 2, 3, 1).reshape(-1, 64)
+        bank = flat[torch.randperm(len(flat))[:256]]
+        full = Scorer(encoder, bank, stride=2)(images[2:])
+        every_axis = Scorer(encoder, bank, dims=64, stride=2)(images[2:])
+        few_axes = Scorer(encoder, bank, dims=8, stride=2)(images[2:])
+    torch.testing.assert_close(every_axis[0], full[0], rtol=1e-3, atol=1e-3)
+    assert (few_axes[0] <= full[0] + 1e-4).all() and (few_axes[1] <= full[1] + 1e-4).all()
+    assert (few_axes[1] < full[1]).any()  # a bound, not the same search
+
+
+def test_the_scan_rewrite_refuses_a_graph_without_the_search() -> None:
+    import onnx
+
+    from gigaloop.factory.inspection.graph import scan_nearest
+
+    graph = onnx.helper.make_graph(
+        [onnx.helper.make_node("Relu", ["x"], ["y"])], "g",
+        [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [2])],
+        [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [2])])
+    model = onnx.helper.make_model(graph).SerializeToString()
+    with pytest.raises(ValueError, match="no MatMul against 'bank_affine'"):
+        scan_nearest(model, "bank_affine", 4)
 
 
 def test_unfitted_model_says_so() -> None:
@@ -64,6 +104,12 @@ def test_mvtec_layout_loads_masks_and_refuses_a_missing_one(tmp_path) -> None:
 
 
 def test_a_missing_extra_names_the_pip_install(monkeypatch) -> None:
+    from gigaloop.factory.inspection.module import InspectionModule
+
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # what an absent package looks like
     with pytest.raises(MissingExtraError, match=r"pip install 'gigaloop\[vision\]'"):
         OnnxDetector(b"")
+    monkeypatch.undo()
+    monkeypatch.setitem(sys.modules, "torch", None)  # the module checks torch, no import
+    with pytest.raises(MissingExtraError, match=r"torch is not installed"):
+        InspectionModule()

@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 
-from gigaloop.twin.images import DEFECTS, defect_odds, image_set, render_inspection
+from gigaloop.twin.images import (
+    DEFECTS,
+    defect_odds,
+    image_set,
+    render_batch,
+    render_inspection,
+)
 
 
 @pytest.mark.parametrize(("point", "defect"),
@@ -42,3 +48,18 @@ def test_image_set_and_bad_names() -> None:
         render_inspection(1, "door_gap")
     with pytest.raises(ValueError, match="not a weld_seam defect"):
         render_inspection(1, "weld_seam", defect="crater")
+
+
+@pytest.mark.parametrize("point", sorted(DEFECTS))
+def test_a_batch_draws_each_image_bit_for_bit_as_alone(point: str) -> None:
+    kinds = ["", *DEFECTS[point]]
+    seeds = list(range(100, 140))  # 40: three stacks of 16, the last one short
+    defects = [kinds[i % 5] if i % 3 == 0 else "" for i in range(40)]
+    drift = [1.5 * (i % 2) for i in range(40)]
+    batch = render_batch(seeds, point, drift, defects)
+    assert batch.shape == (40, 64, 64) and batch.dtype == np.float32
+    for image, seed, d, defect in zip(batch, seeds, drift, defects, strict=True):
+        assert np.array_equal(image, render_inspection(seed, point, d, defect).image)
+    assert render_batch([], point, [], []).shape == (0, 64, 64)
+    with pytest.raises(ValueError, match="is not a"):
+        render_batch([1], point, [0.0], ["dent"])

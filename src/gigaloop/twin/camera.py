@@ -10,7 +10,7 @@ What the station reports depends on the plant's set-up:
   ≈ 1.7 % of good units); its rejects go to the repair bay without any loop decision;
 * **images** (:meth:`Camera.publish_images`, when the loop's inspection module asks for
   them with a :class:`~gigaloop.actuate.PublishImages` action): the camera writes each
-  unit's rendered image (:func:`gigaloop.twin.images.render_inspection`) to its image folder
+  unit's rendered image (:func:`gigaloop.twin.images.render_batch`) to its image folder
   and an ``inspection_images`` row; the verdict and the rework order are the loop's. On its
   first day of images it also publishes a commissioning set: good samples and limit samples
   of each defect, labelled. Images older than :data:`RETENTION_DAYS` are deleted.
@@ -42,7 +42,7 @@ import numpy as np
 import pyarrow as pa
 
 from gigaloop.actuate import Rework
-from gigaloop.twin.images import DEFECTS, defect_odds, render_inspection
+from gigaloop.twin.images import DEFECTS, defect_odds, render_batch
 from gigaloop.twin.tables import arrow_table
 
 POINTS = {"weld_seam": "BW-040", "paint_panel": "PT-030"}
@@ -123,8 +123,7 @@ class Camera:
     def _images(self, day: int, point: str, vins: np.ndarray, kinds: np.ndarray,
                 seeds: np.ndarray, drift: np.ndarray, when: Any) -> pa.Table:
         station = POINTS[point]
-        images = np.stack([render_inspection(int(s), point, float(d), defect=str(k)).image
-                           for s, d, k in zip(seeds, drift, kinds, strict=True)])
+        images = render_batch(seeds, point, drift, kinds)
         path = self._save(station, f"d{day:04d}", images)
         return arrow_table("inspection_images", {
             "image_id": [f"{station}-{v}" for v in vins], "vin": pa.array(vins, pa.string()),
@@ -139,8 +138,7 @@ class Camera:
             labels = [""] * GOOD_SAMPLES + [d for d in DEFECTS[point] for _ in range(LIMIT_SAMPLES)]
             seeds = np.random.default_rng([*self._entropy, zlib.crc32(b"golden"), k]).integers(
                 0, 2**31, len(labels))
-            images = np.stack([render_inspection(int(s), point, 0.0, defect=d).image
-                               for s, d in zip(seeds, labels, strict=True)])
+            images = render_batch(seeds, point, np.zeros(len(labels)), labels)
             path = self._save(station, "commissioning", images)
             parts.append(arrow_table("inspection_images", {
                 "image_id": [f"{station}-C{i:04d}" for i in range(len(labels))], "vin": None,

@@ -19,6 +19,7 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.ndimage import gaussian_filter
@@ -28,6 +29,7 @@ DEFECTS: dict[str, tuple[str, ...]] = {
     "weld_seam": ("porosity", "crack", "spatter", "undercut"),
     "paint_panel": ("run", "orange_peel", "crater", "thin_coat"),
 }
+_GRID = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32) / SIZE  # (yy, xx)
 #: Defect rate of a nominal station, and the defect a drifting station makes more of.
 BASE_RATE = 0.03
 DRIFT_DEFECT = {"weld_seam": "porosity", "paint_panel": "thin_coat"}
@@ -59,8 +61,7 @@ def defect_odds(point: str, drift: float) -> dict[str, float]:
 def render_inspection(seed: int, point: str, drift: float = 0.0,
                       defect: str | None = None) -> InspectionImage:
     """The image of the unit seeded ``seed`` at ``point``; ``defect`` forces one ("" = good)."""
-    if point not in DEFECTS:
-        raise ValueError(f"unknown inspection point {point!r}; known: {sorted(DEFECTS)}")
+    _check(point, defect)
     rng = np.random.default_rng([seed, list(DEFECTS).index(point)])
     if defect is None:
         odds = defect_odds(point, drift)
@@ -68,23 +69,73 @@ def render_inspection(seed: int, point: str, drift: float = 0.0,
         cumulative = np.cumsum(list(odds.values()))
         chosen = int(np.searchsorted(cumulative, pick, side="right"))
         defect = list(odds)[chosen] if chosen < len(odds) else ""
-    elif defect and defect not in DEFECTS[point]:
+    images, masks = _render(point, [rng], [drift], [defect])
+    return InspectionImage(images[0], masks[0], defect)
+
+
+def render_batch(seeds: Any, point: str, drift: Any, defects: Any) -> np.ndarray:
+    """Images (N, 64, 64) of the units seeded ``seeds``, each as
+    ``render_inspection(seed, point, drift, defect).image`` would draw it (bit for bit),
+    the surfaces and lighting computed on stacks of 16: ≈ 1.5× faster (larger stacks
+    outgrow the cache and were slower; the exp, cos and Gaussian filter remain).
+
+    >>> seeds, defects = [3, 4, 5], ["", "crack", ""]
+    >>> batch = render_batch(seeds, "weld_seam", [0.0] * 3, defects)
+    >>> all(np.array_equal(image, render_inspection(s, "weld_seam", 0.0, d).image)
+    ...     for image, s, d in zip(batch, seeds, defects))
+    True
+    """
+    defects = [str(d) for d in defects]
+    for defect in set(defects):
+        _check(point, defect)
+    k = list(DEFECTS).index(point)
+    rngs = [np.random.default_rng([int(seed), k]) for seed in seeds]
+    drift = [float(d) for d in drift]
+    if not rngs:
+        return np.zeros((0, SIZE, SIZE), np.float32)
+    return np.concatenate([_render(point, rngs[i:i + 16], drift[i:i + 16], defects[i:i + 16])[0]
+                           for i in range(0, len(rngs), 16)])
+
+
+def _check(point: str, defect: str | None) -> None:
+    if point not in DEFECTS:
+        raise ValueError(f"unknown inspection point {point!r}; known: {sorted(DEFECTS)}")
+    if defect and defect not in DEFECTS[point]:
         raise ValueError(f"{defect!r} is not a {point} defect; known: {DEFECTS[point]}")
-    yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32) / SIZE
-    base, geometry = (_weld if point == "weld_seam" else _paint)(rng, yy, xx)
+
+
+def _render(point: str, rngs: list, drifts: list[float],
+            defects: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Images and masks of a stack: each image's numbers drawn from its own generator in
+    the order a single image draws them (surface, lighting, defect, sensor noise)."""
+    yy, xx = _GRID
+    draw, surface = _SURFACES[point]
+    params, lights, deltas, noise = [], [], {}, []
+    for i, (rng, drift, defect) in enumerate(zip(rngs, drifts, defects, strict=True)):
+        params.append(draw(rng))
+        lights.append((rng.uniform(0, 2 * np.pi), rng.uniform(0.85, 1.1)))  # angle, gain
+        if defect:
+            geometry = {k: v[0] if isinstance(v, np.ndarray) else v
+                        for k, v in surface(_stack([params[-1]]))[1].items()}
+            deltas[i] = _DRAW[defect](rng, yy, xx, geometry, 1.0 + 0.3 * drift)
+        noise.append(rng.normal(0, 0.01, (SIZE, SIZE)))
+    base, _ = surface(_stack(params))
+    angle, gain = (np.array(v)[:, None, None] for v in zip(*lights, strict=True))
     # lighting: a random linear gradient and an overall gain
-    angle = rng.uniform(0, 2 * np.pi)
     tilt = (xx - 0.5) * np.cos(angle) + (yy - 0.5) * np.sin(angle)
-    light = rng.uniform(0.85, 1.1) + 0.12 * tilt
-    image = base * light
-    mask = np.zeros((SIZE, SIZE), bool)
-    if defect:
-        scale = 1.0 + 0.3 * drift
-        delta = _DRAW[defect](rng, yy, xx, geometry, scale)
-        image = image + delta
-        mask = np.abs(delta) > 0.04
-    image = image + rng.normal(0, 0.01, image.shape)
-    return InspectionImage(np.clip(image, 0, 1).astype(np.float32), mask, defect)
+    image = base * (gain + 0.12 * tilt)
+    masks = np.zeros((len(rngs), SIZE, SIZE), bool)
+    for i, delta in deltas.items():
+        image[i] = image[i] + delta
+        masks[i] = np.abs(delta) > 0.04
+    image = image + np.stack(noise)
+    return np.clip(image, 0, 1).astype(np.float32), masks
+
+
+def _stack(params: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per-image parameters → arrays over the stack (N, 1, 1), noise fields (N, H, W)."""
+    return {k: np.stack([p[k] for p in params]) if np.ndim(params[0][k]) == 2
+            else np.array([p[k] for p in params])[:, None, None] for k in params[0]}
 
 
 def image_set(point: str, n: int, seed: int, defect_share: float = 0.0,
@@ -102,23 +153,37 @@ def image_set(point: str, n: int, seed: int, defect_share: float = 0.0,
             for i in range(n)]
 
 
-def _weld(rng, yy, xx):
-    """Brushed steel with a rippled bead across it, at a random offset and tilt."""
-    brushed = gaussian_filter(rng.normal(0, 1, (SIZE, SIZE)), (0.6, 4.0))
-    centre = 0.5 + rng.uniform(-0.1, 0.1) + rng.uniform(-0.12, 0.12) * (xx - 0.5)
-    width = rng.uniform(0.1, 0.14)
-    across = (yy - centre) / width
+def _draw_weld(rng) -> dict[str, Any]:
+    return {"grain": rng.normal(0, 1, (SIZE, SIZE)), "offset": 0.5 + rng.uniform(-0.1, 0.1),
+            "slope": rng.uniform(-0.12, 0.12), "width": rng.uniform(0.1, 0.14),
+            "ripples": rng.uniform(9, 12)}
+
+
+def _weld(p):
+    """Brushed steel with a rippled bead across it, at a random offset and tilt (a stack;
+    the scalars in float32, as a single image's Python floats meet its float32 grid)."""
+    yy, xx = _GRID
+    f32 = {k: p[k].astype(np.float32) for k in ("offset", "slope", "width", "ripples")}
+    brushed = gaussian_filter(p["grain"], (0, 0.6, 4.0))
+    centre = f32["offset"] + f32["slope"] * (xx - 0.5)
+    across = (yy - centre) / f32["width"]
     bead = np.exp(-across**2 * 2.5)
-    ripple = 0.5 + 0.5 * np.cos(2 * np.pi * (xx * rng.uniform(9, 12) + 0.8 * np.abs(across)))
+    ripple = 0.5 + 0.5 * np.cos(2 * np.pi * (xx * f32["ripples"] + 0.8 * np.abs(across)))
     image = 0.35 + 0.04 * brushed + bead * (0.25 + 0.08 * ripple)
-    return image, {"centre": centre, "width": width, "across": across}
+    return image, {"centre": centre, "width": float(p["width"].flat[0]), "across": across}
 
 
-def _paint(rng, yy, xx):
-    """A glossy panel: smooth fine texture and a soft highlight."""
-    fine = gaussian_filter(rng.normal(0, 1, (SIZE, SIZE)), 1.2)
+def _draw_paint(rng) -> dict[str, Any]:
+    grain = rng.normal(0, 1, (SIZE, SIZE))
     hy, hx = rng.uniform(0.2, 0.8, 2)
-    highlight = 0.15 * np.exp(-((yy - hy) ** 2 + (xx - hx) ** 2) / 0.08)
+    return {"grain": grain, "hy": hy, "hx": hx}
+
+
+def _paint(p):
+    """A glossy panel: smooth fine texture and a soft highlight (a stack)."""
+    yy, xx = _GRID
+    fine = gaussian_filter(p["grain"], (0, 1.2, 1.2))
+    highlight = 0.15 * np.exp(-((yy - p["hy"]) ** 2 + (xx - p["hx"]) ** 2) / 0.08)
     return 0.5 + 0.03 * fine + highlight, {}
 
 
@@ -188,5 +253,6 @@ def _thin_coat(rng, yy, xx, g, scale):
     return patch * (-0.12 + 0.05 * substrate)
 
 
+_SURFACES = {"weld_seam": (_draw_weld, _weld), "paint_panel": (_draw_paint, _paint)}
 _DRAW = {"porosity": _porosity, "crack": _crack, "spatter": _spatter, "undercut": _undercut,
          "run": _run, "orange_peel": _orange_peel, "crater": _crater, "thin_coat": _thin_coat}
