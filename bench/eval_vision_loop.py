@@ -35,7 +35,7 @@ from gigaloop.run import DEFAULT_MODULES, RunOptions, run_job
 from gigaloop.store import Store
 
 DRIFT = "F2-weld-drift"
-#: The default loop with vision inspection (not a default module: it costs minutes).
+#: The default loop with vision inspection (not a default module: it adds about 50 s a year).
 WITH_INSPECTION = ("inspection", *DEFAULT_MODULES)
 #: The runs: the loop, the loop's legacy cameras, the loop without process control (so the
 #: weld drift runs its course), and ``--no-loop``; their modules.

@@ -68,7 +68,7 @@ DEFAULT_MODULES = ("rootcause", "changes", "impact", "maintenance", "predictive_
                    "energy", "process_control", "driving_model", "rollout", "cell_rollout",
                    "offers", "insurance")
 #: Modules a run adds only when asked (``--modules``): vision inspection scores every
-#: unit's images, which adds minutes to a year (docs/vision.md). Without its extra a run
+#: unit's images, which adds about 50 s to a year (docs/vision.md). Without its extra a run
 #: skips it, saying so (the core install has no torch); the plant keeps its legacy
 #: cameras. It runs first when asked for: its verdicts are rows root cause reads that day.
 OPTIONAL_MODULES = ("inspection",)
