@@ -46,7 +46,7 @@ TRUTH_ALLOWED = {
     Path("loop/score.py"): "gigaloop score: compares findings with the truth",
     Path("loop/offer_scoring.py"): "gigaloop score: targeted offers on the twin's hidden "
                                    "uplift",
-    Path("cli.py"): "the score command",
+    Path("cli/__init__.py"): "the score command",
     Path("run.py"): "tells the twin where to write its truth; never reads it",
     Path("factory/inspection/mvtec.py"): "MVTec AD's ground_truth/ folder: a public data set's "
                                          "own masks, not the scenario's truth",

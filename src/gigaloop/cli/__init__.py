@@ -21,6 +21,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from gigaloop.cli.tables import score_tables, summary_table
 from gigaloop.errors import GigaloopError
 
 app = typer.Typer(help="gigaloop: factory, fleet and customers in one learning loop.",
@@ -118,26 +119,8 @@ def score(run_dir: Annotated[Path, typer.Argument(exists=True, file_okay=False)]
 
     with _guard():
         result = score_run(run_dir)
-    table = Table("fault", "found", "by", "rank", "days to find", title="score")
-    for fault in result["faults"]:
-        if fault.get("red_herring"):
-            table.add_row(fault["id"], "red herring: " + ("FLAGGED" if fault["flagged"] else
-                                                          "not flagged"), "", "", "")
-        else:
-            table.add_row(fault["id"], str(fault["found"]), fault["found_by"] or "",
-                          str(fault["rank"]), str(fault["days_to_find"]))
-    console.print(table)
-    drifts = result.get("drift_defects") or []
-    if drifts:
-        harmed = Table("drift fault", "units harmed", "inspection failures", title="drifts")
-        for row in drifts:
-            harmed.add_row(row["id"], str(row["affected_units"]),
-                           str(row.get("inspection_failures", "–")))
-        console.print(harmed)
-    console.print(f"recall {result['recall']}, false findings {result['n_false_findings']} "
-                  f"({len(result['false_findings_standing'])} still standing); process "
-                  f"alarms {result['process_alarms']} "
-                  f"({len(result['process_alarms_without_fault'])} on streams with no fault)")
+    for table in score_tables(result):
+        console.print(table)
     console.print(f"written: {run_dir / 'score.json'}")
     report = _rerender_with_truth(run_dir, result)
     if report is not None:
@@ -378,20 +361,7 @@ def decide(
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
-    from gigaloop.web.format import kpi_rows
-
-    table = Table("KPI", "value", title="run summary")
-    for row in kpi_rows(summary["kpis"]):
-        table.add_row(row.label, row.text)
-    findings, changes = summary["findings"], summary["changes"]
-    table.add_row("findings", f"{len(findings):,} ({sum(bool(f.get('active')) for f in findings)}"
-                  " still active)")
-    states: dict[str, int] = {}
-    for change in changes:
-        states[change.get("state", "?")] = states.get(change.get("state", "?"), 0) + 1
-    table.add_row("change requests", f"{len(changes):,}" + (
-        " (" + ", ".join(f"{n} {s}" for s, n in sorted(states.items())) + ")" if states else ""))
-    console.print(table)
+    console.print(summary_table(summary))
 
 
 @contextmanager

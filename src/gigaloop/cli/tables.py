@@ -1,0 +1,60 @@
+"""What the commands print: a run's summary and a score, as Rich tables.
+
+>>> table = summary_table({"kpis": {"units_built": 12}, "findings": [{"active": True}],
+...                        "changes": [{"state": "verified"}]})
+>>> table.title, table.row_count
+('run summary', 3)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+
+def summary_table(summary: dict[str, Any]) -> Table:
+    """The KPIs, findings and change requests of a run's ``summary.json``."""
+    from gigaloop.web.format import kpi_rows
+
+    table = Table("KPI", "value", title="run summary")
+    for row in kpi_rows(summary["kpis"]):
+        table.add_row(row.label, row.text)
+    findings, changes = summary["findings"], summary["changes"]
+    table.add_row("findings", f"{len(findings):,} ({sum(bool(f.get('active')) for f in findings)}"
+                  " still active)")
+    states: dict[str, int] = {}
+    for change in changes:
+        states[change.get("state", "?")] = states.get(change.get("state", "?"), 0) + 1
+    table.add_row("change requests", f"{len(changes):,}" + (
+        " (" + ", ".join(f"{n} {s}" for s, n in sorted(states.items())) + ")" if states else ""))
+    return table
+
+
+def score_tables(result: dict[str, Any]) -> list[Any]:
+    """A score (:func:`gigaloop.loop.score.score_run`): each fault, the drifts' harm, and
+    one line of recall, false findings and process alarms."""
+    table = Table("fault", "found", "by", "rank", "days to find", title="score")
+    for fault in result["faults"]:
+        if fault.get("red_herring"):
+            table.add_row(fault["id"], "red herring: " + ("FLAGGED" if fault["flagged"] else
+                                                          "not flagged"), "", "", "")
+        else:
+            table.add_row(fault["id"], str(fault["found"]), fault["found_by"] or "",
+                          str(fault["rank"]), str(fault["days_to_find"]))
+    out: list[Any] = [table]
+    drifts = result.get("drift_defects") or []
+    if drifts:
+        harmed = Table("drift fault", "units harmed", "inspection failures", title="drifts")
+        for row in drifts:
+            harmed.add_row(row["id"], str(row["affected_units"]),
+                           str(row.get("inspection_failures", "–")))
+        out.append(harmed)
+    out.append(f"recall {result['recall']}, false findings {result['n_false_findings']} "
+               f"({len(result['false_findings_standing'])} still standing); process "
+               f"alarms {result['process_alarms']} "
+               f"({len(result['process_alarms_without_fault'])} on streams with no fault)")
+    return out
+
+
+__all__ = ["score_tables", "summary_table"]
