@@ -245,17 +245,8 @@ class VehicleRecords:
 
     def _add_failures(self, rows: pa.Table) -> None:
         vid = self._vids(rows)
-        when = rows["event_time"].to_numpy().astype("datetime64[us]")
-        moment = np.where(np.isnat(when), NEVER, when.view(np.int64))
-        for component in pc.unique(rows["component"]).drop_null().to_pylist():
-            self.first_failure.setdefault(component, np.full(len(self), NEVER))
-        for (component,), at in _grouped(vid, rows["component"]):
-            np.minimum.at(self.first_failure[component], vid[at], moment[at])
-        if (vid < 0).any():
-            unmatched = rows.filter(pa.array(vid < 0))
-            self._unmatched_failures = unmatched if self._unmatched_failures is None else \
-                pa.concat_tables([self._unmatched_failures, unmatched])
-
+        _keep_earliest(self.first_failure, len(self), vid, rows, "component")
+        self._unmatched_failures = _with_unmatched(self._unmatched_failures, rows, vid)
 
     def _add_feedback(self, rows: pa.Table) -> None:
         """First complaint per topic and vehicle, from feedback of other channels than
@@ -264,16 +255,28 @@ class VehicleRecords:
             NOT_COMPLAINTS, pa.string()))).fill_null(True))
         vid = pc.index_in(rows["customer_id"], value_set=self._customers).fill_null(
             -1).to_numpy()
-        when = rows["event_time"].to_numpy().astype("datetime64[us]")
-        moment = np.where(np.isnat(when), NEVER, when.view(np.int64))
-        for topic in pc.unique(rows["topic"]).drop_null().to_pylist():
-            self.first_complaint.setdefault(topic, np.full(len(self), NEVER))
-        for (topic,), at in _grouped(vid, rows["topic"]):
-            np.minimum.at(self.first_complaint[topic], vid[at], moment[at])
-        if (vid < 0).any():
-            unmatched = rows.filter(pa.array(vid < 0))
-            self._unmatched_feedback = unmatched if self._unmatched_feedback is None else \
-                pa.concat_tables([self._unmatched_feedback, unmatched])
+        _keep_earliest(self.first_complaint, len(self), vid, rows, "topic")
+        self._unmatched_feedback = _with_unmatched(self._unmatched_feedback, rows, vid)
+
+
+def _keep_earliest(first: dict[str, np.ndarray], n: int, vid: np.ndarray, rows: pa.Table,
+                   label: str) -> None:
+    """Per value of ``label`` (a component, a topic), each vehicle's earliest
+    ``event_time`` in ``first`` (vehicles ``vid``; -1: not known yet)."""
+    when = rows["event_time"].to_numpy().astype("datetime64[us]")
+    moment = np.where(np.isnat(when), NEVER, when.view(np.int64))
+    for value in pc.unique(rows[label]).drop_null().to_pylist():
+        first.setdefault(value, np.full(n, NEVER))
+    for (value,), at in _grouped(vid, rows[label]):
+        np.minimum.at(first[value], vid[at], moment[at])
+
+
+def _with_unmatched(kept: pa.Table | None, rows: pa.Table, vid: np.ndarray) -> pa.Table | None:
+    """``kept`` plus the ``rows`` whose vehicle is not known yet (``vid`` -1)."""
+    if not (vid < 0).any():
+        return kept
+    unmatched = rows.filter(pa.array(vid < 0))
+    return unmatched if kept is None else pa.concat_tables([kept, unmatched])
 
 
 def _grouped(vid: np.ndarray, *columns: pa.ChunkedArray):
