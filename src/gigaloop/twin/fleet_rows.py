@@ -33,7 +33,6 @@ from gigaloop.twin.tables import column
 FLEET_OUTPUTS = tuple(t.name for t in (*FLEET_TABLES, *CUSTOMER_TABLES))
 US_PER_S = 1_000_000
 ID_DIGITS = 9
-ID_PLACES = 10 ** np.arange(ID_DIGITS - 1, -1, -1, dtype=np.int64)
 
 
 @functools.cache
@@ -71,12 +70,18 @@ def numbered_ids(prefix: str, numbers: np.ndarray) -> pa.Array:
         text = pc.utf8_lpad(pc.cast(pa.array(numbers), pa.string()), ID_DIGITS, "0")
         return pc.binary_join_element_wise(prefix, text, "-")
     head = np.frombuffer(prefix.encode() + b"-", np.uint8)
-    width = len(head) + ID_DIGITS
-    text = np.empty((n, width), np.uint8)
-    text[:, :len(head)] = head
-    text[:, len(head):] = numbers[:, None] // ID_PLACES % 10 + ord("0")
+    start, width = len(head), len(head) + ID_DIGITS
+    text = np.empty((width, n), np.uint8)   # one row per character, transposed at the end
+    text[:start] = head[:, None]
+    rest = numbers.astype(np.uint32)        # below 10**9: division by a scalar is quick
+    for place in range(width - 1, start - 1, -1):
+        tens = rest // 10
+        text[place] = rest - tens * 10
+        rest = tens
+    text[start:] += ord("0")
     offsets = np.arange(0, (n + 1) * width, width, dtype=np.int32)
-    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(text))
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets),
+                                       pa.py_buffer(np.ascontiguousarray(text.T)))
 
 
 def day_times(start: date, day: int, seconds: np.ndarray) -> np.ndarray:
