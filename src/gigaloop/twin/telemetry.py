@@ -124,12 +124,15 @@ class DayOutput:
 
 @dataclass
 class BlockEvents:
-    """Rare events of a day, as global vehicle indices (with repeats for several events)."""
+    """Rare events of a day, as global vehicle indices (with repeats for several events),
+    and the Autopilot crashes the day's rates expect (a world figure free of Poisson noise,
+    for the truth)."""
 
     crash_manual: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     crash_autopilot: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     trigger_vehicle: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     trigger_kind: np.ndarray = field(default_factory=lambda: np.empty(0, np.int8))
+    expected_crashes_autopilot: float = 0.0
 
     @classmethod
     def concat(cls, parts: list[BlockEvents]) -> BlockEvents:
@@ -137,7 +140,8 @@ class BlockEvents:
             return cls()
         return cls(*(np.concatenate([getattr(p, f) for p in parts])
                      for f in ("crash_manual", "crash_autopilot", "trigger_vehicle",
-                               "trigger_kind")))
+                               "trigger_kind")),
+                   sum(p.expected_crashes_autopilot for p in parts))
 
 
 def _uniform_spread(sd: float) -> tuple[F4, F4]:
@@ -266,9 +270,11 @@ def _events(c: dict[str, np.ndarray], ctx: DayContext, out: DayOutput, s: slice,
     factor += F4(1.0)
     np.multiply(ap, c["crash_ap"], out=lam)
     lam *= factor
+    expected = float(lam.sum(dtype=np.float64))
     crash_ap = poisson_positions(lam, rng)
     kinds = np.repeat(np.arange(len(TRIGGER_KINDS), dtype=np.int8), [len(t) for t in triggers])
-    return BlockEvents(crash_manual + lo, crash_ap + lo, np.concatenate(triggers) + lo, kinds)
+    return BlockEvents(crash_manual + lo, crash_ap + lo, np.concatenate(triggers) + lo, kinds,
+                       expected)
 
 
 _LOCAL = threading.local()
