@@ -181,16 +181,20 @@ class Subscriptions:
         events = []
         for product, spec in PRODUCTS.items():
             active = self.active[product]
-            on = active >= 0
-            self.revenue_usd += spec["price"] / DAYS_PER_MONTH * int(on.sum())
-            churn = spec["churn"] / DAYS_PER_MONTH * np.where(unhappy, UNHAPPY_CHURN, 1.0)
+            self.revenue_usd += spec["price"] / DAYS_PER_MONTH * np.count_nonzero(active >= 0)
+            churn = spec["churn"] / DAYS_PER_MONTH
             u = rng.random(len(active))
-            ending = np.flatnonzero(on & (u < churn))
-            events.append(SubscriptionEvents.of(product, ending, active[ending],
-                                                self.started[product][ending], day))
-            active[ending] = -1
-            starting = np.flatnonzero(~on & (u < spec["start"] / DAYS_PER_MONTH) & ~unhappy)
-            events.append(self._start(product, starting, day))
+            # a draw below the highest churn or start rate may end or start: only those
+            # few are looked at (the same outcome as comparing every vehicle's)
+            ends = np.flatnonzero(u < churn * max(UNHAPPY_CHURN, 1.0))
+            ends = ends[(active[ends] >= 0) & (u[ends] < churn * np.where(
+                unhappy[ends], UNHAPPY_CHURN, 1.0))]
+            starts = np.flatnonzero(u < spec["start"] / DAYS_PER_MONTH)
+            starts = starts[(active[starts] < 0) & ~unhappy[starts]]
+            events.append(SubscriptionEvents.of(product, ends, active[ends],
+                                                self.started[product][ends], day))
+            active[ends] = -1
+            events.append(self._start(product, starts, day))
         return SubscriptionEvents.concat(events)
 
 

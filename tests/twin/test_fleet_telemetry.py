@@ -1,0 +1,107 @@
+"""The fleet day's fast paths give the rows the plain construction gives."""
+
+import hashlib
+from datetime import date, datetime, timedelta
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from gigaloop.fleet.ota import signed_rollout
+from gigaloop.fleet.registry import Signer
+from gigaloop.twin import customers as cust
+from gigaloop.twin.fleet import Fleet
+from gigaloop.twin.fleet_rows import numbered_ids
+from gigaloop.twin.fleet_telemetry import CLIMATE_NAMES
+from gigaloop.twin.tables import column
+from gigaloop.twin.telemetry import COUNT_OUTPUTS, FLOAT_OUTPUTS
+from gigaloop.twin.units import demo_units
+
+
+def test_numbered_ids_are_the_formatted_numbers():
+    numbers = np.r_[0, 9, 10, 999_999_999,
+                    np.random.default_rng(0).integers(0, 10**9, 1000), 10**9, 12**10]
+    want = [f"TR-{x:09d}" for x in numbers.tolist()]
+    assert numbered_ids("TR", numbers).to_pylist() == want
+    assert numbered_ids("SUB", np.array([], np.int64)).to_pylist() == []
+
+
+@pytest.mark.parametrize(("value", "typ"), [
+    (date(2025, 3, 1), pa.date32()), (datetime(2025, 3, 1, 23, 59, 59), pa.timestamp("us")),
+    (1.5, pa.float64()), (np.int16(-3), pa.int64()), (2.5, pa.float32()), (True, pa.bool_()),
+    ("clear", pa.string()), (None, pa.float64())])
+def test_a_scalar_column_repeats_the_value(value, typ):
+    got = column(value, typ, 5)
+    got.validate(full=True)
+    assert got.type == typ
+    assert got.to_pylist() == [None if value is None else pa.scalar(value, typ).as_py()] * 5
+
+
+def _fleet_with_deliveries_and_a_rollout() -> tuple[Fleet, list[dict[str, pa.Table]]]:
+    start, signer, build = date(2025, 1, 6), Signer.generate(), b"2025.9.0"
+    fleet = Fleet(start_date=start, rng=np.random.default_rng(1), units_per_day=300)
+    fleet.updates.provision(signer.trusted())
+    fleet.updates.artefacts["2025.9.0"] = build
+    release = {"model_name": "driver_assistance", "sha256": hashlib.sha256(build).hexdigest(),
+               "length": len(build), "hardware": ["HW4"]}
+    days = []
+    for day in range(14):
+        fleet.add_built(demo_units(300, build_day=day, seed=day))
+        if day == 6:
+            assert fleet.apply(signed_rollout(
+                signer, "2025.9.0", release, version_number=1, day=7, stage="staged",
+                now=datetime.combine(start, datetime.min.time()) + timedelta(days=6),
+                share=0.5)).accepted
+        days.append(fleet.step(day))
+    return fleet, days
+
+
+def test_telemetry_rows_are_the_consenting_vehicles_of_the_day():
+    fleet, days = _fleet_with_deliveries_and_a_rollout()
+    table = days[-1]["telemetry_daily"]
+    consenting = np.flatnonzero(fleet.info.view("consent_telemetry"))
+    names = pa.array(fleet.software.names, pa.string())
+    assert table.column("vin").to_pylist() == fleet.vins.take(consenting).to_pylist()
+    assert table.column("climate_region").to_pylist() == CLIMATE_NAMES.take(
+        fleet.vehicles.view("climate")[consenting].astype(np.int64)).to_pylist()
+    versions = table.column("software_version")
+    assert versions.to_pylist() == names.take(
+        fleet.info.view("version")[consenting]).to_pylist()
+    assert len(set(versions.to_pylist())) == 2            # the rollout reached some
+    out = fleet.out.view(fleet.vehicles.n)
+    for name in FLOAT_OUTPUTS:
+        assert table.column(name).to_numpy().tolist() == out[name][consenting].astype(
+            np.float64).tolist()
+    for name in COUNT_OUTPUTS:
+        assert table.column(name).to_numpy().tolist() == out[name][consenting].tolist()
+    assert table.column("odometer_miles").to_numpy().tolist() == fleet.vehicles.view(
+        "odometer")[consenting].tolist()
+    assert pc.all(pc.equal(table.column("day"), pa.scalar(date(2025, 1, 19)))).as_py()
+    # an earlier day's rows keep that day's versions (the column is rebuilt, not edited)
+    before = days[5]["telemetry_daily"].column("software_version")
+    assert len(set(before.to_pylist())) == 1
+
+
+def test_subscription_churn_looks_only_at_low_draws_yet_decides_as_every_vehicle():
+    """The step's candidates (draws below the highest rate) decide as comparing every
+    vehicle's draw with its own rate would."""
+    subs = cust.Subscriptions()
+    n = 20_000
+    subs.grow(n)
+    rng = np.random.default_rng(3)
+    subs.deliver(rng, np.arange(n), 0)
+    unhappy = np.random.default_rng(4).random(n) < 0.2
+    active = {p: a.copy() for p, a in subs.active.items()}
+    events = subs.step(np.random.default_rng(5), 1, unhappy)
+    u = np.random.default_rng(5)
+    for product, spec in cust.PRODUCTS.items():
+        draw = u.random(n)
+        on = active[product] >= 0
+        churn = spec["churn"] / cust.DAYS_PER_MONTH * np.where(unhappy, cust.UNHAPPY_CHURN, 1.0)
+        ended = np.flatnonzero(on & (draw < churn))
+        started = np.flatnonzero(~on & (draw < spec["start"] / cust.DAYS_PER_MONTH) & ~unhappy)
+        mine = events.product == product
+        assert events.idx[mine & (events.ended >= 0)].tolist() == ended.tolist()
+        assert events.idx[mine & (events.ended < 0)].tolist() == started.tolist()
+        assert ended.size and started.size
