@@ -20,6 +20,7 @@ from every vehicle.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -260,14 +261,16 @@ class Fleet:
                           cust.DRIVE_PROBABILITY, weather.temp_c, weather.rain_share,
                           calendar_stress(weather.temp_c), CRASH.night, CRASH.rain)
 
-    def drive(self, ctx: DayContext) -> BlockEvents:
-        """Run the vectorised day over every vehicle in the field (threads over blocks)."""
+    def drive(self, ctx: DayContext, then: Callable[[int, int], None] | None = None
+              ) -> BlockEvents:
+        """Run the vectorised day over every vehicle in the field (threads over blocks);
+        ``then(lo, hi)`` after each block, in its thread (:func:`drive_day`)."""
         blocks = -(-self.vehicles.n // BLOCK)
         if len(self._blocks) < blocks:
             self._blocks += self._blocks_parent.spawn(blocks - len(self._blocks))
         if blocks > 1 and self.threads > 1 and self._pool is None:
             self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="gigaloop-fleet")
-        return drive_day(self.vehicles, ctx, self.out, self._blocks, self._pool)
+        return drive_day(self.vehicles, ctx, self.out, self._blocks, self._pool, then)
 
     def step(self, day: int) -> dict[str, pa.Table]:
         """Simulate ``day``; rows of every fleet and customer table (some may be empty)."""
@@ -281,7 +284,7 @@ class Fleet:
         if self.scenes.advance(day) and self.vehicles.n:  # a new hazard: quality moves
             self._set_rates(np.arange(self.vehicles.n))
         if self.vehicles.n:
-            events = self.drive(ctx)
+            events = self.drive(ctx, then=self.tables.telemetry.start(self))
             self.tables.driving(rows, day, ctx, events)
             drive_scenes(self, rows, day, ctx)
         self.tables.workshop(rows, day)

@@ -5,8 +5,8 @@ Consent is given at delivery and a vehicle's VIN and climate region never change
 :class:`TelemetryRows` keeps those two Arrow columns for the consenting vehicles and only
 appends the newly delivered ones; the ``software_version`` column is rebuilt on the days a
 consenting vehicle's version changed (a rollout, a camera swap), and reused otherwise. The
-numeric columns are gathered into Arrow's memory pool (the float32 ones widened to the
-schema's float64), in one thread: on two, the copies were slower, not faster.
+numeric columns are copied (the float32 ones widened to the schema's float64) into buffers
+of Arrow's memory pool by the threads that drive the fleet, each block just after it drove.
 
 >>> from datetime import date
 >>> from gigaloop.twin.fleet import Fleet
@@ -23,6 +23,7 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -37,6 +38,9 @@ if TYPE_CHECKING:
 
 CLIMATE_NAMES = pa.array(CLIMATES, pa.string())
 DAY_S = 86_400.0
+#: The numeric columns, copied from the day's outputs as each block is driven.
+NUMERIC = {**{k: pa.float64() for k in FLOAT_OUTPUTS}, **{k: pa.int64() for k in COUNT_OUTPUTS},
+           "odometer_miles": pa.float64()}
 
 
 class TelemetryRows:
@@ -49,6 +53,7 @@ class TelemetryRows:
         self._vin = pa.array([], pa.string())
         self._climate = pa.array([], pa.string())
         self._version: tuple[tuple[str, ...], np.ndarray, pa.Array] | None = None
+        self._buffers: dict[str, pa.Buffer] = {}
 
     def consenting(self, fleet: Fleet) -> np.ndarray:
         """Field indices of the vehicles that send telemetry, in field order."""
@@ -73,18 +78,37 @@ class TelemetryRows:
             kept = self._version = (names, codes, pa.array(names, pa.string()).take(codes))
         return kept[2]
 
-    def add(self, rows: Rows, fleet: Fleet, day: int) -> None:
-        """Add ``day``'s rows (the fleet has driven it: :attr:`Fleet.out`) to ``rows``."""
+    def start(self, fleet: Fleet) -> Callable[[int, int], None]:
+        """Open today's numeric columns; the function returned copies the rows of vehicles
+        ``lo:hi`` into them, to be called by the thread that just drove that block (its
+        outputs are still in that core's cache). :meth:`add` then builds the rows."""
         idx = self.consenting(fleet)
-        out = fleet.out.view(fleet.vehicles.n)
-        at = pa.array(idx)
-        # Arrow's kernels write into its memory pool, which keeps its pages from one day to
-        # the next; a fresh NumPy array of a million rows pays a page fault every few KB
+        m = len(idx)
+        # Arrow's memory pool keeps its pages from one day to the next; a fresh NumPy
+        # array of a million rows would pay a page fault every few KB
+        self._buffers = {name: pa.allocate_buffer(8 * m) for name in NUMERIC}
+        into = {name: np.frombuffer(buf, np.dtype(NUMERIC[name].to_pandas_dtype()))
+                for name, buf in self._buffers.items()}
+        fleet.out.ensure(fleet.vehicles.n)
+        source = {**fleet.out.floats, **fleet.out.counts}
+        odometer = fleet.vehicles.view("odometer")
+
+        def fill(lo: int, hi: int) -> None:
+            first, last = np.searchsorted(idx, (lo, hi)).tolist()
+            local = idx[first:last]
+            for name, column in into.items():
+                values = odometer if name == "odometer_miles" else source[name]
+                column[first:last] = values[local]
+
+        return fill
+
+    def add(self, rows: Rows, fleet: Fleet, day: int) -> None:
+        """Add ``day``'s rows to ``rows``: every block of the day filled (:meth:`start`)."""
+        m = len(self.index)
         columns: dict[str, object] = {
-            k: pa.array(out[k][idx]).cast(pa.float64()) for k in FLOAT_OUTPUTS}
-        columns.update({k: pa.array(out[k]).take(at) for k in COUNT_OUTPUTS})
+            name: pa.Array.from_buffers(typ, m, [None, self._buffers.pop(name)])
+            for name, typ in NUMERIC.items()}
         columns.update(
-            odometer_miles=pa.array(fleet.vehicles.view("odometer")).take(at),
             vin=self._vin, climate_region=self._climate, software_version=self.versions(fleet),
             day=np.datetime64(fleet.start_date, "D") + np.timedelta64(day, "D"),
             event_time=day_times(fleet.start_date, day, DAY_S - 1))

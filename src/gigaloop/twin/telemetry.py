@@ -17,6 +17,7 @@ per-vehicle Poisson rates, using a pool of threads over blocks (NumPy releases t
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -290,19 +291,27 @@ def _scratch(m: int) -> list[np.ndarray]:
 
 
 def drive_day(v: VehicleArrays, ctx: DayContext, out: DayOutput,
-              rngs: list[np.random.Generator],
-              pool: ThreadPoolExecutor | None = None) -> BlockEvents:
+              rngs: list[np.random.Generator], pool: ThreadPoolExecutor | None = None,
+              then: Callable[[int, int], None] | None = None) -> BlockEvents:
     """Drive every vehicle one day; block ``b`` always draws from ``rngs[b]`` (reproducible
-    whatever the thread order). ``rngs`` needs one generator per 64k block."""
+    whatever the thread order). ``rngs`` needs one generator per 64k block. ``then(lo, hi)``
+    runs in the thread that drove vehicles ``lo:hi``, right after (their outputs still in
+    its cache)."""
     out.ensure(v.n)
     bounds = [(lo, min(lo + BLOCK, v.n)) for lo in range(0, v.n, BLOCK)]
     if len(rngs) < len(bounds):
         raise ValueError(f"{len(bounds)} blocks need as many generators, got {len(rngs)}")
+
+    def block(b: int, lo: int, hi: int) -> BlockEvents:
+        events = drive_block(v, ctx, out, lo, hi, rngs[b])
+        if then is not None:
+            then(lo, hi)
+        return events
+
     if pool is None or len(bounds) < 2:
-        parts = [drive_block(v, ctx, out, lo, hi, rngs[b]) for b, (lo, hi) in enumerate(bounds)]
+        parts = [block(b, lo, hi) for b, (lo, hi) in enumerate(bounds)]
     else:
-        futures = [pool.submit(drive_block, v, ctx, out, lo, hi, rngs[b])
-                   for b, (lo, hi) in enumerate(bounds)]
+        futures = [pool.submit(block, b, lo, hi) for b, (lo, hi) in enumerate(bounds)]
         parts = [f.result() for f in futures]
     return BlockEvents.concat(parts)
 
