@@ -137,6 +137,7 @@ class Subscriptions:
         self.started = {p: np.empty(0, np.int64) for p in PRODUCTS}
         self._serial = 0
         self.revenue_usd = 0.0
+        self._draws = np.empty(0)   # reused day after day: no fresh pages for a million draws
 
     def grow(self, n: int) -> None:
         for p in PRODUCTS:
@@ -183,7 +184,9 @@ class Subscriptions:
             active = self.active[product]
             self.revenue_usd += spec["price"] / DAYS_PER_MONTH * np.count_nonzero(active >= 0)
             churn = spec["churn"] / DAYS_PER_MONTH
-            u = rng.random(len(active))
+            if len(self._draws) < len(active):
+                self._draws = np.empty(max(len(active), 2 * len(self._draws)))
+            u = rng.random(out=self._draws[:len(active)])
             # a draw below the highest churn or start rate may end or start: only those
             # few are looked at (the same outcome as comparing every vehicle's)
             ends = np.flatnonzero(u < churn * max(UNHAPPY_CHURN, 1.0))
