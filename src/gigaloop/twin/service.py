@@ -330,22 +330,30 @@ class Workshop:
         Repairs renew the failed component; predictive and campaign visits replace theirs.
         """
         visit = self._repairs.pop(day, Visit())
-        for i, name in zip(visit.idx, visit.component, strict=True):
-            self.replace(self.index[name], np.array([i]), day)
+        self._replace_each(visit.idx, visit.component, day)
         self._mobile_visits(day, visit)
-        served = 0
+        served, first = 0, len(visit.idx)
         while self._queue and self._queue[0][0] <= day and served < self.capacity:
             _, _, i, campaign_id, name = heapq.heappop(self._queue)
             comp = self.components[self.index[name]]
             share = CAMPAIGN_COST_SHARE.get(name, CAMPAIGN_COST_DEFAULT)
-            self.replace(self.index[name], np.array([i]), day)
             visit.idx.append(i)
             visit.component.append(name)
             visit.reason.append("campaign")
             visit.campaign_id.append(campaign_id)
             visit.cost.append(round(comp.cost_usd * share, 2))
             served += 1
+        self._replace_each(visit.idx[first:], visit.component[first:], day)
         return visit
+
+    def _replace_each(self, idx: list[int], names: list[str], day: int) -> None:
+        """Replace component ``names[k]`` on vehicle ``idx[k]``: the vehicles of a component
+        together (their lives drawn at once), components in order of first appearance."""
+        groups: dict[str, list[int]] = {}
+        for i, name in zip(idx, names, strict=True):
+            groups.setdefault(name, []).append(i)
+        for name, vehicles in groups.items():
+            self.replace(self.index[name], np.array(vehicles), day)
 
     @property
     def queued(self) -> int:
