@@ -84,7 +84,7 @@ def numbered_ids(prefix: str, numbers: np.ndarray) -> pa.Array:
                                        pa.py_buffer(np.ascontiguousarray(text.T)))
 
 
-def day_times(start: date, day: int, seconds: np.ndarray) -> np.ndarray:
+def day_times(start: date, day: int, seconds: np.ndarray | float) -> np.ndarray:
     """Naive-UTC ``datetime64[us]`` of ``seconds`` after midnight of ``start + day``."""
     midnight = np.datetime64(start, "us") + np.timedelta64(day, "D")
     return midnight + (np.asarray(seconds) * US_PER_S).astype("timedelta64[us]")

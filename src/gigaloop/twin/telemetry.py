@@ -139,10 +139,10 @@ class BlockEvents:
     def concat(cls, parts: list[BlockEvents]) -> BlockEvents:
         if not parts:
             return cls()
-        return cls(*(np.concatenate([getattr(p, f) for p in parts])
-                     for f in ("crash_manual", "crash_autopilot", "trigger_vehicle",
-                               "trigger_kind")),
-                   sum(p.expected_crashes_autopilot for p in parts))
+        return cls(**{f: np.concatenate([getattr(p, f) for p in parts])
+                      for f in ("crash_manual", "crash_autopilot", "trigger_vehicle",
+                                "trigger_kind")},
+                   expected_crashes_autopilot=sum(p.expected_crashes_autopilot for p in parts))
 
 
 def _uniform_spread(sd: float) -> tuple[F4, F4]:
