@@ -83,25 +83,32 @@ def test_telemetry_rows_are_the_consenting_vehicles_of_the_day():
     assert len(set(before.to_pylist())) == 1
 
 
-def test_subscription_churn_looks_only_at_low_draws_yet_decides_as_every_vehicle():
-    """The step's candidates (draws below the highest rate) decide as comparing every
-    vehicle's draw with its own rate would."""
-    subs = cust.Subscriptions()
-    n = 20_000
-    subs.grow(n)
+def test_subscriptions_end_and_start_at_their_daily_chances():
+    """Drawn by thinning, each subscriber still ends with its churn (×3 when unhappy) and
+    each content non-subscriber starts with the start rate; unhappy ones never start."""
+    n, days = 200_000, 20
     rng = np.random.default_rng(3)
-    subs.deliver(rng, np.arange(n), 0)
-    unhappy = np.random.default_rng(4).random(n) < 0.2
-    active = {p: a.copy() for p, a in subs.active.items()}
-    events = subs.step(np.random.default_rng(5), 1, unhappy)
-    u = np.random.default_rng(5)
+    unhappy = rng.random(n) < 0.3
     for product, spec in cust.PRODUCTS.items():
-        draw = u.random(n)
-        on = active[product] >= 0
-        churn = spec["churn"] / cust.DAYS_PER_MONTH * np.where(unhappy, cust.UNHAPPY_CHURN, 1.0)
-        ended = np.flatnonzero(on & (draw < churn))
-        started = np.flatnonzero(~on & (draw < spec["start"] / cust.DAYS_PER_MONTH) & ~unhappy)
-        mine = events.product == product
-        assert events.idx[mine & (events.ended >= 0)].tolist() == ended.tolist()
-        assert events.idx[mine & (events.ended < 0)].tolist() == started.tolist()
-        assert ended.size and started.size
+        ended = started = 0
+        on_days = np.zeros(2)       # subscriber-days: content, unhappy
+        off_days = 0
+        for day in range(days):
+            subs = cust.Subscriptions()
+            subs.grow(n)
+            subs.deliver(np.random.default_rng(day), np.arange(n), 0)
+            on = subs.active[product] >= 0
+            on_days += [(on & ~unhappy).sum(), (on & unhappy).sum()]
+            off_days += (~on & ~unhappy).sum()
+            events = subs.step(rng, 1, unhappy)
+            mine = events.product == product
+            ends, starts = events.idx[mine & (events.ended >= 0)], events.idx[
+                mine & (events.ended < 0)]
+            assert on[ends].all() and not on[starts].any() and not unhappy[starts].any()
+            ended += np.array([(~unhappy[ends]).sum(), unhappy[ends].sum()])
+            started += len(starts)
+        churn = spec["churn"] / cust.DAYS_PER_MONTH * np.array([1.0, cust.UNHAPPY_CHURN])
+        for got, exposure, p in ((ended[0], on_days[0], churn[0]),
+                                 (ended[1], on_days[1], churn[1]),
+                                 (started, off_days, spec["start"] / cust.DAYS_PER_MONTH)):
+            assert abs(got - exposure * p) < 4 * np.sqrt(exposure * p), (product, got)

@@ -137,7 +137,6 @@ class Subscriptions:
         self.started = {p: np.empty(0, np.int64) for p in PRODUCTS}
         self._serial = 0
         self.revenue_usd = 0.0
-        self._draws = np.empty(0)   # reused day after day: no fresh pages for a million draws
 
     def grow(self, n: int) -> None:
         for p in PRODUCTS:
@@ -180,20 +179,21 @@ class Subscriptions:
              unhappy: np.ndarray) -> SubscriptionEvents:
         """One day of churn and new starts (an end repeats the subscription, with its end)."""
         events = []
+        n = len(unhappy)
         for product, spec in PRODUCTS.items():
             active = self.active[product]
             self.revenue_usd += spec["price"] / DAYS_PER_MONTH * np.count_nonzero(active >= 0)
-            churn = spec["churn"] / DAYS_PER_MONTH
-            if len(self._draws) < len(active):
-                self._draws = np.empty(max(len(active), 2 * len(self._draws)))
-            u = rng.random(out=self._draws[:len(active)])
-            # a draw below the highest churn or start rate may end or start: only those
-            # few are looked at (the same outcome as comparing every vehicle's)
-            ends = np.flatnonzero(u < churn * max(UNHAPPY_CHURN, 1.0))
-            ends = ends[(active[ends] >= 0) & (u[ends] < churn * np.where(
-                unhappy[ends], UNHAPPY_CHURN, 1.0))]
-            starts = np.flatnonzero(u < spec["start"] / DAYS_PER_MONTH)
-            starts = starts[(active[starts] < 0) & ~unhappy[starts]]
+            churn, start = spec["churn"] / DAYS_PER_MONTH, spec["start"] / DAYS_PER_MONTH
+            # a subscriber ends, or a content non-subscriber starts, with their own daily
+            # chance; drawn by thinning: candidates at the highest chance, each kept with
+            # its own share of it (the same chances, from a few thousand draws, not n)
+            top = max(churn * max(UNHAPPY_CHURN, 1.0), start)
+            cand = np.sort(rng.choice(n, rng.binomial(n, top), replace=False))
+            on, sad = active[cand] >= 0, unhappy[cand]
+            chance = np.where(on, churn * np.where(sad, UNHAPPY_CHURN, 1.0),
+                              np.where(sad, 0.0, start))
+            hit = rng.random(len(cand)) * top < chance
+            ends, starts = cand[hit & on], cand[hit & ~on]
             events.append(SubscriptionEvents.of(product, ends, active[ends],
                                                 self.started[product][ends], day))
             active[ends] = -1
