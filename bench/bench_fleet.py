@@ -11,7 +11,9 @@ Prints one JSON line per figure:
   (wall seconds), and ``small_run_365_days_cpu_s``, its CPU seconds;
 * ``step_vehicle_days_per_s`` — the whole :meth:`Fleet.step` (driving, every table the
   day writes, the sampled vehicles' scenes run through the driving model and their
-  uploads chosen) over the same vehicles;
+  uploads chosen) over the same vehicles; ``step_cpu_ms`` the CPU milliseconds of one such
+  step (all threads) and ``step_main_thread_cpu_ms`` those of the calling thread (on a
+  shared machine these say more than the wall time);
 * ``scenes_per_s`` — :meth:`Scenes.day` on ``--scene-vehicles`` vehicles' scenes with a
   100-tree learned model in production and two trigger campaigns: scenes drawn, scored by
   the vehicles' model and their uploads chosen, per second; ``trigger_selection_scenes_per_s``
@@ -128,6 +130,13 @@ def main() -> None:
     emit("ratio_to_bare", fleet_rate / bare_rate, **setup)
     day = iter(range(args.repeats + 2, 10 * args.repeats + 10))
     emit("step_vehicle_days_per_s", best_rate(lambda _: fleet.step(next(day)), n, 3), **setup)
+    cpu = []
+    for _ in range(3):
+        start, main = time.process_time(), time.thread_time()
+        fleet.step(next(day))
+        cpu.append((time.process_time() - start, time.thread_time() - main))
+    emit("step_cpu_ms", 1e3 * min(c[0] for c in cpu), **setup)
+    emit("step_main_thread_cpu_ms", 1e3 * min(c[1] for c in cpu), **setup)
     scene_figures(args.scene_vehicles)
 
     small = Fleet(start_date=START, rng=np.random.default_rng(1), units_per_day=SCALES["small"])

@@ -25,6 +25,11 @@ def test_numbered_ids_are_the_formatted_numbers():
     want = [f"TR-{x:09d}" for x in numbers.tolist()]
     assert numbered_ids("TR", numbers).to_pylist() == want
     assert numbered_ids("SUB", np.array([], np.int64)).to_pylist() == []
+    valid = np.random.default_rng(1).random(len(numbers)) < 0.9
+    uri = numbered_ids("s3://clips/TR", numbers, ".mp4", valid)
+    uri.validate(full=True)
+    assert uri.to_pylist() == [f"s3://clips/TR-{x:09d}.mp4" if ok else None
+                               for x, ok in zip(numbers.tolist(), valid.tolist(), strict=True)]
 
 
 @pytest.mark.parametrize(("value", "typ"), [

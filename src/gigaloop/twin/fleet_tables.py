@@ -173,13 +173,13 @@ class FleetTables:
             condition[kind == k] = cond
         region = f.vehicles.view("region")[idx]
         condition[(condition == RAIN) & (ctx.temp_c[region] < 0)] = SNOW
+        numbers = self._serial["TR"] + np.arange(len(idx))
         ids = self._ids("TR", len(idx))
-        uri = pc.binary_join_element_wise(CLIP_PREFIX, ids, ".mp4", "")
-        uploaded = pa.array(self._rng.random(len(idx)) < CLIP_UPLOADED)
+        uploaded = self._rng.random(len(idx)) < CLIP_UPLOADED
         rows.add("trigger_events", trigger_id=ids, vin=f.vins.take(idx),
                  trigger=TRIGGER_NAMES.take(kind), condition=CONDITIONS.take(condition),
                  software_version=self._versions(idx),
-                 clip_uri=pc.if_else(uploaded, uri, pa.scalar(None, pa.string())),
+                 clip_uri=numbered_ids(CLIP_PREFIX + "TR", numbers, ".mp4", uploaded),
                  event_time=self._times(day, len(idx)))
 
     def _rain_truth(self, day: int) -> None:
