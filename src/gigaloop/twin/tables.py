@@ -68,8 +68,8 @@ def _plain(dtype: np.dtype, typ: pa.DataType) -> bool:
 
 
 def _repeated(value: Any, typ: pa.DataType, n: int) -> pa.Array:
-    """``value`` ``n`` times: fixed-width types laid out by NumPy (``pa.repeat`` builds a
-    date or a float column of a million rows some 50 times slower).
+    """``value`` ``n`` times: fixed-width types laid out by NumPy (``pa.repeat`` took 2–14 ms
+    for a million dates or floats against ~1.5 ms, and 1.6 s on its first call).
 
     >>> _repeated(date(2025, 1, 2), pa.date32(), 3).to_pylist()
     [datetime.date(2025, 1, 2), datetime.date(2025, 1, 2), datetime.date(2025, 1, 2)]
