@@ -11,7 +11,10 @@ Prints one JSON line per figure:
   (wall seconds), and ``small_run_365_days_cpu_s``, its CPU seconds;
 * ``step_vehicle_days_per_s`` — the whole :meth:`Fleet.step` (driving, every table the
   day writes, the sampled vehicles' scenes run through the driving model and their
-  uploads chosen) over the same vehicles;
+  uploads chosen) over the same vehicles, best of ``--step-repeats`` days, and
+  ``step_median_vehicle_days_per_s``; ``step_cpu_ms`` the median CPU milliseconds of such a
+  day (all threads) and ``step_main_thread_cpu_ms`` those of the calling thread (a shared
+  machine disturbs these less than the wall time);
 * ``scenes_per_s`` — :meth:`Scenes.day` on ``--scene-vehicles`` vehicles' scenes with a
   100-tree learned model in production and two trigger campaigns: scenes drawn, scored by
   the vehicles' model and their uploads chosen, per second; ``trigger_selection_scenes_per_s``
@@ -20,7 +23,8 @@ Prints one JSON line per figure:
   over a small-scale year, seed 1, in CPU seconds (all threads; a shared machine's wall
   time says more about its other users).
 
-Run: ``.venv/bin/python bench/bench_fleet.py [--vehicles 1048576] [--threads 2]``.
+Run: ``.venv/bin/python bench/bench_fleet.py [--vehicles 1048576] [--threads 2]
+[--step-repeats 20]``.
 """
 
 from __future__ import annotations
@@ -95,6 +99,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--scene-vehicles", type=int, default=200_000)
+    parser.add_argument("--step-repeats", type=int, default=3,
+                        help="whole days timed for the step figures (best and median)")
     args = parser.parse_args()
 
     fleet = Fleet(start_date=START, rng=np.random.default_rng(0), units_per_day=100,
@@ -126,8 +132,7 @@ def main() -> None:
     emit("vehicle_days_per_s", fleet_rate, **setup)
     emit("bare_numpy_vehicle_days_per_s", bare_rate, **setup)
     emit("ratio_to_bare", fleet_rate / bare_rate, **setup)
-    day = iter(range(args.repeats + 2, 10 * args.repeats + 10))
-    emit("step_vehicle_days_per_s", best_rate(lambda _: fleet.step(next(day)), n, 3), **setup)
+    step_figures(fleet, args.repeats + 2, args.step_repeats, setup)
     scene_figures(args.scene_vehicles)
 
     small = Fleet(start_date=START, rng=np.random.default_rng(1), units_per_day=SCALES["small"])
@@ -146,6 +151,24 @@ def main() -> None:
         twin.step(day)
     emit("twin_small_365_days_cpu_s", time.process_time() - cpu, seed=1,
          vehicles_at_end=twin.fleet.vehicles.n)
+
+
+def step_figures(fleet: Fleet, first_day: int, repeats: int, setup: dict[str, int]) -> None:
+    """Whole days (:meth:`Fleet.step`) after a warm-up one: best and median wall rate, and
+    the median CPU of a day, all threads and the calling thread's."""
+    fleet.step(first_day)
+    wall, cpu, main = [], [], []
+    for day in range(first_day + 1, first_day + 1 + repeats):
+        start, start_cpu, start_main = time.perf_counter(), time.process_time(), time.thread_time()
+        fleet.step(day)
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+        main.append(time.thread_time() - start_main)
+    n = fleet.vehicles.n
+    emit("step_vehicle_days_per_s", n / min(wall), **setup, days=repeats)
+    emit("step_median_vehicle_days_per_s", n / float(np.median(wall)), **setup, days=repeats)
+    emit("step_cpu_ms", 1e3 * float(np.median(cpu)), **setup, days=repeats)
+    emit("step_main_thread_cpu_ms", 1e3 * float(np.median(main)), **setup, days=repeats)
 
 
 def scene_figures(vehicles: int) -> None:

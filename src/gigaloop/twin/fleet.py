@@ -20,8 +20,9 @@ from every vehicle.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
@@ -31,18 +32,12 @@ import pyarrow.compute as pc
 from gigaloop.actuate import (
     Action,
     KeyRotation,
-    Offer,
-    PredictiveService,
     Receipt,
-    ServiceCampaign,
     SoftwareRollout,
     TriggerCampaigns,
 )
-from gigaloop.actuate.driving_model import campaign_problem
-from gigaloop.actuate.ota import epoch
-from gigaloop.errors import ActuationError
 from gigaloop.twin import customers as cust
-from gigaloop.twin import offers
+from gigaloop.twin import fleet_actions, offers
 from gigaloop.twin.base import Base, admit_base
 from gigaloop.twin.battery import calendar_stress
 from gigaloop.twin.climate import Weather
@@ -62,7 +57,7 @@ from gigaloop.twin.telemetry import (
     drive_day,
 )
 from gigaloop.twin.units import BuiltUnits
-from gigaloop.twin.updates import Updates, enact
+from gigaloop.twin.updates import Updates
 
 DELIVERY_DAYS = (3, 10)
 WEEKEND_FACTOR = 0.9                       # weekend miles relative to the weekly mean
@@ -260,19 +255,21 @@ class Fleet:
                           cust.DRIVE_PROBABILITY, weather.temp_c, weather.rain_share,
                           calendar_stress(weather.temp_c), CRASH.night, CRASH.rain)
 
-    def drive(self, ctx: DayContext) -> BlockEvents:
-        """Run the vectorised day over every vehicle in the field (threads over blocks)."""
+    def drive(self, ctx: DayContext, then: Callable[[int, int], None] | None = None
+              ) -> BlockEvents:
+        """Run the vectorised day over every vehicle in the field (threads over blocks);
+        ``then(lo, hi)`` after each block, in its thread (:func:`drive_day`)."""
         blocks = -(-self.vehicles.n // BLOCK)
         if len(self._blocks) < blocks:
             self._blocks += self._blocks_parent.spawn(blocks - len(self._blocks))
         if blocks > 1 and self.threads > 1 and self._pool is None:
             self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="gigaloop-fleet")
-        return drive_day(self.vehicles, ctx, self.out, self._blocks, self._pool)
+        return drive_day(self.vehicles, ctx, self.out, self._blocks, self._pool, then)
 
     def step(self, day: int) -> dict[str, pa.Table]:
         """Simulate ``day``; rows of every fleet and customer table (some may be empty)."""
         rows = Rows()
-        self._apply_due(day, rows)
+        fleet_actions.apply_due(self, day, rows)
         if self._base is not None:
             (base, rng), self._base = self._base, None
             admit_base(self, base, rng, rows)
@@ -281,7 +278,7 @@ class Fleet:
         if self.scenes.advance(day) and self.vehicles.n:  # a new hazard: quality moves
             self._set_rates(np.arange(self.vehicles.n))
         if self.vehicles.n:
-            events = self.drive(ctx)
+            events = self.drive(ctx, then=self.tables.telemetry.start(self))
             self.tables.driving(rows, day, ctx, events)
             drive_scenes(self, rows, day, ctx)
         self.tables.workshop(rows, day)
@@ -294,81 +291,14 @@ class Fleet:
     def apply(self, action: Action) -> Receipt:
         """Take a :class:`ServiceCampaign`, :class:`PredictiveService`,
         :class:`SoftwareRollout` or :class:`KeyRotation` from ``action.day`` (the last two
-        once the vehicles verified them: :mod:`.updates`), and :class:`Offer`."""
-        if isinstance(action, Offer):
-            return offers.apply(self, action)
-        if isinstance(action, ServiceCampaign):
-            return self._campaign(action)
-        if isinstance(action, PredictiveService):
-            return self._predictive(action)
-        if isinstance(action, TriggerCampaigns):
-            problems = [p for c in action.campaigns if (p := campaign_problem(c))]
-            if problems or not (action.budget_mb >= 0 and action.random_budget_mb >= 0):
-                return Receipt(False, "; ".join(problems) or "upload budgets must be >= 0")
-            self._pending_actions.append(action)
-            return Receipt(True, f"{len(action.campaigns)} campaigns from day "
-                                 f"{max(action.day, self.next_day)}")
-        if isinstance(action, KeyRotation):
-            self._pending_actions.append(action)
-            return Receipt(True, f"key rotation from day {max(action.day, self.next_day)}")
-        if isinstance(action, SoftwareRollout):
-            if not action.software_version or not 0.0 <= action.fleet_fraction <= 1.0:
-                return Receipt(False, "a rollout needs a version and a fraction in [0, 1]")
-            self._pending_actions.append(action)
-            return Receipt(True, f"{action.software_version} to {action.fleet_fraction:.1%} "
-                                 f"from day {max(action.day, self.next_day)}")
-        raise ActuationError(f"the fleet cannot apply {type(action).__name__}", kind=action.kind)
-
-    def _campaign(self, action: ServiceCampaign) -> Receipt:
-        if action.component not in self.workshop.index:
-            return Receipt(False, f"unknown component {action.component!r}; known: "
-                                  f"{', '.join(self.workshop.index)}")
-        start = max(action.day, self.next_day)
-        field = self.field_index(action.vins)
-        held = set(action.vins) & set(self._pending.vin.tolist())
-        for vin in held:
-            self._stop_sale[vin] = (action.campaign_id, action.component)
-        booked = self.workshop.book_campaign(action.campaign_id, action.component, field, start)
-        unknown = len(set(action.vins)) - len(np.unique(field)) - len(held)
-        return Receipt(True, f"{booked} of {len(field)} owners booked; "
-                             f"{len(held)} held before delivery; "
-                             f"{unknown} unknown VINs")
-
-    def _predictive(self, action: PredictiveService) -> Receipt:
-        if action.component not in self.workshop.index:
-            return Receipt(False, f"unknown component {action.component!r}; known: "
-                                  f"{', '.join(self.workshop.index)}")
-        field = self.field_index(action.vins)
-        booked = self.workshop.book_predictive(action.component, field,
-                                               max(action.day, self.next_day))
-        return Receipt(True, f"{booked} of {len(field)} owners booked a mobile visit; "
-                             f"{len(action.vins) - len(field)} VINs not in the field")
+        once the vehicles verified them: :mod:`.updates`), and :class:`Offer`
+        (:mod:`.fleet_actions`)."""
+        return fleet_actions.apply(self, action)
 
     def field_index(self, vins: list[str] | tuple[str, ...]) -> np.ndarray:
         """Field indices of the delivered ``vins`` (in their order; unknown ones left out)."""
         found = pc.index_in(pa.array(list(vins), pa.string()), value_set=self.vins)
         return found.drop_null().to_numpy().astype(np.int64)
-
-    def _apply_due(self, day: int, rows: Rows) -> None:
-        """Due actions; OTA ones only where the vehicles verified them (``ota_reports``)."""
-        due = [a for a in self._pending_actions if a.day <= day]
-        self._pending_actions = [a for a in self._pending_actions if a.day > day]
-        if not due:
-            return
-        midnight = datetime.combine(self.start_date + timedelta(days=day), time())
-        verified, reports = enact(self, due, now=epoch(midnight))
-        if reports:
-            rows.add("ota_reports", **{k: [r[k] for r in reports] for k in reports[0]},
-                     event_time=np.full(len(reports), np.datetime64(midnight, "us")))
-        rolled = [(a, took) for a, took in verified if not self.scenes.take(a)]
-        for action, took in rolled:  # campaigns, shadows: the scenes'
-            assert isinstance(action, SoftwareRollout)
-            self.software.rollout(action.software_version, action.fleet_fraction, took,
-                                  len(self.revisions))
-        if rolled and self.vehicles.n:
-            self._set_rates(np.arange(self.vehicles.n))
-            self.software.note(day, self.info.view("version")[:self.vehicles.n], [
-                a.software_version for a, _ in rolled if a.fleet_fraction == 0.0])
 
     # ---- truth and world counts ----------------------------------------------------------
     def report(self, key: str, fault: int, kind: str, day: int, vin_index: int) -> None:

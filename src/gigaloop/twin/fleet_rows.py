@@ -33,7 +33,6 @@ from gigaloop.twin.tables import column
 FLEET_OUTPUTS = tuple(t.name for t in (*FLEET_TABLES, *CUSTOMER_TABLES))
 US_PER_S = 1_000_000
 ID_DIGITS = 9
-ID_PLACES = 10 ** np.arange(ID_DIGITS - 1, -1, -1, dtype=np.int64)
 
 
 @functools.cache
@@ -57,29 +56,45 @@ def serial_ids(prefix: str, start: int, n: int) -> pa.Array:
     return numbered_ids(prefix, np.arange(start, start + n, dtype=np.int64))
 
 
-def numbered_ids(prefix: str, numbers: np.ndarray) -> pa.Array:
-    """``prefix-`` and each number (≥ 0), zero-padded to nine digits.
+def numbered_ids(prefix: str, numbers: np.ndarray, suffix: str = "",
+                 valid: np.ndarray | None = None) -> pa.Array:
+    """``prefix-``, each number (≥ 0) zero-padded to nine digits, and ``suffix``; null
+    where ``valid`` is False.
 
     The text is laid out as bytes and handed to Arrow as one buffer (no per-row strings).
 
     >>> numbered_ids("SUB", np.array([7, 1_234_567_890])).to_pylist()
     ['SUB-000000007', 'SUB-1234567890']
+    >>> numbered_ids("clips/TR", np.array([3, 4]), ".mp4", np.array([True, False])).to_pylist()
+    ['clips/TR-000000003.mp4', None]
     """
     numbers = np.asarray(numbers, dtype=np.int64)
     n = len(numbers)
+    mask = None if valid is None else pa.py_buffer(np.packbits(valid, bitorder="little"))
     if n and numbers.max() >= 10**ID_DIGITS:   # rare: longer numbers keep all their digits
         text = pc.utf8_lpad(pc.cast(pa.array(numbers), pa.string()), ID_DIGITS, "0")
-        return pc.binary_join_element_wise(prefix, text, "-")
+        ids = pc.binary_join_element_wise(prefix + "-", text, suffix, "")
+        none = pa.scalar(None, pa.string())
+        return ids if valid is None else pc.if_else(pa.array(valid), ids, none)
     head = np.frombuffer(prefix.encode() + b"-", np.uint8)
-    width = len(head) + ID_DIGITS
-    text = np.empty((n, width), np.uint8)
-    text[:, :len(head)] = head
-    text[:, len(head):] = numbers[:, None] // ID_PLACES % 10 + ord("0")
+    tail = np.frombuffer(suffix.encode(), np.uint8)
+    start, end = len(head), len(head) + ID_DIGITS
+    width = end + len(tail)
+    text = np.empty((width, n), np.uint8)   # one row per character, transposed at the end
+    text[:start] = head[:, None]
+    text[end:] = tail[:, None]
+    rest = numbers.astype(np.uint32)        # below 10**9: division by a scalar is quick
+    for place in range(end - 1, start - 1, -1):
+        tens = rest // 10
+        text[place] = rest - tens * 10
+        rest = tens
+    text[start:end] += ord("0")
     offsets = np.arange(0, (n + 1) * width, width, dtype=np.int32)
-    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(text))
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets),
+                                       pa.py_buffer(np.ascontiguousarray(text.T)), mask)
 
 
-def day_times(start: date, day: int, seconds: np.ndarray) -> np.ndarray:
+def day_times(start: date, day: int, seconds: np.ndarray | float) -> np.ndarray:
     """Naive-UTC ``datetime64[us]`` of ``seconds`` after midnight of ``start + day``."""
     midnight = np.datetime64(start, "us") + np.timedelta64(day, "D")
     return midnight + (np.asarray(seconds) * US_PER_S).astype("timedelta64[us]")

@@ -13,12 +13,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from gigaloop.schema.fleet import CLIMATES
 from gigaloop.twin import customers as cust
 from gigaloop.twin.climate import REGIONS
 from gigaloop.twin.fleet_rows import Rows, day_times, numbered_ids, serial_ids
+from gigaloop.twin.fleet_telemetry import CLIMATE_NAMES, DAY_S, TelemetryRows
 from gigaloop.twin.hazards import CRASH
-from gigaloop.twin.telemetry import COUNT_OUTPUTS, FLOAT_OUTPUTS, TRIGGER_KINDS, BlockEvents
+from gigaloop.twin.telemetry import TRIGGER_KINDS, BlockEvents
 
 if TYPE_CHECKING:
     from gigaloop.twin.fleet import Fleet
@@ -26,9 +26,12 @@ if TYPE_CHECKING:
 
 CLIP_PREFIX = "s3://gigaloop-fleet/clips/"
 CLIP_UPLOADED = 0.9            # share of requested clips that arrive (no published figure)
-CLIMATE_NAMES = pa.array(CLIMATES, pa.string())
-CONDITIONS = np.array(["clear", "rain", "night", "snow"], dtype=object)
-DAY_S = 86_400.0
+#: Event conditions, coded 0–3 while drawn and named when the rows are built.
+CONDITIONS = pa.array(["clear", "rain", "night", "snow"], pa.string())
+CLEAR, RAIN, NIGHT, SNOW = range(4)
+CRASH_MODES = pa.array(["manual", "autopilot"], pa.string())
+SEVERITIES = pa.array(["minor", "major"], pa.string())
+TRIGGER_NAMES = pa.array([k.split("_")[0] for k in TRIGGER_KINDS], pa.string())
 PRODUCT_NAMES = pa.array(list(cust.PRODUCTS), pa.string())
 PRICES = pa.array([spec["price"] for spec in cust.PRODUCTS.values()], pa.float64())
 
@@ -46,6 +49,7 @@ class FleetTables:
             [cust.COMPLAINT_NOISE_PER_SYMPTOM * c.symptom[0] * c.first_year / 365
              for c in felt if c.symptom is not None]))
         self._serial = {k: 0 for k in ("TR", "CR", "CL", "SV", "FB", "OF", "TC")}
+        self.telemetry = TelemetryRows()
 
     def _ids(self, prefix: str, n: int) -> pa.Array:
         ids = serial_ids(prefix, self._serial[prefix], n)
@@ -81,31 +85,11 @@ class FleetTables:
         ap = float(out["autopilot_miles"].sum(dtype=np.float64))
         f.counts["miles_autopilot"] += ap
         f.counts["miles_manual"] += float(out["miles"].sum(dtype=np.float64)) - ap
-        consenting = np.flatnonzero(f.info.view("consent_telemetry"))
-        columns: dict[str, object] = {
-            k: out[k][consenting].astype(np.float64) for k in FLOAT_OUTPUTS}
-        columns.update({k: out[k][consenting] for k in COUNT_OUTPUTS})
-        columns.update(
-            vin=f.vins.take(consenting), day=self._date(day),
-            climate_region=CLIMATE_NAMES.take(f.vehicles.view("climate")[consenting]),
-            software_version=self._versions(consenting),
-            odometer_miles=f.vehicles.view("odometer")[consenting],
-            event_time=day_times(f.start_date, day, np.full(len(consenting), DAY_S - 1)))
-        rows.add("telemetry_daily", **columns)
-        self._expected_crashes(ctx, out["autopilot_miles"])
+        f.counts["expected_crashes_autopilot"] += events.expected_crashes_autopilot
+        self.telemetry.add(rows, f, day)
         self._crashes(rows, day, ctx, events)
         self._triggers(rows, day, ctx, events)
         self._rain_truth(day)
-
-    def _expected_crashes(self, ctx: DayContext, autopilot: np.ndarray) -> None:
-        """Add the day's expected Autopilot crashes (the rates the draws use): a world
-        figure free of Poisson noise, for the truth."""
-        v = self.f.vehicles
-        n = len(autopilot)
-        factor = (1.0 + ctx.rain_share[v.view("region")[:n]] * v.view("ap_rain_extra")[:n]
-                  + v.view("night_share")[:n] * (ctx.crash_night - 1.0))
-        self.f.counts["expected_crashes_autopilot"] += float(np.dot(
-            autopilot.astype(np.float64), (v.view("crash_ap")[:n] * factor).astype(np.float64)))
 
     def scenes(self, rows: Rows, day: int, ctx: DayContext, vehicles: np.ndarray,
                up: dict[str, np.ndarray]) -> None:
@@ -147,16 +131,17 @@ class FleetTables:
 
     def _condition(self, idx: np.ndarray, ctx: DayContext, night_w: float,
                    rain_w: np.ndarray) -> np.ndarray:
-        """Condition of events on vehicles ``idx``: clear, rain/snow or night, by exposure."""
+        """Condition of events on vehicles ``idx`` (codes into :data:`CONDITIONS`): clear,
+        rain/snow or night, by exposure."""
         v = self.f.vehicles
         region = v.view("region")[idx]
         night = night_w * v.view("night_share")[idx]
         rain = rain_w * ctx.rain_share[region]
         clear = np.maximum(1.0 - v.view("night_share")[idx] - ctx.rain_share[region], 0.0)
         u = self._rng.random(len(idx)) * (clear + night + rain)
-        cond = np.where(u < clear, 0, np.where(u < clear + rain, 1, 2))
-        snow = (cond == 1) & (ctx.temp_c[region] < 0.0)
-        return CONDITIONS[np.where(snow, 3, cond)]
+        cond = np.where(u < clear, CLEAR, np.where(u < clear + rain, RAIN, NIGHT))
+        cond[(cond == RAIN) & (ctx.temp_c[region] < 0.0)] = SNOW
+        return cond
 
     def _crashes(self, rows: Rows, day: int, ctx: DayContext, events: BlockEvents) -> None:
         f = self.f
@@ -170,16 +155,17 @@ class FleetTables:
         condition = np.concatenate([
             self._condition(manual, ctx, CRASH.night, np.full(len(manual), CRASH.rain)),
             self._condition(auto, ctx, CRASH.night, ap_rain)])
-        mode = np.array(["manual"] * len(manual) + ["autopilot"] * len(auto), dtype=object)
+        on_autopilot = np.arange(len(idx)) >= len(manual)
         seconds = self._rng.uniform(0, DAY_S, len(idx))
         late = self._rng.uniform(23 * 3600, 28 * 3600, len(idx)) % DAY_S
-        seconds = np.where(condition == "night", late, seconds)
-        severity = np.where(self._rng.random(len(idx)) < CRASH.major_share, "major", "minor")
+        seconds = np.where(condition == NIGHT, late, seconds)
+        major = self._rng.random(len(idx)) < CRASH.major_share
         rows.add("crashes", crash_id=self._ids("CR", len(idx)), vin=f.vins.take(idx),
-                 mode=mode, software_version=self._versions(idx), condition=condition,
-                 severity=severity.astype(object),
+                 mode=CRASH_MODES.take(on_autopilot.astype(np.int8)),
+                 software_version=self._versions(idx), condition=CONDITIONS.take(condition),
+                 severity=SEVERITIES.take(major.astype(np.int8)),
                  event_time=day_times(f.start_date, day, seconds))
-        rain_crash = np.flatnonzero((mode == "autopilot") & np.isin(condition, ["rain", "snow"]))
+        rain_crash = np.flatnonzero(on_autopilot & np.isin(condition, [RAIN, SNOW]))
         self._attribute(day, "rain_perception", "first_crash", idx[rain_crash])
 
     def _triggers(self, rows: Rows, day: int, ctx: DayContext, events: BlockEvents) -> None:
@@ -188,19 +174,18 @@ class FleetTables:
         idx, kind = events.trigger_vehicle[keep], events.trigger_kind[keep]
         if not idx.size:
             return
-        names = np.array([k.split("_")[0] for k in TRIGGER_KINDS], dtype=object)
         condition = self._condition(idx, ctx, 1.0, np.ones(len(idx)))
-        by_kind = {2: "clear", 3: "rain", 4: "night"}
-        for k, cond in by_kind.items():
+        for k, cond in {2: CLEAR, 3: RAIN, 4: NIGHT}.items():   # disengagements' own
             condition[kind == k] = cond
         region = f.vehicles.view("region")[idx]
-        condition[(condition == "rain") & (ctx.temp_c[region] < 0)] = "snow"
+        condition[(condition == RAIN) & (ctx.temp_c[region] < 0)] = SNOW
+        numbers = self._serial["TR"] + np.arange(len(idx))
         ids = self._ids("TR", len(idx))
-        uri = pc.binary_join_element_wise(CLIP_PREFIX, ids, ".mp4", "")
-        uploaded = pa.array(self._rng.random(len(idx)) < CLIP_UPLOADED)
-        rows.add("trigger_events", trigger_id=ids, vin=f.vins.take(idx), trigger=names[kind],
-                 condition=condition, software_version=self._versions(idx),
-                 clip_uri=pc.if_else(uploaded, uri, pa.scalar(None, pa.string())),
+        uploaded = self._rng.random(len(idx)) < CLIP_UPLOADED
+        rows.add("trigger_events", trigger_id=ids, vin=f.vins.take(idx),
+                 trigger=TRIGGER_NAMES.take(kind), condition=CONDITIONS.take(condition),
+                 software_version=self._versions(idx),
+                 clip_uri=numbered_ids(CLIP_PREFIX + "TR", numbers, ".mp4", uploaded),
                  event_time=self._times(day, len(idx)))
 
     def _rain_truth(self, day: int) -> None:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gigaloop.twin.customers import DRIVE_PROBABILITY
+from gigaloop.twin.due import DueDays, first_days
 from gigaloop.twin.effects import GeneralFault, extra_life
 from gigaloop.twin.hazards import (
     CELL_IMBALANCE_RATE,
@@ -40,7 +41,7 @@ from gigaloop.twin.hazards import (
     draw_life,
 )
 from gigaloop.twin.sampling import poisson_positions
-from gigaloop.twin.telemetry import VehicleArrays
+from gigaloop.twin.telemetry import MAX_DAILY_MILES, VehicleArrays
 
 #: Kinds whose weak part a replacement removes (a design fault stays with the vehicle).
 PART_KINDS = ("part_lot_hazard", "process_defect")
@@ -152,6 +153,8 @@ class Workshop:
         self._repairs: dict[int, Visit] = {}
         self._queue: list[tuple[int, int, int, str, str]] = []   # (day, order, idx, id, comp)
         self._order = 0
+        # per component, vehicles by the first day their life / code may come (:mod:`.due`)
+        self._due = {kind: [DueDays() for _ in self.components] for kind in ("life", "dtc")}
 
     def clock(self, component: Component, day: int) -> np.ndarray | float:
         return float(day) if component.clock == "days" else self._v.view("odometer")
@@ -182,6 +185,8 @@ class Workshop:
                 lead = lead * v.view("mean_miles")[idx] * DRIVE_PROBABILITY
             dtc = np.where(self._rng.random(len(idx)) < share, np.maximum(life - lead, now), dtc)
         self._shop.view(f"dtc_{comp.name}")[idx] = dtc
+        self._file("life", c, idx, life, day)
+        self._file("dtc", c, idx, dtc, day)
         self._shop.view(f"symptom_{comp.name}")[idx] = self._symptom(comp, idx, life, now)
 
     def _symptom(self, comp: Component, idx: np.ndarray, life: np.ndarray,
@@ -200,6 +205,22 @@ class Workshop:
         left = np.maximum(life - now, 0.0)
         when = life - np.minimum(lead, left * rng.random(len(idx)))
         return np.where(rng.random(len(idx)) < share, when, out)
+
+    def _file(self, kind: str, c: int, idx: np.ndarray, values: np.ndarray, day: int) -> None:
+        """File vehicles ``idx`` under the first day their ``kind`` value may come."""
+        miles = self.components[c].clock == "miles"
+        odometer = self._v.view("odometer")[idx] if miles else None
+        self._due[kind][c].file(idx, first_days(values, day, odometer, MAX_DAILY_MILES))
+
+    def _reached(self, kind: str, c: int, day: int) -> np.ndarray:
+        """Vehicles whose component ``c`` ``kind`` value the clock reached by ``day``
+        (ascending); those filed that have not got there are filed again."""
+        column = self._shop.view(f"{kind}_{self.components[c].name}")
+        idx = self._due[kind][c].pop(day)
+        clock = self.clock(self.components[c], day)
+        reached = column[idx] <= (clock if isinstance(clock, float) else clock[idx])
+        self._file(kind, c, idx[~reached], column[idx[~reached]], day)
+        return idx[reached]
 
     def _compete(self, c: int, idx: np.ndarray, life: np.ndarray, now: np.ndarray | float,
                  covariates: np.ndarray) -> None:
@@ -250,12 +271,11 @@ class Workshop:
     def codes(self, day: int) -> list[tuple[np.ndarray, str, str, str]]:
         """Diagnostic codes raised today: (vehicle indices, code, ecu, severity) groups."""
         out = []
-        for comp in self.components:
+        for c, comp in enumerate(self.components):
             if comp.dtc is None:
                 continue
-            column = self._shop.view(f"dtc_{comp.name}")
-            hit = np.flatnonzero(column <= self.clock(comp, day))
-            column[hit] = np.inf
+            hit = self._reached("dtc", c, day)
+            self._shop.view(f"dtc_{comp.name}")[hit] = np.inf
             out.append((hit, *comp.dtc[:3]))
         n = max(self._v.n, 1)
         nuisance = self._rng.integers(0, n, self._rng.poisson(NUISANCE_RATE * self._v.n))
@@ -283,11 +303,10 @@ class Workshop:
         """Components failing today; each waits for its repair visit (life → inf until then)."""
         out = []
         for c, comp in enumerate(self.components):
-            life = self._shop.view(f"life_{comp.name}")
-            idx = np.flatnonzero(life <= self.clock(comp, day))
+            idx = self._reached("life", c, day)
             if not idx.size:
                 continue
-            life[idx] = np.inf
+            self._shop.view(f"life_{comp.name}")[idx] = np.inf
             self._shop.view(f"dtc_{comp.name}")[idx] = np.inf
             self._shop.view(f"symptom_{comp.name}")[idx] = np.inf
             cause = (self._shop.view(f"cause_{comp.name}")[idx].copy() if c in self._raising
@@ -349,22 +368,30 @@ class Workshop:
         Repairs renew the failed component; predictive and campaign visits replace theirs.
         """
         visit = self._repairs.pop(day, Visit())
-        for i, name in zip(visit.idx, visit.component, strict=True):
-            self.replace(self.index[name], np.array([i]), day)
+        self._replace_each(visit.idx, visit.component, day)
         self._mobile_visits(day, visit)
-        served = 0
+        served, first = 0, len(visit.idx)
         while self._queue and self._queue[0][0] <= day and served < self.capacity:
             _, _, i, campaign_id, name = heapq.heappop(self._queue)
             comp = self.components[self.index[name]]
             share = CAMPAIGN_COST_SHARE.get(name, CAMPAIGN_COST_DEFAULT)
-            self.replace(self.index[name], np.array([i]), day)
             visit.idx.append(i)
             visit.component.append(name)
             visit.reason.append("campaign")
             visit.campaign_id.append(campaign_id)
             visit.cost.append(round(comp.cost_usd * share, 2))
             served += 1
+        self._replace_each(visit.idx[first:], visit.component[first:], day)
         return visit
+
+    def _replace_each(self, idx: list[int], names: list[str], day: int) -> None:
+        """Replace component ``names[k]`` on vehicle ``idx[k]``: the vehicles of a component
+        together (their lives drawn at once), components in order of first appearance."""
+        groups: dict[str, list[int]] = {}
+        for i, name in zip(idx, names, strict=True):
+            groups.setdefault(name, []).append(i)
+        for name, vehicles in groups.items():
+            self.replace(self.index[name], np.array(vehicles), day)
 
     @property
     def queued(self) -> int:

@@ -52,7 +52,7 @@ def column(values: Any, typ: pa.DataType, n: int) -> pa.Array:
         value = values.item() if isinstance(values, np.generic) else values
         if isinstance(value, str) and typ == pa.string():
             return _repeated_text(value, n)
-        return pa.repeat(pa.scalar(value, typ), n)
+        return _repeated(value, typ, n)
     if isinstance(values, np.ndarray) and values.ndim == 1 and _plain(values.dtype, typ):
         data = (np.packbits(values, bitorder="little") if values.dtype == np.bool_
                 else np.ascontiguousarray(values))   # shared, as pa.array shares it
@@ -65,6 +65,22 @@ def _plain(dtype: np.dtype, typ: pa.DataType) -> bool:
     """Whether NumPy's ``dtype`` is laid out as Arrow's ``typ`` (booleans once packed)."""
     return (dtype.kind in "biufM" and dtype.isnative and pa.from_numpy_dtype(dtype) == typ
             and (dtype.kind == "b" or 8 * dtype.itemsize == typ.bit_width))
+
+
+def _repeated(value: Any, typ: pa.DataType, n: int) -> pa.Array:
+    """``value`` ``n`` times: fixed-width types laid out by NumPy (``pa.repeat`` took 2–14 ms
+    for a million dates or floats against ~1.5 ms, and 1.6 s on its first call).
+
+    >>> _repeated(date(2025, 1, 2), pa.date32(), 3).to_pylist()
+    [datetime.date(2025, 1, 2), datetime.date(2025, 1, 2), datetime.date(2025, 1, 2)]
+    """
+    one = pa.array([value], typ)
+    width = typ.bit_width // 8 if pa.types.is_primitive(typ) and typ.bit_width >= 8 else 0
+    if one.null_count or width not in (1, 2, 4, 8):
+        return pa.repeat(one[0], n)
+    cell = np.frombuffer(one.buffers()[1], np.dtype(f"u{width}"), count=1)
+    data = np.full(n, cell[0])
+    return pa.Array.from_buffers(typ, n, [None, pa.py_buffer(data)])
 
 
 def _repeated_text(value: str, n: int) -> pa.Array:

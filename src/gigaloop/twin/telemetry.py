@@ -17,6 +17,7 @@ per-vehicle Poisson rates, using a pool of threads over blocks (NumPy releases t
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -124,20 +125,24 @@ class DayOutput:
 
 @dataclass
 class BlockEvents:
-    """Rare events of a day, as global vehicle indices (with repeats for several events)."""
+    """Rare events of a day, as global vehicle indices (with repeats for several events),
+    and the Autopilot crashes the day's rates expect (a world figure free of Poisson noise,
+    for the truth)."""
 
     crash_manual: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     crash_autopilot: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     trigger_vehicle: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     trigger_kind: np.ndarray = field(default_factory=lambda: np.empty(0, np.int8))
+    expected_crashes_autopilot: float = 0.0
 
     @classmethod
     def concat(cls, parts: list[BlockEvents]) -> BlockEvents:
         if not parts:
             return cls()
-        return cls(*(np.concatenate([getattr(p, f) for p in parts])
-                     for f in ("crash_manual", "crash_autopilot", "trigger_vehicle",
-                               "trigger_kind")))
+        return cls(**{f: np.concatenate([getattr(p, f) for p in parts])
+                      for f in ("crash_manual", "crash_autopilot", "trigger_vehicle",
+                                "trigger_kind")},
+                   expected_crashes_autopilot=sum(p.expected_crashes_autopilot for p in parts))
 
 
 def _uniform_spread(sd: float) -> tuple[F4, F4]:
@@ -266,9 +271,11 @@ def _events(c: dict[str, np.ndarray], ctx: DayContext, out: DayOutput, s: slice,
     factor += F4(1.0)
     np.multiply(ap, c["crash_ap"], out=lam)
     lam *= factor
+    expected = float(lam.sum(dtype=np.float64))
     crash_ap = poisson_positions(lam, rng)
     kinds = np.repeat(np.arange(len(TRIGGER_KINDS), dtype=np.int8), [len(t) for t in triggers])
-    return BlockEvents(crash_manual + lo, crash_ap + lo, np.concatenate(triggers) + lo, kinds)
+    return BlockEvents(crash_manual + lo, crash_ap + lo, np.concatenate(triggers) + lo, kinds,
+                       expected)
 
 
 _LOCAL = threading.local()
@@ -284,19 +291,27 @@ def _scratch(m: int) -> list[np.ndarray]:
 
 
 def drive_day(v: VehicleArrays, ctx: DayContext, out: DayOutput,
-              rngs: list[np.random.Generator],
-              pool: ThreadPoolExecutor | None = None) -> BlockEvents:
+              rngs: list[np.random.Generator], pool: ThreadPoolExecutor | None = None,
+              then: Callable[[int, int], None] | None = None) -> BlockEvents:
     """Drive every vehicle one day; block ``b`` always draws from ``rngs[b]`` (reproducible
-    whatever the thread order). ``rngs`` needs one generator per 64k block."""
+    whatever the thread order). ``rngs`` needs one generator per 64k block. ``then(lo, hi)``
+    runs in the thread that drove vehicles ``lo:hi``, right after (their outputs still in
+    its cache)."""
     out.ensure(v.n)
     bounds = [(lo, min(lo + BLOCK, v.n)) for lo in range(0, v.n, BLOCK)]
     if len(rngs) < len(bounds):
         raise ValueError(f"{len(bounds)} blocks need as many generators, got {len(rngs)}")
+
+    def block(b: int, lo: int, hi: int) -> BlockEvents:
+        events = drive_block(v, ctx, out, lo, hi, rngs[b])
+        if then is not None:
+            then(lo, hi)
+        return events
+
     if pool is None or len(bounds) < 2:
-        parts = [drive_block(v, ctx, out, lo, hi, rngs[b]) for b, (lo, hi) in enumerate(bounds)]
+        parts = [block(b, lo, hi) for b, (lo, hi) in enumerate(bounds)]
     else:
-        futures = [pool.submit(drive_block, v, ctx, out, lo, hi, rngs[b])
-                   for b, (lo, hi) in enumerate(bounds)]
+        futures = [pool.submit(block, b, lo, hi) for b, (lo, hi) in enumerate(bounds)]
         parts = [f.result() for f in futures]
     return BlockEvents.concat(parts)
 
