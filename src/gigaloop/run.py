@@ -16,7 +16,6 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -214,38 +213,20 @@ def _transport(options: RunOptions, store: Store) -> Iterator[Deliver]:
 
 def _simulate(days: int, twin: Twin, deliver: Deliver, cycle: DailyCycle,
               on_day: Callable[[int, dict[str, Any]], None] | None) -> dict[str, float]:
-    """Each day: the twin's rows to the store, then the decision modules; seconds spent.
-
-    With no module to act on the twin (``--no-loop``), tomorrow is simulated in a second
-    thread while today's rows are stored: the twin's NumPy work and the store's Arrow
-    work release the GIL, so the two share the machine's cores. With modules, day d + 1
-    waits for day d's actions, and the days run one after the other. ``twin`` is the time
-    spent simulating, wherever it ran; ``ingest`` the time spent storing.
-    """
+    """Each day: the twin's rows to the store, then the decision modules; seconds spent."""
     seconds = {"twin": 0.0, "ingest": 0.0}
-
-    def simulate(day: int) -> TwinDay:
+    for day in range(days):
+        now = twin.day_end(day)
         started = time.perf_counter()
         source = TwinDay(twin, day)
         source.simulate()
-        seconds["twin"] += time.perf_counter() - started
-        return source
-
-    ahead = not cycle.modules
-    with ThreadPoolExecutor(1, thread_name_prefix="twin") as pool:
-        tomorrow = pool.submit(simulate, 0) if ahead and days else None
-        for day in range(days):
-            if tomorrow is not None:
-                source = tomorrow.result()
-                tomorrow = pool.submit(simulate, day + 1) if day + 1 < days else None
-            else:
-                source = simulate(day)
-            started = time.perf_counter()
-            results = deliver(source, twin.day_end(day))
-            seconds["ingest"] += time.perf_counter() - started
-            cycle.run_day(day, twin.day_end(day))
-            if on_day is not None:
-                on_day(day, results)
+        simulated = time.perf_counter()
+        results = deliver(source, now)
+        seconds["twin"] += simulated - started
+        seconds["ingest"] += time.perf_counter() - simulated
+        cycle.run_day(day, now)
+        if on_day is not None:
+            on_day(day, results)
     return seconds
 
 
