@@ -32,3 +32,23 @@ def test_turned_off_it_computes_in_place(monkeypatch):
     assert worker.submit(_pid_and_sum, [4]).result() == (os.getpid(), 4)
     with pytest.raises(ValueError, match="bad scan"):
         worker.submit(_fail).result()
+
+
+def _die_unless_in(parent: int) -> str:
+    if os.getpid() != parent:
+        os._exit(1)  # the worker dies mid-task
+    return "computed here"
+
+
+@pytest.mark.skipif(not worker.enabled(), reason="one core or GIGALOOP_WORKER=0")
+def test_a_worker_that_dies_costs_time_not_the_result():
+    assert worker.submit(_die_unless_in, os.getpid()).result(timeout=60) == "computed here"
+    assert worker.submit(_pid_and_sum, [1]).result(timeout=60)[1] == 1  # a fresh worker
+
+
+def test_a_main_script_the_worker_cannot_import_keeps_the_work_in_place(monkeypatch):
+    import sys
+    from types import SimpleNamespace
+
+    monkeypatch.setitem(sys.modules, "__main__", SimpleNamespace(__file__="/nowhere/<stdin>"))
+    assert not worker.enabled()
