@@ -27,11 +27,7 @@ seam = 5.0
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
-    folder = tmp_path_factory.mktemp("cells")
-    scenario = folder / "policy.toml"
-    scenario.write_text(DEFAULT_TEXT + POLICY, encoding="utf-8")
-    out = folder / "run"
-    return run_job(RunOptions(days=40, scenario=scenario, out=out, modules=("cell_rollout",))), out
+    return _rollout(tmp_path_factory, "cells", POLICY, 40)
 
 
 @pytest.mark.slow
