@@ -1,12 +1,13 @@
 """The always-valid rate-ratio test: its error rate holds over many looks at a staged
-rollout, it finds a real harm and a real improvement, and refuses bad input."""
+rollout, it finds a real harm and a real improvement, and refuses bad input; and the weld
+guard's difference-of-means test."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from gigaloop.ml.sequential import RateRatioTest
+from gigaloop.ml.sequential import MeanDifferenceTest, RateRatioTest
 
 #: A staged rollout: the candidate's share of the miles each week (waves 1 %, 10 %, 50 %).
 WAVES = [0.01] * 4 + [0.10] * 8 + [0.50] * 40
@@ -64,3 +65,20 @@ def test_bad_input_is_refused_with_the_reason() -> None:
     with pytest.raises(ValueError, match="exposure on both arms"):
         test.update(3, 1e6, 2, 0.0)
     assert test.update(0, 0.0, 0, 0.0) is None and np.isnan(test.ratio)
+
+
+def test_the_mean_difference_test_refuses_settings_that_cannot_decide() -> None:
+    for bad in ({"alpha": 0.0}, {"margin": 0.0}, {"effect": -1.0}):
+        with pytest.raises(ValueError):
+            MeanDifferenceTest(**bad)
+
+
+def test_the_mean_difference_test_stays_valid_when_read_every_day() -> None:
+    rng = np.random.default_rng(3)
+    harmed = 0
+    for _ in range(200):  # the same process on both arms, looked at 60 times
+        test = MeanDifferenceTest(alpha=0.05)
+        for _ in range(60):
+            test.update(np.abs(rng.normal(0, 1, 30)), np.abs(rng.normal(0, 1, 150)))
+        harmed += test.decision == "harm"
+    assert harmed / 200 <= 0.05

@@ -182,6 +182,13 @@ class MeanDifferenceTest:
     sums: NDArray[np.float64] = field(default_factory=lambda: np.zeros(2))
     squares: NDArray[np.float64] = field(default_factory=lambda: np.zeros(2))
 
+    def __post_init__(self) -> None:
+        if not 0 < self.alpha < 1:
+            raise ValueError(f"alpha must be in (0, 1), got {self.alpha}")
+        if not self.margin > 0 or not self.effect > 0:
+            raise ValueError(f"need margin > 0 and effect > 0, got {self.margin} and "
+                             f"{self.effect}")
+
     @property
     def means(self) -> NDArray[np.float64]:
         """(candidate, incumbent) means so far (NaN before values)."""
