@@ -5,8 +5,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 
-# Tests run on both cores, a test file per worker (module fixtures are built once).
-PYTEST := $(BIN)/python -m pytest -q -n 2 --dist loadfile
+# Tests run on both cores, a test file per worker (module fixtures are built once), the
+# longest files first (tests/conftest.py orders them; xdist keeps that order).
+PYTEST := $(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder
 
 .PHONY: run test test-fast bench lint clean
 

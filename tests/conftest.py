@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +19,22 @@ collect_ignore_glob = ["*/conftest.py"]
 #: Apps built by tests run no background decision cycle unless a test asks for one
 #: (tests/api/test_schedule.py): it would write decisions into stores other tests read.
 os.environ.setdefault("GIGALOOP_DECIDE_EVERY_S", "0")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Test files in the order the two workers should start them (``make test`` runs
+    ``--dist loadfile --no-loadscope-reorder``, so this order is the queue): the files whose
+    ``slow(seconds=…)`` mark states the longest run first, then the files with the most
+    tests. A year-long loop test queued last would keep one core busy for minutes after
+    the other ran out of work."""
+    seconds: dict[str, float] = defaultdict(float)
+    count: dict[str, int] = defaultdict(int)
+    for item in items:
+        path = str(item.path)
+        count[path] += 1
+        for mark in item.iter_markers("slow"):
+            seconds[path] = max(seconds[path], float(mark.kwargs.get("seconds", 0)))
+    items.sort(key=lambda item: (-seconds[str(item.path)], -count[str(item.path)]))
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ import pytest
 from gigaloop.loop.score import read_truth, score_run
 from gigaloop.run import RunOptions, run_job
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=175)
 PLANT_MODES = {"machine_breakdown"}
 
 

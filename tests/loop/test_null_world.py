@@ -24,7 +24,7 @@ def faultless(seed: int, days: int) -> str:
     return toml_text(doc)
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=240)
 def test_no_finding_in_nine_of_ten_faultless_worlds(tmp_path: Path) -> None:
     reported = {}
     for seed in SEEDS:
