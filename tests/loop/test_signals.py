@@ -5,8 +5,15 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from gigaloop.loop import worker
 from gigaloop.loop.population import Attribute, Population
-from gigaloop.loop.rootcause import find_root_causes
+from gigaloop.loop.rootcause import (
+    RootCauseConfig,
+    combine_scans,
+    find_root_causes,
+    prepare_scan,
+    scan_mode,
+)
 from gigaloop.loop.signals import LOOKBACK_DAYS, AlarmEpisode, alarm_attributes
 
 DAYS = 200
@@ -114,3 +121,15 @@ def test_the_alarm_log_reads_each_alarm_once_and_keeps_them_all():
     log.update(_View(rows, pd.Timestamp("2025-05-01")))
     assert len(log.rows) == 3
     assert [e.last.isoformat() for e in log.episodes()] == ["2025-02-18", "2025-04-09"]
+
+
+def test_modes_scanned_by_two_processes_give_the_findings_of_one():
+    pop, episode = _world(3, 8)
+    pop.first_failure_days["other"] = np.where(np.arange(len(pop)) % 97 == 0,
+                                               pop.in_service_days / 2, np.nan)
+    signals, config = alarm_attributes(pop, [episode]), RootCauseConfig()
+    setup = prepare_scan(pop, config, signals)
+    shared = worker.share(prepare_scan, scan_mode, len(setup.modes), pop, config, signals)
+    together = combine_scans(setup, shared.result(setup))
+    alone = find_root_causes(pop, config, signals)
+    assert together and [f.record() for f in together] == [f.record() for f in alone]

@@ -52,3 +52,46 @@ def test_a_main_script_the_worker_cannot_import_keeps_the_work_in_place(monkeypa
 
     monkeypatch.setitem(sys.modules, "__main__", SimpleNamespace(__file__="/nowhere/<stdin>"))
     assert not worker.enabled()
+
+
+def _setup_pid(offset: int) -> tuple[int, int]:
+    return os.getpid(), offset
+
+
+def _slow_step(state: tuple[int, int], item: int) -> tuple[int, int]:
+    import time
+
+    time.sleep(0.05)
+    return state[0], state[1] + item
+
+
+@pytest.mark.skipif(not worker.enabled(), reason="one core or GIGALOOP_WORKER=0")
+def test_shared_items_are_taken_by_both_processes_each_once():
+    worker.submit(sum, [0]).result(timeout=60)  # started: a cold start could miss the items
+    shared = worker.share(_setup_pid, _slow_step, 40, 100)
+    results = shared.result()
+    assert [value for _, value in results] == list(range(100, 140))
+    assert len({pid for pid, _ in results}) == 2  # the worker took some, this process too
+
+
+def _die_in_worker(parent: int, item: int) -> int:
+    if os.getpid() != parent:
+        os._exit(1)
+    return item
+
+
+@pytest.mark.skipif(not worker.enabled(), reason="one core or GIGALOOP_WORKER=0")
+def test_items_a_dead_worker_took_are_computed_here():
+    parent = os.getpid()
+    assert worker.share(_pid_setup_for, _die_in_worker, 6, parent).result() == list(range(6))
+    assert worker.submit(_pid_and_sum, [1]).result(timeout=60)[1] == 1  # a fresh worker
+
+
+def _pid_setup_for(parent: int) -> int:
+    return parent
+
+
+def test_shared_off_computes_every_item_here(monkeypatch):
+    monkeypatch.setenv("GIGALOOP_WORKER", "0")
+    results = worker.share(_setup_pid, _slow_step, 3, 7).result()
+    assert results == [(os.getpid(), 7), (os.getpid(), 8), (os.getpid(), 9)]

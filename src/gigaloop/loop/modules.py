@@ -32,7 +32,12 @@ from gigaloop.loop.finding import Finding
 from gigaloop.loop.impact import verify_changes
 from gigaloop.loop.population import Population, build_population
 from gigaloop.loop.retract import fading_reason
-from gigaloop.loop.rootcause import RootCauseConfig, find_root_causes
+from gigaloop.loop.rootcause import (
+    RootCauseConfig,
+    combine_scans,
+    prepare_scan,
+    scan_mode,
+)
 from gigaloop.loop.signals import alarm_attributes
 from gigaloop.loop.state import LoopState
 
@@ -66,8 +71,10 @@ class RootCauseModule:
         self.state.population = pop
         self.state.alarms.update(ctx.view)
         signals = alarm_attributes(pop, self.state.alarms.episodes())
-        scan = worker.submit(find_root_causes, pop, self.config, signals)
-        return lambda: self._conclude(ctx, pop, scan.result())
+        setup = prepare_scan(pop, self.config, signals)
+        scans = worker.share(prepare_scan, scan_mode, len(setup.modes), pop, self.config,
+                             signals)
+        return lambda: self._conclude(ctx, pop, combine_scans(setup, scans.result(setup)))
 
     def _conclude(self, ctx: DayContext, pop: Population,
                   found: list[Finding]) -> list[Decision]:

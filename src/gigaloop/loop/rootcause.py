@@ -25,6 +25,7 @@ in time (change point on the build date) into a station + window.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
@@ -59,10 +60,13 @@ def find_root_causes(pop: Population, config: RootCauseConfig | None = None,
 
     ``signals``: hypotheses stated before the field saw anything (units a control chart
     flagged, :mod:`gigaloop.loop.signals`), tested as a family of their own in every mode
-    and needing only ``min_signal_events`` failures.
+    and needing only ``min_signal_events`` failures. The scan of each mode is
+    :func:`scan_mode` on a :func:`prepare_scan` (so modes can be scanned by two processes,
+    :func:`gigaloop.loop.worker.share`); :func:`combine_scans` decides from them.
     """
-    with _blas().limit(limits=1):  # threads only contend on least squares this small
-        return _find(pop, config or RootCauseConfig(), signals or [])
+    config = config or RootCauseConfig()
+    scan = prepare_scan(pop, config, signals)
+    return combine_scans(scan, [scan_mode(scan, i) for i in range(len(scan.modes))])
 
 
 @cache
@@ -70,47 +74,123 @@ def _blas() -> ThreadpoolController:
     return ThreadpoolController()
 
 
-def _find(pop: Population, config: RootCauseConfig, signals: list[Attribute]) -> list[Finding]:
+@dataclass
+class ScanSetup:
+    """What every mode's scan shares: the population, the attributes tested (plain ones
+    and revisions' contemporaries) as one code matrix, the usage adjustment, and the
+    modes in the order they are scanned (claims and rates, then complaints)."""
+
+    pop: Population
+    config: RootCauseConfig
+    signals: list[Attribute]
+    plain: list[Attribute]
+    attributes: list[Attribute]
+    levels: list[Attribute]
+    codes: np.ndarray
+    adjust: Adjustment
+    modes: list[str]
+
+
+@dataclass
+class ModeScan:
+    """One mode's tests (rows cut, p not yet corrected; None when too few failures), the
+    window attributes its scan added, and the signals' rows in it."""
+
+    rows: pd.DataFrame | None
+    windows: list[Attribute]
+    signal_rows: pd.DataFrame | None
+
+
+def _scan_modes(pop: Population, config: RootCauseConfig) -> list[str]:
+    """The modes a scan of ``pop`` tests, in order: failures and rates, then complaints."""
+    modes = [*sorted(m for m in pop.first_failure_days if not is_complaint(m)), *pop.rates]
+    complaints = sorted(filter(is_complaint, pop.first_failure_days)) if config.complaints \
+        else []
+    return modes + complaints
+
+
+def prepare_scan(pop: Population, config: RootCauseConfig,
+                 signals: list[Attribute] | None = None) -> ScanSetup:
+    """The attributes, their code matrix and the usage adjustment every mode's scan uses."""
+    with _blas().limit(limits=1):
+        return _prepare(pop, config, signals)
+
+
+def _prepare(pop: Population, config: RootCauseConfig,
+             signals: list[Attribute] | None) -> ScanSetup:
     causes = [a for a in pop.attributes if a.kind in CAUSE_KINDS]
     if len(pop) == 0 or not (causes or signals):
-        return []
+        return ScanSetup(pop, config, signals or [], [], [], [], np.zeros((len(pop), 0)),
+                         Adjustment(np.zeros(0), np.zeros((0, 0))), [])
     plain = [a for a in causes if a.kind not in WINDOW_KINDS]
     levels = contemporaries(pop, causes)
     attributes = plain + levels
     codes = np.asfortranarray(np.column_stack([a.codes for a in attributes]))
-    adjust = Adjustment(usage_strata(pop), rate_covariates(pop))
+    return ScanSetup(pop, config, signals or [], plain, attributes, levels, codes,
+                     Adjustment(usage_strata(pop), rate_covariates(pop)),
+                     _scan_modes(pop, config))
 
-    def scan(mode: str) -> tuple[pd.DataFrame, list[Attribute]] | None:
-        """One mode's tests (rows cut and p corrected) and the window attributes added."""
-        if mode in pop.rates:
-            rates = _rate_scan(pop.rates[mode], codes, adjust.covariates, config)
-            return None if rates is None else (
-                mark_window_rows(_tails_only(rates, attributes), [], len(plain),
-                                 len(attributes)), [])
+
+def scan_mode(scan: ScanSetup, index: int) -> ModeScan:
+    """The tests of ``scan.modes[index]``: every level of every attribute, its best build
+    windows, and the signals (complaint modes test no signals)."""
+    with _blas().limit(limits=1):  # threads only contend on least squares this small
+        mode = scan.modes[index]
+        rows, windows = _scan_attributes(scan, mode)
+        signal_rows = None if is_complaint(mode) or not scan.signals \
+            else _scan_signals(scan, mode)
+        return ModeScan(rows, windows, signal_rows)
+
+
+def _scan_attributes(scan: ScanSetup, mode: str) -> tuple[pd.DataFrame | None,
+                                                          list[Attribute]]:
+    pop, config, adjust = scan.pop, scan.config, scan.adjust
+    attributes, plain = scan.attributes, scan.plain
+    if mode in pop.rates:
+        rates = _rate_scan(pop.rates[mode], scan.codes, adjust.covariates, config)
+        return (None if rates is None else mark_window_rows(
+            _tails_only(rates, attributes), [], len(plain), len(attributes))), []
+    duration, event = pop.survival(mode)
+    if event.sum() < config.min_events:
+        return None, []
+    windows = window_candidates(pop, duration, event, adjust.strata, scan.levels,
+                                config.min_events)
+    survival = _tails_only(_survival_scan(duration, event, scan.codes, adjust.strata),
+                           attributes)
+    if windows:  # scanned apart: appending them would copy the whole matrix
+        extra = _survival_scan(duration, event, np.asfortranarray(
+            np.column_stack([w.attribute.codes for w in windows])), adjust.strata)
+        survival = pd.concat([survival, extra.assign(attribute=extra.attribute
+                                                     + scan.codes.shape[1])],
+                             ignore_index=True)
+    return (mark_window_rows(survival, windows, len(plain), len(attributes)),
+            [w.attribute for w in windows])
+
+
+def _scan_signals(scan: ScanSetup, mode: str) -> pd.DataFrame | None:
+    """The signals' tests in ``mode`` (exact intervals for failures: few units each)."""
+    pop, config, adjust = scan.pop, scan.config, scan.adjust
+    codes = np.asfortranarray(np.column_stack([a.codes for a in scan.signals]))
+    if mode in pop.rates:
+        result = _rate_scan(pop.rates[mode], codes, adjust.covariates, config)
+    else:
         duration, event = pop.survival(mode)
-        if event.sum() < config.min_events:
-            return None
-        windows = window_candidates(pop, duration, event, adjust.strata, levels,
-                                    config.min_events)
-        survival = _tails_only(_survival_scan(duration, event, codes, adjust.strata),
-                               attributes)
-        if windows:  # scanned apart: appending them would copy the whole matrix
-            extra = _survival_scan(duration, event, np.asfortranarray(
-                np.column_stack([w.attribute.codes for w in windows])), adjust.strata)
-            survival = pd.concat([survival, extra.assign(attribute=extra.attribute
-                                                         + codes.shape[1])], ignore_index=True)
-        return (mark_window_rows(survival, windows, len(plain), len(attributes)),
-                [w.attribute for w in windows])
+        result = None if event.sum() < config.min_signal_events else _exact_interval(
+            _survival_scan(duration, event, codes, adjust.strata))
+    return result if result is not None and len(result) else None
 
-    modes = [*sorted(m for m in pop.first_failure_days if not is_complaint(m)), *pop.rates]
-    complaints = sorted(filter(is_complaint, pop.first_failure_days)) if config.complaints \
-        else []
-    scans, tested = {}, {}
-    for mode, result in zip(modes + complaints, map(scan, modes + complaints), strict=True):
-        if result is not None:
-            scans[mode] = result[0]
-            tested[mode] = (attributes + result[1],
-                            CodeMatrix(codes).plus([a.codes for a in result[1]]))
+
+def combine_scans(scan: ScanSetup, results: list[ModeScan]) -> list[Finding]:
+    """The findings of every mode from its tests: false discovery rate over the tree of
+    families (claims and rates, complaints apart, signals apart), then selection."""
+    config, attributes = scan.config, scan.attributes
+    scans: dict[str, pd.DataFrame] = {}
+    tested: dict[str, tuple[list[Attribute], CodeMatrix]] = {}
+    for mode, result in zip(scan.modes, results, strict=True):
+        if result.rows is not None:
+            scans[mode] = result.rows
+            tested[mode] = (attributes + result.windows,
+                            CodeMatrix(scan.codes).plus([a.codes for a in result.windows]))
     for family in ({m: s for m, s in scans.items() if not is_complaint(m)},
                    {m: s for m, s in scans.items() if is_complaint(m)}):
         if not family:
@@ -121,36 +201,26 @@ def _find(pop: Population, config: RootCauseConfig, signals: list[Attribute]) ->
                     for mode, s in family.items()})
         for mode, q in qvalues.items():
             scans[mode]["q"] = q
-    _add_signal_family(pop, modes, signals, scans, tested, (attributes, CodeMatrix(codes)),
-                       adjust, config)
+    signal_rows = {mode: r.signal_rows for mode, r in zip(scan.modes, results, strict=True)
+                   if r.signal_rows is not None}
+    _add_signal_family(scan, signal_rows, scans, tested)
     findings = []
-    for mode, scan in scans.items():
-        findings += select_findings(pop, mode, scan, *tested[mode], adjust, config)
+    with _blas().limit(limits=1):
+        for mode, rows in scans.items():
+            findings += select_findings(scan.pop, mode, rows, *tested[mode], scan.adjust,
+                                        config)
     return findings
 
 
-def _add_signal_family(pop: Population, modes: list[str], signals: list[Attribute],
+def _add_signal_family(scan: ScanSetup, rows: dict[str, pd.DataFrame],
                        scans: dict[str, pd.DataFrame],
-                       tested: dict[str, tuple[list[Attribute], CodeMatrix]],
-                       plain: tuple[list[Attribute], CodeMatrix], adjust: Adjustment,
-                       config: RootCauseConfig) -> None:
-    """Test ``signals`` in every mode, as one FDR family per mode apart from the scan's, and
-    add their rows (``signal`` true) and attributes to ``scans`` and ``tested``."""
-    if not signals:
-        return
-    signal_codes = np.asfortranarray(np.column_stack([a.codes for a in signals]))
-    rows = {}
-    for mode in modes:
-        if mode in pop.rates:
-            result = _rate_scan(pop.rates[mode], signal_codes, adjust.covariates, config)
-        else:
-            duration, event = pop.survival(mode)
-            result = None if event.sum() < config.min_signal_events else _exact_interval(
-                _survival_scan(duration, event, signal_codes, adjust.strata))
-        if result is not None and len(result):
-            rows[mode] = result
+                       tested: dict[str, tuple[list[Attribute], CodeMatrix]]) -> None:
+    """The signals' tests, one FDR family per mode apart from the scan's: their rows
+    (``signal`` true) and attributes added to ``scans`` and ``tested``."""
     if not rows:
         return
+    config, signals = scan.config, scan.signals
+    plain = (scan.attributes, CodeMatrix(scan.codes))
     families = ml.family_qvalues({mode: r.p.to_numpy() for mode, r in rows.items()},
                                  config.alpha)
     for mode, result in rows.items():
@@ -164,7 +234,6 @@ def _add_signal_family(pop: Population, modes: list[str], signals: list[Attribut
         scans[mode] = result if main is None else pd.concat(
             [main.assign(signal=False), result], ignore_index=True)
         tested[mode] = (attributes + signals, codes.plus([a.codes for a in signals]))
-
 
 
 def _tails_only(scan: pd.DataFrame, attributes: list[Attribute]) -> pd.DataFrame:
@@ -229,4 +298,5 @@ def _rate_scan(rates: MeasuredRates, codes: np.ndarray, covariates: np.ndarray,
     return scan
 
 
-__all__ = ["CAUSE_KINDS", "Finding", "RootCauseConfig", "find_root_causes"]
+__all__ = ["CAUSE_KINDS", "Finding", "ModeScan", "RootCauseConfig", "ScanSetup", "combine_scans",
+           "find_root_causes", "prepare_scan", "scan_mode"]

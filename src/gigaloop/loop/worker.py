@@ -12,8 +12,15 @@ instead: the same results, one after the other. A worker that dies mid-task (kil
 of memory) costs time, not the run: the task is computed in place, and the next
 :func:`submit` starts a fresh worker.
 
+Work that splits into independent items (root cause's failure modes) is shared (:func:`share`):
+the worker starts on it at once, and this process joins in when it asks for the result,
+each taking the next item from one counter in shared memory, so neither waits while the
+other has items left.
+
 >>> submit(sum, [1, 2, 3]).result()
 6
+>>> share(_example_setup, _example_step, 4, 10).result()
+[10, 11, 12, 13]
 """
 
 from __future__ import annotations
@@ -29,12 +36,15 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+S = TypeVar("S")
 
 #: Imported by the fork server once, so each task starts without loading them.
 PRELOAD = ["gigaloop.loop.rootcause"]
 
 log = logging.getLogger("gigaloop.loop.worker")
 _pool: ProcessPoolExecutor | None = None
+#: the next item of the task being shared (:func:`share`), in memory both processes see
+_counter: Any = None
 
 
 def enabled() -> bool:
@@ -74,12 +84,84 @@ def submit(function: Callable[..., T], *args: Any) -> Pending[T]:
     return Pending(_worker().submit(function, *args), function, args)
 
 
+class Shared(Generic[T]):
+    """A task shared with the worker (:func:`share`); :meth:`result` takes items until none is
+    left, then merges in the worker's (and computes in place any a dead worker took)."""
+
+    def __init__(self, future: Future[dict[int, T]] | None, setup: Callable[..., Any],
+                 step: Callable[[Any, int], T], count: int, args: tuple) -> None:
+        self._future, self._setup, self._step = future, setup, step
+        self._count, self._args = count, args
+
+    def result(self, setup: Any = None) -> list[T]:
+        """Every item's result, in order; ``setup``: this process's own ``setup(*args)``
+        if it made one already (else it is made when this process takes an item)."""
+        shared = self._future is not None
+        done = _take_turns(self._setup, self._step, self._count, self._args, setup) \
+            if shared else {}
+        if shared:
+            assert self._future is not None
+            try:
+                done.update(self._future.result())
+            except BrokenProcessPool:
+                log.warning("the worker process died; computing its share in place")
+                shutdown()
+        missing = [i for i in range(self._count) if i not in done]
+        if missing:
+            state = self._setup(*self._args) if setup is None else setup
+            done.update((i, self._step(state, i)) for i in missing)
+        return [done[i] for i in range(self._count)]
+
+
+def share(setup: Callable[..., S], step: Callable[[S, int], T], count: int,
+          *args: Any) -> Shared[T]:
+    """``[step(setup(*args), i) for i in range(count)]``, the items taken in turn by the
+    worker (from now) and by this process (from :meth:`Shared.result`); each sets up once,
+    if it takes an item. ``step`` must depend on ``i`` and the setup alone, so which process
+    computed an item changes nothing. In place when :func:`enabled` is false."""
+    if not enabled():
+        return Shared(None, setup, step, count, args)
+    pool = _worker()
+    with _counter.get_lock():
+        _counter.value = 0
+    return Shared(pool.submit(_take_turns, setup, step, count, args), setup, step, count,
+                  args)
+
+
+def _take_turns(setup: Callable[..., S], step: Callable[[S, int], T], count: int,
+                args: tuple, state: Any = None) -> dict[int, T]:
+    """The items this process takes from the shared counter, computed."""
+    done: dict[int, T] = {}
+    while (item := _next_item(count)) is not None:
+        if state is None:
+            state = setup(*args)
+        done[item] = step(state, item)
+    return done
+
+
+def _next_item(count: int) -> int | None:
+    with _counter.get_lock():
+        item = int(_counter.value)
+        if item >= count:
+            return None
+        _counter.value = item + 1
+        return item
+
+
+def _share_counter(counter: Any) -> None:
+    """The worker's initializer: the counter :func:`share` hands out items from."""
+    global _counter
+    _counter = counter
+
+
 def _worker() -> ProcessPoolExecutor:
-    global _pool
+    global _pool, _counter
     if _pool is None:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(PRELOAD)
-        _pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
+        _counter = context.Value("q", 0)
+        _pool = ProcessPoolExecutor(max_workers=1, mp_context=context,
+                                    initializer=_share_counter, initargs=(_counter,))
         atexit.register(shutdown)
     return _pool
 
@@ -92,4 +174,12 @@ def shutdown() -> None:
         _pool = None
 
 
-__all__ = ["Pending", "enabled", "shutdown", "submit"]
+def _example_setup(base: int) -> int:
+    return base
+
+
+def _example_step(base: int, item: int) -> int:
+    return base + item
+
+
+__all__ = ["Pending", "Shared", "enabled", "share", "shutdown", "submit"]
