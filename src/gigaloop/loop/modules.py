@@ -62,9 +62,10 @@ class RootCauseModule:
         return self.start(ctx)()
 
     def start(self, ctx: DayContext) -> Callable[[], list[Decision]]:
-        """Read the store (the population, the plant's alarms) now; scan in the worker
-        process (:mod:`gigaloop.loop.worker`) while the cycle runs the modules that do not
-        wait for root cause; the returned call waits for the scan and decides."""
+        """Read the store (the population, the plant's alarms) now; the worker process
+        starts scanning the modes (:mod:`gigaloop.loop.worker`) while the cycle runs the
+        modules that do not wait for root cause; the returned call scans the modes the
+        worker has not taken yet, then decides from all of them."""
         if ctx.day < self.first_day:
             return list
         pop = build_population(ctx.view, ctx.now.date(), self.state.records)
