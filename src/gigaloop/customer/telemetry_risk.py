@@ -31,6 +31,8 @@ AFTER_FAILURE_DAYS = 14
 #: Intervals without a failure kept for a fit at most (a seeded sample, weighted back).
 MAX_NEGATIVES = 40_000
 MIN_FAILURES = 5
+#: Days after a week's end before its outcome is taken as known (claims come with repairs).
+OUTCOME_LAG_DAYS = 14
 
 
 @dataclass
@@ -78,34 +80,52 @@ class Events:
                 - np.searchsorted(self.keys, base + first, side="left"))
 
 
-def covariates(history: SignalHistory, codes: Events, rows: np.ndarray,
-               at: np.ndarray) -> pd.DataFrame:
-    """The model's covariates of vehicles ``rows`` at day indices ``at``."""
-    frame = history.features(rows, at)
-    frame["code_recent"] = (codes.count(rows, at - CODE_WINDOW_DAYS + 1, at) > 0).astype(float)
-    return frame
+@dataclass(frozen=True)
+class VehicleWeeks:
+    """The vehicle-weeks of a fit: each one's vehicle row, start day and trend features
+    (shared by every watched part), ordered by VIN and start."""
+
+    rows: np.ndarray
+    start: np.ndarray
+    trends: pd.DataFrame
+
+    @classmethod
+    def of(cls, history: SignalHistory, last: int) -> VehicleWeeks:
+        """Weeks starting every 7th day from :data:`BASELINE_GAP_DAYS` to ``last`` of the
+        vehicles with a reading by then and in their last 7 days."""
+        starts = np.arange(BASELINE_GAP_DAYS, last + 1, WEEK_DAYS)
+        by_vin = np.argsort(np.array(list(history.rows), dtype=object), kind="stable")
+        rows = np.repeat(by_vin, len(starts))  # by VIN: the same fit whatever the read order
+        at = np.tile(starts, len(history.rows))
+        seen = history.first_seen[rows] <= at
+        rows, at = rows[seen], at[seen]
+        trends = history.features(rows, at)
+        recent = trends.pop("recent").to_numpy() > 0
+        return cls(rows[recent], at[recent], trends[recent].reset_index(drop=True))
 
 
-def intervals(history: SignalHistory, component: str, codes: pd.DataFrame,
-              failures: pd.DataFrame, serviced: pd.DataFrame, first: int, last: int
-              ) -> tuple[pd.DataFrame, np.ndarray]:
-    """Vehicle-weeks starting on days ``first … last`` (every 7th day from
-    :data:`BASELINE_GAP_DAYS`) whose week has ended by the data: covariates and whether the
-    component failed within the week. ``codes`` are those foretelling the component."""
+def intervals(history: SignalHistory, weeks: VehicleWeeks, component: str,
+              codes: pd.DataFrame, failures: pd.DataFrame, serviced: pd.DataFrame
+              ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """The component's intervals among ``weeks``: covariates (with ``code_recent``, from
+    ``codes``, those foretelling it), whether it failed within the week, and the start day."""
     span = history.n_days + 2 * WEEK_DAYS + CODE_WINDOW_DAYS
     mine = failures[failures.component == component]
     failed = Events.of(history, mine.vin, mine.event_time, span)
     visits = Events.of(history, serviced.vin, serviced.event_time, span)
     raised = Events.of(history, codes.vin, codes.event_time, span)
-    starts = np.arange(max(first, BASELINE_GAP_DAYS), last + 1, WEEK_DAYS)
-    rows = np.repeat(np.arange(len(history.rows)), len(starts))
-    at = np.tile(starts, len(history.rows))
-    frame = covariates(history, raised, rows, at)
-    keep = ((frame.recent.to_numpy() > 0)
-            & (visits.count(rows, at - WEEK_DAYS, at + WEEK_DAYS) == 0)
+    rows, at = weeks.rows, weeks.start
+    keep = ((visits.count(rows, at - WEEK_DAYS, at + WEEK_DAYS) == 0)
             & (failed.count(rows, at - AFTER_FAILURE_DAYS + 1, at) == 0))
-    outcome = failed.count(rows[keep], at[keep] + 1, at[keep] + WEEK_DAYS) > 0
-    return frame[keep].reset_index(drop=True), outcome
+    rows, at = rows[keep], at[keep]
+    frame = weeks.trends[keep].reset_index(drop=True)
+    frame["code_recent"] = code_recent(raised, rows, at)
+    return frame, failed.count(rows, at + 1, at + WEEK_DAYS) > 0, at
+
+
+def code_recent(raised: Events, rows: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """1.0 where a code came in the 30 days to ``at``."""
+    return (raised.count(rows, at - CODE_WINDOW_DAYS + 1, at) > 0).astype(float)
 
 
 def fit_hazard(frame: pd.DataFrame, outcome: np.ndarray, features: tuple[str, ...],
@@ -123,44 +143,43 @@ def fit_hazard(frame: pd.DataFrame, outcome: np.ndarray, features: tuple[str, ..
     chosen = np.concatenate([np.flatnonzero(outcome), kept])
     weight = np.where(outcome[chosen], 1.0, len(negatives) / max(len(kept), 1))
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
-    model.fit(frame.loc[chosen, list(features)].to_numpy(), outcome[chosen],
+    model.fit(frame[list(features)].to_numpy()[chosen], outcome[chosen],
               logisticregression__sample_weight=weight)
     return model
 
 
-def fit_component(history: SignalHistory, component: str, codes: pd.DataFrame,
-                  failures: pd.DataFrame, serviced: pd.DataFrame, until_day: int,
-                  held_out_days: int) -> HazardModel | None:
-    """The component's hazard fitted on the weeks ended by day index ``until_day``, and its
-    check held out by time (fit on weeks ended by ``until_day − held_out_days``, AUC on
-    those starting from then); None while fewer than :data:`MIN_FAILURES` weeks failed."""
+def fit_component(history: SignalHistory, weeks: VehicleWeeks, component: str,
+                  codes: pd.DataFrame, failures: pd.DataFrame, serviced: pd.DataFrame,
+                  until_day: int, held_out_days: int) -> HazardModel | None:
+    """The component's hazard fitted on ``weeks`` (:func:`weeks_known`: those whose outcome
+    is known by day index ``until_day``), and its check held out by time: fitted on the weeks known by
+    ``until_day − held_out_days``, its AUC on the weeks starting from then. None while
+    fewer than :data:`MIN_FAILURES` weeks failed."""
     from sklearn.metrics import roc_auc_score
 
-    features = (*(f"{s}_{k}" for s in history.signals for k in ("change", "trend")),
-                "code_recent")
-    frame, outcome = intervals(history, component, codes, failures, serviced, 0,
-                               until_day - WEEK_DAYS)
+    features = (*weeks.trends.columns, "code_recent")
+    frame, outcome, start = intervals(history, weeks, component, codes, failures, serviced)
     if outcome.sum() < MIN_FAILURES:
         return None
     split = until_day - held_out_days
-    train_frame, train_outcome = intervals(history, component, codes, failures, serviced, 0,
-                                           split - WEEK_DAYS)
-    test_frame, test_outcome = intervals(history, component, codes, failures, serviced,
-                                         _next_start(split), until_day - WEEK_DAYS)
-    held_out: dict[str, Any] = {"split_day": split, "intervals": int(len(test_outcome)),
-                                "failures": int(test_outcome.sum()), "auc": None}
-    if train_outcome.sum() >= MIN_FAILURES and 0 < test_outcome.sum() < len(test_outcome):
-        check = fit_hazard(train_frame, train_outcome, features)
-        held_out["auc"] = round(float(roc_auc_score(
-            test_outcome, check.predict_proba(test_frame[list(features)].to_numpy())[:, 1])), 3)
+    train = start <= split - WEEK_DAYS - OUTCOME_LAG_DAYS
+    test = start >= split
+    held_out: dict[str, Any] = {"split_day": split, "intervals": int(test.sum()),
+                                "failures": int(outcome[test].sum()), "auc": None}
+    if outcome[train].sum() >= MIN_FAILURES and 0 < outcome[test].sum() < test.sum():
+        check = fit_hazard(frame[train].reset_index(drop=True), outcome[train], features)
+        scores = check.predict_proba(frame[list(features)].to_numpy()[test])[:, 1]
+        held_out["auc"] = round(float(roc_auc_score(outcome[test], scores)), 3)
     return HazardModel(component, features, fit_hazard(frame, outcome, features),
-                       int(len(outcome)), int(outcome.sum()), held_out)
+                       len(outcome), int(outcome.sum()), held_out)
 
 
-def _next_start(day: int) -> int:
-    """The first interval start (every 7th day from :data:`BASELINE_GAP_DAYS`) at or after
-    ``day``."""
-    return BASELINE_GAP_DAYS + max(0, -(-(day - BASELINE_GAP_DAYS) // WEEK_DAYS)) * WEEK_DAYS
+def weeks_known(history: SignalHistory, until_day: int) -> VehicleWeeks | None:
+    """The vehicle-weeks whose outcome is known by day index ``until_day``: ended
+    :data:`OUTCOME_LAG_DAYS` before it (a claim reaches the store after the repair)."""
+    if not history.rows:
+        return None
+    return VehicleWeeks.of(history, until_day - WEEK_DAYS - OUTCOME_LAG_DAYS)
 
 
 def risk_over(hazard: np.ndarray, horizon_days: int) -> np.ndarray:

@@ -38,12 +38,15 @@ RECENT_DAYS, BASELINE_GAP_DAYS, TREND_GAP_DAYS = 7, 30, 21
 @dataclass
 class SignalHistory:
     """Per signal a float32 matrix (vehicle row × day since ``first_day``, NaN: no
-    reading); ``rows`` maps a VIN to its row; ``read_until`` is the last view cutoff read."""
+    reading); ``rows`` maps a VIN to its row; ``read_until`` is the last view cutoff read;
+    ``last_day`` the latest day index with a reading, ``first_seen`` each row's first."""
 
     signals: tuple[str, ...] = SIGNALS
     rows: dict[str, int] = field(default_factory=dict)
     first_day: date | None = None
     read_until: pd.Timestamp | None = None
+    last_day: int = -1
+    first_seen: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
     values: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _baseline: dict[str, tuple[np.ndarray, np.ndarray, int]] = field(
         default_factory=dict, repr=False)
@@ -69,6 +72,12 @@ class SignalHistory:
         day = self.day_index(frame.day)
         keep = day >= 0
         self._grow(len(self.rows), int(day.max()) + 1)
+        self.last_day = max(self.last_day, int(day.max()))
+        first = np.full(len(self.rows), np.iinfo(np.int64).max)
+        np.minimum.at(first, row[keep], day[keep])
+        first[:len(self.first_seen)] = np.minimum(first[:len(self.first_seen)],
+                                                  self.first_seen)
+        self.first_seen = first
         for name in self.signals:
             self.values[name][row[keep], day[keep]] = frame[name].to_numpy(np.float32)[keep]
 
@@ -102,8 +111,9 @@ class SignalHistory:
         to that day); ``recent`` — readings in its last 7 days. Cumulative sums over the
         whole matrix: for many (row, day) pairs at once (a fit)."""
         def windows(name: str) -> Any:
-            sums = _prefix(np.nan_to_num(self.values[name], nan=0.0))
-            counts = _prefix(~np.isnan(self.values[name]))
+            used = self.values[name][:len(self.rows), :self.last_day + 1]
+            sums = _prefix(np.nan_to_num(used, nan=0.0))
+            counts = _prefix(~np.isnan(used))
 
             def mean(start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
                 lo, hi = (np.clip(x, 0, sums.shape[1] - 1) for x in (start, end + 1))

@@ -45,10 +45,10 @@ from gigaloop.twin.effects import GeneralFault, place_customers
 from gigaloop.twin.fleet_rows import Rows
 from gigaloop.twin.fleet_tables import FleetTables
 from gigaloop.twin.hazards import COMPONENTS, CRASH, Component
+from gigaloop.twin.precursor_signals import SIGNAL_COMPONENTS, PrecursorSignals
 from gigaloop.twin.scenes import Scenes, drive_scenes
 from gigaloop.twin.service import Workshop, new_workshop_values, workshop_columns
 from gigaloop.twin.software import SoftwareFleet, SoftwareQuality
-from gigaloop.twin.precursor_signals import SIGNAL_COMPONENTS, PrecursorSignals
 from gigaloop.twin.telemetry import (
     BLOCK,
     BlockEvents,
