@@ -151,10 +151,10 @@ def fit_hazard(frame: pd.DataFrame, outcome: np.ndarray, features: tuple[str, ..
 def fit_component(history: SignalHistory, weeks: VehicleWeeks, component: str,
                   codes: pd.DataFrame, failures: pd.DataFrame, serviced: pd.DataFrame,
                   until_day: int, held_out_days: int) -> HazardModel | None:
-    """The component's hazard fitted on ``weeks`` (:func:`weeks_known`: those whose outcome
-    is known by day index ``until_day``), and its check held out by time: fitted on the weeks known by
-    ``until_day − held_out_days``, its AUC on the weeks starting from then. None while
-    fewer than :data:`MIN_FAILURES` weeks failed."""
+    """The component's hazard fitted on ``weeks`` (:func:`weeks_known`: those whose
+    outcome is known by day index ``until_day``), and its check held out by time: fitted
+    on the weeks known by ``until_day − held_out_days``, its AUC on the weeks starting
+    from then. None while fewer than :data:`MIN_FAILURES` weeks failed."""
     from sklearn.metrics import roc_auc_score
 
     features = (*weeks.trends.columns, "code_recent")
