@@ -41,8 +41,9 @@ class PredictiveServiceState:
 
     ``history`` — the codes, claims and predictive visits read so far; ``rules`` and
     ``held_out`` — the last weekly fit and its held-out check; ``signals`` and ``hazards`` —
-    the telemetry read so far and each watched part's weekly hazard model (refitted with the
-    rules); ``booked`` — (vin, component) → when that owner was booked, for the last
+    the telemetry read so far and each watched part's weekly hazard model (refitted every
+    ``signal_refit_days``), ``signal_costs`` a failure's and a visit's cost at that refit,
+    ``signal_holdout`` whether each of its vehicles is in the hold-out; ``booked`` — (vin, component) → when that owner was booked, for the last
     ``horizon_days``.
     """
 
@@ -52,6 +53,8 @@ class PredictiveServiceState:
     booked: dict[tuple[str, str], pd.Timestamp] = field(default_factory=dict)
     signals: SignalHistory = field(default_factory=SignalHistory)
     hazards: dict[str, HazardModel | None] = field(default_factory=dict)
+    signal_holdout: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    signal_costs: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -117,24 +120,27 @@ class PredictiveServiceModule:
         cfg = self.config
         signals = state.signals
         signals.read(ctx.view, now)
-        if refit:
-            at = now - timedelta(days=ctx.day % cfg.refit_days)
+        if ctx.day % cfg.signal_refit_days == 0 or (refit and not state.hazards):
+            at = now - timedelta(days=ctx.day % cfg.signal_refit_days)
             codes, failures, serviced = state.history.as_of(at)
             until = int(signals.day_index([at.normalize()])[0]) if signals.rows else 0
             weeks = weeks_known(signals, until)
             state.hazards = {part: None if weeks is None else fit_component(
                 signals, weeks, part, self._foretelling(state, codes, part), failures,
                 serviced, until, HELD_OUT_DAYS) for part, _ in cfg.watched}
+            state.signal_costs = {part: self._costs(failures, part) for part, _ in cfg.watched}
         models = {p: m for p, m in state.hazards.items() if m is not None}
         if not models or signals.last_day < 0:
             return []
-        state.history.read(ctx.view, now, ("codes", "failures"))
-        failures = state.history.failures
+        state.history.read(ctx.view, now, ("codes",))
         rows = np.arange(len(signals.rows))
         at = np.full(len(rows), signals.last_day)
         today = signals.features_today(signals.last_day)
         vins = np.array(list(signals.rows), dtype=object)
-        open_vins = (today.recent.to_numpy() > 0) & ~in_holdout(vins, cfg.holdout_percent)
+        fresh = vins[len(state.signal_holdout):]
+        state.signal_holdout = np.r_[state.signal_holdout,
+                                     in_holdout(fresh, cfg.holdout_percent)].astype(bool)
+        open_vins = (today.recent.to_numpy() > 0) & ~state.signal_holdout
         decisions = []
         for part, horizon in cfg.watched:
             if part not in models:
@@ -143,13 +149,16 @@ class PredictiveServiceModule:
             x = today.assign(code_recent=code_recent(Events.of(
                 signals, raised.vin, raised.event_time, signals.n_days + 64), rows, at))
             risk = risk_over(models[part].weekly_hazard(x), horizon)
-            failure_cost, visit_cost = self._costs(failures, part)
+            failure_cost, visit_cost = state.signal_costs[part]
             worth = open_vins & (risk * failure_cost > visit_cost)
-            recent = failures[(failures.component == part) & (
-                failures.event_time > now - timedelta(days=AFTER_FAILURE_DAYS))]
-            failed = set(recent.vin)
-            due = [k for k in np.flatnonzero(worth) if (vins[k], part) not in state.booked
-                   and vins[k] not in failed]
+            due = [k for k in np.flatnonzero(worth) if (vins[k], part) not in state.booked]
+            if not due:
+                continue
+            state.history.read(ctx.view, now, ("failures",))  # failed, awaiting repair?
+            failures = state.history.failures
+            failed = set(failures.vin[(failures.component == part) & (
+                failures.event_time > now - timedelta(days=AFTER_FAILURE_DAYS))])
+            due = [k for k in due if vins[k] not in failed]
             if not due:
                 continue
             booked = tuple(sorted(vins[due]))

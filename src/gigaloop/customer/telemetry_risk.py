@@ -31,6 +31,8 @@ AFTER_FAILURE_DAYS = 14
 #: Intervals without a failure kept for a fit at most (a seeded sample, weighted back).
 MAX_NEGATIVES = 40_000
 MIN_FAILURES = 5
+#: Weeks a fit looks back over (half a year: a bounded cost, and the fleet as it is now).
+FIT_WEEKS = 26
 #: Days after a week's end before its outcome is taken as known (claims come with repairs).
 OUTCOME_LAG_DAYS = 14
 
@@ -91,9 +93,10 @@ class VehicleWeeks:
 
     @classmethod
     def of(cls, history: SignalHistory, last: int) -> VehicleWeeks:
-        """Weeks starting every 7th day from :data:`BASELINE_GAP_DAYS` to ``last`` of the
-        vehicles with a reading by then and in their last 7 days."""
-        starts = np.arange(BASELINE_GAP_DAYS, last + 1, WEEK_DAYS)
+        """The :data:`FIT_WEEKS` weeks to the one starting on day ``last`` (none before day
+        :data:`BASELINE_GAP_DAYS`) of the vehicles with a reading in the 7 days before."""
+        starts = np.arange(last - (FIT_WEEKS - 1) * WEEK_DAYS, last + 1, WEEK_DAYS)
+        starts = starts[starts >= BASELINE_GAP_DAYS]
         by_vin = np.argsort(np.array(list(history.rows), dtype=object), kind="stable")
         rows = np.repeat(by_vin, len(starts))  # by VIN: the same fit whatever the read order
         at = np.tile(starts, len(history.rows))

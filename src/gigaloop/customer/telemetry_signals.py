@@ -24,7 +24,7 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -43,11 +43,12 @@ class SignalHistory:
 
     signals: tuple[str, ...] = SIGNALS
     rows: dict[str, int] = field(default_factory=dict)
-    first_day: date | None = None
+    first_day: np.datetime64 | None = None
     read_until: pd.Timestamp | None = None
     last_day: int = -1
     first_seen: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
     values: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _index: pd.Index = field(default_factory=lambda: pd.Index([]), repr=False)
     _baseline: dict[str, tuple[np.ndarray, np.ndarray, int]] = field(
         default_factory=dict, repr=False)
 
@@ -57,7 +58,7 @@ class SignalHistory:
                                    ["vin", "day", *self.signals])
         self.read_until = pd.Timestamp(now)
         if part.num_rows:
-            self.add(part.to_pandas())
+            self.add(part.to_pandas(date_as_object=False))
 
     def add(self, frame: pd.DataFrame) -> None:
         """Store the readings of ``frame`` (vin, day and the signal columns)."""
@@ -65,9 +66,12 @@ class SignalHistory:
         if frame.empty:
             return
         if self.first_day is None:
-            self.first_day = min(frame.day)
-        new = [v for v in pd.unique(frame.vin) if v not in self.rows]
-        self.rows.update({v: len(self.rows) + k for k, v in enumerate(new)})
+            self.first_day = _days(frame.day).min()
+        seen = pd.unique(frame.vin)
+        new = seen[self._index.get_indexer(seen) < 0]
+        if len(new):
+            self.rows.update({v: len(self.rows) + k for k, v in enumerate(new)})
+            self._index = pd.Index(list(self.rows))
         row = self.row_of(frame.vin)
         day = self.day_index(frame.day)
         keep = day >= 0
@@ -83,12 +87,11 @@ class SignalHistory:
 
     def row_of(self, vins: Any) -> np.ndarray:
         """Each VIN's row (−1: never seen)."""
-        return np.array([self.rows.get(v, -1) for v in vins], dtype=np.int64)
+        return self._index.get_indexer(pd.Index(vins)).astype(np.int64)
 
     def day_index(self, days: Any) -> np.ndarray:
         """Days since ``first_day`` of dates or timestamps."""
-        stamps = pd.to_datetime(pd.Series(days)).dt.normalize()
-        return (stamps - pd.Timestamp(self.first_day)).dt.days.to_numpy(np.int64)
+        return (_days(days) - self.first_day).astype(np.int64)
 
     @property
     def n_days(self) -> int:
@@ -166,6 +169,13 @@ class SignalHistory:
             out[f"{name}_trend"] = np.nan_to_num(recent - before)
             out["recent"] = np.maximum(out.get("recent", count), count)
         return pd.DataFrame(out)
+
+
+def _days(values: Any) -> np.ndarray:
+    """Dates or timestamps as NumPy days."""
+    if isinstance(values, pd.Series):
+        values = values.to_numpy()
+    return np.asarray(values).astype("datetime64[D]")
 
 
 def _prefix(matrix: np.ndarray) -> np.ndarray:

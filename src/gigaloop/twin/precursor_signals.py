@@ -30,10 +30,11 @@ from gigaloop.twin.telemetry import VehicleArrays
 #: The telemetry columns this module adds, and the component each one watches.
 SIGNAL_COMPONENTS = {"lv_battery_rest_v": "12v_battery", "drive_unit_noise_db": "drive_unit"}
 
-#: 12 V resting (open-circuit) voltage of a healthy lead-acid battery: 12.6–12.7 V charged,
-#: 12.4 V at 75 % charge, 12.0 V at 25 % (Battery University BU-903). The spread between
-#: healthy cars, the daily noise, the sag's depth and lead time are assumed (no published
-#: figure for how long a car's resting voltage sags before a no-start).
+#: 12 V resting (open-circuit) voltage of a lead-acid battery at rest: 12.6 V charged,
+#: 12.4 V at 75 %, 12.2 V at 50 %, 12.0 V at 25 % (the usual rule-of-thumb table,
+#: docs/twin-fleet.md). The spread between healthy cars, the daily noise, the sag's depth
+#: and lead time are assumed (no published figure for how long a car's resting voltage
+#: sags before a no-start was found).
 LV_REST_V, LV_SPREAD_V, LV_NOISE_V, LV_SAG_V = 12.65, 0.06, 0.04, 0.55
 LV_LEAD_DAYS = (10, 45)
 #: A healthy car's drain episode (parked for days, a module that keeps the bus awake): its
