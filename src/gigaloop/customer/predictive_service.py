@@ -43,8 +43,8 @@ class PredictiveServiceState:
     ``held_out`` — the last weekly fit and its held-out check; ``signals`` and ``hazards`` —
     the telemetry read so far and each watched part's weekly hazard model (refitted every
     ``signal_refit_days``), ``signal_costs`` a failure's and a visit's cost at that refit,
-    ``signal_holdout`` whether each of its vehicles is in the hold-out; ``booked`` — (vin, component) → when that owner was booked, for the last
-    ``horizon_days``.
+    ``signal_holdout`` whether each of its vehicles is in the hold-out; ``booked`` —
+    (vin, component) → when that owner was booked, for the last ``horizon_days``.
     """
 
     history: ServiceHistory = field(default_factory=ServiceHistory)
