@@ -172,11 +172,12 @@ class PredictiveServiceModule:
     @staticmethod
     def _foretelling(state: PredictiveServiceState, codes: pd.DataFrame, part: str
                      ) -> pd.DataFrame:
-        """The codes whose rule foretells ``part`` (acting or not)."""
+        """The codes whose acting rule foretells ``part`` (a code with a hit or two on the
+        part, by chance, would make ``code_recent`` noise)."""
         rules = state.rules
         if rules is None or codes.empty:
             return codes.iloc[:0]
-        names = rules.index[rules.component.to_numpy() == part]
+        names = rules.index[(rules.component.to_numpy() == part) & rules.act.to_numpy()]
         return codes[codes.code.isin(names)]
 
     def _costs(self, failures: pd.DataFrame, part: str) -> tuple[float, float]:

@@ -2,17 +2,18 @@
 codes: a discrete-time hazard model with time-varying covariates, fitted on the store only.
 
 Every vehicle-week is one interval: its covariates are the trend features at the week's
-start (:mod:`gigaloop.customer.telemetry_signals`) and whether a code foretelling the
-component came in the last 30 days; its outcome is whether the component failed within
-the week. A logistic regression on these intervals is the weekly hazard h (scikit-learn;
-the intervals of a vehicle are conditionally independent given their covariates, the
-discrete-time survival likelihood). The risk over the next ``horizon`` days holds today's
-covariates fixed: 1 − (1 − h)^(horizon / 7). An interval with a predictive visit in the
-week before or after it, or that starts within 14 days of a failure of the part (the car
-waits for its repair), is left out: its outcome was not the part's own.
+start (:mod:`gigaloop.customer.telemetry_signals`) and whether a code that an acting
+precursor rule ties to the component came in the last 30 days; its outcome is whether the
+component failed within the week. A logistic regression on these intervals is the weekly
+hazard h (scikit-learn; the intervals of a vehicle are conditionally independent given
+their covariates: the discrete-time survival likelihood). The risk over the next
+``horizon`` days holds today's covariates fixed: 1 − (1 − h)^(horizon / 7). An interval
+with a predictive visit in the week before or after it, or that starts within 14 days of
+a failure of the part (the car waits for its repair), is left out: its outcome was not
+the part's own.
 
-The held-out check fits on the intervals that ended before ``split`` and scores those that
-started after it (AUC of the weekly hazard; time is the split, not the vehicle).
+The held-out check fits on the intervals known by ``split`` and scores those that start
+after it (AUC of the weekly hazard; time is the split, not the vehicle).
 """
 
 from __future__ import annotations
