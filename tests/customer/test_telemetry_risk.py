@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from tests.customer.test_predictive_service import View, day_end, run_day, store_frames
 
+from gigaloop.customer import PredictiveServiceModule
 from gigaloop.customer.telemetry_risk import fit_component, risk_over, weeks_known
 from gigaloop.customer.telemetry_signals import SignalHistory
+from gigaloop.loop.contract import DayContext
 
 T0 = pd.Timestamp("2025-01-06")
 NO_VISITS = pd.DataFrame({"vin": pd.Series([], dtype=str),
@@ -82,3 +85,27 @@ def test_risk_over_a_horizon_grows_with_it():
     hazard = np.array([0.05, 0.2])
     assert (risk_over(hazard, 30) > risk_over(hazard, 7)).all()
     assert np.allclose(risk_over(hazard, 7), hazard)
+
+
+def test_the_module_books_sagging_batteries_and_decides_alike_after_a_restart():
+    rows, failures = fleet(seed=2, n=1500, days=240)
+    codes = NO_CODES.assign(event_time=pd.Series([], dtype="datetime64[ns]"))
+    frames = store_frames(codes, failures)
+    frames["telemetry_daily"] = rows.assign(
+        ingested_at=pd.to_datetime(rows.day) + pd.Timedelta(days=1))
+    running, restarted = PredictiveServiceModule(), PredictiveServiceModule()
+    booked, rebuilt = [], []
+    for day in range(180, 200):
+        now = day_end(day)
+        if day >= 190:   # mid-cycle: the last telemetry refit was on day 168
+            theirs = restarted.decide(DayContext(day, now.to_pydatetime(), View(frames, now)))
+        ours = run_day(running, frames, day)   # its decisions written to the store
+        if day >= 190:
+            assert [d.record() for d in theirs] == [d.record() for d in ours]
+            rebuilt += theirs
+        booked += [v for d in ours for v in d.action.vins]
+    assert running.state.hazards["12v_battery"] is not None
+    soon = failures.set_index("vin").event_time
+    failing = [v for v in booked if v in soon.index
+               and soon[v] <= day_end(199) + pd.Timedelta(days=30)]
+    assert len(booked) > 10 and len(failing) > 0.5 * len(booked) and rebuilt
