@@ -98,12 +98,14 @@ class SignalHistory:
         return next(iter(self.values.values())).shape[1] if self.values else 0
 
     def _grow(self, n_rows: int, n_days: int) -> None:
-        """Room for ``n_rows`` vehicles and ``n_days`` days (doubling rows, 64 days ahead)."""
+        """Room for ``n_rows`` vehicles and ``n_days`` days (a quarter more rows, 64 days
+        ahead: the fleet grows a little every day)."""
         for name in self.signals:
             held = self.values.get(name, np.zeros((0, 0), np.float32))
             if held.shape[0] >= n_rows and held.shape[1] >= n_days:
                 continue
-            rows = held.shape[0] if held.shape[0] >= n_rows else max(n_rows, 2 * held.shape[0])
+            rows = held.shape[0] if held.shape[0] >= n_rows else max(
+                n_rows, held.shape[0] + held.shape[0] // 4 + 1024)
             days = held.shape[1] if held.shape[1] >= n_days else n_days + 64
             grown = np.full((rows, days), np.nan, np.float32)
             grown[:held.shape[0], :held.shape[1]] = held
