@@ -119,8 +119,11 @@ class PredictiveServiceModule:
         (:mod:`gigaloop.customer.telemetry_risk`) pays for a visit, per watched part."""
         cfg = self.config
         signals = state.signals
+        refit_signals = ctx.day % cfg.signal_refit_days == 0 or (refit and not state.hazards)
+        if not refit_signals and all(m is None for m in state.hazards.values()):
+            return []  # no model yet: the telemetry is read at the next refit
         signals.read(ctx.view, now)
-        if ctx.day % cfg.signal_refit_days == 0 or (refit and not state.hazards):
+        if refit_signals:
             at = now - timedelta(days=ctx.day % cfg.signal_refit_days)
             codes, failures, serviced = state.history.as_of(at)
             until = int(signals.day_index([at.normalize()])[0]) if signals.rows else 0
