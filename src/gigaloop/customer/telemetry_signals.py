@@ -39,7 +39,8 @@ RECENT_DAYS, BASELINE_GAP_DAYS, TREND_GAP_DAYS = 7, 30, 21
 class SignalHistory:
     """Per signal a float32 matrix (vehicle row × day since ``first_day``, NaN: no
     reading); ``rows`` maps a VIN to its row; ``read_until`` is the last view cutoff read;
-    ``last_day`` the latest day index with a reading, ``first_seen`` each row's first."""
+    ``last_day`` the latest day index with a reading, ``first_seen`` each row's first
+    (as first read: a reading that comes later for an earlier day does not move it)."""
 
     signals: tuple[str, ...] = SIGNALS
     rows: dict[str, int] = field(default_factory=dict)
@@ -62,7 +63,8 @@ class SignalHistory:
 
     def add(self, frame: pd.DataFrame) -> None:
         """Store the readings of ``frame`` (vin, day and the signal columns)."""
-        frame = frame.dropna(subset=list(self.signals), how="all")
+        if frame[list(self.signals)].isna().to_numpy().any():
+            frame = frame.dropna(subset=list(self.signals), how="all")
         if frame.empty:
             return
         if self.first_day is None:
@@ -77,11 +79,12 @@ class SignalHistory:
         keep = day >= 0
         self._grow(len(self.rows), int(day.max()) + 1)
         self.last_day = max(self.last_day, int(day.max()))
-        first = np.full(len(self.rows), np.iinfo(np.int64).max)
-        np.minimum.at(first, row[keep], day[keep])
-        first[:len(self.first_seen)] = np.minimum(first[:len(self.first_seen)],
-                                                  self.first_seen)
-        self.first_seen = first
+        if len(self.first_seen) < len(self.rows):  # the first reading of new vehicles
+            known = len(self.first_seen)
+            first = np.full(len(self.rows) - known, np.iinfo(np.int64).max)
+            fresh = keep & (row >= known)
+            np.minimum.at(first, row[fresh] - known, day[fresh])
+            self.first_seen = np.r_[self.first_seen, first]
         for name in self.signals:
             self.values[name][row[keep], day[keep]] = frame[name].to_numpy(np.float32)[keep]
 
