@@ -9,8 +9,14 @@ Vehicles whose pack was replaced or failed in a window are left out of it (their
 again). Prints one JSON line per (run, horizon, nominal coverage): vehicles, measured
 coverage, interval width, mean absolute error of the forecast and of "SoH stays as now".
 
+With ``--interval out_of_time`` (the default) the interval is sized on the residuals of a
+model fitted one window earlier still (features at ``cutoff − 3 × horizon``… ``cutoff −
+horizon``) over the training window, :meth:`SohForecaster.fit_out_of_time`; with
+``split``, on 30 % of the training vehicles within the training window.
+
 Run: ``PYTHONPATH=src python bench/eval_battery_forecast.py --run DIR [DIR …]
-[--horizons 60 90] [--coverage 0.8 0.9] [--held-out 0.3] [--seed 0]``
+[--horizons 60 90] [--coverage 0.8 0.9] [--held-out 0.3] [--seed 0]
+[--interval out_of_time|split]``
 """
 
 from __future__ import annotations
@@ -48,13 +54,16 @@ def _pack_renewed(store: Store, start: pd.Timestamp, end: pd.Timestamp) -> set[s
 
 
 def evaluate(
-    run: Path, horizon: int, coverages: list[float], held_out: float, seed: int
+    run: Path, horizon: int, coverages: list[float], held_out: float, seed: int,
+    out_of_time: bool = False,
 ) -> list[dict]:
     store = Store(run / "store")
     days = store.table("telemetry_daily")
     last = pd.Timestamp(store.execute(days.day.max()))
     cutoff, start = last - pd.Timedelta(days=horizon), last - pd.Timedelta(days=2 * horizon)
     early, now = soh_features(store, start, horizon), soh_features(store, cutoff, horizon)
+    earlier_cut = start - pd.Timedelta(days=horizon)
+    earlier = soh_features(store, earlier_cut, horizon) if out_of_time else None
     test = held_out_vehicles(now.vin, held_out, seed)
     train = early[
         ~early.vin.isin(now.vin[test]) & ~early.vin.isin(_pack_renewed(store, start, cutoff))
@@ -65,9 +74,13 @@ def evaluate(
     actual = truth.reindex(test_rows.vin).to_numpy()
     rows = []
     for coverage in coverages:
-        model = SohForecaster(horizon_days=horizon, coverage=coverage, seed=seed).fit(
-            train, target_then
-        )
+        model = SohForecaster(horizon_days=horizon, coverage=coverage, seed=seed)
+        if earlier is None:
+            model.fit(train, target_then)
+        else:
+            older = earlier[~earlier.vin.isin(now.vin[test])
+                            & ~earlier.vin.isin(_pack_renewed(store, earlier_cut, start))]
+            model.fit_out_of_time((older, soh_at(store, start)), (train, target_then))
         out = model.predict(test_rows)
         rows.append(
             {
@@ -76,6 +89,7 @@ def evaluate(
                 "horizon_days": horizon,
                 "cutoff": str(cutoff.date()),
                 "nominal": coverage,
+                "interval": "out_of_time" if out_of_time else "split",
                 "train_vehicles": len(train),
                 "held_out_vehicles": len(out),
                 "covered": round(float(((out.low <= actual) & (actual <= out.high)).mean()), 3),
@@ -95,10 +109,14 @@ def main() -> None:
     parser.add_argument("--coverage", type=float, nargs="+", default=[0.8, 0.9])
     parser.add_argument("--held-out", type=float, default=0.3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--interval", choices=["split", "out_of_time"], default="out_of_time",
+                        help="size the interval within the training window, or on the "
+                             "window after it (SohForecaster.fit_out_of_time)")
     args = parser.parse_args()
     for run in args.run:
         for horizon in args.horizons:
-            for row in evaluate(run, horizon, args.coverage, args.held_out, args.seed):
+            for row in evaluate(run, horizon, args.coverage, args.held_out, args.seed,
+                                args.interval == "out_of_time"):
                 print(json.dumps(row), flush=True)
 
 

@@ -95,3 +95,29 @@ def test_bad_input_is_refused():
         )
     with pytest.raises(ConfigError):
         held_out_vehicles(pd.Series(["A"]), 1.0)
+
+
+def test_an_interval_sized_one_window_later_carries_the_drift_between_windows():
+    rng = np.random.default_rng(4)
+    n = 3000
+
+    def window(per_mile: float) -> tuple[pd.DataFrame, pd.Series]:
+        x = pd.DataFrame({"vin": [f"V{i}" for i in range(n)], "age_days": 200.0,
+                          "soh_now": 0.99 - rng.uniform(0, 0.02, n), "soh_first": 1.0,
+                          "miles_per_day": rng.uniform(10, 60, n),
+                          "dcfc_per_day": rng.uniform(0, 5, n), "temp_mean": 15.0,
+                          "climate": 0, "heat_days": 200.0, "heat_ahead": 90.0})
+        later = x.soh_now - per_mile * x.miles_per_day + rng.normal(0, 0.0005, n)
+        return x, pd.Series(later.to_numpy(), x.vin)
+
+    # fade per mile grows from window to window (a season, an older pack)
+    older, recent, (ahead, truth) = window(1e-4), window(1.3e-4), window(1.6e-4)
+
+    def covered(model: SohForecaster) -> float:
+        out = model.predict(ahead)
+        return float(((out.low <= truth.to_numpy()) & (truth.to_numpy() <= out.high)).mean())
+
+    within = SohForecaster(horizon_days=90, coverage=0.8, seed=1).fit(*recent)
+    across = SohForecaster(horizon_days=90, coverage=0.8, seed=1).fit_out_of_time(older, recent)
+    assert covered(within) < 0.6
+    assert covered(across) > 0.75

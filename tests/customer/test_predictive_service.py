@@ -176,9 +176,13 @@ def store_frames(codes: pd.DataFrame, failures: pd.DataFrame) -> dict[str, pd.Da
     visits = pd.DataFrame({"vin": pd.Series([], dtype=str), "reason": pd.Series([], dtype=str),
                            "event_time": pd.Series([], dtype="datetime64[ns]")})
     decisions = pd.DataFrame([decision_row(Decision(0, "x", "x"), 0, T0)]).iloc[:0]
+    telemetry = pd.DataFrame({"vin": pd.Series([], dtype=str), "day": pd.Series([], dtype=object),
+                              "lv_battery_rest_v": pd.Series([], dtype=float),
+                              "drive_unit_noise_db": pd.Series([], dtype=float),
+                              "ingested_at": pd.Series([], dtype="datetime64[ns]")})
     return {"diagnostic_codes": stamped(codes), "component_failures": stamped(failures),
-            "service_visits": stamped(visits), "decisions": decisions.assign(
-                ingested_at=decisions.event_time)}
+            "service_visits": stamped(visits), "telemetry_daily": telemetry,
+            "decisions": decisions.assign(ingested_at=decisions.event_time)}
 
 
 def run_day(module: PredictiveServiceModule, frames: dict[str, pd.DataFrame], day: int):

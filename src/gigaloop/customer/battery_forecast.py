@@ -17,7 +17,9 @@ earlier cutoff — held out by time: (cutoff − horizon → cutoff) — and app
 cutoff + horizon). It is fitted on some vehicles and its interval sized on others: the
 split-conformal quantile of their absolute residuals in SoH (Lei,
 G'Sell, Rinaldo, Tibshirani & Wasserman, JASA 2018), which covers a new vehicle's SoH with
-probability ≥ ``coverage`` when vehicles are exchangeable.
+probability ≥ ``coverage`` when vehicles are exchangeable. They are not quite across
+windows (season, age), so :meth:`SohForecaster.fit_out_of_time` sizes the interval on the
+residuals of a model fitted one window earlier, applied one window later.
 
 >>> rng = np.random.default_rng(0)
 >>> n = 2000
@@ -234,11 +236,33 @@ class SohForecaster:
                 random_state=self.seed,
             ).fit(x[~calibrate], rate[~calibrate])
             fitted = self.model.predict(x[calibrate])
-        residual = np.abs(rate[calibrate] - fitted) * scale[calibrate]
+        self.half_width = self._quantile(np.abs(rate[calibrate] - fitted) * scale[calibrate])
+        return self
+
+    def fit_out_of_time(self, older: tuple[pd.DataFrame, pd.Series],
+                        recent: tuple[pd.DataFrame, pd.Series]) -> SohForecaster:
+        """Fit on the ``older`` window (features, later SoH), size the interval on that
+        model's residuals over the ``recent`` window — one window later, as the forecast
+        will be used — then refit the point forecast on ``recent``. The interval then
+        carries the drift from one window to the next (season, age), which residuals
+        within one window do not (docs/customers.md)."""
+        self.fit(*older)
+        features, later = recent
+        rows = features[features.vin.isin(later.index)]
+        if len(rows) < 20:
+            raise ConfigError("need at least 20 vehicles to size the interval on",
+                              vehicles=len(rows))
+        residual = np.abs(later.reindex(rows.vin).to_numpy() - self.predict(rows).soh)
+        half_width = self._quantile(residual)
+        self.fit(*recent)
+        self.half_width = half_width
+        return self
+
+    def _quantile(self, residual: np.ndarray) -> float:
+        """The split-conformal quantile: the ⌈(n + 1)·coverage⌉-th smallest residual."""
         n = len(residual)
         rank = min(int(np.ceil((n + 1) * self.coverage)), n)
-        self.half_width = float(np.sort(residual)[rank - 1])
-        return self
+        return float(np.sort(residual)[rank - 1])
 
     def _inputs(self, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """The regressor's inputs and each vehicle's √-time factor over the horizon."""

@@ -60,6 +60,11 @@ class PredictiveServiceConfig:
     planned_cost_share: float = 0.8
     holdout_percent: int = 5
     refit_days: int = 7
+    #: Parts whose precursors the telemetry carries, and the days over which a visit
+    #: should avert their failure (about their precursor's lead; a choice, not a figure).
+    watched: tuple[tuple[str, int], ...] = (("12v_battery", 30), ("drive_unit", 90))
+    #: Days between refits of the telemetry hazard models.
+    signal_refit_days: int = 28
 
     def __post_init__(self) -> None:
         if not 0 < self.reaction_days < self.horizon_days:

@@ -19,6 +19,16 @@ from gigaloop.customer.precursors import (
     in_holdout,
 )
 from gigaloop.customer.service_history import ServiceHistory
+from gigaloop.customer.telemetry_risk import (
+    AFTER_FAILURE_DAYS,
+    Events,
+    HazardModel,
+    code_recent,
+    fit_component,
+    risk_over,
+    weeks_known,
+)
+from gigaloop.customer.telemetry_signals import SignalHistory
 from gigaloop.loop.contract import DayContext, Decision
 
 #: The module's held-out check: rules fitted on codes until this many days ago, judged since.
@@ -30,15 +40,21 @@ class PredictiveServiceState:
     """What the module keeps between days.
 
     ``history`` — the codes, claims and predictive visits read so far; ``rules`` and
-    ``held_out`` — the last weekly
-    fit and its held-out check; ``booked`` — (vin, component) → when that owner was booked,
-    for the last ``horizon_days``.
+    ``held_out`` — the last weekly fit and its held-out check; ``signals`` and ``hazards`` —
+    the telemetry read so far and each watched part's weekly hazard model (refitted every
+    ``signal_refit_days``), ``signal_costs`` a failure's and a visit's cost at that refit,
+    ``signal_holdout`` whether each of its vehicles is in the hold-out; ``booked`` —
+    (vin, component) → when that owner was booked, for the last ``horizon_days``.
     """
 
     history: ServiceHistory = field(default_factory=ServiceHistory)
     rules: pd.DataFrame | None = None
     held_out: dict[str, Any] | None = None
     booked: dict[tuple[str, str], pd.Timestamp] = field(default_factory=dict)
+    signals: SignalHistory = field(default_factory=SignalHistory)
+    hazards: dict[str, HazardModel | None] = field(default_factory=dict)
+    signal_holdout: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    signal_costs: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -65,6 +81,15 @@ class PredictiveServiceModule:
         state = self.state if self.state is not None else self._restore(ctx)
         self.state = state
         refit = ctx.day % cfg.refit_days == 0 or state.rules is None
+        horizon_ago = now - timedelta(days=cfg.horizon_days)
+        state.booked = {k: t for k, t in state.booked.items() if t > horizon_ago}
+        decisions = self._code_bookings(ctx, state, now, refit)
+        return decisions + self._signal_bookings(ctx, state, now, refit)
+
+    def _code_bookings(self, ctx: DayContext, state: PredictiveServiceState,
+                       now: pd.Timestamp, refit: bool) -> list[Decision]:
+        """Owners whose code's rule says their part's remaining risk pays for a visit."""
+        cfg = self.config
         if not refit and not state.rules.act.any():  # type: ignore[union-attr]
             return []  # nothing to book: codes are read at the next refit
         # between refits only codes are needed, and claims when a code may be booked
@@ -73,8 +98,6 @@ class PredictiveServiceModule:
         if refit:
             self._refit(state, now - timedelta(days=ctx.day % cfg.refit_days))
         rules: pd.DataFrame = state.rules
-        horizon_ago = now - timedelta(days=cfg.horizon_days)
-        state.booked = {k: t for k, t in state.booked.items() if t > horizon_ago}
         # a refit may change any code's worth: all codes of the horizon are looked at; on
         # other days only those read today (a code's remaining risk falls as it ages)
         new = state.history.new_codes
@@ -89,6 +112,87 @@ class PredictiveServiceModule:
             decisions.append(self._booking(ctx, name, rule, vins, state.held_out,
                                            float(group.p_low.min())))
         return decisions
+
+    def _signal_bookings(self, ctx: DayContext, state: PredictiveServiceState,
+                         now: pd.Timestamp, refit: bool) -> list[Decision]:
+        """Owners whose part's risk from its telemetry trends and codes
+        (:mod:`gigaloop.customer.telemetry_risk`) pays for a visit, per watched part."""
+        cfg = self.config
+        signals = state.signals
+        refit_signals = ctx.day % cfg.signal_refit_days == 0 or (refit and not state.hazards)
+        if not refit_signals and all(m is None for m in state.hazards.values()):
+            return []  # no model yet: the telemetry is read at the next refit
+        signals.read(ctx.view, now)
+        if refit_signals:
+            at = now - timedelta(days=ctx.day % cfg.signal_refit_days)
+            codes, failures, serviced = state.history.as_of(at)
+            until = int(signals.day_index([at.normalize()])[0]) if signals.rows else 0
+            weeks = weeks_known(signals, until)
+            state.hazards = {part: None if weeks is None else fit_component(
+                signals, weeks, part, self._foretelling(state, codes, part), failures,
+                serviced, until, HELD_OUT_DAYS) for part, _ in cfg.watched}
+            state.signal_costs = {part: self._costs(failures, part) for part, _ in cfg.watched}
+        models = {p: m for p, m in state.hazards.items() if m is not None}
+        if not models or signals.last_day < 0:
+            return []
+        state.history.read(ctx.view, now, ("codes",))
+        rows = np.arange(len(signals.rows))
+        at = np.full(len(rows), signals.last_day)
+        today = signals.features_today(signals.last_day)
+        vins = np.array(list(signals.rows), dtype=object)
+        fresh = vins[len(state.signal_holdout):]
+        state.signal_holdout = np.r_[state.signal_holdout,
+                                     in_holdout(fresh, cfg.holdout_percent)].astype(bool)
+        open_vins = (today.recent.to_numpy() > 0) & ~state.signal_holdout
+        decisions = []
+        for part, horizon in cfg.watched:
+            if part not in models:
+                continue
+            raised = self._foretelling(state, state.history.codes, part)
+            x = today.assign(code_recent=code_recent(Events.of(
+                signals, raised.vin, raised.event_time, signals.n_days + 64), rows, at))
+            risk = risk_over(models[part].weekly_hazard(x), horizon)
+            failure_cost, visit_cost = state.signal_costs[part]
+            worth = open_vins & (risk * failure_cost > visit_cost)
+            due = [k for k in np.flatnonzero(worth) if (vins[k], part) not in state.booked]
+            if not due:
+                continue
+            state.history.read(ctx.view, now, ("failures",))  # failed, awaiting repair?
+            failures = state.history.failures
+            failed = set(failures.vin[(failures.component == part) & (
+                failures.event_time > now - timedelta(days=AFTER_FAILURE_DAYS))])
+            due = [k for k in due if vins[k] not in failed]
+            if not due:
+                continue
+            booked = tuple(sorted(vins[due]))
+            for v in booked:
+                state.booked[v, part] = now
+            decisions.append(self._signal_booking(ctx, part, horizon, booked, models[part],
+                                                  float(risk[due].min()), failure_cost,
+                                                  visit_cost))
+        return decisions
+
+    @staticmethod
+    def _foretelling(state: PredictiveServiceState, codes: pd.DataFrame, part: str
+                     ) -> pd.DataFrame:
+        """The codes whose acting rule foretells ``part`` (a code with a hit or two on the
+        part, by chance, would make ``code_recent`` noise)."""
+        rules = state.rules
+        if rules is None or codes.empty:
+            return codes.iloc[:0]
+        names = rules.index[(rules.component.to_numpy() == part) & rules.act.to_numpy()]
+        return codes[codes.code.isin(names)]
+
+    def _costs(self, failures: pd.DataFrame, part: str) -> tuple[float, float]:
+        """A failure's expected cost (claim, tow when stranded, the owner's day) and a
+        planned visit's, from the part's claims in the store."""
+        cfg = self.config
+        mine = failures[failures.component == part]
+        if mine.empty:
+            return 0.0, np.inf
+        cost = float(mine.cost_usd.mean())
+        failure = cost + float(mine.roadside.mean()) * cfg.tow_usd + cfg.owner_day_usd
+        return failure, cfg.planned_cost_share * cost
 
     def _due(self, state: PredictiveServiceState, acting: pd.DataFrame, now: pd.Timestamp,
              codes: pd.DataFrame, view: Any) -> pd.DataFrame:
@@ -154,6 +258,21 @@ class PredictiveServiceModule:
                 key = (vin, action["component"])
                 state.booked[key] = max(pd.Timestamp(at), state.booked.get(key, pd.Timestamp(at)))
         return state
+
+    def _signal_booking(self, ctx: DayContext, part: str, horizon: int, vins: tuple[str, ...],
+                        model: HazardModel, risk_low: float, failure_cost: float,
+                        visit_cost: float) -> Decision:
+        action = PredictiveService(
+            day=ctx.day + 1, vins=vins, component=part,
+            reason=f"telemetry: P({part} fails in {horizon} d) ≥ {risk_low:.2f}")
+        return Decision(
+            ctx.day, self.name, f"book {len(vins)} owners for {part} (telemetry trend)",
+            action=action, inputs={
+                "model": "weekly discrete-time hazard (logistic)", "horizon_days": horizon,
+                "coefficients": model.coefficients(), "intervals": model.intervals,
+                "failures": model.failures, "risk_low_now": round(risk_low, 3),
+                "failure_cost_usd": round(failure_cost, 2),
+                "visit_cost_usd": round(visit_cost, 2), "held_out": model.held_out})
 
     def _booking(self, ctx: DayContext, code: str, rule: pd.Series, vins: tuple[str, ...],
                  held_out: dict[str, Any] | None, p_low: float) -> Decision:

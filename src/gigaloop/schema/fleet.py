@@ -42,6 +42,10 @@ TELEMETRY_DAILY = Table(
         col("battery_soh", "float64", "battery state of health (usable / nominal capacity)",
             min=0, max=1.2),
         col("odometer_miles", "float64", "odometer at end of day", unit="mi", min=0),
+        col("lv_battery_rest_v", "float64", "12 V battery resting voltage, parked overnight",
+            unit="V", min=0, max=16, nullable=True),
+        col("drive_unit_noise_db", "float64",
+            "drive-unit noise relative to its model's nominal", unit="dB", nullable=True),
     ))
 
 

@@ -45,6 +45,7 @@ from gigaloop.twin.effects import GeneralFault, place_customers
 from gigaloop.twin.fleet_rows import Rows
 from gigaloop.twin.fleet_tables import FleetTables
 from gigaloop.twin.hazards import COMPONENTS, CRASH, Component
+from gigaloop.twin.precursor_signals import SIGNAL_COMPONENTS, PrecursorSignals
 from gigaloop.twin.scenes import Scenes, drive_scenes
 from gigaloop.twin.service import Workshop, new_workshop_values, workshop_columns
 from gigaloop.twin.software import SoftwareFleet, SoftwareQuality
@@ -107,6 +108,8 @@ class Fleet:
                                  frailty=frailty)
         self.subscriptions = cust.Subscriptions()
         self.offer_response = offers.OfferResponse(rng.spawn(1)[0])  # a stream of its own
+        self.signals = PrecursorSignals(rng.spawn(1)[0])             # … and so are these
+        self.signal_values: dict[str, np.ndarray] = {}
         self.out = DayOutput()
         self.tables = FleetTables(self, streams[5])
         self._blocks: list[np.random.Generator] = []
@@ -278,6 +281,8 @@ class Fleet:
         if self.scenes.advance(day) and self.vehicles.n:  # a new hazard: quality moves
             self._set_rates(np.arange(self.vehicles.n))
         if self.vehicles.n:
+            self.signal_values = self.signals.today(self.vehicles, {
+                part: self._life(part) for part in SIGNAL_COMPONENTS.values()}, day)
             events = self.drive(ctx, then=self.tables.telemetry.start(self))
             self.tables.driving(rows, day, ctx, events)
             drive_scenes(self, rows, day, ctx)
@@ -286,6 +291,13 @@ class Fleet:
         self.tables.customers(rows, day)
         self.next_day = day + 1
         return rows.tables()
+
+    def _life(self, component: str) -> np.ndarray:
+        """Each vehicle's clock value at which ``component`` fails (inf: not modelled)."""
+        column = f"life_{component}"
+        if column in self._shop_columns:
+            return self.info.view(column)
+        return np.full(self.vehicles.n, np.inf)
 
     # ---- actions -------------------------------------------------------------------------
     def apply(self, action: Action) -> Receipt:

@@ -31,6 +31,7 @@ import pyarrow as pa
 
 from gigaloop.schema.fleet import CLIMATES
 from gigaloop.twin.fleet_rows import Rows, day_times
+from gigaloop.twin.precursor_signals import SIGNAL_COMPONENTS
 from gigaloop.twin.telemetry import COUNT_OUTPUTS, FLOAT_OUTPUTS
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ CLIMATE_NAMES = pa.array(CLIMATES, pa.string())
 DAY_S = 86_400.0
 #: The numeric columns, copied from the day's outputs as each block is driven.
 NUMERIC = {**{k: pa.float64() for k in FLOAT_OUTPUTS}, **{k: pa.int64() for k in COUNT_OUTPUTS},
-           "odometer_miles": pa.float64()}
+           "odometer_miles": pa.float64(), **{k: pa.float64() for k in SIGNAL_COMPONENTS}}
 
 
 class TelemetryRows:
@@ -90,7 +91,7 @@ class TelemetryRows:
         into = {name: np.frombuffer(buf, np.dtype(NUMERIC[name].to_pandas_dtype()))
                 for name, buf in self._buffers.items()}
         fleet.out.ensure(fleet.vehicles.n)
-        source = {**fleet.out.floats, **fleet.out.counts}
+        source = {**fleet.out.floats, **fleet.out.counts, **fleet.signal_values}
         odometer = fleet.vehicles.view("odometer")
 
         def fill(lo: int, hi: int) -> None:

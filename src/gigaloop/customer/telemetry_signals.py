@@ -1,0 +1,191 @@
+"""What predictive service keeps of the daily telemetry: each vehicle's precursor signals
+(12 V resting voltage, drive-unit noise) as one vehicle × day matrix per signal, read
+incrementally, and the trend features a risk model needs at any day.
+
+A feature at day ``t`` is a change from the vehicle's own past, so a vehicle whose healthy
+level is high or low is not flagged for it: ``<signal>_change`` is the mean of its last 7
+days less the mean of everything up to 30 days before; ``<signal>_trend`` that mean less
+the mean of three weeks before.
+
+>>> import pandas as pd
+>>> days = pd.date_range("2025-01-01", periods=60).date
+>>> rows = pd.DataFrame({"vin": ["A"] * 60 + ["B"] * 60, "day": list(days) * 2,
+...     "lv_battery_rest_v": [12.6] * 60 + [12.6] * 45 + [12.6 - 0.02 * k for k in range(15)],
+...     "drive_unit_noise_db": [0.0] * 120})
+>>> history = SignalHistory(("lv_battery_rest_v", "drive_unit_noise_db"))
+>>> history.add(rows)
+>>> features = history.features(np.array([0, 1]), np.array([59, 59]))
+>>> features.lv_battery_rest_v_change.round(2).tolist()
+[0.0, -0.22]
+>>> bool(np.allclose(history.features_today(59), features, atol=1e-4))
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+#: Telemetry columns read as precursor signals (``telemetry_daily``; null where not sent).
+SIGNALS = ("lv_battery_rest_v", "drive_unit_noise_db")
+RECENT_DAYS, BASELINE_GAP_DAYS, TREND_GAP_DAYS = 7, 30, 21
+
+
+@dataclass
+class SignalHistory:
+    """Per signal a float32 matrix (vehicle row × day since ``first_day``, NaN: no
+    reading); ``rows`` maps a VIN to its row; ``read_until`` is the last view cutoff read;
+    ``last_day`` the latest day index with a reading, ``first_seen`` each row's first
+    (as first read: a reading that comes later for an earlier day does not move it)."""
+
+    signals: tuple[str, ...] = SIGNALS
+    rows: dict[str, int] = field(default_factory=dict)
+    first_day: np.datetime64 | None = None
+    read_until: pd.Timestamp | None = None
+    last_day: int = -1
+    first_seen: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
+    values: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _index: pd.Index = field(default_factory=lambda: pd.Index([]), repr=False)
+    _baseline: dict[str, tuple[np.ndarray, np.ndarray, int]] = field(
+        default_factory=dict, repr=False)
+
+    def read(self, view: Any, now: datetime) -> None:
+        """Add the ``telemetry_daily`` rows ingested since the last read."""
+        part = view.ingested_since("telemetry_daily", self.read_until,
+                                   ["vin", "day", *self.signals])
+        self.read_until = pd.Timestamp(now)
+        if part.num_rows:
+            self.add(part.to_pandas(date_as_object=False))
+
+    def add(self, frame: pd.DataFrame) -> None:
+        """Store the readings of ``frame`` (vin, day and the signal columns)."""
+        if frame[list(self.signals)].isna().to_numpy().any():
+            frame = frame.dropna(subset=list(self.signals), how="all")
+        if frame.empty:
+            return
+        if self.first_day is None:
+            self.first_day = _days(frame.day).min()
+        seen = pd.unique(frame.vin)
+        new = seen[self._index.get_indexer(seen) < 0]
+        if len(new):
+            self.rows.update({v: len(self.rows) + k for k, v in enumerate(new)})
+            self._index = pd.Index(list(self.rows))
+        row = self.row_of(frame.vin)
+        day = self.day_index(frame.day)
+        keep = day >= 0
+        self._grow(len(self.rows), int(day.max()) + 1)
+        self.last_day = max(self.last_day, int(day.max()))
+        if len(self.first_seen) < len(self.rows):  # the first reading of new vehicles
+            known = len(self.first_seen)
+            first = np.full(len(self.rows) - known, np.iinfo(np.int64).max)
+            fresh = keep & (row >= known)
+            np.minimum.at(first, row[fresh] - known, day[fresh])
+            self.first_seen = np.r_[self.first_seen, first]
+        for name in self.signals:
+            self.values[name][row[keep], day[keep]] = frame[name].to_numpy(np.float32)[keep]
+
+    def row_of(self, vins: Any) -> np.ndarray:
+        """Each VIN's row (−1: never seen)."""
+        return self._index.get_indexer(pd.Index(vins)).astype(np.int64)
+
+    def day_index(self, days: Any) -> np.ndarray:
+        """Days since ``first_day`` of dates or timestamps."""
+        return (_days(days) - self.first_day).astype(np.int64)
+
+    @property
+    def n_days(self) -> int:
+        return next(iter(self.values.values())).shape[1] if self.values else 0
+
+    def _grow(self, n_rows: int, n_days: int) -> None:
+        """Room for ``n_rows`` vehicles and ``n_days`` days (a quarter more rows, 64 days
+        ahead: the fleet grows a little every day)."""
+        for name in self.signals:
+            held = self.values.get(name, np.zeros((0, 0), np.float32))
+            if held.shape[0] >= n_rows and held.shape[1] >= n_days:
+                continue
+            rows = held.shape[0] if held.shape[0] >= n_rows else max(
+                n_rows, held.shape[0] + held.shape[0] // 4 + 1024)
+            days = held.shape[1] if held.shape[1] >= n_days else n_days + 64
+            grown = np.full((rows, days), np.nan, np.float32)
+            grown[:held.shape[0], :held.shape[1]] = held
+            self.values[name] = grown
+
+    def features(self, rows: np.ndarray, at: np.ndarray) -> pd.DataFrame:
+        """The trend features of vehicle ``rows[i]`` at day index ``at[i]`` (only readings up
+        to that day); ``recent`` — readings in its last 7 days. Cumulative sums over the
+        whole matrix: for many (row, day) pairs at once (a fit)."""
+        def windows(name: str) -> Any:
+            used = self.values[name][:len(self.rows), :self.last_day + 1]
+            sums = _prefix(np.nan_to_num(used, nan=0.0))
+            counts = _prefix(~np.isnan(used))
+
+            def mean(start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                lo, hi = (np.clip(x, 0, sums.shape[1] - 1) for x in (start, end + 1))
+                n = counts[rows, hi] - counts[rows, lo]
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    return np.where(n > 0, (sums[rows, hi] - sums[rows, lo]) / n, np.nan), n
+            return mean
+
+        return self._features(windows, at)
+
+    def features_today(self, at: int) -> pd.DataFrame:
+        """:meth:`features` of every vehicle row at day index ``at`` — the recent windows
+        sliced, the baseline a running sum advanced day by day (readings that come more
+        than 30 days late miss it)."""
+        rows = np.arange(len(self.rows))
+        upto = at - BASELINE_GAP_DAYS
+
+        def windows(name: str) -> Any:
+            matrix = self.values[name][:len(rows)]
+            total, count, done = self._baseline.get(name, (np.zeros(0), np.zeros(0), -1))
+            grown = np.zeros(len(rows))
+            total, count = (np.concatenate([x, grown[len(x):]]) for x in (total, count))
+            if upto > done:
+                block = matrix[:, done + 1:upto + 1]
+                total = total + np.nansum(block, axis=1)
+                count = count + np.sum(~np.isnan(block), axis=1)
+                done = upto
+            self._baseline[name] = (total, count, done)
+
+            def mean(start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                if int(end[0]) == upto and int(start[0]) <= 0:
+                    with np.errstate(invalid="ignore", divide="ignore"):
+                        return np.where(count > 0, total / count, np.nan), count
+                block = matrix[:, max(int(start[0]), 0):max(int(end[0]) + 1, 0)]
+                n = np.sum(~np.isnan(block), axis=1)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    return np.where(n > 0, np.nansum(block, axis=1) / n, np.nan), n
+            return mean
+
+        return self._features(windows, np.full(len(rows), at))
+
+    def _features(self, windows: Any, at: np.ndarray) -> pd.DataFrame:
+        out: dict[str, np.ndarray] = {}
+        for name in self.signals:
+            mean = windows(name)
+            recent, count = mean(at - RECENT_DAYS + 1, at)
+            base, _ = mean(np.zeros_like(at), at - BASELINE_GAP_DAYS)
+            before, _ = mean(at - TREND_GAP_DAYS - RECENT_DAYS + 1, at - TREND_GAP_DAYS)
+            out[f"{name}_change"] = np.nan_to_num(recent - base)
+            out[f"{name}_trend"] = np.nan_to_num(recent - before)
+            out["recent"] = np.maximum(out.get("recent", count), count)
+        return pd.DataFrame(out)
+
+
+def _days(values: Any) -> np.ndarray:
+    """Dates or timestamps as NumPy days."""
+    if isinstance(values, pd.Series):
+        values = values.to_numpy()
+    return np.asarray(values).astype("datetime64[D]")
+
+
+def _prefix(matrix: np.ndarray) -> np.ndarray:
+    """Cumulative sums along days with a leading zero column: the sum of days ``a … b − 1``
+    of a row is ``p[:, b] − p[:, a]``."""
+    out = np.zeros((matrix.shape[0], matrix.shape[1] + 1))
+    np.cumsum(matrix, axis=1, out=out[:, 1:])
+    return out
