@@ -77,8 +77,9 @@ def _blas() -> ThreadpoolController:
 @dataclass
 class ScanSetup:
     """What every mode's scan shares: the population, the attributes tested (plain ones
-    and revisions' contemporaries) as one code matrix, the usage adjustment, and the
-    modes in the order they are scanned (claims and rates, then complaints)."""
+    and revisions' contemporaries) as one code matrix, the signals' code matrix, the usage
+    adjustment, and the modes in the order they are scanned (claims and rates, then
+    complaints)."""
 
     pop: Population
     config: RootCauseConfig
@@ -87,6 +88,7 @@ class ScanSetup:
     attributes: list[Attribute]
     levels: list[Attribute]
     codes: np.ndarray
+    signal_codes: np.ndarray
     adjust: Adjustment
     modes: list[str]
 
@@ -120,13 +122,16 @@ def _prepare(pop: Population, config: RootCauseConfig,
              signals: list[Attribute] | None) -> ScanSetup:
     causes = [a for a in pop.attributes if a.kind in CAUSE_KINDS]
     if len(pop) == 0 or not (causes or signals):
-        return ScanSetup(pop, config, signals or [], [], [], [], np.zeros((len(pop), 0)),
+        empty = np.zeros((len(pop), 0))
+        return ScanSetup(pop, config, signals or [], [], [], [], empty, empty,
                          Adjustment(np.zeros(0), np.zeros((0, 0))), [])
     plain = [a for a in causes if a.kind not in WINDOW_KINDS]
     levels = contemporaries(pop, causes)
     attributes = plain + levels
     codes = np.asfortranarray(np.column_stack([a.codes for a in attributes]))
-    return ScanSetup(pop, config, signals or [], plain, attributes, levels, codes,
+    signal_codes = np.asfortranarray(np.column_stack([a.codes for a in signals])) \
+        if signals else np.zeros((len(pop), 0))
+    return ScanSetup(pop, config, signals or [], plain, attributes, levels, codes, signal_codes,
                      Adjustment(usage_strata(pop), rate_covariates(pop)),
                      _scan_modes(pop, config))
 
@@ -169,8 +174,7 @@ def _scan_attributes(scan: ScanSetup, mode: str) -> tuple[pd.DataFrame | None,
 
 def _scan_signals(scan: ScanSetup, mode: str) -> pd.DataFrame | None:
     """The signals' tests in ``mode`` (exact intervals for failures: few units each)."""
-    pop, config, adjust = scan.pop, scan.config, scan.adjust
-    codes = np.asfortranarray(np.column_stack([a.codes for a in scan.signals]))
+    pop, config, adjust, codes = scan.pop, scan.config, scan.adjust, scan.signal_codes
     if mode in pop.rates:
         result = _rate_scan(pop.rates[mode], codes, adjust.covariates, config)
     else:
