@@ -139,7 +139,7 @@ class PredictiveServiceModule:
         rows = np.arange(len(signals.rows))
         at = np.full(len(rows), signals.last_day)
         today = signals.features_today(signals.last_day)
-        vins = np.array(list(signals.rows), dtype=object)
+        vins = signals.vins
         fresh = vins[len(state.signal_holdout):]
         state.signal_holdout = np.r_[state.signal_holdout,
                                      in_holdout(fresh, cfg.holdout_percent)].astype(bool)

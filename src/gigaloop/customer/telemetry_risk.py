@@ -98,7 +98,7 @@ class VehicleWeeks:
         :data:`BASELINE_GAP_DAYS`) of the vehicles with a reading in the 7 days before."""
         starts = np.arange(last - (FIT_WEEKS - 1) * WEEK_DAYS, last + 1, WEEK_DAYS)
         starts = starts[starts >= BASELINE_GAP_DAYS]
-        by_vin = np.argsort(np.array(list(history.rows), dtype=object), kind="stable")
+        by_vin = np.argsort(history.vins, kind="stable")
         rows = np.repeat(by_vin, len(starts))  # by VIN: the same fit whatever the read order
         at = np.tile(starts, len(history.rows))
         seen = history.first_seen[rows] <= at

@@ -63,19 +63,21 @@ class SignalHistory:
 
     def add(self, frame: pd.DataFrame) -> None:
         """Store the readings of ``frame`` (vin, day and the signal columns)."""
-        if frame[list(self.signals)].isna().to_numpy().any():
-            frame = frame.dropna(subset=list(self.signals), how="all")
-        if frame.empty:
+        values = {name: frame[name].to_numpy(np.float32) for name in self.signals}
+        sent = np.zeros(len(frame), bool)
+        for column in values.values():
+            sent |= ~np.isnan(column)
+        if not sent.any():
             return
-        if self.first_day is None:
-            self.first_day = _days(frame.day).min()
-        seen = pd.unique(frame.vin)
-        new = seen[self._index.get_indexer(seen) < 0]
-        if len(new):
-            self.rows.update({v: len(self.rows) + k for k, v in enumerate(new)})
-            self._index = pd.Index(list(self.rows))
-        row = self.row_of(frame.vin)
-        day = self.day_index(frame.day)
+        vins, day = frame.vin.to_numpy(object)[sent], self._day_of(frame.day.to_numpy()[sent])
+        row = self._index.get_indexer(vins)
+        unseen = row < 0
+        if unseen.any():  # new vehicles: rows after the known ones, in order of appearance
+            new = pd.Index(pd.unique(vins[unseen]), dtype=object)
+            known = len(self.rows)
+            self.rows.update(zip(new, range(known, known + len(new)), strict=True))
+            self._index = self._index.append(new)
+            row[unseen] = known + new.get_indexer(vins[unseen])
         keep = day >= 0
         self._grow(len(self.rows), int(day.max()) + 1)
         self.last_day = max(self.last_day, int(day.max()))
@@ -85,8 +87,13 @@ class SignalHistory:
             fresh = keep & (row >= known)
             np.minimum.at(first, row[fresh] - known, day[fresh])
             self.first_seen = np.r_[self.first_seen, first]
-        for name in self.signals:
-            self.values[name][row[keep], day[keep]] = frame[name].to_numpy(np.float32)[keep]
+        for name, column in values.items():
+            self.values[name][row[keep], day[keep]] = column[sent][keep]
+
+    @property
+    def vins(self) -> np.ndarray:
+        """The VIN of each row, in row order."""
+        return self._index.to_numpy(object)
 
     def row_of(self, vins: Any) -> np.ndarray:
         """Each VIN's row (−1: never seen)."""
@@ -95,6 +102,12 @@ class SignalHistory:
     def day_index(self, days: Any) -> np.ndarray:
         """Days since ``first_day`` of dates or timestamps."""
         return (_days(days) - self.first_day).astype(np.int64)
+
+    def _day_of(self, days: Any) -> np.ndarray:
+        """:meth:`day_index`, fixing ``first_day`` on the first readings."""
+        if self.first_day is None:
+            self.first_day = _days(days).min()
+        return self.day_index(days)
 
     @property
     def n_days(self) -> int:
@@ -116,15 +129,22 @@ class SignalHistory:
 
     def features(self, rows: np.ndarray, at: np.ndarray) -> pd.DataFrame:
         """The trend features of vehicle ``rows[i]`` at day index ``at[i]`` (only readings up
-        to that day); ``recent`` — readings in its last 7 days. Cumulative sums over the
-        whole matrix: for many (row, day) pairs at once (a fit)."""
+        to that day); ``recent`` — readings in its last 7 days. Running sums at the window
+        edges the days ``at`` need, over the whole matrix: for many (row, day) pairs at once
+        (a fit)."""
+        edges = np.unique(np.clip(np.concatenate([
+            [0], at - RECENT_DAYS + 1, at + 1, at - BASELINE_GAP_DAYS + 1,
+            at - TREND_GAP_DAYS - RECENT_DAYS + 1, at - TREND_GAP_DAYS + 1]),
+            0, self.last_day + 1))
+
         def windows(name: str) -> Any:
             used = self.values[name][:len(self.rows), :self.last_day + 1]
-            sums = _prefix(np.nan_to_num(used, nan=0.0))
-            counts = _prefix(~np.isnan(used))
+            sums = _sums_at(np.nan_to_num(used, nan=0.0), edges, np.float64)
+            counts = _sums_at(~np.isnan(used), edges, np.int32)
 
             def mean(start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-                lo, hi = (np.clip(x, 0, sums.shape[1] - 1) for x in (start, end + 1))
+                lo, hi = (np.searchsorted(edges, np.clip(x, 0, self.last_day + 1))
+                          for x in (start, end + 1))
                 n = counts[rows, hi] - counts[rows, lo]
                 with np.errstate(invalid="ignore", divide="ignore"):
                     return np.where(n > 0, (sums[rows, hi] - sums[rows, lo]) / n, np.nan), n
@@ -183,9 +203,16 @@ def _days(values: Any) -> np.ndarray:
     return np.asarray(values).astype("datetime64[D]")
 
 
-def _prefix(matrix: np.ndarray) -> np.ndarray:
-    """Cumulative sums along days with a leading zero column: the sum of days ``a … b − 1``
-    of a row is ``p[:, b] − p[:, a]``."""
-    out = np.zeros((matrix.shape[0], matrix.shape[1] + 1))
-    np.cumsum(matrix, axis=1, out=out[:, 1:])
+def _sums_at(matrix: np.ndarray, edges: np.ndarray, dtype: Any) -> np.ndarray:
+    """Each row's sum of days ``0 … e − 1`` for every ``e`` in ``edges`` (sorted, unique,
+    starting at 0, at most the day count): one column per edge.
+
+    >>> _sums_at(np.arange(8.0).reshape(2, 4), np.array([0, 1, 3, 4]), np.float64).tolist()
+    [[0.0, 0.0, 3.0, 6.0], [0.0, 4.0, 15.0, 22.0]]
+    """
+    inner = edges[edges < matrix.shape[1]]
+    out = np.zeros((matrix.shape[0], len(edges)), dtype)
+    if len(inner):
+        segments = np.add.reduceat(matrix, inner, axis=1, dtype=dtype)  # [e_k, e_k+1)
+        out[:, 1:] = np.cumsum(segments, axis=1)[:, :len(edges) - 1]
     return out
