@@ -16,8 +16,8 @@ WriteResult(table='lines', received=2, written=1, unchanged=0, quarantined=1,
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from glob import glob
 from pathlib import Path
 from typing import Any, Literal
@@ -38,8 +38,8 @@ from gigaloop.store.quarantine import quarantine_rows
 from gigaloop.store.result import WriteResult
 from gigaloop.store.totals import FileSums, grouped_sums
 from gigaloop.store.validate import Rejections, Rows, check, to_arrow
-from gigaloop.store.view import StoreView
-from gigaloop.store.wal import WAL_DIR, TableLog, logs
+from gigaloop.store.view import StoreView, naive_utc
+from gigaloop.store.wal import WAL_DIR, TableLog, replay_logs
 
 QUARANTINE = "quarantine"
 
@@ -91,12 +91,14 @@ class Store:
         }
         self._lock = writer_lock(self.root)
         if self._lock is not None:  # else a live writer owns the logs there: leave them
-            self._replay_logs()
+            replay_logs(self._layout, TABLES.values())
         self._keys = KeyIndex(self._layout, self._tail)
         self._flusher = Flusher(self._layout)
         # table → newest ingested_at in its Parquet files (tables found with files: read later)
         self._disk_upto = {n: datetime.min for n in TABLES if not self._layout.has_files(n)}
         self._file_sums: dict[str, FileSums] = {}  # table → sums kept per file
+        #: called with (table, rows) for every batch logged: a read replica's :meth:`mirror`
+        self.mirror_to: Callable[[str, pa.Table], None] | None = None
         self._engine: Engine
         if engine == "duckdb":
             self._engine = DuckDBEngine(self._tail)
@@ -130,7 +132,7 @@ class Store:
 
     def as_of(self, cutoff: datetime) -> StoreView:
         """The store as it was at ``cutoff``: only rows ingested by then."""
-        return StoreView(self, _naive_utc(cutoff))
+        return StoreView(self, naive_utc(cutoff))
 
     def count(self, name: str) -> int:
         return int(self.execute(self.table(name).count()))
@@ -183,8 +185,8 @@ class Store:
             raise StoreError(f"{name} has no {INGESTED_AT}: read it whole with table()",
                              table=name)
         wanted = columns if columns is not None else [c.name for c in spec.all_columns]
-        after = None if after is None else _naive_utc(after)
-        until = _naive_utc(until)
+        after = None if after is None else naive_utc(after)
+        until = naive_utc(until)
         on_disk = self._on_disk_upto(spec)
         if after is not None and on_disk is not None and after >= on_disk:
             # everything newer is still in memory
@@ -224,7 +226,7 @@ class Store:
         :class:`~gigaloop.errors.SchemaError`: that is the sender's mistake, not a bad row.
         """
         spec = get_table(table)
-        stamp = _naive_utc(ingested_at)
+        stamp = naive_utc(ingested_at)
         self._settle(wait=False)
         received = to_arrow(rows)
         typed, rejected = check(spec, received, self._keys.known, received_at=stamp,
@@ -299,14 +301,6 @@ class Store:
                     self._flush(get_table(name))
         self._engine.refresh(self._layout)
 
-    def _replay_logs(self) -> None:
-        """Write the logs a crashed writer left to Parquet (skipping partitions already written)."""
-        for name, spec in TABLES.items():
-            for path, rows in logs(self._layout.table_dir(name) / WAL_DIR):
-                if rows.num_rows:
-                    self._layout.write(spec, rows.cast(spec.arrow_schema()), stem=path.stem)
-                path.unlink()
-
     def _append(self, spec: Table, rows: pa.Table, hashes: np.ndarray, stamp: datetime) -> int:
         """Log rows (typed; ``hashes``: their key hashes), as one batch; the key index
         follows."""
@@ -316,18 +310,33 @@ class Store:
         if INGESTED_AT in spec.column_names:
             columns.append(pa.repeat(pa.scalar(stamp, pa.timestamp("us")), rows.num_rows))
         data = pa.Table.from_arrays(columns, schema=spec.arrow_schema()).combine_chunks()
+        self._log(spec, data, stamp if INGESTED_AT in spec.column_names else None, hashes)
+        if self.mirror_to is not None:
+            self.mirror_to(spec.name, data)
+        return data.num_rows
+
+    def mirror(self, table: str, rows: pa.Table) -> None:
+        """Log a batch another store logged (handed out by its :attr:`mirror_to`) as it is:
+        no checks, no key index — the rows of a read replica, which is never written."""
+        spec = get_table(table)
+        self._log(spec, rows, rows[INGESTED_AT][0].as_py()
+                  if INGESTED_AT in spec.column_names else None)
+
+    def _log(self, spec: Table, data: pa.Table, stamp: datetime | None,
+             hashes: np.ndarray | None = None) -> None:
+        """Append to the table's log (and ``hashes`` to the key index); flush when due."""
         log = self._logs[spec.name]
         newest = month_of(pc.max(data[spec.partition_by]).as_py()) if spec.partition_by else ""
         if log.broken:
             self._flush(spec)
         elif log.rows and newest > log.newest:
             self._flush_behind(spec)
-        log.append(data, newest, stamp if INGESTED_AT in spec.column_names else None)
-        self._keys.remember(spec, data, hashes)
+        log.append(data, newest, stamp)
+        if hashes is not None:
+            self._keys.remember(spec, data, hashes)
         if log.rows >= self.flush_rows:
             self._flush_behind(spec)
         self._engine.written(spec, self._layout)
-        return data.num_rows
 
     def _flush(self, spec: Table) -> None:
         """The table's tail as one Parquet file per partition, named after its log."""
@@ -393,10 +402,3 @@ class Store:
         keep = self._keys.new(quarantine, rows, hashes)
         self._append(quarantine, rows.filter(keep), hashes[keep], stamp)
 
-
-def _naive_utc(moment: datetime) -> datetime:
-    if not isinstance(moment, datetime):
-        raise StoreError(f"expected a datetime, got {type(moment).__name__}")
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment

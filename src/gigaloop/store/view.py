@@ -11,12 +11,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import ibis.expr.types as ir
 import pyarrow as pa
 
+from gigaloop.errors import StoreError
 from gigaloop.schema import INGESTED_AT
 
 if TYPE_CHECKING:
@@ -69,3 +70,12 @@ class StoreView:
 
     def __repr__(self) -> str:
         return f"StoreView({self.store!r}, cutoff={self.cutoff.isoformat()!r})"
+
+
+def naive_utc(moment: datetime) -> datetime:
+    """``moment`` as the store keeps instants: UTC, without a time zone."""
+    if not isinstance(moment, datetime):
+        raise StoreError(f"expected a datetime, got {type(moment).__name__}")
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment

@@ -30,16 +30,19 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from gigaloop.errors import StoreError
-from gigaloop.schema import INGESTED_AT
+from gigaloop.schema import INGESTED_AT, Table
+
+if TYPE_CHECKING:
+    from gigaloop.store.layout import Layout
 
 WAL_DIR = "_wal"
 SUFFIX = ".arrows"
@@ -200,3 +203,13 @@ def logs(folder: Path) -> Iterator[tuple[Path, pa.Table]]:
     for path in paths:
         rows = read_log(path)
         yield path, rows if rows is not None else pa.table({})
+
+
+def replay_logs(layout: Layout, tables: Iterable[Table]) -> None:
+    """Write the logs a crashed writer left to Parquet (skipping partitions already
+    written), then delete them."""
+    for spec in tables:
+        for path, rows in logs(layout.table_dir(spec.name) / WAL_DIR):
+            if rows.num_rows:
+                layout.write(spec, rows.cast(spec.arrow_schema()), stem=path.stem)
+            path.unlink()
