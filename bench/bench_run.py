@@ -13,7 +13,9 @@ baseline). One JSON line per figure:
   input growing with the fleet, and the cost of the history already held. Per row of input
   only the second is left: near 1 when nothing rereads the history;
 * ``total_s`` of the loop and no-loop runs, and ``loop_to_no_loop``;
-* ``timings_s`` — where the loop run's time went (twin, ingest, each module, report).
+* ``timings_s`` — where the loop run's time went (twin, ingest, each module, report; the
+  modules decided apart count their own process's seconds, and ``waiting_apart`` how long
+  the day waited for them, so the figures add up to more than the run).
 
     .venv/bin/python bench/bench_run.py [--days 365] [--scales small medium]
 """
@@ -33,10 +35,11 @@ from gigaloop.run import RunOptions, run_job
 MONTH = 30
 
 
-def timed_run(options: RunOptions) -> tuple[dict, np.ndarray, np.ndarray]:
-    """The summary, the seconds each simulated day took (twin, ingest and modules), and the
-    rows each day ingested."""
-    stamps = [time.perf_counter()]
+def timed_run(options: RunOptions) -> tuple[dict, np.ndarray, np.ndarray, float]:
+    """The summary, the seconds each simulated day took (twin, ingest and modules), the
+    rows each day ingested and the run's seconds in all."""
+    started = time.perf_counter()
+    stamps = [started]
     rows: list[int] = []
 
     def on_day(day: int, results: dict) -> None:
@@ -44,11 +47,11 @@ def timed_run(options: RunOptions) -> tuple[dict, np.ndarray, np.ndarray]:
         rows.append(sum(result.received for result in results.values()))
 
     summary = run_job(options, on_day=on_day)
-    return summary, np.diff(stamps), np.asarray(rows, dtype=float)
+    return summary, np.diff(stamps), np.asarray(rows, dtype=float), time.perf_counter() - started
 
 
 def bench(scale: str, days: int, root: Path) -> list[dict]:
-    loop, per_day, rows = timed_run(RunOptions(days=days, scale=scale,
+    loop, per_day, rows, total = timed_run(RunOptions(days=days, scale=scale,
                                                out=root / f"{scale}-loop"))
     started = time.perf_counter()
     run_job(RunOptions(days=days, scale=scale, loop=False, out=root / f"{scale}-base"))
@@ -58,7 +61,6 @@ def bench(scale: str, days: int, root: Path) -> list[dict]:
              "last": slice(days - MONTH, days)}
     months = {name: per_day[span] for name, span in spans.items()}
     per_row = {name: 1000 * per_day[span].sum() / rows[span].sum() for name, span in spans.items()}
-    total = float(sum(loop["run"]["timings"].values()))
     figures = [{"figure": "seconds_per_day", "scale": scale, "month": name,
                 "value": round(float(values.mean()), 4)} for name, values in months.items()]
     figures += [
