@@ -30,7 +30,6 @@ process's own child only).
 
 from __future__ import annotations
 
-import multiprocessing
 import shutil
 import time
 from collections.abc import Sequence
@@ -109,8 +108,7 @@ class RemoteGroup:
         self._batches: list[tuple[str, pa.Table]] = []
         store.mirror_to = lambda table, rows: self._batches.append((table, rows))
         if worker.enabled():
-            context = multiprocessing.get_context("forkserver")
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=worker.forkserver())
             self._pool.submit(_open, self.modules, str(self._root),
                               _signing_key(self.modules)).result()
         else:

@@ -154,11 +154,18 @@ def _share_counter(counter: Any) -> None:
     _counter = counter
 
 
+def forkserver() -> Any:
+    """The multiprocessing context the worker, and any other process the loop starts, is
+    forked from: a server that imports :data:`PRELOAD` once, whoever starts it first."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    return context
+
+
 def _worker() -> ProcessPoolExecutor:
     global _pool, _counter
     if _pool is None:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(PRELOAD)
+        context = forkserver()
         _counter = context.Value("q", 0)
         _pool = ProcessPoolExecutor(max_workers=1, mp_context=context,
                                     initializer=_share_counter, initargs=(_counter,))
@@ -182,4 +189,4 @@ def _example_step(base: int, item: int) -> int:
     return base + item
 
 
-__all__ = ["Pending", "Shared", "enabled", "share", "shutdown", "submit"]
+__all__ = ["Pending", "Shared", "enabled", "forkserver", "share", "shutdown", "submit"]
