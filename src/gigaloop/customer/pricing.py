@@ -5,11 +5,13 @@ each targeted round is split at random: a share ``changed_share`` of the chosen 
 is offered the changed price (``factor`` × list), the rest the list price, and the round's
 random holdout is not contacted. At each run the closed windows are looked at with the
 mSPRT's always-valid interval (:func:`~gigaloop.customer.experiment.look`) on **net revenue
-per customer over a horizon**: the window's net software revenue (subscriptions started ×
-their billed monthly price − subscriptions ended × theirs, from the store) × the expected
-billed months over ``horizon_months`` at the product's monthly churn c measured in the
-store when the experiment starts, Σ (1 − c)^m for m < H. Not conversion: a discount raises
-conversion and may still lose money.
+per customer over a horizon**: the window's net subscription revenue (subscriptions
+started × their billed monthly price − subscriptions ended × theirs, every subscription
+product, from the store) × the expected billed months over ``horizon_months`` at the
+product's monthly churn c measured in the store when the experiment starts,
+Σ (1 − c)^m for m < H. Not conversion: a discount raises conversion and may still lose
+money. One-off purchases are left out: they are another product, whose own campaigns
+reach the same customers, and counted they would only add noise ($2,000 each).
 
 The decision: the first look whose interval for (changed − list) excludes 0 adopts the
 price that earns more; when each arm has ``max_per_arm`` closed customers and the
@@ -142,7 +144,7 @@ def read(ctx: DayContext, exp: PriceExperiment, cfg: PricingConfig, *, module: s
     new = ready & assigned.revenue.isna()
     if new.any():  # a closed window's outcome never changes: read it once
         frame = assigned[new].reset_index().assign(product=exp.product)
-        got = outcomes(ctx.view, frame, horizon_days=horizon_days)
+        got = outcomes(ctx.view, frame, horizon_days=horizon_days, one_off=False)
         assigned.loc[new.to_numpy(), "revenue"] = got.revenue.to_numpy()
     closed = assigned[ready]
     value = {arm: closed.revenue[closed.arm == arm].to_numpy() * exp.months
@@ -158,8 +160,13 @@ def read(ctx: DayContext, exp: PriceExperiment, cfg: PricingConfig, *, module: s
     record = {"day": ctx.day, "changed_minus_list": last.record(),
               **{f"{arm}_minus_holdout": r.record() for arm, r in against.items() if r}}
     exp.looks.append(record)
-    if decided is None:
-        return []
+    if decided is None:  # each look is recorded: the evidence so far, and that it goes on
+        return [Decision(ctx.day, module,
+                         f"{exp.product}: price experiment ${exp.price:g} vs "
+                         f"${exp.list_price:g} goes on (revenue per customer over "
+                         f"{cfg.horizon_months} months {last.diff:+.2f} USD, always-valid 95 % "
+                         f"CI {last.ci[0]:.2f} to {last.ci[1]:.2f})",
+                         inputs={"product": exp.product, "price_look": record})]
     exp.decided_day = ctx.day
     better = "changed" if exp.adopted != exp.list_price else "list"
     verdict = (f"adopts ${exp.adopted:g}" if decided.significant and better == "changed"
