@@ -8,7 +8,11 @@ uplift from the truth (the bench, like ``gigaloop score``, may read it):
 * ``targeted_usd`` — Σ hidden expected incremental revenue of the customers offered;
 * ``random_usd`` — the same number of offers drawn at random from the campaign's pool: k ×
   the mean hidden uplift of its random holdout;
-* ``ratio`` — the first over the second (target ≥ 1.3).
+* ``ratio`` — the first over the second (target ≥ 1.3);
+* ``price_experiment`` — the FSD price experiment (list against a changed price, on revenue
+  per customer over 12 months): its decision or last look, with the always-valid interval;
+* ``price_vs_list`` — on the truth, what the prices sent earned beside the list price on the
+  same customers (the experiment's arms, and the rounds after it).
 
     PYTHONPATH=src python bench/eval_offers.py --fleet 20000 --days 120 --seed 1
 """
@@ -52,9 +56,17 @@ def main() -> None:
     finally:
         store.close()
     per_product: dict[str, dict[str, object]] = defaultdict(dict)
-    for row in decisions.itertuples():
+    price: dict[str, dict[str, object]] = {}
+    for row in decisions.sort_values("day").itertuples():
         inputs = json.loads(row.inputs_json)
         product = inputs.get("product")
+        if "price_look" in inputs or "price_experiment" in inputs:
+            if price.get(product, {}).get("decided"):
+                continue
+            found = inputs.get("price_experiment") or {"look": inputs["price_look"]}
+            price[product] = {"day": row.day, "decided": "price_experiment" in inputs,
+                              "summary": row.summary, **found}
+            continue
         if "planned" in inputs:
             per_product[product]["planned"] = inputs["planned"]
         if "look" in inputs:
@@ -67,6 +79,10 @@ def main() -> None:
     for product, figures in sorted(score["products"].items()):
         emit("uplift_vs_random", product, **figures)
     emit("uplift_vs_random", "all", **score["all"])
+    for product, info in sorted(price.items()):
+        emit("price_experiment", product, **info)
+    for product, figures in sorted(score.get("prices", {}).items()):
+        emit("price_vs_list", product, **figures)
     kpis = summary["kpis"]
     emit("offer_uplift", kpis.get("offer_uplift"), ci95=kpis.get("offer_uplift_ci95"),
          offers_sent=kpis.get("offers_sent"))

@@ -115,3 +115,31 @@ def test_decisions_record_the_design_and_the_looks(run: Any, tmp_path: Path) -> 
     ended = [i for i in inputs if "evaluation" in i]  # experiments that led to targeting
     assert len(ended) == len(SMALL.products)
     assert all(i["look"]["conversion"]["ci"][0] > 0 for i in ended)
+
+
+def test_fsd_targeting_runs_a_price_experiment_beside_the_list_price(run: Any) -> None:
+    """Each FSD round until the price decision is split between $99 and $49.50 (sent as
+    ``T-fsd-…-p``), both naming the same holdout; the store bills the price accepted."""
+    twin, store, module, sent, _ = run
+    exp = module.prices["fsd"]
+    assert "performance_upgrade" not in module.prices  # a subscription product only
+    rounds = [o for o in sent if o.campaign_id.startswith("T-fsd-")]
+    changed = [o for o in rounds if o.campaign_id.endswith("-p")]
+    assert changed and all(o.price_usd == 49.5 for o in changed)
+    for o in changed:
+        (sibling,) = [s for s in rounds if s.campaign_id == o.campaign_id[:-2]]
+        assert sibling.price_usd == 99.0 and sibling.not_offered == o.not_offered
+        assert not set(sibling.customer_ids) & set(o.customer_ids)
+    assert exp.assigned is not None and set(exp.assigned.arm) == {"list", "changed",
+                                                                  "holdout"}
+    offers = store.execute(store.table("offers"))
+    paid = offers[offers.campaign_id.isin([o.campaign_id for o in changed])]
+    assert (paid.price_usd == 49.5).all() and len(paid)
+    subs = store.execute(store.table("subscriptions"))
+    took = set(paid.customer_id[paid.accepted])
+    at_half = subs[(subs["product"] == "fsd") & (subs.monthly_price_usd == 49.5)]
+    assert took and set(at_half.customer_id) == took  # (earlier or later ones bill $99)
+    prices = offers_against_truth(twin.truth())["prices"]["fsd"]
+    arms = prices["experiment"]
+    assert arms["changed"]["prices_usd"] == [49.5] and arms["list"]["gain_usd"] == 0
+    assert arms["changed"]["offers"] == len(paid)  # those sent by the last day

@@ -19,7 +19,10 @@ run (every two weeks):
    (judged first on a held-out ``held_out`` share by its Qini), and at each run the
    ``round_offers`` eligible customers of highest predicted uplift (> 0) are offered, a
    random ``holdout_share`` of the pool never is, so the gain stays measured. Each offer
-   names its control group or holdout (a random share of the pool) as ``not_offered``.
+   names its control group or holdout (a random share of the pool) as ``not_offered``;
+4. **price** — for the products of :attr:`OffersConfig.pricing`, targeted rounds are split
+   between the list price and a changed price until a price experiment on revenue per
+   customer over a horizon decides which to keep (:mod:`gigaloop.customer.pricing`).
 
 Every list it sends or writes names customers by their pseudonymous ``customer_id`` only
 (``offer_assignments`` rows, the :class:`~gigaloop.actuate.Offer` payloads).
@@ -36,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from gigaloop.actuate import Offer
+from gigaloop.customer import pricing
 from gigaloop.customer.experiment import look, sample_size
 from gigaloop.customer.uplift import (
     FEATURES,
@@ -71,6 +75,7 @@ class OffersConfig:
     cooldown_days: int = 28
     held_out: float = 0.3
     seed: int = 0
+    pricing: pricing.PricingConfig = field(default_factory=pricing.PricingConfig)
 
 
 @dataclass
@@ -104,6 +109,7 @@ class OffersModule:
     depends_on: tuple[str, ...] = ()
     every_days: int = 14
     states: dict[str, ProductState] = field(default_factory=dict)
+    prices: dict[str, pricing.PriceExperiment] = field(default_factory=dict)
 
     def decide(self, ctx: DayContext) -> list[Decision]:
         cfg = self.config
@@ -125,6 +131,11 @@ class OffersModule:
                 if state.assigned is not None:
                     in_experiments |= set(state.assigned.index)
             elif state.phase == "target":
+                if product in self.prices:
+                    decisions += pricing.read(
+                        ctx, self.prices[product], cfg.pricing, module=self.name,
+                        alpha=cfg.alpha, horizon_days=cfg.horizon_days,
+                        settle_days=cfg.settle_days)
                 decisions += self._target(ctx, state, features)
         return decisions
 
@@ -289,14 +300,38 @@ class OffersModule:
         kept = targeted | holdout  # those not chosen are not written: the holdout stands in
         _emit(ctx, campaign, product, ids[kept],
               np.where(targeted, "targeted", "holdout")[kept], score[kept])
+        sends = self._prices(ctx, product, rng, ids, targeted, holdout, score, now)
         return [Decision(ctx.day, self.name,
-                         f"{product}: {campaign} offered to the {k} of {len(pool)} eligible "
-                         f"with the highest predicted uplift ({int(holdout.sum())} held out)",
-                         action=_offer(ctx.day + 1, campaign, product, ids[targeted],
-                                       ids[holdout], "uplift targeting"),
-                         inputs={"campaign_id": campaign, "pool": len(pool), "offers": k,
-                                 "predicted_uplift_usd": round(float(score[targeted].sum()),
-                                                               2)})]
+                         f"{product}: {name} offered to {int(chosen.sum())} of the {k} of "
+                         f"{len(pool)} eligible with the highest predicted uplift at "
+                         f"${usd:g} ({int(holdout.sum())} held out)",
+                         action=_offer(ctx.day + 1, name, product, ids[chosen],
+                                       ids[holdout], "uplift targeting", usd),
+                         inputs={"campaign_id": name, "pool": len(pool), "offers": k,
+                                 "price_usd": usd, "predicted_uplift_usd": round(
+                                     float(score[chosen].sum()), 2)})
+                for name, chosen, usd in ((campaign if i == 0 else f"{campaign}-p", c, u)
+                                          for i, (c, u) in enumerate(sends)) if chosen.any()]
+
+    def _prices(self, ctx: DayContext, product: str, rng: np.random.Generator,
+                ids: np.ndarray, targeted: np.ndarray, holdout: np.ndarray,
+                score: np.ndarray, now: pd.Timestamp) -> list[tuple[np.ndarray, float]]:
+        """Who of ``targeted`` is offered which price: the list price, or during a price
+        experiment the list price and the changed price (sent as ``<campaign>-p``)."""
+        listed = LIST_PRICES[product]
+        if product not in self.config.pricing.products:
+            return [(targeted, listed)]
+        exp = self.prices.get(product)
+        if exp is None:
+            exp = self.prices[product] = pricing.start(ctx, product, listed,
+                                                       self.config.pricing)
+        if exp.phase != "experiment":
+            return [(targeted, exp.price_now())]
+        changed = pricing.split(rng, targeted, self.config.pricing.changed_share)
+        like = holdout & (score >= score[targeted].min())  # the holdout ranked as high
+        arms = np.where(changed, "changed", np.where(targeted, "list", "holdout"))
+        exp.add(ids[targeted | like], arms[targeted | like], now)
+        return [(targeted & ~changed, listed), (changed, exp.price)]
 
     # ---- helpers -------------------------------------------------------------------------
     def _rng(self, day: int, product: str) -> np.random.Generator:
@@ -327,10 +362,11 @@ def _holds(features: pd.DataFrame, product: str) -> pd.Series:
 
 
 def _offer(day: int, campaign: str, product: str, offered: np.ndarray,
-           rest: np.ndarray, reason: str) -> Offer:
+           rest: np.ndarray, reason: str, price_usd: float | None = None) -> Offer:
     return Offer(day=day, campaign_id=campaign, product=product,
-                 price_usd=LIST_PRICES[product], customer_ids=tuple(offered.tolist()),
-                 not_offered=tuple(rest.tolist()), reason=reason)
+                 price_usd=LIST_PRICES[product] if price_usd is None else price_usd,
+                 customer_ids=tuple(offered.tolist()), not_offered=tuple(rest.tolist()),
+                 reason=reason)
 
 
 def _emit(ctx: DayContext, campaign: str, product: str, ids: np.ndarray, arm: np.ndarray,

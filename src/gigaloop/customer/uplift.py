@@ -101,9 +101,11 @@ def active_subscriptions(store: Tables) -> pd.DataFrame:
     return store.execute(active.select("customer_id", "product"))
 
 
-def outcomes(store: Tables, assigned: pd.DataFrame, *, horizon_days: int) -> pd.DataFrame:
+def outcomes(store: Tables, assigned: pd.DataFrame, *, horizon_days: int,
+             one_off: bool = True) -> pd.DataFrame:
     """``converted`` and ``revenue`` of each row of ``assigned`` (``customer_id``,
-    ``product``, ``start``: the first day of its window), aligned with it."""
+    ``product``, ``start``: the first day of its window), aligned with it; ``one_off``:
+    whether one-off purchases count (else subscriptions only, monthly)."""
     if assigned.empty:
         return pd.DataFrame({"converted": [], "revenue": []}, dtype=float)
     first = pd.Timestamp(assigned.start.min()).date()
@@ -111,15 +113,18 @@ def outcomes(store: Tables, assigned: pd.DataFrame, *, horizon_days: int) -> pd.
     subs = store.execute(subs.filter((subs.started_on >= first) | (subs.ended_on >= first))
                          .select("customer_id", "product", "status", "started_on", "ended_on",
                                  "monthly_price_usd"))
-    offers = store.table("offers")
-    bought = store.execute(offers.filter(offers.accepted & offers.product.isin(
-        list(ONE_OFF_PRICES))).select("customer_id", "product", "price_usd", "event_time"))
-    events = pd.concat([
-        _events(subs[subs.status == "active"], "started_on", 1.0),
-        _events(subs[subs.status == "ended"], "ended_on", -1.0),
-        pd.DataFrame({"customer_id": bought.customer_id, "product": bought["product"],
-                      "date": pd.to_datetime(bought.event_time).dt.normalize(),
-                      "revenue": bought.price_usd})])
+    parts = [_events(subs[subs.status == "active"], "started_on", 1.0),
+             _events(subs[subs.status == "ended"], "ended_on", -1.0)]
+    if one_off:
+        offers = store.table("offers")
+        bought = store.execute(offers.filter(offers.accepted & offers.product.isin(
+            list(ONE_OFF_PRICES))).select("customer_id", "product", "price_usd",
+                                          "event_time"))
+        parts.append(pd.DataFrame({"customer_id": bought.customer_id,
+                                   "product": bought["product"],
+                                   "date": pd.to_datetime(bought.event_time).dt.normalize(),
+                                   "revenue": bought.price_usd}))
+    events = pd.concat(parts)
     rows = assigned.reset_index(drop=True).assign(row=lambda d: np.arange(len(d)))
     merged = rows[["row", "customer_id", "product", "start"]].merge(
         events, on="customer_id", suffixes=("", "_event"))

@@ -58,6 +58,10 @@ PRODUCTS = {
     "fsd": {"price": 99.0, "at_delivery": 0.12, "churn": 0.04, "start": 0.0055},
     "connectivity": {"price": 9.99, "at_delivery": 0.6, "churn": 0.02, "start": 0.03},
 }
+#: A subscription started at an offered price bills that price, and its churn is the
+#: product's × (price ÷ list price) ** this: a subscriber paying half churns half as often.
+#: Not published (no maker reports churn by price); a unit exponent is the plainest choice.
+CHURN_PRICE_EXPONENT = 1.0
 UNHAPPY_DAYS = 45              # after a failure: churn ×3, lower ratings, for this long
 UNHAPPY_CHURN = 3.0
 DAYS_PER_MONTH = 30.44
@@ -138,12 +142,14 @@ def feedback_ratings(rng: np.random.Generator, unhappy: np.ndarray,
 class Subscriptions:
     """Active subscriptions per vehicle (by field index) and their daily starts and ends.
 
-    ``active[product]`` holds the subscription serial (−1 when none) and ``started`` its day.
+    ``active[product]`` holds the subscription serial (−1 when none), ``started`` its day and
+    ``price`` its monthly price (the list price unless it started at an offered price).
     """
 
     def __init__(self) -> None:
         self.active = {p: np.empty(0, np.int64) for p in PRODUCTS}
         self.started = {p: np.empty(0, np.int64) for p in PRODUCTS}
+        self.price = {p: np.empty(0) for p in PRODUCTS}
         self._serial = 0
         self.revenue_usd = 0.0
 
@@ -152,27 +158,43 @@ class Subscriptions:
             extra = n - len(self.active[p])
             self.active[p] = np.concatenate([self.active[p], np.full(extra, -1)])
             self.started[p] = np.concatenate([self.started[p], np.full(extra, -1)])
+            self.price[p] = np.concatenate([self.price[p],
+                                            np.full(extra, PRODUCTS[p]["price"])])
 
-    def _start(self, product: str, idx: np.ndarray, day: int | np.ndarray
-               ) -> SubscriptionEvents:
+    def _start(self, product: str, idx: np.ndarray, day: int | np.ndarray,
+               price: float | None = None) -> SubscriptionEvents:
         serials = np.arange(self._serial, self._serial + len(idx))
         self._serial += len(idx)
         self.active[product][idx] = serials
         self.started[product][idx] = day
+        self.price[product][idx] = PRODUCTS[product]["price"] if price is None else price
         return SubscriptionEvents.of(product, idx, serials,
-                                     np.broadcast_to(day, len(idx)).copy(), -1)
+                                     np.broadcast_to(day, len(idx)).copy(), -1,
+                                     self.price[product][idx])
 
     def end(self, product: str, idx: np.ndarray, day: int) -> SubscriptionEvents:
         """End the active ``product`` subscriptions of ``idx`` on ``day``."""
         idx = idx[self.active[product][idx] >= 0]
         events = SubscriptionEvents.of(product, idx, self.active[product][idx],
-                                       self.started[product][idx], day)
+                                       self.started[product][idx], day,
+                                       self.price[product][idx])
         self.active[product][idx] = -1
+        self.price[product][idx] = PRODUCTS[product]["price"]
         return events
 
-    def start(self, product: str, idx: np.ndarray, day: int) -> SubscriptionEvents:
-        """Start ``product`` for ``idx`` (none of whom holds it) on ``day``."""
-        return self._start(product, idx, day)
+    def start(self, product: str, idx: np.ndarray, day: int,
+              price: float | None = None) -> SubscriptionEvents:
+        """Start ``product`` for ``idx`` (none of whom holds it) on ``day``, billed at
+        ``price`` a month (default: the list price)."""
+        return self._start(product, idx, day, price)
+
+    def churn_multiplier(self, product: str) -> np.ndarray | None:
+        """Each vehicle's churn × for its ``product`` price (:data:`CHURN_PRICE_EXPONENT`);
+        ``None`` while every subscription is at list price (then nothing changes)."""
+        ratio = self.price[product] / PRODUCTS[product]["price"]
+        if not (ratio != 1.0).any():
+            return None
+        return ratio**CHURN_PRICE_EXPONENT
 
     def deliver(self, rng: np.random.Generator, idx: np.ndarray,
                 day: int | np.ndarray) -> SubscriptionEvents:
@@ -193,43 +215,58 @@ class Subscriptions:
             active = self.active[product]
             self.revenue_usd += spec["price"] / DAYS_PER_MONTH * np.count_nonzero(active >= 0)
             churn, start = spec["churn"] / DAYS_PER_MONTH, spec["start"] / DAYS_PER_MONTH
+            repriced = self.churn_multiplier(product)  # None at list price: as before
+            most = 1.0
+            if repriced is not None:
+                on_all = active >= 0
+                self.revenue_usd += float((self.price[product][on_all] - spec["price"]).sum()
+                                          ) / DAYS_PER_MONTH
+                most = max(1.0, float(repriced[on_all].max(initial=1.0)))
             # a subscriber ends, or a content non-subscriber starts, with their own daily
             # chance; drawn by thinning: candidates at the highest chance, each kept with
             # its own share of it (the same chances, from a few thousand draws, not n)
-            top = max(churn * max(UNHAPPY_CHURN, 1.0), start)
+            top = max(churn * max(UNHAPPY_CHURN, 1.0) * most, start)
             cand = np.sort(rng.choice(n, rng.binomial(n, top), replace=False))
             on, sad = active[cand] >= 0, unhappy[cand]
-            chance = np.where(on, churn * np.where(sad, UNHAPPY_CHURN, 1.0),
-                              np.where(sad, 0.0, start))
+            quit_chance = churn * np.where(sad, UNHAPPY_CHURN, 1.0)
+            if repriced is not None:
+                quit_chance = quit_chance * repriced[cand]
+            chance = np.where(on, quit_chance, np.where(sad, 0.0, start))
             hit = rng.random(len(cand)) * top < chance
             ends, starts = cand[hit & on], cand[hit & ~on]
             events.append(SubscriptionEvents.of(product, ends, active[ends],
-                                                self.started[product][ends], day))
+                                                self.started[product][ends], day,
+                                                self.price[product][ends]))
             active[ends] = -1
+            self.price[product][ends] = spec["price"]
             events.append(self._start(product, starts, day))
         return SubscriptionEvents.concat(events)
 
 
 @dataclass
 class SubscriptionEvents:
-    """Subscription starts and ends: field index, serial, start day, end day (−1 if open)."""
+    """Subscription starts and ends: field index, serial, start day, end day (−1 if open),
+    monthly price."""
 
     product: np.ndarray
     idx: np.ndarray
     serial: np.ndarray
     started: np.ndarray
     ended: np.ndarray
+    price: np.ndarray
 
     @classmethod
     def of(cls, product: str, idx: np.ndarray, serial: np.ndarray, started: np.ndarray,
-           ended: int) -> SubscriptionEvents:
+           ended: int, price: np.ndarray | None = None) -> SubscriptionEvents:
+        price = (np.full(len(idx), float(PRODUCTS[product]["price"])) if price is None
+                 else np.asarray(price, float))
         return cls(np.full(len(idx), product, dtype=object), idx, serial, started,
-                   np.full(len(idx), ended))
+                   np.full(len(idx), ended), price)
 
     @classmethod
     def concat(cls, parts: list[SubscriptionEvents]) -> SubscriptionEvents:
         return cls(*(np.concatenate([getattr(p, f) for p in parts])
-                     for f in ("product", "idx", "serial", "started", "ended")))
+                     for f in ("product", "idx", "serial", "started", "ended", "price")))
 
 
 def _crash_normalisers() -> tuple[np.ndarray, np.ndarray]:

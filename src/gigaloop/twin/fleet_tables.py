@@ -32,8 +32,6 @@ CLEAR, RAIN, NIGHT, SNOW = range(4)
 CRASH_MODES = pa.array(["manual", "autopilot"], pa.string())
 SEVERITIES = pa.array(["minor", "major"], pa.string())
 TRIGGER_NAMES = pa.array([k.split("_")[0] for k in TRIGGER_KINDS], pa.string())
-PRODUCT_NAMES = pa.array(list(cust.PRODUCTS), pa.string())
-PRICES = pa.array([spec["price"] for spec in cust.PRODUCTS.values()], pa.float64())
 
 
 class FleetTables:
@@ -330,7 +328,6 @@ class FleetTables:
                  started_on=origin + events.started.astype("timedelta64[D]"),
                  ended_on=pa.array(origin + np.maximum(ended, 0).astype("timedelta64[D]"),
                                    pa.date32(), mask=ended < 0),
-                 monthly_price_usd=PRICES.take(pc.index_in(
-                     pa.array(events.product, pa.string()), value_set=PRODUCT_NAMES)),
+                 monthly_price_usd=events.price,
                  status=np.where(ended < 0, "active", "ended").astype(object),
                  event_time=event_time)
