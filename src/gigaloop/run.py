@@ -67,7 +67,7 @@ DEFAULT_MODULES = ("rootcause", "changes", "impact", "maintenance", "predictive_
                    "energy", "process_control", "driving_model", "rollout", "cell_rollout",
                    "offers", "insurance")
 #: Modules that share no state with the others and read only the store: a run decides
-#: them on a replica of the store in a process of their own, beside the plant's modules
+#: them on a replica of the store in the worker process, beside the plant's modules
 #: (:mod:`gigaloop.loop.remote`; in place, with the same results, when there is one core).
 #: The modules that sign software share one key and counter, so they go together.
 APART_MODULES = ("predictive_service", "offers", "insurance", "driving_model", "rollout",

@@ -1,5 +1,5 @@
-"""Decision modules that run beside the others, in a process of their own, on a replica of
-the store: the second core decides while the first runs the plant's modules.
+"""Decision modules that run beside the others, in the worker process, on a replica of the
+store: the second core decides them while the first runs the plant's modules.
 
 A *remote group* is a set of modules that share no state with the others and read only
 the store (``gigaloop run`` makes one of the customer and fleet-learning modules:
@@ -20,20 +20,22 @@ So a module of the group sees the day's data and everything the modules wrote be
 day — no row any module writes that day, its group's included (a rollout starts the day
 after a model's shadow passed) — and the other modules see the group's rows from the
 next day (a module outside the group that reads them reads them whole, or by event
-time). The group decides in its own process when there is a second core
-(:func:`gigaloop.loop.worker.enabled`), else here, on a replica here: the same results.
+time). The group decides in the worker process (:mod:`gigaloop.loop.worker`; on a scan
+day the worker decides the group's day first and this process scans root cause's modes)
+when there is a second core, else here, on a replica here: the same results.
 
-The group's modules live in that process for the whole run; :meth:`RemoteGroup.close`
-stops it and deletes the replica. A signing key the modules need goes with them (to this
+The group's modules live in the worker for the whole run; :meth:`RemoteGroup.close`
+drops them and deletes the replica. A signing key the modules need goes with them (to this
 process's own child only).
 """
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 from collections.abc import Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -85,7 +87,8 @@ class Running:
             return self._future.result()
         except BrokenProcessPool as exc:
             raise RuntimeError(
-                "the process running the customer and fleet modules died (out of memory?); "
+                "the worker process, which ran the customer and fleet modules, died (out of "
+                "memory?); "
                 "their state is lost with it: run again, or with GIGALOOP_WORKER=0 to keep "
                 "every module in one process") from exc
 
@@ -103,12 +106,12 @@ class RemoteGroup:
         self.modules = list(modules)
         self.names = {m.name for m in self.modules}
         self._store, self._root = store, Path(root)
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool: Executor | None = None
         self._host: _Host | None = None
         self._batches: list[tuple[str, pa.Table]] = []
         store.mirror_to = lambda table, rows: self._batches.append((table, rows))
         if worker.enabled():
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=worker.forkserver())
+            self._pool = worker.pool()
             self._pool.submit(_open, self.modules, str(self._root),
                               _signing_key(self.modules)).result()
         else:
@@ -116,7 +119,7 @@ class RemoteGroup:
 
     @property
     def remote(self) -> bool:
-        """Whether the modules run in their own process (else here)."""
+        """Whether the modules run in the worker process (else here)."""
         return self._pool is not None
 
     def start(self, day: int, now: datetime) -> Running:
@@ -131,10 +134,11 @@ class RemoteGroup:
         return Running(self._pool.submit(_day, day, now, batches))
 
     def close(self) -> None:
-        """Stop the group's process and delete its replica."""
+        """Drop the group's modules and delete its replica."""
         self._store.mirror_to = None
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            with contextlib.suppress(BrokenProcessPool):
+                self._pool.submit(_close).result()
             self._pool = None
         if self._host is not None:
             self._host.replica.close()
@@ -204,8 +208,18 @@ def _open(modules: list[DecisionModule], root: str,
     _host = _Host(modules, Path(root))
 
 
+def _close() -> None:
+    global _host
+    if _host is not None:
+        _host.replica.close()
+        _host = None
+
+
 def _day(day: int, now: datetime, batches: list[tuple[str, pa.Table]]) -> list[Outcome]:
-    assert _host is not None, "the group's process was not opened"
+    if _host is None:  # a fresh worker: the one that held the modules died
+        raise RuntimeError("the worker process that held the customer and fleet modules was "
+                           "replaced; their state is lost: run again, or with "
+                           "GIGALOOP_WORKER=0 to keep every module in one process")
     return _host.day(day, now, batches)
 
 

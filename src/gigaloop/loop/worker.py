@@ -154,18 +154,17 @@ def _share_counter(counter: Any) -> None:
     _counter = counter
 
 
-def forkserver() -> Any:
-    """The multiprocessing context the worker, and any other process the loop starts, is
-    forked from: a server that imports :data:`PRELOAD` once, whoever starts it first."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(PRELOAD)
-    return context
+def pool() -> ProcessPoolExecutor:
+    """The worker: one process, its tasks run in the order they are submitted (a module may
+    keep state there between its tasks: :mod:`gigaloop.loop.remote`)."""
+    return _worker()
 
 
 def _worker() -> ProcessPoolExecutor:
     global _pool, _counter
     if _pool is None:
-        context = forkserver()
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(PRELOAD)
         _counter = context.Value("q", 0)
         _pool = ProcessPoolExecutor(max_workers=1, mp_context=context,
                                     initializer=_share_counter, initargs=(_counter,))
@@ -189,4 +188,4 @@ def _example_step(base: int, item: int) -> int:
     return base + item
 
 
-__all__ = ["Pending", "Shared", "enabled", "forkserver", "share", "shutdown", "submit"]
+__all__ = ["Pending", "Shared", "enabled", "pool", "share", "shutdown", "submit"]
