@@ -67,7 +67,7 @@ class DailyCycle:
         self.group = _group(self.modules, set(apart), sink, replica)
         if self.group is not None:
             self.modules = [m for m in self.modules if m.name not in self.group.names]
-            self.seconds["waiting_apart"] = 0.0
+            self.seconds.update(waiting_apart=0.0, replica=0.0)
 
     def close(self) -> None:
         """Stop the modules that run apart, if any (their replica goes too)."""
@@ -110,9 +110,10 @@ class DailyCycle:
             made += self._conclude(module, ctx, lambda m=module, c=ctx: m.decide(c), now)
         if apart is not None:  # the group's actions and rows after everyone else's
             clock = time.perf_counter()
-            outcomes = apart.result()
+            group_day = apart.result()
             self.seconds["waiting_apart"] += time.perf_counter() - clock
-            for outcome in outcomes:
+            self.seconds["replica"] += group_day.replica_seconds
+            for outcome in group_day.outcomes:
                 made += self._record(outcome.module, outcome.decisions, outcome.emitted, now,
                                      time.perf_counter() - outcome.seconds)
         return made

@@ -61,6 +61,15 @@ class Outcome:
     seconds: float
 
 
+@dataclass
+class GroupDay:
+    """The group's day: each module's :class:`Outcome`, and the seconds its replica took to
+    log the batches."""
+
+    outcomes: list[Outcome]
+    replica_seconds: float
+
+
 def decide_all(modules: Sequence[DecisionModule], day: int, now: datetime,
                view: Any) -> list[Outcome]:
     """Each module due on ``day`` decides on ``view``, in order; nothing is written."""
@@ -79,10 +88,10 @@ def decide_all(modules: Sequence[DecisionModule], day: int, now: datetime,
 class Running:
     """A day of the group under way; :meth:`result` waits for its outcomes."""
 
-    def __init__(self, future: Future[list[Outcome]]) -> None:
+    def __init__(self, future: Future[GroupDay]) -> None:
         self._future = future
 
-    def result(self) -> list[Outcome]:
+    def result(self) -> GroupDay:
         try:
             return self._future.result()
         except BrokenProcessPool as exc:
@@ -127,7 +136,7 @@ class RemoteGroup:
         modules' turn (at once, here, when it has no process of its own)."""
         batches, self._batches = self._batches, []
         if self._host is not None:
-            done: Future[list[Outcome]] = Future()
+            done: Future[GroupDay] = Future()
             done.set_result(self._host.day(day, now, batches))
             return Running(done)
         assert self._pool is not None
@@ -156,11 +165,13 @@ class _Host:
         self.cutoff: datetime | None = None  # the last day's
 
     def day(self, day: int, now: datetime,
-            batches: list[tuple[str, pa.Table]]) -> list[Outcome]:
+            batches: list[tuple[str, pa.Table]]) -> GroupDay:
+        clock = time.perf_counter()
         for table, rows in batches:
             self.replica.mirror(table, _after(rows, self.cutoff))
+        logged = time.perf_counter() - clock
         self.cutoff = now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
-        return decide_all(self.modules, day, now, self.replica.as_of(now))
+        return GroupDay(decide_all(self.modules, day, now, self.replica.as_of(now)), logged)
 
 
 def _after(rows: pa.Table, cutoff: datetime | None) -> pa.Table:
@@ -215,7 +226,7 @@ def _close() -> None:
         _host = None
 
 
-def _day(day: int, now: datetime, batches: list[tuple[str, pa.Table]]) -> list[Outcome]:
+def _day(day: int, now: datetime, batches: list[tuple[str, pa.Table]]) -> GroupDay:
     if _host is None:  # a fresh worker: the one that held the modules died
         raise RuntimeError("the worker process that held the customer and fleet modules was "
                            "replaced; their state is lost: run again, or with "
@@ -223,4 +234,4 @@ def _day(day: int, now: datetime, batches: list[tuple[str, pa.Table]]) -> list[O
     return _host.day(day, now, batches)
 
 
-__all__ = ["Outcome", "RemoteGroup", "Running", "decide_all"]
+__all__ = ["GroupDay", "Outcome", "RemoteGroup", "Running", "decide_all"]
