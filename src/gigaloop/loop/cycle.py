@@ -84,13 +84,19 @@ class DailyCycle:
         order, one module after the other.
         """
         view = self.sink.as_of(now)
-        apart = self.group.start(day, now) if self.group is not None else None
+        due = [m for m in self.modules if not day % max(1, m.every_days)]
+        # the group's day goes to the worker after the last module that gives it work has
+        # started (the worker's tasks run in order: its scans first), else at once
+        starters = [m.name for m in due if hasattr(m, "start")]
+        apart = None
+        if self.group is not None:
+            self.group.mark()
+            if not starters:
+                apart = self.group.start(day, now)
         made: list[Decision] = []
         started: list[tuple[DecisionModule, DayContext, Callable[[], list[Decision]]]] = []
         later: list[DecisionModule] = []
-        for module in self.modules:
-            if day % max(1, module.every_days):
-                continue
+        for module in due:
             waiting = {m.name for m, _, _ in started} | {m.name for m in later}
             if waiting.intersection(module.depends_on):
                 later.append(module)
@@ -101,8 +107,12 @@ class DailyCycle:
                 clock = time.perf_counter()
                 started.append((module, ctx, begin(ctx)))
                 self.seconds[module.name] += time.perf_counter() - clock
+                if self.group is not None and module.name == starters[-1]:
+                    apart = self.group.start(day, now)
             else:
                 made += self._conclude(module, ctx, lambda m=module, c=ctx: m.decide(c), now)
+        if self.group is not None and apart is None:  # its last starter waited in `later`
+            apart = self.group.start(day, now)
         for module, ctx, finish in started:
             made += self._conclude(module, ctx, finish, now)
         for module in later:

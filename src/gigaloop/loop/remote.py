@@ -118,6 +118,7 @@ class RemoteGroup:
         self._pool: Executor | None = None
         self._host: _Host | None = None
         self._batches: list[tuple[str, pa.Table]] = []
+        self._day_starts = 0
         store.mirror_to = lambda table, rows: self._batches.append((table, rows))
         if worker.enabled():
             self._pool = worker.pool()
@@ -131,10 +132,17 @@ class RemoteGroup:
         """Whether the modules run in the worker process (else here)."""
         return self._pool is not None
 
+    def mark(self) -> None:
+        """The day's modules begin: what the store logs from now on goes to the group's
+        next day."""
+        self._day_starts = len(self._batches)
+
     def start(self, day: int, now: datetime) -> Running:
-        """Hand the day to the group: the batches logged since its last day, then its
+        """Hand the day to the group: the batches logged before :meth:`mark`, then its
         modules' turn (at once, here, when it has no process of its own)."""
-        batches, self._batches = self._batches, []
+        batches = self._batches[:self._day_starts]
+        self._batches = self._batches[self._day_starts:]
+        self._day_starts = 0
         if self._host is not None:
             done: Future[GroupDay] = Future()
             done.set_result(self._host.day(day, now, batches))
