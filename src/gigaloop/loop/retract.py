@@ -34,7 +34,10 @@ its change's campaign called in is censored at that visit), stratified as the sc
 A real effect keeps failing its vehicles at its rate after the finding and stands (at
 its lower bound, a look retracts it with chance ≤ 2.5 %); a chance one falls back to the
 base rate and fades as the exposure grows. A rate measure (sums over each car's life,
-not split by date) has no post-finding test.
+not split by date) has no post-finding test. A key so retracted is not raised again while
+the evidence since the first finding's date still refutes it
+(:class:`~gigaloop.loop.modules.RootCauseModule`): the data that chose it would choose it
+again.
 
 >>> from datetime import date
 >>> import pandas as pd
