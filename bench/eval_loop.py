@@ -14,7 +14,8 @@ JSON line per figure — recall at top-3 (all faults, those the rule calls detec
 the generator's expected excess, and with ``--baseline`` those it calls detectable from
 the excess the fault really caused in the no-loop world: ``*_detectable_realized``),
 how many process control found first, the false discovery proportion of root cause's
-findings (process alarms on faultless streams are counted apart), the days from first field
+findings (process alarms on faultless streams are counted apart; a retracted false finding
+still counts) and the false findings still standing at the end, the days from first field
 failure and from onset to the finding, the smallest hazard ratio found, and with
 ``--baseline`` the loop's field failures per 1000 in the last 90 days and units harmed by
 drifts over the no-loop runs' — then a summary table.
@@ -118,6 +119,7 @@ def evaluate_random(seed: int, days: int, root: Path,
                               modules=modules), reuse)
     score = score_run(out)
     run = {"seed": seed, "false": score["n_false_findings"],
+           "false_standing": len(score["false_findings_standing"]),
            "findings": sum(f["failure_mode"] not in FOUND_BY for f in summary["findings"]),
            "process_alarms": score["process_alarms"],
            "process_alarms_without_fault": len(score["process_alarms_without_fault"]),
@@ -201,6 +203,7 @@ def random_figures(rows: list[dict]) -> list[dict]:
         if kind == "all":
             total = sum(r["findings"] for r in runs)
             figures["false_discovery_proportion"] = _share(sum(r["false"] for r in runs), total)
+            figures["false_findings_standing"] = sum(r["false_standing"] for r in runs)
             for name in ("process_alarms_without_fault",
                          "maintenance_predictions_without_fault"):
                 figures[name] = sum(r[name] for r in runs)

@@ -46,5 +46,8 @@ def test_the_red_herring_is_not_reported_and_false_findings_are_rare(scored):
     # torque range for camera failures, and seam complaints among units that failed the
     # random paint-panel check), each a chance association that stood through the weekly
     # re-looks — the false-discovery rate is measured over many worlds (bench/eval_loop.py
-    # --random 30, docs/loop.md), where it is the open bar, not here.
+    # --random 30, docs/loop.md), where it is the open bar, not here. The re-test on
+    # the failures after a finding (loop/retract.py) cannot judge these two by day 365:
+    # their campaigns called the vehicles in within weeks, and each is censored at its
+    # visit, leaving 0.9 and 0.4 failures expected since — far under the L × E ≥ 5 it asks.
     assert score["n_false_findings"] <= 2

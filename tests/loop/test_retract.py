@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
 
+from gigaloop.loop import retract
 from gigaloop.loop.changes import withdraw_changes
 from gigaloop.loop.contract import DayContext
+from gigaloop.loop.finding import Finding
+from gigaloop.loop.modules import RootCauseModule
 from gigaloop.loop.population import Population
-from gigaloop.loop.retract import fading_reason
+from gigaloop.loop.retract import fading_reason, post_finding_reason
 from gigaloop.loop.state import LoopState
 
 N = 6000
@@ -67,3 +70,101 @@ def test_the_changes_of_a_retracted_finding_are_withdrawn() -> None:
     assert "C002 withdrawn: F002 retracted (no effect); it had been acted on" in [
         d.summary for d in decisions]
     assert withdraw_changes(ctx, state) == []  # once
+
+
+AS_OF = date(2025, 12, 1)
+BASE = 0.2 / 365  # failures per vehicle-day
+
+
+def split_fleet(before: np.ndarray, after: np.ndarray, days_since: int, seed: int = 0,
+                visit_after: np.ndarray | None = None) -> Population:
+    """Vehicles in service 200–500 days whose failure hazard is ``before`` × the base rate
+    until a finding made ``days_since`` days ago and ``after`` × it since (and the base
+    rate again from ``visit_after`` days after the finding, where given: a campaign's fix).
+    """
+    rng = np.random.default_rng(seed)
+    service = rng.uniform(200, 500, N)
+    entry = service - days_since  # age at the finding
+    life = rng.exponential(1 / (BASE * before))
+    late = life >= entry
+    post = rng.exponential(1 / (BASE * after))
+    if visit_after is not None:  # memoryless: from the visit on, the base rate
+        fixed = post > visit_after
+        post = np.where(fixed, visit_after + rng.exponential(1 / BASE, N), post)
+    life = np.where(late, entry + post, life)
+    usage = pd.DataFrame({"miles_per_day": rng.lognormal(np.log(35), 0.4, N),
+                          "in_service_days": service})
+    return Population(
+        as_of=AS_OF, vin=np.arange(N).astype(str),
+        build_date=np.full(N, np.datetime64("2024-06-01")),
+        delivered_on=(np.datetime64(AS_OF, "D") - service.astype(int)).astype("datetime64[D]"),
+        in_service_days=service, climate=rng.choice(["cold", "hot"], N), usage=usage,
+        attributes=[], first_failure_days={"seal": np.where(life < service, life, np.nan)},
+        readings={}, station_machines={})
+
+
+def found(days_since: int) -> date:
+    return AS_OF - timedelta(days=days_since)
+
+
+NAMED = np.arange(N) % 10 == 0
+
+
+def test_a_chance_finding_whose_failures_since_come_at_the_base_rate_is_retracted() -> None:
+    # chosen because its vehicles had failed 4× as often; since, they fail like the rest
+    pop = split_fleet(np.where(NAMED, 4.0, 1.0), np.ones(N), days_since=150)
+    reason = post_finding_reason(pop, "seal", NAMED, found(150), low=1.6)
+    assert reason is not None and "under its lower bound 1.60" in reason
+    # the same vehicles on the data that selected them still look guilty
+    assert fading_reason(pop, "seal", NAMED, []) is None
+
+
+def test_a_real_effect_that_goes_on_stands() -> None:
+    hazard = np.where(NAMED, 3.0, 1.0)
+    for seed in range(5):
+        pop = split_fleet(hazard, hazard, days_since=150, seed=seed)
+        assert post_finding_reason(pop, "seal", NAMED, found(150), low=1.6) is None
+
+
+def test_too_little_exposure_since_the_finding_leaves_it_standing(monkeypatch) -> None:
+    chance = np.where(NAMED, 4.0, 1.0)
+    for seed in range(5):  # 5 days: under one failure expected among the named
+        pop = split_fleet(chance, np.ones(N), days_since=5, seed=seed)
+        assert post_finding_reason(pop, "seal", NAMED, found(5), low=1.6) is None
+    # a chance finding 150 days on (about 49 failures expected among the named since) is
+    # retracted …
+    later = split_fleet(chance, np.ones(N), days_since=150)
+    assert post_finding_reason(later, "seal", NAMED, found(150), low=1.6) is not None
+    # … unless more exposure than that is asked for
+    monkeypatch.setattr(retract, "MIN_POST_EXPECTED", 1.6 * 70.0)
+    assert post_finding_reason(later, "seal", NAMED, found(150), low=1.6) is None
+
+
+def test_a_campaigns_fix_says_nothing_against_its_finding() -> None:
+    # a real effect, fixed by a campaign 14 days after the finding: the visits censor it
+    hazard = np.where(NAMED, 3.0, 1.0)
+    pop = split_fleet(hazard, hazard, days_since=150, visit_after=14.0)
+    assert post_finding_reason(pop, "seal", NAMED, found(150), low=2.0) is not None
+    visits = pd.Series(np.full(NAMED.sum(), np.datetime64(found(150), "D") + 14),
+                       index=pop.vin[NAMED])
+    assert post_finding_reason(pop, "seal", NAMED, found(150), low=2.0, visits=visits) is None
+
+
+def test_the_scan_retracts_a_finding_it_still_sees_and_does_not_raise_it_again() -> None:
+    pop = split_fleet(np.where(NAMED, 4.0, 1.0), np.ones(N), days_since=150)
+    module = RootCauseModule(LoopState())
+    sighting = Finding("seal", "lot:P1", "lot", {"lot": "L1", "part": "P1"}, 4.0, (1.6, 9.0),
+                       "hazard_ratio", 1e-6, 1e-4, 40.0, 10.0, NAMED)
+    record = {"id": "F001", **sighting.record(), "day_found": 170,
+              "date_found": found(150).isoformat()}
+    module.state.findings[sighting.key] = record
+    module.state.finding_vins["F001"] = pop.vin[NAMED]
+    ctx = DayContext(320, datetime(2025, 12, 1), view=None)
+    decisions = module._conclude(ctx, pop, [sighting])  # the data that chose it, again
+    assert [d.summary.split(":")[0] for d in decisions] == ["F001 retracted"]
+    assert module.state.findings == {} and module.state.retracted == [record]
+    assert ctx.emitted["findings"][0]["retracted"]
+    for day in (327, 334):  # seen again and again: not a new finding while refuted
+        ctx = DayContext(day, datetime(2025, 12, 1), view=None)
+        assert module._conclude(ctx, pop, [sighting]) == []
+    assert module.state.findings == {}

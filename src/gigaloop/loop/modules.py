@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -31,7 +32,7 @@ from gigaloop.loop.contract import DayContext, Decision
 from gigaloop.loop.finding import Finding
 from gigaloop.loop.impact import verify_changes
 from gigaloop.loop.population import Population, build_population
-from gigaloop.loop.retract import fading_reason
+from gigaloop.loop.retract import fading_reason, post_finding_reason
 from gigaloop.loop.rootcause import (
     RootCauseConfig,
     combine_scans,
@@ -86,7 +87,10 @@ class RootCauseModule:
         streak: dict[str, int] = self.state.streaks
         seen, decisions = set(), []
         causes = {same_cause(r): key for key, r in registry.items()}
+        visits = _campaign_visits(ctx, self.state)
         for finding in found:
+            if self._still_refuted(pop, finding, visits):
+                continue  # retracted on what came after it: the data that chose it again
             first = causes.get(same_cause(finding.record()))
             if finding.key not in registry and first is not None:
                 seen.add(first)  # the same cause, found in another mode first
@@ -122,16 +126,20 @@ class RootCauseModule:
                     if c["state"] in ("effective", "verified", "failed")}
         standing = None
         for key, record in list(registry.items()):
-            if key in seen:
-                continue
-            record["active"] = False
-            if record["id"] in acted_on:  # a fix fades its own evidence: impact judges it
-                continue
-            if standing is None:
-                standing = [(registry[k], vins_mask(pop, vins[registry[k]["id"]]))
-                            for k in seen if k in registry]
-            reason = fading_reason(pop, record["failure_mode"],
-                                   vins_mask(pop, vins[record["id"]]), standing, self.config)
+            members = vins_mask(pop, vins[record["id"]])
+            reason = None
+            if key not in seen:
+                record["active"] = False
+                if record["id"] not in acted_on:  # a fix fades its own evidence: impact
+                    if standing is None:          # judges it
+                        standing = [(registry[k], vins_mask(pop, vins[registry[k]["id"]]))
+                                    for k in seen if k in registry]
+                    reason = fading_reason(pop, record["failure_mode"], members, standing,
+                                           self.config)
+            if reason is None:  # seen again or not: what came after it was made
+                reason = _post_finding(pop, record, members, visits)
+                if reason is not None:
+                    self.state.refuted[key] = record
             if reason is None:
                 continue
             record["retracted"] = {"day": ctx.day, "reason": reason}
@@ -146,6 +154,46 @@ class RootCauseModule:
                               if r["active"] or r.get("last_seen_day") == just_dropped
                               or r.get("retracted", {}).get("day") == ctx.day])
         return decisions
+
+    def _still_refuted(self, pop: Population, finding: Finding,
+                       visits: dict[str, pd.Series]) -> bool:
+        """Whether ``finding`` is one retracted on the evidence after it was made and that
+        evidence (from the first finding's date, on the vehicles it names now) still
+        refutes it: the data that selected it says nothing new; found again once the
+        evidence since no longer refutes it, it is a new finding."""
+        record = self.state.refuted.get(finding.key)
+        if record is None:
+            return False
+        if _post_finding(pop, record, finding.members, visits) is not None:
+            return True
+        del self.state.refuted[finding.key]
+        return False
+
+
+def _post_finding(pop: Population, record: dict[str, Any], members: np.ndarray,
+                  visits: dict[str, pd.Series]) -> str | None:
+    """:func:`~gigaloop.loop.retract.post_finding_reason` for a finding ``record``: from the
+    day it was made, against its own lower bound, its vehicles censored at its campaigns'
+    visits (``visits``: finding id → VIN → day)."""
+    return post_finding_reason(pop, record["failure_mode"], members,
+                               date.fromisoformat(record["date_found"]),
+                               float(record["ci"][0]), visits.get(record["id"]))
+
+
+def _campaign_visits(ctx: DayContext, state: LoopState) -> dict[str, pd.Series]:
+    """Finding id → VIN → first day (datetime64) a campaign of one of its changes that took
+    effect serviced that vehicle."""
+    finding_of = {c["id"]: c["finding_id"] for c in state.changes
+                  if c.get("day_effective") is not None}
+    if not finding_of:
+        return {}
+    table = ctx.view.table("service_visits")
+    rows = table.filter(table.campaign_id.isin(list(finding_of))).select(
+        "vin", "campaign_id", day=table.event_time.date()).execute()
+    rows = rows.assign(finding=rows.campaign_id.map(finding_of),
+                       day=rows.day.to_numpy(dtype="datetime64[D]"))
+    return {finding: group.groupby("vin").day.min()
+            for finding, group in rows.groupby("finding")}
 
 
 @dataclass

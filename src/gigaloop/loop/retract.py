@@ -15,6 +15,30 @@ when
 A finding whose change has taken effect is not re-tested here: the fix itself fades its
 evidence (a replaced pack fades like any other), and the impact check judges the change.
 
+The data that selected a finding keeps supporting it (the winner's curse: of many levels
+tested, the one that stood out by chance was picked *because* it stood out), so every
+standing finding — seen again this scan or not, acted on or not — is also re-tested on
+the evidence that came after it was made (:func:`post_finding_reason`): the failures of
+its named vehicles against the rest's from the finding's date on, left-truncated there
+(only the vehicles in service and not yet failed then; time counted from then; a vehicle
+its change's campaign called in is censored at that visit), stratified as the scan is
+(climate × mileage band) and by age at the finding date. It is retracted when
+
+* enough exposure has accrued — the named vehicles would have had at least
+  :data:`MIN_POST_EXPECTED` failures since, had its effect been its own lower bound
+  L (L × E ≥ 5, E their expected failures at the rest's rate) — and
+* the 95 % upper bound of the post-finding hazard ratio is below L (the larger of the
+  log-rank's Pike bound and the exact Poisson bound on O given E, over the rest's O/E):
+  the effect since is smaller than the least the finding claimed.
+
+A real effect keeps failing its vehicles at its rate after the finding and stands (at
+its lower bound, a look retracts it with chance ≤ 2.5 %); a chance one falls back to the
+base rate and fades as the exposure grows. A rate measure (sums over each car's life,
+not split by date) has no post-finding test. A key so retracted is not raised again while
+the evidence since the first finding's date still refutes it
+(:class:`~gigaloop.loop.modules.RootCauseModule`): the data that chose it would choose it
+again.
+
 >>> from datetime import date
 >>> import pandas as pd
 >>> n = 400
@@ -32,9 +56,11 @@ evidence (a replaced pack fades like any other), and the impact check judges the
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from gigaloop import ml
 from gigaloop.loop.adjust import rate_covariates, usage_strata
@@ -43,6 +69,11 @@ from gigaloop.loop.rootcause import RootCauseConfig
 
 #: A finding whose failed vehicles are at least this share of another's is explained by it.
 TAKEN_SHARE = 0.9
+#: Post-finding evidence is judged once the named vehicles' expected failures since the
+#: finding, at the finding's lower bound, reach this.
+MIN_POST_EXPECTED = 5.0
+#: Age at the finding date is cut into this many quantile bands (strata beside usage).
+POST_AGE_BANDS = 4
 
 
 def fading_reason(pop: Population, mode: str, members: np.ndarray,
@@ -90,3 +121,50 @@ def _rate_faded(pop: Population, mode: str, members: np.ndarray,
     if low > 1.0:
         return None
     return f"its effect interval now reaches 1: rate ratio {effect:.2f} ({low:.2f}–{high:.2f})"
+
+
+def post_finding_reason(pop: Population, mode: str, members: np.ndarray, found_on: date,
+                        low: float, visits: pd.Series | None = None) -> str | None:
+    """Why a finding of ``mode`` on ``members`` (a mask over ``pop``), made on
+    ``found_on`` with lower bound ``low``, is contradicted by what came after it, or None
+    while it is not (or cannot be yet). ``visits``: VIN → day (datetime64) its change's
+    campaign serviced it; a serviced vehicle counts only until then.
+
+    Rate measures are not judged here (None)."""
+    if mode in pop.rates or mode not in pop.first_failure_days or not low > 1.0:
+        return None
+    elapsed = float((np.datetime64(pop.as_of, "D") - np.datetime64(found_on, "D")
+                     ).astype(int))
+    if elapsed <= 0:
+        return None
+    duration, event = pop.survival(mode)
+    entry = pop.in_service_days - elapsed  # age at the finding date
+    at_risk = (entry >= 0) & ~(event & (duration <= entry))
+    since = duration - entry
+    if visits is not None and len(visits):
+        visit = pd.Series(pop.vin).map(visits).to_numpy(dtype="datetime64[D]")
+        stop = np.where(np.isnat(visit), np.nan,
+                        (visit - np.datetime64(found_on, "D")).astype(float))
+        served = np.isfinite(stop) & (stop < since)
+        at_risk &= ~(served & (stop <= 0))
+        since, event = np.where(served, stop, since), event & ~served
+    named = members[at_risk]
+    if not named.any() or named.all():
+        return None
+    since, event, entry = since[at_risk], event[at_risk], entry[at_risk]
+    edges = np.unique(np.quantile(entry, np.linspace(0, 1, POST_AGE_BANDS + 1)[1:-1]))
+    strata = usage_strata(pop)[at_risk] * (len(edges) + 1) + np.searchsorted(edges, entry)
+    scan = ml.logrank_scan(since, event, named.astype(np.int32)[:, None],
+                           strata=pd.factorize(strata)[0])
+    row = scan[scan.level == 1].iloc[0]
+    observed, expected = float(row.observed), float(row.expected)
+    rest_observed, rest_expected = event.sum() - observed, event.sum() - expected
+    if low * expected < MIN_POST_EXPECTED or rest_observed <= 0 or rest_expected <= 0:
+        return None
+    exact = ml.poisson_interval(observed, expected)[1] / (rest_observed / rest_expected)
+    high = max(float(row.hr_high), float(exact))
+    if high >= low:
+        return None
+    return (f"since it was made ({found_on.isoformat()}), its vehicles failed {observed:.0f} "
+            f"times where {expected:.1f} were expected: hazard ratio "
+            f"{float(row.hazard_ratio):.2f} (up to {high:.2f}), under its lower bound {low:.2f}")

@@ -33,7 +33,9 @@ class LoopState:
     ``changes``: change request records in the order raised; ``campaign_backlog``: change id →
     VINs still to be called in; ``campaigned``: change id → VINs already called in;
     ``emitted_changes``: change id → (revision, record JSON) last written to the store;
-    ``alarms``: the plant's control-chart alarms read so far (:mod:`gigaloop.loop.signals`).
+    ``alarms``: the plant's control-chart alarms read so far (:mod:`gigaloop.loop.signals`);
+    ``refuted``: finding key → the record of a finding retracted on the evidence that came
+    after it was made, re-tested from its date before the same key is found anew.
     """
 
     records: VehicleRecords = field(default_factory=VehicleRecords)
@@ -47,3 +49,4 @@ class LoopState:
     campaigned: dict[str, set[str]] = field(default_factory=dict)
     emitted_changes: dict[str, tuple[int, str]] = field(default_factory=dict)
     alarms: AlarmLog = field(default_factory=AlarmLog)
+    refuted: dict[str, dict[str, Any]] = field(default_factory=dict)
