@@ -188,8 +188,8 @@ def _campaign_visits(ctx: DayContext, state: LoopState) -> dict[str, pd.Series]:
     if not finding_of:
         return {}
     table = ctx.view.table("service_visits")
-    rows = table.filter(table.campaign_id.isin(list(finding_of))).select(
-        "vin", "campaign_id", day=table.event_time.date()).execute()
+    rows = ctx.view.execute(table.filter(table.campaign_id.isin(list(finding_of))).select(
+        "vin", "campaign_id", day=table.event_time.date()))
     rows = rows.assign(finding=rows.campaign_id.map(finding_of),
                        day=rows.day.to_numpy(dtype="datetime64[D]"))
     return {finding: group.groupby("vin").day.min()
