@@ -13,9 +13,8 @@ baseline). One JSON line per figure:
   input growing with the fleet, and the cost of the history already held. Per row of input
   only the second is left: near 1 when nothing rereads the history;
 * ``total_s`` of the loop and no-loop runs, and ``loop_to_no_loop``;
-* ``timings_s`` — where the loop run's time went (twin, ingest, each module, report; the
-  modules decided apart count their own process's seconds, and ``waiting_apart`` how long
-  the day waited for them, so the figures add up to more than the run).
+* ``timings_s`` — where the loop run's time went (twin, ingest, each module, report);
+  ``total_s`` is the run's own clock, not their sum.
 
     .venv/bin/python bench/bench_run.py [--days 365] [--scales small medium]
 """

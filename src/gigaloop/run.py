@@ -66,20 +66,12 @@ Deliver = Callable[[Source, datetime], dict[str, Any]]
 DEFAULT_MODULES = ("rootcause", "changes", "impact", "maintenance", "predictive_service",
                    "energy", "process_control", "driving_model", "rollout", "cell_rollout",
                    "offers", "insurance")
-#: Modules that share no state with the others and read only the store: a run decides
-#: them on a replica of the store in the worker process, beside the plant's modules
-#: (:mod:`gigaloop.loop.remote`; in place, with the same results, when there is one core).
-#: The modules that sign software share one key and counter, so they go together.
-APART_MODULES = ("predictive_service", "offers", "insurance", "driving_model", "rollout",
-                 "cell_rollout")
 #: Modules a run adds only when asked (``--modules``): vision inspection scores every
 #: unit's images, which adds about 50 s to a year (docs/vision.md). Without its extra a run
 #: skips it, saying so (the core install has no torch); the plant keeps its legacy
 #: cameras. It runs first when asked for: its verdicts are rows root cause reads that day.
 OPTIONAL_MODULES = ("inspection",)
 log = logging.getLogger("gigaloop.run")
-#: The run folder's replica of the store for the modules decided apart (deleted at the end).
-REPLICA = "replica"
 
 
 @dataclass(frozen=True)
@@ -169,7 +161,7 @@ def run_job(
     Returns the summary that was written to ``summary.json``.
     """
     out = options.out
-    for stale in ("store", REPLICA, "truth", "decisions.jsonl", "summary.json", "score.json",
+    for stale in ("store", "truth", "decisions.jsonl", "summary.json", "score.json",
                   "report.html"):
         target = out / stale
         if target.is_dir():
@@ -185,12 +177,9 @@ def run_job(
         modules = decision_modules(options.modules, complaints=options.complaints) \
             if options.loop else []
         provision(modules, twin)
-        cycle = DailyCycle(modules, twin, store, apart=APART_MODULES, replica=out / REPLICA)
-        try:
-            with _transport(options, store) as deliver:
-                seconds = _simulate(options.days, twin, deliver, cycle, on_day)
-        finally:
-            cycle.close()
+        cycle = DailyCycle(modules, twin, store)
+        with _transport(options, store) as deliver:
+            seconds = _simulate(options.days, twin, deliver, cycle, on_day)
         skipped = sorted(set(options.modules) - {m.name for m in modules}) if options.loop \
             else []
         return _summarise(options, twin, store, {**seconds, **cycle.seconds}, skipped)

@@ -28,29 +28,24 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from gigaloop.actuate import Actuator, action_record
 from gigaloop.errors import ConfigError
 from gigaloop.ingest import MemorySource, ingest
 from gigaloop.loop.contract import DayContext, Decision, DecisionModule
-from gigaloop.loop.remote import RemoteGroup
 
 
 class DailyCycle:
     """Runs modules in dependency order, sends their actions, writes what they produce.
 
-    ``sink`` is the store the modules read (as of each day) and their rows go to. The
-    modules named in ``apart`` run as a group beside the others, on a replica of the store
-    kept in ``replica`` (:mod:`gigaloop.loop.remote`); no module of either side may
-    depend on one of the other. Call :meth:`close` at the end.
+    ``sink`` is the store the modules read (as of each day) and their rows go to.
     """
 
     def __init__(self, modules: Sequence[DecisionModule], actuator: Actuator,
-                 sink: Any, *, apart: Collection[str] = (), replica: Path | None = None) -> None:
+                 sink: Any) -> None:
         self.modules = _dependency_order(modules)
         self.actuator = actuator
         self.sink = sink
@@ -64,15 +59,6 @@ class DailyCycle:
                 if decision.action is not None:
                     decision.accepted = self.actuator.apply(decision.action).accepted
                 self._setup.setdefault(module.name, []).append(decision)
-        self.group = _group(self.modules, set(apart), sink, replica)
-        if self.group is not None:
-            self.modules = [m for m in self.modules if m.name not in self.group.names]
-            self.seconds.update(waiting_apart=0.0, replica=0.0)
-
-    def close(self) -> None:
-        """Stop the modules that run apart, if any (their replica goes too)."""
-        if self.group is not None:
-            self.group.close()
 
     def run_day(self, day: int, now: datetime) -> list[Decision]:
         """Run the modules due on ``day``; returns their decisions.
@@ -84,19 +70,12 @@ class DailyCycle:
         order, one module after the other.
         """
         view = self.sink.as_of(now)
-        due = [m for m in self.modules if not day % max(1, m.every_days)]
-        # the group's day goes to the worker after the last module that gives it work has
-        # started (the worker's tasks run in order: its scans first), else at once
-        starters = [m.name for m in due if hasattr(m, "start")]
-        apart = None
-        if self.group is not None:
-            self.group.mark()
-            if not starters:
-                apart = self.group.start(day, now)
         made: list[Decision] = []
         started: list[tuple[DecisionModule, DayContext, Callable[[], list[Decision]]]] = []
         later: list[DecisionModule] = []
-        for module in due:
+        for module in self.modules:
+            if day % max(1, module.every_days):
+                continue
             waiting = {m.name for m, _, _ in started} | {m.name for m in later}
             if waiting.intersection(module.depends_on):
                 later.append(module)
@@ -107,48 +86,30 @@ class DailyCycle:
                 clock = time.perf_counter()
                 started.append((module, ctx, begin(ctx)))
                 self.seconds[module.name] += time.perf_counter() - clock
-                if self.group is not None and module.name == starters[-1]:
-                    apart = self.group.start(day, now)
             else:
                 made += self._conclude(module, ctx, lambda m=module, c=ctx: m.decide(c), now)
-        if self.group is not None and apart is None:  # its last starter waited in `later`
-            apart = self.group.start(day, now)
         for module, ctx, finish in started:
             made += self._conclude(module, ctx, finish, now)
         for module in later:
             ctx = DayContext(day, now, view)
             made += self._conclude(module, ctx, lambda m=module, c=ctx: m.decide(c), now)
-        if apart is not None:  # the group's actions and rows after everyone else's
-            clock = time.perf_counter()
-            group_day = apart.result()
-            self.seconds["waiting_apart"] += time.perf_counter() - clock
-            self.seconds["replica"] += group_day.replica_seconds
-            for outcome in group_day.outcomes:
-                made += self._record(outcome.module, outcome.decisions, outcome.emitted, now,
-                                     time.perf_counter() - outcome.seconds)
         return made
 
     def _conclude(self, module: DecisionModule, ctx: DayContext,
                   decide: Callable[[], list[Decision]], now: datetime) -> list[Decision]:
         """``decide()``'s decisions: actions sent, decisions and emitted rows written."""
         clock = time.perf_counter()
-        return self._record(module.name, decide(), ctx.emitted, now, clock)
-
-    def _record(self, name: str, decisions: list[Decision],
-                emitted: dict[str, list[dict[str, Any]]], now: datetime,
-                clock: float) -> list[Decision]:
-        """Send the decisions' actions, write them and the rows emitted; the module's
-        seconds count from ``clock``."""
+        decisions = decide()
         for decision in decisions:
             if decision.action is not None:
                 decision.accepted = self.actuator.apply(decision.action).accepted
-        decisions = self._setup.pop(name, []) + decisions
+        decisions = self._setup.pop(module.name, []) + decisions
         if decisions:
-            emitted.setdefault("decisions", []).extend(
-                decision_row(d, seq, now) for seq, d in enumerate(decisions))
-        if emitted:
-            ingest(MemorySource(list(emitted.items()), name=name), self.sink, now)
-        self.seconds[name] += time.perf_counter() - clock
+            ctx.emit("decisions", [decision_row(d, seq, now)
+                                   for seq, d in enumerate(decisions)])
+        if ctx.emitted:
+            ingest(MemorySource(list(ctx.emitted.items()), name=module.name), self.sink, now)
+        self.seconds[module.name] += time.perf_counter() - clock
         return decisions
 
 
@@ -168,22 +129,6 @@ def decision_row(decision: Decision, seq: int, now: datetime) -> dict[str, Any]:
         "inputs_json": json.dumps(record["inputs"], default=str, sort_keys=True),
         "event_time": now,
     }
-
-
-def _group(modules: list[DecisionModule], apart: set[str], sink: Any,
-           replica: Path | None) -> RemoteGroup | None:
-    """The modules named ``apart``, as a :class:`RemoteGroup` (None for none)."""
-    group = [m for m in modules if m.name in apart]
-    if not group:
-        return None
-    crossing = [(m.name, d) for m in modules for d in m.depends_on
-                if (m.name in apart) != (d in apart)]
-    if crossing:
-        raise ConfigError(f"modules running apart and the others may not depend on each "
-                          f"other: {crossing}")
-    if replica is None:
-        raise ConfigError("modules running apart need a folder for their replica")
-    return RemoteGroup(group, sink, replica)
 
 
 def _dependency_order(modules: Iterable[DecisionModule]) -> list[DecisionModule]:

@@ -154,12 +154,6 @@ def _share_counter(counter: Any) -> None:
     _counter = counter
 
 
-def pool() -> ProcessPoolExecutor:
-    """The worker: one process, its tasks run in the order they are submitted (a module may
-    keep state there between its tasks: :mod:`gigaloop.loop.remote`)."""
-    return _worker()
-
-
 def _worker() -> ProcessPoolExecutor:
     global _pool, _counter
     if _pool is None:
@@ -188,4 +182,4 @@ def _example_step(base: int, item: int) -> int:
     return base + item
 
 
-__all__ = ["Pending", "Shared", "enabled", "pool", "share", "shutdown", "submit"]
+__all__ = ["Pending", "Shared", "enabled", "share", "shutdown", "submit"]

@@ -16,7 +16,7 @@ WriteResult(table='lines', received=2, written=1, unchanged=0, quarantined=1,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from glob import glob
 from pathlib import Path
@@ -97,8 +97,6 @@ class Store:
         # table → newest ingested_at in its Parquet files (tables found with files: read later)
         self._disk_upto = {n: datetime.min for n in TABLES if not self._layout.has_files(n)}
         self._file_sums: dict[str, FileSums] = {}  # table → sums kept per file
-        #: called with (table, rows) for every batch logged: a read replica's :meth:`mirror`
-        self.mirror_to: Callable[[str, pa.Table], None] | None = None
         self._engine: Engine
         if engine == "duckdb":
             self._engine = DuckDBEngine(self._tail)
@@ -310,33 +308,18 @@ class Store:
         if INGESTED_AT in spec.column_names:
             columns.append(pa.repeat(pa.scalar(stamp, pa.timestamp("us")), rows.num_rows))
         data = pa.Table.from_arrays(columns, schema=spec.arrow_schema()).combine_chunks()
-        self._log(spec, data, stamp if INGESTED_AT in spec.column_names else None, hashes)
-        if self.mirror_to is not None:
-            self.mirror_to(spec.name, data)
-        return data.num_rows
-
-    def mirror(self, table: str, rows: pa.Table) -> None:
-        """Log a batch another store logged (handed out by its :attr:`mirror_to`) as it is:
-        no checks, no key index — the rows of a read replica, which is never written."""
-        spec = get_table(table)
-        self._log(spec, rows, rows[INGESTED_AT][0].as_py()
-                  if INGESTED_AT in spec.column_names else None)
-
-    def _log(self, spec: Table, data: pa.Table, stamp: datetime | None,
-             hashes: np.ndarray | None = None) -> None:
-        """Append to the table's log (and ``hashes`` to the key index); flush when due."""
         log = self._logs[spec.name]
         newest = month_of(pc.max(data[spec.partition_by]).as_py()) if spec.partition_by else ""
         if log.broken:
             self._flush(spec)
         elif log.rows and newest > log.newest:
             self._flush_behind(spec)
-        log.append(data, newest, stamp)
-        if hashes is not None:
-            self._keys.remember(spec, data, hashes)
+        log.append(data, newest, stamp if INGESTED_AT in spec.column_names else None)
+        self._keys.remember(spec, data, hashes)
         if log.rows >= self.flush_rows:
             self._flush_behind(spec)
         self._engine.written(spec, self._layout)
+        return data.num_rows
 
     def _flush(self, spec: Table) -> None:
         """The table's tail as one Parquet file per partition, named after its log."""
