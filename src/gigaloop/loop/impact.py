@@ -3,7 +3,8 @@
 Treated vehicles are those the change's campaign actually serviced (``service_visits``
 rows with its campaign id), each split at its own visit; controls are the vehicles the
 finding did not name, split at the change's effective day. Failure modes compare
-failures per day at risk; a rate measure (:data:`gigaloop.schema.RATE_MEASURES`) compares
+failures per day at risk from the finding's date on (before it the named vehicles were
+chosen for their failures: from delivery, regression to the mean passes for a fix); a rate measure (:data:`gigaloop.schema.RATE_MEASURES`) compares
 its events per exposure, or its trend's fall per √day times the days
 (:func:`gigaloop.fleet.trend_slopes`).
 A change is *verified* when the upper bound of the ratio of rate ratios is below 1,
@@ -47,7 +48,8 @@ def verify_changes(ctx: DayContext, state: LoopState, config: ChangeConfig) -> l
         named = set(state.finding_vins.get(change["finding_id"], ()))
         served = visits[visits.campaign_id == change["id"]]
         try:
-            effect = _campaign_effect(ctx, pop, change, served, named)
+            effect = _campaign_effect(ctx, pop, change, served, named,
+                                      _found_on(state, change["finding_id"]))
         except ModelError as exc:
             change["impact"] = {"note": str(exc)}
             effect = None
@@ -69,8 +71,21 @@ def verify_changes(ctx: DayContext, state: LoopState, config: ChangeConfig) -> l
     return decisions
 
 
+def _found_on(state: LoopState, finding_id: str) -> np.datetime64 | None:
+    """The day the finding was made: the comparison starts there, after the data that chose
+    it (a group chosen for its failures fails less afterwards by chance alone: regression to
+    the mean would pass for a fix)."""
+    for record in state.findings.values():
+        if record["id"] == finding_id and record.get("date_found"):
+            return np.datetime64(record["date_found"], "D")
+    return None
+
+
 def _campaign_effect(ctx: DayContext, pop: Population, change: dict[str, Any],
-                     served: pd.DataFrame, named: set[str]) -> Any:
+                     served: pd.DataFrame, named: set[str],
+                     since: np.datetime64 | None = None) -> Any:
+    """The change's ratio of rate ratios; a failure mode's periods start at ``since`` (the
+    finding's date)."""
     if served.empty:
         raise ModelError("no vehicle of the campaign has been serviced yet")
     origin = np.datetime64(pop.as_of, "D")
@@ -86,13 +101,15 @@ def _campaign_effect(ctx: DayContext, pop: Population, change: dict[str, Any],
     if mode in pop.rates:
         parts = _telemetry_periods(ctx, pop, split, pop.rates[mode].measure)
     else:
-        parts = _failure_periods(pop, mode, split, origin)
+        parts = _failure_periods(pop, mode, split, origin, since)
     before_n, before_d, after_n, after_d = (p[keep] for p in parts)
     return rate_ratio_did(before_n, before_d, after_n, after_d, treated[keep])
 
 
-def _failure_periods(pop: Population, mode: str, split: np.ndarray,
-                     as_of: np.datetime64) -> tuple[np.ndarray, ...]:
+def _failure_periods(pop: Population, mode: str, split: np.ndarray, as_of: np.datetime64,
+                     since: np.datetime64 | None = None) -> tuple[np.ndarray, ...]:
+    """Failures and days at risk before and after each vehicle's split; the time before
+    counts from ``since`` on (vehicles that failed earlier are out)."""
     delivered = pop.delivered_on
     failed_after = pop.first_failure_days.get(mode, np.full(len(pop), np.nan))
     fail = np.where(np.isnan(failed_after), np.inf,
@@ -101,12 +118,16 @@ def _failure_periods(pop: Population, mode: str, split: np.ndarray,
         return ((d - delivered.min()).astype(float))
     start, cut, end = to_day(delivered), to_day(split), float((as_of - delivered.min())
                                                                .astype(float))
-    before_days = np.clip(np.minimum(np.minimum(fail, cut), end) - start, 0, None)
-    before_event = (fail < cut) & (fail <= end)
+    if since is not None:
+        start = np.maximum(start, float((since - delivered.min()).astype(float)))
+    gone = fail < start  # failed before the comparison starts: not at risk in it
+    before_days = np.where(gone, 0.0,
+                           np.clip(np.minimum(np.minimum(fail, cut), end) - start, 0, None))
+    before_event = ~gone & (fail < cut) & (fail <= end)
     after_start = np.maximum(cut, start)
-    after_days = np.where(before_event, 0.0,
+    after_days = np.where(before_event | gone, 0.0,
                           np.clip(np.minimum(fail, end) - after_start, 0, None))
-    after_event = ~before_event & (fail >= cut) & (fail <= end)
+    after_event = ~before_event & ~gone & (fail >= cut) & (fail <= end)
     return (before_event.astype(float), before_days, after_event.astype(float), after_days)
 
 
