@@ -4,9 +4,9 @@ Treated vehicles are those the change's campaign actually serviced (``service_vi
 rows with its campaign id), each split at its own visit; controls are the vehicles the
 finding did not name, split at the change's effective day. Failure modes compare
 failures per day at risk from the finding's date on (before it the named vehicles were
-chosen for their failures: from delivery, regression to the mean passes for a fix); a rate measure (:data:`gigaloop.schema.RATE_MEASURES`) compares
-its events per exposure, or its trend's fall per √day times the days
-(:func:`gigaloop.fleet.trend_slopes`).
+chosen for their failures: from delivery, regression to the mean passes for a fix); a
+rate measure (:data:`gigaloop.schema.RATE_MEASURES`) compares its events per exposure, or
+its trend's fall per √day times the days (:func:`gigaloop.fleet.trend_slopes`).
 A change is *verified* when the upper bound of the ratio of rate ratios is below 1,
 *failed* when that has not happened ``verify_max_days`` after it took effect.
 """
