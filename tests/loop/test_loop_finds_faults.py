@@ -41,13 +41,11 @@ def test_every_field_fault_is_found_in_the_top_three_of_its_mode(scored):
 def test_the_red_herring_is_not_reported_and_false_findings_are_rare(scored):
     score, _truth = scored
     assert not any(f.get("flagged") for f in score["faults"] if f.get("red_herring"))
-    # At most two of the year's findings false. One world is one draw: this world (seed 4)
-    # gave none before predictive service booked from telemetry, and two since (a narrow
-    # torque range for camera failures, and seam complaints among units that failed the
-    # random paint-panel check), each a chance association that stood through the weekly
-    # re-looks — the false-discovery rate is measured over many worlds (bench/eval_loop.py
-    # --random 30, docs/loop.md), where it is the open bar, not here. The re-test on
-    # the failures after a finding (loop/retract.py) cannot judge these two by day 365:
-    # their campaigns called the vehicles in within weeks, and each is censored at its
-    # visit, leaving 0.9 and 0.4 failures expected since — far under the L × E ≥ 5 it asks.
-    assert score["n_false_findings"] <= 2
+    # At most one of the year's findings false. One world is one draw: this world (seed 4)
+    # gave none, then two once predictive service booked from telemetry (a torque range for
+    # camera failures, seam complaints among units that failed the random paint-panel
+    # check), then none again once a reading's range had to be at the end of its range
+    # (loop/selection.py). The false-discovery rate is measured over many worlds
+    # (bench/eval_loop.py --random 30, docs/loop.md), where it is the open bar; one
+    # false finding here is allowed for the next draw.
+    assert score["n_false_findings"] <= 1

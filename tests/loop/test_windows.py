@@ -131,3 +131,21 @@ def test_a_revision_that_is_its_suppliers_window_is_named_with_it() -> None:
     found = [f.record()["names"] for f in find_root_causes(pop)]
     assert len(found) == 1 and found[0]["hardware_revision"] == "R2", found
     assert found[0]["supplier"] == "SUPB"
+
+
+@pytest.mark.parametrize(("decile", "found"), [(9, True), (0, True), (8, False), (1, False)])
+def test_a_readings_range_is_a_cause_only_at_an_end_of_the_range(decile: int,
+                                                                  found: bool) -> None:
+    """Units whose torque fell in one decile fail 3×: the top or bottom decile is reported as
+    a range (a limit crossed); the decile next to it alone is not — past a limit harm grows
+    towards the end — though its effect is as large (the middle ones are not even tested)."""
+    n = DAYS * PER_DAY
+    values = np.random.default_rng(7).normal(100.0, 1.0, n)
+    edges = np.unique(np.quantile(values, np.linspace(0, 1, 11)))
+    codes = np.searchsorted(edges[1:-1], values, side="right").astype(np.int32)
+    torque = Attribute("reading:GA-010:torque", "reading", codes, list(range(len(edges) - 1)),
+                       {"station": "GA-010", "parameter": "torque", "edges": edges})
+    pop = fleet(6, hazard=np.where(codes == decile, 3.0, 1.0), extra=[torque])
+    pop.readings = {("GA-010", "torque"): values}
+    ranges = [f.names for f in find_root_causes(pop) if f.names.get("parameter") == "torque"]
+    assert bool(ranges) == found, ranges
