@@ -124,7 +124,7 @@ def outcomes(store: Tables, assigned: pd.DataFrame, *, horizon_days: int,
                                    "product": bought["product"],
                                    "date": pd.to_datetime(bought.event_time).dt.normalize(),
                                    "revenue": bought.price_usd}))
-    events = pd.concat(parts)
+    events = pd.concat([p for p in parts if len(p)] or parts[:1])  # an empty part: no dtype
     rows = assigned.reset_index(drop=True).assign(row=lambda d: np.arange(len(d)))
     merged = rows[["row", "customer_id", "product", "start"]].merge(
         events, on="customer_id", suffixes=("", "_event"))
