@@ -120,6 +120,7 @@ def evaluate_random(seed: int, days: int, root: Path,
     score = score_run(out)
     run = {"seed": seed, "false": score["n_false_findings"],
            "false_standing": len(score["false_findings_standing"]),
+           "on_plant_laws": len(score["mechanism_findings"]),
            "findings": sum(f["failure_mode"] not in FOUND_BY for f in summary["findings"]),
            "process_alarms": score["process_alarms"],
            "process_alarms_without_fault": len(score["process_alarms_without_fault"]),

@@ -190,3 +190,16 @@ def test_a_bad_release_is_found_when_its_vehicles_took_the_rollback() -> None:
         assert scored["found"] is found and scored["rolled_back_day"] == rolled_back_day
         assert scored["day_found"] == (13 if found else None)
         assert scored["peak_share"] == 0.01
+
+
+def test_a_finding_on_one_of_the_plants_own_laws_is_counted_apart():
+    """Under-torque loosening trim is the twin's physics, in every world: found on its mode
+    (or its owners' complaints) it is a real cause, though no fault the scenario injected."""
+    law = {"failure_mode": "paint_trim", "names": {"station": "GA-010", "parameter": "torque"}}
+    findings = [finding("t", "complaint:paint_trim",
+                        {"station": "GA-010", "parameter": "torque", "range": [101.5, 106.9]}),
+                finding("u", "camera", {"station": "GA-010", "parameter": "torque",
+                                        "range": [101.5, 106.9]})]
+    score = score_findings(findings, {**TRUTH, "mechanisms": [law]})
+    assert score["mechanism_findings"] == ["t"] and score["false_findings"] == ["u"]
+    assert score_findings(findings, TRUTH)["false_findings"] == ["t", "u"]

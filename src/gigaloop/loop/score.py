@@ -24,6 +24,10 @@ finding. Likewise maintenance's predictions (:data:`MACHINE_MODE`, a machine hea
 a breakdown) are credited to a machine fault they name, and one on a machine with no
 injected fault — natural wear the twin also has — is counted apart
 (``maintenance_predictions_without_fault``): false findings are root cause's causal claims.
+A finding that names one of the plant's own process laws (the truth's ``mechanisms``:
+weld current and seams, under-torque and loose trim), on its failure mode, found a real
+cause the scenario did not inject: it is counted apart (``mechanism_findings``), neither a
+fault found nor a false finding.
 
 >>> truth = {"scenario": {"start_date": "2025-01-06"}, "faults": [{"id": "weak-lot",
 ...     "finding": {"failure_mode": "battery_pack", "names": {"lot": "CELL-7"}},
@@ -177,11 +181,15 @@ def score_findings(
         })
     unmatched = [f for f in findings if f["id"] not in matched_finding_ids]
     predictions = {f["id"] for f in unmatched if f["failure_mode"] == MACHINE_MODE}
-    false_ids.update(f["id"] for f in unmatched if f["id"] not in predictions)
+    mechanism = {f["id"] for f in unmatched if any(
+        about[f["id"]] == m["failure_mode"] and names_match(f["names"], m["names"], start=start)
+        for m in truth.get("mechanisms", []))}
+    false_ids.update(f["id"] for f in unmatched if f["id"] not in predictions | mechanism)
     found = sum(1 for f in faults_out if f.get("found"))
     retracted = {f["id"] for f in findings if f.get("retracted")}
     return {
         "faults": faults_out,
+        "mechanism_findings": sorted(mechanism),
         "false_findings": sorted(false_ids),
         "n_false_findings": len(false_ids),
         "false_findings_standing": sorted(false_ids - retracted),

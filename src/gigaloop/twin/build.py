@@ -38,6 +38,14 @@ SEAM_DEFECT_RATE = 0.006          # base share of bodies with a seam flaw the vi
 TRIM_GAIN_PER_NM2 = 0.3
 TRIM_DEADBAND_NM = 3.0
 TRIM_STATION = "GA-010"
+SEAM_STATIONS = ("BW-010", "BW-020", "BW-030")
+#: The plant's own process laws (for the truth): what harms units whatever the scenario
+#: injects — weld current off its schedule opens seams, under-torque loosens trim.
+MECHANISMS = (
+    *({"failure_mode": "body_seam", "names": {"station": station, "parameter": "weld_current"}}
+      for station in SEAM_STATIONS),
+    {"failure_mode": "paint_trim", "names": {"station": TRIM_STATION, "parameter": "torque"}},
+)
 PAINT_SPEC_UM = (95.0, 125.0)
 EOL_DEFECT_RATE = 0.008
 EOL_CLASSES = ("isolation", "alignment", "electrical")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gigaloop.errors import GigaloopError
+from gigaloop.twin.build import MECHANISMS
 from gigaloop.twin.fault_rules import HAZARD_KINDS
 from gigaloop.twin.history import History
 from gigaloop.twin.scenario import Fault, Release, Scenario
@@ -53,6 +54,7 @@ def assemble_truth(scenario: Scenario, history: History, fleet_events: list[dict
         "maintenance_resets": list(history.maintenance_resets),
         "actions": list(history.actions),
         "fleet_events": fleet_events,
+        "mechanisms": [dict(m) for m in MECHANISMS],
         "background": {"levels": scenario.background.model_dump(),
                        **(background or {"machines": [], "shifts": [], "lots": []})},
         "offers": list(offers or []),
