@@ -41,8 +41,8 @@ def verify_changes(ctx: DayContext, state: LoopState, config: ChangeConfig) -> l
     if pop is None or pop.as_of != as_of:
         pop = build_population(ctx.view, as_of, state.records)
     visits = ctx.view.table("service_visits")
-    visits = visits.filter(visits.campaign_id.notnull()).select(
-        "vin", "campaign_id", day=visits.event_time.date()).execute()
+    visits = ctx.view.execute(visits.filter(visits.campaign_id.notnull()).select(
+        "vin", "campaign_id", day=visits.event_time.date()))
     decisions = []
     for change in pending:
         named = set(state.finding_vins.get(change["finding_id"], ()))
