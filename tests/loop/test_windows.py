@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from gigaloop.loop.adjust import usage_strata
-from gigaloop.loop.population import Attribute, Population
+from gigaloop.loop.population import Attribute, Population, reading_attributes
 from gigaloop.loop.rootcause import find_root_causes
 from gigaloop.loop.windows import (
     best_window,
@@ -141,11 +141,42 @@ def test_a_readings_range_is_a_cause_only_at_an_end_of_the_range(decile: int,
     towards the end — though its effect is as large (the middle ones are not even tested)."""
     n = DAYS * PER_DAY
     values = np.random.default_rng(7).normal(100.0, 1.0, n)
-    edges = np.unique(np.quantile(values, np.linspace(0, 1, 11)))
-    codes = np.searchsorted(edges[1:-1], values, side="right").astype(np.int32)
-    torque = Attribute("reading:GA-010:torque", "reading", codes, list(range(len(edges) - 1)),
-                       {"station": "GA-010", "parameter": "torque", "edges": edges})
-    pop = fleet(6, hazard=np.where(codes == decile, 3.0, 1.0), extra=[torque])
+    torque, = reading_attributes({("GA-010", "torque"): values})
+    rank_decile = np.argsort(np.argsort(values)) * 10 // n
+    pop = fleet(6, hazard=np.where(rank_decile == decile, 3.0, 1.0), extra=[torque])
     pop.readings = {("GA-010", "torque"): values}
     ranges = [f.names for f in find_root_causes(pop) if f.names.get("parameter") == "torque"]
     assert bool(ranges) == found, ranges
+
+
+def _deciles_only(values: np.ndarray) -> Attribute:
+    """The reading binned into plain deciles (as root cause did before its end deciles were
+    split at their outer 2 %)."""
+    edges = np.quantile(values, np.linspace(0, 1, 11))
+    codes = np.searchsorted(edges[1:-1], values, side="right").astype(np.int32)
+    depth = np.minimum(np.arange(10), np.arange(10)[::-1]) / 10
+    return Attribute("reading:GA-010:torque", "reading", codes, list(range(10)),
+                     {"station": "GA-010", "parameter": "torque", "edges": edges,
+                      "depth": depth})
+
+
+def test_a_dose_beyond_a_limit_is_found_in_the_extreme_bin_where_a_decile_dilutes_it() -> None:
+    """A dose growing as the square of the excess over the 90th percentile (the decile's
+    mean ×1.8, its extreme fiftieth ×3.9) is found in more worlds with the end deciles split
+    at 2 % than with plain deciles: the extreme bin holds most of the excess in a fifth of
+    the units."""
+    n = DAYS * PER_DAY
+    found = {"split": 0, "deciles": 0}
+    for seed in range(8):
+        values = np.random.default_rng(100 + seed).normal(100.0, 1.0, n)
+        limit = np.quantile(values, 0.9)
+        dose = np.maximum(values - limit, 0.0) ** 2
+        hazard = 1.0 + 0.8 * dose / dose[values > limit].mean()
+        for name, attribute in (("split", reading_attributes({("GA-010", "torque"):
+                                                              values})[0]),
+                                ("deciles", _deciles_only(values))):
+            pop = fleet(seed, hazard=hazard, extra=[attribute])
+            pop.readings = {("GA-010", "torque"): values}
+            found[name] += any(f.names.get("parameter") == "torque"
+                               for f in find_root_causes(pop))
+    assert found["split"] >= 7 and found["split"] >= found["deciles"] + 2, found

@@ -29,8 +29,16 @@ from gigaloop.loop.finding import COMPLAINT_PREFIX
 from gigaloop.loop.kpis import Tables
 from gigaloop.loop.vehicle_records import NEVER, VEHICLE_ATTRIBUTES, VehicleRecords
 
-READING_BINS = 10  # process readings are binned into deciles
-READING_TAILS = 2  # of which root cause tests the outer two at each end
+#: Process readings are binned at these quantiles: deciles, with each end decile split at
+#: its outer 2 %. A dose-response beyond a limit harms the extreme units most (a quadratic
+#: dose puts about 85 % of a decile's excess in its outer fifth), so the extreme bin holds
+#: most of the excess in a fifth of the units; a step beyond the limit still shows in the
+#: rest of the end decile.
+READING_QUANTILES = (0.0, 0.02, *np.round(np.linspace(0.1, 0.9, 9), 2).tolist(), 0.98, 1.0)
+#: Root cause tests the bins of a reading lying within this share of units of either end (the
+#: outer two deciles); a range is reported only within :data:`END_DEPTH` (the end decile).
+TESTED_DEPTH = 0.15
+END_DEPTH = 0.05
 DRIFT_MIN_DAYS = 3  # a drift window spans at least this many build days
 DRIFT_MIN_SIGMA = 8.0  # and moves the machine's mean by this many standard errors
 
@@ -144,7 +152,7 @@ def assemble_population(records: VehicleRecords, as_of: date) -> Population:
             inspection=inspection))
     readings = {key: records.readings[key][chosen] for key in sorted(records.readings)
                 if records.read[key][chosen].any()}
-    attributes += _reading_attributes(readings)
+    attributes += reading_attributes(readings)
     build_date = records.build_date[chosen]
     attributes += _drift_attributes(readings, machine_codes, machine_ids, build_date)
     sums = pd.DataFrame(records.usage[chosen], columns=list(records.usage_sums))
@@ -187,20 +195,32 @@ def _categorical(kind: str, codes: np.ndarray, labels: list[Any], name: str | No
     return Attribute(name or kind, kind, recode[codes], [labels[c] for c in present], meta)
 
 
-def _reading_attributes(readings: dict[tuple[str, str], np.ndarray]) -> list[Attribute]:
-    """Each process reading binned into deciles (where it has enough distinct values)."""
+def reading_attributes(readings: dict[tuple[str, str], np.ndarray]) -> list[Attribute]:
+    """Each process reading binned at :data:`READING_QUANTILES` (where it has enough
+    distinct values), with each bin's ``depth``: the share of known units beyond it on its
+    nearer side (0 for an end bin; tied values can merge bins, so depth, not position,
+    says which bins are tails).
+
+    >>> values = np.random.default_rng(0).normal(size=1_000)
+    >>> attribute, = reading_attributes({("ST", "p"): values})
+    >>> len(attribute.levels), attribute.meta["depth"][[0, 1, 2, -2, -1]].round(2).tolist()
+    (12, [0.0, 0.02, 0.1, 0.02, 0.0])
+    """
     attributes = []
     for (station, parameter), values in readings.items():
         known = values[~np.isnan(values)]
-        if len(known) < READING_BINS * 5 or np.ptp(known) == 0:
+        if len(known) < 50 or np.ptp(known) == 0:
             continue
-        edges = np.unique(np.quantile(known, np.linspace(0, 1, READING_BINS + 1)))
+        edges = np.unique(np.quantile(known, READING_QUANTILES))
         codes = np.searchsorted(edges[1:-1], values, side="right").astype(np.int32)
         codes[np.isnan(values)] = -1
         levels = list(range(len(edges) - 1))
+        counts = np.bincount(codes[codes >= 0], minlength=len(levels))
+        below = np.cumsum(counts) - counts
+        depth = np.minimum(below, len(known) - below - counts) / len(known)
         attributes.append(Attribute(f"reading:{station}:{parameter}", "reading", codes, levels,
                                     {"station": station, "parameter": parameter,
-                                     "edges": edges}))
+                                     "edges": edges, "depth": depth}))
     return attributes
 
 

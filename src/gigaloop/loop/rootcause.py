@@ -43,7 +43,7 @@ from gigaloop.loop.finding import (
     RootCauseConfig,
     is_complaint,
 )
-from gigaloop.loop.population import READING_TAILS, Attribute, Population
+from gigaloop.loop.population import TESTED_DEPTH, Attribute, Population
 from gigaloop.loop.selection import select_findings
 from gigaloop.loop.windows import (
     WINDOW_KINDS,
@@ -242,17 +242,18 @@ def _add_signal_family(scan: ScanSetup, rows: dict[str, pd.DataFrame],
 
 def _tails_only(scan: pd.DataFrame, attributes: list[Attribute]) -> pd.DataFrame:
     """The scan without the middle bins of process readings: a process defect acts beyond
-    a threshold on one side of nominal (a dose-response), so only the outer
-    :data:`READING_TAILS` bins at each end can hold one; a middle bin that stands out is
+    a threshold on one side of nominal (a dose-response), so only the bins within
+    :data:`TESTED_DEPTH` of either end can hold one; a middle bin that stands out is
     chance, and testing it spends the false-discovery budget of the real hypotheses."""
-    reading = np.array([a.kind == "reading" for a in attributes])
-    bins = np.array([len(a.levels) for a in attributes])
+    depth = [a.meta["depth"] if a.kind == "reading" else np.zeros(len(a.levels))
+             for a in attributes]
+    offset = np.cumsum([0, *map(len, depth)])
+    depth_of = np.concatenate([*depth, [0.0]])  # the last: attributes appended after these
     at = scan.attribute.to_numpy(dtype=np.int64)
-    inside = (at < len(attributes))
-    at = np.where(inside, at, 0)
     level = scan.level.to_numpy(dtype=np.int64)
-    middle = inside & reading[at] & (level >= READING_TAILS) & (level < bins[at] - READING_TAILS)
-    return scan[~middle].reset_index(drop=True)
+    inside = at < len(attributes)
+    flat = np.where(inside, offset[np.minimum(at, len(attributes))] + level, len(depth_of) - 1)
+    return scan[depth_of[flat] <= TESTED_DEPTH].reset_index(drop=True)
 
 
 def _survival_scan(duration: np.ndarray, event: np.ndarray, codes: np.ndarray,

@@ -18,7 +18,7 @@ import pandas as pd
 from gigaloop import ml
 from gigaloop.loop.finding import Adjustment, Finding, RootCauseConfig
 from gigaloop.loop.localise import localise
-from gigaloop.loop.population import Attribute, Population
+from gigaloop.loop.population import END_DEPTH, Attribute, Population
 from gigaloop.loop.windows import CodeMatrix
 
 
@@ -89,11 +89,11 @@ def select_findings(pop: Population, mode: str, scan: pd.DataFrame, attributes: 
                                                                      row.level][2], floor):
             names, members, row = located[row.attribute, row.level]
         # else a reading whose range matters at every build date, not in one window: the
-        # level itself is the finding — at an end of the reading's range only: past a limit
-        # harm grows towards the end (a dose-response), so the bin beside the end standing
-        # without it is a chance association among the ranges tested
+        # level itself is the finding — in the end decile of the reading's range only: past
+        # a limit harm grows towards the end (a dose-response), so the decile beside the end
+        # standing without it is a chance association among the ranges tested
         if not _stands(row, floor) or (attribute.kind == "reading" and "range" in names
-                                       and 0 < int(row.level) < len(attribute.levels) - 1):
+                                       and attribute.meta["depth"][int(row.level)] > END_DEPTH):
             continue
         aliases, twins = _aliases(candidates, members, attributes, located)
         candidates = candidates.drop(twins)
