@@ -13,7 +13,7 @@ def test_welch_per_level_matches_scipy() -> None:
     rng = np.random.default_rng(1)
     rates = rng.normal(0, 1, 500) + np.r_[np.zeros(450), np.full(50, 0.5)]
     codes = np.c_[rng.integers(-1, 3, 500), np.r_[np.zeros(450, int), np.ones(50, int)]]
-    scan = adjusted_rate_scan(rates, None, codes)
+    scan = adjusted_rate_scan(rates, None, codes, prior_df=0)
     for row in scan.itertuples():
         present = codes[:, row.attribute] >= 0
         group = codes[:, row.attribute] == row.level
@@ -23,6 +23,23 @@ def test_welch_per_level_matches_scipy() -> None:
         assert row.df == pytest.approx(reference.df, rel=1e-9)
         low, high = reference.confidence_interval(0.95)
         assert (row.effect_low, row.effect_high) == pytest.approx((low, high), rel=1e-9)
+
+
+def test_a_few_units_that_agree_cannot_make_a_test_certain() -> None:
+    """Two cars with no event among a thousand with rain-disengagement rates: Welch's t
+    alone takes their zero spread at its word (p ≈ 0); moderated, the test is uncertain, and
+    a real difference in a group of hundreds is still found."""
+    rng = np.random.default_rng(3)
+    miles = rng.uniform(25, 400, 1_002)
+    rate = rng.poisson(0.0125 * miles) / miles
+    rate[-2:] = 0.0
+    codes = np.r_[np.zeros(1_000, int), np.ones(2, int)]
+    welch = adjusted_rate_scan(rate, None, codes, miles, prior_df=0)
+    moderated = adjusted_rate_scan(rate, None, codes, miles)
+    assert welch.p.min() < 1e-10 and moderated.p.min() > 0.05
+    real = rng.poisson(np.where(np.arange(1_002) < 300, 0.02, 0.0125) * miles) / miles
+    group = (np.arange(1_002) < 300).astype(int)
+    assert adjusted_rate_scan(real, None, group, miles).p.min() < 1e-6
 
 
 def test_weights_of_one_change_nothing_and_scale_does_not_matter() -> None:

@@ -20,6 +20,7 @@ def adjusted_rate_scan(
     weights: ArrayLike | None = None,
     *,
     confidence: float = 0.95,
+    prior_df: float = 4.0,
 ) -> pd.DataFrame:
     """Test every level of every attribute on rates adjusted for usage, all at once.
 
@@ -29,6 +30,10 @@ def adjusted_rate_scan(
     (-1 = missing), ``weights`` (m,) optional (e.g. 1/stderr²). The rates are regressed on the
     covariates by (weighted) least squares, and each level's residuals are compared with the
     rest of its attribute by Welch's t (weighted means, sandwich variances, Satterthwaite df).
+    Each side's variance is moderated towards what the attribute's pooled spread gives a side
+    of its weights, as if from ``prior_df`` more units (Smyth 2004's moderated t; 0: Welch's
+    own): a handful of units that happen to agree (two cars with no event) cannot make a
+    test certain, and a side of hundreds keeps practically its own variance.
     One row per level: ``attribute``, ``level``, ``n``, ``effect`` (mean residual of the level
     minus the rest, in rate units) with ``effect_low``/``effect_high``, ``t``, ``df``, ``p``.
 
@@ -58,11 +63,11 @@ def adjusted_rate_scan(
     root = np.sqrt(weight)
     coef = np.linalg.lstsq(design * root[:, None], rate * root, rcond=None)[0]
     residual = rate - design @ coef
-    return _welch_by_level(residual, weight, level_codes, confidence)
+    return _welch_by_level(residual, weight, level_codes, confidence, prior_df)
 
 
 def _welch_by_level(
-    residual: NDArray, weight: NDArray, codes: NDArray, confidence: float
+    residual: NDArray, weight: NDArray, codes: NDArray, confidence: float, prior_df: float
 ) -> pd.DataFrame:
     """Welch's t of each level of each attribute in ``codes`` (m, k) against the rest of its
     attribute: per attribute, one weighted bincount per sum over its levels (missing codes
@@ -85,15 +90,19 @@ def _welch_by_level(
     attribute = np.repeat(np.arange(k), sizes)
     level = np.arange(stacked.shape[1]) - np.repeat(offset, sizes)
     sums = list(stacked)
-    rest = [np.bincount(attribute, values, k)[attribute] - values for values in sums]
-    count, sum_w, sum_wr, sum_w2, sum_w2r, sum_w2r2 = sums
+    totals = [np.bincount(attribute, values, k)[attribute] for values in sums]
+    rest = [total - values for total, values in zip(totals, sums, strict=True)]
+    count = sums[0]
     with np.errstate(divide="ignore", invalid="ignore"):
-        mean, variance = _weighted_mean_variance(count, sum_w, sum_wr, sum_w2, sum_w2r, sum_w2r2)
-        mean_rest, variance_rest = _weighted_mean_variance(*rest)
+        _, pooled = _weighted_mean_variance(*totals)
+        per_weight = pooled * totals[1] ** 2 / totals[3]  # pooled = per_weight · Σw²/(Σw)²
+        mean, variance = _moderated(sums, per_weight, prior_df)
+        mean_rest, variance_rest = _moderated(rest, per_weight, prior_df)
         effect = mean - mean_rest
         spread = variance + variance_rest
         t = effect / np.sqrt(spread)
-        df = spread**2 / (variance**2 / (count - 1) + variance_rest**2 / (rest[0] - 1))
+        df = spread**2 / (variance**2 / (count - 1 + prior_df)
+                          + variance_rest**2 / (rest[0] - 1 + prior_df))
     p = 2 * stats.t.sf(np.abs(t), df)
     half_width = stats.t.ppf(0.5 + confidence / 2, df) * np.sqrt(spread)
     frame = pd.DataFrame({
@@ -108,6 +117,20 @@ def _welch_by_level(
         "p": p,
     })
     return frame[frame["n"] > 0]
+
+
+def _moderated(sums: list[NDArray], per_weight: NDArray,
+               prior_df: float) -> tuple[NDArray, NDArray]:
+    """Weighted mean and sandwich variance of one side, its variance moderated towards the
+    pooled one for its weights (``per_weight`` · Σw²/(Σw)²) with ``prior_df`` degrees of
+    freedom against its own n − 1."""
+    mean, variance = _weighted_mean_variance(*sums)
+    if not prior_df:
+        return mean, variance
+    count, sum_w, sum_w2 = sums[0], sums[1], sums[3]
+    prior = per_weight * sum_w2 / sum_w**2
+    own = np.nan_to_num(variance) * (count - 1)
+    return mean, (own + prior_df * prior) / (count - 1 + prior_df)
 
 
 def _weighted_mean_variance(
