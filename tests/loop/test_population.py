@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pytest
 
 from gigaloop.ingest import ingest
-from gigaloop.loop.population import Population, assemble_population, build_population
-from gigaloop.loop.vehicle_records import VEHICLE_ATTRIBUTES, VehicleRecords
+from gigaloop.loop.population import Population, build_population
+from gigaloop.loop.vehicle_records import VehicleRecords
 from gigaloop.store import Store
 from gigaloop.twin import Twin, TwinDay
 
@@ -111,41 +110,3 @@ def test_spark_builds_the_same_population(world, spark) -> None:
 def test_empty_store_gives_an_empty_population(tmp_path: Path) -> None:
     pop = build_population(Store(tmp_path), date(2025, 1, 1))
     assert len(pop) == 0 and pop.attributes == [] and pop.first_failure_days == {}
-
-
-class _Rows:
-    """A store as of an instant holding only the given tables' rows (every other table
-    empty): what :meth:`VehicleRecords.update` reads."""
-
-    def __init__(self, tables: dict[str, pa.Table], cutoff: datetime) -> None:
-        self.tables, self.cutoff, self.store = tables, cutoff, self
-
-    def ingested_between(self, name: str, since, until, columns: list[str]) -> pa.Table:
-        table = self.tables.get(name)
-        if table is None:
-            return pa.table({c: pa.array([], pa.string()) for c in columns})
-        return table.select(columns)
-
-
-def test_a_part_predictive_service_replaced_counts_as_its_failure() -> None:
-    """The failure a predictive visit prevented is a removal all the same (a bad design
-    that predictive service catches in time must not hide from the claims); a campaign
-    visit replaces a suspect group's parts whatever their state and is no event."""
-    at = [datetime(2025, 3, d) for d in (10, 12, 14)]
-    tables = {
-        "vehicles": pa.table({"vin": ["A", "B", "C"],
-                              "build_date": pa.array([date(2025, 1, 1)] * 3, pa.date32()),
-                              **{k: [None] * 3 for k in VEHICLE_ATTRIBUTES}}),
-        "customers": pa.table({"vin": ["A", "B", "C"], "customer_id": ["a", "b", "c"],
-                               "delivered_on": pa.array([date(2025, 1, 5)] * 3, pa.date32()),
-                               "climate_region": ["hot"] * 3}),
-        "component_failures": pa.table({"vin": ["A"], "component": ["charge_port"],
-                                        "event_time": pa.array(at[:1], pa.timestamp("us"))}),
-        "service_visits": pa.table({"vin": ["B", "C"], "reason": ["predictive", "campaign"],
-                                    "component": ["charge_port", "charge_port"],
-                                    "event_time": pa.array(at[1:], pa.timestamp("us"))})}
-    records = VehicleRecords()
-    records.update(_Rows(tables, datetime(2025, 4, 1)))
-    pop = assemble_population(records, date(2025, 4, 1))
-    days = dict(zip(pop.vin, pop.first_failure_days["charge_port"], strict=True))
-    assert days["A"] == 64 and days["B"] == 66 and np.isnan(days["C"]), days

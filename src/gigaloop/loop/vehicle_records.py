@@ -5,8 +5,7 @@ ingested since its last one (the ``ingested_at`` column; every row is read exact
 and keeps them per vehicle, in NumPy arrays indexed by ``vid`` (the order vehicles were
 read in): how it was built (vehicle attributes, lots and suppliers, machines, process
 readings) as integer level codes assigned once as rows arrive, its delivery, its usage as
-additive sums, its first failure per component (or the predictive-service visit that
-replaced the part first) and its owner's first complaint per topic
+additive sums, its first failure per component and its owner's first complaint per topic
 (``feedback`` rows through the customer's id; a row from a repair visit's survey follows the
 claim it is about, so only other channels count). Rows come as Arrow through the store's
 read of what is new (:meth:`gigaloop.store.Store.ingested_between`: the in-memory tail or
@@ -40,12 +39,6 @@ from gigaloop.schema import INGESTED_AT, RATE_MEASURES, RateMeasure
 NOT_COMPLAINTS = ("service",)
 #: Vehicle columns that are attributes in their own right.
 VEHICLE_ATTRIBUTES = ("shift", "model", "trim", "hardware_revision", "design_revision")
-#: A service visit that ends a part's life on evidence it was failing: predictive service
-#: replaces a part its telemetry condemns, so the failure it prevents is not claimed. The
-#: visit counts as the part's failure (a removal, failed or condemned); otherwise a bad
-#: design whose parts predictive service catches in time would hide from the claims.
-#: Campaign visits replace the parts of a suspect group whatever their state: not events.
-CONDEMNING_VISIT = "predictive"
 NEVER = np.iinfo(np.int64).max  # no failure yet (first failure times are µs since 1970)
 
 
@@ -81,8 +74,7 @@ class VehicleRecords:
     ``readings``: (station, parameter) → value (NaN: none) and ``read`` the same → whether a
     row came; ``usage`` (vid, :func:`~gigaloop.fleet.usage.usage_sum_names` of
     ``measures``, the rate measures kept: by default all the schema declares) sums;
-    ``first_failure``: component → first failure or :data:`CONDEMNING_VISIT` time in µs
-    (``NEVER``: none);
+    ``first_failure``: component → first failure time in µs (``NEVER``: none);
     ``first_complaint``: feedback topic → the owner's first complaint time, the same way;
     ``customer_id`` (None until delivered). Codes are −1 where nothing is known.
     """
@@ -151,9 +143,6 @@ class VehicleRecords:
                                   "passed"))
         self._add_usage(new("telemetry_daily", *telemetry_columns(self.measures)))
         self._add_failures(new("component_failures", "vin", "component", "event_time"))
-        visits = new("service_visits", "vin", "reason", "component", "event_time")
-        self._add_failures(visits.filter(pc.equal(visits["reason"], CONDEMNING_VISIT)).select(
-            ["vin", "component", "event_time"]))
         self._add_feedback(new("feedback", "customer_id", "channel", "topic", "event_time"))
         self.cursor = until
 
