@@ -39,6 +39,7 @@ READING_QUANTILES = (0.0, 0.02, *np.round(np.linspace(0.1, 0.9, 9), 2).tolist(),
 #: outer two deciles); a range is reported only within :data:`END_DEPTH` (the end decile).
 TESTED_DEPTH = 0.15
 END_DEPTH = 0.05
+MIN_READINGS = 50  # a reading is binned once this many units have it
 DRIFT_MIN_DAYS = 3  # a drift window spans at least this many build days
 DRIFT_MIN_SIGMA = 8.0  # and moves the machine's mean by this many standard errors
 
@@ -209,7 +210,7 @@ def reading_attributes(readings: dict[tuple[str, str], np.ndarray]) -> list[Attr
     attributes = []
     for (station, parameter), values in readings.items():
         known = values[~np.isnan(values)]
-        if len(known) < 50 or np.ptp(known) == 0:
+        if len(known) < MIN_READINGS or np.ptp(known) == 0:
             continue
         edges = np.unique(np.quantile(known, READING_QUANTILES))
         codes = np.searchsorted(edges[1:-1], values, side="right").astype(np.int32)
