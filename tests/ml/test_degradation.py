@@ -84,3 +84,5 @@ def test_bad_input() -> None:
         adjusted_rate_scan([0.1, 0.2], [[1.0, 2.0, 3.0]], [0, 1])
     with pytest.raises(ValueError, match="same length"):
         adjusted_rate_scan([0.1, 0.2], None, [0, 1], weights=[1.0])
+    with pytest.raises(ValueError, match="prior_df must be a finite number"):
+        adjusted_rate_scan([0.1, 0.2], None, [0, 1], prior_df=-1.0)

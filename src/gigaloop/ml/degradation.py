@@ -53,6 +53,8 @@ def adjusted_rate_scan(
     check_same_length(rates=rate, weights=weight)
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    if not (np.isfinite(prior_df) and prior_df >= 0):
+        raise ValueError(f"prior_df must be a finite number ≥ 0 (0: Welch's t), got {prior_df}")
     design = np.ones((m, 1))
     if covariates is not None:
         usage = np.asarray(covariates, dtype=np.float64)
