@@ -23,7 +23,8 @@ from gigaloop.errors import ModelError
 from gigaloop.fleet.usage import MIN_FADE_DAYS, trend_slopes, usage_sums
 from gigaloop.loop.changes import ChangeConfig
 from gigaloop.loop.contract import DayContext, Decision
-from gigaloop.loop.population import Population, build_population
+from gigaloop.loop.population import Population
+from gigaloop.loop.precursors import population_with_codes
 from gigaloop.loop.state import LoopState
 from gigaloop.ml.did import rate_ratio_did
 from gigaloop.schema import RateMeasure
@@ -39,7 +40,7 @@ def verify_changes(ctx: DayContext, state: LoopState, config: ChangeConfig) -> l
     as_of = ctx.now.date()
     pop = state.population
     if pop is None or pop.as_of != as_of:
-        pop = build_population(ctx.view, as_of, state.records)
+        pop = population_with_codes(ctx.view, as_of, state.records, state.service)
     visits = ctx.view.table("service_visits")
     visits = ctx.view.execute(visits.filter(visits.campaign_id.notnull()).select(
         "vin", "campaign_id", day=visits.event_time.date()))

@@ -31,7 +31,8 @@ from gigaloop.loop.changes import (
 from gigaloop.loop.contract import DayContext, Decision
 from gigaloop.loop.finding import Finding
 from gigaloop.loop.impact import verify_changes
-from gigaloop.loop.population import Population, build_population
+from gigaloop.loop.population import Population
+from gigaloop.loop.precursors import population_with_codes
 from gigaloop.loop.retract import fading_reason, post_finding_reason
 from gigaloop.loop.rootcause import (
     RootCauseConfig,
@@ -69,7 +70,8 @@ class RootCauseModule:
         worker has not taken yet, then decides from all of them."""
         if ctx.day < self.first_day:
             return list
-        pop = build_population(ctx.view, ctx.now.date(), self.state.records)
+        pop = population_with_codes(ctx.view, ctx.now.date(), self.state.records,
+                                    self.state.service)
         self.state.population = pop
         self.state.alarms.update(ctx.view)
         signals = alarm_attributes(pop, self.state.alarms.episodes())

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from gigaloop.customer.service_history import ServiceHistory
 from gigaloop.loop.population import Population
 from gigaloop.loop.signals import AlarmLog
 from gigaloop.loop.vehicle_records import VehicleRecords
@@ -34,6 +35,8 @@ class LoopState:
     VINs still to be called in; ``campaigned``: change id → VINs already called in;
     ``emitted_changes``: change id → (revision, record JSON) last written to the store;
     ``alarms``: the plant's control-chart alarms read so far (:mod:`gigaloop.loop.signals`);
+    ``service``: the diagnostic codes, claims and predictive visits read so far, which
+    tell the codes that foretell a component (:mod:`gigaloop.loop.precursors`);
     ``refuted``: finding key → the record of a finding retracted on the evidence that came
     after it was made, re-tested from its date before the same key is found anew.
     """
@@ -50,3 +53,4 @@ class LoopState:
     emitted_changes: dict[str, tuple[int, str]] = field(default_factory=dict)
     alarms: AlarmLog = field(default_factory=AlarmLog)
     refuted: dict[str, dict[str, Any]] = field(default_factory=dict)
+    service: ServiceHistory = field(default_factory=ServiceHistory)
