@@ -77,3 +77,29 @@ def test_a_tree_of_families_finds_a_small_attribute_one_flat_family_misses() -> 
     flat = family_qvalues(pvalues, 0.01)["m0"][0]
     tree = family_qvalues(pvalues, 0.01, groups)["m0"][0]
     assert flat > 0.01 >= tree
+
+
+def _tree_by_definition(p: np.ndarray, labels: np.ndarray, alpha: float) -> np.ndarray:
+    """A family's q-values one level down, written as the definition reads: each group a
+    family of its own (its tests picked out label by label)."""
+    inner = family_qvalues({g: p[labels == g] for g in np.unique(labels)}, alpha)
+    q = np.ones_like(p)
+    for g, q_of_group in inner.items():
+        q[labels == g] = q_of_group
+    return q
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_a_grouped_family_s_qvalues_are_its_groups_as_families_of_their_own(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 500))
+    p = rng.random(n) ** rng.uniform(1, 8)
+    p[rng.random(n) < 0.03] = 1e-15
+    p[0] = 1e-15  # the family is selected: its q-values are its groups' alone
+    labels = rng.choice([f"a{i}" for i in range(int(rng.integers(1, 80)))], n)
+    alpha = float(rng.choice([0.01, 0.05]))
+    q = family_qvalues({"m": p, "other": rng.random(7)}, alpha, {"m": labels})["m"]
+    lone = family_qvalues({"m": p}, alpha, {"m": labels})["m"]
+    reference = _tree_by_definition(p, labels, alpha)
+    np.testing.assert_array_equal(lone, reference)  # one family: no inflation from others
+    assert np.all(q >= lone)

@@ -73,16 +73,8 @@ def family_qvalues(pvalues: dict[str, ArrayLike], alpha: float,
     for key, values in pvalues.items():
         p = np.nan_to_num(np.asarray(values, dtype=np.float64), nan=1.0)
         if key in groups and len(p):
-            labels = np.asarray(groups[key])
-            by_group = {g: p[labels == g] for g in np.unique(labels)}
-            inner = family_qvalues(by_group, alpha)
-            q = np.ones_like(p)
-            for g, q_of_group in inner.items():
-                q[labels == g] = q_of_group
-            within[key] = q
-            # the family's Simes p over its groups' Simes p-values
-            group_simes = [benjamini_hochberg(v, alpha)[0].min() for v in by_group.values()]
-            simes.append(benjamini_hochberg(group_simes, alpha)[0].min())
+            within[key], family_simes = _tree_qvalues(p, np.asarray(groups[key]), alpha)
+            simes.append(family_simes)
         else:
             within[key] = benjamini_hochberg(p, alpha)[0]
             simes.append(within[key].min(initial=1.0))
@@ -90,6 +82,37 @@ def family_qvalues(pvalues: dict[str, ArrayLike], alpha: float,
     inflation = len(within) / max(int(selected.sum()), 1)
     return {key: np.minimum(q * inflation, 1.0) if chosen else np.ones_like(q)
             for (key, q), chosen in zip(within.items(), selected, strict=True)}
+
+
+def _tree_qvalues(p: NDArray[np.float64], labels: NDArray, alpha: float
+                  ) -> tuple[NDArray[np.float64], float]:
+    """One family's q-values one level down (:func:`family_qvalues` over the groups
+    ``labels`` names, each group's tests in their order) and the family's Simes p-value
+    over its groups' Simes p-values. The groups are split once by sorting, not compared
+    label by label: a family holds thousands of tests in hundreds of groups."""
+    benjamini_hochberg(p, alpha)  # the p-values' checks, once
+    _, group = np.unique(labels, return_inverse=True)
+    group = group.ravel()
+    members = np.split(np.argsort(group, kind="stable"), np.cumsum(np.bincount(group))[:-1])
+    inner = [_step_up(p[rows]) for rows in members]
+    group_simes = np.array([q.min() for q in inner])
+    simes_q, selected = benjamini_hochberg(group_simes, alpha)
+    inflation = len(members) / max(int(selected.sum()), 1)
+    q = np.ones_like(p)
+    for rows, q_of_group, chosen in zip(members, inner, selected, strict=True):
+        if chosen:
+            q[rows] = np.minimum(q_of_group * inflation, 1.0)
+    return q, float(simes_q.min())
+
+
+def _step_up(p: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Benjamini–Hochberg q-values of checked p-values (one small group of many)."""
+    m = p.size
+    order = np.argsort(p, kind="stable")
+    stepped = np.minimum.accumulate((p[order] * (m / np.arange(1, m + 1)))[::-1])[::-1]
+    q = np.empty(m)
+    q[order] = np.minimum(stepped, 1.0)
+    return q
 
 
 __all__ = ["benjamini_hochberg", "family_qvalues"]
