@@ -29,7 +29,7 @@ from gigaloop.customer.revenue import by_cohort
 from gigaloop.errors import ConfigError, MissingExtraError
 from gigaloop.ingest import Source, ingest
 from gigaloop.loop.contract import DecisionModule
-from gigaloop.loop.cycle import DailyCycle, acts
+from gigaloop.loop.cycle import DailyCycle
 from gigaloop.loop.kpis import compute_kpis
 from gigaloop.loop.records import changes_from_store, findings_from_store
 from gigaloop.loop.score import TRUTH_PATH
@@ -216,8 +216,8 @@ def _simulate(days: int, twin: Twin, deliver: Deliver, cycle: DailyCycle,
               on_day: Callable[[int, dict[str, Any]], None] | None) -> dict[str, float]:
     """Each day: the twin's rows to the store, then the decision modules; seconds spent."""
     seconds = {"twin": 0.0, "ingest": 0.0}
-    if not any(acts(module) for module in cycle.modules):
-        return _simulate_ahead(days, twin, deliver, cycle, on_day, seconds)
+    if not cycle.modules:
+        return _simulate_ahead(days, twin, deliver, on_day, seconds)
     for day in range(days):
         now = twin.day_end(day)
         started = time.perf_counter()
@@ -233,12 +233,11 @@ def _simulate(days: int, twin: Twin, deliver: Deliver, cycle: DailyCycle,
     return seconds
 
 
-def _simulate_ahead(days: int, twin: Twin, deliver: Deliver, cycle: DailyCycle,
+def _simulate_ahead(days: int, twin: Twin, deliver: Deliver,
                     on_day: Callable[[int, dict[str, Any]], None] | None,
                     seconds: dict[str, float]) -> dict[str, float]:
-    """While no module acts (none, or all declare ``acts = False``), nothing decided on day
-    d changes the twin: day d + 1 is simulated in a thread while day d's rows are written
-    and its modules decide ("twin": the time spent waiting for the next day's rows)."""
+    """Without decision modules nothing acts on the twin, so day d + 1 is simulated in a
+    thread while day d's rows are written ("twin": the time the writer waited for it)."""
     with ThreadPoolExecutor(1, thread_name_prefix="gigaloop-twin") as ahead:
         def simulated(day: int) -> TwinDay:
             source = TwinDay(twin, day)
@@ -252,11 +251,9 @@ def _simulate_ahead(days: int, twin: Twin, deliver: Deliver, cycle: DailyCycle,
             source = coming.result()
             coming = ahead.submit(simulated, day + 1) if day + 1 < days else None
             simulated_at = time.perf_counter()
-            now = twin.day_end(day)
-            results = deliver(source, now)
+            results = deliver(source, twin.day_end(day))
             seconds["twin"] += simulated_at - started
             seconds["ingest"] += time.perf_counter() - simulated_at
-            cycle.run_day(day, now)
             if on_day is not None:
                 on_day(day, results)
     return seconds

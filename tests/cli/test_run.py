@@ -138,26 +138,14 @@ class _Idle:
         return []
 
 
-class _Reader:
-    """A module that only reports (``acts = False``): the twin may run a day ahead of it."""
-
-    name, depends_on, every_days, acts = "reader", (), 1, False
-
-    def decide(self, ctx):
-        from gigaloop.loop.contract import Decision
-
-        return [Decision(ctx.day, self.name, f"{ctx.view.count('vehicles')} vehicles")]
-
-
-def test_a_run_whose_modules_do_not_act_simulating_ahead_writes_what_day_by_day_writes(
-        tmp_path):
+def test_a_run_without_modules_simulating_ahead_writes_what_day_by_day_writes(tmp_path):
     from gigaloop.ingest import ingest
     from gigaloop.loop.cycle import DailyCycle
     from gigaloop.run import _simulate
     from gigaloop.twin import Twin
 
     written = {}
-    for name, modules in (("ahead", [_Reader()]), ("day_by_day", [_Reader(), _Idle()])):
+    for name, modules in (("ahead", []), ("day_by_day", [_Idle()])):
         twin, store = Twin.from_scenario(seed=3), Store(tmp_path / name)
         days: list[int] = []
         _simulate(12, twin, lambda source, now, s=store: ingest(source, s, now),
@@ -166,8 +154,7 @@ def test_a_run_whose_modules_do_not_act_simulating_ahead_writes_what_day_by_day_
         assert days == list(range(12))
         written[name] = {t: store.execute(store.table(t).order_by(
             [c for c in store.table(t).columns if c != "ingested_at"]))
-            for t in ("vehicles", "telemetry_daily", "process_readings", "feedback",
-                      "decisions")}
+            for t in ("vehicles", "telemetry_daily", "process_readings", "feedback")}
         store.close()
     for table, rows in written["ahead"].items():
         assert len(rows), table

@@ -124,18 +124,3 @@ def test_a_started_module_runs_beside_those_that_do_not_wait_for_it(tmp_path):
                      ("changes", 0), ("impact", 0)]
     assert [d.module for d in made] == ["energy", "rootcause", "changes", "impact"]
     assert set(cycle.seconds) == {"rootcause", "changes", "impact", "energy"}
-
-
-def test_a_module_that_declares_it_does_not_act_may_not_send_an_action(tmp_path):
-    class Quiet:
-        name, depends_on, every_days, acts = "quiet", (), 1, False
-
-        def decide(self, ctx):
-            return [Decision(ctx.day, self.name, "grease the press",
-                             action=MaintenanceOrder(day=ctx.day, machine_id="P1"))]
-
-    actuator = LoggingActuator()
-    cycle = DailyCycle([Quiet()], actuator, Store(tmp_path))
-    with pytest.raises(ConfigError, match="acts = False"):
-        cycle.run_day(0, datetime(2026, 1, 1))
-    assert not actuator.log

@@ -135,7 +135,6 @@ class InsuranceModule:
     name: str = "insurance"
     depends_on: tuple[str, ...] = ()
     every_days: int = 30
-    acts: bool = False  # prices are rows for the insurer, not commands to the car
     ledger: DrivingLedger = field(default_factory=DrivingLedger, repr=False)
 
     def __post_init__(self) -> None:

@@ -73,10 +73,7 @@ class DecisionModule(Protocol):
 
     A module may also have ``setup() -> list[Decision]``: what it asks of the source
     before its first day (e.g. vision stations' images); the cycle sends those actions
-    when it is built. A module that only reads and reports (root cause's findings) may
-    declare ``acts = False``: while no module of a run acts, nothing a module decides
-    changes the twin, which then simulates the next day while the modules decide
-    (:func:`gigaloop.run.run_job`); the cycle refuses an action from such a module.
+    when it is built.
     """
 
     name: str

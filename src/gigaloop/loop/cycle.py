@@ -102,10 +102,6 @@ class DailyCycle:
         decisions = decide()
         for decision in decisions:
             if decision.action is not None:
-                if not acts(module):
-                    raise ConfigError(f"module {module.name} declares acts = False but "
-                                      f"returned an action ({decision.action.kind}): "
-                                      "drop the declaration or the action")
                 decision.accepted = self.actuator.apply(decision.action).accepted
         decisions = self._setup.pop(module.name, []) + decisions
         if decisions:
@@ -115,11 +111,6 @@ class DailyCycle:
             ingest(MemorySource(list(ctx.emitted.items()), name=module.name), self.sink, now)
         self.seconds[module.name] += time.perf_counter() - clock
         return decisions
-
-
-def acts(module: DecisionModule) -> bool:
-    """Whether ``module`` may send actions (all may, unless one declares ``acts = False``)."""
-    return bool(getattr(module, "acts", True))
 
 
 def decision_row(decision: Decision, seq: int, now: datetime) -> dict[str, Any]:

@@ -59,7 +59,6 @@ class RootCauseModule:
     name: str = "rootcause"
     depends_on: tuple[str, ...] = ()
     every_days: int = 7
-    acts: bool = False  # findings only: changes (ChangeModule) act on them
 
     def decide(self, ctx: DayContext) -> list[Decision]:
         return self.start(ctx)()
