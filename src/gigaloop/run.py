@@ -16,7 +16,6 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -216,8 +215,6 @@ def _simulate(days: int, twin: Twin, deliver: Deliver, cycle: DailyCycle,
               on_day: Callable[[int, dict[str, Any]], None] | None) -> dict[str, float]:
     """Each day: the twin's rows to the store, then the decision modules; seconds spent."""
     seconds = {"twin": 0.0, "ingest": 0.0}
-    if not cycle.modules:
-        return _simulate_ahead(days, twin, deliver, on_day, seconds)
     for day in range(days):
         now = twin.day_end(day)
         started = time.perf_counter()
@@ -230,32 +227,6 @@ def _simulate(days: int, twin: Twin, deliver: Deliver, cycle: DailyCycle,
         cycle.run_day(day, now)
         if on_day is not None:
             on_day(day, results)
-    return seconds
-
-
-def _simulate_ahead(days: int, twin: Twin, deliver: Deliver,
-                    on_day: Callable[[int, dict[str, Any]], None] | None,
-                    seconds: dict[str, float]) -> dict[str, float]:
-    """Without decision modules nothing acts on the twin, so day d + 1 is simulated in a
-    thread while day d's rows are written ("twin": the time the writer waited for it)."""
-    with ThreadPoolExecutor(1, thread_name_prefix="gigaloop-twin") as ahead:
-        def simulated(day: int) -> TwinDay:
-            source = TwinDay(twin, day)
-            source.simulate()
-            return source
-
-        coming = ahead.submit(simulated, 0) if days else None
-        for day in range(days):
-            started = time.perf_counter()
-            assert coming is not None
-            source = coming.result()
-            coming = ahead.submit(simulated, day + 1) if day + 1 < days else None
-            simulated_at = time.perf_counter()
-            results = deliver(source, twin.day_end(day))
-            seconds["twin"] += simulated_at - started
-            seconds["ingest"] += time.perf_counter() - simulated_at
-            if on_day is not None:
-                on_day(day, results)
     return seconds
 
 

@@ -127,35 +127,3 @@ def test_bad_options_say_what_to_do(tmp_path):
     unknown = runner.invoke(app, ["run", "--days", "2", "--modules", "rootcause,oracle",
                                   "--out", str(tmp_path / "y")])
     assert unknown.exit_code == 2 and "oracle" in unknown.output
-
-
-class _Idle:
-    """A decision module that never decides: the run goes day by day, as with the loop."""
-
-    name, depends_on, every_days = "idle", (), 10_000
-
-    def decide(self, ctx):  # on day 0 only
-        return []
-
-
-def test_a_run_without_modules_simulating_ahead_writes_what_day_by_day_writes(tmp_path):
-    from gigaloop.ingest import ingest
-    from gigaloop.loop.cycle import DailyCycle
-    from gigaloop.run import _simulate
-    from gigaloop.twin import Twin
-
-    written = {}
-    for name, modules in (("ahead", []), ("day_by_day", [_Idle()])):
-        twin, store = Twin.from_scenario(seed=3), Store(tmp_path / name)
-        days: list[int] = []
-        _simulate(12, twin, lambda source, now, s=store: ingest(source, s, now),
-                  DailyCycle(modules, twin, store),
-                  lambda day, _results, seen=days: seen.append(day))
-        assert days == list(range(12))
-        written[name] = {t: store.execute(store.table(t).order_by(
-            [c for c in store.table(t).columns if c != "ingested_at"]))
-            for t in ("vehicles", "telemetry_daily", "process_readings", "feedback")}
-        store.close()
-    for table, rows in written["ahead"].items():
-        assert len(rows), table
-        assert rows.equals(written["day_by_day"][table]), table
