@@ -24,15 +24,19 @@ from gigaloop.loop.windows import CodeMatrix
 
 def _candidates(scan: pd.DataFrame, config: RootCauseConfig) -> pd.DataFrame:
     """Strong-enough levels, strongest evidence first (forward selection order)."""
-    if "at_risk" in scan:
-        enough = scan.observed >= np.where(_signal(scan), config.min_signal_events,
-                                           config.min_events)
-    else:
-        enough = scan.n >= 10
+    effect, low, high = (scan[c].to_numpy(dtype=float) for c in ("effect", "low", "high"))
     floor = config.min_effect_low if "at_risk" in scan else config.min_rate_effect_low
-    keep = (scan.q <= config.alpha) & (scan.effect > 1) & (scan.low >= floor)
-    keep &= np.isfinite(scan.effect) & np.isfinite(scan.low) & np.isfinite(scan.high)
-    kept = scan[keep & enough]
+    keep = (scan.q.to_numpy(dtype=float) <= config.alpha) & (effect > 1) & (low >= floor)
+    keep &= np.isfinite(effect) & np.isfinite(low) & np.isfinite(high)
+    if keep.any():  # most modes of most scans have none: the rest is not worth building
+        if "at_risk" in scan:
+            keep &= scan.observed.to_numpy() >= np.where(
+                _signal(scan), config.min_signal_events, config.min_events)
+        else:
+            keep &= scan.n.to_numpy() >= 10
+    kept = scan[keep]
+    if not len(kept):
+        return kept.assign(evidence=np.zeros(0))
     return kept.assign(evidence=_evidence(kept)).sort_values(["evidence", "low"],
                                                              ascending=[False, False])
 
