@@ -32,14 +32,7 @@ def benjamini_hochberg(
     if np.isnan(p).any() or (p < 0).any() or (p > 1).any():
         raise ValueError("pvalues must lie in [0, 1] with no NaN; drop untestable rows first")
     flat = p.ravel()
-    m = flat.size
-    order = np.argsort(flat, kind="stable")
-    scale = m / np.arange(1, m + 1)
-    if method == "by":
-        scale *= np.sum(1.0 / np.arange(1, m + 1))
-    stepped = np.minimum.accumulate((flat[order] * scale)[::-1])[::-1]
-    q = np.empty(m)
-    q[order] = np.minimum(stepped, 1.0)
+    q = _step_up(flat, np.sum(1.0 / np.arange(1, flat.size + 1)) if method == "by" else None)
     return q.reshape(p.shape), q.reshape(p.shape) <= alpha
 
 
@@ -105,11 +98,14 @@ def _tree_qvalues(p: NDArray[np.float64], labels: NDArray, alpha: float
     return q, float(simes_q.min())
 
 
-def _step_up(p: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Benjamini–Hochberg q-values of checked p-values (one small group of many)."""
+def _step_up(p: NDArray[np.float64], by: float | None = None) -> NDArray[np.float64]:
+    """Step-up q-values of checked, flat p-values (``by``: Benjamini–Yekutieli's factor)."""
     m = p.size
     order = np.argsort(p, kind="stable")
-    stepped = np.minimum.accumulate((p[order] * (m / np.arange(1, m + 1)))[::-1])[::-1]
+    scale = m / np.arange(1, m + 1)
+    if by is not None:
+        scale *= by
+    stepped = np.minimum.accumulate((p[order] * scale)[::-1])[::-1]
     q = np.empty(m)
     q[order] = np.minimum(stepped, 1.0)
     return q
