@@ -103,3 +103,10 @@ def test_a_grouped_family_s_qvalues_are_its_groups_as_families_of_their_own(seed
     reference = _tree_by_definition(p, labels, alpha)
     np.testing.assert_array_equal(lone, reference)  # one family: no inflation from others
     assert np.all(q >= lone)
+
+
+def test_a_grouped_family_checks_its_pvalues_and_alpha() -> None:
+    with pytest.raises(ValueError, match=r"lie in \[0, 1\]"):
+        family_qvalues({"m": [0.2, 1.5]}, 0.05, {"m": ["a", "b"]})
+    with pytest.raises(ValueError, match="alpha"):
+        family_qvalues({"m": [0.2, 0.5]}, 1.5, {"m": ["a", "b"]})

@@ -27,10 +27,7 @@ def benjamini_hochberg(
     p = np.asarray(pvalues, dtype=np.float64)
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
-    if np.isnan(p).any() or (p < 0).any() or (p > 1).any():
-        raise ValueError("pvalues must lie in [0, 1] with no NaN; drop untestable rows first")
+    _check(p, alpha)
     flat = p.ravel()
     q = _step_up(flat, np.sum(1.0 / np.arange(1, flat.size + 1)) if method == "by" else None)
     return q.reshape(p.shape), q.reshape(p.shape) <= alpha
@@ -83,7 +80,7 @@ def _tree_qvalues(p: NDArray[np.float64], labels: NDArray, alpha: float
     ``labels`` names, each group's tests in their order) and the family's Simes p-value
     over its groups' Simes p-values. The groups are split once by sorting, not compared
     label by label: a family holds thousands of tests in hundreds of groups."""
-    benjamini_hochberg(p, alpha)  # the p-values' checks, once
+    _check(p, alpha)
     _, group = np.unique(labels, return_inverse=True)
     group = group.ravel()
     members = np.split(np.argsort(group, kind="stable"), np.cumsum(np.bincount(group))[:-1])
@@ -96,6 +93,13 @@ def _tree_qvalues(p: NDArray[np.float64], labels: NDArray, alpha: float
         if chosen:
             q[rows] = np.minimum(q_of_group * inflation, 1.0)
     return q, float(simes_q.min())
+
+
+def _check(p: NDArray[np.float64], alpha: float) -> None:
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    if np.isnan(p).any() or (p < 0).any() or (p > 1).any():
+        raise ValueError("pvalues must lie in [0, 1] with no NaN; drop untestable rows first")
 
 
 def _step_up(p: NDArray[np.float64], by: float | None = None) -> NDArray[np.float64]:
