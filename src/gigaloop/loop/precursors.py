@@ -27,8 +27,7 @@ read as a build window.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
-from typing import Any
+from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
@@ -38,6 +37,7 @@ from gigaloop.customer.service_history import ServiceHistory
 from gigaloop.loop.finding import COMPLAINT_PREFIX
 from gigaloop.loop.population import Population, build_population
 from gigaloop.loop.vehicle_records import VehicleRecords
+from gigaloop.store import StoreView
 
 #: A code foretells a component when the lower 95 % Wilson bound of the share of its
 #: vehicles that claim the component within the horizon is at least this. A nuisance code's
@@ -84,17 +84,13 @@ def add_code_complaints(pop: Population, codes: pd.DataFrame, links: dict[str, s
             pop.first_failure_days.get(mode, pop.first_failure_days[component]), days)
 
 
-def population_with_codes(view: Any, as_of: date, records: VehicleRecords,
+def population_with_codes(view: StoreView, as_of: date, records: VehicleRecords,
                           history: ServiceHistory) -> Population:
-    """:func:`~gigaloop.loop.population.build_population` with precursor codes counted as
-    complaints; ``history`` keeps the codes, claims and predictive visits (read here, only
-    the rows ingested since its last read)."""
+    """:func:`~gigaloop.loop.population.build_population` of the store as of ``view``'s
+    cutoff, with precursor codes counted as complaints; ``history`` keeps the codes, claims
+    and predictive visits (read here, only the rows ingested since its last read)."""
     pop = build_population(view, as_of, records)
-    cutoff = getattr(view, "cutoff", None)
-    if cutoff is None:  # a store, not a view of one: read it as of the day's end
-        cutoff = datetime.combine(as_of, time.max)
-        view = view.as_of(cutoff)
-    history.read(view, cutoff)
-    codes, failures, serviced = history.as_of(cutoff)
-    add_code_complaints(pop, codes, precursor_links(codes, failures, serviced, cutoff))
+    history.read(view, view.cutoff)
+    codes, failures, serviced = history.as_of(view.cutoff)
+    add_code_complaints(pop, codes, precursor_links(codes, failures, serviced, view.cutoff))
     return pop
