@@ -122,6 +122,18 @@ def test_the_loss_ratio_counts_crashes_inside_ended_periods_at_the_claim_cost() 
     assert kpis["premium_per_vehicle_month"] == pytest.approx(150 / 30 * 365.25 / 12, 0.01)
 
 
+def test_no_loss_ratio_before_a_period_has_ended() -> None:
+    premiums = ibis.memtable({"vin": ["A", "B"], "period_start": pd.to_datetime(
+        ["2026-01-01", "2026-01-01"]).date, "period_days": [30, 30],
+        "premium_usd": [100.0, 300.0]})
+    crashes = ibis.memtable({"vin": ["A"], "event_time": pd.to_datetime(["2026-01-10"])})
+    store = SimpleNamespace(table={"premiums": premiums, "crashes": crashes}.__getitem__,
+                            execute=lambda expr: expr.execute())
+    kpis = insurance_kpis(store, end=datetime(2026, 1, 20))
+    assert kpis["loss_ratio"] is None
+    assert kpis["premium_per_vehicle_month"] == pytest.approx(200 / 30 * 365.25 / 12, 0.01)
+
+
 def _as_of(store: SimpleNamespace, cutoff: datetime) -> SimpleNamespace:
     """``store`` as it stood at ``cutoff`` (rows ingested after it hidden)."""
     def table(name: str) -> ibis.Table:

@@ -300,7 +300,8 @@ def insurance_kpis(store: Tables, *, end: datetime,
     per_month = rows.premium_usd / rows.period_days * (365.25 / 12)
     start = pd.to_datetime(rows.period_start)
     stop = start + pd.to_timedelta(rows.period_days, unit="D")
-    ended = rows[stop <= pd.Timestamp(end)].assign(start=start, stop=stop)
+    # the mask after assign: assigning Series to an empty frame would adopt their index
+    ended = rows.assign(start=start, stop=stop)[stop <= pd.Timestamp(end)]
     loss_ratio = None
     if len(ended):
         crashes = store.table("crashes")
