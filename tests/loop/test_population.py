@@ -11,7 +11,7 @@ import pytest
 
 from gigaloop.ingest import ingest
 from gigaloop.loop.population import Population, build_population
-from gigaloop.loop.vehicle_records import VehicleRecords
+from gigaloop.loop.vehicle_records import HISTORY_GRACE_DAYS, VehicleRecords
 from gigaloop.store import Store
 from gigaloop.twin import Twin, TwinDay
 
@@ -110,3 +110,22 @@ def test_spark_builds_the_same_population(world, spark) -> None:
 def test_empty_store_gives_an_empty_population(tmp_path: Path) -> None:
     pop = build_population(Store(tmp_path), date(2025, 1, 1))
     assert len(pop) == 0 and pop.attributes == [] and pop.first_failure_days == {}
+
+
+def test_an_installed_base_whose_history_the_store_lacks_is_left_out(tmp_path: Path) -> None:
+    """Vehicles on the road for years before the store's history begins are not scanned
+    (their failures before it were never recorded); every vehicle delivered since is."""
+    twin, store = Twin.from_scenario(seed=2, fleet=400), Store(tmp_path)
+    records = VehicleRecords()
+    for day in range(21):
+        ingest(TwinDay(twin, day), store, twin.day_end(day))
+    now = twin.day_end(20)
+    pop = build_population(store.as_of(now), now.date(), records)
+    assert records.history_from == np.datetime64(twin.start_date, "D")
+    delivered = records.delivered_by(now.date())
+    on = records.delivered_on[delivered]
+    start = np.datetime64(twin.start_date, "D")
+    assert (on < start).sum() == 400 and (on >= start).sum() > 0  # the base, and the new
+    watched = on >= start - np.timedelta64(HISTORY_GRACE_DAYS, "D")  # the base's last days
+    assert sorted(pop.vin) == sorted(records.vin[delivered[watched]])
+    assert (on[watched] < start).sum() < 400 * 0.05

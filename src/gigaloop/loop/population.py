@@ -123,8 +123,10 @@ def build_population(view: Tables, as_of: date,
 
 
 def assemble_population(records: VehicleRecords, as_of: date) -> Population:
-    """The vehicles of ``records`` delivered by ``as_of``, as aligned arrays (by VIN)."""
-    chosen = records.delivered_by(as_of)
+    """The vehicles of ``records`` delivered by ``as_of`` and watched since
+    (:meth:`~gigaloop.loop.vehicle_records.VehicleRecords.watched_by`), as aligned arrays
+    (by VIN)."""
+    chosen = records.watched_by(as_of)
     vins = records.vin[chosen]
     index = pd.Index(vins, name="vin")
     delivered = records.delivered_on[chosen]

@@ -39,6 +39,11 @@ from gigaloop.schema import INGESTED_AT, RATE_MEASURES, RateMeasure
 NOT_COMPLAINTS = ("service",)
 #: Vehicle columns that are attributes in their own right.
 VEHICLE_ATTRIBUTES = ("shift", "model", "trim", "hardware_revision", "design_revision")
+#: A vehicle delivered up to this many days before the store's history begins still counts
+#: as watched from delivery: the first days' rows arrive late or not at all (a car offline
+#: for up to a week, claims filed up to ten days late), so the history's first day is itself
+#: a little late.
+HISTORY_GRACE_DAYS = 14
 NEVER = np.iinfo(np.int64).max  # no failure yet (first failure times are µs since 1970)
 
 
@@ -76,7 +81,9 @@ class VehicleRecords:
     ``measures``, the rate measures kept: by default all the schema declares) sums;
     ``first_failure``: component → first failure time in µs (``NEVER``: none);
     ``first_complaint``: feedback topic → the owner's first complaint time, the same way;
-    ``customer_id`` (None until delivered). Codes are −1 where nothing is known.
+    ``customer_id`` (None until delivered); ``history_from``: the first day of the fleet's
+    history in the store (its earliest telemetry day or claim; NaT before any). Codes are −1
+    where nothing is known.
     """
 
     def __init__(self, measures: tuple[RateMeasure, ...] = RATE_MEASURES) -> None:
@@ -100,6 +107,7 @@ class VehicleRecords:
         self.first_failure: dict[str, np.ndarray] = {}
         self.first_complaint: dict[str, np.ndarray] = {}
         self.customer_id = np.empty(0, dtype=object)
+        self.history_from = np.datetime64("NaT", "D")
         self._customers = pa.array([], pa.string())  # customer ids, vid order, to look up
         self._unmatched_feedback: pa.Table | None = None  # of customers not read yet
         self._by_vin = np.empty(0, dtype=np.int64)  # vids in VIN order
@@ -114,6 +122,19 @@ class VehicleRecords:
         """The vids of the vehicles delivered by ``day``, in VIN order."""
         delivered = self.delivered_on[self._by_vin]
         return self._by_vin[delivered <= np.datetime64(day, "D")]  # NaT: not delivered
+
+    def watched_by(self, day: date) -> np.ndarray:
+        """The vids of the vehicles delivered by ``day`` whose life in service the store
+        holds from the start, in VIN order: delivered no more than :data:`HISTORY_GRACE_DAYS`
+        before :attr:`history_from`. A vehicle of an installed base, on the road for years
+        before the store's history begins, has failures and repairs nobody recorded; counted
+        as at risk since its delivery it would look immortal at every age the store never
+        saw, and every level it does not hold would look frail beside it."""
+        chosen = self.delivered_by(day)
+        if np.isnat(self.history_from):
+            return chosen
+        start = self.history_from - np.timedelta64(HISTORY_GRACE_DAYS, "D")
+        return chosen[self.delivered_on[chosen] >= start]
 
     def update(self, view: Any) -> None:
         """Read the rows ingested since the last update (all of them the first time).
@@ -231,7 +252,16 @@ class VehicleRecords:
             verdicts = self.inspections.setdefault(key, np.full(len(self), -1, np.int64))
             verdicts[vid[at]] = failed[at]
 
+    def _history_from(self, times: pa.ChunkedArray) -> None:
+        """Move :attr:`history_from` to the earliest day of ``times`` if it is earlier."""
+        first = pc.min(times).as_py()
+        if first is not None:
+            day = np.datetime64(pd.Timestamp(first).date(), "D")
+            self.history_from = day if np.isnat(self.history_from) else min(
+                self.history_from, day)
+
     def _add_usage(self, rows: pa.Table) -> None:
+        self._history_from(rows["day"])
         vid = self._vids(rows)
         delivered = np.where(vid >= 0, self.delivered_on[vid], np.datetime64("NaT"))
         # unknown or undelivered: counts not
@@ -244,6 +274,7 @@ class VehicleRecords:
             self.usage[:, column] += np.bincount(slot, term, minlength=n + 1)[:n]
 
     def _add_failures(self, rows: pa.Table) -> None:
+        self._history_from(rows["event_time"])
         vid = self._vids(rows)
         _keep_earliest(self.first_failure, len(self), vid, rows, "component")
         self._unmatched_failures = _with_unmatched(self._unmatched_failures, rows, vid)
