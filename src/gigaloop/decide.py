@@ -53,6 +53,7 @@ import pandas as pd
 from gigaloop import __version__
 from gigaloop.actuate import LoggingActuator
 from gigaloop.errors import ConfigError
+from gigaloop.loop import worker
 from gigaloop.loop.contract import DecisionModule
 from gigaloop.loop.cycle import DailyCycle
 from gigaloop.loop.modules import ChangeModule
@@ -139,6 +140,7 @@ def decide(options: DecideOptions, on_day: Callable[[int, int], None] | None = N
     store of ``options.store`` when the caller holds it open (the service's), else one is
     opened and closed here.
     """
+    worker.refuse_when_reimported("decide")
     state_path = options.store.parent / STATE_FILE
     previous = json.loads(state_path.read_text(encoding="utf-8")) if state_path.exists() else {}
     owned = store is None

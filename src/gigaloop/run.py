@@ -27,6 +27,7 @@ from gigaloop import __version__
 from gigaloop.customer.revenue import by_cohort
 from gigaloop.errors import ConfigError, MissingExtraError
 from gigaloop.ingest import Source, ingest
+from gigaloop.loop import worker
 from gigaloop.loop.contract import DecisionModule
 from gigaloop.loop.cycle import DailyCycle
 from gigaloop.loop.kpis import compute_kpis
@@ -160,6 +161,7 @@ def run_job(
     ``on_day(day, write_results)`` is called after each day (the CLI's progress bar).
     Returns the summary that was written to ``summary.json``.
     """
+    worker.refuse_when_reimported("run_job")
     out = options.out
     for stale in ("store", "truth", "decisions.jsonl", "summary.json", "score.json",
                   "report.html"):

@@ -95,3 +95,23 @@ def test_shared_off_computes_every_item_here(monkeypatch):
     monkeypatch.setenv("GIGALOOP_WORKER", "0")
     results = worker.share(_setup_pid, _slow_step, 3, 7).result()
     assert results == [(os.getpid(), 7), (os.getpid(), 8), (os.getpid(), 9)]
+
+
+def test_a_job_at_the_top_of_an_unguarded_script_is_refused_when_a_child_imports_it(tmp_path):
+    """A worker's server imports the main script as ``__mp_main__`` (runpy, as
+    multiprocessing does): a job called at its top level, unguarded, must not run there."""
+    import runpy
+
+    from gigaloop.errors import ConfigError
+
+    script = tmp_path / "job.py"
+    script.write_text("from gigaloop.loop import worker\n"
+                      "worker.refuse_when_reimported('run_job')\n", encoding="utf-8")
+    runpy.run_path(str(script), run_name="__main__")  # the script itself: runs
+    with pytest.raises(ConfigError, match="__name__ == \"__main__\""):
+        runpy.run_path(str(script), run_name="__mp_main__")
+    guarded = tmp_path / "guarded.py"
+    guarded.write_text("def main():\n    from gigaloop.loop import worker\n"
+                       "    worker.refuse_when_reimported('run_job')\n"
+                       "if __name__ == '__main__':\n    main()\n", encoding="utf-8")
+    runpy.run_path(str(guarded), run_name="__mp_main__")  # guarded: nothing runs

@@ -35,6 +35,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Generic, TypeVar
 
+from gigaloop.errors import ConfigError
+
 T = TypeVar("T")
 S = TypeVar("S")
 
@@ -45,6 +47,23 @@ log = logging.getLogger("gigaloop.loop.worker")
 _pool: ProcessPoolExecutor | None = None
 #: the next item of the task being shared (:func:`share`), in memory both processes see
 _counter: Any = None
+
+
+def refuse_when_reimported(what: str) -> None:
+    """Raise :class:`~gigaloop.errors.ConfigError` when ``what`` is called from the top level
+    of a main script that a child process is importing again (the worker's server imports
+    the main script, as every ``forkserver`` or ``spawn`` child does): a script without an
+    ``if __name__ == "__main__":`` guard would otherwise run its job a second time, in the
+    worker, over the same run folder."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if (frame.f_code.co_name == "<module>"
+                and frame.f_globals.get("__name__") == "__mp_main__"):
+            script = frame.f_globals.get("__file__", "the main script")
+            raise ConfigError(f"{what} was called at the top level of {script}, which a "
+                              "worker process is importing; put the call under "
+                              "`if __name__ == \"__main__\":`")
+        frame = frame.f_back
 
 
 def enabled() -> bool:
