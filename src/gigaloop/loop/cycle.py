@@ -141,7 +141,8 @@ def _dependency_order(modules: Iterable[DecisionModule]) -> list[DecisionModule]
         if name in stack:
             raise ConfigError(f"decision modules depend on each other in a cycle: {stack}")
         if name not in by_name:
-            raise ConfigError(f"decision module {stack[-1]!r} depends on unknown {name!r}")
+            raise ConfigError(f"decision module {stack[-1]!r} needs {name!r}, which is not "
+                              f"among the modules asked for: add {name!r} (e.g. to --modules)")
         for dep in by_name[name].depends_on:
             visit(dep, (*stack, name))
         ordered.append(by_name[name])
