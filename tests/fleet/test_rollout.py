@@ -112,3 +112,23 @@ hardware = ["CAM-Z"]
                                           "\\(wrong-hardware\\)").any()
     telemetry = store.table("telemetry_daily")
     assert store.execute(telemetry.filter(telemetry.software_version == BAD).count()) == 0
+
+
+def test_a_weld_robot_policy_is_left_to_the_cells_and_holds_up_no_release(
+        tmp_path: Path) -> None:
+    scenario = tmp_path / "both.toml"
+    scenario.write_text(DEFAULT_TEXT + f"""
+[[cell_policies]]
+version = "track-2"
+day = 2
+
+[[releases]]
+version = "{GOOD}"
+day = 3
+""", encoding="utf-8")
+    run_job(RunOptions(days=8, scenario=scenario, out=tmp_path / "run", modules=("rollout",),
+                       fleet=2_000))
+    store = Store(tmp_path / "run" / "store")
+    decisions = store.execute(store.table("decisions"))
+    assert not decisions.summary.str.contains("track-2").any()
+    assert decisions.summary.str.startswith(f"{GOOD}: canary").any(), decisions.summary

@@ -62,7 +62,7 @@ def test_rows_a_module_emits_go_through_ingest_and_bad_ones_are_quarantined(tmp_
 def test_cycles_and_missing_dependencies_are_refused_saying_what_to_add():
     with pytest.raises(ConfigError, match="cycle"):
         DailyCycle([Recorder("a", ("b",)), Recorder("b", ("a",))], LoggingActuator(), None)
-    with pytest.raises(ConfigError, match="needs 'c'.*add 'c'"):
+    with pytest.raises(ConfigError, match=r"needs 'c'.*add 'c'"):
         DailyCycle([Recorder("a", ("c",))], LoggingActuator(), None)
 
 

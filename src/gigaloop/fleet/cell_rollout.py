@@ -41,13 +41,13 @@ import pyarrow.compute as pc
 
 from gigaloop.actuate import CellPolicyRollout, policy_cells
 from gigaloop.actuate.ota import epoch
-from gigaloop.fleet.ota import VALID_DAYS, release_info
+from gigaloop.fleet.ota import CELL_POLICY_MODEL, VALID_DAYS, release_info
 from gigaloop.fleet.registry import Signer
 from gigaloop.fleet.rollout import RolloutConfig, verdict
 from gigaloop.loop.contract import DayContext, Decision
 from gigaloop.ml import MeanDifferenceTest, RateRatioTest
 
-POLICY_MODEL = "weld_policy"
+POLICY_MODEL = CELL_POLICY_MODEL
 CELL_KIND = "weld_robot"
 GUARD = "failed weld seam inspections per unit welded"
 PROCESS_GUARD = "weld current distance from schedule (kA) per weld"

@@ -47,6 +47,11 @@ class Revisions:
         return sorted(self.seen)
 
 
+#: ``model_versions.model_name`` of the plant's weld-robot policies: the cell rollout's
+#: (:mod:`gigaloop.fleet.cell_rollout`), never a vehicle release.
+CELL_POLICY_MODEL = "weld_policy"
+
+
 def release_info(rows: pa.Table) -> dict[str, dict[str, Any]]:
     """``model_versions`` rows (model_version, model_name, sha256, length, hardware) by
     version: what a manifest needs of each."""

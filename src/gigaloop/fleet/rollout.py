@@ -1,6 +1,7 @@
 """Staged rollout of driver-assistance releases, promoted or rolled back by a sequential test.
 
-A release registered in ``model_versions`` goes out in waves (1 %, 5 %, 25 %, then the
+A release registered in ``model_versions`` (other than the weld robots' policies, which the
+cell rollout takes) goes out in waves (1 %, 5 %, 25 %, then the
 whole fleet), one release at a time. Every day the module reads the telemetry and
 crashes ingested since its last run and adds them, by the software each vehicle ran, to
 two always-valid rate-ratio tests of the candidate against the rest of the fleet
@@ -41,7 +42,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from gigaloop.fleet.ota import Revisions, release_info, signed_rollout
+from gigaloop.fleet.ota import CELL_POLICY_MODEL, Revisions, release_info, signed_rollout
 from gigaloop.fleet.registry import Signer
 from gigaloop.fleet.vehicle_rates import RelativeRisk, VehicleRates
 from gigaloop.loop.contract import DayContext, Decision
@@ -108,9 +109,12 @@ class RolloutModule:
 
     def decide(self, ctx: DayContext) -> list[Decision]:
         since, self.last_read = self.last_read, ctx.now
-        released = release_info(ctx.view.ingested_since(
+        versions = ctx.view.ingested_since(
             "model_versions", since, ["model_version", "model_name", "sha256", "length",
-                                      "hardware"]))
+                                      "hardware"])
+        # the weld robots' policies are the cell rollout's: no vehicle runs them
+        released = release_info(versions.filter(
+            pc.not_equal(versions["model_name"], CELL_POLICY_MODEL)))
         known = {*self.queue, *self.done, *self.held,
                  *([self.active.version] if self.active else [])}
         self.queue += [v for v in released if v not in known]
