@@ -132,3 +132,18 @@ day = 3
     decisions = store.execute(store.table("decisions"))
     assert not decisions.summary.str.contains("track-2").any()
     assert decisions.summary.str.startswith(f"{GOOD}: canary").any(), decisions.summary
+
+
+def test_a_release_before_the_first_vehicle_waits_for_it(tmp_path: Path) -> None:
+    scenario = tmp_path / "early.toml"
+    scenario.write_text(DEFAULT_TEXT + f"""
+[[releases]]
+version = "{GOOD}"
+day = 0
+""", encoding="utf-8")
+    run_job(RunOptions(days=14, scenario=scenario, out=tmp_path / "run", modules=("rollout",)))
+    store = Store(tmp_path / "run" / "store")
+    decisions = store.execute(store.table("decisions"))
+    assert not decisions.summary.str.contains("refused").any(), decisions.summary
+    canary = decisions[decisions.summary.str.startswith(f"{GOOD}: canary")]
+    assert len(canary) == 1 and canary.day.iloc[0] > 0

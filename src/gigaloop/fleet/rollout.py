@@ -19,6 +19,9 @@ by empirical Bayes), so each vehicle is compared with itself.
   margin), and the wave has run ``min_wave_days`` → the next wave; after the last wave
   the release is production, and the next queued release may start.
 
+A release handed over before any vehicle has reported (a new plant's first days) waits for
+the first one.
+
 Each stage is a ``deployments`` row (canary, staged, full, rolled_back) and an instruction
 signed by the run's key (:mod:`gigaloop.fleet.ota`; a rollback is an authorised one). Where
 the vehicles refuse a stage on every hardware revision (``ota_reports``), the release is
@@ -135,7 +138,8 @@ class RolloutModule:
             decision = self._judge(ctx)
             if decision is not None:
                 decisions.append(decision)
-        if self.active is None and self.queue:
+        if self.active is None and self.queue and len(self.disengagement_rates.index):
+            # a release waits for the first vehicle on the road: none could take it before
             decisions.append(self._start(ctx, self.queue.pop(0)))
         self._add_history(days, crashes)
         return decisions
