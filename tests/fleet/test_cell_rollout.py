@@ -90,3 +90,19 @@ def test_a_policy_no_worse_goes_to_every_cell(tmp_path_factory) -> None:
     assert not (deployments.status == "rolled_back").any()
     assert not summary["findings"]
     assert all(f.get("kind") != "bad_cell_policy" for f in score_run(out)["faults"])
+
+
+@pytest.mark.slow
+def test_robots_that_weld_a_little_differently_do_not_stop_a_policy_no_worse(
+        tmp_path_factory) -> None:
+    # every weld robot's mean current off its schedule by up to 0.6 σ, for good: each cell
+    # is compared with itself before the policy (before: rolled back on day 35 of this world)
+    folder = tmp_path_factory.mktemp("offsets")
+    scenario = folder / "policy.toml"
+    scenario.write_text(DEFAULT_TEXT + '\n[background]\nmachine_offset_sigmas = 0.3\n'
+                        '\n[[cell_policies]]\nversion = "same"\nday = 20\n', encoding="utf-8")
+    run_job(RunOptions(days=38, seed=1, scenario=scenario, out=folder / "run",
+                       modules=("cell_rollout",)))
+    store = Store(folder / "run" / "store")
+    deployments = store.execute(store.table("deployments"))
+    assert not (deployments.status == "rolled_back").any(), deployments

@@ -8,10 +8,13 @@ verify (:mod:`gigaloop.actuate.ota`), one policy at a time. Two guards, each alw
 valid however often it is read:
 
 * **the weld itself** (:data:`PROCESS_GUARD`): every weld's distance from its scheduled
-  current (``process_readings``), candidate cells' welds against the others', in an
-  always-valid difference of means (:class:`gigaloop.ml.MeanDifferenceTest`, a fresh one
-  per wave). Measured on every weld, it says "no worse" (within ``PROCESS_MARGIN``) or
-  "worse" in days;
+  current (``process_readings``) as a share of its cell's own recent distance under the
+  running policy (:data:`BASELINE_DECAY`: so each cell is compared with itself, as each
+  vehicle is in the vehicle rollout — robots of one kind weld a little differently, and a
+  steadier cell must not pass a policy nor a rougher one stop it), candidate cells' welds
+  against the others', in an always-valid difference of means
+  (:class:`gigaloop.ml.MeanDifferenceTest`, a fresh one per wave). Measured on every weld,
+  it says "no worse" (within ``PROCESS_MARGIN``) or "worse" in days;
 * **the seams** (:data:`GUARD`): failed weld seam inspections per unit, units welded by a
   candidate cell against units welded by none (``vehicle_stations`` and
   ``inspection_results``), in an always-valid rate-ratio test
@@ -56,6 +59,10 @@ PROCESS_MARGIN = 0.2
 #: Failed seam inspections the candidate arm must be expected to have (at the incumbent's
 #: rate) before a wave advances: enough for the seam guard to see a large harm.
 MIN_SEAM_EVENTS = 40.0
+#: Each cell's baseline distance from schedule is an exponentially weighted mean of its
+#: welds under the running policy, its weight falling by this factor a day (half in a week):
+#: recent enough to follow a recalibration, long enough to hold thousands of welds.
+BASELINE_DECAY = 0.9
 #: Cells: one of six, half, all. Seam flaws are rare (≈ 0.5 % of units), so "no worse"
 #: is asked within a 50 % margin; harm is asked at any ratio above 1.
 CELL_CONFIG = RolloutConfig(waves=(0.16, 0.5, 1.0), min_wave_days=7, margin=0.5)
@@ -74,6 +81,8 @@ class CellRollout:
     status: str = "active"
     weld: MeanDifferenceTest = field(
         default_factory=lambda: MeanDifferenceTest(margin=PROCESS_MARGIN))
+    #: each cell's mean distance from schedule before the policy (None: a cell had none)
+    scale: dict[str, float] | None = None
 
     @property
     def seams_expected(self) -> float:
@@ -99,6 +108,8 @@ class CellRolloutModule:
     done: dict[str, CellRollout] = field(default_factory=dict)
     cells: set[str] = field(default_factory=set)
     welded_by: dict[str, bool] = field(default_factory=dict)  # vin → a candidate cell?
+    #: cell → (weighted sum of distances, weighted count) under the running policy
+    baseline: dict[str, tuple[float, float]] = field(default_factory=dict)
     last_read: datetime | None = None
     started: int = 0
 
@@ -115,17 +126,21 @@ class CellRolloutModule:
         released = release_info(rows)
         self.releases.update(released)
         self.queue += [v for v in released if v not in self.done and v not in self.queue]
-        if self.queue and not self.cells:  # the plant's layout (no ingestion time)
+        if not self.cells:  # the plant's layout (no ingestion time)
             machines = ctx.view.table("machines")
             self.cells = set(
                 ctx.view.execute(machines.filter(machines.kind == CELL_KIND).machine_id).tolist()
             )
         decisions = []
+        cells, distance = self._welds(ctx.view, since)
+        on: set[str] = set()
         if self.active is not None:
-            self._add_evidence(ctx.view, since)
+            on = set(policy_cells(sorted(self.cells), self.config.waves[self.active.wave]))
+            self._add_evidence(ctx.view, since, on, cells, distance)
             decision = self._judge(ctx)
             if decision is not None:
                 decisions.append(decision)
+        self._add_baseline(cells, distance, on)
         if self.active is None and self.queue and self.cells:
             self.started += 1
             self.active = CellRollout(
@@ -134,6 +149,7 @@ class CellRolloutModule:
                 ctx.day,
                 RateRatioTest(alpha=self.config.alpha, margin=self.config.margin),
                 self.started,
+                scale=self._scale(),
             )
             self.welded_by = {}
             decisions.append(
@@ -149,11 +165,12 @@ class CellRolloutModule:
     def _candidates(self, wave: int) -> int:
         return len(policy_cells(sorted(self.cells), self.config.waves[wave]))
 
-    def _add_evidence(self, view: Any, since: datetime | None) -> None:
-        """Units welded since the last read, by arm; their seam verdicts when inspected."""
+    def _add_evidence(self, view: Any, since: datetime | None, on: set[str],
+                      cells: np.ndarray, distance: np.ndarray) -> None:
+        """Units welded since the last read, by arm; their seam verdicts when inspected;
+        the welds (``cells``, ``distance``: :meth:`_welds`) by arm."""
         rollout = self.active
         assert rollout is not None
-        on = set(policy_cells(sorted(self.cells), self.config.waves[rollout.wave]))
         passed = view.ingested_since("vehicle_stations", since, ["vin", "machine_id"])
         passed = passed.filter(pc.is_in(passed["machine_id"], pa.array(sorted(self.cells))))
         for vin, machine in zip(
@@ -169,7 +186,7 @@ class CellRolloutModule:
             ],
             np.int8,
         )  # -1: welded before
-        self._add_welds(view, since, on)
+        self._add_welds(on, cells, distance)
         failed = ~seams["passed"].to_numpy(zero_copy_only=False).astype(bool)
         cand, rest = arm == 1, arm == 0
         if cand.any() and rest.any():
@@ -180,24 +197,45 @@ class CellRolloutModule:
                 float(rest.sum()),
             )
 
-    def _add_welds(self, view: Any, since: datetime | None, on: set[str]) -> None:
-        """The welds made since the last read: each one's distance from its schedule, by
-        arm (a candidate cell's or another's)."""
-        rollout = self.active
-        assert rollout is not None
+    def _welds(self, view: Any, since: datetime | None) -> tuple[np.ndarray, np.ndarray]:
+        """The weld cells' welds read since the last read: each one's cell and its distance
+        from its scheduled current."""
         welds = view.ingested_since("process_readings", since,
                                     ["machine_id", "parameter", "value", "setpoint"])
         welds = welds.filter(pc.and_(pc.equal(welds["parameter"], "weld_current"),
                                      pc.is_in(welds["machine_id"],
-                                              pa.array(sorted(self.cells)))))
+                                              pa.array(sorted(self.cells), pa.string()))))
         welds = welds.filter(pc.is_valid(welds["setpoint"]))
-        if not welds.num_rows:
+        cells = welds["machine_id"].to_numpy(zero_copy_only=False).astype(object)
+        return cells, np.abs(welds["value"].to_numpy() - welds["setpoint"].to_numpy())
+
+    def _add_welds(self, on: set[str], cells: np.ndarray, distance: np.ndarray) -> None:
+        """The welds by arm (a candidate cell's or another's), each as a share of its cell's
+        baseline (the raw distance while a cell had none)."""
+        rollout = self.active
+        assert rollout is not None
+        if not len(cells):
             return
-        distance = np.abs(welds["value"].to_numpy() - welds["setpoint"].to_numpy())
-        candidate = pc.is_in(welds["machine_id"], pa.array(sorted(on))).to_numpy(
-            zero_copy_only=False)
+        if rollout.scale is not None:
+            distance = distance / np.array([rollout.scale[c] for c in cells])
+        candidate = np.isin(cells, sorted(on))
         if candidate.any() and (~candidate).any():
             rollout.weld.update(distance[candidate], distance[~candidate])
+
+    def _add_baseline(self, cells: np.ndarray, distance: np.ndarray, on: set[str]) -> None:
+        """Fold a day's welds of the cells on the running policy (not ``on`` a candidate)
+        into their baselines (:data:`BASELINE_DECAY`)."""
+        for cell in self.cells - on:
+            mine = distance[cells == cell]
+            total, count = self.baseline.get(cell, (0.0, 0.0))
+            self.baseline[cell] = (BASELINE_DECAY * total + float(mine.sum()),
+                                   BASELINE_DECAY * count + len(mine))
+
+    def _scale(self) -> dict[str, float] | None:
+        """Each cell's baseline mean distance, if every cell has one."""
+        scale = {cell: total / count for cell, (total, count) in self.baseline.items()
+                 if count > 0 and total > 0}
+        return scale if set(scale) >= self.cells else None
 
     def _judge(self, ctx: DayContext) -> Decision | None:
         rollout, cfg = self.active, self.config
