@@ -93,16 +93,12 @@ def test_release_versions_must_be_new_and_unique() -> None:
 
 
 def test_a_release_every_vehicle_refuses_is_dropped_with_the_reason(tmp_path: Path) -> None:
-    scenario = tmp_path / "refused.toml"
-    scenario.write_text(DEFAULT_TEXT + f"""
+    store = _rollout_only(tmp_path, f"""
 [[releases]]
 version = "{BAD}"
 day = 3
 hardware = ["CAM-Z"]
-""", encoding="utf-8")
-    run_job(RunOptions(days=8, scenario=scenario, out=tmp_path / "run", modules=("rollout",),
-                       fleet=2_000))
-    store = Store(tmp_path / "run" / "store")
+""", days=8, fleet=2_000)
     reports = store.execute(store.table("ota_reports"))
     assert set(reports.reason) == {"wrong-hardware"} and reports.vehicles.sum() > 1_900
     deployments = store.execute(store.table("deployments")).sort_values("event_time")
@@ -116,8 +112,7 @@ hardware = ["CAM-Z"]
 
 def test_a_weld_robot_policy_is_left_to_the_cells_and_holds_up_no_release(
         tmp_path: Path) -> None:
-    scenario = tmp_path / "both.toml"
-    scenario.write_text(DEFAULT_TEXT + f"""
+    store = _rollout_only(tmp_path, f"""
 [[cell_policies]]
 version = "track-2"
 day = 2
@@ -125,25 +120,29 @@ day = 2
 [[releases]]
 version = "{GOOD}"
 day = 3
-""", encoding="utf-8")
-    run_job(RunOptions(days=8, scenario=scenario, out=tmp_path / "run", modules=("rollout",),
-                       fleet=2_000))
-    store = Store(tmp_path / "run" / "store")
+""", days=8, fleet=2_000)
     decisions = store.execute(store.table("decisions"))
     assert not decisions.summary.str.contains("track-2").any()
     assert decisions.summary.str.startswith(f"{GOOD}: canary").any(), decisions.summary
 
 
 def test_a_release_before_the_first_vehicle_waits_for_it(tmp_path: Path) -> None:
-    scenario = tmp_path / "early.toml"
-    scenario.write_text(DEFAULT_TEXT + f"""
+    store = _rollout_only(tmp_path, f"""
 [[releases]]
 version = "{GOOD}"
 day = 0
-""", encoding="utf-8")
-    run_job(RunOptions(days=14, scenario=scenario, out=tmp_path / "run", modules=("rollout",)))
-    store = Store(tmp_path / "run" / "store")
+""", days=14)
     decisions = store.execute(store.table("decisions"))
     assert not decisions.summary.str.contains("refused").any(), decisions.summary
     canary = decisions[decisions.summary.str.startswith(f"{GOOD}: canary")]
     assert len(canary) == 1 and canary.day.iloc[0] > 0
+
+
+def _rollout_only(tmp_path: Path, extra: str, *, days: int, fleet: int = 0) -> Store:
+    """The store of a ``days``-day run of the default scenario plus ``extra`` (TOML), the
+    rollout module alone, ``fleet`` vehicles on the road at day 0."""
+    scenario = tmp_path / "scenario.toml"
+    scenario.write_text(DEFAULT_TEXT + extra, encoding="utf-8")
+    run_job(RunOptions(days=days, scenario=scenario, out=tmp_path / "run",
+                       modules=("rollout",), fleet=fleet))
+    return Store(tmp_path / "run" / "store")
