@@ -50,7 +50,6 @@ from gigaloop.fleet.rollout import RolloutConfig, verdict
 from gigaloop.loop.contract import DayContext, Decision
 from gigaloop.ml import MeanDifferenceTest, RateRatioTest
 
-POLICY_MODEL = CELL_POLICY_MODEL
 CELL_KIND = "weld_robot"
 GUARD = "failed weld seam inspections per unit welded"
 PROCESS_GUARD = "weld current distance from schedule (kA) per weld"
@@ -122,7 +121,7 @@ class CellRolloutModule:
         rows = ctx.view.ingested_since(
             "model_versions", since, ["model_version", "model_name", "sha256", "length", "hardware"]
         )
-        rows = rows.filter(pc.equal(rows["model_name"], POLICY_MODEL))
+        rows = rows.filter(pc.equal(rows["model_name"], CELL_POLICY_MODEL))
         released = release_info(rows)
         self.releases.update(released)
         self.queue += [v for v in released if v not in self.done and v not in self.queue]
