@@ -91,6 +91,30 @@ def test_an_alarm_whose_units_fail_like_the_rest_is_no_finding():
     assert reported <= 1
 
 
+def test_a_cause_the_alarmed_window_lacks_does_not_make_the_window_a_finding():
+    """The units the other welder built have twice the rate (a cause the scan has no
+    attribute for, as a bad camera revision absent from an alarm's window): the rest of
+    the fleet stands out against the window's units, but "the rest" is no hypothesis, and
+    a finding on it would name the window."""
+    from dataclasses import replace
+
+    from gigaloop.fleet.usage import MeasuredRates
+    from gigaloop.schema import RATE_MEASURES
+
+    (measure,) = [m for m in RATE_MEASURES if m.mode == "disengagement_rain"]
+    named = 0
+    for seed in range(5):
+        pop, episode = _world(300 + seed, 0)
+        rng = np.random.default_rng(seed)
+        weak = pop.station_machines["BW-030"] == "W-R1"
+        rate = rng.gamma(4.0, 0.0005, len(pop)) * np.where(weak, 2.0, 1.0)
+        pop = replace(pop, rates={measure.mode: MeasuredRates(
+            measure, rate, np.full(len(pop), 100.0), np.ones(len(pop), dtype=bool))})
+        found = find_root_causes(pop, signals=alarm_attributes(pop, [episode]))
+        named += any(f.names.get("window") for f in found)
+    assert named == 0
+
+
 class _View:
     """A store view as the alarm log sees it: rows ingested by ``cutoff``."""
 

@@ -154,13 +154,13 @@ def _scan_attributes(scan: ScanSetup, mode: str) -> tuple[pd.DataFrame | None,
     if mode in pop.rates:
         rates = _rate_scan(pop.rates[mode], scan.codes, adjust.covariates, config)
         return (None if rates is None else mark_window_rows(
-            _tails_only(rates, attributes), [], len(plain), len(attributes))), []
+            _hypotheses_only(rates, attributes), [], len(plain), len(attributes))), []
     duration, event = pop.survival(mode)
     if event.sum() < config.min_events:
         return None, []
     windows = window_candidates(pop, duration, event, adjust.strata, scan.levels,
                                 config.min_events)
-    survival = _tails_only(_survival_scan(duration, event, scan.codes, adjust.strata),
+    survival = _hypotheses_only(_survival_scan(duration, event, scan.codes, adjust.strata),
                            attributes)
     if windows:  # scanned apart: appending them would copy the whole matrix
         extra = _survival_scan(duration, event, np.asfortranarray(
@@ -181,6 +181,8 @@ def _scan_signals(scan: ScanSetup, mode: str) -> pd.DataFrame | None:
         duration, event = pop.survival(mode)
         result = None if event.sum() < config.min_signal_events else _exact_interval(
             _survival_scan(duration, event, codes, adjust.strata))
+    if result is not None:
+        result = _hypotheses_only(result, scan.signals)
     return result if result is not None and len(result) else None
 
 
@@ -240,20 +242,28 @@ def _add_signal_family(scan: ScanSetup, rows: dict[str, pd.DataFrame],
         tested[mode] = (attributes + signals, codes.plus([a.codes for a in signals]))
 
 
-def _tails_only(scan: pd.DataFrame, attributes: list[Attribute]) -> pd.DataFrame:
-    """The scan without the middle bins of process readings: a process defect acts beyond
-    a threshold on one side of nominal (a dose-response), so only the bins within
-    :data:`TESTED_DEPTH` of either end can hold one; a middle bin that stands out is
-    chance, and testing it spends the false-discovery budget of the real hypotheses."""
-    depth = [a.meta["depth"] if a.kind == "reading" else np.zeros(len(a.levels))
-             for a in attributes]
-    offset = np.cumsum([0, *map(len, depth)])
-    depth_of = np.concatenate([*depth, [0.0]])  # the last: attributes appended after these
+def _hypotheses_only(scan: pd.DataFrame, attributes: list[Attribute]) -> pd.DataFrame:
+    """The scan's rows that are hypotheses (rows of attributes appended after
+    ``attributes`` are kept):
+
+    * of a process reading, only the bins within :data:`TESTED_DEPTH` of either end: a
+      process defect acts beyond a threshold on one side of nominal (a dose-response), so a
+      middle bin that stands out is chance, and testing it spends the false-discovery
+      budget of the real hypotheses;
+    * of a drift or alarm window, only the units inside it: the rest ("outside") names the
+      window but holds none of it, and any cause the window lacks (a bad revision built
+      only before it) would make the rest stand out.
+    """
+    tested = [a.meta["depth"] <= TESTED_DEPTH if a.kind == "reading"
+              else np.array([False, True]) if a.kind == "drift"
+              else np.ones(len(a.levels), dtype=bool) for a in attributes]
+    offset = np.cumsum([0, *map(len, tested)])
+    tested_of = np.concatenate([*tested, [True]])  # the last: attributes appended after
     at = scan.attribute.to_numpy(dtype=np.int64)
     level = scan.level.to_numpy(dtype=np.int64)
     inside = at < len(attributes)
-    flat = np.where(inside, offset[np.minimum(at, len(attributes))] + level, len(depth_of) - 1)
-    return scan[depth_of[flat] <= TESTED_DEPTH].reset_index(drop=True)
+    flat = np.where(inside, offset[np.minimum(at, len(attributes))] + level, len(tested_of) - 1)
+    return scan[tested_of[flat]].reset_index(drop=True)
 
 
 def _survival_scan(duration: np.ndarray, event: np.ndarray, codes: np.ndarray,
