@@ -255,7 +255,7 @@ def _hypotheses_only(scan: pd.DataFrame, attributes: list[Attribute]) -> pd.Data
       only before it) would make the rest stand out.
     """
     tested = [a.meta["depth"] <= TESTED_DEPTH if a.kind == "reading"
-              else np.array([False, True]) if a.kind == "drift"
+              else np.asarray(a.levels) == "inside" if a.kind == "drift"
               else np.ones(len(a.levels), dtype=bool) for a in attributes]
     offset = np.cumsum([0, *map(len, tested)])
     tested_of = np.concatenate([*tested, [True]])  # the last: attributes appended after
