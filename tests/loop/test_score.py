@@ -53,6 +53,18 @@ def test_a_finding_on_owners_complaints_counts_for_their_component():
     assert score["false_findings"] == ["c", "d"]
 
 
+def test_a_lot_that_went_into_a_suppliers_bad_window_names_that_window():
+    window = fault("supplier", "drive_unit", {"part": "DU", "supplier": "SUPF",
+                                              "window": [30, 90]}, first=60)
+    window["happened"]["lots"] = ["DU-SUPF-0012", "DU-SUPF-0013"]
+    truth = {**TRUTH, "faults": [window]}
+    findings = [finding("a", "drive_unit", {"lot": "DU-SUPF-0013", "part": "DU"}, day=100),
+                finding("b", "drive_unit", {"lot": "DU-SUPF-0020", "part": "DU"})]
+    score = score_findings(findings, truth)
+    assert score["faults"][0]["finding_id"] == "a" and score["faults"][0]["days_to_find"] == 40
+    assert score["false_findings"] == ["b"]  # the supplier's lot from outside the window
+
+
 def test_wrong_window_low_rank_or_mode_is_not_found():
     findings = [
         finding("a", "battery_pack", {"lot": "L7"}, rank=4),

@@ -157,6 +157,10 @@ def test_new_modes_write_claims_through_the_same_tables(run: dict[str, Any]) -> 
     assert truth["trim"]["happened"]["excess_failures"] > 20
     assert truth["trim"]["happened"]["first_field_failure_day"] is not None
     assert "excess_failures" not in truth["miles"]["happened"]      # a red herring
+    # a supplier's window lists the lots its units took (the scorer credits a lot finding)
+    lots = truth["supplier"]["happened"]["lots"]
+    assert lots and all(lot.startswith("BRK-SB-") for lot in lots)
+    assert "lots" not in truth["lot"]["happened"]
 
 
 @pytest.mark.slow

@@ -6,7 +6,8 @@ component's failures) — the same
 lot, station, machine, hardware revision … — at rank ≤ ``top`` (a bad software release:
 once its vehicles took the rollback, ``rolled_back_day``; and, when the fault
 has a time window, names a window whose ends are within ``window_tolerance_days`` of
-the window that really was: a drift the loop stopped early ended on that day).
+the window that really was: a drift the loop stopped early ended on that day; a
+supplier's window is also named by any lot that went into the units it marked).
 A finding that matches no fault, or names a red herring, is a false finding; one that
 names a fault in one of its ``related_modes`` (a weak lot's pack failures beside its
 fade) is neither. A false finding retracted by the end no longer stands; a true one
@@ -142,8 +143,9 @@ def score_findings(
         naming = [
             f for f in findings
             if about[f["id"]] in related
-            and names_match(f["names"], wanted["names"], start=start,
-                            window_tolerance_days=window_tolerance_days)
+            and any(names_match(f["names"], names, start=start,
+                                window_tolerance_days=window_tolerance_days)
+                    for names in _namings(fault, wanted))
         ]
         hits = [f for f in naming if about[f["id"]] == wanted["failure_mode"]]
         seen_in_plant = _alarms_on(alarms, fault, wanted, start, window_tolerance_days)
@@ -258,6 +260,22 @@ def _alarms_on(alarms: list[dict[str, Any]], fault: dict[str, Any], wanted: dict
     return [a for a in alarms
             if a["names"].get("machine") == machine and a["names"].get("parameter") == parameter
             and first - tolerance <= _as_day(a["names"]["window"][0], start) <= last + tolerance]
+
+
+def _namings(fault: dict[str, Any], wanted: dict[str, Any]) -> list[dict[str, Any]]:
+    """The names a correct finding may give: the fault's, and for a supplier's window the
+    lots that went into its marked units (a lot is a window of one supplier's parts).
+
+    >>> fault = {"happened": {"lots": ["DU-SUPF-0012", "DU-SUPF-0013"]}}
+    >>> wanted = {"names": {"part": "DU", "supplier": "SUPF", "window": [30, 90]}}
+    >>> _namings(fault, wanted)[1]
+    {'part': 'DU', 'supplier': 'SUPF', 'lot': ['DU-SUPF-0012', 'DU-SUPF-0013']}
+    """
+    names = wanted["names"]
+    lots = fault.get("happened", {}).get("lots")
+    if not lots or "supplier" not in names or "lot" in names:
+        return [names]
+    return [names, {**{k: v for k, v in names.items() if k != "window"}, "lot": lots}]
 
 
 def _realised(fault: dict[str, Any]) -> dict[str, Any]:

@@ -79,6 +79,8 @@ class DayUnits:
     defects_present: int = 0
     defects_escaped: int = 0
     affected: dict[str, int] = field(default_factory=dict)
+    #: A supplier-window fault's lots that went into its marked units (for the scorer).
+    affected_lots: dict[str, set[str]] = field(default_factory=dict)
 
 
 class UnitBuilder:
@@ -190,7 +192,17 @@ class UnitBuilder:
                                        strict=True):
                 affected[str(fault_id)] = int(count)
         return DayUnits({k: v for k, v in tables.items() if v.num_rows}, built, present, escaped,
-                        affected)
+                        affected, self._supplier_lots(lots, excess))
+
+    def _supplier_lots(self, lots: dict[str, np.ndarray], excess: dict[str, np.ndarray]
+                       ) -> dict[str, set[str]]:
+        """The lots of the named part in the units a supplier-window fault marked."""
+        out = {}
+        for general in self.effects.faults:
+            where, marks = general.fault.where, excess.get(general.fault.id)
+            if "supplier" in where and marks is not None:
+                out[general.fault.id] = set(lots[str(where["part"])][marks > 0].astype(str))
+        return out
 
     def _latent(self, cell_lots: np.ndarray, revisions: np.ndarray, shifts: np.ndarray
                 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:

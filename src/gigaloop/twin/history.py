@@ -25,6 +25,7 @@ class History:
     defects_escaped: int = 0
     redesigns: int = 0  # hardware revisions retired by an engineering change
     affected_vins: Counter[str] = field(default_factory=Counter)
+    affected_lots: dict[str, set[str]] = field(default_factory=dict)  # supplier windows
     onset_day: dict[str, int] = field(default_factory=dict)
     last_built_day: dict[str, int] = field(default_factory=dict)
     ended_day: dict[str, int] = field(default_factory=dict)
@@ -46,6 +47,8 @@ class History:
             self.affected_vins[fault_id] += count
             self.onset_day.setdefault(fault_id, day)
             self.last_built_day[fault_id] = day
+        for fault_id, lots in units.affected_lots.items():
+            self.affected_lots.setdefault(fault_id, set()).update(lots)
 
     def breakdown(self, machine_id: str, day: int) -> None:
         fault_id = self.defects.pop(machine_id, None)

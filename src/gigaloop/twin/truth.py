@@ -97,6 +97,8 @@ def _fault(fault: Fault, history: History, fleet_events: list[dict[str, Any]],
             "first_field_failure_day": fleet_first.get("first_field_failure"),
             "fleet_first": fleet_first,
             "breakdown_days": breakdowns,
+            **({"lots": sorted(history.affected_lots[fault.id])}
+               if fault.id in history.affected_lots else {}),
             **({"excess_failures": int(excess.get(fault.id, 0))}
                if fault.kind in HAZARD_KINDS else {}),
         },
