@@ -79,7 +79,8 @@ class VehicleRecords:
     ``readings``: (station, parameter) → value (NaN: none) and ``read`` the same → whether a
     row came; ``usage`` (vid, :func:`~gigaloop.fleet.usage.usage_sum_names` of
     ``measures``, the rate measures kept: by default all the schema declares) sums;
-    ``first_failure``: component → first failure time in µs (``NEVER``: none);
+    ``first_failure``: component → first failure time in µs (``NEVER``: none; a part a
+    visit removed and found degraded counts as failed then);
     ``first_complaint``: feedback topic → the owner's first complaint time, the same way;
     ``customer_id`` (None until delivered); ``history_from``: the first day of the fleet's
     history in the store (its earliest telemetry day or claim; NaT before any). Codes are −1
@@ -164,6 +165,8 @@ class VehicleRecords:
                                   "passed"))
         self._add_usage(new("telemetry_daily", *telemetry_columns(self.measures)))
         self._add_failures(new("component_failures", "vin", "component", "event_time"))
+        self._add_removals(new("service_visits", "vin", "component", "event_time",
+                               "part_condition"))
         self._add_feedback(new("feedback", "customer_id", "channel", "topic", "event_time"))
         self.cursor = until
 
@@ -278,6 +281,13 @@ class VehicleRecords:
         vid = self._vids(rows)
         _keep_earliest(self.first_failure, len(self), vid, rows, "component")
         self._unmatched_failures = _with_unmatched(self._unmatched_failures, rows, vid)
+
+    def _add_removals(self, rows: pa.Table) -> None:
+        """A part removed before it failed and found degraded counts as its failure: the
+        visit took the claim it would have made (a booking policy that replaces weak
+        parts early would otherwise hide their cause)."""
+        degraded = pc.equal(rows["part_condition"], "degraded").fill_null(False)
+        self._add_failures(rows.filter(degraded).select(["vin", "component", "event_time"]))
 
     def _add_feedback(self, rows: pa.Table) -> None:
         """First complaint per topic and vehicle, from feedback of other channels than

@@ -51,6 +51,8 @@ SERVICE_VISITS = Table(
         col("campaign_id", "string", "service campaign / recall", nullable=True),
         col("component", "string", "component serviced", nullable=True),
         col("cost_usd", "float64", "cost", unit="USD", min=0),
+        col("part_condition", "string", "what the technician found on a part removed before "
+            "it failed", choices=("degraded", "serviceable"), nullable=True),
     ))
 
 FEEDBACK = Table(

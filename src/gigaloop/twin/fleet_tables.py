@@ -260,7 +260,7 @@ class FleetTables:
             rows.add("service_visits", visit_id=self._ids("SV", len(idx)), vin=f.vins.take(idx),
                      reason=visit.reason, campaign_id=visit.campaign_id,
                      component=visit.component, cost_usd=visit.cost,
-                     event_time=self._times(day, len(idx)))
+                     part_condition=visit.condition, event_time=self._times(day, len(idx)))
 
     # ---- customers -----------------------------------------------------------------------
     def customers(self, rows: Rows, day: int) -> None:

@@ -106,6 +106,11 @@ CAMPAIGN_COST_DEFAULT = 0.3
 #: mobile technician comes, and its cost as a share of a warranty repair (the part and the
 #: labour, no tow or diagnosis). Not published; Tesla Mobile Service books within days.
 PREDICTIVE_RESPONSE, PREDICTIVE_BOOKING_DAYS, PREDICTIVE_COST_SHARE = 0.9, 1.0, 0.8
+#: What the technician finds on the part a predictive visit removes: ``degraded`` when it
+#: would have failed within ``DEGRADED_DAYS`` (a bench test catches it with probability
+#: ``DEGRADED_SENSITIVITY``; a healthy part is called degraded with ``DEGRADED_FALSE``),
+#: else ``serviceable``. Not published: a judgement of a workshop's teardown and tests.
+DEGRADED_DAYS, DEGRADED_SENSITIVITY, DEGRADED_FALSE = 90.0, 0.9, 0.05
 
 
 @dataclass
@@ -128,6 +133,7 @@ class Visit:
     reason: list[str] = field(default_factory=list)
     campaign_id: list[str | None] = field(default_factory=list)
     cost: list[float] = field(default_factory=list)
+    condition: list[str | None] = field(default_factory=list)  # of a removed part
 
 
 class Workshop:
@@ -139,6 +145,7 @@ class Workshop:
                  general: Sequence[GeneralFault] = (), frailty: Sequence[str] = ()) -> None:
         self._rng = rng
         self._symptom_rng = rng.spawn(1)[0]  # a stream of its own: the other draws stay put
+        self._condition_rng = rng.spawn(1)[0]
         self._frail = set(frailty)
         self.components = tuple(components)
         self.index = {c.name: i for i, c in enumerate(self.components)}
@@ -321,6 +328,7 @@ class Workshop:
                 visit.component.append(comp.name)
                 visit.reason.append("repair")
                 visit.campaign_id.append(None)
+                visit.condition.append(None)
                 visit.cost.append(k)
             out.append(Failure(comp, idx, roadside, cost, cause))
         return out
@@ -353,6 +361,7 @@ class Workshop:
             c = self.index[name]
             if not np.isfinite(self._shop.view(f"life_{name}")[i]):
                 continue
+            visit.condition.append(self._condition(c, i, day))
             self.replace(c, np.array([i]), day)
             visit.idx.append(i)
             visit.component.append(name)
@@ -360,6 +369,17 @@ class Workshop:
             visit.campaign_id.append(None)
             visit.cost.append(round(self.components[c].cost_usd * PREDICTIVE_COST_SHARE, 2))
             served += 1
+
+    def _condition(self, c: int, i: int, day: int) -> str:
+        """The technician's verdict on vehicle ``i``'s part ``c`` (see :data:`DEGRADED_DAYS`)."""
+        comp = self.components[c]
+        left = self._shop.view(f"life_{comp.name}")[i] - day
+        if comp.clock == "miles":
+            daily = self._v.view("mean_miles")[i] * DRIVE_PROBABILITY
+            left = (self._shop.view(f"life_{comp.name}")[i] - self._v.view("odometer")[i]) / max(
+                float(daily), 1e-9)
+        odds = DEGRADED_SENSITIVITY if left <= DEGRADED_DAYS else DEGRADED_FALSE
+        return "degraded" if self._condition_rng.random() < odds else "serviceable"
 
     def visits(self, day: int) -> Visit:
         """Today's visits: due repairs, predictive visits and campaign bookings, the last two
@@ -379,6 +399,7 @@ class Workshop:
             visit.component.append(name)
             visit.reason.append("campaign")
             visit.campaign_id.append(campaign_id)
+            visit.condition.append(None)
             visit.cost.append(round(comp.cost_usd * share, 2))
             served += 1
         self._replace_each(visit.idx[first:], visit.component[first:], day)
