@@ -129,3 +129,30 @@ def test_an_installed_base_whose_history_the_store_lacks_is_left_out(tmp_path: P
     watched = on >= start - np.timedelta64(HISTORY_GRACE_DAYS, "D")  # the base's last days
     assert sorted(pop.vin) == sorted(records.vin[delivered[watched]])
     assert (on[watched] < start).sum() < 400 * 0.05
+
+
+def test_a_part_removed_before_it_failed_and_found_degraded_failed_then(tmp_path: Path) -> None:
+    """A predictive visit that took a degraded part took the claim it would have made; a
+    part found serviceable (or a repair, which leaves the condition empty) is no failure."""
+    twin, store = Twin.from_scenario(seed=3), Store(tmp_path)
+    for day in range(28):
+        ingest(TwinDay(twin, day), store, twin.day_end(day))
+    now = twin.day_end(27)
+    before = build_population(store.as_of(now), now.date(), VehicleRecords())
+    unfailed = np.flatnonzero(np.isnan(before.first_failure_days.get(
+        "hvac", np.full(len(before), np.nan))))
+    degraded, serviceable = before.vin[unfailed[:2]]
+    visit = now.replace(hour=10)
+    store.write("service_visits", [
+        {"visit_id": f"SV-T{k}", "vin": vin, "reason": "predictive", "campaign_id": None,
+         "component": "hvac", "cost_usd": 800.0, "part_condition": condition,
+         "event_time": visit}
+        for k, (vin, condition) in enumerate([(degraded, "degraded"),
+                                              (serviceable, "serviceable")])],
+        ingested_at=now)
+    after = build_population(store.as_of(now), now.date(), VehicleRecords())
+    days = dict(zip(after.vin, after.first_failure_days["hvac"], strict=True))
+    delivered = dict(zip(after.vin, after.delivered_on, strict=True))
+    assert days[degraded] == (np.datetime64(visit.date()) - delivered[degraded]).astype(int)
+    assert np.isnan(days[serviceable])
+    store.close()

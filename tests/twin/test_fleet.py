@@ -215,3 +215,25 @@ def test_predictive_service_replaces_the_part_before_it_fails():
     per_day = pc.value_counts(pc.strftime(served["event_time"], "%Y-%m-%d"))
     assert max(c.as_py() for c in per_day.field("counts")) <= 25   # units_per_day // 4
     assert not fleet.apply(PredictiveService(day=0, component="warp_core")).accepted
+    # the technician finds a coded part (its failure days away) degraded, and leaves the
+    # condition of a repaired one empty
+    coded = served.filter(pc.less(pc.strftime(served["event_time"], "%Y-%m-%d"), "2025-08-01"))
+    condition = coded["part_condition"].to_pylist()
+    assert condition.count("degraded") > 0.8 * len(condition), condition
+    repairs = pa.concat_tables(visits).filter(pc.equal(pa.concat_tables(visits)["reason"],
+                                                       "repair"))
+    assert repairs.num_rows and repairs["part_condition"].null_count == repairs.num_rows
+
+
+def test_a_healthy_part_a_visit_removes_is_mostly_found_serviceable():
+    fleet = Fleet(start_date=START, rng=np.random.default_rng(4), units_per_day=100)
+    fleet.add_built(demo_units(2_000, build_day=0))
+    for day in range(30):  # delivered
+        fleet.step(day)
+    vins = tuple(fleet.vins.to_pylist()[:200])
+    assert fleet.apply(PredictiveService(day=30, vins=vins, component="touchscreen")).accepted
+    visits = [fleet.step(day).get("service_visits") for day in range(30, 50)]
+    served = pa.concat_tables([v for v in visits if v is not None])
+    served = served.filter(pc.equal(served["reason"], "predictive"))
+    condition = served["part_condition"].to_pylist()
+    assert len(condition) > 150 and condition.count("serviceable") > 0.85 * len(condition)
