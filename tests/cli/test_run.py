@@ -82,6 +82,10 @@ def test_kpis_and_records_are_what_the_store_holds(runs):
                                                     / kpis["vehicles_delivered"], 3)
     visits = store.execute(store.table("service_visits"))
     assert kpis["predictive_service_visits"] == int((visits.reason == "predictive").sum())
+    judged = visits[(visits.reason == "predictive") & visits.part_condition.notna()]
+    assert kpis["predictive_visits_degraded"] == (
+        None if judged.empty else pytest.approx((judged.part_condition == "degraded").mean(),
+                                                abs=1e-4))
     downtime = store.execute(store.table("downtime_events"))
     assert kpis["unplanned_downtime_hours"] == pytest.approx(
         downtime[~downtime.planned].hours.sum(), abs=0.01)

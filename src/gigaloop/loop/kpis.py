@@ -102,12 +102,21 @@ def compute_kpis(store: Tables, *, end: datetime) -> dict[str, Any]:
         "roadside_failures": int(failures.filter(failures.roadside).count().execute()),
         "predictive_service_visits": int(
             visits.filter(visits.reason == "predictive").count().execute()),
+        "predictive_visits_degraded": _degraded_share(visits),
         **software_kpis(store, end=end),
         **insurance_kpis(store, end=end),
         "findings_retracted": int(findings.filter(findings.retracted).finding_id.nunique()
                                   .execute()),
         **_withdrawn(requests, visits),
     }
+
+
+def _degraded_share(visits: ibis.Table) -> float | None:
+    """Of the parts predictive visits removed with a verdict, the share the technician found
+    degraded: the bookings' precision, measured in the workshop (None before any)."""
+    judged = visits.filter((visits.reason == "predictive") & visits.part_condition.notnull())
+    share = _scalar((judged.part_condition == "degraded").cast("float64").mean())
+    return None if share is None else round(float(share), 4)
 
 
 def _withdrawn(requests: ibis.Table, visits: ibis.Table) -> dict[str, int]:

@@ -55,6 +55,8 @@ KPIS: dict[str, KpiSpec] = {
     "comfort_violation_kh": KpiSpec("comfort violation", "K·h", 1, lower_is_better=True),
     "fleet_miles": KpiSpec("fleet miles", "mi"),
     "predictive_service_visits": KpiSpec("predictive service visits"),
+    "predictive_visits_degraded": KpiSpec("predictive visits that found the part degraded",
+                                          "%", 1, lower_is_better=False, scale=100.0),
     "software_revenue": KpiSpec("software revenue", "$", lower_is_better=False),
     "software_revenue_per_vehicle": KpiSpec("software revenue per vehicle", "$", 2,
                                             lower_is_better=False),
