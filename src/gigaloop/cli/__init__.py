@@ -27,6 +27,10 @@ from gigaloop.errors import GigaloopError
 app = typer.Typer(help="gigaloop: factory, fleet and customers in one learning loop.",
                   no_args_is_help=True, add_completion=False)
 console = Console()
+#: ``gigaloop.run.DEFAULT_MODULES`` for the help text (importing the runner would slow
+#: every command's start; tests/cli/test_help.py keeps the two the same).
+DEFAULT_MODULES_TEXT = ("rootcause,changes,impact,maintenance,predictive_service,energy,"
+                        "process_control,driving_model,rollout,cell_rollout,offers,insurance")
 
 
 class Approval(StrEnum):
@@ -62,13 +66,12 @@ def run(
     out: Annotated[Path, typer.Option(help="run folder")] = Path("runs/latest"),
     fleet: Annotated[int, typer.Option(min=0, help="vehicles already on the road at day 0")] = 0,
     modules: Annotated[str | None, typer.Option(
-        help="comma-separated decision modules (default: rootcause,changes,impact,"
-             "maintenance,predictive_service,energy,process_control,driving_model,rollout,"
-             "offers; add inspection for vision inspection, which needs gigaloop[vision] and "
-             "adds minutes to a year)")] = None,
+        help=f"comma-separated decision modules (default: {DEFAULT_MODULES_TEXT}; add "
+             "inspection for vision inspection, which needs gigaloop\\[vision] and adds "
+             "about a minute to a year)")] = None,
     transport: Annotated[Transport, typer.Option(
         help="inprocess, or mqtt: the twin publishes each day through a broker and the MQTT "
-             "connector writes it (needs gigaloop[service])")] = Transport.inprocess,
+             "connector writes it (needs gigaloop\\[service])")] = Transport.inprocess,
     broker: Annotated[str | None, typer.Option(
         help="HOST:PORT of the broker for --transport mqtt (default: a private mosquitto)")
     ] = None,
@@ -103,7 +106,7 @@ def run(
         summary = run_job(options, on_day=on_day)
     for name in summary["run"].get("skipped_modules", []):
         console.print(f"[yellow]module {name} skipped: its extra is missing "
-                      f"(pip install 'gigaloop[vision]'); the plant kept its legacy cameras")
+                      f"(pip install 'gigaloop\\[vision]'); the plant kept its legacy cameras")
     _print_summary(summary)
     timings = summary["run"]["timings"]
     slowest = sorted(timings.items(), key=lambda kv: -kv[1])[:3]
@@ -236,7 +239,7 @@ def serve(
         min=0, help="seconds between looks for ended days to decide (default: "
                     "$GIGALOOP_DECIDE_EVERY_S, else 600; 0: no decision cycle)")] = None,
 ) -> None:
-    """Serve the API and the dashboard over a store (needs gigaloop[service]) and run the
+    """Serve the API and the dashboard over a store (needs gigaloop\\[service]) and run the
     daily decision cycle on it; see docs/api.md and docs/dashboard.md."""
     with _guard():
         from gigaloop.api import create_app, load_settings
