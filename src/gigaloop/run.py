@@ -82,7 +82,7 @@ class RunOptions:
     days: int = 365
     scale: str = "small"
     seed: int = 1
-    scenario: Path | None = None
+    scenario: Path | str | None = None  # a TOML file, or a packaged scenario's name
     loop: bool = True
     out: Path = Path("runs/latest")
     fleet: int = 0

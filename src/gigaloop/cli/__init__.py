@@ -60,8 +60,9 @@ def run(
     days: Annotated[int, typer.Option(min=1, help="simulated days")] = 365,
     scale: Annotated[Scale, typer.Option(help="units per day: 80, 240 or 720")] = Scale.small,
     seed: Annotated[int, typer.Option(help="random seed")] = 1,
-    scenario: Annotated[Path | None, typer.Option(help="scenario TOML (default: packaged)",
-                                                  exists=True, dir_okay=False)] = None,
+    scenario: Annotated[str | None, typer.Option(
+        help="scenario TOML file, or a packaged scenario by name (default, alternate; "
+             "default: default)")] = None,
     no_loop: Annotated[bool, typer.Option("--no-loop", help="switch every decision off")] = False,
     out: Annotated[Path, typer.Option(help="run folder")] = Path("runs/latest"),
     fleet: Annotated[int, typer.Option(min=0, help="vehicles already on the road at day 0")] = 0,

@@ -356,8 +356,21 @@ def load_scenario(source: Path | str | None = None) -> Scenario:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ScenarioError(f"cannot read scenario {path}: {exc.strerror}", path=str(path)) from exc
+        raise ScenarioError(f"cannot read scenario {path}: {exc.strerror}; give a TOML file "
+                            f"or a packaged scenario's name ({', '.join(packaged_scenarios())})",
+                            path=str(path)) from exc
     return load_scenario_text(text, origin=str(path))
+
+
+def packaged_scenarios() -> list[str]:
+    """The names of the scenarios that come with gigaloop.
+
+    >>> packaged_scenarios()
+    ['alternate', 'default']
+    """
+    folder = resources.files("gigaloop.twin") / "scenarios"
+    return sorted(entry.name.removesuffix(".toml") for entry in folder.iterdir()
+                  if entry.name.endswith(".toml"))
 
 
 def load_scenario_text(text: str, *, origin: str = "<text>") -> Scenario:
