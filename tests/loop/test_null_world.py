@@ -20,7 +20,6 @@ def faultless(seed: int, days: int) -> str:
     """A random world (suppliers, parts, declared failure modes) with every fault removed."""
     doc = tomllib.loads(random_scenario(seed, days=days))
     doc["faults"] = []
-    doc["scenario"]["start_date"] = doc["scenario"]["start_date"].isoformat()
     return toml_text(doc)
 
 

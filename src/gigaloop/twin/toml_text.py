@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date, datetime
 from typing import Any
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -49,6 +50,13 @@ def toml_text(doc: dict[str, Any]) -> str:
 
 
 def _value(value: Any) -> str:
+    """One TOML value; a date (as ``tomllib`` reads one) is a local date again.
+
+    >>> _value(date(2025, 1, 6)), _value([1, 2.5, "a"])
+    ('2025-01-06', '[1, 2.5, "a"]')
+    """
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value.isoformat()
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
