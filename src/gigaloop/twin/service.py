@@ -373,11 +373,12 @@ class Workshop:
     def _condition(self, c: int, i: int, day: int) -> str:
         """The technician's verdict on vehicle ``i``'s part ``c`` (see :data:`DEGRADED_DAYS`)."""
         comp = self.components[c]
-        left = self._shop.view(f"life_{comp.name}")[i] - day
-        if comp.clock == "miles":
-            daily = self._v.view("mean_miles")[i] * DRIVE_PROBABILITY
-            left = (self._shop.view(f"life_{comp.name}")[i] - self._v.view("odometer")[i]) / max(
-                float(daily), 1e-9)
+        life = float(self._shop.view(f"life_{comp.name}")[i])
+        if comp.clock == "days":
+            left = life - day
+        else:  # miles to go at the owner's miles a day
+            daily = float(self._v.view("mean_miles")[i]) * DRIVE_PROBABILITY
+            left = (life - float(self._v.view("odometer")[i])) / max(daily, 1e-9)
         odds = DEGRADED_SENSITIVITY if left <= DEGRADED_DAYS else DEGRADED_FALSE
         return "degraded" if self._condition_rng.random() < odds else "serviceable"
 
