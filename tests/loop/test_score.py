@@ -215,3 +215,15 @@ def test_a_finding_on_one_of_the_plants_own_laws_is_counted_apart():
     score = score_findings(findings, {**TRUTH, "mechanisms": [law]})
     assert score["mechanism_findings"] == ["t"] and score["false_findings"] == ["u"]
     assert score_findings(findings, TRUTH)["false_findings"] == ["t", "u"]
+
+
+def test_units_an_inspection_failed_and_the_line_shipped_are_a_law_of_the_plant():
+    """The seam vision fails units whose seam will open: their seam complaints are the
+    plant's physics (the truth lists the inspection among its ``mechanisms``), not a false
+    cause — on another component they are."""
+    from gigaloop.twin.build import MECHANISMS
+
+    names = {"station": "BW-040", "inspection": "weld_seam", "verdict": "failed"}
+    findings = [finding("s", "complaint:body_seam", names), finding("h", "hvac", names)]
+    score = score_findings(findings, {**TRUTH, "mechanisms": [dict(m) for m in MECHANISMS]})
+    assert score["mechanism_findings"] == ["s"] and score["false_findings"] == ["h"]

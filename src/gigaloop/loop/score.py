@@ -26,7 +26,8 @@ a breakdown) are credited to a machine fault they name, and one on a machine wit
 injected fault — natural wear the twin also has — is counted apart
 (``maintenance_predictions_without_fault``): false findings are root cause's causal claims.
 A finding that names one of the plant's own process laws (the truth's ``mechanisms``:
-weld current and seams, under-torque and loose trim), on its failure mode, found a real
+weld current and seams, under-torque and loose trim, and the units an inspection failed
+for the defect it sees), on its failure mode, found a real
 cause the scenario did not inject: it is counted apart (``mechanism_findings``), neither a
 fault found nor a false finding.
 

@@ -40,11 +40,16 @@ TRIM_DEADBAND_NM = 3.0
 TRIM_STATION = "GA-010"
 SEAM_STATIONS = ("BW-010", "BW-020", "BW-030")
 #: The plant's own process laws (for the truth): what harms units whatever the scenario
-#: injects — weld current off its schedule opens seams, under-torque loosens trim.
+#: injects — weld current off its schedule opens seams, under-torque loosens trim — and
+#: the inspections that see the same latent defect (a seam flaw, a weak pack) in the units
+#: they fail, which the line ships unless a module holds them for rework.
 MECHANISMS = (
     *({"failure_mode": "body_seam", "names": {"station": station, "parameter": "weld_current"}}
       for station in SEAM_STATIONS),
     {"failure_mode": "paint_trim", "names": {"station": TRIM_STATION, "parameter": "torque"}},
+    {"failure_mode": "body_seam", "names": {"station": "BW-040", "inspection": "weld_seam"}},
+    {"failure_mode": "battery_pack", "names": {"station": "EOL-010",
+                                               "inspection": "eol_function"}},
 )
 PAINT_SPEC_UM = (95.0, 125.0)
 EOL_DEFECT_RATE = 0.008
