@@ -11,11 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gigaloop.actuate import ServiceCampaign
+from gigaloop.actuate import EngineeringChange, ServiceCampaign
 from gigaloop.loop.changes import (
     ChangeConfig,
     advance_changes,
     campaign_priority,
+    plan_actions,
     propose_changes,
     top_up_campaigns,
 )
@@ -136,3 +137,19 @@ def test_a_reviewed_loop_acts_only_on_a_persons_verdict(verdicts: dict[str, str]
 
     assert loop.changes[0]["state"] == state  # a month on, still waiting without a verdict
     assert bool(decisions) == bool(verdicts)
+
+
+def test_units_an_inspection_failed_are_reworked_not_its_camera_recalibrated() -> None:
+    """The seam vision's failed units fail in the field: the line reworks what it fails
+    (and the field's units are serviced); the inspection station itself is not at fault.
+    Units it *passed* failing more name no lever."""
+    names = {"station": "BW-040", "inspection": "weld_seam", "verdict": "failed"}
+    change, campaign = plan_actions({"failure_mode": "body_seam", "names": names},
+                                    change_id="C004", day=259, vins=("V1", "V2"))
+    assert isinstance(change, EngineeringChange)
+    assert change.target == {"station": "BW-040", "inspection": "weld_seam"}
+    assert change.description.startswith("rework what the inspection fails")
+    assert isinstance(campaign, ServiceCampaign) and campaign.vins == ("V1", "V2")
+    passed = {**names, "verdict": "passed"}
+    assert plan_actions({"failure_mode": "body_seam", "names": passed}, change_id="C005",
+                        day=259, vins=("V1",)) == []

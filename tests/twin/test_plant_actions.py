@@ -98,6 +98,22 @@ def test_retiring_a_hardware_revision_switches_to_its_fix() -> None:
     assert (late["rain_perception"] == 1.0).all()
 
 
+def test_reworking_what_the_seam_inspection_fails_repairs_those_units() -> None:
+    """Units the seam vision failed shipped with their flaw; from the change's day they are
+    reworked (their seam back to nominal), and the world counts them."""
+    plant, frames, latent = enact(EngineeringChange(
+        day=52, change_id="ECR-3", target={"station": "BW-040", "inspection": "weld_seam"}), 58)
+    seams = frames["inspection_results"].query("inspection == 'weld_seam'")
+    failed = latent.set_index("vin").loc[seams.loc[~seams["passed"], "vin"]]
+    before, after = failed[failed["build_day"] < 52], failed[failed["build_day"] >= 52]
+    assert len(after) and (after["seam_defect"] == 1.0).all()
+    assert (before["seam_defect"] > 1.0).sum() > 5  # the weld drift's weak seams, shipped
+    drifting = latent[latent["build_day"] >= 52]
+    assert (drifting["seam_defect"] > 1.0).any()  # those the vision passed are not touched
+    assert plant.builder.reworked == len(after)
+    assert "reworked" in plant.history.actions[-1]["detail"]
+
+
 def test_a_calibration_is_recorded_on_its_day() -> None:
     plant, frames, _ = enact(Calibration(day=2, machine_id="BW-030-R2", reason="test"), 4)
     events = frames["maintenance_events"]
@@ -128,6 +144,8 @@ def test_dropping_a_supplier_stops_its_lots() -> None:
     (EngineeringChange(day=1, target={"hardware_revision": "CAM-Z"}), "unknown hardware"),
     (EngineeringChange(day=1, target={"station": "BW-030", "machine": "BW-010-R1"}),
      "is not at station"),
+    (EngineeringChange(day=1, target={"station": "PT-030", "inspection": "paint_thickness"}),
+     "no reworkable inspection"),
 ])
 def test_unknown_targets_are_refused_with_a_reason(action: Action, reason: str) -> None:
     assert reason in (make_plant().actions.check(action) or "")

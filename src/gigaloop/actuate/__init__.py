@@ -72,7 +72,8 @@ class EngineeringChange(Action):
 
     ``target`` says what changes: ``{"lot": …}`` contains a lot, ``{"supplier": …}``
     drops a supplier, ``{"hardware_revision": …}`` retires a revision for the next,
-    ``{"station": …, "machine": …}`` recalibrates equipment.
+    ``{"station": …, "machine": …}`` recalibrates equipment, ``{"station": …,
+    "inspection": …}`` reworks the units that inspection fails.
     """
 
     kind: ClassVar[str] = "engineering_change"

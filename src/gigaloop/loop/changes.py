@@ -99,6 +99,12 @@ def plan_actions(finding: dict[str, Any], *, change_id: str, day: int,
         actions.append(EngineeringChange(
             day=day, change_id=change_id, target={"hardware_revision": names["hardware_revision"]},
             description=f"retire revision — {description}"))
+    elif "inspection" in names:  # the units it fails reach the field: rework them
+        if names.get("verdict") == "failed":
+            actions.append(EngineeringChange(
+                day=day, change_id=change_id,
+                target={"station": names["station"], "inspection": names["inspection"]},
+                description=f"rework what the inspection fails — {description}"))
     elif "station" in names:
         target = {"station": names["station"]}
         if "machine" in names:

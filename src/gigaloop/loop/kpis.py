@@ -82,6 +82,7 @@ def compute_kpis(store: Tables, *, end: datetime) -> dict[str, Any]:
         "vehicles_delivered": delivered,
         "defects_escaped": None,  # the world's count; the runner fills it from the source
         "parts_scrapped_by_changes": None,  # likewise (a plant's MES would hold it)
+        "units_reworked_by_changes": None,
         "redesigns": None,
         "field_failures": n_failures,
         "field_failures_per_1000": per_1000(n_failures),

@@ -11,8 +11,10 @@
   contains a lot (its remaining units are not used), ``{"supplier": id}`` drops a
   supplier where another can take its share, ``{"hardware_revision": rev}`` retires a
   revision for its fixed successor (``CAM-B`` → ``CAM-B2``), ``{"station": id}`` and/or
-  ``{"machine": id}`` recalibrate equipment (drift and natural offsets cleared). Every
-  engineering change raises the design revision (``D1`` → ``D2`` …).
+  ``{"machine": id}`` recalibrate equipment (drift and natural offsets cleared),
+  ``{"station": id, "inspection": name}`` reworks every unit that inspection fails (its
+  seam or pack repaired) instead of shipping it. Every engineering change raises the
+  design revision (``D1`` → ``D2`` …).
 
 Unknown targets are refused with a reason (a :class:`Receipt` with ``accepted=False``).
 """
@@ -37,7 +39,9 @@ from gigaloop.twin.layout import MACHINE_IDS, STATIONS, machine_station, station
 if TYPE_CHECKING:
     from gigaloop.twin.plant import Plant
 
-TARGET_KEYS = ("lot", "supplier", "hardware_revision", "station", "machine")
+TARGET_KEYS = ("lot", "supplier", "hardware_revision", "station", "machine", "inspection")
+#: Inspections whose failed units the line can rework, by station.
+REWORKABLE = {"BW-040": "weld_seam", "EOL-010": "eol_function"}
 STATION_IDS = {s.station_id for s in STATIONS}
 
 
@@ -110,6 +114,11 @@ class PlantActions:
                 return f"unknown hardware revision {target['hardware_revision']!r}"
         if "station" in target and target["station"] not in STATION_IDS:
             return f"unknown station {target['station']!r}"
+        if "inspection" in target and REWORKABLE.get(target.get("station", "")) != \
+                target["inspection"]:
+            return (f"no reworkable inspection {target['inspection']!r} at "
+                    f"{target.get('station')!r}; the line reworks "
+                    f"{', '.join(f'{i} at {st}' for st, i in REWORKABLE.items())}")
         if "machine" in target:
             if target["machine"] not in MACHINE_IDS:
                 return f"unknown machine {target['machine']!r}"
@@ -178,7 +187,11 @@ class PlantActions:
             notes.append(f"{old} retired for {new} (a redesign)")
             plant.history.ended([f.id for f in plant.scenario.faults
                                  if f.where.get("hardware_revision") == old], day)
-        if "station" in change or "machine" in change:
+        if "inspection" in change:
+            plant.builder.rework_failed.add(change["inspection"])
+            notes.append(f"units failing {change['inspection']} at {change['station']} are "
+                         "reworked")
+        elif "station" in change or "machine" in change:
             machines = ((change["machine"],) if "machine" in change
                         else station(change["station"]).machine_ids)
             for machine in machines:

@@ -95,6 +95,10 @@ class UnitBuilder:
                  entropy: list[int]) -> None:
         self.site = scenario.site
         self.clock = clock
+        #: inspections whose failed units the line reworks (an engineering change's), and
+        #: how many it reworked
+        self.rework_failed: set[str] = set()
+        self.reworked = 0
         self.supply = supply
         self.process = process
         self._entropy = entropy
@@ -319,6 +323,14 @@ class UnitBuilder:
         caught = u[3] < EOL_DETECTION[eol_class]
         eol_pass = ~((eol_flaw & caught) | (~eol_flaw & (u[4] < 0.002)))
         eol_score = np.where(eol_flaw & caught, 0.6 + 0.4 * u[5], 0.3 * u[5])
+        # a unit an inspection failed is reworked, once a change asks: its defect repaired
+        # (the weld verdict is the vision module's when it runs: its rework orders, then)
+        for name, failed, key in (("weld_seam", ~seam_pass, "seam_defect"),
+                                  ("eol_function", ~eol_pass, "pack_defect")):
+            if name in self.rework_failed and not (name == "weld_seam"
+                                                   and self.camera.folder is not None):
+                latent[key][failed] = 1.0
+                self.reworked += int(failed.sum())
         # the weld seam's defects and escapes are the camera's to count (twin.camera)
         present = int(paint_flaw.sum() + eol_flaw.sum())
         escaped = int((paint_flaw & paint_pass).sum() + (eol_flaw & eol_pass).sum())

@@ -258,7 +258,8 @@ class Twin:
     def world_kpis(self) -> dict[str, int]:
         """What only the world knows: defects that escaped inspection (and those present),
         and what changes cost the plant: parts scrapped with a contained lot or a dropped
-        supplier's lot in use, hardware revisions redesigned."""
+        supplier's lot in use, units reworked after an inspection failed them, hardware
+        revisions redesigned."""
         history = self.plant.history
         camera = self.plant.builder.camera.truth()
         return {"defects_escaped": history.defects_escaped + sum(
@@ -266,4 +267,5 @@ class Twin:
                 "defects_present": history.defects_present + sum(
                     camera[p]["defective"] for p in POINTS),
                 "parts_scrapped_by_changes": self.plant.supply.scrapped,
+                "units_reworked_by_changes": self.plant.builder.reworked,
                 "redesigns": history.redesigns}

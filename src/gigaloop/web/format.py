@@ -71,6 +71,8 @@ KPIS: dict[str, KpiSpec] = {
                           lower_is_better=True, scale=100.0),
     "parts_scrapped_by_changes": KpiSpec("parts scrapped by engineering changes",
                                          lower_is_better=True),
+    "units_reworked_by_changes": KpiSpec("units reworked by engineering changes",
+                                         lower_is_better=True),
     "redesigns": KpiSpec("hardware revisions redesigned", lower_is_better=True),
     "findings_retracted": KpiSpec("findings retracted", lower_is_better=True),
     "changes_withdrawn": KpiSpec("change requests withdrawn", lower_is_better=True),
