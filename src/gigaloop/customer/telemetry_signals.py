@@ -37,8 +37,9 @@ RECENT_DAYS, BASELINE_GAP_DAYS, TREND_GAP_DAYS = 7, 30, 21
 
 @dataclass
 class SignalHistory:
-    """Per signal a float32 matrix (vehicle row × day since ``first_day``, NaN: no
-    reading); ``rows`` maps a VIN to its row; ``read_until`` is the last view cutoff read;
+    """Per signal a float32 matrix (day since ``first_day`` × vehicle row, NaN: no
+    reading: a day's readings, and the days a window spans, lie together in memory);
+    ``rows`` maps a VIN to its row; ``read_until`` is the last view cutoff read;
     ``last_day`` the latest day index with a reading, ``first_seen`` each row's first
     (as first read: a reading that comes later for an earlier day does not move it)."""
 
@@ -88,7 +89,7 @@ class SignalHistory:
             np.minimum.at(first, row[fresh] - known, day[fresh])
             self.first_seen = np.r_[self.first_seen, first]
         for name, column in values.items():
-            self.values[name][row[keep], day[keep]] = column[sent][keep]
+            self.values[name][day[keep], row[keep]] = column[sent][keep]
 
     @property
     def vins(self) -> np.ndarray:
@@ -111,19 +112,19 @@ class SignalHistory:
 
     @property
     def n_days(self) -> int:
-        return next(iter(self.values.values())).shape[1] if self.values else 0
+        return next(iter(self.values.values())).shape[0] if self.values else 0
 
     def _grow(self, n_rows: int, n_days: int) -> None:
         """Room for ``n_rows`` vehicles and ``n_days`` days (a quarter more rows, 64 days
         ahead: the fleet grows a little every day)."""
         for name in self.signals:
             held = self.values.get(name, np.zeros((0, 0), np.float32))
-            if held.shape[0] >= n_rows and held.shape[1] >= n_days:
+            if held.shape[1] >= n_rows and held.shape[0] >= n_days:
                 continue
-            rows = held.shape[0] if held.shape[0] >= n_rows else max(
-                n_rows, held.shape[0] + held.shape[0] // 4 + 1024)
-            days = held.shape[1] if held.shape[1] >= n_days else n_days + 64
-            grown = np.full((rows, days), np.nan, np.float32)
+            rows = held.shape[1] if held.shape[1] >= n_rows else max(
+                n_rows, held.shape[1] + held.shape[1] // 4 + 1024)
+            days = held.shape[0] if held.shape[0] >= n_days else n_days + 64
+            grown = np.full((days, rows), np.nan, np.float32)
             grown[:held.shape[0], :held.shape[1]] = held
             self.values[name] = grown
 
@@ -138,16 +139,16 @@ class SignalHistory:
             0, self.last_day + 1))
 
         def windows(name: str) -> Any:
-            used = self.values[name][:len(self.rows), :self.last_day + 1]
+            used = self.values[name][:self.last_day + 1, :len(self.rows)]
             sums = _sums_at(np.nan_to_num(used, nan=0.0), edges, np.float64)
             counts = _sums_at(~np.isnan(used), edges, np.int32)
 
             def mean(start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
                 lo, hi = (np.searchsorted(edges, np.clip(x, 0, self.last_day + 1))
                           for x in (start, end + 1))
-                n = counts[rows, hi] - counts[rows, lo]
+                n = counts[hi, rows] - counts[lo, rows]
                 with np.errstate(invalid="ignore", divide="ignore"):
-                    return np.where(n > 0, (sums[rows, hi] - sums[rows, lo]) / n, np.nan), n
+                    return np.where(n > 0, (sums[hi, rows] - sums[lo, rows]) / n, np.nan), n
             return mean
 
         return self._features(windows, at)
@@ -160,14 +161,14 @@ class SignalHistory:
         upto = at - BASELINE_GAP_DAYS
 
         def windows(name: str) -> Any:
-            matrix = self.values[name][:len(rows)]
+            matrix = self.values[name][:, :len(rows)]
             total, count, done = self._baseline.get(name, (np.zeros(0), np.zeros(0), -1))
             grown = np.zeros(len(rows))
             total, count = (np.concatenate([x, grown[len(x):]]) for x in (total, count))
             if upto > done:
-                block = matrix[:, done + 1:upto + 1]
-                total = total + np.nansum(block, axis=1)
-                count = count + np.sum(~np.isnan(block), axis=1)
+                block = matrix[done + 1:upto + 1]
+                total = total + np.nansum(block, axis=0)
+                count = count + np.sum(~np.isnan(block), axis=0)
                 done = upto
             self._baseline[name] = (total, count, done)
 
@@ -175,10 +176,10 @@ class SignalHistory:
                 if int(end[0]) == upto and int(start[0]) <= 0:
                     with np.errstate(invalid="ignore", divide="ignore"):
                         return np.where(count > 0, total / count, np.nan), count
-                block = matrix[:, max(int(start[0]), 0):max(int(end[0]) + 1, 0)]
-                n = np.sum(~np.isnan(block), axis=1)
+                block = matrix[max(int(start[0]), 0):max(int(end[0]) + 1, 0)]
+                n = np.sum(~np.isnan(block), axis=0)
                 with np.errstate(invalid="ignore", divide="ignore"):
-                    return np.where(n > 0, np.nansum(block, axis=1) / n, np.nan), n
+                    return np.where(n > 0, np.nansum(block, axis=0) / n, np.nan), n
             return mean
 
         return self._features(windows, np.full(len(rows), at))
@@ -204,15 +205,15 @@ def _days(values: Any) -> np.ndarray:
 
 
 def _sums_at(matrix: np.ndarray, edges: np.ndarray, dtype: Any) -> np.ndarray:
-    """Each row's sum of days ``0 … e − 1`` for every ``e`` in ``edges`` (sorted, unique,
-    starting at 0, at most the day count): one column per edge.
+    """Each vehicle's (column's) sum of days ``0 … e − 1`` for every ``e`` in ``edges``
+    (sorted, unique, starting at 0, at most the day count): one row per edge.
 
-    >>> _sums_at(np.arange(8.0).reshape(2, 4), np.array([0, 1, 3, 4]), np.float64).tolist()
-    [[0.0, 0.0, 3.0, 6.0], [0.0, 4.0, 15.0, 22.0]]
+    >>> _sums_at(np.arange(8.0).reshape(4, 2), np.array([0, 1, 3, 4]), np.float64).tolist()
+    [[0.0, 0.0], [0.0, 1.0], [6.0, 9.0], [12.0, 16.0]]
     """
-    inner = edges[edges < matrix.shape[1]]
-    out = np.zeros((matrix.shape[0], len(edges)), dtype)
+    inner = edges[edges < matrix.shape[0]]
+    out = np.zeros((len(edges), matrix.shape[1]), dtype)
     if len(inner):
-        segments = np.add.reduceat(matrix, inner, axis=1, dtype=dtype)  # [e_k, e_k+1)
-        out[:, 1:] = np.cumsum(segments, axis=1)[:, :len(edges) - 1]
+        segments = np.add.reduceat(matrix, inner, axis=0, dtype=dtype)  # [e_k, e_k+1)
+        out[1:] = np.cumsum(segments, axis=0)[:len(edges) - 1]
     return out
