@@ -66,9 +66,10 @@ def test_truth_reports_faults_and_is_json(month, tmp_path: Path) -> None:
     assert json.loads(path.read_text(encoding="utf-8"))["scenario"]["name"] == "default"
     kpis = twin.world_kpis()
     assert set(kpis) == {"defects_escaped", "defects_present", "parts_scrapped_by_changes",
-                         "redesigns"}
+                         "units_reworked_by_changes", "redesigns"}
     assert 0 <= kpis["defects_escaped"] <= kpis["defects_present"]
     assert kpis["parts_scrapped_by_changes"] == kpis["redesigns"] == 0  # nothing changed
+    assert kpis["units_reworked_by_changes"] == 0
 
 
 def test_days_run_in_order() -> None:
