@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from gigaloop.cli.tables import score_tables, summary_table
 from gigaloop.errors import GigaloopError
@@ -219,12 +219,30 @@ def trace(
                 rows, title = page.to_pandas(), f"{total:,} vehicles touched"
         finally:
             store.close()
-    table = Table(*[str(c) for c in rows.columns], title=title)
+    # a narrow terminal folds a value onto more lines rather than cutting it to "7GL…"
+    table = Table(*[Column(str(c), overflow="fold") for c in rows.columns], title=title)
     for values in rows.head(limit).itertuples(index=False):
-        table.add_row(*["—" if v is None or v != v else str(v) for v in values])
+        table.add_row(*[_cell(v) for v in values])
     console.print(table)
     if total > limit:
         console.print(f"{total - limit:,} more rows (--limit)")
+
+
+def _cell(value: Any) -> str:
+    """A trace value as text: "—" for none, a measurement to four significant digits, or
+    to one decimal with thousands separators from 1,000 on (an odometer, not
+    18137.0552743151; a camera aim of 0.05231 stays 0.05231).
+
+    >>> _cell(18137.0552743151), _cell(0.0523148), _cell(108.2346), _cell(None)
+    ('18,137.1', '0.05231', '108.2', '—')
+    >>> _cell(float("nan")), _cell(3), _cell("CAM-D")
+    ('—', '3', 'CAM-D')
+    """
+    if value is None or value != value:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:,.1f}" if abs(value) >= 1000 else f"{value:.4g}"
+    return str(value)
 
 
 @app.command()
