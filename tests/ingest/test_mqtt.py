@@ -317,8 +317,8 @@ def _reading(seq: int, readings: list[tuple[str, float, str, int]]) -> bytes:
 
 
 def test_every_kind_of_bad_input_is_refused_or_quarantined_and_adds_up(broker, store) -> None:
-    """Over MQTT: a unit other than the stored one (A for kA), NaN, a clock far ahead, a
-    duplicate, an unknown VIN, a site whose zone is not an IANA zone, a vehicle sending
+    """Over MQTT: a unit other than the stored one (A for kA), NaN, a clock far ahead, two
+    values under one key, an unknown VIN, a site whose zone is not an IANA zone, a vehicle sending
     another's rows, a 10 MB payload; a late (out-of-order) reading is data, not an error.
     Per source: received = written + unchanged + quarantined + rejected."""
     t0 = 1_709_280_000_000
@@ -337,7 +337,7 @@ def test_every_kind_of_bad_input_is_refused_or_quarantined_and_adds_up(broker, s
             (VINS[1], 11500.0, "A", t0),                  # kA is the stored unit
             (VINS[2], float("nan"), "kA", t0),             # NaN
             (VINS[3], 11.4, "kA", ahead),                  # a clock three days ahead
-            (VINS[4], 11.3, "kA", t0), (VINS[4], 11.3, "kA", t0),  # the same twice
+            (VINS[4], 11.3, "kA", t0), (VINS[4], 11.6, "kA", t0),  # one key, two values
             (VINS[5], 11.2, "kA", t0 - 86_400_000),        # a day late: fine
             ("5YJ3NOBODY0000000", 11.1, "kA", t0),          # no such vehicle
         ]), num_rows=7)

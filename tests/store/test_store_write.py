@@ -56,6 +56,17 @@ def test_sample_batches_are_written_whole(store: Store) -> None:
     assert store.count("quarantine") == 0
 
 
+def test_the_same_row_twice_in_a_batch_changes_nothing(store: Store) -> None:
+    """A message delivered twice into one batch (a broker's redelivery) adds its rows once,
+    the copies unchanged; a copy of a row that conflicts with a stored one conflicts too."""
+    fresh = [telemetry_row(0, DAY), telemetry_row(1, DAY)]
+    result = store.write("telemetry_daily", [*fresh, *fresh], ingested_at=LATER)
+    assert (result.written, result.unchanged, result.quarantined) == (2, 2, 0)
+    clash = telemetry_row(6, dt.date(2024, 2, 27), miles=1.0)  # stored with other values
+    result = store.write("telemetry_daily", [clash, clash], ingested_at=LATER)
+    assert result.reasons == {"conflicts with stored row": 2}
+
+
 def test_every_invalid_row_is_quarantined_with_its_reason(store: Store) -> None:
     before = store.count("telemetry_daily")
     result = store.write("telemetry_daily", bad_batch(), ingested_at=LATER, source="test")

@@ -1,7 +1,8 @@
 """Key checks: an in-memory index of key hashes, and exact checks in DuckDB where it hits.
 
-* duplicates inside a batch (first copy kept): a batch whose key hashes are all distinct
-  has none; otherwise only the rows whose hash repeats are compared, key by key,
+* duplicates inside a batch (first copy kept; a later copy the same row, or another): a
+  batch whose key hashes are all distinct has none; otherwise only the rows whose hash
+  repeats are compared, key by key,
 * keys already stored: each table's key hashes are computed once from the key columns of
   its files and tail (the logged rows not yet in Parquet) and extended on every write
   (:class:`~gigaloop.store.hashes.HashSet`). Only rows whose hash is stored are compared
@@ -200,19 +201,38 @@ class KeyIndex:
                          candidates: np.ndarray) -> np.ndarray:
         """Those of the ``candidates`` (positions in ``rows``, ascending) whose key appeared
         at an earlier candidate; ``hashes``: every row's key hash."""
+        again, _, different = self.repeated_in_batch(table, rows, hashes, candidates)
+        return np.sort(np.concatenate([again, different]))
+
+    def repeated_in_batch(self, table: Table, rows: pa.Table, hashes: np.ndarray,
+                          candidates: np.ndarray
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`later_duplicates` split: the same row again (as a message delivered twice
+        sends it) with the position of its first copy, and a different row under a key
+        already in the batch. Every column but ``ingested_at`` is compared with the key's
+        first row; floats exactly."""
         ordered = np.sort(hashes[candidates])
         repeated = ordered[1:][ordered[1:] == ordered[:-1]]
         if len(repeated) == 0:
-            return _NONE
+            return _NONE, _NONE, _NONE
         suspects = candidates[np.isin(hashes[candidates], repeated)]
         keys = ", ".join(_quote(k) for k in table.key)
+        window = f"(PARTITION BY {keys} ORDER BY {ROW})"
         sql = (
-            f"SELECT {ROW} FROM batch "
-            f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {ROW}) > 1"
+            f"SELECT {ROW}, first_value({ROW}) OVER {window} AS first FROM batch "
+            f"QUALIFY row_number() OVER {window} > 1 ORDER BY {ROW}"
         )
         suspected = rows.select(list(table.key)).take(pa.array(suspects)).append_column(
             ROW, pa.array(suspects))
-        return self._query(sql, suspected, f"checking duplicate keys of {table.name}")[ROW]
+        found = self._query(sql, suspected, f"checking duplicate keys of {table.name}")
+        later, first = found[ROW].astype(np.int64), found["first"].astype(np.int64)
+        if len(later) == 0:
+            return _NONE, _NONE, _NONE
+        again, before = _rows_at(rows, later), _rows_at(rows, first)
+        same = np.ones(len(later), dtype=bool)
+        for column in (c for c in rows.column_names if c != INGESTED_AT):
+            same &= _alike(again[column], before[column])
+        return later[same], first[same], later[~same]
 
     def stored(self, table: Table, rows: pa.Table, hashes: np.ndarray,
                candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -216,7 +216,9 @@ class Store:
 
         A row already stored with the same values is *unchanged*; one whose key is stored
         with other values is quarantined ("conflicts with stored row"). Writing the same
-        batch again changes nothing. Quarantine rows are written before the data file.
+        batch again changes nothing, and so does the same row twice in one batch (a message
+        delivered again); another row under a key the batch already holds is quarantined
+        ("duplicate key in batch"). Quarantine rows are written before the data file.
 
         Rows may be Arrow, pandas or a list of dicts; values are cast to the column types
         (text such as CSV fields included). A batch that does not fit the table at all (an
@@ -231,10 +233,15 @@ class Store:
                                 firsts=self._keys.first_values)
         hashes = key_hashes(spec, typed)
         candidates = np.flatnonzero(~rejected.mask)
-        rejected.add_rows("duplicate key in batch",
-                          self._keys.later_duplicates(spec, typed, hashes, candidates))
-        candidates = np.flatnonzero(~rejected.mask)
+        # the same row twice in a batch (a message delivered again) changes nothing; another
+        # row under a key the batch already holds is quarantined
+        again, first, differing = self._keys.repeated_in_batch(spec, typed, hashes, candidates)
+        rejected.add_rows("duplicate key in batch", differing)
+        candidates = np.setdiff1d(np.flatnonzero(~rejected.mask), again)
         unchanged, conflicting = self._keys.stored(spec, typed, hashes, candidates)
+        clash = np.isin(first, conflicting)  # a copy of a row that conflicts conflicts too
+        unchanged = np.concatenate([unchanged, again[~clash]])
+        conflicting = np.concatenate([conflicting, again[clash]])
         if spec.name == QUARANTINE:  # a rejection is its key: kept again later, it is unchanged
             unchanged, conflicting = np.concatenate([unchanged, conflicting]), conflicting[:0]
         rejected.add_rows("conflicts with stored row", conflicting)
