@@ -41,12 +41,13 @@ def test_good_bad_and_duplicate_rows_add_up(client: TestClient, auth: Any) -> No
     rows = [reading(0), reading(1), reading(2),
             reading(3, vibration_rms=-1.0),        # out of range: quarantined
             reading(4, temperature_c="hot"),        # not a number: quarantined
-            reading(1)]                             # same key twice in the batch
+            reading(1, vibration_rms=7.7),          # same key, other values: quarantined
+            reading(2)]                             # the same row again: unchanged
     first = post(client, auth, Role.device, "machine_readings", lines(rows))
     assert first.status_code == 200, first.text
     counts = first.json()
-    assert counts["received"] == 6
-    assert (counts["written"], counts["unchanged"], counts["quarantined"]) == (3, 0, 3)
+    assert counts["received"] == 7
+    assert (counts["written"], counts["unchanged"], counts["quarantined"]) == (3, 1, 3)
     assert counts["received"] == counts["written"] + counts["unchanged"] + counts["quarantined"]
     assert sum(counts["reasons"].values()) >= 3
     assert any("vibration_rms" in r for r in counts["reasons"])
@@ -186,7 +187,7 @@ def test_every_kind_of_bad_row_is_quarantined_with_its_reason_and_the_log_adds_u
         measured(VINS[2], float("nan"), "ms", T0),                         # NaN
         {**measured(VINS[1], 200.0, "ms", now + dt.timedelta(days=3)), "parameter": "gap"},
         {**measured(VINS[1], 190.0, "ms", T0 - dt.timedelta(days=15)), "parameter": "late"},
-        measured(VINS[0], 200.0, "ms", T0),                                # duplicate in batch
+        measured(VINS[0], 210.0, "ms", T0),                # its key again, another value
     ]
     sites = [{"site_id": "BER", "name": "Berlin", "region": "DE", "timezone": "CET+1"}]
     answers = [post(client, auth, Role.admin, "process_readings",
