@@ -44,6 +44,7 @@ ALWAYS = {"errors"}
 #: Files that may name the truth, and why.
 TRUTH_ALLOWED = {
     Path("loop/score.py"): "gigaloop score: compares findings with the truth",
+    Path("loop/drift_harm.py"): "gigaloop score: the units a drift fault harmed",
     Path("loop/offer_scoring.py"): "gigaloop score: targeted offers on the twin's hidden "
                                    "uplift",
     Path("cli/__init__.py"): "the score command",

@@ -84,7 +84,8 @@ def test_drift_defects_count_the_drifting_machines_units_in_the_true_window(tmp_
 
     import pandas as pd
 
-    from gigaloop.loop.score import TRUTH_PATH, drift_defects
+    from gigaloop.loop.drift_harm import drift_defects
+    from gigaloop.loop.score import TRUTH_PATH
     from gigaloop.store import Store
 
     truth = {"scenario": {"start_date": "2025-01-06"}, "days_simulated": 100, "faults": [

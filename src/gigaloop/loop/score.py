@@ -51,7 +51,6 @@ from typing import Any
 from gigaloop.errors import ConfigError
 from gigaloop.loop.finding import component_of
 from gigaloop.loop.offer_scoring import offers_against_truth
-from gigaloop.store import Store
 
 #: Truth is kept here, beside (never inside) the run's store.
 TRUTH_PATH = Path("truth") / "truth.json"
@@ -66,8 +65,6 @@ FOUND_BY = {PROCESS_ALARM_MODE: "process control", MACHINE_MODE: "maintenance",
             "software_release": "rollout", "cell_policy": "cell rollout"}
 #: Faults found only once what they name was rolled back (truth: ``rolled_back_day``).
 ROLLED_BACK_KINDS = ("bad_release", "bad_cell_policy")
-#: The inspection downstream of a drifting parameter, where the plant has one.
-DRIFT_INSPECTION = {"weld_current": "weld_seam", "film_thickness": "paint_thickness"}
 
 
 def names_match(
@@ -322,73 +319,6 @@ def truth_timeline(truth: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def drift_defects(run_dir: Path | str, *, after_days: int = 7) -> list[dict[str, Any]]:
-    """Defects each process-drift fault caused, one row per fault that shifts a machine's
-    parameter (:func:`is_drift`).
-
-    The window is the fault's true one: from its start to the day it ended (planned stop or
-    recalibration, whichever came first; the last simulated day if neither). Per fault:
-
-    * ``affected_units`` (truth): units the drift pushed past the process's defect dead band
-      (their defect hazard raised), i.e. the units the drift made defective-prone;
-    * where the parameter has an inspection downstream (:data:`DRIFT_INSPECTION`),
-      ``inspection_failures`` (store): failed inspections of units the drifting machine
-      built from the drift's start to ``after_days`` after it ended (``inspection_window``:
-      a correction that outlives the drift, a setpoint still offset when a recalibration
-      ends it, makes defects too), and ``sibling_failures`` those of the station's other
-      machines (the base rate, for comparison).
-
-    >>> drift_defects("no-such-run")
-    []
-    """
-    run_dir = Path(run_dir)
-    truth = read_truth(run_dir)
-    if truth is None:
-        return []
-    start = date.fromisoformat(truth["scenario"]["start_date"])
-    rows = []
-    for fault in truth["faults"]:
-        if not is_drift(fault):
-            continue
-        parameter = fault["where"].get("parameter", "weld_current")
-        happened = fault["happened"]
-        ends = (happened.get("ended_day"), fault.get("stops"), truth["days_simulated"])
-        last = min(int(end) for end in ends if end is not None) - 1
-        first = int(fault["starts"])
-        row: dict[str, Any] = {"id": fault["id"], "machine": fault["where"]["machine"],
-                               "parameter": parameter, "window": [first, last],
-                               "affected_units": int(happened["affected_vins"])}
-        if parameter in DRIFT_INSPECTION and last >= first and (run_dir / "store").is_dir():
-            until = min(last + after_days, truth["days_simulated"] - 1)
-            row["inspection_window"] = [first, until]
-            row.update(_inspection_failures(
-                Store(run_dir / "store"), fault["where"]["station"], fault["where"]["machine"],
-                DRIFT_INSPECTION[parameter], date.fromordinal(start.toordinal() + first),
-                date.fromordinal(start.toordinal() + until)))
-        rows.append(row)
-    return rows
-
-
-def _inspection_failures(store: Store, station: str, machine: str, inspection: str,
-                         first: date, last: date) -> dict[str, int]:
-    """Units built in [first, last] through ``station``, and their failed ``inspection``s,
-    on ``machine`` and on the station's other machines."""
-    vehicles, stations = store.table("vehicles"), store.table("vehicle_stations")
-    results = store.table("inspection_results")
-    built = vehicles.filter((vehicles.build_date >= first) & (vehicles.build_date <= last))
-    passed = stations.filter(stations.station_id == station).select("vin", "machine_id")
-    failed = results.filter((results.inspection == inspection) & ~results.passed).select(
-        "vin", failed=1)
-    units = built.select("vin").join(passed, "vin").left_join(failed, "vin")
-    counts = store.execute(units.group_by("machine_id").aggregate(
-        units=units.vin.count(), failures=units.failed.sum()))
-    on = counts.machine_id == machine
-    return {"units_built": int(counts.units[on].sum()),
-            "inspection_failures": int(counts.failures[on].fillna(0).sum()),
-            "sibling_units": int(counts.units[~on].sum()),
-            "sibling_failures": int(counts.failures[~on].fillna(0).sum())}
-
-
 def read_truth(run_dir: Path | str) -> dict[str, Any] | None:
     """The truth of a simulated run, or None for a run on real data."""
     path = Path(run_dir) / TRUTH_PATH
@@ -405,6 +335,8 @@ def score_run(run_dir: Path | str, **options: Any) -> dict[str, Any]:
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     truth = json.loads((run_dir / TRUTH_PATH).read_text(encoding="utf-8"))
     score = score_findings(summary.get("findings", []), truth, **options)
+    from gigaloop.loop.drift_harm import drift_defects  # it reads the truth through here
+
     score["drift_defects"] = drift_defects(run_dir)
     score["offers"] = offers_against_truth(truth)
     (run_dir / "score.json").write_text(json.dumps(score, indent=2) + "\n", encoding="utf-8")
