@@ -30,10 +30,10 @@ import pyarrow.compute as pc
 
 from gigaloop.twin import customers as cust
 from gigaloop.twin.battery import KWH_PER_MILE, calendar_stress, cycle_stress_per_mile
-from gigaloop.twin.build import MODEL, TRIMS, machine_of
 from gigaloop.twin.climate import CLIMATE_TEMP_MEAN
 from gigaloop.twin.clock import DAY_S, Clock, shift_of
 from gigaloop.twin.fleet_rows import Rows, day_times
+from gigaloop.twin.identity import MODEL, TRIMS, machine_of
 from gigaloop.twin.layout import STATIONS
 from gigaloop.twin.scenario import Scenario
 from gigaloop.twin.tables import arrow_table

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from gigaloop.schema.plant import SHIFTS
+from gigaloop.twin.identity import TRIMS
 from gigaloop.twin.layout import MACHINE_IDS, STATIONS, station
 
 if TYPE_CHECKING:
@@ -148,7 +149,6 @@ def _level_problem(scenario: Scenario, fault: Fault) -> str | None:
     if "hardware_revision" in where and where["hardware_revision"] not in (
             scenario.hardware_revisions or {"HW-1"}):
         return f"where.hardware_revision must be one of {sorted(scenario.hardware_revisions)}"
-    from gigaloop.twin.build import TRIMS  # the line's trims (build imports the scenario)
     trims = [name for name, _, _ in TRIMS]
     if "trim" in where and where["trim"] not in trims:
         return f"where.trim must be one of {trims}"

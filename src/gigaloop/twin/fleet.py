@@ -47,7 +47,7 @@ from gigaloop.twin.fleet_tables import FleetTables
 from gigaloop.twin.hazards import COMPONENTS, CRASH, Component
 from gigaloop.twin.precursor_signals import SIGNAL_COMPONENTS, PrecursorSignals
 from gigaloop.twin.scenes import Scenes, drive_scenes
-from gigaloop.twin.service import Workshop, new_workshop_values, workshop_columns
+from gigaloop.twin.service import Workshop
 from gigaloop.twin.software import SoftwareFleet, SoftwareQuality
 from gigaloop.twin.telemetry import (
     BLOCK,
@@ -59,6 +59,7 @@ from gigaloop.twin.telemetry import (
 )
 from gigaloop.twin.units import BuiltUnits
 from gigaloop.twin.updates import Updates
+from gigaloop.twin.workshop_columns import new_workshop_values, workshop_columns
 
 DELIVERY_DAYS = (3, 10)
 WEEKEND_FACTOR = 0.9                       # weekend miles relative to the weekly mean

@@ -24,11 +24,11 @@ from typing import Any
 import numpy as np
 
 from gigaloop.twin import customers as cust
-from gigaloop.twin.build import TRIMS
 from gigaloop.twin.climate import CLIMATE_INDEX
 from gigaloop.twin.effects import CLOCK_YEAR
 from gigaloop.twin.fault_rules import CONFOUND_KINDS, HAZARD_KINDS
 from gigaloop.twin.hazards import REFERENCE_DAILY_MILES, Component
+from gigaloop.twin.identity import TRIMS
 from gigaloop.twin.layout import STATIONS
 from gigaloop.twin.lots import Supply
 from gigaloop.twin.modes import catalogue
