@@ -65,6 +65,21 @@ def test_a_lot_that_went_into_a_suppliers_bad_window_names_that_window():
     assert score["false_findings"] == ["b"]  # the supplier's lot from outside the window
 
 
+def test_an_inspection_that_re_measures_a_defects_reading_names_that_defect():
+    film = fault("film", "camera", {"station": "PT-010", "parameter": "film_thickness",
+                                    "window": [16, 105]}, first=60)
+    film["finding"]["also_names"] = [{"station": "PT-030", "inspection": "paint_thickness",
+                                      "verdict": "failed"}]
+    truth = {**TRUTH, "faults": [film]}
+    paint = {"station": "PT-030", "inspection": "paint_thickness"}
+    findings = [finding("a", "camera", {**paint, "verdict": "failed"}, day=196),
+                finding("b", "camera", {**paint, "verdict": "passed"}),
+                finding("c", "hvac", {**paint, "verdict": "failed"})]
+    score = score_findings(findings, truth)
+    assert score["faults"][0]["finding_id"] == "a" and score["faults"][0]["days_to_find"] == 136
+    assert score["false_findings"] == ["b", "c"]  # passing units, or another mode
+
+
 def test_wrong_window_low_rank_or_mode_is_not_found():
     findings = [
         finding("a", "battery_pack", {"lot": "L7"}, rank=4),

@@ -116,6 +116,20 @@ def test_a_new_failure_mode_outside_the_catalogue_must_state_its_parameters() ->
         load_scenario_text(toml_text(doc))
 
 
+def test_a_process_defect_an_inspection_re_measures_is_named_by_its_failed_units() -> None:
+    """The truth lists the inspection that sees a defect's reading again (the paint gauge
+    re-reads the film), so a finding on its failed units names that defect too."""
+    film = _fault("film", "process_defect", {"station": "PT-010", "parameter": "film_thickness",
+                                             "machine": "PT-010-R2"},
+                  {"shift": -12.0, "ramp_days": 2, "threshold": 2.0, "slope": 0.3}, side="low")
+    doc = world(film, EVERY_KIND[2])
+    truth = {f["id"]: f for f in Twin(load_scenario_text(toml_text(doc)), seed=1)
+             .truth()["faults"]}
+    assert truth["film"]["finding"]["also_names"] == [
+        {"station": "PT-030", "inspection": "paint_thickness", "verdict": "failed"}]
+    assert "also_names" not in truth["oven"]["finding"]  # no inspection re-reads the oven
+
+
 @pytest.fixture(scope="module")
 def run() -> dict[str, Any]:
     """120 days of the generated world with every kind, and the claims it wrote."""

@@ -7,7 +7,8 @@ lot, station, machine, hardware revision … — at rank ≤ ``top`` (a bad soft
 once its vehicles took the rollback, ``rolled_back_day``; and, when the fault
 has a time window, names a window whose ends are within ``window_tolerance_days`` of
 the window that really was: a drift the loop stopped early ended on that day; a
-supplier's window is also named by any lot that went into the units it marked).
+supplier's window is also named by any lot that went into the units it marked, and a
+process defect by the failed units of an inspection that re-measures its reading).
 A finding that matches no fault, or names a red herring, is a false finding; one that
 names a fault in one of its ``related_modes`` (a weak lot's pack failures beside its
 fade) is neither. A false finding retracted by the end no longer stands; a true one
@@ -261,19 +262,24 @@ def _alarms_on(alarms: list[dict[str, Any]], fault: dict[str, Any], wanted: dict
 
 
 def _namings(fault: dict[str, Any], wanted: dict[str, Any]) -> list[dict[str, Any]]:
-    """The names a correct finding may give: the fault's, and for a supplier's window the
-    lots that went into its marked units (a lot is a window of one supplier's parts).
+    """The names a correct finding may give: the fault's; those the truth lists as naming
+    it too (``also_names``: the inspection that re-measures a process defect's reading);
+    and for a supplier's window the lots that went into its marked units (a lot is a window
+    of one supplier's parts).
 
     >>> fault = {"happened": {"lots": ["DU-SUPF-0012", "DU-SUPF-0013"]}}
     >>> wanted = {"names": {"part": "DU", "supplier": "SUPF", "window": [30, 90]}}
     >>> _namings(fault, wanted)[1]
     {'part': 'DU', 'supplier': 'SUPF', 'lot': ['DU-SUPF-0012', 'DU-SUPF-0013']}
+    >>> _namings({}, {"names": {"station": "PT-010"}, "also_names": [{"station": "PT-030"}]})
+    [{'station': 'PT-010'}, {'station': 'PT-030'}]
     """
     names = wanted["names"]
+    namings = [names, *wanted.get("also_names", [])]
     lots = fault.get("happened", {}).get("lots")
-    if not lots or "supplier" not in names or "lot" in names:
-        return [names]
-    return [names, {**{k: v for k, v in names.items() if k != "window"}, "lot": lots}]
+    if lots and "supplier" in names and "lot" not in names:
+        namings.append({**{k: v for k, v in names.items() if k != "window"}, "lot": lots})
+    return namings
 
 
 def _realised(fault: dict[str, Any]) -> dict[str, Any]:

@@ -53,6 +53,17 @@ MECHANISMS = (
                                                "inspection": "eol_function"}},
 )
 PAINT_SPEC_UM = (95.0, 125.0)
+PAINT_READING = ("PT-010", "film_thickness")  # the film the paint gauge re-reads
+#: Process readings an inspection sees again downstream, and the verdict that names them:
+#: the paint gauge at PT-030 re-reads PT-010's film and fails it out of spec; the seam
+#: vision at BW-040 fails the flaws that weld current off its schedule opens. The units an
+#: inspection fails carry whatever that reading's defect does to them (for the truth: such
+#: a finding names a process defect of the reading too).
+INSPECTED_READINGS = {
+    PAINT_READING: {"station": "PT-030", "inspection": "paint_thickness", "verdict": "failed"},
+    **{(station, "weld_current"): {"station": "BW-040", "inspection": "weld_seam",
+                                   "verdict": "failed"} for station in SEAM_STATIONS},
+}
 EOL_DEFECT_RATE = 0.008
 EOL_CLASSES = ("isolation", "alignment", "electrical")
 EOL_DETECTION = np.array([0.99, 0.90, 0.85])
@@ -306,7 +317,7 @@ class UnitBuilder:
         seam_score = np.clip(np.where(seam_flaw, 0.72, 0.12) + 0.18 * rng.standard_normal(n), 0, 1)
         seam_pass = seam_score < 0.5
         # paint gauge: the true film out of spec is the defect; the gauge reads with noise
-        film = readings["true"]["PT-010", "film_thickness"]
+        film = readings["true"][PAINT_READING]
         gauge = film + 1.5 * rng.standard_normal(n)
         low, high = PAINT_SPEC_UM
         paint_flaw = (film < low) | (film > high)

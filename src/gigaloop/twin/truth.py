@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gigaloop.errors import GigaloopError
-from gigaloop.twin.build import MECHANISMS
+from gigaloop.twin.build import INSPECTED_READINGS, MECHANISMS
 from gigaloop.twin.fault_rules import HAZARD_KINDS
 from gigaloop.twin.history import History
 from gigaloop.twin.scenario import Fault, Release, Scenario
@@ -88,7 +88,7 @@ def _fault(fault: Fault, history: History, fleet_events: list[dict[str, Any]],
         "stops": fault.stops,
         "effect": dict(fault.effect),
         **general,
-        "finding": fault.finding.model_dump(exclude_none=True),
+        "finding": {**fault.finding.model_dump(exclude_none=True), **_inspected(fault)},
         "happened": {
             "affected_vins": int(history.affected_vins.get(fault.id, 0)),
             "onset_day": onset,
@@ -103,6 +103,15 @@ def _fault(fault: Fault, history: History, fleet_events: list[dict[str, Any]],
                if fault.kind in HAZARD_KINDS else {}),
         },
     }
+
+
+def _inspected(fault: Fault) -> dict[str, Any]:
+    """``also_names``: the inspection that re-measures a process defect's reading names it
+    too (its failed units are the defect's units), when there is one."""
+    where = (fault.where.get("station"), fault.where.get("parameter"))
+    if fault.kind != "process_defect" or where not in INSPECTED_READINGS:
+        return {}
+    return {"also_names": [dict(INSPECTED_READINGS[where])]}
 
 
 def _bad_release(release: Release, reach: dict[str, Any]) -> dict[str, Any]:
