@@ -26,6 +26,7 @@ from gigaloop.factory.process_control import (
     StepTest,
     StreamCharts,
     phase_one_baseline,
+    stable_days,
 )
 from gigaloop.ingest import ingest
 from gigaloop.loop.cycle import DailyCycle
@@ -110,14 +111,19 @@ def _wandering_days(rng: np.random.Generator, streams: int, days: int, *, per_da
     return out
 
 
-def _chart(readings: np.ndarray, config: ProcessControlConfig) -> tuple[int, int, np.ndarray]:
-    """As the module charts them: Phase I baselines, then the charts and the moving centre.
-    Signals and readings charted, and each stream's first signal (day; -1 none)."""
+def _chart(readings: np.ndarray, config: ProcessControlConfig, *, screen: bool = True
+           ) -> tuple[int, int, np.ndarray]:
+    """As the module charts them: Phase I baselines on its stable days (``screen``; else on
+    every day), then the charts and the moving centre. Signals and readings charted, and
+    each stream's first signal (day; -1 none)."""
     days, per_day, streams = readings.shape
     p1 = config.phase_one_days
     day_of = np.repeat(np.arange(p1), per_day)
-    bases = [phase_one_baseline(readings[:p1, :, s].ravel(), day_of, config.centre_weight)
-             for s in range(streams)]
+    bases = []
+    for s in range(streams):
+        values = readings[:p1, :, s].ravel()
+        keep = stable_days(values, day_of) if screen else np.ones(len(values), bool)
+        bases.append(phase_one_baseline(values[keep], day_of[keep], config.centre_weight))
     charts = StreamCharts(lam=config.lam, L=config.L, k=config.k, h=config.h)
     charts.add_streams([b.level for b in bases], [b.sigma for b in bases])
     anchors = np.array([b.mean for b in bases])
@@ -186,6 +192,21 @@ def test_moving_centre_does_not_absorb_a_slow_drift() -> None:
     print(f"first signal, days after the ramp starts: median {np.median(first - 40):.0f}, "
           f"last {np.max(first - 40)}")
     assert (first >= 40).all()
+
+
+def test_a_drift_that_began_inside_phase_one_is_alarmed_as_phase_one_ends() -> None:
+    """A 3σ step on day 20 of a 30-day Phase I, lasting to day 100: the days after it are
+    left out of the fit, so every stream alarms on the first day charted; fitted on every
+    day, the baseline takes the step in and the streams alarm only when it ends."""
+    rng = np.random.default_rng(17)
+    readings = _wandering_days(rng, 40, 140)
+    readings[20:100] -= 3.0
+    _, _, screened = _chart(readings, ProcessControlConfig())
+    _, _, absorbed = _chart(readings, ProcessControlConfig(), screen=False)
+    print(f"first signal: screened {sorted(set(screened.tolist()))}, "
+          f"fitted on every day: median day {np.median(absorbed):.0f}")
+    assert (screened == 30).all()
+    assert np.median(absorbed) >= 100
 
 
 def _alarm_rows(decisions: list) -> list[dict]:

@@ -58,6 +58,7 @@ from gigaloop.factory.process_control.phase_one import (
     PhaseOneWindow,
     fit_phase_one,
     phase_one_baseline,
+    stable_days,
 )
 from gigaloop.factory.process_control.step_test import StepTest
 
@@ -73,4 +74,5 @@ __all__ = [
     "StreamCharts",
     "fit_phase_one",
     "phase_one_baseline",
+    "stable_days",
 ]

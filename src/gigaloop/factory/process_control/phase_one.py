@@ -87,7 +87,8 @@ class PhaseOneFit:
 
 
 def fit_phase_one(window: PhaseOneWindow, weight: float) -> PhaseOneFit:
-    """Fit a stream's Phase I; ``weight``: the moving centre's.
+    """Fit a stream's Phase I on its stable days (:func:`stable_days`); ``weight``: the
+    moving centre's.
 
     >>> rng = np.random.default_rng(1)
     >>> window = PhaseOneWindow(readings=400, days=20)
@@ -99,13 +100,47 @@ def fit_phase_one(window: PhaseOneWindow, weight: float) -> PhaseOneFit:
     """
     values, setpoints = window.values(), window.setpoints()
     setpoints = setpoints[~np.isnan(setpoints)]
-    mean = float(values.mean())
-    target = float(np.median(setpoints)) if len(setpoints) else mean
-    log = is_log_normal(values)
+    days = window.days_of_readings()
+    steady = stable_days(values, days)
+    log = is_log_normal(values[steady])
     chart = chart_scale(values, log)
-    on = ~np.isnan(chart)
-    baseline = phase_one_baseline(chart[on], window.days_of_readings()[on], weight)
-    return PhaseOneFit(mean, float(values.std(ddof=1)), target, log, baseline)
+    on = steady & ~np.isnan(chart)
+    baseline = phase_one_baseline(chart[on], days[on], weight)
+    kept = values[on]
+    mean = float(kept.mean())
+    target = float(np.median(setpoints)) if len(setpoints) else mean
+    return PhaseOneFit(mean, float(kept.std(ddof=1)), target, log, baseline)
+
+
+#: A Phase I day whose mean is this many robust σ (1.4826 × the median absolute deviation
+#: of the day means) from their median had an assignable cause: it is left out of the fit.
+UNSTABLE_SIGMAS = 3.5
+
+
+def stable_days(values: ArrayLike, days: ArrayLike) -> NDArray[np.bool_]:
+    """Which readings of a Phase I to fit on: all but those of days whose mean stands more
+    than :data:`UNSTABLE_SIGMAS` robust σ from the median day mean — Phase I's retrospective
+    check (Montgomery, *Introduction to SPC*, §5.4: out-of-control Phase I points with an
+    assignable cause are dropped before the limits are set). A drift that began inside
+    Phase I is thereby charted against the level before it, not absorbed into the
+    baseline; the median holds while fewer than half of the days are off it.
+
+    >>> rng = np.random.default_rng(3)
+    >>> days = np.repeat(np.arange(30), 20)
+    >>> values = rng.standard_normal(600) - 6.0 * (days >= 20)  # a step on day 20
+    >>> keep = stable_days(values, days)
+    >>> sorted(set(days[~keep].tolist())) == list(range(20, 30)), bool(stable_days(
+    ...     rng.standard_normal(600), days).all())
+    (True, True)
+    """
+    x, d = np.asarray(values, dtype=np.float64), np.asarray(days)
+    _, group = np.unique(d, return_inverse=True)
+    means = np.bincount(group, weights=x) / np.bincount(group)
+    deviation = np.abs(means - np.median(means))
+    scale = 1.4826 * float(np.median(deviation))
+    if len(means) < 3 or scale == 0:
+        return np.ones(len(x), dtype=bool)
+    return (deviation <= UNSTABLE_SIGMAS * scale)[group]
 
 
 def phase_one_baseline(values: ArrayLike, days: ArrayLike, weight: float) -> Baseline:
