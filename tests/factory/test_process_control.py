@@ -21,10 +21,12 @@ from gigaloop.actuate import LoggingActuator, SetpointChange
 from gigaloop.errors import ConfigError
 from gigaloop.factory.process_control import (
     RULES,
+    PhaseOneWindow,
     ProcessControlConfig,
     ProcessControlModule,
     StepTest,
     StreamCharts,
+    fit_phase_one,
     phase_one_baseline,
     stable_days,
 )
@@ -405,3 +407,17 @@ def test_calibrations_can_be_switched_off_and_bad_settings_are_refused() -> None
         ProcessControlConfig(calibrate_after_days=-1)
     assert ProcessControlModule(ProcessControlConfig(calibrate_after_days=0))._calibrations(
         None, {}) == []  # type: ignore[arg-type]
+
+
+def test_phase_one_keeps_the_days_after_a_setpoint_moved_on_purpose() -> None:
+    """A step in the readings that follows a recorded setpoint change is no assignable
+    cause; the same step with the setpoint unchanged is left out of the fit."""
+    rng = np.random.default_rng(5)
+    window, drifted = PhaseOneWindow(readings=600, days=30), PhaseOneWindow(600, 30)
+    for day in range(30):
+        noise = rng.standard_normal(20)
+        setpoint = 10.0 if day < 20 else 13.0
+        window.add(day, setpoint + noise, np.full(20, setpoint))
+        drifted.add(day, setpoint + noise, np.full(20, 10.0))
+    assert fit_phase_one(window, 0.05).centre == pytest.approx(10.9, abs=0.1)
+    assert fit_phase_one(drifted, 0.05).centre == pytest.approx(10.0, abs=0.1)

@@ -98,10 +98,11 @@ def fit_phase_one(window: PhaseOneWindow, weight: float) -> PhaseOneFit:
     >>> fit.target, fit.log, round(fit.baseline.sigma, 1)
     (10.0, False, 1.0)
     """
-    values, setpoints = window.values(), window.setpoints()
-    setpoints = setpoints[~np.isnan(setpoints)]
+    values, in_force = window.values(), window.setpoints()
+    setpoints = in_force[~np.isnan(in_force)]
     days = window.days_of_readings()
-    steady = stable_days(values, days)
+    # a setpoint moved on purpose is no assignable cause: screen what is off the setpoint
+    steady = stable_days(values - in_force if len(setpoints) == len(values) else values, days)
     log = is_log_normal(values[steady])
     chart = chart_scale(values, log)
     on = steady & ~np.isnan(chart)
