@@ -80,6 +80,17 @@ def test_an_inspection_that_re_measures_a_defects_reading_names_that_defect():
     assert score["false_findings"] == ["b", "c"]  # passing units, or another mode
 
 
+def test_the_days_a_drift_harmed_before_control_took_it_out_name_it_but_do_not_find_it():
+    findings = [finding("a", "body_seam", {"station": "BW-030", "machine": "BW-030-R2",
+                                           "window": [42, 50]}, day=90),   # inside 40-58
+                finding("b", "body_seam", {"station": "BW-030", "machine": "BW-030-R2",
+                                           "window": [70, 80]})]           # after it
+    score = score_findings(findings, TRUTH)
+    weld = {f["id"]: f for f in score["faults"]}["weld"]
+    assert not weld["found"]
+    assert score["false_findings"] == ["b"]
+
+
 def test_wrong_window_low_rank_or_mode_is_not_found():
     findings = [
         finding("a", "battery_pack", {"lot": "L7"}, rank=4),

@@ -2,13 +2,15 @@
 
 A fault counts as *found* when a finding for its failure mode names it (a finding on
 owners' complaints about a component, ``complaint:<component>``, is one for that
-component's failures) — the same
-lot, station, machine, hardware revision … — at rank ≤ ``top`` (a bad software release:
-once its vehicles took the rollback, ``rolled_back_day``; and, when the fault
-has a time window, names a window whose ends are within ``window_tolerance_days`` of
-the window that really was: a drift the loop stopped early ended on that day; a
-supplier's window is also named by any lot that went into the units it marked, and a
-process defect by the failed units of an inspection that re-measures its reading).
+component's failures) — the same lot, station, machine, hardware revision … — at rank
+≤ ``top`` (a bad software release: once its vehicles took the rollback,
+``rolled_back_day``; and, when the fault has a time window, names a window whose ends
+are within ``window_tolerance_days`` of the window that really was: a drift the loop
+stopped early ended on that day; a supplier's window is also named by any lot that went
+into the units it marked, and a process defect by the failed units of an inspection that
+re-measures its reading). A window inside the fault's names its cause too — the days a
+drift harmed before process control took it out — and is not false, but does not find
+the fault.
 A finding that matches no fault, or names a red herring, is a false finding; one that
 names a fault in one of its ``related_modes`` (a weak lot's pack failures beside its
 fade) is neither. A false finding retracted by the end no longer stands; a true one
@@ -74,11 +76,13 @@ def names_match(
     *,
     start: date | None = None,
     window_tolerance_days: int = 7,
+    inside: bool = False,
 ) -> bool:
     """True when the finding names the fault: every identifier the finding shares with the
     fault agrees, at least one does, and when the fault has a time window the finding
-    names one whose ends are within tolerance. Windows are day numbers from ``start``
-    or ISO dates (converted with ``start``).
+    names one whose ends are within tolerance (``inside``: one within the fault's, ±
+    tolerance — part of it, such as the days a drift harmed before control took it out).
+    Windows are day numbers from ``start`` or ISO dates (converted with ``start``).
 
     >>> names_match({"station": "BW-030", "window": [41, 57]},
     ...             {"station": "BW-030", "machine": "BW-030-R2", "window": [40, 58]})
@@ -91,6 +95,9 @@ def names_match(
     >>> names_match({"lot": "DU-SUPF-0013", "part": "DU"}, {"lot": ["DU-SUPF-0012",
     ...             "DU-SUPF-0013"], "part": "DU"})       # a fault on several lots
     True
+    >>> names_match({"station": "ST-020", "window": [23, 32]},
+    ...             {"station": "ST-020", "window": [20, 70]}, inside=True)
+    True
     """
     shared = [k for k in fault_names if k != "window" and k in finding_names]
     if not shared or not all(_same(finding_names[k], fault_names[k]) for k in shared):
@@ -101,6 +108,9 @@ def names_match(
         return False
     found = [_as_day(v, start) for v in finding_names["window"]]
     true = [_as_day(v, start) for v in fault_names["window"]]
+    if inside:
+        return all(true[0] - window_tolerance_days <= f <= true[1] + window_tolerance_days
+                   for f in found)
     return all(abs(f - t) <= window_tolerance_days for f, t in zip(found, true, strict=True))
 
 
@@ -139,14 +149,17 @@ def score_findings(
     for fault in truth["faults"]:
         wanted = _realised(fault)
         related = {wanted["failure_mode"], *wanted.get("related_modes", [])}
-        naming = [
-            f for f in findings
-            if about[f["id"]] in related
-            and any(names_match(f["names"], names, start=start,
-                                window_tolerance_days=window_tolerance_days)
-                    for names in _namings(fault, wanted))
-        ]
-        hits = [f for f in naming if about[f["id"]] == wanted["failure_mode"]]
+        namings = _namings(fault, wanted)
+
+        def names_it(f: dict[str, Any], inside: bool, namings: list = namings) -> bool:
+            return any(names_match(f["names"], names, start=start, inside=inside,
+                                   window_tolerance_days=window_tolerance_days)
+                       for names in namings)
+
+        # part of the fault's window names its cause (no false finding); found needs all
+        naming = [f for f in findings if about[f["id"]] in related and names_it(f, True)]
+        hits = [f for f in naming
+                if about[f["id"]] == wanted["failure_mode"] and names_it(f, False)]
         seen_in_plant = _alarms_on(alarms, fault, wanted, start, window_tolerance_days)
         alarms_used.update(f["id"] for f in seen_in_plant)
         if wanted.get("red_herring"):
