@@ -150,16 +150,13 @@ def score_findings(
         wanted = _realised(fault)
         related = {wanted["failure_mode"], *wanted.get("related_modes", [])}
         namings = _namings(fault, wanted)
-
-        def names_it(f: dict[str, Any], inside: bool, namings: list = namings) -> bool:
-            return any(names_match(f["names"], names, start=start, inside=inside,
-                                   window_tolerance_days=window_tolerance_days)
-                       for names in namings)
-
         # part of the fault's window names its cause (no false finding); found needs all
-        naming = [f for f in findings if about[f["id"]] in related and names_it(f, True)]
-        hits = [f for f in naming
-                if about[f["id"]] == wanted["failure_mode"] and names_it(f, False)]
+        naming = [f for f in findings if about[f["id"]] in related and any(
+            names_match(f["names"], n, start=start, inside=True,
+                        window_tolerance_days=window_tolerance_days) for n in namings)]
+        hits = [f for f in naming if about[f["id"]] == wanted["failure_mode"] and any(
+            names_match(f["names"], n, start=start,
+                        window_tolerance_days=window_tolerance_days) for n in namings)]
         seen_in_plant = _alarms_on(alarms, fault, wanted, start, window_tolerance_days)
         alarms_used.update(f["id"] for f in seen_in_plant)
         if wanted.get("red_herring"):
