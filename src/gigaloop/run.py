@@ -34,7 +34,8 @@ from gigaloop.loop.kpis import compute_kpis
 from gigaloop.loop.records import changes_from_store, findings_from_store
 from gigaloop.loop.score import TRUTH_PATH
 from gigaloop.store import Store
-from gigaloop.twin import Twin, TwinDay
+from gigaloop.twin import Twin, TwinDay, load_scenario
+from gigaloop.twin.ahead import TwinAhead
 from gigaloop.web.report import write_report
 
 if TYPE_CHECKING:
@@ -172,21 +173,40 @@ def run_job(
             target.unlink()
     out.mkdir(parents=True, exist_ok=True)
 
-    twin = Twin.from_scenario(options.scenario, scale=options.scale, seed=options.seed,
-                              fleet=options.fleet)
     store = Store(out / "store")
     try:
         modules = decision_modules(options.modules, complaints=options.complaints) \
             if options.loop else []
-        provision(modules, twin)
-        cycle = DailyCycle(modules, twin, store)
-        with _transport(options, store) as deliver:
-            seconds = _simulate(options.days, twin, deliver, cycle, on_day)
-        skipped = sorted(set(options.modules) - {m.name for m in modules}) if options.loop \
-            else []
-        return _summarise(options, twin, store, {**seconds, **cycle.seconds}, skipped)
+        with _twin(options, modules) as twin:
+            cycle = DailyCycle(modules, twin, store)
+            with _transport(options, store) as deliver:
+                seconds = _simulate(options.days, twin, deliver, cycle, on_day)
+            if isinstance(twin, TwinAhead):  # its own process's time, and this one's wait
+                seconds["twin_waited"], seconds["twin"] = seconds["twin"], twin.seconds
+            skipped = sorted(set(options.modules) - {m.name for m in modules}) \
+                if options.loop else []
+            return _summarise(options, twin, store, {**seconds, **cycle.seconds}, skipped)
     finally:
         store.close()  # the store's log goes to Parquet; the run folder is complete
+
+
+@contextmanager
+def _twin(options: RunOptions, modules: list[DecisionModule]) -> Iterator[Twin | TwinAhead]:
+    """The run's twin: here when a module may act on it; else, when the worker may run
+    (:func:`gigaloop.loop.worker.enabled`), in a process of its own that simulates ahead
+    of the store (:mod:`gigaloop.twin.ahead`) — the same rows, sooner."""
+    if modules or not worker.enabled():
+        twin = Twin.from_scenario(options.scenario, scale=options.scale, seed=options.seed,
+                                  fleet=options.fleet)
+        provision(modules, twin)
+        yield twin
+        return
+    from gigaloop.fleet.registry import Signer
+
+    with TwinAhead(load_scenario(options.scenario), days=options.days, scale=options.scale,
+                   seed=options.seed, fleet=options.fleet,
+                   trusted=Signer.generate().trusted(), context=worker.context()) as ahead:
+        yield ahead
 
 
 @contextmanager
@@ -213,7 +233,7 @@ def _transport(options: RunOptions, store: Store) -> Iterator[Deliver]:
         yield stack.enter_context(MqttTransport(store, host, port)).deliver
 
 
-def _simulate(days: int, twin: Twin, deliver: Deliver, cycle: DailyCycle,
+def _simulate(days: int, twin: Twin | TwinAhead, deliver: Deliver, cycle: DailyCycle,
               on_day: Callable[[int, dict[str, Any]], None] | None) -> dict[str, float]:
     """Each day: the twin's rows to the store, then the decision modules; seconds spent."""
     seconds = {"twin": 0.0, "ingest": 0.0}
@@ -232,7 +252,7 @@ def _simulate(days: int, twin: Twin, deliver: Deliver, cycle: DailyCycle,
     return seconds
 
 
-def _summarise(options: RunOptions, twin: Twin, store: Store,
+def _summarise(options: RunOptions, twin: Twin | TwinAhead, store: Store,
                seconds: dict[str, float], skipped: list[str] | None = None) -> dict[str, Any]:
     """Truth to its folder; KPIs, findings and changes from the store; report and summary."""
     out = options.out

@@ -173,11 +173,18 @@ def _share_counter(counter: Any) -> None:
     _counter = counter
 
 
+def context() -> Any:
+    """The :mod:`multiprocessing` context the worker, and any other child process of a
+    run, starts from: a fork server that has imported :data:`PRELOAD` once."""
+    forkserver = multiprocessing.get_context("forkserver")
+    forkserver.set_forkserver_preload(PRELOAD)
+    return forkserver
+
+
 def _worker() -> ProcessPoolExecutor:
     global _pool, _counter
     if _pool is None:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(PRELOAD)
+        context = globals()["context"]()
         _counter = context.Value("q", 0)
         _pool = ProcessPoolExecutor(max_workers=1, mp_context=context,
                                     initializer=_share_counter, initargs=(_counter,))
@@ -201,4 +208,4 @@ def _example_step(base: int, item: int) -> int:
     return base + item
 
 
-__all__ = ["Pending", "Shared", "enabled", "share", "shutdown", "submit"]
+__all__ = ["Pending", "Shared", "context", "enabled", "share", "shutdown", "submit"]

@@ -24,13 +24,15 @@ import pyarrow as pa
 from gigaloop.schema import write_order
 
 if TYPE_CHECKING:
+    from gigaloop.twin.ahead import TwinAhead
     from gigaloop.twin.world import Twin
 
 
 class TwinDay:
-    """The rows of one day of ``twin`` (simulated when first read, once)."""
+    """The rows of one day of ``twin`` (simulated when first read, once); the twin may run
+    in a process of its own (:class:`~gigaloop.twin.ahead.TwinAhead`)."""
 
-    def __init__(self, twin: Twin, day: int) -> None:
+    def __init__(self, twin: Twin | TwinAhead, day: int) -> None:
         self.twin = twin
         self.day = day
         self._tables: dict[str, pa.Table] | None = None

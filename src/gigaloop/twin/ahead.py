@@ -1,0 +1,148 @@
+"""The twin in a process of its own, simulating ahead of the store.
+
+With no decision module, nothing acts on the twin (``gigaloop run --no-loop``): its days
+need not wait for the store, as a real plant's do not. :class:`TwinAhead` steps the twin in
+a second process and hands each day's tables over while this process ingests the day
+before. Handing a day over waits until this process takes it, so the twin runs about a
+day ahead, never more than a pipe's buffer: a slow store holds the twin back, not memory.
+The tables are the twin's own, the same to the bit as stepping it in place: a twin is
+seeded, and with nothing acting on it, where it runs changes nothing.
+
+It answers what a run asks of a :class:`~gigaloop.twin.world.Twin` that nothing acts on:
+:meth:`step`, :meth:`day_end`, :meth:`write_truth`, :meth:`world_kpis` and ``scenario``.
+:attr:`seconds` is the time the twin spent simulating, in its own process.
+
+>>> import multiprocessing
+>>> from gigaloop.twin import load_scenario
+>>> context = multiprocessing.get_context("forkserver")
+>>> ahead = TwinAhead(load_scenario(), days=2, context=context)
+>>> tables = ahead.step(0)
+>>> "vehicles" in ahead.step(1), ahead.day_end(1) > ahead.day_end(0)
+(True, True)
+>>> ahead.close()
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from datetime import datetime
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from gigaloop.errors import GigaloopError
+from gigaloop.twin.scenario import Scenario
+from gigaloop.twin.world import Twin
+
+
+class TwinAhead:
+    """A :class:`Twin` of ``scenario`` stepped in a child process started from ``context``
+    (a :mod:`multiprocessing` context); ``trusted``: the OTA keys its vehicles trust
+    (:meth:`Twin.provision`). Errors in the child are raised here, by the call that waits
+    for it."""
+
+    def __init__(self, scenario: Scenario, *, days: int, scale: str = "small", seed: int = 0,
+                 fleet: int = 0, trusted: dict[str, bytes] | None = None,
+                 context: Any) -> None:
+        self.scenario = scenario
+        self.seconds = 0.0
+        self._days = days
+        self._next_day = 0
+        self._world_kpis: dict[str, int] | None = None
+        self._conn, child = context.Pipe()
+        self._process = context.Process(
+            target=_simulate_ahead, name="gigaloop-twin", daemon=True,
+            args=(child, scenario, scale, seed, fleet, trusted or {}, days))
+        self._process.start()
+        child.close()
+        try:
+            self._day_ends: list[datetime] = self._receive("ready")
+        except BaseException:
+            self.close()
+            raise
+
+    def day_end(self, day: int) -> datetime:
+        """Naive UTC at which the rows of ``day`` are ingested (:meth:`Twin.day_end`)."""
+        return self._day_ends[day]
+
+    def step(self, day: int) -> dict[str, pa.Table]:
+        """The rows of ``day`` (days in order from 0), as :meth:`Twin.step` returns them."""
+        if day != self._next_day or day >= self._days:
+            raise GigaloopError(f"the twin steps days in order up to {self._days - 1}: "
+                                f"expected day {self._next_day}, got {day}", day=day)
+        tables, seconds = self._receive("day")
+        self._next_day += 1
+        self.seconds += seconds
+        return tables  # type: ignore[no-any-return]
+
+    def write_truth(self, path: Path | str) -> None:
+        """The twin writes its truth at ``path`` (:meth:`Twin.write_truth`), once every day
+        has been read; its :meth:`world_kpis` come back with it."""
+        self._conn.send(("finish", str(path)))
+        self._world_kpis = self._receive("finished")
+
+    def world_kpis(self) -> dict[str, int]:
+        """:meth:`Twin.world_kpis`, as of :meth:`write_truth`."""
+        if self._world_kpis is None:
+            raise GigaloopError("the twin's world KPIs come with its truth: call write_truth")
+        return self._world_kpis
+
+    def close(self) -> None:
+        """Stop the child process (it stops by itself once the truth is written)."""
+        self._conn.close()
+        self._process.join(timeout=10)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+
+    def __enter__(self) -> TwinAhead:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _receive(self, kind: str) -> Any:
+        try:
+            message = self._conn.recv()
+        except (EOFError, OSError) as exc:
+            code = self._process.exitcode
+            raise GigaloopError(
+                f"the twin's process ended (exit code {code}) before sending its {kind}: "
+                "killed, or out of memory? Run again with GIGALOOP_WORKER=0 to simulate it "
+                "in this process", exitcode=code) from exc
+        if message[0] == "error":
+            error, trace = message[1], message[2]
+            error.add_note(f"in the twin's process:\n{trace}")
+            raise error
+        assert message[0] == kind, (message[0], kind)
+        return message[1] if len(message) == 2 else message[1:]
+
+
+def _simulate_ahead(conn: Connection, scenario: Scenario, scale: str, seed: int, fleet: int,
+                    trusted: dict[str, bytes], days: int) -> None:
+    """The child: build the twin, send its days, then write its truth when asked."""
+    try:
+        twin = Twin(scenario, scale=scale, seed=seed, fleet=fleet)
+        twin.provision(trusted)
+        conn.send(("ready", [twin.day_end(day) for day in range(days)]))
+        for day in range(days):
+            started = time.perf_counter()
+            tables = twin.step(day)
+            conn.send(("day", tables, time.perf_counter() - started))
+        message = conn.recv()
+        assert message[0] == "finish", message
+        twin.write_truth(message[1])
+        conn.send(("finished", twin.world_kpis()))
+    except (EOFError, BrokenPipeError):
+        return  # the reader went away (it failed, or stopped early): nothing to tell
+    except BaseException as exc:  # handed to the reader, which raises it
+        trace = traceback.format_exc()
+        try:
+            conn.send(("error", exc, trace))
+        except Exception:  # the error itself cannot travel: its text does
+            conn.send(("error", GigaloopError(f"{type(exc).__name__}: {exc}"), trace))
+    finally:
+        conn.close()
