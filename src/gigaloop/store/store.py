@@ -237,7 +237,9 @@ class Store:
         # row under a key the batch already holds is quarantined
         again, first, differing = self._keys.repeated_in_batch(spec, typed, hashes, candidates)
         rejected.add_rows("duplicate key in batch", differing)
-        candidates = np.setdiff1d(np.flatnonzero(~rejected.mask), again)
+        candidates = np.flatnonzero(~rejected.mask)
+        if len(again):
+            candidates = np.setdiff1d(candidates, again)
         unchanged, conflicting = self._keys.stored(spec, typed, hashes, candidates)
         clash = np.isin(first, conflicting)  # a copy of a row that conflicts conflicts too
         unchanged = np.concatenate([unchanged, again[~clash]])
