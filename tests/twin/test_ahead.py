@@ -9,7 +9,8 @@ import signal
 
 import pytest
 
-from gigaloop.errors import ConfigError, GigaloopError
+from gigaloop.actuate import MaintenanceOrder
+from gigaloop.errors import ActuationError, ConfigError, GigaloopError
 from gigaloop.loop import worker
 from gigaloop.twin import Twin, load_scenario
 from gigaloop.twin.ahead import TwinAhead
@@ -41,10 +42,12 @@ def test_its_errors_are_raised_here_as_they_are():
     assert any("in the twin's process" in note for note in caught.value.__notes__)
 
 
-def test_days_are_read_in_order():
-    with TwinAhead(load_scenario(), days=2, context=worker.context()) as ahead, \
-            pytest.raises(GigaloopError, match="expected day 0, got 1"):
-        ahead.step(1)
+def test_days_are_read_in_order_and_no_action_reaches_it():
+    with TwinAhead(load_scenario(), days=2, context=worker.context()) as ahead:
+        with pytest.raises(GigaloopError, match="expected day 0, got 1"):
+            ahead.step(1)
+        with pytest.raises(ActuationError, match="run it in place"):
+            ahead.apply(MaintenanceOrder(day=1, machine_id="P1"))
 
 
 def test_a_twin_process_that_dies_is_named_with_what_to_do():

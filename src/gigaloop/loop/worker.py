@@ -184,9 +184,9 @@ def context() -> Any:
 def _worker() -> ProcessPoolExecutor:
     global _pool, _counter
     if _pool is None:
-        context = globals()["context"]()
-        _counter = context.Value("q", 0)
-        _pool = ProcessPoolExecutor(max_workers=1, mp_context=context,
+        forkserver = context()
+        _counter = forkserver.Value("q", 0)
+        _pool = ProcessPoolExecutor(max_workers=1, mp_context=forkserver,
                                     initializer=_share_counter, initargs=(_counter,))
         atexit.register(shutdown)
     return _pool

@@ -9,7 +9,8 @@ The tables are the twin's own, the same to the bit as stepping it in place: a tw
 seeded, and with nothing acting on it, where it runs changes nothing.
 
 It answers what a run asks of a :class:`~gigaloop.twin.world.Twin` that nothing acts on:
-:meth:`step`, :meth:`day_end`, :meth:`write_truth`, :meth:`world_kpis` and ``scenario``.
+:meth:`step`, :meth:`day_end`, :meth:`write_truth`, :meth:`world_kpis` and ``scenario``;
+an action (:meth:`apply`) is refused.
 :attr:`seconds` is the time the twin spent simulating, in its own process.
 
 >>> import multiprocessing
@@ -33,7 +34,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from gigaloop.errors import GigaloopError
+from gigaloop.actuate import Action, Receipt
+from gigaloop.errors import ActuationError, GigaloopError
 from gigaloop.twin.scenario import Scenario
 from gigaloop.twin.world import Twin
 
@@ -76,7 +78,14 @@ class TwinAhead:
         tables, seconds = self._receive("day")
         self._next_day += 1
         self.seconds += seconds
-        return tables  # type: ignore[no-any-return]
+        return tables
+
+    def apply(self, action: Action) -> Receipt:
+        """Refuse: a twin simulated ahead has already run the day an action would change
+        (run it in place, :class:`Twin`, to act on it)."""
+        raise ActuationError(f"the twin runs ahead of the store, where nothing acts on it: "
+                             f"{action.kind} cannot reach it; run it in place to act on it",
+                             kind=action.kind)
 
     def write_truth(self, path: Path | str) -> None:
         """The twin writes its truth at ``path`` (:meth:`Twin.write_truth`), once every day
