@@ -68,3 +68,9 @@ def test_a_run_goes_ahead_only_when_nothing_acts_and_no_base_must_be_handed_over
         assert isinstance(ahead, TwinAhead)
     with _twin(RunOptions(days=2, out=tmp_path, fleet=50), []) as here:
         assert isinstance(here, Twin)
+
+
+def test_ctrl_c_is_the_readers_to_handle_the_twin_goes_on():
+    with TwinAhead(load_scenario(), days=2, context=worker.context()) as ahead:
+        os.kill(ahead._process.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the group
+        assert "vehicles" in ahead.step(0) and ahead._process.is_alive()

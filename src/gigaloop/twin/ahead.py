@@ -25,6 +25,7 @@ an action (:meth:`apply`) is refused.
 
 from __future__ import annotations
 
+import signal
 import time
 import traceback
 from datetime import datetime
@@ -132,7 +133,9 @@ class TwinAhead:
 
 def _simulate_ahead(conn: Connection, scenario: Scenario, scale: str, seed: int, fleet: int,
                     trusted: dict[str, bytes], days: int) -> None:
-    """The child: build the twin, send its days, then write its truth when asked."""
+    """The child: build the twin, send its days, then write its truth when asked. Ctrl-C is
+    the reader's to handle: it closes the pipe, and this process ends quietly."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         twin = Twin(scenario, scale=scale, seed=seed, fleet=fleet)
         twin.provision(trusted)
@@ -145,13 +148,26 @@ def _simulate_ahead(conn: Connection, scenario: Scenario, scale: str, seed: int,
         assert message[0] == "finish", message
         twin.write_truth(message[1])
         conn.send(("finished", twin.world_kpis()))
-    except (EOFError, BrokenPipeError):
-        return  # the reader went away (it failed, or stopped early): nothing to tell
+    except _READER_GONE:
+        return  # the reader went away (it failed, or was stopped): nothing to tell
     except BaseException as exc:  # handed to the reader, which raises it
-        trace = traceback.format_exc()
-        try:
-            conn.send(("error", exc, trace))
-        except Exception:  # the error itself cannot travel: its text does
-            conn.send(("error", GigaloopError(f"{type(exc).__name__}: {exc}"), trace))
+        _send_error(conn, exc, traceback.format_exc())
     finally:
         conn.close()
+
+
+#: what the pipe raises once the reader has closed its end
+_READER_GONE = (EOFError, BrokenPipeError, ConnectionResetError)
+
+
+def _send_error(conn: Connection, error: BaseException, trace: str) -> None:
+    """``error`` to the reader as it was raised, or as its text if it cannot travel."""
+    try:
+        try:
+            conn.send(("error", error, trace))
+        except _READER_GONE:
+            raise
+        except Exception:
+            conn.send(("error", GigaloopError(f"{type(error).__name__}: {error}"), trace))
+    except _READER_GONE:
+        pass
