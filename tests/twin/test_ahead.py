@@ -14,12 +14,16 @@ from gigaloop.errors import ActuationError, ConfigError, GigaloopError
 from gigaloop.loop import worker
 from gigaloop.twin import Twin, load_scenario
 from gigaloop.twin.ahead import TwinAhead
+from gigaloop.twin.random_scenario import random_scenario
+from gigaloop.twin.scenario import load_scenario_text
 
 DAYS = 6
 
 
-def test_ahead_it_makes_the_rows_truth_and_kpis_it_makes_in_place(tmp_path):
-    scenario = load_scenario("alternate")
+@pytest.mark.parametrize("world", ["alternate", "random 911"])
+def test_ahead_it_makes_the_rows_truth_and_kpis_it_makes_in_place(tmp_path, world):
+    scenario = load_scenario("alternate") if world == "alternate" else load_scenario_text(
+        random_scenario(911, days=DAYS))  # a world drawn here, not a packaged one
     here = Twin(scenario, seed=3)
     with TwinAhead(scenario, days=DAYS, seed=3, context=worker.context()) as ahead:
         assert [ahead.day_end(d) for d in range(DAYS)] == [here.day_end(d) for d in range(DAYS)]

@@ -54,6 +54,12 @@ def test_every_draw_is_valid_and_states_its_truth() -> None:
     assert set(kinds) == {*HAZARD_KINDS, *CONFOUND_KINDS}
 
 
+def test_a_run_too_short_for_a_window_still_draws_a_valid_scenario() -> None:
+    for seed in range(20):
+        for days in (1, 6, 20):
+            load_scenario_text(random_scenario(seed, days=days), origin=f"{seed}/{days}")
+
+
 def test_effect_sizes_span_weak_to_strong_and_some_are_detectable() -> None:
     ratios, detectable = [], []
     for seed in SEEDS:

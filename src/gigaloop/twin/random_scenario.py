@@ -267,8 +267,11 @@ class _World:
         return [(d, n * beyond * (ratio - 1.0)) for d, n in units], marked / (per_day * days)
 
     def _window(self, shortest: int, longest: int) -> tuple[int, int]:
+        """A fault's window: it starts on day 10 or later and ends by the run's last day,
+        or a day after it starts in a run too short to hold it."""
         start = int(self.rng.integers(10, max(int(0.5 * self.days) - shortest, 11)))
-        return start, min(start + int(self.rng.integers(shortest, longest + 1)), self.days - 1)
+        stop = min(start + int(self.rng.integers(shortest, longest + 1)), self.days - 1)
+        return start, max(stop, start + 1)
 
     def _expected(self, comp: Component, cohort: list[tuple[float, float]],
                   effect: dict[str, float], climate: str | None) -> float:
