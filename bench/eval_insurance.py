@@ -3,18 +3,22 @@ held-out drivers.
 
 Prints one JSON line per figure:
 
-* ``counts`` — consenting drivers, miles and crashes in training and held out;
+* ``counts`` — consenting drivers, miles and claims in training and held out;
 * ``glm_rate_ratios`` — the GLM's rate ratio per unit of each feature, with its 95 % CI;
-* ``deciles`` (one line per model: glm, gbm) — observed / expected crashes per decile of
+* ``deciles`` (one line per model: glm, gbm) — observed / expected claims per decile of
   predicted frequency, exact Poisson 95 % interval, and whether every decile's O/E is
   within ±10 % and whether every interval covers 1;
 * ``ranking`` (one line per predictor: glm, gbm, pcf_v22) — normalised Gini with a 95 %
   bootstrap interval (200 resamples of drivers) and top-decile lift on held-out drivers;
 * ``premium`` — held-out drivers' monthly premiums (GLM): quantiles, mean and the mean
-  driver's premium, under the stated :class:`PremiumSettings`.
+  driver's premium, at the training drivers' mean claim cost and the stated loss ratio;
+* with ``--folds K`` (K ≥ 2), ``crossfit_deciles`` (glm, gbm): the decile table again, every
+  driver held out once — each driver's rate from the model fitted on the other K − 1 folds
+  of customers — so all the claims judge the calibration, not a held-out share of them.
 
 Run: ``PYTHONPATH=src .venv/bin/python bench/eval_insurance.py --run DIR [--held-out 0.3]
-[--seed 0]`` (DIR from ``gigaloop run --out DIR``; the window is all its telemetry days).
+[--seed 0] [--folds 5]`` (DIR from ``gigaloop run --out DIR``; the window is all its
+telemetry days).
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ def main() -> None:
     parser.add_argument("--run", type=Path, required=True, help="run folder (with store/)")
     parser.add_argument("--held-out", type=float, default=0.3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--folds", type=int, default=0, help="cross-fitted deciles (K ≥ 2)")
     args = parser.parse_args()
     store = Store(args.run / "store")
     days = store.table("telemetry_daily")
@@ -61,29 +66,53 @@ def main() -> None:
     _emit("counts", window=[str(start.date()), str(end.date())],
           **{f"{name}_{k}": v for name, part in (("train", train), ("held_out", test))
              for k, v in (("drivers", len(part)), ("miles", part.miles.sum()),
-                          ("crashes", int(part.crashes.sum())))})
+                          ("claims", int(part.claims.sum())))})
     glm = ClaimFrequencyGLM().fit(train)
     _emit("glm_rate_ratios", **{name: [np.exp(b), np.exp(b - 1.96 * se), np.exp(b + 1.96 * se)]
                                 for name, b, se in zip(glm.coef_.index, glm.coef_, glm.stderr_,
                                                        strict=True)})
     gbm = ClaimFrequencyGBM(seed=args.seed).fit(train)
-    crashes, miles = test.crashes.to_numpy(), test.miles.to_numpy()
+    claims, miles = test.claims.to_numpy(), test.miles.to_numpy()
     predictors = {"glm": glm.rate(test), "gbm": gbm.rate(test),
                   "pcf_v22": test.pcf_v22.to_numpy()}
     for name in ("glm", "gbm"):
-        table = calibration_by_decile(crashes, predictors[name] * miles, predictors[name])
+        table = calibration_by_decile(claims, predictors[name] * miles, predictors[name])
         _emit("deciles", model=name, rows=table.to_dict("records"),
               all_within_10pct=bool((table.o_e.sub(1).abs() <= 0.1).all()),
               all_cover_1=bool(((table.low <= 1) & (table.high >= 1)).all()))
     for name, score in predictors.items():
-        _emit("ranking", predictor=name, normalised_gini=normalised_gini(crashes, miles, score),
-              gini_ci=gini_interval(crashes, miles, score, seed=args.seed),
-              top_decile_lift=top_decile_lift(crashes, miles, score))
-    settings = PremiumSettings()
+        _emit("ranking", predictor=name, normalised_gini=normalised_gini(claims, miles, score),
+              gini_ci=gini_interval(claims, miles, score, seed=args.seed),
+              top_decile_lift=top_decile_lift(claims, miles, score))
+    # the claim cost as the module sets it: the mean cost of the training drivers' claims
+    settings = PremiumSettings(claim_cost_usd=float(train.claim_cost.sum() / train.claims.sum()))
     priced = glm.explain(test, settings)
     _emit("premium", settings=dataclasses.asdict(settings), usd_per_month={
         f"p{q}": float(np.percentile(priced.premium, q)) for q in (5, 25, 50, 75, 95)},
         mean=priced.premium.mean(), mean_driver=priced.mean_driver_premium.iloc[0])
+    if args.folds >= 2:
+        _crossfit_deciles(features, args.folds, args.seed)
+
+
+def _crossfit_deciles(features: pd.DataFrame, folds: int, seed: int) -> None:
+    """Every driver's rate from the models fitted without its fold of customers; the
+    decile tables of all drivers on those rates."""
+    ids = np.sort(features.customer_id.unique())
+    fold_of = dict(zip(ids, np.random.default_rng(seed).permutation(len(ids)) % folds,
+                       strict=True))
+    fold = features.customer_id.map(fold_of).to_numpy()
+    rates = {"glm": np.zeros(len(features)), "gbm": np.zeros(len(features))}
+    for k in range(folds):
+        train, test = features[fold != k], features[fold == k]
+        rates["glm"][fold == k] = ClaimFrequencyGLM().fit(train).rate(test)
+        rates["gbm"][fold == k] = ClaimFrequencyGBM(seed=seed).fit(train).rate(test)
+    claims, miles = features.claims.to_numpy(), features.miles.to_numpy()
+    for name, rate in rates.items():
+        table = calibration_by_decile(claims, rate * miles, rate)
+        _emit("crossfit_deciles", model=name, folds=folds, drivers=len(features),
+              claims=int(claims.sum()), rows=table.to_dict("records"),
+              all_within_10pct=bool((table.o_e.sub(1).abs() <= 0.1).all()),
+              all_cover_1=bool(((table.low <= 1) & (table.high >= 1)).all()))
 
 
 if __name__ == "__main__":

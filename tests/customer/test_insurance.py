@@ -20,7 +20,7 @@ DAY = pd.Timestamp("2026-01-01")
 
 
 def _store(consent: dict[str, tuple[bool, bool]]) -> SimpleNamespace:
-    """One vehicle per customer, each with one driving day and one crash on it."""
+    """One vehicle per customer, each with one driving day and one insurance claim on it."""
     vins = [f"V{i}" for i in range(len(consent))]
     n = len(vins)
     tables = {
@@ -35,8 +35,8 @@ def _store(consent: dict[str, tuple[bool, bool]]) -> SimpleNamespace:
             "aggressive_turning_fraction": [0.02] * n, "unsafe_following_fraction": [0.1] * n,
             "speeding_fraction": [0.0] * n, "fcw_count": [1] * n,
             "forced_disengagements": [0] * n}),
-        "crashes": ibis.memtable({"vin": vins, "mode": ["manual"] * n,
-                                  "event_time": [DAY + pd.Timedelta(hours=9)] * n})}
+        "insurance_claims": ibis.memtable({"vin": vins, "amount_usd": [5_000.0] * n,
+                                           "event_time": [DAY + pd.Timedelta(hours=9)] * n})}
     return SimpleNamespace(table=tables.__getitem__, execute=lambda expr: expr.execute())
 
 
@@ -45,13 +45,13 @@ def test_only_customers_consenting_to_telemetry_and_insurance_are_scored() -> No
                     "insurance_only": (False, True), "neither": (False, False)})
     features = driver_features(store, DAY, DAY)
     assert features.customer_id.tolist() == ["both"]
-    assert features.crashes.tolist() == [1]
+    assert features.claims.tolist() == [1] and features.claim_cost.tolist() == [5_000.0]
     # nothing of the others reaches a model or a price
     assert features.miles.sum() == 50.0
 
 
 def _synthetic_drivers(n: int, rate_ratio_per_point: float, seed: int) -> pd.DataFrame:
-    """Drivers whose crashes are Poisson(miles × 2e-4 × rate_ratio^hard_braking); every
+    """Drivers whose claims are Poisson(miles × 2e-4 × rate_ratio^hard_braking); every
     other feature is noise with no effect."""
     rng = np.random.default_rng(seed)
     data = {name: rng.uniform(0, 4, n) for name in CHANGEABLE + OTHER}
@@ -61,13 +61,13 @@ def _synthetic_drivers(n: int, rate_ratio_per_point: float, seed: int) -> pd.Dat
     frame["miles"] = rng.uniform(5_000, 20_000, n)
     frame["miles_per_day"] = np.exp(frame["log_miles_per_day"])
     rate = 2e-4 * rate_ratio_per_point ** frame["hard_braking"]
-    frame["crashes"] = rng.poisson(frame["miles"] * rate)
+    frame["claims"] = rng.poisson(frame["miles"] * rate)
     return frame
 
 
 def test_glm_recovers_a_known_rate_ratio() -> None:
     drivers = _synthetic_drivers(20_000, rate_ratio_per_point=1.5, seed=7)
-    assert drivers.crashes.sum() > 50_000  # enough events that the check has teeth
+    assert drivers.claims.sum() > 50_000  # enough events that the check has teeth
     glm = ClaimFrequencyGLM().fit(drivers)
     # standard error of the log ratio is ≈ 0.004: ±0.03 is about 5 standard errors
     assert np.exp(glm.coef_["hard_braking"]) == pytest.approx(1.5, abs=0.03)
@@ -76,7 +76,7 @@ def test_glm_recovers_a_known_rate_ratio() -> None:
 
 
 def test_premium_on_a_worked_example() -> None:
-    # 3 crashes per million miles × 1,500 mi a month = 0.0045 crashes a month;
+    # 3 claims per million miles × 1,500 mi a month = 0.0045 claims a month;
     # × $20,000 a claim = $90 of expected claims; ÷ 0.75 loss ratio = $120
     settings = PremiumSettings(claim_cost_usd=20_000, target_loss_ratio=0.75)
     assert monthly_premium(3e-6, 1_500, settings) == pytest.approx(120.0)
@@ -95,14 +95,14 @@ def test_explanation_multiplies_back_to_the_price_ratio() -> None:
 
 
 def test_normalised_gini_is_one_for_the_observed_order_and_lower_reversed() -> None:
-    crashes, miles = np.array([0, 1, 2, 5]), np.full(4, 10.0)
-    assert normalised_gini(crashes, miles, crashes / miles) == pytest.approx(1.0)
-    assert normalised_gini(crashes, miles, -crashes / miles) == pytest.approx(-1.0)
+    claims, miles = np.array([0, 1, 2, 5]), np.full(4, 10.0)
+    assert normalised_gini(claims, miles, claims / miles) == pytest.approx(1.0)
+    assert normalised_gini(claims, miles, -claims / miles) == pytest.approx(-1.0)
 
 
 def test_gini_interval_brackets_the_estimate() -> None:
     drivers = _synthetic_drivers(2_000, rate_ratio_per_point=1.5, seed=5)
-    crashes, miles = drivers.crashes.to_numpy(), drivers.miles.to_numpy()
+    claims, miles = drivers.claims.to_numpy(), drivers.miles.to_numpy()
     score = drivers.hard_braking.to_numpy()
-    low, high = gini_interval(crashes, miles, score, draws=100)
-    assert 0 < low <= normalised_gini(crashes, miles, score) <= high < 1
+    low, high = gini_interval(claims, miles, score, draws=100)
+    assert 0 < low <= normalised_gini(claims, miles, score) <= high < 1

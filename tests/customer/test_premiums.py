@@ -34,7 +34,7 @@ DAYS = 60
 
 def _store(n: int, seed: int, consent_every: int = 4) -> SimpleNamespace:
     """``n`` customers, each with a car driven every day; every ``consent_every``-th one
-    has not agreed to score-based insurance. Hard braking raises the crash rate."""
+    has not agreed to score-based insurance. Hard braking raises the claim rate."""
     rng = np.random.default_rng(seed)
     vins = [f"V{i:03d}" for i in range(n)]
     braking = rng.uniform(0.0, 0.04, n)
@@ -49,16 +49,17 @@ def _store(n: int, seed: int, consent_every: int = 4) -> SimpleNamespace:
     rows["fcw_count"] = 0
     rows["forced_disengagements"] = 0
     rows["ingested_at"] = pd.to_datetime(rows.day) + pd.Timedelta(days=1)
-    crashes = rng.poisson(40.0 * DAYS * 1e-3 * np.exp(40 * braking))
-    hit = np.repeat(np.arange(n), crashes)
+    claims = rng.poisson(40.0 * DAYS * 1e-3 * np.exp(40 * braking))
+    hit = np.repeat(np.arange(n), claims)
     tables = {
         "customers": ibis.memtable({
             "customer_id": [f"C{i:03d}" for i in range(n)], "vin": vins,
             "climate_region": ["temperate"] * n, "consent_telemetry": [True] * n,
             "consent_insurance": [i % consent_every != 0 for i in range(n)]}),
         "telemetry_daily": ibis.memtable(rows),
-        "crashes": ibis.memtable({
-            "vin": np.array(vins)[hit].tolist(), "mode": ["manual"] * len(hit),
+        "insurance_claims": ibis.memtable({
+            "vin": np.array(vins)[hit].tolist(),
+            "amount_usd": rng.lognormal(np.log(8_000), 0.5, len(hit)),
             "event_time": [START + pd.Timedelta(days=int(d), hours=9)
                            for d in rng.integers(0, DAYS, len(hit))],
             "ingested_at": [START + pd.Timedelta(days=DAYS)] * len(hit)}),
@@ -74,8 +75,8 @@ def _decide(store: SimpleNamespace, config: InsuranceConfig) -> DayContext:
 
 
 def test_only_consenting_customers_are_priced_and_each_price_is_explained() -> None:
-    ctx = _decide(_store(80, seed=1), InsuranceConfig(first_day=0, min_crashes=1,
-                                                     glm_min_crashes=10**9))
+    ctx = _decide(_store(80, seed=1), InsuranceConfig(first_day=0, min_claims=1,
+                                                     glm_min_claims=10**9))
     rows = pd.DataFrame(ctx.emitted["premiums"])
     assert len(rows) == 60  # 80 customers, every fourth without consent
     assert not rows.customer_id.isin([f"C{i:03d}" for i in range(0, 80, 4)]).any()
@@ -86,39 +87,40 @@ def test_only_consenting_customers_are_priced_and_each_price_is_explained() -> N
     assert rows.premium_usd.idxmax() == heaviest and factors.hard_braking[heaviest] > 1
 
 
-def test_a_history_with_too_few_crashes_prices_nobody() -> None:
-    ctx = _decide(_store(20, seed=2), InsuranceConfig(first_day=0, min_crashes=10_000))
+def test_a_history_with_too_few_claims_prices_nobody() -> None:
+    ctx = _decide(_store(20, seed=2), InsuranceConfig(first_day=0, min_claims=10_000))
     assert "premiums" not in ctx.emitted
 
 
-def test_the_model_learns_every_factor_only_when_the_crashes_support_it() -> None:
-    drivers = pd.DataFrame({"crashes": [5, 15], "miles": [1e6, 1e6], "pcf_v22": [0.5, 1.5],
+def test_the_model_learns_every_factor_only_when_the_claims_support_it() -> None:
+    drivers = pd.DataFrame({"claims": [5, 15], "miles": [1e6, 1e6], "pcf_v22": [0.5, 1.5],
                             **{f: [0.0, 2.0] for f in ("hard_braking", "aggressive_turning",
                                                       "unsafe_following",
                                                       "excessive_speeding", "late_night")}})
-    assert isinstance(fit_rating(drivers, InsuranceConfig(glm_min_crashes=21)), PcfRating)
-    rating = fit_rating(drivers, InsuranceConfig(glm_min_crashes=21))
+    assert isinstance(fit_rating(drivers, InsuranceConfig(glm_min_claims=21)), PcfRating)
+    rating = fit_rating(drivers, InsuranceConfig(glm_min_claims=21))
     assert rating.rate(drivers).sum() * 1e6 == pytest.approx(20.0)  # the base is calibrated
     rng = np.random.default_rng(3)
     many = pd.DataFrame({f: rng.uniform(0, 4, 2000) for f in CHANGEABLE + OTHER})
     many["climate_region"] = rng.choice(["temperate", "hot", "cold"], 2000)
     many["miles"] = rng.uniform(5_000, 20_000, 2000)
-    many["crashes"] = rng.poisson(many.miles * 1e-4)
-    assert many.crashes.sum() >= 1000
-    assert isinstance(fit_rating(many, InsuranceConfig(glm_min_crashes=1000)), GlmRating)
+    many["claims"] = rng.poisson(many.miles * 1e-4)
+    assert many.claims.sum() >= 1000
+    assert isinstance(fit_rating(many, InsuranceConfig(glm_min_claims=1000)), GlmRating)
 
 
-def test_the_loss_ratio_counts_crashes_inside_ended_periods_at_the_claim_cost() -> None:
+def test_the_loss_ratio_counts_what_claims_inside_ended_periods_cost() -> None:
     premiums = ibis.memtable({
         "vin": ["A", "B", "C"], "period_start": pd.to_datetime(
             ["2026-01-01", "2026-01-01", "2026-02-20"]).date,
         "period_days": [30, 30, 30], "premium_usd": [100.0, 300.0, 50.0]})
-    crashes = ibis.memtable({"vin": ["A", "A", "C"], "event_time": pd.to_datetime(
-        ["2026-01-10", "2026-02-10", "2026-02-25"])})  # A's second is after its period
-    store = SimpleNamespace(table={"premiums": premiums, "crashes": crashes}.__getitem__,
+    claims = ibis.memtable({"vin": ["A", "A", "C"], "event_time": pd.to_datetime(
+        ["2026-01-10", "2026-02-10", "2026-02-25"]),  # A's second is after its period
+        "amount_usd": [300.0, 5_000.0, 7_000.0]})
+    store = SimpleNamespace(table={"premiums": premiums, "insurance_claims": claims}.__getitem__,
                             execute=lambda expr: expr.execute())
     kpis = insurance_kpis(store, end=datetime(2026, 3, 1))
-    assert kpis["loss_ratio"] == pytest.approx(20_000 / 400)  # C's period has not ended
+    assert kpis["loss_ratio"] == pytest.approx(300 / 400)  # C's period has not ended
     assert kpis["premium_per_vehicle_month"] == pytest.approx(150 / 30 * 365.25 / 12, 0.01)
 
 
@@ -126,8 +128,9 @@ def test_no_loss_ratio_before_a_period_has_ended() -> None:
     premiums = ibis.memtable({"vin": ["A", "B"], "period_start": pd.to_datetime(
         ["2026-01-01", "2026-01-01"]).date, "period_days": [30, 30],
         "premium_usd": [100.0, 300.0]})
-    crashes = ibis.memtable({"vin": ["A"], "event_time": pd.to_datetime(["2026-01-10"])})
-    store = SimpleNamespace(table={"premiums": premiums, "crashes": crashes}.__getitem__,
+    claims = ibis.memtable({"vin": ["A"], "event_time": pd.to_datetime(["2026-01-10"]),
+                            "amount_usd": [900.0]})
+    store = SimpleNamespace(table={"premiums": premiums, "insurance_claims": claims}.__getitem__,
                             execute=lambda expr: expr.execute())
     kpis = insurance_kpis(store, end=datetime(2026, 1, 20))
     assert kpis["loss_ratio"] is None

@@ -1,13 +1,14 @@
 """Claim frequency, its calibration on held-out drivers, and an explained monthly premium.
 
-The frequency model is a Poisson GLM (statsmodels) of crashes on the driver features of
+The frequency model is a Poisson GLM (statsmodels) of insurance claims (collision and
+property damage, ``insurance_claims``) on the driver features of
 :mod:`gigaloop.customer.insurance_features`, with log(miles) as exposure offset; the
 alternative is scikit-learn's gradient boosting with a Poisson loss on the rate per mile,
-weighted by miles. Premium = expected crashes per month × claim cost ÷ target loss ratio.
+weighted by miles. Premium = expected claims per month × claim cost ÷ target loss ratio.
 
->>> premium = monthly_premium(2e-6, 1000.0, PremiumSettings(claim_cost_usd=20_000,
+>>> premium = monthly_premium(5e-6, 1000.0, PremiumSettings(claim_cost_usd=8_000,
 ...                           target_loss_ratio=0.8))
->>> round(premium, 2)  # 2 crashes per million miles × 1000 mi/month × $20k ÷ 0.8
+>>> round(premium, 2)  # 5 claims per million miles × 1000 mi/month × $8k ÷ 0.8
 50.0
 """
 from __future__ import annotations
@@ -25,21 +26,22 @@ DAYS_PER_MONTH = 365.25 / 12
 
 @dataclass(frozen=True, kw_only=True)
 class PremiumSettings:
-    """Pricing assumptions (stated, not fitted).
+    """Pricing assumptions.
 
-    ``claim_cost_usd``: average cost of one crash claim — an assumption ($20,000, between
-    the Insurance Information Institute's published averages for a property-damage
-    liability claim, about $5–6k, and a bodily-injury claim, about $26k; a crash in the
-    store may bring either or both). ``target_loss_ratio``: claims ÷ premium the insurer
-    aims for — an assumption (0.75, typical of US personal auto)."""
+    ``claim_cost_usd``: average cost of one claim. The insurance module fits it from the
+    store's claims (their mean amount, over every policyholder); this default is the
+    published mean of a new car's claim, collision and property damage weighted by their
+    frequencies (6.2 × $9,655 + 2.37 × $5,313, ÷ 8.57: ISO/Verisk and HLDI via III).
+    ``target_loss_ratio``: claims ÷ premium the insurer aims for — an assumption (0.75,
+    typical of US personal auto)."""
 
-    claim_cost_usd: float = 20_000.0
+    claim_cost_usd: float = 8_454.0
     target_loss_ratio: float = 0.75
 
 
 def monthly_premium(rate_per_mile: float | np.ndarray, miles_per_month: float | np.ndarray,
                     settings: PremiumSettings = PremiumSettings()) -> float | np.ndarray:
-    """Expected crashes per month × claim cost ÷ target loss ratio (USD per month)."""
+    """Expected claims per month × claim cost ÷ target loss ratio (USD per month)."""
     return (rate_per_mile * miles_per_month * settings.claim_cost_usd
             / settings.target_loss_ratio)
 
@@ -58,17 +60,17 @@ def design_matrix(features: pd.DataFrame) -> pd.DataFrame:
 
 
 class ClaimFrequencyGLM:
-    """Poisson GLM, log link, offset log(miles): crashes ~ Poisson(miles · exp(b0 + x·b)).
+    """Poisson GLM, log link, offset log(miles): claims ~ Poisson(miles · exp(b0 + x·b)).
 
     ``coef_`` are log rate ratios per unit of each feature; ``mean_driver_`` is the
     mileage-weighted mean of the training drivers' features."""
 
     def fit(self, features: pd.DataFrame) -> ClaimFrequencyGLM:
-        """Fit on ``features`` (with ``crashes`` and ``miles``); returns self."""
+        """Fit on ``features`` (with ``claims`` and ``miles``); returns self."""
         import statsmodels.api as sm  # the model library, when a model is fitted
 
         x = design_matrix(features)
-        model = sm.GLM(features["crashes"].to_numpy(float), sm.add_constant(x),
+        model = sm.GLM(features["claims"].to_numpy(float), sm.add_constant(x),
                        family=sm.families.Poisson(), offset=np.log(features["miles"]))
         result = model.fit()
         self.intercept_ = float(result.params["const"])
@@ -79,7 +81,7 @@ class ClaimFrequencyGLM:
         return self
 
     def rate(self, features: pd.DataFrame) -> np.ndarray:
-        """Predicted crashes per mile."""
+        """Predicted claims per mile."""
         return np.exp(self.intercept_ + design_matrix(features).to_numpy() @ self.coef_.values)
 
     def explain(self, features: pd.DataFrame,
@@ -110,24 +112,24 @@ class ClaimFrequencyGLM:
 
 
 class ClaimFrequencyGBM:
-    """Gradient-boosted trees, Poisson loss on crashes per mile, weighted by miles."""
+    """Gradient-boosted trees, Poisson loss on claims per mile, weighted by miles."""
 
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
 
     def fit(self, features: pd.DataFrame) -> ClaimFrequencyGBM:
-        """Fit on ``features`` (with ``crashes`` and ``miles``); returns self."""
+        """Fit on ``features`` (with ``claims`` and ``miles``); returns self."""
         from sklearn.ensemble import HistGradientBoostingRegressor
 
         self.model_ = HistGradientBoostingRegressor(
             loss="poisson", learning_rate=0.05, max_iter=200, max_leaf_nodes=15,
             min_samples_leaf=200, random_state=self.seed)
-        self.model_.fit(design_matrix(features), features["crashes"] / features["miles"],
+        self.model_.fit(design_matrix(features), features["claims"] / features["miles"],
                         sample_weight=features["miles"])
         return self
 
     def rate(self, features: pd.DataFrame) -> np.ndarray:
-        """Predicted crashes per mile."""
+        """Predicted claims per mile."""
         return self.model_.predict(design_matrix(features))
 
 
@@ -143,12 +145,12 @@ def split_by_customer(customer_ids: pd.Series, held_out: float = 0.3,
     return customer_ids.isin(ids[chosen]).to_numpy()
 
 
-def calibration_by_decile(crashes: np.ndarray, expected: np.ndarray, score: np.ndarray,
+def calibration_by_decile(claims: np.ndarray, expected: np.ndarray, score: np.ndarray,
                           *, level: float = 0.95) -> pd.DataFrame:
-    """Observed and expected crashes per decile of ``score`` (equal driver counts), with
+    """Observed and expected claims per decile of ``score`` (equal driver counts), with
     O/E and its exact Poisson interval (observed count, expected as exposure)."""
     decile = pd.qcut(pd.Series(score).rank(method="first"), 10, labels=False) + 1
-    table = pd.DataFrame({"decile": decile, "observed": crashes, "expected": expected}
+    table = pd.DataFrame({"decile": decile, "observed": claims, "expected": expected}
                          ).groupby("decile", as_index=False).sum()
     low, high = ml.poisson_interval(table["observed"], table["expected"], level=level)
     table["o_e"] = table["observed"] / table["expected"]
@@ -156,36 +158,36 @@ def calibration_by_decile(crashes: np.ndarray, expected: np.ndarray, score: np.n
     return table
 
 
-def normalised_gini(crashes: np.ndarray, miles: np.ndarray, score: np.ndarray) -> float:
-    """Gini of the crash-share vs mileage-share curve when drivers are ranked by ``score``
-    (riskiest first), divided by the Gini of ranking by observed crashes per mile.
+def normalised_gini(claims: np.ndarray, miles: np.ndarray, score: np.ndarray) -> float:
+    """Gini of the claim-share vs mileage-share curve when drivers are ranked by ``score``
+    (riskiest first), divided by the Gini of ranking by observed claims per mile.
 
     >>> normalised_gini(np.array([0, 1, 0, 2]), np.ones(4), np.array([1, 3, 2, 4]))
     1.0
     """
-    return _gini(crashes, miles, score) / _gini(crashes, miles, crashes / miles)
+    return _gini(claims, miles, score) / _gini(claims, miles, claims / miles)
 
 
-def gini_interval(crashes: np.ndarray, miles: np.ndarray, score: np.ndarray, *,
+def gini_interval(claims: np.ndarray, miles: np.ndarray, score: np.ndarray, *,
                   draws: int = 200, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
     """Percentile bootstrap interval of :func:`normalised_gini`, resampling drivers."""
     rng = np.random.default_rng(seed)
     ginis = []
     for _ in range(draws):
-        pick = rng.integers(0, len(crashes), len(crashes))
-        ginis.append(normalised_gini(crashes[pick], miles[pick], score[pick]))
+        pick = rng.integers(0, len(claims), len(claims))
+        ginis.append(normalised_gini(claims[pick], miles[pick], score[pick]))
     tail = 100 * (1 - level) / 2
     return float(np.percentile(ginis, tail)), float(np.percentile(ginis, 100 - tail))
 
 
-def top_decile_lift(crashes: np.ndarray, miles: np.ndarray, score: np.ndarray) -> float:
-    """Crashes per mile among the 10 % of drivers with the highest ``score`` ÷ overall."""
+def top_decile_lift(claims: np.ndarray, miles: np.ndarray, score: np.ndarray) -> float:
+    """Claims per mile among the 10 % of drivers with the highest ``score`` ÷ overall."""
     top = pd.Series(score).rank(method="first", ascending=False).to_numpy() <= len(score) / 10
-    return float(crashes[top].sum() / miles[top].sum() / (crashes.sum() / miles.sum()))
+    return float(claims[top].sum() / miles[top].sum() / (claims.sum() / miles.sum()))
 
 
-def _gini(crashes: np.ndarray, miles: np.ndarray, score: np.ndarray) -> float:
+def _gini(claims: np.ndarray, miles: np.ndarray, score: np.ndarray) -> float:
     order = np.argsort(-np.asarray(score, dtype=float), kind="stable")
     x = np.concatenate([[0.0], np.cumsum(miles[order]) / miles.sum()])
-    y = np.concatenate([[0.0], np.cumsum(crashes[order]) / crashes.sum()])
+    y = np.concatenate([[0.0], np.cumsum(claims[order]) / claims.sum()])
     return float(2 * np.trapezoid(y, x) - 1)

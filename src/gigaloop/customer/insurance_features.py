@@ -1,12 +1,14 @@
-"""Per-driver insurance features and crash counts, aggregated in the store's engine.
+"""Per-driver insurance features and claims, aggregated in the store's engine.
 
 Only customers with both ``consent_telemetry`` and ``consent_insurance`` appear: the
-others' telemetry and crashes are dropped by a semi-join before anything is summed.
+others' telemetry and insurance claims are dropped by a semi-join before anything is
+summed.
 Factors are mileage-weighted averages over a window of ``telemetry_daily`` days, in the
 Safety Score's units (percentage points; FCW per 1,000 manual miles), plus forced
 disengagements per 1,000 miles, Autopilot and rain shares, miles per driving day and the
 home climate. ``pcf_v22`` is the mileage-weighted average of each day's Safety Score v2.2
-PCF. The target, ``crashes``, counts the vehicle's crashes (both modes) in the window.
+PCF. The target, ``claims``, counts the vehicle's ``insurance_claims`` (collision and
+property damage) in the window, and ``claim_cost`` sums what they cost.
 
 >>> import ibis, pandas as pd
 >>> from types import SimpleNamespace
@@ -20,12 +22,13 @@ PCF. The target, ``crashes``, counts the vehicle's crashes (both modes) in the w
 ...     "hard_braking_fraction": [0.0, 0.02, 0.0], "aggressive_turning_fraction": [0.0] * 3,
 ...     "unsafe_following_fraction": [0.0] * 3, "speeding_fraction": [0.0] * 3,
 ...     "fcw_count": [0, 0, 0], "forced_disengagements": [0, 0, 0]}),
-...     "crashes": ibis.memtable({"vin": ["A", "B"], "mode": ["manual", "manual"],
+...     "insurance_claims": ibis.memtable({"vin": ["A", "B"], "amount_usd": [9000.0, 5000.0],
 ...     "event_time": pd.to_datetime(["2026-01-02 08:00", "2026-01-01 09:00"])})}
 >>> store = SimpleNamespace(table=tables.__getitem__, execute=lambda e: e.execute())
 >>> f = driver_features(store, pd.Timestamp("2026-01-01"), pd.Timestamp("2026-01-02"))
->>> f[["customer_id", "miles", "hard_braking", "rain_share", "crashes"]].values.tolist()
-[['c1', 40.0, 0.5, 0.25, 1]]
+>>> f[["customer_id", "miles", "hard_braking", "rain_share", "claims", "claim_cost"]
+...   ].values.tolist()
+[['c1', 40.0, 0.5, 0.25, 1, 9000.0]]
 """
 from __future__ import annotations
 
@@ -94,7 +97,8 @@ def driving_sums(days: ir.Table, *by: ir.Value) -> ir.Table:
 
 
 def features_from_sums(sums: pd.DataFrame, consenting: pd.DataFrame) -> pd.DataFrame:
-    """:func:`driver_features` from per-vin :data:`SUMS` and ``crashes`` (``sums``) and the
+    """:func:`driver_features` from per-vin :data:`SUMS`, ``claims`` and ``claim_cost``
+    (``sums``) and the
     consenting customers (``customer_id``, ``vin``, ``climate_region``)."""
     p = sums[sums.miles > 0].merge(consenting, on="vin")
     manual = p.manual_miles.where(p.manual_miles > 0)
@@ -111,25 +115,33 @@ def features_from_sums(sums: pd.DataFrame, consenting: pd.DataFrame) -> pd.DataF
         "autopilot_share": p.autopilot_miles / p.miles, "rain_share": p.rain_miles / p.miles,
         "miles_per_day": p.miles / p["days"],
         "log_miles_per_day": np.log(p.miles / p["days"]),
-        "pcf_v22": p.pcf_miles / p.miles, "crashes": p.crashes.fillna(0).astype("int64")})
+        "pcf_v22": p.pcf_miles / p.miles, "claims": p.claims.fillna(0).astype("int64"),
+        "claim_cost": p.claim_cost.fillna(0.0).astype(float)})
     return out.sort_values("customer_id").reset_index(drop=True)
 
 
 def driver_features(store: Tables, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
     """One row per consenting customer with miles on days ``start``–``end`` (inclusive):
     ``customer_id``, ``vin``, ``climate_region``, ``miles``, ``days``, the factors of
-    :data:`CHANGEABLE` and :data:`OTHER`, ``miles_per_day``, ``pcf_v22`` and ``crashes``."""
+    :data:`CHANGEABLE` and :data:`OTHER`, ``miles_per_day``, ``pcf_v22``, ``claims`` and
+    ``claim_cost``."""
     consenting = consenting_vehicles(store)
     days = store.table("telemetry_daily")
     days = days.filter(days.day >= start.date(), days.day <= end.date(), days.miles > 0)
     sums = driving_sums(days.semi_join(consenting, "vin"))
-    crashes = store.table("crashes")
-    crashes = crashes.filter(crashes.event_time >= start,
-                             crashes.event_time < end + pd.Timedelta(days=1))
-    crashes = crashes.semi_join(consenting, "vin")
-    counts = crashes.group_by("vin").aggregate(crashes=crashes.count())
+    claims = store.table("insurance_claims")
+    claims = claims.filter(claims.event_time >= start,
+                           claims.event_time < end + pd.Timedelta(days=1))
+    counts = claim_sums(claims.semi_join(consenting, "vin"))
     return features_from_sums(store.execute(sums.left_join(counts, "vin").drop("vin_right")),
                               store.execute(consenting))
+
+
+def claim_sums(claims: ir.Table, *by: ir.Value) -> ir.Table:
+    """Per ``vin`` (and ``by``): ``claims`` (how many) and ``claim_cost`` (USD) of
+    ``insurance_claims`` rows; additive, like :func:`driving_sums`."""
+    return claims.group_by(["vin", *by]).aggregate(claims=claims.count(),
+                                                   claim_cost=claims.amount_usd.sum())
 
 
 def _daily_pcf_v22(days: ir.Table) -> ir.FloatingValue:

@@ -3,27 +3,28 @@ period, explain the price, and count what it earned.
 
 Module ``insurance`` (every :attr:`InsuranceConfig.period_days` days from ``first_day``).
 The rating model is fitted on the consenting drivers' whole history of driving and
-crashes (:func:`~gigaloop.customer.insurance_features.driver_features`: a customer
-without both consents is never read, so never priced), and how much it may learn depends
-on how many crashes there are — at about one per million miles, a young fleet has tens:
+insurance claims (:func:`~gigaloop.customer.insurance_features.driver_features`: a
+customer without both consents is never read, so never priced), and how much it may learn
+depends on how many claims there are — at about one per 150,000 miles, a young fleet has
+tens in its first months:
 
-* fewer than ``glm_min_crashes``: the **Safety Score rating**, crashes per mile =
+* fewer than ``glm_min_claims``: the **Safety Score rating**, claims per mile =
   base × the driver's v2.2 PCF. The published formula gives the relative risks; only the
-  base rate is fitted (Σ crashes ÷ Σ miles × PCF), so tens of crashes are enough.
-* from ``glm_min_crashes`` on: the **Poisson GLM** of :mod:`gigaloop.customer.insurance`,
-  every factor's rate ratio fitted (about fifteen crashes per parameter).
+  base rate is fitted (Σ claims ÷ Σ miles × PCF), so tens of claims are enough.
+* from ``glm_min_claims`` on: the **Poisson GLM** of :mod:`gigaloop.customer.insurance`,
+  every factor's rate ratio fitted (about fifteen claims per parameter).
 
 Before it prices anyone the model is judged on drivers it was not fitted on
-(``held_out`` of them, by customer): observed ÷ expected crashes with its exact Poisson
+(``held_out`` of them, by customer): observed ÷ expected claims with its exact Poisson
 interval, and the normalised Gini of the model and of the PCF. Refitted on every driver,
 each one's premium for the coming period, at the miles per day and factors of their last
-``window_days``, is a ``premiums`` row: expected crashes × the stated claim cost ÷ the
-target loss ratio (:class:`~gigaloop.customer.insurance.PremiumSettings`), with the
-factors a driver can change, each as its multiplier on the mean driver's price.
+``window_days``, is a ``premiums`` row: expected claims × the mean cost of the history's
+claims ÷ the target loss ratio (:class:`~gigaloop.customer.insurance.PremiumSettings`),
+with the factors a driver can change, each as its multiplier on the mean driver's price.
 
 :func:`insurance_kpis` reads the rows back: the mean premium per vehicle-month and the
-loss ratio — the crashes of each priced vehicle inside its period at the same claim cost
-÷ the premiums, over periods that have ended.
+loss ratio — what the claims of each priced vehicle inside its period cost ÷ the
+premiums, over periods that have ended.
 
 >>> module = InsuranceModule()
 >>> module.name, module.every_days, module.config.settings.target_loss_ratio
@@ -32,6 +33,7 @@ loss ratio — the crashes of each priced vehicle inside its period at the same 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -53,6 +55,7 @@ from gigaloop.customer.insurance_features import (
     SUMS,
     V22_LOG_PER_POINT,
     Tables,
+    claim_sums,
     consenting_vehicles,
     driving_sums,
     features_from_sums,
@@ -63,15 +66,15 @@ from gigaloop.loop.contract import DayContext, Decision
 @dataclass(frozen=True, kw_only=True)
 class InsuranceConfig:
     """``first_day``: first pricing; ``window_days``: the recent driving a price is set
-    from; ``period_days``: what one premium covers; ``min_crashes``: fewer in the history
-    and nobody is priced; ``glm_min_crashes``: from this many, every factor is fitted."""
+    from; ``period_days``: what one premium covers; ``min_claims``: fewer in the history
+    and nobody is priced; ``glm_min_claims``: from this many, every factor is fitted."""
 
     first_day: int = 90
     window_days: int = 90
     period_days: int = 30
     held_out: float = 0.3
-    min_crashes: int = 10
-    glm_min_crashes: int = 200
+    min_claims: int = 10
+    glm_min_claims: int = 200
     seed: int = 0
     settings: PremiumSettings = field(default_factory=PremiumSettings)
 
@@ -79,7 +82,7 @@ class InsuranceConfig:
 @dataclass
 class DrivingLedger:
     """Per consenting vehicle and block of ``block_days`` telemetry days: the additive
-    driving sums (:data:`~gigaloop.customer.insurance_features.SUMS`) and crashes, read
+    driving sums (:data:`~gigaloop.customer.insurance_features.SUMS`) and claims, read
     by ingestion time so each row counts once, late or not — a pricing reads only the
     rows that arrived since the last. A window starts on a block's first day.
 
@@ -96,18 +99,17 @@ class DrivingLedger:
         if self.epoch is None:
             self.epoch = epoch
         consenting = consenting_vehicles(view)
-        days, crashes = view.table("telemetry_daily"), view.table("crashes")
+        days, claims = view.table("telemetry_daily"), view.table("insurance_claims")
         if self.seen_until is not None:
             days = days.filter(days.ingested_at > self.seen_until)
-            crashes = crashes.filter(crashes.ingested_at > self.seen_until)
+            claims = claims.filter(claims.ingested_at > self.seen_until)
         days = days.filter(days.miles > 0).semi_join(consenting, "vin")
-        crashes = crashes.semi_join(consenting, "vin")
+        claims = claims.semi_join(consenting, "vin")
         start = int((self.epoch - pd.Timestamp(0)).days)
         sums = view.execute(driving_sums(
             days, ((days.day.epoch_days() - start) // self.block_days).name("block")))
-        hits = view.execute(crashes.group_by(
-            ["vin", ((crashes.event_time.date().epoch_days() - start)
-                     // self.block_days).name("block")]).aggregate(crashes=crashes.count()))
+        hits = view.execute(claim_sums(claims, ((claims.event_time.date().epoch_days() - start)
+                                                // self.block_days).name("block")))
         new = pd.concat([sums, hits]).fillna(0.0).groupby(["vin", "block"]).sum()
         self.sums = new if self.sums.empty else self.sums.add(new, fill_value=0.0)
         self.seen_until = view.cutoff
@@ -117,7 +119,8 @@ class DrivingLedger:
         """:func:`~gigaloop.customer.insurance_features.driver_features` of the blocks
         from the one holding ``since`` (all of them without it)."""
         if self.sums.empty:
-            return features_from_sums(pd.DataFrame(columns=["vin", *SUMS, "crashes"]),
+            return features_from_sums(pd.DataFrame(columns=["vin", *SUMS, "claims",
+                                                        "claim_cost"]),
                                       consenting)
         sums = self.sums
         if since is not None:
@@ -149,12 +152,14 @@ class InsuranceModule:
         self.ledger.update(ctx.view, today - pd.Timedelta(days=ctx.day))
         consenting = ctx.view.execute(consenting_vehicles(ctx.view))
         history = self.ledger.features(consenting)
-        crashes = int(history.crashes.sum()) if len(history) else 0
-        if crashes < cfg.min_crashes:
+        claims = int(history.claims.sum()) if len(history) else 0
+        if claims < cfg.min_claims:
             return [Decision(ctx.day, self.name,
-                             f"insurance: not priced, {crashes} crashes so far "
-                             f"(< {cfg.min_crashes})",
-                             inputs={"drivers": len(history), "crashes": crashes})]
+                             f"insurance: not priced, {claims} claims so far "
+                             f"(< {cfg.min_claims})",
+                             inputs={"drivers": len(history), "claims": claims})]
+        cfg = dataclasses.replace(cfg, settings=dataclasses.replace(
+            cfg.settings, claim_cost_usd=float(history.claim_cost.sum()) / claims))
         judged = held_out_check(history, cfg)
         model = fit_rating(history, cfg)
         recent = self.ledger.features(consenting, since=today - pd.Timedelta(
@@ -164,23 +169,26 @@ class InsuranceModule:
         ctx.emit("premiums", [
             {"premium_id": f"{c}/{start.date()}", "customer_id": c, "vin": v,
              "period_start": start.date(), "period_days": cfg.period_days,
-             "expected_crashes": float(e), "premium_usd": float(p), "factors_json": f,
+             "expected_claims": float(e), "premium_usd": float(p), "factors_json": f,
              "event_time": ctx.now}
             for c, v, e, p, f in zip(recent.customer_id, recent.vin, prices.expected,
                                      prices.premium, prices.factors, strict=True)])
         return [Decision(ctx.day, self.name,
                          f"insurance: {len(recent)} drivers priced from {start.date()} "
-                         f"({model.kind}, {crashes} crashes), mean ${prices.premium.mean():,.2f}"
+                         f"({model.kind}, {claims} claims at "
+                         f"${cfg.settings.claim_cost_usd:,.0f}), mean ${prices.premium.mean():,.2f}"
                          f" per {cfg.period_days} days; held-out observed/expected "
                          f"{judged['observed_over_expected']:.2f}",
                          inputs={"model": model.kind, "drivers": len(recent),
-                                 "crashes": crashes, "held_out": judged,
+                                 "claims": claims,
+                                 "claim_cost_usd": round(cfg.settings.claim_cost_usd, 2),
+                                 "held_out": judged,
                                  "rate_ratios": model.rate_ratios()})]
 
 
 @dataclass(frozen=True)
 class Prices:
-    """Per driver: expected crashes and premium over the period, factors (JSON)."""
+    """Per driver: expected claims and premium over the period, factors (JSON)."""
 
     expected: np.ndarray
     premium: np.ndarray
@@ -189,11 +197,11 @@ class Prices:
 
 @dataclass
 class PcfRating:
-    """Crashes per mile = ``base`` × the driver's v2.2 PCF: the Safety Score's published
+    """Claims per mile = ``base`` × the driver's v2.2 PCF: the Safety Score's published
     relative risks, one fitted rate. ``mean_points``: the mileage-weighted mean driver's
     factor points, from which each factor's multiplier is told.
 
-    >>> drivers = pd.DataFrame({"crashes": [1, 3], "miles": [1e6, 1e6], "pcf_v22": [0.5, 1.5],
+    >>> drivers = pd.DataFrame({"claims": [1, 3], "miles": [1e6, 1e6], "pcf_v22": [0.5, 1.5],
     ...     **{f: [0.0, 2.0] for f in PCF_FACTORS}})
     >>> rating = PcfRating.fit(drivers)
     >>> rating.base, rating.rate(drivers).tolist()
@@ -207,7 +215,7 @@ class PcfRating:
     @classmethod
     def fit(cls, drivers: pd.DataFrame) -> PcfRating:
         miles = drivers.miles.to_numpy(float)
-        base = float(drivers.crashes.sum()) / float((miles * drivers.pcf_v22).sum())
+        base = float(drivers.claims.sum()) / float((miles * drivers.pcf_v22).sum())
         return cls(base, {f: float(np.average(drivers[f], weights=miles)) for f in PCF_FACTORS})
 
     def rate(self, drivers: pd.DataFrame) -> np.ndarray:
@@ -251,32 +259,32 @@ PCF_FACTORS = ("hard_braking", "aggressive_turning", "unsafe_following",
 
 
 def fit_rating(drivers: pd.DataFrame, cfg: InsuranceConfig) -> PcfRating | GlmRating:
-    """The rating model the crashes in ``drivers`` can support (module docstring)."""
-    if drivers.crashes.sum() >= cfg.glm_min_crashes:
+    """The rating model the claims in ``drivers`` can support (module docstring)."""
+    if drivers.claims.sum() >= cfg.glm_min_claims:
         return GlmRating(ClaimFrequencyGLM().fit(drivers))
     return PcfRating.fit(drivers)
 
 
 def held_out_check(drivers: pd.DataFrame, cfg: InsuranceConfig) -> dict[str, Any]:
     """Fit on all but a held-out share of drivers (by customer); on those: observed ÷
-    expected crashes (exact Poisson 95 % interval) and the normalised Gini of the model
+    expected claims (exact Poisson 95 % interval) and the normalised Gini of the model
     and of the Safety Score's PCF."""
     test = split_by_customer(drivers.customer_id, cfg.held_out, cfg.seed)
     model = fit_rating(drivers[~test], cfg)
     held = drivers[test]
-    crashes, miles = held.crashes.to_numpy(float), held.miles.to_numpy(float)
+    claims, miles = held.claims.to_numpy(float), held.miles.to_numpy(float)
     rate = model.rate(held)
-    expected, observed = float((rate * miles).sum()), float(crashes.sum())
+    expected, observed = float((rate * miles).sum()), float(claims.sum())
     low, high = ml.poisson_interval(np.array([observed]), np.array([expected]))
-    return {"model": model.kind, "drivers": int(test.sum()), "crashes": int(observed),
+    return {"model": model.kind, "drivers": int(test.sum()), "claims": int(observed),
             "observed_over_expected": round(observed / expected, 4),
             "ci95": [round(float(low[0]), 4), round(float(high[0]), 4)],
-            "gini_model": _gini(crashes, miles, rate),
-            "gini_pcf_v22": _gini(crashes, miles, held.pcf_v22.to_numpy(float))}
+            "gini_model": _gini(claims, miles, rate),
+            "gini_pcf_v22": _gini(claims, miles, held.pcf_v22.to_numpy(float))}
 
 
-def _gini(crashes: np.ndarray, miles: np.ndarray, score: np.ndarray) -> float | None:
-    return round(normalised_gini(crashes, miles, score), 4) if crashes.sum() else None
+def _gini(claims: np.ndarray, miles: np.ndarray, score: np.ndarray) -> float | None:
+    return round(normalised_gini(claims, miles, score), 4) if claims.sum() else None
 
 
 def _prices(rate: np.ndarray, drivers: pd.DataFrame, factors: pd.DataFrame,
@@ -287,11 +295,10 @@ def _prices(rate: np.ndarray, drivers: pd.DataFrame, factors: pd.DataFrame,
     return Prices(rate * miles, np.asarray(monthly_premium(rate, miles, cfg.settings)), text)
 
 
-def insurance_kpis(store: Tables, *, end: datetime,
-                   settings: PremiumSettings | None = None) -> dict[str, float | None]:
+def insurance_kpis(store: Tables, *, end: datetime) -> dict[str, float | None]:
     """``premium_per_vehicle_month``: the mean premium, scaled to a calendar month;
-    ``loss_ratio``: crashes of each priced vehicle inside its period × the claim cost ÷
-    the premiums, over the periods that ended by ``end`` (None without any)."""
+    ``loss_ratio``: what the insurance claims of each priced vehicle inside its period
+    cost ÷ the premiums, over the periods that ended by ``end`` (None without any)."""
     premiums = store.table("premiums")
     rows = store.execute(premiums.select("vin", "period_start", "period_days",
                                          "premium_usd"))
@@ -304,13 +311,12 @@ def insurance_kpis(store: Tables, *, end: datetime,
     ended = rows.assign(start=start, stop=stop)[stop <= pd.Timestamp(end)]
     loss_ratio = None
     if len(ended):
-        crashes = store.table("crashes")
-        hits = store.execute(crashes.filter(crashes.vin.isin(ended.vin.unique().tolist()))
-                             .select("vin", "event_time"))
+        claims = store.table("insurance_claims")
+        hits = store.execute(claims.filter(claims.vin.isin(ended.vin.unique().tolist()))
+                             .select("vin", "event_time", "amount_usd"))
         joined = ended.merge(hits, on="vin")
         inside = (joined.event_time >= joined.start) & (joined.event_time < joined.stop)
-        claim_cost = (settings or PremiumSettings()).claim_cost_usd
-        loss_ratio = round(float(inside.sum()) * claim_cost
+        loss_ratio = round(float(joined.amount_usd[inside].sum())
                            / float(ended.premium_usd.sum()), 4)
     return {"premium_per_vehicle_month": round(float(per_month.mean()), 2),
             "loss_ratio": loss_ratio}

@@ -75,7 +75,8 @@ PREMIUMS = Table(
         col("vin", "string", "vehicle priced", references="vehicles.vin"),
         col("period_start", "date", "first day the price covers"),
         col("period_days", "int64", "days the price covers", unit="d", min=1),
-        col("expected_crashes", "float64", "crashes the model expects in the period", min=0),
+        col("expected_claims", "float64", "insurance claims the model expects in the period",
+            min=0),
         col("premium_usd", "float64", "price of the period", unit="USD", min=0),
         col("factors_json", "string",
             "each factor a driver can change as its multiplier on the mean driver's price, "

@@ -193,6 +193,18 @@ CRASHES = Table(
         col("severity", "string", "major (restraint fired) or minor", choices=("major", "minor")),
     ))
 
+INSURANCE_CLAIMS = Table(
+    "insurance_claims", "fleet",
+    "A claim on the maker's insurance by a policyholder: collision (own damage, including "
+    "every recorded crash) or property damage liability, with what it cost.",
+    key=("claim_id",), partition_by="event_time", columns=(
+        col("claim_id", "string", "id"),
+        col("vin", "string", "vehicle insured", references="vehicles.vin"),
+        col("coverage", "string", "collision or property_damage",
+            choices=("collision", "property_damage")),
+        col("amount_usd", "float64", "paid on the claim", unit="USD", min=0),
+    ))
+
 OTA_REPORTS = Table(
     "ota_reports", "fleet",
     "What the vehicles of one hardware revision (or the plant's robot cells of one kind) "
@@ -215,4 +227,4 @@ OTA_REPORTS = Table(
     ))
 
 TABLES = (TELEMETRY_DAILY, TRIGGER_EVENTS, SCENES, DIAGNOSTIC_CODES, COMPONENT_FAILURES,
-          CRASHES, OTA_REPORTS)
+          CRASHES, INSURANCE_CLAIMS, OTA_REPORTS)

@@ -1,5 +1,6 @@
-"""The fleet's day as table rows: telemetry, triggers, crashes, codes, claims, visits,
-customers, subscriptions and feedback — plus the truth events those rows reveal.
+"""The fleet's day as table rows: telemetry, triggers, crashes, insurance claims, codes,
+warranty claims, visits, customers, subscriptions and feedback — plus the truth events
+those rows reveal.
 
 :class:`FleetTables` reads the :class:`~gigaloop.twin.fleet.Fleet`'s arrays; VINs and
 customer ids are taken from Arrow arrays by index.
@@ -17,7 +18,7 @@ from gigaloop.twin import customers as cust
 from gigaloop.twin.climate import REGIONS
 from gigaloop.twin.fleet_rows import Rows, day_times, numbered_ids, serial_ids
 from gigaloop.twin.fleet_telemetry import CLIMATE_NAMES, DAY_S, TelemetryRows
-from gigaloop.twin.hazards import CRASH
+from gigaloop.twin.hazards import CLAIM, CRASH
 from gigaloop.twin.telemetry import TRIGGER_KINDS, BlockEvents
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ CLIP_UPLOADED = 0.9            # share of requested clips that arrive (no publis
 CONDITIONS = pa.array(["clear", "rain", "night", "snow"], pa.string())
 CLEAR, RAIN, NIGHT, SNOW = range(4)
 CRASH_MODES = pa.array(["manual", "autopilot"], pa.string())
+COVERAGES = pa.array(["property_damage", "collision"], pa.string())
 SEVERITIES = pa.array(["minor", "major"], pa.string())
 TRIGGER_NAMES = pa.array([k.split("_")[0] for k in TRIGGER_KINDS], pa.string())
 
@@ -41,12 +43,13 @@ class FleetTables:
         self.f = fleet
         self._rng = rng
         self._complaint_rng = rng.spawn(1)[0]  # a stream of its own: the other draws stay put
+        self._claim_rng = rng.spawn(1)[0]      # … and so are the insurance claims
         felt = [c for c in fleet.workshop.components if c.symptom is not None]
         #: components owners complain about with nothing wrong, and each one's rate per day
         self._noise = (np.array([c.name for c in felt], dtype=object), np.array(
             [cust.COMPLAINT_NOISE_PER_SYMPTOM * c.symptom[0] * c.first_year / 365
              for c in felt if c.symptom is not None]))
-        self._serial = {k: 0 for k in ("TR", "CR", "CL", "SV", "FB", "OF", "TC")}
+        self._serial = {k: 0 for k in ("TR", "CR", "CL", "SV", "FB", "OF", "TC", "IC")}
         self.telemetry = TelemetryRows()
 
     def _ids(self, prefix: str, n: int) -> pa.Array:
@@ -85,7 +88,8 @@ class FleetTables:
         f.counts["miles_manual"] += float(out["miles"].sum(dtype=np.float64)) - ap
         f.counts["expected_crashes_autopilot"] += events.expected_crashes_autopilot
         self.telemetry.add(rows, f, day)
-        self._crashes(rows, day, ctx, events)
+        crashed, seconds = self._crashes(rows, day, ctx, events)
+        self._insurance_claims(rows, day, events.crash_risk, crashed, seconds)
         self._triggers(rows, day, ctx, events)
         self._rain_truth(day)
 
@@ -141,12 +145,14 @@ class FleetTables:
         cond[(cond == RAIN) & (ctx.temp_c[region] < 0.0)] = SNOW
         return cond
 
-    def _crashes(self, rows: Rows, day: int, ctx: DayContext, events: BlockEvents) -> None:
+    def _crashes(self, rows: Rows, day: int, ctx: DayContext, events: BlockEvents
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """``crashes`` rows; the crashed vehicles and each crash's second of the day."""
         f = self.f
         manual, auto = events.crash_manual, events.crash_autopilot
         idx = np.concatenate([manual, auto])
         if not idx.size:
-            return
+            return idx, np.empty(0)
         f.counts["crashes_manual"] += len(manual)
         f.counts["crashes_autopilot"] += len(auto)
         ap_rain = 1.0 + f.vehicles.view("ap_rain_extra")[auto]
@@ -165,6 +171,32 @@ class FleetTables:
                  event_time=day_times(f.start_date, day, seconds))
         rain_crash = np.flatnonzero(on_autopilot & np.isin(condition, [RAIN, SNOW]))
         self._attribute(day, "rain_perception", "first_crash", idx[rain_crash])
+        return idx, seconds
+
+    def _insurance_claims(self, rows: Rows, day: int, risk: np.ndarray, crashed: np.ndarray,
+                          seconds: np.ndarray) -> None:
+        """``insurance_claims`` of the maker's policyholders (``consent_insurance``): one
+        collision claim per crash, and the minor collisions and property damage no crash
+        record shows, at the day's crash risk × :data:`~gigaloop.twin.hazards.CLAIM`'s
+        claims per crash (:class:`~gigaloop.twin.hazards.ClaimRates`)."""
+        insured = self.f.info.view("consent_insurance")
+        rng = self._claim_rng
+        held = np.flatnonzero(insured[: len(risk)] & (risk > 0))
+        lam = risk[held].astype(np.float64)
+        collision = rng.poisson(lam * (CLAIM.collision_per_crash - 1.0))
+        damage = rng.poisson(lam * CLAIM.property_damage_per_crash)
+        of_crash = insured[crashed]
+        idx = np.concatenate([crashed[of_crash], np.repeat(held, collision),
+                              np.repeat(held, damage)])
+        if not idx.size:
+            return
+        coverage = np.arange(len(idx)) < len(idx) - int(damage.sum())
+        second = np.concatenate([seconds[of_crash],
+                                 rng.uniform(0, DAY_S, len(idx) - int(of_crash.sum()))])
+        rows.add("insurance_claims", claim_id=self._ids("IC", len(idx)),
+                 vin=self.f.vins.take(idx), coverage=COVERAGES.take(coverage.astype(np.int8)),
+                 amount_usd=np.round(CLAIM.cost(coverage, rng), 2),
+                 event_time=day_times(self.f.start_date, day, second))
 
     def _triggers(self, rows: Rows, day: int, ctx: DayContext, events: BlockEvents) -> None:
         f = self.f

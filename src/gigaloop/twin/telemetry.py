@@ -126,13 +126,15 @@ class DayOutput:
 @dataclass
 class BlockEvents:
     """Rare events of a day, as global vehicle indices (with repeats for several events),
-    and the Autopilot crashes the day's rates expect (a world figure free of Poisson noise,
-    for the truth)."""
+    each vehicle's expected crashes of the day (``crash_risk``, in vehicle order: what its
+    insurance claims follow) and the Autopilot crashes the day's rates expect (a world
+    figure free of Poisson noise, for the truth)."""
 
     crash_manual: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     crash_autopilot: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     trigger_vehicle: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     trigger_kind: np.ndarray = field(default_factory=lambda: np.empty(0, np.int8))
+    crash_risk: np.ndarray = field(default_factory=lambda: np.empty(0, F4))
     expected_crashes_autopilot: float = 0.0
 
     @classmethod
@@ -141,7 +143,7 @@ class BlockEvents:
             return cls()
         return cls(**{f: np.concatenate([getattr(p, f) for p in parts])
                       for f in ("crash_manual", "crash_autopilot", "trigger_vehicle",
-                                "trigger_kind")},
+                                "trigger_kind", "crash_risk")},
                    expected_crashes_autopilot=sum(p.expected_crashes_autopilot for p in parts))
 
 
@@ -265,17 +267,19 @@ def _events(c: dict[str, np.ndarray], ctx: DayContext, out: DayOutput, s: slice,
     factor += F4(1.0)
     np.multiply(manual, c["crash_manual"], out=lam)
     lam *= factor
+    risk = lam.copy()
     crash_manual = poisson_positions(lam, rng)
     np.multiply(rain_share, c["ap_rain_extra"], out=factor)
     factor += night_extra
     factor += F4(1.0)
     np.multiply(ap, c["crash_ap"], out=lam)
     lam *= factor
+    risk += lam
     expected = float(lam.sum(dtype=np.float64))
     crash_ap = poisson_positions(lam, rng)
     kinds = np.repeat(np.arange(len(TRIGGER_KINDS), dtype=np.int8), [len(t) for t in triggers])
     return BlockEvents(crash_manual + lo, crash_ap + lo, np.concatenate(triggers) + lo, kinds,
-                       expected)
+                       risk, expected)
 
 
 _LOCAL = threading.local()
