@@ -14,10 +14,16 @@ Prints one JSON line per figure:
   driver's premium, at the training drivers' mean claim cost and the stated loss ratio;
 * with ``--folds K`` (K ≥ 2), ``crossfit_deciles`` (glm, gbm): the decile table again, every
   driver held out once — each driver's rate from the model fitted on the other K − 1 folds
-  of customers — so all the claims judge the calibration, not a held-out share of them.
+  of customers — so all the claims judge the calibration, not a held-out share of them;
+* with ``--ahead D``, ``ahead_deciles`` and ``ahead_ranking`` (glm, pcf_v22,
+  glm_fitted_ahead): the models fitted on every driver's window but its last ``D`` days,
+  judged on the claims of those ``D`` days (at the miles then driven) — a price is set
+  before the period it covers. ``glm_fitted_ahead`` is fitted the way it is then used, the
+  earlier window's features against the last days' claims, on the other four fifths of
+  customers.
 
 Run: ``PYTHONPATH=src .venv/bin/python bench/eval_insurance.py --run DIR [--held-out 0.3]
-[--seed 0] [--folds 5]`` (DIR from ``gigaloop run --out DIR``; the window is all its
+[--seed 0] [--folds 5] [--ahead 30]`` (DIR from ``gigaloop run --out DIR``; the window is all its
 telemetry days).
 """
 
@@ -55,6 +61,8 @@ def main() -> None:
     parser.add_argument("--held-out", type=float, default=0.3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--folds", type=int, default=0, help="cross-fitted deciles (K ≥ 2)")
+    parser.add_argument("--ahead", type=int, default=0,
+                        help="judge on the claims of the last D days, fitted before them")
     args = parser.parse_args()
     store = Store(args.run / "store")
     days = store.table("telemetry_daily")
@@ -92,6 +100,42 @@ def main() -> None:
         mean=priced.premium.mean(), mean_driver=priced.mean_driver_premium.iloc[0])
     if args.folds >= 2:
         _crossfit_deciles(features, args.folds, args.seed)
+    if args.ahead > 0:
+        _ahead(store, start, end, args.ahead, args.seed)
+
+
+def _ahead(store: Store, start: pd.Timestamp, end: pd.Timestamp, days: int,
+           seed: int) -> None:
+    """Fit on the window to ``end − days``; judge on the claims of the ``days`` after it,
+    at the miles the drivers then drove."""
+    cut = end - pd.Timedelta(days=days)
+    past = driver_features(store, start, cut)
+    future = driver_features(store, cut + pd.Timedelta(days=1), end)
+    both = past.merge(future[["customer_id", "miles", "claims"]], on="customer_id",
+                      suffixes=("", "_ahead"))
+    glm = ClaimFrequencyGLM().fit(past)
+    claims, miles = both.claims_ahead.to_numpy(), both.miles_ahead.to_numpy()
+    rates = {"glm": glm.rate(both), "pcf_v22": both.pcf_v22.to_numpy()}
+    rates["pcf_v22"] = rates["pcf_v22"] * past.claims.sum() / (past.miles * past.pcf_v22).sum()
+    # fitted the way it is used: the window's features against the next days' claims, on
+    # the other folds of customers (so no driver's own next claims price it)
+    ahead = both.assign(claims=both.claims_ahead, miles=both.miles_ahead)
+    ids = np.sort(both.customer_id.unique())
+    fold = both.customer_id.map(dict(zip(ids, np.random.default_rng(seed).permutation(
+        len(ids)) % 5, strict=True))).to_numpy()
+    rates["glm_fitted_ahead"] = np.zeros(len(both))
+    for k in range(5):
+        fitted = ClaimFrequencyGLM().fit(ahead[fold != k])
+        rates["glm_fitted_ahead"][fold == k] = fitted.rate(both[fold == k])
+    for name, rate in rates.items():
+        table = calibration_by_decile(claims, rate * miles, rate)
+        _emit("ahead_deciles", model=name, fitted_until=str(cut.date()), days=days,
+              drivers=len(both), claims=int(claims.sum()), rows=table.to_dict("records"),
+              all_within_10pct=bool((table.o_e.sub(1).abs() <= 0.1).all()),
+              all_cover_1=bool(((table.low <= 1) & (table.high >= 1)).all()))
+        _emit("ahead_ranking", predictor=name, normalised_gini=normalised_gini(claims, miles, rate),
+              gini_ci=gini_interval(claims, miles, rate, seed=seed),
+              top_decile_lift=top_decile_lift(claims, miles, rate))
 
 
 def _crossfit_deciles(features: pd.DataFrame, folds: int, seed: int) -> None:
