@@ -20,7 +20,9 @@ Prints one JSON line per figure:
   judged on the claims of those ``D`` days (at the miles then driven) — a price is set
   before the period it covers. ``glm_fitted_ahead`` is fitted the way it is then used, the
   earlier window's features against the last days' claims, on the other four fifths of
-  customers.
+  customers; ``glm_credibility`` is the GLM's relative risk trusted in proportion to the
+  miles behind it (:class:`~gigaloop.customer.insurance.Credibility`, its constant fitted
+  on the other four fifths' later claims).
 
 Run: ``PYTHONPATH=src .venv/bin/python bench/eval_insurance.py --run DIR [--held-out 0.3]
 [--seed 0] [--folds 5] [--ahead 30]`` (DIR from ``gigaloop run --out DIR``; the window is all its
@@ -40,9 +42,11 @@ import pandas as pd
 from gigaloop.customer.insurance import (
     ClaimFrequencyGBM,
     ClaimFrequencyGLM,
+    Credibility,
     PremiumSettings,
     calibration_by_decile,
     gini_interval,
+    log_relative_risk,
     normalised_gini,
     split_by_customer,
     top_decile_lift,
@@ -124,9 +128,18 @@ def _ahead(store: Store, start: pd.Timestamp, end: pd.Timestamp, days: int,
     fold = both.customer_id.map(dict(zip(ids, np.random.default_rng(seed).permutation(
         len(ids)) % 5, strict=True))).to_numpy()
     rates["glm_fitted_ahead"] = np.zeros(len(both))
+    rates["glm_credibility"] = np.zeros(len(both))
+    log_rr, window_miles = log_relative_risk(rates["glm"], both.miles), both.miles.to_numpy()
+    ks = []
     for k in range(5):
         fitted = ClaimFrequencyGLM().fit(ahead[fold != k])
         rates["glm_fitted_ahead"][fold == k] = fitted.rate(both[fold == k])
+        train, test = fold != k, fold == k
+        credibility = Credibility.fit(log_rr[train], window_miles[train], claims[train],
+                                      miles[train])
+        rates["glm_credibility"][test] = credibility.rate(log_rr[test], window_miles[test])
+        ks.append(credibility.k)
+    _emit("ahead_credibility", k_miles_by_fold=ks)
     for name, rate in rates.items():
         table = calibration_by_decile(claims, rate * miles, rate)
         _emit("ahead_deciles", model=name, fitted_until=str(cut.date()), days=days,

@@ -9,6 +9,7 @@ import pytest
 
 from gigaloop.customer.insurance import (
     ClaimFrequencyGLM,
+    Credibility,
     PremiumSettings,
     gini_interval,
     monthly_premium,
@@ -106,3 +107,25 @@ def test_gini_interval_brackets_the_estimate() -> None:
     score = drivers.hard_braking.to_numpy()
     low, high = gini_interval(claims, miles, score, draws=100)
     assert 0 < low <= normalised_gini(claims, miles, score) <= high < 1
+
+
+def test_credibility_prices_a_short_noisy_record_nearer_the_fleet() -> None:
+    # each driver's true log relative risk, and a measured one whose noise shrinks with
+    # the miles it was measured over (sd 1 at 1,000 miles); next period's claims follow
+    # the true risk
+    rng = np.random.default_rng(11)
+    n = 200_000
+    truth = rng.normal(0.0, 0.4, n)
+    window = rng.uniform(200, 8_000, n)
+    measured = truth + rng.normal(0.0, 1.0, n) * np.sqrt(1_000 / window)
+    miles = rng.uniform(1_000, 3_000, n)
+    claims = rng.poisson(1e-4 * np.exp(truth) * miles)
+    credibility = Credibility.fit(measured, window, claims, miles)
+    assert credibility.k > 0  # the record is not trusted fully
+    top = measured >= np.quantile(measured, 0.9)
+    raw_rate = credibility.base * np.exp(measured)
+    trusted = credibility.rate(measured, window)
+    raw = claims[top].sum() / (raw_rate[top] * miles[top]).sum()
+    shrunk = claims[top].sum() / (trusted[top] * miles[top]).sum()
+    assert raw < 0.75            # taken at face value, the riskiest look riskier than they are
+    assert shrunk == pytest.approx(1.0, abs=0.1)

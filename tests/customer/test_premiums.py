@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gigaloop.customer.insurance import Credibility
 from gigaloop.customer.insurance_features import (
     CHANGEABLE,
     OTHER,
@@ -18,6 +19,7 @@ from gigaloop.customer.insurance_features import (
     driver_features,
 )
 from gigaloop.customer.premiums import (
+    PCF_FACTORS,
     DrivingLedger,
     GlmRating,
     InsuranceConfig,
@@ -157,3 +159,20 @@ def test_the_ledger_read_in_pieces_gives_the_features_read_at_once() -> None:
     since = START + pd.Timedelta(days=20)  # a block's first day
     pd.testing.assert_frame_equal(ledger.features(consenting, since=since),
                                   driver_features(store, since, end), rtol=1e-12)
+
+
+def test_a_record_trusted_by_its_miles_tempers_the_price_and_keeps_the_claims_expected() -> None:
+    drivers = pd.DataFrame({"miles": [100.0, 100.0, 50_000.0, 50_000.0],
+                            "miles_per_day": [30.0] * 4, "claims": [0, 0, 0, 0],
+                            "pcf_v22": [0.5, 2.0, 0.5, 2.0],
+                            **{f: [0.0, 2.0, 0.0, 2.0] for f in PCF_FACTORS}})
+    rating = PcfRating(base=1e-5, mean_points={f: 1.0 for f in PCF_FACTORS})
+    plain = rating.prices(drivers, InsuranceConfig())
+    trusted = rating.prices(drivers, InsuranceConfig(), Credibility(k=1_000.0, base=1e-5))
+    # 100 miles say little: those two drivers are priced close together; 50,000 say much
+    assert trusted.premium[1] / trusted.premium[0] < 1.2 < plain.premium[1] / plain.premium[0]
+    assert trusted.premium[3] / trusted.premium[2] == pytest.approx(
+        plain.premium[3] / plain.premium[2], rel=0.1)
+    assert trusted.expected.sum() == pytest.approx(plain.expected.sum())
+    braking = [json.loads(f)["hard_braking"] for f in trusted.factors]
+    assert abs(np.log(braking[1])) < abs(np.log(braking[3]))  # the short record's is tempered

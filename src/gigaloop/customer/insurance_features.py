@@ -74,7 +74,8 @@ def consenting_vehicles(store: Tables) -> ir.Table:
                             ).select("customer_id", "vin", "climate_region")
 
 
-#: Additive sums per vehicle a driver's features are ratios of (``days``: driving days).
+#: Additive sums per vehicle a driver's features are ratios of (``days``: reported days,
+#: driven or not).
 SUMS = ("miles", "manual_miles", "days", "autopilot_miles", "rain_miles", "late_night_miles",
         "hard_braking_miles", "turning_miles", "following_miles", "speeding_miles", "fcw",
         "forced", "pcf_miles")
@@ -127,7 +128,9 @@ def driver_features(store: Tables, start: pd.Timestamp, end: pd.Timestamp) -> pd
     ``claim_cost``."""
     consenting = consenting_vehicles(store)
     days = store.table("telemetry_daily")
-    days = days.filter(days.day >= start.date(), days.day <= end.date(), days.miles > 0)
+    # every reported day, driven or not: miles per day are per calendar day, as a price's
+    # period is (per driving day they ran ≈ 14 % high, and so did every premium)
+    days = days.filter(days.day >= start.date(), days.day <= end.date())
     sums = driving_sums(days.semi_join(consenting, "vin"))
     claims = store.table("insurance_claims")
     claims = claims.filter(claims.event_time >= start,
@@ -149,7 +152,8 @@ def _daily_pcf_v22(days: ir.Table) -> ir.FloatingValue:
     points = {"hard_braking": 100 * days.hard_braking_fraction,
               "aggressive_turning": 100 * days.aggressive_turning_fraction,
               "unsafe_following": 100 * days.unsafe_following_fraction,
-              "late_night": 100 * days.late_night_miles / days.miles,
+              "late_night": ibis.ifelse(days.miles > 0,
+                                        100 * days.late_night_miles / days.miles, 0.0),
               "excessive_speeding": 100 * days.speeding_fraction}
     log_pcf = sum(V22_LOG_PER_POINT[name] * ibis.least(value, V22_CAPS[name])
                   for name, value in points.items())

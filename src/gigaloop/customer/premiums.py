@@ -22,6 +22,10 @@ each one's premium for the coming period, at the miles per day and factors of th
 claims ÷ the target loss ratio (:class:`~gigaloop.customer.insurance.PremiumSettings`),
 with the factors a driver can change, each as its multiplier on the mean driver's price.
 
+A driver's relative risk is trusted by the miles behind it (:class:`~gigaloop.customer.
+insurance.Credibility`), its constant learnt on the last complete block's claims once that
+block holds ``credibility_min_claims``.
+
 :func:`insurance_kpis` reads the rows back: the mean premium per vehicle-month and the
 loss ratio — what the claims of each priced vehicle inside its period cost ÷ the
 premiums, over periods that have ended.
@@ -45,7 +49,9 @@ import pandas as pd
 from gigaloop import ml
 from gigaloop.customer.insurance import (
     ClaimFrequencyGLM,
+    Credibility,
     PremiumSettings,
+    log_relative_risk,
     monthly_premium,
     normalised_gini,
     split_by_customer,
@@ -67,7 +73,9 @@ from gigaloop.loop.contract import DayContext, Decision
 class InsuranceConfig:
     """``first_day``: first pricing; ``window_days``: the recent driving a price is set
     from; ``period_days``: what one premium covers; ``min_claims``: fewer in the history
-    and nobody is priced; ``glm_min_claims``: from this many, every factor is fitted."""
+    and nobody is priced; ``glm_min_claims``: from this many, every factor is fitted;
+    ``credibility_min_claims``: from this many claims in the last complete block, how far
+    a record is trusted is learnt (:class:`~gigaloop.customer.insurance.Credibility`)."""
 
     first_day: int = 90
     window_days: int = 90
@@ -75,6 +83,7 @@ class InsuranceConfig:
     held_out: float = 0.3
     min_claims: int = 10
     glm_min_claims: int = 200
+    credibility_min_claims: int = 30
     seed: int = 0
     settings: PremiumSettings = field(default_factory=PremiumSettings)
 
@@ -103,7 +112,7 @@ class DrivingLedger:
         if self.seen_until is not None:
             days = days.filter(days.ingested_at > self.seen_until)
             claims = claims.filter(claims.ingested_at > self.seen_until)
-        days = days.filter(days.miles > 0).semi_join(consenting, "vin")
+        days = days.semi_join(consenting, "vin")
         claims = claims.semi_join(consenting, "vin")
         start = int((self.epoch - pd.Timestamp(0)).days)
         sums = view.execute(driving_sums(
@@ -114,20 +123,33 @@ class DrivingLedger:
         self.sums = new if self.sums.empty else self.sums.add(new, fill_value=0.0)
         self.seen_until = view.cutoff
 
-    def features(self, consenting: pd.DataFrame,
-                 since: pd.Timestamp | None = None) -> pd.DataFrame:
+    def features(self, consenting: pd.DataFrame, since: pd.Timestamp | None = None,
+                 until: pd.Timestamp | None = None) -> pd.DataFrame:
         """:func:`~gigaloop.customer.insurance_features.driver_features` of the blocks
-        from the one holding ``since`` (all of them without it)."""
+        from the one holding ``since`` (all of them without it) to the one before the block
+        holding ``until`` (the last without it)."""
         if self.sums.empty:
             return features_from_sums(pd.DataFrame(columns=["vin", *SUMS, "claims",
                                                         "claim_cost"]),
                                       consenting)
-        sums = self.sums
+        sums, block = self.sums, self.sums.index.get_level_values("block")
+        keep = np.ones(len(sums), bool)
         if since is not None:
-            assert self.epoch is not None
-            first = (since - self.epoch).days // self.block_days
-            sums = sums[sums.index.get_level_values("block") >= first]
+            keep &= block >= self.block_of(since)
+        if until is not None:
+            keep &= block < self.block_of(until)
+        sums = sums[keep]
         return features_from_sums(sums.groupby(level="vin").sum().reset_index(), consenting)
+
+
+    def block_of(self, day: pd.Timestamp) -> int:
+        """The index of the block holding ``day``."""
+        assert self.epoch is not None
+        return (day - self.epoch).days // self.block_days
+
+    def block_start(self, block: int) -> pd.Timestamp:
+        assert self.epoch is not None
+        return self.epoch + pd.Timedelta(days=block * self.block_days)
 
 
 @dataclass
@@ -164,7 +186,8 @@ class InsuranceModule:
         model = fit_rating(history, cfg)
         recent = self.ledger.features(consenting, since=today - pd.Timedelta(
             days=cfg.window_days - 1))
-        prices = model.prices(recent, cfg)
+        credibility = self._credibility(consenting, today, cfg)
+        prices = model.prices(recent, cfg, credibility)
         start = today + pd.Timedelta(days=1)
         ctx.emit("premiums", [
             {"premium_id": f"{c}/{start.date()}", "customer_id": c, "vin": v,
@@ -182,8 +205,33 @@ class InsuranceModule:
                          inputs={"model": model.kind, "drivers": len(recent),
                                  "claims": claims,
                                  "claim_cost_usd": round(cfg.settings.claim_cost_usd, 2),
+                                 "credibility_k_miles": None if credibility is None
+                                 else round(credibility.k, 1),
                                  "held_out": judged,
                                  "rate_ratios": model.rate_ratios()})]
+
+
+    def _credibility(self, consenting: pd.DataFrame, today: pd.Timestamp,
+                     cfg: InsuranceConfig) -> Credibility | None:
+        """How far a driver's record is trusted (:class:`Credibility`), learnt as a price is
+        used: the rating fitted on the blocks before the last complete one, its relative
+        risks judged on that block's claims. None (every record trusted) while that block
+        holds fewer than ``credibility_min_claims``."""
+        last = self.ledger.block_of(today) - 1
+        if last < 1:
+            return None
+        start = self.ledger.block_start(last)
+        before = self.ledger.features(consenting, until=start)
+        after = self.ledger.features(consenting, since=start, until=start + pd.Timedelta(
+            days=self.ledger.block_days))
+        both = before.merge(after[["customer_id", "claims", "miles"]], on="customer_id",
+                            suffixes=("", "_after"))
+        if both.claims_after.sum() < cfg.credibility_min_claims or before.claims.sum() < 1:
+            return None
+        rate = fit_rating(before, cfg).rate(both)
+        return Credibility.fit(log_relative_risk(rate, both.miles.to_numpy(float)),
+                               both.miles.to_numpy(float), both.claims_after.to_numpy(float),
+                               both.miles_after.to_numpy(float))
 
 
 @dataclass(frozen=True)
@@ -225,14 +273,15 @@ class PcfRating:
         """The published formula's multiplier per point of each factor."""
         return {f: round(float(np.exp(V22_LOG_PER_POINT[f])), 4) for f in PCF_FACTORS}
 
-    def prices(self, drivers: pd.DataFrame, cfg: InsuranceConfig) -> Prices:
+    def prices(self, drivers: pd.DataFrame, cfg: InsuranceConfig,
+               credibility: Credibility | None = None) -> Prices:
         """Each factor's multiplier on the mean driver's price: its PCF multiplier at the
         driver's mileage-weighted points against the mean driver's (the PCF is a product
         per day, so across days this is the first-order split, not an exact one)."""
         factors = pd.DataFrame({f: np.exp(V22_LOG_PER_POINT[f]
                                           * (drivers[f] - self.mean_points[f]))
                                 for f in PCF_FACTORS}, index=drivers.index)
-        return _prices(self.rate(drivers), drivers, factors, cfg)
+        return _prices(self.rate(drivers), drivers, factors, cfg, credibility)
 
 
 @dataclass
@@ -248,9 +297,10 @@ class GlmRating:
     def rate_ratios(self) -> dict[str, float]:
         return self.model.coef_.apply(np.exp).round(4).to_dict()
 
-    def prices(self, drivers: pd.DataFrame, cfg: InsuranceConfig) -> Prices:
+    def prices(self, drivers: pd.DataFrame, cfg: InsuranceConfig,
+               credibility: Credibility | None = None) -> Prices:
         factors = self.model.explain(drivers, cfg.settings)[list(CHANGEABLE)]
-        return _prices(self.rate(drivers), drivers, factors, cfg)
+        return _prices(self.rate(drivers), drivers, factors, cfg, credibility)
 
 
 #: The v2.2 factors whose points the driver features hold.
@@ -288,8 +338,17 @@ def _gini(claims: np.ndarray, miles: np.ndarray, score: np.ndarray) -> float | N
 
 
 def _prices(rate: np.ndarray, drivers: pd.DataFrame, factors: pd.DataFrame,
-            cfg: InsuranceConfig) -> Prices:
+            cfg: InsuranceConfig, credibility: Credibility | None = None) -> Prices:
+    """Expected claims, premiums and factors over the period. With ``credibility`` each
+    driver's relative risk is trusted by the miles behind it: rate ∝ RR^z and each factor
+    raised to z, the drivers' expected claims in all kept as the rating has them."""
     miles = drivers.miles_per_day.to_numpy(float) * cfg.period_days
+    if credibility is not None and len(rate):
+        window = drivers.miles.to_numpy(float)
+        z = window / (window + credibility.k)
+        trusted = np.exp(z * log_relative_risk(rate, window))
+        rate = trusted * float((rate * miles).sum()) / float((trusted * miles).sum())
+        factors = factors.pow(z, axis=0)
     text = [json.dumps({k: round(float(v), 3) for k, v in row.items()})
             for row in factors.to_dict("records")]
     return Prices(rate * miles, np.asarray(monthly_premium(rate, miles, cfg.settings)), text)
