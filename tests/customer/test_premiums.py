@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime
 from types import SimpleNamespace
@@ -34,16 +35,16 @@ START = pd.Timestamp("2026-01-01")
 DAYS = 60
 
 
-def _store(n: int, seed: int, consent_every: int = 4) -> SimpleNamespace:
+def _store(n: int, seed: int, consent_every: int = 4, days: int = DAYS) -> SimpleNamespace:
     """``n`` customers, each with a car driven every day; every ``consent_every``-th one
     has not agreed to score-based insurance. Hard braking raises the claim rate."""
     rng = np.random.default_rng(seed)
     vins = [f"V{i:03d}" for i in range(n)]
     braking = rng.uniform(0.0, 0.04, n)
-    days = pd.date_range(START, periods=DAYS)
-    rows = pd.DataFrame({"vin": np.repeat(vins, DAYS), "day": np.tile(days.date, n)})
+    dates = pd.date_range(START, periods=days)
+    rows = pd.DataFrame({"vin": np.repeat(vins, days), "day": np.tile(dates.date, n)})
     rows["miles"] = 40.0
-    rows["hard_braking_fraction"] = np.repeat(braking, DAYS)
+    rows["hard_braking_fraction"] = np.repeat(braking, days)
     for column in ("autopilot_miles", "rain_miles", "late_night_miles",
                    "aggressive_turning_fraction", "unsafe_following_fraction",
                    "speeding_fraction"):
@@ -51,7 +52,7 @@ def _store(n: int, seed: int, consent_every: int = 4) -> SimpleNamespace:
     rows["fcw_count"] = 0
     rows["forced_disengagements"] = 0
     rows["ingested_at"] = pd.to_datetime(rows.day) + pd.Timedelta(days=1)
-    claims = rng.poisson(40.0 * DAYS * 1e-3 * np.exp(40 * braking))
+    claims = rng.poisson(40.0 * days * 1e-3 * np.exp(40 * braking))
     hit = np.repeat(np.arange(n), claims)
     tables = {
         "customers": ibis.memtable({
@@ -63,11 +64,11 @@ def _store(n: int, seed: int, consent_every: int = 4) -> SimpleNamespace:
             "vin": np.array(vins)[hit].tolist(),
             "amount_usd": rng.lognormal(np.log(8_000), 0.5, len(hit)),
             "event_time": [START + pd.Timedelta(days=int(d), hours=9)
-                           for d in rng.integers(0, DAYS, len(hit))],
-            "ingested_at": [START + pd.Timedelta(days=DAYS)] * len(hit)}),
+                           for d in rng.integers(0, days, len(hit))],
+            "ingested_at": [START + pd.Timedelta(days=days)] * len(hit)}),
     }
     return SimpleNamespace(table=tables.__getitem__, execute=lambda expr: expr.execute(),
-                           cutoff=datetime(2026, 3, 2, 6))
+                           cutoff=(START + pd.Timedelta(days=days, hours=6)).to_pydatetime())
 
 
 def _decide(store: SimpleNamespace, config: InsuranceConfig) -> DayContext:
@@ -176,3 +177,20 @@ def test_a_record_trusted_by_its_miles_tempers_the_price_and_keeps_the_claims_ex
     assert trusted.expected.sum() == pytest.approx(plain.expected.sum())
     braking = [json.loads(f)["hard_braking"] for f in trusted.factors]
     assert abs(np.log(braking[1])) < abs(np.log(braking[3]))  # the short record's is tempered
+
+
+def test_how_far_a_record_is_trusted_is_learnt_from_the_last_complete_period() -> None:
+    # 120 days: the rating fitted on days 0–59 is judged on days 60–89's claims
+    config = InsuranceConfig(first_day=0, min_claims=1, glm_min_claims=10**9,
+                             credibility_min_claims=10)
+    now = (START + pd.Timedelta(days=120, hours=6)).to_pydatetime()
+    ctx = DayContext(119, now, _store(300, seed=5, days=120))
+    (decision,) = InsuranceModule(config).decide(ctx)
+    assert decision.inputs["credibility_k_miles"] is not None
+    assert decision.inputs["credibility_k_miles"] >= 0
+    assert len(ctx.emitted["premiums"]) == 225  # 300 customers, every fourth without consent
+    # too few claims in the last complete period: every record trusted fully
+    strict = dataclasses.replace(config, credibility_min_claims=10**6)
+    (decision,) = InsuranceModule(strict).decide(DayContext(119, now, _store(300, seed=5,
+                                                                          days=120)))
+    assert decision.inputs["credibility_k_miles"] is None
