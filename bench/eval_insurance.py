@@ -68,10 +68,21 @@ def main() -> None:
     parser.add_argument("--ahead", type=int, default=0,
                         help="judge on the claims of the last D days, fitted before them")
     args = parser.parse_args()
+    if args.folds == 1 or args.folds < 0:
+        parser.error(f"--folds {args.folds}: give 2 or more folds (or 0 for none)")
+    if not 0 < args.held_out < 1:
+        parser.error(f"--held-out {args.held_out}: give a share between 0 and 1")
+    if not (args.run / "store").is_dir():
+        parser.error(f"{args.run} holds no store/: give a folder of `gigaloop run --out`")
     store = Store(args.run / "store")
     days = store.table("telemetry_daily")
     span = store.execute(days.aggregate(start=days.day.min(), end=days.day.max()))
+    if pd.isna(span.start[0]):
+        parser.error(f"{args.run}: its store holds no telemetry_daily rows to price from")
     start, end = pd.Timestamp(span.start[0]), pd.Timestamp(span.end[0])
+    if args.ahead < 0 or (args.ahead and (end - start).days - args.ahead < 14):
+        parser.error(f"--ahead {args.ahead}: the run's {(end - start).days + 1} telemetry days "
+                     "leave fewer than 14 to fit on before them")
     features = driver_features(store, start, end)
     test_mask = split_by_customer(features["customer_id"], args.held_out, args.seed)
     train, test = features[~test_mask], features[test_mask]

@@ -130,7 +130,8 @@ class TwinAhead:
         return message[1] if len(message) == 2 else message[1:]
 
     def _receive_table(self, name: str) -> pa.Table:
-        """The table :func:`_send_table` sent; its columns are views of the received bytes."""
+        """A table the child sent (:func:`_ipc_stream`); its columns are views of the
+        received bytes."""
         data = self._from_child(self._conn.recv_bytes, f"table {name}")
         return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
 
@@ -157,9 +158,12 @@ def _simulate_ahead(conn: Connection, scenario: Scenario, scale: str, seed: int,
         for day in range(days):
             started = time.perf_counter()
             tables = twin.step(day)
+            # every stream is written before the day is announced: a table that cannot be
+            # written fails here, as an error message, not halfway through the day's bytes
+            streams = [_ipc_stream(table) for table in tables.values()]
             conn.send(("day", list(tables), time.perf_counter() - started))
-            for table in tables.values():
-                _send_table(conn, table)
+            for stream in streams:
+                conn.send_bytes(stream)
         message = conn.recv()
         assert message[0] == "finish", message
         twin.write_truth(message[1])
@@ -172,12 +176,12 @@ def _simulate_ahead(conn: Connection, scenario: Scenario, scale: str, seed: int,
         conn.close()
 
 
-def _send_table(conn: Connection, table: pa.Table) -> None:
-    """``table`` down the pipe as one Arrow IPC stream (schema, metadata and chunks kept)."""
+def _ipc_stream(table: pa.Table) -> pa.Buffer:
+    """``table`` as one Arrow IPC stream (schema, metadata and chunks kept)."""
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
-    conn.send_bytes(sink.getvalue())
+    return sink.getvalue()
 
 
 #: what the pipe raises once the reader has closed its end
