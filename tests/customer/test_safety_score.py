@@ -72,3 +72,12 @@ def test_scores_of_a_frame_equal_each_day_scored_alone() -> None:
         np.testing.assert_allclose(daily_scores(days, version), alone, rtol=0, atol=1e-9)
     scores = np.array(alone)  # v2.2: the draws reach the caps and the clip at 0, not always
     assert (scores == 0).any() and (scores > 0).any()
+
+
+def test_v22_matches_a_hand_computed_score_and_a_perfect_driver_scores_100():
+    pcf = (0.57198191 * 1.23599110 ** 2 * 1.01219290 ** 5 * 1.00271921 ** 20
+           * 1.03231810 ** 3 * 1.02439511 ** 1)
+    assert ss.score_v22(2, 5, 20, 0, 3, 1, 0) == pytest.approx(
+        122.15240383 - 38.72920381 * pcf, abs=1e-6)
+    assert ss.score_v1(0, 0, 0, 0, 0) == pytest.approx(100, abs=0.01)
+    assert ss.score_v22(0, 0, 0, 0, 0, 0, 0) == pytest.approx(100, abs=0.01)
