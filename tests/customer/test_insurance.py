@@ -8,9 +8,11 @@ import pandas as pd
 import pytest
 
 from gigaloop.customer.insurance import (
+    ClaimFrequencyGBM,
     ClaimFrequencyGLM,
     Credibility,
     PremiumSettings,
+    calibration_by_decile,
     gini_interval,
     monthly_premium,
     normalised_gini,
@@ -129,3 +131,26 @@ def test_credibility_prices_a_short_noisy_record_nearer_the_fleet() -> None:
     shrunk = claims[top].sum() / (trusted[top] * miles[top]).sum()
     assert raw < 0.75            # taken at face value, the riskiest look riskier than they are
     assert shrunk == pytest.approx(1.0, abs=0.1)
+
+
+def _realistic_drivers(n: int, seed: int) -> pd.DataFrame:
+    """Drivers at about the twin's claim frequency (a few claims per 100 per half-year),
+    their rate log-linear in hard braking and late night and higher in the cold."""
+    drivers = _synthetic_drivers(n, 1.0, seed)
+    rng = np.random.default_rng(seed + 1)
+    drivers["miles"] = rng.uniform(1_000, 12_000, n)
+    rate = (6e-6 * 1.25 ** drivers["hard_braking"] * 1.08 ** drivers["late_night"]
+            * np.where(drivers["climate_region"] == "cold", 1.3, 1.0))
+    drivers["claims"] = rng.poisson(drivers["miles"] * rate)
+    return drivers
+
+
+def test_the_gbm_is_calibrated_at_both_ends_on_held_out_drivers() -> None:
+    train, held_out = _realistic_drivers(130_000, seed=5), _realistic_drivers(100_000, seed=15)
+    assert held_out.claims.sum() > 6_000  # a decile's O/E then carries ±4 % of noise
+    rate = ClaimFrequencyGBM().fit(train).rate(held_out)
+    table = calibration_by_decile(held_out.claims.to_numpy(), rate * held_out.miles.to_numpy(),
+                                  rate)
+    # a model that flattens the risk charges the safest tenth too much (O/E well under 1)
+    # and the riskiest too little (well over 1); ±15 % is about 4 standard errors
+    assert table.o_e.between(0.85, 1.15).all(), table.o_e.round(2).tolist()

@@ -112,7 +112,15 @@ class ClaimFrequencyGLM:
 
 
 class ClaimFrequencyGBM:
-    """Gradient-boosted trees, Poisson loss on claims per mile, weighted by miles."""
+    """Gradient-boosted trees, Poisson loss on claims per mile, weighted by miles.
+
+    Shallow trees (depth 3) on large leaves (1,000 drivers, or a twentieth of a small
+    book), as many as a fifth of the drivers held aside still find better by Poisson
+    deviance within 50 more. Claims are rare, so that deviance is noisy: stopped at the
+    first 10 trees without gain (scikit-learn's default) the model kept about 20 trees
+    of 0.05 and charged the safest tenth of held-out drivers a quarter too much, the
+    riskiest a tenth too little.
+    """
 
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
@@ -122,8 +130,9 @@ class ClaimFrequencyGBM:
         from sklearn.ensemble import HistGradientBoostingRegressor
 
         self.model_ = HistGradientBoostingRegressor(
-            loss="poisson", learning_rate=0.05, max_iter=200, max_leaf_nodes=15,
-            min_samples_leaf=200, random_state=self.seed)
+            loss="poisson", learning_rate=0.1, max_iter=2000, max_depth=3,
+            min_samples_leaf=min(1000, max(20, len(features) // 20)), early_stopping=True,
+            validation_fraction=0.2, n_iter_no_change=50, random_state=self.seed)
         self.model_.fit(design_matrix(features), features["claims"] / features["miles"],
                         sample_weight=features["miles"])
         return self
