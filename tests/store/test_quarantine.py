@@ -17,7 +17,7 @@ from gigaloop.store.validate import Rejections
 
 
 def test_a_flood_keeps_each_row_with_its_own_reason_and_hash() -> None:
-    n = 200_000
+    n = 60_000  # thirty of DuckDB's 2,048-row vectors: order must hold across them
     rng = np.random.default_rng(3)
     rows = pa.table({
         "vin": [f"V{i:07d}" for i in range(n)],
