@@ -209,6 +209,7 @@ def _tiled(telemetry: pa.Table, rows: int) -> pa.Table:
         parts.append(telemetry.set_column(telemetry.schema.get_field_index("vin"), "vin", vins))
     return pa.concat_tables(parts)
 
+
 def _flood_figure(flood: dict) -> dict:
     """``quarantine_ms_per_1k_rows`` of a run's flood against the same rows accepted."""
     rejected = 1e6 * flood["quarantined_s"] / flood["rows"]
@@ -216,6 +217,7 @@ def _flood_figure(flood: dict) -> dict:
     return {"figure": "quarantine_ms_per_1k_rows", "value": round(rejected, 2), "unit": "ms",
             "accepted_ms_per_1k_rows": round(accepted, 2),
             "ratio_to_accepted": round(rejected / accepted, 2), "rows": flood["rows"]}
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

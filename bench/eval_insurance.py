@@ -143,9 +143,9 @@ def _ahead(store: Store, start: pd.Timestamp, end: pd.Timestamp, days: int,
     log_rr, window_miles = log_relative_risk(rates["glm"], both.miles), both.miles.to_numpy()
     ks = []
     for k in range(5):
-        fitted = ClaimFrequencyGLM().fit(ahead[fold != k])
-        rates["glm_fitted_ahead"][fold == k] = fitted.rate(both[fold == k])
         train, test = fold != k, fold == k
+        fitted = ClaimFrequencyGLM().fit(ahead[train])
+        rates["glm_fitted_ahead"][test] = fitted.rate(both[test])
         credibility = Credibility.fit(log_rr[train], window_miles[train], claims[train],
                                       miles[train])
         rates["glm_credibility"][test] = credibility.rate(log_rr[test], window_miles[test])

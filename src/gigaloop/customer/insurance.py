@@ -170,7 +170,7 @@ class Credibility:
         from scipy.optimize import minimize_scalar
 
         def fitted(k: float) -> tuple[float, float]:
-            relative = np.exp(window_miles / (window_miles + k) * log_rr)
+            relative = np.exp(credibility_weight(window_miles, k) * log_rr)
             base = float(claims.sum()) / float((miles * relative).sum())
             mean = base * relative * miles
             return -float((claims * np.log(mean) - mean).sum()), base
@@ -185,7 +185,16 @@ class Credibility:
     def rate(self, log_rr: np.ndarray, window_miles: np.ndarray) -> np.ndarray:
         """Claims per mile of drivers with relative risks ``exp(log_rr)`` measured over
         ``window_miles``."""
-        return self.base * np.exp(window_miles / (window_miles + self.k) * log_rr)
+        return self.base * np.exp(credibility_weight(window_miles, self.k) * log_rr)
+
+
+def credibility_weight(window_miles: np.ndarray, k: float) -> np.ndarray:
+    """z = miles ÷ (miles + ``k``): how far a record over ``window_miles`` is trusted.
+
+    >>> credibility_weight(np.array([0.0, 1000.0, 3000.0]), 1000.0).tolist()
+    [0.0, 0.5, 0.75]
+    """
+    return window_miles / (window_miles + k)
 
 
 def log_relative_risk(rate: np.ndarray, miles: np.ndarray) -> np.ndarray:

@@ -51,6 +51,7 @@ from gigaloop.customer.insurance import (
     ClaimFrequencyGLM,
     Credibility,
     PremiumSettings,
+    credibility_weight,
     log_relative_risk,
     monthly_premium,
     normalised_gini,
@@ -141,13 +142,13 @@ class DrivingLedger:
         sums = sums[keep]
         return features_from_sums(sums.groupby(level="vin").sum().reset_index(), consenting)
 
-
     def block_of(self, day: pd.Timestamp) -> int:
         """The index of the block holding ``day``."""
         assert self.epoch is not None
         return (day - self.epoch).days // self.block_days
 
     def block_start(self, block: int) -> pd.Timestamp:
+        """The first day of block ``block``."""
         assert self.epoch is not None
         return self.epoch + pd.Timedelta(days=block * self.block_days)
 
@@ -209,7 +210,6 @@ class InsuranceModule:
                                  else round(credibility.k, 1),
                                  "held_out": judged,
                                  "rate_ratios": model.rate_ratios()})]
-
 
     def _credibility(self, consenting: pd.DataFrame, today: pd.Timestamp,
                      cfg: InsuranceConfig) -> Credibility | None:
@@ -345,7 +345,7 @@ def _prices(rate: np.ndarray, drivers: pd.DataFrame, factors: pd.DataFrame,
     miles = drivers.miles_per_day.to_numpy(float) * cfg.period_days
     if credibility is not None and len(rate):
         window = drivers.miles.to_numpy(float)
-        z = window / (window + credibility.k)
+        z = credibility_weight(window, credibility.k)
         trusted = np.exp(z * log_relative_risk(rate, window))
         rate = trusted * float((rate * miles).sum()) / float((trusted * miles).sum())
         factors = factors.pow(z, axis=0)
