@@ -12,8 +12,7 @@ from sample_data import LOADED, VINS, fleet, load, open_store
 
 from gigaloop.fleet.safety import crash_counts_and_miles
 from gigaloop.fleet.usage import miles_by_climate
-from gigaloop.store import Store, queries
-from gigaloop.store.queries import Tables
+from gigaloop.store import Store, Tables, queries
 
 
 @pytest.fixture(scope="module")

@@ -289,6 +289,19 @@ def test_as_of_hides_rows_ingested_after_the_cutoff(store: Store) -> None:
     assert store.as_of(LOADED - dt.timedelta(days=1)).count("sites") == 2  # a dimension
 
 
+def test_a_view_answers_every_read_the_store_does_as_of_its_cutoff(store: Store) -> None:
+    """Analytics take a store or a view through one protocol (``gigaloop.store.Tables``)."""
+    store.write("telemetry_daily", [telemetry_row(0, DAY)], ingested_at=LATER)
+    view = store.as_of(LATER - dt.timedelta(seconds=1))
+    table = view.table("telemetry_daily")
+    assert view.to_pyarrow(table.count()).as_py() == 60 == view.count("telemetry_daily")
+    assert view.execute(table.count()) == 60
+    whole = store.totals("telemetry_daily", ["miles"])["miles"]
+    assert view.totals("telemetry_daily", ["miles"])["miles"] < whole
+    by_vin = view.group_totals("telemetry_daily", ["miles"], "vin")
+    assert by_vin.miles.sum() == pytest.approx(view.totals("telemetry_daily", ["miles"])["miles"])
+
+
 def test_ranges_are_checked_in_columns_with_nulls_and_nans(store: Store) -> None:
     rows = [
         {

@@ -47,8 +47,8 @@ import pandas as pd
 from sklearn.ensemble import HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
 
-from gigaloop.customer.insurance_features import Tables
 from gigaloop.errors import ConfigError
+from gigaloop.store import Tables
 
 FEATURES = (
     "age_days",

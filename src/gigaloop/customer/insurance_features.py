@@ -33,7 +33,6 @@ property damage) in the window, and ``claim_cost`` sums what they cost.
 from __future__ import annotations
 
 import math
-from typing import Any, Protocol
 
 import ibis
 import ibis.expr.types as ir
@@ -41,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from gigaloop.customer.safety_score import V22_CAPS, pcf_v22
+from gigaloop.store import Tables
 
 #: Factors a driver can change, in Safety Score units (percentage points; per 1,000 mi).
 CHANGEABLE = ("hard_braking", "aggressive_turning", "unsafe_following",
@@ -56,14 +56,6 @@ _V22_BASE = pcf_v22(*[0.0] * 7)
 #: log of each v2.2 factor's PCF multiplier per point (per day with one, forced disengagement)
 V22_LOG_PER_POINT = {name: math.log(pcf_v22(*[float(i == j) for j in range(7)]) / _V22_BASE)
                      for i, name in enumerate(_V22_ORDER)}
-
-
-class Tables(Protocol):
-    """Where the features come from: a store or a view of one."""
-
-    def table(self, name: str) -> ir.Table: ...
-
-    def execute(self, expr: ir.Expr) -> Any: ...
 
 
 def consenting_vehicles(store: Tables) -> ir.Table:

@@ -61,13 +61,13 @@ from gigaloop.customer.insurance_features import (
     CHANGEABLE,
     SUMS,
     V22_LOG_PER_POINT,
-    Tables,
     claim_sums,
     consenting_vehicles,
     driving_sums,
     features_from_sums,
 )
 from gigaloop.loop.contract import DayContext, Decision
+from gigaloop.store import Tables
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -37,8 +37,9 @@ import pandas as pd
 
 from gigaloop.customer.experiment import Look, look
 from gigaloop.customer.revenue import subscription_spells
-from gigaloop.customer.uplift import Tables, outcomes
+from gigaloop.customer.uplift import outcomes
 from gigaloop.loop.contract import DayContext, Decision
+from gigaloop.store import Tables
 
 
 @dataclass(frozen=True)

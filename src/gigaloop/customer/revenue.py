@@ -29,7 +29,8 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from gigaloop.customer.uplift import Tables, outcomes
+from gigaloop.customer.uplift import outcomes
+from gigaloop.store import Tables
 
 DAYS_PER_MONTH = 365.25 / 12
 CHURN_WINDOW_DAYS = 90

@@ -25,13 +25,14 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
 
 import ibis
-import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
+
+from gigaloop.store import Tables
 
 if TYPE_CHECKING:  # imported when a model is built: a run without offers never loads it
     from sklearn.ensemble import HistGradientBoostingRegressor
@@ -41,12 +42,6 @@ ONE_OFF_PRICES = {"performance_upgrade": 2000.0}
 FEATURES = ("age_years", "climate_hot", "climate_cold", "miles_per_day", "autopilot_share",
             "hard_braking", "aggressive_turning", "has_fsd", "has_connectivity",
             "owns_performance_upgrade", "recent_failure", "mean_rating")
-
-
-class Tables(Protocol):
-    def table(self, name: str) -> ir.Table: ...
-
-    def execute(self, expr: ir.Expr) -> Any: ...
 
 
 def customer_features(store: Tables, now: pd.Timestamp, *, window_days: int = 56,

@@ -22,22 +22,15 @@ a speed loss). Per week, units are counted in the week they were finished.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
-import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
+from gigaloop.store import Tables
+
 NS_PER_H = 3_600_000_000_000
 OEE_COLUMNS = ("availability", "performance", "quality", "oee")
-
-
-class Tables(Protocol):
-    """A store or a view of one."""
-
-    def table(self, name: str) -> ir.Table: ...
-
-    def execute(self, expr: ir.Expr) -> Any: ...
 
 
 def oee_table(store: Tables, *, per: Literal["run", "week"] = "run") -> pd.DataFrame:

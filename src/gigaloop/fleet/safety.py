@@ -9,7 +9,7 @@ their crashes are counted. Intervals are the exact (Garwood) Poisson interval.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -17,20 +17,9 @@ import numpy as np
 import pandas as pd
 
 from gigaloop import ml
+from gigaloop.store import Tables
 
 MODES = ("autopilot", "manual")
-
-
-class Tables(Protocol):
-    """Where queries get their tables: a store or a view of one."""
-
-    def table(self, name: str) -> ir.Table: ...
-
-    def execute(self, expr: ir.Expr) -> Any: ...
-
-    def totals(self, name: str, columns: list[str]) -> dict[str, float]: ...
-
-    def group_totals(self, name: str, columns: list[str], by: str) -> pd.DataFrame: ...
 
 
 def poisson_rate_ci(

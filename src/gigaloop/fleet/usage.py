@@ -22,7 +22,7 @@ result equals a fit on all rows (up to the order of floating-point sums).
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 import ibis
 import ibis.expr.types as ir
@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from gigaloop.schema import RATE_MEASURES, RateMeasure
+from gigaloop.store import Tables
 
 #: Usage sums every vehicle has, whatever is measured: days, miles, DC fast-charge kWh,
 #: clear-weather disengagements, Autopilot miles, Σ ambient °C, and Σx, Σx² of the trends.
@@ -40,12 +41,6 @@ _BASE_COLUMNS = {"miles": "miles", "dc_kwh": "dc_fast_charge_kwh",
                  "temp": "ambient_temp_c"}
 #: Fewer telemetry days than this leave a trend undefined (NaN).
 MIN_FADE_DAYS = 14
-
-
-class Tables(Protocol):
-    """Where queries get their tables: a store or a view of one."""
-
-    def table(self, name: str) -> ir.Table: ...
 
 
 class MeasuredRates(NamedTuple):

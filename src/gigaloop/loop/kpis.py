@@ -15,7 +15,7 @@ count twice (OEE's availability counts the line's stopped time once).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 import ibis
 
@@ -23,18 +23,11 @@ from gigaloop.customer.premiums import insurance_kpis
 from gigaloop.customer.revenue import software_kpis
 from gigaloop.factory.oee import oee_kpis
 from gigaloop.fleet.safety import crash_rates
+from gigaloop.store import Tables
 
 #: Comfort band for the occupied plant floor (ASHRAE 55-like, for an industrial floor).
 COMFORT_BAND_C = (18.0, 27.0)
 DAYS_PER_MONTH = 365.25 / 12
-
-
-class Tables(Protocol):
-    """A store or a view of one."""
-
-    def table(self, name: str) -> ibis.Table: ...
-
-    def execute(self, expr: ibis.Expr) -> Any: ...
 
 
 def _scalar(expr: ibis.Expr) -> Any:

@@ -26,8 +26,8 @@ from gigaloop import ml
 from gigaloop.errors import SchemaError
 from gigaloop.fleet.usage import MeasuredRates, measured_rates
 from gigaloop.loop.finding import COMPLAINT_PREFIX
-from gigaloop.loop.kpis import Tables
 from gigaloop.loop.vehicle_records import NEVER, VEHICLE_ATTRIBUTES, VehicleRecords
+from gigaloop.store import Tables
 
 #: Process readings are binned at these quantiles: deciles, with each end decile split at
 #: its outer 2 %. A dose-response beyond a limit harms the extreme units most (a quadratic

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from gigaloop.loop.kpis import Tables
+from gigaloop.store import Tables
 
 
 def findings_from_store(store: Tables) -> list[dict[str, Any]]:

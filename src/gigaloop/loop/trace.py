@@ -20,7 +20,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from gigaloop.loop.kpis import Tables
+from gigaloop.store import Tables
 from gigaloop.store.queries import vehicle_genealogy
 
 

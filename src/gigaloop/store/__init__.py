@@ -14,5 +14,6 @@ Ibis expressions that run unchanged on DuckDB (embedded default) or Spark.
 
 from gigaloop.store.engines import ibis_schema
 from gigaloop.store.store import Store, StoreView, WriteResult
+from gigaloop.store.view import Tables
 
-__all__ = ["Store", "StoreView", "WriteResult", "ibis_schema"]
+__all__ = ["Store", "StoreView", "Tables", "WriteResult", "ibis_schema"]

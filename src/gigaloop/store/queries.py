@@ -17,16 +17,10 @@ True
 
 from __future__ import annotations
 
-from typing import Protocol
-
 import ibis
 import ibis.expr.types as ir
 
-
-class Tables(Protocol):
-    """Where queries get their tables: a store or a view of one."""
-
-    def table(self, name: str) -> ir.Table: ...
+from gigaloop.store.view import Tables
 
 
 def failures_per_1000_by_build_week(store: Tables, component: str | None = None) -> ir.Table:

@@ -7,14 +7,18 @@
 >>> _ = store.write("sites", site, ingested_at=dt.datetime(2025, 1, 1))
 >>> store.as_of(dt.datetime(2025, 1, 1)).count("sites")
 1
+
+Analytics take either through one protocol, :class:`Tables`, so a query written for the
+store runs unchanged on the store as of a day.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import ibis.expr.types as ir
+import pandas as pd
 import pyarrow as pa
 
 from gigaloop.errors import StoreError
@@ -22,6 +26,23 @@ from gigaloop.schema import INGESTED_AT
 
 if TYPE_CHECKING:
     from gigaloop.store.store import Store
+
+
+class Tables(Protocol):
+    """What analytics read: a :class:`~gigaloop.store.Store`, or a :class:`StoreView` of
+    one (the store as of an instant)."""
+
+    def table(self, name: str) -> ir.Table: ...
+
+    def execute(self, expr: ir.Expr) -> Any: ...
+
+    def to_pyarrow(self, expr: ir.Expr) -> Any: ...
+
+    def count(self, name: str) -> int: ...
+
+    def totals(self, name: str, columns: list[str]) -> dict[str, float]: ...
+
+    def group_totals(self, name: str, columns: list[str], by: str) -> pd.DataFrame: ...
 
 
 class StoreView:
@@ -58,7 +79,7 @@ class StoreView:
         sums = self.store.execute(table.aggregate(**{c: table[c].sum() for c in columns}))
         return {c: float(sums[c].iloc[0]) if sums[c].notna().iloc[0] else 0.0 for c in columns}
 
-    def group_totals(self, name: str, columns: list[str], by: str) -> Any:
+    def group_totals(self, name: str, columns: list[str], by: str) -> pd.DataFrame:
         """:meth:`totals` per value of ``by`` (a frame indexed by it), by query."""
         table = self.table(name)
         sums = self.store.execute(table.group_by(by).aggregate(
@@ -67,6 +88,9 @@ class StoreView:
 
     def execute(self, expr: ir.Expr) -> Any:
         return self.store.execute(expr)
+
+    def to_pyarrow(self, expr: ir.Expr) -> Any:
+        return self.store.to_pyarrow(expr)
 
     def __repr__(self) -> str:
         return f"StoreView({self.store!r}, cutoff={self.cutoff.isoformat()!r})"

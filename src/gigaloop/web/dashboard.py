@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from gigaloop.loop.kpis import Tables
+from gigaloop.store import Tables
 from gigaloop.web import figures, live, panels
 from gigaloop.web.format import MISSING
 from gigaloop.web.shell import LivePage

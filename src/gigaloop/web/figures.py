@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from gigaloop.fleet.safety import AUTOPILOT_REFERENCE_PER_MILLION
-from gigaloop.loop.kpis import Tables
+from gigaloop.store import Tables
 
 #: ISO 10816-3 zone limits for medium machines on rigid foundations (mm/s rms).
 ISO_ZONES = ((1.4, "A/B"), (2.8, "B/C"), (4.5, "C/D"))

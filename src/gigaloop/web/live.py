@@ -9,7 +9,8 @@ from typing import Any
 
 import pandas as pd
 
-from gigaloop.loop.kpis import DAYS_PER_MONTH, Tables
+from gigaloop.loop.kpis import DAYS_PER_MONTH
+from gigaloop.store import Tables
 
 #: A stream with more readings than this is plotted as its hourly (or daily) mean and range.
 RAW_POINTS = 3000

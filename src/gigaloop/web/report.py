@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from gigaloop.loop.kpis import Tables
+from gigaloop.store import Tables
 from gigaloop.web import figures
 from gigaloop.web.page import Page
 from gigaloop.web.tables import (

@@ -7,7 +7,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from gigaloop.loop.kpis import Tables
+from gigaloop.store import Tables
 from gigaloop.web.format import MISSING, kpi_rows
 
 
