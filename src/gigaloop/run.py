@@ -142,7 +142,7 @@ def hand_signer(modules: list[DecisionModule], signer: Signer) -> None:
     signs with. The counter starts after the highest the modules have used: a vehicle
     refuses a manifest whose sequence is not above the last it took (a replay), so modules
     resumed from an earlier ``gigaloop decide`` go on from where they stopped."""
-    senders = [m for m in modules if hasattr(m, "sign_with")]
+    senders: list[Any] = [m for m in modules if hasattr(m, "sign_with")]  # learning, rollout
     signer.sequence = max([signer.sequence, *(m.signer.sequence for m in senders)])
     for module in senders:
         module.sign_with(signer)

@@ -225,7 +225,7 @@ def starting_rule() -> TreeModel:
     """The model the fleet starts with: a hand-written rule that flags close following
     (0.8 s or less, or 1.2 s or less above 70 mph) and nothing else."""
     gap, speed = FEATURES.index("lead_gap_s"), FEATURES.index("speed_mph")
-    tree = {"feature": [gap, LEAF, speed, LEAF, gap, LEAF, LEAF],
+    tree: dict[str, list[Any]] = {"feature": [gap, LEAF, speed, LEAF, gap, LEAF, LEAF],
             "threshold": [0.8, 0.0, 70.0, 0.0, 1.2, 0.0, 0.0],
             "left": [1, 0, 3, 0, 5, 0, 0], "right": [2, 0, 4, 0, 6, 0, 0],
             "value": [0.0, 1.0, 0.0, -1.0, 0.0, 1.0, -1.0]}

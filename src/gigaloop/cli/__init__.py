@@ -198,7 +198,7 @@ def trace(
     from gigaloop.loop.trace import page_of_vehicles_touched, vehicle_trace
     from gigaloop.store import Store
 
-    forwards = {"lot": lot, "station": station, "machine": machine,
+    forwards: dict[str, Any] = {"lot": lot, "station": station, "machine": machine,
                 "built_from": built_from.date() if built_from else None,
                 "built_to": built_to.date() if built_to else None}
     if (vin is None) == all(v is None for v in forwards.values()):

@@ -180,11 +180,12 @@ class LearningModule:
         prod = recall(heldout, hflag, cfg.min_hazards)
         window = [str(scenes["event_time"][train].min())[:10],
                   str(scenes["event_time"][train].max())[:10]]
-        metrics = {"candidate": cand, "production": prod, "false_alarms": {
+        metrics: dict[str, Any] = {"candidate": cand, "production": prod, "false_alarms": {
             "candidate": float(model.flag(hx)[~hy].mean()), "production": alarms},
             "held_out": {"scenes": int(held.sum()), "hazards": int(hy.sum())},
             "train": {"scenes": int(train.sum()), "weighted": weight}}
-        record = {"day": ctx.day, "targets": list(self.targets), "window": window, **metrics}
+        record: dict[str, Any] = {"day": ctx.day, "targets": list(self.targets),
+                                  "window": window, **metrics}
         record["paired"] = paired(model.flag(hx), hflag, hy)
         decisions = []
         if record["paired"]["p"] >= cfg.alpha:
@@ -251,7 +252,7 @@ class LearningModule:
         on = shadowed & (scenes["arm"] == "random")
         y, prod, cand = scenes["hazard"][on], scenes["flag"][on], scenes["shadow_flag"][on]
         logged = shadowed & (scenes["shadow_flag"] != scenes["flag"])  # every disagreement
-        seen = {"scenes": int(on.sum()), "hazards": int(y.sum()),
+        seen: dict[str, Any] = {"scenes": int(on.sum()), "hazards": int(y.sum()),
                 "recall": {"candidate": share(cand, y), "production": share(prod, y)},
                 "false_alarms": {"candidate": share(cand, ~y), "production": share(prod, ~y)}}
         recall, alarms = seen["recall"], seen["false_alarms"]

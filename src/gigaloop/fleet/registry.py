@@ -80,15 +80,15 @@ class Signer:
             path.with_name(path.name + ".pub").write_text(signer.public.hex() + "\n")
             return signer
         try:
-            private = load_pem_private_key(path.read_bytes(), password=None)
+            loaded = load_pem_private_key(path.read_bytes(), password=None)
         except (ValueError, TypeError) as exc:
             raise ConfigError(f"{path} is not an unencrypted PEM private key ({exc}); point "
                               "--signing-key at the fleet's ed25519 update key",
                               path=str(path)) from exc
-        if not isinstance(private, Ed25519PrivateKey):
-            raise ConfigError(f"{path} holds a {type(private).__name__}, not an ed25519 key: "
+        if not isinstance(loaded, Ed25519PrivateKey):
+            raise ConfigError(f"{path} holds a {type(loaded).__name__}, not an ed25519 key: "
                               "vehicles verify ed25519 signatures only", path=str(path))
-        return cls(private)
+        return cls(loaded)
 
     def __getstate__(self) -> dict[str, Any]:
         return {"sequence": self.sequence}

@@ -93,8 +93,9 @@ def decode_blocks(metrics: list[tuple[str, Any]], device: str,
             raise RejectedMessage(f"{table}: columns of different lengths "
                                   f"{sorted(lengths)}", table=table)
         count = lengths.pop()
-        if TABLES[table] is not None:
-            values[TABLES[table]] = pa.array([device] * count, pa.string())
+        device_column = TABLES[table]
+        if device_column is not None:
+            values[device_column] = pa.array([device] * count, pa.string())
         if table == "process_readings" and "unit" not in values and "parameter" in values:
             values["unit"] = _units_of(values["parameter"], units)
         times = values.pop("event_time", None)

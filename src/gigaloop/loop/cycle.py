@@ -30,6 +30,7 @@ import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from gigaloop.actuate import Actuator, action_record
@@ -87,12 +88,12 @@ class DailyCycle:
                 started.append((module, ctx, begin(ctx)))
                 self.seconds[module.name] += time.perf_counter() - clock
             else:
-                made += self._conclude(module, ctx, lambda m=module, c=ctx: m.decide(c), now)
+                made += self._conclude(module, ctx, partial(module.decide, ctx), now)
         for module, ctx, finish in started:
             made += self._conclude(module, ctx, finish, now)
         for module in later:
             ctx = DayContext(day, now, view)
-            made += self._conclude(module, ctx, lambda m=module, c=ctx: m.decide(c), now)
+            made += self._conclude(module, ctx, partial(module.decide, ctx), now)
         return made
 
     def _conclude(self, module: DecisionModule, ctx: DayContext,

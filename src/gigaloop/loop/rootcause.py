@@ -48,6 +48,7 @@ from gigaloop.loop.selection import select_findings
 from gigaloop.loop.windows import (
     WINDOW_KINDS,
     CodeMatrix,
+    LevelAttribute,
     contemporaries,
     mark_window_rows,
     window_candidates,
@@ -86,7 +87,7 @@ class ScanSetup:
     signals: list[Attribute]
     plain: list[Attribute]
     attributes: list[Attribute]
-    levels: list[Attribute]
+    levels: list[LevelAttribute]
     codes: np.ndarray
     signal_codes: np.ndarray
     adjust: Adjustment
@@ -127,7 +128,7 @@ def _prepare(pop: Population, config: RootCauseConfig,
                          Adjustment(np.zeros(0), np.zeros((0, 0))), [])
     plain = [a for a in causes if a.kind not in WINDOW_KINDS]
     levels = contemporaries(pop, causes)
-    attributes = plain + levels
+    attributes = [*plain, *levels]
     codes = np.asfortranarray(np.column_stack([a.codes for a in attributes]))
     signal_codes = np.asfortranarray(np.column_stack([a.codes for a in signals])) \
         if signals else np.zeros((len(pop), 0))

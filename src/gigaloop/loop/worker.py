@@ -33,6 +33,7 @@ import sys
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from types import FrameType
 from typing import Any, Generic, TypeVar
 
 from gigaloop.errors import ConfigError
@@ -55,7 +56,7 @@ def refuse_when_reimported(what: str) -> None:
     the main script, as every ``forkserver`` or ``spawn`` child does): a script without an
     ``if __name__ == "__main__":`` guard would otherwise run its job a second time, in the
     worker, over the same run folder."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         if (frame.f_code.co_name == "<module>"
                 and frame.f_globals.get("__name__") == "__mp_main__"):

@@ -75,13 +75,13 @@ def rate_ratio_did(
     stacked = np.stack(parts)  # (4, n)
     treated_parts, control_parts = (stacked * group).T, (stacked * ~group).T  # (n, 4)
     rng = np.random.default_rng(seed)
-    sums_t, sums_c = [treated_parts.sum(axis=0)], [control_parts.sum(axis=0)]  # row 0: the estimate
+    rows_t, rows_c = [treated_parts.sum(axis=0)], [control_parts.sum(axis=0)]  # row 0: the estimate
     for start in range(0, n_boot, _BLOCK):
         weights = _POISSON_ONE[rng.integers(0, 1 << 16, (min(_BLOCK, n_boot - start), group.size),
                                             dtype=np.uint16)].astype(np.float64)
-        sums_t.append(weights @ treated_parts)
-        sums_c.append(weights @ control_parts)
-    sums_t, sums_c = np.vstack(sums_t), np.vstack(sums_c)  # (n_boot + 1, 4)
+        rows_t.append(weights @ treated_parts)
+        rows_c.append(weights @ control_parts)
+    sums_t, sums_c = np.vstack(rows_t), np.vstack(rows_c)  # (n_boot + 1, 4)
     for sums in (sums_t, sums_c):  # a period with no events counts half of one (Haldane)
         numerators = sums[:, [0, 2]]
         numerators[numerators == 0] = 0.5

@@ -65,6 +65,7 @@ class FileSums:
                 kept = fresh if kept is None else kept.join(fresh, how="outer").fillna(0.0)
                 self._sums[(file_id, by)] = kept
                 self.files_read += 1
+            assert kept is not None  # read above when the file had no sums yet
             parts.append(kept[columns])
         live = set(ids)
         for gone in [key for key in self._sums if key[0] not in live]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -149,7 +149,7 @@ def _lots(scenario: Scenario, n: int, per_day: float, clock: Clock, first_s: np.
           build_day: np.ndarray) -> tuple[dict[str, pa.Array], pa.Table, np.ndarray]:
     """Each part's lots in build order (suppliers by their shares), ids ``…-B00001``."""
     lots: dict[str, pa.Array] = {}
-    rows: dict[str, list] = {k: [] for k in ("lot_id", "part_number", "supplier_id",
+    rows: dict[str, Any] = {k: [] for k in ("lot_id", "part_number", "supplier_id",
                                               "manufactured_on", "quantity", "event_time")}
     revision = np.full(n, "HW-1", dtype=object)
     for part in scenario.parts:

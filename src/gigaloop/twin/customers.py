@@ -203,7 +203,8 @@ class Subscriptions:
         events = []
         for p, spec in PRODUCTS.items():
             take = rng.random(len(idx)) < spec["at_delivery"]
-            events.append(self._start(p, idx[take], day if np.isscalar(day) else day[take]))
+            on = day[take] if isinstance(day, np.ndarray) else day
+            events.append(self._start(p, idx[take], on))
         return SubscriptionEvents.concat(events)
 
     def step(self, rng: np.random.Generator, day: int,

@@ -33,6 +33,7 @@ CLEAR, RAIN, NIGHT, SNOW = range(4)
 CRASH_MODES = pa.array(["manual", "autopilot"], pa.string())
 COVERAGES = pa.array(["property_damage", "collision"], pa.string())
 SEVERITIES = pa.array(["minor", "major"], pa.string())
+NONE = np.array(None, dtype=object)  # a null where a scene has no value (np.where)
 TRIGGER_NAMES = pa.array([k.split("_")[0] for k in TRIGGER_KINDS], pa.string())
 
 
@@ -111,7 +112,7 @@ class FleetTables:
                                                     "hazard")},
                  **{k: up[k].astype(np.int64) for k in ("road", "sensor_rev")},
                  speed_mph=up["speed_mph"], lead_gap_s=up["lead_gap_s"],
-                 shadow_version=np.where(shadow, up["shadow_version"], None),
+                 shadow_version=np.where(shadow, up["shadow_version"], NONE),
                  shadow_flag=pa.array(up["shadow_flag"], mask=~shadow),
                  event_time=times)
         chosen = np.flatnonzero(up["arm"] == "campaign")

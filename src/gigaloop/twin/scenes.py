@@ -309,7 +309,7 @@ class Scenes:
         if not up.size:
             return None
         start, self.serial = self.serial, self.serial + len(up)
-        out = {k: v[up] for k, v in columns.items() if k != "disagree"}
+        out: dict[str, Any] = {k: v[up] for k, v in columns.items() if k != "disagree"}
         out.update(owner=owner[up], arm=arm[up], campaign=campaign[up], size_mb=size[up],
                    number=np.arange(start, start + len(up)), in_shadow=in_shadow[up],
                    shadow_flag=shadow_flag[up],

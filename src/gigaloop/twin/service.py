@@ -130,8 +130,10 @@ class Workshop:
         mult = covariates * self._shop.view(comp.latent)[idx] if comp.latent else covariates
         if comp.name in self._frail:
             mult = mult * self._shop.view(f"frailty_{comp.name}")[idx]
-        now = day if comp.clock == "days" else v.view("odometer")[idx]
-        age = None if age_days is None else (age_days if comp.clock == "days" else now)
+        odometer = v.view("odometer")[idx]
+        now = day if comp.clock == "days" else odometer
+        # the installed base's parts have served age_days, or the miles on the odometer
+        age = None if age_days is None else (age_days if comp.clock == "days" else odometer)
         life = now + draw_life(comp, mult, self._rng, age)
         if c in self._raising:
             self._compete(c, idx, life, now, covariates)

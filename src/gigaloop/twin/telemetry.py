@@ -17,7 +17,7 @@ per-vehicle Poisson rates, using a pool of threads over blocks (NumPy releases t
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -79,7 +79,7 @@ class DayContext:
 class VehicleArrays:
     """Struct of arrays over delivered vehicles; ``view(name)`` is the live slice."""
 
-    def __init__(self, capacity: int, columns: dict[str, type] | None = None) -> None:
+    def __init__(self, capacity: int, columns: Mapping[str, type] | None = None) -> None:
         self.n = 0
         self._columns = VEHICLE_COLUMNS if columns is None else columns
         self._data: dict[str, np.ndarray] = {

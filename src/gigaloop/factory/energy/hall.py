@@ -169,13 +169,14 @@ def fit_law(y: np.ndarray, air: np.ndarray, drive: np.ndarray, use: np.ndarray,
         sub, rhs = gram[..., support[:, None], support], moment[..., support]
         # a singular support (a column the window never exercised) is left to its subsets
         scale = np.prod(np.diagonal(sub, axis1=-2, axis2=-1), axis=-1)
+        x: np.ndarray  # each cell's solution on this support
         if len(support) == 1:  # what LAPACK's determinant and solve give for 1 × 1 (exactly)
             solvable = scale > 1e-10 * scale
             x = rhs / np.where(solvable, scale, 1.0)[..., None]
         else:
             solvable = np.linalg.det(sub) > 1e-10 * scale
-            sub = np.where(solvable[..., None, None], sub, np.eye(len(support)))
-            x = np.linalg.solve(sub, rhs[..., None])[..., 0]
+            usable = np.where(solvable[..., None, None], sub, np.eye(len(support)))
+            x = np.linalg.solve(usable, rhs[..., None])[..., 0]
         sq = total - np.einsum("...i,...i", x, rhs)  # at the least-squares solution
         better = solvable & (x >= 0).all(axis=-1) & (sq < best_sq)
         best_sq = np.where(better, sq, best_sq)

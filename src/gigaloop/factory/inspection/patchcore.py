@@ -27,6 +27,7 @@ import copy
 import io
 import warnings
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -36,9 +37,10 @@ from gigaloop.factory.inspection.graph import scan_nearest
 torch = require("torch", "vision")
 nn = torch.nn
 F = torch.nn.functional
+Module: Any = nn.Module  # torch is imported at run time, so its type is not known here
 
 
-class Encoder(nn.Module):
+class Encoder(Module):
     """Three conv stages; stages 2 (½ resolution) and 3 (¼, upsampled) give the patch features."""
 
     def __init__(self, width: int = 16, stem_features: bool = False, pool: int = 3) -> None:
@@ -68,7 +70,7 @@ class Encoder(nn.Module):
         return F.avg_pool2d(features, self.pool, stride, self.pool // 2, count_include_pad=False)
 
 
-class Scorer(nn.Module):
+class Scorer(Module):
     """Image batch (N, 1, H, W) → heat map (N, H, W) and image score (N,): the exported graph.
 
     With ``dims``, the nearest-neighbour search runs on the bank's first ``dims`` principal

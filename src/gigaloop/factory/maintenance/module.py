@@ -192,7 +192,7 @@ def _prognosis(health: MachineHealth, day: np.ndarray, rms: np.ndarray, now: dat
         day, rms = day[since], rms[since]
     if day.size < config.min_fit_days:
         return health
-    t = (day + np.timedelta64(DAY / 2) - np.datetime64(now, "ns")) / np.timedelta64(DAY)
+    t = (day - np.datetime64(now, "ns") + np.timedelta64(DAY / 2)) / np.timedelta64(DAY)
     last = (fits or {}).get(health.machine_id)
     start, searched = None, now
     if last is not None and last.reset == reset and (
