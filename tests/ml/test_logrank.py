@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from lifelines.statistics import logrank_test
 
-from gigaloop.ml import logrank_scan
+from gigaloop.ml import logrank_scan, logrank_subgroup_scan
 
 
 def _random_fleet(seed: int, n: int = 400, levels: int = 4, horizon: int = 60):
@@ -148,3 +149,32 @@ def test_an_attribute_missing_for_everyone_yields_no_rows():
     codes = np.column_stack([rng.integers(0, 3, 50), np.full(50, -1)])
     scan = logrank_scan(rng.integers(1, 30, 50), rng.random(50) < 0.3, codes)
     assert set(scan.attribute) == {0}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_subgroup_scan_is_the_scan_of_the_subgroup_s_subjects_alone(seed: int) -> None:
+    days, failed, codes = _random_fleet(seed, n=900)
+    rng = np.random.default_rng(seed)
+    stratum = rng.integers(0, 6, days.size)
+    group_of = np.array([0, 0, 1, 1, 2, 2])  # e.g. three climates × two mileage bands
+    scan = logrank_subgroup_scan(days, failed, codes, strata=stratum,
+                                 subgroup_of_stratum=group_of)
+    pd.testing.assert_frame_equal(scan.whole, logrank_scan(days, failed, codes, strata=stratum),
+                                  rtol=1e-9)
+    for group in range(3):
+        inside = group_of[stratum] == group
+        alone = logrank_scan(days[inside], failed[inside], codes[inside],
+                             strata=stratum[inside])
+        mine = scan.subgroups[scan.subgroups.subgroup == group].merge(
+            alone, on=["attribute", "level"], suffixes=("", "_alone"))
+        assert len(mine) == len(alone[alone.expected > 0])
+        for column in ("at_risk", "observed", "expected", "variance", "z", "p", "hazard_ratio",
+                       "hr_low"):
+            np.testing.assert_allclose(mine[column], mine[f"{column}_alone"], rtol=1e-9,
+                                       atol=1e-12)
+
+
+def test_a_subgroup_needs_a_code_for_every_stratum() -> None:
+    days, failed, codes = _random_fleet(0)
+    with pytest.raises(ValueError, match="one code >= 0 for each of 2 strata"):
+        logrank_subgroup_scan(days, failed, codes, strata=days % 2, subgroup_of_stratum=[0])

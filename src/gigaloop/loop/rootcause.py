@@ -11,7 +11,10 @@ log-rank test stratified by climate × mileage band for failures
 (:mod:`gigaloop.loop.adjust`), a usage-adjusted Welch test for rates, so usage does not
 masquerade as a factory cause. Suppliers, revisions and
 trims are compared with the units built beside them, over their whole span and in their
-best build window (:mod:`gigaloop.loop.windows`, Bonferroni over the windows searched).
+best build window (:mod:`gigaloop.loop.windows`, Bonferroni over the windows searched);
+every level of a failure mode is also tested within each climate, for a cause that bites in
+one climate only (:mod:`gigaloop.loop.subgroups`, a weighted Bonferroni split of the level's
+budget).
 The false discovery rate is controlled over all tests of all modes as a tree of families
 (Benjamini–Bogomolov at each level): modes, then each mode's attributes (a lot attribute
 with its hundreds of lots is one, a revision with its two levels and windows another),
@@ -45,6 +48,7 @@ from gigaloop.loop.finding import (
 )
 from gigaloop.loop.population import TESTED_DEPTH, Attribute, Population
 from gigaloop.loop.selection import select_findings
+from gigaloop.loop.subgroups import WHOLE_WEIGHT, Climates, subgroup_candidates
 from gigaloop.loop.windows import (
     WINDOW_KINDS,
     CodeMatrix,
@@ -91,6 +95,7 @@ class ScanSetup:
     codes: np.ndarray
     signal_codes: np.ndarray
     adjust: Adjustment
+    climates: Climates
     modes: list[str]
 
 
@@ -124,16 +129,18 @@ def _prepare(pop: Population, config: RootCauseConfig,
     causes = [a for a in pop.attributes if a.kind in CAUSE_KINDS]
     if len(pop) == 0 or not (causes or signals):
         empty = np.zeros((len(pop), 0))
+        none = np.zeros(0, dtype=np.int64)
         return ScanSetup(pop, config, signals or [], [], [], [], empty, empty,
-                         Adjustment(np.zeros(0), np.zeros((0, 0))), [])
+                         Adjustment(none, np.zeros((0, 0))), Climates(none, none, []), [])
     plain = [a for a in causes if a.kind not in WINDOW_KINDS]
     levels = contemporaries(pop, causes)
     attributes = [*plain, *levels]
     codes = np.asfortranarray(np.column_stack([a.codes for a in attributes]))
     signal_codes = np.asfortranarray(np.column_stack([a.codes for a in signals])) \
         if signals else np.zeros((len(pop), 0))
+    strata = usage_strata(pop)
     return ScanSetup(pop, config, signals or [], plain, attributes, levels, codes, signal_codes,
-                     Adjustment(usage_strata(pop), rate_covariates(pop)),
+                     Adjustment(strata, rate_covariates(pop)), Climates.of(pop.climate, strata),
                      _scan_modes(pop, config))
 
 
@@ -161,8 +168,12 @@ def _scan_attributes(scan: ScanSetup, mode: str) -> tuple[pd.DataFrame | None,
         return None, []
     windows = window_candidates(pop, duration, event, adjust.strata, scan.levels,
                                 config.min_events)
-    survival = _hypotheses_only(_survival_scan(duration, event, scan.codes, adjust.strata),
-                           attributes)
+    scanned = ml.logrank_subgroup_scan(duration, event, scan.codes, strata=adjust.strata,
+                                       subgroup_of_stratum=scan.climates.of_stratum)
+    survival = _hypotheses_only(_survival_rows(scanned.whole, event), attributes)
+    survival = survival.assign(p=np.minimum(survival.p.to_numpy() / WHOLE_WEIGHT, 1.0))
+    windows += subgroup_candidates(scanned.subgroups, survival, scan.codes, attributes,
+                                   len(plain), scan.climates, config.min_events, config.alpha)
     if windows:  # scanned apart: appending them would copy the whole matrix
         extra = _survival_scan(duration, event, np.asfortranarray(
             np.column_stack([w.attribute.codes for w in windows])), adjust.strata)
@@ -269,7 +280,11 @@ def _hypotheses_only(scan: pd.DataFrame, attributes: list[Attribute]) -> pd.Data
 
 def _survival_scan(duration: np.ndarray, event: np.ndarray, codes: np.ndarray,
                    strata: np.ndarray) -> pd.DataFrame:
-    scan = ml.logrank_scan(duration, event, codes, strata=strata)
+    return _survival_rows(ml.logrank_scan(duration, event, codes, strata=strata), event)
+
+
+def _survival_rows(scan: pd.DataFrame, event: np.ndarray) -> pd.DataFrame:
+    """A log-rank scan's rows with the effect and p root cause judges them by."""
     observed, expected = scan.observed.to_numpy(), scan.expected.to_numpy()
     total = float(event.sum())
     # every failure inside the level: the point estimate is infinite; count half a failure

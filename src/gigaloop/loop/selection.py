@@ -14,12 +14,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import special
 
 from gigaloop import ml
 from gigaloop.loop.finding import Adjustment, Finding, RootCauseConfig
 from gigaloop.loop.localise import localise
 from gigaloop.loop.population import END_DEPTH, Attribute, Population
 from gigaloop.loop.windows import CodeMatrix
+
+#: How far a level's units in one climate must stand apart from its units elsewhere (one-sided)
+#: for a finding to name the climate rather than the level alone.
+INTERACTION_ALPHA = 0.05
 
 
 def _candidates(scan: pd.DataFrame, config: RootCauseConfig) -> pd.DataFrame:
@@ -83,6 +88,8 @@ def select_findings(pop: Population, mode: str, scan: pd.DataFrame, attributes: 
         pick = _tie_break(pop, mode, candidates, attributes, located)
         pick = _smallest_sufficient(pop, mode, candidates, pick, attributes, located,
                                     adjust.strata, config)
+        pick = _climate_or_everywhere(pop, mode, candidates, pick, attributes, located,
+                                      adjust.strata, config)
         row = candidates.iloc[pick]
         candidates = candidates.drop(candidates.index[pick])
         attribute = attributes[int(row.attribute)]
@@ -100,7 +107,8 @@ def select_findings(pop: Population, mode: str, scan: pd.DataFrame, attributes: 
                                        and attribute.meta["depth"][int(row.level)] > END_DEPTH):
             continue
         aliases, twins = _aliases(candidates, members, attributes, located)
-        candidates = candidates.drop(twins)
+        candidates = candidates.drop([*twins, *_same_level(candidates, names, attributes,
+                                                           located)])
         finding = Finding(mode, attribute.name, attribute.kind, names, float(row.effect),
                           (float(row.low), float(row.high)), str(row.effect_kind), float(row.p),
                           float(row.q), float(row.observed), float(row.expected), members,
@@ -176,20 +184,98 @@ def _smallest_sufficient(pop: Population, mode: str, candidates: pd.DataFrame, p
     if mode in pop.rates:
         return pick
     outer = _members(attributes, candidates.iloc[pick], located)
+    outer_names = _names(attributes, candidates.iloc[pick], located)
     duration, event = pop.survival(mode)
     for position in range(len(candidates)):
         inner = _members(attributes, candidates.iloc[position], located)
         if position == pick or not inner.any() or (inner & ~outer).any() \
                 or inner.sum() >= outer.sum():
             continue
-        rest = outer & ~inner
-        codes = np.where(inner, -1, rest.astype(np.int32)).astype(np.int32)[:, None]
-        test = ml.logrank_scan(duration, event, codes, strata=strata)
-        test = test[test.level == 1]
-        if test.empty or not (test.p.iloc[0] <= config.alpha
-                              and test.hr_low.iloc[0] >= config.min_effect_low):
+        if "climate" in _names(attributes, candidates.iloc[position], located) \
+                and "climate" not in outer_names:  # the level in one climate: only when
+            if _stands_apart(pop, mode, inner, outer, strata) \
+                    and not _rest_stands(duration, event, inner, outer, strata, config):
+                return position  # it fails more there, and elsewhere not beyond chance
+            continue
+        if not _rest_stands(duration, event, inner, outer, strata, config):
             return position
     return pick
+
+
+def _rest_stands(duration: np.ndarray, event: np.ndarray, inner: np.ndarray,
+                 outer: np.ndarray, strata: np.ndarray, config: RootCauseConfig) -> bool:
+    """Whether ``outer``'s units outside ``inner``, against the units outside ``outer``,
+    show an excess of their own (p ≤ alpha, an effect credibly above the floor)."""
+    rest = outer & ~inner
+    codes = np.where(inner, -1, rest.astype(np.int32)).astype(np.int32)[:, None]
+    test = ml.logrank_scan(duration, event, codes, strata=strata)
+    test = test[test.level == 1]
+    return bool(not test.empty and test.p.iloc[0] <= config.alpha
+                and test.hr_low.iloc[0] >= config.min_effect_low)
+
+
+def _same_level(candidates: pd.DataFrame, names: dict[str, Any], attributes: list[Attribute],
+                located: dict[tuple[int, int], tuple[dict, np.ndarray, pd.Series]]) -> list[Any]:
+    """Index labels of the candidates naming the level ``names`` does, in another climate or
+    in none (:mod:`gigaloop.loop.subgroups`): one cause, one finding."""
+    level = {k: v for k, v in names.items() if k != "climate"}
+    return [label for label, row in candidates.iterrows()
+            if {k: v for k, v in _names(attributes, row, located).items()
+                if k != "climate"} == level]
+
+
+def _climate_or_everywhere(pop: Population, mode: str, candidates: pd.DataFrame, pick: int,
+                           attributes: list[Attribute],
+                           located: dict[tuple[int, int], tuple[dict, np.ndarray, pd.Series]],
+                           strata: np.ndarray, config: RootCauseConfig) -> int:
+    """Position of the candidate to take instead of ``pick`` when ``pick`` is a level in one
+    climate (:mod:`gigaloop.loop.subgroups`) whose units there fail no more, beyond chance,
+    than its units elsewhere, or whose units elsewhere fail beyond chance too: the level
+    itself, where it is a candidate. A lot that fails everywhere is a lot, even when its
+    cold units show it most."""
+    names = _names(attributes, candidates.iloc[pick], located)
+    if mode in pop.rates or "climate" not in names:
+        return pick
+    everywhere = {k: v for k, v in names.items() if k != "climate"}
+    inner = _members(attributes, candidates.iloc[pick], located)
+    for position in range(len(candidates)):
+        if position != pick and _names(attributes, candidates.iloc[position],
+                                       located) == everywhere:
+            outer = _members(attributes, candidates.iloc[position], located)
+            if (inner & ~outer).any():
+                continue
+            duration, event = pop.survival(mode)
+            if not _stands_apart(pop, mode, inner, outer, strata) \
+                    or _rest_stands(duration, event, inner, outer, strata, config):
+                return position
+    return pick
+
+
+def _stands_apart(pop: Population, mode: str, inner: np.ndarray, outer: np.ndarray,
+                  strata: np.ndarray) -> bool:
+    """Whether ``inner``'s units (a level's in one climate) fail more, against expectation,
+    than the rest of ``outer``'s (the level's elsewhere): given their failures, the exact
+    one-sided binomial test that the two observed-to-expected ratios are equal, at
+    :data:`INTERACTION_ALPHA` — it chooses between two names of one cause, not whether there
+    is one."""
+    duration, event = pop.survival(mode)
+    codes = np.where(inner, 2, np.where(outer, 1, 0)).astype(np.int32)[:, None]
+    scan = ml.logrank_scan(duration, event, codes, strata=strata).set_index("level")
+    o_in, e_in = (float(scan[c].get(2, 0.0)) for c in ("observed", "expected"))
+    o_rest, e_rest = (float(scan[c].get(1, 0.0)) for c in ("observed", "expected"))
+    if o_in == 0 or e_in <= 0:
+        return False
+    if e_rest <= 0:
+        return True
+    chance = special.bdtrc(int(o_in) - 1, int(o_in + o_rest), e_in / (e_in + e_rest))
+    return bool(chance <= INTERACTION_ALPHA)
+
+
+def _names(attributes: list[Attribute], row: pd.Series,
+           located: dict[tuple[int, int], tuple[dict, np.ndarray, pd.Series]]) -> dict:
+    key = (row.attribute, row.level)
+    return located[key][0] if key in located else \
+        attributes[int(row.attribute)].names(int(row.level))
 
 
 def _process_backed(attributes: list[Attribute], row: pd.Series,

@@ -1,0 +1,80 @@
+"""Root cause on synthetic fleets: a lot that fails in one climate only is found there."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gigaloop import ml
+from gigaloop.loop.adjust import usage_strata
+from gigaloop.loop.finding import RootCauseConfig
+from gigaloop.loop.population import Attribute, Population
+from gigaloop.loop.rootcause import find_root_causes
+from gigaloop.loop.subgroups import WHOLE_WEIGHT, Climates
+
+N, LOTS = 12_000, 60
+START = np.datetime64("2025-01-06", "D")
+
+
+def fleet(seed: int, ratio: float = 1.0, climate_only: str | None = None,
+          elsewhere: float = 1.0) -> Population:
+    """Vehicles of 60 lots of one part in three climates, one day-clocked mode; lot 7's units
+    fail ``ratio`` times as often (in ``climate_only``, when given; ``elsewhere`` times as
+    often in the other climates)."""
+    rng = np.random.default_rng(seed)
+    built = np.sort(rng.integers(0, 240, N))
+    service = (300 - built - rng.integers(3, 10, N)).astype(float)
+    climate = rng.choice(["cold", "hot", "temperate"], N)
+    lot = np.minimum(built * LOTS // 240, LOTS - 1).astype(np.int32)
+    there = (climate == climate_only) if climate_only else np.ones(N, bool)
+    hazard = np.where(lot == 7, np.where(there, ratio, elsewhere), 1.0)
+    life = rng.exponential(365 / (0.25 * hazard))
+    usage = pd.DataFrame({"miles_per_day": rng.lognormal(np.log(35), 0.5, N),
+                          "in_service_days": service, "telemetry_days": service,
+                          "dc_kwh_per_day": 2.0, "ambient_temp_c": 20.0, "autopilot_miles": 0.0})
+    lots = Attribute("lot:P-1", "lot", lot, [f"L{i:02d}" for i in range(LOTS)], {"part": "P-1"})
+    shift = Attribute("shift", "shift", rng.integers(0, 3, N).astype(np.int32), ["A", "B", "C"])
+    return Population(
+        as_of=date(2025, 11, 1), vin=np.arange(N).astype(str), build_date=START + built,
+        delivered_on=START + built + 5, in_service_days=service, climate=climate, usage=usage,
+        attributes=[lots, shift],
+        first_failure_days={"seal": np.where(life < service, life, np.nan)},
+        readings={}, station_machines={})
+
+
+def test_a_lot_that_fails_only_in_the_cold_is_found_there() -> None:
+    pop = fleet(3, ratio=3.6, climate_only="cold")
+    duration, event = pop.survival("seal")
+    strata = usage_strata(pop)
+    whole = ml.logrank_scan(duration, event, pop.attributes[0].codes, strata=strata)
+    # tested over the whole fleet, the lot would not clear even a Bonferroni bar over the lots
+    assert whole.p[whole.level == 7].iloc[0] * LOTS > RootCauseConfig().alpha
+    found = find_root_causes(pop)
+    assert [(f.names.get("lot"), f.names.get("climate")) for f in found] == [("L07", "cold")]
+    finding = found[0]
+    assert finding.ci[0] > 1.5 and finding.members.sum() == \
+        ((pop.attributes[0].codes == 7) & (pop.climate == "cold")).sum()
+
+
+def test_a_lot_that_fails_everywhere_is_named_without_a_climate() -> None:
+    found = find_root_causes(fleet(4, ratio=2.5))
+    assert [(f.names.get("lot"), f.names.get("climate")) for f in found] == [("L07", None)]
+
+
+def test_a_lot_worst_in_the_cold_that_fails_elsewhere_too_is_one_finding_on_the_lot() -> None:
+    found = find_root_causes(fleet(12, ratio=4.0, climate_only="cold", elsewhere=1.8))
+    assert [(f.names.get("lot"), f.names.get("climate")) for f in found] == [("L07", None)]
+
+
+@pytest.mark.parametrize("seed", range(5, 11))
+def test_a_faultless_fleet_has_no_finding_in_any_climate(seed: int) -> None:
+    assert find_root_causes(fleet(seed)) == []
+
+
+def test_climates_of_strata_follow_the_units() -> None:
+    climates = Climates.of(np.array(["hot", "cold", "hot"]), np.array([4, 0, 4]))
+    assert climates.names == ["cold", "hot"] and climates.of_stratum[[0, 4]].tolist() == [0, 1]
+    assert climates.multiplier == pytest.approx(2 / (1 - WHOLE_WEIGHT))
