@@ -7,7 +7,10 @@ service vary with build date); one planted level per mode raises that mode's haz
 full scan (all modes, then Benjamini–Hochberg over every test), checks each planted level comes
 out at rank 1 (ranked by z, excess failures first; a false finding is any other level with
 excess failures and q <= 0.05), and times lifelines' ``logrank_test`` on a few splits to
-extrapolate to all of them. Prints one JSON line per figure.
+extrapolate to all of them. Then the same scan stratified by three climates × six mileage
+bands, plain and with every level also tested within each climate
+(:func:`~gigaloop.ml.logrank_subgroup_scan`, one count for both), and their ratio. Prints one
+JSON line per figure.
 
     .venv/bin/python bench/bench_rootcause.py [--vehicles 1000000] [--threads 2]
 """
@@ -21,7 +24,7 @@ import time
 import numpy as np
 from lifelines.statistics import logrank_test
 
-from gigaloop.ml import benjamini_hochberg, logrank_scan
+from gigaloop.ml import benjamini_hochberg, logrank_scan, logrank_subgroup_scan
 
 BUILD_DAYS = 730
 ANALYSIS_DAY = 760
@@ -92,6 +95,20 @@ def main() -> None:
         emit("scan_seconds", round(time.perf_counter() - started, 3), threads=threads, **size)
         emit("scan_cpu_seconds", round(time.process_time() - cpu, 3), threads=threads, **size)
     emit("tests", int(q.size), **size)
+    strata = rng.integers(0, 18, args.vehicles)  # three climates × six mileage bands
+    seconds = {}
+    for name, scan in (("stratified", lambda m: logrank_scan(
+            m["days"], m["event"], codes, strata=strata)),
+                       ("with_climates", lambda m: logrank_subgroup_scan(
+            m["days"], m["event"], codes, strata=strata,
+            subgroup_of_stratum=np.arange(18) // 6))):
+        started = time.perf_counter()
+        for mode in modes:
+            scan(mode)
+        seconds[name] = time.perf_counter() - started
+        emit(f"scan_seconds_{name}", round(seconds[name], 3), threads=1, **size)
+    emit("climates_over_stratified", round(seconds["with_climates"] / seconds["stratified"], 2),
+         **size)
     emit("events_per_mode", [int(m["event"].sum()) for m in modes], **size)
 
     offset = np.cumsum([0] + [len(scan) for scan in scans])
