@@ -17,7 +17,7 @@ share the rest, a climate's p multiplied by climates / (1 − WHOLE_WEIGHT).
 >>> pop_climate = np.array(["cold", "hot", "cold", "temperate"])
 >>> climates = Climates.of(pop_climate, strata=np.array([0, 5, 1, 9]))
 >>> climates.names, climates.of_stratum.tolist(), round(climates.multiplier, 6)
-(['cold', 'hot', 'temperate'], [0, 0, 0, 0, 0, 1, 0, 0, 0, 2], 30.0)
+(['cold', 'hot', 'temperate'], [0, 0, 0, 0, 0, 1, 0, 0, 0, 2], 60.0)
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ from gigaloop.loop.population import Attribute
 from gigaloop.loop.windows import LevelAttribute, WindowCandidate
 
 #: Share of a level's false-discovery budget its whole-fleet test keeps; the climates share
-#: the rest. A level that fails alike everywhere loses little (p × 1.11); one that fails
+#: the rest. A level that fails alike everywhere loses little (p × 1.05); one that fails
 #: in one climate only is tested where it fails.
-WHOLE_WEIGHT = 0.9
+WHOLE_WEIGHT = 0.95
 
 
 @dataclass(frozen=True)
