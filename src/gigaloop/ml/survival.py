@@ -185,7 +185,8 @@ def logrank_subgroup_scan(
     subgroups = pd.DataFrame({
         "attribute": np.repeat(np.arange(n_levels.size), n_levels * n_groups)[keep],
         "level": within // n_groups, "subgroup": within % n_groups,
-        **_tests(*(a[keep] for a in stacked), total[keep], confidence)})
+        **_tests(stacked[0][keep], stacked[1][keep], stacked[2][keep], stacked[3][keep],
+                 total[keep], confidence)})
     return SubgroupScan(whole, subgroups)
 
 
@@ -268,10 +269,11 @@ def _scan_frame(moments: list[tuple], n_levels: NDArray, confidence: float) -> p
     """Stack per-attribute moments into the tidy result, one row per level with subjects."""
     attribute = np.repeat(np.arange(n_levels.size), n_levels)
     level = np.concatenate([np.arange(count) for count in n_levels] or [np.zeros(0, int)])
-    parts = [np.concatenate([m[i] for m in moments] or [np.zeros(0)]) for i in range(4)]
+    subjects, observed, expected, variance = (
+        np.concatenate([m[i] for m in moments] or [np.zeros(0)]) for i in range(4))
     total = np.repeat([m[4] for m in moments], n_levels)
     frame = pd.DataFrame({"attribute": attribute, "level": level,
-                          **_tests(*parts, total, confidence)})
+                          **_tests(subjects, observed, expected, variance, total, confidence)})
     return frame[frame["at_risk"] > 0].reset_index(drop=True)
 
 
