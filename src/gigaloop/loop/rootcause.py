@@ -13,8 +13,8 @@ masquerade as a factory cause. Suppliers, revisions and
 trims are compared with the units built beside them, over their whole span and in their
 best build window (:mod:`gigaloop.loop.windows`, Bonferroni over the windows searched);
 every level of a failure mode is also tested within each climate, for a cause that bites in
-one climate only (:mod:`gigaloop.loop.subgroups`, a weighted Bonferroni split of the level's
-budget).
+one climate only (:mod:`gigaloop.loop.subgroups`: a false-discovery family of their own, as
+the signals have, so they spend none of the scan's budget and cannot relax it).
 The false discovery rate is controlled over all tests of all modes as a tree of families
 (Benjamini–Bogomolov at each level): modes, then each mode's attributes (a lot attribute
 with its hundreds of lots is one, a revision with its two levels and windows another),
@@ -28,7 +28,7 @@ in time (change point on the build date) into a station + window.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 import numpy as np
@@ -48,7 +48,7 @@ from gigaloop.loop.finding import (
 )
 from gigaloop.loop.population import TESTED_DEPTH, Attribute, Population
 from gigaloop.loop.selection import select_findings
-from gigaloop.loop.subgroups import WHOLE_WEIGHT, Climates, subgroup_candidates
+from gigaloop.loop.subgroups import Climates, subgroup_candidates
 from gigaloop.loop.windows import (
     WINDOW_KINDS,
     CodeMatrix,
@@ -102,11 +102,16 @@ class ScanSetup:
 @dataclass
 class ModeScan:
     """One mode's tests (rows cut, p not yet corrected; None when too few failures), the
-    window attributes its scan added, and the signals' rows in it."""
+    window attributes its scan added, the signals' rows in it, and its climate candidates
+    with their rows (:mod:`gigaloop.loop.subgroups`; attributes numbered from 0)."""
 
     rows: pd.DataFrame | None
     windows: list[Attribute]
     signal_rows: pd.DataFrame | None
+    subgroups: list[Attribute] = field(default_factory=list)
+    subgroup_rows: pd.DataFrame | None = None
+    #: every other level's best climate (``family``, ``p``): counted by the family too
+    subgroup_others: pd.DataFrame | None = None
 
 
 def _scan_modes(pop: Population, config: RootCauseConfig) -> list[str]:
@@ -149,31 +154,39 @@ def scan_mode(scan: ScanSetup, index: int) -> ModeScan:
     windows, and the signals (complaint modes test no signals)."""
     with _blas().limit(limits=1):  # threads only contend on least squares this small
         mode = scan.modes[index]
-        rows, windows = _scan_attributes(scan, mode)
+        rows, windows, subgroups = _scan_attributes(scan, mode)
         signal_rows = None if is_complaint(mode) or not scan.signals \
             else _scan_signals(scan, mode)
-        return ModeScan(rows, windows, signal_rows)
+        return ModeScan(rows, windows, signal_rows, *subgroups)
 
 
-def _scan_attributes(scan: ScanSetup, mode: str) -> tuple[pd.DataFrame | None,
-                                                          list[Attribute]]:
+def _scan_attributes(scan: ScanSetup, mode: str) -> tuple[
+        pd.DataFrame | None, list[Attribute],
+        tuple[list[Attribute], pd.DataFrame | None, pd.DataFrame | None]]:
     pop, config, adjust = scan.pop, scan.config, scan.adjust
     attributes, plain = scan.attributes, scan.plain
     if mode in pop.rates:
         rates = _rate_scan(pop.rates[mode], scan.codes, adjust.covariates, config)
         return (None if rates is None else mark_window_rows(
-            _hypotheses_only(rates, attributes), [], len(plain), len(attributes))), []
+            _hypotheses_only(rates, attributes), [], len(plain), len(attributes))), [], \
+            ([], None, None)
     duration, event = pop.survival(mode)
     if event.sum() < config.min_events:
-        return None, []
+        return None, [], ([], None, None)
     windows = window_candidates(pop, duration, event, adjust.strata, scan.levels,
                                 config.min_events)
     scanned = ml.logrank_subgroup_scan(duration, event, scan.codes, strata=adjust.strata,
                                        subgroup_of_stratum=scan.climates.of_stratum)
     survival = _hypotheses_only(_survival_rows(scanned.whole, event), attributes)
-    survival = survival.assign(p=np.minimum(survival.p.to_numpy() / WHOLE_WEIGHT, 1.0))
-    windows += subgroup_candidates(scanned.subgroups, survival, scan.codes, attributes,
-                                   len(plain), scan.climates, config.min_events, config.alpha)
+    climates, others = subgroup_candidates(
+        scanned.subgroups, survival[(survival.attribute.to_numpy() < len(plain))
+                                    | (survival.level.to_numpy() == 1)],
+        scan.codes, attributes, len(plain), scan.climates, config.min_events, config.alpha)
+    climate_rows = None
+    if climates:
+        climate_rows = mark_window_rows(
+            _survival_scan(duration, event, np.asfortranarray(np.column_stack(
+                [c.attribute.codes for c in climates])), adjust.strata), climates, 0, 0)
     if windows:  # scanned apart: appending them would copy the whole matrix
         extra = _survival_scan(duration, event, np.asfortranarray(
             np.column_stack([w.attribute.codes for w in windows])), adjust.strata)
@@ -181,7 +194,8 @@ def _scan_attributes(scan: ScanSetup, mode: str) -> tuple[pd.DataFrame | None,
                                                      + scan.codes.shape[1])],
                              ignore_index=True)
     return (mark_window_rows(survival, windows, len(plain), len(attributes)),
-            [w.attribute for w in windows])
+            [w.attribute for w in windows],
+            ([c.attribute for c in climates], climate_rows, others))
 
 
 def _scan_signals(scan: ScanSetup, mode: str) -> pd.DataFrame | None:
@@ -222,6 +236,7 @@ def combine_scans(scan: ScanSetup, results: list[ModeScan]) -> list[Finding]:
     signal_rows = {mode: r.signal_rows for mode, r in zip(scan.modes, results, strict=True)
                    if r.signal_rows is not None}
     _add_signal_family(scan, signal_rows, scans, tested)
+    _add_subgroup_family(scan, dict(zip(scan.modes, results, strict=True)), scans, tested)
     findings = []
     with _blas().limit(limits=1):
         for mode, rows in scans.items():
@@ -252,6 +267,42 @@ def _add_signal_family(scan: ScanSetup, rows: dict[str, pd.DataFrame],
         scans[mode] = result if main is None else pd.concat(
             [main.assign(signal=False), result], ignore_index=True)
         tested[mode] = (attributes + signals, codes.plus([a.codes for a in signals]))
+
+
+def _add_subgroup_family(scan: ScanSetup, results: dict[str, ModeScan],
+                         scans: dict[str, pd.DataFrame],
+                         tested: dict[str, tuple[list[Attribute], CodeMatrix]]) -> None:
+    """The climate candidates' tests (:mod:`gigaloop.loop.subgroups`), a tree of families of
+    their own over the modes (claims and complaints alike): those that pass are added to
+    ``scans`` and ``tested`` beside the mode's other rows."""
+    empty = pd.DataFrame({"attribute": [], "p": []})
+    rows = {mode: (r.subgroup_rows if r.subgroup_rows is not None else empty,
+                   r.subgroup_others) for mode, r in results.items()
+            if r.subgroup_others is not None}
+    if not any(len(r) for r, _ in rows.values()):
+        return
+    alpha = scan.config.alpha
+    families = ml.family_qvalues(
+        {mode: np.r_[r.p.to_numpy(dtype=float), others.p.to_numpy(dtype=float)]
+         for mode, (r, others) in rows.items()}, alpha,
+        groups={mode: [*(results[mode].subgroups[int(a)].family for a in r.attribute),
+                       *others.family] for mode, (r, others) in rows.items()})
+    plain = (scan.attributes, CodeMatrix(scan.codes))
+    for mode, (result, _) in rows.items():
+        if result.empty:
+            continue
+        result = result.assign(q=families[mode][:len(result)])
+        result = result[result.q <= alpha]  # only these can be chosen
+        if result.empty:
+            continue
+        attributes, codes = tested.get(mode, plain)
+        result = result.assign(attribute=result.attribute + len(attributes))
+        main = scans.get(mode)
+        if main is not None and "signal" in main:
+            result = result.assign(signal=False)
+        scans[mode] = result if main is None else pd.concat([main, result], ignore_index=True)
+        climates = results[mode].subgroups
+        tested[mode] = (attributes + climates, codes.plus([a.codes for a in climates]))
 
 
 def _hypotheses_only(scan: pd.DataFrame, attributes: list[Attribute]) -> pd.DataFrame:
