@@ -86,8 +86,12 @@ def select_findings(pop: Population, mode: str, scan: pd.DataFrame, attributes: 
             if not len(candidates):
                 break
         pick = _tie_break(pop, mode, candidates, attributes, located)
-        pick = _smallest_sufficient(pop, mode, candidates, pick, attributes, located,
-                                    adjust.strata, config)
+        for _ in range(3):  # a supplier → its units in one climate → its revision's there
+            narrower = _smallest_sufficient(pop, mode, candidates, pick, attributes, located,
+                                            adjust.strata, config)
+            if narrower == pick:
+                break
+            pick = narrower
         pick = _climate_or_everywhere(pop, mode, candidates, pick, attributes, located,
                                       adjust.strata, config)
         row = candidates.iloc[pick]

@@ -29,6 +29,11 @@ import pandas as pd
 from gigaloop.loop.population import Attribute
 from gigaloop.loop.windows import LevelAttribute, WindowCandidate
 
+#: Kinds of level searched by climate: what a vehicle carries into its climate (a part's lot
+#: or supplier, a revision, a trim). A process reading's tails and a machine's or shift's
+#: units are many levels each, and their splits by climate found chance in random worlds.
+CLIMATE_KINDS = ("lot", "supplier", "hardware_revision", "trim")
+
 
 @dataclass(frozen=True)
 class Climates:
@@ -69,6 +74,8 @@ def subgroup_candidates(subgroups: pd.DataFrame, whole: pd.DataFrame, codes: np.
     keys = whole[["attribute", "level", "p"]].rename(columns={"p": "p_whole"})
     if len(climates.names) < 2 or subgroups.empty or keys.empty:
         return [], pd.DataFrame({"family": [], "p": []})
+    searched = np.array([a.kind in CLIMATE_KINDS for a in attributes])
+    keys = keys[searched[keys.attribute.to_numpy()]]
     rows = subgroups[(subgroups.z.to_numpy() > 0)]
     rows = rows.assign(p=np.minimum(rows.p.to_numpy() * climates.multiplier, 1.0))
     best = keys.merge(rows.sort_values("p", kind="stable").drop_duplicates(
@@ -98,4 +105,4 @@ def subgroup_candidates(subgroups: pd.DataFrame, whole: pd.DataFrame, codes: np.
     return out, padding
 
 
-__all__ = ["Climates", "subgroup_candidates"]
+__all__ = ["CLIMATE_KINDS", "Climates", "subgroup_candidates"]
