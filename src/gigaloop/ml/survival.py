@@ -47,10 +47,11 @@ def _event_slots(
     return slot, cell_slot, stratum_end[cell_stratum], cells.size + n_strata
 
 
-def _logrank_moments(exits: NDArray, deaths: NDArray, cell_slot: NDArray,
-                     cell_end: NDArray) -> tuple:
-    """Per level (excluding row 0, the missing): subjects, observed, expected and
-    hypergeometric variance, from exit and death counts per (level + 1, slot)."""
+def _cell_terms(exits: NDArray, deaths: NDArray, cell_slot: NDArray,
+                cell_end: NDArray) -> tuple:
+    """Per level (excluding row 0, the missing) and (stratum, event day) cell: subjects at
+    risk and deaths; and per cell: all at risk, all deaths, the death share and the
+    hypergeometric spread — from exit and death counts per (level + 1, slot)."""
     beyond = np.zeros((exits.shape[0] - 1, exits.shape[1] + 1), dtype=np.int64)
     np.cumsum(exits[1:, ::-1], axis=1, out=beyond[:, -2::-1])  # subjects at or past a slot
     at_risk = (beyond[:, cell_slot] - beyond[:, cell_end]).astype(np.float64)
@@ -65,6 +66,15 @@ def _logrank_moments(exits: NDArray, deaths: NDArray, cell_slot: NDArray,
             / (total_at_risk**2 * (total_at_risk - 1)),
             0.0,
         )
+    return at_risk, died, total_at_risk, total_deaths, share, spread
+
+
+def _logrank_moments(exits: NDArray, deaths: NDArray, cell_slot: NDArray,
+                     cell_end: NDArray) -> tuple:
+    """Per level (excluding row 0, the missing): subjects, observed, expected and
+    hypergeometric variance, from exit and death counts per (level + 1, slot)."""
+    at_risk, died, total_at_risk, total_deaths, share, spread = _cell_terms(
+        exits, deaths, cell_slot, cell_end)
     expected = at_risk @ share
     variance = (at_risk * (total_at_risk - at_risk)) @ spread
     return exits[1:].sum(axis=1), died.sum(axis=1), expected, variance, float(total_deaths.sum())
@@ -75,16 +85,8 @@ def _subgroup_moments(exits: NDArray, deaths: NDArray, cell_slot: NDArray, cell_
     """Per level × subgroup (a subgroup is a set of strata): subjects, observed, expected and
     variance, and each subgroup's failures — the stratified sums of
     :func:`_logrank_moments` taken over each subgroup's strata alone."""
-    beyond = np.zeros((exits.shape[0] - 1, exits.shape[1] + 1), dtype=np.int64)
-    np.cumsum(exits[1:, ::-1], axis=1, out=beyond[:, -2::-1])
-    at_risk = (beyond[:, cell_slot] - beyond[:, cell_end]).astype(np.float64)
-    died = deaths[1:, cell_slot]
-    total_at_risk = at_risk.sum(axis=0)
-    total_deaths = died.sum(axis=0).astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.where(total_at_risk > 0, total_deaths / total_at_risk, 0.0)
-        spread = np.where(total_at_risk > 1, total_deaths * (total_at_risk - total_deaths)
-                          / (total_at_risk**2 * (total_at_risk - 1)), 0.0)
+    at_risk, died, total_at_risk, total_deaths, share, spread = _cell_terms(
+        exits, deaths, cell_slot, cell_end)
     member = np.zeros((cell_slot.size, n_groups))
     member[np.arange(cell_slot.size), cell_group] = 1.0
     in_group = np.zeros((slot_group.size, n_groups))
@@ -95,6 +97,17 @@ def _subgroup_moments(exits: NDArray, deaths: NDArray, cell_slot: NDArray, cell_
     return (subjects, observed, at_risk @ (share[:, None] * member),
             (at_risk * (total_at_risk - at_risk)) @ (spread[:, None] * member),
             total_deaths @ member)
+
+
+def _scan_inputs(duration: ArrayLike, event: ArrayLike, codes: ArrayLike,
+                 confidence: float) -> tuple[NDArray, NDArray, NDArray]:
+    """A scan's durations, events and level codes, checked."""
+    durations = as_vector("duration", duration, nonnegative=True)
+    events = as_events("event", event, durations.size)
+    level_codes = as_codes("codes", codes, durations.size)
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    return durations, events, level_codes
 
 
 class SubgroupScan(NamedTuple):
@@ -136,12 +149,8 @@ def logrank_subgroup_scan(
     >>> round(float(scan.whole.hazard_ratio[2]), 1)   # diluted by the other climate
     1.8
     """
-    durations = as_vector("duration", duration, nonnegative=True)
+    durations, events, level_codes = _scan_inputs(duration, event, codes, confidence)
     n = durations.size
-    events = as_events("event", event, n)
-    level_codes = as_codes("codes", codes, n)
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     stratum = as_codes("strata", strata, n, allow_missing=False)[:, 0].astype(np.int64)
     n_strata = int(stratum.max(initial=0)) + 1
     group_of = np.asarray(subgroup_of_stratum, dtype=np.int64)
@@ -219,12 +228,8 @@ def logrank_scan(
     >>> int(top.level), bool(top.p < 1e-6), round(float(top.hazard_ratio), 1)
     (2, True, 2.9)
     """
-    durations = as_vector("duration", duration, nonnegative=True)
+    durations, events, level_codes = _scan_inputs(duration, event, codes, confidence)
     n = durations.size
-    events = as_events("event", event, n)
-    level_codes = as_codes("codes", codes, n)
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     days = np.floor(durations).astype(np.int64)
     if strata is None:
         n_strata, stratum = 1, np.zeros(n, dtype=np.int64)
