@@ -196,10 +196,9 @@ def _smallest_sufficient(pop: Population, mode: str, candidates: pd.DataFrame, p
                 or inner.sum() >= outer.sum():
             continue
         if "climate" in _names(attributes, candidates.iloc[position], located) \
-                and "climate" not in outer_names:  # the level in one climate: only when
-            if _stands_apart(pop, mode, inner, outer, strata) \
-                    and not _rest_stands(duration, event, inner, outer, strata, config):
-                return position  # it fails more there, and elsewhere not beyond chance
+                and "climate" not in outer_names:  # the level in one climate
+            if _only_there(pop, mode, inner, outer, strata, config):
+                return position
             continue
         if not _rest_stands(duration, event, inner, outer, strata, config):
             return position
@@ -248,11 +247,18 @@ def _climate_or_everywhere(pop: Population, mode: str, candidates: pd.DataFrame,
             outer = _members(attributes, candidates.iloc[position], located)
             if (inner & ~outer).any():
                 continue
-            duration, event = pop.survival(mode)
-            if not _stands_apart(pop, mode, inner, outer, strata) \
-                    or _rest_stands(duration, event, inner, outer, strata, config):
+            if not _only_there(pop, mode, inner, outer, strata, config):
                 return position
     return pick
+
+
+def _only_there(pop: Population, mode: str, inner: np.ndarray, outer: np.ndarray,
+                strata: np.ndarray, config: RootCauseConfig) -> bool:
+    """Whether a level's failures are its units' in one climate (``inner``) alone: those
+    fail more than its units elsewhere, and those elsewhere not beyond chance."""
+    duration, event = pop.survival(mode)
+    return _stands_apart(pop, mode, inner, outer, strata) \
+        and not _rest_stands(duration, event, inner, outer, strata, config)
 
 
 def _stands_apart(pop: Population, mode: str, inner: np.ndarray, outer: np.ndarray,
