@@ -178,10 +178,9 @@ def _scan_attributes(scan: ScanSetup, mode: str) -> tuple[
     scanned = ml.logrank_subgroup_scan(duration, event, scan.codes, strata=adjust.strata,
                                        subgroup_of_stratum=scan.climates.of_stratum)
     survival = _hypotheses_only(_survival_rows(scanned.whole, event), attributes)
-    climates, others = subgroup_candidates(
-        scanned.subgroups, survival[(survival.attribute.to_numpy() < len(plain))
-                                    | (survival.level.to_numpy() == 1)],
-        scan.codes, attributes, len(plain), scan.climates, config.min_events, config.alpha)
+    climates, others = subgroup_candidates(scanned.subgroups, survival, scan.codes, attributes,
+                                           len(plain), scan.climates, config.min_events,
+                                           config.alpha)
     climate_rows = None
     if climates:
         climate_rows = mark_window_rows(

@@ -72,10 +72,11 @@ def subgroup_candidates(subgroups: pd.DataFrame, whole: pd.DataFrame, codes: np.
     ``subgroups``: :func:`gigaloop.ml.logrank_subgroup_scan`'s table over ``codes``, whose
     columns are ``attributes``; those from ``levels_from`` on compare level 1 only."""
     keys = whole[["attribute", "level", "p"]].rename(columns={"p": "p_whole"})
+    at = keys.attribute.to_numpy()
+    searched = np.array([a.kind in CLIMATE_KINDS for a in attributes], dtype=bool)
+    keys = keys[searched[at] & ((at < levels_from) | (keys.level.to_numpy() == 1))]
     if len(climates.names) < 2 or subgroups.empty or keys.empty:
         return [], pd.DataFrame({"family": [], "p": []})
-    searched = np.array([a.kind in CLIMATE_KINDS for a in attributes])
-    keys = keys[searched[keys.attribute.to_numpy()]]
     rows = subgroups[(subgroups.z.to_numpy() > 0)]
     rows = rows.assign(p=np.minimum(rows.p.to_numpy() * climates.multiplier, 1.0))
     best = keys.merge(rows.sort_values("p", kind="stable").drop_duplicates(

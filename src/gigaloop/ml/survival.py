@@ -25,26 +25,55 @@ from gigaloop.ml._validate import as_codes, as_events, as_vector
 MAX_TABLE_CELLS = 50_000_000
 
 
-def _event_slots(
-    days: NDArray[np.int64], event: NDArray[np.bool_], stratum: NDArray[np.int64], n_strata: int
-) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], int]:
+class _Cells(NamedTuple):
+    """The axis of (stratum, event day) cells both scans count subjects on."""
+
+    slot: NDArray[np.int64]  # each subject's, past row 0: level code c lands in row c + 1
+    cell_slot: NDArray[np.int64]  # each cell's (a subject dying there sits in it)
+    cell_end: NDArray[np.int64]  # the slot just past each cell's stratum
+    cell_stratum: NDArray[np.int64]
+    stratum_end: NDArray[np.int64]  # the slot just past each stratum
+    width: int
+    event_rows: NDArray[np.int64]
+
+
+def _cells(durations: NDArray, events: NDArray[np.bool_], stratum: NDArray[np.int64],
+           n_strata: int, n_levels: NDArray) -> _Cells:
     """Each subject's slot on the axis of (stratum, event day) cells, and each cell's slots.
 
     Only days with an event in a stratum carry a log-rank term there, so the axis has one
     slot per such cell plus one "at risk at none" slot per stratum: a subject sits right
-    after the last cell of its stratum on or before its own day. Returns the subjects' slots,
-    each cell's slot (a subject dying there sits in it), the slot just past its stratum, and
-    the axis length.
+    after the last cell of its stratum on or before its own day (whole days). Refuses a
+    (level × cell) table larger than :data:`MAX_TABLE_CELLS`.
     """
+    n_cells = n_strata + int(events.sum())  # at most: a slot per stratum and per event
+    if n_levels.size and int(n_levels.max() + 1) * n_cells > MAX_TABLE_CELLS:
+        raise ValueError(
+            f"{int(n_levels.max())} levels × {n_strata} strata × event days is too large a "
+            "table; merge rare levels or use fewer strata"
+        )
+    days = np.floor(durations).astype(np.int64)
     span = np.int64(days.max(initial=0)) + 1
     key = stratum * span + days
-    cells = np.unique(key[event])
+    cells = np.unique(key[events])
     slot = np.searchsorted(cells, key, side="right") + stratum
     cell_stratum = cells // span
     cell_slot = np.arange(1, cells.size + 1) + cell_stratum
     stratum_end = np.searchsorted(cells, (np.arange(n_strata) + 1) * span) + np.arange(
         1, n_strata + 1)
-    return slot, cell_slot, stratum_end[cell_stratum], cells.size + n_strata
+    width = int(cells.size + n_strata)
+    return _Cells(slot + width, cell_slot, stratum_end[cell_stratum], cell_stratum,
+                  stratum_end, width, np.flatnonzero(events))
+
+
+def _counts(cells: _Cells, codes: NDArray, levels: int) -> tuple[NDArray, NDArray]:
+    """Exits and deaths per (level + 1, slot) of one attribute with ``levels`` levels."""
+    rows = levels + 1
+    index = np.multiply(codes, np.int64(cells.width), dtype=np.int64) + cells.slot
+    exits = np.bincount(index, minlength=rows * cells.width).reshape(rows, cells.width)
+    deaths = np.bincount(index[cells.event_rows],
+                         minlength=rows * cells.width).reshape(rows, cells.width)
+    return exits, deaths
 
 
 def _cell_terms(exits: NDArray, deaths: NDArray, cell_slot: NDArray,
@@ -110,6 +139,17 @@ def _scan_inputs(duration: ArrayLike, event: ArrayLike, codes: ArrayLike,
     return durations, events, level_codes
 
 
+def _strata(strata: ArrayLike | None, n: int) -> tuple[NDArray[np.int64], int]:
+    """Each subject's stratum code (all 0 without strata) and the number of strata."""
+    if strata is None:
+        return np.zeros(n, dtype=np.int64), 1
+    codes_2d = as_codes("strata", strata, n, allow_missing=False)
+    if codes_2d.shape[1] != 1:
+        raise ValueError("strata must be one code per subject; combine factors first")
+    stratum = codes_2d[:, 0].astype(np.int64)
+    return stratum, int(stratum.max(initial=0)) + 1
+
+
 class SubgroupScan(NamedTuple):
     """:func:`logrank_subgroup_scan`'s two tables."""
 
@@ -150,37 +190,26 @@ def logrank_subgroup_scan(
     1.8
     """
     durations, events, level_codes = _scan_inputs(duration, event, codes, confidence)
-    n = durations.size
-    stratum = as_codes("strata", strata, n, allow_missing=False)[:, 0].astype(np.int64)
-    n_strata = int(stratum.max(initial=0)) + 1
+    stratum, n_strata = _strata(strata, durations.size)
     group_of = np.asarray(subgroup_of_stratum, dtype=np.int64)
     if group_of.shape != (n_strata,) or (group_of < 0).any():
         raise ValueError(f"subgroup_of_stratum needs one code >= 0 for each of {n_strata} "
                          "strata")
     n_groups = int(group_of.max(initial=0)) + 1
-    days = np.floor(durations).astype(np.int64)
-    slot, cell_slot, cell_end, width = _event_slots(days, events, stratum, n_strata)
-    slot += width
-    span = np.int64(days.max(initial=0)) + 1
-    cell_group = group_of[np.unique(stratum[events] * span + days[events]) // span]
-    # a stratum's slots run from the end of the one before it to its own end
-    ends = np.searchsorted(np.unique(stratum[events] * span + days[events]),
-                           (np.arange(n_strata) + 1) * span) + np.arange(1, n_strata + 1)
-    slot_group = np.repeat(group_of, np.diff(np.r_[0, ends]))
-    event_rows = np.flatnonzero(events)
     n_levels = level_codes.max(axis=0, initial=-1).astype(np.int64) + 1
+    cells = _cells(durations, events, stratum, n_strata, n_levels)
+    cell_group = group_of[cells.cell_stratum]
+    # a stratum's slots run from the end of the one before it to its own end
+    slot_group = np.repeat(group_of, np.diff(np.r_[0, cells.stratum_end]))
     moments = []
     for column in range(level_codes.shape[1]):
-        rows = int(n_levels[column]) + 1
-        if rows == 1:  # every subject missing this attribute: nothing to test
+        if n_levels[column] == 0:  # every subject missing this attribute: nothing to test
             empty = np.zeros((0, n_groups))
             moments.append((empty, empty, empty, empty, np.zeros(n_groups)))
             continue
-        index = np.multiply(level_codes[:, column], np.int64(width), dtype=np.int64) + slot
-        exits = np.bincount(index, minlength=rows * width).reshape(rows, width)
-        deaths = np.bincount(index[event_rows], minlength=rows * width).reshape(rows, width)
-        moments.append(_subgroup_moments(exits, deaths, cell_slot, cell_end, cell_group,
-                                         slot_group, n_groups))
+        exits, deaths = _counts(cells, level_codes[:, column], int(n_levels[column]))
+        moments.append(_subgroup_moments(exits, deaths, cells.cell_slot, cells.cell_end,
+                                         cell_group, slot_group, n_groups))
     whole = _scan_frame([(*(m.sum(axis=1) for m in mom[:4]), float(mom[4].sum()))
                          for mom in moments], n_levels, confidence)
     # every level × subgroup at once, level-major; those with expected failures kept
@@ -229,37 +258,16 @@ def logrank_scan(
     (2, True, 2.9)
     """
     durations, events, level_codes = _scan_inputs(duration, event, codes, confidence)
-    n = durations.size
-    days = np.floor(durations).astype(np.int64)
-    if strata is None:
-        n_strata, stratum = 1, np.zeros(n, dtype=np.int64)
-    else:
-        codes_2d = as_codes("strata", strata, n, allow_missing=False)
-        if codes_2d.shape[1] != 1:
-            raise ValueError("strata must be one code per subject; combine factors first")
-        stratum = codes_2d[:, 0].astype(np.int64)
-        n_strata = int(stratum.max(initial=0)) + 1
+    stratum, n_strata = _strata(strata, durations.size)
     n_levels = level_codes.max(axis=0, initial=-1).astype(np.int64) + 1
-    n_cells = n_strata + int(events.sum())  # at most: a slot per stratum and per event
-    if level_codes.shape[1] and int(n_levels.max() + 1) * n_cells > MAX_TABLE_CELLS:
-        raise ValueError(
-            f"{int(n_levels.max())} levels × {n_strata} strata × event days is too large a "
-            "table; merge rare levels or use fewer strata"
-        )
-    slot, cell_slot, cell_end, width = _event_slots(days, events, stratum, n_strata)
-    slot += width  # level code c lands in row c + 1; missing (-1) in row 0
-    event_rows = np.flatnonzero(events)
+    cells = _cells(durations, events, stratum, n_strata, n_levels)
 
     def scan_attribute(column: int) -> tuple:
         if n_levels[column] == 0:  # every subject missing this attribute: nothing to test
             empty = np.zeros(0)
             return empty, empty, empty, empty, float(events.sum())
-        rows = int(n_levels[column]) + 1
-        index = np.multiply(level_codes[:, column], np.int64(width), dtype=np.int64)
-        index += slot
-        exits = np.bincount(index, minlength=rows * width).reshape(rows, width)
-        deaths = np.bincount(index[event_rows], minlength=rows * width).reshape(rows, width)
-        return _logrank_moments(exits, deaths, cell_slot, cell_end)
+        exits, deaths = _counts(cells, level_codes[:, column], int(n_levels[column]))
+        return _logrank_moments(exits, deaths, cells.cell_slot, cells.cell_end)
 
     columns = range(level_codes.shape[1])
     if n_threads > 1:
