@@ -53,6 +53,7 @@ from gigaloop.loop.windows import (
     WINDOW_KINDS,
     CodeMatrix,
     LevelAttribute,
+    WindowCandidate,
     contemporaries,
     mark_window_rows,
     window_candidates,
@@ -181,20 +182,23 @@ def _scan_attributes(scan: ScanSetup, mode: str) -> tuple[
     climates, others = subgroup_candidates(scanned.subgroups, survival, scan.codes, attributes,
                                            len(plain), scan.climates, config.min_events,
                                            config.alpha)
-    climate_rows = None
-    if climates:
-        climate_rows = mark_window_rows(
-            _survival_scan(duration, event, np.asfortranarray(np.column_stack(
-                [c.attribute.codes for c in climates])), adjust.strata), climates, 0, 0)
+    climate_rows = mark_window_rows(_scanned_apart(duration, event, climates, adjust.strata),
+                                    climates, 0, 0) if climates else None
     if windows:  # scanned apart: appending them would copy the whole matrix
-        extra = _survival_scan(duration, event, np.asfortranarray(
-            np.column_stack([w.attribute.codes for w in windows])), adjust.strata)
+        extra = _scanned_apart(duration, event, windows, adjust.strata)
         survival = pd.concat([survival, extra.assign(attribute=extra.attribute
                                                      + scan.codes.shape[1])],
                              ignore_index=True)
     return (mark_window_rows(survival, windows, len(plain), len(attributes)),
             [w.attribute for w in windows],
             ([c.attribute for c in climates], climate_rows, others))
+
+
+def _scanned_apart(duration: np.ndarray, event: np.ndarray, candidates: list[WindowCandidate],
+                   strata: np.ndarray) -> pd.DataFrame:
+    """The survival rows of candidate attributes (windows, climates), numbered from 0."""
+    return _survival_scan(duration, event, np.asfortranarray(
+        np.column_stack([c.attribute.codes for c in candidates])), strata)
 
 
 def _scan_signals(scan: ScanSetup, mode: str) -> pd.DataFrame | None:
@@ -256,16 +260,8 @@ def _add_signal_family(scan: ScanSetup, rows: dict[str, pd.DataFrame],
     families = ml.family_qvalues({mode: r.p.to_numpy() for mode, r in rows.items()},
                                  config.alpha)
     for mode, result in rows.items():
-        result = result.assign(q=families[mode], signal=True)
-        result = result[result.q <= config.alpha]  # only these can be chosen
-        if result.empty:
-            continue
-        attributes, codes = tested.get(mode, plain)
-        result = result.assign(attribute=result.attribute + len(attributes))
-        main = scans.get(mode)
-        scans[mode] = result if main is None else pd.concat(
-            [main.assign(signal=False), result], ignore_index=True)
-        tested[mode] = (attributes + signals, codes.plus([a.codes for a in signals]))
+        _append_passed(mode, result.assign(q=families[mode], signal=True), signals, config,
+                       scans, tested.get(mode, plain), tested)
 
 
 def _add_subgroup_family(scan: ScanSetup, results: dict[str, ModeScan],
@@ -280,28 +276,34 @@ def _add_subgroup_family(scan: ScanSetup, results: dict[str, ModeScan],
             if r.subgroup_others is not None}
     if not any(len(r) for r, _ in rows.values()):
         return
-    alpha = scan.config.alpha
     families = ml.family_qvalues(
         {mode: np.r_[r.p.to_numpy(dtype=float), others.p.to_numpy(dtype=float)]
-         for mode, (r, others) in rows.items()}, alpha,
+         for mode, (r, others) in rows.items()}, scan.config.alpha,
         groups={mode: [*(results[mode].subgroups[int(a)].family for a in r.attribute),
                        *others.family] for mode, (r, others) in rows.items()})
     plain = (scan.attributes, CodeMatrix(scan.codes))
     for mode, (result, _) in rows.items():
-        if result.empty:
-            continue
-        result = result.assign(q=families[mode][:len(result)])
-        result = result[result.q <= alpha]  # only these can be chosen
-        if result.empty:
-            continue
-        attributes, codes = tested.get(mode, plain)
-        result = result.assign(attribute=result.attribute + len(attributes))
-        main = scans.get(mode)
-        if main is not None and "signal" in main:
-            result = result.assign(signal=False)
-        scans[mode] = result if main is None else pd.concat([main, result], ignore_index=True)
-        climates = results[mode].subgroups
-        tested[mode] = (attributes + climates, codes.plus([a.codes for a in climates]))
+        _append_passed(mode, result.assign(q=families[mode][:len(result)], signal=False),
+                       results[mode].subgroups, scan.config, scans, tested.get(mode, plain),
+                       tested)
+
+
+def _append_passed(mode: str, result: pd.DataFrame, added: list[Attribute],
+                   config: RootCauseConfig, scans: dict[str, pd.DataFrame],
+                   before: tuple[list[Attribute], CodeMatrix],
+                   tested: dict[str, tuple[list[Attribute], CodeMatrix]]) -> None:
+    """A family's rows of ``mode`` that pass (q ≤ alpha: only these can be chosen) added to
+    the mode's scan, their attributes (``added``) after those ``before``."""
+    result = result[result.q <= config.alpha]
+    if result.empty:
+        return
+    attributes, codes = before
+    result = result.assign(attribute=result.attribute + len(attributes))
+    main = scans.get(mode)
+    if main is not None and "signal" not in main:
+        main = main.assign(signal=False)
+    scans[mode] = result if main is None else pd.concat([main, result], ignore_index=True)
+    tested[mode] = (attributes + added, codes.plus([a.codes for a in added]))
 
 
 def _hypotheses_only(scan: pd.DataFrame, attributes: list[Attribute]) -> pd.DataFrame:
