@@ -142,6 +142,12 @@ def test_bad_input_says_what_to_fix(kwargs: dict, message: str) -> None:
         "codes")
     with pytest.raises(ValueError, match=message):
         logrank_scan(duration, event, codes, **arguments)
+    # the scan within subgroups checks its input the same way (one subgroup per stratum)
+    strata = np.asarray(arguments.pop("strata", [0, 0]))
+    groups = np.zeros(max(int(strata.max()), 0) + 1, dtype=np.int64)
+    with pytest.raises(ValueError, match=message):
+        logrank_subgroup_scan(duration, event, codes, strata=strata, subgroup_of_stratum=groups,
+                              **arguments)
 
 
 def test_an_attribute_missing_for_everyone_yields_no_rows():
