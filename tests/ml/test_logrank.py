@@ -142,11 +142,11 @@ def test_bad_input_says_what_to_fix(kwargs: dict, message: str) -> None:
         "codes")
     with pytest.raises(ValueError, match=message):
         logrank_scan(duration, event, codes, **arguments)
-    # the scan within subgroups checks its input the same way (one subgroup per stratum)
+    # the scan within subgroups checks its input the same way (one subgroup of every stratum)
     strata = np.asarray(arguments.pop("strata", [0, 0]))
-    groups = np.zeros(max(int(strata.max()), 0) + 1, dtype=np.int64)
+    groups = np.ones((1, max(int(strata.max()), 0) + 1), dtype=bool)
     with pytest.raises(ValueError, match=message):
-        logrank_subgroup_scan(duration, event, codes, strata=strata, subgroup_of_stratum=groups,
+        logrank_subgroup_scan(duration, event, codes, strata=strata, subgroups=groups,
                               **arguments)
 
 
@@ -162,13 +162,14 @@ def test_a_subgroup_scan_is_the_scan_of_the_subgroup_s_subjects_alone(seed: int)
     days, failed, codes = _random_fleet(seed, n=900)
     rng = np.random.default_rng(seed)
     stratum = rng.integers(0, 6, days.size)
-    group_of = np.array([0, 0, 1, 1, 2, 2])  # e.g. three climates × two mileage bands
-    scan = logrank_subgroup_scan(days, failed, codes, strata=stratum,
-                                 subgroup_of_stratum=group_of)
+    # three climates × two mileage bands: each climate, and each band across the climates
+    climate, band = np.arange(6) // 2, np.arange(6) % 2
+    groups = np.vstack([climate == c for c in range(3)] + [band == b for b in range(2)])
+    scan = logrank_subgroup_scan(days, failed, codes, strata=stratum, subgroups=groups)
     pd.testing.assert_frame_equal(scan.whole, logrank_scan(days, failed, codes, strata=stratum),
                                   rtol=1e-9)
-    for group in range(3):
-        inside = group_of[stratum] == group
+    for group in range(len(groups)):
+        inside = groups[group][stratum]
         alone = logrank_scan(days[inside], failed[inside], codes[inside],
                              strata=stratum[inside])
         mine = scan.subgroups[scan.subgroups.subgroup == group].merge(
@@ -180,7 +181,8 @@ def test_a_subgroup_scan_is_the_scan_of_the_subgroup_s_subjects_alone(seed: int)
                                        atol=1e-12)
 
 
-def test_a_subgroup_needs_a_code_for_every_stratum() -> None:
+@pytest.mark.parametrize("subgroups", [[[True]], [True, False], [[1, 2]]])
+def test_subgroups_need_a_true_or_false_for_every_stratum(subgroups: list) -> None:
     days, failed, codes = _random_fleet(0)
-    with pytest.raises(ValueError, match="one code >= 0 for each of 2 strata"):
-        logrank_subgroup_scan(days, failed, codes, strata=days % 2, subgroup_of_stratum=[0])
+    with pytest.raises(ValueError, match="one row of 2 true/false values"):
+        logrank_subgroup_scan(days, failed, codes, strata=days % 2, subgroups=subgroups)

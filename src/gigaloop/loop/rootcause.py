@@ -12,8 +12,9 @@ log-rank test stratified by climate × mileage band for failures
 masquerade as a factory cause. Suppliers, revisions and
 trims are compared with the units built beside them, over their whole span and in their
 best build window (:mod:`gigaloop.loop.windows`, Bonferroni over the windows searched);
-every level of a failure mode is also tested within each climate, for a cause that bites in
-one climate only (:mod:`gigaloop.loop.subgroups`: a false-discovery family of their own, as
+every level of a failure mode is also tested within each climate and each band of miles per
+day, for a cause that bites in one of them only (:mod:`gigaloop.loop.subgroups`: a
+false-discovery family of their own, as
 the signals have, so they spend none of the scan's budget and cannot relax it).
 The false discovery rate is controlled over all tests of all modes as a tree of families
 (Benjamini–Bogomolov at each level): modes, then each mode's attributes (a lot attribute
@@ -48,7 +49,7 @@ from gigaloop.loop.finding import (
 )
 from gigaloop.loop.population import TESTED_DEPTH, Attribute, Population
 from gigaloop.loop.selection import select_findings
-from gigaloop.loop.subgroups import Climates, subgroup_candidates
+from gigaloop.loop.subgroups import Subgroups, subgroup_candidates
 from gigaloop.loop.windows import (
     WINDOW_KINDS,
     CodeMatrix,
@@ -96,14 +97,14 @@ class ScanSetup:
     codes: np.ndarray
     signal_codes: np.ndarray
     adjust: Adjustment
-    climates: Climates
+    subgroups: Subgroups
     modes: list[str]
 
 
 @dataclass
 class ModeScan:
     """One mode's tests (rows cut, p not yet corrected; None when too few failures), the
-    window attributes its scan added, the signals' rows in it, and its climate candidates
+    window attributes its scan added, the signals' rows in it, and its subgroup candidates
     with their rows (:mod:`gigaloop.loop.subgroups`; attributes numbered from 0)."""
 
     rows: pd.DataFrame | None
@@ -111,7 +112,7 @@ class ModeScan:
     signal_rows: pd.DataFrame | None
     subgroups: list[Attribute] = field(default_factory=list)
     subgroup_rows: pd.DataFrame | None = None
-    #: every other level's best climate (``family``, ``p``): counted by the family too
+    #: every other level's best subgroup (``family``, ``p``): counted by the family too
     subgroup_others: pd.DataFrame | None = None
 
 
@@ -137,7 +138,8 @@ def _prepare(pop: Population, config: RootCauseConfig,
         empty = np.zeros((len(pop), 0))
         none = np.zeros(0, dtype=np.int64)
         return ScanSetup(pop, config, signals or [], [], [], [], empty, empty,
-                         Adjustment(none, np.zeros((0, 0))), Climates(none, none, []), [])
+                         Adjustment(none, np.zeros((0, 0))),
+                         Subgroups(np.zeros((0, 0), dtype=bool), [], []), [])
     plain = [a for a in causes if a.kind not in WINDOW_KINDS]
     levels = contemporaries(pop, causes)
     attributes = [*plain, *levels]
@@ -146,7 +148,8 @@ def _prepare(pop: Population, config: RootCauseConfig,
         if signals else np.zeros((len(pop), 0))
     strata = usage_strata(pop)
     return ScanSetup(pop, config, signals or [], plain, attributes, levels, codes, signal_codes,
-                     Adjustment(strata, rate_covariates(pop)), Climates.of(pop.climate, strata),
+                     Adjustment(strata, rate_covariates(pop)),
+                     Subgroups.of(pop.climate, pop.usage["miles_per_day"].to_numpy(), strata),
                      _scan_modes(pop, config))
 
 
@@ -177,13 +180,13 @@ def _scan_attributes(scan: ScanSetup, mode: str) -> tuple[
     windows = window_candidates(pop, duration, event, adjust.strata, scan.levels,
                                 config.min_events)
     scanned = ml.logrank_subgroup_scan(duration, event, scan.codes, strata=adjust.strata,
-                                       subgroup_of_stratum=scan.climates.of_stratum)
+                                       subgroups=scan.subgroups.of_stratum)
     survival = _hypotheses_only(_survival_rows(scanned.whole, event), attributes)
-    climates, others = subgroup_candidates(scanned.subgroups, survival, scan.codes, attributes,
-                                           len(plain), scan.climates, config.min_events,
-                                           config.alpha)
-    climate_rows = mark_window_rows(_scanned_apart(duration, event, climates, adjust.strata),
-                                    climates, 0, 0) if climates else None
+    narrowed, others = subgroup_candidates(scanned.subgroups, survival, scan.codes, attributes,
+                                           len(plain), scan.subgroups, adjust.strata,
+                                           config.min_events, config.alpha)
+    narrowed_rows = mark_window_rows(_scanned_apart(duration, event, narrowed, adjust.strata),
+                                     narrowed, 0, 0) if narrowed else None
     if windows:  # scanned apart: appending them would copy the whole matrix
         extra = _scanned_apart(duration, event, windows, adjust.strata)
         survival = pd.concat([survival, extra.assign(attribute=extra.attribute
@@ -191,12 +194,12 @@ def _scan_attributes(scan: ScanSetup, mode: str) -> tuple[
                              ignore_index=True)
     return (mark_window_rows(survival, windows, len(plain), len(attributes)),
             [w.attribute for w in windows],
-            ([c.attribute for c in climates], climate_rows, others))
+            ([c.attribute for c in narrowed], narrowed_rows, others))
 
 
 def _scanned_apart(duration: np.ndarray, event: np.ndarray, candidates: list[WindowCandidate],
                    strata: np.ndarray) -> pd.DataFrame:
-    """The survival rows of candidate attributes (windows, climates), numbered from 0."""
+    """The survival rows of candidate attributes (windows, subgroups), numbered from 0."""
     return _survival_scan(duration, event, np.asfortranarray(
         np.column_stack([c.attribute.codes for c in candidates])), strata)
 
@@ -267,7 +270,7 @@ def _add_signal_family(scan: ScanSetup, rows: dict[str, pd.DataFrame],
 def _add_subgroup_family(scan: ScanSetup, results: dict[str, ModeScan],
                          scans: dict[str, pd.DataFrame],
                          tested: dict[str, tuple[list[Attribute], CodeMatrix]]) -> None:
-    """The climate candidates' tests (:mod:`gigaloop.loop.subgroups`), a tree of families of
+    """The subgroup candidates' tests (:mod:`gigaloop.loop.subgroups`), a tree of families of
     their own over the modes (claims and complaints alike): those that pass are added to
     ``scans`` and ``tested`` beside the mode's other rows."""
     empty = pd.DataFrame({"attribute": [], "p": []})

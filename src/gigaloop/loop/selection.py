@@ -20,10 +20,11 @@ from gigaloop import ml
 from gigaloop.loop.finding import Adjustment, Finding, RootCauseConfig
 from gigaloop.loop.localise import localise
 from gigaloop.loop.population import END_DEPTH, Attribute, Population
+from gigaloop.loop.subgroups import SUBGROUP_KEYS
 from gigaloop.loop.windows import CodeMatrix
 
-#: How far a level's units in one climate must stand apart from its units elsewhere (one-sided)
-#: for a finding to name the climate rather than the level alone.
+#: How far a level's units in one subgroup (a climate, a band of use) must stand apart from
+#: its units elsewhere (one-sided) for a finding to name the subgroup rather than the level.
 INTERACTION_ALPHA = 0.05
 
 
@@ -92,8 +93,8 @@ def select_findings(pop: Population, mode: str, scan: pd.DataFrame, attributes: 
             if narrower == pick:
                 break
             pick = narrower
-        pick = _climate_or_everywhere(pop, mode, candidates, pick, attributes, located,
-                                      adjust.strata, config)
+        pick = _subgroup_or_everywhere(pop, mode, candidates, pick, attributes, located,
+                                       adjust.strata, config)
         row = candidates.iloc[pick]
         candidates = candidates.drop(candidates.index[pick])
         attribute = attributes[int(row.attribute)]
@@ -195,8 +196,8 @@ def _smallest_sufficient(pop: Population, mode: str, candidates: pd.DataFrame, p
         if position == pick or not inner.any() or (inner & ~outer).any() \
                 or inner.sum() >= outer.sum():
             continue
-        if "climate" in _names(attributes, candidates.iloc[position], located) \
-                and "climate" not in outer_names:  # the level in one climate
+        if _subgroup(_names(attributes, candidates.iloc[position], located)) \
+                and not _subgroup(outer_names):  # the level in one climate or band of use
             if _only_there(pop, mode, inner, outer, strata, config):
                 return position
             continue
@@ -219,27 +220,36 @@ def _rest_stands(duration: np.ndarray, event: np.ndarray, inner: np.ndarray,
 
 def _same_level(candidates: pd.DataFrame, names: dict[str, Any], attributes: list[Attribute],
                 located: dict[tuple[int, int], tuple[dict, np.ndarray, pd.Series]]) -> list[Any]:
-    """Index labels of the candidates naming the level ``names`` does, in another climate or
-    in none (:mod:`gigaloop.loop.subgroups`): one cause, one finding."""
-    level = {k: v for k, v in names.items() if k != "climate"}
+    """Index labels of the candidates naming the level ``names`` does, in another subgroup
+    or in none (:mod:`gigaloop.loop.subgroups`): one cause, one finding."""
+    level = _everywhere(names)
     return [label for label, row in candidates.iterrows()
-            if {k: v for k, v in _names(attributes, row, located).items()
-                if k != "climate"} == level]
+            if _everywhere(_names(attributes, row, located)) == level]
 
 
-def _climate_or_everywhere(pop: Population, mode: str, candidates: pd.DataFrame, pick: int,
-                           attributes: list[Attribute],
-                           located: dict[tuple[int, int], tuple[dict, np.ndarray, pd.Series]],
-                           strata: np.ndarray, config: RootCauseConfig) -> int:
+def _subgroup(names: dict[str, Any]) -> bool:
+    """Whether ``names`` name a level in one subgroup (a climate, a band of use)."""
+    return any(k in names for k in SUBGROUP_KEYS)
+
+
+def _everywhere(names: dict[str, Any]) -> dict[str, Any]:
+    """``names`` without their subgroup: the level over the whole fleet."""
+    return {k: v for k, v in names.items() if k not in SUBGROUP_KEYS}
+
+
+def _subgroup_or_everywhere(pop: Population, mode: str, candidates: pd.DataFrame, pick: int,
+                            attributes: list[Attribute],
+                            located: dict[tuple[int, int], tuple[dict, np.ndarray, pd.Series]],
+                            strata: np.ndarray, config: RootCauseConfig) -> int:
     """Position of the candidate to take instead of ``pick`` when ``pick`` is a level in one
-    climate (:mod:`gigaloop.loop.subgroups`) whose units there fail no more, beyond chance,
+    subgroup (:mod:`gigaloop.loop.subgroups`) whose units there fail no more, beyond chance,
     than its units elsewhere, or whose units elsewhere fail beyond chance too: the level
     itself, where it is a candidate. A lot that fails everywhere is a lot, even when its
     cold units show it most."""
     names = _names(attributes, candidates.iloc[pick], located)
-    if mode in pop.rates or "climate" not in names:
+    if mode in pop.rates or not _subgroup(names):
         return pick
-    everywhere = {k: v for k, v in names.items() if k != "climate"}
+    everywhere = _everywhere(names)
     inner = _members(attributes, candidates.iloc[pick], located)
     for position in range(len(candidates)):
         if position != pick and _names(attributes, candidates.iloc[position],
@@ -254,7 +264,7 @@ def _climate_or_everywhere(pop: Population, mode: str, candidates: pd.DataFrame,
 
 def _only_there(pop: Population, mode: str, inner: np.ndarray, outer: np.ndarray,
                 strata: np.ndarray, config: RootCauseConfig) -> bool:
-    """Whether a level's failures are its units' in one climate (``inner``) alone: those
+    """Whether a level's failures are its units' in one subgroup (``inner``) alone: those
     fail more than its units elsewhere, and those elsewhere not beyond chance."""
     duration, event = pop.survival(mode)
     return _stands_apart(pop, mode, inner, outer, strata) \
@@ -263,7 +273,7 @@ def _only_there(pop: Population, mode: str, inner: np.ndarray, outer: np.ndarray
 
 def _stands_apart(pop: Population, mode: str, inner: np.ndarray, outer: np.ndarray,
                   strata: np.ndarray) -> bool:
-    """Whether ``inner``'s units (a level's in one climate) fail more, against expectation,
+    """Whether ``inner``'s units (a level's in one subgroup) fail more, against expectation,
     than the rest of ``outer``'s (the level's elsewhere): given their failures, the exact
     one-sided binomial test that the two observed-to-expected ratios are equal, at
     :data:`INTERACTION_ALPHA` — it chooses between two names of one cause, not whether there

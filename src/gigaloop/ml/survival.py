@@ -110,22 +110,19 @@ def _logrank_moments(exits: NDArray, deaths: NDArray, cell_slot: NDArray,
 
 
 def _subgroup_moments(exits: NDArray, deaths: NDArray, cell_slot: NDArray, cell_end: NDArray,
-                      cell_group: NDArray, slot_group: NDArray, n_groups: int) -> tuple:
-    """Per level × subgroup (a subgroup is a set of strata): subjects, observed, expected and
-    variance, and each subgroup's failures — the stratified sums of
+                      cell_member: NDArray, slot_member: NDArray) -> tuple:
+    """Per level × subgroup (a subgroup is a set of strata; ``cell_member`` and
+    ``slot_member`` say which cells and slots each holds, as 0/1 columns): subjects,
+    observed, expected and variance, and each subgroup's failures — the stratified sums of
     :func:`_logrank_moments` taken over each subgroup's strata alone."""
     at_risk, died, total_at_risk, total_deaths, share, spread = _cell_terms(
         exits, deaths, cell_slot, cell_end)
-    member = np.zeros((cell_slot.size, n_groups))
-    member[np.arange(cell_slot.size), cell_group] = 1.0
-    in_group = np.zeros((slot_group.size, n_groups))
-    in_group[np.arange(slot_group.size), slot_group] = 1.0
     # counts summed as floats (BLAS; exact below 2**53), kept as integers
-    subjects = np.rint(exits[1:] @ in_group).astype(np.int64)
-    observed = np.rint(died @ member).astype(np.int64)
-    return (subjects, observed, at_risk @ (share[:, None] * member),
-            (at_risk * (total_at_risk - at_risk)) @ (spread[:, None] * member),
-            total_deaths @ member)
+    subjects = np.rint(exits[1:] @ slot_member).astype(np.int64)
+    observed = np.rint(died @ cell_member).astype(np.int64)
+    return (subjects, observed, at_risk @ (share[:, None] * cell_member),
+            (at_risk * (total_at_risk - at_risk)) @ (spread[:, None] * cell_member),
+            total_deaths @ cell_member)
 
 
 def _scan_inputs(duration: ArrayLike, event: ArrayLike, codes: ArrayLike,
@@ -163,26 +160,28 @@ def logrank_subgroup_scan(
     codes: ArrayLike,
     *,
     strata: ArrayLike,
-    subgroup_of_stratum: ArrayLike,
+    subgroups: ArrayLike,
     confidence: float = 0.95,
 ) -> SubgroupScan:
-    """:func:`logrank_scan`, and the same within each subgroup of strata (a climate, when
-    the strata are climate × mileage band), from one count.
+    """:func:`logrank_scan`, and the same within each subgroup of strata (a climate, or a
+    band of miles per day, when the strata are climate × mileage band), from one count.
+    ``subgroups[g, s]`` says whether subgroup ``g`` holds stratum ``s`` (subgroups may
+    overlap: the climates and the bands of use are each a partition of the strata).
 
     ``whole`` is :func:`logrank_scan`'s table; ``subgroups`` has a row per level and
     subgroup with expected failures: ``attribute``, ``level``, ``subgroup``, ``at_risk``,
     ``observed``, ``expected``, ``variance``, ``z``, ``chi2``, ``p``, ``hazard_ratio``,
     ``hr_low``, ``hr_high`` — each level against the rest of its attribute among the
     subgroup's subjects, stratified as before: what :func:`logrank_scan` gives on those
-    subjects alone. The log-rank sums are sums over strata, so the whole is the sum of its
-    subgroups.
+    subjects alone. The log-rank sums are sums over strata, so every subgroup's test comes
+    from the one count the whole's does.
 
     >>> rng = np.random.default_rng(1)
     >>> climate, lot = rng.integers(0, 2, 4000), rng.integers(0, 4, 4000)
     >>> bad = (lot == 2) & (climate == 1)          # lot 2 fails early in one climate only
     >>> days = rng.exponential(400 / np.where(bad, 3.0, 1.0)).astype(int)
     >>> scan = logrank_subgroup_scan(np.minimum(days, 365), days < 365, lot, strata=climate,
-    ...                              subgroup_of_stratum=[0, 1])
+    ...                              subgroups=np.eye(2, dtype=bool))
     >>> top = scan.subgroups.sort_values("z").iloc[-1]
     >>> int(top.level), int(top.subgroup), round(float(top.hazard_ratio), 1)
     (2, 1, 3.0)
@@ -191,27 +190,31 @@ def logrank_subgroup_scan(
     """
     durations, events, level_codes = _scan_inputs(duration, event, codes, confidence)
     stratum, n_strata = _strata(strata, durations.size)
-    group_of = np.asarray(subgroup_of_stratum, dtype=np.int64)
-    if group_of.shape != (n_strata,) or (group_of < 0).any():
-        raise ValueError(f"subgroup_of_stratum needs one code >= 0 for each of {n_strata} "
-                         "strata")
-    n_groups = int(group_of.max(initial=0)) + 1
+    member = np.asarray(subgroups)
+    if member.ndim != 2 or member.shape[1] != n_strata or not np.isin(member, (0, 1)).all():
+        raise ValueError(f"subgroups needs one row of {n_strata} true/false values (one per "
+                         "stratum) for each subgroup")
+    n_groups = member.shape[0]
+    # a last column holding every stratum: the whole, from the same sums
+    member = np.column_stack([member.T.astype(np.float64), np.ones(n_strata)])
     n_levels = level_codes.max(axis=0, initial=-1).astype(np.int64) + 1
     cells = _cells(durations, events, stratum, n_strata, n_levels)
-    cell_group = group_of[cells.cell_stratum]
+    cell_member = member[cells.cell_stratum]
     # a stratum's slots run from the end of the one before it to its own end
-    slot_group = np.repeat(group_of, np.diff(np.r_[0, cells.stratum_end]))
+    slot_member = np.repeat(member, np.diff(np.r_[0, cells.stratum_end]), axis=0)
     moments = []
     for column in range(level_codes.shape[1]):
         if n_levels[column] == 0:  # every subject missing this attribute: nothing to test
-            empty = np.zeros((0, n_groups))
-            moments.append((empty, empty, empty, empty, np.zeros(n_groups)))
+            empty = np.zeros((0, n_groups + 1))
+            moments.append((empty, empty, empty, empty, np.zeros(n_groups + 1)))
             continue
         exits, deaths = _counts(cells, level_codes[:, column], int(n_levels[column]))
         moments.append(_subgroup_moments(exits, deaths, cells.cell_slot, cells.cell_end,
-                                         cell_group, slot_group, n_groups))
-    whole = _scan_frame([(*(m.sum(axis=1) for m in mom[:4]), float(mom[4].sum()))
+                                         cell_member, slot_member))
+    whole = _scan_frame([(*(m[:, -1] for m in mom[:4]), float(mom[4][-1]))
                          for mom in moments], n_levels, confidence)
+    moments = [(mom[0][:, :-1], mom[1][:, :-1], mom[2][:, :-1], mom[3][:, :-1], mom[4][:-1])
+               for mom in moments]
     # every level × subgroup at once, level-major; those with expected failures kept
     stacked = [np.concatenate([mom[i].ravel() for mom in moments]) for i in range(4)]
     total = np.concatenate([np.tile(mom[4], k) for mom, k in zip(moments, n_levels,
@@ -220,12 +223,12 @@ def logrank_subgroup_scan(
     row = np.flatnonzero(keep)
     start = np.repeat(np.r_[0, np.cumsum(n_levels * n_groups)[:-1]], n_levels * n_groups)[keep]
     within = row - start
-    subgroups = pd.DataFrame({
+    by_subgroup = pd.DataFrame({
         "attribute": np.repeat(np.arange(n_levels.size), n_levels * n_groups)[keep],
         "level": within // n_groups, "subgroup": within % n_groups,
         **_tests(stacked[0][keep], stacked[1][keep], stacked[2][keep], stacked[3][keep],
                  total[keep], confidence)})
-    return SubgroupScan(whole, subgroups)
+    return SubgroupScan(whole, by_subgroup)
 
 
 def logrank_scan(
