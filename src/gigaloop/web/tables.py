@@ -54,12 +54,16 @@ def names_text(names: dict[str, Any]) -> str:
 
     >>> names_text({"station": "BW-030", "window": [41, 57]})
     'station=BW-030, window=day 41–57'
+    >>> names_text({"lot": "HUB-SUPA-0056", "miles_per_day": [43.2, 212.0]})
+    'lot=HUB-SUPA-0056, miles_per_day=43.2–212.0'
     """
     parts = []
     for key, value in names.items():
         if key == "window" and isinstance(value, list | tuple) and len(value) == 2:
             ends = [str(v)[:10] for v in value]
             value = ("day " if all(isinstance(v, int) for v in value) else "") + "–".join(ends)
+        elif key == "miles_per_day" and isinstance(value, list | tuple) and len(value) == 2:
+            value = "–".join(str(v) for v in value)  # the band of use a finding holds to
         parts.append(f"{key}={value}")
     return ", ".join(parts)
 
