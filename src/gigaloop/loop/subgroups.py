@@ -40,7 +40,7 @@ from gigaloop.loop.windows import LevelAttribute, WindowCandidate
 #: (a part's lot or supplier, a revision, a trim). A process reading's tails and a
 #: machine's or shift's units are many levels each, and their splits by climate found
 #: chance in random worlds.
-CLIMATE_KINDS = ("lot", "supplier", "hardware_revision", "trim")
+SUBGROUP_KINDS = ("lot", "supplier", "hardware_revision", "trim")
 #: What a subgroup's finding is named by, besides its level.
 SUBGROUP_KEYS = ("climate", "miles_per_day")
 #: The fleet is cut into this many bands of miles per day, of about equal units.
@@ -111,7 +111,7 @@ def subgroup_candidates(subgroups: pd.DataFrame, whole: pd.DataFrame, codes: np.
     ``strata``: each unit's usage stratum."""
     keys = whole[["attribute", "level", "p"]].rename(columns={"p": "p_whole"})
     at = keys.attribute.to_numpy()
-    kinds = np.array([a.kind in CLIMATE_KINDS for a in attributes], dtype=bool)
+    kinds = np.array([a.kind in SUBGROUP_KINDS for a in attributes], dtype=bool)
     keys = keys[kinds[at] & ((at < levels_from) | (keys.level.to_numpy() == 1))]
     if searched.multiplier < 2 or subgroups.empty or keys.empty:
         return [], pd.DataFrame({"family": [], "p": []})
@@ -144,4 +144,4 @@ def subgroup_candidates(subgroups: pd.DataFrame, whole: pd.DataFrame, codes: np.
     return out, padding
 
 
-__all__ = ["CLIMATE_KINDS", "SUBGROUP_KEYS", "Subgroups", "subgroup_candidates"]
+__all__ = ["SUBGROUP_KINDS", "SUBGROUP_KEYS", "Subgroups", "subgroup_candidates"]
