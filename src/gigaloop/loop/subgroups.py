@@ -144,4 +144,4 @@ def subgroup_candidates(subgroups: pd.DataFrame, whole: pd.DataFrame, codes: np.
     return out, padding
 
 
-__all__ = ["SUBGROUP_KINDS", "SUBGROUP_KEYS", "Subgroups", "subgroup_candidates"]
+__all__ = ["SUBGROUP_KEYS", "SUBGROUP_KINDS", "Subgroups", "subgroup_candidates"]
