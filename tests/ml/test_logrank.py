@@ -186,3 +186,19 @@ def test_subgroups_need_a_true_or_false_for_every_stratum(subgroups: list) -> No
     days, failed, codes = _random_fleet(0)
     with pytest.raises(ValueError, match="one row of 2 true/false values"):
         logrank_subgroup_scan(days, failed, codes, strata=days % 2, subgroups=subgroups)
+
+
+def test_attributes_not_searched_are_tested_over_the_whole_only() -> None:
+    days, failed, codes = _random_fleet(1, n=900)
+    stratum = np.random.default_rng(1).integers(0, 4, days.size)
+    groups = np.vstack([np.arange(4) < 2, np.arange(4) >= 2])
+    every = logrank_subgroup_scan(days, failed, codes, strata=stratum, subgroups=groups)
+    first = logrank_subgroup_scan(days, failed, codes, strata=stratum, subgroups=groups,
+                                  searched=[True, False, False])
+    pd.testing.assert_frame_equal(first.whole, every.whole)
+    pd.testing.assert_frame_equal(first.subgroups.reset_index(drop=True),
+                                  every.subgroups[every.subgroups.attribute == 0]
+                                  .reset_index(drop=True))
+    with pytest.raises(ValueError, match="one true/false for each of the 3 attributes"):
+        logrank_subgroup_scan(days, failed, codes, strata=stratum, subgroups=groups,
+                              searched=[True])

@@ -180,7 +180,8 @@ def _scan_attributes(scan: ScanSetup, mode: str) -> tuple[
     windows = window_candidates(pop, duration, event, adjust.strata, scan.levels,
                                 config.min_events)
     scanned = ml.logrank_subgroup_scan(duration, event, scan.codes, strata=adjust.strata,
-                                       subgroups=scan.subgroups.of_stratum)
+                                       subgroups=scan.subgroups.of_stratum,
+                                       searched=scan.subgroups.searched(attributes))
     survival = _hypotheses_only(_survival_rows(scanned.whole, event), attributes)
     narrowed, others = subgroup_candidates(scanned.subgroups, survival, scan.codes, attributes,
                                            len(plain), scan.subgroups, adjust.strata,

@@ -95,6 +95,11 @@ class Subgroups:
         """What a level's best subgroup's p is multiplied by: the subgroups searched."""
         return len(self.keys)
 
+    @staticmethod
+    def searched(attributes: list[Attribute]) -> np.ndarray:
+        """Which ``attributes`` are tested within subgroups: those of :data:`SUBGROUP_KINDS`."""
+        return np.array([a.kind in SUBGROUP_KINDS for a in attributes], dtype=bool)
+
 
 def subgroup_candidates(subgroups: pd.DataFrame, whole: pd.DataFrame, codes: np.ndarray,
                         attributes: list[Attribute], levels_from: int, searched: Subgroups,
@@ -111,8 +116,8 @@ def subgroup_candidates(subgroups: pd.DataFrame, whole: pd.DataFrame, codes: np.
     ``strata``: each unit's usage stratum."""
     keys = whole[["attribute", "level", "p"]].rename(columns={"p": "p_whole"})
     at = keys.attribute.to_numpy()
-    kinds = np.array([a.kind in SUBGROUP_KINDS for a in attributes], dtype=bool)
-    keys = keys[kinds[at] & ((at < levels_from) | (keys.level.to_numpy() == 1))]
+    keys = keys[Subgroups.searched(attributes)[at]
+                & ((at < levels_from) | (keys.level.to_numpy() == 1))]
     if searched.multiplier < 2 or subgroups.empty or keys.empty:
         return [], pd.DataFrame({"family": [], "p": []})
     rows = subgroups[(subgroups.z.to_numpy() > 0)]

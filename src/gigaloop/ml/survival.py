@@ -161,12 +161,15 @@ def logrank_subgroup_scan(
     *,
     strata: ArrayLike,
     subgroups: ArrayLike,
+    searched: ArrayLike | None = None,
     confidence: float = 0.95,
 ) -> SubgroupScan:
     """:func:`logrank_scan`, and the same within each subgroup of strata (a climate, or a
     band of miles per day, when the strata are climate × mileage band), from one count.
     ``subgroups[g, s]`` says whether subgroup ``g`` holds stratum ``s`` (subgroups may
     overlap: the climates and the bands of use are each a partition of the strata).
+    ``searched`` (one true/false per column of ``codes``; all by default) names the
+    attributes tested within subgroups; the others are tested over the whole only.
 
     ``whole`` is :func:`logrank_scan`'s table; ``subgroups`` has a row per level and
     subgroup with expected failures: ``attribute``, ``level``, ``subgroup``, ``at_risk``,
@@ -197,6 +200,11 @@ def logrank_subgroup_scan(
     n_groups = member.shape[0]
     # a last column holding every stratum: the whole, from the same sums
     member = np.column_stack([member.T.astype(np.float64), np.ones(n_strata)])
+    by_group = np.ones(level_codes.shape[1], dtype=bool) if searched is None \
+        else np.asarray(searched, dtype=bool)
+    if by_group.shape != (level_codes.shape[1],):
+        raise ValueError(f"searched needs one true/false for each of the "
+                         f"{level_codes.shape[1]} attributes")
     n_levels = level_codes.max(axis=0, initial=-1).astype(np.int64) + 1
     cells = _cells(durations, events, stratum, n_strata, n_levels)
     cell_member = member[cells.cell_stratum]
@@ -204,17 +212,21 @@ def logrank_subgroup_scan(
     slot_member = np.repeat(member, np.diff(np.r_[0, cells.stratum_end]), axis=0)
     moments = []
     for column in range(level_codes.shape[1]):
+        width = n_groups + 1 if by_group[column] else 1  # not searched: the whole alone
         if n_levels[column] == 0:  # every subject missing this attribute: nothing to test
-            empty = np.zeros((0, n_groups + 1))
-            moments.append((empty, empty, empty, empty, np.zeros(n_groups + 1)))
+            empty = np.zeros((0, width))
+            moments.append((empty, empty, empty, empty, np.zeros(width)))
             continue
         exits, deaths = _counts(cells, level_codes[:, column], int(n_levels[column]))
         moments.append(_subgroup_moments(exits, deaths, cells.cell_slot, cells.cell_end,
-                                         cell_member, slot_member))
+                                         cell_member[:, -width:], slot_member[:, -width:]))
     whole = _scan_frame([(*(m[:, -1] for m in mom[:4]), float(mom[4][-1]))
                          for mom in moments], n_levels, confidence)
+    # the subgroups' sums of the searched attributes; the others have none
     moments = [(mom[0][:, :-1], mom[1][:, :-1], mom[2][:, :-1], mom[3][:, :-1], mom[4][:-1])
-               for mom in moments]
+               if w else (*(np.zeros((k, n_groups), np.int64),) * 2,
+                          *(np.zeros((k, n_groups)),) * 2, np.zeros(n_groups))
+               for mom, w, k in zip(moments, by_group, n_levels, strict=True)]
     # every level × subgroup at once, level-major; those with expected failures kept
     stacked = [np.concatenate([mom[i].ravel() for mom in moments]) for i in range(4)]
     total = np.concatenate([np.tile(mom[4], k) for mom, k in zip(moments, n_levels,
