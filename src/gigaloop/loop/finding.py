@@ -51,7 +51,7 @@ class RootCauseConfig:
     max_findings_per_mode: int = 5
     min_rate_units: int = 200  # vehicles with the exposure a rate measure asks for
     window_max_days: int = 90
-    #: scan owners' complaints about each component as modes of their own (own FDR family)
+    #: scan owners' complaints about each component as modes of their own (in the claims' tree)
     complaints: bool = True
 
 

@@ -5,9 +5,10 @@ at the analysis date) and each rate measure the schema declares, measured on eve
 (:data:`gigaloop.schema.RATE_MEASURES`: a trend such as battery fade, SoH against √days
 in service, or events per exposure such as disengagements per rain mile), and each
 component's owners' first complaint about it (``complaint:<component>``, a failure felt
-before the claim; an FDR tree of their own, so their noise spends none of the claims'
-budget) — every level of every genealogy attribute is tested against the rest: a
-log-rank test stratified by climate × mileage band for failures
+before the claim; in the claims' FDR tree, as modes of their own: a level's complaints
+and its claims are two looks at one cause, and a tree of their own let a chance cluster
+of claims through twice) — every level of every genealogy attribute is tested against the
+rest: a log-rank test stratified by climate × mileage band for failures
 (:mod:`gigaloop.loop.adjust`), a usage-adjusted Welch test for rates, so usage does not
 masquerade as a factory cause. Suppliers, revisions and
 trims are compared with the units built beside them, over their whole span and in their
@@ -221,7 +222,7 @@ def _scan_signals(scan: ScanSetup, mode: str) -> pd.DataFrame | None:
 
 def combine_scans(scan: ScanSetup, results: list[ModeScan]) -> list[Finding]:
     """The findings of every mode from its tests: false discovery rate over the tree of
-    families (claims and rates, complaints apart, signals apart), then selection."""
+    families (claims, rates and complaints in one, signals apart), then selection."""
     config, attributes = scan.config, scan.attributes
     scans: dict[str, pd.DataFrame] = {}
     tested: dict[str, tuple[list[Attribute], CodeMatrix]] = {}
@@ -230,14 +231,13 @@ def combine_scans(scan: ScanSetup, results: list[ModeScan]) -> list[Finding]:
             scans[mode] = result.rows
             tested[mode] = (attributes + result.windows,
                             CodeMatrix(scan.codes).plus([a.codes for a in result.windows]))
-    for family in ({m: s for m, s in scans.items() if not is_complaint(m)},
-                   {m: s for m, s in scans.items() if is_complaint(m)}):
-        if not family:
-            continue
+    # claims, rates and complaints in one tree: a level's complaints and its claims are two
+    # looks at one cause, and two trees let a chance cluster of claims through twice
+    if scans:
         qvalues = ml.family_qvalues(
-            {mode: s.p.to_numpy() for mode, s in family.items()}, config.alpha,
+            {mode: s.p.to_numpy() for mode, s in scans.items()}, config.alpha,
             groups={mode: [tested[mode][0][a].family for a in s.attribute]
-                    for mode, s in family.items()})
+                    for mode, s in scans.items()})
         for mode, q in qvalues.items():
             scans[mode]["q"] = q
     signal_rows = {mode: r.signal_rows for mode, r in zip(scan.modes, results, strict=True)
