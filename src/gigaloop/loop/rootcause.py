@@ -15,8 +15,8 @@ trims are compared with the units built beside them, over their whole span and i
 best build window (:mod:`gigaloop.loop.windows`, Bonferroni over the windows searched);
 every level of a failure mode is also tested within each climate and each band of miles per
 day, for a cause that bites in one of them only (:mod:`gigaloop.loop.subgroups`: a
-false-discovery family of their own, as
-the signals have, so they spend none of the scan's budget and cannot relax it).
+false-discovery family of their own, as the signals have, so they spend none of the scan's
+budget and cannot relax it).
 The false discovery rate is controlled over all tests of all modes as a tree of families
 (Benjamini–Bogomolov at each level): modes, then each mode's attributes (a lot attribute
 with its hundreds of lots is one, a revision with its two levels and windows another),
@@ -50,7 +50,7 @@ from gigaloop.loop.finding import (
 )
 from gigaloop.loop.population import TESTED_DEPTH, Attribute, Population
 from gigaloop.loop.selection import select_findings
-from gigaloop.loop.subgroups import Subgroups, subgroup_candidates
+from gigaloop.loop.subgroups import Subgroups, searched_by_subgroup, subgroup_candidates
 from gigaloop.loop.windows import (
     WINDOW_KINDS,
     CodeMatrix,
@@ -180,13 +180,13 @@ def _scan_attributes(scan: ScanSetup, mode: str) -> tuple[
         return None, [], ([], None, None)
     windows = window_candidates(pop, duration, event, adjust.strata, scan.levels,
                                 config.min_events)
+    searched = searched_by_subgroup(attributes)
     scanned = ml.logrank_subgroup_scan(duration, event, scan.codes, strata=adjust.strata,
-                                       subgroups=scan.subgroups.of_stratum,
-                                       searched=scan.subgroups.searched(attributes))
+                                       subgroups=scan.subgroups.of_stratum, searched=searched)
     survival = _hypotheses_only(_survival_rows(scanned.whole, event), attributes)
     narrowed, others = subgroup_candidates(scanned.subgroups, survival, scan.codes, attributes,
-                                           len(plain), scan.subgroups, adjust.strata,
-                                           config.min_events, config.alpha)
+                                           searched, len(plain), scan.subgroups,
+                                           adjust.strata, config.min_events, config.alpha)
     narrowed_rows = mark_window_rows(_scanned_apart(duration, event, narrowed, adjust.strata),
                                      narrowed, 0, 0) if narrowed else None
     if windows:  # scanned apart: appending them would copy the whole matrix

@@ -95,15 +95,15 @@ class Subgroups:
         """What a level's best subgroup's p is multiplied by: the subgroups searched."""
         return len(self.keys)
 
-    @staticmethod
-    def searched(attributes: list[Attribute]) -> np.ndarray:
-        """Which ``attributes`` are tested within subgroups: those of :data:`SUBGROUP_KINDS`."""
-        return np.array([a.kind in SUBGROUP_KINDS for a in attributes], dtype=bool)
+
+def searched_by_subgroup(attributes: list[Attribute]) -> np.ndarray:
+    """Which ``attributes`` are tested within subgroups: those of :data:`SUBGROUP_KINDS`."""
+    return np.array([a.kind in SUBGROUP_KINDS for a in attributes], dtype=bool)
 
 
 def subgroup_candidates(subgroups: pd.DataFrame, whole: pd.DataFrame, codes: np.ndarray,
-                        attributes: list[Attribute], levels_from: int, searched: Subgroups,
-                        strata: np.ndarray, min_events: int, alpha: float
+                        attributes: list[Attribute], searched: np.ndarray, levels_from: int,
+                        groups: Subgroups, strata: np.ndarray, min_events: int, alpha: float
                         ) -> tuple[list[WindowCandidate], pd.DataFrame]:
     """The subgroup attribute of every level whose best subgroup, its p multiplied by
     :attr:`Subgroups.multiplier`, is below the level's whole-fleet p (``whole``: the scan's
@@ -112,16 +112,15 @@ def subgroup_candidates(subgroups: pd.DataFrame, whole: pd.DataFrame, codes: np.
     (its attribute's) and ``p`` (so multiplied), which the false-discovery family counts
     too — a family of the few that passed a screen would pass them again.
     ``subgroups``: :func:`gigaloop.ml.logrank_subgroup_scan`'s table over ``codes``, whose
-    columns are ``attributes``; those from ``levels_from`` on compare level 1 only;
-    ``strata``: each unit's usage stratum."""
+    columns are ``attributes`` (``searched``: :func:`searched_by_subgroup` of them); those
+    from ``levels_from`` on compare level 1 only; ``strata``: each unit's usage stratum."""
     keys = whole[["attribute", "level", "p"]].rename(columns={"p": "p_whole"})
     at = keys.attribute.to_numpy()
-    keys = keys[Subgroups.searched(attributes)[at]
-                & ((at < levels_from) | (keys.level.to_numpy() == 1))]
-    if searched.multiplier < 2 or subgroups.empty or keys.empty:
+    keys = keys[searched[at] & ((at < levels_from) | (keys.level.to_numpy() == 1))]
+    if groups.multiplier < 2 or subgroups.empty or keys.empty:
         return [], pd.DataFrame({"family": [], "p": []})
     rows = subgroups[(subgroups.z.to_numpy() > 0)]
-    rows = rows.assign(p=np.minimum(rows.p.to_numpy() * searched.multiplier, 1.0))
+    rows = rows.assign(p=np.minimum(rows.p.to_numpy() * groups.multiplier, 1.0))
     best = keys.merge(rows.sort_values("p", kind="stable").drop_duplicates(
         ["attribute", "level"]), on=["attribute", "level"], how="left")
     best["p"] = best.p.fillna(1.0)
@@ -135,18 +134,19 @@ def subgroup_candidates(subgroups: pd.DataFrame, whole: pd.DataFrame, codes: np.
     for attribute_at, level, group in zip(best.attribute[chosen], best.level[chosen],
                                           best.subgroup[chosen], strict=True):
         attribute, column = attributes[int(attribute_at)], codes[:, int(attribute_at)]
-        compared = searched.of_stratum[int(group)][strata] & (column >= 0)
+        compared = groups.of_stratum[int(group)][strata] & (column >= 0)
         sub_codes = np.where(compared, (column == int(level)).astype(np.int32), -1).astype(
             np.int32)
-        key, value = searched.keys[int(group)], searched.values[int(group)]
+        key, value = groups.keys[int(group)], groups.values[int(group)]
         meta = {**attribute.meta, "names": {**attribute.names(int(level)), key: value}}
         if "depth" in meta:  # a reading's bin: how deep in the tail, for both codes
             meta["depth"] = np.full(2, meta["depth"][int(level)])
         out.append(WindowCandidate(
             LevelAttribute(f"{attribute.name}@{key}={value}", attribute.kind, sub_codes,
                            ["others", "level"], meta),
-            searched.multiplier))
+            groups.multiplier))
     return out, padding
 
 
-__all__ = ["SUBGROUP_KEYS", "SUBGROUP_KINDS", "Subgroups", "subgroup_candidates"]
+__all__ = ["SUBGROUP_KEYS", "SUBGROUP_KINDS", "Subgroups", "searched_by_subgroup",
+           "subgroup_candidates"]
