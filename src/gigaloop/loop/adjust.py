@@ -64,5 +64,8 @@ def rate_covariates(pop: Population) -> np.ndarray:
         if len(age) else np.zeros(0)
     bands = pd.get_dummies(np.searchsorted(edges, age), drop_first=True).to_numpy(float)
     columns = np.column_stack([climate, usage, ap_share, np.sqrt(age), bands])
-    means = np.nanmean(columns, axis=0) if len(columns) else np.zeros(columns.shape[1])
-    return np.where(np.isnan(columns), means, columns)
+    known = ~np.isnan(columns)
+    counts = known.sum(axis=0)
+    means = np.divide(np.where(known, columns, 0.0).sum(axis=0), counts,
+                      out=np.zeros(columns.shape[1]), where=counts > 0)
+    return np.where(known, columns, means)  # unknown: the mean, or 0 when none is known
