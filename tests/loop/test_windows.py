@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gigaloop import ml
 from gigaloop.loop.adjust import usage_strata
 from gigaloop.loop.population import Attribute, Population, reading_attributes
-from gigaloop.loop.rootcause import find_root_causes
+from gigaloop.loop.rootcause import _survival_scan, find_root_causes
 from gigaloop.loop.windows import (
     best_window,
     contemporaries,
@@ -180,3 +181,19 @@ def test_a_dose_beyond_a_limit_is_found_in_the_extreme_bin_where_a_decile_dilute
             found[name] += any(f.names.get("parameter") == "torque"
                                for f in find_root_causes(pop))
     assert found["split"] >= 7 and found["split"] >= found["deciles"] + 2, found
+
+
+def test_a_level_that_holds_most_of_its_contemporaries_is_judged_against_them_alone() -> None:
+    # 800 cars of a supplier ×2 against the 200 built beside it; 9,000 others not compared.
+    # The exact floor under the χ² p counts the compared cars' failures only: over the
+    # whole fleet's failures the supplier would look like a small level, and its floor
+    # would hide what the log-rank sees.
+    rng = np.random.default_rng(4)
+    codes = np.r_[np.ones(800), np.zeros(200), np.full(9_000, -1)].astype(np.int32)
+    life = rng.exponential(900 / np.where(codes == 1, 2.0, 1.0))
+    duration, event = np.minimum(life, 300.0), life < 300.0
+    rows = _survival_scan(duration, event, codes[:, None], np.zeros(len(codes), np.int64))
+    level = rows[rows.level == 1].iloc[0]
+    assert level.observed + rows[rows.level == 0].observed.iloc[0] < event.sum() / 5
+    logrank = ml.logrank_scan(duration, event, codes[:, None]).query("level == 1").p.iloc[0]
+    assert logrank < 1e-5 and level.p < 1e-4  # over every failure, its floor was 0.009

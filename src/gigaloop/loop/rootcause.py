@@ -35,7 +35,6 @@ from functools import cache
 
 import numpy as np
 import pandas as pd
-from scipy import special
 from threadpoolctl import ThreadpoolController
 
 from gigaloop import ml
@@ -56,6 +55,7 @@ from gigaloop.loop.windows import (
     CodeMatrix,
     LevelAttribute,
     WindowCandidate,
+    compared_failures,
     contemporaries,
     mark_window_rows,
     window_candidates,
@@ -183,7 +183,7 @@ def _scan_attributes(scan: ScanSetup, mode: str) -> tuple[
     searched = searched_by_subgroup(attributes)
     scanned = ml.logrank_subgroup_scan(duration, event, scan.codes, strata=adjust.strata,
                                        subgroups=scan.subgroups.of_stratum, searched=searched)
-    survival = _hypotheses_only(_survival_rows(scanned.whole, event), attributes)
+    survival = _hypotheses_only(_survival_rows(scanned.whole), attributes)
     narrowed, others = subgroup_candidates(scanned.subgroups, survival, scan.codes, attributes,
                                            searched, len(plain), scan.subgroups,
                                            adjust.strata, config.min_events, config.alpha)
@@ -336,27 +336,22 @@ def _hypotheses_only(scan: pd.DataFrame, attributes: list[Attribute]) -> pd.Data
 
 def _survival_scan(duration: np.ndarray, event: np.ndarray, codes: np.ndarray,
                    strata: np.ndarray) -> pd.DataFrame:
-    return _survival_rows(ml.logrank_scan(duration, event, codes, strata=strata), event)
+    return _survival_rows(ml.logrank_scan(duration, event, codes, strata=strata))
 
 
-def _survival_rows(scan: pd.DataFrame, event: np.ndarray) -> pd.DataFrame:
+def _survival_rows(scan: pd.DataFrame) -> pd.DataFrame:
     """A log-rank scan's rows with the effect and p root cause judges them by."""
     observed, expected = scan.observed.to_numpy(), scan.expected.to_numpy()
-    total = float(event.sum())
+    total = compared_failures(scan, ["attribute"])
     # every failure inside the level: the point estimate is infinite; count half a failure
     # outside it instead (the interval from the scan already does the same)
     with np.errstate(divide="ignore", invalid="ignore"):
         halved = (observed / expected) / (0.5 / (total - expected))
     hazard = scan.hazard_ratio.to_numpy()
-    # the χ² of a level with few expected failures is far too small in the tail: its p is
-    # at least the exact chance that so many of the mode's failures fall in it, given its
-    # expected share of them (binomial: Poisson for a small level, and no wider than the
-    # log-rank's own spread for a level that holds much of the fleet)
-    share = np.clip(expected / max(total, 1.0), 0.0, 1.0)
-    exact = special.bdtrc(observed - 1, int(total), share)  # binom.sf, without its overhead
     return scan.assign(effect=np.where(np.isfinite(hazard), hazard, halved),
                        low=scan.hr_low, high=scan.hr_high,
-                       p=np.maximum(scan.p.to_numpy(), exact), effect_kind="hazard_ratio")
+                       p=np.maximum(scan.p.to_numpy(), ml.exact_share_p(observed, expected, total)),
+                       effect_kind="hazard_ratio")
 
 
 def _exact_interval(scan: pd.DataFrame) -> pd.DataFrame:

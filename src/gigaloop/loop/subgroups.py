@@ -33,8 +33,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gigaloop import ml
 from gigaloop.loop.population import Attribute
-from gigaloop.loop.windows import LevelAttribute, WindowCandidate
+from gigaloop.loop.windows import LevelAttribute, WindowCandidate, compared_failures
 
 #: Kinds of level searched by subgroup: what a vehicle carries into its climate and its use
 #: (a part's lot or supplier, a revision, a trim). A process reading's tails and a
@@ -119,8 +120,12 @@ def subgroup_candidates(subgroups: pd.DataFrame, whole: pd.DataFrame, codes: np.
     keys = keys[searched[at] & ((at < levels_from) | (keys.level.to_numpy() == 1))]
     if groups.multiplier < 2 or subgroups.empty or keys.empty:
         return [], pd.DataFrame({"family": [], "p": []})
-    rows = subgroups[(subgroups.z.to_numpy() > 0)]
-    rows = rows.assign(p=np.minimum(rows.p.to_numpy() * groups.multiplier, 1.0))
+    # the χ² is far too small in the tail for a level with few failures in a subgroup
+    floor = ml.exact_share_p(subgroups.observed, subgroups.expected,
+                             compared_failures(subgroups, ["attribute", "subgroup"]))
+    rows = subgroups.assign(p=np.minimum(np.maximum(subgroups.p.to_numpy(), floor)
+                                         * groups.multiplier, 1.0))
+    rows = rows[rows.z.to_numpy() > 0]
     best = keys.merge(rows.sort_values("p", kind="stable").drop_duplicates(
         ["attribute", "level"]), on=["attribute", "level"], how="left")
     best["p"] = best.p.fillna(1.0)

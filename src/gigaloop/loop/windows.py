@@ -73,6 +73,13 @@ def contemporaries(pop: Population, attributes: list[Attribute]) -> list[LevelAt
     return out
 
 
+def compared_failures(scan: pd.DataFrame, by: list[str]) -> np.ndarray:
+    """Each row's failures of the units its test compares: those of its attribute's levels
+    (``by``: per attribute, or per attribute and subgroup), which leave out the units an
+    attribute does not compare (code −1: outside a level's build span or subgroup)."""
+    return scan.groupby(by, sort=False)["observed"].transform("sum").to_numpy(dtype=float)
+
+
 def expected_failures(duration: np.ndarray, event: np.ndarray,
                       strata: np.ndarray) -> np.ndarray:
     """Each unit's expected failures: its stratum's Nelson–Aalen cumulative hazard at its

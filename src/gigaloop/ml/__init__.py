@@ -20,6 +20,7 @@ _HOMES = {
     "ShiftWindow": "changepoint", "mean_shift_window": "changepoint",
     "rate_window": "changepoint", "adjusted_rate_scan": "degradation",
     "benjamini_hochberg": "fdr", "family_qvalues": "fdr", "poisson_interval": "poisson",
+    "exact_share_p": "poisson",
     "SurvivalCurves": "survival", "kaplan_meier": "survival", "logrank_scan": "survival",
     "logrank_subgroup_scan": "survival", "SubgroupScan": "survival",
     "fit_cox": "survival_models", "fit_weibull_aft": "survival_models",
