@@ -19,6 +19,7 @@ from scipy import special
 from gigaloop import ml
 from gigaloop.loop.finding import Adjustment, Finding, RootCauseConfig
 from gigaloop.loop.localise import localise
+from gigaloop.loop.periods import names_in_window, rest_stands, supply_in_window
 from gigaloop.loop.population import END_DEPTH, Attribute, Population
 from gigaloop.loop.subgroups import SUBGROUP_KEYS
 from gigaloop.loop.windows import CodeMatrix
@@ -26,6 +27,8 @@ from gigaloop.loop.windows import CodeMatrix
 #: How far a level's units in one subgroup (a climate, a band of use) must stand apart from
 #: its units elsewhere (one-sided) for a finding to name the subgroup rather than the level.
 INTERACTION_ALPHA = 0.05
+#: Kinds of a station's process whose finding may name a build window.
+PROCESS_KINDS = ("reading", "machine", "drift")
 
 
 def _candidates(scan: pd.DataFrame, config: RootCauseConfig) -> pd.DataFrame:
@@ -111,6 +114,15 @@ def select_findings(pop: Population, mode: str, scan: pd.DataFrame, attributes: 
         if not _stands(row, floor) or (attribute.kind == "reading" and "range" in names
                                        and attribute.meta["depth"][int(row.level)] > END_DEPTH):
             continue
+        if attribute.kind in PROCESS_KINDS and "window" in names:
+            supply = supply_in_window(pop, mode, members, pop.attributes, adjust.strata, config)
+            if supply is not None:  # the window's excess is one supplier's parts'
+                level_members = level_members | members
+                attribute, level, members = supply
+                names = names_in_window(attribute, level, names)
+                row = _restated(pop, mode, members, row, adjust.strata)
+                if not _stands(row, floor):
+                    continue
         aliases, twins = _aliases(candidates, members, attributes, located)
         candidates = candidates.drop([*twins, *_same_level(candidates, names, attributes,
                                                            located)])
@@ -201,21 +213,9 @@ def _smallest_sufficient(pop: Population, mode: str, candidates: pd.DataFrame, p
             if _only_there(pop, mode, inner, outer, strata, config):
                 return position
             continue
-        if not _rest_stands(duration, event, inner, outer, strata, config):
+        if not rest_stands(duration, event, inner, outer, strata, config):
             return position
     return pick
-
-
-def _rest_stands(duration: np.ndarray, event: np.ndarray, inner: np.ndarray,
-                 outer: np.ndarray, strata: np.ndarray, config: RootCauseConfig) -> bool:
-    """Whether ``outer``'s units outside ``inner``, against the units outside ``outer``,
-    show an excess of their own (p ≤ alpha, an effect credibly above the floor)."""
-    rest = outer & ~inner
-    codes = np.where(inner, -1, rest.astype(np.int32)).astype(np.int32)[:, None]
-    test = ml.logrank_scan(duration, event, codes, strata=strata)
-    test = test[test.level == 1]
-    return bool(not test.empty and test.p.iloc[0] <= config.alpha
-                and test.hr_low.iloc[0] >= config.min_effect_low)
 
 
 def _same_level(candidates: pd.DataFrame, names: dict[str, Any], attributes: list[Attribute],
@@ -268,7 +268,7 @@ def _only_there(pop: Population, mode: str, inner: np.ndarray, outer: np.ndarray
     fail more than its units elsewhere, and those elsewhere not beyond chance."""
     duration, event = pop.survival(mode)
     return _stands_apart(pop, mode, inner, outer, strata) \
-        and not _rest_stands(duration, event, inner, outer, strata, config)
+        and not rest_stands(duration, event, inner, outer, strata, config)
 
 
 def _stands_apart(pop: Population, mode: str, inner: np.ndarray, outer: np.ndarray,

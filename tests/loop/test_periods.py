@@ -1,0 +1,62 @@
+"""Root cause on synthetic fleets: a station's drift window whose excess is one supplier's
+parts names the supplier in the window; a drift that harms every unit stays the drift."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gigaloop.loop.population import Attribute, Population
+from gigaloop.loop.rootcause import find_root_causes
+
+N, DAYS = 12_000, 240
+START = np.datetime64("2025-01-06", "D")
+WINDOW = (100, 160)  # build days of the drift, and of the bad parts
+
+
+def fleet(seed: int, *, supplier_ratio: float = 1.0, drift_ratio: float = 1.0) -> Population:
+    """One station whose reading drifted over :data:`WINDOW` (every unit built then passed
+    it) and a part from two suppliers (70 % and 30 %); in the window, the first
+    supplier's units fail ``supplier_ratio`` times as often, and every unit
+    ``drift_ratio`` times."""
+    rng = np.random.default_rng(seed)
+    built = np.sort(rng.integers(0, DAYS, N))
+    service = (300 - built - rng.integers(3, 10, N)).astype(float)
+    supplier = (rng.random(N) < 0.3).astype(np.int32)  # 0: SUPA (70 %), 1: SUPB
+    inside = (built >= WINDOW[0]) & (built < WINDOW[1])
+    hazard = np.where(inside & (supplier == 0), supplier_ratio, 1.0)
+    hazard *= np.where(inside, drift_ratio, 1.0)
+    life = rng.exponential(365 / (0.2 * hazard))
+    dates = [str(START + WINDOW[0]), str(START + WINDOW[1] - 1)]
+    drift = Attribute("drift:ST-010-P1:press_force", "drift", inside.astype(np.int32),
+                      ["outside", "inside"], {"station": "ST-010", "machine": "ST-010-P1",
+                                              "parameter": "press_force", "window": dates})
+    suppliers = Attribute("supplier:P-1", "supplier", supplier, ["SUPA", "SUPB"],
+                          {"part": "P-1"})
+    usage = pd.DataFrame({"miles_per_day": rng.lognormal(np.log(35), 0.5, N),
+                          "in_service_days": service, "telemetry_days": service,
+                          "dc_kwh_per_day": 2.0, "ambient_temp_c": 20.0, "autopilot_miles": 0.0})
+    return Population(
+        as_of=date(2025, 11, 1), vin=np.arange(N).astype(str), build_date=START + built,
+        delivered_on=START + built + 5, in_service_days=service,
+        climate=rng.choice(["cold", "hot", "temperate"], N), usage=usage,
+        attributes=[drift, suppliers],
+        first_failure_days={"seal": np.where(life < service, life, np.nan)},
+        readings={}, station_machines={})
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_drift_window_whose_excess_is_one_supplier_s_names_the_supplier(seed: int) -> None:
+    found = find_root_causes(fleet(seed, supplier_ratio=2.5))
+    assert [f.names for f in found] == [{"supplier": "SUPA", "part": "P-1", "window": [
+        str(START + WINDOW[0]), str(START + WINDOW[1] - 1)]}]
+    assert found[0].kind == "supplier"
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_drift_that_harms_every_unit_stays_the_drift(seed: int) -> None:
+    found = find_root_causes(fleet(seed, drift_ratio=2.5))
+    assert [(f.kind, f.names["station"]) for f in found] == [("drift", "ST-010")]
