@@ -114,15 +114,12 @@ def select_findings(pop: Population, mode: str, scan: pd.DataFrame, attributes: 
         if not _stands(row, floor) or (attribute.kind == "reading" and "range" in names
                                        and attribute.meta["depth"][int(row.level)] > END_DEPTH):
             continue
-        if attribute.kind in PROCESS_KINDS and "window" in names:
-            supply = supply_in_window(pop, mode, members, pop.attributes, adjust.strata, config)
-            if supply is not None:  # the window's excess is one supplier's parts'
-                level_members = level_members | members
-                attribute, level, members = supply
-                names = names_in_window(attribute, level, names)
-                row = _restated(pop, mode, members, row, adjust.strata)
-                if not _stands(row, floor):
-                    continue
+        supply = _supply(pop, mode, attribute, names, members, row, adjust.strata, config)
+        if supply is not None:  # a process window whose excess is one supplier's parts'
+            level_members = level_members | members
+            attribute, names, members, row = supply
+            if not _stands(row, floor):
+                continue
         aliases, twins = _aliases(candidates, members, attributes, located)
         candidates = candidates.drop([*twins, *_same_level(candidates, names, attributes,
                                                            located)])
@@ -138,6 +135,21 @@ def select_findings(pop: Population, mode: str, scan: pd.DataFrame, attributes: 
     for rank, finding in enumerate(chosen, start=1):
         finding.rank = rank
     return chosen
+
+
+def _supply(pop: Population, mode: str, attribute: Attribute, names: dict[str, Any],
+            members: np.ndarray, row: pd.Series, strata: np.ndarray, config: RootCauseConfig
+            ) -> tuple[Attribute, dict[str, Any], np.ndarray, pd.Series] | None:
+    """A process window's finding as the supply level whose units in the window carry its
+    excess (:mod:`gigaloop.loop.periods`): attribute, names, units and restated row."""
+    if attribute.kind not in PROCESS_KINDS or "window" not in names:
+        return None
+    found = supply_in_window(pop, mode, members, pop.attributes, strata, config)
+    if found is None:
+        return None
+    supplier, level, units = found
+    return (supplier, names_in_window(supplier, level, names), units,
+            _restated(pop, mode, units, row, strata))
 
 
 def _members(attributes: list[Attribute], row: pd.Series,
