@@ -1,5 +1,6 @@
 """Root cause on synthetic fleets: a station's drift window whose excess is one supplier's
-parts names the supplier in the window; a drift that harms every unit stays the drift."""
+parts names the supplier in the window; a drift that harms every unit stays the drift; a
+window inside the supplier's months falls once the supplier is found."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gigaloop.loop.adjust import usage_strata
+from gigaloop.loop.finding import Finding, RootCauseConfig
 from gigaloop.loop.population import Attribute, Population
 from gigaloop.loop.rootcause import find_root_causes
+from gigaloop.loop.standing import backward
 
 N, DAYS = 12_000, 240
 START = np.datetime64("2025-01-06", "D")
@@ -60,3 +64,32 @@ def test_a_drift_window_whose_excess_is_one_supplier_s_names_the_supplier(seed: 
 def test_a_drift_that_harms_every_unit_stays_the_drift(seed: int) -> None:
     found = find_root_causes(fleet(seed, drift_ratio=2.5))
     assert [(f.kind, f.names["station"]) for f in found] == [("drift", "ST-010")]
+
+
+def _finding(name: str, members: np.ndarray) -> Finding:
+    return Finding("seal", name, "drift", {"name": name}, 2.0, (1.5, 2.5), "hazard_ratio",
+                   1e-6, 1e-4, 50.0, 25.0, members)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_window_inside_the_supplier_s_months_falls_once_the_supplier_is_found(seed: int
+                                                                               ) -> None:
+    pop = fleet(seed, supplier_ratio=2.5)
+    built = (pop.build_date - START).astype(int)
+    supa = pop.attributes[1].codes == 0
+    fortnight = _finding("fortnight", (built >= 130) & (built < 144))
+    supplier = _finding("supplier", supa & (built >= WINDOW[0]) & (built < WINDOW[1]))
+    strata = usage_strata(pop)
+    for order in ([fortnight, supplier], [supplier, fortnight]):
+        assert backward(pop, "seal", order, strata, RootCauseConfig()) == [supplier]
+    # a cause of other months stands beside it
+    early = fleet(seed, supplier_ratio=2.5)
+    life = early.first_failure_days["seal"]
+    first = (built >= 20) & (built < 50)
+    rng = np.random.default_rng(seed)
+    again = rng.exponential(365 / 0.5, len(life))  # ×2.5 the base hazard of 0.2 a year
+    early.first_failure_days["seal"] = np.where(first & (again < early.in_service_days),
+                                                np.fmin(life, again), life)
+    drift = _finding("drift", first)
+    assert backward(early, "seal", [drift, supplier], strata, RootCauseConfig()) == [
+        drift, supplier]

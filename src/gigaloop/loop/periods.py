@@ -30,6 +30,7 @@ import numpy as np
 from gigaloop import ml
 from gigaloop.loop.finding import RootCauseConfig
 from gigaloop.loop.population import Attribute, Population
+from gigaloop.loop.standing import rest_stands
 from gigaloop.loop.windows import WINDOW_KINDS, compared_failures
 
 #: Units a level (and the rest of the window) needs inside a window to be tried.
@@ -102,22 +103,10 @@ def supply_in_window(pop: Population, mode: str, members: np.ndarray,
     return attribute, level, inner
 
 
-def rest_stands(duration: np.ndarray, event: np.ndarray, inner: np.ndarray,
-                outer: np.ndarray, strata: np.ndarray, config: RootCauseConfig) -> bool:
-    """Whether ``outer``'s units outside ``inner``, against the units outside ``outer``,
-    show an excess of their own (p ≤ alpha, an effect credibly above the floor)."""
-    rest = outer & ~inner
-    codes = np.where(inner, -1, rest.astype(np.int32)).astype(np.int32)[:, None]
-    test = ml.logrank_scan(duration, event, codes, strata=strata)
-    test = test[test.level == 1]
-    return bool(not test.empty and test.p.iloc[0] <= config.alpha
-                and test.hr_low.iloc[0] >= config.min_effect_low)
-
-
 def names_in_window(attribute: Attribute, level: int, window_names: dict[str, Any]
                     ) -> dict[str, Any]:
     """The supply level's names with the process finding's build window."""
     return {**attribute.names(level), "window": window_names["window"]}
 
 
-__all__ = ["MIN_UNITS", "names_in_window", "rest_stands", "supply_in_window"]
+__all__ = ["MIN_UNITS", "names_in_window", "supply_in_window"]

@@ -19,8 +19,9 @@ from scipy import special
 from gigaloop import ml
 from gigaloop.loop.finding import Adjustment, Finding, RootCauseConfig
 from gigaloop.loop.localise import localise
-from gigaloop.loop.periods import names_in_window, rest_stands, supply_in_window
+from gigaloop.loop.periods import names_in_window, supply_in_window
 from gigaloop.loop.population import END_DEPTH, Attribute, Population
+from gigaloop.loop.standing import backward, rest_stands
 from gigaloop.loop.subgroups import SUBGROUP_KEYS
 from gigaloop.loop.windows import CodeMatrix
 
@@ -131,6 +132,7 @@ def select_findings(pop: Population, mode: str, scan: pd.DataFrame, attributes: 
             continue
         chosen.append(finding)
         covered |= members | level_members  # a localised finding explains its whole level
+    chosen = backward(pop, mode, chosen, adjust.strata, config)
     chosen.sort(key=lambda f: -f.ci[0])
     for rank, finding in enumerate(chosen, start=1):
         finding.rank = rank
