@@ -12,6 +12,7 @@ import pytest
 
 from gigaloop.loop.adjust import usage_strata
 from gigaloop.loop.finding import Finding, RootCauseConfig
+from gigaloop.loop.periods import supply_in_window
 from gigaloop.loop.population import Attribute, Population
 from gigaloop.loop.rootcause import find_root_causes
 from gigaloop.loop.standing import backward
@@ -21,21 +22,24 @@ START = np.datetime64("2025-01-06", "D")
 WINDOW = (100, 160)  # build days of the drift, and of the bad parts
 
 
-def fleet(seed: int, *, supplier_ratio: float = 1.0, drift_ratio: float = 1.0) -> Population:
-    """One station whose reading drifted over :data:`WINDOW` (every unit built then passed
-    it) and a part from two suppliers (70 % and 30 %); in the window, the first
-    supplier's units fail ``supplier_ratio`` times as often, and every unit
-    ``drift_ratio`` times."""
+def fleet(seed: int, *, supplier_ratio: float = 1.0, drift_ratio: float = 1.0,
+          machines: int = 1) -> Population:
+    """One station whose reading drifted over :data:`WINDOW` on its first machine (of
+    ``machines``, units shared evenly) and a part from two suppliers (70 % and 30 %); in
+    the window, the first supplier's units fail ``supplier_ratio`` times as often, and
+    every unit the drifting machine built ``drift_ratio`` times."""
     rng = np.random.default_rng(seed)
     built = np.sort(rng.integers(0, DAYS, N))
     service = (300 - built - rng.integers(3, 10, N)).astype(float)
     supplier = (rng.random(N) < 0.3).astype(np.int32)  # 0: SUPA (70 %), 1: SUPB
+    machine = rng.integers(0, machines, N)
     inside = (built >= WINDOW[0]) & (built < WINDOW[1])
     hazard = np.where(inside & (supplier == 0), supplier_ratio, 1.0)
-    hazard *= np.where(inside, drift_ratio, 1.0)
+    hazard *= np.where(inside & (machine == 0), drift_ratio, 1.0)
     life = rng.exponential(365 / (0.2 * hazard))
     dates = [str(START + WINDOW[0]), str(START + WINDOW[1] - 1)]
-    drift = Attribute("drift:ST-010-P1:press_force", "drift", inside.astype(np.int32),
+    drift = Attribute("drift:ST-010-P1:press_force", "drift",
+                      np.where(machine == 0, inside, -1).astype(np.int32),
                       ["outside", "inside"], {"station": "ST-010", "machine": "ST-010-P1",
                                               "parameter": "press_force", "window": dates})
     suppliers = Attribute("supplier:P-1", "supplier", supplier, ["SUPA", "SUPB"],
@@ -58,6 +62,18 @@ def test_a_drift_window_whose_excess_is_one_supplier_s_names_the_supplier(seed: 
     assert [f.names for f in found] == [{"supplier": "SUPA", "part": "P-1", "window": [
         str(START + WINDOW[0]), str(START + WINDOW[1] - 1)]}]
     assert found[0].kind == "supplier"
+
+
+def test_the_supplier_s_units_are_those_built_in_the_window_through_either_machine() -> None:
+    pop = fleet(4, supplier_ratio=3.0, machines=2)
+    drifted = pop.attributes[0].codes == 1  # the first machine's units in the window
+    found = supply_in_window(pop, "seal", drifted, pop.attributes, usage_strata(pop),
+                             RootCauseConfig())
+    assert found is not None and found[0].names(found[1])["supplier"] == "SUPA"
+    built = pop.build_date[drifted]
+    then = (pop.build_date >= built.min()) & (pop.build_date <= built.max())
+    assert np.array_equal(found[2], then & (pop.attributes[1].codes == 0))
+    assert (found[2] & ~drifted).sum() > 0.4 * found[2].sum()  # the other machine's half
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

@@ -13,7 +13,7 @@ from gigaloop.loop.contract import DayContext
 from gigaloop.loop.finding import Finding
 from gigaloop.loop.modules import RootCauseModule
 from gigaloop.loop.population import Population
-from gigaloop.loop.retract import fading_reason, post_finding_reason
+from gigaloop.loop.retract import TAKEN_SHARE, fading_reason, post_finding_reason
 from gigaloop.loop.state import LoopState
 
 N = 6000
@@ -51,6 +51,23 @@ def test_a_finding_whose_failures_another_explains_is_retracted() -> None:
     assert reason == "its failures are explained by F001 (lot=L7)"
     elsewhere = {**other, "failure_mode": "hvac"}  # another mode explains nothing here
     assert fading_reason(pop, "seal", part_of_it, [(elsewhere, lot)]) is None
+
+
+def test_a_finding_whose_excess_is_in_another_s_vehicles_is_retracted() -> None:
+    # a station's fortnight (every unit built then) inside a supplier's bad months: most,
+    # not all, of its failures are the supplier's, and the rest fail as everyone does
+    rng = np.random.default_rng(3)
+    supplier = rng.random(N) < 0.7
+    months = (np.arange(N) >= 3000) & (np.arange(N) < 4500)
+    fortnight = (np.arange(N) >= 3500) & (np.arange(N) < 3850)
+    pop = fleet(np.where(months & supplier, 2.5, 1.0))
+    found = {"id": "F002", "failure_mode": "seal", "names": {"supplier": "SUPA"}}
+    failed = fortnight & pop.survival("seal")[1]
+    assert (failed & months & supplier).sum() < TAKEN_SHARE * failed.sum()
+    assert fading_reason(pop, "seal", fortnight, [(found, months & supplier)]) == (
+        "its excess is explained by F002: without their vehicles, its own fail no more "
+        "than chance")
+    assert fading_reason(pop, "seal", fortnight, []) is None  # alone, it would stand
 
 
 def test_the_changes_of_a_retracted_finding_are_withdrawn() -> None:

@@ -41,8 +41,8 @@ def supply_in_window(pop: Population, mode: str, members: np.ndarray,
                      attributes: list[Attribute], strata: np.ndarray,
                      config: RootCauseConfig) -> tuple[Attribute, int, np.ndarray] | None:
     """The supply level whose units inside the process window ``members`` carry its
-    excess, as (attribute, level, its units in the window); None when no level stands
-    apart, or the window's other units fail more too.
+    excess, as (attribute, level, its units built in the window's days, through any
+    machine); None when no level stands apart, or the window's other units fail more too.
 
     >>> from datetime import date
     >>> import pandas as pd
@@ -53,8 +53,8 @@ def supply_in_window(pop: Population, mode: str, members: np.ndarray,
     >>> bad = window & (supplier == 0)                  # supplier 0's parts, then
     >>> life = rng.exponential(900 / np.where(bad, 3.0, 1.0))
     >>> pop = Population(as_of=date(2025, 12, 1), vin=np.arange(n).astype(str),
-    ...     build_date=np.full(n, np.datetime64("2025-01-01")),
-    ...     delivered_on=np.full(n, np.datetime64("2025-01-05")),
+    ...     build_date=np.datetime64("2025-01-01") + np.arange(n) // 20,
+    ...     delivered_on=np.datetime64("2025-01-05") + np.arange(n) // 20,
     ...     in_service_days=np.full(n, 300.0), climate=np.full(n, "hot"),
     ...     usage=pd.DataFrame({"miles_per_day": np.full(n, 30.0)}),
     ...     attributes=[Attribute("supplier:P", "supplier", supplier, ["SUPA", "SUPB"],
@@ -100,7 +100,9 @@ def supply_in_window(pop: Population, mode: str, members: np.ndarray,
     attribute, level, inner = tried[int(best.attribute)]
     if rest_stands(duration, event, inner, members, strata, config):
         return None  # the window's other units fail too: a cause of the process or period
-    return attribute, level, inner
+    built = pop.build_date[members]
+    return attribute, level, (attribute.codes == level) & (pop.build_date >= built.min()) & (
+        pop.build_date <= built.max())  # all its units built then, whichever machine
 
 
 def names_in_window(attribute: Attribute, level: int, window_names: dict[str, Any]

@@ -10,7 +10,9 @@ when
 * its effect interval reaches 1: those vehicles fail no more often than the rest
   (stratified log-rank as in the scan, the usage-adjusted rate for a rate measure), or
 * a better explanation has taken its cases: a finding of the same failure mode seen in
-  this scan names at least :data:`TAKEN_SHARE` of its failed vehicles.
+  this scan names at least :data:`TAKEN_SHARE` of its failed vehicles, or, with the
+  vehicles of this scan's findings of its mode set aside, its own fail no more than
+  chance (:func:`~gigaloop.loop.standing.stands_alone`, as selection's backward step).
 
 A finding whose change has taken effect is not re-tested here: the fix itself fades its
 evidence (a replaced pack fades like any other), and the impact check judges the change.
@@ -66,6 +68,7 @@ from gigaloop import ml
 from gigaloop.loop.adjust import rate_covariates, usage_strata
 from gigaloop.loop.population import Population
 from gigaloop.loop.rootcause import RootCauseConfig
+from gigaloop.loop.standing import stands_alone
 
 #: A finding whose failed vehicles are at least this share of another's is explained by it.
 TAKEN_SHARE = 0.9
@@ -96,8 +99,16 @@ def fading_reason(pop: Population, mode: str, members: np.ndarray,
                 and (failed & other).sum() >= TAKEN_SHARE * failed.sum():
             names = ", ".join(f"{k}={v}" for k, v in record["names"].items())
             return f"its failures are explained by {record['id']} ({names})"
-    scan = ml.logrank_scan(duration, event, members.astype(np.int32)[:, None],
-                           strata=usage_strata(pop))
+    strata = usage_strata(pop)
+    beside = [(record, other) for record, other in standing
+              if record["failure_mode"] == mode and (other & members).any()]
+    if beside:
+        others = np.logical_or.reduce([other for _, other in beside])
+        if not stands_alone(duration, event, members & ~others, others, strata, config):
+            ids = ", ".join(record["id"] for record, _ in beside)
+            return (f"its excess is explained by {ids}: without their vehicles, its own fail "
+                    "no more than chance")
+    scan = ml.logrank_scan(duration, event, members.astype(np.int32)[:, None], strata=strata)
     row = scan[scan.level == 1].iloc[0]
     if row.hr_low > 1.0:
         return None
