@@ -14,13 +14,8 @@ from gigaloop.loop.population import Population
 def rest_stands(duration: np.ndarray, event: np.ndarray, inner: np.ndarray,
                 outer: np.ndarray, strata: np.ndarray, config: RootCauseConfig) -> bool:
     """Whether ``outer``'s units outside ``inner``, against the units outside ``outer``,
-    show an excess of their own (p ≤ alpha, an effect credibly above the floor)."""
-    rest = outer & ~inner
-    codes = np.where(inner, -1, rest.astype(np.int32)).astype(np.int32)[:, None]
-    test = ml.logrank_scan(duration, event, codes, strata=strata)
-    test = test[test.level == 1]
-    return bool(not test.empty and test.p.iloc[0] <= config.alpha
-                and test.hr_low.iloc[0] >= config.min_effect_low)
+    show an excess of their own (:func:`stands_alone`, ``inner`` set aside)."""
+    return stands_alone(duration, event, outer & ~inner, inner, strata, config)
 
 
 def backward(pop: Population, mode: str, chosen: list[Finding], strata: np.ndarray,
