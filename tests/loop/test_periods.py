@@ -109,3 +109,29 @@ def test_a_window_inside_the_supplier_s_months_falls_once_the_supplier_is_found(
     drift = _finding("drift", first)
     assert backward(early, "seal", [drift, supplier], strata, RootCauseConfig()) == [
         drift, supplier]
+
+
+def test_a_supplier_another_finding_named_is_the_one_hypothesis_tried_in_the_window() -> None:
+    """Beside the part's two suppliers (one hypothesis), four other parts' three suppliers
+    each are tried in the window: thirteen hypotheses. A mild excess of SUPA's units clears alpha
+    more often as the one hypothesis the claims already named; a name no unit in the window
+    carries leaves the search over all of them."""
+    config, plain, named, elsewhere = RootCauseConfig(), 0, 0, 0
+    for seed in range(40):
+        pop = fleet(seed, supplier_ratio=1.5)
+        rng = np.random.default_rng(seed + 100)
+        pop.attributes += [Attribute(f"supplier:Q-{k}", "supplier",
+                                     rng.integers(0, 3, N).astype(np.int32),
+                                     ["SUPX", "SUPY", "SUPZ"], {"part": f"Q-{k}"})
+                           for k in range(4)]
+        drifted, strata = pop.attributes[0].codes == 1, usage_strata(pop)
+
+        def supa(found: tuple[Attribute, int, np.ndarray] | None) -> bool:
+            return found is not None and found[0].names(found[1]) == {"supplier": "SUPA",
+                                                                      "part": "P-1"}
+        plain += supa(supply_in_window(pop, "seal", drifted, pop.attributes, strata, config))
+        named += supa(supply_in_window(pop, "seal", drifted, pop.attributes, strata, config,
+                                       [{"supplier": "SUPA", "part": "P-1", "window": []}]))
+        elsewhere += supa(supply_in_window(pop, "seal", drifted, pop.attributes, strata,
+                                           config, [{"supplier": "SUPA", "part": "P-9"}]))
+    assert named >= plain + 8 and elsewhere == plain  # 31 and 19 of 40 when written

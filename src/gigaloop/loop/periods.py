@@ -19,10 +19,15 @@ level's, and the finding names the level in the window (a supplier's build windo
 root cause's own window scan finds one) instead of the process. A real process fault
 leaves the levels inside its window alike, and a level chosen by chance among them is
 held to ``alpha`` over all of them.
+
+A level another finding about the same component has already named (the claims' finding
+of a supplier, for its owners' complaints) is the hypothesis itself: when it has units in
+the window it is the only level tried, one test, not one among all.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -39,10 +44,13 @@ MIN_UNITS = 30
 
 def supply_in_window(pop: Population, mode: str, members: np.ndarray,
                      attributes: list[Attribute], strata: np.ndarray,
-                     config: RootCauseConfig) -> tuple[Attribute, int, np.ndarray] | None:
+                     config: RootCauseConfig, named: Sequence[dict[str, Any]] = ()
+                     ) -> tuple[Attribute, int, np.ndarray] | None:
     """The supply level whose units inside the process window ``members`` carry its
     excess, as (attribute, level, its units built in the window's days, through any
     machine); None when no level stands apart, or the window's other units fail more too.
+    ``named``: the names of levels already found for the same component (the only ones
+    tried when any of them can be).
 
     >>> from datetime import date
     >>> import pandas as pd
@@ -68,24 +76,13 @@ def supply_in_window(pop: Population, mode: str, members: np.ndarray,
     """
     if mode in pop.rates:
         return None
-    tried: list[tuple[Attribute, int, np.ndarray]] = []
-    columns = []
-    hypotheses = 0  # two levels of one attribute are one two-sided test, not two
-    for attribute in attributes:
-        if attribute.kind not in WINDOW_KINDS:
-            continue
-        compared = members & (attribute.codes >= 0)
-        present = np.unique(attribute.codes[compared])
-        before = len(tried)
-        for level in present:
-            inner = compared & (attribute.codes == level)
-            if min(inner.sum(), (compared & ~inner).sum()) < MIN_UNITS:
-                continue
-            tried.append((attribute, int(level), inner))
-            columns.append(np.where(inner, 1, np.where(compared, 0, -1)))
-        hypotheses += min(len(tried) - before, 1 if len(present) == 2 else len(present))
+    tried, hypotheses = _testable_levels(members, attributes, named)
+    if not tried:
+        tried, hypotheses = _testable_levels(members, attributes)
     if not tried:
         return None
+    columns = [np.where(inner, 1, np.where(members & (attribute.codes >= 0), 0, -1))
+               for attribute, _, inner in tried]
     duration, event = pop.survival(mode)
     scan = ml.logrank_scan(duration, event, np.asfortranarray(np.column_stack(columns),
                                                               dtype=np.int32), strata=strata)
@@ -103,6 +100,33 @@ def supply_in_window(pop: Population, mode: str, members: np.ndarray,
     built = pop.build_date[members]
     return attribute, level, (attribute.codes == level) & (pop.build_date >= built.min()) & (
         pop.build_date <= built.max())  # all its units built then, whichever machine
+
+
+def _testable_levels(members: np.ndarray, attributes: list[Attribute],
+                     named: Sequence[dict[str, Any]] | None = None
+                     ) -> tuple[list[tuple[Attribute, int, np.ndarray]], int]:
+    """The supply levels with :data:`MIN_UNITS` units inside the window ``members`` and
+    outside them in it, as (attribute, level, its units in the window), and the number of
+    hypotheses they are (the two levels of a two-level attribute are one two-sided test);
+    only the levels whose names a ``named`` entry holds, when given."""
+    tried: list[tuple[Attribute, int, np.ndarray]] = []
+    hypotheses = 0
+    for attribute in attributes:
+        if attribute.kind not in WINDOW_KINDS:
+            continue
+        compared = members & (attribute.codes >= 0)
+        present = np.unique(attribute.codes[compared])
+        before = len(tried)
+        for level in present:
+            if named is not None and not any(
+                    names.items() >= attribute.names(int(level)).items() for names in named):
+                continue
+            inner = compared & (attribute.codes == level)
+            if min(inner.sum(), (compared & ~inner).sum()) < MIN_UNITS:
+                continue
+            tried.append((attribute, int(level), inner))
+        hypotheses += min(len(tried) - before, 1 if len(present) == 2 else len(present))
+    return tried, hypotheses
 
 
 def names_in_window(attribute: Attribute, level: int, window_names: dict[str, Any]

@@ -244,11 +244,11 @@ def combine_scans(scan: ScanSetup, results: list[ModeScan]) -> list[Finding]:
                    if r.signal_rows is not None}
     _add_signal_family(scan, signal_rows, scans, tested)
     _add_subgroup_family(scan, dict(zip(scan.modes, results, strict=True)), scans, tested)
-    findings = []
+    findings: list[Finding] = []
     with _blas().limit(limits=1):
-        for mode, rows in scans.items():
+        for mode, rows in sorted(scans.items(), key=lambda item: is_complaint(item[0])):
             findings += select_findings(scan.pop, mode, rows, *tested[mode], scan.adjust,
-                                        config)
+                                        config, findings)
     return findings
 
 

@@ -10,6 +10,7 @@ are set aside.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -17,13 +18,13 @@ import pandas as pd
 from scipy import special
 
 from gigaloop import ml
-from gigaloop.loop.finding import Adjustment, Finding, RootCauseConfig
+from gigaloop.loop.finding import Adjustment, Finding, RootCauseConfig, component_of
 from gigaloop.loop.localise import localise
 from gigaloop.loop.periods import names_in_window, supply_in_window
 from gigaloop.loop.population import END_DEPTH, Attribute, Population
 from gigaloop.loop.standing import backward, rest_stands
 from gigaloop.loop.subgroups import SUBGROUP_KEYS
-from gigaloop.loop.windows import CodeMatrix
+from gigaloop.loop.windows import WINDOW_KINDS, CodeMatrix
 
 #: How far a level's units in one subgroup (a climate, a band of use) must stand apart from
 #: its units elsewhere (one-sided) for a finding to name the subgroup rather than the level.
@@ -66,8 +67,11 @@ def _evidence(rows: pd.DataFrame) -> np.ndarray:
 
 
 def select_findings(pop: Population, mode: str, scan: pd.DataFrame, attributes: list[Attribute],
-            codes: CodeMatrix, adjust: Adjustment, config: RootCauseConfig) -> list[Finding]:
-    """Forward selection of one mode's findings, then ranked by effect.
+            codes: CodeMatrix, adjust: Adjustment, config: RootCauseConfig,
+            known: Sequence[Finding] = ()) -> list[Finding]:
+    """Forward selection of one mode's findings, then ranked by effect; ``known``: the
+    findings of the modes selected before (a supply level they name about the same
+    component is the hypothesis a process window of this mode is tested for first).
 
     Process readings and machines are first localised into a station + build window and
     judged on that set. Then the candidate with the strongest evidence is taken; every
@@ -115,7 +119,9 @@ def select_findings(pop: Population, mode: str, scan: pd.DataFrame, attributes: 
         if not _stands(row, floor) or (attribute.kind == "reading" and "range" in names
                                        and attribute.meta["depth"][int(row.level)] > END_DEPTH):
             continue
-        supply = _supply(pop, mode, attribute, names, members, row, adjust.strata, config)
+        supply = _supply(pop, mode, attribute, names, members, row, adjust.strata, config,
+                         [f.names for f in known if f.kind in WINDOW_KINDS
+                          and component_of(f.failure_mode) == component_of(mode)])
         if supply is not None:  # a process window whose excess is one supplier's parts'
             level_members = level_members | members
             attribute, names, members, row = supply
@@ -140,13 +146,14 @@ def select_findings(pop: Population, mode: str, scan: pd.DataFrame, attributes: 
 
 
 def _supply(pop: Population, mode: str, attribute: Attribute, names: dict[str, Any],
-            members: np.ndarray, row: pd.Series, strata: np.ndarray, config: RootCauseConfig
-            ) -> tuple[Attribute, dict[str, Any], np.ndarray, pd.Series] | None:
+            members: np.ndarray, row: pd.Series, strata: np.ndarray, config: RootCauseConfig,
+            named: list[dict[str, Any]]) -> tuple[Attribute, dict[str, Any], np.ndarray,
+                                                  pd.Series] | None:
     """A process window's finding as the supply level whose units in the window carry its
     excess (:mod:`gigaloop.loop.periods`): attribute, names, units and restated row."""
     if attribute.kind not in PROCESS_KINDS or "window" not in names:
         return None
-    found = supply_in_window(pop, mode, members, pop.attributes, strata, config)
+    found = supply_in_window(pop, mode, members, pop.attributes, strata, config, named)
     if found is None:
         return None
     supplier, level, units = found
