@@ -76,7 +76,7 @@ def supply_in_window(pop: Population, mode: str, members: np.ndarray,
     """
     if mode in pop.rates:
         return None
-    tried, hypotheses = _testable_levels(members, attributes, named)
+    tried, hypotheses = _testable_levels(members, attributes, named) if named else ([], 0)
     if not tried:
         tried, hypotheses = _testable_levels(members, attributes)
     if not tried:
