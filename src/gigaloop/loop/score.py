@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from gigaloop.errors import ConfigError
+from gigaloop.factory.process_control import ALARM_MODE
 from gigaloop.loop.finding import component_of
 from gigaloop.loop.offer_scoring import offers_against_truth
 
@@ -60,7 +61,7 @@ TRUTH_PATH = Path("truth") / "truth.json"
 #: Fault kinds that drift a machine's process parameter (weld current unless ``where`` names one).
 DRIFT_KINDS = ("weld_current_drift", "process_drift")
 #: The failure mode of process control's findings: a chart alarm on a machine's parameter.
-PROCESS_ALARM_MODE = "process_drift"
+PROCESS_ALARM_MODE = ALARM_MODE
 #: The failure mode of maintenance's findings: a machine heading for a breakdown.
 MACHINE_MODE = "machine_breakdown"
 #: Which module a finding's failure mode comes from, where it is not root cause.

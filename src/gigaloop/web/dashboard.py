@@ -21,7 +21,7 @@ from gigaloop.store import Tables
 from gigaloop.web import figures, live, panels
 from gigaloop.web.format import MISSING
 from gigaloop.web.shell import LivePage
-from gigaloop.web.tables import findings_table, interval, kpi_table
+from gigaloop.web.tables import alarms_table, findings_table, interval, is_alarm, kpi_table
 
 #: Findings whose weekly scans the loop page plots (best ranked first).
 EVIDENCE_SHOWN = 6
@@ -80,11 +80,13 @@ def loop_body(page: LivePage, findings: list[dict[str, Any]],
     for a plant engineer) and the timeline."""
     scanned = [f for f in findings if f.get("id") and f.get("day_found") is not None]
     summary = {"findings": scanned, "changes": [_with_days(c) for c in changes]}
+    causes = [f for f in scanned if not is_alarm(f)]
     plots = "".join(page.figure(panels.evidence_figure(f)) for f in evidence)
     return f"""<h2>Timeline</h2>{page.figure(figures.loop_timeline_figure(summary))}
-<h2>Findings ({len(findings)})</h2>
-{page.figure(panels.findings_figure(scanned)) if scanned else ""}
+<h2>Findings ({sum(not is_alarm(f) for f in findings)})</h2>
+{page.figure(panels.findings_figure(causes)) if causes else ""}
 {findings_table(summary)}
+<h2>Process chart alarms ({len(scanned) - len(causes)})</h2>{alarms_table(summary)}
 <h2>Evidence</h2><p class=note>Each finding's weekly scans: effect with its 95 % interval
 (left axis) and q (right). The {len(evidence)} best-ranked active findings.</p>
 <div class=grid>{plots or '<p class="note">No finding yet.</p>'}</div>

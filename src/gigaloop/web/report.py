@@ -14,10 +14,12 @@ from gigaloop.store import Tables
 from gigaloop.web import figures
 from gigaloop.web.page import Page
 from gigaloop.web.tables import (
+    alarms_table,
     change_history,
     changes_table,
     cohort_table,
     findings_table,
+    is_alarm,
     kpi_table,
     quarantine_table,
     run_line,
@@ -36,7 +38,8 @@ def render_report(store: Tables, summary: dict[str, Any],
     if score is not None:
         scored = ("<h2>Scored against the scenario's truth</h2><p class=note>Written by "
                   "<code>gigaloop score</code>: the loop never saw this.</p>" + score_table(score))
-    findings = summary.get("findings", [])
+    findings = [f for f in summary.get("findings", []) if not is_alarm(f)]
+    alarms = len(summary.get("findings", [])) - len(findings)
     changes = summary.get("changes", [])
     kpis = summary["kpis"]
     body = f"""<h1>gigaloop run</h1>
@@ -50,6 +53,10 @@ def render_report(store: Tables, summary: dict[str, Any],
 interval; q: Benjamini–Hochberg. Verification: the change's difference-in-differences ratio of
 rate ratios (below 1 with its whole interval: the change worked).</p>
 {findings_table(summary, score)}
+<h2>Process chart alarms ({alarms})</h2>
+<p class=note>Process control's EWMA and CUSUM charts: each episode's first alarm, the
+parameter's shift in its own σ. Its actions are setpoint changes, not change requests.</p>
+{alarms_table(summary, score)}
 <h2>Change requests ({len(changes)})</h2>{changes_table(summary, change_history(store))}
 <h2>Plant</h2>
 {page.figure(figures.production_figure(store, days))}

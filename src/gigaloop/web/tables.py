@@ -7,6 +7,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from gigaloop.factory.process_control import ALARM_MODE
 from gigaloop.store import Tables
 from gigaloop.web.format import MISSING, kpi_rows
 
@@ -94,8 +95,35 @@ def cohort_table(cohorts: list[dict[str, Any]]) -> str:
                    "churn per month"], rows, "No customers yet.")
 
 
+def is_alarm(finding: dict[str, Any]) -> bool:
+    """Whether ``finding`` is a process chart's alarm (tabled apart from the findings:
+    its effect is a shift in σ, not a ratio, and it raises no change request)."""
+    return finding["failure_mode"] == ALARM_MODE
+
+
+def alarms_table(summary: dict[str, Any], score: dict[str, Any] | None = None) -> str:
+    """One row per process chart alarm episode: where, when and how far the parameter
+    shifted; after scoring, the fault it names (else nothing: a chart alarms by chance too).
+    """
+    truth = _fault_of_finding(score) if score else None
+    head = ["alarm", "station", "machine", "parameter", "day", "shift, σ (95 % CI)"]
+    if truth is not None:
+        head.append("scored against truth")
+    rows = []
+    for f in filter(is_alarm, summary.get("findings", [])):
+        names = f.get("names", {})
+        row = [escape(f["id"]), *(escape(str(names.get(k, MISSING)))
+                                   for k in ("station", "machine", "parameter")),
+               _num(str(f["day_found"])), _num(interval(f.get("effect"), f.get("ci")))]
+        if truth is not None:
+            row.append(escape(truth.get(f["id"], "no injected fault")))
+        rows.append(row)
+    return _table(head, rows, "No process chart alarmed.")
+
+
 def findings_table(summary: dict[str, Any], score: dict[str, Any] | None = None) -> str:
-    """One row per finding, with the change it caused; after scoring, the fault it names."""
+    """One row per finding (not the process charts' alarms: :func:`alarms_table`), with the
+    change it caused; after scoring, the fault it names."""
     changes: dict[str, list[dict[str, Any]]] = {}
     for change in summary.get("changes", []):
         changes.setdefault(change["finding_id"], []).append(change)
@@ -107,6 +135,8 @@ def findings_table(summary: dict[str, Any], score: dict[str, Any] | None = None)
         head.append("scored against truth")
     rows = []
     for f in summary.get("findings", []):
+        if is_alarm(f):
+            continue
         caused: list[dict[str, Any] | None] = [*changes.get(f["id"], [])] or [None]
         for change in caused:
             active = "yes" if f.get("active") else (
@@ -117,7 +147,8 @@ def findings_table(summary: dict[str, Any], score: dict[str, Any] | None = None)
             kind = str(f.get("effect_kind", "")).replace("_", " ")
             row = [escape(f["id"]), escape(str(f["failure_mode"])),
                    escape(names_text(f.get("names", {}))),
-                   _num(f"{kind} {interval(f.get('effect'), f.get('ci'))}".strip()),
+                   _num(f"{kind} {interval(f.get('effect'), f.get('ci'))}".strip()
+                        if kind or f.get("ci") else MISSING),  # a prediction has no ratio
                    _num(f"{f['q']:.2g}" if f.get("q") is not None else MISSING),
                    _num(str(f.get("rank", MISSING))),
                    _num(f"{f['affected_vins']:,}" if f.get("affected_vins") is not None

@@ -51,7 +51,7 @@ module: alarms, run-to-run control, calibrations).
 
 from gigaloop.factory.process_control.charts import RULES, Signals, StreamCharts
 from gigaloop.factory.process_control.config import ProcessControlConfig
-from gigaloop.factory.process_control.module import ProcessControlModule
+from gigaloop.factory.process_control.module import ALARM_MODE, ProcessControlModule
 from gigaloop.factory.process_control.phase_one import (
     Baseline,
     PhaseOneFit,
@@ -63,6 +63,7 @@ from gigaloop.factory.process_control.phase_one import (
 from gigaloop.factory.process_control.step_test import StepTest
 
 __all__ = [
+    "ALARM_MODE",
     "RULES",
     "Baseline",
     "PhaseOneFit",

@@ -23,6 +23,10 @@ from gigaloop.factory.process_control.step_test import StepTest
 from gigaloop.loop.contract import DayContext, Decision
 from gigaloop.ml.spc import R2RController
 
+#: The failure mode of this module's findings: a chart's alarm on a machine's parameter,
+#: its effect the shift in the parameter's σ (an episode's first alarm is one finding).
+ALARM_MODE = "process_drift"
+
 
 @dataclass
 class _Stream:
@@ -194,7 +198,7 @@ class ProcessControlModule:
                 stream.episode_days = 0
                 finding = {
                     "id": f"SPC-{stream.machine}-{stream.parameter}-d{ctx.day}",
-                    "failure_mode": "process_drift",
+                    "failure_mode": ALARM_MODE,
                     "names": {"station": stream.station, "machine": stream.machine,
                               "parameter": stream.parameter, "window": [ctx.day, ctx.day]},
                     "effect": round(float(shift), 3),

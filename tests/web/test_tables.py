@@ -1,0 +1,44 @@
+"""The report's tables: a process chart's alarm is tabled apart from the findings, with its
+shift in σ, never as a hazard or rate ratio."""
+
+from __future__ import annotations
+
+from gigaloop.web.tables import alarms_table, findings_table
+
+SUMMARY = {
+    "findings": [
+        {"id": "F001", "failure_mode": "battery_fade", "names": {"lot": "CELL-7"},
+         "effect": 1.56, "ci": [1.46, 1.66], "effect_kind": "fade_rate_ratio", "q": 3e-17,
+         "rank": 1, "affected_vins": 1200, "day_found": 77, "active": True},
+        {"id": "SPC-BW-030-R2-weld_current-d42", "failure_mode": "process_drift",
+         "names": {"station": "BW-030", "machine": "BW-030-R2", "parameter": "weld_current",
+                   "window": [42, 42]},
+         "effect": -2.15, "ci": [-3.28, -1.02], "rank": 1, "day_found": 42},
+    ],
+    "changes": [],
+}
+
+
+def test_an_alarm_is_not_a_finding_and_shows_its_shift_in_sigma() -> None:
+    findings, alarms = findings_table(SUMMARY), alarms_table(SUMMARY)
+    assert "F001" in findings and "SPC-" not in findings
+    assert "1,200" in findings and "fade rate ratio 1.56 (1.46 to 1.66)" in findings
+    assert "SPC-BW-030-R2-weld_current-d42" in alarms and "F001" not in alarms
+    assert "<td>BW-030-R2</td>" in alarms and "<td>weld_current</td>" in alarms
+    assert "−2.15 (−3.28 to −1.02)" in alarms
+
+
+def test_after_scoring_an_alarm_names_its_fault_or_none() -> None:
+    score = {"faults": [{"id": "F2-weld-drift", "finding_id": "SPC-BW-030-R2-weld_current-d42"}]}
+    assert "finds F2-weld-drift" in alarms_table(SUMMARY, score)
+    alone = {"findings": [{**SUMMARY["findings"][1], "id": "SPC-X-d9"}], "changes": []}
+    assert "no injected fault" in alarms_table(alone, score)
+    assert "No process chart alarmed." in alarms_table({"findings": []})
+
+
+def test_a_machine_s_predicted_breakdown_shows_no_ratio() -> None:
+    predicted = {"id": "PM-ST-010-P1-d82", "failure_mode": "machine_breakdown",
+                 "names": {"machine": "ST-010-P1", "station": "ST-010"}, "effect": 0.0,
+                 "ci": None, "rank": 1, "day_found": 82}
+    row = findings_table({"findings": [predicted], "changes": []})
+    assert "0.00" not in row and '<td class="num">—</td>' in row
