@@ -1,8 +1,13 @@
-"""The report's tables: a process chart's alarm is tabled apart from the findings, with its
-shift in σ, never as a hazard or rate ratio."""
+"""The report's tables and series: a process chart's alarm is tabled apart from the
+findings, with its shift in σ, never as a hazard or rate ratio; the energy plot leaves out a
+day the run cut short."""
 
 from __future__ import annotations
 
+import ibis
+import pandas as pd
+
+from gigaloop.web.figures import energy_series
 from gigaloop.web.tables import alarms_table, findings_table
 
 SUMMARY = {
@@ -42,3 +47,21 @@ def test_a_machine_s_predicted_breakdown_shows_no_ratio() -> None:
                  "ci": None, "rank": 1, "day_found": 82}
     row = findings_table({"findings": [predicted], "changes": []})
     assert "0.00" not in row and '<td class="num">—</td>' in row
+
+
+def test_the_energy_plot_leaves_out_a_day_cut_short() -> None:
+    """Three whole days of hourly readings and the first hour of a fourth (the run ended):
+    three points, not a fall to a twenty-fourth of a day's cost."""
+    hours = pd.date_range("2025-03-01", periods=3 * 24 + 1, freq="h")
+    readings = ibis.memtable(pd.DataFrame({
+        "event_time": hours, "hvac_kwh": 10.0, "process_kwh": 80.0, "lighting_kwh": 10.0,
+        "tariff_usd_per_kwh": 0.1, "carbon_g_per_kwh": 400.0}))
+
+    class Store:
+        def table(self, name: str) -> ibis.Table:
+            assert name == "energy_readings"
+            return readings
+
+    series = energy_series(Store(), days=30)  # type: ignore[arg-type]
+    assert series.date.astype(str).tolist() == ["2025-03-01", "2025-03-02", "2025-03-03"]
+    assert series.cost.tolist() == [240.0] * 3 and series.hvac_cost.tolist() == [24.0] * 3

@@ -106,14 +106,19 @@ def machines_figure(store: Tables, days: int) -> go.Figure:
 
 
 def energy_series(store: Tables, days: int) -> pd.DataFrame:
-    """Energy cost, its HVAC share (USD) and CO₂e (t) per day (per week for long runs)."""
+    """Energy cost, its HVAC share (USD) and CO₂e (t) per day (per week for long runs); a
+    period with under half the readings of a typical one (the run's last, cut short) is
+    left out rather than drawn as a fall."""
     energy = _period(store.table("energy_readings"), "event_time", days)
     kwh = energy.hvac_kwh + energy.process_kwh + energy.lighting_kwh
-    return energy.group_by("date").aggregate(
+    series = energy.group_by("date").aggregate(
         cost=(kwh * energy.tariff_usd_per_kwh).sum(),
         co2=(kwh * energy.carbon_g_per_kwh).sum() / 1e6,
         hvac_cost=(energy.hvac_kwh * energy.tariff_usd_per_kwh).sum(),
+        readings=energy.count(),
     ).order_by("date").execute().round(2)
+    whole = series.readings >= 0.5 * series.readings.median() if len(series) else []
+    return series[whole].drop(columns="readings").reset_index(drop=True)
 
 
 def energy_figure(store: Tables, days: int) -> go.Figure:
