@@ -1,13 +1,13 @@
 """The report's tables and series: a process chart's alarm is tabled apart from the
 findings, with its shift in σ, never as a hazard or rate ratio; the energy plot leaves out a
-day the run cut short."""
+day the run cut short, the battery plot a month too few cars have reached."""
 
 from __future__ import annotations
 
 import ibis
 import pandas as pd
 
-from gigaloop.web.figures import energy_series
+from gigaloop.web.figures import battery_figure, energy_series
 from gigaloop.web.tables import alarms_table, findings_table
 
 SUMMARY = {
@@ -65,3 +65,24 @@ def test_the_energy_plot_leaves_out_a_day_cut_short() -> None:
     series = energy_series(Store(), days=30)  # type: ignore[arg-type]
     assert series.date.astype(str).tolist() == ["2025-03-01", "2025-03-02", "2025-03-03"]
     assert series.cost.tolist() == [240.0] * 3 and series.hvac_cost.tolist() == [24.0] * 3
+
+
+def test_the_battery_plot_leaves_out_a_month_too_few_cars_have_reached() -> None:
+    """Forty cars report every day for two months; one of them, delivered first, on into a
+    third month alone: its month is one pack's noise, not the climate's trend."""
+    days = pd.date_range("2025-01-01", periods=60)
+    rows = [{"vin": f"V{k}", "day": day, "battery_soh": 0.99, "climate_region": "hot"}
+            for k in range(40) for day in days]
+    rows += [{"vin": "V0", "day": day, "battery_soh": 0.90, "climate_region": "hot"}
+             for day in pd.date_range("2025-03-02", periods=30)]
+    tables = {"telemetry_daily": ibis.memtable(pd.DataFrame(rows)),
+              "customers": ibis.memtable(pd.DataFrame({
+                  "vin": [f"V{k}" for k in range(40)], "climate_region": "hot",
+                  "delivered_on": pd.Timestamp("2025-01-01")}))}
+
+    class Store:
+        def table(self, name: str) -> ibis.Table:
+            return tables[name]
+
+    (line,) = battery_figure(Store()).data  # type: ignore[arg-type]
+    assert list(line.x) == [0, 1] and list(line.y) == [99.0, 99.0]

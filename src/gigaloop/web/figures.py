@@ -26,6 +26,8 @@ DAILY_UP_TO = 400
 TIMELINE_ROWS = ("fault onset", "first field failure", "finding", "change effective",
                  "verified")
 TRUTH_ROWS = TIMELINE_ROWS[:2]
+#: Vehicle-days (reports) a point of the battery plot needs: about ten cars for a month.
+MIN_VEHICLE_DAYS = 300
 
 
 def _period(expr: ibis.Table, column: str, days: int) -> ibis.Table:
@@ -65,6 +67,9 @@ def field_failures_figure(store: Tables) -> go.Figure:
 
 
 def battery_figure(store: Tables) -> go.Figure:
+    """Mean state of health by months in service and climate; a month a climate's cars have
+    reported on fewer than :data:`MIN_VEHICLE_DAYS` days is left out (a year's twelfth
+    month holds only the cars of its first days: a few packs' noise, not a trend)."""
     telemetry = store.table("telemetry_daily")
     customers = store.table("customers")
     joined = telemetry.join(customers, "vin")
@@ -72,6 +77,7 @@ def battery_figure(store: Tables) -> go.Figure:
     monthly = joined.mutate(months=(age // 30), climate=joined.climate_region_right)
     monthly = monthly.group_by(["months", "climate"]).aggregate(
         soh=monthly.battery_soh.mean(), n=monthly.count()).execute()
+    monthly = monthly[monthly.n >= MIN_VEHICLE_DAYS]
     fig = go.Figure()
     for climate, rows in monthly.sort_values("months").groupby("climate"):
         fig.add_scatter(x=rows["months"], y=(100 * rows["soh"]).round(2), name=str(climate),
