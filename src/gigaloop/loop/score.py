@@ -17,17 +17,18 @@ fade) is neither. A false finding retracted by the end no longer stands; a true 
 retracted is counted too.
 
 Process control's alarms are findings of their own failure mode,
-:data:`PROCESS_ALARM_MODE`: a chart saying that a machine's parameter has shifted. One
-credits a drift fault (:func:`is_drift`) of its machine and parameter when it was
-raised between the fault's start and its realised end (± the tolerance): the drift was
-seen in the plant, often before any vehicle failed (``days_to_find`` is then negative)
-and before it could harm many. An alarm on a stream with no fault is no causal claim —
-the stream did shift (a machine's natural wander) — so it is counted apart
-(``process_alarms_without_fault``), like a chart's false-alarm rate, not as a false
-finding. Likewise maintenance's predictions (:data:`MACHINE_MODE`, a machine heading for
-a breakdown) are credited to a machine fault they name, and one on a machine with no
-injected fault — natural wear the twin also has — is counted apart
-(``maintenance_predictions_without_fault``): false findings are root cause's causal claims.
+:data:`~gigaloop.factory.process_control.ALARM_MODE`: a chart saying that a machine's
+parameter has shifted. One credits a drift fault (:func:`is_drift`) of its machine and
+parameter when it was raised between the fault's start and its realised end (± the
+tolerance): the drift was seen in the plant, often before any vehicle failed
+(``days_to_find`` is then negative) and before it could harm many. An alarm on a stream
+with no fault is no causal claim — the stream did shift (a machine's natural wander) — so
+it is counted apart (``process_alarms_without_fault``), like a chart's false-alarm rate,
+not as a false finding. Likewise maintenance's predictions (:data:`MACHINE_MODE`, a
+machine heading for a breakdown) are credited to a machine fault they name, and one on a
+machine with no injected fault — natural wear the twin also has — is counted apart
+(``maintenance_predictions_without_fault``): false findings are root cause's causal
+claims.
 A finding that names one of the plant's own process laws (the truth's ``mechanisms``:
 weld current and seams, under-torque and loose trim, and the units an inspection failed
 for the defect it sees), on its failure mode, found a real
@@ -60,12 +61,10 @@ from gigaloop.loop.offer_scoring import offers_against_truth
 TRUTH_PATH = Path("truth") / "truth.json"
 #: Fault kinds that drift a machine's process parameter (weld current unless ``where`` names one).
 DRIFT_KINDS = ("weld_current_drift", "process_drift")
-#: The failure mode of process control's findings: a chart alarm on a machine's parameter.
-PROCESS_ALARM_MODE = ALARM_MODE
 #: The failure mode of maintenance's findings: a machine heading for a breakdown.
 MACHINE_MODE = "machine_breakdown"
 #: Which module a finding's failure mode comes from, where it is not root cause.
-FOUND_BY = {PROCESS_ALARM_MODE: "process control", MACHINE_MODE: "maintenance",
+FOUND_BY = {ALARM_MODE: "process control", MACHINE_MODE: "maintenance",
             "software_release": "rollout", "cell_policy": "cell rollout"}
 #: Faults found only once what they name was rolled back (truth: ``rolled_back_day``).
 ROLLED_BACK_KINDS = ("bad_release", "bad_cell_policy")
@@ -143,8 +142,8 @@ def score_findings(
     false_ids: set[str] = set()
     real_faults = 0
     start = date.fromisoformat(truth["scenario"]["start_date"])
-    alarms = [f for f in findings if f["failure_mode"] == PROCESS_ALARM_MODE]
-    findings = [f for f in findings if f["failure_mode"] != PROCESS_ALARM_MODE]
+    alarms = [f for f in findings if f["failure_mode"] == ALARM_MODE]
+    findings = [f for f in findings if f["failure_mode"] != ALARM_MODE]
     about = {f["id"]: component_of(f["failure_mode"]) for f in findings}
     alarms_used: set[str] = set()
     for fault in truth["faults"]:
