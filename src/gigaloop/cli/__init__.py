@@ -160,6 +160,7 @@ def compare(
 ) -> None:
     """Two runs side by side: KPIs with the ratio B/A, and their weekly series (HTML)."""
     from gigaloop.web.compare import write_comparison
+    from gigaloop.web.tables import is_alarm
 
     with _guard():
         result = write_comparison(run_a, run_b, out)
@@ -169,9 +170,11 @@ def compare(
         shown = "—" if pair.ratio is None else f"{pair.ratio:,.3f}"
         table.add_row(pair.label, pair.a.text if pair.a else "—", pair.b.text if pair.b else "—",
                       f"[{style}]{shown}[/]" if style else shown)
-    for what, key in (("findings", "findings"), ("change requests", "changes")):
-        n_a, n_b = len(result.a.summary.get(key, [])), len(result.b.summary.get(key, []))
-        table.add_row(what, f"{n_a:,}", f"{n_b:,}", "")
+    for what, count in (
+            ("findings", lambda s: sum(not is_alarm(f) for f in s.get("findings", []))),
+            ("process chart alarms", lambda s: sum(map(is_alarm, s.get("findings", [])))),
+            ("change requests", lambda s: len(s.get("changes", [])))):
+        table.add_row(what, f"{count(result.a.summary):,}", f"{count(result.b.summary):,}", "")
     console.print(table)
     if result.differences:
         console.print("[yellow]these runs differ in more than the loop:[/] "

@@ -1,9 +1,10 @@
 """What the commands print: a run's summary and a score, as Rich tables.
 
->>> table = summary_table({"kpis": {"units_built": 12}, "findings": [{"active": True}],
-...                        "changes": [{"state": "verified"}]})
->>> table.title, table.row_count
-('run summary', 3)
+>>> table = summary_table({"kpis": {"units_built": 12}, "changes": [{"state": "verified"}],
+...     "findings": [{"failure_mode": "camera", "active": True},
+...                  {"failure_mode": "process_drift"}]})
+>>> table.title, table.row_count, table.columns[1]._cells[1:3]
+('run summary', 4, ['1 (1 still active)', '1'])
 """
 
 from __future__ import annotations
@@ -16,13 +17,16 @@ from rich.table import Table
 def summary_table(summary: dict[str, Any]) -> Table:
     """The KPIs, findings and change requests of a run's ``summary.json``."""
     from gigaloop.web.format import kpi_rows
+    from gigaloop.web.tables import is_alarm
 
     table = Table("KPI", "value", title="run summary")
     for row in kpi_rows(summary["kpis"]):
         table.add_row(row.label, row.text)
-    findings, changes = summary["findings"], summary["changes"]
+    changes = summary["changes"]
+    findings = [f for f in summary["findings"] if not is_alarm(f)]
     table.add_row("findings", f"{len(findings):,} ({sum(bool(f.get('active')) for f in findings)}"
                   " still active)")
+    table.add_row("process chart alarms", f"{len(summary['findings']) - len(findings):,}")
     states: dict[str, int] = {}
     for change in changes:
         states[change.get("state", "?")] = states.get(change.get("state", "?"), 0) + 1
