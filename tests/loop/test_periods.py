@@ -112,6 +112,17 @@ def test_a_window_inside_the_supplier_s_months_falls_once_the_supplier_is_found(
         drift, supplier]
 
 
+def with_other_parts(pop: Population, seed: int) -> Population:
+    """``pop`` with four more parts, each from three suppliers at random: twelve more
+    supply hypotheses inside any window, none of them a cause."""
+    rng = np.random.default_rng(seed + 100)
+    pop.attributes += [Attribute(f"supplier:Q-{k}", "supplier",
+                                 rng.integers(0, 3, N).astype(np.int32),
+                                 ["SUPX", "SUPY", "SUPZ"], {"part": f"Q-{k}"})
+                       for k in range(4)]
+    return pop
+
+
 def test_a_supplier_another_finding_named_is_the_one_hypothesis_tried_in_the_window() -> None:
     """Beside the part's two suppliers (one hypothesis), four other parts' three suppliers
     each are tried in the window: thirteen hypotheses. A mild excess of SUPA's units clears alpha
@@ -119,12 +130,7 @@ def test_a_supplier_another_finding_named_is_the_one_hypothesis_tried_in_the_win
     carries leaves the search over all of them."""
     config, plain, named, elsewhere = RootCauseConfig(), 0, 0, 0
     for seed in range(40):
-        pop = fleet(seed, supplier_ratio=1.5)
-        rng = np.random.default_rng(seed + 100)
-        pop.attributes += [Attribute(f"supplier:Q-{k}", "supplier",
-                                     rng.integers(0, 3, N).astype(np.int32),
-                                     ["SUPX", "SUPY", "SUPZ"], {"part": f"Q-{k}"})
-                           for k in range(4)]
+        pop = with_other_parts(fleet(seed, supplier_ratio=1.5), seed)
         drifted, strata = pop.attributes[0].codes == 1, usage_strata(pop)
 
         def supa(found: tuple[Attribute, int, np.ndarray] | None) -> bool:
@@ -138,19 +144,15 @@ def test_a_supplier_another_finding_named_is_the_one_hypothesis_tried_in_the_win
     assert named >= plain + 8 and elsewhere == plain  # 31 and 19 of 40 when written
 
 
-@pytest.mark.parametrize("seed", [6, 7])
+@pytest.mark.parametrize("seed", [4, 7])
 def test_owners_complaints_of_a_supplier_s_window_name_the_supplier_the_claims_named(
         seed: int) -> None:
     """Owners also complain for no failure (a third of the cars a year here), so the
     complaints' supply test in the drift window is weaker than the claims'; the claims'
-    supplier is then its one hypothesis (seed 7 named the drift for the complaints before)."""
-    pop = fleet(seed, supplier_ratio=1.8)
-    rng = np.random.default_rng(seed + 100)
-    pop.attributes += [Attribute(f"supplier:Q-{k}", "supplier",
-                                 rng.integers(0, 3, N).astype(np.int32),
-                                 ["SUPX", "SUPY", "SUPZ"], {"part": f"Q-{k}"})
-                       for k in range(4)]
-    noise = rng.exponential(365 / 0.3, N)
+    supplier is then its one hypothesis (seed 4 named the drift for the complaints before;
+    of seeds 0–11, 3 did before and 2 still do)."""
+    pop = with_other_parts(fleet(seed, supplier_ratio=1.8), seed)
+    noise = np.random.default_rng(seed + 200).exponential(365 / 0.3, N)
     pop.first_failure_days["complaint:seal"] = np.fmin(
         pop.first_failure_days["seal"], np.where(noise < pop.in_service_days, noise, np.nan))
     found = {f.failure_mode: f.names for f in find_root_causes(pop)}
