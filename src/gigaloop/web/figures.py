@@ -123,8 +123,8 @@ def energy_series(store: Tables, days: int) -> pd.DataFrame:
         hvac_cost=(energy.hvac_kwh * energy.tariff_usd_per_kwh).sum(),
         readings=energy.count(),
     ).order_by("date").execute().round(2)
-    whole = series.readings >= 0.5 * series.readings.median() if len(series) else []
-    return series[whole].drop(columns="readings").reset_index(drop=True)
+    whole = series.readings >= 0.5 * series.readings.median()
+    return series.loc[whole].drop(columns="readings").reset_index(drop=True)
 
 
 def energy_figure(store: Tables, days: int) -> go.Figure:

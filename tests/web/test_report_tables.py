@@ -86,3 +86,16 @@ def test_the_battery_plot_leaves_out_a_month_too_few_cars_have_reached() -> None
 
     (line,) = battery_figure(Store()).data  # type: ignore[arg-type]
     assert list(line.x) == [0, 1] and list(line.y) == [99.0, 99.0]
+
+
+def test_the_energy_plot_of_an_empty_store_is_empty() -> None:
+    empty = ibis.memtable(pd.DataFrame({
+        "event_time": pd.Series([], dtype="datetime64[us]"), "hvac_kwh": [], "process_kwh": [],
+        "lighting_kwh": [], "tariff_usd_per_kwh": [], "carbon_g_per_kwh": []}))
+
+    class Store:
+        def table(self, name: str) -> ibis.Table:
+            return empty
+
+    series = energy_series(Store(), days=30)  # type: ignore[arg-type]
+    assert series.empty and list(series.columns) == ["date", "cost", "co2", "hvac_cost"]
