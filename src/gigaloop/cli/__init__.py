@@ -159,22 +159,12 @@ def compare(
     out: Annotated[Path, typer.Option(help="comparison page")] = Path("compare.html"),
 ) -> None:
     """Two runs side by side: KPIs with the ratio B/A, and their weekly series (HTML)."""
+    from gigaloop.cli.tables import compare_table
     from gigaloop.web.compare import write_comparison
-    from gigaloop.web.tables import is_alarm
 
     with _guard():
         result = write_comparison(run_a, run_b, out)
-    table = Table("KPI", f"A: {result.a.name}", f"B: {result.b.name}", "B/A", title="compare")
-    for pair in result.pairs:
-        style = {"B": "green", "A": "red"}.get(pair.better or "", "")
-        shown = "—" if pair.ratio is None else f"{pair.ratio:,.3f}"
-        table.add_row(pair.label, pair.a.text if pair.a else "—", pair.b.text if pair.b else "—",
-                      f"[{style}]{shown}[/]" if style else shown)
-    for what, count in (
-            ("findings", lambda s: sum(not is_alarm(f) for f in s.get("findings", []))),
-            ("process chart alarms", lambda s: sum(map(is_alarm, s.get("findings", [])))),
-            ("change requests", lambda s: len(s.get("changes", [])))):
-        table.add_row(what, f"{count(result.a.summary):,}", f"{count(result.b.summary):,}", "")
+    table = compare_table(result)
     console.print(table)
     if result.differences:
         console.print("[yellow]these runs differ in more than the loop:[/] "

@@ -9,9 +9,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from gigaloop.web.compare import Comparison
 
 
 def summary_table(summary: dict[str, Any]) -> Table:
@@ -32,6 +35,25 @@ def summary_table(summary: dict[str, Any]) -> Table:
         states[change.get("state", "?")] = states.get(change.get("state", "?"), 0) + 1
     table.add_row("change requests", f"{len(changes):,}" + (
         " (" + ", ".join(f"{n} {s}" for s, n in sorted(states.items())) + ")" if states else ""))
+    return table
+
+
+def compare_table(result: Comparison) -> Table:
+    """Two runs' KPIs side by side with the ratio B/A (the better one coloured), then their
+    findings, process chart alarms and change requests."""
+    from gigaloop.web.tables import is_alarm
+
+    table = Table("KPI", f"A: {result.a.name}", f"B: {result.b.name}", "B/A", title="compare")
+    for pair in result.pairs:
+        style = {"B": "green", "A": "red"}.get(pair.better or "", "")
+        shown = "—" if pair.ratio is None else f"{pair.ratio:,.3f}"
+        table.add_row(pair.label, pair.a.text if pair.a else "—", pair.b.text if pair.b else "—",
+                      f"[{style}]{shown}[/]" if style else shown)
+    for what, count in (
+            ("findings", lambda s: sum(not is_alarm(f) for f in s.get("findings", []))),
+            ("process chart alarms", lambda s: sum(map(is_alarm, s.get("findings", [])))),
+            ("change requests", lambda s: len(s.get("changes", [])))):
+        table.add_row(what, f"{count(result.a.summary):,}", f"{count(result.b.summary):,}", "")
     return table
 
 

@@ -31,15 +31,39 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from gigaloop import ml
-from gigaloop.loop.finding import RootCauseConfig
+from gigaloop.loop.finding import Finding, RootCauseConfig, component_of
 from gigaloop.loop.population import Attribute, Population
-from gigaloop.loop.standing import rest_stands
+from gigaloop.loop.standing import rest_stands, restated
 from gigaloop.loop.windows import WINDOW_KINDS, compared_failures
 
 #: Units a level (and the rest of the window) needs inside a window to be tried.
 MIN_UNITS = 30
+#: Kinds of a station's process whose finding may name a build window.
+PROCESS_KINDS = ("reading", "machine", "drift")
+
+
+def supply_finding(pop: Population, mode: str, attribute: Attribute, names: dict[str, Any],
+                   members: np.ndarray, row: pd.Series, strata: np.ndarray,
+                   config: RootCauseConfig, known: Sequence[Finding] = ()
+                   ) -> tuple[Attribute, dict[str, Any], np.ndarray, pd.Series] | None:
+    """A process window's finding (``attribute``, ``names``, its units ``members``, its scan
+    ``row``) as the supply level whose units in the window carry its excess: attribute,
+    names, units and the row restated on them; None for any other finding, or when no
+    level does (:func:`supply_in_window`, the supply levels ``known`` findings about the
+    same component name tried first)."""
+    if attribute.kind not in PROCESS_KINDS or "window" not in names:
+        return None
+    named = [f.names for f in known if f.kind in WINDOW_KINDS
+             and component_of(f.failure_mode) == component_of(mode)]
+    found = supply_in_window(pop, mode, members, pop.attributes, strata, config, named)
+    if found is None:
+        return None
+    supplier, level, units = found
+    return (supplier, names_in_window(supplier, level, names), units,
+            restated(pop, mode, units, row, strata))
 
 
 def supply_in_window(pop: Population, mode: str, members: np.ndarray,
@@ -135,4 +159,4 @@ def names_in_window(attribute: Attribute, level: int, window_names: dict[str, An
     return {**attribute.names(level), "window": window_names["window"]}
 
 
-__all__ = ["MIN_UNITS", "names_in_window", "supply_in_window"]
+__all__ = ["MIN_UNITS", "PROCESS_KINDS", "names_in_window", "supply_finding", "supply_in_window"]

@@ -18,19 +18,17 @@ import pandas as pd
 from scipy import special
 
 from gigaloop import ml
-from gigaloop.loop.finding import Adjustment, Finding, RootCauseConfig, component_of
+from gigaloop.loop.finding import Adjustment, Finding, RootCauseConfig
 from gigaloop.loop.localise import localise
-from gigaloop.loop.periods import names_in_window, supply_in_window
+from gigaloop.loop.periods import supply_finding
 from gigaloop.loop.population import END_DEPTH, Attribute, Population
-from gigaloop.loop.standing import backward, rest_stands
+from gigaloop.loop.standing import backward, rest_stands, restated
 from gigaloop.loop.subgroups import SUBGROUP_KEYS
-from gigaloop.loop.windows import WINDOW_KINDS, CodeMatrix
+from gigaloop.loop.windows import CodeMatrix
 
 #: How far a level's units in one subgroup (a climate, a band of use) must stand apart from
 #: its units elsewhere (one-sided) for a finding to name the subgroup rather than the level.
 INTERACTION_ALPHA = 0.05
-#: Kinds of a station's process whose finding may name a build window.
-PROCESS_KINDS = ("reading", "machine", "drift")
 
 
 def _candidates(scan: pd.DataFrame, config: RootCauseConfig) -> pd.DataFrame:
@@ -119,9 +117,8 @@ def select_findings(pop: Population, mode: str, scan: pd.DataFrame, attributes: 
         if not _stands(row, floor) or (attribute.kind == "reading" and "range" in names
                                        and attribute.meta["depth"][int(row.level)] > END_DEPTH):
             continue
-        supply = _supply(pop, mode, attribute, names, members, row, adjust.strata, config,
-                         [f.names for f in known if f.kind in WINDOW_KINDS
-                          and component_of(f.failure_mode) == component_of(mode)])
+        supply = supply_finding(pop, mode, attribute, names, members, row, adjust.strata,
+                                config, known)
         if supply is not None:  # a process window whose excess is one supplier's parts'
             level_members = level_members | members
             attribute, names, members, row = supply
@@ -143,22 +140,6 @@ def select_findings(pop: Population, mode: str, scan: pd.DataFrame, attributes: 
     for rank, finding in enumerate(chosen, start=1):
         finding.rank = rank
     return chosen
-
-
-def _supply(pop: Population, mode: str, attribute: Attribute, names: dict[str, Any],
-            members: np.ndarray, row: pd.Series, strata: np.ndarray, config: RootCauseConfig,
-            named: list[dict[str, Any]]) -> tuple[Attribute, dict[str, Any], np.ndarray,
-                                                  pd.Series] | None:
-    """A process window's finding as the supply level whose units in the window carry its
-    excess (:mod:`gigaloop.loop.periods`): attribute, names, units and restated row."""
-    if attribute.kind not in PROCESS_KINDS or "window" not in names:
-        return None
-    found = supply_in_window(pop, mode, members, pop.attributes, strata, config, named)
-    if found is None:
-        return None
-    supplier, level, units = found
-    return (supplier, names_in_window(supplier, level, names), units,
-            _restated(pop, mode, units, row, strata))
 
 
 def _members(attributes: list[Attribute], row: pd.Series,
@@ -340,7 +321,7 @@ def _localised(pop: Population, mode: str, candidates: pd.DataFrame,
         level = int(row.level)
         names, members = localise(pop, mode, attribute, attribute.codes == level,
                                   attribute.names(level), window_max_days=config.window_max_days)
-        out[row.attribute, row.level] = (names, members, _restated(pop, mode, members, row, strata))
+        out[row.attribute, row.level] = (names, members, restated(pop, mode, members, row, strata))
         if len(out) == most:
             break
     return out
@@ -349,23 +330,6 @@ def _localised(pop: Population, mode: str, candidates: pd.DataFrame,
 def _stands(row: pd.Series, floor: float) -> bool:
     """A finite effect whose interval's lower bound reaches ``floor``."""
     return bool(np.isfinite([row.effect, row.low, row.high]).all() and row.low >= floor)
-
-
-def _restated(pop: Population, mode: str, members: np.ndarray, row: pd.Series,
-              strata: np.ndarray) -> pd.Series:
-    """The scan row re-computed for a localised set of vehicles (q stays the level's)."""
-    duration, event = pop.survival(mode)
-    scan = ml.logrank_scan(duration, event, members.astype(np.int32)[:, None], strata=strata)
-    inside = scan[scan.level == 1]
-    if inside.empty:
-        return row
-    fresh = inside.iloc[0]
-    restated = row.copy()
-    for column, source in (("effect", "hazard_ratio"), ("low", "hr_low"), ("high", "hr_high"),
-                           ("p", "p"), ("observed", "observed"), ("expected", "expected"),
-                           ("z", "z")):
-        restated[column] = fresh[source]
-    return restated
 
 
 def _still_standing(pop: Population, mode: str, candidates: pd.DataFrame, codes: CodeMatrix,

@@ -5,10 +5,29 @@ rest of a set around a narrower one (:mod:`gigaloop.loop.periods`)."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from gigaloop import ml
 from gigaloop.loop.finding import Finding, RootCauseConfig
 from gigaloop.loop.population import Population
+
+
+def restated(pop: Population, mode: str, members: np.ndarray, row: pd.Series,
+             strata: np.ndarray) -> pd.Series:
+    """A scan row re-computed for the set of vehicles ``members`` (a localised window, a
+    supplier's units in it; q stays the row's)."""
+    duration, event = pop.survival(mode)
+    scan = ml.logrank_scan(duration, event, members.astype(np.int32)[:, None], strata=strata)
+    inside = scan[scan.level == 1]
+    if inside.empty:
+        return row
+    fresh = inside.iloc[0]
+    out = row.copy()
+    for column, source in (("effect", "hazard_ratio"), ("low", "hr_low"), ("high", "hr_high"),
+                           ("p", "p"), ("observed", "observed"), ("expected", "expected"),
+                           ("z", "z")):
+        out[column] = fresh[source]
+    return out
 
 
 def rest_stands(duration: np.ndarray, event: np.ndarray, inner: np.ndarray,
