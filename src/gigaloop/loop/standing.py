@@ -1,6 +1,7 @@
 """Whether a set of vehicles still stands as a cause once others are set aside: the last
-step of a mode's forward selection (:mod:`gigaloop.loop.selection`), and the test of the
-rest of a set around a narrower one (:mod:`gigaloop.loop.periods`)."""
+step of a mode's forward selection (:mod:`gigaloop.loop.selection`), the test of the
+rest of a set around a narrower one (:mod:`gigaloop.loop.periods`), and a scan row
+restated on the set a finding ends up naming."""
 
 from __future__ import annotations
 
