@@ -70,6 +70,42 @@ def test_a_finding_whose_excess_is_in_another_s_vehicles_is_retracted() -> None:
     assert fading_reason(pop, "seal", fortnight, []) is None  # alone, it would stand
 
 
+def test_a_rate_finding_nested_in_a_later_one_is_retracted() -> None:
+    # a camera lot reported alone, then the revision all its units belong to: the lot's
+    # rain disengagements are the revision's; a lot with units failing outside it stands
+    from dataclasses import replace
+
+    from gigaloop.fleet.usage import MeasuredRates
+    from gigaloop.schema import RATE_MEASURES
+
+    (measure,) = [m for m in RATE_MEASURES if m.mode == "disengagement_rain"]
+    index = np.arange(N)
+    revision, lot = index < 1800, index < 600
+    straddling = (index >= 1500) & (index < 2100)  # its 300 units outside fail too
+
+    def with_rate(factor: np.ndarray) -> Population:
+        rng = np.random.default_rng(5)
+        rate = rng.gamma(4.0, 0.0005, N) * factor
+        pop = fleet(np.ones(N))
+        usage = pop.usage.assign(dc_kwh_per_day=rng.uniform(0, 10, N),
+                                 ambient_temp_c=rng.normal(15, 8, N),
+                                 autopilot_miles=rng.uniform(0, 2000, N),
+                                 telemetry_days=pop.in_service_days)
+        return replace(pop, usage=usage, rates={measure.mode: MeasuredRates(
+            measure, rate, np.full(N, 100.0), np.ones(N, dtype=bool))})
+
+    found = {"id": "F004", "failure_mode": measure.mode, "names": {"revision": "B"}}
+    pop = with_rate(np.where(revision, 2.0, 1.0))
+    assert fading_reason(pop, measure.mode, lot, []) is None  # alone, it would stand
+    assert fading_reason(pop, measure.mode, lot, [(found, revision)]) == (
+        "its excess is explained by F004: without their vehicles, its own rate is no higher "
+        "than chance allows")
+    elsewhere = {**found, "failure_mode": "seal"}
+    assert fading_reason(pop, measure.mode, lot, [(elsewhere, revision)]) is None
+    pop = with_rate(np.where(revision | straddling, 2.0, 1.0))
+    assert fading_reason(pop, measure.mode, straddling, [(found, revision)]) is None
+
+
 def test_the_changes_of_a_retracted_finding_are_withdrawn() -> None:
     state = LoopState()
     state.retracted.append({"id": "F002", "retracted": {"day": 70, "reason": "no effect"}})

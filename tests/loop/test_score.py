@@ -91,6 +91,21 @@ def test_the_days_a_drift_harmed_before_control_took_it_out_name_it_but_do_not_f
     assert score["false_findings"] == ["b"]
 
 
+def test_one_lot_of_a_faulty_revision_names_part_of_it_but_does_not_find_it():
+    camera = fault("camera", "disengagement_rain", {"hardware_revision": "CAM-B",
+                                                    "supplier": "SUPD"}, first=20)
+    camera["happened"]["revision_lots"] = ["CAM-SUPD-0001", "CAM-SUPD-0002"]
+    truth = {**TRUTH, "faults": [camera]}
+    findings = [finding("a", "disengagement_rain", {"lot": "CAM-SUPD-0001", "part": "CAM"},
+                        day=21),
+                finding("b", "disengagement_rain", {"lot": "CAM-SUPC-0001", "part": "CAM"})]
+    score = score_findings(findings, truth)
+    assert not score["faults"][0]["found"]
+    assert score["false_findings"] == ["b"]  # a lot of another revision
+    findings.append(finding("c", "disengagement_rain", {"hardware_revision": "CAM-B"}, day=35))
+    assert score_findings(findings, truth)["faults"][0]["finding_id"] == "c"
+
+
 def test_wrong_window_low_rank_or_mode_is_not_found():
     findings = [
         finding("a", "battery_pack", {"lot": "L7"}, rank=4),

@@ -12,7 +12,10 @@ when
 * a better explanation has taken its cases: a finding of the same failure mode seen in
   this scan names at least :data:`TAKEN_SHARE` of its failed vehicles, or, with the
   vehicles of this scan's findings of its mode set aside, its own fail no more than
-  chance (:func:`~gigaloop.loop.standing.stands_alone`, as selection's backward step).
+  chance (:func:`~gigaloop.loop.standing.stands_alone`, as selection's backward step;
+  for a rate measure, its own rate is no longer a candidate's,
+  :func:`~gigaloop.loop.standing.rate_stands_alone`: a camera lot found alone, then the
+  revision it belongs to).
 
 A finding whose change has taken effect is not re-tested here: the fix itself fades its
 evidence (a replaced pack fades like any other), and the impact check judges the change.
@@ -68,7 +71,7 @@ from gigaloop import ml
 from gigaloop.loop.adjust import rate_covariates, usage_strata
 from gigaloop.loop.population import Population
 from gigaloop.loop.rootcause import RootCauseConfig
-from gigaloop.loop.standing import stands_alone
+from gigaloop.loop.standing import rate_stands_alone, stands_alone
 
 #: A finding whose failed vehicles are at least this share of another's is explained by it.
 TAKEN_SHARE = 0.9
@@ -89,7 +92,7 @@ def fading_reason(pop: Population, mode: str, members: np.ndarray,
     if not members.any() or members.all():
         return None
     if mode in pop.rates:
-        return _rate_faded(pop, mode, members, config)
+        return _rate_faded(pop, mode, members, standing, config)
     if mode not in pop.first_failure_days:
         return None
     duration, event = pop.survival(mode)
@@ -117,10 +120,19 @@ def fading_reason(pop: Population, mode: str, members: np.ndarray,
 
 
 def _rate_faded(pop: Population, mode: str, members: np.ndarray,
+                standing: list[tuple[dict[str, Any], np.ndarray]],
                 config: RootCauseConfig) -> str | None:
     _, rate, weight, ok = pop.rates[mode]
     if ok.sum() < config.min_rate_units or not (members & ok).any():
         return None
+    beside = [(record, other) for record, other in standing
+              if record["failure_mode"] == mode and (other & members).any()]
+    if beside:
+        others = np.logical_or.reduce([other for _, other in beside])
+        if not rate_stands_alone(pop, mode, members & ~others, others, config):
+            ids = ", ".join(record["id"] for record, _ in beside)
+            return (f"its excess is explained by {ids}: without their vehicles, its own rate "
+                    "is no higher than chance allows")
     scan = ml.adjusted_rate_scan(rate[ok], rate_covariates(pop)[ok],
                                  members[ok].astype(np.int32)[:, None], weight[ok])
     row = scan[scan.level == 1]

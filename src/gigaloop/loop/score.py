@@ -13,8 +13,10 @@ drift harmed before process control took it out — and is not false, but does n
 the fault.
 A finding that matches no fault, or names a red herring, is a false finding; one that
 names a fault in one of its ``related_modes`` (a weak lot's pack failures beside its
-fade) is neither. A false finding retracted by the end no longer stands; a true one
-retracted is counted too.
+fade) is neither, nor is one naming a single lot of a faulty hardware revision (the truth's
+``revision_lots``): part of the cause, as a window inside a drift's, but not the fault.
+A false finding retracted by the end no longer stands; a true one retracted is counted
+too.
 
 Process control's alarms are findings of their own failure mode,
 :data:`~gigaloop.factory.process_control.ALARM_MODE`: a chart saying that a machine's
@@ -150,10 +152,12 @@ def score_findings(
         wanted = _realised(fault)
         related = {wanted["failure_mode"], *wanted.get("related_modes", [])}
         namings = _namings(fault, wanted)
-        # part of the fault's window names its cause (no false finding); found needs all
+        # part of the fault's window, or one lot of its revision, names its cause (no false
+        # finding); found needs all
         naming = [f for f in findings if about[f["id"]] in related and any(
             names_match(f["names"], n, start=start, inside=True,
-                        window_tolerance_days=window_tolerance_days) for n in namings)]
+                        window_tolerance_days=window_tolerance_days)
+            for n in [*namings, *_parts(fault)])]
         hits = [f for f in naming if about[f["id"]] == wanted["failure_mode"] and any(
             names_match(f["names"], n, start=start,
                         window_tolerance_days=window_tolerance_days) for n in namings)]
@@ -290,6 +294,19 @@ def _namings(fault: dict[str, Any], wanted: dict[str, Any]) -> list[dict[str, An
     if lots and "supplier" in names and "lot" not in names:
         namings.append({**{k: v for k, v in names.items() if k != "window"}, "lot": lots})
     return namings
+
+
+def _parts(fault: dict[str, Any]) -> list[dict[str, Any]]:
+    """Names of part of a fault's cause that do not find it: one lot of the part whose
+    faulty revision it is (a lot reported before the revision could be told from it).
+
+    >>> _parts({"happened": {"revision_lots": ["CAM-SUPD-0001", "CAM-SUPD-0002"]}})
+    [{'lot': ['CAM-SUPD-0001', 'CAM-SUPD-0002']}]
+    >>> _parts({"happened": {}})
+    []
+    """
+    lots = fault.get("happened", {}).get("revision_lots")
+    return [{"lot": lots}] if lots else []
 
 
 def _realised(fault: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from gigaloop import ml
+from gigaloop.loop.adjust import rate_covariates
 from gigaloop.loop.finding import Finding, RootCauseConfig
 from gigaloop.loop.population import Population
 
@@ -75,4 +76,26 @@ def stands_alone(duration: np.ndarray, event: np.ndarray, units: np.ndarray,
                 and test.hr_low.iloc[0] >= config.min_effect_low)
 
 
-__all__ = ["backward", "rest_stands", "stands_alone"]
+def rate_stands_alone(pop: Population, mode: str, units: np.ndarray, set_aside: np.ndarray,
+                      config: RootCauseConfig) -> bool:
+    """Whether ``units``' usage-adjusted rate of the rate measure ``mode`` stands above the
+    rate of the vehicles neither they nor ``set_aside`` hold, as a scan's candidate must
+    (p ≤ alpha, the ratio's lower bound at least ``min_rate_effect_low``): a camera lot
+    made entirely of a revision found since has no units of its own left and does not.
+    """
+    _, rate, weight, ok = pop.rates[mode]
+    compared = ok & (units | ~set_aside)
+    inside = units & compared
+    if inside.sum() < 10 or compared.sum() < config.min_rate_units or inside.all():
+        return False
+    scan = ml.adjusted_rate_scan(rate[compared], rate_covariates(pop)[compared],
+                                 inside[compared].astype(np.int32)[:, None], weight[compared])
+    row = scan[scan.level == 1]
+    base = float(np.average(rate[compared], weights=weight[compared]))
+    if row.empty or base <= 0:
+        return False
+    return bool(row.p.iloc[0] <= config.alpha
+                and (base + row.effect_low.iloc[0]) / base >= config.min_rate_effect_low)
+
+
+__all__ = ["backward", "rate_stands_alone", "rest_stands", "stands_alone"]

@@ -92,6 +92,8 @@ class DayUnits:
     affected: dict[str, int] = field(default_factory=dict)
     #: A supplier-window fault's lots that went into its marked units (for the scorer).
     affected_lots: dict[str, set[str]] = field(default_factory=dict)
+    #: A hardware revision fault's lots of the part that carries revisions in its units.
+    revision_lots: dict[str, set[str]] = field(default_factory=dict)
 
 
 class UnitBuilder:
@@ -111,6 +113,7 @@ class UnitBuilder:
         self.weak_lots = {f.where["lot"]: f for f in scenario.faults if f.kind == "weak_cell_lot"}
         self.rain = {f.where["hardware_revision"]: f for f in scenario.faults
                      if f.kind == "camera_rain"}
+        self.revision_faults = [f for f in scenario.faults if "hardware_revision" in f.where]
         self.shift_bias = {f.where["shift"]: f for f in scenario.faults
                            if f.kind == "shift_climate_mix"}
         self.cell_part = next((p.part_number for p in scenario.parts if p.name == "battery_cell"),
@@ -207,7 +210,8 @@ class UnitBuilder:
                                        strict=True):
                 affected[str(fault_id)] = int(count)
         return DayUnits({k: v for k, v in tables.items() if v.num_rows}, built, present, escaped,
-                        affected, self._supplier_lots(lots, excess))
+                        affected, self._supplier_lots(lots, excess),
+                        self._revision_lots(lots, revisions, excess))
 
     def _supplier_lots(self, lots: dict[str, np.ndarray], excess: dict[str, np.ndarray]
                        ) -> dict[str, set[str]]:
@@ -217,6 +221,21 @@ class UnitBuilder:
             where, marks = general.fault.where, excess.get(general.fault.id)
             if "supplier" in where and marks is not None:
                 out[general.fault.id] = set(lots[str(where["part"])][marks > 0].astype(str))
+        return out
+
+    def _revision_lots(self, lots: dict[str, np.ndarray], revisions: np.ndarray,
+                       excess: dict[str, np.ndarray]) -> dict[str, set[str]]:
+        """The lots of the part that carries revisions in the units of each fault naming a
+        hardware revision: a lot of them names part of the fault (for the scorer)."""
+        part = self.supply.revision_part
+        if part is None:
+            return {}
+        out = {}
+        for fault in self.revision_faults:
+            marked = excess[fault.id] > 0 if fault.id in excess else \
+                revisions == fault.where["hardware_revision"]
+            if marked.any():
+                out[fault.id] = set(lots[part][marked].astype(str))
         return out
 
     def _latent(self, cell_lots: np.ndarray, revisions: np.ndarray, shifts: np.ndarray

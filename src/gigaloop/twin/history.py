@@ -26,6 +26,7 @@ class History:
     redesigns: int = 0  # hardware revisions retired by an engineering change
     affected_vins: Counter[str] = field(default_factory=Counter)
     affected_lots: dict[str, set[str]] = field(default_factory=dict)  # supplier windows
+    revision_lots: dict[str, set[str]] = field(default_factory=dict)  # hardware revisions
     onset_day: dict[str, int] = field(default_factory=dict)
     last_built_day: dict[str, int] = field(default_factory=dict)
     ended_day: dict[str, int] = field(default_factory=dict)
@@ -49,6 +50,8 @@ class History:
             self.last_built_day[fault_id] = day
         for fault_id, lots in units.affected_lots.items():
             self.affected_lots.setdefault(fault_id, set()).update(lots)
+        for fault_id, lots in units.revision_lots.items():
+            self.revision_lots.setdefault(fault_id, set()).update(lots)
 
     def breakdown(self, machine_id: str, day: int) -> None:
         fault_id = self.defects.pop(machine_id, None)

@@ -99,6 +99,8 @@ def _fault(fault: Fault, history: History, fleet_events: list[dict[str, Any]],
             "breakdown_days": breakdowns,
             **({"lots": sorted(history.affected_lots[fault.id])}
                if fault.id in history.affected_lots else {}),
+            **({"revision_lots": sorted(history.revision_lots[fault.id])}
+               if fault.id in history.revision_lots else {}),
             **({"excess_failures": int(excess.get(fault.id, 0))}
                if fault.kind in HAZARD_KINDS else {}),
         },
