@@ -83,6 +83,38 @@ def test_a_few_early_failures_in_an_alarmed_window_are_found_only_as_a_signal():
     assert found_without == 0  # … which the open scan alone has too few failures to report
 
 
+def _with_weld_current(pop: Population, episode: AlarmEpisode, seed: int,
+                       dose: bool) -> Population:
+    """The population with the welders' current: σ 0.1 around 10 kA, the episode's units
+    drifted by 0–0.4 kA; with ``dose``, its failed units are among the most drifted."""
+    from dataclasses import replace
+
+    rng = np.random.default_rng(seed)
+    inside = alarm_attributes(pop, [episode])[0].codes == 1
+    current = rng.normal(10.0, 0.1, len(pop))
+    current[inside] += rng.uniform(0.0, 0.4, inside.sum())
+    failed = inside & pop.survival("seam")[1]
+    if dose:
+        current[failed] = 10.0 + rng.uniform(0.35, 0.45, failed.sum())
+    return replace(pop, readings={("BW-030", "weld_current"): current})
+
+
+def test_an_alarm_s_failures_are_its_drift_s_only_when_they_read_furthest() -> None:
+    # the same five early failures in the window: the drift's when they are among the most
+    # drifted units, a chance cluster when they read like the rest of the window
+    by_dose, by_chance = 0, 0
+    for seed in range(10):
+        pop, episode = _world(seed, 5)
+        for dose in (True, False):
+            drifted = _with_weld_current(pop, episode, seed, dose)
+            found = any(f.names.get("machine") == "W-R2" for f in find_root_causes(
+                drifted, signals=alarm_attributes(drifted, [episode])))
+            by_dose += found and dose
+            by_chance += found and not dose
+    assert by_dose >= 8
+    assert by_chance <= 1
+
+
 def test_an_alarm_whose_units_fail_like_the_rest_is_no_finding():
     reported = 0
     for seed in range(10):

@@ -49,6 +49,7 @@ from gigaloop.loop.finding import (
 )
 from gigaloop.loop.population import TESTED_DEPTH, Attribute, Population
 from gigaloop.loop.selection import select_findings
+from gigaloop.loop.signals import mechanism_shown
 from gigaloop.loop.subgroups import Subgroups, searched_by_subgroup, subgroup_candidates
 from gigaloop.loop.windows import (
     WINDOW_KINDS,
@@ -256,7 +257,8 @@ def _add_signal_family(scan: ScanSetup, rows: dict[str, pd.DataFrame],
                        scans: dict[str, pd.DataFrame],
                        tested: dict[str, tuple[list[Attribute], CodeMatrix]]) -> None:
     """The signals' tests, one FDR family per mode apart from the scan's: their rows
-    (``signal`` true) and attributes added to ``scans`` and ``tested``."""
+    (``signal`` true) and attributes added to ``scans`` and ``tested``; a row that passes
+    must also show its dose (:func:`~gigaloop.loop.signals.mechanism_shown`)."""
     if not rows:
         return
     config, signals = scan.config, scan.signals
@@ -264,7 +266,11 @@ def _add_signal_family(scan: ScanSetup, rows: dict[str, pd.DataFrame],
     families = ml.family_qvalues({mode: r.p.to_numpy() for mode, r in rows.items()},
                                  config.alpha)
     for mode, result in rows.items():
-        _append_passed(mode, result.assign(q=families[mode], signal=True), signals, config,
+        q = families[mode].copy()
+        for i in np.flatnonzero(q <= config.alpha):  # passed: the dose must show it too
+            if not mechanism_shown(scan.pop, mode, signals[int(result.attribute.iloc[i])]):
+                q[i] = 1.0
+        _append_passed(mode, result.assign(q=q, signal=True), signals, config,
                        scans, tested.get(mode, plain), tested)
 
 

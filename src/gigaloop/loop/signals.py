@@ -29,6 +29,7 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from gigaloop.loop.population import Attribute, Population
 from gigaloop.store import StoreView
@@ -41,6 +42,10 @@ EPISODE_GAP_DAYS = 14
 LOOKBACK_DAYS = 7
 #: An episode that built fewer units than this is not tested.
 MIN_UNITS = 20
+#: How far, one-sided, the readings of an episode's failed units must stand past those of
+#: its units that did not fail, in the direction the stream shifted, for its excess to be
+#: the shift's (:func:`mechanism_shown`).
+MECHANISM_ALPHA = 0.05
 
 
 @dataclass(frozen=True)
@@ -127,3 +132,46 @@ def alarm_attributes(pop: Population, episodes: list[AlarmEpisode]) -> list[Attr
             {"station": episode.station, "machine": episode.machine,
              "parameter": episode.parameter, "window": window, "signal": "spc_alarm"}))
     return out
+
+
+def mechanism_shown(pop: Population, mode: str, attribute: Attribute) -> bool:
+    """Whether the excess of an alarm episode's units (``attribute``, from
+    :func:`alarm_attributes`) in ``mode`` goes with the reading the chart watched: among
+    the units its machine built in the window, those that failed (for a rate measure, those
+    with the higher rates) read further in the direction the stream shifted — the mean of
+    the window against the machine's units before it — than the rest, one-sided at
+    :data:`MECHANISM_ALPHA` (Mann–Whitney; Spearman for a rate).
+
+    A drift harms through its dose: the units that went furthest fail most. Charts alarm
+    some thirty times a year on streams with no fault, their windows cover most build
+    weeks, and every mode is tested in each, week after week: a chance cluster of claims
+    will fall in one. Its failed units read like the rest of the window. With no reading
+    of the stream in the store (an alarm a plant's own SPC sent alone), nothing can be
+    checked and the excess stands on its own."""
+    values = pop.readings.get((attribute.meta["station"], attribute.meta["parameter"]))
+    if values is None:
+        return True
+    inside = attribute.codes == 1
+    machines = pop.station_machines[attribute.meta["station"]]
+    start = np.datetime64(attribute.meta["window"][0], "D")
+    reference = (machines == attribute.meta["machine"]) & ~inside
+    before = reference & (pop.build_date < start)
+    reference = before if np.isfinite(values[before]).sum() >= MIN_UNITS else reference
+    read = inside & np.isfinite(values)
+    if not read.any() or not np.isfinite(values[reference]).any():
+        return True
+    direction = 1.0 if values[read].mean() >= np.nanmean(values[reference]) else -1.0
+    toward = direction * values
+    if mode in pop.rates:
+        _, rate, _, usable = pop.rates[mode]
+        both = read & usable
+        if both.sum() < 3:
+            return True
+        test = stats.spearmanr(toward[both], rate[both], alternative="greater")
+        return bool(test.pvalue <= MECHANISM_ALPHA)
+    _, event = pop.survival(mode)
+    failed, rest = toward[read & event], toward[read & ~event]
+    if not len(failed) or not len(rest):
+        return True
+    test = stats.mannwhitneyu(failed, rest, alternative="greater")
+    return bool(test.pvalue <= MECHANISM_ALPHA)
