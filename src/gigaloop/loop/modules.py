@@ -54,7 +54,7 @@ class RootCauseModule:
 
     state: LoopState = field(default_factory=LoopState)
     config: RootCauseConfig = field(default_factory=RootCauseConfig)
-    first_day: int = 28
+    first_day: int = 7
     confirm_scans: int = 2
     name: str = "rootcause"
     depends_on: tuple[str, ...] = ()
