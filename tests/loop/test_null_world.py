@@ -13,7 +13,7 @@ from gigaloop.twin.random_scenario import random_scenario
 from gigaloop.twin.toml_text import toml_text
 
 SEEDS = range(1, 11)
-DAYS = 150  # eighteen weekly scans: the re-looks the FDR rule must survive
+DAYS = 150  # twenty-one weekly scans (from day 7): the re-looks the FDR rule must survive
 
 
 def faultless(seed: int, days: int) -> str:
