@@ -68,10 +68,10 @@ import numpy as np
 import pandas as pd
 
 from gigaloop import ml
-from gigaloop.loop.adjust import rate_covariates, usage_strata
+from gigaloop.loop.adjust import usage_strata
 from gigaloop.loop.population import Population
 from gigaloop.loop.rootcause import RootCauseConfig
-from gigaloop.loop.standing import rate_stands_alone, stands_alone
+from gigaloop.loop.standing import rate_ratio, rate_stands_alone, stands_alone
 
 #: A finding whose failed vehicles are at least this share of another's is explained by it.
 TAKEN_SHARE = 0.9
@@ -122,7 +122,7 @@ def fading_reason(pop: Population, mode: str, members: np.ndarray,
 def _rate_faded(pop: Population, mode: str, members: np.ndarray,
                 standing: list[tuple[dict[str, Any], np.ndarray]],
                 config: RootCauseConfig) -> str | None:
-    _, rate, weight, ok = pop.rates[mode]
+    ok = pop.rates[mode].usable
     if ok.sum() < config.min_rate_units or not (members & ok).any():
         return None
     beside = [(record, other) for record, other in standing
@@ -133,16 +133,10 @@ def _rate_faded(pop: Population, mode: str, members: np.ndarray,
             ids = ", ".join(record["id"] for record, _ in beside)
             return (f"its excess is explained by {ids}: without their vehicles, its own rate "
                     "is no higher than chance allows")
-    scan = ml.adjusted_rate_scan(rate[ok], rate_covariates(pop)[ok],
-                                 members[ok].astype(np.int32)[:, None], weight[ok])
-    row = scan[scan.level == 1]
-    base = float(np.average(rate[ok], weights=weight[ok]))
-    if row.empty or base <= 0:
+    ratio = rate_ratio(pop, mode, members, ok)
+    if ratio is None or ratio[1] > 1.0:
         return None
-    low, effect, high = ((base + row.iloc[0][c]) / base
-                         for c in ("effect_low", "effect", "effect_high"))
-    if low > 1.0:
-        return None
+    _, low, effect, high = ratio
     return f"its effect interval now reaches 1: rate ratio {effect:.2f} ({low:.2f}–{high:.2f})"
 
 

@@ -83,19 +83,31 @@ def rate_stands_alone(pop: Population, mode: str, units: np.ndarray, set_aside: 
     (p ≤ alpha, the ratio's lower bound at least ``min_rate_effect_low``): a camera lot
     made entirely of a revision found since has no units of its own left and does not.
     """
-    _, rate, weight, ok = pop.rates[mode]
+    _, _, _, ok = pop.rates[mode]
     compared = ok & (units | ~set_aside)
     inside = units & compared
     if inside.sum() < 10 or compared.sum() < config.min_rate_units or inside.all():
         return False
-    scan = ml.adjusted_rate_scan(rate[compared], rate_covariates(pop)[compared],
-                                 inside[compared].astype(np.int32)[:, None], weight[compared])
+    ratio = rate_ratio(pop, mode, inside, compared)
+    return ratio is not None and ratio[0] <= config.alpha \
+        and ratio[1] >= config.min_rate_effect_low
+
+
+def rate_ratio(pop: Population, mode: str, units: np.ndarray, among: np.ndarray
+               ) -> tuple[float, float, float, float] | None:
+    """The usage-adjusted rate ratio of the rate measure ``mode`` of ``units`` against the
+    rest of ``among`` (masks over ``pop``): (p, lower bound, ratio, upper bound), or None
+    when the rest's rate is not positive."""
+    _, rate, weight, _ = pop.rates[mode]
+    scan = ml.adjusted_rate_scan(rate[among], rate_covariates(pop)[among],
+                                 units[among].astype(np.int32)[:, None], weight[among])
     row = scan[scan.level == 1]
-    base = float(np.average(rate[compared], weights=weight[compared]))
+    base = float(np.average(rate[among], weights=weight[among]))
     if row.empty or base <= 0:
-        return False
-    return bool(row.p.iloc[0] <= config.alpha
-                and (base + row.effect_low.iloc[0]) / base >= config.min_rate_effect_low)
+        return None
+    low, effect, high = ((base + float(row.iloc[0][c])) / base
+                         for c in ("effect_low", "effect", "effect_high"))
+    return float(row.iloc[0].p), low, effect, high
 
 
-__all__ = ["backward", "rate_stands_alone", "rest_stands", "stands_alone"]
+__all__ = ["backward", "rate_ratio", "rate_stands_alone", "rest_stands", "stands_alone"]
