@@ -1,5 +1,5 @@
-"""The report's tables and series: a process chart's alarm is tabled apart from the
-findings, with its shift in σ, never as a hazard or rate ratio; the energy plot leaves out a
+"""The report's tables and series: a process chart's alarm is tabled (and drawn) apart from
+the findings, with its shift in σ, never as a hazard or rate ratio; the energy plot leaves out a
 day the run cut short, the battery plot a month too few cars have reached."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import ibis
 import pandas as pd
 
-from gigaloop.web.figures import battery_figure, energy_series
+from gigaloop.web.figures import battery_figure, energy_series, loop_timeline_figure
 from gigaloop.web.tables import alarms_table, findings_table
 
 SUMMARY = {
@@ -31,6 +31,16 @@ def test_an_alarm_is_not_a_finding_and_shows_its_shift_in_sigma() -> None:
     assert "SPC-BW-030-R2-weld_current-d42" in alarms and "F001" not in alarms
     assert "<td>BW-030-R2</td>" in alarms and "<td>weld_current</td>" in alarms
     assert "−2.15 (−3.28 to −1.02)" in alarms
+
+
+def test_the_timeline_draws_an_alarm_on_its_own_row_and_joins_it_to_its_fault() -> None:
+    truth = [{"day": 40, "what": "fault onset", "label": "F2-weld-drift"}]
+    score = {"faults": [{"id": "F2-weld-drift", "finding_id": "SPC-BW-030-R2-weld_current-d42"}]}
+    figure = loop_timeline_figure(SUMMARY, truth, score)
+    rows = {trace.name: list(trace.x) for trace in figure.data if trace.name}
+    assert rows["finding"] == [77] and rows["process alarm"] == [42]
+    (chain,) = [trace for trace in figure.data if trace.mode == "lines"]
+    assert list(chain.y) == ["fault onset", "process alarm"]
 
 
 def test_after_scoring_an_alarm_names_its_fault_or_none() -> None:

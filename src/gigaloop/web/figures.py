@@ -15,6 +15,7 @@ from plotly.subplots import make_subplots
 
 from gigaloop.fleet.safety import AUTOPILOT_REFERENCE_PER_MILLION
 from gigaloop.store import Tables
+from gigaloop.web.tables import is_alarm
 
 #: ISO 10816-3 zone limits for medium machines on rigid foundations (mm/s rms).
 ISO_ZONES = ((1.4, "A/B"), (2.8, "B/C"), (4.5, "C/D"))
@@ -23,8 +24,8 @@ LAYOUT: dict[str, Any] = {"template": "plotly_white", "height": 360,
 #: Longer runs are plotted per week.
 DAILY_UP_TO = 400
 #: Rows of the loop timeline, top to bottom; the first two are the scenario's truth.
-TIMELINE_ROWS = ("fault onset", "first field failure", "finding", "change effective",
-                 "verified")
+TIMELINE_ROWS = ("fault onset", "first field failure", "process alarm", "finding",
+                 "change effective", "verified")
 TRUTH_ROWS = TIMELINE_ROWS[:2]
 #: Vehicle-days (reports) a point of the battery plot needs: about ten cars for a month.
 MIN_VEHICLE_DAYS = 300
@@ -155,12 +156,13 @@ def safety_figure(kpis: dict[str, Any]) -> go.Figure:
 
 def loop_timeline_figure(summary: dict[str, Any], truth_rows: list[dict[str, Any]] | None = None,
                          score: dict[str, Any] | None = None) -> go.Figure:
-    """Finding → change effective → verified, by day; with ``truth_rows`` (what
+    """Finding → change effective → verified, by day (process chart alarms on a row of
+    their own); with ``truth_rows`` (what
     ``gigaloop score`` passes) also each fault's onset and first field failure, and with
     ``score`` a grey line joining each found fault to its finding and change."""
     rows = [dict(r) for r in truth_rows or []]
     findings = summary.get("findings", [])
-    rows += [{"day": f["day_found"], "what": "finding", "label": f"{f['id']} {_describe(f)}"}
+    rows += [{"day": f["day_found"], "what": _row_of(f), "label": f"{f['id']} {_describe(f)}"}
              for f in findings]
     for change in summary.get("changes", []):
         for key, what in (("day_effective", "change effective"), ("day_verified", "verified")):
@@ -204,7 +206,7 @@ def _chains(summary: dict[str, Any], truth_rows: list[dict[str, Any]],
         if finding is None:
             continue
         chain = [(r["day"], r["what"]) for r in truth_rows if r["label"] == fault["id"]]
-        chain.append((finding["day_found"], "finding"))
+        chain.append((finding["day_found"], _row_of(finding)))
         for change in summary.get("changes", []):
             if change["finding_id"] == finding["id"]:
                 chain += [(change[k], w) for k, w in (("day_effective", "change effective"),
@@ -213,6 +215,12 @@ def _chains(summary: dict[str, Any], truth_rows: list[dict[str, Any]],
                 break
         chains.append(sorted(chain, key=lambda p: TIMELINE_ROWS.index(p[1])))
     return chains
+
+
+def _row_of(finding: dict[str, Any]) -> str:
+    """The timeline row of a finding: a process chart's alarm has its own (it raises no
+    change, and most name no fault)."""
+    return "process alarm" if is_alarm(finding) else "finding"
 
 
 def _describe(finding: dict[str, Any]) -> str:
