@@ -91,8 +91,10 @@ def fading_reason(pop: Population, mode: str, members: np.ndarray,
     config = config or RootCauseConfig()
     if not members.any() or members.all():
         return None
+    beside = [(record, other) for record, other in standing  # its mode's, sharing vehicles
+              if record["failure_mode"] == mode and (other & members).any()]
     if mode in pop.rates:
-        return _rate_faded(pop, mode, members, standing, config)
+        return _rate_faded(pop, mode, members, beside, config)
     if mode not in pop.first_failure_days:
         return None
     duration, event = pop.survival(mode)
@@ -103,8 +105,6 @@ def fading_reason(pop: Population, mode: str, members: np.ndarray,
             names = ", ".join(f"{k}={v}" for k, v in record["names"].items())
             return f"its failures are explained by {record['id']} ({names})"
     strata = usage_strata(pop)
-    beside = [(record, other) for record, other in standing
-              if record["failure_mode"] == mode and (other & members).any()]
     if beside:
         others = np.logical_or.reduce([other for _, other in beside])
         if not stands_alone(duration, event, members & ~others, others, strata, config):
@@ -120,13 +120,13 @@ def fading_reason(pop: Population, mode: str, members: np.ndarray,
 
 
 def _rate_faded(pop: Population, mode: str, members: np.ndarray,
-                standing: list[tuple[dict[str, Any], np.ndarray]],
+                beside: list[tuple[dict[str, Any], np.ndarray]],
                 config: RootCauseConfig) -> str | None:
+    """:func:`fading_reason` for a rate measure; ``beside``: the findings of its measure in
+    this scan that share vehicles with it."""
     ok = pop.rates[mode].usable
     if ok.sum() < config.min_rate_units or not (members & ok).any():
         return None
-    beside = [(record, other) for record, other in standing
-              if record["failure_mode"] == mode and (other & members).any()]
     if beside:
         others = np.logical_or.reduce([other for _, other in beside])
         if not rate_stands_alone(pop, mode, members & ~others, others, config):
