@@ -20,6 +20,22 @@ collect_ignore_glob = ["*/conftest.py"]
 #: (tests/api/test_schedule.py): it would write decisions into stores other tests read.
 os.environ.setdefault("GIGALOOP_DECIDE_EVERY_S", "0")
 
+#: ``make test`` runs a test file on each core already: a run's second process (the loop's
+#: worker, :mod:`gigaloop.loop.worker`) or a second OpenMP thread per model fit would only
+#: oversubscribe the two cores. Runs compute in place, as the worker's results are the same
+#: by design (tests/loop/test_worker.py pins that, with the worker on); set before NumPy
+#: and scikit-learn load their thread pools.
+os.environ.setdefault("GIGALOOP_WORKER", "0")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+@pytest.fixture
+def two_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loop's worker process on, as a run on a machine of two cores or more has it."""
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("one core: the worker is off")
+    monkeypatch.setenv("GIGALOOP_WORKER", "1")
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Test files in the order the two workers should start them (``make test`` runs

@@ -179,7 +179,7 @@ def test_the_alarm_log_reads_each_alarm_once_and_keeps_them_all():
     assert [e.last.isoformat() for e in log.episodes()] == ["2025-02-18", "2025-04-09"]
 
 
-def test_modes_scanned_by_two_processes_give_the_findings_of_one():
+def test_modes_scanned_by_two_processes_give_the_findings_of_one(two_processes):
     pop, episode = _world(3, 8)
     pop.first_failure_days["other"] = np.where(np.arange(len(pop)) % 97 == 0,
                                                pop.in_service_days / 2, np.nan)

@@ -18,8 +18,7 @@ def _fail() -> None:
     raise ValueError("bad scan")
 
 
-@pytest.mark.skipif(not worker.enabled(), reason="one core or GIGALOOP_WORKER=0")
-def test_the_work_runs_in_another_process_and_errors_come_back():
+def test_the_work_runs_in_another_process_and_errors_come_back(two_processes):
     pid, total = worker.submit(_pid_and_sum, [1, 2, 3]).result(timeout=60)
     assert total == 6 and pid != os.getpid()
     with pytest.raises(ValueError, match="bad scan"):
@@ -40,8 +39,7 @@ def _die_unless_in(parent: int) -> str:
     return "computed here"
 
 
-@pytest.mark.skipif(not worker.enabled(), reason="one core or GIGALOOP_WORKER=0")
-def test_a_worker_that_dies_costs_time_not_the_result():
+def test_a_worker_that_dies_costs_time_not_the_result(two_processes):
     assert worker.submit(_die_unless_in, os.getpid()).result(timeout=60) == "computed here"
     assert worker.submit(_pid_and_sum, [1]).result(timeout=60)[1] == 1  # a fresh worker
 
@@ -65,8 +63,7 @@ def _slow_step(state: tuple[int, int], item: int) -> tuple[int, int]:
     return state[0], state[1] + item
 
 
-@pytest.mark.skipif(not worker.enabled(), reason="one core or GIGALOOP_WORKER=0")
-def test_shared_items_are_taken_by_both_processes_each_once():
+def test_shared_items_are_taken_by_both_processes_each_once(two_processes):
     worker.submit(sum, [0]).result(timeout=60)  # started: a cold start could miss the items
     shared = worker.share(_setup_pid, _slow_step, 40, 100)
     results = shared.result()
@@ -80,8 +77,7 @@ def _die_in_worker(parent: int, item: int) -> int:
     return item
 
 
-@pytest.mark.skipif(not worker.enabled(), reason="one core or GIGALOOP_WORKER=0")
-def test_items_a_dead_worker_took_are_computed_here():
+def test_items_a_dead_worker_took_are_computed_here(two_processes):
     parent = os.getpid()
     assert worker.share(_pid_setup_for, _die_in_worker, 6, parent).result() == list(range(6))
     assert worker.submit(_pid_and_sum, [1]).result(timeout=60)[1] == 1  # a fresh worker

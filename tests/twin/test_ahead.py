@@ -64,8 +64,8 @@ def test_a_twin_process_that_dies_is_named_with_what_to_do():
             ahead.step(2)  # day 1 may have been sent before the kill
 
 
-@pytest.mark.skipif(not worker.enabled(), reason="one core or GIGALOOP_WORKER=0")
-def test_a_run_goes_ahead_only_when_nothing_acts_and_no_base_must_be_handed_over(tmp_path):
+def test_a_run_goes_ahead_only_when_nothing_acts_and_no_base_must_be_handed_over(
+        tmp_path, two_processes):
     from gigaloop.run import RunOptions, _twin
 
     with _twin(RunOptions(days=2, out=tmp_path), []) as ahead:
