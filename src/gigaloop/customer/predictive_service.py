@@ -1,5 +1,6 @@
 """Predictive service: book the owner in before a part fails, when a code's rule
-(:mod:`gigaloop.customer.precursors`) says the part's remaining risk pays for a visit."""
+(:mod:`gigaloop.customer.precursors`) says the part's remaining risk pays for a visit. A
+code is a diagnostic code or an owner's complaint about a part (``complaint:<topic>``)."""
 
 from __future__ import annotations
 
@@ -251,7 +252,8 @@ class PredictiveServiceModule:
         rows = ctx.view.execute(table.filter(
             table.module == self.name, table.action_kind == PredictiveService.kind,
             table.event_time.cast("timestamp") > since).select("action_json", "event_time"))
-        state = PredictiveServiceState()
+        state = PredictiveServiceState(
+            history=ServiceHistory(complaints=self.config.complaints))
         for payload, at in zip(rows.action_json, rows.event_time, strict=True):
             action = json.loads(payload)
             for vin in action["vins"]:
