@@ -81,8 +81,8 @@ class ServiceHistory:
     (vin) with their ``event_time`` and ``ingested_at``; ``read_until`` — per kind
     (``codes``, ``failures``, ``serviced``), the view cutoff read up to (absent: nothing
     read yet); ``new_codes`` — the codes the last read of them added (Arrow);
-    ``complaints`` — whether owners' complaints are read as codes too (``owners`` maps
-    each customer read to the vehicle delivered to them).
+    ``complaints`` — whether owners' complaints are read as codes too (``owners``: each
+    customer read and the vehicle delivered to them, as Arrow columns).
 
     Rows read are kept as Arrow until a frame is asked for (:attr:`codes`, :attr:`failures`,
     :attr:`serviced`): one conversion for all the reads since, not one a read.
@@ -91,7 +91,9 @@ class ServiceHistory:
     read_until: dict[str, pd.Timestamp] = field(default_factory=dict)
     new_codes: pa.Table | None = field(default=None, repr=False)
     complaints: bool = False
-    owners: dict[str, str] = field(default_factory=dict, repr=False)
+    owners: pa.Table = field(default_factory=lambda: pa.table(
+        {"customer_id": pa.array([], pa.string()), "vin": pa.array([], pa.string())}),
+        repr=False)
     _unconverted: dict[str, list[pa.Table]] = field(
         default_factory=lambda: {name: [] for name, _, _ in TABLES}, repr=False)
     _frames: dict[str, pd.DataFrame] = field(default_factory=lambda: {
@@ -133,19 +135,20 @@ class ServiceHistory:
     def _complaints(self, view: Any, after: pd.Timestamp | None) -> pa.Table:
         """Owners' complaints ingested since ``after``, as codes on their vehicles."""
         customers = view.ingested_since("customers", after, ["customer_id", "vin"])
-        self.owners.update(zip(customers["customer_id"].to_pylist(),
-                               customers["vin"].to_pylist(), strict=True))
+        self.owners = pa.concat_tables([self.owners, customers.cast(self.owners.schema)])
         rows = view.ingested_since("feedback", after, ["customer_id", "channel", "topic",
                                                        "event_time", "ingested_at"])
         rows = rows.filter(pc.invert(pc.is_in(rows["channel"].cast(pa.string()), value_set=(
             pa.array(NOT_COMPLAINTS, pa.string())))).fill_null(True))
-        vins = [self.owners.get(c) for c in rows["customer_id"].to_pylist()]
+        owner = pc.index_in(rows["customer_id"].cast(pa.string()),
+                            value_set=self.owners["customer_id"].combine_chunks())
+        vins = self.owners["vin"].take(owner)
         return pa.table({
-            "vin": pa.array(vins, pa.string()),
+            "vin": vins,
             "code": pc.binary_join_element_wise(COMPLAINT_CODE,
                                                 rows["topic"].cast(pa.string()), ""),
             "event_time": rows["event_time"], "ingested_at": rows["ingested_at"],
-        }).filter(pc.is_valid(pa.array(vins, pa.string()))).cast(_code_schema())
+        }).filter(pc.is_valid(vins)).cast(_code_schema())
 
     def as_of(self, cutoff: datetime) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """Codes, claims and predictive visits ingested by ``cutoff``; claims and visits
