@@ -168,21 +168,11 @@ def day_end(day: int) -> pd.Timestamp:
     return T0 + pd.Timedelta(days=day + 1)
 
 
-def store_frames(codes: pd.DataFrame, failures: pd.DataFrame,
-                 complaints: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+def store_frames(codes: pd.DataFrame, failures: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """The world as a store holds it: each row ingested at the end of its day, no visits or
-    decisions yet; ``complaints`` (vin, topic, event_time) from each vehicle's owner in the
-    app."""
+    decisions yet."""
     def stamped(frame: pd.DataFrame) -> pd.DataFrame:
         return frame.assign(ingested_at=frame.event_time.dt.floor("D") + pd.Timedelta(days=1))
-    if complaints is None:
-        complaints = pd.DataFrame({"vin": pd.Series([], dtype=str),
-                                   "topic": pd.Series([], dtype=str),
-                                   "event_time": pd.Series([], dtype="datetime64[ns]")})
-    owners = pd.DataFrame({"vin": sorted(set(failures.vin) | set(codes.vin)
-                                         | set(complaints.vin))})
-    owners = owners.assign(customer_id="C" + owners.vin, ingested_at=T0 - pd.Timedelta(days=1))
-    feedback = stamped(complaints.assign(customer_id="C" + complaints.vin, channel="app"))
     visits = pd.DataFrame({"vin": pd.Series([], dtype=str), "reason": pd.Series([], dtype=str),
                            "event_time": pd.Series([], dtype="datetime64[ns]")})
     decisions = pd.DataFrame([decision_row(Decision(0, "x", "x"), 0, T0)]).iloc[:0]
@@ -192,7 +182,6 @@ def store_frames(codes: pd.DataFrame, failures: pd.DataFrame,
                               "ingested_at": pd.Series([], dtype="datetime64[ns]")})
     return {"diagnostic_codes": stamped(codes), "component_failures": stamped(failures),
             "service_visits": stamped(visits), "telemetry_daily": telemetry,
-            "customers": owners, "feedback": feedback,
             "decisions": decisions.assign(ingested_at=decisions.event_time)}
 
 
@@ -234,25 +223,6 @@ def test_module_books_each_code_worth_a_visit_once_and_never_the_holdout():
     assert len(fresh) > 30 and set(fresh.index) <= set(booked)
     rules = module.state.rules
     assert rules.act["CP"] and not rules.act["WIFI"]
-
-
-@pytest.mark.parametrize("complaints", [True, False])
-def test_an_owner_s_complaint_that_foretells_a_failure_books_a_visit(complaints):
-    """The world's precursor reaches the store as owners' complaints in the app, not as
-    codes: the module books from them as from a code, unless told not to."""
-    codes, failures = world(seed=2, days=260)
-    heard = codes[codes.code == "CP"].drop(columns="code").assign(topic="charge_port")
-    frames = store_frames(codes.iloc[:0], failures, complaints=heard)
-    module = PredictiveServiceModule(PredictiveServiceConfig(complaints=complaints))
-    booked = [d for day in range(150, 165) for d in run_day(module, frames, day)
-              if d.action is not None]
-    if not complaints:
-        assert not booked
-        return
-    assert booked and {d.inputs["code"] for d in booked} == {"complaint:charge_port"}
-    assert {d.action.component for d in booked} == {"charge_port"}
-    rule = module.state.rules.loc["complaint:charge_port"]
-    assert rule.precision == pytest.approx(0.8, abs=0.06)
 
 
 def test_a_module_rebuilt_from_the_store_decides_as_one_that_kept_running():

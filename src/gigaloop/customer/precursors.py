@@ -65,9 +65,6 @@ class PredictiveServiceConfig:
     watched: tuple[tuple[str, int], ...] = (("12v_battery", 30), ("drive_unit", 90))
     #: Days between refits of the telemetry hazard models.
     signal_refit_days: int = 28
-    #: Owners' complaints are precursors too (``complaint:<topic>`` codes,
-    #: :class:`~gigaloop.customer.service_history.ServiceHistory`).
-    complaints: bool = True
 
     def __post_init__(self) -> None:
         if not 0 < self.reaction_days < self.horizon_days:

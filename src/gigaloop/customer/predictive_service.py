@@ -1,6 +1,5 @@
 """Predictive service: book the owner in before a part fails, when a code's rule
-(:mod:`gigaloop.customer.precursors`) says the part's remaining risk pays for a visit. A
-code is a diagnostic code or an owner's complaint about a part (``complaint:<topic>``)."""
+(:mod:`gigaloop.customer.precursors`) says the part's remaining risk pays for a visit."""
 
 from __future__ import annotations
 
@@ -252,8 +251,7 @@ class PredictiveServiceModule:
         rows = ctx.view.execute(table.filter(
             table.module == self.name, table.action_kind == PredictiveService.kind,
             table.event_time.cast("timestamp") > since).select("action_json", "event_time"))
-        state = PredictiveServiceState(
-            history=ServiceHistory(complaints=self.config.complaints))
+        state = PredictiveServiceState()
         for payload, at in zip(rows.action_json, rows.event_time, strict=True):
             action = json.loads(payload)
             for vin in action["vins"]:

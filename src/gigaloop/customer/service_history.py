@@ -2,11 +2,6 @@
 predictive visit it has read, in a few columns, read incrementally (rows ingested since the
 last read, however large the store has grown).
 
-With ``complaints``, an owner's complaint (feedback through any channel but
-:data:`NOT_COMPLAINTS`) is kept among the codes as ``complaint:<topic>``, on the vehicle
-delivered to that owner: a rattle the owner hears is a precursor as a diagnostic code is,
-and the rules (:mod:`gigaloop.customer.precursors`) judge it the same way.
-
 ``ingested_at`` is kept with each row, so the data as the store held it at an earlier instant
 (:meth:`ServiceHistory.as_of`) can be refitted exactly — a module restarted mid-week refits
 its rules as of the last scheduled refit, not as of the restart.
@@ -26,12 +21,7 @@ its rules as of the last scheduled refit, not as of the restart.
 ...         "event_time": [t - pd.Timedelta(hours=2)], "cost_usd": [400.0],
 ...         "roadside": [True], "ingested_at": [t]}),
 ...     "service_visits": pd.DataFrame({"vin": ["B"], "reason": ["repair"],
-...         "event_time": [t], "ingested_at": [t]}),
-...     "customers": pd.DataFrame({"customer_id": ["C1"], "vin": ["B"],
-...         "ingested_at": [t - pd.Timedelta(days=9)]}),
-...     "feedback": pd.DataFrame({"customer_id": ["C1", "C1"], "channel": ["app", "service"],
-...         "topic": ["charge_port"] * 2, "event_time": [t - pd.Timedelta(hours=5)] * 2,
-...         "ingested_at": [t] * 2})}
+...         "event_time": [t], "ingested_at": [t]})}
 >>> history = ServiceHistory()
 >>> history.read(View(), t)
 >>> len(history.codes), len(history.failures), len(history.serviced)
@@ -39,10 +29,6 @@ its rules as of the last scheduled refit, not as of the restart.
 >>> codes, failures, serviced = history.as_of(t - pd.Timedelta(days=1))
 >>> codes.vin.tolist(), len(failures)
 (['A'], 0)
->>> owners = ServiceHistory(complaints=True)   # the app complaint too; the survey after a
->>> owners.read(View(), t)                     # repair is about the claim, not before it
->>> owners.codes.code.tolist()
-['CP_latch', 'CP_latch', 'complaint:charge_port']
 """
 
 from __future__ import annotations
@@ -59,11 +45,6 @@ import pyarrow.compute as pc
 CODE_COLUMNS = ("vin", "code", "event_time", "ingested_at")
 FAILURE_COLUMNS = ("vin", "component", "event_time", "cost_usd", "roadside", "ingested_at")
 VISIT_COLUMNS = ("vin", "event_time", "ingested_at")
-#: Feedback channels that are no complaint of their own: a repair visit's survey follows the
-#: claim it is about.
-NOT_COMPLAINTS = ("service",)
-#: A complaint kept among the codes is named this and its topic.
-COMPLAINT_CODE = "complaint:"
 TABLES = (("codes", "diagnostic_codes", CODE_COLUMNS),
           ("failures", "component_failures", FAILURE_COLUMNS),
           ("serviced", "service_visits", VISIT_COLUMNS))
@@ -80,9 +61,7 @@ class ServiceHistory:
     """Codes (vin, code), claims (vin, component, cost_usd, roadside) and predictive visits
     (vin) with their ``event_time`` and ``ingested_at``; ``read_until`` — per kind
     (``codes``, ``failures``, ``serviced``), the view cutoff read up to (absent: nothing
-    read yet); ``new_codes`` — the codes the last read of them added (Arrow);
-    ``complaints`` — whether owners' complaints are read as codes too (``owners``: each
-    customer read and the vehicle delivered to them, as Arrow columns).
+    read yet); ``new_codes`` — the codes the last read of them added (Arrow).
 
     Rows read are kept as Arrow until a frame is asked for (:attr:`codes`, :attr:`failures`,
     :attr:`serviced`): one conversion for all the reads since, not one a read.
@@ -90,10 +69,6 @@ class ServiceHistory:
 
     read_until: dict[str, pd.Timestamp] = field(default_factory=dict)
     new_codes: pa.Table | None = field(default=None, repr=False)
-    complaints: bool = False
-    owners: pa.Table = field(default_factory=lambda: pa.table(
-        {"customer_id": pa.array([], pa.string()), "vin": pa.array([], pa.string())}),
-        repr=False)
     _unconverted: dict[str, list[pa.Table]] = field(
         default_factory=lambda: {name: [] for name, _, _ in TABLES}, repr=False)
     _frames: dict[str, pd.DataFrame] = field(default_factory=lambda: {
@@ -123,32 +98,11 @@ class ServiceHistory:
             part = view.ingested_since(table, self.read_until.get(name), wanted)
             if name == "serviced":
                 part = part.filter(pc.equal(part["reason"], "predictive")).select(columns)
-            if name == "codes" and self.complaints:
-                part = pa.concat_tables([part.cast(_code_schema()),
-                                         self._complaints(view, self.read_until.get(name))])
             if name == "codes":
                 self.new_codes = part
             if part.num_rows:
                 self._unconverted[name].append(part)
             self.read_until[name] = pd.Timestamp(now)
-
-    def _complaints(self, view: Any, after: pd.Timestamp | None) -> pa.Table:
-        """Owners' complaints ingested since ``after``, as codes on their vehicles."""
-        customers = view.ingested_since("customers", after, ["customer_id", "vin"])
-        self.owners = pa.concat_tables([self.owners, customers.cast(self.owners.schema)])
-        rows = view.ingested_since("feedback", after, ["customer_id", "channel", "topic",
-                                                       "event_time", "ingested_at"])
-        rows = rows.filter(pc.invert(pc.is_in(rows["channel"].cast(pa.string()), value_set=(
-            pa.array(NOT_COMPLAINTS, pa.string())))).fill_null(True))
-        owner = pc.index_in(rows["customer_id"].cast(pa.string()),
-                            value_set=self.owners["customer_id"].combine_chunks())
-        vins = self.owners["vin"].take(owner)
-        return pa.table({
-            "vin": vins,
-            "code": pc.binary_join_element_wise(COMPLAINT_CODE,
-                                                rows["topic"].cast(pa.string()), ""),
-            "event_time": rows["event_time"], "ingested_at": rows["ingested_at"],
-        }).filter(pc.is_valid(vins)).cast(_code_schema())
 
     def as_of(self, cutoff: datetime) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """Codes, claims and predictive visits ingested by ``cutoff``; claims and visits
@@ -168,11 +122,6 @@ class ServiceHistory:
                                                                   ignore_index=True)
             parts.clear()
         return self._frames[name]
-
-
-def _code_schema() -> pa.Schema:
-    return pa.schema([("vin", pa.string()), ("code", pa.string()),
-                      ("event_time", pa.timestamp("us")), ("ingested_at", pa.timestamp("us"))])
 
 
 def _sorted(frame: pd.DataFrame) -> pd.DataFrame:

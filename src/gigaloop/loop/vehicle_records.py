@@ -31,10 +31,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from gigaloop.customer.service_history import NOT_COMPLAINTS
 from gigaloop.fleet.usage import telemetry_columns, usage_sum_names, usage_terms
 from gigaloop.schema import INGESTED_AT, RATE_MEASURES, RateMeasure
 
+#: Feedback channels that are no complaint of their own: a repair visit's survey follows the
+#: claim it is about.
+NOT_COMPLAINTS = ("service",)
 #: Vehicle columns that are attributes in their own right.
 VEHICLE_ATTRIBUTES = ("shift", "model", "trim", "hardware_revision", "design_revision")
 #: A vehicle delivered up to this many days before the store's history begins still counts
