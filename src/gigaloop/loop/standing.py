@@ -83,7 +83,7 @@ def rate_stands_alone(pop: Population, mode: str, units: np.ndarray, set_aside: 
     (p ≤ alpha, the ratio's lower bound at least ``min_rate_effect_low``): a camera lot
     made entirely of a revision found since has no units of its own left and does not.
     """
-    _, _, _, ok = pop.rates[mode]
+    ok = pop.rates[mode].usable
     compared = ok & (units | ~set_aside)
     inside = units & compared
     if inside.sum() < 10 or compared.sum() < config.min_rate_units or inside.all():
@@ -98,7 +98,7 @@ def rate_ratio(pop: Population, mode: str, units: np.ndarray, among: np.ndarray
     """The usage-adjusted rate ratio of the rate measure ``mode`` of ``units`` against the
     rest of ``among`` (masks over ``pop``): (p, lower bound, ratio, upper bound), or None
     when the rest's rate is not positive."""
-    _, rate, weight, _ = pop.rates[mode]
+    rate, weight = pop.rates[mode].rate, pop.rates[mode].weight
     scan = ml.adjusted_rate_scan(rate[among], rate_covariates(pop)[among],
                                  units[among].astype(np.int32)[:, None], weight[among])
     row = scan[scan.level == 1]
