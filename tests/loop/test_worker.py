@@ -33,6 +33,22 @@ def test_turned_off_it_computes_in_place(monkeypatch):
         worker.submit(_fail).result()
 
 
+def test_warmed_the_worker_is_started_before_the_first_task(two_processes):
+    worker.shutdown()
+    worker.warm()
+    pool = worker._pool
+    assert pool is not None  # the process is launched by a thread of its own
+    pid, total = worker.submit(_pid_and_sum, [2, 3]).result(timeout=60)
+    assert total == 5 and pid != os.getpid() and worker._pool is pool
+
+
+def test_warming_a_worker_that_is_off_starts_nothing(monkeypatch):
+    monkeypatch.setenv("GIGALOOP_WORKER", "0")
+    worker.shutdown()
+    worker.warm()
+    assert worker._pool is None
+
+
 def _die_unless_in(parent: int) -> str:
     if os.getpid() != parent:
         os._exit(1)  # the worker dies mid-task

@@ -36,6 +36,7 @@ from typing import Any
 from gigaloop.actuate import Actuator, action_record
 from gigaloop.errors import ConfigError
 from gigaloop.ingest import MemorySource, ingest
+from gigaloop.loop import worker
 from gigaloop.loop.contract import DayContext, Decision, DecisionModule
 
 
@@ -51,6 +52,8 @@ class DailyCycle:
         self.actuator = actuator
         self.sink = sink
         self.seconds: dict[str, float] = {m.name: 0.0 for m in self.modules}
+        if any(hasattr(m, "start") for m in self.modules):
+            worker.warm()  # up by the first day a module hands it work
         #: what modules ask of the source before their first day (``setup()``, optional):
         #: sent now, recorded with the module's first day's decisions
         self._setup: dict[str, list[Decision]] = {}

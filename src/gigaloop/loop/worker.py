@@ -26,10 +26,12 @@ other has items left.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import multiprocessing
 import os
 import sys
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -90,6 +92,22 @@ class Pending(Generic[T]):
                         getattr(self._function, "__name__", "the task"))
             shutdown()
             return self._function(*self._args)
+
+
+def warm() -> None:
+    """Start the worker now, from a thread of its own (a no-op task), so that the first
+    :func:`submit` or :func:`share` does not wait while the fork server imports the loop
+    (about a second). Nothing when the worker is off."""
+    if enabled():
+        threading.Thread(target=_launch, args=(_worker(),), name="gigaloop-worker-start",
+                         daemon=True).start()
+
+
+def _launch(pool: ProcessPoolExecutor) -> None:
+    # the executor starts its process on the first task; shut down (or broken) before
+    # then, there is nothing to warm
+    with contextlib.suppress(RuntimeError):
+        pool.submit(int)
 
 
 def submit(function: Callable[..., T], *args: Any) -> Pending[T]:
