@@ -40,7 +40,7 @@ def fuzz(operation: Any, mode: GenerationMode, headers: dict[str, str]) -> None:
     no_server_error()
 
 
-@pytest.mark.slow(seconds=35)
+@pytest.mark.slow(seconds=55)
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_no_generated_request_gets_a_server_error(client: TestClient, auth: Any, tokens: Any,
                                                   mode: GenerationMode) -> None:

@@ -31,7 +31,7 @@ def _breakdown_day_without_maintenance(days: int = 200) -> int:
     return int(breakdown["day"])
 
 
-@pytest.mark.slow(seconds=45)
+@pytest.mark.slow(seconds=20)
 def test_module_in_the_loop_prevents_the_breakdown(tmp_path: Path) -> None:
     breakdown_day = _breakdown_day_without_maintenance()
     twin, store = Twin.from_scenario(seed=SEED), Store(tmp_path)

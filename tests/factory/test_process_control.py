@@ -335,7 +335,7 @@ def _drift_window_seam_claims(store: Store) -> list[int]:
     return _days_from_start(store, store.execute(seam.select("event_time")).event_time)
 
 
-@pytest.mark.slow(seconds=40)
+@pytest.mark.slow(seconds=55)
 def test_weld_drift_is_alarmed_before_its_vehicles_fail_in_the_field(tmp_path: Path) -> None:
     """Default scenario, seed 1, read from the stores alone: the first SPC alarm on
     BW-030-R2's weld current (drift from day 40) comes before the first body-seam claim of a

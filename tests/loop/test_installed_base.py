@@ -8,7 +8,7 @@ import pytest
 from gigaloop.loop.score import score_run
 from gigaloop.run import RunOptions, run_job
 
-pytestmark = pytest.mark.slow(seconds=30)
+pytestmark = pytest.mark.slow(seconds=20)
 
 
 def test_a_fleet_already_on_the_road_makes_no_new_build_level_look_frail(tmp_path) -> None:

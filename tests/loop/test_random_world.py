@@ -14,7 +14,7 @@ from gigaloop.loop.score import score_run
 from gigaloop.run import RunOptions, run_job
 from gigaloop.twin.random_scenario import random_scenario
 
-pytestmark = pytest.mark.slow(seconds=80)
+pytestmark = pytest.mark.slow(seconds=120)
 
 #: A world with a shifted press (process control's to find) and a trim that turns weak
 #: (root cause's, from claims): the two paths to a finding.

@@ -10,7 +10,7 @@ import pytest
 from gigaloop.loop.score import score_run
 from gigaloop.run import RunOptions, run_job
 
-pytestmark = pytest.mark.slow(seconds=35)
+pytestmark = pytest.mark.slow(seconds=45)
 
 MODE, STATION, PARAMETER, MACHINE = "tailgate_rattle", "ST-020", "press_force", "ST-020-P1"
 ANALYTICS = ("loop", "ml", "fleet", "customer", "factory")
