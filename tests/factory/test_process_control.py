@@ -211,6 +211,18 @@ def test_a_drift_that_began_inside_phase_one_is_alarmed_as_phase_one_ends() -> N
     assert np.median(absorbed) >= 100
 
 
+def test_a_drift_covering_most_of_phase_one_is_alarmed_as_phase_one_ends() -> None:
+    """A 3σ step on day 12 of a 30-day Phase I (random worlds 228, 229 and 244 had such
+    drifts): more than half of Phase I's days are the drift's, so their median is too; the
+    step is found as one and the days before it are the baseline."""
+    rng = np.random.default_rng(19)
+    readings = _wandering_days(rng, 40, 140)
+    readings[12:100] += 3.0
+    _, _, first = _chart(readings, ProcessControlConfig())
+    print(f"first signal: {sorted(set(first.tolist()))}")
+    assert (first == 30).all()
+
+
 def _alarm_rows(decisions: list) -> list[dict]:
     return [d.inputs["alarm"] for d in decisions if "alarm" in d.inputs]
 
