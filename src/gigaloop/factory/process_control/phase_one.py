@@ -153,7 +153,7 @@ def stable_days(values: ArrayLike, days: ArrayLike) -> NDArray[np.bool_]:
     if split is not None:
         kept[split:] = False
     deviation = np.abs(means - np.median(means[kept]))
-    scale = 1.4826 * float(np.median(deviation[kept]))
+    scale = _robust_sigma(deviation[kept])
     if kept.sum() >= 3 and scale > 0:
         kept &= deviation <= UNSTABLE_SIGMAS * scale
     return kept[group]
@@ -174,10 +174,14 @@ def _step(means: NDArray[np.float64]) -> int | None:
     after = (total[-1] - total[splits - 1]) / (n - splits)
     split = int(splits[np.argmax(splits * (n - splits) * (after - before) ** 2)])
     early, late = means[:split], means[split:]
-    spread = np.concatenate([early - np.median(early), late - np.median(late)])
-    scale = 1.4826 * float(np.median(np.abs(spread)))
+    scale = _robust_sigma(np.concatenate([early - np.median(early), late - np.median(late)]))
     step = abs(float(np.median(late) - np.median(early)))
     return split if scale > 0 and step >= UNSTABLE_SIGMAS * scale else None
+
+
+def _robust_sigma(deviations: NDArray[np.float64]) -> float:
+    """σ from deviations around a median: 1.4826 × their median absolute value."""
+    return 1.4826 * float(np.median(np.abs(deviations)))
 
 
 def phase_one_baseline(values: ArrayLike, days: ArrayLike, weight: float) -> Baseline:
