@@ -11,16 +11,29 @@ PYTEST := $(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder
 
 .PHONY: run test test-fast bench lint clean
 
+# uv installs what pip resolves (the same versions), in about half the time on a fresh
+# machine: it fetches in parallel and byte-compiles on both cores (docs/architecture.md).
+# It does not read pip's configuration, so pip's find-links, indexes and constraints are
+# handed to it; like pip it takes each package's best version from any of them.
+PIP_SETTING = $(sort $(shell $(BIN)/pip config list 2>/dev/null \
+	| sed -n "s/^[^.]*\.$(1)='\(.*\)'$$/\1/p"))
+INSTALL = $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python \
+	--index-strategy unsafe-best-match \
+	$(foreach url,$(call PIP_SETTING,index-url),--index-url $(url)) \
+	$(foreach url,$(call PIP_SETTING,extra-index-url),--extra-index-url $(url)) \
+	$(foreach place,$(call PIP_SETTING,find-links),--find-links $(place)) \
+	$(foreach file,$(call PIP_SETTING,constraint),--constraint $(file))
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet uv
 
 $(VENV)/.core: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(INSTALL) -e .
 	touch $@
 
 $(VENV)/.all: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[spark,dev,service,vision]"
+	$(INSTALL) -e ".[spark,dev,service,vision]"
 	touch $(VENV)/.core $@
 
 run: $(VENV)/.core
