@@ -169,8 +169,11 @@ def _realized_detectable(finding: dict, excess: int | None) -> bool | None:
     ratio = finding.get("hazard_ratio")
     if finding.get("red_herring") or excess is None or not ratio:
         return None
-    return bool(finding.get("identifiable", True) and
-                expected_z(excess, ratio, finding.get("marked_share") or 0.0) >= DETECTABLE_Z)
+    background = finding.get("expected_background_failures")
+    if background is None:  # a truth written before the finding stated it
+        background = finding["expected_excess_failures"] / (ratio - 1.0)
+    return bool(finding.get("identifiable", True) and expected_z(
+        excess, background, finding.get("marked_share") or 0.0) >= DETECTABLE_Z)
 
 
 def random_figures(rows: list[dict]) -> list[dict]:

@@ -47,7 +47,8 @@ def test_every_draw_is_valid_and_states_its_truth() -> None:
             low, high = HAZARD_RATIO_RANGE
             assert low <= fault.finding.hazard_ratio <= high  # type: ignore[operator]
             expected = fault.finding.expected_excess_failures
-            z = expected_z(expected, fault.finding.hazard_ratio,  # type: ignore[arg-type]
+            z = expected_z(expected,  # type: ignore[arg-type]
+                           fault.finding.expected_background_failures,  # type: ignore[arg-type]
                            fault.finding.marked_share or 0.0)
             assert fault.finding.detectable == (z >= DETECTABLE_Z and fault.finding.identifiable)
         kinds.update(f.kind for f in scenario.faults)
@@ -83,3 +84,26 @@ def test_a_sole_suppliers_window_is_never_detectable() -> None:
                 seen += 1
                 assert not fault.finding.identifiable and not fault.finding.detectable
     assert seen  # seeds 1–30 draw some
+
+
+def test_the_background_is_the_ratio_s_share_only_where_the_fault_keeps_the_mode_s_hazard() -> None:
+    """A fault with the mode's shape and no conditions adds ``ratio − 1`` of its units'
+    background; one with a later-rising shape adds less than that on cars under a year old,
+    so its background is more than ``excess / (ratio − 1)`` and its z lower."""
+    plain = later = 0
+    for seed in range(1, 61):
+        scenario = load_scenario_text(random_scenario(seed))
+        shapes = {c.name: c.shape for c in scenario.components}
+        for fault in scenario.faults:
+            finding = fault.finding
+            if finding.red_herring or not finding.expected_excess_failures:
+                continue
+            share = finding.expected_excess_failures / (finding.hazard_ratio - 1.0)  # type: ignore[operator]
+            shape = fault.effect.get("shape")
+            if shape is None and fault.climate is None and "min_daily_miles" not in fault.effect:
+                plain += 1
+                assert abs(finding.expected_background_failures - share) <= 0.1 + 0.01 * share  # type: ignore[operator]
+            elif shape is not None and shape > shapes[fault.mode] + 0.5 and fault.climate is None:
+                later += 1
+                assert finding.expected_background_failures > 1.2 * share  # type: ignore[operator]
+    assert plain and later

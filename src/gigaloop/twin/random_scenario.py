@@ -5,9 +5,9 @@ failure modes, one to three real faults (a weak part lot or a supplier's window,
 parameter's dose at a station, a design revision or trim) and zero to two red herrings
 (a level whose units go to high-mileage or hot / cold customers). Effect sizes are drawn
 log-uniformly over the hazard ratios warranty data shows (×1.3–3, FIGURES.md); each real
-fault's finding states the failures it should add within the run, how far that stands
-out of the marked units' own background (``expected_z``) and whether that passes
-:data:`DETECTABLE_Z`.
+fault's finding states the failures it should add within the run and the marked units'
+own background, how far the first stands out of the second (``expected_z``) and whether
+that passes :data:`DETECTABLE_Z`.
 
 >>> text = random_scenario(7)
 >>> scenario = load_scenario_text(text)
@@ -39,9 +39,10 @@ from gigaloop.twin.units import SCALES
 #: A real fault counts as detectable when the failures it should add within the run, X,
 #: stand this many standard deviations out in the best test data allow: its marked units
 #: (hazard ratio m, a share s of the units they are compared with) against the rest, by
-#: the log-rank's observed minus expected, z = X·√(1 − s) / √(B + s·X) with the marked
-#: units' background B = X / (m − 1) (for a small s, z = √(X (m − 1))). A weekly scan of
-#: ~25,000 tests at a false discovery rate of 1 % needs about z ≈ 5.
+#: the log-rank's observed minus expected, z = X·√(1 − s) / √(B + s·X) with B the marked
+#: units' background failures (B = X / (m − 1) when the fault keeps the mode's shape and
+#: has no conditions, so for a small s, z = √(X (m − 1))). A weekly scan of ~25,000 tests
+#: at a false discovery rate of 1 % needs about z ≈ 5.
 DETECTABLE_Z = 5.0
 HAZARD_RATIO_RANGE = (1.3, 3.0)
 #: Parts a random plant may buy: (part number, name, category, lot prefix).
@@ -60,22 +61,21 @@ SKIP_PARAMETERS = {("BW-010", "weld_current"), ("BW-020", "weld_current"),
 DELIVERY_MEAN_DAYS = 6.5
 
 
-def expected_z(excess: float, hazard_ratio: float, share: float = 0.0) -> float:
+def expected_z(excess: float, background: float, share: float = 0.0) -> float:
     """How many standard deviations ``excess`` failures of marked units (``share`` of those
     they are compared with) stand out against the rest: their observed minus expected
-    failures over its spread, with the marked units' background ``excess / (hazard_ratio −
-    1)`` failures. A large share is its own comparison's background: a trim of 40 % of the
-    builds needs more excess than a lot of 2 %.
+    failures over its spread, the marked units' own ``background`` failures (those they
+    would have without the fault) part of it. A large share is its own comparison's
+    background: a trim of 40 % of the builds needs more excess than a lot of 2 %.
 
-    >>> round(expected_z(25.0, 2.0), 1), round(expected_z(25.0, 1.3), 1)
+    >>> round(expected_z(25.0, 25.0), 1), round(expected_z(25.0, 25.0 / 0.3), 1)
     (5.0, 2.7)
-    >>> round(expected_z(40.0, 2.26, share=0.4), 1)
+    >>> round(expected_z(40.0, 40.0 / 1.26, share=0.4), 1)
     4.5
     """
-    if excess <= 0 or hazard_ratio <= 1:
+    if excess <= 0:
         return 0.0
-    background = excess / (hazard_ratio - 1.0)
-    return float(excess * np.sqrt(1.0 - share) / np.sqrt(background + share * excess))
+    return float(excess * np.sqrt(1.0 - share) / np.sqrt(max(background, 0.0) + share * excess))
 
 
 def _identifiable(fault: dict[str, Any], parts: list[dict[str, Any]]) -> bool:
@@ -169,10 +169,12 @@ class _World:
         elif rng.random() < 0.15:
             effect["min_daily_miles"] = float(rng.choice([30, 40, 60]))
         fault["effect"] = effect
-        expected = self._expected(self.components[mode], cohort, effect, fault.get("climate"))
+        expected, background = self._expected(self.components[mode], cohort, ratio, effect,
+                                              fault.get("climate"))
         fault["finding"]["hazard_ratio"] = round(ratio, 3)
         fault["finding"]["expected_excess_failures"] = round(expected, 1)
-        z = expected_z(expected, ratio, share)
+        fault["finding"]["expected_background_failures"] = round(background, 1)
+        z = expected_z(expected, background, share)
         fault["finding"]["marked_share"] = round(share, 4)
         fault["finding"]["expected_z"] = round(z, 2)
         identifiable = _identifiable(fault, self.parts)
@@ -273,24 +275,30 @@ class _World:
         stop = min(start + int(self.rng.integers(shortest, longest + 1)), self.days - 1)
         return start, max(stop, start + 1)
 
-    def _expected(self, comp: Component, cohort: list[tuple[float, float]],
-                  effect: dict[str, float], climate: str | None) -> float:
-        """Failures the fault should add by the run's end: per build day, the marked units'
-        excess hazard times the nominal cumulative hazard over their time in service."""
-        shape = effect.get("shape", comp.shape)
+    def _expected(self, comp: Component, cohort: list[tuple[float, float]], ratio: float,
+                  effect: dict[str, float], climate: str | None) -> tuple[float, float]:
+        """The failures the fault should add by the run's end, and those its marked units
+        would have without it: per build day, the marked units' excess hazard (their own
+        hazard) times the nominal cumulative hazard over their time in service — the
+        excess with the fault's shape among the drivers its conditions name, the
+        background with the mode's own shape among all. The two differ by more than the
+        ratio less one where the fault has a shape of its own or conditions: a late-rising
+        hazard on young cars adds few failures over many a background brings."""
         ok = np.ones(len(self.drivers["daily"]), bool)
         if climate is not None:
             ok &= self.drivers["climate"] == CLIMATE_INDEX[climate]
         ok &= self.drivers["daily"] >= effect.get("min_daily_miles", 0.0)
-        covariate = float(np.where(ok, np.asarray(comp.climate)[self.drivers["climate"]],
-                                   0.0).mean())
+        weights = np.asarray(comp.climate)[self.drivers["climate"]]
         nominal = -np.log1p(-comp.first_year)
-        total = 0.0
+        excess = background = 0.0
         for day, excess_units in cohort:
             service = max(self.days - day - DELIVERY_MEAN_DAYS, 0.0)
-            clock = service * (REFERENCE_DAILY_MILES if comp.clock == "miles" else 1.0)
-            total += excess_units * covariate * nominal * (clock / CLOCK_YEAR[comp.clock]) ** shape
-        return total
+            years = service * (REFERENCE_DAILY_MILES if comp.clock == "miles" else 1.0) \
+                / CLOCK_YEAR[comp.clock]
+            excess += excess_units * years ** effect.get("shape", comp.shape)
+            background += excess_units / (ratio - 1.0) * years ** comp.shape
+        return (excess * nominal * float(np.where(ok, weights, 0.0).mean()),
+                background * nominal * float(weights.mean()))
 
     # ---- red herrings ------------------------------------------------------------------
     def confound(self, k: int, kind: str) -> dict[str, Any]:

@@ -117,12 +117,13 @@ class Finding(_Strict):
     names: dict[str, str | list[int] | list[str]] = Field(min_length=1)
     red_herring: bool = False
     #: For the evaluation (random scenarios): the hazard ratio of the units it marks, the
-    #: failures it should add within the run, how far they stand out against the units
-    #: they are compared with (``marked_share`` of them), whether data can tell its cause
-    #: from others of its period, and whether it passes the detectability rule
-    #: (docs/scenarios.md).
+    #: failures it should add within the run and those the marked units would have
+    #: without it, how far the first stand out against the units they are compared with
+    #: (``marked_share`` of them), whether data can tell its cause from others of its
+    #: period, and whether it passes the detectability rule (docs/scenarios.md).
     hazard_ratio: float | None = Field(default=None, ge=1)
     expected_excess_failures: float | None = Field(default=None, ge=0)
+    expected_background_failures: float | None = Field(default=None, ge=0)
     expected_z: float | None = Field(default=None, ge=0)
     marked_share: float | None = Field(default=None, ge=0, le=1)
     identifiable: bool = True
