@@ -26,13 +26,15 @@ INSTALL = $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/pytho
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
+
+$(BIN)/uv: | $(BIN)/python
 	$(BIN)/pip install --quiet uv
 
-$(VENV)/.core: pyproject.toml | $(BIN)/python
+$(VENV)/.core: pyproject.toml | $(BIN)/uv
 	$(INSTALL) -e .
 	touch $@
 
-$(VENV)/.all: pyproject.toml | $(BIN)/python
+$(VENV)/.all: pyproject.toml | $(BIN)/uv
 	$(INSTALL) -e ".[spark,dev,service,vision]"
 	touch $(VENV)/.core $@
 
