@@ -169,11 +169,14 @@ def _realized_detectable(finding: dict, excess: int | None) -> bool | None:
     ratio = finding.get("hazard_ratio")
     if finding.get("red_herring") or excess is None or not ratio:
         return None
-    background = finding.get("expected_background_failures")
-    if background is None:  # a truth written before the finding stated it
-        background = finding["expected_excess_failures"] / (ratio - 1.0)
+    # the marked units' background in proportion to the failures the fault added, as
+    # expected: more miles or a longer service than the generator assumed raise both
+    expected, background = (finding.get(k) for k in ("expected_excess_failures",
+                                                      "expected_background_failures"))
+    per_excess = background / expected if background is not None and expected else \
+        1.0 / (ratio - 1.0)  # the plain fault's, for a truth that does not state it
     return bool(finding.get("identifiable", True) and expected_z(
-        excess, background, finding.get("marked_share") or 0.0) >= DETECTABLE_Z)
+        excess, excess * per_excess, finding.get("marked_share") or 0.0) >= DETECTABLE_Z)
 
 
 def random_figures(rows: list[dict]) -> list[dict]:

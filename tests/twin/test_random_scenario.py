@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import tomllib
 from collections import Counter
+from pathlib import Path
 
 from gigaloop.twin.fault_rules import CONFOUND_KINDS, HAZARD_KINDS
 from gigaloop.twin.modes import catalogue
@@ -107,3 +109,25 @@ def test_the_background_is_the_ratio_s_share_only_where_the_fault_keeps_the_mode
                 later += 1
                 assert finding.expected_background_failures > 1.2 * share  # type: ignore[operator]
     assert plain and later
+
+
+def test_the_realized_rule_on_the_expected_excess_gives_the_expected_label() -> None:
+    """``bench/eval_loop.py`` judges a fault on the failures it really added, with the
+    marked units' background in proportion: fed the generator's own expectation, it says
+    what the generator said."""
+    bench = Path(__file__).parents[2] / "bench" / "eval_loop.py"
+    spec = importlib.util.spec_from_file_location("eval_loop", bench)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    judged = 0
+    for seed in SEEDS:
+        for fault in load_scenario_text(random_scenario(seed)).faults:
+            finding = fault.finding
+            if finding.red_herring or abs((finding.expected_z or 0.0) - DETECTABLE_Z) < 0.05:
+                continue
+            judged += 1
+            assert module._realized_detectable(finding.model_dump(),
+                                               finding.expected_excess_failures) \
+                == finding.detectable, (seed, fault.id)
+    assert judged
