@@ -35,6 +35,7 @@ from gigaloop.loop.contract import DayContext, Decision
 from gigaloop.loop.finding import component_of
 from gigaloop.loop.population import Population
 from gigaloop.loop.state import LoopState
+from gigaloop.loop.subgroups import SUBGROUP_KEYS
 from gigaloop.ml.weibull import fit_weibull
 from gigaloop.schema import RATE_MEASURES
 
@@ -54,15 +55,20 @@ def serviced_component(mode: str) -> str:
 
 def same_cause(finding: dict[str, Any]) -> str:
     """What a change acts on: the component serviced and what the finding names (without
-    numeric ranges and windows). Findings of two modes about one component — its owners'
-    complaints and its claims — that name the same cause need one change.
+    numeric ranges and windows, and without the climate or band of use it bites in).
+    Findings of two modes about one component — its owners' complaints and its claims —
+    that name the same cause need one change; so do a lot found among cold-climate cars
+    and the same lot found everywhere later: one lot to contain.
 
     >>> same_cause({"failure_mode": "complaint:paint_trim", "names": {"station": "GA-010",
     ...             "window": ["2025-06-05", "2025-07-01"]}})
     'paint_trim|station=GA-010'
+    >>> same_cause({"failure_mode": "paint_trim", "names": {"lot": "CELL-7", "part": "P",
+    ...             "climate": "cold"}})
+    'paint_trim|lot=CELL-7|part=P'
     """
     parts = [f"{k}={v}" for k, v in sorted(finding["names"].items())
-             if k not in ("range", "window")]
+             if k not in ("range", "window", *SUBGROUP_KEYS)]
     return "|".join([serviced_component(finding["failure_mode"]), *parts])
 
 

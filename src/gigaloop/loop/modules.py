@@ -50,7 +50,8 @@ class RootCauseModule:
     (:mod:`gigaloop.loop.signals`); findings seen in ``confirm_scans`` scans in a row become
     decisions (a weekly re-test is many looks: one look alone is not enough). A cause found
     in one mode and then in another about the same component (its owners' complaints, its
-    claims: :func:`~gigaloop.loop.changes.same_cause`) stays the one finding it was."""
+    claims: :func:`~gigaloop.loop.changes.same_cause`), or in one climate and then
+    everywhere, stays the one finding it was."""
 
     state: LoopState = field(default_factory=LoopState)
     config: RootCauseConfig = field(default_factory=RootCauseConfig)
