@@ -13,11 +13,13 @@ PYTEST := $(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder
 
 # uv installs what pip resolves (the same versions), in about half the time on a fresh
 # machine: it fetches in parallel and byte-compiles on both cores (docs/architecture.md).
-# It does not read pip's configuration, so pip's find-links, indexes and constraints are
-# handed to it; like pip it takes each package's best version from any of them.
+# It does not read pip's configuration, so pip's find-links, indexes, constraints and
+# certificate bundle are handed to it; like pip it takes each package's best version from
+# any of them.
 PIP_SETTING = $(sort $(shell $(BIN)/pip config list 2>/dev/null \
 	| sed -n "s/^[^.]*\.$(1)='\(.*\)'$$/\1/p"))
-INSTALL = $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python \
+INSTALL = $(foreach file,$(call PIP_SETTING,cert),SSL_CERT_FILE=$(file)) \
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python \
 	--index-strategy unsafe-best-match \
 	$(foreach url,$(call PIP_SETTING,index-url),--index-url $(url)) \
 	$(foreach url,$(call PIP_SETTING,extra-index-url),--extra-index-url $(url)) \
