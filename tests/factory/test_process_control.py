@@ -219,8 +219,7 @@ def test_a_drift_covering_most_of_phase_one_is_alarmed_as_phase_one_ends() -> No
     readings = _wandering_days(rng, 40, 140)
     readings[12:100] += 3.0
     _, _, first = _chart(readings, ProcessControlConfig())
-    print(f"first signal: {sorted(set(first.tolist()))}")
-    assert (first == 30).all()
+    assert (first == 30).all(), sorted(set(first.tolist()))
 
 
 def _alarm_rows(decisions: list) -> list[dict]:

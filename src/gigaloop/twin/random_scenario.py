@@ -296,9 +296,9 @@ class _World:
             years = service * (REFERENCE_DAILY_MILES if comp.clock == "miles" else 1.0) \
                 / CLOCK_YEAR[comp.clock]
             excess += excess_units * years ** effect.get("shape", comp.shape)
-            background += excess_units / (ratio - 1.0) * years ** comp.shape
+            background += excess_units * years ** comp.shape
         return (excess * nominal * float(np.where(ok, weights, 0.0).mean()),
-                background * nominal * float(weights.mean()))
+                background / (ratio - 1.0) * nominal * float(weights.mean()))
 
     # ---- red herrings ------------------------------------------------------------------
     def confound(self, k: int, kind: str) -> dict[str, Any]:
