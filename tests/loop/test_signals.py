@@ -4,7 +4,9 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+import pytest
 
+from gigaloop import ml
 from gigaloop.loop import worker
 from gigaloop.loop.population import Attribute, Population
 from gigaloop.loop.rootcause import (
@@ -81,6 +83,26 @@ def test_a_few_early_failures_in_an_alarmed_window_are_found_only_as_a_signal():
         found_without += any(f.names.get("machine") == "W-R2" for f in find_root_causes(pop))
     assert found_with >= 4  # five failures among ~420 units is found as a stated hypothesis
     assert found_without == 0  # … which the open scan alone has too few failures to report
+
+
+def test_the_scan_s_trees_of_families_share_its_alpha(monkeypatch: pytest.MonkeyPatch):
+    """The claims', the signals' and the subgroups' trees each hold their false-discovery
+    rate; at ``alpha`` each, a fleet with no cause would get a finding from one of them with
+    chance up to three times ``alpha`` at every weekly scan."""
+    tree_alphas: list[float] = []
+    family_qvalues = ml.family_qvalues
+
+    def recording(pvalues, alpha, groups=None):
+        tree_alphas.append(alpha)
+        return family_qvalues(pvalues, alpha, groups)
+
+    monkeypatch.setattr(ml, "family_qvalues", recording)
+    for seed in range(5):
+        pop, episode = _world(seed, 5)
+        for finding in find_root_causes(pop, signals=alarm_attributes(pop, [episode])):
+            assert finding.q <= RootCauseConfig().alpha  # q is over the trees: ≤ alpha
+    # three trees tested (the subgroups': bands of miles per day), each at a third
+    assert set(tree_alphas) == {RootCauseConfig().alpha / 3} and len(tree_alphas) >= 10
 
 
 def _with_weld_current(pop: Population, episode: AlarmEpisode, seed: int,

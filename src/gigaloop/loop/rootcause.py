@@ -15,8 +15,11 @@ trims are compared with the units built beside them, over their whole span and i
 best build window (:mod:`gigaloop.loop.windows`, Bonferroni over the windows searched);
 every level of a failure mode is also tested within each climate and each band of miles per
 day, for a cause that bites in one of them only (:mod:`gigaloop.loop.subgroups`: a
-false-discovery family of their own, as the signals have, so they spend none of the scan's
-budget and cannot relax it).
+false-discovery family of their own, as the signals have, so they cannot relax the scan's
+bar). The trees of families — the claims', the signals', the subgroups' — share ``alpha``
+(Bonferroni: a third each when all three are tested, :func:`family_count`): each holds its
+rate, so under no cause at all each would make a finding with chance up to ``alpha`` at
+every weekly scan.
 The false discovery rate is controlled over all tests of all modes as a tree of families
 (Benjamini–Bogomolov at each level): modes, then each mode's attributes (a lot attribute
 with its hundreds of lots is one, a revision with its two levels and windows another),
@@ -232,19 +235,21 @@ def combine_scans(scan: ScanSetup, results: list[ModeScan]) -> list[Finding]:
             scans[mode] = result.rows
             tested[mode] = (attributes + result.windows,
                             CodeMatrix(scan.codes).plus([a.codes for a in result.windows]))
+    signal_rows = {mode: r.signal_rows for mode, r in zip(scan.modes, results, strict=True)
+                   if r.signal_rows is not None}
+    families = family_count(scans, signal_rows, results)
     # claims, rates and complaints in one tree: a level's complaints and its claims are two
     # looks at one cause, and two trees let a chance cluster of claims through twice
     if scans:
         qvalues = ml.family_qvalues(
-            {mode: s.p.to_numpy() for mode, s in scans.items()}, config.alpha,
+            {mode: s.p.to_numpy() for mode, s in scans.items()}, config.alpha / families,
             groups={mode: [tested[mode][0][a].family for a in s.attribute]
                     for mode, s in scans.items()})
         for mode, q in qvalues.items():
-            scans[mode]["q"] = q
-    signal_rows = {mode: r.signal_rows for mode, r in zip(scan.modes, results, strict=True)
-                   if r.signal_rows is not None}
-    _add_signal_family(scan, signal_rows, scans, tested)
-    _add_subgroup_family(scan, dict(zip(scan.modes, results, strict=True)), scans, tested)
+            scans[mode]["q"] = np.minimum(q * families, 1.0)
+    _add_signal_family(scan, signal_rows, scans, tested, families)
+    _add_subgroup_family(scan, dict(zip(scan.modes, results, strict=True)), scans, tested,
+                         families)
     findings: list[Finding] = []
     with _blas().limit(limits=1):
         for mode, rows in sorted(scans.items(), key=lambda item: is_complaint(item[0])):
@@ -253,20 +258,37 @@ def combine_scans(scan: ScanSetup, results: list[ModeScan]) -> list[Finding]:
     return findings
 
 
+def family_count(scans: dict[str, pd.DataFrame], signal_rows: dict[str, pd.DataFrame],
+                 results: list[ModeScan]) -> int:
+    """How many trees of families the scan tests — the claims' (with rates and complaints),
+    the signals', the subgroups' — each of which has a share of ``alpha`` (Bonferroni).
+    Each tree holds its false-discovery rate, so under no cause at all it makes a finding
+    with chance ``alpha``; three at ``alpha`` each would spend three times the scan's bar.
+    A tree counts when it has tests, whatever their p-values.
+
+    >>> family_count({"seal": pd.DataFrame()}, {}, [])
+    1
+    """
+    subgroups = any(r.subgroup_others is not None for r in results)
+    return max(int(bool(scans)) + int(bool(signal_rows)) + int(subgroups), 1)
+
+
 def _add_signal_family(scan: ScanSetup, rows: dict[str, pd.DataFrame],
                        scans: dict[str, pd.DataFrame],
-                       tested: dict[str, tuple[list[Attribute], CodeMatrix]]) -> None:
-    """The signals' tests, one FDR family per mode apart from the scan's: their rows
-    (``signal`` true) and attributes added to ``scans`` and ``tested``; a row that passes
-    must also show its dose (:func:`~gigaloop.loop.signals.mechanism_shown`)."""
+                       tested: dict[str, tuple[list[Attribute], CodeMatrix]],
+                       families: int = 1) -> None:
+    """The signals' tests, one FDR family per mode apart from the scan's, at ``alpha`` over
+    the ``families`` trees tested (their q multiplied back): their rows (``signal`` true)
+    and attributes added to ``scans`` and ``tested``; a row that passes must also show its
+    dose (:func:`~gigaloop.loop.signals.mechanism_shown`)."""
     if not rows:
         return
     config, signals = scan.config, scan.signals
     plain = (scan.attributes, CodeMatrix(scan.codes))
-    families = ml.family_qvalues({mode: r.p.to_numpy() for mode, r in rows.items()},
-                                 config.alpha)
+    qvalues = ml.family_qvalues({mode: r.p.to_numpy() for mode, r in rows.items()},
+                                config.alpha / families)
     for mode, result in rows.items():
-        q = families[mode].copy()
+        q = np.minimum(qvalues[mode] * families, 1.0)
         for i in np.flatnonzero(q <= config.alpha):  # passed: the dose must show it too
             if not mechanism_shown(scan.pop, mode, signals[int(result.attribute.iloc[i])]):
                 q[i] = 1.0
@@ -276,24 +298,27 @@ def _add_signal_family(scan: ScanSetup, rows: dict[str, pd.DataFrame],
 
 def _add_subgroup_family(scan: ScanSetup, results: dict[str, ModeScan],
                          scans: dict[str, pd.DataFrame],
-                         tested: dict[str, tuple[list[Attribute], CodeMatrix]]) -> None:
+                         tested: dict[str, tuple[list[Attribute], CodeMatrix]],
+                         families: int = 1) -> None:
     """The subgroup candidates' tests (:mod:`gigaloop.loop.subgroups`), a tree of families of
-    their own over the modes (claims and complaints alike): those that pass are added to
-    ``scans`` and ``tested`` beside the mode's other rows."""
+    their own over the modes (claims and complaints alike), at ``alpha`` over the
+    ``families`` trees tested: those that pass are added to ``scans`` and ``tested`` beside
+    the mode's other rows."""
     empty = pd.DataFrame({"attribute": [], "p": []})
     rows = {mode: (r.subgroup_rows if r.subgroup_rows is not None else empty,
                    r.subgroup_others) for mode, r in results.items()
             if r.subgroup_others is not None}
     if not any(len(r) for r, _ in rows.values()):
         return
-    families = ml.family_qvalues(
+    qvalues = ml.family_qvalues(
         {mode: np.r_[r.p.to_numpy(dtype=float), others.p.to_numpy(dtype=float)]
-         for mode, (r, others) in rows.items()}, scan.config.alpha,
+         for mode, (r, others) in rows.items()}, scan.config.alpha / families,
         groups={mode: [*(results[mode].subgroups[int(a)].family for a in r.attribute),
                        *others.family] for mode, (r, others) in rows.items()})
     plain = (scan.attributes, CodeMatrix(scan.codes))
     for mode, (result, _) in rows.items():
-        _append_passed(mode, result.assign(q=families[mode][:len(result)], signal=False),
+        q = np.minimum(qvalues[mode][:len(result)] * families, 1.0)
+        _append_passed(mode, result.assign(q=q, signal=False),
                        results[mode].subgroups, scan.config, scans, tested.get(mode, plain),
                        tested)
 

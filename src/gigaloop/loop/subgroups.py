@@ -12,8 +12,8 @@ multiplied by the subgroups searched (Bonferroni), stands out more than the whol
 does, that subgroup's test becomes a candidate of its own (the level's units there against
 the other units there), named with the subgroup (``climate``, or ``miles_per_day``: the
 band's lowest and highest). The candidates are a false-discovery family of their own
-(:func:`gigaloop.loop.rootcause.combine_scans`), as the signals and owners' complaints
-are: they spend none of the scan's budget and cannot relax its bar.
+(:func:`gigaloop.loop.rootcause.combine_scans`), as the signals are: they cannot relax the
+scan's bar, and the trees share its ``alpha``.
 
 >>> climate = np.array(["cold", "hot", "cold", "temperate", "hot", "cold"])
 >>> miles = np.array([10.0, 12.0, 30.0, 31.0, 80.0, 90.0])
