@@ -17,9 +17,9 @@ every level of a failure mode is also tested within each climate and each band o
 day, for a cause that bites in one of them only (:mod:`gigaloop.loop.subgroups`: a
 false-discovery family of their own, as the signals have, so they cannot relax the scan's
 bar). The trees of families — the claims', the signals', the subgroups' — share ``alpha``
-(Bonferroni: a third each when all three are tested, :func:`family_count`): each holds its
-rate, so under no cause at all each would make a finding with chance up to ``alpha`` at
-every weekly scan.
+(Bonferroni: a third each when all three are tested, :mod:`gigaloop.loop.families`): each
+holds its rate, so under no cause at all each would make a finding with chance up to
+``alpha`` at every weekly scan.
 The false discovery rate is controlled over all tests of all modes as a tree of families
 (Benjamini–Bogomolov at each level): modes, then each mode's attributes (a lot attribute
 with its hundreds of lots is one, a revision with its two levels and windows another),
@@ -43,6 +43,7 @@ from threadpoolctl import ThreadpoolController
 from gigaloop import ml
 from gigaloop.fleet.usage import MeasuredRates
 from gigaloop.loop.adjust import rate_covariates, usage_strata
+from gigaloop.loop.families import add_signal_tree, add_subgroup_tree, claims_tree, family_count
 from gigaloop.loop.finding import (
     CAUSE_KINDS,
     Adjustment,
@@ -52,7 +53,6 @@ from gigaloop.loop.finding import (
 )
 from gigaloop.loop.population import TESTED_DEPTH, Attribute, Population
 from gigaloop.loop.selection import select_findings
-from gigaloop.loop.signals import mechanism_shown
 from gigaloop.loop.subgroups import Subgroups, searched_by_subgroup, subgroup_candidates
 from gigaloop.loop.windows import (
     WINDOW_KINDS,
@@ -225,8 +225,9 @@ def _scan_signals(scan: ScanSetup, mode: str) -> pd.DataFrame | None:
 
 
 def combine_scans(scan: ScanSetup, results: list[ModeScan]) -> list[Finding]:
-    """The findings of every mode from its tests: false discovery rate over the tree of
-    families (claims, rates and complaints in one, signals apart), then selection."""
+    """The findings of every mode from its tests: false discovery rate over the trees of
+    families (:mod:`gigaloop.loop.families`: claims, rates and complaints in one, signals
+    and subgroups apart, sharing ``alpha``), then selection."""
     config, attributes = scan.config, scan.attributes
     scans: dict[str, pd.DataFrame] = {}
     tested: dict[str, tuple[list[Attribute], CodeMatrix]] = {}
@@ -237,108 +238,16 @@ def combine_scans(scan: ScanSetup, results: list[ModeScan]) -> list[Finding]:
                             CodeMatrix(scan.codes).plus([a.codes for a in result.windows]))
     signal_rows = {mode: r.signal_rows for mode, r in zip(scan.modes, results, strict=True)
                    if r.signal_rows is not None}
-    families = family_count(scans, signal_rows, results)
-    # claims, rates and complaints in one tree: a level's complaints and its claims are two
-    # looks at one cause, and two trees let a chance cluster of claims through twice
-    if scans:
-        qvalues = ml.family_qvalues(
-            {mode: s.p.to_numpy() for mode, s in scans.items()}, config.alpha / families,
-            groups={mode: [tested[mode][0][a].family for a in s.attribute]
-                    for mode, s in scans.items()})
-        for mode, q in qvalues.items():
-            scans[mode]["q"] = np.minimum(q * families, 1.0)
-    _add_signal_family(scan, signal_rows, scans, tested, families)
-    _add_subgroup_family(scan, dict(zip(scan.modes, results, strict=True)), scans, tested,
-                         families)
+    trees = family_count(scans, signal_rows, results)
+    claims_tree(scans, tested, config.alpha, trees)
+    add_signal_tree(scan, signal_rows, scans, tested, trees)
+    add_subgroup_tree(scan, dict(zip(scan.modes, results, strict=True)), scans, tested, trees)
     findings: list[Finding] = []
     with _blas().limit(limits=1):
         for mode, rows in sorted(scans.items(), key=lambda item: is_complaint(item[0])):
             findings += select_findings(scan.pop, mode, rows, *tested[mode], scan.adjust,
                                         config, findings)
     return findings
-
-
-def family_count(scans: dict[str, pd.DataFrame], signal_rows: dict[str, pd.DataFrame],
-                 results: list[ModeScan]) -> int:
-    """How many trees of families the scan tests — the claims' (with rates and complaints),
-    the signals', the subgroups' — each of which has a share of ``alpha`` (Bonferroni).
-    Each tree holds its false-discovery rate, so under no cause at all it makes a finding
-    with chance ``alpha``; three at ``alpha`` each would spend three times the scan's bar.
-    A tree counts when it has tests, whatever their p-values.
-
-    >>> family_count({"seal": pd.DataFrame()}, {}, [])
-    1
-    """
-    subgroups = any(r.subgroup_others is not None for r in results)
-    return max(int(bool(scans)) + int(bool(signal_rows)) + int(subgroups), 1)
-
-
-def _add_signal_family(scan: ScanSetup, rows: dict[str, pd.DataFrame],
-                       scans: dict[str, pd.DataFrame],
-                       tested: dict[str, tuple[list[Attribute], CodeMatrix]],
-                       families: int = 1) -> None:
-    """The signals' tests, one FDR family per mode apart from the scan's, at ``alpha`` over
-    the ``families`` trees tested (their q multiplied back): their rows (``signal`` true)
-    and attributes added to ``scans`` and ``tested``; a row that passes must also show its
-    dose (:func:`~gigaloop.loop.signals.mechanism_shown`)."""
-    if not rows:
-        return
-    config, signals = scan.config, scan.signals
-    plain = (scan.attributes, CodeMatrix(scan.codes))
-    qvalues = ml.family_qvalues({mode: r.p.to_numpy() for mode, r in rows.items()},
-                                config.alpha / families)
-    for mode, result in rows.items():
-        q = np.minimum(qvalues[mode] * families, 1.0)
-        for i in np.flatnonzero(q <= config.alpha):  # passed: the dose must show it too
-            if not mechanism_shown(scan.pop, mode, signals[int(result.attribute.iloc[i])]):
-                q[i] = 1.0
-        _append_passed(mode, result.assign(q=q, signal=True), signals, config,
-                       scans, tested.get(mode, plain), tested)
-
-
-def _add_subgroup_family(scan: ScanSetup, results: dict[str, ModeScan],
-                         scans: dict[str, pd.DataFrame],
-                         tested: dict[str, tuple[list[Attribute], CodeMatrix]],
-                         families: int = 1) -> None:
-    """The subgroup candidates' tests (:mod:`gigaloop.loop.subgroups`), a tree of families of
-    their own over the modes (claims and complaints alike), at ``alpha`` over the
-    ``families`` trees tested: those that pass are added to ``scans`` and ``tested`` beside
-    the mode's other rows."""
-    empty = pd.DataFrame({"attribute": [], "p": []})
-    rows = {mode: (r.subgroup_rows if r.subgroup_rows is not None else empty,
-                   r.subgroup_others) for mode, r in results.items()
-            if r.subgroup_others is not None}
-    if not any(len(r) for r, _ in rows.values()):
-        return
-    qvalues = ml.family_qvalues(
-        {mode: np.r_[r.p.to_numpy(dtype=float), others.p.to_numpy(dtype=float)]
-         for mode, (r, others) in rows.items()}, scan.config.alpha / families,
-        groups={mode: [*(results[mode].subgroups[int(a)].family for a in r.attribute),
-                       *others.family] for mode, (r, others) in rows.items()})
-    plain = (scan.attributes, CodeMatrix(scan.codes))
-    for mode, (result, _) in rows.items():
-        q = np.minimum(qvalues[mode][:len(result)] * families, 1.0)
-        _append_passed(mode, result.assign(q=q, signal=False),
-                       results[mode].subgroups, scan.config, scans, tested.get(mode, plain),
-                       tested)
-
-
-def _append_passed(mode: str, result: pd.DataFrame, added: list[Attribute],
-                   config: RootCauseConfig, scans: dict[str, pd.DataFrame],
-                   before: tuple[list[Attribute], CodeMatrix],
-                   tested: dict[str, tuple[list[Attribute], CodeMatrix]]) -> None:
-    """A family's rows of ``mode`` that pass (q ≤ alpha: only these can be chosen) added to
-    the mode's scan, their attributes (``added``) after those ``before``."""
-    result = result[result.q <= config.alpha]
-    if result.empty:
-        return
-    attributes, codes = before
-    result = result.assign(attribute=result.attribute + len(attributes))
-    main = scans.get(mode)
-    if main is not None and "signal" not in main:
-        main = main.assign(signal=False)
-    scans[mode] = result if main is None else pd.concat([main, result], ignore_index=True)
-    tested[mode] = (attributes + added, codes.plus([a.codes for a in added]))
 
 
 def _hypotheses_only(scan: pd.DataFrame, attributes: list[Attribute]) -> pd.DataFrame:
