@@ -28,16 +28,18 @@ if TYPE_CHECKING:
     from gigaloop.loop.rootcause import ModeScan, ScanSetup
 
 
-def family_count(scans: dict[str, pd.DataFrame], signal_rows: dict[str, pd.DataFrame],
-                 results: list[ModeScan]) -> int:
+def tree_count(scans: dict[str, pd.DataFrame], signal_rows: dict[str, pd.DataFrame],
+               results: list[ModeScan]) -> int:
     """How many trees of families the scan tests — the claims' (with rates and complaints),
     the signals', the subgroups' — each of which has a share of ``alpha`` (Bonferroni).
     Each tree holds its false-discovery rate, so under no cause at all it makes a finding
     with chance ``alpha``; three at ``alpha`` each would spend three times the scan's bar.
     A tree counts when it has tests, whatever their p-values.
 
-    >>> family_count({"seal": pd.DataFrame()}, {}, [])
+    >>> tree_count({"seal": pd.DataFrame()}, {}, [])     # the claims' tree alone
     1
+    >>> tree_count({"seal": pd.DataFrame()}, {"seal": pd.DataFrame()}, [])
+    2
     """
     subgroups = any(r.subgroup_others is not None for r in results)
     return max(int(bool(scans)) + int(bool(signal_rows)) + int(subgroups), 1)
@@ -126,4 +128,4 @@ def _append_passed(mode: str, result: pd.DataFrame, added: list[Attribute],
     tested[mode] = (attributes + added, codes.plus([a.codes for a in added]))
 
 
-__all__ = ["add_signal_tree", "add_subgroup_tree", "claims_tree", "family_count"]
+__all__ = ["add_signal_tree", "add_subgroup_tree", "claims_tree", "tree_count"]

@@ -43,7 +43,7 @@ from threadpoolctl import ThreadpoolController
 from gigaloop import ml
 from gigaloop.fleet.usage import MeasuredRates
 from gigaloop.loop.adjust import rate_covariates, usage_strata
-from gigaloop.loop.families import add_signal_tree, add_subgroup_tree, claims_tree, family_count
+from gigaloop.loop.families import add_signal_tree, add_subgroup_tree, claims_tree, tree_count
 from gigaloop.loop.finding import (
     CAUSE_KINDS,
     Adjustment,
@@ -238,7 +238,7 @@ def combine_scans(scan: ScanSetup, results: list[ModeScan]) -> list[Finding]:
                             CodeMatrix(scan.codes).plus([a.codes for a in result.windows]))
     signal_rows = {mode: r.signal_rows for mode, r in zip(scan.modes, results, strict=True)
                    if r.signal_rows is not None}
-    trees = family_count(scans, signal_rows, results)
+    trees = tree_count(scans, signal_rows, results)
     claims_tree(scans, tested, config.alpha, trees)
     add_signal_tree(scan, signal_rows, scans, tested, trees)
     add_subgroup_tree(scan, dict(zip(scan.modes, results, strict=True)), scans, tested, trees)
