@@ -31,10 +31,8 @@ if TYPE_CHECKING:
 def tree_count(scans: dict[str, pd.DataFrame], signal_rows: dict[str, pd.DataFrame],
                results: list[ModeScan]) -> int:
     """How many trees of families the scan tests — the claims' (with rates and complaints),
-    the signals', the subgroups' — each of which has a share of ``alpha`` (Bonferroni).
-    Each tree holds its false-discovery rate, so under no cause at all it makes a finding
-    with chance ``alpha``; three at ``alpha`` each would spend three times the scan's bar.
-    A tree counts when it has tests, whatever their p-values.
+    the signals', the subgroups' — each of which has a share of ``alpha`` (Bonferroni). A
+    tree counts when it has tests, whatever their p-values.
 
     >>> tree_count({"seal": pd.DataFrame()}, {}, [])     # the claims' tree alone
     1
@@ -45,6 +43,22 @@ def tree_count(scans: dict[str, pd.DataFrame], signal_rows: dict[str, pd.DataFra
     return max(int(bool(scans)) + int(bool(signal_rows)) + int(subgroups), 1)
 
 
+def shared_qvalues(pvalues: dict[str, np.ndarray], alpha: float, trees: int,
+                   groups: dict[str, list[str]] | None = None) -> dict[str, np.ndarray]:
+    """One tree's q-values (:func:`gigaloop.ml.family_qvalues`) at its share of ``alpha``
+    among ``trees``, multiplied back: ``q ≤ alpha`` is then the bar of every tree.
+
+    >>> shared_qvalues({"seal": np.array([0.001, 0.5])}, 0.01, 3)["seal"].tolist()
+    [0.006, 1.0]
+    >>> shared_qvalues({"seal": np.array([0.002, 0.5])}, 0.01, 3)["seal"].tolist()
+    [1.0, 1.0]
+    >>> shared_qvalues({"seal": np.array([0.002, 0.5])}, 0.01, 1)["seal"].tolist()
+    [0.004, 0.5]
+    """
+    qvalues = ml.family_qvalues(pvalues, alpha / trees, groups)
+    return {key: np.minimum(q * trees, 1.0) for key, q in qvalues.items()}
+
+
 def claims_tree(scans: dict[str, pd.DataFrame],
                 tested: dict[str, tuple[list[Attribute], CodeMatrix]], alpha: float,
                 trees: int = 1) -> None:
@@ -52,12 +66,12 @@ def claims_tree(scans: dict[str, pd.DataFrame],
     the ``trees`` tested (multiplied back); ``tested``: each mode's attributes."""
     if not scans:
         return
-    qvalues = ml.family_qvalues(
-        {mode: s.p.to_numpy() for mode, s in scans.items()}, alpha / trees,
+    qvalues = shared_qvalues(
+        {mode: s.p.to_numpy() for mode, s in scans.items()}, alpha, trees,
         groups={mode: [tested[mode][0][a].family for a in s.attribute]
                 for mode, s in scans.items()})
     for mode, q in qvalues.items():
-        scans[mode]["q"] = np.minimum(q * trees, 1.0)
+        scans[mode]["q"] = q
 
 
 def add_signal_tree(scan: ScanSetup, rows: dict[str, pd.DataFrame],
@@ -72,10 +86,10 @@ def add_signal_tree(scan: ScanSetup, rows: dict[str, pd.DataFrame],
         return
     config, signals = scan.config, scan.signals
     plain = (scan.attributes, CodeMatrix(scan.codes))
-    qvalues = ml.family_qvalues({mode: r.p.to_numpy() for mode, r in rows.items()},
-                                config.alpha / trees)
+    qvalues = shared_qvalues({mode: r.p.to_numpy() for mode, r in rows.items()},
+                             config.alpha, trees)
     for mode, result in rows.items():
-        q = np.minimum(qvalues[mode] * trees, 1.0)
+        q = qvalues[mode]
         for i in np.flatnonzero(q <= config.alpha):  # passed: the dose must show it too
             if not mechanism_shown(scan.pop, mode, signals[int(result.attribute.iloc[i])]):
                 q[i] = 1.0
@@ -97,15 +111,14 @@ def add_subgroup_tree(scan: ScanSetup, results: dict[str, ModeScan],
             if r.subgroup_others is not None}
     if not any(len(r) for r, _ in rows.values()):
         return
-    qvalues = ml.family_qvalues(
+    qvalues = shared_qvalues(
         {mode: np.r_[r.p.to_numpy(dtype=float), others.p.to_numpy(dtype=float)]
-         for mode, (r, others) in rows.items()}, scan.config.alpha / trees,
+         for mode, (r, others) in rows.items()}, scan.config.alpha, trees,
         groups={mode: [*(results[mode].subgroups[int(a)].family for a in r.attribute),
                        *others.family] for mode, (r, others) in rows.items()})
     plain = (scan.attributes, CodeMatrix(scan.codes))
     for mode, (result, _) in rows.items():
-        q = np.minimum(qvalues[mode][:len(result)] * trees, 1.0)
-        _append_passed(mode, result.assign(q=q, signal=False),
+        _append_passed(mode, result.assign(q=qvalues[mode][:len(result)], signal=False),
                        results[mode].subgroups, scan.config, scans, tested.get(mode, plain),
                        tested)
 
@@ -128,4 +141,5 @@ def _append_passed(mode: str, result: pd.DataFrame, added: list[Attribute],
     tested[mode] = (attributes + added, codes.plus([a.codes for a in added]))
 
 
-__all__ = ["add_signal_tree", "add_subgroup_tree", "claims_tree", "tree_count"]
+__all__ = ["add_signal_tree", "add_subgroup_tree", "claims_tree", "shared_qvalues",
+           "tree_count"]
