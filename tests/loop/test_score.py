@@ -65,6 +65,21 @@ def test_a_lot_that_went_into_a_suppliers_bad_window_names_that_window():
     assert score["false_findings"] == ["b"]  # the supplier's lot from outside the window
 
 
+def test_a_lot_whose_alias_is_the_faulty_lot_finds_it():
+    # every part changed lots at the same unit: the cell lot and the drive-unit lot are the
+    # same vehicles, and the finding lists the one beside the other
+    run = fault("du-run", "paint_trim", {"part": "DU", "lot": ["DU-0033", "DU-0034"]}, first=60)
+    truth = {**TRUTH, "faults": [run]}
+    findings = [finding("a", "paint_trim", {"part": "CELL", "lot": "CELL-0033", "aliases": [
+                    {"part": "HUB", "lot": "HUB-0016"}, {"part": "DU", "lot": "DU-0034"}]},
+                        day=90),
+                finding("b", "paint_trim", {"part": "CELL", "lot": "CELL-0040", "aliases": [
+                    {"part": "DU", "lot": "DU-0041"}]})]
+    score = score_findings(findings, truth)
+    assert score["faults"][0]["finding_id"] == "a" and score["faults"][0]["days_to_find"] == 30
+    assert score["false_findings"] == ["b"]  # aliased with a lot outside the fault
+
+
 def test_an_inspection_that_re_measures_a_defects_reading_names_that_defect():
     film = fault("film", "camera", {"station": "PT-010", "parameter": "film_thickness",
                                     "window": [16, 105]}, first=60)

@@ -32,7 +32,7 @@ import pandas as pd
 from gigaloop.actuate import Action, EngineeringChange, ServiceCampaign
 from gigaloop.errors import ModelError
 from gigaloop.loop.contract import DayContext, Decision
-from gigaloop.loop.finding import component_of
+from gigaloop.loop.finding import ALIASES, component_of
 from gigaloop.loop.population import Population
 from gigaloop.loop.state import LoopState
 from gigaloop.loop.subgroups import SUBGROUP_KEYS
@@ -68,7 +68,7 @@ def same_cause(finding: dict[str, Any]) -> str:
     'paint_trim|lot=CELL-7|part=P'
     """
     parts = [f"{k}={v}" for k, v in sorted(finding["names"].items())
-             if k not in ("range", "window", *SUBGROUP_KEYS)]
+             if k not in ("range", "window", ALIASES, *SUBGROUP_KEYS)]
     return "|".join([serviced_component(finding["failure_mode"]), *parts])
 
 

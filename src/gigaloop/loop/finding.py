@@ -16,6 +16,9 @@ import numpy as np
 #: so its effect is judged by that change's own impact check, not rediscovered here.
 CAUSE_KINDS = ("lot", "supplier", "machine", "reading", "drift", "shift", "model", "trim",
                "hardware_revision", "inspection")
+#: The key of a finding's names that lists whole namings marking the same vehicles as it
+#: (:attr:`Finding.alternatives`): no data can tell the finding from any of them.
+ALIASES = "aliases"
 #: Failure modes of owners' complaints are ``complaint:<component>``: days in service to the
 #: first complaint about that component (:mod:`gigaloop.loop.vehicle_records`).
 COMPLAINT_PREFIX = "complaint:"
@@ -28,6 +31,41 @@ def is_complaint(mode: str) -> bool:
     (True, False)
     """
     return mode.startswith(COMPLAINT_PREFIX)
+
+
+def namings(names: dict[str, Any]) -> list[dict[str, Any]]:
+    """What a finding's ``names`` may stand for: the names themselves, then each whole
+    naming its :data:`ALIASES` list (the same vehicles, told apart by no data).
+
+    >>> namings({"part": "CELL", "lot": "CELL-1", "aliases": [{"part": "DU", "lot": "DU-4"}]})
+    [{'part': 'CELL', 'lot': 'CELL-1'}, {'part': 'DU', 'lot': 'DU-4'}]
+    """
+    own = {k: v for k, v in names.items() if k != ALIASES}
+    return [own, *names.get(ALIASES, [])]
+
+
+def names_text(names: dict[str, Any]) -> str:
+    """What a finding points at, as ``lot=CELL-7, window=day 41–57``.
+
+    >>> names_text({"station": "BW-030", "window": [41, 57]})
+    'station=BW-030, window=day 41–57'
+    >>> names_text({"lot": "HUB-SUPA-0056", "miles_per_day": [43.2, 212.0]})
+    'lot=HUB-SUPA-0056, miles_per_day=43.2–212.0'
+    >>> names_text({"lot": "CELL-7", "aliases": [{"lot": "DU-4", "part": "DU"}]})
+    'lot=CELL-7, or equally (lot=DU-4, part=DU)'
+    """
+    parts: list[str] = []
+    for key, value in names.items():
+        if key == ALIASES and isinstance(value, list):  # the same vehicles, named otherwise
+            parts.extend(f"or equally ({names_text(alias)})" for alias in value)
+            continue
+        if key == "window" and isinstance(value, list | tuple) and len(value) == 2:
+            ends = [str(v)[:10] for v in value]
+            value = ("day " if all(isinstance(v, int) for v in value) else "") + "–".join(ends)
+        elif key == "miles_per_day" and isinstance(value, list | tuple) and len(value) == 2:
+            value = "–".join(str(v) for v in value)  # the band of use a finding holds to
+        parts.append(f"{key}={value}")
+    return ", ".join(parts)
 
 
 def component_of(mode: str) -> str:
@@ -75,6 +113,9 @@ class Finding:
     #: What else marks the same vehicles — a supplier's build window that is a revision —
     #: which no data can tell from ``names``: reported with them, not part of the key.
     aliases: dict[str, Any] = field(default_factory=dict)
+    #: Whole namings of the same kind that mark the same vehicles — another part's lot, when
+    #: every part changed lots at the same unit — reported as ``names["aliases"]``.
+    alternatives: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def key(self) -> str:
@@ -86,7 +127,8 @@ class Finding:
     def record(self) -> dict[str, Any]:
         return {
             "failure_mode": self.failure_mode, "attribute": self.attribute,
-            "names": {**self.aliases, **self.names},
+            "names": {**self.aliases, **self.names,
+                      **({ALIASES: self.alternatives} if self.alternatives else {})},
             "effect": round(self.effect, 3), "effect_kind": self.effect_kind,
             "ci": [round(self.ci[0], 3), round(self.ci[1], 3)], "p": float(f"{self.p:.3g}"),
             "q": float(f"{self.q:.3g}"), "observed": round(self.observed, 1),

@@ -29,7 +29,7 @@ from gigaloop.loop.changes import (
     withdraw_changes,
 )
 from gigaloop.loop.contract import DayContext, Decision
-from gigaloop.loop.finding import Finding
+from gigaloop.loop.finding import Finding, names_text
 from gigaloop.loop.impact import verify_changes
 from gigaloop.loop.population import Population
 from gigaloop.loop.precursors import population_with_codes
@@ -113,7 +113,7 @@ class RootCauseModule:
                 causes[same_cause(record)] = finding.key
                 decisions.append(Decision(
                     ctx.day, self.name,
-                    f"{finding.failure_mode}: {_describe(finding.names)} "
+                    f"{finding.failure_mode}: {names_text(finding.names)} "
                     f"({finding.effect_kind} {finding.effect:.2f}, q={finding.q:.2g})",
                     finding=record,
                     inputs={"as_of": as_of.isoformat(), "vehicles": len(pop),
@@ -286,5 +286,3 @@ def vins_mask(pop: Any, vins: Any) -> np.ndarray:
         zero_copy_only=False)
 
 
-def _describe(names: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in names.items())

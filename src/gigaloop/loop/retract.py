@@ -69,6 +69,7 @@ import pandas as pd
 
 from gigaloop import ml
 from gigaloop.loop.adjust import usage_strata
+from gigaloop.loop.finding import names_text
 from gigaloop.loop.population import Population
 from gigaloop.loop.rootcause import RootCauseConfig
 from gigaloop.loop.standing import rate_ratio, rate_stands_alone, stands_alone
@@ -102,7 +103,7 @@ def fading_reason(pop: Population, mode: str, members: np.ndarray,
     for record, other in standing:
         if record["failure_mode"] == mode and failed.any() \
                 and (failed & other).sum() >= TAKEN_SHARE * failed.sum():
-            names = ", ".join(f"{k}={v}" for k, v in record["names"].items())
+            names = names_text(record["names"])
             return f"its failures are explained by {record['id']} ({names})"
     strata = usage_strata(pop)
     if beside:

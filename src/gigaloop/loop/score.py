@@ -8,9 +8,11 @@ component's failures) — the same lot, station, machine, hardware revision … 
 are within ``window_tolerance_days`` of the window that really was: a drift the loop
 stopped early ended on that day; a supplier's window is also named by any lot that went
 into the units it marked, and a process defect by the failed units of an inspection that
-re-measures its reading). A window inside the fault's names its cause too — the days a
-drift harmed before process control took it out — and is not false, but does not find
-the fault.
+re-measures its reading). A finding names what its ``aliases`` name too (whole namings
+that mark the same vehicles, such as another part's lot where every part changed lots at
+the same unit: no data can tell them apart). A window inside the fault's names its cause
+too — the days a drift harmed before process control took it out — and is not false, but
+does not find the fault.
 A finding that matches no fault, or names a red herring, is a false finding; one that
 names a fault in one of its ``related_modes`` (a weak lot's pack failures beside its
 fade) is neither, nor is one naming a single lot of a faulty hardware revision (the truth's
@@ -57,6 +59,7 @@ from typing import Any
 from gigaloop.errors import ConfigError
 from gigaloop.factory.process_control import ALARM_MODE
 from gigaloop.loop.finding import component_of
+from gigaloop.loop.finding import namings as finding_namings
 from gigaloop.loop.offer_scoring import offers_against_truth
 
 #: Truth is kept here, beside (never inside) the run's store.
@@ -154,13 +157,14 @@ def score_findings(
         namings = _namings(fault, wanted)
         # part of the fault's window, or one lot of its revision, names its cause (no false
         # finding); found needs all
+        # a finding names what its aliases name too: no data could tell them apart
         naming = [f for f in findings if about[f["id"]] in related and any(
-            names_match(f["names"], n, start=start, inside=True,
+            names_match(said, n, start=start, inside=True,
                         window_tolerance_days=window_tolerance_days)
-            for n in [*namings, *_parts(fault)])]
+            for said in finding_namings(f["names"]) for n in [*namings, *_parts(fault)])]
         hits = [f for f in naming if about[f["id"]] == wanted["failure_mode"] and any(
-            names_match(f["names"], n, start=start,
-                        window_tolerance_days=window_tolerance_days) for n in namings)]
+            names_match(said, n, start=start, window_tolerance_days=window_tolerance_days)
+            for said in finding_namings(f["names"]) for n in namings)]
         seen_in_plant = _alarms_on(alarms, fault, wanted, start, window_tolerance_days)
         alarms_used.update(f["id"] for f in seen_in_plant)
         if wanted.get("red_herring"):
@@ -197,8 +201,8 @@ def score_findings(
     unmatched = [f for f in findings if f["id"] not in matched_finding_ids]
     predictions = {f["id"] for f in unmatched if f["failure_mode"] == MACHINE_MODE}
     mechanism = {f["id"] for f in unmatched if any(
-        about[f["id"]] == m["failure_mode"] and names_match(f["names"], m["names"], start=start)
-        for m in truth.get("mechanisms", []))}
+        about[f["id"]] == m["failure_mode"] and names_match(said, m["names"], start=start)
+        for m in truth.get("mechanisms", []) for said in finding_namings(f["names"]))}
     false_ids.update(f["id"] for f in unmatched if f["id"] not in predictions | mechanism)
     found = sum(1 for f in faults_out if f.get("found"))
     retracted = {f["id"] for f in findings if f.get("retracted")}

@@ -124,13 +124,14 @@ def select_findings(pop: Population, mode: str, scan: pd.DataFrame, attributes: 
             attribute, names, members, row = supply
             if not _stands(row, floor):
                 continue
-        aliases, twins = _aliases(candidates, members, attributes, located)
+        aliases, alternatives, twins = _aliases(candidates, names, members, attributes,
+                                                located)
         candidates = candidates.drop([*twins, *_same_level(candidates, names, attributes,
                                                            located)])
         finding = Finding(mode, attribute.name, attribute.kind, names, float(row.effect),
                           (float(row.low), float(row.high)), str(row.effect_kind), float(row.p),
                           float(row.q), float(row.observed), float(row.expected), members,
-                          rank=len(chosen) + 1, aliases=aliases)
+                          rank=len(chosen) + 1, aliases=aliases, alternatives=alternatives)
         if any(f.key == finding.key for f in chosen):
             continue
         chosen.append(finding)
@@ -172,12 +173,27 @@ def _tie_break(pop: Population, mode: str, candidates: pd.DataFrame,
     return 0
 
 
-def _aliases(candidates: pd.DataFrame, members: np.ndarray, attributes: list[Attribute],
+def _aliases(candidates: pd.DataFrame, own: dict[str, Any], members: np.ndarray,
+             attributes: list[Attribute],
              located: dict[tuple[int, int], tuple[dict, np.ndarray, pd.Series]],
-             overlap: float = 0.98) -> tuple[dict[str, Any], list[Any]]:
-    """Names of the candidates that mark (almost) the same vehicles as ``members``, and
-    their index labels: one finding names them all, rather than one of them at random."""
+             overlap: float = 0.98
+             ) -> tuple[dict[str, Any], list[dict[str, Any]], list[Any]]:
+    """The candidates that mark (almost) the same vehicles as ``members`` (the finding
+    naming ``own``): one finding names them all, rather than one of them at random. Names
+    of another kind join the finding's (a supplier's window that is a revision); a whole
+    naming that gives a name of ``own`` another value (another part's lot, where every
+    part changed lots at the same unit) is listed apart. Returns the names, the namings
+    listed apart and the candidates' index labels.
+
+    >>> codes = np.array([0, 0, 1, 1])
+    >>> lots = [Attribute("lot:A", "lot", codes, ["A-1", "A-2"], {"part": "A"}),
+    ...         Attribute("lot:B", "lot", codes, ["B-7", "B-8"], {"part": "B"})]
+    >>> rows = pd.DataFrame({"attribute": [1, 1], "level": [1, 0]}, index=[10, 11])
+    >>> _aliases(rows, {"part": "A", "lot": "A-2"}, codes == 1, lots, {})
+    ({}, [{'lot': 'B-8', 'part': 'B'}], [10])
+    """
     names: dict[str, Any] = {}
+    apart: list[dict[str, Any]] = []
     twins = []
     size = int(members.sum())
     for label, row in candidates.iterrows():
@@ -186,9 +202,13 @@ def _aliases(candidates: pd.DataFrame, members: np.ndarray, attributes: list[Att
             key = (row.attribute, row.level)
             found = located[key][0] if key in located else \
                 attributes[int(row.attribute)].names(int(row.level))
-            names = {**found, **names}
+            if any(k in own and str(own[k]) != str(v) for k, v in found.items()):
+                if found not in apart:
+                    apart.append(dict(found))
+            else:
+                names = {**found, **names}
             twins.append(label)
-    return names, twins
+    return names, apart, twins
 
 
 def _smallest_sufficient(pop: Population, mode: str, candidates: pd.DataFrame, pick: int,

@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from gigaloop.fleet.safety import AUTOPILOT_REFERENCE_PER_MILLION
+from gigaloop.loop.finding import names_text
 from gigaloop.store import Tables
 from gigaloop.web.tables import is_alarm
 
@@ -224,5 +225,5 @@ def _row_of(finding: dict[str, Any]) -> str:
 
 
 def _describe(finding: dict[str, Any]) -> str:
-    names = ", ".join(f"{k}={v}" for k, v in finding.get("names", {}).items())
+    names = names_text(finding.get("names", {}))
     return f"{finding['failure_mode']}: {names}"

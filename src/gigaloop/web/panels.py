@@ -15,6 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from gigaloop.fleet.safety import AUTOPILOT_REFERENCE_PER_MILLION
+from gigaloop.loop.finding import names_text
 from gigaloop.web.figures import LAYOUT
 
 
@@ -85,7 +86,7 @@ def evidence_figure(finding: dict[str, Any]) -> go.Figure:
         fig.add_scatter(x=scans["day"], y=scans["q"], mode="lines", yaxis="y2", name="q",
                         line={"dash": "dot"})
     fig.add_hline(y=1, line_dash="dot")
-    names = ", ".join(f"{k}={v}" for k, v in (finding.get("names") or {}).items())
+    names = names_text(finding.get("names") or {})
     return fig.update_layout(
         title=f"{finding['id']} {finding.get('failure_mode', '')}: {names}",
         xaxis_title="day scanned", yaxis_title=str(finding.get("effect_kind", "effect")),

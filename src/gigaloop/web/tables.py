@@ -8,6 +8,7 @@ from html import escape
 from typing import Any
 
 from gigaloop.factory.process_control import ALARM_MODE
+from gigaloop.loop.finding import names_text
 from gigaloop.store import Tables
 from gigaloop.web.format import MISSING, kpi_rows
 
@@ -48,25 +49,6 @@ def interval(value: float | None, ci: list[float] | None, digits: int = 2) -> st
         return f"{x:,.{digits}f}".replace("-", "−")
 
     return fmt(value) + (f" ({fmt(ci[0])} to {fmt(ci[1])})" if ci else "")
-
-
-def names_text(names: dict[str, Any]) -> str:
-    """What a finding points at, as ``lot=CELL-7, window=day 41–57``.
-
-    >>> names_text({"station": "BW-030", "window": [41, 57]})
-    'station=BW-030, window=day 41–57'
-    >>> names_text({"lot": "HUB-SUPA-0056", "miles_per_day": [43.2, 212.0]})
-    'lot=HUB-SUPA-0056, miles_per_day=43.2–212.0'
-    """
-    parts = []
-    for key, value in names.items():
-        if key == "window" and isinstance(value, list | tuple) and len(value) == 2:
-            ends = [str(v)[:10] for v in value]
-            value = ("day " if all(isinstance(v, int) for v in value) else "") + "–".join(ends)
-        elif key == "miles_per_day" and isinstance(value, list | tuple) and len(value) == 2:
-            value = "–".join(str(v) for v in value)  # the band of use a finding holds to
-        parts.append(f"{key}={value}")
-    return ", ".join(parts)
 
 
 def verification(change: dict[str, Any] | None) -> str:
