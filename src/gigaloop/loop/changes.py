@@ -32,7 +32,7 @@ import pandas as pd
 from gigaloop.actuate import Action, EngineeringChange, ServiceCampaign
 from gigaloop.errors import ModelError
 from gigaloop.loop.contract import DayContext, Decision
-from gigaloop.loop.finding import ALIASES, component_of
+from gigaloop.loop.finding import ALIASES, component_of, names_text
 from gigaloop.loop.population import Population
 from gigaloop.loop.state import LoopState
 from gigaloop.loop.subgroups import SUBGROUP_KEYS
@@ -96,7 +96,7 @@ def plan_actions(finding: dict[str, Any], *, change_id: str, day: int,
     names, mode = finding["names"], finding["failure_mode"]
     component = serviced_component(mode)
     actions: list[Action] = []
-    description = f"{mode}: {', '.join(f'{k}={v}' for k, v in names.items())}"
+    description = f"{mode}: {names_text(names)}"
     if "lot" in names:
         actions.append(EngineeringChange(day=day, change_id=change_id,
                                          target={"lot": names["lot"]},
