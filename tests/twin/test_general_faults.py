@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from gigaloop.actuate import SetpointChange
 from gigaloop.errors import ScenarioError
 from gigaloop.twin.climate import CLIMATE_INDEX
 from gigaloop.twin.scenario import load_scenario_text
@@ -225,3 +226,31 @@ def test_red_herrings_raise_the_raw_rate_not_the_adjusted_one(run: dict[str, Any
     assert raw[0] > 1.3 * raw[1]                              # raw: shift B fails more
     in_cold = _rates(run, "x_rattle", shift_b[cold], vehicles=cold)
     assert 0.75 < in_cold[0] / in_cold[1] < 1.33              # per climate: normal
+
+
+def _drift_truth(compensate_on: int | None) -> dict[str, Any]:
+    """Forty days of an oven that drifts 4 σ low from day 5, its defect's band inside the
+    oven's own spread (0.5 σ), answered on ``compensate_on`` by a setpoint move (or not)."""
+    oven = _fault("oven", "process_defect", {"station": "PT-020",
+                                             "parameter": "oven_temperature",
+                                             "machine": "PT-020-O1"},
+                  {"shift": -6.0, "ramp_days": 1, "threshold": 0.75, "slope": 0.3},
+                  mode="hvac", side="low", starts=5)
+    twin = Twin(load_scenario_text(toml_text(world(oven))), seed=2)
+    for day in range(40):
+        twin.step(day)
+        if day == compensate_on:
+            twin.apply(SetpointChange(day=day + 1, station_id="PT-020-O1",
+                                      parameter="oven_temperature", setpoint=146.0))
+    return twin.truth()["faults"][0]["happened"]
+
+
+def test_a_drift_harms_the_units_it_pushed_past_the_band_not_those_past_it_anyway() -> None:
+    left, answered = _drift_truth(None), _drift_truth(10)
+    # the band lies in the spread: about a third of all units are past it, drift or not
+    assert left["affected_vins"] > left["pushed_units"] > 0
+    # answered after five days, the drift pushes few units past it from then on, while as
+    # many units as without the answer are past it by their own spread
+    assert answered["pushed_units"] < 0.35 * left["pushed_units"]
+    spread = [run["affected_vins"] - run["pushed_units"] for run in (left, answered)]
+    assert abs(spread[1] - spread[0]) < 0.15 * spread[0]

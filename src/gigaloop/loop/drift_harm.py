@@ -25,8 +25,15 @@ def drift_defects(run_dir: Path | str, *, after_days: int = 7) -> list[dict[str,
     The window is the fault's true one: from its start to the day it ended (planned stop or
     recalibration, whichever came first; the last simulated day if neither). Per fault:
 
-    * ``affected_units`` (truth): units the drift pushed past the process's defect dead band
-      (their defect hazard raised), i.e. the units the drift made defective-prone;
+    * ``affected_units`` (truth's ``pushed_units``): units the drift pushed past the
+      process's defect dead band (their defect hazard raised) that would not have been past
+      it without the drift and the setpoint moves answering it — the units the drift, net
+      of control, made defect-prone. A unit past the band by its own spread is not the
+      drift's: where a law's band lies within the process's spread (a random world's dose
+      from 0.5 σ), such units were a third of a station's output with no drift at all, and
+      counted, they made a drift that control took out within days look half as harmful
+      as one nothing stopped. A truth written before ``pushed_units`` existed gives the
+      units carrying the fault's latent state instead (``affected_vins``);
     * where the parameter has an inspection downstream (:data:`DRIFT_INSPECTION`),
       ``inspection_failures`` (store): failed inspections of units the drifting machine
       built from the drift's start to ``after_days`` after it ended (``inspection_window``:
@@ -50,7 +57,8 @@ def drift_defects(run_dir: Path | str, *, after_days: int = 7) -> list[dict[str,
         first = int(fault["starts"])
         row: dict[str, Any] = {"id": fault["id"], "machine": fault["where"]["machine"],
                                "parameter": parameter, "window": [first, last],
-                               "affected_units": int(happened["affected_vins"])}
+                               "affected_units": int(happened.get("pushed_units",
+                                                                  happened["affected_vins"]))}
         if parameter in DRIFT_INSPECTION and last >= first and (run_dir / "store").is_dir():
             until = min(last + after_days, truth["days_simulated"] - 1)
             row["inspection_window"] = [first, until]

@@ -8,6 +8,7 @@ writes the genealogy, process and inspection tables of the day.
 from __future__ import annotations
 
 import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -94,6 +95,10 @@ class DayUnits:
     affected_lots: dict[str, set[str]] = field(default_factory=dict)
     #: A hardware revision fault's lots of the part that carries revisions in its units.
     revision_lots: dict[str, set[str]] = field(default_factory=dict)
+    #: A drift fault's units pushed past its law's dead band, net of control (the truth's
+    #: ``pushed_units``: what a drift harmed; ``affected`` also holds a drifting machine's
+    #: units past it by their own spread)
+    pushed: dict[str, int] = field(default_factory=dict)
 
 
 class UnitBuilder:
@@ -205,13 +210,17 @@ class UnitBuilder:
                            np.full(n, MODEL, dtype=object), trims, revisions, latent, fault_ids,
                            excess, self.frailty.units(self.parts, lots, self.modes))
         affected = {fault_id: int((marks > 0).sum()) for fault_id, marks in excess.items()}
+        pushed = dict(readings["pushed"])
+        if self.effects.faults:
+            pushed.update(self.effects.pushed(day, readings["true"], readings["undrifted"]))
         for ids in fault_ids.values():
             for fault_id, count in zip(*np.unique(ids[ids != ""], return_counts=True),
                                        strict=True):
                 affected[str(fault_id)] = int(count)
         return DayUnits({k: v for k, v in tables.items() if v.num_rows}, built, present, escaped,
                         affected, self._supplier_lots(lots, excess),
-                        self._revision_lots(lots, revisions, excess))
+                        self._revision_lots(lots, revisions, excess),
+                        {k: v for k, v in pushed.items() if v})
 
     def _supplier_lots(self, lots: dict[str, np.ndarray], excess: dict[str, np.ndarray]
                        ) -> dict[str, set[str]]:
@@ -274,17 +283,22 @@ class UnitBuilder:
         defects = {key: np.ones(n) for key in ("seam_defect", "trim_defect")}
         faults = {key: np.full(n, "", dtype=object) for key in defects}
         true_of: dict[tuple[str, str], np.ndarray] = {}
+        undrifted_of: dict[tuple[str, str], np.ndarray] = {}
+        pushed: Counter[str] = Counter()  # units a drift pushed past a law's dead band
         weak = np.zeros(n)
         for lot, fault in self.weak_lots.items():
             weak[cell_lots == lot] = fault.effect.get("resistance_shift", 0.0)
         for k, st, parameter in READINGS:
             machine_index = machines[:, k] - MACHINE_FIRST[k]
-            true, measured, setpoint, drifting = self.process.values(
+            true, measured, setpoint, drifting, undrifted = self.process.values(
                 st, parameter, machine_index, times[:, k], rng)
             if parameter.name == "module_resistance":
                 true, measured = true * (1 + weak), measured * (1 + weak)
+                undrifted = undrifted * (1 + weak)
             if parameter.name == "isolation_resistance":
-                true = parameter.nominal * np.exp(0.18 * (true - setpoint) / parameter.sigma)
+                true, undrifted = (parameter.nominal * np.exp(0.18 * (value - setpoint)
+                                                              / parameter.sigma)
+                                   for value in (true, undrifted))
                 measured = true * (1 + parameter.gauge_sigma / parameter.nominal
                                    * rng.standard_normal(n))
             key = None
@@ -295,16 +309,20 @@ class UnitBuilder:
                     if wider.any():
                         further = (true - setpoint) * wider
                         true, measured = true + further, measured + further
+                        undrifted = undrifted + (undrifted - setpoint) * wider
                 key = "seam_defect"
-                excess = np.maximum(np.abs(true - parameter.nominal) - SEAM_DEADBAND_KA, 0.0)
-                factor = 1.0 + SEAM_GAIN_PER_KA2 * excess**2
+                factor, without = (1.0 + SEAM_GAIN_PER_KA2 * np.maximum(
+                    np.abs(value - parameter.nominal) - SEAM_DEADBAND_KA, 0.0)**2
+                    for value in (true, undrifted))
                 if self.cells is not None:  # the weld policy each robot runs
-                    factor = factor * self.cells.multiplier(
+                    policy = self.cells.multiplier(
                         np.asarray(st.machine_ids, dtype=object)[machine_index])
+                    factor, without = factor * policy, without * policy
             if st.station_id == TRIM_STATION and parameter.name == "torque":
                 key = "trim_defect"
-                under = np.maximum(parameter.nominal - true - TRIM_DEADBAND_NM, 0.0)
-                factor = 1.0 + TRIM_GAIN_PER_NM2 * under**2
+                factor, without = (1.0 + TRIM_GAIN_PER_NM2 * np.maximum(
+                    parameter.nominal - value - TRIM_DEADBAND_NM, 0.0)**2
+                    for value in (true, undrifted))
             if key is not None:
                 defects[key] *= factor
                 for drift in self.process.drifts:
@@ -312,7 +330,9 @@ class UnitBuilder:
                         machine = np.asarray(st.machine_ids, dtype=object)[machine_index]
                         hit = drifting & (machine == drift.machine_id) & (factor > 1.01)
                         faults[key][hit] = drift.fault_id
+                        pushed[drift.fault_id] += int((hit & (without <= 1.01)).sum())
             true_of[st.station_id, parameter.name] = true
+            undrifted_of[st.station_id, parameter.name] = undrifted
             measured_all.append(measured)
             setpoints.append(setpoint)
         m = len(READINGS)
@@ -325,7 +345,8 @@ class UnitBuilder:
             "parameter": PARAMETER_NAMES.take(reading), "value": np.concatenate(measured_all),
             "unit": PARAMETER_UNITS.take(reading), "setpoint": np.concatenate(setpoints),
             "event_time": self.clock.to_utc(times[unit, station])})
-        return {"table": table, "true": true_of}, defects, faults
+        return {"table": table, "true": true_of, "undrifted": undrifted_of,
+                "pushed": pushed}, defects, faults
 
     def _inspect(self, vins: np.ndarray, times: np.ndarray, readings: dict,
                  latent: dict[str, np.ndarray], rng: np.random.Generator):

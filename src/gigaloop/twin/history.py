@@ -25,6 +25,7 @@ class History:
     defects_escaped: int = 0
     redesigns: int = 0  # hardware revisions retired by an engineering change
     affected_vins: Counter[str] = field(default_factory=Counter)
+    pushed_units: Counter[str] = field(default_factory=Counter)  # drifts, net of control
     affected_lots: dict[str, set[str]] = field(default_factory=dict)  # supplier windows
     revision_lots: dict[str, set[str]] = field(default_factory=dict)  # hardware revisions
     onset_day: dict[str, int] = field(default_factory=dict)
@@ -48,6 +49,7 @@ class History:
             self.affected_vins[fault_id] += count
             self.onset_day.setdefault(fault_id, day)
             self.last_built_day[fault_id] = day
+        self.pushed_units.update(units.pushed)
         for fault_id, lots in units.affected_lots.items():
             self.affected_lots.setdefault(fault_id, set()).update(lots)
         for fault_id, lots in units.revision_lots.items():

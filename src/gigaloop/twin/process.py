@@ -12,15 +12,24 @@ so a setpoint change can compensate a drift, or cause defects of its own.
 >>> model.add_drift("F2", "BW-030-R2", start_s=0.0, stop_s=86400.0, size=-1.0, ramp_s=43200.0)
 >>> weld = station("BW-030")
 >>> times = np.array([43200.0, 43200.0])
->>> true, measured, setpoint, drifting = model.values(
-...     weld, weld.parameters[0], np.array([0, 1]), times, np.random.default_rng(0))
->>> np.round(true - setpoint, 0).tolist(), drifting.tolist()
+>>> values = model.values(weld, weld.parameters[0], np.array([0, 1]), times,
+...                       np.random.default_rng(0))
+>>> np.round(values.true - values.setpoint, 0).tolist(), values.drifting.tolist()
 ([0.0, -1.0], [False, True])
+>>> np.round(values.true - values.undrifted, 0).tolist()  # what the drift did
+[0.0, -1.0]
+>>> nominal = weld.parameters[0].nominal  # a controller answers it from 6 h on
+>>> model.set_point("BW-030-R2", "weld_current", nominal + 1.0, 21600.0)
+>>> values = model.values(weld, weld.parameters[0], np.array([0, 1]), times,
+...                       np.random.default_rng(0))
+>>> np.round(values.true - values.undrifted, 0).tolist()
+[0.0, 0.0]
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -46,6 +55,19 @@ class Drift:
     def at(self, t: np.ndarray) -> np.ndarray:
         active = (t >= self.start_s) & (t < self.stop_s)
         return np.where(active, self.size * np.clip((t - self.start_s) / self.ramp_s, 0, 1), 0.0)
+
+
+class Delivered(NamedTuple):
+    """One parameter's values for a batch of units (:meth:`ProcessModel.values`)."""
+
+    true: np.ndarray  # delivered
+    measured: np.ndarray  # recorded: the delivered value plus gauge noise
+    setpoint: np.ndarray  # in force when the unit passed
+    drifting: np.ndarray  # whether a drift fault acted on the unit
+    #: what would have been delivered without the drift faults and without the setpoint
+    #: moves made since each began (a controller's answer to them): the same noise and
+    #: offsets otherwise; equal to ``true`` where no drift acted
+    undrifted: np.ndarray
 
 
 class ProcessModel:
@@ -112,13 +134,15 @@ class ProcessModel:
 
     def values(self, st: Station, parameter: Parameter, machine_index: np.ndarray,
                t: np.ndarray, rng: np.random.Generator
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Delivered and measured values, setpoint in force, and whether a drift fault acted."""
+               ) -> Delivered:
+        """Delivered and measured values, setpoint in force, whether a drift fault acted,
+        and the value without it (:class:`Delivered`)."""
         n = len(t)
         setpoint = np.empty(n)
         shift = np.zeros(n)
         spread = np.ones(n)
         drifting = np.zeros(n, dtype=bool)
+        answered = np.zeros(n)  # the drifts' shifts plus the setpoint moves since they began
         for k, machine in enumerate(st.machine_ids):
             on = machine_index == k
             if not on.any():
@@ -132,7 +156,12 @@ class ProcessModel:
                 if drift.machine_id == machine and parameter.name == drift.parameter:
                     delta = drift.at(t[on])
                     shift[on] += delta
-                    drifting[np.flatnonzero(on)[delta != 0]] = True
+                    acted = delta != 0
+                    drifting[np.flatnonzero(on)[acted]] = True
+                    before = self.setpoint_at(machine, parameter.name,
+                                              np.array([drift.start_s]))[0]
+                    answered[on] += np.where(acted, delta + setpoint[on] - before, 0.0)
         noise = rng.standard_normal((2, n))
         true = setpoint + shift + parameter.sigma * spread * noise[0]
-        return true, true + parameter.gauge_sigma * noise[1], setpoint, drifting
+        return Delivered(true, true + parameter.gauge_sigma * noise[1], setpoint, drifting,
+                         true - answered)

@@ -91,6 +91,7 @@ def _fault(fault: Fault, history: History, fleet_events: list[dict[str, Any]],
         "finding": {**fault.finding.model_dump(exclude_none=True), **_inspected(fault)},
         "happened": {
             "affected_vins": int(history.affected_vins.get(fault.id, 0)),
+            "pushed_units": int(history.pushed_units.get(fault.id, 0)),
             "onset_day": onset,
             "last_built_day": history.last_built_day.get(fault.id),
             "ended_day": ended,
