@@ -290,15 +290,16 @@ class UnitBuilder:
             weak[cell_lots == lot] = fault.effect.get("resistance_shift", 0.0)
         for k, st, parameter in READINGS:
             machine_index = machines[:, k] - MACHINE_FIRST[k]
-            true, measured, setpoint, drifting, undrifted = self.process.values(
+            true, measured, setpoint, drifting, undrifted, unmoved = self.process.values(
                 st, parameter, machine_index, times[:, k], rng)
             if parameter.name == "module_resistance":
                 true, measured = true * (1 + weak), measured * (1 + weak)
                 undrifted = undrifted * (1 + weak)
             if parameter.name == "isolation_resistance":
-                true, undrifted = (parameter.nominal * np.exp(0.18 * (value - setpoint)
+                true, undrifted = (parameter.nominal * np.exp(0.18 * (value - point)
                                                               / parameter.sigma)
-                                   for value in (true, undrifted))
+                                   for value, point in ((true, setpoint),
+                                                        (undrifted, unmoved)))
                 measured = true * (1 + parameter.gauge_sigma / parameter.nominal
                                    * rng.standard_normal(n))
             key = None
@@ -309,7 +310,7 @@ class UnitBuilder:
                     if wider.any():
                         further = (true - setpoint) * wider
                         true, measured = true + further, measured + further
-                        undrifted = undrifted + (undrifted - setpoint) * wider
+                        undrifted = undrifted + (undrifted - unmoved) * wider
                 key = "seam_defect"
                 factor, without = (1.0 + SEAM_GAIN_PER_KA2 * np.maximum(
                     np.abs(value - parameter.nominal) - SEAM_DEADBAND_KA, 0.0)**2

@@ -68,6 +68,8 @@ class Delivered(NamedTuple):
     #: moves made since each began (a controller's answer to them): the same noise and
     #: offsets otherwise; equal to ``true`` where no drift acted
     undrifted: np.ndarray
+    #: the setpoint without those moves (``undrifted`` was delivered at it)
+    unmoved: np.ndarray
 
 
 class ProcessModel:
@@ -142,7 +144,8 @@ class ProcessModel:
         shift = np.zeros(n)
         spread = np.ones(n)
         drifting = np.zeros(n, dtype=bool)
-        answered = np.zeros(n)  # the drifts' shifts plus the setpoint moves since they began
+        moved = np.zeros(n)  # the setpoint moves since a drift acting on the unit began
+        drifted = np.zeros(n)  # the drifts' shifts
         for k, machine in enumerate(st.machine_ids):
             on = machine_index == k
             if not on.any():
@@ -160,8 +163,9 @@ class ProcessModel:
                     drifting[np.flatnonzero(on)[acted]] = True
                     before = self.setpoint_at(machine, parameter.name,
                                               np.array([drift.start_s]))[0]
-                    answered[on] += np.where(acted, delta + setpoint[on] - before, 0.0)
+                    drifted[on] += delta
+                    moved[on] = np.where(acted, setpoint[on] - before, moved[on])
         noise = rng.standard_normal((2, n))
         true = setpoint + shift + parameter.sigma * spread * noise[0]
         return Delivered(true, true + parameter.gauge_sigma * noise[1], setpoint, drifting,
-                         true - answered)
+                         true - drifted - moved, setpoint - moved)
