@@ -222,6 +222,27 @@ def test_a_drift_covering_most_of_phase_one_is_alarmed_as_phase_one_ends() -> No
     assert (first == 30).all(), sorted(set(first.tolist()))
 
 
+def test_a_drift_that_began_inside_phase_one_is_alarmed_days_after_it_began() -> None:
+    """Phase I closes early on the days before a step of a σ or more that held (random
+    world 330's weld time drifted 2 σ from day 11 and was alarmed on day 30, Phase I's
+    last): the drifting stream is charted from then and alarms within days; the steady one
+    beside it keeps its 30 days."""
+    from gigaloop.loop.contract import DayContext
+
+    rng = np.random.default_rng(23)
+    module = ProcessControlModule()
+    alarms: dict[str, int] = {}
+    for day in range(35):
+        values = {"aim": 0.0, "height": 100.0 - 0.2 * (day >= 11)}  # height: 2 σ low
+        ctx = DayContext(day, datetime(2025, 1, 7) + pd.Timedelta(days=day), view=None)
+        for row in _alarm_rows(module.observe(ctx, _station_day(day, values, rng))):
+            alarms.setdefault(row["parameter"], day)
+    assert 12 <= alarms["height"] <= 14, alarms
+    assert "aim" not in alarms
+    charted = {s.parameter: s.column >= 0 for s in module._streams.values()}
+    assert charted == {"aim": True, "height": True}
+
+
 def _alarm_rows(decisions: list) -> list[dict]:
     return [d.inputs["alarm"] for d in decisions if "alarm" in d.inputs]
 
