@@ -5,7 +5,9 @@ straight from the store, and works on them as NumPy arrays (:mod:`.readings`;
 :meth:`ProcessControlModule.observe` also takes them as a frame, so a replay can feed it).
 
 **Phase I** is a stream's first ``phase_one_days`` days of readings (subgroups; and at least
-``phase_one`` readings). A plant's offsets wander slowly from day to day (common-cause
+``phase_one`` readings), or fewer when a step of a σ or more has held in them
+(:func:`held_step`: a drift that began inside Phase I is charted against the days before
+it, days after it began). A plant's offsets wander slowly from day to day (common-cause
 variation a few days cannot show), so the readings are modelled as *day level + within-day
 noise* and the chart is a moving-centre one (Montgomery, *Introduction to SPC*, §10.4, the
 EWMA centre line of Montgomery & Mastrangelo 1991): the centre for a day is the forecast of
@@ -57,6 +59,7 @@ from gigaloop.factory.process_control.phase_one import (
     PhaseOneFit,
     PhaseOneWindow,
     fit_phase_one,
+    held_step,
     phase_one_baseline,
     stable_days,
 )
@@ -74,6 +77,7 @@ __all__ = [
     "StepTest",
     "StreamCharts",
     "fit_phase_one",
+    "held_step",
     "phase_one_baseline",
     "stable_days",
 ]
