@@ -1,7 +1,8 @@
 """Root cause on synthetic fleets: a station's drift window whose excess is one supplier's
 parts names the supplier in the window; a drift that harms every unit stays the drift; a
 window inside the supplier's months falls once the supplier is found; a supplier another
-finding named is the one hypothesis tried (the owners' complaints of the claims' window)."""
+finding named is the one hypothesis tried (the owners' complaints of the claims' window); a
+lot that is every part's lot names them all."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pandas as pd
 import pytest
 
 from gigaloop.loop.adjust import usage_strata
-from gigaloop.loop.finding import Finding, RootCauseConfig
+from gigaloop.loop.finding import ALIASES, Finding, RootCauseConfig, namings
 from gigaloop.loop.periods import supply_in_window
 from gigaloop.loop.population import Attribute, Population
 from gigaloop.loop.rootcause import find_root_causes
@@ -45,6 +46,13 @@ def fleet(seed: int, *, supplier_ratio: float = 1.0, drift_ratio: float = 1.0,
                                               "parameter": "press_force", "window": dates})
     suppliers = Attribute("supplier:P-1", "supplier", supplier, ["SUPA", "SUPB"],
                           {"part": "P-1"})
+    return _population(rng, built, service, life, [drift, suppliers])
+
+
+def _population(rng: np.random.Generator, built: np.ndarray, service: np.ndarray,
+                life: np.ndarray, attributes: list[Attribute]) -> Population:
+    """:data:`N` vehicles built on days ``built`` from :data:`START`, in service for
+    ``service`` days, whose seals fail at ``life`` days (if within service)."""
     usage = pd.DataFrame({"miles_per_day": rng.lognormal(np.log(35), 0.5, N),
                           "in_service_days": service, "telemetry_days": service,
                           "dc_kwh_per_day": 2.0, "ambient_temp_c": 20.0, "autopilot_miles": 0.0})
@@ -52,7 +60,7 @@ def fleet(seed: int, *, supplier_ratio: float = 1.0, drift_ratio: float = 1.0,
         as_of=date(2025, 11, 1), vin=np.arange(N).astype(str), build_date=START + built,
         delivered_on=START + built + 5, in_service_days=service,
         climate=rng.choice(["cold", "hot", "temperate"], N), usage=usage,
-        attributes=[drift, suppliers],
+        attributes=attributes,
         first_failure_days={"seal": np.where(life < service, life, np.nan)},
         readings={}, station_machines={})
 
@@ -158,3 +166,24 @@ def test_owners_complaints_of_a_supplier_s_window_name_the_supplier_the_claims_n
     found = {f.failure_mode: f.names for f in find_root_causes(pop)}
     assert found["seal"]["supplier"] == "SUPA"
     assert found["complaint:seal"] == found["seal"]
+
+
+def test_a_lot_that_is_every_part_s_lot_lists_the_others_as_its_aliases() -> None:
+    """Every part changes lots at the same unit (the twin hands out one lot of each part at
+    a time, and these lots are the same size): a bad lot of one part is the same vehicles
+    as a lot of every other, and the finding lists them all, whichever it names first."""
+    for seed in (1, 2):
+        rng = np.random.default_rng(seed)
+        built = np.arange(N) * DAYS // N
+        service = (300 - built - rng.integers(3, 10, N)).astype(float)
+        lot = (np.arange(N) // 200).astype(np.int32)  # 200 units a lot, every part
+        life = rng.exponential(365 / (0.1 * np.where(lot == 30, 6.0, 1.0)))
+        lots = [Attribute(f"lot:{part}", "lot", lot, [f"{part}-{k:04d}" for k in
+                                                      range(lot.max() + 1)], {"part": part})
+                for part in ("CELL", "DU", "HUB")]
+        found = find_root_causes(_population(rng, built, service, life, lots))
+        assert len(found) == 1
+        names = found[0].record()["names"]
+        said = {(n["part"], n["lot"]) for n in namings(names)}
+        assert said == {("CELL", "CELL-0030"), ("DU", "DU-0030"), ("HUB", "HUB-0030")}
+        assert len(names[ALIASES]) == 2  # the two it does not name first
