@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gigaloop.actuate import LoggingActuator, SetpointChange
+from gigaloop.actuate import Calibration, LoggingActuator, SetpointChange
 from gigaloop.errors import ConfigError
 from gigaloop.factory.process_control import (
     RULES,
@@ -316,14 +316,19 @@ def test_weld_drift_is_alarmed_and_corrected_in_the_loop(tmp_path: Path) -> None
     probe = moves[0].reason, moves[1].reason
     assert probe == ("run-to-run: step test: setpoint probe",
                      "run-to-run: step test: setpoint back")
-    # the planned calibration ends the drift on day 58 and re-zeroes the machine's recipe:
-    # from then on the setpoint in force is the target, and the module moves it no more
+    # the drift outgrows run-to-run's bound (±1.05 kA): process control has the machine
+    # calibrated, which ends the drift before the planned calibration of day 58; each
+    # re-zeroes the machine's recipe: from then on the setpoint in force is the target,
+    # and the module moves it no more
     events = store.execute(store.table("maintenance_events"))
     calibration = events[(events.machine_id == "BW-030-R2") & (events.kind == "calibration")]
-    assert len(calibration) == 1
-    calibrated_at = calibration.event_time.iloc[0]
+    ordered = [d for d in decisions if isinstance(d.action, Calibration)
+               and d.action.machine_id == "BW-030-R2"]
+    assert len(ordered) == 1 and "at its bound" in ordered[0].summary and ordered[0].day < 58
+    assert len(calibration) == 2  # the ordered one, then the planned one
+    calibrated_at = calibration.event_time.min()
     assert (weld_r2[weld_r2.event_time > calibrated_at].setpoint == 10.5).all()
-    assert all(m.setpoint == 10.5 for m in moves if m.day > 58)
+    assert all(m.setpoint == 10.5 for m in moves if m.day > ordered[0].day + 1)
     assert (daily.loc[59:69] - 10.5).abs().max() < 2 * 0.10  # no overshoot once healed
 
 
@@ -413,7 +418,6 @@ def _station_day(day: int, values: dict[str, float], rng: np.random.Generator) -
 
 
 def test_a_stream_its_setpoint_cannot_correct_gets_its_machine_calibrated() -> None:
-    from gigaloop.actuate import Calibration
     from gigaloop.loop.contract import DayContext
 
     rng = np.random.default_rng(11)
@@ -432,6 +436,34 @@ def test_a_stream_its_setpoint_cannot_correct_gets_its_machine_calibrated() -> N
     assert order.inputs["trigger"]["parameter"] == "aim" and order.inputs["episode_days"] >= 2
     assert 41 <= order.day <= 45
     assert "no room" in order.summary
+
+
+def test_a_drift_beyond_run_to_run_s_bound_gets_its_machine_calibrated() -> None:
+    """A drift larger than ``max_adjust`` lets the controller take back only part of it (the
+    setpoint stops at its bound, random world 352's film: 14.8 µm against 11): the machine
+    is calibrated once the stream alarms at the bound; a drift inside the bound is only
+    steered."""
+    from gigaloop.loop.contract import DayContext
+
+    def calibrated(drift: float) -> list[int]:
+        rng = np.random.default_rng(13)
+        module, setpoint, days = ProcessControlModule(), 100.0, []
+        for day in range(70):
+            offset = drift if day >= 40 and not days else 0.0  # a calibration ends it
+            frame = _station_day(day, {"aim": 0.0, "height": setpoint + offset}, rng)
+            frame.loc[frame.parameter == "height", "setpoint"] = setpoint
+            ctx = DayContext(day, datetime(2025, 1, 7) + pd.Timedelta(days=day), view=None)
+            for decision in module.observe(ctx, frame):
+                if isinstance(decision.action, SetpointChange):
+                    setpoint = decision.action.setpoint
+                if isinstance(decision.action, Calibration):
+                    days.append(decision.day)
+                    setpoint = 100.0
+        return days
+
+    assert calibrated(-3.0) == []  # inside the bound (10): steered back, no calibration
+    days = calibrated(-15.0)
+    assert len(days) == 1 and 41 <= days[0] <= 48, days
 
 
 def test_calibrations_can_be_switched_off_and_bad_settings_are_refused() -> None:

@@ -50,6 +50,9 @@ class _Stream:
     anchor: float = math.nan  # Phase I mean on the chart's scale: the moving centre's anchor
     days: list[tuple[float, float, int]] = field(default_factory=list)
     probe: tuple[int, float] | None = None  # (1: probe in force, 2: back; setpoint before it)
+    #: the controller's last setpoint was clipped at target ± ``max_adjust``: the setpoint
+    #: cannot bring the stream back all the way
+    saturated: bool = False
 
 
 class ProcessControlModule:
@@ -244,6 +247,7 @@ class ProcessControlModule:
             today = alarmed.get((stream.machine, stream.parameter))
             if stream.machine in calibrated:
                 stream.controller = stream.probe = None
+                stream.saturated = False
                 if abs(target - in_force) > 1e-9 * max(1.0, abs(target)):
                     extra += self._send(ctx, stream, today, target, "machine calibrated",
                                         output, setpoint)
@@ -274,7 +278,7 @@ class ProcessControlModule:
                     disturbance = (c.gain * target + controller.offset + controller.trend
                                    - stream.centre)
                     if today is None and abs(disturbance) <= c.release_sigmas * sigma:
-                        stream.controller = None
+                        stream.controller, stream.saturated = None, False
                         proposal, why = target, f"disturbance {disturbance:+.3g} within deadband"
                     else:
                         proposal, why = self._propose(stream, controller, in_force, sigma)
@@ -289,23 +293,25 @@ class ProcessControlModule:
     def _calibrations(self, ctx: DayContext,
                       alarmed: dict[tuple[str, str], Decision]) -> list[Decision]:
         """Calibrate the machines of streams alarming again that their setpoint cannot
-        correct (no gain, or no room: ``max_adjust``·|target| under one σ), once per
-        ``calibration_cooldown_days`` a machine."""
+        correct (no gain; no room: ``max_adjust``·|target| under one σ; or not enough: the
+        controller's setpoint clipped at the bound, a drift larger than ``max_adjust``),
+        once per ``calibration_cooldown_days`` a machine."""
         c = self.config
         if not c.calibrate_after_days:
             return []
         decisions = []
         for (machine, parameter), alarm in alarmed.items():
             stream = self._streams[(machine, parameter)]
-            stuck = stream.controllable is False or c.max_adjust * abs(stream.target) < \
-                stream.spread
+            room = c.max_adjust * abs(stream.target) >= stream.spread
+            stuck = stream.controllable is False or not room or stream.saturated
             last = self._calibration_ordered.get(machine)
             if not stuck or stream.episode_days < c.calibrate_after_days or (
                     last is not None and ctx.day - last < c.calibration_cooldown_days):
                 continue
             self._calibration_ordered[machine] = ctx.day
             why = ("its setpoint does not move it" if stream.controllable is False
-                   else "its target leaves run-to-run control no room")
+                   else "its target leaves run-to-run control no room" if not room
+                   else "run-to-run control is at its bound")
             decisions.append(Decision(
                 ctx.day, self.name, f"{machine}: calibrate ({parameter} alarmed on "
                                     f"{stream.episode_days} days; {why})",
@@ -353,6 +359,7 @@ class ProcessControlModule:
         if stream.controllable is None and abs(proposal - in_force) > 1e-9 * max(1.0, abs(target)):
             stream.probe = (1, in_force)
             return proposal, "step test: setpoint probe"
+        stream.saturated = proposal != wanted
         return proposal, f"offset {controller.offset:+.4g}, trend {controller.trend:+.3g}"
 
 
