@@ -23,9 +23,10 @@ class ProcessControlConfig:
     controller estimates is within this many σ. ``episode_gap_days``: an alarm after more
     quiet days than this opens a new episode, whose first alarm is a finding.
     ``calibrate_after_days``: a stream whose setpoint cannot bring it back (a step test
-    found no gain, or its target leaves run-to-run control less room than one σ) and that
-    alarms on this many days of an episode gets its machine calibrated, at most once per
-    ``calibration_cooldown_days`` (0: never calibrate).
+    found no gain, its target leaves run-to-run control less room than one σ, or the
+    controller's setpoint sits at its bound) and that alarms on this many days of an
+    episode gets its machine calibrated, at most once per ``calibration_cooldown_days``
+    (0: never calibrate).
     """
 
     phase_one: int = 200
