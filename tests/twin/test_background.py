@@ -11,8 +11,8 @@ import pytest
 
 from gigaloop.errors import ScenarioError
 from gigaloop.twin.background import CLIP, LotFrailty, ProcessOffsets
-from gigaloop.twin.build import SEAM_DEADBAND_KA, TRIM_DEADBAND_NM, TRIM_GAIN_PER_NM2
 from gigaloop.twin.layout import STATIONS, station
+from gigaloop.twin.readings import SEAM_DEADBAND_KA, TRIM_DEADBAND_NM, TRIM_GAIN_PER_NM2
 from gigaloop.twin.scenario import BackgroundLevels, load_scenario_text
 from gigaloop.twin.world import Twin
 

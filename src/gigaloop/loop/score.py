@@ -150,6 +150,7 @@ def score_findings(
     alarms = [f for f in findings if f["failure_mode"] == ALARM_MODE]
     findings = [f for f in findings if f["failure_mode"] != ALARM_MODE]
     about = {f["id"]: component_of(f["failure_mode"]) for f in findings}
+    said = {f["id"]: finding_namings(f["names"]) for f in findings}  # aliases name it too
     alarms_used: set[str] = set()
     for fault in truth["faults"]:
         wanted = _realised(fault)
@@ -157,14 +158,13 @@ def score_findings(
         namings = _namings(fault, wanted)
         # part of the fault's window, or one lot of its revision, names its cause (no false
         # finding); found needs all
-        # a finding names what its aliases name too: no data could tell them apart
         naming = [f for f in findings if about[f["id"]] in related and any(
-            names_match(said, n, start=start, inside=True,
+            names_match(alias, n, start=start, inside=True,
                         window_tolerance_days=window_tolerance_days)
-            for said in finding_namings(f["names"]) for n in [*namings, *_parts(fault)])]
+            for alias in said[f["id"]] for n in [*namings, *_parts(fault)])]
         hits = [f for f in naming if about[f["id"]] == wanted["failure_mode"] and any(
-            names_match(said, n, start=start, window_tolerance_days=window_tolerance_days)
-            for said in finding_namings(f["names"]) for n in namings)]
+            names_match(alias, n, start=start, window_tolerance_days=window_tolerance_days)
+            for alias in said[f["id"]] for n in namings)]
         seen_in_plant = _alarms_on(alarms, fault, wanted, start, window_tolerance_days)
         alarms_used.update(f["id"] for f in seen_in_plant)
         if wanted.get("red_herring"):
@@ -201,8 +201,8 @@ def score_findings(
     unmatched = [f for f in findings if f["id"] not in matched_finding_ids]
     predictions = {f["id"] for f in unmatched if f["failure_mode"] == MACHINE_MODE}
     mechanism = {f["id"] for f in unmatched if any(
-        about[f["id"]] == m["failure_mode"] and names_match(said, m["names"], start=start)
-        for m in truth.get("mechanisms", []) for said in finding_namings(f["names"]))}
+        about[f["id"]] == m["failure_mode"] and names_match(alias, m["names"], start=start)
+        for m in truth.get("mechanisms", []) for alias in said[f["id"]])}
     false_ids.update(f["id"] for f in unmatched if f["id"] not in predictions | mechanism)
     found = sum(1 for f in faults_out if f.get("found"))
     retracted = {f["id"] for f in findings if f.get("retracted")}

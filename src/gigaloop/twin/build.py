@@ -8,7 +8,6 @@ writes the genealogy, process and inspection tables of the day.
 from __future__ import annotations
 
 import zlib
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -21,26 +20,23 @@ from gigaloop.twin.camera import Camera
 from gigaloop.twin.cells import CellPolicies
 from gigaloop.twin.clock import Clock, shift_of
 from gigaloop.twin.effects import Effects
-from gigaloop.twin.identity import MACHINE_FIRST, MODEL, TRIMS, station_machines, vins_of
-from gigaloop.twin.layout import MACHINE_IDS, STATIONS
+from gigaloop.twin.identity import MODEL, TRIMS, station_machines, vins_of
+from gigaloop.twin.layout import STATIONS
 from gigaloop.twin.lots import Supply
 from gigaloop.twin.process import ProcessModel
+from gigaloop.twin.readings import (
+    MACHINE_NAMES,
+    SEAM_STATIONS,
+    STATION_IDS,
+    TRIM_STATION,
+    Readings,
+    draw_readings,
+)
 from gigaloop.twin.scenario import Scenario
 from gigaloop.twin.tables import arrow_table
 from gigaloop.twin.units import BuiltUnits
 
-#: Seam-failure hazard multiplier per kA² of weld current deviation beyond the dead band.
-SEAM_GAIN_PER_KA2 = 300.0
-SEAM_DEADBAND_KA = 0.45
 SEAM_DEFECT_RATE = 0.006          # base share of bodies with a seam flaw the vision can see
-#: Loose-trim hazard multiplier per (N·m)² of under-torque at the trim nutrunner beyond the
-#: dead band: a joint tightened short of its band loses preload and works loose in service.
-#: No published dose-response; chosen so nominal units (σ = 2 N·m) are barely affected
-#: (× 1.01 on average) and a −6 N·m drift makes a unit ≈ 4× likelier to fail (docs/twin-plant.md).
-TRIM_GAIN_PER_NM2 = 0.3
-TRIM_DEADBAND_NM = 3.0
-TRIM_STATION = "GA-010"
-SEAM_STATIONS = ("BW-010", "BW-020", "BW-030")
 #: The plant's own process laws (for the truth): what harms units whatever the scenario
 #: injects — weld current off its schedule opens seams, under-torque loosens trim — and
 #: the inspections that see the same latent defect (a seam flaw, a weak pack) in the units
@@ -69,13 +65,7 @@ EOL_DEFECT_RATE = 0.008
 EOL_CLASSES = ("isolation", "alignment", "electrical")
 EOL_DETECTION = np.array([0.99, 0.90, 0.85])
 TRIM_NAMES = pa.array([t[0] for t in TRIMS], pa.string())
-STATION_IDS = pa.array([st.station_id for st in STATIONS], pa.string())
-MACHINE_NAMES = pa.array(MACHINE_IDS, pa.string())
 #: Every process reading a unit gets: (station position, station, parameter), in line order.
-READINGS = tuple((k, st, p) for k, st in enumerate(STATIONS) for p in st.parameters)
-READING_STATION = np.array([k for k, _, _ in READINGS], np.int64)
-PARAMETER_NAMES = pa.array([p.name for _, _, p in READINGS], pa.string())
-PARAMETER_UNITS = pa.array([p.unit for _, _, p in READINGS], pa.string())
 INSPECTION_STATIONS = pa.array(["BW-040", "PT-030", "EOL-010"], pa.string())
 SEAM_K = [s.station_id for s in STATIONS].index("BW-040")
 PAINT_K = [s.station_id for s in STATIONS].index("PT-030")
@@ -154,13 +144,17 @@ class UnitBuilder:
         cell_lots = (lots[self.cell_part] if self.cell_part else np.full(n, "", dtype=object))
         latent, fault_ids = self._latent(cell_lots, revisions, shifts[:, -1])
         machines = station_machines(serials)
-        readings, defects, defect_faults = self._readings(vins, machines, times, cell_lots, rng)
-        latent.update(defects)
-        fault_ids.update(defect_faults)
+        weak = np.zeros(n)  # a weak cell lot's module resistance
+        for lot, fault in self.weak_lots.items():
+            weak[cell_lots == lot] = fault.effect.get("resistance_shift", 0.0)
+        readings = draw_readings(self.process, self.cells, self.clock, vins, machines, times,
+                                 weak, rng)
+        latent.update(readings.defects)
+        fault_ids.update(readings.faults)
         trims = np.array([t[0] for t in TRIMS], dtype=object)[trim_pick]
         excess = self.effects.mark(day, lots, {"shift": shifts[:, -1], "trim": trims,
                                                "hardware_revision": revisions},
-                                   readings["true"]) if self.effects.faults else {}
+                                   readings.true) if self.effects.faults else {}
         inspections, present, escaped, (flaw, passed) = self._inspect(vins, times, readings,
                                                                       latent, rng)
         camera = self.camera.inspect(
@@ -202,7 +196,7 @@ class UnitBuilder:
                 "machine_id": MACHINE_NAMES.take(machines.T.reshape(-1)),
                 "shift": shifts.T.reshape(-1),
                 "event_time": self.clock.to_utc(times.T.reshape(-1))}),
-            "process_readings": readings["table"],
+            "process_readings": readings.table,
             "inspection_results": inspections,
             **camera,
         }
@@ -210,9 +204,9 @@ class UnitBuilder:
                            np.full(n, MODEL, dtype=object), trims, revisions, latent, fault_ids,
                            excess, self.frailty.units(self.parts, lots, self.modes))
         affected = {fault_id: int((marks > 0).sum()) for fault_id, marks in excess.items()}
-        pushed = dict(readings["pushed"])
+        pushed = dict(readings.pushed)
         if self.effects.faults:
-            pushed.update(self.effects.pushed(day, readings["true"], readings["undrifted"]))
+            pushed.update(self.effects.pushed(day, excess, readings.undrifted))
         for ids in fault_ids.values():
             for fault_id, count in zip(*np.unique(ids[ids != ""], return_counts=True),
                                        strict=True):
@@ -274,82 +268,7 @@ class UnitBuilder:
                   "hot_climate_bias": hot}
         return latent, ids
 
-    def _readings(self, vins: pa.Array, machines: np.ndarray, times: np.ndarray,
-                  cell_lots: np.ndarray, rng: np.random.Generator):
-        """Every parameter of every station for each unit; ``machines`` (unit × station) are
-        the line-wide indices of the machines that took them."""
-        n = len(vins)
-        measured_all, setpoints = [], []
-        defects = {key: np.ones(n) for key in ("seam_defect", "trim_defect")}
-        faults = {key: np.full(n, "", dtype=object) for key in defects}
-        true_of: dict[tuple[str, str], np.ndarray] = {}
-        undrifted_of: dict[tuple[str, str], np.ndarray] = {}
-        pushed: Counter[str] = Counter()  # units a drift pushed past a law's dead band
-        weak = np.zeros(n)
-        for lot, fault in self.weak_lots.items():
-            weak[cell_lots == lot] = fault.effect.get("resistance_shift", 0.0)
-        for k, st, parameter in READINGS:
-            machine_index = machines[:, k] - MACHINE_FIRST[k]
-            true, measured, setpoint, drifting, undrifted, unmoved = self.process.values(
-                st, parameter, machine_index, times[:, k], rng)
-            if parameter.name == "module_resistance":
-                true, measured = true * (1 + weak), measured * (1 + weak)
-                undrifted = undrifted * (1 + weak)
-            if parameter.name == "isolation_resistance":
-                true, undrifted = (parameter.nominal * np.exp(0.18 * (value - point)
-                                                              / parameter.sigma)
-                                   for value, point in ((true, setpoint),
-                                                        (undrifted, unmoved)))
-                measured = true * (1 + parameter.gauge_sigma / parameter.nominal
-                                   * rng.standard_normal(n))
-            key = None
-            if parameter.name == "weld_current":
-                if self.cells is not None:  # a policy's seam tracking: further from schedule
-                    wider = self.cells.tracking(
-                        np.asarray(st.machine_ids, dtype=object)[machine_index]) - 1.0
-                    if wider.any():
-                        further = (true - setpoint) * wider
-                        true, measured = true + further, measured + further
-                        undrifted = undrifted + (undrifted - unmoved) * wider
-                key = "seam_defect"
-                factor, without = (1.0 + SEAM_GAIN_PER_KA2 * np.maximum(
-                    np.abs(value - parameter.nominal) - SEAM_DEADBAND_KA, 0.0)**2
-                    for value in (true, undrifted))
-                if self.cells is not None:  # the weld policy each robot runs
-                    policy = self.cells.multiplier(
-                        np.asarray(st.machine_ids, dtype=object)[machine_index])
-                    factor, without = factor * policy, without * policy
-            if st.station_id == TRIM_STATION and parameter.name == "torque":
-                key = "trim_defect"
-                factor, without = (1.0 + TRIM_GAIN_PER_NM2 * np.maximum(
-                    parameter.nominal - value - TRIM_DEADBAND_NM, 0.0)**2
-                    for value in (true, undrifted))
-            if key is not None:
-                defects[key] *= factor
-                for drift in self.process.drifts:
-                    if drift.parameter == parameter.name:
-                        machine = np.asarray(st.machine_ids, dtype=object)[machine_index]
-                        hit = drifting & (machine == drift.machine_id) & (factor > 1.01)
-                        faults[key][hit] = drift.fault_id
-                        pushed[drift.fault_id] += int((hit & (without <= 1.01)).sum())
-            true_of[st.station_id, parameter.name] = true
-            undrifted_of[st.station_id, parameter.name] = undrifted
-            measured_all.append(measured)
-            setpoints.append(setpoint)
-        m = len(READINGS)
-        reading = np.repeat(np.arange(m), n)
-        station = READING_STATION[reading]
-        unit = np.tile(np.arange(n), m)
-        table = arrow_table("process_readings", {
-            "vin": vins.take(unit), "station_id": STATION_IDS.take(station),
-            "machine_id": MACHINE_NAMES.take(machines[unit, station]),
-            "parameter": PARAMETER_NAMES.take(reading), "value": np.concatenate(measured_all),
-            "unit": PARAMETER_UNITS.take(reading), "setpoint": np.concatenate(setpoints),
-            "event_time": self.clock.to_utc(times[unit, station])})
-        return {"table": table, "true": true_of, "undrifted": undrifted_of,
-                "pushed": pushed}, defects, faults
-
-    def _inspect(self, vins: np.ndarray, times: np.ndarray, readings: dict,
+    def _inspect(self, vins: np.ndarray, times: np.ndarray, readings: Readings,
                  latent: dict[str, np.ndarray], rng: np.random.Generator):
         n = len(vins)
         u = rng.random((6, n))
@@ -358,7 +277,7 @@ class UnitBuilder:
         seam_score = np.clip(np.where(seam_flaw, 0.72, 0.12) + 0.18 * rng.standard_normal(n), 0, 1)
         seam_pass = seam_score < 0.5
         # paint gauge: the true film out of spec is the defect; the gauge reads with noise
-        film = readings["true"][PAINT_READING]
+        film = readings.true[PAINT_READING]
         gauge = film + 1.5 * rng.standard_normal(n)
         low, high = PAINT_SPEC_UM
         paint_flaw = (film < low) | (film > high)

@@ -105,21 +105,20 @@ class Effects:
         return out
 
 
-    def pushed(self, day: int, true_values: dict[tuple[str, str], np.ndarray],
+    def pushed(self, day: int, excess: dict[str, np.ndarray],
                undrifted: dict[tuple[str, str], np.ndarray]) -> dict[str, int]:
-        """Per process defect acting on ``day``: its units past the dead band (a dose) that
-        would not have been without the drift faults and the setpoint moves answering them
-        (``undrifted``, :class:`~gigaloop.twin.process.Delivered`) — what a drift, net of
-        control, did; a unit past it by its own spread counts for no drift."""
+        """Per process defect acting on ``day``: its units past the dead band (``excess``,
+        :meth:`mark`'s) that would not have been without the drift faults and the setpoint
+        moves answering them (``undrifted``, :class:`~gigaloop.twin.process.Delivered`) —
+        what a drift, net of control, did; a unit past it by its own spread counts for no
+        drift."""
         out = {}
         for general in self.faults:
             fault = general.fault
-            if fault.kind != "process_defect" or day < fault.starts or (
-                    fault.stops is not None and day >= fault.stops):
+            if fault.kind != "process_defect" or fault.id not in excess:
                 continue
             key = (str(fault.where["station"]), str(fault.where["parameter"]))
-            count = int(((_dose(fault, true_values[key]) > 0)
-                         & (_dose(fault, undrifted[key]) == 0)).sum())
+            count = int(((excess[fault.id] > 0) & (_dose(fault, undrifted[key]) == 0)).sum())
             if count:
                 out[fault.id] = count
         return out
