@@ -87,5 +87,5 @@ def test_a_complaint_finding_services_its_component_and_shares_its_claims_cause(
     actions = plan_actions(complaint, change_id="C001", day=90, vins=("V1",))
     assert [a.kind for a in actions] == ["engineering_change", "service_campaign"]
     assert actions[1].component == "paint_trim"
-    assert same_cause(complaint) == same_cause(claim)
-    assert same_cause(complaint) != same_cause({**claim, "failure_mode": "body_seam"})
+    assert same_cause(complaint, claim)
+    assert not same_cause(complaint, {**claim, "failure_mode": "body_seam"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 import numpy as np
@@ -221,3 +222,23 @@ def test_the_scan_retracts_a_finding_it_still_sees_and_does_not_raise_it_again()
         ctx = DayContext(day, datetime(2025, 12, 1), view=None)
         assert module._conclude(ctx, pop, [sighting]) == []
     assert module.state.findings == {}
+
+
+def test_a_cause_found_again_by_another_of_its_names_stays_one_finding() -> None:
+    # a supplier's cells are all of one revision: found by both names, then by the supplier
+    pop = split_fleet(np.where(NAMED, 4.0, 1.0), np.where(NAMED, 4.0, 1.0), days_since=150)
+    module = RootCauseModule(LoopState(), confirm_scans=1)
+    both = Finding("door_handle", "hardware_revision", "hardware_revision",
+                   {"supplier": "SUPB", "part": "CELL", "hardware_revision": "CELL-B"}, 4.0,
+                   (1.6, 9.0), "hazard_ratio", 1e-6, 1e-4, 40.0, 10.0, NAMED)
+    supplier = replace(both, attribute="supplier:CELL", kind="supplier",
+                       names={"supplier": "SUPB", "part": "CELL"})
+    other_lot = replace(both, attribute="lot:CELL", kind="lot",
+                        names={"lot": "CELL-7", "part": "CELL"})
+    first = module._conclude(DayContext(200, datetime(2025, 7, 1), view=None), pop, [both])
+    assert [d.finding["id"] for d in first] == ["F001"]
+    again = module._conclude(DayContext(207, datetime(2025, 7, 8), view=None), pop, [supplier])
+    assert again == [] and [r["last_seen_day"] for r in module.state.findings.values()] == [207]
+    # another lot of the part is another cause
+    lot = module._conclude(DayContext(214, datetime(2025, 7, 15), view=None), pop, [other_lot])
+    assert [d.finding["id"] for d in lot] == ["F002"]

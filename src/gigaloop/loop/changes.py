@@ -32,7 +32,7 @@ import pandas as pd
 from gigaloop.actuate import Action, EngineeringChange, ServiceCampaign
 from gigaloop.errors import ModelError
 from gigaloop.loop.contract import DayContext, Decision
-from gigaloop.loop.finding import ALIASES, component_of, names_text
+from gigaloop.loop.finding import component_of, names_text, namings
 from gigaloop.loop.population import Population
 from gigaloop.loop.state import LoopState
 from gigaloop.loop.subgroups import SUBGROUP_KEYS
@@ -53,23 +53,49 @@ def serviced_component(mode: str) -> str:
     return RATE_MODE_COMPONENT.get(mode, component_of(mode))
 
 
-def same_cause(finding: dict[str, Any]) -> str:
-    """What a change acts on: the component serviced and what the finding names (without
-    numeric ranges and windows, and without the climate or band of use it bites in).
-    Findings of two modes about one component — its owners' complaints and its claims —
-    that name the same cause need one change; so do a lot found among cold-climate cars
-    and the same lot found everywhere later: one lot to contain.
+def same_cause(finding: dict[str, Any], other: dict[str, Any]) -> bool:
+    """Whether two findings need one change: they service one component and one names a
+    cause the other names too — each naming without numeric ranges, windows, or the
+    climate or band of use it bites in (:func:`cause_namings`), and one's a subset of the
+    other's. Findings of two modes about one component (its owners' complaints and its
+    claims), a lot found among cold-climate cars and the same lot everywhere later, a
+    supplier whose parts are all of one revision found by its revision and by its name:
+    one cause, one change.
 
-    >>> same_cause({"failure_mode": "complaint:paint_trim", "names": {"station": "GA-010",
-    ...             "window": ["2025-06-05", "2025-07-01"]}})
-    'paint_trim|station=GA-010'
-    >>> same_cause({"failure_mode": "paint_trim", "names": {"lot": "CELL-7", "part": "P",
-    ...             "climate": "cold"}})
-    'paint_trim|lot=CELL-7|part=P'
+    >>> claim = {"failure_mode": "paint_trim", "names": {"station": "GA-010",
+    ...          "window": ["2025-06-05", "2025-07-01"]}}
+    >>> same_cause({"failure_mode": "complaint:paint_trim", "names": {"station": "GA-010"}},
+    ...            claim)
+    True
+    >>> revision = {"failure_mode": "door_handle", "names": {"supplier": "SUPB", "part": "P",
+    ...             "hardware_revision": "P-B"}}
+    >>> same_cause(revision, {"failure_mode": "door_handle", "names": {"supplier": "SUPB",
+    ...                                                                "part": "P"}})
+    True
+    >>> same_cause(revision, {"failure_mode": "door_handle", "names": {"lot": "P-7",
+    ...                                                                "part": "P"}})
+    False
     """
-    parts = [f"{k}={v}" for k, v in sorted(finding["names"].items())
-             if k not in ("range", "window", ALIASES, *SUBGROUP_KEYS)]
-    return "|".join([serviced_component(finding["failure_mode"]), *parts])
+    if serviced_component(finding["failure_mode"]) != serviced_component(other["failure_mode"]):
+        return False
+    return any(a <= b or b <= a for a in cause_namings(finding) for b in cause_namings(other)
+               if a and b)
+
+
+def cause_namings(finding: dict[str, Any]) -> list[frozenset[tuple[str, str]]]:
+    """Each naming of ``finding`` (its names, then its aliases) as the set of ``key=value``
+    a change acts on; a naming of a part alone names no cause (empty).
+
+    >>> sorted(cause_namings({"failure_mode": "m", "names": {"lot": "CELL-7", "part": "P",
+    ...                       "climate": "cold"}})[0])
+    [('lot', 'CELL-7'), ('part', 'P')]
+    """
+    out = []
+    for naming in namings(finding["names"]):
+        cause = frozenset((k, str(v)) for k, v in naming.items()
+                          if k not in ("range", "window", *SUBGROUP_KEYS))
+        out.append(cause if {k for k, _ in cause} - {"part"} else frozenset())
+    return out
 
 
 @dataclass(frozen=True)
@@ -184,13 +210,13 @@ def propose_changes(ctx: DayContext, state: LoopState, config: ChangeConfig) -> 
     changes: list[dict[str, Any]] = state.changes
     covered = {c["finding_id"] for c in changes}
     by_id = {f["id"]: f for f in [*state.findings.values(), *state.retracted]}
-    acting = {same_cause(by_id[c["finding_id"]]) for c in changes
+    acting = [by_id[c["finding_id"]] for c in changes
               if c["finding_id"] in by_id and c["state"] not in ("withdrawn", "rejected",
-                                                                  "failed")}
+                                                                  "failed")]
     decisions = []
     for finding in state.findings.values():
         if finding["id"] in covered or not finding.get("active", True) \
-                or same_cause(finding) in acting:
+                or any(same_cause(finding, other) for other in acting):
             continue
         latest = finding.get("latest", finding)  # the evidence of the last scan
         if latest["rank"] > config.max_rank or latest["ci"][0] < config.min_effect_low:
@@ -209,7 +235,7 @@ def propose_changes(ctx: DayContext, state: LoopState, config: ChangeConfig) -> 
             "day_verified": None, "verified": None,
         }
         changes.append(change)
-        acting.add(same_cause(finding))
+        acting.append(finding)
         decisions.append(Decision(ctx.day, "changes", f"{change_id} proposed: {change['action']}",
                                   inputs={"finding": finding["id"]}))
     return decisions

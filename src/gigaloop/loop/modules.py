@@ -50,8 +50,9 @@ class RootCauseModule:
     (:mod:`gigaloop.loop.signals`); findings seen in ``confirm_scans`` scans in a row become
     decisions (a weekly re-test is many looks: one look alone is not enough). A cause found
     in one mode and then in another about the same component (its owners' complaints, its
-    claims: :func:`~gigaloop.loop.changes.same_cause`), or in one climate and then
-    everywhere, stays the one finding it was."""
+    claims: :func:`~gigaloop.loop.changes.same_cause`), in one climate and then
+    everywhere, or by one of its names and later by another (a supplier's parts, all of one
+    revision, by the revision and then by the supplier) stays the one finding it was."""
 
     state: LoopState = field(default_factory=LoopState)
     config: RootCauseConfig = field(default_factory=RootCauseConfig)
@@ -89,20 +90,20 @@ class RootCauseModule:
         vins: dict[str, Any] = self.state.finding_vins
         streak: dict[str, int] = self.state.streaks
         seen, decisions = set(), []
-        causes = {same_cause(r): key for key, r in registry.items()}
         visits = _campaign_visits(ctx, self.state)
         for finding in found:
             if self._still_refuted(pop, finding, visits):
                 continue  # retracted on what came after it: the data that chose it again
-            first = causes.get(same_cause(finding.record()))
-            if finding.key not in registry and first is not None:
-                seen.add(first)  # the same cause, found in another mode first
+            evidence = finding.record()
+            first = None if finding.key in registry else next(
+                (key for key, r in registry.items() if same_cause(evidence, r)), None)
+            if first is not None:
+                seen.add(first)  # the same cause, found in another mode or naming first
                 registry[first].update(last_seen_day=ctx.day, active=True)
                 continue
             seen.add(finding.key)
             streak[finding.key] = streak.get(finding.key, 0) + 1
             record = registry.get(finding.key)
-            evidence = finding.record()
             if record is None and streak[finding.key] < self.confirm_scans:
                 continue
             if record is None:
@@ -110,7 +111,6 @@ class RootCauseModule:
                 record = {"id": f"F{number:03d}", **evidence, "day_found": ctx.day,
                           "date_found": as_of.isoformat()}
                 registry[finding.key] = record
-                causes[same_cause(record)] = finding.key
                 decisions.append(Decision(
                     ctx.day, self.name,
                     f"{finding.failure_mode}: {names_text(finding.names)} "
