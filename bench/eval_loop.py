@@ -142,6 +142,12 @@ def evaluate_random(seed: int, days: int, root: Path,
         base_truth = json.loads((root / f"random-{seed}-base" / "truth" / "truth.json")
                                 .read_text())
         untouched = [f["happened"].get("excess_failures") for f in base_truth["faults"]]
+    if baseline:
+        # the faults' own share of the last 90 days' claims: what containment can act on
+        # (a random world's claims are mostly background no finding explains)
+        run["fault_failures_last90"] = _versus(*(
+            sum(f["happened"].get("excess_failures_last90", 0) for f in t["faults"])
+            for t in (truth, base_truth)))
     rows = []
     for fault, result, realized in zip(truth["faults"], score["faults"], untouched,
                                        strict=True):
@@ -214,7 +220,8 @@ def random_figures(rows: list[dict]) -> list[dict]:
             for name in ("process_alarms_without_fault",
                          "maintenance_predictions_without_fault"):
                 figures[name] = sum(r[name] for r in runs)
-            for name in ("field_failures_per_1000_last90", "units_harmed_by_drifts"):
+            for name in ("field_failures_per_1000_last90", "fault_failures_last90",
+                         "units_harmed_by_drifts"):
                 pairs = [r[name] for r in runs if name in r]
                 loop, no_loop = (sum(p[k] for p in pairs) for k in ("loop", "no_loop"))
                 if pairs:

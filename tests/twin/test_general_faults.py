@@ -143,8 +143,8 @@ def run() -> dict[str, Any]:
         built = tables["vehicles"].to_pandas()
         shift_b += built.vin[built["shift"] == "B"].tolist()
         if "component_failures" in tables:
-            claims += tables["component_failures"].select(
-                ["vin", "component", "failure_mode"]).to_pylist()
+            claims += [{**c, "day": day} for c in tables["component_failures"].select(
+                ["vin", "component", "failure_mode"]).to_pylist()]
         if "process_readings" in tables:
             readings.append(tables["process_readings"].to_pandas())
     return {"twin": twin, "claims": claims, "readings": readings, "shift_b": shift_b}
@@ -170,6 +170,12 @@ def test_new_modes_write_claims_through_the_same_tables(run: dict[str, Any]) -> 
     assert codes == {"buzz", "squeak"}
     truth = {f["id"]: f for f in run["twin"].truth()["faults"]}
     assert truth["trim"]["happened"]["excess_failures"] > 20
+    # the failures it caused in the field-failure KPI's last 90 days: some of that mode's
+    # claims of those days, and some of its own
+    recent = sum(c["component"] == "x_rattle" and c["day"] >= 120 - 90 for c in run["claims"])
+    assert 0 < truth["trim"]["happened"]["excess_failures_last90"] <= recent
+    assert truth["trim"]["happened"]["excess_failures_last90"] < \
+        truth["trim"]["happened"]["excess_failures"]
     assert truth["trim"]["happened"]["first_field_failure_day"] is not None
     assert "excess_failures" not in truth["miles"]["happened"]      # a red herring
     # a supplier's window lists the lots its units took (the scorer credits a lot finding)

@@ -127,6 +127,8 @@ class Fleet:
         self._truth: list[dict[str, Any]] = []
         self._reported: set[tuple[str, str]] = set()
         self.excess_failures: dict[str, int] = {}   # general fault id → failures it caused
+        #: general fault id → {day: failures it caused that day}
+        self.excess_failure_days: dict[str, dict[int, int]] = {}
         self.next_day = 0
         self.counts: dict[str, float] = {k: 0.0 for k in (
             "miles_manual", "miles_autopilot", "crashes_manual", "crashes_autopilot",
@@ -332,6 +334,8 @@ class Fleet:
             mine = cause == k
             self.excess_failures[fault_id] = self.excess_failures.get(fault_id, 0) + int(
                 mine.sum())
+            days = self.excess_failure_days.setdefault(fault_id, {})
+            days[day] = days.get(day, 0) + int(mine.sum())
             if (fault_id, "first_field_failure") not in self._reported:
                 self._reported.add((fault_id, "first_field_failure"))
                 self._truth.append({"fault_id": fault_id, "kind": "first_field_failure",

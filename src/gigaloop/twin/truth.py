@@ -22,20 +22,28 @@ from gigaloop.twin.fault_rules import HAZARD_KINDS
 from gigaloop.twin.history import History
 from gigaloop.twin.scenario import Fault, Release, Scenario
 
+#: The field-failure KPI's span (``field_failures_per_1000_last90``), in days.
+LAST_DAYS = 90
+
 
 def assemble_truth(scenario: Scenario, history: History, fleet_events: list[dict[str, Any]],
                    *, days: int, seed: int, scale: str,
                    excess_failures: dict[str, int] | None = None,
+                   excess_failure_days: dict[str, dict[int, int]] | None = None,
                    background: dict[str, Any] | None = None,
                    offers: list[dict[str, Any]] | None = None,
                    reach: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """The truth dict: scenario, faults with what happened to each, and world events;
-    ``excess_failures``: the failures each general fault caused (:mod:`twin.effects`);
+    ``excess_failures``: the failures each general fault caused (:mod:`twin.effects`),
+    ``excess_failure_days`` when (``{day: failures}``: the truth keeps those of the last
+    :data:`LAST_DAYS` days, the span of the field-failure KPI);
     ``background``: the real but harmless differences between machines, shifts and lots
     (:mod:`twin.background`), kept apart from the faults — no finding should name them;
     ``offers``: each campaign's hidden expected uplift (:mod:`twin.offers`); ``reach``:
     each software version's peak fleet share and rollback day (:class:`SoftwareFleet`)."""
     excess = excess_failures or {}
+    recent = {fault: sum(n for day, n in by_day.items() if day >= days - LAST_DAYS)
+              for fault, by_day in (excess_failure_days or {}).items()}
     return {
         "scenario": {
             "name": scenario.scenario.name,
@@ -45,7 +53,7 @@ def assemble_truth(scenario: Scenario, history: History, fleet_events: list[dict
         "seed": seed,
         "scale": scale,
         "days_simulated": days,
-        "faults": [*(_fault(fault, history, fleet_events, days, excess)
+        "faults": [*(_fault(fault, history, fleet_events, days, excess, recent)
                      for fault in scenario.faults),
                    *(_bad_release(r, (reach or {}).get(r.version, {}))
                      for r in scenario.releases
@@ -65,7 +73,7 @@ def assemble_truth(scenario: Scenario, history: History, fleet_events: list[dict
 
 
 def _fault(fault: Fault, history: History, fleet_events: list[dict[str, Any]],
-           days: int, excess: dict[str, int]) -> dict[str, Any]:
+           days: int, excess: dict[str, int], recent: dict[str, int]) -> dict[str, Any]:
     fleet_first: dict[str, int] = {}
     for event in fleet_events:
         if event.get("fault_id") == fault.id:
@@ -102,7 +110,8 @@ def _fault(fault: Fault, history: History, fleet_events: list[dict[str, Any]],
                if fault.id in history.affected_lots else {}),
             **({"revision_lots": sorted(history.revision_lots[fault.id])}
                if fault.id in history.revision_lots else {}),
-            **({"excess_failures": int(excess.get(fault.id, 0))}
+            **({"excess_failures": int(excess.get(fault.id, 0)),
+                "excess_failures_last90": int(recent.get(fault.id, 0))}
                if fault.kind in HAZARD_KINDS else {}),
         },
     }
