@@ -18,11 +18,14 @@ findings (process alarms on faultless streams are counted apart; a retracted fal
 still counts) and the false findings still standing at the end, the days from first field
 failure and from onset to the finding, the smallest hazard ratio found, and with
 ``--baseline`` the loop's field failures per 1000 in the last 90 days and units harmed by
-drifts over the no-loop runs' — then a summary table.
+drifts over the no-loop runs' — then a summary table. With ``--classic`` the worlds are
+drawn by :mod:`gigaloop.twin.random_classic` instead: the packaged scenarios' kinds (a
+weak cell lot, weld and trim-torque drifts, a bearing's wear, a camera revision weak in
+rain, the shift red herring) with other lots, machines, revisions, windows and sizes.
 
     python bench/eval_loop.py --seeds 1 2 3 --scenarios default alternate --days 365
     python bench/eval_loop.py --modules rootcause,changes,impact,maintenance,energy
-    python bench/eval_loop.py --random 3 --random-seed 1 [--baseline]
+    python bench/eval_loop.py --random 3 --random-seed 1 [--baseline] [--classic]
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from pathlib import Path
 from gigaloop.errors import ConfigError
 from gigaloop.loop.score import FOUND_BY, score_run
 from gigaloop.run import DEFAULT_MODULES, RunOptions, decision_modules, run_job
+from gigaloop.twin.random_classic import random_classic_scenario
 from gigaloop.twin.random_scenario import DETECTABLE_Z, expected_z, random_scenario
 from gigaloop.twin.scenario import load_scenario_text
 
@@ -103,18 +107,22 @@ def _run(options: RunOptions, reuse: bool) -> dict:
 
 def evaluate_random(seed: int, days: int, root: Path,
                     modules: tuple[str, ...] = DEFAULT_MODULES,
-                    baseline: bool = False, reuse: bool = False) -> list[dict]:
+                    baseline: bool = False, reuse: bool = False,
+                    classic: bool = False) -> list[dict]:
     """Run random scenario ``seed`` with the loop (and, with ``baseline``, without); one
     row per fault, scored, then one for the run. Root cause's findings are those of no
     other module (:data:`~gigaloop.loop.score.FOUND_BY`). With ``reuse``, runs already in
-    ``root`` are scored again, not rerun."""
-    scenario = root / f"random-{seed}.toml"
-    scenario.write_text(random_scenario(seed, days=days), encoding="utf-8")
+    ``root`` are scored again, not rerun; with ``classic``, the world is
+    :func:`~gigaloop.twin.random_classic.random_classic_scenario`'s."""
+    name = f"{'classic' if classic else 'random'}-{seed}"
+    draw = random_classic_scenario if classic else random_scenario
+    scenario = root / f"{name}.toml"
+    scenario.write_text(draw(seed, days=days), encoding="utf-8")
     # the evaluation's fields (detectable …) as the generator states them now: a kept run's
     # truth holds those of the day it ran, and the world they describe is the same
     stated = {f.id: f.finding.model_dump() for f in
               load_scenario_text(scenario.read_text(encoding="utf-8")).faults}
-    out = root / f"random-{seed}"
+    out = root / name
     summary = _run(RunOptions(days=days, seed=seed, scenario=scenario, out=out,
                               modules=modules), reuse)
     score = score_run(out)
@@ -128,18 +136,18 @@ def evaluate_random(seed: int, days: int, root: Path,
                len(score["maintenance_predictions_without_fault"])}
     if baseline:
         without = _run(RunOptions(days=days, seed=seed, scenario=scenario, loop=False,
-                                  out=root / f"random-{seed}-base"), reuse)
+                                  out=root / f"{name}-base"), reuse)
         run["field_failures_per_1000_last90"] = _versus(
             summary["kpis"]["field_failures_per_1000_last90"],
             without["kpis"]["field_failures_per_1000_last90"])
         run["units_harmed_by_drifts"] = _versus(
             sum(d["affected_units"] for d in score["drift_defects"]),
-            sum(d["affected_units"] for d in score_run(root / f"random-{seed}-base")
+            sum(d["affected_units"] for d in score_run(root / f"{name}-base")
                 ["drift_defects"]))
     truth = json.loads((out / "truth" / "truth.json").read_text())
     untouched = [None] * len(truth["faults"])  # the realized excess of the world left alone
     if baseline:
-        base_truth = json.loads((root / f"random-{seed}-base" / "truth" / "truth.json")
+        base_truth = json.loads((root / f"{name}-base" / "truth" / "truth.json")
                                 .read_text())
         untouched = [f["happened"].get("excess_failures") for f in base_truth["faults"]]
     if baseline:
@@ -282,6 +290,8 @@ def main() -> None:
                         help="evaluate N random scenarios instead of --scenarios")
     parser.add_argument("--random-seed", type=int, default=1,
                         help="the first random scenario's seed")
+    parser.add_argument("--classic", action="store_true",
+                        help="with --random: draw the packaged scenarios' kinds of fault")
     parser.add_argument("--baseline", action="store_true",
                         help="with --random: also run each world with --no-loop")
     parser.add_argument("--keep", type=Path, default=None, metavar="DIR",
@@ -294,6 +304,8 @@ def main() -> None:
         parser.error("--days must be at least 1")
     if args.reuse and args.keep is None:
         parser.error("--reuse scores the runs kept in --keep DIR: give --keep")
+    if args.classic and not args.random:
+        parser.error("--classic draws the worlds of --random N: give --random")
     if args.baseline and not args.random:
         parser.error("--baseline is for --random (the packaged scenarios always run both)")
     try:
@@ -307,7 +319,7 @@ def main() -> None:
             rows = []
             for seed in range(args.random_seed, args.random_seed + args.random):
                 world = evaluate_random(seed, args.days, Path(folder), modules, args.baseline,
-                                        args.reuse)
+                                        args.reuse, args.classic)
                 for row in world:
                     kind = "loop_random_fault" if "kind" in row else "loop_random_run"
                     print(json.dumps({"bench": kind, **row}), flush=True)

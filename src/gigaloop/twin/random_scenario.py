@@ -148,7 +148,7 @@ class _World:
             "suppliers": self.suppliers, "parts": self.parts,
             "failure_modes": [{"name": m} for m in self.declared]}))
         self.components = {c.name: c for c in self.scenario.components}
-        self.lot_days = _lot_days(self.scenario.parts, per_day, days)
+        self.lot_days = lot_first_days(self.scenario.parts, per_day, days)
         drivers = cust.draw_drivers(np.random.default_rng(seed), np.zeros(20_000))
         self.drivers = {"climate": drivers["climate"],
                         "daily": drivers["mean_miles"] * cust.DRIVE_PROBABILITY}
@@ -333,7 +333,7 @@ class _World:
         return fault
 
 
-def _lot_days(parts: list[Part], per_day: int, days: int) -> dict[str, dict[str, int]]:
+def lot_first_days(parts: list[Part], per_day: int, days: int) -> dict[str, dict[str, int]]:
     """The build day each lot of each part is first used (the supply is deterministic)."""
     supply = Supply(parts, units_per_day=per_day)
     first: dict[str, dict[str, int]] = {p.part_number: {} for p in parts}
