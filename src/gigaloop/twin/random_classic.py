@@ -103,8 +103,8 @@ def _fault(kind: str, k: int, rng: np.random.Generator, days: int,
             "fade_multiplier": _ratio(rng, 1.1, 1.8), "pack_hazard_multiplier": _ratio(rng),
             "resistance_shift": round(float(rng.uniform(0.0, 0.03)), 3)})
         fault["finding"] = {"failure_mode": "battery_fade", "related_modes": ["battery_pack"],
-                            "names": {"lot": lot, "supplier": supplier,
-                                      "part": "BAT-CELL-C1"}}
+                            "names": {"lot": lot, "supplier": supplier, "part": "BAT-CELL-C1"},
+                            "hazard_ratio": fault["effect"]["pack_hazard_multiplier"]}
     elif kind in ("weld_current_drift", "process_drift"):
         stop = min(start + int(rng.integers(14, 121)), days - 1)
         if kind == "weld_current_drift":  # too little current or too much: a weak seam
@@ -136,7 +136,8 @@ def _fault(kind: str, k: int, rng: np.random.Generator, days: int,
         fault.update(where={"hardware_revision": revision}, starts=0,
                      effect={"rain_multiplier": _ratio(rng)})
         fault["finding"] = {"failure_mode": "disengagement_rain", "related_modes": ["camera"],
-                            "names": {"hardware_revision": revision, "supplier": supplier}}
+                            "names": {"hardware_revision": revision, "supplier": supplier},
+                            "hazard_ratio": fault["effect"]["rain_multiplier"]}
     return fault
 
 
