@@ -485,3 +485,20 @@ def test_phase_one_keeps_the_days_after_a_setpoint_moved_on_purpose() -> None:
         drifted.add(day, setpoint + noise, np.full(20, 10.0))
     assert fit_phase_one(window, 0.05).centre == pytest.approx(10.9, abs=0.1)
     assert fit_phase_one(drifted, 0.05).centre == pytest.approx(10.0, abs=0.1)
+
+
+def test_an_alarm_on_the_other_side_opens_an_episode_of_its_own() -> None:
+    """A shift up, then within the quiet spell that would end its episode a shift down (a
+    drift beginning after a chance alarm, random classic world 27's trim torque): each is a
+    finding, dated when its own side first alarmed."""
+    from gigaloop.loop.contract import DayContext
+
+    rng = np.random.default_rng(5)
+    module, findings = ProcessControlModule(), []
+    for day in range(60):
+        aim = 0.3 if 40 <= day < 43 else -0.3 if day >= 48 else 0.0
+        ctx = DayContext(day, datetime(2025, 1, 7) + pd.Timedelta(days=day), view=None)
+        findings += [(d.day, d.finding["effect"]) for d in module.observe(
+            ctx, _station_day(day, {"aim": aim, "height": 100.0}, rng)) if d.finding]
+    assert [day for day, _ in findings] == [40, 48]
+    assert findings[0][1] > 0 > findings[1][1]

@@ -21,7 +21,8 @@ class ProcessControlConfig:
     that proof, or proof of less, the stream is only charted.
     ``release_sigmas``: control stops (setpoint back to target) once the disturbance the
     controller estimates is within this many σ. ``episode_gap_days``: an alarm after more
-    quiet days than this opens a new episode, whose first alarm is a finding.
+    quiet days than this, or on the other side of the centre than the episode's, opens a
+    new episode, whose first alarm is a finding.
     ``calibrate_after_days``: a stream whose setpoint cannot bring it back (a step test
     found no gain, its target leaves run-to-run control less room than one σ, or the
     controller's setpoint sits at its bound) and that alarms on this many days of an

@@ -40,7 +40,10 @@ class _Stream:
     target: float = math.nan
     controller: R2RController | None = None
     first_alarm: int | None = None
-    last_alarm: int | None = None  # a day's alarm after a quiet spell opens a new episode
+    #: a day's alarm after a quiet spell, or on the other side of the centre, opens a new
+    #: episode
+    last_alarm: int | None = None
+    episode_side: str = ""  # "upper" or "lower": the side the episode's alarms are on
     episode_days: int = 0  # days with an alarm in the current episode
     step: StepTest = field(default_factory=StepTest)
     controllable: bool | None = None
@@ -196,9 +199,10 @@ class ProcessControlModule:
             finding = None
             if stream.first_alarm is None:
                 stream.first_alarm = ctx.day
-            if stream.last_alarm is None \
+            side = "upper" if row["rule"].endswith("upper") else "lower"
+            if stream.last_alarm is None or side != stream.episode_side \
                     or ctx.day - stream.last_alarm > self.config.episode_gap_days:
-                stream.episode_days = 0
+                stream.episode_days, stream.episode_side = 0, side
                 finding = {
                     "id": f"SPC-{stream.machine}-{stream.parameter}-d{ctx.day}",
                     "failure_mode": ALARM_MODE,
