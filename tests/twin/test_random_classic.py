@@ -16,6 +16,11 @@ def test_the_same_seed_draws_the_same_world_and_another_seed_another() -> None:
     assert random_classic_scenario(5) != random_classic_scenario(6)
 
 
+def test_a_short_run_draws_valid_worlds_too() -> None:
+    for seed in range(20):
+        load_scenario_text(random_classic_scenario(seed, days=12))
+
+
 def test_every_kind_is_drawn_with_the_finding_that_names_it() -> None:
     kinds: Counter[str] = Counter()
     herrings = 0

@@ -96,7 +96,8 @@ def _fault(kind: str, k: int, rng: np.random.Generator, days: int,
     fault: dict[str, Any] = {"id": f"C{k}-{kind}", "kind": kind}
     start = int(rng.integers(15, max(int(0.6 * days), 16)))
     if kind == "weak_cell_lot":
-        early = [lot for lot, day in cell_lots.items() if 10 <= day <= 0.6 * days]
+        early = [lot for lot, day in cell_lots.items() if 10 <= day <= 0.6 * days] \
+            or list(cell_lots)  # a run too short for day 10
         lot = str(early[int(rng.integers(len(early)))])
         supplier = lot.split("-")[1]
         fault.update(where={"lot": lot}, starts=0, effect={
@@ -106,7 +107,7 @@ def _fault(kind: str, k: int, rng: np.random.Generator, days: int,
                             "names": {"lot": lot, "supplier": supplier, "part": "BAT-CELL-C1"},
                             "hazard_ratio": fault["effect"]["pack_hazard_multiplier"]}
     elif kind in ("weld_current_drift", "process_drift"):
-        stop = min(start + int(rng.integers(14, 121)), days - 1)
+        stop = max(min(start + int(rng.integers(14, 121)), days - 1), start + 1)
         if kind == "weld_current_drift":  # too little current or too much: a weak seam
             station = str(rng.choice(["BW-010", "BW-020", "BW-030"]))
             sign = 1.0 if rng.random() < 0.5 else -1.0
