@@ -25,10 +25,9 @@ from typing import Any
 import numpy as np
 
 from gigaloop.twin.layout import STATIONS, machine_station
-from gigaloop.twin.random_scenario import lot_first_days
+from gigaloop.twin.random_scenario import lot_first_days, units_per_day
 from gigaloop.twin.scenario import load_scenario_text
 from gigaloop.twin.toml_text import toml_text
-from gigaloop.twin.units import SCALES
 
 #: The real kinds a classic world draws from.
 CLASSIC_KINDS = ("weak_cell_lot", "weld_current_drift", "process_drift", "bearing_wear",
@@ -40,6 +39,7 @@ TURNING = ("die_casting_press", "press", "weld_robot", "paint_robot", "oven", "m
 
 def random_classic_scenario(seed: int, *, days: int = 365, scale: str = "small") -> str:
     """A valid scenario (TOML text) of the packaged kinds drawn from ``seed``."""
+    per_day = units_per_day(days, scale)   # a bad size is refused before anything is drawn
     rng = np.random.default_rng([seed, 20_261_207])
     suppliers = [f"SUP{s}" for s in rng.choice(list("ABCDEFGHJKLMNPQRSTUVWXYZ"), size=6,
                                                replace=False)]
@@ -63,7 +63,7 @@ def random_classic_scenario(seed: int, *, days: int = 365, scale: str = "small")
                       for s in suppliers],
         "parts": parts}
     draft = load_scenario_text(toml_text({**doc, "faults": []}))
-    lots = lot_first_days(draft.parts, SCALES[scale], days)["BAT-CELL-C1"]
+    lots = lot_first_days(draft.parts, per_day, days)["BAT-CELL-C1"]
     kinds = rng.choice(CLASSIC_KINDS, size=int(rng.integers(2, 5)), replace=False)
     faults = [_fault(str(kind), k, rng, days, parts, lots)
               for k, kind in enumerate(sorted(kinds), start=1)]

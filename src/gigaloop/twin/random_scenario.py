@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from gigaloop.errors import ConfigError
 from gigaloop.twin import customers as cust
 from gigaloop.twin.climate import CLIMATE_INDEX
 from gigaloop.twin.effects import CLOCK_YEAR
@@ -97,10 +98,24 @@ def _identifiable(fault: dict[str, Any], parts: list[dict[str, Any]]) -> bool:
     return len(part["shares"]) > 1
 
 
+def units_per_day(days: int, scale: str) -> int:
+    """The units a day of ``scale`` builds, for a drawn run of ``days`` (at least one).
+
+    >>> units_per_day(365, "nowhere")
+    Traceback (most recent call last):
+    gigaloop.errors.ConfigError: unknown scale 'nowhere'; use one of: small, medium, large
+    """
+    if scale not in SCALES:
+        raise ConfigError(f"unknown scale {scale!r}; use one of: {', '.join(SCALES)}")
+    if days < 1:
+        raise ConfigError(f"a run of {days} days: draw a world for at least one day")
+    return SCALES[scale]
+
+
 def random_scenario(seed: int, *, days: int = 365, scale: str = "small") -> str:
     """A valid scenario (TOML text) drawn from ``seed`` for a run of ``days`` at ``scale``."""
     rng = np.random.default_rng([seed, 20_251_105])
-    world = _World(rng, seed, days, SCALES[scale])
+    world = _World(rng, seed, days, units_per_day(days, scale))
     real = [world.hazard_fault(k, str(rng.choice(HAZARD_KINDS)))
             for k in range(1, int(rng.integers(1, 4)) + 1)]
     herrings = [world.confound(k, str(rng.choice(CONFOUND_KINDS)))
