@@ -150,7 +150,6 @@ def evaluate_random(seed: int, days: int, root: Path,
         base_truth = json.loads((root / f"{name}-base" / "truth" / "truth.json")
                                 .read_text())
         untouched = [f["happened"].get("excess_failures") for f in base_truth["faults"]]
-    if baseline:
         # the faults' own share of the last 90 days' claims: what containment can act on
         # (a random world's claims are mostly background no finding explains)
         run["fault_failures_last90"] = _versus(*(

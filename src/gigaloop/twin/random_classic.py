@@ -25,7 +25,11 @@ from typing import Any
 import numpy as np
 
 from gigaloop.twin.layout import STATIONS, machine_station
-from gigaloop.twin.random_scenario import lot_first_days, units_per_day
+from gigaloop.twin.random_scenario import (
+    HAZARD_RATIO_RANGE,
+    lot_first_days,
+    units_per_day,
+)
 from gigaloop.twin.scenario import load_scenario_text
 from gigaloop.twin.toml_text import toml_text
 
@@ -85,8 +89,9 @@ def _part(number: str, name: str, category: str, prefix: str, rng: np.random.Gen
             "lot_size_days": float(rng.choice([1.0, 1.5, 2.0, 3.0])), "shares": shares}
 
 
-def _ratio(rng: np.random.Generator, low: float = 1.3, high: float = 3.0) -> float:
-    """A size drawn log-uniformly between ``low`` and ``high``."""
+def _ratio(rng: np.random.Generator, low: float = HAZARD_RATIO_RANGE[0],
+           high: float = HAZARD_RATIO_RANGE[1]) -> float:
+    """A size drawn log-uniformly between ``low`` and ``high`` (warranty data's range)."""
     return round(float(np.exp(rng.uniform(np.log(low), np.log(high)))), 3)
 
 
