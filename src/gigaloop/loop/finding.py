@@ -113,8 +113,9 @@ class Finding:
     #: What else marks the same vehicles — a supplier's build window that is a revision —
     #: which no data can tell from ``names``: reported with them, not part of the key.
     aliases: dict[str, Any] = field(default_factory=dict)
-    #: Whole namings of the same kind that mark the same vehicles — another part's lot, when
-    #: every part changed lots at the same unit — reported as ``names["aliases"]``.
+    #: Whole namings that mark the same vehicles and give a name another value — another
+    #: part's lot, when every part changed lots at the same unit; another part's supplier,
+    #: when suppliers took turns in step — reported as ``names["aliases"]``.
     alternatives: list[dict[str, Any]] = field(default_factory=list)
 
     @property

@@ -182,8 +182,11 @@ def _aliases(candidates: pd.DataFrame, own: dict[str, Any], members: np.ndarray,
     naming ``own``): one finding names them all, rather than one of them at random. Names
     of another kind join the finding's (a supplier's window that is a revision); a whole
     naming that gives a name of ``own`` another value (another part's lot, where every
-    part changed lots at the same unit) is listed apart. Returns the names, the namings
-    listed apart and the candidates' index labels.
+    part changed lots at the same unit) is listed apart, and so is one that gives a name
+    joined already another value, with ``own``'s names (a revision that is one supplier's
+    cameras and, as the suppliers took turns in step, another's cells: two namings, and no
+    data tells which). Returns the names, the namings listed apart and the candidates'
+    index labels.
 
     >>> codes = np.array([0, 0, 1, 1])
     >>> lots = [Attribute("lot:A", "lot", codes, ["A-1", "A-2"], {"part": "A"}),
@@ -191,6 +194,12 @@ def _aliases(candidates: pd.DataFrame, own: dict[str, Any], members: np.ndarray,
     >>> rows = pd.DataFrame({"attribute": [1, 1], "level": [1, 0]}, index=[10, 11])
     >>> _aliases(rows, {"part": "A", "lot": "A-2"}, codes == 1, lots, {})
     ({}, [{'lot': 'B-8', 'part': 'B'}], [10])
+    >>> suppliers = [Attribute("supplier:CAM", "supplier", codes, ["W", "X"], {"part": "CAM"}),
+    ...              Attribute("supplier:CELL", "supplier", codes, ["D", "Y"], {"part": "CELL"})]
+    >>> rows = pd.DataFrame({"attribute": [0, 1], "level": [1, 1]}, index=[20, 21])
+    >>> _aliases(rows, {"hardware_revision": "CAM-A"}, codes == 1, suppliers, {})
+    ({'supplier': 'X', 'part': 'CAM'}, [{'supplier': 'Y', 'part': 'CELL', \
+'hardware_revision': 'CAM-A'}], [20, 21])
     """
     names: dict[str, Any] = {}
     apart: list[dict[str, Any]] = []
@@ -202,13 +211,21 @@ def _aliases(candidates: pd.DataFrame, own: dict[str, Any], members: np.ndarray,
             key = (row.attribute, row.level)
             found = located[key][0] if key in located else \
                 attributes[int(row.attribute)].names(int(row.level))
-            if any(k in own and str(own[k]) != str(v) for k, v in found.items()):
-                if found not in apart:
-                    apart.append(dict(found))
+            if _differs(found, own):
+                alias = dict(found)
+            elif _differs(found, names):
+                alias = {**found, **{k: v for k, v in own.items() if k not in found}}
             else:
-                names = {**found, **names}
+                names, alias = {**found, **names}, None
+            if alias is not None and alias not in apart:
+                apart.append(alias)
             twins.append(label)
     return names, apart, twins
+
+
+def _differs(found: dict[str, Any], names: dict[str, Any]) -> bool:
+    """Whether ``found`` gives a name of ``names`` another value."""
+    return any(k in names and str(names[k]) != str(v) for k, v in found.items())
 
 
 def _smallest_sufficient(pop: Population, mode: str, candidates: pd.DataFrame, pick: int,
