@@ -10,7 +10,8 @@ stopped early ended on that day; a supplier's window is also named by any lot th
 into the units it marked, and a process defect by the failed units of an inspection that
 re-measures its reading). A finding names what its ``aliases`` name too (whole namings
 that mark the same vehicles, such as another part's lot where every part changed lots at
-the same unit: no data can tell them apart). A window inside the fault's names its cause
+the same unit, or another part's supplier where suppliers took turns in step: no data can
+tell them apart). A window inside the fault's names its cause
 too — the days a drift harmed before process control took it out — and is not false, but
 does not find the fault.
 A finding that matches no fault, or names a red herring, is a false finding; one that
