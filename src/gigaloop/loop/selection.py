@@ -11,7 +11,6 @@ are set aside.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,10 +19,18 @@ from scipy import special
 from gigaloop import ml
 from gigaloop.loop.finding import Adjustment, Finding, RootCauseConfig
 from gigaloop.loop.localise import localise
+from gigaloop.loop.namings import (
+    Located,
+    in_subgroup,
+    members_of,
+    names_of,
+    same_level,
+    twin_namings,
+    without_subgroup,
+)
 from gigaloop.loop.periods import supply_finding
 from gigaloop.loop.population import END_DEPTH, Attribute, Population
 from gigaloop.loop.standing import backward, rest_stands, restated
-from gigaloop.loop.subgroups import SUBGROUP_KEYS
 from gigaloop.loop.windows import CodeMatrix
 
 #: How far a level's units in one subgroup (a climate, a band of use) must stand apart from
@@ -124,9 +131,9 @@ def select_findings(pop: Population, mode: str, scan: pd.DataFrame, attributes: 
             attribute, names, members, row = supply
             if not _stands(row, floor):
                 continue
-        aliases, alternatives, twins = _aliases(candidates, names, members, attributes,
+        aliases, alternatives, twins = twin_namings(candidates, names, members, attributes,
                                                 located)
-        candidates = candidates.drop([*twins, *_same_level(candidates, names, attributes,
+        candidates = candidates.drop([*twins, *same_level(candidates, names, attributes,
                                                            located)])
         finding = Finding(mode, attribute.name, attribute.kind, names, float(row.effect),
                           (float(row.low), float(row.high)), str(row.effect_kind), float(row.p),
@@ -143,16 +150,8 @@ def select_findings(pop: Population, mode: str, scan: pd.DataFrame, attributes: 
     return chosen
 
 
-def _members(attributes: list[Attribute], row: pd.Series,
-             located: dict[tuple[int, int], tuple[dict, np.ndarray, pd.Series]]) -> np.ndarray:
-    if (row.attribute, row.level) in located:
-        return located[row.attribute, row.level][1]
-    return attributes[int(row.attribute)].codes == int(row.level)
-
-
 def _tie_break(pop: Population, mode: str, candidates: pd.DataFrame,
-               attributes: list[Attribute],
-               located: dict[tuple[int, int], tuple[dict, np.ndarray, pd.Series]]) -> int:
+               attributes: list[Attribute], located: Located) -> int:
     """Position of the candidate to take next: the first, unless another explains the same
     failures (≥ 90 % overlap both ways) and has evidence from the process itself — a drift
     the readings show — while the first (a lot, say) has none. The data cannot tell such
@@ -161,76 +160,20 @@ def _tie_break(pop: Population, mode: str, candidates: pd.DataFrame,
     if mode in pop.rates or _process_backed(attributes, first, located):
         return 0
     _, event = pop.survival(mode)
-    failed_first = event & _members(attributes, first, located)
+    failed_first = event & members_of(attributes, first, located)
     for position in range(1, min(len(candidates), 6)):
         other = candidates.iloc[position]
         if not _process_backed(attributes, other, located):
             continue
-        failed_other = event & _members(attributes, other, located)
+        failed_other = event & members_of(attributes, other, located)
         shared = (failed_first & failed_other).sum()
         if shared >= 0.9 * max(failed_first.sum(), failed_other.sum(), 1):
             return position
     return 0
 
 
-def _aliases(candidates: pd.DataFrame, own: dict[str, Any], members: np.ndarray,
-             attributes: list[Attribute],
-             located: dict[tuple[int, int], tuple[dict, np.ndarray, pd.Series]],
-             overlap: float = 0.98
-             ) -> tuple[dict[str, Any], list[dict[str, Any]], list[Any]]:
-    """The candidates that mark (almost) the same vehicles as ``members`` (the finding
-    naming ``own``): one finding names them all, rather than one of them at random. Names
-    of another kind join the finding's (a supplier's window that is a revision); a whole
-    naming that gives a name of ``own`` another value (another part's lot, where every
-    part changed lots at the same unit) is listed apart, and so is one that gives a name
-    joined already another value, with ``own``'s names (a revision that is one supplier's
-    cameras and, as the suppliers took turns in step, another's cells: two namings, and no
-    data tells which). Returns the names, the namings listed apart and the candidates'
-    index labels.
-
-    >>> codes = np.array([0, 0, 1, 1])
-    >>> lots = [Attribute("lot:A", "lot", codes, ["A-1", "A-2"], {"part": "A"}),
-    ...         Attribute("lot:B", "lot", codes, ["B-7", "B-8"], {"part": "B"})]
-    >>> rows = pd.DataFrame({"attribute": [1, 1], "level": [1, 0]}, index=[10, 11])
-    >>> _aliases(rows, {"part": "A", "lot": "A-2"}, codes == 1, lots, {})
-    ({}, [{'lot': 'B-8', 'part': 'B'}], [10])
-    >>> suppliers = [Attribute("supplier:CAM", "supplier", codes, ["W", "X"], {"part": "CAM"}),
-    ...              Attribute("supplier:CELL", "supplier", codes, ["D", "Y"], {"part": "CELL"})]
-    >>> rows = pd.DataFrame({"attribute": [0, 1], "level": [1, 1]}, index=[20, 21])
-    >>> _aliases(rows, {"hardware_revision": "CAM-A"}, codes == 1, suppliers, {})
-    ({'supplier': 'X', 'part': 'CAM'}, [{'supplier': 'Y', 'part': 'CELL', \
-'hardware_revision': 'CAM-A'}], [20, 21])
-    """
-    names: dict[str, Any] = {}
-    apart: list[dict[str, Any]] = []
-    twins = []
-    size = int(members.sum())
-    for label, row in candidates.iterrows():
-        other = _members(attributes, row, located)
-        if (other & members).sum() >= overlap * max(size, int(other.sum()), 1):
-            key = (row.attribute, row.level)
-            found = located[key][0] if key in located else \
-                attributes[int(row.attribute)].names(int(row.level))
-            if _differs(found, own):
-                alias = dict(found)
-            elif _differs(found, names):
-                alias = {**found, **{k: v for k, v in own.items() if k not in found}}
-            else:
-                names, alias = {**found, **names}, None
-            if alias is not None and alias not in apart:
-                apart.append(alias)
-            twins.append(label)
-    return names, apart, twins
-
-
-def _differs(found: dict[str, Any], names: dict[str, Any]) -> bool:
-    """Whether ``found`` gives a name of ``names`` another value."""
-    return any(k in names and str(names[k]) != str(v) for k, v in found.items())
-
-
 def _smallest_sufficient(pop: Population, mode: str, candidates: pd.DataFrame, pick: int,
-                         attributes: list[Attribute],
-                         located: dict[tuple[int, int], tuple[dict, np.ndarray, pd.Series]],
+                         attributes: list[Attribute], located: Located,
                          strata: np.ndarray, config: RootCauseConfig) -> int:
     """Position of the candidate to take instead of ``pick``: the strongest one nested in
     it (a revision inside its supplier, a lot inside its supplier) when the rest of
@@ -239,16 +182,16 @@ def _smallest_sufficient(pop: Population, mode: str, candidates: pd.DataFrame, p
     revision is that revision; one whose other lots fail too stays the supplier."""
     if mode in pop.rates:
         return pick
-    outer = _members(attributes, candidates.iloc[pick], located)
-    outer_names = _names(attributes, candidates.iloc[pick], located)
+    outer = members_of(attributes, candidates.iloc[pick], located)
+    outer_names = names_of(attributes, candidates.iloc[pick], located)
     duration, event = pop.survival(mode)
     for position in range(len(candidates)):
-        inner = _members(attributes, candidates.iloc[position], located)
+        inner = members_of(attributes, candidates.iloc[position], located)
         if position == pick or not inner.any() or (inner & ~outer).any() \
                 or inner.sum() >= outer.sum():
             continue
-        if _subgroup(_names(attributes, candidates.iloc[position], located)) \
-                and not _subgroup(outer_names):  # the level in one climate or band of use
+        if in_subgroup(names_of(attributes, candidates.iloc[position], located)) \
+                and not in_subgroup(outer_names):  # the level in one climate or band of use
             if _only_there(pop, mode, inner, outer, strata, config):
                 return position
             continue
@@ -257,43 +200,23 @@ def _smallest_sufficient(pop: Population, mode: str, candidates: pd.DataFrame, p
     return pick
 
 
-def _same_level(candidates: pd.DataFrame, names: dict[str, Any], attributes: list[Attribute],
-                located: dict[tuple[int, int], tuple[dict, np.ndarray, pd.Series]]) -> list[Any]:
-    """Index labels of the candidates naming the level ``names`` does, in another subgroup
-    or in none (:mod:`gigaloop.loop.subgroups`): one cause, one finding."""
-    level = _everywhere(names)
-    return [label for label, row in candidates.iterrows()
-            if _everywhere(_names(attributes, row, located)) == level]
-
-
-def _subgroup(names: dict[str, Any]) -> bool:
-    """Whether ``names`` name a level in one subgroup (a climate, a band of use)."""
-    return any(k in names for k in SUBGROUP_KEYS)
-
-
-def _everywhere(names: dict[str, Any]) -> dict[str, Any]:
-    """``names`` without their subgroup: the level over the whole fleet."""
-    return {k: v for k, v in names.items() if k not in SUBGROUP_KEYS}
-
-
 def _subgroup_or_everywhere(pop: Population, mode: str, candidates: pd.DataFrame, pick: int,
-                            attributes: list[Attribute],
-                            located: dict[tuple[int, int], tuple[dict, np.ndarray, pd.Series]],
+                            attributes: list[Attribute], located: Located,
                             strata: np.ndarray, config: RootCauseConfig) -> int:
     """Position of the candidate to take instead of ``pick`` when ``pick`` is a level in one
     subgroup (:mod:`gigaloop.loop.subgroups`) whose units there fail no more, beyond chance,
     than its units elsewhere, or whose units elsewhere fail beyond chance too: the level
     itself, where it is a candidate. A lot that fails everywhere is a lot, even when its
     cold units show it most."""
-    names = _names(attributes, candidates.iloc[pick], located)
-    if mode in pop.rates or not _subgroup(names):
+    names = names_of(attributes, candidates.iloc[pick], located)
+    if mode in pop.rates or not in_subgroup(names):
         return pick
-    everywhere = _everywhere(names)
-    inner = _members(attributes, candidates.iloc[pick], located)
+    everywhere = without_subgroup(names)
+    inner = members_of(attributes, candidates.iloc[pick], located)
     for position in range(len(candidates)):
-        if position != pick and _names(attributes, candidates.iloc[position],
+        if position != pick and names_of(attributes, candidates.iloc[position],
                                        located) == everywhere:
-            outer = _members(attributes, candidates.iloc[position], located)
+            outer = members_of(attributes, candidates.iloc[position], located)
             if (inner & ~outer).any():
                 continue
             if not _only_there(pop, mode, inner, outer, strata, config):
@@ -330,15 +253,7 @@ def _stands_apart(pop: Population, mode: str, inner: np.ndarray, outer: np.ndarr
     return bool(chance <= INTERACTION_ALPHA)
 
 
-def _names(attributes: list[Attribute], row: pd.Series,
-           located: dict[tuple[int, int], tuple[dict, np.ndarray, pd.Series]]) -> dict:
-    key = (row.attribute, row.level)
-    return located[key][0] if key in located else \
-        attributes[int(row.attribute)].names(int(row.level))
-
-
-def _process_backed(attributes: list[Attribute], row: pd.Series,
-                    located: dict[tuple[int, int], tuple[dict, np.ndarray, pd.Series]]) -> bool:
+def _process_backed(attributes: list[Attribute], row: pd.Series, located: Located) -> bool:
     kind = attributes[int(row.attribute)].kind
     names = located.get((row.attribute, row.level), ({},))[0]
     return kind == "drift" or (kind == "reading" and "window" in names)
@@ -346,7 +261,7 @@ def _process_backed(attributes: list[Attribute], row: pd.Series,
 
 def _localised(pop: Population, mode: str, candidates: pd.DataFrame,
                attributes: list[Attribute], strata: np.ndarray, config: RootCauseConfig,
-               most: int = 4) -> dict[tuple[int, int], tuple[dict, np.ndarray, pd.Series]]:
+               most: int = 4) -> Located:
     """Station + window findings for the strongest reading / machine candidates."""
     if mode in pop.rates:
         return {}
