@@ -126,7 +126,6 @@ class Fleet:
         self.fault_names: list[str] = []
         self._truth: list[dict[str, Any]] = []
         self._reported: set[tuple[str, str]] = set()
-        self.excess_failures: dict[str, int] = {}   # general fault id → failures it caused
         #: general fault id → {day: failures it caused that day}
         self.excess_failure_days: dict[str, dict[int, int]] = {}
         self.next_day = 0
@@ -332,8 +331,6 @@ class Fleet:
         for k in np.unique(cause[cause >= 0]).tolist():
             fault_id = self.general[k].id
             mine = cause == k
-            self.excess_failures[fault_id] = self.excess_failures.get(fault_id, 0) + int(
-                mine.sum())
             days = self.excess_failure_days.setdefault(fault_id, {})
             days[day] = days.get(day, 0) + int(mine.sum())
             if (fault_id, "first_field_failure") not in self._reported:

@@ -28,22 +28,22 @@ LAST_DAYS = 90
 
 def assemble_truth(scenario: Scenario, history: History, fleet_events: list[dict[str, Any]],
                    *, days: int, seed: int, scale: str,
-                   excess_failures: dict[str, int] | None = None,
                    excess_failure_days: dict[str, dict[int, int]] | None = None,
                    background: dict[str, Any] | None = None,
                    offers: list[dict[str, Any]] | None = None,
                    reach: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """The truth dict: scenario, faults with what happened to each, and world events;
-    ``excess_failures``: the failures each general fault caused (:mod:`twin.effects`),
-    ``excess_failure_days`` when (``{day: failures}``: the truth keeps those of the last
+    ``excess_failure_days``: the failures each general fault caused (:mod:`twin.effects`),
+    by day (``{day: failures}``; the truth keeps their total and those of the last
     :data:`LAST_DAYS` days, the span of the field-failure KPI);
     ``background``: the real but harmless differences between machines, shifts and lots
     (:mod:`twin.background`), kept apart from the faults — no finding should name them;
     ``offers``: each campaign's hidden expected uplift (:mod:`twin.offers`); ``reach``:
     each software version's peak fleet share and rollback day (:class:`SoftwareFleet`)."""
-    excess = excess_failures or {}
+    by_days = excess_failure_days or {}
+    excess = {fault: sum(by_day.values()) for fault, by_day in by_days.items()}
     recent = {fault: sum(n for day, n in by_day.items() if day >= days - LAST_DAYS)
-              for fault, by_day in (excess_failure_days or {}).items()}
+              for fault, by_day in by_days.items()}
     return {
         "scenario": {
             "name": scenario.scenario.name,

@@ -235,7 +235,6 @@ class Twin:
                                                                self._modes)}
         truth = assemble_truth(self.scenario, self.plant.history, self.fleet.truth_events(),
                                days=self._next_day, seed=self.seed, scale=self.scale,
-                               excess_failures=self.fleet.excess_failures,
                                excess_failure_days=self.fleet.excess_failure_days,
                                background=background, offers=self.fleet.offer_response.truth,
                                reach=self.fleet.software.reach)
