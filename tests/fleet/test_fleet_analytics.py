@@ -32,15 +32,15 @@ def test_trend_slopes_match_linregress_per_vehicle() -> None:
     x = np.sqrt(rng.uniform(1, 900, vehicle.size))
     soh = 100 - (0.1 + vehicle / 100) * x + rng.normal(0, 0.3, vehicle.size)
     frame = pd.DataFrame({"v": vehicle, "x": x, "y": soh})
-    y, xy = measure_sum_names(FADE)
+    n, sx, sxx, y, xy = measure_sum_names(FADE)
     sums = frame.assign(xx=x * x, xy=x * soh).groupby("v").agg(
-        days=("x", "size"), sx=("x", "sum"), sxx=("xx", "sum"),
-        **{y: ("y", "sum"), xy: ("xy", "sum")})
+        **{n: ("x", "size"), sx: ("x", "sum"), sxx: ("xx", "sum"), y: ("y", "sum"),
+           xy: ("xy", "sum")})
     slopes = trend_slopes(sums, FADE)
     for v in range(40):
         mine = frame[frame.v == v]
         assert slopes[v] == pytest.approx(stats.linregress(mine.x, mine.y).slope, rel=1e-8)
-    assert np.isnan(trend_slopes(sums.assign(days=13), FADE)).all()  # too few days
+    assert np.isnan(trend_slopes(sums.assign(**{n: 13}), FADE)).all()  # too few days
 
 
 def test_usage_sums_add_up_and_equal_pandas(tmp_path) -> None:
@@ -63,12 +63,12 @@ def test_usage_sums_add_up_and_equal_pandas(tmp_path) -> None:
 
 
 def test_each_measure_gives_rate_weight_and_usable_from_the_sums() -> None:
-    y, xy = measure_sum_names(FADE)
+    n, sx, sxx, y, xy = measure_sum_names(FADE)
     events, exposure = measure_sum_names(RAIN)
     x = np.sqrt(np.arange(1, 41.0))
     soh = 1.0 - 0.002 * x
-    sums = pd.DataFrame({"days": [40, 20], "sx": [x.sum(), x[:20].sum()],
-                         "sxx": [(x * x).sum(), (x[:20] ** 2).sum()],
+    sums = pd.DataFrame({n: [40, 20], sx: [x.sum(), x[:20].sum()],
+                         sxx: [(x * x).sum(), (x[:20] ** 2).sum()],
                          y: [soh.sum(), soh[:20].sum()],
                          xy: [(x * soh).sum(), (x[:20] * soh[:20]).sum()],
                          events: [3.0, 1.0], exposure: [60.0, 10.0]})

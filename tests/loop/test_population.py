@@ -156,3 +156,39 @@ def test_a_part_removed_before_it_failed_and_found_degraded_failed_then(tmp_path
     assert days[degraded] == (np.datetime64(visit.date()) - delivered[degraded]).astype(int)
     assert np.isnan(days[serviceable])
     store.close()
+
+
+def test_a_rate_measure_ends_where_its_part_was_first_replaced(tmp_path: Path) -> None:
+    """A new pack fades from new: a car's fade is its first pack's, fitted on the days
+    before the visit that replaced it; its usage, and every other car, are as before."""
+    twin, store = Twin.from_scenario(seed=3), Store(tmp_path)
+    for day in range(70):
+        ingest(TwinDay(twin, day), store, twin.day_end(day))
+    now = twin.day_end(69)
+    before = build_population(store.as_of(now), now.date(), VehicleRecords())
+    fade = before.rates["battery_fade"]
+    car = int(np.flatnonzero(fade.usable & (before.usage.telemetry_days.to_numpy() >= 45))[0])
+    vin = before.vin[car]
+    visit = pd.Timestamp(before.delivered_on[car]) + pd.Timedelta(days=35, hours=10)
+    store.write("service_visits", [
+        {"visit_id": "SV-T1", "vin": vin, "reason": "campaign", "campaign_id": "C-T",
+         "component": "battery_pack", "cost_usd": 900.0, "part_condition": None,
+         "event_time": visit.to_pydatetime()}], ingested_at=now)
+    after = build_population(store.as_of(now), now.date(), VehicleRecords())
+    assert list(after.vin) == list(before.vin)
+    days = store.execute(store.table("telemetry_daily").filter(
+        lambda t: t.vin == vin)[["day", "battery_soh"]])
+    first_pack = days[pd.to_datetime(days.day) < visit.normalize()]
+    x = np.sqrt((pd.to_datetime(first_pack.day) - pd.Timestamp(before.delivered_on[car])
+                 ).dt.days.to_numpy() + 1.0)
+    slope = np.polyfit(x, first_pack.battery_soh.to_numpy(), 1)[0]
+    rates = after.rates["battery_fade"]
+    assert len(first_pack) < len(days)
+    assert rates.rate[car] == pytest.approx(-slope, rel=1e-6)
+    assert rates.weight[car] == pytest.approx(np.sqrt(len(first_pack)))
+    others = np.arange(len(after)) != car
+    np.testing.assert_array_equal(rates.rate[others], fade.rate[others])
+    pd.testing.assert_frame_equal(after.usage, before.usage)
+    rain = after.rates["disengagement_rain"]  # the camera's measure: not its part
+    np.testing.assert_array_equal(rain.rate, before.rates["disengagement_rain"].rate)
+    store.close()

@@ -3,25 +3,29 @@
 Besides usage (days, miles, fast charging, …), the sums carry every rate measure the
 schema declares (:data:`gigaloop.schema.RATE_MEASURES`): Σvalue and Σexposure for
 events per exposure, and for a trend — battery state of health falls with the square
-root of time in service (calendar ageing of lithium-ion cells) — Σy and Σxy of the
-value against x = √(days since delivery + 1), which with the shared n, Σx and Σx² give
-its least-squares slope. Telemetry read a week at a time adds to what was kept, and the
-result equals a fit on all rows (up to the order of floating-point sums).
+root of time in service (calendar ageing of lithium-ion cells) — n, Σx, Σx², Σy and Σxy
+of the value against x = √(days since delivery + 1), which give its least-squares slope.
+Each measure's sums are over its own days: given the day each vehicle's part was first
+replaced (:func:`usage_terms`' ``replaced``), the days from then on count not for the
+measures of that part (a new pack fades from new; its days would hide the old one's
+fade). Telemetry read a week at a time adds to what was kept, and the result equals a fit
+on all rows (up to the order of floating-point sums).
 
 >>> import numpy as np, pandas as pd
 >>> from gigaloop.schema import RATE_MEASURES
 >>> fade = RATE_MEASURES[0]
 >>> x = np.sqrt(np.arange(1, 101))
 >>> soh = 100 - 0.3 * x
->>> y, xy = measure_sum_names(fade)
->>> sums = pd.DataFrame({"days": [100], "sx": [x.sum()], y: [soh.sum()],
-...                      "sxx": [(x * x).sum()], xy: [(x * soh).sum()]})
+>>> n, sx, sxx, y, xy = measure_sum_names(fade)
+>>> sums = pd.DataFrame({n: [100], sx: [x.sum()], sxx: [(x * x).sum()], y: [soh.sum()],
+...                      xy: [(x * soh).sum()]})
 >>> trend_slopes(sums, fade).round(6).tolist()
 [-0.3]
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import ibis
@@ -33,8 +37,8 @@ from gigaloop.schema import RATE_MEASURES, RateMeasure
 from gigaloop.store import Tables
 
 #: Usage sums every vehicle has, whatever is measured: days, miles, DC fast-charge kWh,
-#: clear-weather disengagements, Autopilot miles, Σ ambient °C, and Σx, Σx² of the trends.
-BASE_SUMS = ("days", "miles", "dc_kwh", "clear_dis", "ap_miles", "temp", "sx", "sxx")
+#: clear-weather disengagements, Autopilot miles and Σ ambient °C.
+BASE_SUMS = ("days", "miles", "dc_kwh", "clear_dis", "ap_miles", "temp")
 #: Telemetry columns of :data:`BASE_SUMS`, by sum.
 _BASE_COLUMNS = {"miles": "miles", "dc_kwh": "dc_fast_charge_kwh",
                  "clear_dis": "disengagements_clear", "ap_miles": "autopilot_miles",
@@ -53,11 +57,16 @@ class MeasuredRates(NamedTuple):
     usable: np.ndarray
 
 
-def measure_sum_names(measure: RateMeasure) -> tuple[str, str]:
-    """The two sums of ``measure``: (Σy, Σxy) of a trend, (Σvalue, Σper) of events."""
+def measure_sum_names(measure: RateMeasure) -> tuple[str, ...]:
+    """The sums of ``measure``: (n, Σx, Σx², Σy, Σxy) of a trend, (Σvalue, Σper) of events."""
     if measure.is_trend:
-        return f"{measure.mode}_sy", f"{measure.mode}_sxy"
+        return tuple(f"{measure.mode}_{name}" for name in ("n", "sx", "sxx", "sy", "sxy"))
     return f"{measure.mode}_value", f"{measure.mode}_per"
+
+
+def measure_component(measure: RateMeasure) -> str:
+    """The part whose replacement ends a vehicle's days of ``measure``."""
+    return measure.component or measure.mode
 
 
 def usage_sum_names(measures: tuple[RateMeasure, ...] = RATE_MEASURES) -> tuple[str, ...]:
@@ -84,36 +93,47 @@ def usage_sums(telemetry: ir.Table, customers: ir.Table, by: tuple[str, ...] = (
     t = telemetry.join(delivered, "vin")
     x = (t.day.delta(t.delivered_on, unit="day").cast("float64") + 1.0).sqrt()
     t = t.mutate(x=x)
-    sums = {"days": t.count(), "sx": t.x.sum(), "sxx": (t.x * t.x).sum()}
+    sums = {"days": t.count()}
     sums |= {name: t[column].sum().cast("float64") for name, column in _BASE_COLUMNS.items()}
     for measure in measures:
-        first, second = measure_sum_names(measure)
         value = t[measure.value].cast("float64")
-        sums[first] = value.sum()
-        sums[second] = (t.x * value).sum() if measure.is_trend \
-            else t[measure.per].cast("float64").sum()
+        if measure.is_trend:
+            n, sx, sxx, sy, sxy = measure_sum_names(measure)
+            sums |= {n: t.count(), sx: t.x.sum(), sxx: (t.x * t.x).sum(), sy: value.sum(),
+                     sxy: (t.x * value).sum()}
+        else:
+            events, per = measure_sum_names(measure)
+            sums |= {events: value.sum(), per: t[measure.per].cast("float64").sum()}
     return t.group_by(["vin", *by]).aggregate(**sums)
 
 
 def usage_terms(rows: Any, delivered: np.ndarray,
                 measures: tuple[RateMeasure, ...] = RATE_MEASURES,
+                replaced: Mapping[str, np.ndarray] | None = None,
                 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Each telemetry row's term of every :func:`usage_sum_names` (NaN: a missing value,
     adds nothing) and whether the row counts: ``rows`` has :func:`telemetry_columns` (Arrow
     or pandas), ``delivered`` each row's delivery day (NaT: not delivered, the row counts
-    not).
+    not). ``replaced``: part → each row's vehicle's first replacement day of it (NaT:
+    none); a row from that day on adds 0 to the measures of that part
+    (:func:`measure_component`).
     """
     def column(name: str) -> np.ndarray:
         return np.asarray(rows[name], dtype=float)
 
-    days = (np.asarray(rows["day"]).astype("datetime64[D]") - delivered) / np.timedelta64(1, "D")
-    x = np.sqrt(days + 1.0)
-    terms = {"days": np.ones_like(x), "sx": x, "sxx": x * x}
+    day = np.asarray(rows["day"]).astype("datetime64[D]")
+    x = np.sqrt((day - delivered) / np.timedelta64(1, "D") + 1.0)
+    terms = {"days": np.ones_like(x)}
     terms |= {name: column(source) for name, source in _BASE_COLUMNS.items()}
     for measure in measures:
-        first, second = measure_sum_names(measure)
-        terms[first] = value = column(measure.value)
-        terms[second] = x * value if measure.per is None else column(measure.per)
+        value = column(measure.value)
+        made: tuple[np.ndarray, ...] = (
+            (np.ones_like(x), x, x * x, value, x * value) if measure.per is None
+            else (value, column(measure.per)))
+        since = (replaced or {}).get(measure_component(measure))
+        if since is not None:  # NaT compares False: the row is kept
+            made = tuple(np.where(day >= since, 0.0, term) for term in made)
+        terms |= dict(zip(measure_sum_names(measure), made, strict=True))
     return terms, np.isfinite(x)
 
 
@@ -135,10 +155,8 @@ def trend_slopes(sums: pd.DataFrame, measure: RateMeasure, *,
                  min_days: int = MIN_FADE_DAYS) -> np.ndarray:
     """Slope per √day of a trend ``measure``'s value for each row of ``sums`` (NaN under
     ``min_days`` days)."""
-    y, xy = measure_sum_names(measure)
-    n = sums["days"].fillna(0).to_numpy(dtype=float)
-    sx, sy = sums["sx"].to_numpy(dtype=float), sums[y].to_numpy(dtype=float)
-    sxx, sxy = sums["sxx"].to_numpy(dtype=float), sums[xy].to_numpy(dtype=float)
+    n, sx, sxx, sy, sxy = (sums[name].fillna(0).to_numpy(dtype=float)
+                           for name in measure_sum_names(measure))
     with np.errstate(invalid="ignore", divide="ignore"):
         slope = (n * sxy - sx * sy) / (n * sxx - sx * sx)
     return np.where(n >= min_days, slope, np.nan)
@@ -152,7 +170,7 @@ def measured_rates(sums: pd.DataFrame, measure: RateMeasure) -> MeasuredRates:
     usable from ``min_exposure`` of it.
     """
     if measure.is_trend:
-        days = sums["days"].to_numpy(dtype=float)
+        days = sums[measure_sum_names(measure)[0]].fillna(0).to_numpy(dtype=float)
         rate = -trend_slopes(sums, measure)  # a fall is worse
         return MeasuredRates(measure, rate, np.sqrt(np.maximum(days, 1.0)),
                              np.isfinite(rate) & (days >= measure.min_exposure))

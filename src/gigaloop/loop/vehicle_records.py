@@ -5,7 +5,8 @@ ingested since its last one (the ``ingested_at`` column; every row is read exact
 and keeps them per vehicle, in NumPy arrays indexed by ``vid`` (the order vehicles were
 read in): how it was built (vehicle attributes, lots and suppliers, machines, process
 readings) as integer level codes assigned once as rows arrive, its delivery, its usage as
-additive sums, its first failure per component and its owner's first complaint per topic
+additive sums (a rate measure's only up to the first replacement of its part), its first
+failure per component and its owner's first complaint per topic
 (``feedback`` rows through the customer's id; a row from a repair visit's survey follows the
 claim it is about, so only other channels count). Rows come as Arrow through the store's
 read of what is new (:meth:`gigaloop.store.Store.ingested_between`: the in-memory tail or
@@ -78,7 +79,11 @@ class VehicleRecords:
     ``inspections``: (station, inspection) → verdict (0 passed, 1 failed);
     ``readings``: (station, parameter) → value (NaN: none) and ``read`` the same → whether a
     row came; ``usage`` (vid, :func:`~gigaloop.fleet.usage.usage_sum_names` of
-    ``measures``, the rate measures kept: by default all the schema declares) sums;
+    ``measures``, the rate measures kept: by default all the schema declares) sums, a
+    measure's without the days from its part's first replacement on; ``replaced``:
+    component → the day a visit first replaced it (NaT: never; the days of telemetry
+    read before a replacement was recorded stay in the sums, so a visit recorded after
+    the car's days from then on arrived leaves those in);
     ``first_failure``: component → first failure time in µs (``NEVER``: none; a part a
     visit removed and found degraded counts as failed then);
     ``first_complaint``: feedback topic → the owner's first complaint time, the same way;
@@ -106,6 +111,7 @@ class VehicleRecords:
         self.read: dict[tuple[str, str], np.ndarray] = {}
         self.usage = np.zeros((0, len(self.usage_sums)))
         self.first_failure: dict[str, np.ndarray] = {}
+        self.replaced: dict[str, np.ndarray] = {}
         self.first_complaint: dict[str, np.ndarray] = {}
         self.customer_id = np.empty(0, dtype=object)
         self.history_from = np.datetime64("NaT", "D")
@@ -163,10 +169,11 @@ class VehicleRecords:
         self._add_readings(new("process_readings", "vin", "station_id", "parameter", "value"))
         self._add_inspections(new("inspection_results", "vin", "station_id", "inspection",
                                   "passed"))
+        visits = new("service_visits", "vin", "component", "event_time", "part_condition")
+        self._add_replacements(visits)  # before telemetry: the days after count not
         self._add_usage(new("telemetry_daily", *telemetry_columns(self.measures)))
         self._add_failures(new("component_failures", "vin", "component", "event_time"))
-        self._add_removals(new("service_visits", "vin", "component", "event_time",
-                               "part_condition"))
+        self._add_removals(visits)
         self._add_feedback(new("feedback", "customer_id", "channel", "topic", "event_time"))
         self.cursor = until
 
@@ -198,7 +205,8 @@ class VehicleRecords:
             self.lots[part] = (_grown(lot, n, -1), _grown(supplier, n, -1))
         tables: tuple[tuple[dict[Any, np.ndarray], Any], ...] = (
             (self.machines, -1), (self.inspections, -1), (self.readings, np.nan),
-            (self.read, False), (self.first_failure, NEVER), (self.first_complaint, NEVER))
+            (self.read, False), (self.first_failure, NEVER), (self.first_complaint, NEVER),
+            (self.replaced, np.datetime64("NaT", "D")))
         for table, fill in tables:
             for key, values in table.items():
                 table[key] = _grown(values, n, fill)
@@ -268,7 +276,9 @@ class VehicleRecords:
         vid = self._vids(rows)
         delivered = np.where(vid >= 0, self.delivered_on[vid], np.datetime64("NaT"))
         # unknown or undelivered: counts not
-        terms, counts = usage_terms(rows, delivered, self.measures)
+        replaced = {part: np.where(vid >= 0, days[vid], np.datetime64("NaT"))
+                    for part, days in self.replaced.items()}
+        terms, counts = usage_terms(rows, delivered, self.measures, replaced)
         n = len(self)
         slot = np.where(counts, vid, n)  # rows that count not go to a last, dropped slot
         for column, name in enumerate(self.usage_sums):
@@ -281,6 +291,16 @@ class VehicleRecords:
         vid = self._vids(rows)
         _keep_earliest(self.first_failure, len(self), vid, rows, "component")
         self._unmatched_failures = _with_unmatched(self._unmatched_failures, rows, vid)
+
+    def _add_replacements(self, rows: pa.Table) -> None:
+        """Each vehicle's first replacement day per component: every visit fits a new part
+        (a repair after a failure, a campaign, a predictive visit)."""
+        vid = self._vids(rows)
+        day = rows["event_time"].to_numpy().astype("datetime64[D]")
+        for (component,), at in _grouped(vid, rows["component"]):
+            first = self.replaced.setdefault(component, np.full(len(self), np.datetime64(
+                "NaT", "D")))
+            np.fmin.at(first, vid[at], day[at])
 
     def _add_removals(self, rows: pa.Table) -> None:
         """A part removed before it failed and found degraded counts as its failure: the
