@@ -32,7 +32,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from gigaloop.fleet.usage import telemetry_columns, usage_sum_names, usage_terms
+from gigaloop.fleet.usage import (
+    measure_component,
+    telemetry_columns,
+    usage_sum_names,
+    usage_terms,
+)
 from gigaloop.schema import INGESTED_AT, RATE_MEASURES, RateMeasure
 
 #: Feedback channels that are no complaint of their own: a repair visit's survey follows the
@@ -81,9 +86,8 @@ class VehicleRecords:
     row came; ``usage`` (vid, :func:`~gigaloop.fleet.usage.usage_sum_names` of
     ``measures``, the rate measures kept: by default all the schema declares) sums, a
     measure's without the days from its part's first replacement on; ``replaced``:
-    component → the day a visit first replaced it (NaT: never; the days of telemetry
-    read before a replacement was recorded stay in the sums, so a visit recorded after
-    the car's days from then on arrived leaves those in);
+    component → the day a visit first replaced it (NaT: never; telemetry of the days
+    after it that was read before the visit's row came stays in the sums);
     ``first_failure``: component → first failure time in µs (``NEVER``: none; a part a
     visit removed and found degraded counts as failed then);
     ``first_complaint``: feedback topic → the owner's first complaint time, the same way;
@@ -95,6 +99,7 @@ class VehicleRecords:
     def __init__(self, measures: tuple[RateMeasure, ...] = RATE_MEASURES) -> None:
         self.measures = measures
         self.usage_sums = usage_sum_names(measures)
+        self._measured_parts = {measure_component(m) for m in measures}
         self.cursor: datetime | None = None
         self.vin = np.empty(0, dtype=object)
         self.build_date = np.empty(0, dtype="datetime64[D]")
@@ -277,7 +282,7 @@ class VehicleRecords:
         delivered = np.where(vid >= 0, self.delivered_on[vid], np.datetime64("NaT"))
         # unknown or undelivered: counts not
         replaced = {part: np.where(vid >= 0, days[vid], np.datetime64("NaT"))
-                    for part, days in self.replaced.items()}
+                    for part, days in self.replaced.items() if part in self._measured_parts}
         terms, counts = usage_terms(rows, delivered, self.measures, replaced)
         n = len(self)
         slot = np.where(counts, vid, n)  # rows that count not go to a last, dropped slot
