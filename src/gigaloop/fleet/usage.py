@@ -142,7 +142,7 @@ def usage_sums_of_rows(rows: pd.DataFrame, delivered_on: pd.Series,
     """:func:`usage_sums` of telemetry rows already in memory (:func:`telemetry_columns`),
     indexed by ``vin``; ``delivered_on`` maps a VIN to its delivery day. The same sums
     (tested equal to the engine's) as :class:`gigaloop.loop.vehicle_records.VehicleRecords`
-    keeps.
+    keeps for a vehicle no visit has replaced a measured part of.
     """
     vins = rows["vin"].to_numpy()
     terms, counted = usage_terms(rows, delivered_on.reindex(vins).to_numpy(
