@@ -34,3 +34,25 @@ def test_usage_strata_put_unknown_mileage_in_a_band_of_its_own() -> None:
     assert not set(unknown) & set(strata[200:])  # no known-mileage car shares their stratum
     assert len(set(unknown)) == len({pop.climate[k] for k in range(200)})
     assert all(len(np.unique(codes)) > 3 for codes in climate_codes.values())
+
+
+def test_a_measure_over_part_of_a_car_s_days_is_adjusted_for_that_window_s_age() -> None:
+    """A car whose pack a visit replaced halfway is compared, for fade, with cars half its
+    age: the measure is over its first pack's days only."""
+    from dataclasses import replace
+
+    from gigaloop.fleet.usage import MeasuredRates
+    from gigaloop.schema import RATE_MEASURES
+
+    pop = fleet(7)
+    fade = RATE_MEASURES[0]
+    watched = np.ones(len(pop))
+    watched[:50] = 0.5
+    pop = replace(pop, rates={fade.mode: MeasuredRates(
+        fade, np.ones(len(pop)), np.ones(len(pop)), np.ones(len(pop), bool), watched)})
+    age = pop.usage.in_service_days.to_numpy()
+    whole, own = rate_covariates(pop), rate_covariates(pop, fade.mode)
+    # two climate dummies, miles, charging, temperature, age, Autopilot share, √age, bands
+    assert np.allclose(own[:, 5], age * watched) and np.allclose(whole[:, 5], age)
+    assert np.allclose(own[:, 7], np.sqrt(age * watched))
+    assert np.array_equal(own[:, :5], whole[:, :5]) and np.array_equal(own[:, 6], whole[:, 6])

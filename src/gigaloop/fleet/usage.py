@@ -49,12 +49,15 @@ MIN_FADE_DAYS = 14
 
 class MeasuredRates(NamedTuple):
     """One rate measure per vehicle: the rate (larger is worse), its weight, whether the
-    vehicle has the exposure to be tested."""
+    vehicle has the exposure to be tested, and the share of the vehicle's telemetry days
+    the measure is over (1 but where a visit replaced its part: a trend's window, which
+    its age adjustment needs)."""
 
     measure: RateMeasure
     rate: np.ndarray
     weight: np.ndarray
     usable: np.ndarray
+    watched: np.ndarray | None = None  # None: every day
 
 
 def measure_sum_names(measure: RateMeasure) -> tuple[str, ...]:
@@ -166,14 +169,17 @@ def measured_rates(sums: pd.DataFrame, measure: RateMeasure) -> MeasuredRates:
     """``measure`` per row of ``sums`` (:func:`usage_sum_names`, zero without telemetry).
 
     A trend: the fall of the value per √day (NaN under :data:`MIN_FADE_DAYS`), weighted
-    by √days, usable from ``min_exposure`` days. Events: Σvalue ÷ Σper, weighted by Σper,
+    by √days, usable from ``min_exposure`` days, with the share of the vehicle's days it
+    is over. Events: Σvalue ÷ Σper, weighted by Σper,
     usable from ``min_exposure`` of it.
     """
     if measure.is_trend:
         days = sums[measure_sum_names(measure)[0]].fillna(0).to_numpy(dtype=float)
         rate = -trend_slopes(sums, measure)  # a fall is worse
+        every = sums["days"].fillna(0).to_numpy(dtype=float) if "days" in sums else days
+        watched = np.divide(days, every, out=np.ones_like(days), where=every > 0)
         return MeasuredRates(measure, rate, np.sqrt(np.maximum(days, 1.0)),
-                             np.isfinite(rate) & (days >= measure.min_exposure))
+                             np.isfinite(rate) & (days >= measure.min_exposure), watched)
     events, exposure = (sums[name].to_numpy(dtype=float) for name in measure_sum_names(measure))
     return MeasuredRates(measure, events / np.maximum(exposure, 1e-9), exposure,
                          exposure >= measure.min_exposure)

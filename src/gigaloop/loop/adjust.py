@@ -50,16 +50,22 @@ def _dense_span(counts: np.ndarray, least: int) -> tuple[int, int]:
     return min(low, high), max(low, high)
 
 
-def rate_covariates(pop: Population) -> np.ndarray:
+def rate_covariates(pop: Population, mode: str | None = None) -> np.ndarray:
     """Usage and exposure a rate is adjusted for: climate, mileage, fast charging, heat,
     Autopilot share and age — as :data:`AGE_BANDS` bands, not a line: fade per √day is
-    not quite constant in age, and the oldest lots must not pass for weak ones."""
+    not quite constant in age, and the oldest lots must not pass for weak ones. Of the
+    rate measure ``mode``, the age is that of the window it is over: a car whose part a
+    visit replaced is as old as its first part's days (``MeasuredRates.watched``)."""
     climate = pd.get_dummies(pd.Series(pop.climate), drop_first=True).to_numpy(float)
     usage = pop.usage[["miles_per_day", "dc_kwh_per_day", "ambient_temp_c",
                        "in_service_days"]].to_numpy(float)
     ap_share = (pop.usage["autopilot_miles"] / np.maximum(
         pop.usage["miles_per_day"] * pop.usage["telemetry_days"], 1.0)).to_numpy()
     age = np.maximum(pop.usage["in_service_days"].to_numpy(float), 0.0)
+    watched = pop.rates[mode].watched if mode in pop.rates else None
+    if watched is not None:
+        age = age * watched
+        usage[:, -1] = age
     edges = np.unique(np.quantile(age, np.linspace(0, 1, AGE_BANDS + 1)[1:-1])) \
         if len(age) else np.zeros(0)
     bands = pd.get_dummies(np.searchsorted(edges, age), drop_first=True).to_numpy(float)

@@ -144,5 +144,5 @@ class Adjustment:
     """What every test of one scan is adjusted for, computed once per scan."""
 
     strata: np.ndarray  # climate × mileage band, for the log-rank tests
-    covariates: np.ndarray  # usage and exposure, for the rate tests
+    covariates: dict[str, np.ndarray]  # per rate measure: usage and exposure
 

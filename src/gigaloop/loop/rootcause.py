@@ -143,7 +143,7 @@ def _prepare(pop: Population, config: RootCauseConfig,
         empty = np.zeros((len(pop), 0))
         none = np.zeros(0, dtype=np.int64)
         return ScanSetup(pop, config, signals or [], [], [], [], empty, empty,
-                         Adjustment(none, np.zeros((0, 0))),
+                         Adjustment(none, {}),
                          Subgroups(np.zeros((0, 0), dtype=bool), [], []), [])
     plain = [a for a in causes if a.kind not in WINDOW_KINDS]
     levels = contemporaries(pop, causes)
@@ -153,7 +153,7 @@ def _prepare(pop: Population, config: RootCauseConfig,
         if signals else np.zeros((len(pop), 0))
     strata = usage_strata(pop)
     return ScanSetup(pop, config, signals or [], plain, attributes, levels, codes, signal_codes,
-                     Adjustment(strata, rate_covariates(pop)),
+                     Adjustment(strata, {mode: rate_covariates(pop, mode) for mode in pop.rates}),
                      Subgroups.of(pop.climate, pop.usage["miles_per_day"].to_numpy(), strata),
                      _scan_modes(pop, config))
 
@@ -175,7 +175,7 @@ def _scan_attributes(scan: ScanSetup, mode: str) -> tuple[
     pop, config, adjust = scan.pop, scan.config, scan.adjust
     attributes, plain = scan.attributes, scan.plain
     if mode in pop.rates:
-        rates = _rate_scan(pop.rates[mode], scan.codes, adjust.covariates, config)
+        rates = _rate_scan(pop.rates[mode], scan.codes, adjust.covariates[mode], config)
         return (None if rates is None else mark_window_rows(
             _hypotheses_only(rates, attributes), [], len(plain), len(attributes))), [], \
             ([], None, None)
@@ -214,7 +214,7 @@ def _scan_signals(scan: ScanSetup, mode: str) -> pd.DataFrame | None:
     """The signals' tests in ``mode`` (exact intervals for failures: few units each)."""
     pop, config, adjust, codes = scan.pop, scan.config, scan.adjust, scan.signal_codes
     if mode in pop.rates:
-        result = _rate_scan(pop.rates[mode], codes, adjust.covariates, config)
+        result = _rate_scan(pop.rates[mode], codes, adjust.covariates[mode], config)
     else:
         duration, event = pop.survival(mode)
         result = None if event.sum() < config.min_signal_events else _exact_interval(
@@ -305,7 +305,7 @@ def _exact_interval(scan: pd.DataFrame) -> pd.DataFrame:
 
 def _rate_scan(rates: MeasuredRates, codes: np.ndarray, covariates: np.ndarray,
                config: RootCauseConfig) -> pd.DataFrame | None:
-    _, rate, weight, ok = rates
+    rate, weight, ok = rates.rate, rates.weight, rates.usable
     if ok.sum() < config.min_rate_units:
         return None
     scan = ml.adjusted_rate_scan(rate[ok], covariates[ok], codes[ok], weight[ok])

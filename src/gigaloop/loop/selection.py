@@ -293,11 +293,11 @@ def _still_standing(pop: Population, mode: str, candidates: pd.DataFrame, codes:
     columns = np.unique(candidates.attribute.to_numpy().astype(int))
     sub_codes = codes.take(rest, columns)
     if mode in pop.rates:
-        _, rate, weight, ok = pop.rates[mode]
+        rate, weight, ok = pop.rates[mode].rate, pop.rates[mode].weight, pop.rates[mode].usable
         ok = ok[rest]
         if ok.sum() < config.min_rate_units:
             return candidates.iloc[0:0]
-        rescan = ml.adjusted_rate_scan(rate[rest][ok], adjust.covariates[rest][ok],
+        rescan = ml.adjusted_rate_scan(rate[rest][ok], adjust.covariates[mode][rest][ok],
                                        sub_codes[ok], weight[rest][ok]).dropna(subset=["p"])
         base = float(np.average(rate[rest][ok], weights=weight[rest][ok]))
         better = (base + rescan.effect_low) >= config.min_rate_effect_low * base

@@ -163,7 +163,7 @@ def mechanism_shown(pop: Population, mode: str, attribute: Attribute) -> bool:
     direction = 1.0 if values[read].mean() >= np.nanmean(values[reference]) else -1.0
     toward = direction * values
     if mode in pop.rates:
-        _, rate, _, usable = pop.rates[mode]
+        rate, usable = pop.rates[mode].rate, pop.rates[mode].usable
         both = read & usable
         if both.sum() < 3:
             return True

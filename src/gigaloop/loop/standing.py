@@ -99,7 +99,7 @@ def rate_ratio(pop: Population, mode: str, units: np.ndarray, among: np.ndarray
     rest of ``among`` (masks over ``pop``): (p, lower bound, ratio, upper bound), or None
     when the rest's rate is not positive."""
     rate, weight = pop.rates[mode].rate, pop.rates[mode].weight
-    scan = ml.adjusted_rate_scan(rate[among], rate_covariates(pop)[among],
+    scan = ml.adjusted_rate_scan(rate[among], rate_covariates(pop, mode)[among],
                                  units[among].astype(np.int32)[:, None], weight[among])
     row = scan[scan.level == 1]
     base = float(np.average(rate[among], weights=weight[among]))
