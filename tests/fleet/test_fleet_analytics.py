@@ -67,7 +67,7 @@ def test_each_measure_gives_rate_weight_and_usable_from_the_sums() -> None:
     events, exposure = measure_sum_names(RAIN)
     x = np.sqrt(np.arange(1, 41.0))
     soh = 1.0 - 0.002 * x
-    sums = pd.DataFrame({n: [40, 20], sx: [x.sum(), x[:20].sum()],
+    sums = pd.DataFrame({"days": [40, 20], n: [40, 20], sx: [x.sum(), x[:20].sum()],
                          sxx: [(x * x).sum(), (x[:20] ** 2).sum()],
                          y: [soh.sum(), soh[:20].sum()],
                          xy: [(x * soh).sum(), (x[:20] * soh[:20]).sum()],

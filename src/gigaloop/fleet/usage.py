@@ -74,7 +74,7 @@ def measure_component(measure: RateMeasure) -> str:
 
 def usage_sum_names(measures: tuple[RateMeasure, ...] = RATE_MEASURES) -> tuple[str, ...]:
     """Every sum :func:`usage_sums` returns (besides ``vin``): :data:`BASE_SUMS`, then each
-    measure's two."""
+    measure's (:func:`measure_sum_names`)."""
     return (*BASE_SUMS, *(name for m in measures for name in measure_sum_names(m)))
 
 
@@ -170,13 +170,12 @@ def measured_rates(sums: pd.DataFrame, measure: RateMeasure) -> MeasuredRates:
 
     A trend: the fall of the value per √day (NaN under :data:`MIN_FADE_DAYS`), weighted
     by √days, usable from ``min_exposure`` days, with the share of the vehicle's days it
-    is over. Events: Σvalue ÷ Σper, weighted by Σper,
-    usable from ``min_exposure`` of it.
+    is over. Events: Σvalue ÷ Σper, weighted by Σper, usable from ``min_exposure`` of it.
     """
     if measure.is_trend:
         days = sums[measure_sum_names(measure)[0]].fillna(0).to_numpy(dtype=float)
         rate = -trend_slopes(sums, measure)  # a fall is worse
-        every = sums["days"].fillna(0).to_numpy(dtype=float) if "days" in sums else days
+        every = sums["days"].fillna(0).to_numpy(dtype=float)
         watched = np.divide(days, every, out=np.ones_like(days), where=every > 0)
         return MeasuredRates(measure, rate, np.sqrt(np.maximum(days, 1.0)),
                              np.isfinite(rate) & (days >= measure.min_exposure), watched)

@@ -85,8 +85,8 @@ class VehicleRecords:
     ``readings``: (station, parameter) → value (NaN: none) and ``read`` the same → whether a
     row came; ``usage`` (vid, :func:`~gigaloop.fleet.usage.usage_sum_names` of
     ``measures``, the rate measures kept: by default all the schema declares) sums, a
-    measure's without the days from its part's first replacement on; ``replaced``:
-    component → the day a visit first replaced it (NaT: never; telemetry of the days
+    measure's without the days from its part's first replacement on; ``replaced``: each
+    measured part → the day a visit first replaced it (NaT: never; telemetry of the days
     after it that was read before the visit's row came stays in the sums);
     ``first_failure``: component → first failure time in µs (``NEVER``: none; a part a
     visit removed and found degraded counts as failed then);
@@ -282,7 +282,7 @@ class VehicleRecords:
         delivered = np.where(vid >= 0, self.delivered_on[vid], np.datetime64("NaT"))
         # unknown or undelivered: counts not
         replaced = {part: np.where(vid >= 0, days[vid], np.datetime64("NaT"))
-                    for part, days in self.replaced.items() if part in self._measured_parts}
+                    for part, days in self.replaced.items()}
         terms, counts = usage_terms(rows, delivered, self.measures, replaced)
         n = len(self)
         slot = np.where(counts, vid, n)  # rows that count not go to a last, dropped slot
@@ -298,14 +298,15 @@ class VehicleRecords:
         self._unmatched_failures = _with_unmatched(self._unmatched_failures, rows, vid)
 
     def _add_replacements(self, rows: pa.Table) -> None:
-        """Each vehicle's first replacement day per component: every visit fits a new part
-        (a repair after a failure, a campaign, a predictive visit)."""
+        """Each vehicle's first replacement day of each part a rate measure is of: every
+        visit fits a new part (a repair after a failure, a campaign, a predictive visit)."""
         vid = self._vids(rows)
         day = rows["event_time"].to_numpy().astype("datetime64[D]")
         for (component,), at in _grouped(vid, rows["component"]):
-            first = self.replaced.setdefault(component, np.full(len(self), np.datetime64(
-                "NaT", "D")))
-            np.fmin.at(first, vid[at], day[at])
+            if component in self._measured_parts:
+                first = self.replaced.setdefault(component, np.full(
+                    len(self), np.datetime64("NaT", "D")))
+                np.fmin.at(first, vid[at], day[at])
 
     def _add_removals(self, rows: pa.Table) -> None:
         """A part removed before it failed and found degraded counts as its failure: the
