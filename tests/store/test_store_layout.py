@@ -66,6 +66,7 @@ def test_a_crash_after_the_swap_is_finished_on_reopen(store, monkeypatch) -> Non
     assert (march / MANIFEST).exists() and len(list(march.glob("part-*"))) == 5
     assert len(Layout(store.root).files("telemetry_daily", ["2024-03"])) == 1  # old ones hidden
 
+    store._lock.close()  # the writer dies: its lock goes, the half-done swap stays
     reopened = Store(store.root)
 
     assert not (march / MANIFEST).exists() and len(list(march.glob("part-*"))) == 1
@@ -86,6 +87,7 @@ def test_a_crash_before_the_swap_leaves_the_old_files(store, monkeypatch) -> Non
         store.compact("telemetry_daily")
     monkeypatch.undo()
 
+    store._lock.close()  # the writer dies
     reopened = Store(store.root)
 
     assert not list(reopened.root.rglob(MANIFEST)) and not list(reopened.root.rglob("*.tmp"))
@@ -149,3 +151,25 @@ def test_a_background_merge_swaps_out_only_the_files_it_merged(tmp_path) -> None
     assert not any(f.exists() for f in merging)
     store._engine.written(spec, layout)
     pd.testing.assert_frame_equal(snapshot(store), before)
+
+
+def test_a_store_opened_beside_a_live_writer_leaves_its_work_in_progress(store) -> None:
+    """A second store on the root (a dashboard, a notebook, `gigaloop` reading a running
+    job's folder) must not take the writer's files in flight for a crash's leftovers."""
+    march = store.root / "telemetry_daily" / "2024-03"
+    in_flight = march / ".part-being-written.parquet.tmp"
+    in_flight.write_bytes(b"the writer is writing this")
+    swap = march / MANIFEST
+    swap.write_text('{"into": "part-new.parquet", "replaces": []}', encoding="utf-8")
+    before = snapshot(store)
+
+    reader = Store(store.root)
+
+    assert in_flight.exists() and swap.exists()
+    pd.testing.assert_frame_equal(snapshot(reader), before)  # what the writer flushed
+    in_flight.unlink()
+    swap.unlink()
+    store.write("telemetry_daily", [telemetry_row(9, dt.date(2024, 3, 9))],
+                ingested_at=dt.datetime(2024, 3, 10))
+    store.close()
+    assert len(snapshot(Store(store.root))) == len(before) + 1

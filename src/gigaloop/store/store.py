@@ -51,7 +51,7 @@ class Store:
     ``spark`` is an existing session, else a small local one is started). One store
     writes a root at a time and holds its lock until :meth:`close`; its reads see every
     acknowledged write. A store opened on a root whose lock is held leaves the holder's
-    logs alone and reads only what it has flushed.
+    logs, and the files it is writing, alone and reads only what it has flushed.
 
     A write is acknowledged once its rows are in the table's write-ahead log
     (:mod:`gigaloop.store.wal`; ``fsync=True`` forces each one to the disk) and in the
@@ -83,14 +83,17 @@ class Store:
         self.compact_after = compact_after
         self.flush_rows = flush_rows
         self.root.mkdir(parents=True, exist_ok=True)
-        self._layout = Layout(self.root, writer=True)
-        self._layout.recover()
+        self._lock = writer_lock(self.root)
+        # without the lock a live writer owns the root: its logs, the files it is writing
+        # and the compactions it is swapping in are its own, not a crash's leftovers
+        self._layout = Layout(self.root, writer=self._lock is not None)
+        if self._lock is not None:
+            self._layout.recover()
         self._logs = {
             name: TableLog(self._layout.table_dir(name) / WAL_DIR, spec.arrow_schema(), fsync=fsync)
             for name, spec in TABLES.items()
         }
-        self._lock = writer_lock(self.root)
-        if self._lock is not None:  # else a live writer owns the logs there: leave them
+        if self._lock is not None:
             replay_logs(self._layout, TABLES.values())
         self._keys = KeyIndex(self._layout, self._tail)
         self._flusher = Flusher(self._layout)
