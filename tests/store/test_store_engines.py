@@ -73,10 +73,13 @@ def test_the_internal_key_lookups_translate_duckdb_errors(tmp_path) -> None:
     Layout(store.root).files("lines")[0].write_bytes(b"PAR1 not really parquet")
     resent = sample_batches()["lines"][:1]  # a stored key: its row is compared with the file
     new = [{"line_id": "X", "site_id": "FRE", "name": "x"}]  # a reopened store reads the keys
-    for writer, rows in ((store, resent), (Store(tmp_path), new)):
-        with pytest.raises(EngineError) as raised:
-            writer.write("lines", rows, ingested_at=LATER)
-        assert isinstance(raised.value.__cause__, duckdb.Error)
+    with pytest.raises(EngineError) as raised:
+        store.write("lines", resent, ingested_at=LATER)
+    assert isinstance(raised.value.__cause__, duckdb.Error)
+    store._lock.close()  # the first store is gone: the next one takes the lock
+    with pytest.raises(EngineError) as raised:
+        Store(tmp_path).write("lines", new, ingested_at=LATER)
+    assert isinstance(raised.value.__cause__, duckdb.Error)
 
 
 def test_spark_without_the_extra_names_the_install(tmp_path, monkeypatch) -> None:

@@ -173,3 +173,12 @@ def test_a_store_opened_beside_a_live_writer_leaves_its_work_in_progress(store) 
                 ingested_at=dt.datetime(2024, 3, 10))
     store.close()
     assert len(snapshot(Store(store.root))) == len(before) + 1
+
+
+def test_a_second_store_refuses_to_write_while_the_writer_lives(store) -> None:
+    second = Store(store.root)
+    before = len(snapshot(store))
+    with pytest.raises(StoreError, match=r"being written by another store.*once it is closed"):
+        second.write("telemetry_daily", [telemetry_row(9, dt.date(2024, 3, 9))],
+                     ingested_at=dt.datetime(2024, 3, 10))
+    assert len(snapshot(second)) == len(snapshot(store)) == before

@@ -33,7 +33,7 @@ from gigaloop.schema import INGESTED_AT, TABLES, Table, get_table, write_order
 from gigaloop.store.engines import DuckDBEngine, Engine, SparkEngine
 from gigaloop.store.flushing import Flusher
 from gigaloop.store.keys import KeyIndex, key_hashes
-from gigaloop.store.layout import Layout, month_of, writer_lock
+from gigaloop.store.layout import WRITER_LOCK, Layout, month_of, writer_lock
 from gigaloop.store.quarantine import quarantine_rows
 from gigaloop.store.result import WriteResult
 from gigaloop.store.totals import FileSums, grouped_sums
@@ -51,7 +51,8 @@ class Store:
     ``spark`` is an existing session, else a small local one is started). One store
     writes a root at a time and holds its lock until :meth:`close`; its reads see every
     acknowledged write. A store opened on a root whose lock is held leaves the holder's
-    logs, and the files it is writing, alone and reads only what it has flushed.
+    logs, and the files it is writing, alone, reads only what it has flushed, and refuses
+    to write.
 
     A write is acknowledged once its rows are in the table's write-ahead log
     (:mod:`gigaloop.store.wal`; ``fsync=True`` forces each one to the disk) and in the
@@ -228,6 +229,10 @@ class Store:
         unknown table, an unknown column, a required column absent) raises
         :class:`~gigaloop.errors.SchemaError`: that is the sender's mistake, not a bad row.
         """
+        if self._lock is None:
+            raise StoreError(f"{self.root} is being written by another store (it holds "
+                             f"{WRITER_LOCK}): write through that one, or open this root "
+                             "again once it is closed; reading here is fine", table=table)
         spec = get_table(table)
         stamp = naive_utc(ingested_at)
         self._settle(wait=False)
