@@ -181,4 +181,6 @@ def test_a_second_store_refuses_to_write_while_the_writer_lives(store) -> None:
     with pytest.raises(StoreError, match=r"being written by another store.*once it is closed"):
         second.write("telemetry_daily", [telemetry_row(9, dt.date(2024, 3, 9))],
                      ingested_at=dt.datetime(2024, 3, 10))
+    with pytest.raises(StoreError, match="cannot compact"):
+        second.compact("telemetry_daily")
     assert len(snapshot(second)) == len(snapshot(store)) == before

@@ -229,10 +229,7 @@ class Store:
         unknown table, an unknown column, a required column absent) raises
         :class:`~gigaloop.errors.SchemaError`: that is the sender's mistake, not a bad row.
         """
-        if self._lock is None:
-            raise StoreError(f"{self.root} is being written by another store (it holds "
-                             f"{WRITER_LOCK}): write through that one, or open this root "
-                             "again once it is closed; reading here is fine", table=table)
+        self._require_lock("write", table)
         spec = get_table(table)
         stamp = naive_utc(ingested_at)
         self._settle(wait=False)
@@ -284,6 +281,7 @@ class Store:
 
     def compact(self, name: str | None = None) -> None:
         """Merge the files of each partition into one (of ``name``, or of every table)."""
+        self._require_lock("compact", name)
         for table_name in [name] if name is not None else list(TABLES):
             spec = get_table(table_name)
             self._flush(spec)
@@ -305,6 +303,14 @@ class Store:
             self.con.disconnect()
         if self._lock is not None:
             self._lock.close()  # releases the writer's lock
+
+    def _require_lock(self, what: str, table: str | None) -> None:
+        """Refuse to change a root that another store is writing."""
+        if self._lock is None:
+            raise StoreError(f"cannot {what}: {self.root} is being written by another store "
+                             f"(it holds {WRITER_LOCK}); {what} through that one, or open "
+                             "this root again once it is closed; reading here is fine",
+                             table=table)
 
     def _tail(self, name: str) -> pa.Table:
         return self._logs[name].tail()
