@@ -303,6 +303,17 @@ def _finish_compaction(folder: Path) -> None:
 WRITER_LOCK = ".writer.lock"
 
 
+def open_root(root: Path) -> tuple[Layout, Any]:
+    """The root's layout and its writer lock (None while another store holds it). Only the
+    lock's holder recovers what a crash left: without the lock a live writer owns the
+    root, and its temporary files and half-swapped compactions are work in progress."""
+    lock = writer_lock(root)
+    layout = Layout(root, writer=lock is not None)
+    if lock is not None:
+        layout.recover()
+    return layout, lock
+
+
 def writer_lock(root: Path) -> Any:
     """An exclusive lock on ``root`` (an open file), or None when another store holds it."""
     handle = open(root / WRITER_LOCK, "a")  # noqa: SIM115 (held until close)

@@ -33,7 +33,7 @@ from gigaloop.schema import INGESTED_AT, TABLES, Table, get_table, write_order
 from gigaloop.store.engines import DuckDBEngine, Engine, SparkEngine
 from gigaloop.store.flushing import Flusher
 from gigaloop.store.keys import KeyIndex, key_hashes
-from gigaloop.store.layout import WRITER_LOCK, Layout, month_of, writer_lock
+from gigaloop.store.layout import WRITER_LOCK, month_of, open_root
 from gigaloop.store.quarantine import quarantine_rows
 from gigaloop.store.result import WriteResult
 from gigaloop.store.totals import FileSums, grouped_sums
@@ -84,17 +84,12 @@ class Store:
         self.compact_after = compact_after
         self.flush_rows = flush_rows
         self.root.mkdir(parents=True, exist_ok=True)
-        self._lock = writer_lock(self.root)
-        # without the lock a live writer owns the root: its logs, the files it is writing
-        # and the compactions it is swapping in are its own, not a crash's leftovers
-        self._layout = Layout(self.root, writer=self._lock is not None)
-        if self._lock is not None:
-            self._layout.recover()
+        self._layout, self._lock = open_root(self.root)
         self._logs = {
             name: TableLog(self._layout.table_dir(name) / WAL_DIR, spec.arrow_schema(), fsync=fsync)
             for name, spec in TABLES.items()
         }
-        if self._lock is not None:
+        if self._lock is not None:  # else a live writer owns the logs there: leave them
             replay_logs(self._layout, TABLES.values())
         self._keys = KeyIndex(self._layout, self._tail)
         self._flusher = Flusher(self._layout)
