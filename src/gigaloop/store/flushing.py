@@ -88,6 +88,14 @@ class Flusher:
             merging = self._worker().submit(self._layout.merge, table, partition, files)
             self._merging[table.name, partition] = (files, merging)
 
+    def compact_settled(self, table: Table, newest: str, compact_after: int) -> None:
+        """Compact the table's months before ``newest`` (the month just written) that have
+        several files, and any month with more than ``compact_after``, in the background."""
+        for partition in self._layout.partitions(table.name):
+            files = len(self._layout.files(table.name, [partition]))
+            if files > 1 and (partition < newest or files > compact_after):
+                self.compact(table, partition)
+
     def finish_compactions(self, name: str, *, wait: bool = True) -> bool:
         """Swap in the table's finished merges (every one, waiting, with ``wait``); whether
         any was. A failed merge raises (its files stay as they were)."""

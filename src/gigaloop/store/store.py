@@ -380,17 +380,9 @@ class Store:
                 self._disk_upto[spec.name], pc.max(rows[INGESTED_AT]).as_py()
             )
         if self.compact_after is not None and written:
-            self._compact_settled(spec, newest=max(p.parent.name for p in written))
+            self._flusher.compact_settled(spec, max(p.parent.name for p in written),
+                                          self.compact_after)
         self._engine.written(spec, self._layout)
-
-    def _compact_settled(self, spec: Table, newest: str) -> None:
-        """Compact older months with several files, and any month with too many, in the
-        background (:meth:`Flusher.compact`)."""
-        assert self.compact_after is not None
-        for partition in self._layout.partitions(spec.name):
-            files = len(self._layout.files(spec.name, [partition]))
-            if files > 1 and (partition < newest or files > self.compact_after):
-                self._flusher.compact(spec, partition)
 
     def _quarantine(self, spec: Table, received: pa.Table, rejected: Rejections,
                     stamp: datetime, source: str | None) -> None:
