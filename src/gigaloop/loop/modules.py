@@ -190,13 +190,8 @@ def _campaign_visits(ctx: DayContext, state: LoopState) -> dict[str, pd.Series]:
                   if c.get("day_effective") is not None}
     if not finding_of:
         return {}
-    table = ctx.view.table("service_visits")
-    rows = ctx.view.execute(table.filter(table.campaign_id.isin(list(finding_of))).select(
-        "vin", "campaign_id", day=table.event_time.date()))
-    rows = rows.assign(finding=rows.campaign_id.map(finding_of),
-                       day=rows.day.to_numpy(dtype="datetime64[D]"))
-    return {finding: group.groupby("vin").day.min()
-            for finding, group in rows.groupby("finding")}
+    state.campaign_visits.read(ctx.view, ctx.now)
+    return state.campaign_visits.first_by_vin(finding_of)
 
 
 @dataclass
