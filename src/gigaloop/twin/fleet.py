@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from gigaloop.actuate import (
     Action,
@@ -122,6 +121,8 @@ class Fleet:
         self.updates = Updates()  # the vehicles' OTA verifiers: keys come by provision()
         self._stop_sale: dict[str, tuple[str, str]] = {}
         self.vins = pa.array([], pa.string())
+        self._field_of: dict[str, int] = {}  # VIN → its first field index, of vins[:_field_read]
+        self._field_read = 0
         self.customer_ids = pa.array([], pa.string())
         self.fault_names: list[str] = []
         self._truth: list[dict[str, Any]] = []
@@ -310,9 +311,15 @@ class Fleet:
         return fleet_actions.apply(self, action)
 
     def field_index(self, vins: list[str] | tuple[str, ...]) -> np.ndarray:
-        """Field indices of the delivered ``vins`` (in their order; unknown ones left out)."""
-        found = pc.index_in(pa.array(list(vins), pa.string()), value_set=self.vins)
-        return found.drop_null().to_numpy().astype(np.int64)
+        """Field indices of the delivered ``vins`` (in their order; unknown ones left out).
+        The VINs delivered since the last call join the lookup first (the field only grows),
+        so a booking costs its own VINs, not a pass over the fleet."""
+        for k, vin in enumerate(self.vins[self._field_read:].to_pylist(),
+                                start=self._field_read):
+            self._field_of.setdefault(vin, k)
+        self._field_read = len(self.vins)
+        found = [self._field_of.get(vin) for vin in vins]
+        return np.array([k for k in found if k is not None], np.int64)
 
     # ---- truth and world counts ----------------------------------------------------------
     def report(self, key: str, fault: int, kind: str, day: int, vin_index: int) -> None:
