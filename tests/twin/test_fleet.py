@@ -225,6 +225,22 @@ def test_predictive_service_replaces_the_part_before_it_fails():
     assert repairs.num_rows and repairs["part_condition"].null_count == repairs.num_rows
 
 
+def test_a_booking_finds_vehicles_delivered_after_the_last_one_in_the_order_given():
+    fleet = Fleet(start_date=START, rng=np.random.default_rng(5), units_per_day=100)
+    fleet.add_built(demo_units(600, build_day=0))
+    day = 0
+    while not len(fleet.vins):
+        fleet.step(day)
+        day += 1
+    early = fleet.vins.to_pylist()
+    assert fleet.field_index([early[-1], "NOT-A-VIN", early[0]]).tolist() == [len(early) - 1, 0]
+    for later_day in range(day, day + 10):
+        fleet.step(later_day)
+    later = fleet.vins.to_pylist()
+    assert len(later) > len(early)
+    assert fleet.field_index(later[::-1]).tolist() == list(range(len(later)))[::-1]
+
+
 def test_a_healthy_part_a_visit_removes_is_mostly_found_serviceable():
     fleet = Fleet(start_date=START, rng=np.random.default_rng(4), units_per_day=100)
     fleet.add_built(demo_units(2_000, build_day=0))
