@@ -109,3 +109,30 @@ def test_the_module_books_sagging_batteries_and_decides_alike_after_a_restart():
     failing = [v for v in booked if v in soon.index
                and soon[v] <= day_end(199) + pd.Timedelta(days=30)]
     assert len(booked) > 10 and len(failing) > 0.5 * len(booked) and rebuilt
+
+
+def test_features_taken_fit_after_fit_equal_those_of_one_read_of_everything():
+    """Each fit sums only the days since the last one's edges; readings that come late (a
+    car offline for days) reach below those edges and are summed again: the features are
+    those of a history that read every row at once."""
+    rows, _ = fleet(n=300, days=200)
+    day = pd.to_datetime(rows.day)
+    rng = np.random.default_rng(3)
+    late = rng.random(len(rows)) < 0.05
+    arrives = (day - T0).dt.days.to_numpy() + np.where(late, rng.integers(1, 40, len(rows)), 0)
+    read_so_far, whole = SignalHistory(), SignalHistory()
+    whole.add(rows)
+    for fit_day in range(60, 200, 28):
+        read_so_far.add(rows[(arrives <= fit_day) & (arrives > fit_day - 28)
+                             if fit_day > 60 else arrives <= fit_day])
+        weeks = np.arange(fit_day - 21 - 25 * 7, fit_day - 21 + 1, 7)
+        weeks = weeks[weeks >= 30]
+        at = np.tile(weeks, 300)
+        cars = np.repeat(np.arange(300), len(weeks))
+        vins = read_so_far.vins[cars]
+        taken = read_so_far.features(read_so_far.row_of(vins), at)
+        afresh = SignalHistory()
+        afresh.add(rows[arrives <= fit_day])
+        expected = afresh.features(afresh.row_of(vins), at)
+        pd.testing.assert_frame_equal(taken, expected, check_exact=False, rtol=1e-12)
+    assert len(read_so_far._edge_sums) == 2  # both signals' edges are kept

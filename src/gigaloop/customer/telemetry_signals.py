@@ -53,6 +53,12 @@ class SignalHistory:
     _index: pd.Index = field(default_factory=lambda: pd.Index([]), repr=False)
     _baseline: dict[str, tuple[np.ndarray, np.ndarray, int]] = field(
         default_factory=dict, repr=False)
+    #: per signal, the edges of the last :meth:`features` call and each vehicle's sum and
+    #: reading count over days ``0 … e − 1`` at each: a later call takes the edges no reading
+    #: has reached below since (``_written_from``) and sums only the days after them
+    _edge_sums: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(
+        default_factory=dict, repr=False)
+    _written_from: int = np.iinfo(np.int64).max
 
     def read(self, view: Any, now: datetime) -> None:
         """Add the ``telemetry_daily`` rows ingested since the last read."""
@@ -90,6 +96,8 @@ class SignalHistory:
             self.first_seen = np.r_[self.first_seen, first]
         for name, column in values.items():
             self.values[name][day[keep], row[keep]] = column[sent][keep]
+        if keep.any():
+            self._written_from = min(self._written_from, int(day[keep].min()))
 
     @property
     def vins(self) -> np.ndarray:
@@ -139,9 +147,7 @@ class SignalHistory:
             0, self.last_day + 1))
 
         def windows(name: str) -> Any:
-            used = self.values[name][:self.last_day + 1, :len(self.rows)]
-            sums = _sums_at(np.nan_to_num(used, nan=0.0), edges, np.float64)
-            counts = _sums_at(~np.isnan(used), edges, np.int32)
+            sums, counts = self._sums_at_edges(name, edges)
 
             def mean(start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
                 lo, hi = (np.searchsorted(edges, np.clip(x, 0, self.last_day + 1))
@@ -151,7 +157,51 @@ class SignalHistory:
                     return np.where(n > 0, (sums[hi, rows] - sums[lo, rows]) / n, np.nan), n
             return mean
 
-        return self._features(windows, at)
+        features = self._features(windows, at)
+        self._written_from = np.iinfo(np.int64).max
+        return features
+
+    def _sums_at_edges(self, name: str, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each vehicle's sum and reading count of signal ``name`` over days ``0 … e − 1``
+        for every edge ``e`` (sorted, unique, from 0): the last call's edges that no reading
+        since has reached below are taken as they are, the others summed from the latest of
+        those before them. A fit every four weeks sums the four weeks since the last one
+        (and the days late readings reached), not the whole history."""
+        used = self.values[name][:self.last_day + 1, :len(self.rows)]
+        sums = np.zeros((len(edges), used.shape[1]))
+        counts = np.zeros((len(edges), used.shape[1]), np.int32)
+        todo = np.ones(len(edges), bool)
+        base = 0
+        if name in self._edge_sums:
+            held, held_sums, held_counts = self._edge_sums[name]
+            valid = held <= self._written_from
+            held, held_sums, held_counts = held[valid], held_sums[valid], held_counts[valid]
+            at = np.searchsorted(held, edges)
+            hit = (at < len(held)) & (held[np.minimum(at, len(held) - 1)] == edges) \
+                if len(held) else np.zeros(len(edges), bool)
+            sums[hit, :held_sums.shape[1]] = held_sums[at[hit]]
+            counts[hit, :held_counts.shape[1]] = held_counts[at[hit]]
+            todo = ~hit
+            before = np.searchsorted(held, edges[todo][0], side="right") - 1 \
+                if todo.any() else -1
+            if before >= 0:
+                base = int(held[before])
+                start_sums = np.zeros(used.shape[1])
+                start_counts = np.zeros(used.shape[1], np.int32)
+                start_sums[:held_sums.shape[1]] = held_sums[before]
+                start_counts[:held_counts.shape[1]] = held_counts[before]
+        if todo.any():
+            block = used[base:]
+            inner = np.unique(np.concatenate([[0], edges[todo] - base]))
+            block_sums = _sums_at(np.nan_to_num(block, nan=0.0), inner, np.float64)
+            block_counts = _sums_at(~np.isnan(block), inner, np.int32)
+            rows_of = np.searchsorted(inner, edges[todo] - base)
+            sums[todo], counts[todo] = block_sums[rows_of], block_counts[rows_of]
+            if base:
+                sums[todo] += start_sums
+                counts[todo] += start_counts
+        self._edge_sums[name] = (edges, sums, counts)
+        return sums, counts
 
     def features_today(self, at: int) -> pd.DataFrame:
         """:meth:`features` of every vehicle row at day index ``at`` — the recent windows
