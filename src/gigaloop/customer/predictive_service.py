@@ -21,6 +21,7 @@ from gigaloop.customer.precursors import (
 from gigaloop.customer.service_history import ServiceHistory
 from gigaloop.customer.telemetry_risk import (
     AFTER_FAILURE_DAYS,
+    CODE_WINDOW_DAYS,
     Events,
     HazardModel,
     code_recent,
@@ -144,11 +145,15 @@ class PredictiveServiceModule:
         state.signal_holdout = np.r_[state.signal_holdout,
                                      in_holdout(fresh, cfg.holdout_percent)].astype(bool)
         open_vins = (today.recent.to_numpy() > 0) & ~state.signal_holdout
+        codes = state.history.codes  # those of the last 30 days are all code_recent counts
+        window_start = signals.first_day + np.timedelta64(signals.last_day - CODE_WINDOW_DAYS + 1,
+                                                          "D")
+        codes = codes[codes.event_time.to_numpy() >= window_start]
         decisions = []
         for part, horizon in cfg.watched:
             if part not in models:
                 continue
-            raised = self._foretelling(state, state.history.codes, part)
+            raised = self._foretelling(state, codes, part)
             x = today.assign(code_recent=code_recent(Events.of(
                 signals, raised.vin, raised.event_time, signals.n_days + 64), rows, at))
             risk = risk_over(models[part].weekly_hazard(x), horizon)
