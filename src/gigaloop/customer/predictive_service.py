@@ -146,9 +146,7 @@ class PredictiveServiceModule:
                                      in_holdout(fresh, cfg.holdout_percent)].astype(bool)
         open_vins = (today.recent.to_numpy() > 0) & ~state.signal_holdout
         codes = state.history.codes  # those of the last 30 days are all code_recent counts
-        window_start = signals.first_day + np.timedelta64(signals.last_day - CODE_WINDOW_DAYS + 1,
-                                                          "D")
-        codes = codes[codes.event_time.to_numpy() >= window_start]
+        codes = codes[signals.day_index(codes.event_time) > signals.last_day - CODE_WINDOW_DAYS]
         decisions = []
         for part, horizon in cfg.watched:
             if part not in models:
