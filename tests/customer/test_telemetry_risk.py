@@ -120,11 +120,10 @@ def test_features_taken_fit_after_fit_equal_those_of_one_read_of_everything():
     rng = np.random.default_rng(3)
     late = rng.random(len(rows)) < 0.05
     arrives = (day - T0).dt.days.to_numpy() + np.where(late, rng.integers(1, 40, len(rows)), 0)
-    read_so_far, whole = SignalHistory(), SignalHistory()
-    whole.add(rows)
+    read_so_far, last_fit = SignalHistory(), -1
     for fit_day in range(60, 200, 28):
-        read_so_far.add(rows[(arrives <= fit_day) & (arrives > fit_day - 28)
-                             if fit_day > 60 else arrives <= fit_day])
+        read_so_far.add(rows[(arrives > last_fit) & (arrives <= fit_day)])
+        last_fit = fit_day
         weeks = np.arange(fit_day - 21 - 25 * 7, fit_day - 21 + 1, 7)
         weeks = weeks[weeks >= 30]
         at = np.tile(weeks, 300)

@@ -170,36 +170,25 @@ class SignalHistory:
         used = self.values[name][:self.last_day + 1, :len(self.rows)]
         sums = np.zeros((len(edges), used.shape[1]))
         counts = np.zeros((len(edges), used.shape[1]), np.int32)
-        todo = np.ones(len(edges), bool)
-        base = 0
-        if name in self._edge_sums:
-            held, held_sums, held_counts = self._edge_sums[name]
-            valid = held <= self._written_from
-            held, held_sums, held_counts = held[valid], held_sums[valid], held_counts[valid]
-            at = np.searchsorted(held, edges)
-            hit = (at < len(held)) & (held[np.minimum(at, len(held) - 1)] == edges) \
-                if len(held) else np.zeros(len(edges), bool)
-            sums[hit, :held_sums.shape[1]] = held_sums[at[hit]]
-            counts[hit, :held_counts.shape[1]] = held_counts[at[hit]]
-            todo = ~hit
-            before = np.searchsorted(held, edges[todo][0], side="right") - 1 \
-                if todo.any() else -1
-            if before >= 0:
-                base = int(held[before])
-                start_sums = np.zeros(used.shape[1])
-                start_counts = np.zeros(used.shape[1], np.int32)
-                start_sums[:held_sums.shape[1]] = held_sums[before]
-                start_counts[:held_counts.shape[1]] = held_counts[before]
+        held, held_sums, held_counts = self._edge_sums.get(name, (np.zeros(0, np.int64),) * 3)
+        valid = held <= self._written_from  # edge 0 always: nothing lies below it
+        held, held_sums, held_counts = held[valid], held_sums[valid], held_counts[valid]
+        hit = np.isin(edges, held)
+        width = held_sums.shape[1] if len(held) else 0  # vehicles read by the last call
+        sums[hit, :width] = held_sums[np.searchsorted(held, edges[hit])]
+        counts[hit, :width] = held_counts[np.searchsorted(held, edges[hit])]
+        todo = ~hit
         if todo.any():
-            block = used[base:]
+            before = np.searchsorted(held, edges[todo][0], side="right") - 1
+            base = int(held[before]) if before >= 0 else 0  # sums from here on
             inner = np.unique(np.concatenate([[0], edges[todo] - base]))
-            block_sums = _sums_at(np.nan_to_num(block, nan=0.0), inner, np.float64)
-            block_counts = _sums_at(~np.isnan(block), inner, np.int32)
-            rows_of = np.searchsorted(inner, edges[todo] - base)
-            sums[todo], counts[todo] = block_sums[rows_of], block_counts[rows_of]
-            if base:
-                sums[todo] += start_sums
-                counts[todo] += start_counts
+            block = used[base:]
+            at = np.searchsorted(inner, edges[todo] - base)
+            sums[todo] = _sums_at(np.nan_to_num(block, nan=0.0), inner, np.float64)[at]
+            counts[todo] = _sums_at(~np.isnan(block), inner, np.int32)[at]
+            if before >= 0:
+                sums[todo, :width] += held_sums[before]
+                counts[todo, :width] += held_counts[before]
         self._edge_sums[name] = (edges, sums, counts)
         return sums, counts
 
